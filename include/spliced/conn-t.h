@@ -1,0 +1,105 @@
+/* Types of the client connection state machine (src/conn.c). Types only. */
+#ifndef SPLICED_CONN_T_H
+#define SPLICED_CONN_T_H
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "spliced/config-t.h"
+#include "spliced/forward-t.h"
+#include "spliced/http-t.h"
+#include "spliced/relay-t.h"
+
+/* Room in front of each request head for a longer rewritten request line. */
+#define CONN_HEADROOM 4096
+/* The whole request head (request line and fields) must fit in this many bytes (431). */
+#define CONN_HEAD_MAX (32 * 1024)
+/* The whole response head from a backend must fit in this many bytes (502). */
+#define CONN_RESP_MAX (32 * 1024)
+/* A closing connection reads and discards what the client still sends for at most this
+ * long, so the client sees the response rather than a reset. */
+#define CONN_LINGER_MS 2000
+
+enum conn_state {
+	CS_FREE = 0,
+	CS_HEAD,          /* reading a request head */
+	CS_CONTINUE,      /* sending "100 Continue" */
+	CS_CONNECT,       /* connecting to the backend */
+	CS_REQ_HEAD,      /* sending the request head (and buffered body) upstream */
+	CS_REQ_BODY,      /* moving the rest of the request body */
+	CS_RESP_HEAD,     /* reading the response head */
+	CS_RESP_INTERIM,  /* sending a 1xx response to the client */
+	CS_RESP_SEND,     /* sending the response head (and buffered body) */
+	CS_RESP_BODY,     /* moving the rest of the response body */
+	CS_ERROR,         /* sending a response spliced made itself, then closing */
+	CS_LINGER,        /* write side shut, discarding input until EOF or time */
+	CS_CLOSING,       /* waiting for the last operations to finish */
+};
+
+/* One body in one direction: bytes that came with the head are sent with it; the rest is
+ * copied through `buf` or, above RELAY_SPLICE_MIN, spliced through a pipe. */
+struct conn_body {
+	int from;
+	int to;
+	bool response;            /* backend -> client; else client -> backend */
+	enum http_framing framing;
+	uint64_t left;            /* LENGTH: bytes not yet read from `from` */
+	struct http_chunked ck;   /* CHUNKED: framing state */
+	bool eof;                 /* CLOSE: `from` reached EOF */
+	bool big;                 /* CLOSE: a read filled the buffer: splice the rest */
+	char *buf;                /* bounce buffer and its capacity */
+	uint32_t cap;
+	uint32_t off;             /* buf[off..off+len) is waiting to be sent */
+	uint32_t len;
+	bool splicing;
+	struct relay_splice sp;
+};
+
+struct worker;
+
+struct conn {
+	struct worker *w;
+	uint32_t idx;
+	enum conn_state state;
+	int fd;                   /* client socket */
+	int ufd;                  /* backend socket or -1 */
+	uint16_t pending;         /* operations in flight that name this connection */
+	bool cancel_sent;
+	bool timed_out;
+	bool head_started;        /* some bytes of the current head have arrived */
+	bool resp_started;        /* bytes of the current response went to the client */
+	bool keep_alive;          /* the client connection stays open after this exchange */
+	bool up_reused;           /* the backend connection came from the pool */
+	bool up_reusable;         /* it may go back to the pool when done */
+	bool retried;
+	bool body_streamed;       /* request body bytes went upstream after the head */
+	uint64_t deadline_ms;
+	uint64_t linger_bytes;
+	unsigned nreq;            /* requests answered on this connection */
+
+	char *buf;                /* CONN_HEADROOM + CONN_HEAD_MAX */
+	uint32_t start;           /* the current request begins at buf[start] */
+	uint32_t end;             /* received bytes end at buf[end] */
+	uint32_t scanned;         /* bytes of the head checked for its end so far */
+	uint32_t next;            /* after the current request: the next one begins here */
+	char *rbuf;               /* CONN_RESP_MAX: the response head and bounce buffer */
+	uint32_t rlen;
+
+	struct http_request req;
+	struct http_response resp;
+	const struct cfg_pass *pass;
+	struct fwd_head head;
+	struct msghdr msg;        /* for the sendmsg in flight */
+	struct conn_body body;
+	uint16_t status;          /* status sent to the client, for the log and stats */
+
+	char ip[INET6_ADDRSTRLEN];
+	uint16_t port;
+	char page[768];           /* a response spliced makes itself */
+	uint32_t page_len;
+	uint32_t page_off;
+};
+
+#endif

@@ -1,0 +1,28 @@
+/* The client connection state machine: request head -> backend -> response, keep-alive
+ * and pipelining, bodies copied or spliced, errors as short HTML pages. */
+#ifndef SPLICED_CONN_H
+#define SPLICED_CONN_H
+
+#include <sys/socket.h>
+
+#include "spliced/conn-t.h"
+
+struct worker;
+
+/* Takes over an accepted, non-blocking client socket. Returns 0, or -errno (then the fd
+ * is closed). */
+int conn_open(struct worker *w, struct conn *c, int fd);
+
+/* Handles the completion of an operation of type op on c (res as io_uring reports it). */
+void conn_complete(struct conn *c, int op, int res);
+
+/* Called from the worker's tick when c->deadline_ms has passed. */
+void conn_timeout(struct conn *c);
+
+/* Graceful stop: closes c if it is idle between requests. */
+void conn_stop_if_idle(struct conn *c);
+
+/* Closes c now, whatever it is doing (the end of a forced stop). */
+void conn_abort(struct conn *c);
+
+#endif

@@ -1,0 +1,39 @@
+/* Types of the head rewriter (src/forward.c). Types only. */
+#ifndef SPLICED_FORWARD_T_H
+#define SPLICED_FORWARD_T_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/uio.h>
+
+#include "spliced/config-t.h"
+
+/* A head is at most one request/status line, the kept field runs between noted fields
+ * (HTTP_MAX_NOTED), a few added fields, and the body bytes that came with it. */
+#define FWD_MAX_IOV (2 * 32 + 16)
+#define FWD_EXTRA 1024
+
+/* A head to send as one sendmsg(): pieces of the received buffer plus the added fields,
+ * which live in `extra`. Pointers into the receive buffer stay valid while it is not
+ * reused; pointers into `extra` while this struct lives. */
+struct fwd_head {
+	struct iovec iov[FWD_MAX_IOV];  /* the head as built, kept for a retry */
+	struct iovec cur[FWD_MAX_IOV];  /* what is left to send: cur[first..niov) */
+	unsigned niov;
+	unsigned first;
+	size_t total;       /* bytes over all iovecs */
+	size_t left;        /* bytes not sent yet */
+	size_t extra_len;
+	char extra[FWD_EXTRA];
+};
+
+/* What the proxy knows about the hop the request goes to. */
+struct fwd_target {
+	const struct cfg_pass *pass;       /* prefix -> backend path mapping */
+	const struct cfg_backend *backend; /* its authority replaces Host unless preserved */
+	bool preserve_host;                /* ProxyPreserveHost On */
+	const char *client_ip;             /* appended to X-Forwarded-For */
+	const char *proto;                 /* X-Forwarded-Proto: "http" */
+};
+
+#endif

@@ -1,0 +1,41 @@
+/* Head rewriting for both directions of a proxied exchange, without a ring or a socket,
+ * so it is unit-tested on its own (tests/check_forward.c). */
+#ifndef SPLICED_FORWARD_H
+#define SPLICED_FORWARD_H
+
+#include "spliced/forward-t.h"
+#include "spliced/http-t.h"
+
+/* Builds the head sent upstream for the request parsed from head[0..req->head_len).
+ * The new request line (method, the backend's path for the matched prefix, the rest of the
+ * path and the query unchanged, the client's version) is written IN PLACE so that it ends
+ * where the received request line ended: it may start up to `headroom` bytes before
+ * `head`, which the caller guarantees writable. The received line is destroyed; the
+ * fields are not touched. Hop-by-hop fields (Connection and the fields it lists,
+ * Keep-Alive, Proxy-Connection, TE, Upgrade, Expect), X-Forwarded-Host/-Proto and, unless
+ * preserved, Host are left out; ", client_ip" is appended to the last X-Forwarded-For (or
+ * the field is added), then Host, X-Forwarded-Host and X-Forwarded-Proto are added.
+ * body[0..body_len) is appended (the body bytes that arrived with the head).
+ * Returns 0, or -ENOSPC when the headroom or the added fields do not fit (the caller
+ * answers 414/431). *req is not changed, but its method/target/path/host spans point at
+ * destroyed bytes afterwards. */
+int fwd_request_head(struct fwd_head *out, char *head, size_t headroom,
+		     const struct http_request *req, const struct fwd_target *t,
+		     const char *body, size_t body_len);
+
+/* Builds the head sent to the client for the response parsed from head[0..resp->head_len):
+ * the status line with the version set to HTTP/1.1 (in place), the fields without the
+ * hop-by-hop ones (Connection and what it lists, Keep-Alive, Proxy-Connection, Upgrade),
+ * then "Connection: close" when close_client, or "Connection: keep-alive" when
+ * keep_alive_10 (an HTTP/1.0 client that keeps the connection), then body[0..body_len).
+ * Returns 0 or -ENOSPC. */
+int fwd_response_head(struct fwd_head *out, char *head, const struct http_response *resp,
+		      bool close_client, bool keep_alive_10, const char *body, size_t body_len);
+
+/* Moves the unsent part forward by n bytes sent (a short send). */
+void fwd_advance(struct fwd_head *h, size_t n);
+
+/* Makes the whole head unsent again (to send it on another connection). */
+void fwd_rewind(struct fwd_head *h);
+
+#endif

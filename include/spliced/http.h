@@ -1,0 +1,57 @@
+/* HTTP/1.x head scanner: strict (RFC 9112), zero-copy, never reads past `len`.
+ *
+ * Parsers return the number of bytes consumed (> 0), -2 for "need more input" and -1 for
+ * "invalid". Every span in a result is an offset into the buffer that was scanned; the
+ * scanner keeps no pointer into it and allocates nothing. */
+#ifndef SPLICED_HTTP_H
+#define SPLICED_HTTP_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "spliced/http-t.h"
+
+/* Cheap check run on every receive before a full parse: looks for the end of a head
+ * (CRLFCRLF) in buf[0..len), starting at `from` (bytes before it were checked already).
+ * Returns the head length (offset after CRLFCRLF), 0 if not found yet, -1 if a byte that can
+ * never be valid in a head (NUL, or LF not preceded by CR) was seen. */
+ssize_t http_head_end(const char *buf, size_t len, size_t from);
+
+/* Parses a request head in buf[0..len).
+ * > 0: head length; *req filled. -2: a valid prefix, need more bytes (len < lim->max_head).
+ * -1: invalid; req->status (400, 414, 417, 431, 501, 505) and req->reason say why.
+ * Rules (strict RFC 9112): CRLF line endings only; no obs-fold; no whitespace before a
+ * colon; no CTL (but HTAB) or bare CR in values; token field names; origin-, absolute-,
+ * and asterisk-form targets only; exactly one Host on HTTP/1.1 (at most one on 1.0);
+ * Content-Length all digits, once, not with Transfer-Encoding; Transfer-Encoding exactly
+ * "chunked" (other codings 501), never on HTTP/1.0; Expect other than 100-continue 417. */
+int http_parse_request(const char *buf, size_t len, const struct http_limits *lim,
+		       struct http_request *req);
+
+/* Parses a response head; `req_method` is the method of the request it answers (a response
+ * to HEAD has no body). 1xx, 204 and 304 have no body; no Content-Length and no
+ * Transfer-Encoding means a close-delimited body. Same return convention; on -1
+ * resp->reason says why (the proxy answers 502). */
+int http_parse_response(const char *buf, size_t len, const struct http_limits *lim,
+			enum http_method req_method, struct http_response *resp);
+
+void http_chunked_init(struct http_chunked *c);
+
+/* Validates chunked framing in buf[0..len), continuing where the last call stopped.
+ * Consumes framing and payload bytes alike (the proxy forwards both unchanged). Stops
+ * early only at the end of the message (c->done). Returns bytes consumed (>= 0), or -1 on
+ * invalid framing (bad hex, size overflow, bare LF, missing CRLF after data, line or
+ * trailer section too long). */
+ssize_t http_chunked_scan(struct http_chunked *c, const char *buf, size_t len);
+
+/* True when the scanner is inside a chunk's payload: c->left bytes of payload may be moved
+ * without being scanned (e.g. spliced); report them with http_chunked_skip(). */
+bool http_chunked_in_payload(const struct http_chunked *c);
+void http_chunked_skip(struct http_chunked *c, uint64_t n);
+
+/* Case-insensitive comparison of a span against a NUL-terminated lower-case literal. */
+bool http_span_eq(const char *buf, struct http_span s, const char *lower);
+
+const char *http_status_text(unsigned status);
+
+#endif

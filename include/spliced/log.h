@@ -1,0 +1,25 @@
+/* Error log: one line per event, Apache's error-log layout, written with a single write(2)
+ * so lines from several workers never interleave. */
+#ifndef SPLICED_LOG_H
+#define SPLICED_LOG_H
+
+enum log_level { LOG_LV_EMERG, LOG_LV_ERROR, LOG_LV_WARN, LOG_LV_NOTICE, LOG_LV_INFO, LOG_LV_DEBUG };
+
+/* Opens `path` for appending (before privileges are dropped) or uses standard error when
+ * path is NULL or "". Returns 0 or -errno. */
+int log_open(const char *path);
+
+/* Messages above this level are not written (default LOG_LV_INFO). */
+void log_set_level(enum log_level lv);
+
+/* "[Thu Nov 26 13:24:39.123456 2026] [module:level] [pid P:tid T] message\n" */
+void log_msg(enum log_level lv, const char *module, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#define log_error(mod, ...) log_msg(LOG_LV_ERROR, mod, __VA_ARGS__)
+#define log_warn(mod, ...) log_msg(LOG_LV_WARN, mod, __VA_ARGS__)
+#define log_notice(mod, ...) log_msg(LOG_LV_NOTICE, mod, __VA_ARGS__)
+#define log_info(mod, ...) log_msg(LOG_LV_INFO, mod, __VA_ARGS__)
+#define log_debug(mod, ...) log_msg(LOG_LV_DEBUG, mod, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,14 @@
+/* Leaving root: user and group switch, every capability cleared, no_new_privs. */
+#ifndef SPLICED_PRIVDROP_H
+#define SPLICED_PRIVDROP_H
+
+#include <stddef.h>
+
+/* When running as root: switches to `user`/`group` (names or "#uid"/"#gid"; empty means
+ * nobody/nogroup), drops supplementary groups, clears every capability set (effective,
+ * permitted, inheritable, bounding, ambient), sets PR_SET_NO_NEW_PRIVS, and verifies the
+ * result. When not root: sets no_new_privs only and reports in *applied = 0 that
+ * User/Group could not be applied. Returns 0 or -errno with msg set. */
+int privdrop_apply(const char *user, const char *group, int *applied, char *msg, size_t msglen);
+
+#endif

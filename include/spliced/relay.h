@@ -1,0 +1,22 @@
+/* Zero-copy body relay: socket -> pipe -> socket with non-blocking splice(2), driven by
+ * readiness the caller gets from io_uring (IORING_OP_SPLICE would park one io-wq thread
+ * per pending transfer; see DESIGN.md). Sockets must be O_NONBLOCK. */
+#ifndef SPLICED_RELAY_H
+#define SPLICED_RELAY_H
+
+#include "spliced/relay-t.h"
+
+/* A pipe from the pool, created on demand up to RELAY_POOL_MAX; NULL when the pool is
+ * exhausted or pipes cannot be made (the caller copies instead). */
+struct relay_pipe *relay_pipe_get(struct relay_pool *pool);
+
+/* Returns a pipe. A pipe that may still hold data (`dirty`) is closed, never reused. */
+void relay_pipe_put(struct relay_pool *pool, struct relay_pipe *p, bool dirty);
+
+void relay_pool_destroy(struct relay_pool *pool);
+
+/* Moves as much as the sockets allow now. Never reads more than s->left bytes from
+ * s->from. Returns what to wait for before calling again, RELAY_DONE, or a failure. */
+enum relay_result relay_pump(struct relay_splice *s);
+
+#endif

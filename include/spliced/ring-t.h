@@ -1,0 +1,26 @@
+/* Types of the io_uring wrapper (src/ring.c). Types only. */
+#ifndef SPLICED_RING_T_H
+#define SPLICED_RING_T_H
+
+#include <stdint.h>
+
+/* What a completion is about. user_data = (index << 8) | op; index is a connection slot
+ * for the connection ops, unused for the worker's own ops. */
+enum ring_op {
+	OP_NONE = 0,     /* completions nobody waits for (cancel requests) */
+	OP_ACCEPT,       /* multishot accept; index = listener */
+	OP_WAKE,         /* eventfd read: the main thread asks the worker to stop */
+	OP_TICK,         /* periodic timeout: deadlines */
+	OP_CLIENT_RECV,
+	OP_CLIENT_SEND,
+	OP_UP_CONNECT,
+	OP_UP_SEND,
+	OP_UP_RECV,
+	OP_SPLICE_POLL,  /* readiness for a non-blocking splice(2) */
+};
+
+#define RING_UD(op, idx) (((uint64_t)(idx) << 8) | (uint64_t)(op))
+#define RING_UD_OP(ud) ((enum ring_op)((ud) & 0xff))
+#define RING_UD_IDX(ud) ((uint32_t)((ud) >> 8))
+
+#endif

@@ -1,0 +1,24 @@
+/* Types of the backend connection pool (src/upstream.c). Types only. */
+#ifndef SPLICED_UPSTREAM_T_H
+#define SPLICED_UPSTREAM_T_H
+
+#include <stdint.h>
+
+/* Idle keep-alive connections kept per backend per worker. */
+#define UP_POOL_MAX 64
+/* An idle connection older than this is closed rather than reused: backends close idle
+ * connections after a while themselves, and a connection they closed costs a retry. */
+#define UP_IDLE_MS 15000
+
+struct up_idle {
+	int fd;
+	uint64_t since_ms;
+};
+
+/* LIFO stack: the most recently used connection is the most likely to be alive. */
+struct up_pool {
+	struct up_idle idle[UP_POOL_MAX];
+	unsigned n;
+};
+
+#endif

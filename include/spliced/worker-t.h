@@ -1,0 +1,58 @@
+/* Types of a worker thread (src/worker.c). Types only. */
+#ifndef SPLICED_WORKER_T_H
+#define SPLICED_WORKER_T_H
+
+#include <liburing.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "spliced/config-t.h"
+#include "spliced/conn-t.h"
+#include "spliced/http-t.h"
+#include "spliced/relay-t.h"
+#include "spliced/upstream-t.h"
+
+/* Counters of one worker; summed by the main thread at exit. */
+struct stats {
+	uint64_t accepted;
+	uint64_t requests;
+	uint64_t status[6];        /* by class: [1] 1xx .. [5] 5xx, [0] closed without one */
+	uint64_t parse_errors;
+	uint64_t bytes_spliced;    /* body bytes moved socket -> pipe -> socket */
+	uint64_t bytes_copied;     /* body bytes copied through user space */
+	uint64_t splice_transfers; /* bodies (or chunks) that went through a pipe */
+	uint64_t up_connects;
+	uint64_t up_reuses;
+	uint64_t up_retries;
+};
+
+struct worker {
+	unsigned id;
+	const struct config *cfg;
+	struct io_uring ring;
+	bool ring_ready;
+	pthread_t thread;
+	int listen_fd[CFG_MAX_LISTEN];
+	unsigned nlisten;
+	int wake_fd;               /* eventfd: the main thread asks for a graceful stop */
+	uint64_t wake_val;
+	struct __kernel_timespec tick;
+	uint64_t now_ms;           /* CLOCK_MONOTONIC, updated once per loop */
+	bool stopping;
+	uint64_t stop_deadline_ms;
+
+	struct conn *conns;
+	uint32_t nconns;           /* slots */
+	uint32_t *free_slots;
+	uint32_t nfree;
+	uint32_t active;
+
+	struct http_limits lim;
+	struct relay_pool pipes;
+	struct up_pool *pools;     /* one per configured backend */
+	struct stats stats;
+	int exit_code;
+};
+
+#endif

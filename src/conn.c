@@ -1,0 +1,1041 @@
+/* The client connection state machine.
+ *
+ * One exchange at a time per client connection (pipelined requests wait in the buffer
+ * and are answered in order): head -> route -> backend connection (pool, or connect) ->
+ * request head (+ body bytes that came with it) -> rest of the request body -> response
+ * head -> rest of the response body -> keep-alive or close. Every completion arrives in
+ * conn_complete(); every failure goes through conn_fail(). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "spliced/config.h"
+#include "spliced/conn.h"
+#include "spliced/forward.h"
+#include "spliced/http.h"
+#include "spliced/log.h"
+#include "spliced/relay.h"
+#include "spliced/ring-t.h"
+#include "spliced/upstream.h"
+#include "spliced/worker.h"
+
+static void conn_read_head(struct conn *c);
+static void conn_head_ready(struct conn *c);
+static void conn_body_step(struct conn *c);
+static void conn_resp_recv(struct conn *c);
+static void conn_close(struct conn *c);
+static void conn_connect(struct conn *c);
+static void conn_send_head_upstream(struct conn *c);
+
+static uint64_t conn_timeout_ms(const struct conn *c)
+{
+	return c->w->cfg->timeout_ms;
+}
+
+static void conn_touch(struct conn *c, uint64_t ms)
+{
+	c->deadline_ms = c->w->now_ms + ms;
+}
+
+static const struct cfg_backend *conn_backend(const struct conn *c)
+{
+	return &c->w->cfg->backend[c->pass->backend];
+}
+
+static bool conn_idempotent(const struct http_request *req)
+{
+	switch (req->meth) {
+	case HTTP_METHOD_GET:
+	case HTTP_METHOD_HEAD:
+	case HTTP_METHOD_OPTIONS:
+	case HTTP_METHOD_TRACE:
+	case HTTP_METHOD_PUT:
+	case HTTP_METHOD_DELETE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* ---- closing ---------------------------------------------------------------------- */
+
+static void conn_drop_upstream(struct conn *c)
+{
+	if (c->ufd >= 0) {
+		close(c->ufd);
+		c->ufd = -1;
+	}
+}
+
+static void conn_release_pipe(struct conn *c)
+{
+	struct conn_body *b = &c->body;
+
+	if (b->sp.pipe)
+		relay_pipe_put(&c->w->pipes, b->sp.pipe, b->sp.in_pipe != 0 || b->splicing);
+	b->sp.pipe = NULL;
+	b->splicing = false;
+}
+
+/* Frees the slot once nothing is in flight; until then cancels what is. */
+static void conn_close(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	c->state = CS_CLOSING;
+	if (c->pending) {
+		if (!c->cancel_sent) {
+			c->cancel_sent = true;
+			worker_cancel_fd(w, c->fd);
+			if (c->ufd >= 0)
+				worker_cancel_fd(w, c->ufd);
+		}
+		return;
+	}
+	conn_release_pipe(c);
+	conn_drop_upstream(c);
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	free(c->buf);
+	free(c->rbuf);
+	c->buf = c->rbuf = NULL;
+	worker_release(w, c);
+}
+
+/* Shuts our side, then reads and discards until the client closes too (or for
+ * CONN_LINGER_MS), so a client still sending gets our response instead of a reset. */
+static void conn_linger(struct conn *c)
+{
+	conn_release_pipe(c);
+	conn_drop_upstream(c);
+	if (shutdown(c->fd, SHUT_WR) < 0) {
+		conn_close(c);
+		return;
+	}
+	c->state = CS_LINGER;
+	c->linger_bytes = 0;
+	conn_touch(c, CONN_LINGER_MS);
+	if (worker_recv(c->w, c, OP_CLIENT_RECV, c->fd, c->buf, CONN_HEADROOM + CONN_HEAD_MAX))
+		conn_close(c);
+}
+
+static void conn_count_status(struct conn *c, unsigned status)
+{
+	c->status = (uint16_t)status;
+	c->w->stats.status[status >= 100 && status < 600 ? status / 100 : 0]++;
+}
+
+/* Answers with a short page made here, then closes the connection (lingering). */
+static void conn_send_page(struct conn *c, unsigned status, const char *extra_headers)
+{
+	const char *text = http_status_text(status);
+	char body[256];
+	int blen, n;
+
+	blen = snprintf(body, sizeof(body),
+			"<!DOCTYPE html>\n<html><head><title>%u %s</title></head>"
+			"<body><h1>%s</h1></body></html>\n", status, text, text);
+	n = snprintf(c->page, sizeof(c->page),
+		     "HTTP/1.1 %u %s\r\nContent-Type: text/html; charset=utf-8\r\n"
+		     "Content-Length: %d\r\n%sConnection: close\r\n\r\n%s",
+		     status, text, blen, extra_headers ? extra_headers : "", body);
+	if (n < 0 || (size_t)n >= sizeof(c->page)) {
+		conn_close(c);
+		return;
+	}
+	conn_count_status(c, status);
+	conn_release_pipe(c);
+	conn_drop_upstream(c);
+	c->resp_started = true;
+	c->state = CS_ERROR;
+	c->page_len = (uint32_t)n;
+	c->page_off = 0;
+	conn_touch(c, conn_timeout_ms(c));
+	if (worker_send(c->w, c, OP_CLIENT_SEND, c->fd, c->page, c->page_len))
+		conn_close(c);
+}
+
+/* The one way out of a failed exchange: a page if nothing was sent yet, else a close. */
+static void conn_fail(struct conn *c, unsigned status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void conn_fail(struct conn *c, unsigned status, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (status >= 500)
+		log_error("proxy", "[client %s:%u] %s", c->ip, c->port, msg);
+	else
+		log_info("proxy", "[client %s:%u] %s", c->ip, c->port, msg);
+	if (c->resp_started || status == 0) {
+		if (!c->resp_started)
+			conn_count_status(c, 0);
+		conn_release_pipe(c);
+		conn_drop_upstream(c);
+		conn_close(c);
+		return;
+	}
+	conn_send_page(c, status, NULL);
+}
+
+/* ---- the request head ------------------------------------------------------------- */
+
+int conn_open(struct worker *w, struct conn *c, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	memset(c, 0, offsetof(struct conn, head));
+	memset(&c->body, 0, sizeof(c->body));
+	c->w = w;
+	c->idx = (uint32_t)(c - w->conns);
+	c->fd = fd;
+	c->ufd = -1;
+	c->buf = malloc(CONN_HEADROOM + CONN_HEAD_MAX);
+	c->rbuf = malloc(CONN_RESP_MAX);
+	if (!c->buf || !c->rbuf) {
+		free(c->buf);
+		free(c->rbuf);
+		close(fd);
+		return -ENOMEM;
+	}
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0 && ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, c->ip, sizeof(c->ip));
+		c->port = ntohs(s6->sin6_port);
+	} else if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, c->ip, sizeof(c->ip));
+		c->port = ntohs(s4->sin_port);
+	} else {
+		strcpy(c->ip, "unknown");
+	}
+	c->start = c->end = c->scanned = CONN_HEADROOM;
+	c->state = CS_HEAD;
+	conn_touch(c, conn_timeout_ms(c));
+	conn_read_head(c);
+	return 0;
+}
+
+static void conn_read_head(struct conn *c)
+{
+	uint32_t room = CONN_HEADROOM + CONN_HEAD_MAX - c->end;
+
+	c->state = CS_HEAD;
+	if (worker_recv(c->w, c, OP_CLIENT_RECV, c->fd, c->buf + c->end, room))
+		conn_close(c);
+}
+
+/* New head bytes arrived (or, for a pipelined request, were already there). */
+static void conn_head_bytes(struct conn *c)
+{
+	uint32_t have = c->end - c->start;
+	ssize_t hl = http_head_end(c->buf + c->start, have, c->scanned - c->start);
+
+	if (!c->head_started && have) {
+		c->head_started = true;
+		conn_touch(c, conn_timeout_ms(c));
+	}
+	c->scanned = c->end;
+	if (hl == 0 && have < CONN_HEAD_MAX) {
+		conn_read_head(c);
+		return;
+	}
+	conn_head_ready(c);
+}
+
+static bool conn_wants_keep_alive(const struct conn *c)
+{
+	const struct config *cfg = c->w->cfg;
+	const struct http_request *req = &c->req;
+
+	if (!cfg->keepalive || req->conn_close || c->w->stopping)
+		return false;
+	if (cfg->max_keepalive_requests && c->nreq + 1 >= cfg->max_keepalive_requests)
+		return false;
+	return req->version == 11 || req->conn_keep_alive;
+}
+
+static void conn_head_ready(struct conn *c)
+{
+	struct worker *w = c->w;
+	char *head = c->buf + c->start;
+	int ret = http_parse_request(head, c->end - c->start, &w->lim, &c->req);
+
+	if (ret == -2) {
+		/* http_head_end() saw the end, so the parser cannot need more: only a full buffer
+		 * gets here, and that is a head too large. */
+		c->req.status = 431;
+		c->req.reason = "request head too large";
+		ret = -1;
+	}
+	if (ret < 0) {
+		w->stats.parse_errors++;
+		conn_fail(c, c->req.status ? c->req.status : 400, "bad request: %s",
+			  c->req.reason ? c->req.reason : "malformed head");
+		return;
+	}
+	w->stats.requests++;
+	c->keep_alive = conn_wants_keep_alive(c);
+	c->resp_started = false;
+	c->retried = false;
+	c->body_streamed = false;
+	c->status = 0;
+
+	if (c->req.meth == HTTP_METHOD_CONNECT) {
+		conn_fail(c, 501, "CONNECT is not supported");
+		return;
+	}
+	if (c->req.asterisk_form) {
+		conn_send_page(c, 200, "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n");
+		return;
+	}
+	c->pass = config_route(w->cfg, head + c->req.path.off, c->req.path.len);
+	if (!c->pass || c->pass->backend < 0) {
+		conn_fail(c, 404, "no ProxyPass for %.*s", (int)c->req.path.len,
+			  head + c->req.path.off);
+		return;
+	}
+	if (w->cfg->limit_request_body && c->req.framing == HTTP_FRAMING_LENGTH &&
+	    c->req.content_length > w->cfg->limit_request_body) {
+		conn_fail(c, 413, "request body of %llu bytes over LimitRequestBody",
+			  (unsigned long long)c->req.content_length);
+		return;
+	}
+	conn_send_head_upstream(c);
+}
+
+/* ---- the request goes upstream ---------------------------------------------------- */
+
+/* Sets up c->body for the request body and builds the upstream head with the body bytes
+ * that came with the head. */
+static int conn_prepare_request(struct conn *c)
+{
+	struct worker *w = c->w;
+	struct conn_body *b = &c->body;
+	char *head = c->buf + c->start;
+	const char *body = head + c->req.head_len;
+	uint32_t avail = c->end - c->start - c->req.head_len;
+	uint32_t take = 0;
+	struct fwd_target t = {
+		.pass = c->pass,
+		.backend = conn_backend(c),
+		.preserve_host = w->cfg->preserve_host,
+		.client_ip = c->ip,
+		.proto = "http",
+	};
+
+	memset(b, 0, sizeof(*b));
+	b->framing = c->req.framing;
+	b->response = false;
+	b->buf = c->buf + CONN_HEADROOM;
+	b->cap = CONN_HEAD_MAX;
+	if (b->framing == HTTP_FRAMING_LENGTH) {
+		take = avail < c->req.content_length ? avail : (uint32_t)c->req.content_length;
+		b->left = c->req.content_length - take;
+	} else if (b->framing == HTTP_FRAMING_CHUNKED) {
+		ssize_t n;
+
+		http_chunked_init(&b->ck);
+		n = http_chunked_scan(&b->ck, body, avail);
+		if (n < 0)
+			return -EBADMSG;
+		take = (uint32_t)n;
+	}
+	c->next = c->start + c->req.head_len + take;
+	return fwd_request_head(&c->head, head, c->start, &c->req, &t, body, take);
+}
+
+static void conn_send_head_upstream(struct conn *c)
+{
+	struct worker *w = c->w;
+	int ret = conn_prepare_request(c);
+
+	if (ret == -EBADMSG) {
+		w->stats.parse_errors++;
+		conn_fail(c, 400, "bad request: invalid chunked body");
+		return;
+	}
+	if (ret < 0) {
+		conn_fail(c, 431, "request head too large to forward");
+		return;
+	}
+	/* We answer "100 Continue" ourselves (and do not forward Expect): the body is only
+	 * read once it is going somewhere. */
+	if (c->req.expect_continue && c->req.version == 11 && c->next == c->end &&
+	    ((c->body.framing == HTTP_FRAMING_LENGTH && c->body.left) ||
+	     (c->body.framing == HTTP_FRAMING_CHUNKED && !c->body.ck.done))) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+		c->state = CS_CONTINUE;
+		conn_touch(c, conn_timeout_ms(c));
+		if (worker_send(w, c, OP_CLIENT_SEND, c->fd, cont, sizeof(cont) - 1))
+			conn_close(c);
+		return;
+	}
+	conn_connect(c);
+}
+
+/* A pooled backend connection, or a new one. */
+static void conn_connect(struct conn *c)
+{
+	struct worker *w = c->w;
+	const struct cfg_backend *be = conn_backend(c);
+	int fd = c->retried ? -1 : up_pool_take(&w->pools[c->pass->backend], w->now_ms);
+
+	conn_touch(c, conn_timeout_ms(c));
+	if (fd >= 0) {
+		w->stats.up_reuses++;
+		c->ufd = fd;
+		c->up_reused = true;
+		c->state = CS_REQ_HEAD;
+		if (worker_sendmsg(w, c, OP_UP_SEND, c->ufd, c->head.cur, c->head.niov))
+			conn_close(c);
+		return;
+	}
+	fd = up_socket(be);
+	if (fd < 0) {
+		conn_fail(c, 502, "socket for %s: %s", be->name, strerror(-fd));
+		return;
+	}
+	w->stats.up_connects++;
+	c->ufd = fd;
+	c->up_reused = false;
+	c->state = CS_CONNECT;
+	if (worker_connect(w, c, fd, (const struct sockaddr *)&be->addr, be->addrlen))
+		conn_close(c);
+}
+
+/* The backend we reused had closed the connection: try once more on a new one when
+ * nothing of the request can have been processed twice. */
+static bool conn_retry(struct conn *c)
+{
+	if (!c->up_reused || c->retried || c->body_streamed || !conn_idempotent(&c->req))
+		return false;
+	c->w->stats.up_retries++;
+	conn_drop_upstream(c);
+	c->retried = true;
+	fwd_rewind(&c->head);
+	conn_connect(c);
+	return true;
+}
+
+static void conn_upstream_error(struct conn *c, int err, const char *what)
+{
+	const struct cfg_backend *be = conn_backend(c);
+
+	if (c->timed_out) {
+		conn_fail(c, 504, "backend %s timed out (%s)", be->name, what);
+		return;
+	}
+	if (conn_retry(c))
+		return;
+	conn_fail(c, 502, "backend %s: %s: %s", be->name, what,
+		  err ? strerror(err) : "connection closed");
+}
+
+static void conn_start_body(struct conn *c, int from, int to, bool response)
+{
+	c->body.from = from;
+	c->body.to = to;
+	c->body.response = response;
+	c->state = response ? CS_RESP_BODY : CS_REQ_BODY;
+	conn_body_step(c);
+}
+
+static void conn_request_sent(struct conn *c)
+{
+	c->rlen = 0;
+	c->state = CS_RESP_HEAD;
+	conn_touch(c, conn_timeout_ms(c));
+	conn_resp_recv(c);
+}
+
+/* ---- bodies, both ways ------------------------------------------------------------ */
+
+static bool conn_body_done(const struct conn_body *b)
+{
+	switch (b->framing) {
+	case HTTP_FRAMING_LENGTH:
+		return b->left == 0;
+	case HTTP_FRAMING_CHUNKED:
+		return b->ck.done;
+	case HTTP_FRAMING_CLOSE:
+		return b->eof;
+	default:
+		return true;
+	}
+}
+
+static void conn_body_finished(struct conn *c);
+
+static void conn_body_error(struct conn *c, int err, const char *what)
+{
+	if (c->body.response)
+		conn_fail(c, 0, "response body: %s: %s", what, err ? strerror(err) : "closed early");
+	else if (c->timed_out)
+		conn_fail(c, 408, "request body: timed out");
+	else
+		conn_fail(c, 0, "request body: %s: %s", what, err ? strerror(err) : "closed early");
+}
+
+/* Starts a splice run if this part of the body is worth it and a pipe is free. */
+static bool conn_body_try_splice(struct conn *c)
+{
+	struct conn_body *b = &c->body;
+	uint64_t n;
+
+	switch (b->framing) {
+	case HTTP_FRAMING_LENGTH:
+		n = b->left;
+		break;
+	case HTTP_FRAMING_CHUNKED:
+		n = http_chunked_in_payload(&b->ck) ? b->ck.left : 0;
+		break;
+	case HTTP_FRAMING_CLOSE:
+		n = b->big ? RELAY_UNTIL_EOF : 0;
+		break;
+	default:
+		n = 0;
+	}
+	if (n < RELAY_SPLICE_MIN)
+		return false;
+	b->sp.pipe = relay_pipe_get(&c->w->pipes);
+	if (!b->sp.pipe)
+		return false;
+	b->sp.from = b->from;
+	b->sp.to = b->to;
+	b->sp.left = n;
+	b->sp.in_pipe = 0;
+	b->sp.moved = 0;
+	b->sp.err = 0;
+	b->splicing = true;
+	c->w->stats.splice_transfers++;
+	return true;
+}
+
+static void conn_body_pump(struct conn *c)
+{
+	struct conn_body *b = &c->body;
+	uint64_t before = b->sp.moved;
+	enum relay_result r = relay_pump(&b->sp);
+	int ret = 0;
+
+	c->w->stats.bytes_spliced += b->sp.moved - before;
+	if (b->sp.moved != before)
+		conn_touch(c, conn_timeout_ms(c));
+	switch (r) {
+	case RELAY_DONE:
+		if (b->framing == HTTP_FRAMING_LENGTH)
+			b->left = 0;
+		else if (b->framing == HTTP_FRAMING_CHUNKED)
+			http_chunked_skip(&b->ck, b->sp.moved);
+		else
+			b->eof = true;
+		b->splicing = false;
+		relay_pipe_put(&c->w->pipes, b->sp.pipe, false);
+		b->sp.pipe = NULL;
+		conn_body_step(c);
+		return;
+	case RELAY_WAIT_IN:
+		ret = worker_poll(c->w, c, b->from, POLLIN | POLLRDHUP);
+		break;
+	case RELAY_WAIT_OUT:
+		ret = worker_poll(c->w, c, b->to, POLLOUT);
+		break;
+	case RELAY_EOF:
+		conn_body_error(c, 0, "splice");
+		return;
+	case RELAY_ERROR:
+		conn_body_error(c, b->sp.err, "splice");
+		return;
+	}
+	if (ret)
+		conn_close(c);
+}
+
+/* Decides the next move of the current body: send what is buffered, splice, or read. */
+static void conn_body_step(struct conn *c)
+{
+	struct conn_body *b = &c->body;
+	struct worker *w = c->w;
+	int send_op = b->response ? OP_CLIENT_SEND : OP_UP_SEND;
+	int recv_op = b->response ? OP_UP_RECV : OP_CLIENT_RECV;
+	size_t want;
+
+	if (b->len) {
+		if (worker_send(w, c, send_op, b->to, b->buf + b->off, b->len))
+			conn_close(c);
+		return;
+	}
+	if (conn_body_done(b)) {
+		conn_body_finished(c);
+		return;
+	}
+	if (!b->response)
+		c->body_streamed = true;
+	if (b->splicing || conn_body_try_splice(c)) {
+		conn_body_pump(c);
+		return;
+	}
+	want = b->cap;
+	if (b->framing == HTTP_FRAMING_LENGTH && b->left < want)
+		want = (size_t)b->left;
+	if (worker_recv(w, c, recv_op, b->from, b->buf, want))
+		conn_close(c);
+}
+
+static void conn_body_received(struct conn *c, int res)
+{
+	struct conn_body *b = &c->body;
+	uint32_t n = (uint32_t)res;
+
+	if (res < 0) {
+		conn_body_error(c, -res, "receive");
+		return;
+	}
+	if (res == 0) {
+		if (b->framing == HTTP_FRAMING_CLOSE) {
+			b->eof = true;
+			conn_body_step(c);
+		} else {
+			conn_body_error(c, 0, "receive");
+		}
+		return;
+	}
+	conn_touch(c, conn_timeout_ms(c));
+	c->w->stats.bytes_copied += n;
+	b->off = 0;
+	if (b->framing == HTTP_FRAMING_LENGTH) {
+		b->left -= n;
+		b->len = n;
+	} else if (b->framing == HTTP_FRAMING_CHUNKED) {
+		ssize_t used = http_chunked_scan(&b->ck, b->buf, n);
+
+		if (used < 0) {
+			if (!b->response)
+				c->w->stats.parse_errors++;
+			conn_body_error(c, EBADMSG, "invalid chunked framing");
+			return;
+		}
+		b->len = (uint32_t)used;
+		if (b->response && (uint32_t)used < n) {
+			c->up_reusable = false;
+		} else if ((uint32_t)used < n) {
+			/* The next pipelined request began in this read. */
+			c->next = (uint32_t)(b->buf - c->buf) + (uint32_t)used;
+			c->end = (uint32_t)(b->buf - c->buf) + n;
+		}
+	} else {
+		b->len = n;
+		b->big = n == b->cap;
+	}
+	if (!b->response && b->framing == HTTP_FRAMING_LENGTH)
+		c->next = c->end = (uint32_t)(b->buf - c->buf);
+	else if (!b->response && b->len == n)
+		c->next = c->end = (uint32_t)(b->buf - c->buf);
+	if (!b->response && c->w->cfg->limit_request_body &&
+	    b->ck.total > c->w->cfg->limit_request_body) {
+		conn_fail(c, 0, "chunked request body over LimitRequestBody");
+		return;
+	}
+	conn_body_step(c);
+}
+
+static void conn_body_sent(struct conn *c, int res)
+{
+	struct conn_body *b = &c->body;
+
+	if (res <= 0) {
+		if (b->response)
+			conn_fail(c, 0, "client went away: %s", strerror(res ? -res : EPIPE));
+		else
+			conn_upstream_error(c, res ? -res : EPIPE, "sending request body");
+		return;
+	}
+	conn_touch(c, conn_timeout_ms(c));
+	b->off += (uint32_t)res;
+	b->len -= (uint32_t)res;
+	conn_body_step(c);
+}
+
+/* ---- the response ----------------------------------------------------------------- */
+
+static void conn_resp_recv(struct conn *c)
+{
+	if (c->rlen == CONN_RESP_MAX) {
+		c->up_reusable = false;
+		conn_fail(c, 502, "backend %s: response head over %u bytes", conn_backend(c)->name,
+			  CONN_RESP_MAX);
+		return;
+	}
+	if (worker_recv(c->w, c, OP_UP_RECV, c->ufd, c->rbuf + c->rlen, CONN_RESP_MAX - c->rlen))
+		conn_close(c);
+}
+
+/* An interim (1xx) response: forwarded to HTTP/1.1 clients, except 100 Continue, which
+ * we already answered ourselves (Expect is not forwarded). */
+static void conn_resp_interim(struct conn *c, uint32_t hl)
+{
+	bool forward = c->resp.status != 100 && c->req.version == 11;
+
+	c->head.niov = 0;
+	if (forward) {
+		memcpy(c->rbuf, "HTTP/1.1", 8);
+		memcpy(c->page, c->rbuf, hl < sizeof(c->page) ? hl : 0);
+		forward = hl < sizeof(c->page);
+	}
+	memmove(c->rbuf, c->rbuf + hl, c->rlen - hl);
+	c->rlen -= hl;
+	if (!forward) {
+		conn_resp_recv(c);
+		return;
+	}
+	c->state = CS_RESP_INTERIM;
+	c->page_len = hl;
+	c->page_off = 0;
+	if (worker_send(c->w, c, OP_CLIENT_SEND, c->fd, c->page, hl))
+		conn_close(c);
+}
+
+static void conn_resp_head(struct conn *c)
+{
+	struct worker *w = c->w;
+	struct conn_body *b = &c->body;
+	const char *name = conn_backend(c)->name;
+	int ret = http_parse_response(c->rbuf, c->rlen, &w->lim, c->req.meth, &c->resp);
+	uint32_t hl, avail, take = 0;
+
+	if (ret == -2) {
+		conn_resp_recv(c);
+		return;
+	}
+	if (ret < 0) {
+		conn_fail(c, 502, "backend %s: invalid response: %s", name,
+			  c->resp.reason ? c->resp.reason : "malformed head");
+		return;
+	}
+	hl = (uint32_t)ret;
+	if (c->resp.status < 200) {
+		if (c->resp.status == 101) {
+			conn_fail(c, 502, "backend %s: 101 Switching Protocols was not asked for", name);
+			return;
+		}
+		conn_resp_interim(c, hl);
+		return;
+	}
+	if (c->resp.framing == HTTP_FRAMING_CHUNKED && c->req.version == 10) {
+		conn_fail(c, 502, "backend %s: chunked response to an HTTP/1.0 request", name);
+		return;
+	}
+	c->up_reusable = c->req.version == 11 && c->resp.version == 11 && !c->resp.conn_close &&
+			 c->resp.framing != HTTP_FRAMING_CLOSE;
+	if (c->resp.framing == HTTP_FRAMING_CLOSE)
+		c->keep_alive = false;
+
+	memset(b, 0, sizeof(*b));
+	b->framing = c->resp.framing;
+	b->buf = c->rbuf;
+	b->cap = CONN_RESP_MAX;
+	b->response = true;
+	avail = c->rlen - hl;
+	if (b->framing == HTTP_FRAMING_LENGTH) {
+		take = avail < c->resp.content_length ? avail : (uint32_t)c->resp.content_length;
+		b->left = c->resp.content_length - take;
+	} else if (b->framing == HTTP_FRAMING_CHUNKED) {
+		ssize_t n;
+
+		http_chunked_init(&b->ck);
+		n = http_chunked_scan(&b->ck, c->rbuf + hl, avail);
+		if (n < 0) {
+			conn_fail(c, 502, "backend %s: invalid chunked framing", name);
+			return;
+		}
+		take = (uint32_t)n;
+	} else if (b->framing == HTTP_FRAMING_CLOSE) {
+		take = avail;
+	}
+	if (take < avail)
+		c->up_reusable = false; /* bytes after the response: the backend is confused */
+	w->stats.bytes_copied += take;
+	if (fwd_response_head(&c->head, c->rbuf, &c->resp, !c->keep_alive,
+			      c->keep_alive && c->req.version == 10, c->rbuf + hl, take)) {
+		conn_fail(c, 502, "backend %s: response head too large to forward", name);
+		return;
+	}
+	conn_count_status(c, c->resp.status);
+	c->resp_started = true;
+	c->state = CS_RESP_SEND;
+	conn_touch(c, conn_timeout_ms(c));
+	if (worker_sendmsg(w, c, OP_CLIENT_SEND, c->fd, c->head.cur, c->head.niov))
+		conn_close(c);
+}
+
+/* The exchange is over: the backend connection goes back to the pool if it can, the
+ * client connection waits for (or already holds) the next request. */
+static void conn_finish(struct conn *c)
+{
+	struct worker *w = c->w;
+	uint32_t left;
+
+	conn_release_pipe(c);
+	if (c->ufd >= 0 && c->up_reusable && !w->stopping) {
+		up_pool_put(&w->pools[c->pass->backend], c->ufd, w->now_ms);
+		c->ufd = -1;
+	}
+	conn_drop_upstream(c);
+	c->nreq++;
+	if (!c->keep_alive) {
+		conn_linger(c);
+		return;
+	}
+	/* Keep the pipelined bytes that follow, at the front, with headroom again. */
+	left = c->end - c->next;
+	memmove(c->buf + CONN_HEADROOM, c->buf + c->next, left);
+	c->start = c->scanned = CONN_HEADROOM;
+	c->end = CONN_HEADROOM + left;
+	c->head_started = false;
+	c->timed_out = false;
+	c->state = CS_HEAD;
+	conn_touch(c, w->cfg->keepalive_timeout_ms);
+	if (left)
+		conn_head_bytes(c);
+	else
+		conn_read_head(c);
+}
+
+static void conn_body_finished(struct conn *c)
+{
+	if (c->body.response)
+		conn_finish(c);
+	else
+		conn_request_sent(c);
+}
+
+/* ---- completions ------------------------------------------------------------------ */
+
+static void conn_client_recv(struct conn *c, int res)
+{
+	switch (c->state) {
+	case CS_HEAD:
+		if (res <= 0) {
+			if (c->head_started && res == 0)
+				log_info("proxy", "[client %s:%u] closed in the middle of a request head",
+					 c->ip, c->port);
+			conn_close(c);
+			return;
+		}
+		c->end += (uint32_t)res;
+		conn_head_bytes(c);
+		return;
+	case CS_REQ_BODY:
+		conn_body_received(c, res);
+		return;
+	case CS_LINGER:
+		c->linger_bytes += res > 0 ? (uint64_t)res : 0;
+		if (res <= 0 || c->linger_bytes > (1u << 20) ||
+		    worker_recv(c->w, c, OP_CLIENT_RECV, c->fd, c->buf, CONN_HEADROOM + CONN_HEAD_MAX))
+			conn_close(c);
+		return;
+	default:
+		conn_close(c);
+	}
+}
+
+static void conn_client_sent(struct conn *c, int res)
+{
+	if (res <= 0) {
+		if (c->state == CS_RESP_BODY || c->state == CS_RESP_SEND)
+			c->up_reusable = false;
+		conn_fail(c, 0, "sending to the client: %s", strerror(res ? -res : EPIPE));
+		return;
+	}
+	conn_touch(c, conn_timeout_ms(c));
+	switch (c->state) {
+	case CS_CONTINUE:
+		conn_connect(c);
+		return;
+	case CS_ERROR:
+	case CS_RESP_INTERIM:
+		c->page_off += (uint32_t)res;
+		if (c->page_off < c->page_len) {
+			if (worker_send(c->w, c, OP_CLIENT_SEND, c->fd, c->page + c->page_off,
+					c->page_len - c->page_off))
+				conn_close(c);
+		} else if (c->state == CS_ERROR) {
+			conn_linger(c);
+		} else {
+			c->state = CS_RESP_HEAD;
+			if (c->rlen)
+				conn_resp_head(c);
+			else
+				conn_resp_recv(c);
+		}
+		return;
+	case CS_RESP_SEND:
+		fwd_advance(&c->head, (size_t)res);
+		if (c->head.left) {
+			if (worker_sendmsg(c->w, c, OP_CLIENT_SEND, c->fd, c->head.cur + c->head.first,
+					   c->head.niov - c->head.first))
+				conn_close(c);
+			return;
+		}
+		conn_start_body(c, c->ufd, c->fd, true);
+		return;
+	case CS_RESP_BODY:
+		conn_body_sent(c, res);
+		return;
+	default:
+		conn_close(c);
+	}
+}
+
+static void conn_up_sent(struct conn *c, int res)
+{
+	if (res <= 0) {
+		conn_upstream_error(c, res ? -res : EPIPE, "sending request");
+		return;
+	}
+	conn_touch(c, conn_timeout_ms(c));
+	if (c->state == CS_REQ_BODY) {
+		conn_body_sent(c, res);
+		return;
+	}
+	fwd_advance(&c->head, (size_t)res);
+	if (c->head.left) {
+		if (worker_sendmsg(c->w, c, OP_UP_SEND, c->ufd, c->head.cur + c->head.first,
+				   c->head.niov - c->head.first))
+			conn_close(c);
+		return;
+	}
+	conn_start_body(c, c->fd, c->ufd, false);
+}
+
+static void conn_up_recv(struct conn *c, int res)
+{
+	if (c->state == CS_RESP_BODY) {
+		conn_body_received(c, res);
+		return;
+	}
+	if (res <= 0) {
+		if (c->rlen == 0) {
+			conn_upstream_error(c, res ? -res : 0, "reading response");
+			return;
+		}
+		if (c->timed_out)
+			conn_upstream_error(c, 0, "reading response head");
+		else
+			conn_fail(c, 502, "backend %s: response head cut short", conn_backend(c)->name);
+		return;
+	}
+	conn_touch(c, conn_timeout_ms(c));
+	c->rlen += (uint32_t)res;
+	conn_resp_head(c);
+}
+
+static void conn_up_connected(struct conn *c, int res)
+{
+	if (res < 0) {
+		if (c->timed_out)
+			conn_upstream_error(c, 0, "connecting");
+		else
+			conn_fail(c, 502, "backend %s: connect: %s", conn_backend(c)->name,
+				  strerror(-res));
+		return;
+	}
+	c->state = CS_REQ_HEAD;
+	conn_touch(c, conn_timeout_ms(c));
+	if (worker_sendmsg(c->w, c, OP_UP_SEND, c->ufd, c->head.cur, c->head.niov))
+		conn_close(c);
+}
+
+void conn_complete(struct conn *c, int op, int res)
+{
+	if (c->state == CS_CLOSING) {
+		conn_close(c);
+		return;
+	}
+	if (res == -ECANCELED && !c->timed_out) {
+		conn_close(c);
+		return;
+	}
+	switch (op) {
+	case OP_CLIENT_RECV:
+		conn_client_recv(c, res);
+		break;
+	case OP_CLIENT_SEND:
+		conn_client_sent(c, res);
+		break;
+	case OP_UP_CONNECT:
+		conn_up_connected(c, res);
+		break;
+	case OP_UP_SEND:
+		conn_up_sent(c, res);
+		break;
+	case OP_UP_RECV:
+		conn_up_recv(c, res);
+		break;
+	case OP_SPLICE_POLL:
+		if (res < 0 && c->timed_out)
+			conn_body_error(c, ETIMEDOUT, "waiting");
+		else if (res < 0)
+			conn_body_error(c, -res, "poll");
+		else
+			conn_body_pump(c);
+		break;
+	default:
+		conn_close(c);
+	}
+}
+
+/* ---- deadlines and stopping ------------------------------------------------------- */
+
+void conn_timeout(struct conn *c)
+{
+	switch (c->state) {
+	case CS_HEAD:
+		if (c->head_started) {
+			conn_fail(c, 408, "timed out reading the request head");
+			return;
+		}
+		conn_close(c); /* idle keep-alive, or a connection that never spoke */
+		return;
+	case CS_LINGER:
+	case CS_ERROR:
+	case CS_CLOSING:
+		conn_close(c);
+		return;
+	default:
+		/* Something is in flight: cancel it; its completion sees timed_out. */
+		c->timed_out = true;
+		c->deadline_ms = UINT64_MAX;
+		worker_cancel_fd(c->w, c->fd);
+		if (c->ufd >= 0)
+			worker_cancel_fd(c->w, c->ufd);
+	}
+}
+
+void conn_stop_if_idle(struct conn *c)
+{
+	if (c->state == CS_HEAD && !c->head_started)
+		conn_close(c);
+}
+
+void conn_abort(struct conn *c)
+{
+	if (c->state != CS_FREE)
+		conn_close(c);
+}

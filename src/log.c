@@ -1,0 +1,74 @@
+/* Error log. Rare on the request path (errors only), so a plain blocking write is fine. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "spliced/log.h"
+
+static int log_fd = STDERR_FILENO;
+static enum log_level log_level = LOG_LV_INFO;
+
+static const char *const log_level_names[] = {
+	[LOG_LV_EMERG] = "emerg", [LOG_LV_ERROR] = "error", [LOG_LV_WARN] = "warn",
+	[LOG_LV_NOTICE] = "notice", [LOG_LV_INFO] = "info", [LOG_LV_DEBUG] = "debug",
+};
+
+int log_open(const char *path)
+{
+	int fd;
+
+	if (!path || !*path) {
+		log_fd = STDERR_FILENO;
+		return 0;
+	}
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -errno;
+	if (log_fd != STDERR_FILENO)
+		close(log_fd);
+	log_fd = fd;
+	return 0;
+}
+
+void log_set_level(enum log_level lv)
+{
+	log_level = lv;
+}
+
+void log_msg(enum log_level lv, const char *module, const char *fmt, ...)
+{
+	char line[2048];
+	struct timeval tv;
+	struct tm tm;
+	size_t n;
+	int k;
+	va_list ap;
+
+	if (lv > log_level)
+		return;
+	gettimeofday(&tv, NULL);
+	localtime_r(&tv.tv_sec, &tm);
+	n = strftime(line, sizeof(line), "[%a %b %d %H:%M:%S", &tm);
+	k = snprintf(line + n, sizeof(line) - n, ".%06ld %d] [%s:%s] [pid %d:tid %ld] ",
+		     (long)tv.tv_usec, tm.tm_year + 1900, module, log_level_names[lv],
+		     (int)getpid(), (long)syscall(SYS_gettid));
+	if (k > 0)
+		n += (size_t)k < sizeof(line) - n ? (size_t)k : sizeof(line) - n - 1;
+	va_start(ap, fmt);
+	k = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	va_end(ap);
+	if (k > 0)
+		n += (size_t)k < sizeof(line) - n ? (size_t)k : sizeof(line) - n - 1;
+	if (n >= sizeof(line) - 1)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	/* One write per line: O_APPEND keeps concurrent lines whole. */
+	while (write(log_fd, line, n) < 0 && errno == EINTR)
+		;
+}

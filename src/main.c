@@ -1,0 +1,254 @@
+/* spliced: command line, start-up order, signals.
+ *
+ * Start-up: read the configuration (nothing starts if it is wrong), open the error log,
+ * bind every listener once per worker (SO_REUSEPORT), leave root, start the workers, then
+ * wait for SIGTERM/SIGINT and stop gracefully. */
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "spliced/config.h"
+#include "spliced/log.h"
+#include "spliced/privdrop.h"
+#include "spliced/worker.h"
+
+#define SPLICED_VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: spliced [-c FILE] [-t] [-h] [-v]\n"
+		   "  -c FILE  read the configuration from FILE (Apache httpd syntax);\n"
+		   "           without -c: Listen 127.0.0.1:8080, ProxyPass / http://127.0.0.1:8000/\n"
+		   "  -t       check the configuration and exit (0: Syntax OK, 1: error)\n"
+		   "  -v       print the version\n");
+}
+
+static int listen_socket(const struct cfg_listen *l, char *err, size_t errlen)
+{
+	int one = 1;
+	int fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		goto out_err;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		goto out_close;
+	if (l->addr.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) < 0)
+		goto out_close;
+	if (listen(fd, 4096) < 0)
+		goto out_close;
+	return fd;
+out_close:
+	close(fd);
+out_err:
+	snprintf(err, errlen, "could not bind to address %s: %s", l->name, strerror(errno));
+	return -1;
+}
+
+static unsigned worker_count(const struct config *cfg)
+{
+	long n = cfg->workers ? (long)cfg->workers : sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? (unsigned)n : 1;
+}
+
+static void stats_report(struct worker *w, unsigned n)
+{
+	struct stats t = { 0 };
+
+	for (unsigned i = 0; i < n; i++) {
+		const struct stats *s = &w[i].stats;
+
+		t.accepted += s->accepted;
+		t.requests += s->requests;
+		for (unsigned k = 0; k < 6; k++)
+			t.status[k] += s->status[k];
+		t.parse_errors += s->parse_errors;
+		t.bytes_spliced += s->bytes_spliced;
+		t.bytes_copied += s->bytes_copied;
+		t.splice_transfers += s->splice_transfers;
+		t.up_connects += s->up_connects;
+		t.up_reuses += s->up_reuses;
+		t.up_retries += s->up_retries;
+	}
+	log_notice("main",
+		   "stats: connections=%llu requests=%llu 1xx=%llu 2xx=%llu 3xx=%llu 4xx=%llu "
+		   "5xx=%llu no_response=%llu parse_errors=%llu spliced_bytes=%llu "
+		   "copied_bytes=%llu splice_transfers=%llu backend_connects=%llu "
+		   "backend_reuses=%llu backend_retries=%llu",
+		   (unsigned long long)t.accepted, (unsigned long long)t.requests,
+		   (unsigned long long)t.status[1], (unsigned long long)t.status[2],
+		   (unsigned long long)t.status[3], (unsigned long long)t.status[4],
+		   (unsigned long long)t.status[5], (unsigned long long)t.status[0],
+		   (unsigned long long)t.parse_errors, (unsigned long long)t.bytes_spliced,
+		   (unsigned long long)t.bytes_copied, (unsigned long long)t.splice_transfers,
+		   (unsigned long long)t.up_connects, (unsigned long long)t.up_reuses,
+		   (unsigned long long)t.up_retries);
+}
+
+/* Waits for SIGTERM/SIGINT (or a worker that ended on its own), then stops everyone. */
+static int serve(struct worker *w, unsigned n, const sigset_t *set)
+{
+	unsigned running = n;
+	bool stopping = false;
+	int code = 0;
+
+	while (running) {
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = 200000000 };
+		int sig = sigtimedwait(set, NULL, &ts);
+
+		if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
+			log_notice("main", "caught %s, shutting down gracefully",
+				   sig == SIGTERM ? "SIGTERM" : "SIGINT");
+			stopping = true;
+			for (unsigned i = 0; i < n; i++)
+				worker_stop(&w[i]);
+		}
+		running = 0;
+		for (unsigned i = 0; i < n; i++) {
+			if (w[i].thread && pthread_tryjoin_np(w[i].thread, NULL) == 0) {
+				w[i].thread = 0;
+				if (w[i].exit_code)
+					code = 1;
+				if (!stopping) {
+					log_error("main", "worker %u ended unexpectedly; stopping", i);
+					stopping = true;
+					code = 1;
+					for (unsigned k = 0; k < n; k++)
+						worker_stop(&w[k]);
+				}
+			}
+			running += w[i].thread != 0;
+		}
+	}
+	return code;
+}
+
+int main(int argc, char **argv)
+{
+	static struct config cfg;
+	struct config_error cerr;
+	const char *cfg_path = NULL;
+	bool test_only = false;
+	char msg[1024];
+	struct worker *w;
+	unsigned nw, per_worker;
+	sigset_t set;
+	int opt, ret, applied;
+
+	while ((opt = getopt(argc, argv, "c:thv")) != -1) {
+		switch (opt) {
+		case 'c':
+			cfg_path = optarg;
+			break;
+		case 't':
+			test_only = true;
+			break;
+		case 'v':
+			printf("spliced %s\n", SPLICED_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 1;
+	}
+	ret = cfg_path ? config_load(&cfg, cfg_path, &cerr) : config_builtin(&cfg, &cerr);
+	if (ret < 0) {
+		config_error_format(&cerr, msg, sizeof(msg));
+		fprintf(stderr, "spliced: %s\n", msg);
+		return 1;
+	}
+	if (test_only) {
+		printf("Syntax OK\n");
+		return 0;
+	}
+	ret = log_open(cfg.error_log);
+	if (ret < 0) {
+		fprintf(stderr, "spliced: ErrorLog %s: %s\n", cfg.error_log, strerror(-ret));
+		return 1;
+	}
+
+	nw = worker_count(&cfg);
+	per_worker = (cfg.max_connections + nw - 1) / nw;
+	w = calloc(nw, sizeof(*w));
+	if (!w) {
+		fprintf(stderr, "spliced: out of memory\n");
+		return 1;
+	}
+	for (unsigned i = 0; i < nw; i++) {
+		w[i].wake_fd = -1;
+		for (unsigned l = 0; l < cfg.nlisten; l++) {
+			int fd = listen_socket(&cfg.listen[l], msg, sizeof(msg));
+
+			if (fd < 0) {
+				log_error("main", "%s", msg);
+				fprintf(stderr, "spliced: %s\n", msg);
+				return 1;
+			}
+			w[i].listen_fd[w[i].nlisten++] = fd;
+		}
+	}
+
+	ret = privdrop_apply(cfg.user, cfg.group, &applied, msg, sizeof(msg));
+	if (ret < 0) {
+		log_error("main", "%s", msg);
+		fprintf(stderr, "spliced: %s\n", msg);
+		return 1;
+	}
+	if (applied)
+		log_notice("main", "%s", msg);
+	else if (cfg.user[0] || cfg.group[0])
+		log_warn("main", "not started as root: User/Group cannot be applied, running as uid %u",
+			 (unsigned)getuid());
+
+	/* Workers inherit this mask: only the main thread takes the signals. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	for (unsigned i = 0; i < nw; i++) {
+		ret = worker_init(&w[i], &cfg, i, per_worker);
+		if (ret < 0) {
+			log_error("main", "worker %u: %s", i, strerror(-ret));
+			fprintf(stderr, "spliced: worker %u: %s\n", i, strerror(-ret));
+			return 1;
+		}
+		ret = pthread_create(&w[i].thread, NULL, worker_main, &w[i]);
+		if (ret) {
+			log_error("main", "worker %u: pthread_create: %s", i, strerror(ret));
+			return 1;
+		}
+	}
+	for (unsigned l = 0; l < cfg.nlisten; l++)
+		log_notice("main", "spliced %s listening on %s, %u workers", SPLICED_VERSION,
+			   cfg.listen[l].name, nw);
+
+	ret = serve(w, nw, &set);
+	stats_report(w, nw);
+	for (unsigned i = 0; i < nw; i++)
+		worker_destroy(&w[i]);
+	free(w);
+	log_notice("main", "stopped");
+	return ret;
+}

@@ -1,0 +1,115 @@
+/* Privilege drop for the serving process. */
+#include <cap-ng.h>
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "spliced/privdrop.h"
+
+static int privdrop_uid(const char *user, uid_t *uid, gid_t *pgid)
+{
+	struct passwd *pw;
+
+	if (user[0] == '#') {
+		char *end;
+		unsigned long v = strtoul(user + 1, &end, 10);
+
+		if (!user[1] || *end)
+			return -EINVAL;
+		*uid = (uid_t)v;
+		pw = getpwuid(*uid);
+		*pgid = pw ? pw->pw_gid : (gid_t)v;
+		return 0;
+	}
+	pw = getpwnam(user);
+	if (!pw)
+		return -ENOENT;
+	*uid = pw->pw_uid;
+	*pgid = pw->pw_gid;
+	return 0;
+}
+
+static int privdrop_gid(const char *group, gid_t *gid)
+{
+	struct group *gr;
+
+	if (group[0] == '#') {
+		char *end;
+		unsigned long v = strtoul(group + 1, &end, 10);
+
+		if (!group[1] || *end)
+			return -EINVAL;
+		*gid = (gid_t)v;
+		return 0;
+	}
+	gr = getgrnam(group);
+	if (!gr)
+		return -ENOENT;
+	*gid = gr->gr_gid;
+	return 0;
+}
+
+int privdrop_apply(const char *user, const char *group, int *applied, char *msg, size_t msglen)
+{
+	const char *u = user && *user ? user : "nobody";
+	uid_t uid, ruid, euid, suid;
+	gid_t gid, pgid, rgid, egid, sgid;
+	int ret;
+
+	*applied = 0;
+	if (geteuid() != 0) {
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+			snprintf(msg, msglen, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+			return -errno;
+		}
+		return 0;
+	}
+	if (privdrop_uid(u, &uid, &pgid) < 0) {
+		snprintf(msg, msglen, "User %s: no such user", u);
+		return -ENOENT;
+	}
+	gid = pgid;
+	if (group && *group && privdrop_gid(group, &gid) < 0) {
+		snprintf(msg, msglen, "Group %s: no such group", group);
+		return -ENOENT;
+	} else if ((!group || !*group) && (!user || !*user) && privdrop_gid("nogroup", &gid) < 0) {
+		gid = pgid;
+	}
+	if (uid == 0) {
+		snprintf(msg, msglen, "User %s is root: refusing to serve as root", u);
+		return -EPERM;
+	}
+	capng_clear(CAPNG_SELECT_ALL);
+	ret = capng_change_id((int)uid, (int)gid, CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING);
+	if (ret < 0) {
+		snprintf(msg, msglen, "switching to uid %u gid %u failed (capng_change_id %d)",
+			 (unsigned)uid, (unsigned)gid, ret);
+		return -EPERM;
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) {
+		snprintf(msg, msglen, "clearing ambient capabilities: %s", strerror(errno));
+		return -errno;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		snprintf(msg, msglen, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+		return -errno;
+	}
+	/* Trust nothing: check that what we asked for is what we have. */
+	if (getresuid(&ruid, &euid, &suid) < 0 || getresgid(&rgid, &egid, &sgid) < 0 ||
+	    ruid != uid || euid != uid || suid != uid || rgid != gid || egid != gid ||
+	    sgid != gid || getgroups(0, NULL) > 0 ||
+	    capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE) {
+		snprintf(msg, msglen, "privileges still held after the switch to uid %u gid %u",
+			 (unsigned)uid, (unsigned)gid);
+		return -EPERM;
+	}
+	*applied = 1;
+	snprintf(msg, msglen, "running as uid %u gid %u with no capabilities", (unsigned)uid,
+		 (unsigned)gid);
+	return 0;
+}

@@ -1,0 +1,66 @@
+/* Backend connection pool. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "spliced/upstream.h"
+
+static bool up_alive(int fd)
+{
+	char b;
+	ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+int up_pool_take(struct up_pool *p, uint64_t now_ms)
+{
+	while (p->n) {
+		struct up_idle *e = &p->idle[--p->n];
+
+		if (now_ms - e->since_ms < UP_IDLE_MS && up_alive(e->fd))
+			return e->fd;
+		close(e->fd);
+	}
+	return -1;
+}
+
+void up_pool_put(struct up_pool *p, int fd, uint64_t now_ms)
+{
+	if (p->n == UP_POOL_MAX) {
+		/* Keep the newest: drop the oldest at the bottom of the stack. */
+		close(p->idle[0].fd);
+		for (unsigned i = 1; i < p->n; i++)
+			p->idle[i - 1] = p->idle[i];
+		p->n--;
+	}
+	p->idle[p->n].fd = fd;
+	p->idle[p->n].since_ms = now_ms;
+	p->n++;
+}
+
+void up_pool_prune(struct up_pool *p, uint64_t now_ms, bool all)
+{
+	unsigned keep = 0;
+
+	for (unsigned i = 0; i < p->n; i++) {
+		if (all || now_ms - p->idle[i].since_ms >= UP_IDLE_MS)
+			close(p->idle[i].fd);
+		else
+			p->idle[keep++] = p->idle[i];
+	}
+	p->n = keep;
+}
+
+int up_socket(const struct cfg_backend *b)
+{
+	int one = 1;
+	int fd = socket(b->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}

@@ -1,0 +1,352 @@
+/* A worker thread: the event loop, accept, deadlines, and the one place that decodes a
+ * completion. */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "spliced/conn.h"
+#include "spliced/log.h"
+#include "spliced/relay.h"
+#include "spliced/ring.h"
+#include "spliced/upstream.h"
+#include "spliced/worker.h"
+
+#define WORKER_TICK_MS 100
+#define WORKER_RING_ENTRIES 1024
+
+static uint64_t worker_clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int worker_init(struct worker *w, const struct config *cfg, unsigned id, unsigned max_conns)
+{
+	w->id = id;
+	w->cfg = cfg;
+	w->lim.max_head = CONN_HEAD_MAX;
+	w->lim.max_line = cfg->limit_request_line;
+	w->lim.max_field = cfg->limit_field_size;
+	w->lim.max_fields = cfg->limit_fields;
+	w->nconns = max_conns;
+	w->conns = calloc(max_conns, sizeof(*w->conns));
+	w->free_slots = calloc(max_conns, sizeof(*w->free_slots));
+	w->pools = calloc(cfg->nbackend ? cfg->nbackend : 1, sizeof(*w->pools));
+	if (!w->conns || !w->free_slots || !w->pools)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < max_conns; i++)
+		w->free_slots[i] = max_conns - 1 - i;
+	w->nfree = max_conns;
+	w->wake_fd = eventfd(0, EFD_CLOEXEC);
+	if (w->wake_fd < 0)
+		return -errno;
+	w->now_ms = worker_clock_ms();
+	return 0;
+}
+
+void worker_destroy(struct worker *w)
+{
+	for (unsigned i = 0; i < w->cfg->nbackend; i++)
+		up_pool_prune(&w->pools[i], 0, true);
+	relay_pool_destroy(&w->pipes);
+	if (w->ring_ready)
+		io_uring_queue_exit(&w->ring);
+	if (w->wake_fd >= 0)
+		close(w->wake_fd);
+	free(w->conns);
+	free(w->free_slots);
+	free(w->pools);
+}
+
+void worker_stop(struct worker *w)
+{
+	uint64_t one = 1;
+
+	/* Async-signal-safe: only a write(2). */
+	if (write(w->wake_fd, &one, sizeof(one)) < 0)
+		return;
+}
+
+/* ---- submissions ------------------------------------------------------------------ */
+
+static struct io_uring_sqe *worker_sqe(struct worker *w, struct conn *c, int op)
+{
+	struct io_uring_sqe *sqe = ring_sqe(&w->ring);
+
+	if (!sqe)
+		return NULL;
+	io_uring_sqe_set_data64(sqe, RING_UD(op, c->idx));
+	c->pending++;
+	return sqe;
+}
+
+int worker_recv(struct worker *w, struct conn *c, int op, int fd, void *buf, size_t len)
+{
+	struct io_uring_sqe *sqe = worker_sqe(w, c, op);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_recv(sqe, fd, buf, len, 0);
+	return 0;
+}
+
+int worker_send(struct worker *w, struct conn *c, int op, int fd, const void *buf, size_t len)
+{
+	struct io_uring_sqe *sqe = worker_sqe(w, c, op);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL);
+	return 0;
+}
+
+int worker_sendmsg(struct worker *w, struct conn *c, int op, int fd, struct iovec *iov,
+		   unsigned niov)
+{
+	struct io_uring_sqe *sqe = worker_sqe(w, c, op);
+
+	if (!sqe)
+		return -EBUSY;
+	memset(&c->msg, 0, sizeof(c->msg));
+	c->msg.msg_iov = iov;
+	c->msg.msg_iovlen = niov;
+	io_uring_prep_sendmsg(sqe, fd, &c->msg, MSG_NOSIGNAL);
+	return 0;
+}
+
+int worker_connect(struct worker *w, struct conn *c, int fd, const struct sockaddr *sa,
+		   socklen_t len)
+{
+	struct io_uring_sqe *sqe = worker_sqe(w, c, OP_UP_CONNECT);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_connect(sqe, fd, sa, len);
+	return 0;
+}
+
+int worker_poll(struct worker *w, struct conn *c, int fd, unsigned events)
+{
+	struct io_uring_sqe *sqe = worker_sqe(w, c, OP_SPLICE_POLL);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_poll_add(sqe, fd, events);
+	return 0;
+}
+
+void worker_cancel_fd(struct worker *w, int fd)
+{
+	struct io_uring_sqe *sqe = ring_sqe(&w->ring);
+
+	if (!sqe)
+		return;
+	io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+	io_uring_sqe_set_data64(sqe, RING_UD(OP_NONE, 0));
+}
+
+void worker_release(struct worker *w, struct conn *c)
+{
+	c->state = CS_FREE;
+	w->free_slots[w->nfree++] = c->idx;
+	w->active--;
+}
+
+/* ---- the worker's own operations -------------------------------------------------- */
+
+static void worker_arm_accept(struct worker *w, unsigned i)
+{
+	struct io_uring_sqe *sqe = ring_sqe(&w->ring);
+
+	if (!sqe)
+		return;
+	io_uring_prep_multishot_accept(sqe, w->listen_fd[i], NULL, NULL,
+				       SOCK_NONBLOCK | SOCK_CLOEXEC);
+	io_uring_sqe_set_data64(sqe, RING_UD(OP_ACCEPT, i));
+}
+
+static void worker_arm_wake(struct worker *w)
+{
+	struct io_uring_sqe *sqe = ring_sqe(&w->ring);
+
+	if (!sqe)
+		return;
+	io_uring_prep_read(sqe, w->wake_fd, &w->wake_val, sizeof(w->wake_val), 0);
+	io_uring_sqe_set_data64(sqe, RING_UD(OP_WAKE, 0));
+}
+
+static void worker_arm_tick(struct worker *w)
+{
+	struct io_uring_sqe *sqe = ring_sqe(&w->ring);
+
+	if (!sqe)
+		return;
+	w->tick.tv_sec = 0;
+	w->tick.tv_nsec = WORKER_TICK_MS * 1000000L;
+	io_uring_prep_timeout(sqe, &w->tick, 0, 0);
+	io_uring_sqe_set_data64(sqe, RING_UD(OP_TICK, 0));
+}
+
+static void worker_accepted(struct worker *w, unsigned li, int res, unsigned flags)
+{
+	struct conn *c;
+	int one = 1;
+
+	if (!(flags & IORING_CQE_F_MORE) && !w->stopping) {
+		if (res < 0 && res != -ECANCELED)
+			log_error("worker", "accept on %s: %s", w->cfg->listen[li].name, strerror(-res));
+		worker_arm_accept(w, li);
+	}
+	if (res < 0)
+		return;
+	w->stats.accepted++;
+	if (!w->nfree || w->stopping) {
+		/* Over MaxConnections: refuse now rather than queue without bound. */
+		close(res);
+		return;
+	}
+	setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c = &w->conns[w->free_slots[--w->nfree]];
+	w->active++;
+	c->idx = (uint32_t)(c - w->conns);
+	if (conn_open(w, c, res) < 0) {
+		c->state = CS_FREE;
+		w->free_slots[w->nfree++] = c->idx;
+		w->active--;
+	}
+}
+
+static void worker_tick(struct worker *w)
+{
+	static const uint64_t prune_every = 1000;
+	uint64_t now = w->now_ms;
+
+	for (uint32_t i = 0; i < w->nconns; i++) {
+		struct conn *c = &w->conns[i];
+
+		if (c->state != CS_FREE && c->deadline_ms <= now)
+			conn_timeout(c);
+	}
+	if (now / prune_every != (now - WORKER_TICK_MS) / prune_every)
+		for (unsigned i = 0; i < w->cfg->nbackend; i++)
+			up_pool_prune(&w->pools[i], now, false);
+	if (w->stopping && now >= w->stop_deadline_ms) {
+		for (uint32_t i = 0; i < w->nconns; i++)
+			conn_abort(&w->conns[i]);
+	}
+	worker_arm_tick(w);
+}
+
+static void worker_begin_stop(struct worker *w)
+{
+	uint64_t grace = w->cfg->timeout_ms < 30000 ? w->cfg->timeout_ms : 30000;
+
+	if (w->stopping)
+		return;
+	w->stopping = true;
+	w->stop_deadline_ms = w->now_ms + grace;
+	for (unsigned i = 0; i < w->nlisten; i++) {
+		struct io_uring_sqe *sqe = ring_sqe(&w->ring);
+
+		if (sqe) {
+			io_uring_prep_cancel64(sqe, RING_UD(OP_ACCEPT, i), 0);
+			io_uring_sqe_set_data64(sqe, RING_UD(OP_NONE, 0));
+		}
+	}
+	for (uint32_t i = 0; i < w->nconns; i++)
+		if (w->conns[i].state != CS_FREE)
+			conn_stop_if_idle(&w->conns[i]);
+}
+
+/* The one place that decodes a completion. */
+static void worker_dispatch(struct worker *w, struct io_uring_cqe *cqe)
+{
+	uint64_t ud = io_uring_cqe_get_data64(cqe);
+	enum ring_op op = RING_UD_OP(ud);
+	uint32_t idx = RING_UD_IDX(ud);
+	struct conn *c;
+
+	switch (op) {
+	case OP_NONE:
+		return;
+	case OP_ACCEPT:
+		worker_accepted(w, idx, cqe->res, cqe->flags);
+		return;
+	case OP_WAKE:
+		worker_begin_stop(w);
+		return;
+	case OP_TICK:
+		worker_tick(w);
+		return;
+	default:
+		break;
+	}
+	if (idx >= w->nconns)
+		return;
+	c = &w->conns[idx];
+	if (c->pending == 0 || c->state == CS_FREE) {
+		log_error("worker", "completion op %d for idle slot %u", op, idx);
+		return;
+	}
+	c->pending--;
+	conn_complete(c, op, cqe->res);
+}
+
+void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	uint64_t hard_stop = 0;
+	/* The ring belongs to this thread (IORING_SETUP_SINGLE_ISSUER): made here. */
+	int ret = ring_init(&w->ring, WORKER_RING_ENTRIES);
+
+	if (ret < 0) {
+		log_error("worker", "worker %u: io_uring setup: %s", w->id, strerror(-ret));
+		w->exit_code = 1;
+		return NULL;
+	}
+	w->ring_ready = true;
+	for (unsigned i = 0; i < w->nlisten; i++)
+		worker_arm_accept(w, i);
+	worker_arm_wake(w);
+	worker_arm_tick(w);
+	for (;;) {
+		struct io_uring_cqe *cqe;
+		unsigned head, n = 0;
+
+		ret = io_uring_submit_and_wait(&w->ring, 1);
+		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
+			log_error("worker", "worker %u: io_uring_submit_and_wait: %s", w->id,
+				  strerror(-ret));
+			w->exit_code = 1;
+			break;
+		}
+		w->now_ms = worker_clock_ms();
+		io_uring_for_each_cqe(&w->ring, head, cqe) {
+			worker_dispatch(w, cqe);
+			n++;
+		}
+		io_uring_cq_advance(&w->ring, n);
+		if (w->stopping) {
+			if (w->active == 0)
+				break;
+			if (!hard_stop)
+				hard_stop = w->stop_deadline_ms + 5000;
+			if (w->now_ms > hard_stop) {
+				log_error("worker", "worker %u: %u connections did not finish", w->id,
+					  w->active);
+				break;
+			}
+		}
+	}
+	for (unsigned i = 0; i < w->nlisten; i++)
+		close(w->listen_fd[i]);
+	return NULL;
+}

@@ -1,0 +1,250 @@
+/* Head rewriting: the bytes a backend and a client receive, built from parsed heads. */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spliced/forward.h"
+#include "spliced/http.h"
+
+static const struct http_limits lim = { 32768, 8190, 8190, 100 };
+
+struct fixture {
+	char buf[8192];
+	size_t headroom;
+	struct http_request req;
+	struct fwd_head out;
+	char flat[8192];
+};
+
+static struct fixture fx;
+
+static struct cfg_backend be = { .authority = "10.0.0.1:8000", .name = "http://10.0.0.1:8000" };
+
+static struct cfg_pass pass_root = { .prefix = "/", .prefix_len = 1, .path = "/", .path_len = 1 };
+
+static const char *flatten(const struct fwd_head *h)
+{
+	size_t n = 0;
+
+	for (unsigned i = h->first; i < h->niov; i++) {
+		ck_assert_uint_lt(n + h->cur[i].iov_len, sizeof(fx.flat));
+		memcpy(fx.flat + n, h->cur[i].iov_base, h->cur[i].iov_len);
+		n += h->cur[i].iov_len;
+	}
+	fx.flat[n] = 0;
+	ck_assert_uint_eq(n, h->left);
+	return fx.flat;
+}
+
+/* Parses `text` placed after `headroom` bytes and builds the upstream head. */
+static int build(const char *text, size_t headroom, const struct cfg_pass *pass, bool preserve,
+		 const char *ip)
+{
+	size_t len = strlen(text);
+	int ret;
+	struct fwd_target t = { .pass = pass, .backend = &be, .preserve_host = preserve,
+				.client_ip = ip, .proto = "http" };
+
+	memset(fx.buf, '#', sizeof(fx.buf));
+	memcpy(fx.buf + headroom, text, len);
+	fx.headroom = headroom;
+	ret = http_parse_request(fx.buf + headroom, len, &lim, &fx.req);
+	ck_assert_int_gt(ret, 0);
+	return fwd_request_head(&fx.out, fx.buf + headroom, headroom, &fx.req, &t,
+				fx.buf + headroom + ret, len - (size_t)ret);
+}
+
+START_TEST(test_plain_get)
+{
+	ck_assert_int_eq(build("GET /a/b?x=1 HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n",
+			       64, &pass_root, false, "127.0.0.1"), 0);
+	ck_assert_str_eq(flatten(&fx.out),
+			 "GET /a/b?x=1 HTTP/1.1\r\nAccept: */*\r\nHost: 10.0.0.1:8000\r\n"
+			 "X-Forwarded-For: 127.0.0.1\r\nX-Forwarded-Host: example.com\r\n"
+			 "X-Forwarded-Proto: http\r\n\r\n");
+}
+END_TEST
+
+START_TEST(test_preserve_host)
+{
+	ck_assert_int_eq(build("GET / HTTP/1.1\r\nHost: example.com:81\r\n\r\n", 64, &pass_root,
+			       true, "::1"), 0);
+	ck_assert_str_eq(flatten(&fx.out),
+			 "GET / HTTP/1.1\r\nHost: example.com:81\r\nX-Forwarded-For: ::1\r\n"
+			 "X-Forwarded-Host: example.com:81\r\nX-Forwarded-Proto: http\r\n\r\n");
+}
+END_TEST
+
+START_TEST(test_xff_appended_to_last)
+{
+	ck_assert_int_eq(build("GET / HTTP/1.1\r\nX-Forwarded-For: 1.1.1.1\r\nHost: h\r\n"
+			       "X-Forwarded-For:2.2.2.2 \r\nB: c\r\n\r\n", 64, &pass_root, false,
+			       "9.9.9.9"), 0);
+	ck_assert_str_eq(flatten(&fx.out),
+			 "GET / HTTP/1.1\r\nX-Forwarded-For: 1.1.1.1\r\nX-Forwarded-For:2.2.2.2, "
+			 "9.9.9.9 \r\nB: c\r\nHost: 10.0.0.1:8000\r\nX-Forwarded-Host: h\r\n"
+			 "X-Forwarded-Proto: http\r\n\r\n");
+}
+END_TEST
+
+START_TEST(test_hop_by_hop_dropped)
+{
+	ck_assert_int_eq(build("POST /p HTTP/1.1\r\nConnection: keep-alive, Foo\r\nFoo: 1\r\n"
+			       "Keep-Alive: 5\r\nHost: h\r\nTE: trailers\r\nProxy-Connection: x\r\n"
+			       "Upgrade: websocket\r\nExpect: 100-continue\r\nX-Forwarded-Host: evil\r\n"
+			       "X-Forwarded-Proto: https\r\nContent-Length: 3\r\nKeep: me\r\n\r\nabc",
+			       64, &pass_root, false, "1.2.3.4"), 0);
+	ck_assert_str_eq(flatten(&fx.out),
+			 "POST /p HTTP/1.1\r\nContent-Length: 3\r\nKeep: me\r\n"
+			 "Host: 10.0.0.1:8000\r\nX-Forwarded-For: 1.2.3.4\r\n"
+			 "X-Forwarded-Host: h\r\nX-Forwarded-Proto: http\r\n\r\nabc");
+}
+END_TEST
+
+START_TEST(test_prefix_longer_path)
+{
+	struct cfg_pass p = { .prefix = "/app/", .prefix_len = 5, .path = "/backend/base/",
+			      .path_len = 14 };
+
+	ck_assert_int_eq(build("DELETE /app/x%20y?q=%2F HTTP/1.0\r\n\r\n", 64, &p, false, "1.1.1.1"),
+			 0);
+	ck_assert_str_eq(flatten(&fx.out),
+			 "DELETE /backend/base/x%20y?q=%2F HTTP/1.0\r\nHost: 10.0.0.1:8000\r\n"
+			 "X-Forwarded-For: 1.1.1.1\r\nX-Forwarded-Proto: http\r\n\r\n");
+}
+END_TEST
+
+START_TEST(test_prefix_shorter_path)
+{
+	struct cfg_pass p = { .prefix = "/very/long/prefix/", .prefix_len = 18, .path = "/",
+			      .path_len = 1 };
+
+	/* No headroom at all: a shorter line needs none. */
+	ck_assert_int_eq(build("GET /very/long/prefix/z HTTP/1.1\r\nHost: h\r\n\r\n", 0, &p, true,
+			       "1.1.1.1"), 0);
+	ck_assert_str_eq(flatten(&fx.out),
+			 "GET /z HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 1.1.1.1\r\n"
+			 "X-Forwarded-Host: h\r\nX-Forwarded-Proto: http\r\n\r\n");
+}
+END_TEST
+
+START_TEST(test_headroom_too_small)
+{
+	struct cfg_pass p = { .prefix = "/", .prefix_len = 1, .path = "/a/much/longer/path/",
+			      .path_len = 20 };
+
+	ck_assert_int_eq(build("GET /x HTTP/1.1\r\nHost: h\r\n\r\n", 4, &p, false, "1.1.1.1"),
+			 -ENOSPC);
+}
+END_TEST
+
+START_TEST(test_absolute_form)
+{
+	ck_assert_int_eq(build("GET http://Example.org:8080/p?q HTTP/1.1\r\nHost: other\r\n\r\n",
+			       64, &pass_root, true, "1.1.1.1"), 0);
+	ck_assert_str_eq(flatten(&fx.out),
+			 "GET /p?q HTTP/1.1\r\nHost: Example.org:8080\r\nX-Forwarded-For: 1.1.1.1\r\n"
+			 "X-Forwarded-Host: Example.org:8080\r\nX-Forwarded-Proto: http\r\n\r\n");
+}
+END_TEST
+
+START_TEST(test_advance_and_rewind)
+{
+	const char *full;
+	char copy[1024];
+	size_t total;
+
+	ck_assert_int_eq(build("GET /a HTTP/1.1\r\nHost: h\r\nA: 1\r\n\r\nbody", 64, &pass_root,
+			       false, "1.1.1.1"), 0);
+	full = flatten(&fx.out);
+	snprintf(copy, sizeof(copy), "%s", full);
+	total = fx.out.left;
+	fwd_advance(&fx.out, 5);
+	ck_assert_str_eq(flatten(&fx.out), copy + 5);
+	fwd_advance(&fx.out, 20);
+	ck_assert_str_eq(flatten(&fx.out), copy + 25);
+	fwd_advance(&fx.out, total - 25);
+	ck_assert_uint_eq(fx.out.left, 0);
+	fwd_rewind(&fx.out);
+	ck_assert_str_eq(flatten(&fx.out), copy);
+}
+END_TEST
+
+static const char *resp_build(const char *text, bool close_client, bool ka10)
+{
+	static char rbuf[4096];
+	static struct http_response resp;
+	size_t len = strlen(text);
+	int ret;
+
+	memcpy(rbuf, text, len);
+	ret = http_parse_response(rbuf, len, &lim, HTTP_METHOD_GET, &resp);
+	ck_assert_int_gt(ret, 0);
+	ck_assert_int_eq(fwd_response_head(&fx.out, rbuf, &resp, close_client, ka10, rbuf + ret,
+					   len - (size_t)ret), 0);
+	return flatten(&fx.out);
+}
+
+START_TEST(test_response_keep_alive)
+{
+	ck_assert_str_eq(resp_build("HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nKeep-Alive: 5\r\n"
+				    "Content-Length: 2\r\nX: y\r\n\r\nhi", false, false),
+			 "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX: y\r\n\r\nhi");
+}
+END_TEST
+
+START_TEST(test_response_close_and_version)
+{
+	ck_assert_str_eq(resp_build("HTTP/1.0 404 Not Found\r\nConnection: close, X-Hop\r\n"
+				    "X-Hop: 1\r\nContent-Length: 0\r\n\r\n", true, false),
+			 "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+}
+END_TEST
+
+START_TEST(test_response_keep_alive_10)
+{
+	ck_assert_str_eq(resp_build("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false, true),
+			 "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n");
+}
+END_TEST
+
+static Suite *forward_suite(void)
+{
+	Suite *s = suite_create("forward");
+	TCase *tc;
+
+	tc = tcase_create("request");
+	tcase_add_test(tc, test_plain_get);
+	tcase_add_test(tc, test_preserve_host);
+	tcase_add_test(tc, test_xff_appended_to_last);
+	tcase_add_test(tc, test_hop_by_hop_dropped);
+	tcase_add_test(tc, test_absolute_form);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("request_line_in_place");
+	tcase_add_test(tc, test_prefix_longer_path);
+	tcase_add_test(tc, test_prefix_shorter_path);
+	tcase_add_test(tc, test_headroom_too_small);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("short_sends");
+	tcase_add_test(tc, test_advance_and_rewind);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("response");
+	tcase_add_test(tc, test_response_keep_alive);
+	tcase_add_test(tc, test_response_close_and_version);
+	tcase_add_test(tc, test_response_keep_alive_10);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(forward_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
