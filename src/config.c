@@ -1,0 +1,955 @@
+/* Apache httpd 2.4 style configuration: the line reader, the argument splitter, a table
+ * of directives and their handlers, and the checks of the whole.
+ *
+ * Reading follows httpd's ap_cfg_getline() + ap_getword_conf(): a backslash that ends a
+ * physical line (and is not itself escaped) joins the next one, the first word of a
+ * logical line is the directive, '#' starts a comment only as the first non-blank
+ * character (after joining, so a comment that ends in a backslash swallows the next line,
+ * as in httpd), and arguments may be "double" or 'single' quoted with \" and \\ escapes.
+ * Where httpd is silently lenient (an unterminated quote) we report an error instead.
+ *
+ * Errors carry the number of the first physical line of the logical line, which is the
+ * line the directive's name is on. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "spliced/config.h"
+
+#define CFG_LINE_MAX 16384             /* bytes of one logical line, after joining */
+#define CFG_MAX_ARGS 32                /* words on one line, the directive included */
+#define CFG_FILE_MAX (4u << 20)        /* a config bigger than this is a mistake */
+#define CFG_SHOW_MAX 64                /* bytes of a bad value quoted back in a message */
+
+/* What a handler needs: the config being filled and where errors go. */
+struct cfg_ctx {
+	struct config *cfg;
+	struct config_error *err;
+	const char *directive;         /* canonical name, prefixed to messages; NULL = none */
+};
+
+/* Walks text[0..len) physical line by physical line. */
+struct cfg_reader {
+	const char *text;
+	size_t len;
+	size_t pos;
+	unsigned lineno;               /* physical lines consumed so far */
+};
+
+typedef int cfg_handler(struct cfg_ctx *ctx, unsigned argc, char **argv);
+
+struct cfg_directive {
+	const char *name;
+	unsigned min_args;             /* arguments after the name */
+	unsigned max_args;
+	cfg_handler *handler;
+};
+
+static const char cfg_builtin_text[] =
+	"Listen 127.0.0.1:8080\n"
+	"ProxyPass / http://127.0.0.1:8000/\n";
+
+/* ---- messages ---- */
+
+__attribute__((format(printf, 2, 3)))
+static int cfg_fail(struct cfg_ctx *ctx, const char *fmt, ...)
+{
+	struct config_error *err = ctx->err;
+	size_t off = 0;
+	va_list ap;
+
+	if (ctx->directive) {
+		int n = snprintf(err->msg, sizeof(err->msg), "%s: ", ctx->directive);
+		off = n > 0 && (size_t)n < sizeof(err->msg) ? (size_t)n : 0;
+	}
+	va_start(ap, fmt);
+	vsnprintf(err->msg + off, sizeof(err->msg) - off, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* A value quoted back to the user: bounded, and without control bytes, so a hostile or
+ * binary config cannot drive the terminal that shows the message. */
+static const char *cfg_show(const char *s, char *out, size_t outlen)
+{
+	size_t i = 0;
+
+	for (; *s && i + 4 < outlen; s++)
+		out[i++] = (unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f ? '?' : *s;
+	strcpy(out + i, *s ? "..." : "");
+	return out;
+}
+
+/* ---- values ---- */
+
+/* Decimal digits only: no sign, no blanks, no hex, no overflow. */
+static int cfg_u64(const char *s, size_t len, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (len == 0)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		unsigned d = (unsigned char)s[i] - '0';
+
+		if (d > 9)
+			return -EINVAL;
+		if (v > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+/* arg[0..len) as a number in min..max; `unit` completes "is not a number of ...". */
+static int cfg_number_n(struct cfg_ctx *ctx, const char *arg, size_t len, uint64_t min,
+			uint64_t max, const char *unit, uint64_t *out)
+{
+	char show[CFG_SHOW_MAX + 8];
+	int rc = cfg_u64(arg, len, out);
+
+	if (rc == -EINVAL)
+		return cfg_fail(ctx, "\"%s\" is not a number of %s",
+				cfg_show(arg, show, sizeof(show)), unit);
+	if (rc < 0 || *out < min || *out > max)
+		return cfg_fail(ctx, "%s is out of range %" PRIu64 "..%" PRIu64,
+				cfg_show(arg, show, sizeof(show)), min, max);
+	return 0;
+}
+
+static int cfg_number(struct cfg_ctx *ctx, const char *arg, uint64_t min, uint64_t max,
+		      const char *unit, uint64_t *out)
+{
+	return cfg_number_n(ctx, arg, strlen(arg), min, max, unit, out);
+}
+
+/* On|Off, any case (httpd's FLAG directives). */
+static int cfg_flag(struct cfg_ctx *ctx, const char *arg, bool *out)
+{
+	char show[CFG_SHOW_MAX + 8];
+
+	if (strcasecmp(arg, "on") == 0)
+		*out = true;
+	else if (strcasecmp(arg, "off") == 0)
+		*out = false;
+	else
+		return cfg_fail(ctx, "\"%s\" must be On or Off", cfg_show(arg, show, sizeof(show)));
+	return 0;
+}
+
+/* Copies a string that must be non-empty and fit in dst. */
+static int cfg_copy(struct cfg_ctx *ctx, char *dst, size_t dstlen, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n == 0)
+		return cfg_fail(ctx, "empty argument");
+	if (n >= dstlen)
+		return cfg_fail(ctx, "argument is too long (more than %zu bytes)", dstlen - 1);
+	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+static bool cfg_has_ctl(const char *s, bool space_too)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f || (space_too && *s == ' '))
+			return true;
+	return false;
+}
+
+/* ---- addresses ---- */
+
+/* Splits "host", "host:port", "[v6]" or "[v6]:port" (s[0..len)) into host (brackets
+ * removed), *v6 (it was bracketed) and *port (0 when absent). */
+static int cfg_split_hostport(struct cfg_ctx *ctx, const char *s, size_t len, char *host,
+			      size_t hostlen, bool *v6, unsigned *port)
+{
+	const char *h = s, *end = s + len, *colon;
+	size_t hlen;
+	uint64_t p;
+
+	*v6 = s[0] == '[';
+	if (*v6) {
+		const char *rb = memchr(s, ']', len);
+
+		if (!rb)
+			return cfg_fail(ctx, "missing ']' after IPv6 address");
+		h = s + 1;
+		hlen = (size_t)(rb - h);
+		colon = rb + 1 < end ? rb + 1 : NULL;
+		if (colon && *colon != ':')
+			return cfg_fail(ctx, "unexpected text after ']'");
+	} else {
+		colon = memchr(s, ':', len);
+		if (colon && memchr(colon + 1, ':', (size_t)(end - colon - 1)))
+			return cfg_fail(ctx, "an IPv6 address must be in brackets, e.g. [::1]:80");
+		hlen = colon ? (size_t)(colon - s) : len;
+	}
+	if (hlen == 0)
+		return cfg_fail(ctx, "empty host");
+	if (hlen >= hostlen)
+		return cfg_fail(ctx, "host name is too long");
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	*port = 0;
+	if (!colon)
+		return 0;
+	if (cfg_u64(colon + 1, (size_t)(end - colon - 1), &p) < 0 || p < 1 || p > 65535) {
+		char tmp[CFG_SHOW_MAX + 1], show[CFG_SHOW_MAX + 8];
+		size_t plen = (size_t)(end - colon - 1);
+
+		plen = plen < sizeof(tmp) ? plen : sizeof(tmp) - 1;
+		memcpy(tmp, colon + 1, plen);
+		tmp[plen] = '\0';
+		return cfg_fail(ctx, "bad port \"%s\" (1..65535)", cfg_show(tmp, show, sizeof(show)));
+	}
+	*port = (unsigned)p;
+	return 0;
+}
+
+/* A name through the resolver, once, at load: the first IPv4 address, else the first. */
+static int cfg_lookup(struct cfg_ctx *ctx, const char *host, struct sockaddr_storage *ss,
+		      socklen_t *sslen)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai, *pick = NULL;
+	char show[CFG_SHOW_MAX + 8];
+	int rc = getaddrinfo(host, NULL, &hints, &res);
+
+	if (rc != 0)
+		return cfg_fail(ctx, "cannot resolve \"%s\": %s", cfg_show(host, show, sizeof(show)),
+				gai_strerror(rc));
+	for (ai = res; ai && !pick; ai = ai->ai_next)
+		if (ai->ai_family == AF_INET)
+			pick = ai;
+	for (ai = res; ai && !pick; ai = ai->ai_next)
+		if (ai->ai_family == AF_INET6)
+			pick = ai;
+	if (!pick || pick->ai_addrlen > sizeof(*ss)) {
+		freeaddrinfo(res);
+		return cfg_fail(ctx, "no IPv4 or IPv6 address for \"%s\"",
+				cfg_show(host, show, sizeof(show)));
+	}
+	memcpy(ss, pick->ai_addr, pick->ai_addrlen);
+	*sslen = pick->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* host as an address with `port`: a bracketed IPv6 literal, an IPv4 literal, or (when
+ * `names` allows) a name. Literals never touch the resolver. */
+static int cfg_resolve(struct cfg_ctx *ctx, const char *host, bool v6, bool names,
+		       unsigned port, struct sockaddr_storage *ss, socklen_t *sslen)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	char show[CFG_SHOW_MAX + 8];
+	int rc;
+
+	memset(ss, 0, sizeof(*ss));
+	if (v6) {
+		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+			return cfg_fail(ctx, "\"%s\" is not an IPv6 address",
+					cfg_show(host, show, sizeof(show)));
+		sin6->sin6_family = AF_INET6;
+		*sslen = sizeof(*sin6);
+	} else if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		*sslen = sizeof(*sin);
+	} else if (!names) {
+		return cfg_fail(ctx, "\"%s\" is not a numeric IPv4 address, [IPv6] or localhost",
+				cfg_show(host, show, sizeof(show)));
+	} else if ((rc = cfg_lookup(ctx, host, ss, sslen)) < 0) {
+		return rc;
+	}
+	if (ss->ss_family == AF_INET)
+		sin->sin_port = htons((uint16_t)port);
+	else
+		sin6->sin6_port = htons((uint16_t)port);
+	return 0;
+}
+
+static bool cfg_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	const struct sockaddr_in *a4 = (const void *)a, *b4 = (const void *)b;
+	const struct sockaddr_in6 *a6 = (const void *)a, *b6 = (const void *)b;
+
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return a4->sin_port == b4->sin_port && a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+	return a6->sin6_port == b6->sin6_port &&
+	       memcmp(&a6->sin6_addr, &b6->sin6_addr, sizeof(a6->sin6_addr)) == 0;
+}
+
+/* ---- directives ---- */
+
+/* Listen [addr:]port [http] */
+static int cfg_listen(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	struct config *cfg = ctx->cfg;
+	struct cfg_listen *l = &cfg->listen[cfg->nlisten];
+	const char *arg = argv[1];
+	char host[CFG_NAME_MAX] = "0.0.0.0", show[CFG_SHOW_MAX + 8];
+	unsigned port = 0;
+	uint64_t p = 0;
+	bool v6 = false;
+	int rc;
+
+	if (argc == 3 && strcasecmp(argv[2], "https") == 0)
+		return cfg_fail(ctx, "TLS is not supported");
+	if (argc == 3 && strcasecmp(argv[2], "http") != 0)
+		return cfg_fail(ctx, "unknown protocol \"%s\"", cfg_show(argv[2], show, sizeof(show)));
+	if (cfg->nlisten == CFG_MAX_LISTEN)
+		return cfg_fail(ctx, "more than %d Listen directives", CFG_MAX_LISTEN);
+	if (arg[0] != '[' && !strchr(arg, ':')) {
+		rc = 0;
+		if (cfg_u64(arg, strlen(arg), &p) < 0 || p < 1 || p > 65535)
+			rc = cfg_fail(ctx, "\"%s\" is not a port (1..65535) or address:port",
+				      cfg_show(arg, show, sizeof(show)));
+		port = (unsigned)p;
+	} else {
+		rc = cfg_split_hostport(ctx, arg, strlen(arg), host, sizeof(host), &v6, &port);
+		if (rc == 0 && port == 0)
+			rc = cfg_fail(ctx, "\"%s\" has no port", cfg_show(arg, show, sizeof(show)));
+		if (rc == 0 && !v6 && !inet_pton(AF_INET, host, &(struct in_addr){0}) &&
+		    strcasecmp(host, "localhost") != 0)
+			rc = cfg_fail(ctx, "\"%s\" is not a numeric IPv4 address, [IPv6] or localhost",
+				      cfg_show(host, show, sizeof(show)));
+	}
+	if (rc < 0)
+		return rc;
+	if ((rc = cfg_resolve(ctx, host, v6, true, port, &l->addr, &l->addrlen)) < 0)
+		return rc;
+	for (unsigned i = 0; i < cfg->nlisten; i++)
+		if (cfg_same_addr(&cfg->listen[i].addr, &l->addr))
+			return cfg_fail(ctx, "cannot define multiple listeners on the same address "
+					"(%s and %s)", cfg->listen[i].name, cfg_show(arg, show, sizeof(show)));
+	if ((rc = cfg_copy(ctx, l->name, sizeof(l->name), arg)) < 0)
+		return rc;
+	cfg->nlisten++;
+	return 0;
+}
+
+/* ProxyPass parameters: httpd has many; we take the harmless ones and refuse the rest
+ * rather than silently run with a setting the admin believes is in force. */
+static int cfg_pass_params(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	char show[CFG_SHOW_MAX + 8];
+
+	for (unsigned i = 3; i < argc; i++) {
+		char *eq = strchr(argv[i], '=');
+		const char *val = eq ? eq + 1 : NULL;
+		uint64_t n;
+		bool b;
+		int rc = 0;
+
+		if (!eq)
+			return cfg_fail(ctx, "option \"%s\" is not supported",
+					cfg_show(argv[i], show, sizeof(show)));
+		*eq = '\0';
+		if (strcasecmp(argv[i], "retry") == 0)
+			rc = cfg_number(ctx, val, 0, UINT_MAX, "seconds", &n);
+		else if (strcasecmp(argv[i], "keepalive") == 0)
+			rc = cfg_flag(ctx, val, &b);
+		else
+			rc = cfg_fail(ctx, "parameter \"%s\" is not supported",
+				      cfg_show(argv[i], show, sizeof(show)));
+		*eq = '=';
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* The backend of "http://host[:port][/path]": an existing entry with the same host:port,
+ * or a new one resolved now. *path_out points at the URL's path ("" if none). */
+static int cfg_backend_of(struct cfg_ctx *ctx, const char *url, const char **path_out)
+{
+	struct config *cfg = ctx->cfg;
+	struct cfg_backend *b = &cfg->backend[cfg->nbackend];
+	const char *auth, *slash;
+	size_t alen;
+	char host[CFG_NAME_MAX], name[CFG_NAME_MAX], show[CFG_SHOW_MAX + 8];
+	unsigned port;
+	bool v6;
+	int rc, n;
+
+	if (strncasecmp(url, "https://", 8) == 0)
+		return cfg_fail(ctx, "TLS to backends is not supported");
+	if (strncasecmp(url, "http://", 7) != 0)
+		return cfg_fail(ctx, "\"%s\" is not an http:// URL", cfg_show(url, show, sizeof(show)));
+	if (cfg_has_ctl(url, true) || strpbrk(url, "?#"))
+		return cfg_fail(ctx, "the URL must not contain blanks, a query or a fragment");
+	auth = url + 7;
+	slash = strchr(auth, '/');
+	alen = slash ? (size_t)(slash - auth) : strlen(auth);
+	if (alen >= sizeof(b->authority))
+		return cfg_fail(ctx, "host name is too long");
+	if (slash && strlen(slash) >= CFG_NAME_MAX)
+		return cfg_fail(ctx, "the URL's path is too long (more than %d bytes)",
+				CFG_NAME_MAX - 1);
+	if (memchr(auth, '@', alen))
+		return cfg_fail(ctx, "user information in the URL is not supported");
+	if (alen == 0)
+		return cfg_fail(ctx, "the URL has no host");
+	if ((rc = cfg_split_hostport(ctx, auth, alen, host, sizeof(host), &v6, &port)) < 0)
+		return rc;
+	n = snprintf(name, sizeof(name), v6 ? "http://[%s]:%u" : "http://%s:%u", host,
+		     port ? port : 80);
+	if (n < 0 || (size_t)n >= sizeof(name))
+		return cfg_fail(ctx, "host name is too long");
+	*path_out = slash ? slash : "";
+	/* same scheme, host (any case) and port: the same origin, one pool */
+	for (unsigned i = 0; i < cfg->nbackend; i++)
+		if (strcasecmp(cfg->backend[i].name, name) == 0)
+			return (int)i;
+	if (cfg->nbackend == CFG_MAX_BACKENDS)
+		return cfg_fail(ctx, "more than %d distinct backends", CFG_MAX_BACKENDS);
+	if ((rc = cfg_resolve(ctx, host, v6, true, port ? port : 80, &b->addr, &b->addrlen)) < 0)
+		return rc;
+	memcpy(b->authority, auth, alen);
+	b->authority[alen] = '\0';
+	memcpy(b->name, name, (size_t)n + 1);
+	return (int)cfg->nbackend++;
+}
+
+/* ProxyPass PREFIX URL|! [key=value...] */
+static int cfg_proxypass(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	struct config *cfg = ctx->cfg;
+	struct cfg_pass *p = &cfg->pass[cfg->npass];
+	const char *path = "";
+	char show[CFG_SHOW_MAX + 8];
+	int rc, backend = -1;
+
+	if (cfg->npass == CFG_MAX_PASS)
+		return cfg_fail(ctx, "more than %d ProxyPass directives", CFG_MAX_PASS);
+	if (argv[1][0] != '/')
+		return cfg_fail(ctx, "path \"%s\" must start with '/'",
+				cfg_show(argv[1], show, sizeof(show)));
+	if (cfg_has_ctl(argv[1], false))
+		return cfg_fail(ctx, "control character in path");
+	if ((rc = cfg_pass_params(ctx, argc, argv)) < 0 ||
+	    (rc = cfg_copy(ctx, p->prefix, sizeof(p->prefix), argv[1])) < 0)
+		return rc;
+	/* the backend is the last thing that can fail, so no failed line leaves one behind */
+	if (strcmp(argv[2], "!") != 0 && (backend = cfg_backend_of(ctx, argv[2], &path)) < 0)
+		return backend;
+	/* cfg_backend_of() checked that the path fits; "!" has none */
+	strcpy(p->path, backend >= 0 && path[0] == '\0' ? "/" : path);
+	p->prefix_len = (uint32_t)strlen(p->prefix);
+	p->path_len = (uint32_t)strlen(p->path);
+	p->backend = backend;
+	cfg->npass++;
+	return 0;
+}
+
+static int cfg_preserve_host(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	(void)argc;
+	return cfg_flag(ctx, argv[1], &ctx->cfg->preserve_host);
+}
+
+static int cfg_keepalive(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	(void)argc;
+	return cfg_flag(ctx, argv[1], &ctx->cfg->keepalive);
+}
+
+/* User/Group: a name, or "#uid" as in httpd; main.c looks it up after the parse. */
+static int cfg_id(struct cfg_ctx *ctx, char *dst, size_t dstlen, const char *arg)
+{
+	char show[CFG_SHOW_MAX + 8];
+	uint64_t id;
+
+	if (arg[0] == '#' && cfg_u64(arg + 1, strlen(arg + 1), &id) < 0)
+		return cfg_fail(ctx, "\"%s\" is not a name or #number", cfg_show(arg, show, sizeof(show)));
+	if (cfg_has_ctl(arg, true))
+		return cfg_fail(ctx, "\"%s\" is not a name or #number", cfg_show(arg, show, sizeof(show)));
+	return cfg_copy(ctx, dst, dstlen, arg);
+}
+
+static int cfg_user(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	(void)argc;
+	return cfg_id(ctx, ctx->cfg->user, sizeof(ctx->cfg->user), argv[1]);
+}
+
+static int cfg_group(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	(void)argc;
+	return cfg_id(ctx, ctx->cfg->group, sizeof(ctx->cfg->group), argv[1]);
+}
+
+static int cfg_error_log(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	const char *arg = argv[1];
+
+	(void)argc;
+	if (strncasecmp(arg, "syslog", 6) == 0 && (arg[6] == '\0' || arg[6] == ':'))
+		return cfg_fail(ctx, "syslog is not supported");
+	if (arg[0] == '|')
+		return cfg_fail(ctx, "piped logs are not supported");
+	return cfg_copy(ctx, ctx->cfg->error_log, sizeof(ctx->cfg->error_log), arg);
+}
+
+static int cfg_timeout(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	uint64_t n;
+	int rc = cfg_number(ctx, argv[1], 1, 86400, "seconds", &n);
+
+	(void)argc;
+	if (rc == 0)
+		ctx->cfg->timeout_ms = (unsigned)n * 1000;
+	return rc;
+}
+
+/* KeepAliveTimeout N | Ns | Nms: httpd 2.4 takes a unit suffix here. */
+static int cfg_keepalive_timeout(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	const char *arg = argv[1];
+	size_t len = strlen(arg);
+	unsigned scale = 1000;
+	uint64_t n;
+	int rc;
+
+	(void)argc;
+	if (len > 2 && strcasecmp(arg + len - 2, "ms") == 0) {
+		len -= 2;
+		scale = 1;
+	} else if (len > 1 && (arg[len - 1] == 's' || arg[len - 1] == 'S')) {
+		len -= 1;
+	}
+	rc = cfg_number_n(ctx, arg, len, 0, 86400000u / scale, scale == 1 ? "milliseconds" :
+			  "seconds", &n);
+	if (rc == 0)
+		ctx->cfg->keepalive_timeout_ms = (unsigned)n * scale;
+	return rc;
+}
+
+/* The plain numeric directives: where the value goes and its range. */
+static int cfg_unsigned(struct cfg_ctx *ctx, const char *arg, uint64_t min, uint64_t max,
+			const char *unit, unsigned *dst)
+{
+	uint64_t n;
+	int rc = cfg_number(ctx, arg, min, max, unit, &n);
+
+	if (rc == 0)
+		*dst = (unsigned)n;
+	return rc;
+}
+
+static int cfg_max_keepalive_requests(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	(void)argc;
+	return cfg_unsigned(ctx, argv[1], 0, UINT_MAX, "requests",
+			    &ctx->cfg->max_keepalive_requests);
+}
+
+static int cfg_limit_request_line(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	(void)argc;
+	return cfg_unsigned(ctx, argv[1], 1, 65536, "bytes", &ctx->cfg->limit_request_line);
+}
+
+static int cfg_limit_field_size(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	(void)argc;
+	return cfg_unsigned(ctx, argv[1], 1, 65536, "bytes", &ctx->cfg->limit_field_size);
+}
+
+static int cfg_limit_fields(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	(void)argc;
+	return cfg_unsigned(ctx, argv[1], 1, 10000, "fields", &ctx->cfg->limit_fields);
+}
+
+static int cfg_limit_request_body(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	(void)argc;
+	return cfg_number(ctx, argv[1], 0, INT64_MAX, "bytes", &ctx->cfg->limit_request_body);
+}
+
+static int cfg_max_connections(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	(void)argc;
+	return cfg_unsigned(ctx, argv[1], 1, 1000000, "connections", &ctx->cfg->max_connections);
+}
+
+static int cfg_workers(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	(void)argc;
+	if (strcasecmp(argv[1], "auto") == 0) {
+		ctx->cfg->workers = 0;
+		return 0;
+	}
+	return cfg_unsigned(ctx, argv[1], 1, 256, "workers", &ctx->cfg->workers);
+}
+
+/* Every directive we know. A new one is a row here and a handler above; argument counts
+ * are checked before the handler runs, so argv[1..min_args] always exist. */
+static const struct cfg_directive cfg_directives[] = {
+	{ "Listen",                1, 2,                cfg_listen },
+	{ "ProxyPass",             2, CFG_MAX_ARGS - 1, cfg_proxypass },
+	{ "ProxyPreserveHost",     1, 1,                cfg_preserve_host },
+	{ "KeepAlive",             1, 1,                cfg_keepalive },
+	{ "User",                  1, 1,                cfg_user },
+	{ "Group",                 1, 1,                cfg_group },
+	{ "ErrorLog",              1, 1,                cfg_error_log },
+	{ "Timeout",               1, 1,                cfg_timeout },
+	{ "KeepAliveTimeout",      1, 1,                cfg_keepalive_timeout },
+	{ "MaxKeepAliveRequests",  1, 1,                cfg_max_keepalive_requests },
+	{ "LimitRequestLine",      1, 1,                cfg_limit_request_line },
+	{ "LimitRequestFieldSize", 1, 1,                cfg_limit_field_size },
+	{ "LimitRequestFields",    1, 1,                cfg_limit_fields },
+	{ "LimitRequestBody",      1, 1,                cfg_limit_request_body },
+	{ "MaxConnections",        1, 1,                cfg_max_connections },
+	{ "Workers",               1, 1,                cfg_workers },
+};
+
+/* ---- lines ---- */
+
+/* The next logical line into buf (NUL-terminated, continuations joined, CR LF and the
+ * joining backslashes removed). Returns 1, 0 at the end of the text, or -EINVAL. Sets
+ * err->line to the line's first physical line. */
+static int cfg_read_line(struct cfg_ctx *ctx, struct cfg_reader *rd, char *buf)
+{
+	size_t used = 0;
+	bool join;
+
+	if (rd->pos >= rd->len)
+		return 0;
+	ctx->err->line = rd->lineno + 1;
+	do {
+		const char *p = rd->text + rd->pos;
+		const char *nl = memchr(p, '\n', rd->len - rd->pos);
+		size_t n = nl ? (size_t)(nl - p) : rd->len - rd->pos;
+
+		rd->pos += n + (nl != NULL);
+		rd->lineno++;
+		if (memchr(p, '\0', n)) {
+			ctx->err->line = rd->lineno;
+			return cfg_fail(ctx, "NUL byte in the text");
+		}
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		/* httpd joins on [^\\]\\\n only: "\\\\" at the end is an escaped backslash */
+		join = nl && n > 0 && p[n - 1] == '\\' && !(n > 1 && p[n - 2] == '\\');
+		n -= join;
+		if (n > CFG_LINE_MAX - used)
+			return cfg_fail(ctx, "line is too long (more than %d bytes)", CFG_LINE_MAX);
+		memcpy(buf + used, p, n);
+		used += n;
+	} while (join && rd->pos < rd->len);
+	buf[used] = '\0';
+	return 1;
+}
+
+static bool cfg_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* One word starting at *rp, unescaped in place (a word never grows); *rp moves past it.
+ * Quotes as in httpd's ap_getword_conf(): "..." or '...', with \<quote> and \\ inside;
+ * \\ is unescaped outside quotes too. */
+static int cfg_word(struct cfg_ctx *ctx, char **rp)
+{
+	char *r = *rp, *w = r;
+
+	if (*r == '"' || *r == '\'') {
+		char q = *r++;
+
+		for (; *r && *r != q; *w++ = *r++)
+			if (r[0] == '\\' && (r[1] == q || r[1] == '\\'))
+				r++;
+		if (*r != q)
+			return cfg_fail(ctx, "unterminated quoted argument");
+		r++;
+		if (*r && !cfg_blank(*r))
+			return cfg_fail(ctx, "text right after a closing quote");
+	} else {
+		for (; *r && !cfg_blank(*r); *w++ = *r++)
+			if (r[0] == '\\' && r[1] == '\\')
+				r++;
+	}
+	*rp = *r ? r + 1 : r;  /* skip the blank (or stay on the NUL) before w overwrites it */
+	*w = '\0';
+	return 0;
+}
+
+/* Splits a line into words; argv[0] is the directive. */
+static int cfg_split(struct cfg_ctx *ctx, char *line, char **argv, unsigned *argc)
+{
+	char *r = line;
+	unsigned n = 0;
+	int rc;
+
+	for (;;) {
+		while (cfg_blank(*r))
+			r++;
+		if (!*r)
+			break;
+		if (n == CFG_MAX_ARGS)
+			return cfg_fail(ctx, "too many arguments (more than %d)", CFG_MAX_ARGS - 1);
+		argv[n++] = r;
+		if ((rc = cfg_word(ctx, &r)) < 0)
+			return rc;
+	}
+	*argc = n;
+	return 0;
+}
+
+/* "<Name ...>" and "</Name>". Containers are where sections will hook in; until then
+ * say plainly that the section is not understood rather than "unknown directive". */
+static int cfg_section(struct cfg_ctx *ctx, const char *word)
+{
+	bool closing = word[1] == '/';
+	const char *name = word + 1 + closing;
+	char show[CFG_SHOW_MAX + 8];
+	size_t len = strcspn(name, ">");
+
+	if (len == 0)
+		return cfg_fail(ctx, "bad section \"%s\"", cfg_show(word, show, sizeof(show)));
+	if (len > CFG_SHOW_MAX)
+		len = CFG_SHOW_MAX;
+	cfg_show(name, show, sizeof(show));
+	show[len] = '\0';
+	if (closing)
+		return cfg_fail(ctx, "</%s> without matching <%s> section", show, show);
+	return cfg_fail(ctx, "<%s> sections are not supported yet", show);
+}
+
+static int cfg_dispatch(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	const struct cfg_directive *d = NULL;
+	char show[CFG_SHOW_MAX + 8];
+	unsigned nargs = argc - 1;
+
+	if (argv[0][0] == '<')
+		return cfg_section(ctx, argv[0]);
+	for (size_t i = 0; i < sizeof(cfg_directives) / sizeof(cfg_directives[0]) && !d; i++)
+		if (strcasecmp(argv[0], cfg_directives[i].name) == 0)
+			d = &cfg_directives[i];
+	if (!d)
+		return cfg_fail(ctx, "unknown directive \"%s\"", cfg_show(argv[0], show, sizeof(show)));
+	ctx->directive = d->name;
+	if (nargs < d->min_args || nargs > d->max_args) {
+		if (d->min_args == d->max_args)
+			return cfg_fail(ctx, "takes %u argument%s, %u given", d->min_args,
+					d->min_args == 1 ? "" : "s", nargs);
+		if (d->max_args == CFG_MAX_ARGS - 1)
+			return cfg_fail(ctx, "takes at least %u arguments, %u given", d->min_args,
+					nargs);
+		return cfg_fail(ctx, "takes %u to %u arguments, %u given", d->min_args,
+				d->max_args, nargs);
+	}
+	return d->handler(ctx, argc, argv);
+}
+
+/* ---- interface ---- */
+
+void config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->keepalive = true;
+	cfg->timeout_ms = 60 * 1000;
+	cfg->keepalive_timeout_ms = 5 * 1000;
+	cfg->max_keepalive_requests = 1000;
+	cfg->limit_request_line = 8190;
+	cfg->limit_field_size = 8190;
+	cfg->limit_fields = 100;
+	cfg->limit_request_body = 0;
+	cfg->max_connections = 4096;
+	cfg->workers = 0;
+}
+
+static void cfg_error_init(struct config_error *err, const char *file)
+{
+	size_t n = strnlen(file, sizeof(err->file) - 1);
+
+	memcpy(err->file, file, n);
+	err->file[n] = '\0';
+	err->line = 0;
+	err->msg[0] = '\0';
+}
+
+int config_parse(struct config *cfg, const char *text, size_t len, const char *file,
+		 struct config_error *err)
+{
+	struct config_error scratch;
+	struct cfg_ctx ctx = { .cfg = cfg, .err = err ? err : &scratch };
+	struct cfg_reader rd = { .text = text, .len = text ? len : 0 };
+	char line[CFG_LINE_MAX + 1], *argv[CFG_MAX_ARGS];
+	unsigned argc = 0;
+	int rc;
+
+	cfg_error_init(ctx.err, file ? file : "(config)");
+	for (;;) {
+		char *s = line;
+
+		ctx.directive = NULL;
+		if ((rc = cfg_read_line(&ctx, &rd, line)) <= 0)
+			break;
+		while (cfg_blank(*s))
+			s++;
+		if (*s == '#' || *s == '\0')
+			continue;
+		if ((rc = cfg_split(&ctx, s, argv, &argc)) < 0 ||
+		    (rc = cfg_dispatch(&ctx, argc, argv)) < 0)
+			return rc;
+	}
+	if (rc == 0)
+		ctx.err->line = 0;
+	return rc;
+}
+
+/* Reads fd to the end into a malloc'ed buffer of at most CFG_FILE_MAX bytes; -EFBIG
+ * beyond, so a wrong path (a device, a huge log) fails fast instead of eating memory. */
+static int cfg_read_fd(int fd, char **out, size_t *outlen)
+{
+	size_t cap = 0, len = 0;
+	char *buf = NULL, *nbuf;
+	ssize_t n;
+
+	for (;;) {
+		if (len == cap) {
+			if (cap > CFG_FILE_MAX)
+				goto out_free_efbig;
+			cap = cap ? cap * 2 : 4096;
+			cap = cap > CFG_FILE_MAX ? CFG_FILE_MAX + 1 : cap;
+			if (!(nbuf = realloc(buf, cap)))
+				goto out_free_enomem;
+			buf = nbuf;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int rc = -errno;
+
+			free(buf);
+			return rc;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	*out = buf;
+	*outlen = len;
+	return 0;
+out_free_efbig:
+	free(buf);
+	return -EFBIG;
+out_free_enomem:
+	free(buf);
+	return -ENOMEM;
+}
+
+static int cfg_read_file(const char *path, char **out, size_t *outlen,
+			 struct config_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err->msg, sizeof(err->msg), "cannot open: %s", strerror(-rc));
+		return rc;
+	}
+	rc = cfg_read_fd(fd, out, outlen);
+	close(fd);
+	if (rc == -EFBIG)
+		snprintf(err->msg, sizeof(err->msg), "file is larger than %u bytes", CFG_FILE_MAX);
+	else if (rc < 0)
+		snprintf(err->msg, sizeof(err->msg), "cannot read: %s", strerror(-rc));
+	return rc;
+}
+
+/* The checks that need the whole file: something to listen on and something to serve. */
+static int cfg_validate(const struct config *cfg, struct config_error *err)
+{
+	bool serves = false;
+
+	for (unsigned i = 0; i < cfg->npass; i++)
+		serves |= cfg->pass[i].backend >= 0;
+	err->line = 0;
+	if (cfg->nlisten == 0) {
+		snprintf(err->msg, sizeof(err->msg), "no Listen directive");
+		return -EINVAL;
+	}
+	if (!serves) {
+		snprintf(err->msg, sizeof(err->msg), "no ProxyPass directive: nothing to serve");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int config_load(struct config *cfg, const char *path, struct config_error *err)
+{
+	struct config_error scratch;
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (!err)
+		err = &scratch;
+	config_defaults(cfg);
+	cfg_error_init(err, path);
+	if ((rc = cfg_read_file(path, &text, &len, err)) < 0)
+		return rc;
+	rc = config_parse(cfg, text, len, path, err);
+	free(text);
+	if (rc < 0)
+		return rc;
+	return cfg_validate(cfg, err);
+}
+
+int config_builtin(struct config *cfg, struct config_error *err)
+{
+	config_defaults(cfg);
+	return config_parse(cfg, cfg_builtin_text, sizeof(cfg_builtin_text) - 1, "(built-in)", err);
+}
+
+/* httpd matches ProxyPass prefixes as plain string prefixes, so "/app" would also take
+ * "/apple"; we match only at a segment boundary, which is what such a line means. */
+static bool cfg_prefix_match(const struct cfg_pass *p, const char *path, size_t len)
+{
+	size_t plen = p->prefix_len;
+
+	if (len < plen || memcmp(path, p->prefix, plen) != 0)
+		return false;
+	return len == plen || p->prefix[plen - 1] == '/' || path[plen] == '/' || path[plen] == '?';
+}
+
+const struct cfg_pass *config_route(const struct config *cfg, const char *path, size_t len)
+{
+	for (unsigned i = 0; i < cfg->npass; i++)
+		if (cfg_prefix_match(&cfg->pass[i], path, len))
+			return &cfg->pass[i];
+	return NULL;
+}
+
+void config_error_format(const struct config_error *err, char *out, size_t outlen)
+{
+	if (outlen == 0)
+		return;
+	if (err->file[0] && err->line)
+		snprintf(out, outlen, "%s:%u: %s", err->file, err->line, err->msg);
+	else if (err->file[0])
+		snprintf(out, outlen, "%s: %s", err->file, err->msg);
+	else
+		snprintf(out, outlen, "%s", err->msg);
+}

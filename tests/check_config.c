@@ -1,0 +1,804 @@
+/* Check suite for src/config.c: the Apache-style reader, every directive, routing, files.
+ * Every parse reads its text from right before an unreadable page, so a read past the
+ * given length crashes the test instead of passing by luck. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "spliced/config.h"
+
+static struct config cfg;
+static struct config_error err;
+
+/* text[0..len) copied so that its last byte is the last readable byte. */
+static int parse_n(const char *text, size_t len)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t data = (len + page - 1) / page * page;
+	char *map = mmap(NULL, data + page, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *start;
+	int rc;
+
+	ck_assert_ptr_ne(map, MAP_FAILED);
+	ck_assert_int_eq(mprotect(map + data, page, PROT_NONE), 0);
+	start = map + data - len;
+	memcpy(start, text, len);
+	if (data)
+		ck_assert_int_eq(mprotect(map, data, PROT_READ), 0);  /* and the parser only reads */
+	config_defaults(&cfg);
+	memset(&err, 0x55, sizeof(err));  /* whatever was there must be overwritten */
+	rc = config_parse(&cfg, start, len, "test.conf", &err);
+	munmap(map, data + page);
+	return rc;
+}
+
+static int parse(const char *text)
+{
+	return parse_n(text, strlen(text));
+}
+
+/* The parse fails with exactly `msg` on `line`. */
+#define ck_parse_err(text, ln, message) do { \
+	ck_assert_int_eq(parse(text), -EINVAL); \
+	ck_assert_str_eq(err.file, "test.conf"); \
+	ck_assert_str_eq(err.msg, message); \
+	ck_assert_uint_eq(err.line, ln); \
+} while (0)
+
+static const char *ip_of(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	const void *a = ss->ss_family == AF_INET ?
+		(const void *)&((const struct sockaddr_in *)ss)->sin_addr :
+		(const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+
+	return inet_ntop(ss->ss_family, a, buf, (socklen_t)len);
+}
+
+static unsigned port_of(const struct sockaddr_storage *ss)
+{
+	return ss->ss_family == AF_INET ? ntohs(((const struct sockaddr_in *)ss)->sin_port) :
+					  ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+}
+
+/* ---- defaults, built-in ---- */
+
+START_TEST(test_defaults)
+{
+	config_defaults(&cfg);
+	ck_assert_uint_eq(cfg.timeout_ms, 60000);
+	ck_assert(cfg.keepalive);
+	ck_assert_uint_eq(cfg.keepalive_timeout_ms, 5000);
+	ck_assert_uint_eq(cfg.max_keepalive_requests, 1000);
+	ck_assert_uint_eq(cfg.limit_request_line, 8190);
+	ck_assert_uint_eq(cfg.limit_field_size, 8190);
+	ck_assert_uint_eq(cfg.limit_fields, 100);
+	ck_assert_uint_eq(cfg.limit_request_body, 0);
+	ck_assert_uint_eq(cfg.max_connections, 4096);
+	ck_assert_uint_eq(cfg.workers, 0);
+	ck_assert(!cfg.preserve_host);
+	ck_assert_uint_eq(cfg.nlisten + cfg.npass + cfg.nbackend, 0);
+	ck_assert_str_eq(cfg.user, "");
+	ck_assert_str_eq(cfg.error_log, "");
+}
+END_TEST
+
+START_TEST(test_builtin)
+{
+	char ip[64];
+
+	ck_assert_int_eq(config_builtin(&cfg, &err), 0);
+	ck_assert_str_eq(err.file, "(built-in)");
+	ck_assert_uint_eq(cfg.nlisten, 1);
+	ck_assert_str_eq(cfg.listen[0].name, "127.0.0.1:8080");
+	ck_assert_str_eq(ip_of(&cfg.listen[0].addr, ip, sizeof(ip)), "127.0.0.1");
+	ck_assert_uint_eq(port_of(&cfg.listen[0].addr), 8080);
+	ck_assert_uint_eq(cfg.nbackend, 1);
+	ck_assert_str_eq(cfg.backend[0].authority, "127.0.0.1:8000");
+	ck_assert_str_eq(cfg.backend[0].name, "http://127.0.0.1:8000");
+	ck_assert_uint_eq(port_of(&cfg.backend[0].addr), 8000);
+	ck_assert_uint_eq(cfg.npass, 1);
+	ck_assert_str_eq(cfg.pass[0].prefix, "/");
+	ck_assert_str_eq(cfg.pass[0].path, "/");
+	ck_assert_int_eq(cfg.pass[0].backend, 0);
+	ck_assert_uint_eq(cfg.timeout_ms, 60000);  /* defaults kept */
+}
+END_TEST
+
+/* ---- the reader ---- */
+
+START_TEST(test_empty_and_comments)
+{
+	ck_assert_int_eq(parse(""), 0);
+	ck_assert_uint_eq(err.line, 0);
+	ck_assert_str_eq(err.msg, "");
+	ck_assert_int_eq(parse("\n\n   \n\t\n"), 0);
+	ck_assert_int_eq(parse("# Timeout abc\n   # indented comment\n\t#tab\nTimeout 7"), 0);
+	ck_assert_uint_eq(cfg.timeout_ms, 7000);
+	/* '#' not at the start of a line is an argument, as in httpd */
+	ck_assert_int_eq(parse("User www#data\n"), 0);
+	ck_assert_str_eq(cfg.user, "www#data");
+	ck_parse_err("Timeout 5 # five seconds\n", 1, "Timeout: takes 1 argument, 4 given");
+}
+END_TEST
+
+START_TEST(test_case_insensitive)
+{
+	ck_assert_int_eq(parse("timeout 9\nKEEPALIVE off\nproxypreservehost ON\n"), 0);
+	ck_assert_uint_eq(cfg.timeout_ms, 9000);
+	ck_assert(!cfg.keepalive);
+	ck_assert(cfg.preserve_host);
+	ck_parse_err("tImEoUt x\n", 1, "Timeout: \"x\" is not a number of seconds");
+}
+END_TEST
+
+START_TEST(test_crlf)
+{
+	ck_assert_int_eq(parse("Timeout 11\r\nUser bob\r\n\r\nGroup staff\r\n"), 0);
+	ck_assert_uint_eq(cfg.timeout_ms, 11000);
+	ck_assert_str_eq(cfg.user, "bob");
+	ck_assert_str_eq(cfg.group, "staff");
+	ck_parse_err("Timeout 1\r\n\r\nTimeout 0\r\n", 3, "Timeout: 0 is out of range 1..86400");
+}
+END_TEST
+
+START_TEST(test_continuation)
+{
+	/* backslash-newline is removed and the next line appended as it is */
+	ck_assert_int_eq(parse("Time\\\nout 12\n"), 0);
+	ck_assert_uint_eq(cfg.timeout_ms, 12000);
+	ck_assert_int_eq(parse("ProxyPass /app \\\n    http://127.0.0.1:9000/app/\n"), 0);
+	ck_assert_str_eq(cfg.pass[0].prefix, "/app");
+	ck_assert_str_eq(cfg.pass[0].path, "/app/");
+	ck_assert_int_eq(parse("Timeout \\\r\n 13\r\n"), 0);
+	ck_assert_uint_eq(cfg.timeout_ms, 13000);
+	/* a backslash at the very end of the text joins nothing */
+	ck_assert_int_eq(parse("User a\\"), 0);
+	ck_assert_str_eq(cfg.user, "a\\");
+	/* "\\\\" at the end is an escaped backslash, not a continuation (httpd) */
+	ck_assert_int_eq(parse("User a\\\\\nGroup g\n"), 0);
+	ck_assert_str_eq(cfg.user, "a\\");
+	ck_assert_str_eq(cfg.group, "g");
+	/* joining happens before the comment check: the next line is part of the comment */
+	ck_assert_int_eq(parse("# comment \\\nTimeout 0\nTimeout 14\n"), 0);
+	ck_assert_uint_eq(cfg.timeout_ms, 14000);
+}
+END_TEST
+
+START_TEST(test_line_numbers)
+{
+	ck_parse_err("# one\n\n   # three\nTimeout 5\nBogus\n", 5, "unknown directive \"Bogus\"");
+	/* after continued lines, numbering counts physical lines */
+	ck_parse_err("ProxyPass / \\\n  http://127.0.0.1:1/\nUser \\\n x\nTimeout -1\n", 5,
+		     "Timeout: \"-1\" is not a number of seconds");
+	/* an error in a continued directive is reported on its first line */
+	ck_parse_err("\nTimeout \\\n\\\nabc\n", 2, "Timeout: \"abc\" is not a number of seconds");
+	/* the last line without a newline */
+	ck_parse_err("Timeout 1\nTimeout 2\nTimeout z", 3, "Timeout: \"z\" is not a number of seconds");
+}
+END_TEST
+
+START_TEST(test_quoting)
+{
+	ck_assert_int_eq(parse("ErrorLog \"/var/log/my logs/error.log\"\n"), 0);
+	ck_assert_str_eq(cfg.error_log, "/var/log/my logs/error.log");
+	ck_assert_int_eq(parse("ErrorLog \"/a\\\"b\\\\c\\d\"\n"), 0);
+	ck_assert_str_eq(cfg.error_log, "/a\"b\\c\\d");
+	ck_assert_int_eq(parse("ErrorLog '/x y'\n"), 0);
+	ck_assert_str_eq(cfg.error_log, "/x y");
+	ck_assert_int_eq(parse("\"Timeout\" \"21\"\n"), 0);
+	ck_assert_uint_eq(cfg.timeout_ms, 21000);
+	ck_assert_int_eq(parse("ProxyPass \"/a b\" http://127.0.0.1:1/\n"), 0);
+	ck_assert_str_eq(cfg.pass[0].prefix, "/a b");
+	ck_parse_err("ErrorLog \"/unterminated\n", 1, "unterminated quoted argument");
+	ck_parse_err("ErrorLog \"/a\"b\n", 1, "text right after a closing quote");
+	ck_parse_err("User \"\"\n", 1, "User: empty argument");
+	/* blanks in quotes do not split arguments */
+	ck_parse_err("Timeout \"1 2\"\n", 1, "Timeout: \"1 2\" is not a number of seconds");
+}
+END_TEST
+
+START_TEST(test_nul_and_long_lines)
+{
+	static char big[CFG_PATH_MAX * 20];
+	size_t n;
+
+	ck_assert_int_eq(parse_n("Timeout 5\nUser a\0b\n", 19), -EINVAL);
+	ck_assert_uint_eq(err.line, 2);
+	ck_assert_str_eq(err.msg, "NUL byte in the text");
+	ck_assert_int_eq(parse_n("Timeout 5\\\n\0", 12), -EINVAL);
+	ck_assert_uint_eq(err.line, 2);
+	/* 16384 bytes is the longest line */
+	memset(big, 'x', sizeof(big));
+	big[0] = '#';
+	n = 16384;
+	big[n] = '\n';
+	ck_assert_int_eq(parse_n(big, n + 1), 0);
+	big[n] = 'x';
+	big[n + 1] = '\n';
+	ck_assert_int_eq(parse_n(big, n + 2), -EINVAL);
+	ck_assert_str_eq(err.msg, "line is too long (more than 16384 bytes)");
+	ck_assert_uint_eq(err.line, 1);
+	/* the bound holds after joining too */
+	memset(big, 'x', sizeof(big));
+	big[0] = '#';
+	big[10000] = '\\';
+	big[10001] = '\n';
+	ck_assert_int_eq(parse_n(big, 20000), -EINVAL);
+	ck_assert_str_eq(err.msg, "line is too long (more than 16384 bytes)");
+	ck_assert_int_eq(parse("User aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+			       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+			       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+			       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"),
+			 -EINVAL);
+	ck_assert_str_eq(err.msg, "User: argument is too long (more than 255 bytes)");
+}
+END_TEST
+
+START_TEST(test_unknown_and_arg_count)
+{
+	ck_parse_err("LoadModule proxy_module mod_proxy.so\n", 1,
+		     "unknown directive \"LoadModule\"");
+	ck_parse_err("Timeout\n", 1, "Timeout: takes 1 argument, 0 given");
+	ck_parse_err("Listen\n", 1, "Listen: takes 1 to 2 arguments, 0 given");
+	ck_parse_err("Listen 1 http x\n", 1, "Listen: takes 1 to 2 arguments, 3 given");
+	ck_parse_err("ProxyPass /\n", 1, "ProxyPass: takes at least 2 arguments, 1 given");
+	ck_parse_err("Bad\x1b[2Jname\n", 1, "unknown directive \"Bad?[2Jname\"");
+	ck_parse_err("User a b c d e f g h i j k l m n o p q r s t u v w x y z 1 2 3 4 5 6\n", 1,
+		     "too many arguments (more than 31)");
+}
+END_TEST
+
+START_TEST(test_sections)
+{
+	ck_parse_err("Timeout 5\n<VirtualHost *:80>\nServerName a\n</VirtualHost>\n", 2,
+		     "<VirtualHost> sections are not supported yet");
+	ck_parse_err("<IfModule mod_proxy.c>\n", 1, "<IfModule> sections are not supported yet");
+	ck_parse_err("  <Location>\n", 1, "<Location> sections are not supported yet");
+	ck_parse_err("</VirtualHost>\n", 1, "</VirtualHost> without matching <VirtualHost> section");
+	ck_parse_err("<>\n", 1, "bad section \"<>\"");
+}
+END_TEST
+
+/* ---- directives ---- */
+
+START_TEST(test_listen_forms)
+{
+	char ip[64];
+
+	ck_assert_int_eq(parse("Listen 80\nListen 127.0.0.1:8080 http\nListen [::1]:8443\n"
+			       "Listen localhost:81 HTTP\nListen [::]:80\n"), 0);
+	ck_assert_uint_eq(cfg.nlisten, 5);
+	ck_assert_str_eq(cfg.listen[0].name, "80");
+	ck_assert_str_eq(ip_of(&cfg.listen[0].addr, ip, sizeof(ip)), "0.0.0.0");
+	ck_assert_uint_eq(port_of(&cfg.listen[0].addr), 80);
+	ck_assert_uint_eq(cfg.listen[0].addrlen, sizeof(struct sockaddr_in));
+	ck_assert_str_eq(ip_of(&cfg.listen[1].addr, ip, sizeof(ip)), "127.0.0.1");
+	ck_assert_uint_eq(port_of(&cfg.listen[1].addr), 8080);
+	ck_assert_str_eq(cfg.listen[2].name, "[::1]:8443");
+	ck_assert_int_eq(cfg.listen[2].addr.ss_family, AF_INET6);
+	ck_assert_uint_eq(cfg.listen[2].addrlen, sizeof(struct sockaddr_in6));
+	ck_assert_str_eq(ip_of(&cfg.listen[2].addr, ip, sizeof(ip)), "::1");
+	ck_assert_uint_eq(port_of(&cfg.listen[2].addr), 8443);
+	ck_assert_str_eq(ip_of(&cfg.listen[3].addr, ip, sizeof(ip)), "127.0.0.1");
+	ck_assert_uint_eq(port_of(&cfg.listen[3].addr), 81);
+	ck_assert_uint_eq(port_of(&cfg.listen[4].addr), 80);  /* [::]:80 differs from 0.0.0.0:80 */
+}
+END_TEST
+
+START_TEST(test_listen_errors)
+{
+	ck_parse_err("Listen 0\n", 1, "Listen: \"0\" is not a port (1..65535) or address:port");
+	ck_parse_err("Listen 65536\n", 1, "Listen: \"65536\" is not a port (1..65535) or address:port");
+	ck_parse_err("Listen http\n", 1, "Listen: \"http\" is not a port (1..65535) or address:port");
+	ck_parse_err("Listen 1.2.3.4:0\n", 1, "Listen: bad port \"0\" (1..65535)");
+	ck_parse_err("Listen 1.2.3.4:\n", 1, "Listen: bad port \"\" (1..65535)");
+	ck_parse_err("Listen 1.2.3.4:+80\n", 1, "Listen: bad port \"+80\" (1..65535)");
+	ck_parse_err("Listen 1.2.3.4\n", 1,
+		     "Listen: \"1.2.3.4\" is not a port (1..65535) or address:port");
+}
+END_TEST
+
+START_TEST(test_listen_errors2)
+{
+	ck_parse_err("Listen 443 https\n", 1, "Listen: TLS is not supported");
+	ck_parse_err("Listen 443 ftp\n", 1, "Listen: unknown protocol \"ftp\"");
+	ck_parse_err("Listen ::1:80\n", 1,
+		     "Listen: an IPv6 address must be in brackets, e.g. [::1]:80");
+	ck_parse_err("Listen [::1\n", 1, "Listen: missing ']' after IPv6 address");
+	ck_parse_err("Listen [::1]\n", 1, "Listen: \"[::1]\" has no port");
+	ck_parse_err("Listen [::1]x:80\n", 1, "Listen: unexpected text after ']'");
+	ck_parse_err("Listen [127.0.0.1]:80\n", 1, "Listen: \"127.0.0.1\" is not an IPv6 address");
+	ck_parse_err("Listen :80\n", 1, "Listen: empty host");
+	ck_parse_err("Listen example.com:80\n", 1,
+		     "Listen: \"example.com\" is not a numeric IPv4 address, [IPv6] or localhost");
+	ck_parse_err("Listen 1.2.3.4.5:80\n", 1,
+		     "Listen: \"1.2.3.4.5\" is not a numeric IPv4 address, [IPv6] or localhost");
+}
+END_TEST
+
+START_TEST(test_listen_duplicates)
+{
+	ck_parse_err("Listen 80\nListen 0.0.0.0:80\n", 2,
+		     "Listen: cannot define multiple listeners on the same address (80 and 0.0.0.0:80)");
+	ck_parse_err("Listen [::1]:80\nListen [0:0::1]:80\n", 2,
+		     "Listen: cannot define multiple listeners on the same address "
+		     "([::1]:80 and [0:0::1]:80)");
+	ck_assert_int_eq(parse("Listen 127.0.0.1:80\nListen 127.0.0.2:80\nListen 127.0.0.1:81\n"), 0);
+	ck_assert_uint_eq(cfg.nlisten, 3);
+}
+END_TEST
+
+START_TEST(test_listen_limit)
+{
+	char text[2048];
+	size_t off = 0;
+
+	for (int i = 0; i < CFG_MAX_LISTEN; i++)
+		off += (size_t)snprintf(text + off, sizeof(text) - off, "Listen 127.0.0.1:%d\n", 1000 + i);
+	ck_assert_int_eq(parse(text), 0);
+	ck_assert_uint_eq(cfg.nlisten, CFG_MAX_LISTEN);
+	snprintf(text + off, sizeof(text) - off, "Listen 127.0.0.1:2000\n");
+	ck_parse_err(text, CFG_MAX_LISTEN + 1, "Listen: more than 16 Listen directives");
+}
+END_TEST
+
+START_TEST(test_proxypass_forms)
+{
+	char ip[64];
+
+	ck_assert_int_eq(parse("ProxyPass /a http://127.0.0.1\n"
+			       "ProxyPass /b/ http://127.0.0.2:8000/b/\n"
+			       "ProxyPass /c HTTP://[::1]:9000/x/y\n"
+			       "ProxyPass /d http://localhost:7000/ retry=0 keepalive=On\n"
+			       "ProxyPass /e !\n"), 0);
+	ck_assert_uint_eq(cfg.npass, 5);
+	ck_assert_uint_eq(cfg.nbackend, 4);
+	ck_assert_str_eq(cfg.pass[0].path, "/");
+	ck_assert_uint_eq(cfg.pass[0].path_len, 1);
+	ck_assert_uint_eq(cfg.pass[0].prefix_len, 2);
+	ck_assert_str_eq(cfg.backend[0].authority, "127.0.0.1");
+	ck_assert_str_eq(cfg.backend[0].name, "http://127.0.0.1:80");
+	ck_assert_uint_eq(port_of(&cfg.backend[0].addr), 80);
+	ck_assert_str_eq(cfg.pass[1].path, "/b/");
+	ck_assert_str_eq(cfg.backend[1].authority, "127.0.0.2:8000");
+	ck_assert_str_eq(cfg.pass[2].path, "/x/y");
+	ck_assert_str_eq(cfg.backend[2].authority, "[::1]:9000");
+	ck_assert_str_eq(cfg.backend[2].name, "http://[::1]:9000");
+	ck_assert_str_eq(ip_of(&cfg.backend[2].addr, ip, sizeof(ip)), "::1");
+	ck_assert_uint_eq(cfg.backend[2].addrlen, sizeof(struct sockaddr_in6));
+	ck_assert_str_eq(cfg.backend[3].authority, "localhost:7000");
+	ck_assert_str_eq(ip_of(&cfg.backend[3].addr, ip, sizeof(ip)), "127.0.0.1");
+	ck_assert_uint_eq(port_of(&cfg.backend[3].addr), 7000);
+	ck_assert_int_eq(cfg.pass[4].backend, -1);
+	ck_assert_str_eq(cfg.pass[4].prefix, "/e");
+	ck_assert_str_eq(cfg.pass[4].path, "");
+}
+END_TEST
+
+START_TEST(test_proxypass_errors)
+{
+	ck_parse_err("ProxyPass / https://127.0.0.1/\n", 1, "ProxyPass: TLS to backends is not supported");
+	ck_parse_err("ProxyPass / ajp://127.0.0.1/\n", 1,
+		     "ProxyPass: \"ajp://127.0.0.1/\" is not an http:// URL");
+	ck_parse_err("ProxyPass / http://127.0.0.1/ timeout=5\n", 1,
+		     "ProxyPass: parameter \"timeout\" is not supported");
+	ck_parse_err("ProxyPass / http://127.0.0.1/ nocanon\n", 1,
+		     "ProxyPass: option \"nocanon\" is not supported");
+	ck_parse_err("ProxyPass / http://127.0.0.1/ retry=x\n", 1,
+		     "ProxyPass: \"x\" is not a number of seconds");
+	ck_parse_err("ProxyPass / http://127.0.0.1/ keepalive=maybe\n", 1,
+		     "ProxyPass: \"maybe\" must be On or Off");
+	ck_parse_err("ProxyPass app http://127.0.0.1/\n", 1,
+		     "ProxyPass: path \"app\" must start with '/'");
+	ck_parse_err("ProxyPass / http:///x\n", 1, "ProxyPass: the URL has no host");
+	ck_parse_err("ProxyPass / http://127.0.0.1:0/\n", 1, "ProxyPass: bad port \"0\" (1..65535)");
+	ck_parse_err("ProxyPass / http://127.0.0.1:99999/\n", 1,
+		     "ProxyPass: bad port \"99999\" (1..65535)");
+	ck_parse_err("ProxyPass / http://u:p@127.0.0.1/\n", 1,
+		     "ProxyPass: user information in the URL is not supported");
+	ck_parse_err("ProxyPass / http://127.0.0.1/?a=b\n", 1,
+		     "ProxyPass: the URL must not contain blanks, a query or a fragment");
+	ck_parse_err("ProxyPass / \"http://127.0.0.1/a b\"\n", 1,
+		     "ProxyPass: the URL must not contain blanks, a query or a fragment");
+	ck_parse_err("ProxyPass / http://[::1/\n", 1, "ProxyPass: missing ']' after IPv6 address");
+	/* the resolver's own words depend on the host's DNS setup */
+	ck_assert_int_eq(parse("ProxyPass / http://no-such-host.invalid/\n"), -EINVAL);
+	ck_assert_uint_eq(err.line, 1);
+	ck_assert_pstr_eq(strstr(err.msg, "ProxyPass: cannot resolve \"no-such-host.invalid\": "),
+			  err.msg);
+	/* a failed line leaves nothing behind */
+	ck_assert_int_eq(parse("ProxyPass / http://127.0.0.1/ bad\n"), -EINVAL);
+	ck_assert_uint_eq(cfg.npass + cfg.nbackend, 0);
+}
+END_TEST
+
+START_TEST(test_proxypass_dedup)
+{
+	ck_assert_int_eq(parse("ProxyPass /a http://127.0.0.1:8000/a/\n"
+			       "ProxyPass /b http://127.0.0.1:8000/b/\n"
+			       "ProxyPass /c http://127.0.0.1:8001/\n"
+			       "ProxyPass /d http://127.0.0.1/\n"
+			       "ProxyPass /e http://127.0.0.1:80/e\n"
+			       "ProxyPass /f http://LOCALHOST:8000/\n"
+			       "ProxyPass /g http://localhost:8000/\n"), 0);
+	ck_assert_uint_eq(cfg.npass, 7);
+	ck_assert_uint_eq(cfg.nbackend, 4);
+	ck_assert_int_eq(cfg.pass[0].backend, 0);
+	ck_assert_int_eq(cfg.pass[1].backend, 0);
+	ck_assert_int_eq(cfg.pass[2].backend, 1);
+	ck_assert_int_eq(cfg.pass[3].backend, 2);
+	ck_assert_int_eq(cfg.pass[4].backend, 2);  /* :80 is the default port */
+	ck_assert_str_eq(cfg.backend[2].authority, "127.0.0.1");  /* as first written */
+	ck_assert_int_eq(cfg.pass[5].backend, 3);
+	ck_assert_int_eq(cfg.pass[6].backend, 3);  /* host names are case-insensitive */
+	ck_assert_str_eq(cfg.backend[3].authority, "LOCALHOST:8000");
+}
+END_TEST
+
+START_TEST(test_proxypass_limits)
+{
+	static char text[8192];
+	size_t off = 0;
+
+	/* 64 ProxyPass lines to one backend fit; the 65th does not */
+	for (int i = 0; i < CFG_MAX_PASS; i++)
+		off += (size_t)snprintf(text + off, sizeof(text) - off,
+					"ProxyPass /p%d http://127.0.0.1:8000/\n", i);
+	ck_assert_int_eq(parse(text), 0);
+	ck_assert_uint_eq(cfg.nbackend, 1);
+	snprintf(text + off, sizeof(text) - off, "ProxyPass /x !\n");
+	ck_parse_err(text, CFG_MAX_PASS + 1, "ProxyPass: more than 64 ProxyPass directives");
+	/* 64 distinct backends fit (the backend limit cannot be reached before the
+	 * ProxyPass limit while both are 64) */
+	off = 0;
+	for (int i = 0; i < CFG_MAX_BACKENDS; i++)
+		off += (size_t)snprintf(text + off, sizeof(text) - off,
+					"ProxyPass /p%d http://127.0.0.1:%d/\n", i, 1000 + i);
+	ck_assert_int_eq(parse(text), 0);
+	ck_assert_uint_eq(cfg.nbackend, CFG_MAX_BACKENDS);
+	ck_assert_uint_eq(port_of(&cfg.backend[63].addr), 1063);
+}
+END_TEST
+
+START_TEST(test_flags)
+{
+	ck_assert_int_eq(parse("ProxyPreserveHost On\nKeepAlive oFF\n"), 0);
+	ck_assert(cfg.preserve_host);
+	ck_assert(!cfg.keepalive);
+	ck_assert_int_eq(parse("ProxyPreserveHost on\nProxyPreserveHost Off\nKeepAlive ON\n"), 0);
+	ck_assert(!cfg.preserve_host);  /* last one wins */
+	ck_assert(cfg.keepalive);
+	ck_parse_err("KeepAlive yes\n", 1, "KeepAlive: \"yes\" must be On or Off");
+	ck_parse_err("ProxyPreserveHost 1\n", 1, "ProxyPreserveHost: \"1\" must be On or Off");
+}
+END_TEST
+
+START_TEST(test_user_group)
+{
+	ck_assert_int_eq(parse("User www-data\nGroup #33\n"), 0);
+	ck_assert_str_eq(cfg.user, "www-data");
+	ck_assert_str_eq(cfg.group, "#33");
+	ck_assert_int_eq(parse("User #1000\n"), 0);
+	ck_assert_str_eq(cfg.user, "#1000");
+	ck_parse_err("User #abc\n", 1, "User: \"#abc\" is not a name or #number");
+	ck_parse_err("Group #\n", 1, "Group: \"#\" is not a name or #number");
+	ck_parse_err("Group \"a b\"\n", 1, "Group: \"a b\" is not a name or #number");
+}
+END_TEST
+
+START_TEST(test_error_log)
+{
+	ck_assert_int_eq(parse("ErrorLog /var/log/spliced/error.log\n"), 0);
+	ck_assert_str_eq(cfg.error_log, "/var/log/spliced/error.log");
+	ck_parse_err("ErrorLog syslog\n", 1, "ErrorLog: syslog is not supported");
+	ck_parse_err("ErrorLog SYSLOG:local7\n", 1, "ErrorLog: syslog is not supported");
+	ck_parse_err("ErrorLog \"|/usr/bin/rotatelogs x 86400\"\n", 1,
+		     "ErrorLog: piped logs are not supported");
+	ck_assert_int_eq(parse("ErrorLog syslog.log\n"), 0);  /* a file named like that is fine */
+}
+END_TEST
+
+START_TEST(test_timeout)
+{
+	ck_assert_int_eq(parse("Timeout 30\n"), 0);
+	ck_assert_uint_eq(cfg.timeout_ms, 30000);
+	ck_assert_int_eq(parse("Timeout 86400\nTimeout 1\n"), 0);
+	ck_assert_uint_eq(cfg.timeout_ms, 1000);
+	ck_parse_err("Timeout abc\n", 1, "Timeout: \"abc\" is not a number of seconds");
+	ck_parse_err("Timeout 0\n", 1, "Timeout: 0 is out of range 1..86400");
+	ck_parse_err("Timeout 86401\n", 1, "Timeout: 86401 is out of range 1..86400");
+	ck_parse_err("Timeout +5\n", 1, "Timeout: \"+5\" is not a number of seconds");
+	ck_parse_err("Timeout 0x10\n", 1, "Timeout: \"0x10\" is not a number of seconds");
+	ck_parse_err("Timeout 5s\n", 1, "Timeout: \"5s\" is not a number of seconds");
+	ck_parse_err("Timeout 99999999999999999999999\n", 1,
+		     "Timeout: 99999999999999999999999 is out of range 1..86400");
+}
+END_TEST
+
+START_TEST(test_keepalive_timeout)
+{
+	ck_assert_int_eq(parse("KeepAliveTimeout 15\n"), 0);
+	ck_assert_uint_eq(cfg.keepalive_timeout_ms, 15000);
+	ck_assert_int_eq(parse("KeepAliveTimeout 0\n"), 0);
+	ck_assert_uint_eq(cfg.keepalive_timeout_ms, 0);
+	ck_assert_int_eq(parse("KeepAliveTimeout 250ms\n"), 0);
+	ck_assert_uint_eq(cfg.keepalive_timeout_ms, 250);
+	ck_assert_int_eq(parse("KeepAliveTimeout 7MS\n"), 0);
+	ck_assert_uint_eq(cfg.keepalive_timeout_ms, 7);
+	ck_assert_int_eq(parse("KeepAliveTimeout 3s\n"), 0);
+	ck_assert_uint_eq(cfg.keepalive_timeout_ms, 3000);
+	ck_assert_int_eq(parse("KeepAliveTimeout 86400\n"), 0);
+	ck_assert_uint_eq(cfg.keepalive_timeout_ms, 86400000);
+	ck_parse_err("KeepAliveTimeout 86401\n", 1,
+		     "KeepAliveTimeout: 86401 is out of range 0..86400");
+	ck_parse_err("KeepAliveTimeout 86400001ms\n", 1,
+		     "KeepAliveTimeout: 86400001ms is out of range 0..86400000");
+	ck_parse_err("KeepAliveTimeout ms\n", 1, "KeepAliveTimeout: \"ms\" is not a number of seconds");
+	ck_parse_err("KeepAliveTimeout 5m\n", 1, "KeepAliveTimeout: \"5m\" is not a number of seconds");
+	ck_parse_err("KeepAliveTimeout xms\n", 1,
+		     "KeepAliveTimeout: \"xms\" is not a number of milliseconds");
+}
+END_TEST
+
+START_TEST(test_limits)
+{
+	ck_assert_int_eq(parse("MaxKeepAliveRequests 0\nLimitRequestLine 1\n"
+			       "LimitRequestFieldSize 65536\nLimitRequestFields 10000\n"
+			       "LimitRequestBody 9223372036854775807\nMaxConnections 1000000\n"), 0);
+	ck_assert_uint_eq(cfg.max_keepalive_requests, 0);
+	ck_assert_uint_eq(cfg.limit_request_line, 1);
+	ck_assert_uint_eq(cfg.limit_field_size, 65536);
+	ck_assert_uint_eq(cfg.limit_fields, 10000);
+	ck_assert_uint_eq(cfg.limit_request_body, 9223372036854775807ull);
+	ck_assert_uint_eq(cfg.max_connections, 1000000);
+	ck_assert_int_eq(parse("MaxKeepAliveRequests 4294967295\nLimitRequestBody 0\n"), 0);
+	ck_assert_uint_eq(cfg.max_keepalive_requests, 4294967295u);
+	ck_assert_uint_eq(cfg.limit_request_body, 0);
+	ck_parse_err("MaxKeepAliveRequests 4294967296\n", 1,
+		     "MaxKeepAliveRequests: 4294967296 is out of range 0..4294967295");
+	ck_parse_err("LimitRequestLine 0\n", 1, "LimitRequestLine: 0 is out of range 1..65536");
+	ck_parse_err("LimitRequestLine 65537\n", 1, "LimitRequestLine: 65537 is out of range 1..65536");
+	ck_parse_err("LimitRequestFieldSize 0\n", 1,
+		     "LimitRequestFieldSize: 0 is out of range 1..65536");
+	ck_parse_err("LimitRequestFields 10001\n", 1,
+		     "LimitRequestFields: 10001 is out of range 1..10000");
+	ck_parse_err("LimitRequestBody 9223372036854775808\n", 1,
+		     "LimitRequestBody: 9223372036854775808 is out of range 0..9223372036854775807");
+	ck_parse_err("LimitRequestBody 18446744073709551616\n", 1,
+		     "LimitRequestBody: 18446744073709551616 is out of range 0..9223372036854775807");
+	ck_parse_err("LimitRequestBody -1\n", 1, "LimitRequestBody: \"-1\" is not a number of bytes");
+	ck_parse_err("MaxConnections 0\n", 1, "MaxConnections: 0 is out of range 1..1000000");
+	ck_parse_err("MaxConnections 1e6\n", 1,
+		     "MaxConnections: \"1e6\" is not a number of connections");
+}
+END_TEST
+
+START_TEST(test_workers)
+{
+	ck_assert_int_eq(parse("Workers 4\n"), 0);
+	ck_assert_uint_eq(cfg.workers, 4);
+	ck_assert_int_eq(parse("Workers 256\nWorkers AUTO\n"), 0);
+	ck_assert_uint_eq(cfg.workers, 0);
+	ck_parse_err("Workers 0\n", 1, "Workers: 0 is out of range 1..256");
+	ck_parse_err("Workers 257\n", 1, "Workers: 257 is out of range 1..256");
+	ck_parse_err("Workers many\n", 1, "Workers: \"many\" is not a number of workers");
+}
+END_TEST
+
+/* ---- routing ---- */
+
+static int route(const char *path)
+{
+	const struct cfg_pass *p = config_route(&cfg, path, strlen(path));
+
+	return p ? (int)(p - cfg.pass) : -1;
+}
+
+START_TEST(test_route)
+{
+	ck_assert_int_eq(parse("ProxyPass /app/static !\n"
+			       "ProxyPass /app http://127.0.0.1:1/a\n"
+			       "ProxyPass /api/ http://127.0.0.1:2/\n"
+			       "ProxyPass / http://127.0.0.1:3/\n"), 0);
+	ck_assert_int_eq(route("/app"), 1);
+	ck_assert_int_eq(route("/app/"), 1);
+	ck_assert_int_eq(route("/app/x/y"), 1);
+	ck_assert_int_eq(route("/app?q=1"), 1);
+	ck_assert_int_eq(route("/apple"), 3);       /* not at a segment boundary */
+	ck_assert_int_eq(route("/app/static/x.css"), 0);
+	ck_assert_int_eq(cfg.pass[route("/app/static")].backend, -1);
+	ck_assert_int_eq(route("/app/statics"), 1);
+	ck_assert_int_eq(route("/api/v1"), 2);
+	ck_assert_int_eq(route("/api"), 3);         /* "/api/" needs the slash */
+	ck_assert_int_eq(route("/"), 3);
+	ck_assert_int_eq(route("/anything"), 3);
+	/* only len bytes are looked at */
+	ck_assert_ptr_eq(config_route(&cfg, "/apple", 4), &cfg.pass[1]);
+}
+END_TEST
+
+START_TEST(test_route_none)
+{
+	ck_assert_int_eq(parse("ProxyPass /a http://127.0.0.1:1/\n"), 0);
+	ck_assert_int_eq(route("/b"), -1);
+	ck_assert_int_eq(route(""), -1);
+	ck_assert_ptr_null(config_route(&cfg, NULL, 0));
+	ck_assert_int_eq(route("/a"), 0);
+	/* config order, not longest prefix, as in httpd */
+	ck_assert_int_eq(parse("ProxyPass / http://127.0.0.1:1/\nProxyPass /a !\n"), 0);
+	ck_assert_int_eq(route("/a"), 0);
+}
+END_TEST
+
+/* ---- files and messages ---- */
+
+static char tmp_path[64];
+
+static void write_tmp(const char *text)
+{
+	int fd;
+
+	strcpy(tmp_path, "/tmp/check_config.XXXXXX");
+	fd = mkstemp(tmp_path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (int)strlen(text));
+	close(fd);
+}
+
+START_TEST(test_load_file)
+{
+	write_tmp("# spliced\nListen 127.0.0.1:8081\nProxyPass / http://127.0.0.1:8001/\n"
+		  "Timeout 3\n");
+	memset(&cfg, 0x55, sizeof(cfg));  /* load starts from the defaults itself */
+	ck_assert_int_eq(config_load(&cfg, tmp_path, &err), 0);
+	ck_assert_uint_eq(cfg.nlisten, 1);
+	ck_assert_uint_eq(cfg.npass, 1);
+	ck_assert_uint_eq(cfg.timeout_ms, 3000);
+	ck_assert_uint_eq(cfg.keepalive_timeout_ms, 5000);
+	ck_assert_str_eq(err.file, tmp_path);
+	unlink(tmp_path);
+}
+END_TEST
+
+START_TEST(test_load_errors)
+{
+	char out[1200], want[1200];
+
+	ck_assert_int_eq(config_load(&cfg, "/nonexistent/spliced.conf", &err), -ENOENT);
+	ck_assert_str_eq(err.file, "/nonexistent/spliced.conf");
+	ck_assert_uint_eq(err.line, 0);
+	ck_assert_str_eq(err.msg, "cannot open: No such file or directory");
+	config_error_format(&err, out, sizeof(out));
+	ck_assert_str_eq(out, "/nonexistent/spliced.conf: cannot open: No such file or directory");
+
+	ck_assert_int_eq(config_load(&cfg, "/tmp", &err), -EISDIR);
+	ck_assert_str_eq(err.msg, "cannot read: Is a directory");
+
+	write_tmp("Timeout 3\nKeepAlive maybe\n");
+	ck_assert_int_eq(config_load(&cfg, tmp_path, &err), -EINVAL);
+	config_error_format(&err, out, sizeof(out));
+	snprintf(want, sizeof(want), "%s:2: KeepAlive: \"maybe\" must be On or Off", tmp_path);
+	ck_assert_str_eq(out, want);
+	unlink(tmp_path);
+
+	write_tmp("ProxyPass / http://127.0.0.1:8001/\n");
+	ck_assert_int_eq(config_load(&cfg, tmp_path, &err), -EINVAL);
+	ck_assert_str_eq(err.msg, "no Listen directive");
+	ck_assert_uint_eq(err.line, 0);
+	unlink(tmp_path);
+
+	write_tmp("Listen 8080\nProxyPass / !\n");
+	ck_assert_int_eq(config_load(&cfg, tmp_path, &err), -EINVAL);
+	ck_assert_str_eq(err.msg, "no ProxyPass directive: nothing to serve");
+	ck_assert_uint_eq(err.line, 0);
+	unlink(tmp_path);
+}
+END_TEST
+
+START_TEST(test_load_too_big)
+{
+	static char block[1 << 16];
+	int fd;
+
+	memset(block, '\n', sizeof(block));
+	strcpy(tmp_path, "/tmp/check_config.XXXXXX");
+	fd = mkstemp(tmp_path);
+	ck_assert_int_ge(fd, 0);
+	for (int i = 0; i < (4 << 20) / (int)sizeof(block); i++)
+		ck_assert_int_eq(write(fd, block, sizeof(block)), (int)sizeof(block));
+	/* exactly 4 MiB of blank lines: read, parsed, then "no Listen" */
+	ck_assert_int_eq(config_load(&cfg, tmp_path, &err), -EINVAL);
+	ck_assert_str_eq(err.msg, "no Listen directive");
+	ck_assert_int_eq(write(fd, "\n", 1), 1);
+	close(fd);
+	ck_assert_int_eq(config_load(&cfg, tmp_path, &err), -EFBIG);
+	ck_assert_str_eq(err.msg, "file is larger than 4194304 bytes");
+	unlink(tmp_path);
+}
+END_TEST
+
+START_TEST(test_error_format)
+{
+	struct config_error e = { .file = "a.conf", .line = 3, .msg = "Timeout: bad" };
+	char out[64], small[8];
+
+	config_error_format(&e, out, sizeof(out));
+	ck_assert_str_eq(out, "a.conf:3: Timeout: bad");
+	e.line = 0;
+	config_error_format(&e, out, sizeof(out));
+	ck_assert_str_eq(out, "a.conf: Timeout: bad");
+	config_error_format(&e, small, sizeof(small));
+	ck_assert_str_eq(small, "a.conf:");
+	config_error_format(&e, small, 0);  /* writes nothing, does not crash */
+	e.file[0] = '\0';
+	config_error_format(&e, out, sizeof(out));
+	ck_assert_str_eq(out, "Timeout: bad");
+}
+END_TEST
+
+static Suite *config_suite(void)
+{
+	Suite *s = suite_create("config");
+	struct { const char *name; const TTest *test; } cases[] = {
+		{ "defaults", test_defaults },
+		{ "builtin", test_builtin },
+		{ "comments", test_empty_and_comments },
+		{ "case", test_case_insensitive },
+		{ "crlf", test_crlf },
+		{ "continuation", test_continuation },
+		{ "line_numbers", test_line_numbers },
+		{ "quoting", test_quoting },
+		{ "nul_long", test_nul_and_long_lines },
+		{ "unknown_argcount", test_unknown_and_arg_count },
+		{ "sections", test_sections },
+		{ "listen_forms", test_listen_forms },
+		{ "listen_errors", test_listen_errors },
+		{ "listen_errors2", test_listen_errors2 },
+		{ "listen_duplicates", test_listen_duplicates },
+		{ "listen_limit", test_listen_limit },
+		{ "proxypass_forms", test_proxypass_forms },
+		{ "proxypass_errors", test_proxypass_errors },
+		{ "proxypass_dedup", test_proxypass_dedup },
+		{ "proxypass_limits", test_proxypass_limits },
+		{ "flags", test_flags },
+		{ "user_group", test_user_group },
+		{ "error_log", test_error_log },
+		{ "timeout", test_timeout },
+		{ "keepalive_timeout", test_keepalive_timeout },
+		{ "limits", test_limits },
+		{ "workers", test_workers },
+		{ "route", test_route },
+		{ "route_none", test_route_none },
+		{ "load_file", test_load_file },
+		{ "load_errors", test_load_errors },
+		{ "load_too_big", test_load_too_big },
+		{ "error_format", test_error_format },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		TCase *tc = tcase_create(cases[i].name);
+
+		tcase_add_test(tc, cases[i].test);
+		suite_add_tcase(s, tc);
+	}
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(config_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
