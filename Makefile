@@ -49,7 +49,7 @@ $(B)/spliced: $(B)/src/main.o $(B)/libspliced.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 spliced: $(B)/spliced
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 $(B)/tools/%: tools/%.c Makefile
 	@mkdir -p $(dir $@)

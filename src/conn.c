@@ -798,7 +798,7 @@ static void conn_finish(struct conn *c)
 	}
 	conn_drop_upstream(c);
 	c->nreq++;
-	if (!c->keep_alive) {
+	if (!c->keep_alive || w->stopping) {
 		conn_linger(c);
 		return;
 	}
@@ -831,6 +831,10 @@ static void conn_client_recv(struct conn *c, int res)
 {
 	switch (c->state) {
 	case CS_HEAD:
+		if (res < 0 && c->timed_out && c->head_started) {
+			conn_fail(c, 408, "timed out reading the request head");
+			return;
+		}
 		if (res <= 0) {
 			if (c->head_started && res == 0)
 				log_info("proxy", "[client %s:%u] closed in the middle of a request head",
@@ -1007,25 +1011,25 @@ void conn_timeout(struct conn *c)
 {
 	switch (c->state) {
 	case CS_HEAD:
-		if (c->head_started) {
-			conn_fail(c, 408, "timed out reading the request head");
+		if (!c->head_started) {
+			conn_close(c); /* idle keep-alive, or a connection that never spoke */
 			return;
 		}
-		conn_close(c); /* idle keep-alive, or a connection that never spoke */
-		return;
+		break; /* the cancelled receive answers 408 */
 	case CS_LINGER:
 	case CS_ERROR:
 	case CS_CLOSING:
 		conn_close(c);
 		return;
 	default:
-		/* Something is in flight: cancel it; its completion sees timed_out. */
-		c->timed_out = true;
-		c->deadline_ms = UINT64_MAX;
-		worker_cancel_fd(c->w, c->fd);
-		if (c->ufd >= 0)
-			worker_cancel_fd(c->w, c->ufd);
+		break;
 	}
+	/* Something is in flight: cancel it; its completion sees timed_out. */
+	c->timed_out = true;
+	c->deadline_ms = UINT64_MAX;
+	worker_cancel_fd(c->w, c->fd);
+	if (c->ufd >= 0)
+		worker_cancel_fd(c->w, c->ufd);
 }
 
 void conn_stop_if_idle(struct conn *c)

@@ -260,7 +260,11 @@ static void worker_begin_stop(struct worker *w)
 			io_uring_prep_cancel64(sqe, RING_UD(OP_ACCEPT, i), 0);
 			io_uring_sqe_set_data64(sqe, RING_UD(OP_NONE, 0));
 		}
+		/* New connections are refused from now on; the ring keeps its own reference
+		 * until the cancelled accept completes. */
+		close(w->listen_fd[i]);
 	}
+	w->nlisten = 0;
 	for (uint32_t i = 0; i < w->nconns; i++)
 		if (w->conns[i].state != CS_FREE)
 			conn_stop_if_idle(&w->conns[i]);

@@ -8,7 +8,9 @@
 /* Bodies whose remainder (or chunk payload) is at least this many bytes go through a pipe
  * with splice; smaller ones are copied through the connection's buffer. See README
  * ("Splice threshold") for the measurement behind the number. */
+#ifndef RELAY_SPLICE_MIN
 #define RELAY_SPLICE_MIN (16 * 1024)
+#endif
 /* Pipes are grown to this size: 256 KiB needs no privilege (pipe-max-size is 1 MiB) and
  * keeps 32 pipes per worker well inside pipe-user-pages-soft (64 MiB per user). */
 #define RELAY_PIPE_SIZE (256 * 1024)
