@@ -28,7 +28,7 @@ LIB_OBJ   := $(LIB_SRC:src/%.c=$(B)/src/%.o)
 TEST_SRC  := $(sort $(wildcard tests/check_*.c))
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 TEST_HELP := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
-TOOL_BIN  := $(B)/tools/testbackend
+TOOL_BIN  := $(B)/tools/testbackend $(B)/tools/splicebench
 FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 
 DEPS_PKGS := gcc make pkg-config liburing-dev libcap-ng-dev check libpcre2-dev \
@@ -54,6 +54,11 @@ spliced: $(B)/spliced
 $(B)/tools/%: tools/%.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lpthread
+
+# Tools that measure or exercise the project's own modules link the library.
+$(B)/tools/splicebench: tools/splicebench.c $(B)/libspliced.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libspliced.a $(LIBS)
 
 $(B)/tests/check_%: tests/check_%.c $(TEST_HELP) $(wildcard tests/*.h) $(B)/libspliced.a
 	@mkdir -p $(dir $@)
