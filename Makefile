@@ -35,7 +35,12 @@ DEPS_PKGS := gcc make pkg-config liburing-dev libcap-ng-dev check libpcre2-dev \
              systemtap-sdt-dev curl
 
 .PHONY: all deps run check test fuzz clean
+# ./spliced is the normal build only; a sanitizer build stays in build-asan/.
+ifeq ($(SANITIZE),1)
+all: $(B)/spliced $(TOOL_BIN)
+else
 all: spliced $(TOOL_BIN)
+endif
 
 $(B)/src/%.o: src/%.c $(wildcard include/spliced/*.h) Makefile
 	@mkdir -p $(dir $@)
