@@ -30,6 +30,7 @@ static void conn_read_head(struct conn *c);
 static void conn_head_ready(struct conn *c);
 static void conn_body_step(struct conn *c);
 static void conn_resp_recv(struct conn *c);
+static void conn_resp_head(struct conn *c);
 static void conn_close(struct conn *c);
 static void conn_connect(struct conn *c);
 static void conn_send_head_upstream(struct conn *c);
@@ -121,6 +122,7 @@ static void conn_linger(struct conn *c)
 		return;
 	}
 	c->state = CS_LINGER;
+	c->timed_out = false;
 	c->linger_bytes = 0;
 	conn_touch(c, CONN_LINGER_MS);
 	if (worker_recv(c->w, c, OP_CLIENT_RECV, c->fd, c->buf, CONN_HEADROOM + CONN_HEAD_MAX))
@@ -146,7 +148,8 @@ static void conn_send_page(struct conn *c, unsigned status, const char *extra_he
 	n = snprintf(c->page, sizeof(c->page),
 		     "HTTP/1.1 %u %s\r\nContent-Type: text/html; charset=utf-8\r\n"
 		     "Content-Length: %d\r\n%sConnection: close\r\n\r\n%s",
-		     status, text, blen, extra_headers ? extra_headers : "", body);
+		     status, text, blen, extra_headers ? extra_headers : "",
+		     c->head_only ? "" : body);
 	if (n < 0 || (size_t)n >= sizeof(c->page)) {
 		conn_close(c);
 		return;
@@ -155,6 +158,7 @@ static void conn_send_page(struct conn *c, unsigned status, const char *extra_he
 	conn_release_pipe(c);
 	conn_drop_upstream(c);
 	c->resp_started = true;
+	c->timed_out = false;
 	c->state = CS_ERROR;
 	c->page_len = (uint32_t)n;
 	c->page_off = 0;
@@ -242,7 +246,16 @@ static void conn_read_head(struct conn *c)
 /* New head bytes arrived (or, for a pipelined request, were already there). */
 static void conn_head_bytes(struct conn *c)
 {
-	uint32_t have = c->end - c->start;
+	uint32_t have;
+
+	/* RFC 9112 2.2: a server SHOULD ignore empty lines before a request line (clients
+	 * add one after a body); at most two, so this cannot be used to stall us. */
+	for (int k = 0; k < 2 && !c->head_started && c->end - c->start >= 2 &&
+			c->buf[c->start] == '\r' && c->buf[c->start + 1] == '\n'; k++) {
+		c->start += 2;
+		c->scanned = c->start;
+	}
+	have = c->end - c->start;
 	ssize_t hl = http_head_end(c->buf + c->start, have, c->scanned - c->start);
 
 	if (!c->head_started && have) {
@@ -269,6 +282,23 @@ static bool conn_wants_keep_alive(const struct conn *c)
 	return req->version == 11 || req->conn_keep_alive;
 }
 
+/* Routes and forwards the normalized path (see http_path_normalize()), so that no
+ * spelling of a path can slip past a ProxyPass prefix or exclusion. The result is moved
+ * to end where the path ended: the query and version after it stay in place for the
+ * in-place request line rewrite. */
+static int conn_normalize_path(struct conn *c)
+{
+	char *p = c->buf + c->start + c->req.path.off;
+	ssize_t n = http_path_normalize(p, c->req.path.len);
+
+	if (n < 0)
+		return -1;
+	memmove(p + c->req.path.len - (size_t)n, p, (size_t)n);
+	c->req.path.off += c->req.path.len - (uint32_t)n;
+	c->req.path.len = (uint32_t)n;
+	return 0;
+}
+
 static void conn_head_ready(struct conn *c)
 {
 	struct worker *w = c->w;
@@ -289,6 +319,7 @@ static void conn_head_ready(struct conn *c)
 		return;
 	}
 	w->stats.requests++;
+	c->head_only = c->req.meth == HTTP_METHOD_HEAD;
 	c->keep_alive = conn_wants_keep_alive(c);
 	c->resp_started = false;
 	c->retried = false;
@@ -301,6 +332,12 @@ static void conn_head_ready(struct conn *c)
 	}
 	if (c->req.asterisk_form) {
 		conn_send_page(c, 200, "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n");
+		return;
+	}
+	if (conn_normalize_path(c) < 0) {
+		w->stats.parse_errors++;
+		conn_fail(c, 400, "bad request: path %.*s climbs above the root or is malformed",
+			  (int)c->req.target.len, head + c->req.target.off);
 		return;
 	}
 	c->pass = config_route(w->cfg, head + c->req.path.off, c->req.path.len);
@@ -319,6 +356,15 @@ static void conn_head_ready(struct conn *c)
 }
 
 /* ---- the request goes upstream ---------------------------------------------------- */
+
+/* A chunked request body (counting the chunk being read) over LimitRequestBody. */
+static bool conn_chunked_over_limit(const struct conn *c)
+{
+	uint64_t limit = c->w->cfg->limit_request_body;
+	const struct http_chunked *ck = &c->body.ck;
+
+	return limit && c->body.framing == HTTP_FRAMING_CHUNKED && ck->total + ck->left > limit;
+}
 
 /* Sets up c->body for the request body and builds the upstream head with the body bytes
  * that came with the head. */
@@ -367,6 +413,10 @@ static void conn_send_head_upstream(struct conn *c)
 	if (ret == -EBADMSG) {
 		w->stats.parse_errors++;
 		conn_fail(c, 400, "bad request: invalid chunked body");
+		return;
+	}
+	if (conn_chunked_over_limit(c)) {
+		conn_fail(c, 413, "chunked request body over LimitRequestBody");
 		return;
 	}
 	if (ret < 0) {
@@ -551,9 +601,11 @@ static void conn_body_pump(struct conn *c)
 		conn_body_step(c);
 		return;
 	case RELAY_WAIT_IN:
+		b->wait_out = false;
 		ret = worker_poll(c->w, c, b->from, POLLIN | POLLRDHUP);
 		break;
 	case RELAY_WAIT_OUT:
+		b->wait_out = true;
 		ret = worker_poll(c->w, c, b->to, POLLOUT);
 		break;
 	case RELAY_EOF:
@@ -587,6 +639,10 @@ static void conn_body_step(struct conn *c)
 	}
 	if (!b->response)
 		c->body_streamed = true;
+	if (!b->response && conn_chunked_over_limit(c)) {
+		conn_fail(c, 413, "chunked request body over LimitRequestBody");
+		return;
+	}
 	if (b->splicing || conn_body_try_splice(c)) {
 		conn_body_pump(c);
 		return;
@@ -647,9 +703,8 @@ static void conn_body_received(struct conn *c, int res)
 		c->next = c->end = (uint32_t)(b->buf - c->buf);
 	else if (!b->response && b->len == n)
 		c->next = c->end = (uint32_t)(b->buf - c->buf);
-	if (!b->response && c->w->cfg->limit_request_body &&
-	    b->ck.total > c->w->cfg->limit_request_body) {
-		conn_fail(c, 0, "chunked request body over LimitRequestBody");
+	if (!b->response && conn_chunked_over_limit(c)) {
+		conn_fail(c, 413, "chunked request body over LimitRequestBody");
 		return;
 	}
 	conn_body_step(c);
@@ -692,7 +747,6 @@ static void conn_resp_interim(struct conn *c, uint32_t hl)
 {
 	bool forward = c->resp.status != 100 && c->req.version == 11;
 
-	c->head.niov = 0;
 	if (forward) {
 		memcpy(c->rbuf, "HTTP/1.1", 8);
 		memcpy(c->page, c->rbuf, hl < sizeof(c->page) ? hl : 0);
@@ -700,8 +754,13 @@ static void conn_resp_interim(struct conn *c, uint32_t hl)
 	}
 	memmove(c->rbuf, c->rbuf + hl, c->rlen - hl);
 	c->rlen -= hl;
+	/* The backend has seen the request: never send it again elsewhere. */
+	c->retried = true;
 	if (!forward) {
-		conn_resp_recv(c);
+		if (c->rlen)
+			conn_resp_head(c);
+		else
+			conn_resp_recv(c);
 		return;
 	}
 	c->state = CS_RESP_INTERIM;
@@ -743,7 +802,7 @@ static void conn_resp_head(struct conn *c)
 	}
 	c->up_reusable = c->req.version == 11 && c->resp.version == 11 && !c->resp.conn_close &&
 			 c->resp.framing != HTTP_FRAMING_CLOSE;
-	if (c->resp.framing == HTTP_FRAMING_CLOSE)
+	if (c->resp.framing == HTTP_FRAMING_CLOSE || w->stopping)
 		c->keep_alive = false;
 
 	memset(b, 0, sizeof(*b));
@@ -976,6 +1035,10 @@ void conn_complete(struct conn *c, int op, int res)
 		conn_close(c);
 		return;
 	}
+	/* An operation that completed before the cancel reached it still ends the exchange:
+	 * otherwise the next operation would run with no deadline. */
+	if (c->timed_out && res >= 0)
+		res = -ECANCELED;
 	switch (op) {
 	case OP_CLIENT_RECV:
 		conn_client_recv(c, res);
@@ -993,7 +1056,9 @@ void conn_complete(struct conn *c, int op, int res)
 		conn_up_recv(c, res);
 		break;
 	case OP_SPLICE_POLL:
-		if (res < 0 && c->timed_out)
+		if (res < 0 && c->timed_out && !c->body.response && c->body.wait_out)
+			conn_upstream_error(c, 0, "sending request body");
+		else if (res < 0 && c->timed_out)
 			conn_body_error(c, ETIMEDOUT, "waiting");
 		else if (res < 0)
 			conn_body_error(c, -res, "poll");
@@ -1024,9 +1089,10 @@ void conn_timeout(struct conn *c)
 	default:
 		break;
 	}
-	/* Something is in flight: cancel it; its completion sees timed_out. */
+	/* Something is in flight: cancel it; its completion sees timed_out. Should the cancel
+	 * miss, the deadline fires again a tick later and cancels again. */
 	c->timed_out = true;
-	c->deadline_ms = UINT64_MAX;
+	conn_touch(c, 2 * 100);
 	worker_cancel_fd(c->w, c->fd);
 	if (c->ufd >= 0)
 		worker_cancel_fd(c->w, c->ufd);

@@ -1259,3 +1259,87 @@ const char *http_status_text(unsigned status)
 	default: return "Unknown";
 	}
 }
+
+/* ---- path normalization (RFC 3986 6.2.2) ---- */
+
+/* The value of a hex digit, or -1. */
+static int http_hexdigit(char c)
+{
+	if ((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'))
+		return (int)http_hexval(c);
+	return -1;
+}
+
+static bool http_unreserved(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+/* Ends one segment of a normalized path: "." vanishes, ".." removes the previous
+ * segment (false when there is none: the path climbs above the root), anything else is
+ * appended as "/segment". out is written in place over the path being read, which is
+ * safe because the output never gets ahead of the input. */
+static bool http_end_segment(char *out, size_t *o, const char *seg, size_t len)
+{
+	if (len == 1 && seg[0] == '.')
+		return true;
+	if (len == 2 && seg[0] == '.' && seg[1] == '.') {
+		if (*o == 0)
+			return false;
+		while (out[*o - 1] != '/')
+			(*o)--;
+		(*o)--;
+		return true;
+	}
+	out[(*o)++] = '/';
+	memmove(out + *o, seg, len);
+	*o += len;
+	return true;
+}
+
+ssize_t http_path_normalize(char *path, size_t len)
+{
+	char seg[HTTP_NORM_MAX];
+	size_t o = 0, s = 0, i = 1;
+	bool dir = false;
+
+	if (len == 0 || len > HTTP_NORM_MAX || path[0] != '/')
+		return -1;
+	for (;;) {
+		if (i == len || path[i] == '/') {
+			/* Empty segments ("//") are merged, as Apache's MergeSlashes does; a path
+			 * ending in "/", "/." or "/.." names a directory and keeps its slash. */
+			dir = s == 0 || (seg[0] == '.' && (s == 1 || (s == 2 && seg[1] == '.')));
+			if (s && !http_end_segment(path, &o, seg, s))
+				return -1;
+			s = 0;
+			if (i++ == len)
+				break;
+			continue;
+		}
+		if (path[i] == '%') {
+			int hi = i + 1 < len ? http_hexdigit(path[i + 1]) : -1;
+			int lo = i + 2 < len ? http_hexdigit(path[i + 2]) : -1;
+			unsigned char c = (unsigned char)(hi * 16 + lo);
+
+			if (hi < 0 || lo < 0)
+				return -1;
+			/* Only unreserved characters are decoded: that changes no meaning. Other
+			 * escapes stay escaped (%2F is not a slash), with upper-case hex. */
+			if (http_unreserved(c)) {
+				seg[s++] = (char)c;
+			} else {
+				seg[s++] = '%';
+				seg[s++] = "0123456789ABCDEF"[hi];
+				seg[s++] = "0123456789ABCDEF"[lo];
+			}
+			i += 3;
+			continue;
+		}
+		seg[s++] = path[i++];
+	}
+	if (o == 0 || dir)
+		path[o++] = '/';
+	return (ssize_t)o;
+}

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include "spliced/config.h"
 #include "spliced/log.h"
 #include "spliced/privdrop.h"
+#include "spliced/relay-t.h"
 #include "spliced/worker.h"
 
 #define SPLICED_VERSION "0.1.0"
@@ -53,6 +55,27 @@ out_close:
 out_err:
 	snprintf(err, errlen, "could not bind to address %s: %s", l->name, strerror(errno));
 	return -1;
+}
+
+/* Each proxied connection holds two descriptors and each worker up to RELAY_POOL_MAX
+ * pipes: raise the soft limit to the hard one (before leaving root) and say so when even
+ * that cannot hold MaxConnections. */
+static void raise_fd_limit(const struct config *cfg, unsigned nw)
+{
+	uint64_t need = 2ull * cfg->max_connections + 2ull * RELAY_POOL_MAX * nw +
+			(uint64_t)cfg->nlisten * nw + 64;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+		log_warn("main", "open files limit %llu is below the %llu that MaxConnections %u "
+			 "needs; connections over it are refused", (unsigned long long)rl.rlim_cur,
+			 (unsigned long long)need, cfg->max_connections);
 }
 
 static unsigned worker_count(const struct config *cfg)
@@ -187,6 +210,7 @@ int main(int argc, char **argv)
 
 	nw = worker_count(&cfg);
 	per_worker = (cfg.max_connections + nw - 1) / nw;
+	raise_fd_limit(&cfg, nw);
 	w = calloc(nw, sizeof(*w));
 	if (!w) {
 		fprintf(stderr, "spliced: out of memory\n");

@@ -63,9 +63,26 @@ int privdrop_apply(const char *user, const char *group, int *applied, char *msg,
 
 	*applied = 0;
 	if (geteuid() != 0) {
+		/* A non-root start may still hold file capabilities (setcap
+		 * cap_net_bind_service): they were for binding, which is done. */
+		capng_clear(CAPNG_SELECT_BOTH);
+		if (capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE ||
+		    capng_apply(CAPNG_SELECT_BOTH) < 0) {
+			snprintf(msg, msglen, "could not clear capabilities");
+			return -EPERM;
+		}
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) {
+			snprintf(msg, msglen, "clearing ambient capabilities: %s", strerror(errno));
+			return -errno;
+		}
 		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 			snprintf(msg, msglen, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
 			return -errno;
+		}
+		capng_get_caps_process();
+		if (capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE) {
+			snprintf(msg, msglen, "capabilities still held after clearing them");
+			return -EPERM;
 		}
 		return 0;
 	}

@@ -201,9 +201,17 @@ static void worker_accepted(struct worker *w, unsigned li, int res, unsigned fla
 	int one = 1;
 
 	if (!(flags & IORING_CQE_F_MORE) && !w->stopping) {
-		if (res < 0 && res != -ECANCELED)
+		if (res < 0 && res != -ECANCELED && w->now_ms - w->accept_log_ms >= 1000) {
+			/* At most a line a second: out of descriptors, this repeats. */
+			w->accept_log_ms = w->now_ms;
 			log_error("worker", "accept on %s: %s", w->cfg->listen[li].name, strerror(-res));
-		worker_arm_accept(w, li);
+		}
+		/* Out of descriptors or memory, an immediate retry fails again on the same
+		 * waiting connection: retry from the next tick instead of spinning. */
+		if (res == -EMFILE || res == -ENFILE || res == -ENOMEM || res == -ENOBUFS)
+			w->accept_paused |= 1u << li;
+		else
+			worker_arm_accept(w, li);
 	}
 	if (res < 0)
 		return;
@@ -238,6 +246,10 @@ static void worker_tick(struct worker *w)
 	if (now / prune_every != (now - WORKER_TICK_MS) / prune_every)
 		for (unsigned i = 0; i < w->cfg->nbackend; i++)
 			up_pool_prune(&w->pools[i], now, false);
+	for (unsigned i = 0; i < w->nlisten && !w->stopping; i++)
+		if (w->accept_paused & (1u << i))
+			worker_arm_accept(w, i);
+	w->accept_paused = 0;
 	if (w->stopping && now >= w->stop_deadline_ms) {
 		for (uint32_t i = 0; i < w->nconns; i++)
 			conn_abort(&w->conns[i]);

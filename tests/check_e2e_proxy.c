@@ -970,6 +970,152 @@ END_TEST
 
 /* ---- suite -------------------------------------------------------------------------- */
 
+/* Every spelling of an excluded or mapped prefix is routed on the normalized path:
+ * "/%61dmin", "/./admin", "//admin", "/api/../admin" cannot slip past "ProxyPass /admin/ !",
+ * and what reaches the backend is the normalized path. */
+START_TEST(test_routing_normalized)
+{
+	static const char *const bypass[] = {
+		"/admin/x", "/%61dmin/x", "/./admin/x", "//admin/x", "/api/../admin/x",
+		"/api/%2e%2e/admin/x", "/api/%2E%2E/admin/x", "/x/.././admin/x", "/admin%2f/../admin/x",
+	};
+	struct e2e_proc be, sp;
+	struct e2e_client c;
+	struct e2e_response r;
+
+	e2e_backend_start(&be, NULL);
+	e2e_spliced_startf(&sp, "ProxyPass /admin/ !\nProxyPass /api/ http://127.0.0.1:%d/v1/\n"
+			   "ProxyPass / http://127.0.0.1:%d/\n", be.port, be.port);
+	for (size_t i = 0; i < sizeof(bypass) / sizeof(bypass[0]); i++) {
+		e2e_client_open(&c, sp.port);
+		get(&c, bypass[i], &r);
+		ck_assert_msg(r.status == 404, "%s must hit the excluded /admin/ prefix (404), got %d",
+			      bypass[i], r.status);
+		e2e_response_free(&r);
+		e2e_client_close(&c);
+	}
+	e2e_client_open(&c, sp.port);
+	get(&c, "/api/a/./b/../c%7e%2f?q=/../%2e", &r);
+	ck_status(&r, 200);
+	ck_echo_line(&r, "GET /v1/a/c~%2F?q=/../%2e HTTP/1.1");
+	e2e_response_free(&r);
+	get(&c, "/..", &r);
+	ck_status(&r, 400);
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	stop_pair(&be, &sp);
+}
+END_TEST
+
+/* A 100 Continue from the backend that arrives in the same read as the final response
+ * is dropped and the final response is answered at once. */
+START_TEST(test_interim_100_same_read)
+{
+	struct e2e_proc be, sp;
+	struct e2e_client c;
+	struct e2e_response r;
+
+	start_pair(&be, &sp, NULL, "Timeout 5\n");
+	e2e_client_open(&c, sp.port);
+	get(&c, "/?len=5&early=100", &r);
+	ck_status(&r, 200);
+	ck_pattern_body(&r, 5, "after an interim 100");
+	e2e_response_free(&r);
+	get(&c, "/?len=7", &r);
+	ck_status(&r, 200);
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	stop_pair(&be, &sp);
+}
+END_TEST
+
+/* A chunked body over LimitRequestBody gets 413, whether it arrived with the head or
+ * later. */
+START_TEST(test_chunked_body_limit)
+{
+	static const char head[] = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+	struct e2e_proc be, sp;
+	struct e2e_client c;
+	struct e2e_response r;
+	char req[512];
+	int n;
+
+	start_pair(&be, &sp, NULL, "LimitRequestBody 100\n");
+	e2e_client_open(&c, sp.port);
+	n = snprintf(req, sizeof(req), "%s%s", head, "c8\r\n");
+	e2e_send(&c, req, (size_t)n);
+	ck_assert_int_eq(e2e_read_response(&c, &r, false), 0);
+	ck_status(&r, 413);
+	e2e_response_free(&r);
+	ck_closed(&c, "after a 413");
+	e2e_client_close(&c);
+
+	e2e_client_open(&c, sp.port);
+	e2e_send_str(&c, head);
+	e2e_sleep_ms(100);
+	e2e_send_str(&c, "40\r\n0123456789012345678901234567890123456789012345678901234567890123\r\n");
+	e2e_send_str(&c, "40\r\n0123456789012345678901234567890123456789012345678901234567890123\r\n");
+	ck_assert_int_eq(e2e_read_response(&c, &r, false), 0);
+	ck_status(&r, 413);
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	stop_pair(&be, &sp);
+}
+END_TEST
+
+/* A head trickled in byte by byte past Timeout gets 408 and the connection closes: the
+ * deadline counts from the first byte and is never lost to a receive that races it. */
+START_TEST(test_slow_head_408)
+{
+	static const char req[] = "GET / HTTP/1.1\r\nHost: a\r\nX-Slow: 0123456789";
+	struct e2e_proc be, sp;
+	struct e2e_client c[8];
+	struct e2e_response r;
+
+	start_pair(&be, &sp, NULL, "Timeout 1\n");
+	for (int i = 0; i < 8; i++)
+		e2e_client_open(&c[i], sp.port);
+	for (size_t k = 0; k + 1 < sizeof(req); k++) {
+		for (int i = 0; i < 8; i++)
+			e2e_send(&c[i], req + k, 1);
+		e2e_sleep_ms(60);
+	}
+	for (int i = 0; i < 8; i++) {
+		c[i].timeout_ms = 10000;
+		ck_assert_int_eq(e2e_read_response(&c[i], &r, false), 0);
+		ck_status(&r, 408);
+		e2e_response_free(&r);
+		ck_closed(&c[i], "after a 408");
+		e2e_client_close(&c[i]);
+	}
+	stop_pair(&be, &sp);
+}
+END_TEST
+
+/* An empty line before a pipelined request line is ignored (RFC 9112 2.2). */
+START_TEST(test_blank_line_between_requests)
+{
+	static const char two[] = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi\r\n"
+				  "GET /?len=3 HTTP/1.1\r\nHost: a\r\n\r\n";
+	struct e2e_proc be, sp;
+	struct e2e_client c;
+	struct e2e_response r;
+
+	start_pair(&be, &sp, NULL, NULL);
+	e2e_client_open(&c, sp.port);
+	e2e_send(&c, two, sizeof(two) - 1);
+	ck_assert_int_eq(e2e_read_response(&c, &r, false), 0);
+	ck_status(&r, 200);
+	e2e_response_free(&r);
+	ck_assert_int_eq(e2e_read_response(&c, &r, false), 0);
+	ck_status(&r, 200);
+	ck_pattern_body(&r, 3, "the request after an empty line");
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	stop_pair(&be, &sp);
+}
+END_TEST
+
 static Suite *e2e_proxy_suite(void)
 {
 	const struct {
@@ -1004,6 +1150,11 @@ static Suite *e2e_proxy_suite(void)
 		{ "backend_close_only", test_backend_close_only, 60 },
 		{ "graceful_sigterm", test_graceful_sigterm, 60 },
 		{ "config_check", test_config_check, 60 },
+		{ "routing_normalized", test_routing_normalized, 60 },
+		{ "interim_100_same_read", test_interim_100_same_read, 60 },
+		{ "chunked_body_limit", test_chunked_body_limit, 60 },
+		{ "slow_head_408", test_slow_head_408, 60 },
+		{ "blank_line_between_requests", test_blank_line_between_requests, 60 },
 	};
 	Suite *s = suite_create("e2e_proxy");
 

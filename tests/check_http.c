@@ -1464,6 +1464,39 @@ END_TEST
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
+/* Path normalization: what routing sees and what goes upstream. */
+static const struct {
+	const char *in;
+	const char *out; /* NULL: rejected */
+} norm_cases[] = {
+	{ "/", "/" }, { "/a", "/a" }, { "/a/", "/a/" }, { "//a", "/a" }, { "/a//b//", "/a/b/" },
+	{ "/%61dmin/x", "/admin/x" }, { "/./admin/x", "/admin/x" }, { "//admin/x", "/admin/x" },
+	{ "/api/../admin/x", "/admin/x" }, { "/api/%2e%2e/admin/x", "/admin/x" },
+	{ "/api/%2E%2E/admin", "/admin" }, { "/a/b/..", "/a/" }, { "/a/b/.", "/a/b/" },
+	{ "/a/.", "/a/" }, { "/.", "/" }, { "/a%2fb", "/a%2Fb" }, { "/a%2Fb/%7e", "/a%2Fb/~" },
+	{ "/%20x%3f", "/%20x%3F" }, { "/a/%2e", "/a/" }, { "/a/.b/..c", "/a/.b/..c" },
+	{ "/..", NULL }, { "/a/../..", NULL }, { "/../a", NULL }, { "/%2e%2e/a", NULL },
+	{ "/%zz", NULL }, { "/%4", NULL }, { "/%", NULL }, { "a", NULL }, { "", NULL },
+};
+
+START_TEST(test_path_normalize)
+{
+	const char *in = norm_cases[_i].in;
+	size_t n = strlen(in);
+	char *b = (char *)at_end(in, n);
+	ssize_t r = http_path_normalize(b, n);
+
+	if (!norm_cases[_i].out) {
+		ck_assert_msg(r == -1, "\"%s\" must be rejected, got %zd", in, r);
+		return;
+	}
+	ck_assert_msg(r >= 0 && (size_t)r == strlen(norm_cases[_i].out) &&
+		      memcmp(b, norm_cases[_i].out, (size_t)r) == 0,
+		      "\"%s\" -> \"%.*s\", want \"%s\"", in, (int)(r < 0 ? 0 : r), b,
+		      norm_cases[_i].out);
+}
+END_TEST
+
 static Suite *http_suite(void)
 {
 	Suite *s = suite_create("http");
@@ -1514,6 +1547,7 @@ static Suite *http_suite(void)
 		{ "head_end_invalid", test_head_end_invalid, 0 },
 		{ "span_eq", test_span_eq, 0 },
 		{ "status_text", test_status_text, 0 },
+		{ "path_normalize", test_path_normalize, N(norm_cases) },
 	};
 
 	for (size_t i = 0; i < sizeof(tc) / sizeof(tc[0]); i++) {

@@ -54,6 +54,7 @@ struct conn_body {
 	uint32_t off;             /* buf[off..off+len) is waiting to be sent */
 	uint32_t len;
 	bool splicing;
+	bool wait_out;            /* the last poll waited for `to` to drain */
 	struct relay_splice sp;
 };
 
@@ -71,6 +72,7 @@ struct conn {
 	bool head_started;        /* some bytes of the current head have arrived */
 	bool resp_started;        /* bytes of the current response went to the client */
 	bool keep_alive;          /* the client connection stays open after this exchange */
+	bool head_only;           /* a HEAD request: pages we make carry no body */
 	bool up_reused;           /* the backend connection came from the pool */
 	bool up_reusable;         /* it may go back to the pool when done */
 	bool retried;

@@ -49,6 +49,19 @@ ssize_t http_chunked_scan(struct http_chunked *c, const char *buf, size_t len);
 bool http_chunked_in_payload(const struct http_chunked *c);
 void http_chunked_skip(struct http_chunked *c, uint64_t n);
 
+/* Longest path http_path_normalize() takes. */
+#define HTTP_NORM_MAX 65536
+
+/* Normalizes an origin-form path in place, as RFC 3986 6.2.2 allows without changing its
+ * meaning: percent-escapes of unreserved characters are decoded (%61 -> a, %2E -> .),
+ * other escapes keep their meaning with upper-case hex (%2f -> %2F, never a slash),
+ * "." and ".." segments are removed (5.2.4) and empty segments merged ("//" -> "/").
+ * Routing decisions (ProxyPass prefixes and exclusions) are made on the result, and the
+ * result is what goes upstream, so "/%61dmin", "/./admin", "//admin" and "/x/../admin" all
+ * become "/admin". Returns the new length (<= len), or -1 for a path that does not start
+ * with '/', has a malformed escape, climbs above the root, or is over HTTP_NORM_MAX. */
+ssize_t http_path_normalize(char *path, size_t len);
+
 /* Case-insensitive comparison of a span against a NUL-terminated lower-case literal. */
 bool http_span_eq(const char *buf, struct http_span s, const char *lower);
 

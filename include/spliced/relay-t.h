@@ -11,8 +11,10 @@
 #ifndef RELAY_SPLICE_MIN
 #define RELAY_SPLICE_MIN (16 * 1024)
 #endif
-/* Pipes are grown to this size: 256 KiB needs no privilege (pipe-max-size is 1 MiB) and
- * keeps 32 pipes per worker well inside pipe-user-pages-soft (64 MiB per user). */
+/* Pipes are grown to this size: 256 KiB needs no privilege (pipe-max-size is 1 MiB);
+ * 32 pipes per worker are 8 MiB, so up to 7 workers stay inside pipe-user-pages-soft
+ * (64 MiB per user, shared with the user's other processes). Past it the kernel refuses
+ * to grow a pipe and relay_pipe_get() keeps the default 64 KiB: slower, still correct. */
 #define RELAY_PIPE_SIZE (256 * 1024)
 #define RELAY_POOL_MAX 32
 

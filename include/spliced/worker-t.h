@@ -35,6 +35,8 @@ struct worker {
 	pthread_t thread;
 	int listen_fd[CFG_MAX_LISTEN];
 	unsigned nlisten;
+	uint32_t accept_paused;    /* listeners whose accept waits for the next tick */
+	uint64_t accept_log_ms;
 	int wake_fd;               /* eventfd: the main thread asks for a graceful stop */
 	uint64_t wake_val;
 	struct __kernel_timespec tick;
