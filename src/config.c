@@ -601,6 +601,91 @@ static int cfg_workers(struct cfg_ctx *ctx, unsigned argc, char **argv)
 
 /* Every directive we know. A new one is a row here and a handler above; argument counts
  * are checked before the handler runs, so argv[1..min_args] always exist. */
+/* ---- static files ---- */
+
+/* An absolute directory, stored as written without trailing '/' (but "/" itself). */
+static int cfg_dir(struct cfg_ctx *ctx, char *dst, const char *arg)
+{
+	size_t n = strlen(arg);
+
+	if (arg[0] != '/')
+		return cfg_fail(ctx, "\"%.64s\" is not an absolute directory", arg);
+	while (n > 1 && arg[n - 1] == '/')
+		n--;
+	if (n >= CFG_PATH_MAX)
+		return cfg_fail(ctx, "directory name too long");
+	memcpy(dst, arg, n);
+	dst[n] = 0;
+	return 0;
+}
+
+static int cfg_document_root(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	(void)argc;
+	return cfg_dir(ctx, ctx->cfg->document_root, argv[1]);
+}
+
+static int cfg_alias_dir(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	struct config *cfg = ctx->cfg;
+	struct cfg_alias *a;
+	size_t n = strlen(argv[1]);
+
+	(void)argc;
+	if (cfg->nalias == CFG_MAX_ALIAS)
+		return cfg_fail(ctx, "more than %d Alias lines", CFG_MAX_ALIAS);
+	if (argv[1][0] != '/' || n >= CFG_NAME_MAX)
+		return cfg_fail(ctx, "\"%.64s\" is not a URL-path", argv[1]);
+	a = &cfg->alias[cfg->nalias];
+	if (cfg_dir(ctx, a->dir, argv[2]) < 0)
+		return -EINVAL;
+	memcpy(a->prefix, argv[1], n + 1);
+	a->prefix_len = (uint32_t)n;
+	cfg->nalias++;
+	return 0;
+}
+
+static int cfg_directory_index(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	struct config *cfg = ctx->cfg;
+
+	if (argc - 1 > CFG_MAX_INDEX)
+		return cfg_fail(ctx, "more than %d names", CFG_MAX_INDEX);
+	for (unsigned i = 1; i < argc; i++) {
+		size_t n = strlen(argv[i]);
+
+		if (n == 0 || n >= sizeof(cfg->dir_index[0]) || strchr(argv[i], '/') ||
+		    !strcmp(argv[i], ".") || !strcmp(argv[i], ".."))
+			return cfg_fail(ctx, "\"%.64s\" is not a file name", argv[i]);
+		memcpy(cfg->dir_index[i - 1], argv[i], n + 1);
+	}
+	cfg->ndir_index = argc - 1;
+	return 0;
+}
+
+static int cfg_types_config(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	(void)argc;
+	return cfg_copy(ctx, ctx->cfg->types_config, sizeof(ctx->cfg->types_config), argv[1]);
+}
+
+/* Options: only FollowSymLinks means anything here; None/-FollowSymLinks turn it off.
+ * Other httpd options (Indexes, ExecCGI, ...) are refused rather than silently ignored. */
+static int cfg_options(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	for (unsigned i = 1; i < argc; i++) {
+		const char *o = argv[i];
+
+		if (!strcasecmp(o, "FollowSymLinks") || !strcasecmp(o, "+FollowSymLinks"))
+			ctx->cfg->follow_symlinks = true;
+		else if (!strcasecmp(o, "-FollowSymLinks") || !strcasecmp(o, "None"))
+			ctx->cfg->follow_symlinks = false;
+		else
+			return cfg_fail(ctx, "option \"%.64s\" is not supported", o);
+	}
+	return 0;
+}
+
 static const struct cfg_directive cfg_directives[] = {
 	{ "Listen",                1, 2,                cfg_listen },
 	{ "ProxyPass",             2, CFG_MAX_ARGS - 1, cfg_proxypass },
@@ -618,6 +703,11 @@ static const struct cfg_directive cfg_directives[] = {
 	{ "LimitRequestBody",      1, 1,                cfg_limit_request_body },
 	{ "MaxConnections",        1, 1,                cfg_max_connections },
 	{ "Workers",               1, 1,                cfg_workers },
+	{ "DocumentRoot",          1, 1,                cfg_document_root },
+	{ "Alias",                 2, 2,                cfg_alias_dir },
+	{ "DirectoryIndex",        1, CFG_MAX_INDEX,    cfg_directory_index },
+	{ "TypesConfig",           1, 1,                cfg_types_config },
+	{ "Options",               1, 4,                cfg_options },
 };
 
 /* ---- lines ---- */
@@ -775,6 +865,8 @@ void config_defaults(struct config *cfg)
 	cfg->limit_request_body = 0;
 	cfg->max_connections = 4096;
 	cfg->workers = 0;
+	strcpy(cfg->dir_index[0], "index.html");
+	cfg->ndir_index = 1;
 }
 
 static void cfg_error_init(struct config_error *err, const char *file)
@@ -885,13 +977,15 @@ static int cfg_validate(const struct config *cfg, struct config_error *err)
 
 	for (unsigned i = 0; i < cfg->npass; i++)
 		serves |= cfg->pass[i].backend >= 0;
+	serves |= cfg->document_root[0] != 0 || cfg->nalias > 0;
 	err->line = 0;
 	if (cfg->nlisten == 0) {
 		snprintf(err->msg, sizeof(err->msg), "no Listen directive");
 		return -EINVAL;
 	}
 	if (!serves) {
-		snprintf(err->msg, sizeof(err->msg), "no ProxyPass directive: nothing to serve");
+		snprintf(err->msg, sizeof(err->msg),
+			 "no ProxyPass, DocumentRoot or Alias directive: nothing to serve");
 		return -EINVAL;
 	}
 	return 0;

@@ -14,10 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "spliced/config.h"
 #include "spliced/conn.h"
+#include "spliced/file.h"
 #include "spliced/forward.h"
 #include "spliced/http.h"
 #include "spliced/log.h"
@@ -31,6 +33,8 @@ static void conn_head_ready(struct conn *c);
 static void conn_body_step(struct conn *c);
 static void conn_resp_recv(struct conn *c);
 static void conn_resp_head(struct conn *c);
+static void conn_static(struct conn *c);
+static void conn_finish(struct conn *c);
 static void conn_close(struct conn *c);
 static void conn_connect(struct conn *c);
 static void conn_send_head_upstream(struct conn *c);
@@ -102,6 +106,8 @@ static void conn_close(struct conn *c)
 	}
 	conn_release_pipe(c);
 	conn_drop_upstream(c);
+	file_release(c->fent);
+	c->fent = NULL;
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
@@ -342,8 +348,8 @@ static void conn_head_ready(struct conn *c)
 	}
 	c->pass = config_route(w->cfg, head + c->req.path.off, c->req.path.len);
 	if (!c->pass || c->pass->backend < 0) {
-		conn_fail(c, 404, "no ProxyPass for %.*s", (int)c->req.path.len,
-			  head + c->req.path.off);
+		/* Not proxied ("ProxyPass /x !" included): Alias, then DocumentRoot. */
+		conn_static(c);
 		return;
 	}
 	if (w->cfg->limit_request_body && c->req.framing == HTTP_FRAMING_LENGTH &&
@@ -884,6 +890,202 @@ static void conn_body_finished(struct conn *c)
 		conn_request_sent(c);
 }
 
+/* ---- static files ------------------------------------------------------------- */
+
+/* The root a URL-path is served from: the longest Alias prefix, else DocumentRoot. *rel
+ * gets the offset of the path relative to that root. NULL: nothing serves it. */
+static const struct file_root *conn_file_root(const struct conn *c, const char *path,
+					      uint32_t len, uint32_t *rel)
+{
+	const struct config *cfg = c->w->cfg;
+	const struct worker_files *f = c->w->files;
+	int best = -1;
+
+	for (unsigned i = 0; i < cfg->nalias; i++) {
+		const struct cfg_alias *a = &cfg->alias[i];
+		uint32_t n = a->prefix_len;
+
+		/* "/static/" matches below it; "/static" also at a segment boundary. */
+		if (n > len || memcmp(path, a->prefix, n) != 0)
+			continue;
+		if (a->prefix[n - 1] != '/' && n < len && path[n] != '/')
+			continue;
+		if (best < 0 || n > cfg->alias[best].prefix_len)
+			best = (int)i;
+	}
+	if (best >= 0) {
+		*rel = cfg->alias[best].prefix_len;
+		return &f->alias[best];
+	}
+	if (f && f->docroot.fd >= 0) {
+		*rel = 1;
+		return &f->docroot;
+	}
+	return NULL;
+}
+
+/* Percent-decodes a normalized path (escapes are valid there) into out. An encoded slash
+ * or NUL does not name a file (as httpd with AllowEncodedSlashes Off): -1. */
+static int conn_decode_path(const char *in, uint32_t len, char *out, uint32_t *outlen)
+{
+	uint32_t o = 0;
+
+	for (uint32_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)in[i];
+
+		if (ch == '%') {
+			static const char hex[] = "0123456789ABCDEF";
+			const char *hi = i + 2 < len ? memchr(hex, in[i + 1], 16) : NULL;
+			const char *lo = hi ? memchr(hex, in[i + 2], 16) : NULL;
+
+			if (!lo)
+				return -1;
+			ch = (unsigned char)((hi - hex) * 16 + (lo - hex));
+			if (ch == 0 || ch == '/')
+				return -1;
+			i += 2;
+		}
+		out[o++] = (char)ch;
+	}
+	*outlen = o;
+	return 0;
+}
+
+static void conn_file_pump(struct conn *c);
+
+static void conn_static(struct conn *c)
+{
+	struct worker *w = c->w;
+	char *head = c->buf + c->start;
+	const char *path = head + c->req.path.off;
+	const struct file_root *root;
+	struct file_req rq;
+	struct file_reply rep;
+	uint32_t rel = 0, dlen;
+	char *scratch = c->rbuf, *out = c->rbuf + CONN_RESP_MAX / 2;
+
+	root = conn_file_root(c, path, c->req.path.len, &rel);
+	if (!root) {
+		conn_fail(c, 404, "nothing serves %.*s", (int)c->req.path.len, path);
+		return;
+	}
+	if (rel > c->req.path.len)
+		rel = c->req.path.len;
+	if (c->req.path.len - rel >= CONN_RESP_MAX / 2 ||
+	    conn_decode_path(path + rel, c->req.path.len - rel, scratch, &dlen) < 0) {
+		conn_fail(c, 404, "no file for %.*s", (int)c->req.path.len, path);
+		return;
+	}
+	/* A body sent with a file request is not read: close after answering. */
+	if (c->req.framing != HTTP_FRAMING_NONE)
+		c->keep_alive = false;
+	memset(&rq, 0, sizeof(rq));
+	rq.meth = c->req.meth;
+	rq.path = scratch;
+	rq.path_len = dlen;
+	rq.url_path = path;
+	rq.url_path_len = c->req.path.len;
+	rq.query = head + c->req.query.off;
+	rq.query_len = c->req.query.len;
+	rq.has_query = c->req.has_query;
+	file_cond_scan(&rq.cond, head, c->req.fields_off, c->req.head_len);
+	rq.close = !c->keep_alive;
+	rq.keep_alive_10 = c->keep_alive && c->req.version == 10;
+	rq.now = time(NULL);
+	rq.now_ms = w->now_ms;
+	if (file_serve(&w->fcache, root, w->files->mime, &rq, out, CONN_RESP_MAX / 2, &rep) < 0) {
+		conn_fail(c, 500, "static file response head too large");
+		return;
+	}
+	if (rep.head_len == 0) {
+		if (rep.status == 500)
+			log_error("file", "[client %s:%u] %.*s: %s", c->ip, c->port,
+				  (int)c->req.path.len, path, strerror(-rep.err));
+		conn_send_page(c, rep.status, rep.extra);
+		return;
+	}
+	c->next = c->req.framing == HTTP_FRAMING_NONE ? c->start + c->req.head_len : c->end;
+	conn_count_status(c, rep.status);
+	c->resp_started = true;
+	c->fent = rep.ent;
+	c->foff = (int64_t)rep.offset;
+	memset(&c->body, 0, sizeof(c->body));
+	c->body.sp.from = rep.ent ? rep.ent->fd : -1;
+	c->body.sp.to = c->fd;
+	c->body.sp.left = rep.length;
+	c->fhead = out;
+	c->page_len = rep.head_len;
+	c->page_off = 0;
+	c->state = CS_FILE_HEAD;
+	conn_touch(c, conn_timeout_ms(c));
+	/* The head waits for the first bytes of the body: one segment for a small file. */
+	if ((rep.ent ? worker_send_more : worker_send)(w, c, OP_CLIENT_SEND, c->fd, out,
+						       rep.head_len))
+		conn_close(c);
+}
+
+static void conn_file_done(struct conn *c)
+{
+	file_release(c->fent);
+	c->fent = NULL;
+	conn_finish(c);
+}
+
+static void conn_file_pump(struct conn *c)
+{
+	struct conn_body *b = &c->body;
+	uint64_t before = b->sp.moved;
+	enum relay_result r;
+
+	if (!b->sp.pipe && !b->splicing) {
+		/* Without a free pipe, sendfile(2) moves the bytes instead. */
+		b->sp.pipe = relay_pipe_get(&c->w->pipes);
+		b->splicing = true;
+		if (b->sp.pipe)
+			c->w->stats.splice_transfers++;
+	}
+	r = relay_file_pump(&b->sp, &c->foff);
+	c->w->stats.bytes_spliced += b->sp.moved - before;
+	if (b->sp.moved != before)
+		conn_touch(c, conn_timeout_ms(c));
+	switch (r) {
+	case RELAY_DONE:
+		relay_pipe_put(&c->w->pipes, b->sp.pipe, false);
+		b->sp.pipe = NULL;
+		b->splicing = false;
+		conn_file_done(c);
+		return;
+	case RELAY_WAIT_OUT:
+		if (worker_poll(c->w, c, c->fd, POLLOUT))
+			conn_close(c);
+		return;
+	case RELAY_EOF:
+		conn_fail(c, 0, "static file shrank while it was being sent");
+		return;
+	default:
+		conn_fail(c, 0, "sending a static file: %s", strerror(b->sp.err));
+		return;
+	}
+}
+
+static void conn_file_sent(struct conn *c, int res)
+{
+	c->page_off += (uint32_t)res;
+	if (c->page_off < c->page_len) {
+		if ((c->fent ? worker_send_more : worker_send)(c->w, c, OP_CLIENT_SEND, c->fd,
+								c->fhead + c->page_off,
+								c->page_len - c->page_off))
+			conn_close(c);
+		return;
+	}
+	if (!c->fent) {
+		conn_finish(c);
+		return;
+	}
+	c->state = CS_FILE_BODY;
+	conn_file_pump(c);
+}
+
 /* ---- completions ------------------------------------------------------------------ */
 
 static void conn_client_recv(struct conn *c, int res)
@@ -960,6 +1162,9 @@ static void conn_client_sent(struct conn *c, int res)
 		return;
 	case CS_RESP_BODY:
 		conn_body_sent(c, res);
+		return;
+	case CS_FILE_HEAD:
+		conn_file_sent(c, res);
 		return;
 	default:
 		conn_close(c);
@@ -1056,7 +1261,12 @@ void conn_complete(struct conn *c, int op, int res)
 		conn_up_recv(c, res);
 		break;
 	case OP_SPLICE_POLL:
-		if (res < 0 && c->timed_out && !c->body.response && c->body.wait_out)
+		if (c->state == CS_FILE_BODY) {
+			if (res < 0)
+				conn_fail(c, 0, "sending a static file: %s", strerror(-res));
+			else
+				conn_file_pump(c);
+		} else if (res < 0 && c->timed_out && !c->body.response && c->body.wait_out)
 			conn_upstream_error(c, 0, "sending request body");
 		else if (res < 0 && c->timed_out)
 			conn_body_error(c, ETIMEDOUT, "waiting");

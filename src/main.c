@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "spliced/config.h"
+#include "spliced/file.h"
+#include "spliced/mime.h"
 #include "spliced/log.h"
 #include "spliced/privdrop.h"
 #include "spliced/relay-t.h"
@@ -55,6 +57,45 @@ out_close:
 out_err:
 	snprintf(err, errlen, "could not bind to address %s: %s", l->name, strerror(errno));
 	return -1;
+}
+
+/* Opens DocumentRoot and the Alias directories (before privileges are dropped: the
+ * serving user then needs no search permission above them) and the MIME types. */
+static int open_files(const struct config *cfg, struct worker_files *f, char *msg, size_t len)
+{
+	const char *names[CFG_MAX_INDEX];
+	struct config_error merr;
+	int ret;
+
+	for (unsigned i = 0; i < cfg->ndir_index; i++)
+		names[i] = cfg->dir_index[i];
+	f->docroot.fd = -1;
+	for (unsigned i = 0; i < CFG_MAX_ALIAS; i++)
+		f->alias[i].fd = -1;
+	if (cfg->document_root[0]) {
+		ret = file_root_open(&f->docroot, cfg->document_root, cfg->follow_symlinks);
+		if (ret < 0) {
+			snprintf(msg, len, "DocumentRoot %.900s: %s", cfg->document_root, strerror(-ret));
+			return ret;
+		}
+		file_root_set_index(&f->docroot, names, cfg->ndir_index);
+	}
+	for (unsigned i = 0; i < cfg->nalias; i++) {
+		ret = file_root_open(&f->alias[i], cfg->alias[i].dir, cfg->follow_symlinks);
+		if (ret < 0) {
+			snprintf(msg, len, "Alias %.100s %.800s: %s", cfg->alias[i].prefix, cfg->alias[i].dir,
+				 strerror(-ret));
+			return ret;
+		}
+		file_root_set_index(&f->alias[i], names, cfg->ndir_index);
+	}
+	f->mime = cfg->types_config[0] ? mime_load(cfg->types_config, &merr)
+				       : mime_load_default(&merr);
+	if (!f->mime) {
+		config_error_format(&merr, msg, len);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* Each proxied connection holds two descriptors and each worker up to RELAY_POOL_MAX
@@ -160,6 +201,7 @@ static int serve(struct worker *w, unsigned n, const sigset_t *set)
 int main(int argc, char **argv)
 {
 	static struct config cfg;
+	static struct worker_files files;
 	struct config_error cerr;
 	const char *cfg_path = NULL;
 	bool test_only = false;
@@ -230,6 +272,11 @@ int main(int argc, char **argv)
 		}
 	}
 
+	if (open_files(&cfg, &files, msg, sizeof(msg)) < 0) {
+		log_error("main", "%s", msg);
+		fprintf(stderr, "spliced: %s\n", msg);
+		return 1;
+	}
 	ret = privdrop_apply(cfg.user, cfg.group, &applied, msg, sizeof(msg));
 	if (ret < 0) {
 		log_error("main", "%s", msg);
@@ -252,6 +299,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	for (unsigned i = 0; i < nw; i++) {
+		w[i].files = &files;
 		ret = worker_init(&w[i], &cfg, i, per_worker);
 		if (ret < 0) {
 			log_error("main", "worker %u: %s", i, strerror(-ret));

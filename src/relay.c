@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/sendfile.h>
 #include <unistd.h>
 
 #include "spliced/relay.h"
@@ -111,6 +112,63 @@ enum relay_result relay_pump(struct relay_splice *s)
 			continue;
 		if (errno == EAGAIN)
 			return RELAY_WAIT_IN;
+		s->err = errno;
+		return RELAY_ERROR;
+	}
+}
+
+static enum relay_result relay_sendfile(struct relay_splice *s, int64_t *off)
+{
+	while (s->left) {
+		off_t o = (off_t)*off;
+		size_t want = s->left < (1u << 30) ? (size_t)s->left : (1u << 30);
+		ssize_t n = sendfile(s->to, s->from, &o, want);
+
+		if (n > 0) {
+			*off = o;
+			s->left -= (uint64_t)n;
+			s->moved += (uint64_t)n;
+			continue;
+		}
+		if (n == 0)
+			return RELAY_EOF;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN)
+			return RELAY_WAIT_OUT;
+		s->err = errno;
+		return RELAY_ERROR;
+	}
+	return RELAY_DONE;
+}
+
+enum relay_result relay_file_pump(struct relay_splice *s, int64_t *off)
+{
+	if (!s->pipe)
+		return relay_sendfile(s, off);
+	for (;;) {
+		enum relay_result r = relay_drain(s);
+		size_t want;
+		loff_t o = (loff_t)*off;
+		ssize_t n;
+
+		if (r != RELAY_DONE)
+			return r;
+		if (s->left == 0)
+			return RELAY_DONE;
+		want = s->left < s->pipe->size ? (size_t)s->left : s->pipe->size;
+		/* Explicit offsets: cached file descriptors are shared between requests. */
+		n = splice(s->from, &o, s->pipe->wfd, NULL, want, SPLICE_F_MOVE);
+		if (n > 0) {
+			*off = o;
+			s->in_pipe += (uint32_t)n;
+			s->left -= (uint64_t)n;
+			continue;
+		}
+		if (n == 0)
+			return RELAY_EOF;
+		if (errno == EINTR)
+			continue;
 		s->err = errno;
 		return RELAY_ERROR;
 	}

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "spliced/conn.h"
+#include "spliced/file.h"
 #include "spliced/log.h"
 #include "spliced/relay.h"
 #include "spliced/ring.h"
@@ -45,6 +46,9 @@ int worker_init(struct worker *w, const struct config *cfg, unsigned id, unsigne
 	for (uint32_t i = 0; i < max_conns; i++)
 		w->free_slots[i] = max_conns - 1 - i;
 	w->nfree = max_conns;
+	if (file_cache_init(&w->fcache, FILE_CACHE_SLOTS_DEFAULT, FILE_CACHE_TTL_MS_DEFAULT) < 0)
+		return -ENOMEM;
+	w->fcache_ready = true;
 	w->wake_fd = eventfd(0, EFD_CLOEXEC);
 	if (w->wake_fd < 0)
 		return -errno;
@@ -57,6 +61,8 @@ void worker_destroy(struct worker *w)
 	for (unsigned i = 0; i < w->cfg->nbackend; i++)
 		up_pool_prune(&w->pools[i], 0, true);
 	relay_pool_destroy(&w->pipes);
+	if (w->fcache_ready)
+		file_cache_destroy(&w->fcache);
 	if (w->ring_ready)
 		io_uring_queue_exit(&w->ring);
 	if (w->wake_fd >= 0)
@@ -105,6 +111,17 @@ int worker_send(struct worker *w, struct conn *c, int op, int fd, const void *bu
 	if (!sqe)
 		return -EBUSY;
 	io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL);
+	return 0;
+}
+
+int worker_send_more(struct worker *w, struct conn *c, int op, int fd, const void *buf,
+		     size_t len)
+{
+	struct io_uring_sqe *sqe = worker_sqe(w, c, op);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL | MSG_MORE);
 	return 0;
 }
 

@@ -697,7 +697,7 @@ START_TEST(test_load_errors)
 
 	write_tmp("Listen 8080\nProxyPass / !\n");
 	ck_assert_int_eq(config_load(&cfg, tmp_path, &err), -EINVAL);
-	ck_assert_str_eq(err.msg, "no ProxyPass directive: nothing to serve");
+	ck_assert_str_eq(err.msg, "no ProxyPass, DocumentRoot or Alias directive: nothing to serve");
 	ck_assert_uint_eq(err.line, 0);
 	unlink(tmp_path);
 }

@@ -12,6 +12,16 @@
 #define CFG_NAME_MAX 256
 #define CFG_PATH_MAX 1024
 
+#define CFG_MAX_ALIAS 16
+#define CFG_MAX_INDEX 8
+
+/* Alias URL-PREFIX DIRECTORY */
+struct cfg_alias {
+	char prefix[CFG_NAME_MAX];     /* normalized URL-path prefix, e.g. "/static/" */
+	uint32_t prefix_len;
+	char dir[CFG_PATH_MAX];
+};
+
 struct cfg_listen {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
@@ -57,6 +67,14 @@ struct config {
 	uint64_t limit_request_body;   /* LimitRequestBody, default 0 = unlimited */
 	unsigned max_connections;      /* MaxConnections (all workers), default 4096 */
 	unsigned workers;              /* Workers, 0 = number of online CPUs (default) */
+	/* Static files (server level). */
+	char document_root[CFG_PATH_MAX]; /* DocumentRoot; "" = none */
+	struct cfg_alias alias[CFG_MAX_ALIAS]; /* Alias, longest prefix wins */
+	unsigned nalias;
+	char dir_index[CFG_MAX_INDEX][64]; /* DirectoryIndex, default index.html */
+	unsigned ndir_index;
+	char types_config[CFG_PATH_MAX]; /* TypesConfig; "" = /etc/mime.types or built-in */
+	bool follow_symlinks;          /* Options FollowSymLinks, default off */
 };
 
 /* Where a configuration error is. */

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "spliced/config-t.h"
+#include "spliced/file-t.h"
 #include "spliced/forward-t.h"
 #include "spliced/http-t.h"
 #include "spliced/relay-t.h"
@@ -33,6 +34,8 @@ enum conn_state {
 	CS_RESP_INTERIM,  /* sending a 1xx response to the client */
 	CS_RESP_SEND,     /* sending the response head (and buffered body) */
 	CS_RESP_BODY,     /* moving the rest of the response body */
+	CS_FILE_HEAD,     /* sending a static file's response head */
+	CS_FILE_BODY,     /* moving a static file's bytes: file -> pipe -> socket */
 	CS_ERROR,         /* sending a response spliced made itself, then closing */
 	CS_LINGER,        /* write side shut, discarding input until EOF or time */
 	CS_CLOSING,       /* waiting for the last operations to finish */
@@ -96,6 +99,9 @@ struct conn {
 	struct msghdr msg;        /* for the sendmsg in flight */
 	struct conn_body body;
 	uint16_t status;          /* status sent to the client, for the log and stats */
+	struct file_ent *fent;    /* the static file being sent (a cache reference) */
+	int64_t foff;             /* its next byte */
+	const char *fhead;        /* its response head, in rbuf */
 
 	char ip[INET6_ADDRSTRLEN];
 	uint16_t port;

@@ -19,4 +19,11 @@ void relay_pool_destroy(struct relay_pool *pool);
  * s->from. Returns what to wait for before calling again, RELAY_DONE, or a failure. */
 enum relay_result relay_pump(struct relay_splice *s);
 
+/* Moves a file's bytes [*off, *off + s->left) to socket s->to: file -> s->pipe -> socket
+ * with splice(2), or with sendfile(2) when s->pipe is NULL (the pool was empty). The file
+ * read is synchronous (the page cache, or the disk); the socket write is non-blocking.
+ * Returns RELAY_DONE, RELAY_WAIT_OUT, RELAY_EOF (the file is shorter than it was: it was
+ * truncated while being sent) or RELAY_ERROR. */
+enum relay_result relay_file_pump(struct relay_splice *s, int64_t *off);
+
 #endif

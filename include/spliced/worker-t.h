@@ -9,9 +9,18 @@
 
 #include "spliced/config-t.h"
 #include "spliced/conn-t.h"
+#include "spliced/file-t.h"
 #include "spliced/http-t.h"
 #include "spliced/relay-t.h"
 #include "spliced/upstream-t.h"
+
+/* Where static files come from: opened by the main thread before privileges are
+ * dropped, read-only afterwards and shared by the workers. */
+struct worker_files {
+	struct file_root docroot;      /* fd -1: no DocumentRoot */
+	struct file_root alias[CFG_MAX_ALIAS];
+	const struct mime_table *mime;
+};
 
 /* Counters of one worker; summed by the main thread at exit. */
 struct stats {
@@ -52,6 +61,9 @@ struct worker {
 
 	struct http_limits lim;
 	struct relay_pool pipes;
+	const struct worker_files *files;
+	struct file_cache fcache;
+	bool fcache_ready;
 	struct up_pool *pools;     /* one per configured backend */
 	struct stats stats;
 	int exit_code;

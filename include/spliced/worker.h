@@ -21,6 +21,9 @@ void worker_destroy(struct worker *w);
 struct conn;
 int worker_recv(struct worker *w, struct conn *c, int op, int fd, void *buf, size_t len);
 int worker_send(struct worker *w, struct conn *c, int op, int fd, const void *buf, size_t len);
+/* The same with MSG_MORE: more follows at once (a head before its body). */
+int worker_send_more(struct worker *w, struct conn *c, int op, int fd, const void *buf,
+		     size_t len);
 int worker_sendmsg(struct worker *w, struct conn *c, int op, int fd, struct iovec *iov,
 		   unsigned niov);
 int worker_connect(struct worker *w, struct conn *c, int fd, const struct sockaddr *sa,
