@@ -141,9 +141,12 @@ static void conn_count_status(struct conn *c, unsigned status)
 	c->w->stats.status[status >= 100 && status < 600 ? status / 100 : 0]++;
 }
 
-/* Answers with a short page made here, then closes the connection (lingering). */
+/* Answers with a short page made here, then closes the connection (lingering), unless
+ * c->page_keep says the exchange ended cleanly (a static file error on a request without
+ * a body) and the connection may serve the next request. */
 static void conn_send_page(struct conn *c, unsigned status, const char *extra_headers)
 {
+	bool keep = c->page_keep;
 	const char *text = http_status_text(status);
 	char body[256];
 	int blen, n;
@@ -153,8 +156,10 @@ static void conn_send_page(struct conn *c, unsigned status, const char *extra_he
 			"<body><h1>%s</h1></body></html>\n", status, text, text);
 	n = snprintf(c->page, sizeof(c->page),
 		     "HTTP/1.1 %u %s\r\nContent-Type: text/html; charset=utf-8\r\n"
-		     "Content-Length: %d\r\n%sConnection: close\r\n\r\n%s",
+		     "Content-Length: %d\r\n%s%s\r\n%s",
 		     status, text, blen, extra_headers ? extra_headers : "",
+		     keep ? (c->req.version == 10 ? "Connection: keep-alive\r\n" : "")
+			  : "Connection: close\r\n",
 		     c->head_only ? "" : body);
 	if (n < 0 || (size_t)n >= sizeof(c->page)) {
 		conn_close(c);
@@ -326,6 +331,7 @@ static void conn_head_ready(struct conn *c)
 	}
 	w->stats.requests++;
 	c->head_only = c->req.meth == HTTP_METHOD_HEAD;
+	c->page_keep = false;
 	c->keep_alive = conn_wants_keep_alive(c);
 	c->resp_started = false;
 	c->retried = false;
@@ -1001,6 +1007,8 @@ static void conn_static(struct conn *c)
 		if (rep.status == 500)
 			log_error("file", "[client %s:%u] %.*s: %s", c->ip, c->port,
 				  (int)c->req.path.len, path, strerror(-rep.err));
+		c->next = c->start + c->req.head_len;
+		c->page_keep = c->keep_alive && c->req.framing == HTTP_FRAMING_NONE;
 		conn_send_page(c, rep.status, rep.extra);
 		return;
 	}
@@ -1140,6 +1148,9 @@ static void conn_client_sent(struct conn *c, int res)
 			if (worker_send(c->w, c, OP_CLIENT_SEND, c->fd, c->page + c->page_off,
 					c->page_len - c->page_off))
 				conn_close(c);
+		} else if (c->state == CS_ERROR && c->page_keep) {
+			c->page_keep = false;
+			conn_finish(c);
 		} else if (c->state == CS_ERROR) {
 			conn_linger(c);
 		} else {

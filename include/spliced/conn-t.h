@@ -76,6 +76,7 @@ struct conn {
 	bool resp_started;        /* bytes of the current response went to the client */
 	bool keep_alive;          /* the client connection stays open after this exchange */
 	bool head_only;           /* a HEAD request: pages we make carry no body */
+	bool page_keep;           /* the page being sent ends the exchange, not the connection */
 	bool up_reused;           /* the backend connection came from the pool */
 	bool up_reusable;         /* it may go back to the pool when done */
 	bool retried;
