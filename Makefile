@@ -10,7 +10,7 @@ CFLAGS  += -std=gnu11 $(WARN) -Iinclude -D_GNU_SOURCE -pthread \
 ifeq ($(WERROR),1)
 CFLAGS  += -Werror
 endif
-LIBS    := -luring -lcap-ng -lpthread
+LIBS    := -luring -lcap-ng -lpthread -lpcre2-8
 
 ifeq ($(SANITIZE),1)
 B       := build-asan
@@ -28,7 +28,8 @@ LIB_OBJ   := $(LIB_SRC:src/%.c=$(B)/src/%.o)
 TEST_SRC  := $(sort $(wildcard tests/check_*.c))
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 TEST_HELP := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
-TOOL_BIN  := $(B)/tools/testbackend $(B)/tools/splicebench
+TOOL_BIN  := $(B)/tools/testbackend $(B)/tools/splicebench $(B)/tools/rewritetest \
+             $(B)/tools/rwbench
 FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 
 DEPS_PKGS := gcc make pkg-config liburing-dev libcap-ng-dev check libpcre2-dev \
@@ -61,7 +62,7 @@ $(B)/tools/%: tools/%.c Makefile
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lpthread
 
 # Tools that measure or exercise the project's own modules link the library.
-$(B)/tools/splicebench: tools/splicebench.c $(B)/libspliced.a
+$(B)/tools/splicebench $(B)/tools/rewritetest $(B)/tools/rwbench: $(B)/tools/%: tools/%.c $(B)/libspliced.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libspliced.a $(LIBS)
 

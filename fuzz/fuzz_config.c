@@ -84,8 +84,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc = config_parse(&cfg, (const char *)data, size, "fuzz.conf", &err);
 	if (rc == 0) {
 		check_config(&cfg);
+		config_free(&cfg);  /* rewrite rules and maps are allocated */
 		return 0;
 	}
+	config_free(&cfg);
 	/* a failure is -EINVAL, tied to a line, with a message */
 	if (rc != -EINVAL || err.line == 0 || err.msg[0] == '\0' ||
 	    strcmp(err.file, "fuzz.conf") != 0 || !memchr(err.msg, '\0', sizeof(err.msg)))

@@ -26,6 +26,9 @@
 #include <unistd.h>
 
 #include "spliced/config.h"
+#include "spliced/log.h"
+#include "spliced/rewrite.h"
+#include "spliced/uri.h"
 
 #define CFG_LINE_MAX 16384             /* bytes of one logical line, after joining */
 #define CFG_MAX_ARGS 32                /* words on one line, the directive included */
@@ -37,6 +40,7 @@ struct cfg_ctx {
 	struct config *cfg;
 	struct config_error *err;
 	const char *directive;         /* canonical name, prefixed to messages; NULL = none */
+	unsigned scope;                /* the <VirtualHost> being read; 0 = main server */
 };
 
 /* Walks text[0..len) physical line by physical line. */
@@ -54,6 +58,7 @@ struct cfg_directive {
 	unsigned min_args;             /* arguments after the name */
 	unsigned max_args;
 	cfg_handler *handler;
+	bool vhost;                    /* allowed inside <VirtualHost> */
 };
 
 static const char cfg_builtin_text[] =
@@ -453,14 +458,22 @@ static int cfg_proxypass(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	p->prefix_len = (uint32_t)strlen(p->prefix);
 	p->path_len = (uint32_t)strlen(p->path);
 	p->backend = backend;
+	p->scope = (uint16_t)ctx->scope;
 	cfg->npass++;
 	return 0;
 }
 
 static int cfg_preserve_host(struct cfg_ctx *ctx, unsigned argc, char **argv)
 {
+	bool on = false;
+	int rc;
+
 	(void)argc;
-	return cfg_flag(ctx, argv[1], &ctx->cfg->preserve_host);
+	if (ctx->scope == 0)
+		return cfg_flag(ctx, argv[1], &ctx->cfg->preserve_host);
+	if ((rc = cfg_flag(ctx, argv[1], &on)) == 0)
+		ctx->cfg->scope[ctx->scope].preserve_host = on;
+	return rc;
 }
 
 static int cfg_keepalive(struct cfg_ctx *ctx, unsigned argc, char **argv)
@@ -599,8 +612,305 @@ static int cfg_workers(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	return cfg_unsigned(ctx, argv[1], 1, 256, "workers", &ctx->cfg->workers);
 }
 
-/* Every directive we know. A new one is a row here and a handler above; argument counts
- * are checked before the handler runs, so argv[1..min_args] always exist. */
+/* ---- virtual hosts ---- */
+
+/* "host[:port]" of ServerName / a Host header: the host, lower case, without a trailing
+ * dot ([v6] keeps its brackets). Returns its length, or 0 when it does not fit. */
+static size_t cfg_hostname(const char *s, size_t len, char *out, size_t outlen)
+{
+	const char *rb = len && s[0] == '[' ? memchr(s, ']', len) : NULL;
+	size_t n = rb ? (size_t)(rb - s) + 1 : len;
+
+	if (!rb && memchr(s, ':', len))
+		n = (size_t)((const char *)memchr(s, ':', len) - s);
+	while (n > 0 && s[n - 1] == '.')
+		n--;
+	if (n == 0 || n >= outlen)
+		return 0;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	uri_tolower(out, n);
+	return n;
+}
+
+/* ServerName [scheme://]fqdn[:port] */
+static int cfg_server_name(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	struct cfg_scope *sc = &ctx->cfg->scope[ctx->scope];
+	const char *arg = argv[1], *sep = strstr(arg, "://");
+	char show[CFG_SHOW_MAX + 8];
+
+	(void)argc;
+	if (sep)
+		arg = sep + 3;
+	if (cfg_has_ctl(arg, true) || strchr(arg, '/') ||
+	    !cfg_hostname(arg, strlen(arg), sc->server_name, sizeof(sc->server_name)))
+		return cfg_fail(ctx, "\"%s\" is not a host name", cfg_show(argv[1], show, sizeof(show)));
+	return 0;
+}
+
+/* ServerAlias name... ('*' and '?' wildcards) */
+static int cfg_server_alias(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	struct config *cfg = ctx->cfg;
+	struct cfg_scope *sc = &cfg->scope[ctx->scope];
+	char show[CFG_SHOW_MAX + 8];
+
+	if (ctx->scope == 0)
+		return cfg_fail(ctx, "only allowed in <VirtualHost>");
+	for (unsigned i = 1; i < argc; i++) {
+		if (cfg->nvname == CFG_MAX_VNAMES)
+			return cfg_fail(ctx, "more than %d names in all", CFG_MAX_VNAMES);
+		if (cfg_has_ctl(argv[i], true) || strchr(argv[i], '/') ||
+		    !cfg_hostname(argv[i], strlen(argv[i]), cfg->vname[cfg->nvname].name,
+				  CFG_NAME_MAX))
+			return cfg_fail(ctx, "\"%s\" is not a host name",
+					cfg_show(argv[i], show, sizeof(show)));
+		cfg->nvname++;
+		sc->nname++;
+	}
+	return 0;
+}
+
+/* One address of <VirtualHost addr[:port] ...>: only the port selects (0 = any). */
+static int cfg_vhost_addr(struct cfg_ctx *ctx, struct cfg_scope *sc, const char *a)
+{
+	const char *rb = a[0] == '[' ? strchr(a, ']') : NULL;
+	const char *colon = rb ? (rb[1] == ':' ? rb + 1 : NULL) : strrchr(a, ':');
+	char show[CFG_SHOW_MAX + 8];
+	uint64_t port;
+
+	if ((a[0] == '[' && (!rb || (rb[1] && rb[1] != ':'))) ||
+	    (!rb && colon && memchr(a, ':', (size_t)(colon - a))) || colon == a)
+		return cfg_fail(ctx, "bad address \"%s\"", cfg_show(a, show, sizeof(show)));
+	if (!colon || strcmp(colon + 1, "*") == 0) {
+		sc->any_port = true;
+		return 0;
+	}
+	if (cfg_u64(colon + 1, strlen(colon + 1), &port) < 0 || port < 1 || port > 65535)
+		return cfg_fail(ctx, "bad port in \"%s\"", cfg_show(a, show, sizeof(show)));
+	if (sc->nport == CFG_VHOST_PORTS)
+		return cfg_fail(ctx, "more than %d addresses", CFG_VHOST_PORTS);
+	sc->port[sc->nport++] = (uint16_t)port;
+	return 0;
+}
+
+static void cfg_scope_init(struct cfg_scope *sc, unsigned line, unsigned name_first)
+{
+	memset(sc, 0, sizeof(*sc));
+	sc->preserve_host = -1;
+	sc->rewrite_engine = -1;
+	sc->log_level = -1;
+	sc->rewrite_trace = -1;
+	sc->line = line;
+	sc->name_first = name_first;
+}
+
+/* <VirtualHost addr[:port] ...> */
+static int cfg_vhost_open(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	struct config *cfg = ctx->cfg;
+	struct cfg_scope *sc = &cfg->scope[cfg->nscope];
+	char *last = argv[argc - 1];
+	size_t n = strlen(last);
+	int rc;
+
+	ctx->directive = "<VirtualHost>";
+	if (ctx->scope)
+		return cfg_fail(ctx, "sections cannot be nested");
+	if (last[n - 1] != '>')
+		return cfg_fail(ctx, "missing '>' at the end of the line");
+	last[n - 1] = '\0';
+	argc -= last[0] == '\0';
+	if (argc < 2)
+		return cfg_fail(ctx, "needs an address, e.g. <VirtualHost *:80>");
+	if (cfg->nscope == CFG_MAX_VHOSTS + 1)
+		return cfg_fail(ctx, "more than %d sections", CFG_MAX_VHOSTS);
+	if (cfg->rw.pending)
+		return cfg_fail(ctx, "a RewriteCond before it has no RewriteRule");
+	cfg_scope_init(sc, ctx->err->line, cfg->nvname);
+	for (unsigned i = 1; i < argc; i++)
+		if ((rc = cfg_vhost_addr(ctx, sc, argv[i])) < 0)
+			return rc;
+	ctx->scope = cfg->nscope++;
+	return 0;
+}
+
+static int cfg_vhost_close(struct cfg_ctx *ctx, unsigned argc)
+{
+	ctx->directive = "</VirtualHost>";
+	if (!ctx->scope)
+		return cfg_fail(ctx, "without matching <VirtualHost> section");
+	if (argc > 1)
+		return cfg_fail(ctx, "takes no arguments");
+	if (ctx->cfg->rw.pending)
+		return cfg_fail(ctx, "a RewriteCond in the section has no RewriteRule");
+	ctx->scope = 0;
+	return 0;
+}
+
+/* ---- rewriting ---- */
+
+static int cfg_rewrite_engine(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	bool on = false;
+	int rc = cfg_flag(ctx, argv[1], &on);
+
+	(void)argc;
+	if (rc == 0)
+		ctx->cfg->scope[ctx->scope].rewrite_engine = on;
+	return rc;
+}
+
+static int cfg_rewrite_options(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	struct cfg_scope *sc = &ctx->cfg->scope[ctx->scope];
+	char show[CFG_SHOW_MAX + 8];
+
+	for (unsigned i = 1; i < argc; i++) {
+		if (strcasecmp(argv[i], "Inherit") == 0)
+			sc->rewrite_inherit = CFG_INHERIT;
+		else if (strcasecmp(argv[i], "InheritBefore") == 0)
+			sc->rewrite_inherit = CFG_INHERIT_BEFORE;
+		else
+			return cfg_fail(ctx, "option \"%s\" is not supported (Inherit, InheritBefore)",
+					cfg_show(argv[i], show, sizeof(show)));
+	}
+	return 0;
+}
+
+static int cfg_rewrite_map(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	char msg[sizeof(ctx->err->msg) - 32];
+
+	(void)argc;
+	if (rw_map_add(&ctx->cfg->rw, ctx->scope, argv[1], argv[2], msg, sizeof(msg)) < 0)
+		return cfg_fail(ctx, "%s", msg);
+	return 0;
+}
+
+static int cfg_rewrite_cond(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	char msg[sizeof(ctx->err->msg) - 32];
+
+	if (rw_cond_add(&ctx->cfg->rw, ctx->scope, ctx->err->line, argc - 1, argv + 1, msg,
+			sizeof(msg)) < 0)
+		return cfg_fail(ctx, "%s", msg);
+	return 0;
+}
+
+/* The rule, then what it needs registered: its backend (the same pool as a ProxyPass to
+ * the same host:port) and its file root. */
+static int cfg_rewrite_rule(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	struct config *cfg = ctx->cfg;
+	struct rw_rule_info info;
+	char msg[sizeof(ctx->err->msg) - 32];
+	const char *path;
+	int idx = rw_rule_add(&cfg->rw, ctx->scope, ctx->err->line, argc - 1, argv + 1, &info,
+			      msg, sizeof(msg));
+	int n;
+
+	if (idx < 0)
+		return cfg_fail(ctx, "%s", msg);
+	if (info.proxy_url[0]) {
+		if ((n = cfg_backend_of(ctx, info.proxy_url, &path)) < 0)
+			return n;
+		cfg->rw.rule[idx].backend = (int16_t)n;
+	}
+	if (info.root[0]) {
+		if ((n = config_file_root(cfg, info.root)) < 0)
+			return cfg_fail(ctx, "more than %d directories to serve files from",
+					CFG_MAX_ROOTS);
+		cfg->rw.rule[idx].root = (int16_t)n;
+	}
+	return 0;
+}
+
+/* ErrorDocument CODE text|/path|URL|default, told apart as httpd does. */
+static int cfg_error_document(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	struct config *cfg = ctx->cfg;
+	struct cfg_errdoc *d = &cfg->errdoc[cfg->nerrdoc];
+	const char *v = argv[2], *colon = strstr(v, "://");
+	uint64_t code;
+	int rc;
+
+	(void)argc;
+	if ((rc = cfg_number(ctx, argv[1], 400, 599, "an HTTP status", &code)) < 0)
+		return rc;
+	for (unsigned i = 0; i < cfg->nerrdoc; i++)
+		if (cfg->errdoc[i].scope == ctx->scope && cfg->errdoc[i].code == code)
+			d = &cfg->errdoc[i];   /* a later line replaces an earlier one */
+	if (d == &cfg->errdoc[cfg->nerrdoc] && cfg->nerrdoc == CFG_MAX_ERRDOCS)
+		return cfg_fail(ctx, "more than %d ErrorDocument lines", CFG_MAX_ERRDOCS);
+	if ((rc = cfg_copy(ctx, d->value, sizeof(d->value), v)) < 0)
+		return rc;
+	d->code = (uint16_t)code;
+	d->scope = (uint16_t)ctx->scope;
+	if (strcasecmp(v, "default") == 0)
+		d->kind = 0;
+	else if (strchr(v, ' '))
+		d->kind = CFG_ERRDOC_TEXT;
+	else if (v[0] == '/')
+		d->kind = CFG_ERRDOC_LOCAL;
+	else if (colon && colon > v && strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					       "0123456789+-.") == (size_t)(colon - v))
+		d->kind = CFG_ERRDOC_URL;
+	else
+		d->kind = CFG_ERRDOC_TEXT;
+	if (d->kind != CFG_ERRDOC_TEXT && cfg_has_ctl(v, true))
+		return cfg_fail(ctx, "control character or blank in the URL");
+	cfg->nerrdoc += d == &cfg->errdoc[cfg->nerrdoc];
+	return 0;
+}
+
+/* A LogLevel word: emerg..debug -> enum log_level, traceN -> debug and *trace = N. */
+static int cfg_log_word(const char *w, int *level, int *trace)
+{
+	static const char *const names[] = { "emerg", "alert", "crit", "error", "warn",
+					     "notice", "info", "debug" };
+	static const int levels[] = { LOG_LV_EMERG, LOG_LV_EMERG, LOG_LV_EMERG, LOG_LV_ERROR,
+				      LOG_LV_WARN, LOG_LV_NOTICE, LOG_LV_INFO, LOG_LV_DEBUG };
+
+	*trace = 0;
+	for (int i = 0; i < 8; i++)
+		if (strcasecmp(w, names[i]) == 0) {
+			*level = levels[i];
+			return 0;
+		}
+	if (strncasecmp(w, "trace", 5) == 0 && w[5] >= '1' && w[5] <= '8' && !w[6]) {
+		*level = LOG_LV_DEBUG;
+		*trace = w[5] - '0';
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* LogLevel [module:]level ...: the level, and mod_rewrite's trace (rewrite:traceN, or a
+ * plain traceN for every module); other modules' levels are accepted and have no effect. */
+static int cfg_log_level(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	struct cfg_scope *sc = &ctx->cfg->scope[ctx->scope];
+	char show[CFG_SHOW_MAX + 8];
+
+	for (unsigned i = 1; i < argc; i++) {
+		const char *colon = strchr(argv[i], ':');
+		int level, trace;
+
+		if (cfg_log_word(colon ? colon + 1 : argv[i], &level, &trace) < 0)
+			return cfg_fail(ctx, "\"%s\" is not a log level (emerg..debug, trace1..trace8)",
+					cfg_show(argv[i], show, sizeof(show)));
+		if (!colon) {
+			sc->log_level = (int8_t)level;
+			sc->rewrite_trace = (int8_t)trace;
+		} else if (colon - argv[i] == 7 && strncasecmp(argv[i], "rewrite", 7) == 0) {
+			sc->rewrite_trace = (int8_t)trace;
+		}
+	}
+	return 0;
+}
+
 /* ---- static files ---- */
 
 /* An absolute directory, stored as written without trailing '/' (but "/" itself). */
@@ -686,28 +996,39 @@ static int cfg_options(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	return 0;
 }
 
+/* Every directive we know. A new one is a row here and a handler above; argument counts
+ * are checked before the handler runs, so argv[1..min_args] always exist. */
 static const struct cfg_directive cfg_directives[] = {
-	{ "Listen",                1, 2,                cfg_listen },
-	{ "ProxyPass",             2, CFG_MAX_ARGS - 1, cfg_proxypass },
-	{ "ProxyPreserveHost",     1, 1,                cfg_preserve_host },
-	{ "KeepAlive",             1, 1,                cfg_keepalive },
-	{ "User",                  1, 1,                cfg_user },
-	{ "Group",                 1, 1,                cfg_group },
-	{ "ErrorLog",              1, 1,                cfg_error_log },
-	{ "Timeout",               1, 1,                cfg_timeout },
-	{ "KeepAliveTimeout",      1, 1,                cfg_keepalive_timeout },
-	{ "MaxKeepAliveRequests",  1, 1,                cfg_max_keepalive_requests },
-	{ "LimitRequestLine",      1, 1,                cfg_limit_request_line },
-	{ "LimitRequestFieldSize", 1, 1,                cfg_limit_field_size },
-	{ "LimitRequestFields",    1, 1,                cfg_limit_fields },
-	{ "LimitRequestBody",      1, 1,                cfg_limit_request_body },
-	{ "MaxConnections",        1, 1,                cfg_max_connections },
-	{ "Workers",               1, 1,                cfg_workers },
-	{ "DocumentRoot",          1, 1,                cfg_document_root },
-	{ "Alias",                 2, 2,                cfg_alias_dir },
-	{ "DirectoryIndex",        1, CFG_MAX_INDEX,    cfg_directory_index },
-	{ "TypesConfig",           1, 1,                cfg_types_config },
-	{ "Options",               1, 4,                cfg_options },
+	{ "Listen",                1, 2,                cfg_listen,                 false },
+	{ "ProxyPass",             2, CFG_MAX_ARGS - 1, cfg_proxypass,              true },
+	{ "ProxyPreserveHost",     1, 1,                cfg_preserve_host,          true },
+	{ "KeepAlive",             1, 1,                cfg_keepalive,              false },
+	{ "User",                  1, 1,                cfg_user,                   false },
+	{ "Group",                 1, 1,                cfg_group,                  false },
+	{ "ErrorLog",              1, 1,                cfg_error_log,              false },
+	{ "Timeout",               1, 1,                cfg_timeout,                false },
+	{ "KeepAliveTimeout",      1, 1,                cfg_keepalive_timeout,      false },
+	{ "MaxKeepAliveRequests",  1, 1,                cfg_max_keepalive_requests, false },
+	{ "LimitRequestLine",      1, 1,                cfg_limit_request_line,     false },
+	{ "LimitRequestFieldSize", 1, 1,                cfg_limit_field_size,       false },
+	{ "LimitRequestFields",    1, 1,                cfg_limit_fields,           false },
+	{ "LimitRequestBody",      1, 1,                cfg_limit_request_body,     false },
+	{ "MaxConnections",        1, 1,                cfg_max_connections,        false },
+	{ "Workers",               1, 1,                cfg_workers,                false },
+	{ "DocumentRoot",          1, 1,                cfg_document_root,          false },
+	{ "Alias",                 2, 2,                cfg_alias_dir,              false },
+	{ "DirectoryIndex",        1, CFG_MAX_INDEX,    cfg_directory_index,        false },
+	{ "TypesConfig",           1, 1,                cfg_types_config,           false },
+	{ "Options",               1, 4,                cfg_options,                false },
+	{ "ServerName",            1, 1,                cfg_server_name,            true },
+	{ "ServerAlias",           1, CFG_MAX_ARGS - 1, cfg_server_alias,           true },
+	{ "RewriteEngine",         1, 1,                cfg_rewrite_engine,         true },
+	{ "RewriteOptions",        1, CFG_MAX_ARGS - 1, cfg_rewrite_options,        true },
+	{ "RewriteMap",            2, 2,                cfg_rewrite_map,            true },
+	{ "RewriteCond",           2, 3,                cfg_rewrite_cond,           true },
+	{ "RewriteRule",           2, 3,                cfg_rewrite_rule,           true },
+	{ "ErrorDocument",         2, 2,                cfg_error_document,         true },
+	{ "LogLevel",              1, CFG_MAX_ARGS - 1, cfg_log_level,              true },
 };
 
 /* ---- lines ---- */
@@ -805,13 +1126,19 @@ static int cfg_split(struct cfg_ctx *ctx, char *line, char **argv, unsigned *arg
 
 /* "<Name ...>" and "</Name>". Containers are where sections will hook in; until then
  * say plainly that the section is not understood rather than "unknown directive". */
-static int cfg_section(struct cfg_ctx *ctx, const char *word)
+static int cfg_section(struct cfg_ctx *ctx, unsigned argc, char **argv)
 {
+	const char *word = argv[0];
 	bool closing = word[1] == '/';
 	const char *name = word + 1 + closing;
 	char show[CFG_SHOW_MAX + 8];
 	size_t len = strcspn(name, ">");
+	bool vhost = len == 11 && strncasecmp(name, "VirtualHost", 11) == 0;
 
+	if (vhost && !closing)
+		return cfg_vhost_open(ctx, argc, argv);
+	if (vhost && ctx->scope)
+		return cfg_vhost_close(ctx, argc);
 	if (len == 0)
 		return cfg_fail(ctx, "bad section \"%s\"", cfg_show(word, show, sizeof(show)));
 	if (len > CFG_SHOW_MAX)
@@ -830,12 +1157,14 @@ static int cfg_dispatch(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	unsigned nargs = argc - 1;
 
 	if (argv[0][0] == '<')
-		return cfg_section(ctx, argv[0]);
+		return cfg_section(ctx, argc, argv);
 	for (size_t i = 0; i < sizeof(cfg_directives) / sizeof(cfg_directives[0]) && !d; i++)
 		if (strcasecmp(argv[0], cfg_directives[i].name) == 0)
 			d = &cfg_directives[i];
 	if (!d)
 		return cfg_fail(ctx, "unknown directive \"%s\"", cfg_show(argv[0], show, sizeof(show)));
+	if (ctx->scope && !d->vhost)
+		return cfg_fail(ctx, "%s is not allowed in <VirtualHost>", d->name);
 	ctx->directive = d->name;
 	if (nargs < d->min_args || nargs > d->max_args) {
 		if (d->min_args == d->max_args)
@@ -867,6 +1196,14 @@ void config_defaults(struct config *cfg)
 	cfg->workers = 0;
 	strcpy(cfg->dir_index[0], "index.html");
 	cfg->ndir_index = 1;
+	cfg_scope_init(&cfg->scope[0], 0, 0);
+	cfg->nscope = 1;
+}
+
+void config_free(struct config *cfg)
+{
+	rw_prog_free(&cfg->rw);
+	config_defaults(cfg);
 }
 
 static void cfg_error_init(struct config_error *err, const char *file)
@@ -877,6 +1214,24 @@ static void cfg_error_init(struct config_error *err, const char *file)
 	err->file[n] = '\0';
 	err->line = 0;
 	err->msg[0] = '\0';
+}
+
+/* What needs the whole text: map names, conditions left without a rule, rule lists. */
+static int cfg_finish(struct cfg_ctx *ctx)
+{
+	char msg[sizeof(ctx->err->msg)];
+	unsigned line = 0;
+
+	ctx->directive = NULL;
+	/* -f/-d/-s conditions resolve beneath the file roots: DocumentRoot is one */
+	if (ctx->cfg->document_root[0] && config_file_root(ctx->cfg, ctx->cfg->document_root) == -ENOSPC)
+		return cfg_fail(ctx, "more than %d directories to serve files from", CFG_MAX_ROOTS);
+	if (rw_prog_finish(&ctx->cfg->rw, ctx->cfg, &line, msg, sizeof(msg)) < 0) {
+		ctx->err->line = line;
+		return cfg_fail(ctx, "%s", msg);
+	}
+	ctx->err->line = 0;
+	return 0;
 }
 
 int config_parse(struct config *cfg, const char *text, size_t len, const char *file,
@@ -904,8 +1259,12 @@ int config_parse(struct config *cfg, const char *text, size_t len, const char *f
 		    (rc = cfg_dispatch(&ctx, argc, argv)) < 0)
 			return rc;
 	}
+	if (rc == 0 && ctx.scope) {
+		ctx.err->line = cfg->scope[ctx.scope].line;
+		rc = cfg_fail(&ctx, "<VirtualHost> section is not closed");
+	}
 	if (rc == 0)
-		ctx.err->line = 0;
+		rc = cfg_finish(&ctx);
 	return rc;
 }
 
@@ -978,6 +1337,8 @@ static int cfg_validate(const struct config *cfg, struct config_error *err)
 	for (unsigned i = 0; i < cfg->npass; i++)
 		serves |= cfg->pass[i].backend >= 0;
 	serves |= cfg->document_root[0] != 0 || cfg->nalias > 0;
+	for (unsigned i = 0; i < cfg->rw.nrule; i++)  /* RewriteRule [P] or to a file */
+		serves |= cfg->rw.rule[i].backend >= 0 || cfg->rw.rule[i].root >= 0;
 	err->line = 0;
 	if (cfg->nlisten == 0) {
 		snprintf(err->msg, sizeof(err->msg), "no Listen directive");
@@ -991,22 +1352,29 @@ static int cfg_validate(const struct config *cfg, struct config_error *err)
 	return 0;
 }
 
-int config_load(struct config *cfg, const char *path, struct config_error *err)
+int config_load_file(struct config *cfg, const char *path, struct config_error *err)
 {
-	struct config_error scratch;
 	char *text = NULL;
 	size_t len = 0;
 	int rc;
 
-	if (!err)
-		err = &scratch;
 	config_defaults(cfg);
 	cfg_error_init(err, path);
 	if ((rc = cfg_read_file(path, &text, &len, err)) < 0)
 		return rc;
 	rc = config_parse(cfg, text, len, path, err);
 	free(text);
-	if (rc < 0)
+	return rc;
+}
+
+int config_load(struct config *cfg, const char *path, struct config_error *err)
+{
+	struct config_error scratch;
+	int rc;
+
+	if (!err)
+		err = &scratch;
+	if ((rc = config_load_file(cfg, path, err)) < 0)
 		return rc;
 	return cfg_validate(cfg, err);
 }
@@ -1030,10 +1398,114 @@ static bool cfg_prefix_match(const struct cfg_pass *p, const char *path, size_t 
 
 const struct cfg_pass *config_route(const struct config *cfg, const char *path, size_t len)
 {
-	for (unsigned i = 0; i < cfg->npass; i++)
-		if (cfg_prefix_match(&cfg->pass[i], path, len))
-			return &cfg->pass[i];
+	return config_route_scope(cfg, 0, path, len);
+}
+
+const struct cfg_pass *config_route_scope(const struct config *cfg, unsigned scope,
+					  const char *path, size_t len)
+{
+	for (unsigned pass = 0; pass < 2; pass++) {
+		unsigned s = pass ? 0 : scope;
+
+		for (unsigned i = 0; i < cfg->npass; i++)
+			if (cfg->pass[i].scope == s && cfg_prefix_match(&cfg->pass[i], path, len))
+				return &cfg->pass[i];
+		if (scope == 0)
+			break;
+	}
 	return NULL;
+}
+
+/* ServerAlias wildcards, as httpd's ap_strcasecmp_match(): '*' any run, '?' one byte.
+ * Both sides are lower case. Iterative: no backtracking blow-up on "*a*a*a*b". */
+static bool cfg_wild(const char *pat, const char *s)
+{
+	const char *star = NULL, *resume = NULL;
+
+	while (*s) {
+		if (*pat == '*') {
+			star = pat++;
+			resume = s;
+		} else if (*pat == '?' || *pat == *s) {
+			pat++;
+			s++;
+		} else if (star) {
+			pat = star + 1;
+			s = ++resume;
+		} else {
+			return false;
+		}
+	}
+	while (*pat == '*')
+		pat++;
+	return *pat == '\0';
+}
+
+static bool cfg_port_ok(const struct cfg_scope *sc, unsigned port)
+{
+	if (sc->any_port || sc->nport == 0)
+		return true;
+	for (unsigned i = 0; i < sc->nport; i++)
+		if (sc->port[i] == port)
+			return true;
+	return false;
+}
+
+unsigned config_vhost(const struct config *cfg, const char *host, size_t len, unsigned port)
+{
+	char name[CFG_NAME_MAX];
+
+	if (cfg->nscope <= 1 || !host || !cfg_hostname(host, len, name, sizeof(name)))
+		return 0;
+	for (unsigned s = 1; s < cfg->nscope; s++) {
+		const struct cfg_scope *sc = &cfg->scope[s];
+
+		if (!cfg_port_ok(sc, port))
+			continue;
+		if (strcmp(sc->server_name, name) == 0)
+			return s;
+		for (unsigned i = 0; i < sc->nname; i++)
+			if (cfg_wild(cfg->vname[sc->name_first + i].name, name))
+				return s;
+	}
+	return 0;
+}
+
+const struct cfg_errdoc *config_errdoc(const struct config *cfg, unsigned scope,
+				       unsigned status)
+{
+	for (unsigned pass = 0; pass < 2; pass++) {
+		unsigned s = pass ? 0 : scope;
+
+		for (unsigned i = 0; i < cfg->nerrdoc; i++)
+			if (cfg->errdoc[i].scope == s && cfg->errdoc[i].code == status)
+				return cfg->errdoc[i].kind ? &cfg->errdoc[i] : NULL;
+		if (scope == 0)
+			break;
+	}
+	return NULL;
+}
+
+bool config_preserve_host(const struct config *cfg, unsigned scope)
+{
+	if (scope < cfg->nscope && cfg->scope[scope].preserve_host >= 0)
+		return cfg->scope[scope].preserve_host;
+	return cfg->preserve_host;
+}
+
+int config_file_root(struct config *cfg, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (dir[0] != '/' || n >= CFG_PATH_MAX || (n > 1 && dir[n - 1] == '/'))
+		return -EINVAL;
+	for (unsigned i = 0; i < cfg->nroot; i++)
+		if (strcmp(cfg->file_root[i], dir) == 0)
+			return (int)i;
+	if (cfg->nroot == CFG_MAX_ROOTS)
+		return -ENOSPC;
+	memcpy(cfg->file_root[cfg->nroot], dir, n + 1);
+	return (int)cfg->nroot++;
 }
 
 void config_error_format(const struct config_error *err, char *out, size_t outlen)

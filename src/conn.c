@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -24,6 +25,7 @@
 #include "spliced/http.h"
 #include "spliced/log.h"
 #include "spliced/relay.h"
+#include "spliced/rewrite.h"
 #include "spliced/ring-t.h"
 #include "spliced/upstream.h"
 #include "spliced/worker.h"
@@ -34,6 +36,8 @@ static void conn_body_step(struct conn *c);
 static void conn_resp_recv(struct conn *c);
 static void conn_resp_head(struct conn *c);
 static void conn_static(struct conn *c);
+static void conn_proxy(struct conn *c);
+static bool conn_rewrite(struct conn *c);
 static void conn_finish(struct conn *c);
 static void conn_close(struct conn *c);
 static void conn_connect(struct conn *c);
@@ -148,12 +152,26 @@ static void conn_send_page(struct conn *c, unsigned status, const char *extra_he
 {
 	bool keep = c->page_keep;
 	const char *text = http_status_text(status);
-	char body[256];
+	const struct cfg_errdoc *doc = status >= 400 ? config_errdoc(c->w->cfg, c->scope, status)
+						    : NULL;
+	char body[CFG_PATH_MAX + 1];
+	char location[CFG_PATH_MAX + 16];
 	int blen, n;
 
-	blen = snprintf(body, sizeof(body),
-			"<!DOCTYPE html>\n<html><head><title>%u %s</title></head>"
-			"<body><h1>%s</h1></body></html>\n", status, text, text);
+	if (doc && doc->kind == CFG_ERRDOC_TEXT) {
+		blen = snprintf(body, sizeof(body), "%s", doc->value);
+	} else if (doc && doc->kind == CFG_ERRDOC_URL) {
+		/* An absolute URL: the client is sent there, as httpd does. */
+		snprintf(location, sizeof(location), "Location: %s\r\n", doc->value);
+		extra_headers = location;
+		status = 302;
+		text = http_status_text(status);
+		blen = snprintf(body, sizeof(body), "<!DOCTYPE html>\n<html><head><title>%u %s"
+				"</title></head><body><h1>%s</h1></body></html>\n", status, text, text);
+	} else {
+		blen = snprintf(body, sizeof(body), "<!DOCTYPE html>\n<html><head><title>%u %s"
+				"</title></head><body><h1>%s</h1></body></html>\n", status, text, text);
+	}
 	n = snprintf(c->page, sizeof(c->page),
 		     "HTTP/1.1 %u %s\r\nContent-Type: text/html; charset=utf-8\r\n"
 		     "Content-Length: %d\r\n%s%s\r\n%s",
@@ -206,7 +224,7 @@ static void conn_fail(struct conn *c, unsigned status, const char *fmt, ...)
 
 /* ---- the request head ------------------------------------------------------------- */
 
-int conn_open(struct worker *w, struct conn *c, int fd)
+int conn_open(struct worker *w, struct conn *c, int fd, uint16_t server_port)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
@@ -217,6 +235,7 @@ int conn_open(struct worker *w, struct conn *c, int fd)
 	c->idx = (uint32_t)(c - w->conns);
 	c->fd = fd;
 	c->ufd = -1;
+	c->server_port = server_port;
 	c->buf = malloc(CONN_HEADROOM + CONN_HEAD_MAX);
 	c->rbuf = malloc(CONN_RESP_MAX);
 	if (!c->buf || !c->rbuf) {
@@ -310,6 +329,135 @@ static int conn_normalize_path(struct conn *c)
 	return 0;
 }
 
+/* RewriteRule's %{HTTP:Name}: the first field of that name in the current head. */
+static const char *conn_header(void *opaque, const char *name, size_t nlen, size_t *vlen)
+{
+	const struct conn *c = opaque;
+	const char *head = c->buf + c->start;
+	uint32_t p = c->req.fields_off, end = c->req.head_len - 2;
+
+	while (p < end) {
+		const char *line = head + p;
+		const char *eol = memchr(line, '\r', end - p);
+		size_t llen = eol ? (size_t)(eol - line) : end - p;
+		const char *colon = memchr(line, ':', llen);
+
+		if (colon && (size_t)(colon - line) == nlen && strncasecmp(line, name, nlen) == 0) {
+			const char *v = colon + 1, *ve = line + llen;
+
+			while (v < ve && (*v == ' ' || *v == '\t'))
+				v++;
+			while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+				ve--;
+			*vlen = (size_t)(ve - v);
+			return v;
+		}
+		p += (uint32_t)llen + 2;
+	}
+	return NULL;
+}
+
+/* Makes out[0..len) the request-target: "METHOD out HTTP/1.x" is written so that it ends
+ * where the request line ended (reaching into the headroom when longer), and the head is
+ * parsed again from there, so every span, check and later step sees the new target
+ * exactly as if the client had sent it. Returns 0, or the status to answer. */
+static unsigned conn_set_target(struct conn *c, const char *out, size_t len)
+{
+	char *head = c->buf + c->start;
+	uint32_t ml = c->req.method.len;
+	/* " HTTP/1.x\r\n" stays where it is, at the end of the old line. */
+	long nl = (long)ml + 1 + (long)len + 11;
+	long start = (long)c->req.fields_off - nl;
+
+	if ((long)c->start + start < 0)
+		return 414;
+	memmove(head + start, head + c->req.method.off, ml);
+	head[start + ml] = ' ';
+	memcpy(head + start + ml + 1, out, len);
+	c->start = (uint32_t)((long)c->start + start);
+	if (http_parse_request(c->buf + c->start, c->end - c->start, &c->w->lim, &c->req) <= 0)
+		return c->req.status == 414 ? 414 : 500;
+	return 0;
+}
+
+static void conn_static_at(struct conn *c, const struct file_root *root, const char *path,
+			   uint32_t len);
+
+/* Runs the RewriteRules of the request's virtual host. True when the request was
+ * answered (or handed on) here; false to go on with ProxyPass and files, maybe with a
+ * rewritten target. */
+static bool conn_rewrite(struct conn *c)
+{
+	struct worker *w = c->w;
+	const char *head = c->buf + c->start;
+	struct rw_result res;
+	struct rw_input in = {
+		.method = head + c->req.method.off, .method_len = c->req.method.len,
+		.path = head + c->req.path.off, .path_len = c->req.path.len,
+		.query = head + c->req.query.off, .query_len = c->req.query.len,
+		.has_query = c->req.has_query,
+		.host = c->req.has_host || c->req.absolute_form ? head + c->req.host.off : NULL,
+		.host_len = c->req.host.len,
+		.request_line = head, .request_line_len = c->req.fields_off - 2,
+		.remote_addr = c->ip, .remote_addr_len = strlen(c->ip),
+		.remote_port = c->port, .server_port = c->server_port,
+		.header = conn_header, .opaque = c,
+		.dst = c->rbuf, .dst_cap = CONN_RESP_MAX / 2,
+	};
+	char location[sizeof(c->page) - 512];
+	unsigned st;
+
+	if (rw_apply(w->cfg, w->rw, &in, &res) < 0) {
+		conn_fail(c, 500, "rewrite: invalid input");
+		return true;
+	}
+	c->scope = res.scope;
+	switch (res.kind) {
+	case RW_NONE:
+		return false;
+	case RW_URL:
+		st = conn_set_target(c, res.out, res.out_len);
+		if (st)
+			conn_fail(c, st, "RewriteRule %d: rewritten target %.200s not usable", res.rule,
+				  res.out);
+		return st != 0;
+	case RW_PROXY:
+		st = conn_set_target(c, res.out, res.out_len);
+		if (st) {
+			conn_fail(c, st, "RewriteRule %d: proxy target %.200s not usable", res.rule,
+				  res.out);
+			return true;
+		}
+		memset(&c->rwpass, 0, sizeof(c->rwpass));
+		c->rwpass.backend = res.backend;
+		c->pass = &c->rwpass;
+		conn_proxy(c);
+		return true;
+	case RW_FILE:
+		if (res.root < 0 || w->files->rwroot[res.root].fd < 0) {
+			conn_fail(c, 404, "RewriteRule %d: file root missing", res.rule);
+			return true;
+		}
+		conn_static_at(c, &w->files->rwroot[res.root], res.out, (uint32_t)res.out_len);
+		return true;
+	case RW_REDIRECT:
+		if (res.out_len + 13 > sizeof(location)) {
+			conn_fail(c, 500, "RewriteRule %d: Location too long", res.rule);
+			return true;
+		}
+		snprintf(location, sizeof(location), "Location: %s\r\n", res.out);
+		c->page_keep = c->keep_alive && c->req.framing == HTTP_FRAMING_NONE;
+		c->next = c->start + c->req.head_len;
+		conn_send_page(c, res.status, location);
+		return true;
+	case RW_STATUS:
+	default:
+		conn_fail(c, res.status ? res.status : 500, "RewriteRule %d: status %u", res.rule,
+			  res.status);
+		return true;
+	}
+}
+
 static void conn_head_ready(struct conn *c)
 {
 	struct worker *w = c->w;
@@ -352,12 +500,24 @@ static void conn_head_ready(struct conn *c)
 			  (int)c->req.target.len, head + c->req.target.off);
 		return;
 	}
-	c->pass = config_route(w->cfg, head + c->req.path.off, c->req.path.len);
+	c->scope = 0;
+	if (conn_rewrite(c))
+		return;
+	head = c->buf + c->start; /* a rewritten request line may start earlier */
+	c->pass = config_route_scope(w->cfg, c->scope, head + c->req.path.off, c->req.path.len);
 	if (!c->pass || c->pass->backend < 0) {
 		/* Not proxied ("ProxyPass /x !" included): Alias, then DocumentRoot. */
 		conn_static(c);
 		return;
 	}
+	conn_proxy(c);
+}
+
+/* The request goes to c->pass's backend. */
+static void conn_proxy(struct conn *c)
+{
+	struct worker *w = c->w;
+
 	if (w->cfg->limit_request_body && c->req.framing == HTTP_FRAMING_LENGTH &&
 	    c->req.content_length > w->cfg->limit_request_body) {
 		conn_fail(c, 413, "request body of %llu bytes over LimitRequestBody",
@@ -391,7 +551,7 @@ static int conn_prepare_request(struct conn *c)
 	struct fwd_target t = {
 		.pass = c->pass,
 		.backend = conn_backend(c),
-		.preserve_host = w->cfg->preserve_host,
+		.preserve_host = config_preserve_host(w->cfg, c->scope),
 		.client_ip = c->ip,
 		.proto = "http",
 	};
@@ -961,14 +1121,9 @@ static void conn_file_pump(struct conn *c);
 
 static void conn_static(struct conn *c)
 {
-	struct worker *w = c->w;
-	char *head = c->buf + c->start;
-	const char *path = head + c->req.path.off;
+	const char *path = c->buf + c->start + c->req.path.off;
 	const struct file_root *root;
-	struct file_req rq;
-	struct file_reply rep;
 	uint32_t rel = 0, dlen;
-	char *scratch = c->rbuf, *out = c->rbuf + CONN_RESP_MAX / 2;
 
 	root = conn_file_root(c, path, c->req.path.len, &rel);
 	if (!root) {
@@ -978,16 +1133,30 @@ static void conn_static(struct conn *c)
 	if (rel > c->req.path.len)
 		rel = c->req.path.len;
 	if (c->req.path.len - rel >= CONN_RESP_MAX / 2 ||
-	    conn_decode_path(path + rel, c->req.path.len - rel, scratch, &dlen) < 0) {
+	    conn_decode_path(path + rel, c->req.path.len - rel, c->rbuf, &dlen) < 0) {
 		conn_fail(c, 404, "no file for %.*s", (int)c->req.path.len, path);
 		return;
 	}
+	conn_static_at(c, root, c->rbuf, dlen);
+}
+
+/* Serves the file path[0..len) (decoded, relative) beneath root. */
+static void conn_static_at(struct conn *c, const struct file_root *root, const char *dpath,
+			   uint32_t dlen)
+{
+	struct worker *w = c->w;
+	char *head = c->buf + c->start;
+	const char *path = head + c->req.path.off;
+	struct file_req rq;
+	struct file_reply rep;
+	char *out = c->rbuf + CONN_RESP_MAX / 2;
+
 	/* A body sent with a file request is not read: close after answering. */
 	if (c->req.framing != HTTP_FRAMING_NONE)
 		c->keep_alive = false;
 	memset(&rq, 0, sizeof(rq));
 	rq.meth = c->req.meth;
-	rq.path = scratch;
+	rq.path = dpath;
 	rq.path_len = dlen;
 	rq.url_path = path;
 	rq.url_path_len = c->req.path.len;

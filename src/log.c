@@ -41,28 +41,25 @@ void log_set_level(enum log_level lv)
 	log_level = lv;
 }
 
-void log_msg(enum log_level lv, const char *module, const char *fmt, ...)
+/* One line with the level shown as `lvname`; the caller has decided it is wanted. */
+__attribute__((format(printf, 3, 0)))
+static void log_vline(const char *module, const char *lvname, const char *fmt, va_list ap)
 {
 	char line[2048];
 	struct timeval tv;
 	struct tm tm;
 	size_t n;
 	int k;
-	va_list ap;
 
-	if (lv > log_level)
-		return;
 	gettimeofday(&tv, NULL);
 	localtime_r(&tv.tv_sec, &tm);
 	n = strftime(line, sizeof(line), "[%a %b %d %H:%M:%S", &tm);
 	k = snprintf(line + n, sizeof(line) - n, ".%06ld %d] [%s:%s] [pid %d:tid %ld] ",
-		     (long)tv.tv_usec, tm.tm_year + 1900, module, log_level_names[lv],
+		     (long)tv.tv_usec, tm.tm_year + 1900, module, lvname,
 		     (int)getpid(), (long)syscall(SYS_gettid));
 	if (k > 0)
 		n += (size_t)k < sizeof(line) - n ? (size_t)k : sizeof(line) - n - 1;
-	va_start(ap, fmt);
 	k = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-	va_end(ap);
 	if (k > 0)
 		n += (size_t)k < sizeof(line) - n ? (size_t)k : sizeof(line) - n - 1;
 	if (n >= sizeof(line) - 1)
@@ -71,4 +68,26 @@ void log_msg(enum log_level lv, const char *module, const char *fmt, ...)
 	/* One write per line: O_APPEND keeps concurrent lines whole. */
 	while (write(log_fd, line, n) < 0 && errno == EINTR)
 		;
+}
+
+void log_msg(enum log_level lv, const char *module, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (lv > log_level)
+		return;
+	va_start(ap, fmt);
+	log_vline(module, log_level_names[lv], fmt, ap);
+	va_end(ap);
+}
+
+void log_trace(const char *module, unsigned level, const char *fmt, ...)
+{
+	static const char *const names[] = { "trace0", "trace1", "trace2", "trace3", "trace4",
+					     "trace5", "trace6", "trace7", "trace8" };
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vline(module, names[level < 9 ? level : 8], fmt, ap);
+	va_end(ap);
 }

@@ -89,6 +89,17 @@ static int open_files(const struct config *cfg, struct worker_files *f, char *ms
 		}
 		file_root_set_index(&f->alias[i], names, cfg->ndir_index);
 	}
+	for (unsigned i = 0; i < CFG_MAX_ROOTS; i++)
+		f->rwroot[i].fd = -1;
+	for (unsigned i = 0; i < cfg->nroot; i++) {
+		/* A rule may name a directory that is not there yet: its files are 404 then. */
+		ret = file_root_open(&f->rwroot[i], cfg->file_root[i], cfg->follow_symlinks);
+		if (ret < 0)
+			log_warn("main", "RewriteRule file root %s: %s; its files will be 404",
+				 cfg->file_root[i], strerror(-ret));
+		else
+			file_root_set_index(&f->rwroot[i], names, cfg->ndir_index);
+	}
 	f->mime = cfg->types_config[0] ? mime_load(cfg->types_config, &merr)
 				       : mime_load_default(&merr);
 	if (!f->mime) {
@@ -249,6 +260,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "spliced: ErrorLog %s: %s\n", cfg.error_log, strerror(-ret));
 		return 1;
 	}
+	if (cfg.scope[0].log_level >= 0)
+		log_set_level((enum log_level)cfg.scope[0].log_level);
 
 	nw = worker_count(&cfg);
 	per_worker = (cfg.max_connections + nw - 1) / nw;
@@ -322,5 +335,6 @@ int main(int argc, char **argv)
 		worker_destroy(&w[i]);
 	free(w);
 	log_notice("main", "stopped");
+	config_free(&cfg);
 	return ret;
 }

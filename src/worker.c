@@ -12,6 +12,7 @@
 
 #include "spliced/conn.h"
 #include "spliced/file.h"
+#include "spliced/rewrite.h"
 #include "spliced/log.h"
 #include "spliced/relay.h"
 #include "spliced/ring.h"
@@ -46,6 +47,16 @@ int worker_init(struct worker *w, const struct config *cfg, unsigned id, unsigne
 	for (uint32_t i = 0; i < max_conns; i++)
 		w->free_slots[i] = max_conns - 1 - i;
 	w->nfree = max_conns;
+	for (unsigned i = 0; i < cfg->nlisten; i++) {
+		const struct sockaddr_storage *ss = &cfg->listen[i].addr;
+
+		w->listen_port[i] = ntohs(ss->ss_family == AF_INET6 ?
+					  ((const struct sockaddr_in6 *)ss)->sin6_port :
+					  ((const struct sockaddr_in *)ss)->sin_port);
+	}
+	w->rw = rw_ctx_create(cfg);
+	if (!w->rw)
+		return -ENOMEM;
 	if (file_cache_init(&w->fcache, FILE_CACHE_SLOTS_DEFAULT, FILE_CACHE_TTL_MS_DEFAULT) < 0)
 		return -ENOMEM;
 	w->fcache_ready = true;
@@ -63,6 +74,7 @@ void worker_destroy(struct worker *w)
 	relay_pool_destroy(&w->pipes);
 	if (w->fcache_ready)
 		file_cache_destroy(&w->fcache);
+	rw_ctx_free(w->rw);
 	if (w->ring_ready)
 		io_uring_queue_exit(&w->ring);
 	if (w->wake_fd >= 0)
@@ -242,7 +254,7 @@ static void worker_accepted(struct worker *w, unsigned li, int res, unsigned fla
 	c = &w->conns[w->free_slots[--w->nfree]];
 	w->active++;
 	c->idx = (uint32_t)(c - w->conns);
-	if (conn_open(w, c, res) < 0) {
+	if (conn_open(w, c, res, w->listen_port[li]) < 0) {
 		c->state = CS_FREE;
 		w->free_slots[w->nfree++] = c->idx;
 		w->active--;

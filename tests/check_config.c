@@ -258,8 +258,16 @@ END_TEST
 
 START_TEST(test_sections)
 {
-	ck_parse_err("Timeout 5\n<VirtualHost *:80>\nServerName a\n</VirtualHost>\n", 2,
-		     "<VirtualHost> sections are not supported yet");
+	ck_assert_int_eq(parse("Timeout 5\n<VirtualHost *:80>\nServerName a\n</VirtualHost>\n"), 0);
+	ck_assert_uint_eq(cfg.nscope, 2);
+	config_free(&cfg);
+	ck_parse_err("Timeout 5\n<VirtualHost *:80>\nServerName a\n", 2,
+		     "<VirtualHost> section is not closed");
+	ck_parse_err("<VirtualHost *:80>\n<VirtualHost *:81>\n", 2,
+		     "<VirtualHost>: sections cannot be nested");
+	ck_parse_err("<VirtualHost *:80>\nTimeout 5\n</VirtualHost>\n", 2,
+		     "Timeout is not allowed in <VirtualHost>");
+	ck_parse_err("<VirtualHost>\n", 1, "<VirtualHost>: needs an address, e.g. <VirtualHost *:80>");
 	ck_parse_err("<IfModule mod_proxy.c>\n", 1, "<IfModule> sections are not supported yet");
 	ck_parse_err("  <Location>\n", 1, "<Location> sections are not supported yet");
 	ck_parse_err("</VirtualHost>\n", 1, "</VirtualHost> without matching <VirtualHost> section");

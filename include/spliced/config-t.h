@@ -6,11 +6,18 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "spliced/rewrite-t.h"
+
 #define CFG_MAX_LISTEN 16
 #define CFG_MAX_BACKENDS 64
 #define CFG_MAX_PASS 64
 #define CFG_NAME_MAX 256
 #define CFG_PATH_MAX 1024
+#define CFG_MAX_VHOSTS 64          /* <VirtualHost> sections */
+#define CFG_MAX_VNAMES 256         /* ServerAlias names, all sections together */
+#define CFG_VHOST_PORTS 8          /* addresses of one <VirtualHost> */
+#define CFG_MAX_ERRDOCS 128        /* ErrorDocument lines, all sections together */
+#define CFG_MAX_ROOTS 16           /* directories files are served from */
 
 #define CFG_MAX_ALIAS 16
 #define CFG_MAX_INDEX 8
@@ -44,6 +51,46 @@ struct cfg_pass {
 	char path[CFG_NAME_MAX];       /* path of the backend URL replacing the prefix, e.g. "/" */
 	uint32_t path_len;
 	int backend;                   /* index into config.backend; -1 for "!" (not proxied) */
+	uint16_t scope;                /* 0: main server; else the <VirtualHost> it is in */
+};
+
+/* The main server (scope 0) or one <VirtualHost> (scope 1..nscope-1). Unset values of a
+ * virtual host fall back to the main server's, as httpd merges server configs. */
+struct cfg_scope {
+	char server_name[CFG_NAME_MAX]; /* ServerName, host part, lower case; "" = not set */
+	uint16_t port[CFG_VHOST_PORTS]; /* <VirtualHost addr:port ...>: the ports */
+	uint8_t nport;
+	bool any_port;                  /* an address without port, or port '*' */
+	int8_t preserve_host;           /* ProxyPreserveHost; -1 = not set */
+	int8_t rewrite_engine;          /* RewriteEngine; -1 = not set (main server: off) */
+	uint8_t rewrite_inherit;        /* RewriteOptions: 0, CFG_INHERIT, CFG_INHERIT_BEFORE */
+	int8_t log_level;               /* LogLevel: enum log_level (log.h); -1 = not set */
+	int8_t rewrite_trace;           /* LogLevel rewrite:traceN: 1..8, 0 = off, -1 = not set */
+	uint32_t name_first, nname;     /* ServerAlias: config.vname[name_first..+nname) */
+	unsigned line;                  /* where the section starts */
+};
+
+#define CFG_INHERIT 1                /* the main server's rules run after the vhost's */
+#define CFG_INHERIT_BEFORE 2         /* ... before them */
+
+struct cfg_vname {
+	char name[CFG_NAME_MAX];        /* lower case; may hold '*' and '?' wildcards */
+};
+
+enum cfg_errdoc_kind {
+	CFG_ERRDOC_TEXT = 1,            /* a message sent as the body */
+	CFG_ERRDOC_LOCAL,               /* a local URL-path, served by an internal redirect */
+	CFG_ERRDOC_URL,                 /* an absolute URL: a 302 to it */
+};
+
+/* ErrorDocument CODE text|/path|URL, as httpd tells them apart: a value with a space is a
+ * message, one starting with '/' a local path, one with "scheme://" a URL, else a message.
+ * "ErrorDocument CODE default" removes an entry inherited from the main server. */
+struct cfg_errdoc {
+	uint16_t code;                  /* 400..599 */
+	uint16_t scope;
+	uint8_t kind;                   /* enum cfg_errdoc_kind; 0 = "default" */
+	char value[CFG_PATH_MAX];
 };
 
 struct config {
@@ -75,6 +122,19 @@ struct config {
 	unsigned ndir_index;
 	char types_config[CFG_PATH_MAX]; /* TypesConfig; "" = /etc/mime.types or built-in */
 	bool follow_symlinks;          /* Options FollowSymLinks, default off */
+	/* Sections and rewriting. scope[0] is the main server; config_vhost() picks one. */
+	struct cfg_scope scope[CFG_MAX_VHOSTS + 1];
+	unsigned nscope;               /* >= 1 */
+	struct cfg_vname vname[CFG_MAX_VNAMES];
+	unsigned nvname;
+	struct cfg_errdoc errdoc[CFG_MAX_ERRDOCS];
+	unsigned nerrdoc;
+	/* Directories static files are served from: the literal directory prefix of every
+	 * RewriteRule substitution that is a filesystem path (and whatever else registers one
+	 * with config_file_root()). Absolute, normalised, no trailing '/' (but "/" itself). */
+	char file_root[CFG_MAX_ROOTS][CFG_PATH_MAX];
+	unsigned nroot;
+	struct rw_prog rw;             /* compiled RewriteRule/RewriteCond/RewriteMap */
 };
 
 /* Where a configuration error is. */

@@ -2,12 +2,18 @@
 #ifndef SPLICED_CONFIG_H
 #define SPLICED_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "spliced/config-t.h"
 
-/* Fills *cfg with the defaults of every directive and no Listen/ProxyPass. */
+/* Fills *cfg with the defaults of every directive and no Listen/ProxyPass. Call it on a
+ * fresh or freed config only: it does not free what a parse allocated. */
 void config_defaults(struct config *cfg);
+
+/* Frees what config_parse() allocated (compiled rewrite rules, maps) and leaves *cfg as
+ * config_defaults() does. Safe after a failed parse and on a defaulted config. */
+void config_free(struct config *cfg);
 
 /* Parses directives from text[0..len) into *cfg, which config_defaults() prepared.
  * `file` names the source in messages. Returns 0, or -EINVAL with *err set to the file, line
@@ -16,17 +22,46 @@ void config_defaults(struct config *cfg);
 int config_parse(struct config *cfg, const char *text, size_t len, const char *file,
 		 struct config_error *err);
 
-/* config_defaults() + reads and parses `path`; then checks the whole (at least one Listen,
- * at least one ProxyPass). Returns 0 or -errno/-EINVAL with *err set. */
+/* config_defaults() (so *cfg must be fresh or freed) + reads and parses `path`; then checks the whole (at least one Listen,
+ * something to serve: a ProxyPass, DocumentRoot, Alias, or a RewriteRule that proxies or
+ * names a file). Returns 0 or -errno/-EINVAL with *err set. */
 int config_load(struct config *cfg, const char *path, struct config_error *err);
+
+/* config_load() without the checks of the whole: for tools that only look at rules
+ * (tools/rewritetest). err must not be NULL. */
+int config_load_file(struct config *cfg, const char *path, struct config_error *err);
 
 /* The built-in configuration used without -c: Listen 127.0.0.1:8080 and
  * ProxyPass / http://127.0.0.1:8000/. */
 int config_builtin(struct config *cfg, struct config_error *err);
 
-/* The first ProxyPass whose prefix matches the URL-path path[0..len), or NULL. An
- * excluded prefix ("!") is returned too: the caller checks backend < 0. */
+/* The first ProxyPass of the main server whose prefix matches the URL-path path[0..len),
+ * or NULL. An excluded prefix ("!") is returned too: the caller checks backend < 0. */
 const struct cfg_pass *config_route(const struct config *cfg, const char *path, size_t len);
+
+/* The same for a scope (config_vhost(), rw_result.scope): the virtual host's own ProxyPass
+ * lines first, then the main server's. */
+const struct cfg_pass *config_route_scope(const struct config *cfg, unsigned scope,
+					  const char *path, size_t len);
+
+/* The <VirtualHost> for a request: the first whose port matches `port` (the local port)
+ * and whose ServerName, or one of whose ServerAlias patterns ('*', '?'), matches the host
+ * of host[0..len) (a Host value: port and trailing dots dropped, case-insensitive).
+ * 0 (the main server) when none matches or host is NULL. */
+unsigned config_vhost(const struct config *cfg, const char *host, size_t len, unsigned port);
+
+/* The ErrorDocument for `status` in `scope`, else the main server's; NULL when none (or
+ * "ErrorDocument CODE default" in the virtual host). */
+const struct cfg_errdoc *config_errdoc(const struct config *cfg, unsigned scope,
+				       unsigned status);
+
+/* ProxyPreserveHost in `scope` (the main server's when the virtual host does not say). */
+bool config_preserve_host(const struct config *cfg, unsigned scope);
+
+/* Registers a directory files are served from (absolute, no trailing '/' but "/" itself;
+ * the same directory twice is one entry). Returns its index in cfg->file_root, -EINVAL
+ * or -ENOSPC (CFG_MAX_ROOTS). */
+int config_file_root(struct config *cfg, const char *dir);
 
 /* Formats "file:line: msg" (or "file: msg") into out. */
 void config_error_format(const struct config_error *err, char *out, size_t outlen);

@@ -100,13 +100,16 @@ struct conn {
 	struct msghdr msg;        /* for the sendmsg in flight */
 	struct conn_body body;
 	uint16_t status;          /* status sent to the client, for the log and stats */
+	uint16_t server_port;     /* the local port the connection came in on */
+	uint16_t scope;           /* the <VirtualHost> of the current request (0: main) */
+	struct cfg_pass rwpass;   /* the backend a RewriteRule [P] chose, as a pass */
 	struct file_ent *fent;    /* the static file being sent (a cache reference) */
 	int64_t foff;             /* its next byte */
 	const char *fhead;        /* its response head, in rbuf */
 
 	char ip[INET6_ADDRSTRLEN];
 	uint16_t port;
-	char page[768];           /* a response spliced makes itself */
+	char page[4096];          /* a response spliced makes itself */
 	uint32_t page_len;
 	uint32_t page_off;
 };

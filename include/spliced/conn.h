@@ -3,6 +3,7 @@
 #ifndef SPLICED_CONN_H
 #define SPLICED_CONN_H
 
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "spliced/conn-t.h"
@@ -11,7 +12,7 @@ struct worker;
 
 /* Takes over an accepted, non-blocking client socket. Returns 0, or -errno (then the fd
  * is closed). */
-int conn_open(struct worker *w, struct conn *c, int fd);
+int conn_open(struct worker *w, struct conn *c, int fd, uint16_t server_port);
 
 /* Handles the completion of an operation of type op on c (res as io_uring reports it). */
 void conn_complete(struct conn *c, int op, int res);

@@ -16,6 +16,11 @@ void log_set_level(enum log_level lv);
 void log_msg(enum log_level lv, const char *module, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* "[module:traceN]" lines (mod_rewrite's trace), written whatever the level: the caller
+ * checks its own trace level first, so a disabled trace costs one comparison. */
+void log_trace(const char *module, unsigned level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #define log_error(mod, ...) log_msg(LOG_LV_ERROR, mod, __VA_ARGS__)
 #define log_warn(mod, ...) log_msg(LOG_LV_WARN, mod, __VA_ARGS__)
 #define log_notice(mod, ...) log_msg(LOG_LV_NOTICE, mod, __VA_ARGS__)

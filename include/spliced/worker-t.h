@@ -10,6 +10,7 @@
 #include "spliced/config-t.h"
 #include "spliced/conn-t.h"
 #include "spliced/file-t.h"
+#include "spliced/rewrite-t.h"
 #include "spliced/http-t.h"
 #include "spliced/relay-t.h"
 #include "spliced/upstream-t.h"
@@ -19,6 +20,7 @@
 struct worker_files {
 	struct file_root docroot;      /* fd -1: no DocumentRoot */
 	struct file_root alias[CFG_MAX_ALIAS];
+	struct file_root rwroot[CFG_MAX_ROOTS]; /* roots of RewriteRule file substitutions */
 	const struct mime_table *mime;
 };
 
@@ -44,6 +46,7 @@ struct worker {
 	pthread_t thread;
 	int listen_fd[CFG_MAX_LISTEN];
 	unsigned nlisten;
+	uint16_t listen_port[CFG_MAX_LISTEN]; /* local port of each listener */
 	uint32_t accept_paused;    /* listeners whose accept waits for the next tick */
 	uint64_t accept_log_ms;
 	int wake_fd;               /* eventfd: the main thread asks for a graceful stop */
@@ -64,6 +67,7 @@ struct worker {
 	const struct worker_files *files;
 	struct file_cache fcache;
 	bool fcache_ready;
+	struct rw_ctx *rw;         /* rewrite scratch (match data, buffers) */
 	struct up_pool *pools;     /* one per configured backend */
 	struct stats stats;
 	int exit_code;
