@@ -36,6 +36,9 @@ static void conn_body_step(struct conn *c);
 static void conn_resp_recv(struct conn *c);
 static void conn_resp_head(struct conn *c);
 static void conn_static(struct conn *c);
+static bool conn_errdoc_local(struct conn *c, unsigned status, const char *url);
+struct file_reply;
+static void conn_file_start(struct conn *c, const struct file_reply *r, char *out);
 static void conn_proxy(struct conn *c);
 static bool conn_rewrite(struct conn *c);
 static void conn_finish(struct conn *c);
@@ -158,6 +161,9 @@ static void conn_send_page(struct conn *c, unsigned status, const char *extra_he
 	char location[CFG_PATH_MAX + 16];
 	int blen, n;
 
+	if (doc && doc->kind == CFG_ERRDOC_LOCAL && !c->page_keep &&
+	    conn_errdoc_local(c, status, doc->value))
+		return;
 	if (doc && doc->kind == CFG_ERRDOC_TEXT) {
 		blen = snprintf(body, sizeof(body), "%s", doc->value);
 	} else if (doc && doc->kind == CFG_ERRDOC_URL) {
@@ -1182,6 +1188,15 @@ static void conn_static_at(struct conn *c, const struct file_root *root, const c
 		return;
 	}
 	c->next = c->req.framing == HTTP_FRAMING_NONE ? c->start + c->req.head_len : c->end;
+	conn_file_start(c, &rep, out);
+}
+
+/* Sends the head out[0..rep->head_len) and then rep's body, if any. */
+static void conn_file_start(struct conn *c, const struct file_reply *r, char *out)
+{
+	struct file_reply rep = *r;
+	struct worker *w = c->w;
+
 	conn_count_status(c, rep.status);
 	c->resp_started = true;
 	c->fent = rep.ent;
@@ -1199,6 +1214,64 @@ static void conn_static_at(struct conn *c, const struct file_root *root, const c
 	if ((rep.ent ? worker_send_more : worker_send)(w, c, OP_CLIENT_SEND, c->fd, out,
 						       rep.head_len))
 		conn_close(c);
+}
+
+/* ErrorDocument CODE /local/path: the file that path maps to (Alias, DocumentRoot) is
+ * sent with the error's status, as httpd's internal redirect would; false when there is
+ * no such regular file (the caller sends the built-in page). The connection closes after. */
+static bool conn_errdoc_local(struct conn *c, unsigned status, const char *url)
+{
+	struct worker *w = c->w;
+	char *norm = c->rbuf, *dpath = c->rbuf + CONN_RESP_MAX / 4;
+	char *out = c->rbuf + CONN_RESP_MAX / 2;
+	size_t ulen = strlen(url);
+	const struct file_root *root;
+	struct file_req rq;
+	struct file_reply rep;
+	uint32_t rel = 0, dlen;
+	ssize_t nl;
+	char line[96];
+	const char *eol;
+	size_t n, rest;
+
+	if (!w->files || ulen >= CONN_RESP_MAX / 4)
+		return false;
+	memcpy(norm, url, ulen);
+	nl = http_path_normalize(norm, ulen);
+	if (nl < 0)
+		return false;
+	root = conn_file_root(c, norm, (uint32_t)nl, &rel);
+	if (!root || rel > (uint32_t)nl ||
+	    conn_decode_path(norm + rel, (uint32_t)nl - rel, dpath, &dlen) < 0)
+		return false;
+	memset(&rq, 0, sizeof(rq));
+	rq.meth = c->head_only ? HTTP_METHOD_HEAD : HTTP_METHOD_GET;
+	rq.path = dpath;
+	rq.path_len = dlen;
+	rq.close = true;
+	rq.now = time(NULL);
+	rq.now_ms = w->now_ms;
+	if (file_serve(&w->fcache, root, w->files->mime, &rq, out, CONN_RESP_MAX / 2, &rep) < 0)
+		return false;
+	if (rep.status != 200) {
+		file_release(rep.ent);
+		return false;
+	}
+	/* The file's head with the error's status line. */
+	eol = memchr(out, '\n', rep.head_len);
+	n = (size_t)snprintf(line, sizeof(line), "HTTP/1.1 %u %s\r\n", status,
+			     http_status_text(status));
+	rest = rep.head_len - (size_t)(eol + 1 - out);
+	memmove(out + n, eol + 1, rest);
+	memcpy(out, line, n);
+	rep.head_len = (uint32_t)(n + rest);
+	rep.status = (uint16_t)status;
+	conn_release_pipe(c);
+	conn_drop_upstream(c);
+	c->keep_alive = false;
+	c->timed_out = false;
+	conn_file_start(c, &rep, out);
+	return true;
 }
 
 static void conn_file_done(struct conn *c)

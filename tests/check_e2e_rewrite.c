@@ -253,6 +253,39 @@ START_TEST(test_bad_rule_reported)
 }
 END_TEST
 
+START_TEST(test_errordoc_local)
+{
+	struct e2e_proc sp;
+	struct e2e_client c;
+	struct e2e_response r;
+	char path[400];
+	FILE *f;
+
+	make_files();
+	snprintf(path, sizeof(path), "%s/static/502.html", files_dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("<p>starting up, retry soon</p>\n", f);
+	fclose(f);
+	chmod(path, 0644);
+	e2e_spliced_startf(&sp, "ProxyPass /static/ !\nProxyPass / http://127.0.0.1:%d/\n"
+			   "Alias /static/ %s/static/\nErrorDocument 502 /static/502.html\n"
+			   "ErrorDocument 504 /static/missing.html\n",
+			   e2e_dead_port(), files_dir);
+	e2e_client_open(&c, sp.port);
+	req(&c, "/app", "h", &r);
+	ck_status(&r, 502);
+	ck_assert_msg(r.body_len == 31 && memcmp(r.body, "<p>starting up, retry soon</p>\n", 31) == 0,
+		      "the ErrorDocument file expected, got %s", e2e_esc(r.body, r.body_len));
+	ck_assert_msg(strstr(e2e_header(&r, "Content-Type") ?: "", "text/html") != NULL,
+		      "Content-Type of the file expected");
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	rm_files();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("e2e_rewrite");
@@ -265,6 +298,7 @@ int main(void)
 		{ "redirect_status_errordoc", test_redirect_status_errordoc },
 		{ "virtual_hosts", test_virtual_hosts },
 		{ "bad_rule_reported", test_bad_rule_reported },
+		{ "errordoc_local", test_errordoc_local },
 	};
 	SRunner *sr;
 	int failed;
