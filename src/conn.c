@@ -26,6 +26,7 @@
 #include "spliced/log.h"
 #include "spliced/relay.h"
 #include "spliced/rewrite.h"
+#include "spliced/uri.h"
 #include "spliced/ring-t.h"
 #include "spliced/upstream.h"
 #include "spliced/worker.h"
@@ -1096,30 +1097,18 @@ static const struct file_root *conn_file_root(const struct conn *c, const char *
 	return NULL;
 }
 
-/* Percent-decodes a normalized path (escapes are valid there) into out. An encoded slash
- * or NUL does not name a file (as httpd with AllowEncodedSlashes Off): -1. */
+/* Percent-decodes a normalized path (its escapes are valid and upper case) into out. An
+ * encoded slash or NUL does not name a file (as httpd with AllowEncodedSlashes Off): -1. */
 static int conn_decode_path(const char *in, uint32_t len, char *out, uint32_t *outlen)
 {
-	uint32_t o = 0;
+	ssize_t n;
 
-	for (uint32_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)in[i];
-
-		if (ch == '%') {
-			static const char hex[] = "0123456789ABCDEF";
-			const char *hi = i + 2 < len ? memchr(hex, in[i + 1], 16) : NULL;
-			const char *lo = hi ? memchr(hex, in[i + 2], 16) : NULL;
-
-			if (!lo)
-				return -1;
-			ch = (unsigned char)((hi - hex) * 16 + (lo - hex));
-			if (ch == 0 || ch == '/')
-				return -1;
-			i += 2;
-		}
-		out[o++] = (char)ch;
-	}
-	*outlen = o;
+	if (memmem(in, len, "%2F", 3) || memmem(in, len, "%00", 3))
+		return -1;
+	n = uri_decode(in, len, out, len, NULL);
+	if (n < 0)
+		return -1;
+	*outlen = (uint32_t)n;
 	return 0;
 }
 
