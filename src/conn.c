@@ -25,6 +25,7 @@
 #include "spliced/http.h"
 #include "spliced/log.h"
 #include "spliced/relay.h"
+#include "spliced/trace.h"
 #include "spliced/rewrite.h"
 #include "spliced/uri.h"
 #include "spliced/ring-t.h"
@@ -37,6 +38,10 @@ static void conn_body_step(struct conn *c);
 static void conn_resp_recv(struct conn *c);
 static void conn_resp_head(struct conn *c);
 static void conn_static(struct conn *c);
+static void conn_request_end(struct conn *c);
+static void conn_count_parse_error(struct conn *c, const char *reason);
+static void conn_parse_error(struct conn *c, unsigned status, const char *reason);
+static void conn_request_begin(struct conn *c);
 static bool conn_errdoc_local(struct conn *c, unsigned status, const char *url);
 struct file_reply;
 static void conn_file_start(struct conn *c, const struct file_reply *r, char *out);
@@ -116,6 +121,8 @@ static void conn_close(struct conn *c)
 	conn_drop_upstream(c);
 	file_release(c->fent);
 	c->fent = NULL;
+	conn_request_end(c);
+	TRACE_CONN_CLOSE(c->id, c->nreq);
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
@@ -264,6 +271,8 @@ int conn_open(struct worker *w, struct conn *c, int fd, uint16_t server_port)
 	} else {
 		strcpy(c->ip, "unknown");
 	}
+	c->id = ((uint64_t)w->id << 48) | ++w->conn_seq;
+	TRACE_CONN_OPEN(c->id, c->ip, c->port);
 	c->start = c->end = c->scanned = CONN_HEADROOM;
 	c->state = CS_HEAD;
 	conn_touch(c, conn_timeout_ms(c));
@@ -334,6 +343,70 @@ static int conn_normalize_path(struct conn *c)
 	c->req.path.off += c->req.path.len - (uint32_t)n;
 	c->req.path.len = (uint32_t)n;
 	return 0;
+}
+
+static uint64_t conn_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Counts a parse error under its reason (the parser's reasons are static strings). */
+static void conn_count_parse_error(struct conn *c, const char *reason)
+{
+	struct stats *st = &c->w->stats;
+	unsigned i;
+
+	st->parse_errors++;
+	for (i = 0; i < st->nperr && st->perr[i].reason != reason; i++)
+		;
+	if (i == st->nperr && i < STATS_REASONS)
+		st->perr[st->nperr++].reason = reason;
+	if (i < STATS_REASONS)
+		st->perr[i].n++;
+}
+
+static void conn_parse_error(struct conn *c, unsigned status, const char *reason)
+{
+	conn_count_parse_error(c, reason);
+	TRACE_PARSE_ERROR(c->id, status, reason);
+	conn_fail(c, status, "bad request: %s", reason);
+}
+
+/* A parsed request starts: its clock, its byte counts, its probe. */
+static void conn_request_begin(struct conn *c)
+{
+	const char *head = c->buf + c->start;
+	bool host = c->req.has_host || c->req.absolute_form;
+
+	c->in_request = true;
+	c->t_start_ns = conn_now_ns();
+	c->bytes_in = c->req.head_len;
+	c->bytes_out = 0;
+	c->backend_name = "";
+	TRACE_REQUEST_START(c->id, head + c->req.method.off, c->req.method.len,
+			    head + c->req.target.off, c->req.target.len,
+			    host ? head + c->req.host.off : NULL, c->req.host.len);
+}
+
+/* The exchange is over (answered, or abandoned): latency, probe. */
+static void conn_request_end(struct conn *c)
+{
+	struct stats *st = &c->w->stats;
+	uint64_t ns;
+	unsigned b = 0;
+
+	if (!c->in_request)
+		return;
+	c->in_request = false;
+	ns = conn_now_ns() - c->t_start_ns;
+	while (b < STATS_LAT_BUCKETS - 1 && ns > stats_lat_bounds_ns[b])
+		b++;
+	st->lat_bucket[b]++;
+	st->lat_sum_ns += ns;
+	TRACE_REQUEST_END(c->id, c->status, c->bytes_in, c->bytes_out, ns, c->backend_name);
 }
 
 /* RewriteRule's %{HTTP:Name}: the first field of that name in the current head. */
@@ -419,6 +492,7 @@ static bool conn_rewrite(struct conn *c)
 		return true;
 	}
 	c->scope = res.scope;
+	TRACE_REWRITE(c->id, res.rule, (int)res.kind, res.scope);
 	switch (res.kind) {
 	case RW_NONE:
 		return false;
@@ -479,12 +553,12 @@ static void conn_head_ready(struct conn *c)
 		ret = -1;
 	}
 	if (ret < 0) {
-		w->stats.parse_errors++;
-		conn_fail(c, c->req.status ? c->req.status : 400, "bad request: %s",
-			  c->req.reason ? c->req.reason : "malformed head");
+		conn_parse_error(c, c->req.status ? c->req.status : 400,
+				 c->req.reason ? c->req.reason : "malformed head");
 		return;
 	}
 	w->stats.requests++;
+	conn_request_begin(c);
 	c->head_only = c->req.meth == HTTP_METHOD_HEAD;
 	c->page_keep = false;
 	c->keep_alive = conn_wants_keep_alive(c);
@@ -502,7 +576,7 @@ static void conn_head_ready(struct conn *c)
 		return;
 	}
 	if (conn_normalize_path(c) < 0) {
-		w->stats.parse_errors++;
+		conn_count_parse_error(c, "path climbs above the root");
 		conn_fail(c, 400, "bad request: path %.*s climbs above the root or is malformed",
 			  (int)c->req.target.len, head + c->req.target.off);
 		return;
@@ -590,7 +664,7 @@ static void conn_send_head_upstream(struct conn *c)
 	int ret = conn_prepare_request(c);
 
 	if (ret == -EBADMSG) {
-		w->stats.parse_errors++;
+		conn_count_parse_error(c, "invalid chunked body");
 		conn_fail(c, 400, "bad request: invalid chunked body");
 		return;
 	}
@@ -626,6 +700,8 @@ static void conn_connect(struct conn *c)
 	int fd = c->retried ? -1 : up_pool_take(&w->pools[c->pass->backend], w->now_ms);
 
 	conn_touch(c, conn_timeout_ms(c));
+	c->backend_name = be->name;
+	TRACE_BACKEND_CONNECT(c->id, c->pass->backend, be->name, fd >= 0 ? 1 : c->retried ? 2 : 0);
 	if (fd >= 0) {
 		w->stats.up_reuses++;
 		c->ufd = fd;
@@ -764,10 +840,15 @@ static void conn_body_pump(struct conn *c)
 	int ret = 0;
 
 	c->w->stats.bytes_spliced += b->sp.moved - before;
+	if (b->response)
+		c->bytes_out += b->sp.moved - before;
+	else
+		c->bytes_in += b->sp.moved - before;
 	if (b->sp.moved != before)
 		conn_touch(c, conn_timeout_ms(c));
 	switch (r) {
 	case RELAY_DONE:
+		TRACE_SPLICE(c->id, b->sp.moved, b->response ? 1 : 0);
 		if (b->framing == HTTP_FRAMING_LENGTH)
 			b->left = 0;
 		else if (b->framing == HTTP_FRAMING_CHUNKED)
@@ -853,6 +934,8 @@ static void conn_body_received(struct conn *c, int res)
 	}
 	conn_touch(c, conn_timeout_ms(c));
 	c->w->stats.bytes_copied += n;
+	if (!b->response)
+		c->bytes_in += n;
 	b->off = 0;
 	if (b->framing == HTTP_FRAMING_LENGTH) {
 		b->left -= n;
@@ -862,7 +945,7 @@ static void conn_body_received(struct conn *c, int res)
 
 		if (used < 0) {
 			if (!b->response)
-				c->w->stats.parse_errors++;
+				conn_count_parse_error(c, "invalid chunked body");
 			conn_body_error(c, EBADMSG, "invalid chunked framing");
 			return;
 		}
@@ -1029,6 +1112,7 @@ static void conn_finish(struct conn *c)
 	struct worker *w = c->w;
 	uint32_t left;
 
+	conn_request_end(c);
 	conn_release_pipe(c);
 	if (c->ufd >= 0 && c->up_reusable && !w->stopping) {
 		up_pool_put(&w->pools[c->pass->backend], c->ufd, w->now_ms);
@@ -1108,6 +1192,7 @@ static int conn_decode_path(const char *in, uint32_t len, char *out, uint32_t *o
 	n = uri_decode(in, len, out, len, NULL);
 	if (n < 0)
 		return -1;
+	out[n] = 0; /* for the file probe; the caller's buffer has room */
 	*outlen = (uint32_t)n;
 	return 0;
 }
@@ -1167,6 +1252,7 @@ static void conn_static_at(struct conn *c, const struct file_root *root, const c
 		conn_fail(c, 500, "static file response head too large");
 		return;
 	}
+	TRACE_FILE(c->id, dpath, rep.status, rep.size);
 	if (rep.head_len == 0) {
 		if (rep.status == 500)
 			log_error("file", "[client %s:%u] %.*s: %s", c->ip, c->port,
@@ -1285,10 +1371,12 @@ static void conn_file_pump(struct conn *c)
 	}
 	r = relay_file_pump(&b->sp, &c->foff);
 	c->w->stats.bytes_spliced += b->sp.moved - before;
+	c->bytes_out += b->sp.moved - before;
 	if (b->sp.moved != before)
 		conn_touch(c, conn_timeout_ms(c));
 	switch (r) {
 	case RELAY_DONE:
+		TRACE_SPLICE(c->id, b->sp.moved, 2);
 		relay_pipe_put(&c->w->pipes, b->sp.pipe, false);
 		b->sp.pipe = NULL;
 		b->splicing = false;
@@ -1361,6 +1449,8 @@ static void conn_client_recv(struct conn *c, int res)
 
 static void conn_client_sent(struct conn *c, int res)
 {
+	if (res > 0)
+		c->bytes_out += (uint64_t)res;
 	if (res <= 0) {
 		if (c->state == CS_RESP_BODY || c->state == CS_RESP_SEND)
 			c->up_reusable = false;

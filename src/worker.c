@@ -20,6 +20,12 @@
 #include "spliced/worker.h"
 
 #define WORKER_TICK_MS 100
+
+/* 1 ms .. 10 s, as Prometheus' defaults roughly are. */
+const uint64_t stats_lat_bounds_ns[STATS_LAT_BUCKETS - 1] = {
+	1000000, 2500000, 5000000, 10000000, 25000000, 50000000, 100000000, 250000000,
+	500000000, 1000000000, 10000000000ull,
+};
 #define WORKER_RING_ENTRIES 1024
 
 static uint64_t worker_clock_ms(void)

@@ -103,6 +103,12 @@ struct conn {
 	uint16_t server_port;     /* the local port the connection came in on */
 	uint16_t scope;           /* the <VirtualHost> of the current request (0: main) */
 	struct cfg_pass rwpass;   /* the backend a RewriteRule [P] chose, as a pass */
+	uint64_t id;              /* unique per connection (worker << 48 | sequence), probes */
+	bool in_request;          /* between request_start and request_end */
+	uint64_t t_start_ns;      /* when the current request's head was parsed */
+	uint64_t bytes_in;        /* of the current request: head and body from the client */
+	uint64_t bytes_out;       /* of the current response: everything sent to the client */
+	const char *backend_name; /* "http://host:port" of the backend, "" when not proxied */
 	struct file_ent *fent;    /* the static file being sent (a cache reference) */
 	int64_t foff;             /* its next byte */
 	const char *fhead;        /* its response head, in rbuf */

@@ -24,8 +24,22 @@ struct worker_files {
 	const struct mime_table *mime;
 };
 
-/* Counters of one worker; summed by the main thread at exit. */
+#define STATS_REASONS 32
+#define STATS_LAT_BUCKETS 12
+
+/* Upper bounds (ns) of the latency histogram buckets; the last bucket is +Inf. */
+extern const uint64_t stats_lat_bounds_ns[STATS_LAT_BUCKETS - 1];
+
+/* Counters of one worker: written only by it, read (approximately, while it runs) by the
+ * metrics endpoint and summed by the main thread at exit. */
 struct stats {
+	struct {
+		const char *reason;    /* the parser's static string */
+		uint64_t n;
+	} perr[STATS_REASONS];     /* parse errors by reason */
+	unsigned nperr;
+	uint64_t lat_bucket[STATS_LAT_BUCKETS];
+	uint64_t lat_sum_ns;
 	uint64_t accepted;
 	uint64_t requests;
 	uint64_t status[6];        /* by class: [1] 1xx .. [5] 5xx, [0] closed without one */
@@ -67,6 +81,7 @@ struct worker {
 	const struct worker_files *files;
 	struct file_cache fcache;
 	bool fcache_ready;
+	uint64_t conn_seq;         /* connection ids */
 	struct rw_ctx *rw;         /* rewrite scratch (match data, buffers) */
 	struct up_pool *pools;     /* one per configured backend */
 	struct stats stats;

@@ -1,0 +1,22 @@
+/* USDT probes (provider "spliced") for perf and bpftrace: a nop instruction each when
+ * nobody traces. The arguments of every probe are listed in README.md ("Tracing") and
+ * spliced(8); tools/trace runs the bpftrace scripts in tools/bpftrace/. */
+#ifndef SPLICED_TRACE_H
+#define SPLICED_TRACE_H
+
+#include <sys/sdt.h>
+
+#define TRACE_CONN_OPEN(id, ip, port) DTRACE_PROBE3(spliced, conn_open, id, ip, port)
+#define TRACE_CONN_CLOSE(id, nreq) DTRACE_PROBE2(spliced, conn_close, id, nreq)
+#define TRACE_REQUEST_START(id, m, ml, t, tl, h, hl) \
+	DTRACE_PROBE7(spliced, request_start, id, m, ml, t, tl, h, hl)
+#define TRACE_REWRITE(id, rule, kind, scope) DTRACE_PROBE4(spliced, rewrite, id, rule, kind, scope)
+#define TRACE_BACKEND_CONNECT(id, idx, name, kind) \
+	DTRACE_PROBE4(spliced, backend_connect, id, idx, name, kind)
+#define TRACE_SPLICE(id, bytes, dir) DTRACE_PROBE3(spliced, splice, id, bytes, dir)
+#define TRACE_FILE(id, path, status, size) DTRACE_PROBE4(spliced, file, id, path, status, size)
+#define TRACE_REQUEST_END(id, status, in, out, ns, backend) \
+	DTRACE_PROBE6(spliced, request_end, id, status, in, out, ns, backend)
+#define TRACE_PARSE_ERROR(id, status, reason) DTRACE_PROBE3(spliced, parse_error, id, status, reason)
+
+#endif
