@@ -348,6 +348,23 @@ static int cfg_listen(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	return 0;
 }
 
+/* MetricsListen addr:port: Prometheus text on GET /metrics, on its own socket. */
+static int cfg_metrics_listen(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	struct config *cfg = ctx->cfg;
+	unsigned saved = cfg->nlisten;
+	int ret;
+
+	(void)argc;
+	/* Parse it as a Listen line would, into the metrics slot. */
+	ret = cfg_listen(ctx, 2, argv);
+	if (ret < 0)
+		return ret;
+	cfg->metrics = cfg->listen[saved];
+	cfg->nlisten = saved;
+	return 0;
+}
+
 /* ProxyPass parameters: httpd has many; we take the harmless ones and refuse the rest
  * rather than silently run with a setting the admin believes is in force. */
 static int cfg_pass_params(struct cfg_ctx *ctx, unsigned argc, char **argv)
@@ -1015,6 +1032,7 @@ static const struct cfg_directive cfg_directives[] = {
 	{ "LimitRequestBody",      1, 1,                cfg_limit_request_body,     false },
 	{ "MaxConnections",        1, 1,                cfg_max_connections,        false },
 	{ "Workers",               1, 1,                cfg_workers,                false },
+	{ "MetricsListen",         1, 1,                cfg_metrics_listen,         false },
 	{ "DocumentRoot",          1, 1,                cfg_document_root,          false },
 	{ "Alias",                 2, 2,                cfg_alias_dir,              false },
 	{ "DirectoryIndex",        1, CFG_MAX_INDEX,    cfg_directory_index,        false },

@@ -38,6 +38,7 @@ static void conn_body_step(struct conn *c);
 static void conn_resp_recv(struct conn *c);
 static void conn_resp_head(struct conn *c);
 static void conn_static(struct conn *c);
+static void conn_metrics(struct conn *c);
 static void conn_request_end(struct conn *c);
 static void conn_count_parse_error(struct conn *c, const char *reason);
 static void conn_parse_error(struct conn *c, unsigned status, const char *reason);
@@ -271,6 +272,7 @@ int conn_open(struct worker *w, struct conn *c, int fd, uint16_t server_port)
 	} else {
 		strcpy(c->ip, "unknown");
 	}
+	c->in_request = false;
 	c->id = ((uint64_t)w->id << 48) | ++w->conn_seq;
 	TRACE_CONN_OPEN(c->id, c->ip, c->port);
 	c->start = c->end = c->scanned = CONN_HEADROOM;
@@ -559,6 +561,10 @@ static void conn_head_ready(struct conn *c)
 	}
 	w->stats.requests++;
 	conn_request_begin(c);
+	if (c->metrics) {
+		conn_metrics(c);
+		return;
+	}
 	c->head_only = c->req.meth == HTTP_METHOD_HEAD;
 	c->page_keep = false;
 	c->keep_alive = conn_wants_keep_alive(c);
@@ -1411,6 +1417,148 @@ static void conn_file_sent(struct conn *c, int res)
 	}
 	c->state = CS_FILE_BODY;
 	conn_file_pump(c);
+}
+
+/* ---- metrics ------------------------------------------------------------------------ */
+
+struct conn_text {
+	char *p;
+	size_t len;
+	size_t cap;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void conn_text_add(struct conn_text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (t->len >= t->cap)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
+	va_end(ap);
+	t->len = n < 0 ? t->cap : t->len + (size_t)n;
+}
+
+/* Prometheus text of every worker's counters. They are read while their workers run:
+ * each value is a plain aligned 64-bit load, so a scrape is a consistent-enough snapshot,
+ * never a torn number. */
+static void conn_metrics_render(struct conn *c, struct conn_text *t)
+{
+	const struct worker *all = c->w->all;
+	const struct config *cfg = c->w->cfg;
+	static const char *const cls[6] = { "none", "1xx", "2xx", "3xx", "4xx", "5xx" };
+	struct stats sum;
+	uint64_t active = 0, cum = 0;
+
+	memset(&sum, 0, sizeof(sum));
+	for (unsigned i = 0; i < c->w->nall; i++) {
+		const struct stats *s = &all[i].stats;
+
+		for (unsigned k = 0; k < 6; k++)
+			sum.status[k] += s->status[k];
+		sum.accepted += s->accepted;
+		sum.bytes_spliced += s->bytes_spliced;
+		sum.bytes_copied += s->bytes_copied;
+		sum.up_connects += s->up_connects;
+		sum.up_reuses += s->up_reuses;
+		sum.up_retries += s->up_retries;
+		sum.lat_sum_ns += s->lat_sum_ns;
+		for (unsigned k = 0; k < STATS_LAT_BUCKETS; k++)
+			sum.lat_bucket[k] += s->lat_bucket[k];
+		active += all[i].active;
+	}
+	conn_text_add(t, "# HELP spliced_requests_total Requests answered, by status class.\n"
+		      "# TYPE spliced_requests_total counter\n");
+	for (unsigned k = 0; k < 6; k++)
+		conn_text_add(t, "spliced_requests_total{class=\"%s\"} %llu\n", cls[k],
+			      (unsigned long long)sum.status[k]);
+	conn_text_add(t, "# HELP spliced_bytes_total Body bytes moved, by how.\n"
+		      "# TYPE spliced_bytes_total counter\n"
+		      "spliced_bytes_total{how=\"spliced\"} %llu\n"
+		      "spliced_bytes_total{how=\"copied\"} %llu\n",
+		      (unsigned long long)sum.bytes_spliced, (unsigned long long)sum.bytes_copied);
+	conn_text_add(t, "# HELP spliced_connections_active Client connections open now.\n"
+		      "# TYPE spliced_connections_active gauge\nspliced_connections_active %llu\n"
+		      "# TYPE spliced_connections_total counter\nspliced_connections_total %llu\n",
+		      (unsigned long long)active, (unsigned long long)sum.accepted);
+	conn_text_add(t, "# HELP spliced_backend_connections_total Backend connections used, "
+		      "by kind.\n# TYPE spliced_backend_connections_total counter\n"
+		      "spliced_backend_connections_total{kind=\"new\"} %llu\n"
+		      "spliced_backend_connections_total{kind=\"reused\"} %llu\n"
+		      "spliced_backend_connections_total{kind=\"retry\"} %llu\n",
+		      (unsigned long long)sum.up_connects, (unsigned long long)sum.up_reuses,
+		      (unsigned long long)sum.up_retries);
+	conn_text_add(t, "# HELP spliced_backend_pool_idle Idle keep-alive backend connections.\n"
+		      "# TYPE spliced_backend_pool_idle gauge\n");
+	for (unsigned b = 0; b < cfg->nbackend; b++) {
+		uint64_t idle = 0;
+
+		for (unsigned i = 0; i < c->w->nall; i++)
+			idle += all[i].pools[b].n;
+		conn_text_add(t, "spliced_backend_pool_idle{backend=\"%s\"} %llu\n",
+			      cfg->backend[b].name, (unsigned long long)idle);
+	}
+	conn_text_add(t, "# HELP spliced_autostarts_total Backend starts asked of the helper.\n"
+		      "# TYPE spliced_autostarts_total counter\nspliced_autostarts_total 0\n");
+	conn_text_add(t, "# HELP spliced_parse_errors_total Requests refused, by reason.\n"
+		      "# TYPE spliced_parse_errors_total counter\n");
+	for (unsigned i = 0; i < c->w->nall; i++) {
+		const struct stats *s = &all[i].stats;
+
+		for (unsigned k = 0; k < s->nperr && k < STATS_REASONS; k++)
+			conn_text_add(t, "spliced_parse_errors_total{reason=\"%s\",worker=\"%u\"} %llu\n",
+				      s->perr[k].reason, i, (unsigned long long)s->perr[k].n);
+	}
+	conn_text_add(t, "# HELP spliced_request_duration_seconds From a parsed head to the "
+		      "end of the response.\n# TYPE spliced_request_duration_seconds histogram\n");
+	for (unsigned k = 0; k < STATS_LAT_BUCKETS; k++) {
+		cum += sum.lat_bucket[k];
+		if (k < STATS_LAT_BUCKETS - 1)
+			conn_text_add(t, "spliced_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+				      (double)stats_lat_bounds_ns[k] / 1e9, (unsigned long long)cum);
+		else
+			conn_text_add(t, "spliced_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+				      (unsigned long long)cum);
+	}
+	conn_text_add(t, "spliced_request_duration_seconds_sum %.6f\n"
+		      "spliced_request_duration_seconds_count %llu\n",
+		      (double)sum.lat_sum_ns / 1e9, (unsigned long long)cum);
+}
+
+/* GET /metrics on the MetricsListen socket; anything else there is 404. */
+static void conn_metrics(struct conn *c)
+{
+	const char *path = c->buf + c->start + c->req.path.off;
+	struct conn_text t = { c->rbuf + 256, 0, CONN_RESP_MAX - 256 };
+	char head[256];
+	int hl;
+
+	if ((c->req.meth != HTTP_METHOD_GET && c->req.meth != HTTP_METHOD_HEAD) ||
+	    c->req.path.len != 8 || memcmp(path, "/metrics", 8) != 0) {
+		conn_fail(c, 404, "metrics: only GET /metrics is served here");
+		return;
+	}
+	conn_metrics_render(c, &t);
+	if (t.len >= t.cap) {
+		conn_fail(c, 500, "metrics: more than %u bytes", CONN_RESP_MAX - 256);
+		return;
+	}
+	hl = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Type: text/plain; "
+		      "version=0.0.4\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n", t.len);
+	memcpy(t.p - hl, head, (size_t)hl);
+	c->keep_alive = false;
+	conn_count_status(c, 200);
+	c->resp_started = true;
+	c->fent = NULL;
+	c->fhead = t.p - hl;
+	c->page_len = (uint32_t)hl + (c->head_only ? 0 : (uint32_t)t.len);
+	c->page_off = 0;
+	c->state = CS_FILE_HEAD;
+	conn_touch(c, conn_timeout_ms(c));
+	if (worker_send(c->w, c, OP_CLIENT_SEND, c->fd, c->fhead, c->page_len))
+		conn_close(c);
 }
 
 /* ---- completions ------------------------------------------------------------------ */

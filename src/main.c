@@ -283,6 +283,20 @@ int main(int argc, char **argv)
 			}
 			w[i].listen_fd[w[i].nlisten++] = fd;
 		}
+		w[i].metrics_li = -1;
+		w[i].all = w;
+		w[i].nall = nw;
+		if (i == 0 && cfg.metrics.addrlen) {
+			int fd = listen_socket(&cfg.metrics, msg, sizeof(msg));
+
+			if (fd < 0) {
+				log_error("main", "MetricsListen: %s", msg);
+				fprintf(stderr, "spliced: MetricsListen: %s\n", msg);
+				return 1;
+			}
+			w[i].metrics_li = (int)w[i].nlisten;
+			w[i].listen_fd[w[i].nlisten++] = fd;
+		}
 	}
 
 	if (open_files(&cfg, &files, msg, sizeof(msg)) < 0) {

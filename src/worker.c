@@ -53,8 +53,9 @@ int worker_init(struct worker *w, const struct config *cfg, unsigned id, unsigne
 	for (uint32_t i = 0; i < max_conns; i++)
 		w->free_slots[i] = max_conns - 1 - i;
 	w->nfree = max_conns;
-	for (unsigned i = 0; i < cfg->nlisten; i++) {
-		const struct sockaddr_storage *ss = &cfg->listen[i].addr;
+	for (unsigned i = 0; i < w->nlisten; i++) {
+		const struct sockaddr_storage *ss = (int)i == w->metrics_li ? &cfg->metrics.addr
+									    : &cfg->listen[i].addr;
 
 		w->listen_port[i] = ntohs(ss->ss_family == AF_INET6 ?
 					  ((const struct sockaddr_in6 *)ss)->sin6_port :
@@ -239,7 +240,9 @@ static void worker_accepted(struct worker *w, unsigned li, int res, unsigned fla
 		if (res < 0 && res != -ECANCELED && w->now_ms - w->accept_log_ms >= 1000) {
 			/* At most a line a second: out of descriptors, this repeats. */
 			w->accept_log_ms = w->now_ms;
-			log_error("worker", "accept on %s: %s", w->cfg->listen[li].name, strerror(-res));
+			log_error("worker", "accept on %s: %s",
+				  (int)li == w->metrics_li ? w->cfg->metrics.name : w->cfg->listen[li].name,
+				  strerror(-res));
 		}
 		/* Out of descriptors or memory, an immediate retry fails again on the same
 		 * waiting connection: retry from the next tick instead of spinning. */
@@ -264,7 +267,9 @@ static void worker_accepted(struct worker *w, unsigned li, int res, unsigned fla
 		c->state = CS_FREE;
 		w->free_slots[w->nfree++] = c->idx;
 		w->active--;
+		return;
 	}
+	c->metrics = (int)li == w->metrics_li;
 }
 
 static void worker_tick(struct worker *w)

@@ -122,6 +122,7 @@ struct config {
 	unsigned ndir_index;
 	char types_config[CFG_PATH_MAX]; /* TypesConfig; "" = /etc/mime.types or built-in */
 	bool follow_symlinks;          /* Options FollowSymLinks, default off */
+	struct cfg_listen metrics;     /* MetricsListen; addrlen 0 = no metrics endpoint */
 	/* Sections and rewriting. scope[0] is the main server; config_vhost() picks one. */
 	struct cfg_scope scope[CFG_MAX_VHOSTS + 1];
 	unsigned nscope;               /* >= 1 */

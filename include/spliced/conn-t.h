@@ -105,6 +105,7 @@ struct conn {
 	struct cfg_pass rwpass;   /* the backend a RewriteRule [P] chose, as a pass */
 	uint64_t id;              /* unique per connection (worker << 48 | sequence), probes */
 	bool in_request;          /* between request_start and request_end */
+	bool metrics;             /* accepted on MetricsListen: serves /metrics only */
 	uint64_t t_start_ns;      /* when the current request's head was parsed */
 	uint64_t bytes_in;        /* of the current request: head and body from the client */
 	uint64_t bytes_out;       /* of the current response: everything sent to the client */

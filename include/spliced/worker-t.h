@@ -58,9 +58,12 @@ struct worker {
 	struct io_uring ring;
 	bool ring_ready;
 	pthread_t thread;
-	int listen_fd[CFG_MAX_LISTEN];
+	int listen_fd[CFG_MAX_LISTEN + 1]; /* the Listen sockets, then MetricsListen's */
 	unsigned nlisten;
-	uint16_t listen_port[CFG_MAX_LISTEN]; /* local port of each listener */
+	int metrics_li;            /* index of the MetricsListen socket in listen_fd, or -1 */
+	struct worker *all;        /* every worker (the metrics endpoint sums their stats) */
+	unsigned nall;
+	uint16_t listen_port[CFG_MAX_LISTEN + 1]; /* local port of each listener */
 	uint32_t accept_paused;    /* listeners whose accept waits for the next tick */
 	uint64_t accept_log_ms;
 	int wake_fd;               /* eventfd: the main thread asks for a graceful stop */

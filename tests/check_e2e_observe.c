@@ -1,0 +1,215 @@
+/* End-to-end suite for observability: the metrics endpoint and the USDT probes, through
+ * the real spliced binary and the real tools/testbackend on loopback. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "e2e.h"
+
+/* A loopback port that was free a moment ago. */
+static int free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+static void get(struct e2e_client *c, const char *target, struct e2e_response *r)
+{
+	char req[512];
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: obs\r\n\r\n", target);
+
+	e2e_roundtrip(c, req, (size_t)n, r, false);
+}
+
+/* The value of the metric line that starts with `name` (labels included), or -1. */
+static long long metric(const char *text, const char *name)
+{
+	const char *p = text;
+	size_t n = strlen(name);
+
+	while ((p = strstr(p, name)) != NULL) {
+		if ((p == text || p[-1] == '\n') && p[n] == ' ')
+			return atoll(p + n + 1);
+		p += n;
+	}
+	return -1;
+}
+
+START_TEST(test_metrics)
+{
+	struct e2e_proc be, sp;
+	struct e2e_client c;
+	struct e2e_response r;
+	int mport = free_port();
+	char line[128];
+	long long v;
+
+	e2e_backend_start(&be, NULL);
+	e2e_spliced_startf(&sp, "ProxyPass / http://127.0.0.1:%d/\nMetricsListen 127.0.0.1:%d\n",
+			   be.port, mport);
+	e2e_client_open(&c, sp.port);
+	get(&c, "/?len=100000", &r);   /* spliced: over the threshold */
+	ck_assert_int_eq(r.status, 200);
+	e2e_response_free(&r);
+	get(&c, "/?len=10", &r);
+	ck_assert_int_eq(r.status, 200);
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	e2e_client_open(&c, sp.port);
+	e2e_send_str(&c, "GET / HTTP/1.1\r\nHost : x\r\n\r\n");
+	ck_assert_int_eq(e2e_read_response(&c, &r, false), 0);
+	ck_assert_int_eq(r.status, 400);
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+
+	e2e_client_open(&c, mport);
+	get(&c, "/metrics", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_msg(strstr(e2e_header(&r, "Content-Type") ?: "", "text/plain") != NULL,
+		      "Prometheus text expected");
+	{
+		char *text = strndup((const char *)r.body, r.body_len);
+
+		ck_assert_int_eq(metric(text, "spliced_requests_total{class=\"2xx\"}"), 2);
+		ck_assert_int_eq(metric(text, "spliced_requests_total{class=\"4xx\"}"), 1);
+		v = metric(text, "spliced_bytes_total{how=\"spliced\"}");
+		ck_assert_msg(v > 0 && v <= 100000, "spliced bytes %lld", v);
+		ck_assert_int_ge(metric(text, "spliced_bytes_total{how=\"copied\"}"), 10);
+		snprintf(line, sizeof(line), "spliced_backend_pool_idle{backend=\"http://127.0.0.1:%d\"}",
+			 be.port);
+		ck_assert_int_eq(metric(text, line), 1);
+		ck_assert_msg(strstr(text, "spliced_parse_errors_total{reason=\"whitespace before colon\""),
+			      "parse error by reason missing:\n%s", text);
+		ck_assert_int_eq(metric(text, "spliced_request_duration_seconds_count"), 2);
+		ck_assert_int_eq(metric(text, "spliced_request_duration_seconds_bucket{le=\"+Inf\"}"), 2);
+		free(text);
+	}
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	e2e_client_open(&c, mport);
+	get(&c, "/other", &r);
+	ck_assert_int_eq(r.status, 404);
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	e2e_backend_stop(&be);
+}
+END_TEST
+
+/* bpftrace attaches to the probes and sees the request with its arguments. Skipped,
+ * saying so, where bpftrace is missing or cannot attach (no root, no BPF). */
+START_TEST(test_probes)
+{
+	struct e2e_proc be, sp;
+	struct e2e_client c;
+	struct e2e_response r;
+	const char *bin = e2e_env_bin("SPLICED_BIN");
+	char script[1024], outpath[400], want[160];
+	char *out = NULL;
+	pid_t pid;
+	int st, fd;
+	bool attached = false;
+
+	if (access("/usr/bin/bpftrace", X_OK) != 0) {
+		fprintf(stderr, "SKIP probes: /usr/bin/bpftrace is not installed\n");
+		return;
+	}
+	e2e_backend_start(&be, NULL);
+	e2e_spliced_startf(&sp, "ProxyPass / http://127.0.0.1:%d/\n", be.port);
+	snprintf(script, sizeof(script),
+		 "usdt:%s:spliced:request_start /pid == %d/ { printf(\"start %%s %%s\\n\", "
+		 "str(arg1, arg2), str(arg3, arg4)); }\n"
+		 "usdt:%s:spliced:backend_connect /pid == %d/ { printf(\"backend %%s %%d\\n\", "
+		 "str(arg2), arg3); }\n"
+		 "usdt:%s:spliced:splice /pid == %d/ { printf(\"splice %%d %%d\\n\", arg1, arg2); }\n"
+		 "usdt:%s:spliced:request_end /pid == %d/ { printf(\"end %%d %%d %%s\\n\", arg1, "
+		 "arg3 > 100000 ? 1 : 0, str(arg5)); }\n",
+		 bin, sp.pid, bin, sp.pid, bin, sp.pid, bin, sp.pid);
+	snprintf(outpath, sizeof(outpath), "%s/bpftrace.out", sp.dir);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		fd = open(outpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl("/usr/bin/bpftrace", "bpftrace", "-e", script, (char *)NULL);
+		_exit(127);
+	}
+	/* Bounded wait for "Attaching N probes" (or a failure). */
+	for (int i = 0; i < 300 && !attached; i++) {
+		free(out);
+		out = e2e_read_file(outpath, NULL);
+		attached = out && strstr(out, "Attaching");
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			break;
+		e2e_sleep_ms(50);
+	}
+	if (!attached) {
+		fprintf(stderr, "SKIP probes: bpftrace could not attach: %s\n", out ? out : "");
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		free(out);
+		e2e_spliced_stop(&sp);
+		e2e_backend_stop(&be);
+		return;
+	}
+	e2e_sleep_ms(300);
+	e2e_client_open(&c, sp.port);
+	get(&c, "/probe/x?len=200000", &r);
+	ck_assert_int_eq(r.status, 200);
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	e2e_sleep_ms(500);
+	kill(pid, SIGINT);
+	waitpid(pid, &st, 0);
+	free(out);
+	out = e2e_read_file(outpath, NULL);
+	ck_assert_ptr_nonnull(out);
+	ck_assert_msg(strstr(out, "start GET /probe/x?len=200000"), "request_start: %s", out);
+	snprintf(want, sizeof(want), "backend http://127.0.0.1:%d 0", be.port);
+	ck_assert_msg(strstr(out, want), "backend_connect (%s): %s", want, out);
+	ck_assert_msg(strstr(out, "splice "), "splice probe: %s", out);
+	snprintf(want, sizeof(want), "end 200 1 http://127.0.0.1:%d", be.port);
+	ck_assert_msg(strstr(out, want), "request_end (%s): %s", want, out);
+	free(out);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	e2e_backend_stop(&be);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("e2e_observe");
+	TCase *tc;
+	SRunner *sr;
+	int failed;
+
+	tc = tcase_create("metrics");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_metrics);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("probes");
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, test_probes);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
