@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "spliced/accesslog.h"
 #include "spliced/config.h"
 #include "spliced/log.h"
 #include "spliced/rewrite.h"
@@ -1013,6 +1014,141 @@ static int cfg_options(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	return 0;
 }
 
+/* ---- access logs ---- */
+
+/* A named format: the LogFormat nicknames given so far (the last definition wins), then
+ * the built-in common and combined. */
+static const struct alog_format *cfg_logformat_find(struct cfg_ctx *ctx, const char *name,
+						    struct alog_format *scratch)
+{
+	const char *builtin = alog_builtin(name);
+	char msg[128];
+
+	for (unsigned i = ctx->cfg->nlogformat; i-- > 0;)
+		if (strcmp(ctx->cfg->logformat[i].name, name) == 0)
+			return &ctx->cfg->logformat[i].fmt;
+	if (builtin && alog_compile(scratch, builtin, msg, sizeof(msg)) == 0)
+		return scratch;
+	return NULL;
+}
+
+/* A format string (it has a '%') compiled, or a nickname looked up, into *out. Unlike
+ * httpd, a word without '%' that names no format is an error, not a literal format:
+ * a misspelt nickname would otherwise log that word on every line. */
+static int cfg_logformat_of(struct cfg_ctx *ctx, const char *arg, struct alog_format *out)
+{
+	char msg[256], show[CFG_SHOW_MAX + 8];
+	const struct alog_format *named;
+
+	if (!strchr(arg, '%')) {
+		named = cfg_logformat_find(ctx, arg, out);
+		if (!named)
+			return cfg_fail(ctx, "unknown log format nickname \"%s\" (a LogFormat "
+					"line naming it must come first)",
+					cfg_show(arg, show, sizeof(show)));
+		if (named != out)
+			*out = *named;
+		return 0;
+	}
+	if (alog_compile(out, arg, msg, sizeof(msg)) < 0)
+		return cfg_fail(ctx, "%s", msg);
+	return 0;
+}
+
+/* LogFormat format|nickname [nickname] */
+static int cfg_log_format(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	struct config *cfg = ctx->cfg;
+	struct alog_format fmt;
+	struct cfg_logformat *lf = NULL;
+	int rc;
+
+	if (ctx->scope)
+		return cfg_fail(ctx, "not supported in <VirtualHost> yet");
+	if ((rc = cfg_logformat_of(ctx, argv[1], &fmt)) < 0)
+		return rc;
+	if (argc == 2) {
+		cfg->default_logformat = fmt;
+		return 0;
+	}
+	if (argv[2][0] == '\0' || strchr(argv[2], '%') || cfg_has_ctl(argv[2], true))
+		return cfg_fail(ctx, "bad nickname (empty, or with '%%', a blank or a control byte)");
+	if (strlen(argv[2]) >= CFG_LOGNAME_MAX)
+		return cfg_fail(ctx, "nickname is too long (more than %d bytes)",
+				CFG_LOGNAME_MAX - 1);
+	for (unsigned i = 0; i < cfg->nlogformat && !lf; i++)
+		if (strcmp(cfg->logformat[i].name, argv[2]) == 0)
+			lf = &cfg->logformat[i];
+	if (!lf) {
+		if (cfg->nlogformat == CFG_MAX_LOGFORMAT)
+			return cfg_fail(ctx, "more than %d named formats", CFG_MAX_LOGFORMAT);
+		lf = &cfg->logformat[cfg->nlogformat++];
+		strcpy(lf->name, argv[2]);
+	}
+	lf->fmt = fmt;
+	return 0;
+}
+
+/* The path of a CustomLog or TransferLog, and a slot for it. */
+static struct cfg_customlog *cfg_log_slot(struct cfg_ctx *ctx, const char *path)
+{
+	struct config *cfg = ctx->cfg;
+	struct cfg_customlog *cl;
+
+	if (ctx->scope) {
+		cfg_fail(ctx, "not supported in <VirtualHost> yet");
+		return NULL;
+	}
+	if (path[0] == '|') {
+		cfg_fail(ctx, "piped logs are not supported");
+		return NULL;
+	}
+	if (strncasecmp(path, "syslog", 6) == 0 && (path[6] == '\0' || path[6] == ':')) {
+		cfg_fail(ctx, "syslog is not supported");
+		return NULL;
+	}
+	if (cfg->ncustomlog == CFG_MAX_CUSTOMLOG) {
+		cfg_fail(ctx, "more than %d access logs", CFG_MAX_CUSTOMLOG);
+		return NULL;
+	}
+	cl = &cfg->customlog[cfg->ncustomlog];
+	if (cfg_copy(ctx, cl->path, sizeof(cl->path), path) < 0)
+		return NULL;
+	cl->line = ctx->err->line;
+	return cl;
+}
+
+/* CustomLog path format|nickname */
+static int cfg_custom_log(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	struct cfg_customlog *cl;
+	int rc;
+
+	if (argc == 4)
+		return cfg_fail(ctx, "conditional logging (\"%s\") is not supported",
+				strncasecmp(argv[3], "env=", 4) == 0 ? "env=" :
+				strncasecmp(argv[3], "expr=", 5) == 0 ? "expr=" : "third argument");
+	if (!(cl = cfg_log_slot(ctx, argv[1])))
+		return -EINVAL;
+	if ((rc = cfg_logformat_of(ctx, argv[2], &cl->fmt)) < 0)
+		return rc;
+	ctx->cfg->ncustomlog++;
+	return 0;
+}
+
+/* TransferLog path: the default format (the last LogFormat without a nickname so far). */
+static int cfg_transfer_log(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	struct cfg_customlog *cl;
+
+	(void)argc;
+	if (!(cl = cfg_log_slot(ctx, argv[1])))
+		return -EINVAL;
+	cl->fmt = ctx->cfg->default_logformat;
+	ctx->cfg->ncustomlog++;
+	return 0;
+}
+
 /* Every directive we know. A new one is a row here and a handler above; argument counts
  * are checked before the handler runs, so argv[1..min_args] always exist. */
 static const struct cfg_directive cfg_directives[] = {
@@ -1047,6 +1183,10 @@ static const struct cfg_directive cfg_directives[] = {
 	{ "RewriteRule",           2, 3,                cfg_rewrite_rule,           true },
 	{ "ErrorDocument",         2, 2,                cfg_error_document,         true },
 	{ "LogLevel",              1, CFG_MAX_ARGS - 1, cfg_log_level,              true },
+	/* vhost: true so the handlers can say "not supported in <VirtualHost> yet" */
+	{ "LogFormat",             1, 2,                cfg_log_format,             true },
+	{ "CustomLog",             2, 3,                cfg_custom_log,             true },
+	{ "TransferLog",           1, 1,                cfg_transfer_log,           true },
 };
 
 /* ---- lines ---- */
@@ -1216,6 +1356,8 @@ void config_defaults(struct config *cfg)
 	cfg->ndir_index = 1;
 	cfg_scope_init(&cfg->scope[0], 0, 0);
 	cfg->nscope = 1;
+	if (alog_compile(&cfg->default_logformat, ALOG_FMT_COMMON, NULL, 0) < 0)
+		abort();  /* a built-in format that does not compile is a broken invariant */
 }
 
 void config_free(struct config *cfg)

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "spliced/accesslog.h"
 #include "spliced/config.h"
 #include "spliced/conn.h"
 #include "spliced/file.h"
@@ -129,7 +130,9 @@ static void conn_close(struct conn *c)
 	c->fd = -1;
 	free(c->buf);
 	free(c->rbuf);
-	c->buf = c->rbuf = NULL;
+	free(c->loghead);
+	c->buf = c->rbuf = c->loghead = NULL;
+	c->loghead_cap = 0;
 	worker_release(w, c);
 }
 
@@ -204,6 +207,7 @@ static void conn_send_page(struct conn *c, unsigned status, const char *extra_he
 	c->resp_started = true;
 	c->timed_out = false;
 	c->state = CS_ERROR;
+	c->out_head_len += (uint64_t)n - (c->head_only ? 0 : (uint64_t)blen);
 	c->page_len = (uint32_t)n;
 	c->page_off = 0;
 	conn_touch(c, conn_timeout_ms(c));
@@ -377,6 +381,59 @@ static void conn_parse_error(struct conn *c, unsigned status, const char *reason
 	conn_fail(c, status, "bad request: %s", reason);
 }
 
+/* The access log prints the request as received, but the head buffer is rewritten (the
+ * request line in place) and reused (body bytes): keep a copy while logs are on. */
+static void conn_log_keep_head(struct conn *c)
+{
+	uint32_t n = c->req.head_len;
+
+	clock_gettime(CLOCK_REALTIME, &c->t_wall);
+	if (n > c->loghead_cap) {
+		char *p = realloc(c->loghead, n);
+
+		if (!p) {
+			c->logreq.head_len = 0;
+			return;
+		}
+		c->loghead = p;
+		c->loghead_cap = n;
+	}
+	memcpy(c->loghead, c->buf + c->start, n);
+	c->logreq = c->req;
+}
+
+/* One line in each access log for the exchange that ends. */
+static void conn_log_request(struct conn *c, uint64_t ns)
+{
+	struct worker *w = c->w;
+	const struct config *cfg = w->cfg;
+	struct alog_entry e = {
+		.client_ip = c->ip,
+		.client_port = c->port,
+		.local_port = c->server_port,
+		.head = c->loghead,
+		.req = c->logreq.head_len ? &c->logreq : NULL,
+		.status = c->status,
+		.body_out = c->bytes_out > c->out_head_len ? c->bytes_out - c->out_head_len : 0,
+		.bytes_in = c->bytes_in,
+		.bytes_out = c->bytes_out,
+		.start = c->t_wall,
+		.duration_ns = ns,
+		.server_name = cfg->scope[c->scope].server_name,
+	};
+
+	for (unsigned i = 0; i < cfg->ncustomlog; i++)
+		if (alog_buf_log(&w->alog[i], &cfg->customlog[i].fmt, &e))
+			worker_alog_flush(w, i, false);
+}
+
+/* One call site for the splice probe: perf probe cannot set up a probe that has two. */
+__attribute__((noinline)) static void conn_trace_splice(const struct conn *c, uint64_t bytes,
+							 int dir)
+{
+	TRACE_SPLICE(c->id, bytes, dir);
+}
+
 /* A parsed request starts: its clock, its byte counts, its probe. */
 static void conn_request_begin(struct conn *c)
 {
@@ -387,10 +444,13 @@ static void conn_request_begin(struct conn *c)
 	c->t_start_ns = conn_now_ns();
 	c->bytes_in = c->req.head_len;
 	c->bytes_out = 0;
+	c->out_head_len = 0;
+	if (c->w->cfg->ncustomlog)
+		conn_log_keep_head(c);
 	c->backend_name = "";
 	TRACE_REQUEST_START(c->id, head + c->req.method.off, c->req.method.len,
 			    head + c->req.target.off, c->req.target.len,
-			    host ? head + c->req.host.off : NULL, c->req.host.len);
+			    host ? head + c->req.host.off : NULL);
 }
 
 /* The exchange is over (answered, or abandoned): latency, probe. */
@@ -408,6 +468,8 @@ static void conn_request_end(struct conn *c)
 		b++;
 	st->lat_bucket[b]++;
 	st->lat_sum_ns += ns;
+	if (c->w->cfg->ncustomlog)
+		conn_log_request(c, ns);
 	TRACE_REQUEST_END(c->id, c->status, c->bytes_in, c->bytes_out, ns, c->backend_name);
 }
 
@@ -854,7 +916,7 @@ static void conn_body_pump(struct conn *c)
 		conn_touch(c, conn_timeout_ms(c));
 	switch (r) {
 	case RELAY_DONE:
-		TRACE_SPLICE(c->id, b->sp.moved, b->response ? 1 : 0);
+		conn_trace_splice(c, b->sp.moved, b->response ? 1 : 0);
 		if (b->framing == HTTP_FRAMING_LENGTH)
 			b->left = 0;
 		else if (b->framing == HTTP_FRAMING_CHUNKED)
@@ -1104,6 +1166,7 @@ static void conn_resp_head(struct conn *c)
 		return;
 	}
 	conn_count_status(c, c->resp.status);
+	c->out_head_len += c->head.total - take;
 	c->resp_started = true;
 	c->state = CS_RESP_SEND;
 	conn_touch(c, conn_timeout_ms(c));
@@ -1288,6 +1351,7 @@ static void conn_file_start(struct conn *c, const struct file_reply *r, char *ou
 	c->body.sp.left = rep.length;
 	c->fhead = out;
 	c->page_len = rep.head_len;
+	c->out_head_len += rep.head_len;
 	c->page_off = 0;
 	c->state = CS_FILE_HEAD;
 	conn_touch(c, conn_timeout_ms(c));
@@ -1382,7 +1446,7 @@ static void conn_file_pump(struct conn *c)
 		conn_touch(c, conn_timeout_ms(c));
 	switch (r) {
 	case RELAY_DONE:
-		TRACE_SPLICE(c->id, b->sp.moved, 2);
+		conn_trace_splice(c, b->sp.moved, 2);
 		relay_pipe_put(&c->w->pipes, b->sp.pipe, false);
 		b->sp.pipe = NULL;
 		b->splicing = false;
@@ -1553,6 +1617,7 @@ static void conn_metrics(struct conn *c)
 	c->resp_started = true;
 	c->fent = NULL;
 	c->fhead = t.p - hl;
+	c->out_head_len += (uint64_t)hl;
 	c->page_len = (uint32_t)hl + (c->head_only ? 0 : (uint32_t)t.len);
 	c->page_off = 0;
 	c->state = CS_FILE_HEAD;

@@ -12,6 +12,7 @@
 #include "spliced/log.h"
 
 static int log_fd = STDERR_FILENO;
+static char log_path[4096];
 static enum log_level log_level = LOG_LV_INFO;
 
 static const char *const log_level_names[] = {
@@ -33,7 +34,38 @@ int log_open(const char *path)
 	if (log_fd != STDERR_FILENO)
 		close(log_fd);
 	log_fd = fd;
+	snprintf(log_path, sizeof(log_path), "%s", path);
 	return 0;
+}
+
+int log_reopen_fd(int fd, const char *path)
+{
+	int nfd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+
+	if (nfd < 0)
+		return -errno;
+	/* dup2 swaps the file behind fd at once: writers never see a closed descriptor, and a
+	 * write in flight finishes in the old (rotated) file. */
+	if (dup3(nfd, fd, O_CLOEXEC) < 0) {
+		int err = errno;
+
+		close(nfd);
+		return -err;
+	}
+	close(nfd);
+	return 0;
+}
+
+int log_fd_get(void)
+{
+	return log_fd;
+}
+
+int log_reopen(void)
+{
+	if (log_fd == STDERR_FILENO || !log_path[0])
+		return 0;
+	return log_reopen_fd(log_fd, log_path);
 }
 
 void log_set_level(enum log_level lv)

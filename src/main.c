@@ -4,6 +4,7 @@
  * bind every listener once per worker (SO_REUSEPORT), leave root, start the workers, then
  * wait for SIGTERM/SIGINT and stop gracefully. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -171,6 +172,66 @@ static void stats_report(struct worker *w, unsigned n)
 		   (unsigned long long)t.up_retries);
 }
 
+static int alog_fds[CFG_MAX_CUSTOMLOG];
+static const struct config *alog_cfg;
+
+/* SIGUSR1: the access logs are reopened by path onto the same descriptors, which the
+ * workers keep writing to. */
+static int reopen_access_logs(void)
+{
+	int failed = 0;
+
+	for (unsigned i = 0; alog_cfg && i < alog_cfg->ncustomlog; i++) {
+		int ret = log_reopen_fd(alog_fds[i], alog_cfg->customlog[i].path);
+
+		if (ret < 0) {
+			log_error("main", "SIGUSR1: reopening %s: %s (the old file stays in use)",
+				  alog_cfg->customlog[i].path, strerror(-ret));
+			failed = ret;
+		}
+	}
+	return failed;
+}
+
+/* Log files opened as root are handed to User/Group, so that the serving process can
+ * reopen them on SIGUSR1 (logrotate's "create" then makes the new file with that owner, or
+ * the log directory must be writable by User). */
+static int give_logs_to_user(const struct config *cfg, char *msg, size_t len)
+{
+	uid_t uid;
+	gid_t gid;
+	int ret, efd = log_fd_get();
+
+	if (geteuid() != 0)
+		return 0;
+	ret = privdrop_ids(cfg->user, cfg->group, &uid, &gid, msg, len);
+	if (ret < 0)
+		return ret;
+	if (efd != STDERR_FILENO && fchown(efd, uid, gid) < 0)
+		log_warn("main", "ErrorLog: chown to uid %u: %s", (unsigned)uid, strerror(errno));
+	for (unsigned i = 0; i < cfg->ncustomlog; i++)
+		if (fchown(alog_fds[i], uid, gid) < 0)
+			log_warn("main", "CustomLog %s: chown to uid %u: %s", cfg->customlog[i].path,
+				 (unsigned)uid, strerror(errno));
+	return 0;
+}
+
+/* CustomLog files, opened before privileges are dropped. */
+static int open_access_logs(const struct config *cfg, char *msg, size_t len)
+{
+	for (unsigned i = 0; i < cfg->ncustomlog; i++) {
+		alog_fds[i] = open(cfg->customlog[i].path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+				   0640);
+		if (alog_fds[i] < 0) {
+			snprintf(msg, len, "CustomLog %.900s: %s", cfg->customlog[i].path,
+				 strerror(errno));
+			return -errno;
+		}
+	}
+	alog_cfg = cfg;
+	return 0;
+}
+
 /* Waits for SIGTERM/SIGINT (or a worker that ended on its own), then stops everyone. */
 static int serve(struct worker *w, unsigned n, const sigset_t *set)
 {
@@ -182,6 +243,15 @@ static int serve(struct worker *w, unsigned n, const sigset_t *set)
 		struct timespec ts = { .tv_sec = 0, .tv_nsec = 200000000 };
 		int sig = sigtimedwait(set, NULL, &ts);
 
+		if (sig == SIGUSR1) {
+			int ret = log_reopen();
+
+			if (ret < 0)
+				log_error("main", "SIGUSR1: reopening the error log: %s (the log "
+					  "directory must be writable by User)", strerror(-ret));
+			if (reopen_access_logs() == 0 && ret == 0)
+				log_notice("main", "caught SIGUSR1, logs reopened");
+		}
 		if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
 			log_notice("main", "caught %s, shutting down gracefully",
 				   sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -299,7 +369,10 @@ int main(int argc, char **argv)
 		}
 	}
 
-	if (open_files(&cfg, &files, msg, sizeof(msg)) < 0) {
+	tzset(); /* %t: before privileges are dropped, the zone files may be unreadable after */
+	if (open_access_logs(&cfg, msg, sizeof(msg)) < 0 ||
+	    give_logs_to_user(&cfg, msg, sizeof(msg)) < 0 ||
+	    open_files(&cfg, &files, msg, sizeof(msg)) < 0) {
 		log_error("main", "%s", msg);
 		fprintf(stderr, "spliced: %s\n", msg);
 		return 1;
@@ -327,6 +400,7 @@ int main(int argc, char **argv)
 
 	for (unsigned i = 0; i < nw; i++) {
 		w[i].files = &files;
+		memcpy(w[i].alog_fd, alog_fds, sizeof(alog_fds));
 		ret = worker_init(&w[i], &cfg, i, per_worker);
 		if (ret < 0) {
 			log_error("main", "worker %u: %s", i, strerror(-ret));

@@ -54,11 +54,31 @@ static int privdrop_gid(const char *group, gid_t *gid)
 	return 0;
 }
 
+int privdrop_ids(const char *user, const char *group, uid_t *uid, gid_t *gid, char *msg,
+		 size_t msglen)
+{
+	const char *u = user && *user ? user : "nobody";
+	gid_t pgid;
+
+	if (privdrop_uid(u, uid, &pgid) < 0) {
+		snprintf(msg, msglen, "User %s: no such user", u);
+		return -ENOENT;
+	}
+	*gid = pgid;
+	if (group && *group && privdrop_gid(group, gid) < 0) {
+		snprintf(msg, msglen, "Group %s: no such group", group);
+		return -ENOENT;
+	} else if ((!group || !*group) && (!user || !*user) && privdrop_gid("nogroup", gid) < 0) {
+		*gid = pgid;
+	}
+	return 0;
+}
+
 int privdrop_apply(const char *user, const char *group, int *applied, char *msg, size_t msglen)
 {
 	const char *u = user && *user ? user : "nobody";
 	uid_t uid, ruid, euid, suid;
-	gid_t gid, pgid, rgid, egid, sgid;
+	gid_t gid, rgid, egid, sgid;
 	int ret;
 
 	*applied = 0;
@@ -86,17 +106,9 @@ int privdrop_apply(const char *user, const char *group, int *applied, char *msg,
 		}
 		return 0;
 	}
-	if (privdrop_uid(u, &uid, &pgid) < 0) {
-		snprintf(msg, msglen, "User %s: no such user", u);
-		return -ENOENT;
-	}
-	gid = pgid;
-	if (group && *group && privdrop_gid(group, &gid) < 0) {
-		snprintf(msg, msglen, "Group %s: no such group", group);
-		return -ENOENT;
-	} else if ((!group || !*group) && (!user || !*user) && privdrop_gid("nogroup", &gid) < 0) {
-		gid = pgid;
-	}
+	ret = privdrop_ids(user, group, &uid, &gid, msg, msglen);
+	if (ret < 0)
+		return ret;
 	if (uid == 0) {
 		snprintf(msg, msglen, "User %s is root: refusing to serve as root", u);
 		return -EPERM;

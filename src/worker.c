@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "spliced/conn.h"
+#include "spliced/accesslog.h"
 #include "spliced/file.h"
 #include "spliced/rewrite.h"
 #include "spliced/log.h"
@@ -61,6 +62,9 @@ int worker_init(struct worker *w, const struct config *cfg, unsigned id, unsigne
 					  ((const struct sockaddr_in6 *)ss)->sin6_port :
 					  ((const struct sockaddr_in *)ss)->sin_port);
 	}
+	for (unsigned i = 0; i < cfg->ncustomlog; i++)
+		if (alog_buf_init(&w->alog[i], 2 * 65536, 0) < 0)
+			return -ENOMEM;
 	w->rw = rw_ctx_create(cfg);
 	if (!w->rw)
 		return -ENOMEM;
@@ -82,6 +86,8 @@ void worker_destroy(struct worker *w)
 	if (w->fcache_ready)
 		file_cache_destroy(&w->fcache);
 	rw_ctx_free(w->rw);
+	for (unsigned i = 0; i < w->cfg->ncustomlog; i++)
+		alog_buf_free(&w->alog[i]);
 	if (w->ring_ready)
 		io_uring_queue_exit(&w->ring);
 	if (w->wake_fd >= 0)
@@ -189,6 +195,58 @@ void worker_cancel_fd(struct worker *w, int fd)
 	io_uring_sqe_set_data64(sqe, RING_UD(OP_NONE, 0));
 }
 
+static void worker_alog_write(struct worker *w, unsigned i, char *p, size_t len)
+{
+	struct io_uring_sqe *sqe = ring_sqe(&w->ring);
+
+	if (!sqe) {
+		alog_buf_done(&w->alog[i], -EBUSY, &len);
+		return;
+	}
+	/* O_APPEND: offset -1 writes at the end; a disk write may run on io-wq. */
+	io_uring_prep_write(sqe, w->alog_fd[i], p, (unsigned)len, (uint64_t)-1);
+	io_uring_sqe_set_data64(sqe, RING_UD(OP_ALOG_WRITE, i));
+	w->alog_busy[i] = true;
+}
+
+void worker_alog_flush(struct worker *w, unsigned i, bool any)
+{
+	size_t len;
+	char *p;
+
+	if (w->alog_busy[i] || !alog_buf_pending(&w->alog[i], any))
+		return;
+	p = alog_buf_take(&w->alog[i], &len);
+	if (p)
+		worker_alog_write(w, i, p, len);
+}
+
+static void worker_alog_written(struct worker *w, unsigned i, int res)
+{
+	size_t len;
+	char *rest;
+
+	if (i >= w->cfg->ncustomlog)
+		return;
+	w->alog_busy[i] = false;
+	rest = alog_buf_done(&w->alog[i], res, &len);
+	if (rest)
+		worker_alog_write(w, i, rest, len);
+	else
+		worker_alog_flush(w, i, false);
+}
+
+static bool worker_alog_idle(struct worker *w)
+{
+	bool idle = true;
+
+	for (unsigned i = 0; i < w->cfg->ncustomlog; i++) {
+		worker_alog_flush(w, i, true);
+		idle &= !w->alog_busy[i];
+	}
+	return idle;
+}
+
 void worker_release(struct worker *w, struct conn *c)
 {
 	c->state = CS_FREE;
@@ -286,6 +344,8 @@ static void worker_tick(struct worker *w)
 	if (now / prune_every != (now - WORKER_TICK_MS) / prune_every)
 		for (unsigned i = 0; i < w->cfg->nbackend; i++)
 			up_pool_prune(&w->pools[i], now, false);
+	for (unsigned i = 0; i < w->cfg->ncustomlog; i++)
+		worker_alog_flush(w, i, true);
 	for (unsigned i = 0; i < w->nlisten && !w->stopping; i++)
 		if (w->accept_paused & (1u << i))
 			worker_arm_accept(w, i);
@@ -342,6 +402,9 @@ static void worker_dispatch(struct worker *w, struct io_uring_cqe *cqe)
 	case OP_TICK:
 		worker_tick(w);
 		return;
+	case OP_ALOG_WRITE:
+		worker_alog_written(w, idx, cqe->res);
+		return;
 	default:
 		break;
 	}
@@ -391,7 +454,8 @@ void *worker_main(void *arg)
 		}
 		io_uring_cq_advance(&w->ring, n);
 		if (w->stopping) {
-			if (w->active == 0)
+			/* The access logs are written out before the worker ends. */
+			if (w->active == 0 && worker_alog_idle(w))
 				break;
 			if (!hard_stop)
 				hard_stop = w->stop_deadline_ms + 5000;

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "spliced/accesslog.h"
 #include "spliced/config.h"
 
 static struct config cfg;
@@ -752,6 +753,127 @@ START_TEST(test_error_format)
 }
 END_TEST
 
+/* ---- access logs ---- */
+
+/* The compiled format of customlog[i] renders like a freshly compiled fmt. */
+static void ck_same_format(const struct alog_format *got, const char *fmt)
+{
+	struct alog_format want;
+
+	ck_assert_int_eq(alog_compile(&want, fmt, NULL, 0), 0);
+	ck_assert_uint_eq(got->nitem, want.nitem);
+	ck_assert_uint_eq(got->text_len, want.text_len);
+	for (unsigned i = 0; i < want.nitem; i++) {
+		ck_assert_uint_eq(got->item[i].op, want.item[i].op);
+		ck_assert_uint_eq(got->item[i].off, want.item[i].off);
+		ck_assert_uint_eq(got->item[i].len, want.item[i].len);
+	}
+	ck_assert_mem_eq(got->text, want.text, want.text_len);
+}
+
+START_TEST(test_access_logs)
+{
+	config_defaults(&cfg);
+	ck_assert_uint_eq(cfg.ncustomlog, 0);
+	ck_same_format(&cfg.default_logformat, ALOG_FMT_COMMON);
+
+	ck_assert_int_eq(parse(
+		"LogFormat \"%h %>s %{User-Agent}i\" short\n"
+		"CustomLog /var/log/a.log short\n"
+		"CustomLog /var/log/b.log combined\n"
+		"CustomLog \"/var/log/c d.log\" \"%v %D \\\"%r\\\"\"\n"
+		"TransferLog /var/log/t1.log\n"), 0);
+	ck_assert_uint_eq(cfg.ncustomlog, 4);
+	ck_assert_uint_eq(cfg.nlogformat, 1);
+	ck_assert_str_eq(cfg.logformat[0].name, "short");
+	ck_assert_str_eq(cfg.customlog[0].path, "/var/log/a.log");
+	ck_same_format(&cfg.customlog[0].fmt, "%h %>s %{User-Agent}i");
+	ck_assert_uint_eq(cfg.customlog[0].line, 2);
+	ck_same_format(&cfg.customlog[1].fmt, ALOG_FMT_COMBINED);
+	ck_assert_str_eq(cfg.customlog[2].path, "/var/log/c d.log");
+	ck_same_format(&cfg.customlog[2].fmt, "%v %D \"%r\"");
+	ck_same_format(&cfg.customlog[3].fmt, ALOG_FMT_COMMON);
+
+	/* LogFormat without nickname: the default for TransferLog after it; a nickname too */
+	ck_assert_int_eq(parse(
+		"TransferLog /l/0\n"
+		"LogFormat \"%h %U\"\n"
+		"TransferLog /l/1\n"
+		"LogFormat combined\n"
+		"TransferLog /l/2\n"
+		"LogFormat \"%m\" common\n"        /* a user's "common" wins over the built-in */
+		"CustomLog /l/3 common\n"), 0);
+	ck_same_format(&cfg.customlog[0].fmt, ALOG_FMT_COMMON);
+	ck_same_format(&cfg.customlog[1].fmt, "%h %U");
+	ck_same_format(&cfg.customlog[2].fmt, ALOG_FMT_COMBINED);
+	ck_same_format(&cfg.customlog[3].fmt, "%m");
+	ck_same_format(&cfg.default_logformat, ALOG_FMT_COMBINED);
+
+	/* a redefined nickname: the last definition, one entry; directive names any case */
+	ck_assert_int_eq(parse("logformat \"%h\" x\nLOGFORMAT \"%U\" x\ncustomlog /l x\n"), 0);
+	ck_assert_uint_eq(cfg.nlogformat, 1);
+	ck_same_format(&cfg.customlog[0].fmt, "%U");
+}
+END_TEST
+
+START_TEST(test_access_log_errors)
+{
+	ck_parse_err("Listen 80\nLogFormat \"%h %Z\" x\n", 2,
+		     "LogFormat: unrecognized LogFormat directive %Z");
+	ck_parse_err("CustomLog /l \"%{Set-Cookie}o\"\n", 1,
+		     "CustomLog: %{...}o (response headers) is not supported");
+	ck_parse_err("CustomLog /l nosuch\n", 1,
+		     "CustomLog: unknown log format nickname \"nosuch\" (a LogFormat line naming "
+		     "it must come first)");
+	ck_parse_err("CustomLog /l short\nLogFormat \"%h\" short\n", 1,
+		     "CustomLog: unknown log format nickname \"short\" (a LogFormat line naming "
+		     "it must come first)");
+	ck_parse_err("CustomLog \"|/usr/bin/rotatelogs x\" common\n", 1,
+		     "CustomLog: piped logs are not supported");
+	ck_parse_err("CustomLog syslog:local1 common\n", 1, "CustomLog: syslog is not supported");
+	ck_parse_err("TransferLog |/bin/cat\n", 1, "TransferLog: piped logs are not supported");
+	ck_parse_err("CustomLog /l common env=!nolog\n", 1,
+		     "CustomLog: conditional logging (\"env=\") is not supported");
+	ck_parse_err("CustomLog /l common x y\n", 1,
+		     "CustomLog: takes 2 to 3 arguments, 4 given");
+	ck_parse_err("CustomLog /l\n", 1, "CustomLog: takes 2 to 3 arguments, 1 given");
+	ck_parse_err("CustomLog \"\" common\n", 1, "CustomLog: empty argument");
+	ck_parse_err("LogFormat \"%h\" \"a b\"\n", 1,
+		     "LogFormat: bad nickname (empty, or with '%', a blank or a control byte)");
+	ck_parse_err("LogFormat \"%h\" a%b\n", 1,
+		     "LogFormat: bad nickname (empty, or with '%', a blank or a control byte)");
+	ck_parse_err("LogFormat nosuch\n", 1,
+		     "LogFormat: unknown log format nickname \"nosuch\" (a LogFormat line naming "
+		     "it must come first)");
+	ck_parse_err("CustomLog /a common\nCustomLog /b common\nTransferLog /c\n"
+		     "CustomLog /d common\nTransferLog /e\n", 5,
+		     "TransferLog: more than 4 access logs");
+	ck_parse_err("<VirtualHost *:80>\nServerName a\nCustomLog /l common\n</VirtualHost>\n", 3,
+		     "CustomLog: not supported in <VirtualHost> yet");
+	ck_parse_err("<VirtualHost *:80>\nTransferLog /l\n</VirtualHost>\n", 2,
+		     "TransferLog: not supported in <VirtualHost> yet");
+	ck_parse_err("<VirtualHost *:80>\nLogFormat \"%h\" x\n</VirtualHost>\n", 2,
+		     "LogFormat: not supported in <VirtualHost> yet");
+}
+END_TEST
+
+START_TEST(test_access_log_limits)
+{
+	char text[4096];
+	size_t off = 0;
+
+	for (int i = 0; i < CFG_MAX_LOGFORMAT; i++)
+		off += (size_t)snprintf(text + off, sizeof(text) - off, "LogFormat \"%%h\" n%d\n", i);
+	ck_assert_int_eq(parse(text), 0);
+	ck_assert_uint_eq(cfg.nlogformat, CFG_MAX_LOGFORMAT);
+	snprintf(text + off, sizeof(text) - off, "LogFormat \"%%h\" extra\n");
+	ck_parse_err(text, CFG_MAX_LOGFORMAT + 1, "LogFormat: more than 16 named formats");
+	ck_parse_err("LogFormat \"%h\" "
+		     "n123456789012345678901234567890123456789012345678901234567890123\n", 1,
+		     "LogFormat: nickname is too long (more than 63 bytes)");
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -789,6 +911,9 @@ static Suite *config_suite(void)
 		{ "load_errors", test_load_errors },
 		{ "load_too_big", test_load_too_big },
 		{ "error_format", test_error_format },
+		{ "access_logs", test_access_logs },
+		{ "access_log_errors", test_access_log_errors },
+		{ "access_log_limits", test_access_log_limits },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -192,6 +193,78 @@ START_TEST(test_probes)
 }
 END_TEST
 
+/* Waits (bounded) until path holds `needle`; returns the text (caller frees) or NULL. */
+static char *wait_file_has(const char *path, const char *needle)
+{
+	for (int i = 0; i < 100; i++) {
+		char *text = e2e_read_file(path, NULL);
+
+		if (text && strstr(text, needle))
+			return text;
+		free(text);
+		e2e_sleep_ms(50);
+	}
+	return NULL;
+}
+
+/* CustomLog in Apache's formats, written by the workers; SIGUSR1 reopens it after a
+ * rotation (the directory is writable by the user spliced runs as). */
+START_TEST(test_access_log)
+{
+	struct e2e_proc be, sp;
+	struct e2e_client c;
+	struct e2e_response r;
+	char dir[] = "/tmp/spliced-alog-XXXXXX";
+	char combined[128], mine[128], rotated[128], want[256], *text;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	chmod(dir, 0777);
+	snprintf(combined, sizeof(combined), "%s/access.log", dir);
+	snprintf(mine, sizeof(mine), "%s/mine.log", dir);
+	snprintf(rotated, sizeof(rotated), "%s/access.log.1", dir);
+	e2e_backend_start(&be, NULL);
+	e2e_spliced_startf(&sp, "ProxyPass / http://127.0.0.1:%d/\n"
+			   "LogFormat \"%%h %%>s %%b %%m %%U%%q [%%{X-Test}i] %%{User-Agent}i\" mine\n"
+			   "CustomLog %s combined\nCustomLog %s mine\n", be.port, combined, mine);
+	e2e_client_open(&c, sp.port);
+	e2e_send_str(&c, "GET /a?len=123 HTTP/1.1\r\nHost: h\r\nX-Test: v\"1\r\n"
+			 "User-Agent: ua/1\r\nReferer: http://r.example/\r\n\r\n");
+	ck_assert_int_eq(e2e_read_response(&c, &r, false), 0);
+	ck_assert_int_eq(r.status, 200);
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	/* Apache's combined format exactly, up to the time. */
+	text = wait_file_has(combined, "\"GET /a?len=123 HTTP/1.1\" 200 123 "
+				       "\"http://r.example/\" \"ua/1\"\n");
+	ck_assert_msg(text, "combined line missing from %s", combined);
+	ck_assert_msg(strncmp(text, "127.0.0.1 - - [", 15) == 0, "combined: %s", text);
+	free(text);
+	text = wait_file_has(mine, "127.0.0.1 200 123 GET /a?len=123 [v\\\"1] ua/1\n");
+	ck_assert_msg(text, "custom format line missing or wrong in %s", mine);
+	free(text);
+
+	ck_assert_int_eq(rename(combined, rotated), 0);
+	ck_assert_int_eq(kill(sp.pid, SIGUSR1), 0);
+	ck_assert_msg(e2e_log_wait_for(&sp, "logs reopened", 5000), "no reopen notice");
+	e2e_client_open(&c, sp.port);
+	e2e_send_str(&c, "GET /after?len=1 HTTP/1.1\r\nHost: h\r\n\r\n");
+	ck_assert_int_eq(e2e_read_response(&c, &r, false), 0);
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	snprintf(want, sizeof(want), "\"GET /after?len=1 HTTP/1.1\" 200 1");
+	text = wait_file_has(combined, want);
+	ck_assert_msg(text, "after SIGUSR1 the line must go to a new %s", combined);
+	free(text);
+	text = e2e_read_file(rotated, NULL);
+	ck_assert_msg(text && !strstr(text, want), "the rotated file must not get new lines");
+	free(text);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	e2e_backend_stop(&be);
+	snprintf(want, sizeof(want), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(want), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("e2e_observe");
@@ -202,6 +275,10 @@ int main(void)
 	tc = tcase_create("metrics");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_metrics);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("access_log");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_access_log);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("probes");
 	tcase_set_timeout(tc, 90);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "spliced/accesslog-t.h"
 #include "spliced/rewrite-t.h"
 
 #define CFG_MAX_LISTEN 16
@@ -19,6 +20,10 @@
 #define CFG_MAX_ERRDOCS 128        /* ErrorDocument lines, all sections together */
 #define CFG_MAX_ROOTS 16           /* directories files are served from */
 
+#define CFG_MAX_CUSTOMLOG 4        /* CustomLog + TransferLog lines */
+#define CFG_MAX_LOGFORMAT 16       /* LogFormat lines with a nickname */
+#define CFG_LOGNAME_MAX 64
+
 #define CFG_MAX_ALIAS 16
 #define CFG_MAX_INDEX 8
 
@@ -27,6 +32,20 @@ struct cfg_alias {
 	char prefix[CFG_NAME_MAX];     /* normalized URL-path prefix, e.g. "/static/" */
 	uint32_t prefix_len;
 	char dir[CFG_PATH_MAX];
+};
+
+/* LogFormat "fmt" nickname */
+struct cfg_logformat {
+	char name[CFG_LOGNAME_MAX];     /* case-sensitive, as httpd */
+	struct alog_format fmt;
+};
+
+/* CustomLog path format|nickname, TransferLog path. The file is opened (O_APPEND) by the
+ * serving process before privileges are dropped; fmt is compiled and self-contained. */
+struct cfg_customlog {
+	char path[CFG_PATH_MAX];
+	struct alog_format fmt;
+	unsigned line;                  /* where it was configured, for messages */
 };
 
 struct cfg_listen {
@@ -114,6 +133,12 @@ struct config {
 	uint64_t limit_request_body;   /* LimitRequestBody, default 0 = unlimited */
 	unsigned max_connections;      /* MaxConnections (all workers), default 4096 */
 	unsigned workers;              /* Workers, 0 = number of online CPUs (default) */
+	/* Access logs (server level). */
+	struct cfg_logformat logformat[CFG_MAX_LOGFORMAT]; /* named LogFormats, file order */
+	unsigned nlogformat;
+	struct alog_format default_logformat; /* LogFormat without nickname; default common */
+	struct cfg_customlog customlog[CFG_MAX_CUSTOMLOG];
+	unsigned ncustomlog;
 	/* Static files (server level). */
 	char document_root[CFG_PATH_MAX]; /* DocumentRoot; "" = none */
 	struct cfg_alias alias[CFG_MAX_ALIAS]; /* Alias, longest prefix wins */

@@ -4,6 +4,7 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -110,6 +111,11 @@ struct conn {
 	uint64_t bytes_in;        /* of the current request: head and body from the client */
 	uint64_t bytes_out;       /* of the current response: everything sent to the client */
 	const char *backend_name; /* "http://host:port" of the backend, "" when not proxied */
+	uint64_t out_head_len;    /* of bytes_out, the heads (the rest is body) */
+	struct timespec t_wall;   /* wall clock at request start, for the access log's %t */
+	char *loghead;            /* the request head as received, for the access log */
+	uint32_t loghead_cap;
+	struct http_request logreq; /* its parse, spans into loghead */
 	struct file_ent *fent;    /* the static file being sent (a cache reference) */
 	int64_t foff;             /* its next byte */
 	const char *fhead;        /* its response head, in rbuf */

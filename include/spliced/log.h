@@ -9,6 +9,16 @@ enum log_level { LOG_LV_EMERG, LOG_LV_ERROR, LOG_LV_WARN, LOG_LV_NOTICE, LOG_LV_
  * path is NULL or "". Returns 0 or -errno. */
 int log_open(const char *path);
 
+/* Reopens the error log file by its path (SIGUSR1, after logrotate moved it). The
+ * descriptor number stays the same. Returns 0 or -errno (the old file stays in use). */
+int log_reopen(void);
+
+/* The error log's descriptor (STDERR_FILENO when it is standard error). */
+int log_fd_get(void);
+
+/* Reopens `path` onto descriptor fd (for the access logs too). 0 or -errno. */
+int log_reopen_fd(int fd, const char *path);
+
 /* Messages above this level are not written (default LOG_LV_INFO). */
 void log_set_level(enum log_level lv);
 

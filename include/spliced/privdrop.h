@@ -3,12 +3,18 @@
 #define SPLICED_PRIVDROP_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* When running as root: switches to `user`/`group` (names or "#uid"/"#gid"; empty means
  * nobody/nogroup), drops supplementary groups, clears every capability set (effective,
  * permitted, inheritable, bounding, ambient), sets PR_SET_NO_NEW_PRIVS, and verifies the
  * result. When not root: sets no_new_privs only and reports in *applied = 0 that
  * User/Group could not be applied. Returns 0 or -errno with msg set. */
+/* The uid and gid User/Group name (the same defaults as privdrop_apply()). 0 or -ENOENT
+ * with msg set. */
+int privdrop_ids(const char *user, const char *group, uid_t *uid, gid_t *gid, char *msg,
+		 size_t msglen);
+
 int privdrop_apply(const char *user, const char *group, int *applied, char *msg, size_t msglen);
 
 #endif

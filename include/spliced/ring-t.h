@@ -17,6 +17,7 @@ enum ring_op {
 	OP_UP_SEND,
 	OP_UP_RECV,
 	OP_SPLICE_POLL,  /* readiness for a non-blocking splice(2) */
+	OP_ALOG_WRITE,   /* an access log buffer written; index = the CustomLog */
 };
 
 #define RING_UD(op, idx) (((uint64_t)(idx) << 8) | (uint64_t)(op))

@@ -8,8 +8,10 @@
 
 #define TRACE_CONN_OPEN(id, ip, port) DTRACE_PROBE3(spliced, conn_open, id, ip, port)
 #define TRACE_CONN_CLOSE(id, nreq) DTRACE_PROBE2(spliced, conn_close, id, nreq)
-#define TRACE_REQUEST_START(id, m, ml, t, tl, h, hl) \
-	DTRACE_PROBE7(spliced, request_start, id, m, ml, t, tl, h, hl)
+/* Six arguments at most: bpftrace before 0.24 cannot read a seventh on x86-64. The host is
+ * not NUL-terminated: it ends at the CR of its field line. */
+#define TRACE_REQUEST_START(id, m, ml, t, tl, h) \
+	DTRACE_PROBE6(spliced, request_start, id, m, ml, t, tl, h)
 #define TRACE_REWRITE(id, rule, kind, scope) DTRACE_PROBE4(spliced, rewrite, id, rule, kind, scope)
 #define TRACE_BACKEND_CONNECT(id, idx, name, kind) \
 	DTRACE_PROBE4(spliced, backend_connect, id, idx, name, kind)

@@ -9,6 +9,7 @@
 
 #include "spliced/config-t.h"
 #include "spliced/conn-t.h"
+#include "spliced/accesslog-t.h"
 #include "spliced/file-t.h"
 #include "spliced/rewrite-t.h"
 #include "spliced/http-t.h"
@@ -86,6 +87,9 @@ struct worker {
 	bool fcache_ready;
 	uint64_t conn_seq;         /* connection ids */
 	struct rw_ctx *rw;         /* rewrite scratch (match data, buffers) */
+	int alog_fd[CFG_MAX_CUSTOMLOG];         /* CustomLog files, opened by main */
+	struct alog_buf alog[CFG_MAX_CUSTOMLOG]; /* their double buffers */
+	bool alog_busy[CFG_MAX_CUSTOMLOG];      /* a write is in flight */
 	struct up_pool *pools;     /* one per configured backend */
 	struct stats stats;
 	int exit_code;

@@ -31,6 +31,10 @@ int worker_connect(struct worker *w, struct conn *c, int fd, const struct sockad
 int worker_poll(struct worker *w, struct conn *c, int fd, unsigned events);
 /* Cancels everything in flight on fd (the completions still arrive, with -ECANCELED). */
 void worker_cancel_fd(struct worker *w, int fd);
+/* Starts writing access log i's buffer when it is due (or, with `any`, when it holds
+ * anything) and no write of it is in flight. */
+void worker_alog_flush(struct worker *w, unsigned i, bool any);
+
 /* Returns slot c to the free list. */
 void worker_release(struct worker *w, struct conn *c);
 
