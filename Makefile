@@ -33,7 +33,7 @@ TOOL_BIN  := $(B)/tools/testbackend $(B)/tools/splicebench $(B)/tools/rewritetes
 FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 
 DEPS_PKGS := gcc make pkg-config liburing-dev libcap-ng-dev check libpcre2-dev \
-             systemtap-sdt-dev curl
+             systemtap-sdt-dev curl bpftrace
 
 .PHONY: all deps run check test fuzz clean
 # ./spliced is the normal build only; a sanitizer build stays in build-asan/.
