@@ -140,6 +140,7 @@ static void conn_close(struct conn *c)
  * CONN_LINGER_MS), so a client still sending gets our response instead of a reset. */
 static void conn_linger(struct conn *c)
 {
+	conn_request_end(c); /* the exchange ended with what was sent, not with the linger */
 	conn_release_pipe(c);
 	conn_drop_upstream(c);
 	if (shutdown(c->fd, SHUT_WR) < 0) {
@@ -173,9 +174,13 @@ static void conn_send_page(struct conn *c, unsigned status, const char *extra_he
 	char location[CFG_PATH_MAX + 16];
 	int blen, n;
 
-	if (doc && doc->kind == CFG_ERRDOC_LOCAL && !c->page_keep &&
-	    conn_errdoc_local(c, status, doc->value))
-		return;
+	if (doc && doc->kind == CFG_ERRDOC_LOCAL) {
+		/* extra_headers may live where the document's head is about to be made. */
+		snprintf(location, sizeof(location), "%s", extra_headers ? extra_headers : "");
+		extra_headers = location;
+		if (conn_errdoc_local(c, status, doc->value))
+			return;
+	}
 	if (doc && doc->kind == CFG_ERRDOC_TEXT) {
 		blen = snprintf(body, sizeof(body), "%s", doc->value);
 	} else if (doc && doc->kind == CFG_ERRDOC_URL) {
@@ -368,14 +373,29 @@ static void conn_count_parse_error(struct conn *c, const char *reason)
 	st->parse_errors++;
 	for (i = 0; i < st->nperr && st->perr[i].reason != reason; i++)
 		;
-	if (i == st->nperr && i < STATS_REASONS)
-		st->perr[st->nperr++].reason = reason;
+	if (i == st->nperr && i < STATS_REASONS) {
+		st->perr[i].reason = reason;
+		/* The metrics endpoint reads nperr from another thread: the entry first. */
+		__atomic_store_n(&st->nperr, i + 1, __ATOMIC_RELEASE);
+	}
 	if (i < STATS_REASONS)
 		st->perr[i].n++;
 }
 
 static void conn_parse_error(struct conn *c, unsigned status, const char *reason)
 {
+	/* Logged and timed like any exchange, with "-" for what could not be read. */
+	c->in_request = true;
+	c->t_start_ns = conn_now_ns();
+	clock_gettime(CLOCK_REALTIME, &c->t_wall);
+	c->bytes_in = c->end - c->start;
+	c->bytes_out = 0;
+	c->out_head_len = 0;
+	c->logreq.head_len = 0;
+	c->backend_name = "";
+	c->head_only = false;
+	c->page_keep = false;
+	c->resp_started = false;
 	conn_count_parse_error(c, reason);
 	TRACE_PARSE_ERROR(c->id, status, reason);
 	conn_fail(c, status, "bad request: %s", reason);
@@ -609,6 +629,7 @@ static void conn_head_ready(struct conn *c)
 	char *head = c->buf + c->start;
 	int ret = http_parse_request(head, c->end - c->start, &w->lim, &c->req);
 
+	c->scope = 0;
 	if (ret == -2) {
 		/* http_head_end() saw the end, so the parser cannot need more: only a full buffer
 		 * gets here, and that is a head too large. */
@@ -623,10 +644,6 @@ static void conn_head_ready(struct conn *c)
 	}
 	w->stats.requests++;
 	conn_request_begin(c);
-	if (c->metrics) {
-		conn_metrics(c);
-		return;
-	}
 	c->head_only = c->req.meth == HTTP_METHOD_HEAD;
 	c->page_keep = false;
 	c->keep_alive = conn_wants_keep_alive(c);
@@ -634,6 +651,10 @@ static void conn_head_ready(struct conn *c)
 	c->retried = false;
 	c->body_streamed = false;
 	c->status = 0;
+	if (c->metrics) {
+		conn_metrics(c);
+		return;
+	}
 
 	if (c->req.meth == HTTP_METHOD_CONNECT) {
 		conn_fail(c, 501, "CONNECT is not supported");
@@ -1240,7 +1261,10 @@ static const struct file_root *conn_file_root(const struct conn *c, const char *
 			best = (int)i;
 	}
 	if (best >= 0) {
-		*rel = cfg->alias[best].prefix_len;
+		uint32_t n = cfg->alias[best].prefix_len;
+
+		/* "/static" + "/a.txt": the path below the root starts after the slash. */
+		*rel = n < len && path[n] == '/' ? n + 1 : n;
 		return &f->alias[best];
 	}
 	if (f && f->docroot.fd >= 0) {
@@ -1393,7 +1417,11 @@ static bool conn_errdoc_local(struct conn *c, unsigned status, const char *url)
 	rq.meth = c->head_only ? HTTP_METHOD_HEAD : HTTP_METHOD_GET;
 	rq.path = dpath;
 	rq.path_len = dlen;
-	rq.close = true;
+	/* A page that ends only the exchange (page_keep) keeps the connection; else close. */
+	if (!c->page_keep)
+		c->keep_alive = false;
+	rq.close = !c->keep_alive;
+	rq.keep_alive_10 = c->keep_alive && c->req.version == 10;
 	rq.now = time(NULL);
 	rq.now_ms = w->now_ms;
 	if (file_serve(&w->fcache, root, w->files->mime, &rq, out, CONN_RESP_MAX / 2, &rep) < 0)
@@ -1413,7 +1441,7 @@ static bool conn_errdoc_local(struct conn *c, unsigned status, const char *url)
 	rep.status = (uint16_t)status;
 	conn_release_pipe(c);
 	conn_drop_upstream(c);
-	c->keep_alive = false;
+	c->page_keep = false;
 	c->timed_out = false;
 	conn_file_start(c, &rep, out);
 	return true;
@@ -1560,7 +1588,7 @@ static void conn_metrics_render(struct conn *c, struct conn_text *t)
 		uint64_t idle = 0;
 
 		for (unsigned i = 0; i < c->w->nall; i++)
-			idle += all[i].pools[b].n;
+			idle += all[i].pools ? all[i].pools[b].n : 0;
 		conn_text_add(t, "spliced_backend_pool_idle{backend=\"%s\"} %llu\n",
 			      cfg->backend[b].name, (unsigned long long)idle);
 	}
@@ -1571,7 +1599,9 @@ static void conn_metrics_render(struct conn *c, struct conn_text *t)
 	for (unsigned i = 0; i < c->w->nall; i++) {
 		const struct stats *s = &all[i].stats;
 
-		for (unsigned k = 0; k < s->nperr && k < STATS_REASONS; k++)
+		unsigned np = __atomic_load_n(&s->nperr, __ATOMIC_ACQUIRE);
+
+		for (unsigned k = 0; k < np && k < STATS_REASONS; k++)
 			conn_text_add(t, "spliced_parse_errors_total{reason=\"%s\",worker=\"%u\"} %llu\n",
 				      s->perr[k].reason, i, (unsigned long long)s->perr[k].n);
 	}

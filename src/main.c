@@ -398,6 +398,7 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Every worker is ready before any runs: the metrics endpoint (worker 0) reads all. */
 	for (unsigned i = 0; i < nw; i++) {
 		w[i].files = &files;
 		memcpy(w[i].alog_fd, alog_fds, sizeof(alog_fds));
@@ -407,6 +408,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "spliced: worker %u: %s\n", i, strerror(-ret));
 			return 1;
 		}
+	}
+	for (unsigned i = 0; i < nw; i++) {
 		ret = pthread_create(&w[i].thread, NULL, worker_main, &w[i]);
 		if (ret) {
 			log_error("main", "worker %u: pthread_create: %s", i, strerror(ret));

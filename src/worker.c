@@ -80,7 +80,11 @@ int worker_init(struct worker *w, const struct config *cfg, unsigned id, unsigne
 
 void worker_destroy(struct worker *w)
 {
-	for (unsigned i = 0; i < w->cfg->nbackend; i++)
+	/* First the ring: nothing in flight may still point at what is freed below. */
+	if (w->ring_ready)
+		io_uring_queue_exit(&w->ring);
+	w->ring_ready = false;
+	for (unsigned i = 0; w->pools && i < w->cfg->nbackend; i++)
 		up_pool_prune(&w->pools[i], 0, true);
 	relay_pool_destroy(&w->pipes);
 	if (w->fcache_ready)
@@ -88,8 +92,6 @@ void worker_destroy(struct worker *w)
 	rw_ctx_free(w->rw);
 	for (unsigned i = 0; i < w->cfg->ncustomlog; i++)
 		alog_buf_free(&w->alog[i]);
-	if (w->ring_ready)
-		io_uring_queue_exit(&w->ring);
 	if (w->wake_fd >= 0)
 		close(w->wake_fd);
 	free(w->conns);

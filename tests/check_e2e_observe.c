@@ -96,12 +96,28 @@ START_TEST(test_metrics)
 		ck_assert_int_eq(metric(text, line), 1);
 		ck_assert_msg(strstr(text, "spliced_parse_errors_total{reason=\"whitespace before colon\""),
 			      "parse error by reason missing:\n%s", text);
-		ck_assert_int_eq(metric(text, "spliced_request_duration_seconds_count"), 2);
-		ck_assert_int_eq(metric(text, "spliced_request_duration_seconds_bucket{le=\"+Inf\"}"), 2);
+		/* Two proxied requests and the refused one. */
+		ck_assert_int_eq(metric(text, "spliced_request_duration_seconds_count"), 3);
+		ck_assert_int_eq(metric(text, "spliced_request_duration_seconds_bucket{le=\"+Inf\"}"), 3);
 		free(text);
 	}
 	e2e_response_free(&r);
 	e2e_client_close(&c);
+	{
+		unsigned char *all = NULL;
+		size_t n = 0;
+		const char *end;
+
+		/* HEAD: the head only, then the connection closes. */
+		e2e_client_open(&c, mport);
+		e2e_send_str(&c, "HEAD /metrics HTTP/1.1\r\nHost: m\r\n\r\n");
+		ck_assert_int_eq(e2e_read_until_eof(&c, &all, &n, 10000), 0);
+		end = memmem(all, n, "\r\n\r\n", 4);
+		ck_assert_msg(end && (size_t)(end + 4 - (const char *)all) == n,
+			      "HEAD /metrics sent a body: %s", e2e_esc(all, n));
+		free(all);
+		e2e_client_close(&c);
+	}
 	e2e_client_open(&c, mport);
 	get(&c, "/other", &r);
 	ck_assert_int_eq(r.status, 404);
@@ -241,6 +257,17 @@ START_TEST(test_access_log)
 	free(text);
 	text = wait_file_has(mine, "127.0.0.1 200 123 GET /a?len=123 [v\\\"1] ua/1\n");
 	ck_assert_msg(text, "custom format line missing or wrong in %s", mine);
+	free(text);
+
+	/* A request refused by the parser is logged too, with "-" for the request. */
+	e2e_client_open(&c, sp.port);
+	e2e_send_str(&c, "GET /bad path HTTP/1.1\r\nHost: h\r\n\r\n");
+	ck_assert_int_eq(e2e_read_response(&c, &r, false), 0);
+	ck_assert_int_eq(r.status, 400);
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	text = wait_file_has(combined, "\"-\" 400 ");
+	ck_assert_msg(text, "no access log line for the 400");
 	free(text);
 
 	ck_assert_int_eq(rename(combined, rotated), 0);

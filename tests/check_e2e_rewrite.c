@@ -286,6 +286,47 @@ START_TEST(test_errordoc_local)
 }
 END_TEST
 
+/* "Alias /static DIR" (no trailing slash) serves below it, and a local ErrorDocument is
+ * sent for a file 404 on a keep-alive connection, which then serves the next request. */
+START_TEST(test_alias_noslash_errdoc_keepalive)
+{
+	struct e2e_proc sp;
+	struct e2e_client c;
+	struct e2e_response r;
+	char path[400];
+	FILE *f;
+
+	make_files();
+	snprintf(path, sizeof(path), "%s/static/404.html", files_dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("<p>not here</p>\n", f);
+	fclose(f);
+	chmod(path, 0644);
+	e2e_spliced_startf(&sp, "Alias /static %s/static\nErrorDocument 404 /static/404.html\n",
+			   files_dir);
+	e2e_client_open(&c, sp.port);
+	req(&c, "/static/a.txt", "h", &r);
+	ck_status(&r, 200);
+	ck_assert_uint_eq(r.body_len, 14);
+	e2e_response_free(&r);
+	req(&c, "/static/missing.txt", "h", &r);
+	ck_status(&r, 404);
+	ck_assert_msg(r.body_len == 16 && memcmp(r.body, "<p>not here</p>\n", 16) == 0,
+		      "the local ErrorDocument expected, got %s", e2e_esc(r.body, r.body_len));
+	e2e_response_free(&r);
+	req(&c, "/static/a.txt", "h", &r);   /* same connection: it was kept */
+	ck_status(&r, 200);
+	e2e_response_free(&r);
+	req(&c, "/static", "h", &r);
+	ck_status(&r, 301);
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	rm_files();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("e2e_rewrite");
@@ -299,6 +340,7 @@ int main(void)
 		{ "virtual_hosts", test_virtual_hosts },
 		{ "bad_rule_reported", test_bad_rule_reported },
 		{ "errordoc_local", test_errordoc_local },
+		{ "alias_noslash_errdoc_keepalive", test_alias_noslash_errdoc_keepalive },
 	};
 	SRunner *sr;
 	int failed;
