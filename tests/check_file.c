@@ -29,37 +29,7 @@
 
 #include "spliced/file.h"
 #include "spliced/mime.h"
-
-/* ---- Guarded buffers ------------------------------------------------------------------ */
-
-#define GUARD_SLOTS 8
-
-static struct {
-	char *map;
-	size_t maplen;
-} guard_slot[GUARD_SLOTS];
-static unsigned guard_next;
-
-/* A copy of data[0..n) that ends right before a PROT_NONE page; valid for GUARD_SLOTS calls. */
-static const char *at_end(const void *data, size_t n)
-{
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	size_t pages = (n + page - 1) / page + 1;
-	unsigned k = guard_next++ % GUARD_SLOTS;
-	char *map;
-
-	if (guard_slot[k].map)
-		munmap(guard_slot[k].map, guard_slot[k].maplen);
-	map = mmap(NULL, pages * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ck_assert_ptr_ne(map, MAP_FAILED);
-	ck_assert_int_eq(mprotect(map + (pages - 1) * page, page, PROT_NONE), 0);
-	guard_slot[k].map = map;
-	guard_slot[k].maplen = pages * page;
-	map += (pages - 1) * page - n;
-	if (n)
-		memcpy(map, data, n);
-	return map;
-}
+#include "guard.h"
 
 /* ---- The tree --------------------------------------------------------------------------- */
 
@@ -1371,17 +1341,17 @@ START_TEST(test_date_parse)
 	for (size_t i = 0; i < sizeof(dates) / sizeof(dates[0]); i++) {
 		size_t n = strlen(dates[i].s);
 
-		ck_assert_msg(file_date_parse(at_end(dates[i].s, n), n, now, &t) == 0, "%s",
+		ck_assert_msg(file_date_parse(guard_at_end(dates[i].s, n), n, now, &t) == 0, "%s",
 			      dates[i].s);
 		ck_assert_msg(t == dates[i].t, "%s: %lld", dates[i].s, (long long)t);
 		/* Every shorter prefix is refused, without reading past it. */
 		for (size_t k = 0; k < n; k++)
-			ck_assert_int_eq(file_date_parse(at_end(dates[i].s, k), k, now, &t), -1);
+			ck_assert_int_eq(file_date_parse(guard_at_end(dates[i].s, k), k, now, &t), -1);
 	}
 	for (size_t i = 0; i < sizeof(bad_dates) / sizeof(bad_dates[0]); i++) {
 		size_t n = strlen(bad_dates[i]);
 
-		ck_assert_msg(file_date_parse(at_end(bad_dates[i], n), n, now, &t) == -1,
+		ck_assert_msg(file_date_parse(guard_at_end(bad_dates[i], n), n, now, &t) == -1,
 			      "%s accepted", bad_dates[i]);
 	}
 	ck_assert_int_eq(file_date_parse("Sun, 06 Nov 1994 08:49:37 GM\0", 29, now, &t), -1);
@@ -1434,28 +1404,28 @@ START_TEST(test_range_parse)
 	uint64_t off = 77, n = 77;
 	const char *b;
 
-	b = at_end("bytes=0-0", 9);
+	b = guard_at_end("bytes=0-0", 9);
 	ck_assert_int_eq(file_range_parse(b, 9, 10, &off, &n), FILE_RANGE_ONE);
 	ck_assert_uint_eq(off, 0);
 	ck_assert_uint_eq(n, 1);
-	b = at_end("bytes=5", 7); /* cut before '-' */
+	b = guard_at_end("bytes=5", 7); /* cut before '-' */
 	ck_assert_int_eq(file_range_parse(b, 7, 10, &off, &n), FILE_RANGE_IGNORE);
-	b = at_end("bytes=5-", 8);
+	b = guard_at_end("bytes=5-", 8);
 	ck_assert_int_eq(file_range_parse(b, 8, 10, &off, &n), FILE_RANGE_ONE);
 	ck_assert_uint_eq(off, 5);
 	ck_assert_uint_eq(n, 5);
-	b = at_end("bytes=-3", 8);
+	b = guard_at_end("bytes=-3", 8);
 	ck_assert_int_eq(file_range_parse(b, 8, 10, &off, &n), FILE_RANGE_ONE);
 	ck_assert_uint_eq(off, 7);
 	ck_assert_uint_eq(n, 3);
-	b = at_end("  bytes=1-1  ", 13);
+	b = guard_at_end("  bytes=1-1  ", 13);
 	ck_assert_int_eq(file_range_parse(b, 13, 10, &off, &n), FILE_RANGE_ONE);
-	b = at_end("bytes", 5);
+	b = guard_at_end("bytes", 5);
 	ck_assert_int_eq(file_range_parse(b, 5, 10, &off, &n), FILE_RANGE_IGNORE);
-	b = at_end("bytes=0-18446744073709551615", 28);
+	b = guard_at_end("bytes=0-18446744073709551615", 28);
 	ck_assert_int_eq(file_range_parse(b, 28, UINT64_MAX, &off, &n), FILE_RANGE_ONE);
 	ck_assert_uint_eq(n, UINT64_MAX);
-	b = at_end("bytes=18446744073709551614-", 27);
+	b = guard_at_end("bytes=18446744073709551614-", 27);
 	ck_assert_int_eq(file_range_parse(b, 27, UINT64_MAX, &off, &n), FILE_RANGE_ONE);
 	ck_assert_uint_eq(off, UINT64_MAX - 1);
 	ck_assert_uint_eq(n, 1);
@@ -1465,7 +1435,7 @@ START_TEST(test_range_parse)
 		const char *v = "bytes=123-4567, ";
 
 		for (size_t k = 0; k <= strlen(v); k++)
-			file_range_parse(at_end(v, k), k, 1000, &off, &n);
+			file_range_parse(guard_at_end(v, k), k, 1000, &off, &n);
 	}
 }
 END_TEST
@@ -1488,7 +1458,7 @@ static const struct {
 START_TEST(test_etag_match)
 {
 	const char *v = etag_cases[_i].v;
-	const char *b = at_end(v, strlen(v));
+	const char *b = guard_at_end(v, strlen(v));
 
 	ck_assert_msg(file_etag_match(b, strlen(v), "\"abc\"", 5, etag_cases[_i].strong) ==
 			      etag_cases[_i].want,
@@ -1505,13 +1475,13 @@ START_TEST(test_path_check)
 	char big[PATH_MAX];
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
-		ck_assert_msg(file_path_check(at_end(ok[i], strlen(ok[i])), strlen(ok[i])) == 0,
+		ck_assert_msg(file_path_check(guard_at_end(ok[i], strlen(ok[i])), strlen(ok[i])) == 0,
 			      "%s", ok[i]);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_msg(file_path_check(at_end(bad[i], strlen(bad[i])), strlen(bad[i])) ==
+		ck_assert_msg(file_path_check(guard_at_end(bad[i], strlen(bad[i])), strlen(bad[i])) ==
 				      -EINVAL,
 			      "%s", bad[i]);
-	ck_assert_int_eq(file_path_check(at_end("a\0b", 3), 3), -EINVAL);
+	ck_assert_int_eq(file_path_check(guard_at_end("a\0b", 3), 3), -EINVAL);
 	memset(big, 'a', sizeof(big));
 	ck_assert_int_eq(file_path_check(big, PATH_MAX - FILE_INDEX_NAME_MAX - 1), -ENAMETOOLONG);
 	ck_assert_int_eq(file_path_check(big, PATH_MAX - FILE_INDEX_NAME_MAX - 2), 0);
@@ -1527,7 +1497,7 @@ START_TEST(test_cond_scan)
 			"If-Match: *\r\nIf-Unmodified-Since: x\r\nIf-Range: \"r\"\r\n"
 			"X-Range: no\r\nRanges: no\r\n\r\n";
 	size_t n = strlen(h);
-	const char *b = at_end(h, n);
+	const char *b = guard_at_end(h, n);
 	struct file_cond c;
 
 	file_cond_scan(&c, b, 16, n);
@@ -1544,13 +1514,13 @@ START_TEST(test_cond_scan)
 	h = "If-None-Match: \"1\"\r\nIf-None-Match: \"2\"\r\nIf-None-Match: \"3\"\r\n"
 	    "If-None-Match: \"4\"\r\nIf-None-Match: \"5\"\r\nIf-None-Match: \"6\"\r\nRange:";
 	n = strlen(h);
-	file_cond_scan(&c, at_end(h, n), 0, n);
+	file_cond_scan(&c, guard_at_end(h, n), 0, n);
 	ck_assert_uint_eq(c.n_if_none_match, FILE_LIST_MAX + 1);
 	ck_assert_uint_eq(c.range.len, 0);
 	ck_assert_ptr_nonnull(c.range.p);
 	/* Every prefix, without reading past it. */
 	for (size_t k = 0; k <= n; k++)
-		file_cond_scan(&c, at_end(h, k), 0, k);
+		file_cond_scan(&c, guard_at_end(h, k), 0, k);
 }
 END_TEST
 
@@ -1600,7 +1570,7 @@ START_TEST(test_mime_builtin)
 	struct mime_table *t = mime_builtin();
 	const char *n = builtin_cases[_i].name;
 
-	ck_assert_str_eq(mime_lookup(t, at_end(n, strlen(n)), strlen(n)), builtin_cases[_i].type);
+	ck_assert_str_eq(mime_lookup(t, guard_at_end(n, strlen(n)), strlen(n)), builtin_cases[_i].type);
 	ck_assert_str_eq(mime_lookup(NULL, n, strlen(n)), MIME_DEFAULT_TYPE);
 	mime_free(t);
 }

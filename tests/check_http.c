@@ -11,38 +11,7 @@
 #include <unistd.h>
 
 #include "spliced/http.h"
-
-/* Guarded buffers */
-
-#define GUARD_SLOTS 8
-
-static struct {
-	char *map;
-	size_t maplen;
-} guard_slot[GUARD_SLOTS];
-static unsigned guard_next;
-
-/* Returns a copy of data[0..n) that ends right before a PROT_NONE page. The copy stays
- * valid until GUARD_SLOTS further calls. */
-static const char *at_end(const void *data, size_t n)
-{
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	size_t pages = (n + page - 1) / page + 1;
-	unsigned k = guard_next++ % GUARD_SLOTS;
-	char *map;
-
-	if (guard_slot[k].map)
-		munmap(guard_slot[k].map, guard_slot[k].maplen);
-	map = mmap(NULL, pages * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ck_assert_ptr_ne(map, MAP_FAILED);
-	ck_assert_int_eq(mprotect(map + (pages - 1) * page, page, PROT_NONE), 0);
-	guard_slot[k].map = map;
-	guard_slot[k].maplen = pages * page;
-	map += (pages - 1) * page - n;
-	if (n)
-		memcpy(map, data, n);
-	return map;
-}
+#include "guard.h"
 
 static const struct http_limits lim_default = {
 	.max_head = 8192, .max_line = 4096, .max_field = 4096, .max_fields = 100,
@@ -52,7 +21,7 @@ static const struct http_limits lim_default = {
 static int req_parse(const char *s, struct http_request *r, const char **bufp)
 {
 	size_t n = strlen(s);
-	const char *b = at_end(s, n);
+	const char *b = guard_at_end(s, n);
 
 	if (bufp)
 		*bufp = b;
@@ -63,7 +32,7 @@ static int resp_parse(const char *s, enum http_method m, struct http_response *r
 		      const char **bufp)
 {
 	size_t n = strlen(s);
-	const char *b = at_end(s, n);
+	const char *b = guard_at_end(s, n);
 
 	if (bufp)
 		*bufp = b;
@@ -502,7 +471,7 @@ static const struct {
 START_TEST(test_req_reject)
 {
 	struct http_request r;
-	const char *b = at_end(bad_req[_i].s, bad_req[_i].n);
+	const char *b = guard_at_end(bad_req[_i].s, bad_req[_i].n);
 	int rc = http_parse_request(b, bad_req[_i].n, &lim_default, &r);
 
 	ck_assert_msg(rc == -1, "case %d: rc %d", _i, rc);
@@ -571,13 +540,13 @@ START_TEST(test_req_prefixes)
 	struct http_request r;
 
 	for (size_t k = 0; k < n; k++) {
-		const char *b = at_end(s, k);
+		const char *b = guard_at_end(s, k);
 		int rc = http_parse_request(b, k, &lim_default, &r);
 
 		ck_assert_msg(rc == -2, "head %d prefix %zu: rc %d (%s)", _i, k, rc,
 			      rc == -1 ? r.reason : "");
 	}
-	ck_assert_int_eq(http_parse_request(at_end(s, n), n, &lim_default, &r), (int)n);
+	ck_assert_int_eq(http_parse_request(guard_at_end(s, n), n, &lim_default, &r), (int)n);
 }
 END_TEST
 
@@ -601,16 +570,16 @@ START_TEST(test_req_limit_head)
 	struct http_request r;
 
 	lim.max_head = (uint32_t)n;
-	ck_assert_int_eq(http_parse_request(at_end(s, n), n, &lim, &r), (int)n);
+	ck_assert_int_eq(http_parse_request(guard_at_end(s, n), n, &lim, &r), (int)n);
 	/* A prefix shorter than max_head still needs more. */
-	ck_assert_int_eq(http_parse_request(at_end(s, n - 1), n - 1, &lim, &r), -2);
+	ck_assert_int_eq(http_parse_request(guard_at_end(s, n - 1), n - 1, &lim, &r), -2);
 
 	lim.max_head = (uint32_t)n - 1;
-	ck_assert_int_eq(http_parse_request(at_end(s, n), n, &lim, &r), -1);
+	ck_assert_int_eq(http_parse_request(guard_at_end(s, n), n, &lim, &r), -1);
 	ck_assert_uint_eq(r.status, 431);
-	ck_assert_int_eq(http_parse_request(at_end(s, n - 1), n - 1, &lim, &r), -1);
+	ck_assert_int_eq(http_parse_request(guard_at_end(s, n - 1), n - 1, &lim, &r), -1);
 	ck_assert_uint_eq(r.status, 431);
-	ck_assert_int_eq(http_parse_request(at_end(s, n - 2), n - 2, &lim, &r), -2);
+	ck_assert_int_eq(http_parse_request(guard_at_end(s, n - 2), n - 2, &lim, &r), -2);
 
 	/* A complete head within max_head is accepted even if more bytes follow. */
 	lim.max_head = (uint32_t)n;
@@ -619,7 +588,7 @@ START_TEST(test_req_limit_head)
 
 		memcpy(two, s, n);
 		memcpy(two + n, s, n + 1);
-		ck_assert_int_eq(http_parse_request(at_end(two, 2 * n), 2 * n, &lim, &r), (int)n);
+		ck_assert_int_eq(http_parse_request(guard_at_end(two, 2 * n), 2 * n, &lim, &r), (int)n);
 		free(two);
 	}
 }
@@ -636,18 +605,18 @@ START_TEST(test_req_limit_line)
 	snprintf(s, sizeof(s), "GET /%s HTTP/1.1\r\nHost: a\r\n\r\n", path);
 	linelen = strlen("GET /") + 100 + strlen(" HTTP/1.1");
 	lim.max_line = (uint32_t)linelen;
-	ck_assert_int_eq(http_parse_request(at_end(s, strlen(s)), strlen(s), &lim, &r),
+	ck_assert_int_eq(http_parse_request(guard_at_end(s, strlen(s)), strlen(s), &lim, &r),
 			 (int)strlen(s));
 	lim.max_line = (uint32_t)linelen - 1;
-	ck_assert_int_eq(http_parse_request(at_end(s, strlen(s)), strlen(s), &lim, &r), -1);
+	ck_assert_int_eq(http_parse_request(guard_at_end(s, strlen(s)), strlen(s), &lim, &r), -1);
 	ck_assert_uint_eq(r.status, 414);
 	/* Without the CRLF yet: refused as soon as it is longer than the limit. */
-	ck_assert_int_eq(http_parse_request(at_end(s, linelen), linelen, &lim, &r), -1);
+	ck_assert_int_eq(http_parse_request(guard_at_end(s, linelen), linelen, &lim, &r), -1);
 	ck_assert_uint_eq(r.status, 414);
-	ck_assert_int_eq(http_parse_request(at_end(s, linelen - 1), linelen - 1, &lim, &r), -2);
+	ck_assert_int_eq(http_parse_request(guard_at_end(s, linelen - 1), linelen - 1, &lim, &r), -2);
 	/* A line of exactly max_line with its CR but no LF yet still needs more. */
 	lim.max_line = (uint32_t)linelen;
-	ck_assert_int_eq(http_parse_request(at_end(s, linelen + 1), linelen + 1, &lim, &r), -2);
+	ck_assert_int_eq(http_parse_request(guard_at_end(s, linelen + 1), linelen + 1, &lim, &r), -2);
 	free(path);
 }
 END_TEST
@@ -662,14 +631,14 @@ START_TEST(test_req_limit_field)
 
 	snprintf(s, sizeof(s), H11 "X-Long: %s\r\n\r\n", val);
 	lim.max_field = (uint32_t)flen;
-	ck_assert_int_eq(http_parse_request(at_end(s, strlen(s)), strlen(s), &lim, &r),
+	ck_assert_int_eq(http_parse_request(guard_at_end(s, strlen(s)), strlen(s), &lim, &r),
 			 (int)strlen(s));
 	lim.max_field = (uint32_t)flen - 1;
-	ck_assert_int_eq(http_parse_request(at_end(s, strlen(s)), strlen(s), &lim, &r), -1);
+	ck_assert_int_eq(http_parse_request(guard_at_end(s, strlen(s)), strlen(s), &lim, &r), -1);
 	ck_assert_uint_eq(r.status, 431);
-	ck_assert_int_eq(http_parse_request(at_end(s, pre + flen), pre + flen, &lim, &r), -1);
+	ck_assert_int_eq(http_parse_request(guard_at_end(s, pre + flen), pre + flen, &lim, &r), -1);
 	ck_assert_uint_eq(r.status, 431);
-	ck_assert_int_eq(http_parse_request(at_end(s, pre + flen - 1), pre + flen - 1, &lim, &r),
+	ck_assert_int_eq(http_parse_request(guard_at_end(s, pre + flen - 1), pre + flen - 1, &lim, &r),
 			 -2);
 	free(val);
 }
@@ -682,11 +651,11 @@ START_TEST(test_req_limit_fields)
 	const char *s = H11 "A: 1\r\nB: 2\r\nC: 3\r\n\r\n";
 
 	lim.max_fields = 4;
-	ck_assert_int_eq(http_parse_request(at_end(s, strlen(s)), strlen(s), &lim, &r),
+	ck_assert_int_eq(http_parse_request(guard_at_end(s, strlen(s)), strlen(s), &lim, &r),
 			 (int)strlen(s));
 	ck_assert_uint_eq(r.nfields, 4);
 	lim.max_fields = 3;
-	ck_assert_int_eq(http_parse_request(at_end(s, strlen(s)), strlen(s), &lim, &r), -1);
+	ck_assert_int_eq(http_parse_request(guard_at_end(s, strlen(s)), strlen(s), &lim, &r), -1);
 	ck_assert_uint_eq(r.status, 431);
 }
 END_TEST
@@ -705,7 +674,7 @@ START_TEST(test_req_limit_big)
 	memcpy(s, "GET / HTTP/1.1\r\nHost: a\r\n", 25);
 	for (i = 25; i + 10 < n; i += 10)
 		memcpy(s + i, "A: 12345\r\n", 10);
-	ck_assert_int_eq(http_parse_request(at_end(s, n), n, &lim, &r), -1);
+	ck_assert_int_eq(http_parse_request(guard_at_end(s, n), n, &lim, &r), -1);
 	ck_assert_uint_eq(r.status, 431);
 	ck_assert_str_eq(r.reason, "request head too large");
 	free(s);
@@ -874,7 +843,7 @@ static int parse_with_byte(const char *fmt_pre, int c, const char *post)
 	s[n++] = (char)c;
 	memcpy(s + n, post, strlen(post));
 	n += strlen(post);
-	return http_parse_request(at_end(s, n), n, &lim_default, &r);
+	return http_parse_request(guard_at_end(s, n), n, &lim_default, &r);
 }
 
 START_TEST(test_charclass_method)
@@ -1060,7 +1029,7 @@ static const struct {
 START_TEST(test_resp_reject)
 {
 	struct http_response r;
-	const char *b = at_end(bad_resp[_i].s, bad_resp[_i].n);
+	const char *b = guard_at_end(bad_resp[_i].s, bad_resp[_i].n);
 	int rc = http_parse_response(b, bad_resp[_i].n, &lim_default, bad_resp[_i].m, &r);
 
 	ck_assert_msg(rc == -1, "bad_resp %d: rc %d", _i, rc);
@@ -1076,15 +1045,15 @@ START_TEST(test_resp_prefixes)
 	struct http_limits lim = lim_default;
 
 	for (size_t k = 0; k < n; k++)
-		ck_assert_int_eq(http_parse_response(at_end(s, k), k, &lim, HTTP_METHOD_GET, &r), -2);
-	ck_assert_int_eq(http_parse_response(at_end(s, n), n, &lim, HTTP_METHOD_GET, &r), (int)n);
+		ck_assert_int_eq(http_parse_response(guard_at_end(s, k), k, &lim, HTTP_METHOD_GET, &r), -2);
+	ck_assert_int_eq(http_parse_response(guard_at_end(s, n), n, &lim, HTTP_METHOD_GET, &r), (int)n);
 
 	lim.max_head = (uint32_t)n - 1;
-	ck_assert_int_eq(http_parse_response(at_end(s, n), n, &lim, HTTP_METHOD_GET, &r), -1);
+	ck_assert_int_eq(http_parse_response(guard_at_end(s, n), n, &lim, HTTP_METHOD_GET, &r), -1);
 	ck_assert_ptr_nonnull(r.reason);
 	lim = lim_default;
 	lim.max_line = 10;
-	ck_assert_int_eq(http_parse_response(at_end(s, n), n, &lim, HTTP_METHOD_GET, &r), -1);
+	ck_assert_int_eq(http_parse_response(guard_at_end(s, n), n, &lim, HTTP_METHOD_GET, &r), -1);
 	ck_assert_ptr_nonnull(r.reason);
 }
 END_TEST
@@ -1139,15 +1108,15 @@ static void chunk_scan_split(const char *s, size_t n, size_t k, uint64_t total)
 	memcpy(full, s, n);
 	memcpy(full + n, tail, strlen(tail));
 	http_chunked_init(&c);
-	r1 = http_chunked_scan(&c, at_end(full, k), k);
+	r1 = http_chunked_scan(&c, guard_at_end(full, k), k);
 	ck_assert_msg(r1 == (ssize_t)k, "split %zu: first part %zd", k, r1);
 	ck_assert(!c.done);
 	/* The second part carries the pipelined bytes that follow the message. */
-	r2 = http_chunked_scan(&c, at_end(full + k, n + strlen(tail) - k), n + strlen(tail) - k);
+	r2 = http_chunked_scan(&c, guard_at_end(full + k, n + strlen(tail) - k), n + strlen(tail) - k);
 	ck_assert_msg(r2 == (ssize_t)(n - k), "split %zu: second part %zd", k, r2);
 	ck_assert(c.done);
 	ck_assert_uint_eq(c.total, total);
-	ck_assert_int_eq(http_chunked_scan(&c, at_end(tail, 3), 3), 0);
+	ck_assert_int_eq(http_chunked_scan(&c, guard_at_end(tail, 3), 3), 0);
 	free(full);
 }
 
@@ -1170,7 +1139,7 @@ START_TEST(test_chunked_bytewise)
 	http_chunked_init(&c);
 	for (size_t k = 0; k < n; k++) {
 		ck_assert(!c.done);
-		ck_assert_int_eq(http_chunked_scan(&c, at_end(s + k, 1), 1), 1);
+		ck_assert_int_eq(http_chunked_scan(&c, guard_at_end(s + k, 1), 1), 1);
 	}
 	ck_assert(c.done);
 	ck_assert_uint_eq(c.total, chunked_ok[_i].total);
@@ -1242,9 +1211,9 @@ START_TEST(test_chunked_reject)
 	struct http_chunked c;
 
 	http_chunked_init(&c);
-	ck_assert_msg(http_chunked_scan(&c, at_end(s, n), n) == -1, "chunked_bad %d", _i);
+	ck_assert_msg(http_chunked_scan(&c, guard_at_end(s, n), n) == -1, "chunked_bad %d", _i);
 	/* An error is final. */
-	ck_assert_int_eq(http_chunked_scan(&c, at_end("0\r\n\r\n", 5), 5), -1);
+	ck_assert_int_eq(http_chunked_scan(&c, guard_at_end("0\r\n\r\n", 5), 5), -1);
 	ck_assert(!c.done);
 
 	/* Split anywhere, the error is still found. */
@@ -1252,11 +1221,11 @@ START_TEST(test_chunked_reject)
 		ssize_t r1, r2;
 
 		http_chunked_init(&c);
-		r1 = http_chunked_scan(&c, at_end(s, k), k);
+		r1 = http_chunked_scan(&c, guard_at_end(s, k), k);
 		if (r1 == -1)
 			continue;
 		ck_assert_int_eq(r1, (ssize_t)k);
-		r2 = http_chunked_scan(&c, at_end(s + k, n - k), n - k);
+		r2 = http_chunked_scan(&c, guard_at_end(s + k, n - k), n - k);
 		ck_assert_msg(r2 == -1, "chunked_bad %d split %zu: %zd", _i, k, r2);
 	}
 }
@@ -1274,9 +1243,9 @@ START_TEST(test_chunked_limits)
 	s[1] = ';';
 	memcpy(s + 4096, "\r\nhello\r\n", 9);
 	http_chunked_init(&c);
-	ck_assert_int_eq(http_chunked_scan(&c, at_end(s, 4105), 4105), 4105);
+	ck_assert_int_eq(http_chunked_scan(&c, guard_at_end(s, 4105), 4105), 4105);
 	ck_assert(!c.done);
-	ck_assert_int_eq(http_chunked_scan(&c, at_end("0\r\n\r\n", 5), 5), 5);
+	ck_assert_int_eq(http_chunked_scan(&c, guard_at_end("0\r\n\r\n", 5), 5), 5);
 	ck_assert(c.done);
 
 	memset(s, 'a', n);
@@ -1284,24 +1253,24 @@ START_TEST(test_chunked_limits)
 	s[1] = ';';
 	memcpy(s + 4097, "\r\n", 2);
 	http_chunked_init(&c);
-	ck_assert_int_eq(http_chunked_scan(&c, at_end(s, 4099), 4099), -1);
+	ck_assert_int_eq(http_chunked_scan(&c, guard_at_end(s, 4099), 4099), -1);
 
 	/* Leading zeros do not count toward the 16 significant digits, the line limit holds. */
 	memset(s, '0', n);
 	http_chunked_init(&c);
-	ck_assert_int_eq(http_chunked_scan(&c, at_end(s, 4096), 4096), 4096);
-	ck_assert_int_eq(http_chunked_scan(&c, at_end("1", 1), 1), -1);
+	ck_assert_int_eq(http_chunked_scan(&c, guard_at_end(s, 4096), 4096), 4096);
+	ck_assert_int_eq(http_chunked_scan(&c, guard_at_end("1", 1), 1), -1);
 
 	/* 16 significant digits up to 2^62 are accepted. */
 	http_chunked_init(&c);
-	ck_assert_int_eq(http_chunked_scan(&c, at_end("4000000000000000\r\nab", 20), 20), 20);
+	ck_assert_int_eq(http_chunked_scan(&c, guard_at_end("4000000000000000\r\nab", 20), 20), 20);
 	ck_assert(http_chunked_in_payload(&c));
 	ck_assert_uint_eq(c.left, (UINT64_C(1) << 62) - 2);
 	ck_assert_uint_eq(c.total, 2);
 	/* ...but the total over chunks may not exceed it either. */
 	http_chunked_init(&c);
-	ck_assert_int_eq(http_chunked_scan(&c, at_end("1\r\nx\r\n", 6), 6), 6);
-	ck_assert_int_eq(http_chunked_scan(&c, at_end("4000000000000000\r\n", 18), 18), -1);
+	ck_assert_int_eq(http_chunked_scan(&c, guard_at_end("1\r\nx\r\n", 6), 6), 6);
+	ck_assert_int_eq(http_chunked_scan(&c, guard_at_end("4000000000000000\r\n", 18), 18), -1);
 
 	/* Trailer section bounded to 8192 bytes. */
 	free(s);
@@ -1313,11 +1282,11 @@ START_TEST(test_chunked_limits)
 		memcpy(s + i + 98, "\r\n", 2);
 	}
 	http_chunked_init(&c);
-	ck_assert_int_eq(http_chunked_scan(&c, at_end(s, n), n), -1);
+	ck_assert_int_eq(http_chunked_scan(&c, guard_at_end(s, n), n), -1);
 	/* 81 lines of 100 bytes plus the final CRLF fit. */
 	memcpy(s + 3 + 8100, "\r\n", 2);
 	http_chunked_init(&c);
-	ck_assert_int_eq(http_chunked_scan(&c, at_end(s, 3 + 8102), 3 + 8102), 3 + 8102);
+	ck_assert_int_eq(http_chunked_scan(&c, guard_at_end(s, 3 + 8102), 3 + 8102), 3 + 8102);
 	ck_assert(c.done);
 	free(s);
 }
@@ -1330,7 +1299,7 @@ START_TEST(test_chunked_skip)
 	/* Part of a chunk scanned, the rest moved by the caller (splice). */
 	http_chunked_init(&c);
 	ck_assert(!http_chunked_in_payload(&c));
-	ck_assert_int_eq(http_chunked_scan(&c, at_end("5\r\nhe", 5), 5), 5);
+	ck_assert_int_eq(http_chunked_scan(&c, guard_at_end("5\r\nhe", 5), 5), 5);
 	ck_assert(http_chunked_in_payload(&c));
 	ck_assert_uint_eq(c.left, 3);
 	http_chunked_skip(&c, 2);
@@ -1338,29 +1307,29 @@ START_TEST(test_chunked_skip)
 	http_chunked_skip(&c, 1);
 	ck_assert(!http_chunked_in_payload(&c));
 	ck_assert_uint_eq(c.total, 5);
-	ck_assert_int_eq(http_chunked_scan(&c, at_end("\r\n0\r\n\r\nX", 8), 8), 7);
+	ck_assert_int_eq(http_chunked_scan(&c, guard_at_end("\r\n0\r\n\r\nX", 8), 8), 7);
 	ck_assert(c.done);
 
 	/* A whole chunk skipped right after its size line. */
 	http_chunked_init(&c);
-	ck_assert_int_eq(http_chunked_scan(&c, at_end("1000\r\n", 6), 6), 6);
+	ck_assert_int_eq(http_chunked_scan(&c, guard_at_end("1000\r\n", 6), 6), 6);
 	ck_assert(http_chunked_in_payload(&c));
 	ck_assert_uint_eq(c.left, 0x1000);
 	http_chunked_skip(&c, 0x1000);
 	ck_assert(!http_chunked_in_payload(&c));
 	/* The CRLF after the data is still checked. */
-	ck_assert_int_eq(http_chunked_scan(&c, at_end("X\r\n", 3), 3), -1);
+	ck_assert_int_eq(http_chunked_scan(&c, guard_at_end("X\r\n", 3), 3), -1);
 
 	/* skip() outside of a payload does nothing. */
 	http_chunked_init(&c);
 	http_chunked_skip(&c, 5);
 	ck_assert_uint_eq(c.total, 0);
-	ck_assert_int_eq(http_chunked_scan(&c, at_end("0\r\n\r\n", 5), 5), 5);
+	ck_assert_int_eq(http_chunked_scan(&c, guard_at_end("0\r\n\r\n", 5), 5), 5);
 	ck_assert(c.done);
 
 	/* Empty input is fine anywhere. */
 	http_chunked_init(&c);
-	ck_assert_int_eq(http_chunked_scan(&c, at_end("", 0), 0), 0);
+	ck_assert_int_eq(http_chunked_scan(&c, guard_at_end("", 0), 0), 0);
 }
 END_TEST
 
@@ -1371,14 +1340,14 @@ START_TEST(test_head_end_basic)
 	const char *s = "GET / HTTP/1.1\r\nHost: a\r\n\r\nbody\0\n";
 	size_t n = strlen("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
 
-	ck_assert_int_eq(http_head_end(at_end(s, n + 6), n + 6, 0), (ssize_t)n);
-	ck_assert_int_eq(http_head_end(at_end(s, n), n, 0), (ssize_t)n);
-	ck_assert_int_eq(http_head_end(at_end(s, n - 1), n - 1, 0), 0);
-	ck_assert_int_eq(http_head_end(at_end("", 0), 0, 0), 0);
-	ck_assert_int_eq(http_head_end(at_end("\r\n\r\n", 4), 4, 0), 4);
+	ck_assert_int_eq(http_head_end(guard_at_end(s, n + 6), n + 6, 0), (ssize_t)n);
+	ck_assert_int_eq(http_head_end(guard_at_end(s, n), n, 0), (ssize_t)n);
+	ck_assert_int_eq(http_head_end(guard_at_end(s, n - 1), n - 1, 0), 0);
+	ck_assert_int_eq(http_head_end(guard_at_end("", 0), 0, 0), 0);
+	ck_assert_int_eq(http_head_end(guard_at_end("\r\n\r\n", 4), 4, 0), 4);
 	/* Calls with every start offset within the head find the same end. */
 	for (size_t from = 0; from < n; from++)
-		ck_assert_int_eq(http_head_end(at_end(s, n + 6), n + 6, from), (ssize_t)n);
+		ck_assert_int_eq(http_head_end(guard_at_end(s, n + 6), n + 6, from), (ssize_t)n);
 }
 END_TEST
 
@@ -1389,36 +1358,36 @@ START_TEST(test_head_end_incremental)
 	size_t n = strlen(s);
 
 	for (size_t k = 1; k <= n; k++) {
-		ssize_t r = http_head_end(at_end(s, k), k, k - 1);
+		ssize_t r = http_head_end(guard_at_end(s, k), k, k - 1);
 
 		ck_assert_int_eq(r, k == n ? (ssize_t)n : 0);
 	}
 	/* Two receives, split anywhere. */
 	for (size_t k = 0; k < n; k++) {
-		ck_assert_int_eq(http_head_end(at_end(s, k), k, 0), 0);
-		ck_assert_int_eq(http_head_end(at_end(s, n), n, k), (ssize_t)n);
+		ck_assert_int_eq(http_head_end(guard_at_end(s, k), k, 0), 0);
+		ck_assert_int_eq(http_head_end(guard_at_end(s, n), n, k), (ssize_t)n);
 	}
 }
 END_TEST
 
 START_TEST(test_head_end_invalid)
 {
-	ck_assert_int_eq(http_head_end(at_end("\n", 1), 1, 0), -1);
-	ck_assert_int_eq(http_head_end(at_end("GET / HTTP/1.1\n", 15), 15, 0), -1);
-	ck_assert_int_eq(http_head_end(at_end("GET / HTTP/1.1\r\nHost: a\n\r\n", 26), 26, 0), -1);
-	ck_assert_int_eq(http_head_end(at_end("GET / HTTP/1.1\r\n\n", 17), 17, 0), -1);
-	ck_assert_int_eq(http_head_end(at_end("GET /\0 HTTP/1.1\r\n\r\n", 19), 19, 0), -1);
-	ck_assert_int_eq(http_head_end(at_end("GET /\0", 6), 6, 0), -1);
-	ck_assert_int_eq(http_head_end(at_end("\0", 1), 1, 0), -1);
+	ck_assert_int_eq(http_head_end(guard_at_end("\n", 1), 1, 0), -1);
+	ck_assert_int_eq(http_head_end(guard_at_end("GET / HTTP/1.1\n", 15), 15, 0), -1);
+	ck_assert_int_eq(http_head_end(guard_at_end("GET / HTTP/1.1\r\nHost: a\n\r\n", 26), 26, 0), -1);
+	ck_assert_int_eq(http_head_end(guard_at_end("GET / HTTP/1.1\r\n\n", 17), 17, 0), -1);
+	ck_assert_int_eq(http_head_end(guard_at_end("GET /\0 HTTP/1.1\r\n\r\n", 19), 19, 0), -1);
+	ck_assert_int_eq(http_head_end(guard_at_end("GET /\0", 6), 6, 0), -1);
+	ck_assert_int_eq(http_head_end(guard_at_end("\0", 1), 1, 0), -1);
 	/* The byte before `from` is what makes an LF at `from` valid or bare. */
-	ck_assert_int_eq(http_head_end(at_end("GET /\r\n", 7), 7, 6), 0);
-	ck_assert_int_eq(http_head_end(at_end("GET /x\n", 7), 7, 6), -1);
-	ck_assert_int_eq(http_head_end(at_end("\r\n\r\n", 4), 4, 3), 4);
-	ck_assert_int_eq(http_head_end(at_end("x\n\r\n", 4), 4, 3), 0);
+	ck_assert_int_eq(http_head_end(guard_at_end("GET /\r\n", 7), 7, 6), 0);
+	ck_assert_int_eq(http_head_end(guard_at_end("GET /x\n", 7), 7, 6), -1);
+	ck_assert_int_eq(http_head_end(guard_at_end("\r\n\r\n", 4), 4, 3), 4);
+	ck_assert_int_eq(http_head_end(guard_at_end("x\n\r\n", 4), 4, 3), 0);
 	/* A NUL or bare LF before `from` was checked by an earlier call. */
-	ck_assert_int_eq(http_head_end(at_end("\0\r\n", 3), 3, 1), 0);
+	ck_assert_int_eq(http_head_end(guard_at_end("\0\r\n", 3), 3, 1), 0);
 	/* Bytes after the head are not looked at. */
-	ck_assert_int_eq(http_head_end(at_end("\r\n\r\n\0\n", 6), 6, 0), 4);
+	ck_assert_int_eq(http_head_end(guard_at_end("\r\n\r\n\0\n", 6), 6, 0), 4);
 }
 END_TEST
 
@@ -1426,7 +1395,7 @@ END_TEST
 
 START_TEST(test_span_eq)
 {
-	const char *b = at_end("xContent-LENGTHy", 16);
+	const char *b = guard_at_end("xContent-LENGTHy", 16);
 
 	ck_assert(http_span_eq(b, (struct http_span){ 1, 14 }, "content-length"));
 	ck_assert(!http_span_eq(b, (struct http_span){ 1, 13 }, "content-length"));
@@ -1483,7 +1452,7 @@ START_TEST(test_path_normalize)
 {
 	const char *in = norm_cases[_i].in;
 	size_t n = strlen(in);
-	char *b = (char *)at_end(in, n);
+	char *b = (char *)guard_at_end(in, n);
 	ssize_t r = http_path_normalize(b, n);
 
 	if (!norm_cases[_i].out) {

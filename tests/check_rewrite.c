@@ -26,6 +26,7 @@
 #include "spliced/config.h"
 #include "spliced/log.h"
 #include "spliced/rewrite.h"
+#include "guard.h"
 
 /* The table leaves a request's trailing fields (headers, method) out when they are not
  * used: one line per case reads better than designated initializers on every line. */
@@ -35,34 +36,6 @@ static char dir[64];
 static bool have_home;  /* the sample's substitution is a filesystem path only if /home exists */
 static struct config cfg;
 static struct config_error err;
-
-/* ---- guarded buffers ---- */
-
-#define GUARD_SLOTS 8
-
-static struct {
-	char *map;
-	size_t len;
-} guard[GUARD_SLOTS];
-static unsigned guard_next;
-
-static char *at_end(const char *s, size_t n)
-{
-	size_t page = (size_t)sysconf(_SC_PAGESIZE), pages = (n + page - 1) / page + 1;
-	unsigned k = guard_next++ % GUARD_SLOTS;
-	char *map;
-
-	if (guard[k].map)
-		munmap(guard[k].map, guard[k].len);
-	map = mmap(NULL, pages * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ck_assert_ptr_ne(map, MAP_FAILED);
-	ck_assert_int_eq(mprotect(map + (pages - 1) * page, page, PROT_NONE), 0);
-	guard[k].map = map;
-	guard[k].len = pages * page;
-	map += (pages - 1) * page - n;
-	memcpy(map, s, n);
-	return map;
-}
 
 /* s with every "@D@" replaced by the scratch directory */
 static const char *subst(const char *s, char *out, size_t cap)
@@ -91,7 +64,7 @@ static int parse(const char *text)
 
 	config_free(&cfg);
 	memset(&err, 0x55, sizeof(err));
-	return config_parse(&cfg, at_end(t, strlen(t)), strlen(t), "test.conf", &err);
+	return config_parse(&cfg, guard_at_end(t, strlen(t)), strlen(t), "test.conf", &err);
 }
 
 /* ---- requests ---- */
@@ -126,7 +99,7 @@ static char request_line[9000];
 static void make_input(const struct req *r, struct rw_input *in, char *dst, size_t cap)
 {
 	size_t tlen = strlen(r->target);
-	const char *t = at_end(r->target, tlen);  /* no NUL after it */
+	const char *t = guard_at_end(r->target, tlen);  /* no NUL after it */
 	const char *q = memchr(t, '?', tlen);
 	const char *m = r->method ? r->method : "GET";
 
@@ -138,7 +111,7 @@ static void make_input(const struct req *r, struct rw_input *in, char *dst, size
 	in->query = q ? q + 1 : NULL;
 	in->query_len = q ? tlen - in->path_len - 1 : 0;
 	in->has_query = q != NULL;
-	in->host = r->host ? at_end(r->host, strlen(r->host)) : NULL;
+	in->host = r->host ? guard_at_end(r->host, strlen(r->host)) : NULL;
 	in->host_len = r->host ? strlen(r->host) : 0;
 	snprintf(request_line, sizeof(request_line), "%s %s HTTP/1.1", m, r->target);
 	in->request_line = request_line;

@@ -9,33 +9,7 @@
 #include <unistd.h>
 
 #include "spliced/uri.h"
-
-#define GUARD_SLOTS 8
-
-static struct {
-	char *map;
-	size_t len;
-} guard[GUARD_SLOTS];
-static unsigned guard_next;
-
-/* A copy of s[0..n) ending right before a PROT_NONE page; valid for GUARD_SLOTS calls. */
-static char *at_end(const char *s, size_t n)
-{
-	size_t page = (size_t)sysconf(_SC_PAGESIZE), pages = (n + page - 1) / page + 1;
-	unsigned k = guard_next++ % GUARD_SLOTS;
-	char *map;
-
-	if (guard[k].map)
-		munmap(guard[k].map, guard[k].len);
-	map = mmap(NULL, pages * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ck_assert_ptr_ne(map, MAP_FAILED);
-	ck_assert_int_eq(mprotect(map + (pages - 1) * page, page, PROT_NONE), 0);
-	guard[k].map = map;
-	guard[k].len = pages * page;
-	map += (pages - 1) * page - n;
-	memcpy(map, s, n);
-	return map;
-}
+#include "guard.h"
 
 static char out[4096];
 static uint8_t esc[4096];
@@ -59,7 +33,7 @@ static const struct {
 START_TEST(test_decode_ok)
 {
 	const char *in = dec_ok[_i].in;
-	char *s = at_end(in, strlen(in));
+	char *s = guard_at_end(in, strlen(in));
 	ssize_t n;
 
 	memset(esc, 0x55, sizeof(esc));
@@ -80,13 +54,13 @@ START_TEST(test_decode_bad)
 {
 	const char *in = dec_bad[_i];
 
-	ck_assert_int_eq(uri_decode(at_end(in, strlen(in)), strlen(in), out, sizeof(out), esc), -1);
+	ck_assert_int_eq(uri_decode(guard_at_end(in, strlen(in)), strlen(in), out, sizeof(out), esc), -1);
 }
 END_TEST
 
 START_TEST(test_decode_bounds)
 {
-	char *s = at_end("%41bc", 5);
+	char *s = guard_at_end("%41bc", 5);
 
 	ck_assert_int_eq(uri_decode(s, 5, out, 3, NULL), 3);
 	ck_assert_int_eq(uri_decode(s, 5, out, 2, NULL), -1);
@@ -110,7 +84,7 @@ static const struct {
 START_TEST(test_unescape)
 {
 	const char *in = unesc[_i].in;
-	ssize_t n = uri_unescape(at_end(in, strlen(in)), strlen(in), out, sizeof(out));
+	ssize_t n = uri_unescape(guard_at_end(in, strlen(in)), strlen(in), out, sizeof(out));
 
 	ck_assert_int_eq(n, (ssize_t)strlen(unesc[_i].out));
 	ck_assert(memcmp(out, unesc[_i].out, (size_t)n) == 0);
@@ -134,7 +108,7 @@ static const struct {
 START_TEST(test_escape_path)
 {
 	const char *in = esc_path[_i].in;
-	ssize_t n = uri_escape_path(at_end(in, strlen(in)), strlen(in), out, sizeof(out));
+	ssize_t n = uri_escape_path(guard_at_end(in, strlen(in)), strlen(in), out, sizeof(out));
 
 	ck_assert_int_eq(n, (ssize_t)strlen(esc_path[_i].out));
 	ck_assert(memcmp(out, esc_path[_i].out, (size_t)n) == 0);
@@ -143,7 +117,7 @@ END_TEST
 
 START_TEST(test_escape_bounds)
 {
-	char *s = at_end("a b", 3);
+	char *s = guard_at_end("a b", 3);
 
 	ck_assert_int_eq(uri_escape_path(s, 3, out, 5), 5);
 	ck_assert_int_eq(uri_escape_path(s, 3, out, 4), -1);
@@ -155,7 +129,7 @@ END_TEST
 START_TEST(test_escape_backref)
 {
 	uint8_t set[32];
-	char *s = at_end("x & y/z_1", 9);
+	char *s = guard_at_end("x & y/z_1", 9);
 
 	uri_bset_default(set);
 	ck_assert_int_eq(uri_escape_backref(s, 9, out, sizeof(out), set, false), 13);
@@ -227,7 +201,7 @@ END_TEST
 START_TEST(test_normalize_escaped)
 {
 	const char *in = "/a%2F..%2Fb/./c/../%2E%2E/d";
-	ssize_t n = uri_decode(at_end(in, strlen(in)), strlen(in), out, sizeof(out), esc);
+	ssize_t n = uri_decode(guard_at_end(in, strlen(in)), strlen(in), out, sizeof(out), esc);
 
 	ck_assert_int_eq(n, 19);
 	/* "a/../b" is one segment; "%2E%2E" is ".." and removes it */
@@ -283,7 +257,7 @@ static const struct {
 START_TEST(test_valid)
 {
 	const char *s = valid[_i].s;
-	char *g = at_end(s, strlen(s));
+	char *g = guard_at_end(s, strlen(s));
 
 	ck_assert_int_eq(uri_target_valid(g, strlen(s)), valid[_i].target);
 	ck_assert_int_eq(uri_location_valid(g, strlen(s)), valid[_i].location);
