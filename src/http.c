@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "spliced/http.h"
+#include "spliced/uri.h"
 
 #define HTTP_NEED (-2)
 
@@ -1263,18 +1264,10 @@ const char *http_status_text(unsigned status)
 
 /* ---- path normalization (RFC 3986 6.2.2) ---- */
 
-/* The value of a hex digit, or -1. */
-static int http_hexdigit(char c)
-{
-	if ((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'))
-		return (int)http_hexval(c);
-	return -1;
-}
-
+/* RFC 3986 unreserved: decoding its escape changes no meaning. */
 static bool http_unreserved(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '.' || c == '_' || c == '~';
+	return uri_is(c, URI_C_ALNUM) || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
 /* Ends one segment of a normalized path: "." vanishes, ".." removes the previous
@@ -1320,12 +1313,14 @@ ssize_t http_path_normalize(char *path, size_t len)
 			continue;
 		}
 		if (path[i] == '%') {
-			int hi = i + 1 < len ? http_hexdigit(path[i + 1]) : -1;
-			int lo = i + 2 < len ? http_hexdigit(path[i + 2]) : -1;
-			unsigned char c = (unsigned char)(hi * 16 + lo);
+			unsigned hi, lo;
+			unsigned char c;
 
-			if (hi < 0 || lo < 0)
+			if (!uri_is_pct(path + i, len - i))
 				return -1;
+			hi = uri_hexval((unsigned char)path[i + 1]);
+			lo = uri_hexval((unsigned char)path[i + 2]);
+			c = (unsigned char)(hi * 16 + lo);
 			/* Only unreserved characters are decoded: that changes no meaning. Other
 			 * escapes stay escaped (%2F is not a slash), with upper-case hex. */
 			if (http_unreserved(c)) {
