@@ -1544,23 +1544,9 @@ static void conn_metrics_render(struct conn *c, struct conn_text *t)
 	struct stats sum;
 	uint64_t active = 0, cum = 0;
 
-	memset(&sum, 0, sizeof(sum));
-	for (unsigned i = 0; i < c->w->nall; i++) {
-		const struct stats *s = &all[i].stats;
-
-		for (unsigned k = 0; k < 6; k++)
-			sum.status[k] += s->status[k];
-		sum.accepted += s->accepted;
-		sum.bytes_spliced += s->bytes_spliced;
-		sum.bytes_copied += s->bytes_copied;
-		sum.up_connects += s->up_connects;
-		sum.up_reuses += s->up_reuses;
-		sum.up_retries += s->up_retries;
-		sum.lat_sum_ns += s->lat_sum_ns;
-		for (unsigned k = 0; k < STATS_LAT_BUCKETS; k++)
-			sum.lat_bucket[k] += s->lat_bucket[k];
+	worker_stats_sum(all, c->w->nall, &sum);
+	for (unsigned i = 0; i < c->w->nall; i++)
 		active += all[i].active;
-	}
 	conn_text_add(t, "# HELP spliced_requests_total Requests answered, by status class.\n"
 		      "# TYPE spliced_requests_total counter\n");
 	for (unsigned k = 0; k < 6; k++)

@@ -140,23 +140,9 @@ static unsigned worker_count(const struct config *cfg)
 
 static void stats_report(struct worker *w, unsigned n)
 {
-	struct stats t = { 0 };
+	struct stats t;
 
-	for (unsigned i = 0; i < n; i++) {
-		const struct stats *s = &w[i].stats;
-
-		t.accepted += s->accepted;
-		t.requests += s->requests;
-		for (unsigned k = 0; k < 6; k++)
-			t.status[k] += s->status[k];
-		t.parse_errors += s->parse_errors;
-		t.bytes_spliced += s->bytes_spliced;
-		t.bytes_copied += s->bytes_copied;
-		t.splice_transfers += s->splice_transfers;
-		t.up_connects += s->up_connects;
-		t.up_reuses += s->up_reuses;
-		t.up_retries += s->up_retries;
-	}
+	worker_stats_sum(w, n, &t);
 	log_notice("main",
 		   "stats: connections=%llu requests=%llu 1xx=%llu 2xx=%llu 3xx=%llu 4xx=%llu "
 		   "5xx=%llu no_response=%llu parse_errors=%llu spliced_bytes=%llu "

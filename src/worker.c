@@ -249,6 +249,29 @@ static bool worker_alog_idle(struct worker *w)
 	return idle;
 }
 
+void worker_stats_sum(const struct worker *all, unsigned n, struct stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned i = 0; i < n; i++) {
+		const struct stats *s = &all[i].stats;
+
+		out->accepted += s->accepted;
+		out->requests += s->requests;
+		for (unsigned k = 0; k < 6; k++)
+			out->status[k] += s->status[k];
+		out->parse_errors += s->parse_errors;
+		out->bytes_spliced += s->bytes_spliced;
+		out->bytes_copied += s->bytes_copied;
+		out->splice_transfers += s->splice_transfers;
+		out->up_connects += s->up_connects;
+		out->up_reuses += s->up_reuses;
+		out->up_retries += s->up_retries;
+		out->lat_sum_ns += s->lat_sum_ns;
+		for (unsigned k = 0; k < STATS_LAT_BUCKETS; k++)
+			out->lat_bucket[k] += s->lat_bucket[k];
+	}
+}
+
 void worker_release(struct worker *w, struct conn *c)
 {
 	c->state = CS_FREE;

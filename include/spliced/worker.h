@@ -35,6 +35,10 @@ void worker_cancel_fd(struct worker *w, int fd);
  * anything) and no write of it is in flight. */
 void worker_alog_flush(struct worker *w, unsigned i, bool any);
 
+/* Sums the counters of workers all[0..n) into *out (parse errors by reason are left out:
+ * their keys differ per worker). Safe while they run: plain 64-bit loads. */
+void worker_stats_sum(const struct worker *all, unsigned n, struct stats *out);
+
 /* Returns slot c to the free list. */
 void worker_release(struct worker *w, struct conn *c);
 
