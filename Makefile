@@ -7,6 +7,9 @@ WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 $(WARN) -Iinclude -D_GNU_SOURCE -pthread \
            -I/usr/include/$(shell $(CC) -print-multiarch 2>/dev/null)
+# The demo site and application of the built-in configuration (`make run`) are read from
+# the source tree.
+CFLAGS  += -DSPLICED_DATADIR='"$(CURDIR)"'
 ifeq ($(WERROR),1)
 CFLAGS  += -Werror
 endif
@@ -33,7 +36,7 @@ TOOL_BIN  := $(B)/tools/testbackend $(B)/tools/splicebench $(B)/tools/rewritetes
 FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 
 DEPS_PKGS := gcc make pkg-config liburing-dev libcap-ng-dev check libpcre2-dev \
-             systemtap-sdt-dev curl bpftrace
+             systemtap-sdt-dev curl bpftrace python3-cherrypy3
 
 .PHONY: all deps run check test fuzz clean
 # ./spliced is the normal build only; a sanitizer build stays in build-asan/.

@@ -62,6 +62,20 @@ struct cfg_directive {
 	bool vhost;                    /* allowed inside <VirtualHost> */
 };
 
+/* Where the demo site and application are: the source tree (the Makefile passes it). */
+#ifndef SPLICED_DATADIR
+#define SPLICED_DATADIR "/usr/share/spliced"
+#endif
+
+/* Without -c: the demo (a static site, and a CherryPy application under /app/ that the
+ * helper starts on the first request), or, when the demo's files are not there, a plain
+ * proxy to the usual application port. */
+static const char cfg_builtin_demo[] =
+	"Listen 127.0.0.1:8080\n"
+	"DocumentRoot \"" SPLICED_DATADIR "/demo/site\"\n"
+	"ProxyPass /app/ http://127.0.0.1:8000/\n"
+	"ProxyAutostart http://127.0.0.1:8000 \"Dir=" SPLICED_DATADIR "/demo\" -- "
+	"/usr/bin/python3 \"" SPLICED_DATADIR "/demo/app.py\"\n";
 static const char cfg_builtin_text[] =
 	"Listen 127.0.0.1:8080\n"
 	"ProxyPass / http://127.0.0.1:8000/\n";
@@ -446,6 +460,7 @@ static int cfg_backend_of(struct cfg_ctx *ctx, const char *url, const char **pat
 	memcpy(b->authority, auth, alen);
 	b->authority[alen] = '\0';
 	memcpy(b->name, name, (size_t)n + 1);
+	b->autostart = -1;
 	return (int)cfg->nbackend++;
 }
 
@@ -548,27 +563,38 @@ static int cfg_timeout(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	return rc;
 }
 
-/* KeepAliveTimeout N | Ns | Nms: httpd 2.4 takes a unit suffix here. */
-static int cfg_keepalive_timeout(struct cfg_ctx *ctx, unsigned argc, char **argv)
+/* A duration: N or Ns (seconds) or Nms, as httpd 2.4 takes for KeepAliveTimeout; in
+ * min_ms..max_ms. */
+static int cfg_duration_n(struct cfg_ctx *ctx, const char *arg, size_t len, unsigned min_ms,
+			  unsigned max_ms, unsigned *out_ms)
 {
-	const char *arg = argv[1];
-	size_t len = strlen(arg);
 	unsigned scale = 1000;
 	uint64_t n;
 	int rc;
 
-	(void)argc;
-	if (len > 2 && strcasecmp(arg + len - 2, "ms") == 0) {
+	if (len > 2 && strncasecmp(arg + len - 2, "ms", 2) == 0) {
 		len -= 2;
 		scale = 1;
 	} else if (len > 1 && (arg[len - 1] == 's' || arg[len - 1] == 'S')) {
 		len -= 1;
 	}
-	rc = cfg_number_n(ctx, arg, len, 0, 86400000u / scale, scale == 1 ? "milliseconds" :
-			  "seconds", &n);
+	rc = cfg_number_n(ctx, arg, len, (min_ms + scale - 1) / scale, max_ms / scale,
+			  scale == 1 ? "milliseconds" : "seconds", &n);
 	if (rc == 0)
-		ctx->cfg->keepalive_timeout_ms = (unsigned)n * scale;
+		*out_ms = (unsigned)n * scale;
 	return rc;
+}
+
+static int cfg_duration(struct cfg_ctx *ctx, const char *arg, unsigned min_ms, unsigned max_ms,
+			unsigned *out_ms)
+{
+	return cfg_duration_n(ctx, arg, strlen(arg), min_ms, max_ms, out_ms);
+}
+
+static int cfg_keepalive_timeout(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	(void)argc;
+	return cfg_duration(ctx, argv[1], 0, 86400000u, &ctx->cfg->keepalive_timeout_ms);
 }
 
 /* The plain numeric directives: where the value goes and its range. */
@@ -1151,10 +1177,176 @@ static int cfg_transfer_log(struct cfg_ctx *ctx, unsigned argc, char **argv)
 
 /* Every directive we know. A new one is a row here and a handler above; argument counts
  * are checked before the handler runs, so argv[1..min_args] always exist. */
+/* ---- backend autostart ---- */
+
+/* Appends NUL-terminated word to a NUL-separated text; its offset in *off. */
+static int cfg_text_add(struct cfg_ctx *ctx, char *text, size_t cap, size_t *used,
+			uint16_t *off, const char *word, const char *what)
+{
+	size_t n = strlen(word) + 1;
+
+	if (*used + n > cap)
+		return cfg_fail(ctx, "%s longer than %zu bytes", what, cap - 1);
+	memcpy(text + *used, word, n);
+	*off = (uint16_t)*used;
+	*used += n;
+	return 0;
+}
+
+/* RestartBackoff MIN[,MAX] as one word (the Key=Value form) or two. */
+static int cfg_backoff(struct cfg_ctx *ctx, const char *min, const char *max, size_t minlen,
+		       unsigned *min_ms, unsigned *max_ms)
+{
+	int rc = cfg_duration_n(ctx, min, minlen, 1, 3600000u, min_ms);
+
+	if (rc == 0 && max)
+		rc = cfg_duration(ctx, max, 1, 3600000u, max_ms);
+	if (rc == 0 && max && *max_ms < *min_ms)
+		return cfg_fail(ctx, "the longest delay (%u ms) is shorter than the first (%u ms)",
+				*max_ms, *min_ms);
+	return rc;
+}
+
+static int cfg_autostart_option(struct cfg_ctx *ctx, struct cfg_autostart *a, const char *arg,
+				size_t *envused)
+{
+	const char *eq = strchr(arg, '=');
+	const char *v = eq ? eq + 1 : NULL;
+	size_t klen = eq ? (size_t)(eq - arg) : 0;
+	char show[CFG_SHOW_MAX + 8];
+	uint64_t n;
+	int rc;
+
+#define KEY(k) (klen == sizeof(k) - 1 && strncasecmp(arg, k, klen) == 0)
+	if (!eq)
+		return cfg_fail(ctx, "\"%s\" is not Key=Value (the command follows \"--\")",
+				cfg_show(arg, show, sizeof(show)));
+	if (KEY("User"))
+		return cfg_id(ctx, a->user, sizeof(a->user), v);
+	if (KEY("Group"))
+		return cfg_id(ctx, a->group, sizeof(a->group), v);
+	if (KEY("Dir"))
+		return cfg_dir(ctx, a->dir, v);
+	if (KEY("Output")) {
+		if (v[0] != '/')
+			return cfg_fail(ctx, "Output=%s is not an absolute path",
+					cfg_show(v, show, sizeof(show)));
+		return cfg_copy(ctx, a->output, sizeof(a->output), v);
+	}
+	if (KEY("StartTimeout"))
+		return cfg_duration(ctx, v, 1, 3600000u, &a->start_timeout_ms);
+	if (KEY("StopTimeout"))
+		return cfg_duration(ctx, v, 1, 3600000u, &a->stop_timeout_ms);
+	if (KEY("RestartBackoff")) {
+		const char *comma = strchr(v, ',');
+
+		return cfg_backoff(ctx, v, comma ? comma + 1 : NULL, comma ? (size_t)(comma - v)
+						  : strlen(v), &a->backoff_min_ms, &a->backoff_max_ms);
+	}
+	if (KEY("Queue")) {
+		if ((rc = cfg_number(ctx, v, 1, 65536, "requests", &n)) < 0)
+			return rc;
+		a->queue = (unsigned)n;
+		return 0;
+	}
+	if (KEY("Env")) {
+		const char *veq = strchr(v, '=');
+
+		if (!veq || veq == v || (v[0] >= '0' && v[0] <= '9') || cfg_has_ctl(v, false) ||
+		    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") !=
+			    (size_t)(veq - v))
+			return cfg_fail(ctx, "Env=%s is not NAME=VALUE", cfg_show(v, show, sizeof(show)));
+		if (a->nenv == CFG_AUTOSTART_ENV)
+			return cfg_fail(ctx, "more than %d Env= options", CFG_AUTOSTART_ENV);
+		return cfg_text_add(ctx, a->envtext, sizeof(a->envtext), envused,
+				    &a->env_off[a->nenv++], v, "the Env= values are");
+	}
+#undef KEY
+	return cfg_fail(ctx, "unknown option \"%s\" (User, Group, Dir, Output, Env, StartTimeout, "
+			"StopTimeout, RestartBackoff, Queue)", cfg_show(arg, show, sizeof(show)));
+}
+
+/* ProxyAutostart URL [Key=Value ...] -- /absolute/command [ARG ...] */
+static int cfg_proxy_autostart(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	struct config *cfg = ctx->cfg;
+	struct cfg_autostart *a;
+	char show[CFG_SHOW_MAX + 8];
+	size_t used = 0, envused = 0;
+	const char *path;
+	unsigned i = 2;
+	struct stat st;
+	int rc, b;
+
+	if (cfg->nautostart == CFG_MAX_AUTOSTART)
+		return cfg_fail(ctx, "more than %d ProxyAutostart lines", CFG_MAX_AUTOSTART);
+	a = &cfg->autostart[cfg->nautostart];
+	memset(a, 0, sizeof(*a));
+	a->line = ctx->err->line;
+	for (; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if ((rc = cfg_autostart_option(ctx, a, argv[i], &envused)) < 0)
+			return rc;
+	if (i + 1 >= argc)
+		return cfg_fail(ctx, "no command: write it after \"--\", e.g. "
+				"ProxyAutostart http://127.0.0.1:8000 -- /usr/bin/python3 /srv/app.py");
+	if (argv[i + 1][0] != '/')
+		return cfg_fail(ctx, "the command %s is not an absolute path",
+				cfg_show(argv[i + 1], show, sizeof(show)));
+	if (stat(argv[i + 1], &st) < 0)
+		return cfg_fail(ctx, "the command %s: %s", cfg_show(argv[i + 1], show, sizeof(show)),
+				strerror(errno));
+	if (!S_ISREG(st.st_mode) || !(st.st_mode & 0111))
+		return cfg_fail(ctx, "the command %s is not an executable file",
+				cfg_show(argv[i + 1], show, sizeof(show)));
+	for (unsigned k = i + 1; k < argc; k++) {
+		if (cfg_has_ctl(argv[k], false))
+			return cfg_fail(ctx, "control characters in the command");
+		if ((rc = cfg_text_add(ctx, a->text, sizeof(a->text), &used, &a->argv_off[a->argc++],
+				       argv[k], "the command is")) < 0)
+			return rc;
+	}
+	/* the backend is the last thing that can fail, so no failed line leaves one behind */
+	if ((b = cfg_backend_of(ctx, argv[1], &path)) < 0)
+		return b;
+	if (cfg->backend[b].autostart >= 0)
+		return cfg_fail(ctx, "%s already has a ProxyAutostart (line %u)", cfg->backend[b].name,
+				cfg->autostart[cfg->backend[b].autostart].line);
+	if (path[0] && strcmp(path, "/") != 0)
+		return cfg_fail(ctx, "name the backend without a path (%s), as in ProxyPass's URL",
+				cfg->backend[b].name);
+	a->backend = b;
+	cfg->backend[b].autostart = (int)cfg->nautostart++;
+	return 0;
+}
+
+/* StartTimeout N[ms]: how long requests wait for a started backend (ProxyAutostart). */
+static int cfg_start_timeout(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	(void)argc;
+	return cfg_duration(ctx, argv[1], 1, 3600000u, &ctx->cfg->start_timeout_ms);
+}
+
+/* RestartBackoff MIN [MAX]: the delays between starts of a backend that keeps exiting. */
+static int cfg_restart_backoff(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	struct config *cfg = ctx->cfg;
+	unsigned max = cfg->backoff_max_ms;
+	int rc = cfg_backoff(ctx, argv[1], argc > 2 ? argv[2] : NULL, strlen(argv[1]),
+			     &cfg->backoff_min_ms, &max);
+
+	if (rc == 0 && argc <= 2 && max < cfg->backoff_min_ms)
+		max = cfg->backoff_min_ms;
+	cfg->backoff_max_ms = max;
+	return rc;
+}
+
 static const struct cfg_directive cfg_directives[] = {
 	{ "Listen",                1, 2,                cfg_listen,                 false },
 	{ "ProxyPass",             2, CFG_MAX_ARGS - 1, cfg_proxypass,              true },
 	{ "ProxyPreserveHost",     1, 1,                cfg_preserve_host,          true },
+	{ "ProxyAutostart",        1, CFG_MAX_ARGS - 1, cfg_proxy_autostart,        false },
+	{ "StartTimeout",          1, 1,                cfg_start_timeout,          false },
+	{ "RestartBackoff",        1, 2,                cfg_restart_backoff,        false },
 	{ "KeepAlive",             1, 1,                cfg_keepalive,              false },
 	{ "User",                  1, 1,                cfg_user,                   false },
 	{ "Group",                 1, 1,                cfg_group,                  false },
@@ -1352,6 +1544,9 @@ void config_defaults(struct config *cfg)
 	cfg->limit_request_body = 0;
 	cfg->max_connections = 4096;
 	cfg->workers = 0;
+	cfg->start_timeout_ms = 10 * 1000;
+	cfg->backoff_min_ms = 1000;
+	cfg->backoff_max_ms = 60 * 1000;
 	strcpy(cfg->dir_index[0], "index.html");
 	cfg->ndir_index = 1;
 	cfg_scope_init(&cfg->scope[0], 0, 0);
@@ -1383,6 +1578,24 @@ static int cfg_finish(struct cfg_ctx *ctx)
 	unsigned line = 0;
 
 	ctx->directive = NULL;
+	/* ProxyAutostart values not given on the line come from the server's directives,
+	 * wherever those are in the file */
+	for (unsigned i = 0; i < ctx->cfg->nautostart; i++) {
+		struct cfg_autostart *a = &ctx->cfg->autostart[i];
+
+		if (!a->start_timeout_ms)
+			a->start_timeout_ms = ctx->cfg->start_timeout_ms;
+		if (!a->backoff_min_ms) {
+			a->backoff_min_ms = ctx->cfg->backoff_min_ms;
+			a->backoff_max_ms = ctx->cfg->backoff_max_ms;
+		}
+		if (a->backoff_max_ms < a->backoff_min_ms)
+			a->backoff_max_ms = a->backoff_min_ms;
+		if (!a->stop_timeout_ms)
+			a->stop_timeout_ms = 5000;
+		if (!a->queue)
+			a->queue = 256;
+	}
 	/* -f/-d/-s conditions resolve beneath the file roots: DocumentRoot is one */
 	if (ctx->cfg->document_root[0] && config_file_root(ctx->cfg, ctx->cfg->document_root) == -ENOSPC)
 		return cfg_fail(ctx, "more than %d directories to serve files from", CFG_MAX_ROOTS);
@@ -1542,7 +1755,19 @@ int config_load(struct config *cfg, const char *path, struct config_error *err)
 int config_builtin(struct config *cfg, struct config_error *err)
 {
 	config_defaults(cfg);
+	if (config_builtin_demo())
+		return config_parse(cfg, cfg_builtin_demo, sizeof(cfg_builtin_demo) - 1,
+				    "(built-in)", err);
 	return config_parse(cfg, cfg_builtin_text, sizeof(cfg_builtin_text) - 1, "(built-in)", err);
+}
+
+bool config_builtin_demo(void)
+{
+	struct stat st;
+
+	return access(SPLICED_DATADIR "/demo/app.py", R_OK) == 0 &&
+	       stat(SPLICED_DATADIR "/demo/site", &st) == 0 && S_ISDIR(st.st_mode) &&
+	       access("/usr/bin/python3", X_OK) == 0;
 }
 
 /* httpd matches ProxyPass prefixes as plain string prefixes, so "/app" would also take

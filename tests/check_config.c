@@ -95,6 +95,8 @@ START_TEST(test_builtin)
 {
 	char ip[64];
 
+	bool demo = config_builtin_demo();
+
 	ck_assert_int_eq(config_builtin(&cfg, &err), 0);
 	ck_assert_str_eq(err.file, "(built-in)");
 	ck_assert_uint_eq(cfg.nlisten, 1);
@@ -106,10 +108,22 @@ START_TEST(test_builtin)
 	ck_assert_str_eq(cfg.backend[0].name, "http://127.0.0.1:8000");
 	ck_assert_uint_eq(port_of(&cfg.backend[0].addr), 8000);
 	ck_assert_uint_eq(cfg.npass, 1);
-	ck_assert_str_eq(cfg.pass[0].prefix, "/");
+	ck_assert_str_eq(cfg.pass[0].prefix, demo ? "/app/" : "/");
 	ck_assert_str_eq(cfg.pass[0].path, "/");
 	ck_assert_int_eq(cfg.pass[0].backend, 0);
 	ck_assert_uint_eq(cfg.timeout_ms, 60000);  /* defaults kept */
+	if (demo) {
+		/* the source tree's demo: its site, and its application started on demand */
+		ck_assert_str_eq(cfg.document_root, SPLICED_DATADIR "/demo/site");
+		ck_assert_uint_eq(cfg.nautostart, 1);
+		ck_assert_int_eq(cfg.autostart[0].backend, 0);
+		ck_assert_str_eq(cfg.autostart[0].dir, SPLICED_DATADIR "/demo");
+		ck_assert_uint_eq(cfg.autostart[0].argc, 2);
+		ck_assert_str_eq(cfg.autostart[0].text + cfg.autostart[0].argv_off[1],
+				 SPLICED_DATADIR "/demo/app.py");
+	} else {
+		ck_assert_uint_eq(cfg.nautostart, 0);
+	}
 }
 END_TEST
 
@@ -874,6 +888,136 @@ START_TEST(test_access_log_limits)
 }
 END_TEST
 
+
+/* argv word i of autostart entry a */
+static const char *as_arg(const struct cfg_autostart *a, unsigned i)
+{
+	return a->text + a->argv_off[i];
+}
+
+START_TEST(test_autostart_forms)
+{
+	const struct cfg_autostart *a;
+
+	/* the directives in any order; the server-level defaults fill what a line leaves */
+	ck_assert_int_eq(parse("ProxyAutostart http://127.0.0.1:8000 User=app Group=#7 "
+			       "Dir=/srv/app/ Output=/var/log/app.log Env=A=1 env=B_2=x=y "
+			       "Queue=5 StopTimeout=250ms -- /bin/sh -c \"exec sleep 1\"\n"
+			       "ProxyPass / http://127.0.0.1:8000/\n"
+			       "StartTimeout 3\nRestartBackoff 200ms 5\n"), 0);
+	ck_assert_uint_eq(cfg.nautostart, 1);
+	ck_assert_uint_eq(cfg.nbackend, 1);
+	a = &cfg.autostart[0];
+	ck_assert_int_eq(a->backend, 0);
+	ck_assert_int_eq(cfg.backend[0].autostart, 0);
+	ck_assert_str_eq(a->user, "app");
+	ck_assert_str_eq(a->group, "#7");
+	ck_assert_str_eq(a->dir, "/srv/app");
+	ck_assert_str_eq(a->output, "/var/log/app.log");
+	ck_assert_uint_eq(a->nenv, 2);
+	ck_assert_str_eq(a->envtext + a->env_off[0], "A=1");
+	ck_assert_str_eq(a->envtext + a->env_off[1], "B_2=x=y");
+	ck_assert_uint_eq(a->queue, 5);
+	ck_assert_uint_eq(a->stop_timeout_ms, 250);
+	ck_assert_uint_eq(a->start_timeout_ms, 3000);
+	ck_assert_uint_eq(a->backoff_min_ms, 200);
+	ck_assert_uint_eq(a->backoff_max_ms, 5000);
+	ck_assert_uint_eq(a->argc, 3);
+	ck_assert_str_eq(as_arg(a, 0), "/bin/sh");
+	ck_assert_str_eq(as_arg(a, 1), "-c");
+	ck_assert_str_eq(as_arg(a, 2), "exec sleep 1");
+	ck_assert_uint_eq(a->line, 1);
+
+	/* defaults; the line's own values win over the directives */
+	ck_assert_int_eq(parse("ProxyPass /a/ http://localhost:9000/x/\n"
+			       "ProxyAutostart http://LOCALHOST:9000/ -- /bin/true\n"
+			       "ProxyAutostart http://127.0.0.1:9001 StartTimeout=1500ms "
+			       "RestartBackoff=2,4 -- /bin/true\n"
+			       "StartTimeout 20\n"), 0);
+	ck_assert_uint_eq(cfg.nautostart, 2);
+	ck_assert_uint_eq(cfg.nbackend, 2);
+	a = &cfg.autostart[0];
+	ck_assert_int_eq(a->backend, 0);   /* the ProxyPass's backend: one pool, one entry */
+	ck_assert_int_eq(cfg.backend[0].autostart, 0);
+	ck_assert_int_eq(cfg.backend[1].autostart, 1);
+	ck_assert_uint_eq(a->start_timeout_ms, 20000);
+	ck_assert_uint_eq(a->backoff_min_ms, 1000);
+	ck_assert_uint_eq(a->backoff_max_ms, 60000);
+	ck_assert_uint_eq(a->stop_timeout_ms, 5000);
+	ck_assert_uint_eq(a->queue, 256);
+	ck_assert_str_eq(a->user, "");
+	ck_assert_str_eq(a->dir, "");
+	ck_assert_uint_eq(a->argc, 1);
+	a = &cfg.autostart[1];
+	ck_assert_uint_eq(a->start_timeout_ms, 1500);
+	ck_assert_uint_eq(a->backoff_min_ms, 2000);
+	ck_assert_uint_eq(a->backoff_max_ms, 4000);
+	ck_assert_uint_eq(a->line, 3);
+
+	/* a backend without autostart says so */
+	ck_assert_int_eq(parse("ProxyPass / http://127.0.0.1:8000/\n"), 0);
+	ck_assert_int_eq(cfg.backend[0].autostart, -1);
+	ck_assert_uint_eq(cfg.nautostart, 0);
+	/* RestartBackoff with one value: the longest delay is at least that */
+	ck_assert_int_eq(parse("RestartBackoff 90\n"), 0);
+	ck_assert_uint_eq(cfg.backoff_min_ms, 90000);
+	ck_assert_uint_eq(cfg.backoff_max_ms, 90000);
+}
+END_TEST
+
+START_TEST(test_autostart_errors)
+{
+	ck_parse_err("ProxyAutostart http://127.0.0.1:8000 /bin/true\n", 1,
+		     "ProxyAutostart: \"/bin/true\" is not Key=Value (the command follows \"--\")");
+	ck_parse_err("ProxyAutostart http://127.0.0.1:8000 --\n", 1,
+		     "ProxyAutostart: no command: write it after \"--\", e.g. ProxyAutostart "
+		     "http://127.0.0.1:8000 -- /usr/bin/python3 /srv/app.py");
+	ck_parse_err("ProxyAutostart http://127.0.0.1:8000 User=a\n", 1,
+		     "ProxyAutostart: no command: write it after \"--\", e.g. ProxyAutostart "
+		     "http://127.0.0.1:8000 -- /usr/bin/python3 /srv/app.py");
+	ck_parse_err("ProxyAutostart\n", 1, "ProxyAutostart: takes at least 1 arguments, 0 given");
+	ck_parse_err("ProxyAutostart http://127.0.0.1:8000 -- python3 app.py\n", 1,
+		     "ProxyAutostart: the command python3 is not an absolute path");
+	ck_parse_err("ProxyAutostart http://127.0.0.1:8000 -- /nonexistent/x\n", 1,
+		     "ProxyAutostart: the command /nonexistent/x: No such file or directory");
+	ck_parse_err("ProxyAutostart http://127.0.0.1:8000 -- /etc/passwd\n", 1,
+		     "ProxyAutostart: the command /etc/passwd is not an executable file");
+	ck_parse_err("ProxyAutostart http://127.0.0.1:8000 -- /tmp\n", 1,
+		     "ProxyAutostart: the command /tmp is not an executable file");
+	ck_parse_err("ProxyAutostart http://127.0.0.1:8000 Colour=red -- /bin/true\n", 1,
+		     "ProxyAutostart: unknown option \"Colour=red\" (User, Group, Dir, Output, Env, "
+		     "StartTimeout, StopTimeout, RestartBackoff, Queue)");
+	ck_parse_err("ProxyAutostart http://127.0.0.1:8000 Dir=srv -- /bin/true\n", 1,
+		     "ProxyAutostart: \"srv\" is not an absolute directory");
+	ck_parse_err("ProxyAutostart http://127.0.0.1:8000 Output=app.log -- /bin/true\n", 1,
+		     "ProxyAutostart: Output=app.log is not an absolute path");
+	ck_parse_err("ProxyAutostart http://127.0.0.1:8000 Env=1A=x -- /bin/true\n", 1,
+		     "ProxyAutostart: Env=1A=x is not NAME=VALUE");
+	ck_parse_err("ProxyAutostart http://127.0.0.1:8000 Env=A -- /bin/true\n", 1,
+		     "ProxyAutostart: Env=A is not NAME=VALUE");
+	ck_parse_err("ProxyAutostart http://127.0.0.1:8000 Queue=0 -- /bin/true\n", 1,
+		     "ProxyAutostart: 0 is out of range 1..65536");
+	ck_parse_err("ProxyAutostart http://127.0.0.1:8000 StartTimeout=soon -- /bin/true\n", 1,
+		     "ProxyAutostart: \"soon\" is not a number of seconds");
+	ck_parse_err("ProxyAutostart http://127.0.0.1:8000 RestartBackoff=5,1 -- /bin/true\n", 1,
+		     "ProxyAutostart: the longest delay (1000 ms) is shorter than the first (5000 ms)");
+	ck_parse_err("ProxyAutostart ftp://127.0.0.1:8000 -- /bin/true\n", 1,
+		     "ProxyAutostart: \"ftp://127.0.0.1:8000\" is not an http:// URL");
+	ck_parse_err("ProxyAutostart http://127.0.0.1:8000/app -- /bin/true\n", 1,
+		     "ProxyAutostart: name the backend without a path (http://127.0.0.1:8000), as "
+		     "in ProxyPass's URL");
+	ck_parse_err("ProxyAutostart http://127.0.0.1:8000 -- /bin/true\n"
+		     "ProxyAutostart http://127.0.0.1:8000/ -- /bin/false\n", 2,
+		     "ProxyAutostart: http://127.0.0.1:8000 already has a ProxyAutostart (line 1)");
+	ck_parse_err("<VirtualHost *:80>\nProxyAutostart http://127.0.0.1:8000 -- /bin/true\n"
+		     "</VirtualHost>\n", 2, "ProxyAutostart is not allowed in <VirtualHost>");
+	ck_parse_err("StartTimeout 0\n", 1, "StartTimeout: 0 is out of range 1..3600");
+	ck_parse_err("RestartBackoff 2 1\n", 1,
+		     "RestartBackoff: the longest delay (1000 ms) is shorter than the first (2000 ms)");
+	ck_parse_err("RestartBackoff 1 2 3\n", 1, "RestartBackoff: takes 1 to 2 arguments, 3 given");
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -914,6 +1058,8 @@ static Suite *config_suite(void)
 		{ "access_logs", test_access_logs },
 		{ "access_log_errors", test_access_log_errors },
 		{ "access_log_limits", test_access_log_limits },
+		{ "autostart_forms", test_autostart_forms },
+		{ "autostart_errors", test_autostart_errors },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -24,6 +24,12 @@
 #define CFG_MAX_LOGFORMAT 16       /* LogFormat lines with a nickname */
 #define CFG_LOGNAME_MAX 64
 
+#define CFG_MAX_AUTOSTART 16       /* ProxyAutostart lines */
+#define CFG_AUTOSTART_ARGV 32      /* words of one backend command */
+#define CFG_AUTOSTART_ENV 16       /* Env= options of one ProxyAutostart */
+#define CFG_AUTOSTART_TEXT 4096    /* bytes of the command words (NUL-separated) */
+#define CFG_AUTOSTART_ENVTEXT 2048 /* bytes of the Env= values (NUL-separated) */
+
 #define CFG_MAX_ALIAS 16
 #define CFG_MAX_INDEX 8
 
@@ -61,6 +67,34 @@ struct cfg_backend {
 	socklen_t addrlen;
 	char authority[CFG_NAME_MAX];  /* "host:port" as written in the URL (Host when replaced) */
 	char name[CFG_NAME_MAX];       /* "http://host:port", for messages */
+	int autostart;                 /* index into config.autostart, -1 = none */
+};
+
+/* ProxyAutostart URL [Key=Value ...] -- /absolute/command [ARG ...]
+ * The backend at URL is started by the privileged helper (src/helper.c) when it refuses
+ * connections. The helper names it by its index in config.autostart: nothing else can be
+ * started. Every duration is in milliseconds here. */
+struct cfg_autostart {
+	int backend;                   /* index into config.backend */
+	char user[CFG_NAME_MAX];       /* User=; "" = the server's User (nobody) */
+	char group[CFG_NAME_MAX];      /* Group=; "" = the server's Group / User's group */
+	char dir[CFG_PATH_MAX];        /* Dir=: working directory; "" = "/" */
+	char output[CFG_PATH_MAX];     /* Output=: stdout and stderr appended here; "" = the
+					* ErrorLog (standard error when there is none) */
+	unsigned start_timeout_ms;     /* StartTimeout= / StartTimeout (default 10 s) */
+	unsigned backoff_min_ms;       /* RestartBackoff= / RestartBackoff (default 1 s) */
+	unsigned backoff_max_ms;       /* (default 60 s) */
+	unsigned stop_timeout_ms;      /* StopTimeout=: SIGTERM to SIGKILL (default 5 s) */
+	unsigned queue;                /* Queue=: requests waiting per worker (default 256) */
+	/* The command: argv[i] = text + argv_off[i], NUL-terminated; argv[0] is absolute. */
+	char text[CFG_AUTOSTART_TEXT];
+	uint16_t argv_off[CFG_AUTOSTART_ARGV];
+	unsigned argc;
+	/* Env=NAME=VALUE: env[i] = envtext + env_off[i] ("NAME=VALUE", NUL-terminated). */
+	char envtext[CFG_AUTOSTART_ENVTEXT];
+	uint16_t env_off[CFG_AUTOSTART_ENV];
+	unsigned nenv;
+	unsigned line;                 /* where it was configured, for messages */
 };
 
 /* ProxyPass PREFIX URL | ProxyPass PREFIX ! */
@@ -117,6 +151,11 @@ struct config {
 	unsigned nlisten;
 	struct cfg_backend backend[CFG_MAX_BACKENDS];
 	unsigned nbackend;
+	struct cfg_autostart autostart[CFG_MAX_AUTOSTART]; /* ProxyAutostart, config order */
+	unsigned nautostart;
+	unsigned start_timeout_ms;     /* StartTimeout: default of ProxyAutostart, 10 s */
+	unsigned backoff_min_ms;       /* RestartBackoff MIN [MAX]: defaults, 1 s .. 60 s */
+	unsigned backoff_max_ms;
 	struct cfg_pass pass[CFG_MAX_PASS];  /* in config order; first matching prefix wins */
 	unsigned npass;
 	bool preserve_host;            /* ProxyPreserveHost, default Off */

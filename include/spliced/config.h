@@ -31,9 +31,15 @@ int config_load(struct config *cfg, const char *path, struct config_error *err);
  * (tools/rewritetest). err must not be NULL. */
 int config_load_file(struct config *cfg, const char *path, struct config_error *err);
 
-/* The built-in configuration used without -c: Listen 127.0.0.1:8080 and
- * ProxyPass / http://127.0.0.1:8000/. */
+/* The built-in configuration used without -c. When config_builtin_demo(): Listen
+ * 127.0.0.1:8080, DocumentRoot DATADIR/demo/site, ProxyPass /app/ http://127.0.0.1:8000/
+ * and a ProxyAutostart of DATADIR/demo/app.py (a CherryPy application) for it. Otherwise
+ * Listen 127.0.0.1:8080 and ProxyPass / http://127.0.0.1:8000/. */
 int config_builtin(struct config *cfg, struct config_error *err);
+
+/* The demo's files (DATADIR/demo, DATADIR = the source tree the binary was built in) and
+ * /usr/bin/python3 are there. */
+bool config_builtin_demo(void);
 
 /* The first ProxyPass of the main server whose prefix matches the URL-path path[0..len),
  * or NULL. An excluded prefix ("!") is returned too: the caller checks backend < 0. */
