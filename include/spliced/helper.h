@@ -1,0 +1,58 @@
+/* The privileged helper: a process forked by the serving process before it drops its
+ * privileges. It starts, supervises and stops the backends declared with ProxyAutostart,
+ * and does nothing else: it never reads network data, and it acts only on fixed-size
+ * typed messages that name a backend by its index in config.autostart.
+ *
+ * Privileges kept by the helper (started as root): none when every ProxyAutostart backend
+ * runs as one user and group (the helper then runs as that user); else uid 0 with only
+ * CAP_SETUID, CAP_SETGID and CAP_KILL (effective and permitted; bounding set emptied).
+ * Always PR_SET_NO_NEW_PRIVS. Started as another user: that user, no capabilities. */
+#ifndef SPLICED_HELPER_H
+#define SPLICED_HELPER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "spliced/config-t.h"
+#include "spliced/helper-t.h"
+
+/* Forks the helper for cfg (which must stay valid in this process only until the call
+ * returns: the child has its own copy). nsock conversations are opened (SOCK_SEQPACKET
+ * socketpairs): socks[0..nsock) receive the serving ends (close-on-exec, blocking); the
+ * helper keeps the other ends. The helper closes every other descriptor it inherited but
+ * the error log (log_fd_get()) and standard input/output/error.
+ * Returns the helper's pid, or -errno with msg set. */
+pid_t helper_spawn(const struct config *cfg, unsigned nsock, int *socks, char *msg,
+		   size_t msglen);
+
+/* Fills *m with request `type` for backend `backend`. */
+void helper_msg_request(struct helper_msg *m, enum helper_msg_type type, unsigned backend);
+
+/* Checks a datagram of `len` bytes (as recv(2) with MSG_TRUNC reported it) received by the
+ * helper: exactly one request (magic, a request type, backend < nbackend, the other
+ * fields zero). Returns 0, or -EPROTO with *why set to a static description. */
+int helper_msg_check_request(const struct helper_msg *m, long len, unsigned nbackend,
+			     const char **why);
+
+/* The same for a datagram received by the serving process: one HMSG_STATE for a backend
+ * < nbackend with a known state. 0 or -EPROTO with *why set. */
+int helper_msg_check_state(const struct helper_msg *m, long len, unsigned nbackend,
+			   const char **why);
+
+/* The delay before the next start of a backend that exited after running uptime_ms,
+ * given the delay used last time (cur_ms, 0 at first): a backend that ran at least
+ * HELPER_STABLE_MS starts again at once (0); otherwise the delay is min_ms the first
+ * time and doubles each time after, up to max_ms. */
+#define HELPER_STABLE_MS 10000
+unsigned helper_backoff_next(unsigned cur_ms, unsigned min_ms, unsigned max_ms,
+			     uint64_t uptime_ms);
+
+/* Shutdown of the serving process, after its workers stopped: sends HMSG_STOP for every
+ * backend on sock, closes it, and waits for the helper (which stops the backends and
+ * exits once every conversation is closed) for at most the longest StopTimeout + 2 s,
+ * then SIGKILLs and reaps it. Returns the helper's exit code, or -errno. */
+int helper_shutdown(pid_t pid, int sock, const struct config *cfg);
+
+#endif

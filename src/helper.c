@@ -1,0 +1,1247 @@
+/* The privileged helper: starts, supervises and stops the ProxyAutostart backends for the
+ * serving process (include/spliced/helper.h has the contract and the privileges kept).
+ *
+ * Forked before the serving process leaves root, the helper keeps only its conversations
+ * (SOCK_SEQPACKET), the error log, /dev/null and the backends' output files. It acts on
+ * fixed-size requests that name a backend by its index in config.autostart, so a
+ * compromised serving process can start, query or stop those commands and nothing else.
+ * One poll() loop serves the conversations, a signalfd for SIGCHLD and the timers (restart
+ * backoff, stop grace). When the last conversation closes it stops every backend, reaps
+ * everything it is parent of, and exits: neither a backend nor a zombie outlives it. */
+#include <cap-ng.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "spliced/helper.h"
+#include "spliced/log.h"
+#include "spliced/privdrop.h"
+
+#define HELPER_TICK_MS 50            /* how often a stopping process group is looked at */
+#define HELPER_CMDLINE_MAX 200       /* bytes of a backend's command shown in the log */
+#define HELPER_ENV_PATH "PATH=/usr/local/bin:/usr/bin:/bin"
+#define HELPER_NEVER UINT64_MAX
+#define HELPER_SETID_CAPS ((1ull << CAP_SETUID) | (1ull << CAP_SETGID) | (1ull << CAP_KILL))
+
+/* One ProxyAutostart entry: what starting it needs (resolved once, before privileges are
+ * given up) and where its process is in its life. */
+struct helper_backend {
+	const struct cfg_autostart *a;
+	const char *name;                  /* the backend's URL, for messages */
+	uid_t uid;
+	gid_t gid;
+	int out_fd;                        /* its standard output and error */
+	char *argv[CFG_AUTOSTART_ARGV + 1];
+	char *envp[4 + CFG_AUTOSTART_ENV + 1];
+	char env_home[CFG_PATH_MAX + 8];
+	char env_user[CFG_NAME_MAX + 8];
+	char env_logname[CFG_NAME_MAX + 8];
+	char cmdline[HELPER_CMDLINE_MAX + 4];
+
+	enum helper_bstate state;
+	pid_t pid;                         /* the group leader; 0 once reaped */
+	pid_t pgid;                        /* its process group while members may remain */
+	bool want_running;                 /* restart it when it dies */
+	uint32_t starts;
+	unsigned backoff_cur_ms;
+	uint64_t next_start;               /* CLOCK_MONOTONIC ms: not started before */
+	uint64_t started_at;
+	uint64_t kill_at;                  /* HB_STOPPING: SIGKILL then; HELPER_NEVER once sent */
+};
+
+struct helper {
+	struct helper_backend b[CFG_MAX_AUTOSTART];
+	unsigned nb;
+	int *conv;                         /* conversations; -1 once closed */
+	unsigned nconv, nopen;
+	struct pollfd *pfd;                /* nconv + 1 */
+	unsigned *pconv;                   /* pfd index -> conversation */
+	int sfd;                           /* signalfd: SIGCHLD */
+	int devnull;                       /* every backend's standard input */
+	pid_t self;
+	bool switch_ids;                   /* still root: each backend switches to its ids */
+	bool closing;                      /* no conversation left: stop everything and exit */
+};
+
+/* Why a backend could not be started, sent by its child over the exec-error pipe. */
+enum helper_stage {
+	HS_SETSID = 1,
+	HS_STDIO,
+	HS_SETGROUPS,
+	HS_SETRESGID,
+	HS_SETRESUID,
+	HS_PRIVS,
+	HS_CHDIR,
+	HS_CLOSE,
+	HS_EXEC,
+};
+
+struct helper_execerr {
+	int32_t stage;                     /* enum helper_stage */
+	int32_t err;                       /* errno */
+};
+
+/* ---- messages: pure, shared by both ends ---- */
+
+void helper_msg_request(struct helper_msg *m, enum helper_msg_type type, unsigned backend)
+{
+	memset(m, 0, sizeof(*m));
+	m->magic = HELPER_MSG_MAGIC;
+	m->type = (uint16_t)type;
+	m->backend = (uint16_t)backend;
+}
+
+/* What both directions check first: one whole message carrying our magic. The length is
+ * checked before any field is read. */
+static int helper_msg_check_common(const struct helper_msg *m, long len, const char **why)
+{
+	if (len != (long)sizeof(*m)) {
+		*why = "message of the wrong size";
+		return -EPROTO;
+	}
+	if (m->magic != HELPER_MSG_MAGIC) {
+		*why = "bad magic";
+		return -EPROTO;
+	}
+	return 0;
+}
+
+int helper_msg_check_request(const struct helper_msg *m, long len, unsigned nbackend,
+			     const char **why)
+{
+	if (helper_msg_check_common(m, len, why) < 0)
+		return -EPROTO;
+	if (m->type != HMSG_START && m->type != HMSG_STATUS && m->type != HMSG_STOP) {
+		*why = "not a request";
+		return -EPROTO;
+	}
+	if (m->backend >= nbackend) {
+		*why = "no such backend";
+		return -EPROTO;
+	}
+	if (m->state || m->pid || m->starts || m->backoff_ms) {
+		*why = "non-zero field in a request";
+		return -EPROTO;
+	}
+	return 0;
+}
+
+int helper_msg_check_state(const struct helper_msg *m, long len, unsigned nbackend,
+			   const char **why)
+{
+	if (helper_msg_check_common(m, len, why) < 0)
+		return -EPROTO;
+	if (m->type != HMSG_STATE) {
+		*why = "not a state message";
+		return -EPROTO;
+	}
+	if (m->backend >= nbackend) {
+		*why = "no such backend";
+		return -EPROTO;
+	}
+	if (m->state > HB_STOPPING) {
+		*why = "unknown backend state";
+		return -EPROTO;
+	}
+	if (m->pid < 0) {
+		*why = "negative pid";
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* An unstable delay is never 0 (even with min_ms 0): a backend that dies at once must not
+ * be restarted in a loop. The doubling is done in 64 bits so max_ms near UINT_MAX cannot
+ * wrap. */
+unsigned helper_backoff_next(unsigned cur_ms, unsigned min_ms, unsigned max_ms,
+			     uint64_t uptime_ms)
+{
+	uint64_t next;
+
+	if (uptime_ms >= HELPER_STABLE_MS)
+		return 0;
+	if (max_ms < min_ms)
+		max_ms = min_ms;
+	next = cur_ms ? 2ull * cur_ms : min_ms;
+	if (next < min_ms)
+		next = min_ms;
+	if (next > max_ms)
+		next = max_ms;
+	return next ? (unsigned)next : 1;
+}
+
+/* ---- the helper process ---- */
+
+static uint64_t helper_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int helper_cmp_int(const void *x, const void *y)
+{
+	int a = *(const int *)x, b = *(const int *)y;
+
+	return (a > b) - (a < b);
+}
+
+/* Closes every descriptor inherited from the serving process (listening sockets, access
+ * logs, the serving ends of the conversations, ...) but 0, 1, 2, the error log and the
+ * helper's own conversations; then makes sure 0, 1 and 2 are open, so that whatever the
+ * helper opens later is above them. 0 or -errno with msg set. */
+static int helper_close_inherited(const int *conv, unsigned nconv, char *msg, size_t len)
+{
+	int *keep = malloc((nconv + 4) * sizeof(*keep));
+	unsigned n = 0, lo = 0;
+	int ret = 0;
+
+	if (!keep) {
+		snprintf(msg, len, "out of memory");
+		return -ENOMEM;
+	}
+	keep[n++] = 0;
+	keep[n++] = 1;
+	keep[n++] = 2;
+	if (log_fd_get() >= 0)
+		keep[n++] = log_fd_get();
+	for (unsigned i = 0; i < nconv; i++)
+		keep[n++] = conv[i];
+	qsort(keep, n, sizeof(*keep), helper_cmp_int);
+	for (unsigned k = 0; k < n && ret == 0; k++) {
+		unsigned fd = (unsigned)keep[k];
+
+		if (fd > lo && close_range(lo, fd - 1, 0) < 0)
+			ret = -errno;
+		if (fd >= lo)
+			lo = fd + 1;
+	}
+	if (ret == 0 && close_range(lo, ~0U, 0) < 0)
+		ret = -errno;
+	free(keep);
+	if (ret < 0) {
+		snprintf(msg, len, "closing inherited descriptors: %s", strerror(-ret));
+		return ret;
+	}
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0)
+			continue;
+		if (open("/dev/null", O_RDWR) != fd) {
+			snprintf(msg, len, "opening /dev/null as descriptor %d failed", fd);
+			return -EBADF;
+		}
+	}
+	return 0;
+}
+
+/* SIGCHLD is read through a signalfd; the signals meant for the serving process (a
+ * terminal's ^C reaches the whole process group) are ignored: the helper ends only when
+ * its conversations do. 0 or -errno with msg set. */
+static int helper_signals(struct helper *h, char *msg, size_t len)
+{
+	static const int ignored[] = { SIGINT, SIGHUP, SIGTERM, SIGUSR1, SIGPIPE };
+	struct sigaction sa = { .sa_handler = SIG_IGN };
+	sigset_t set;
+
+	for (unsigned i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+		sigaction(ignored[i], &sa, NULL);
+	/* An inherited SIG_IGN for SIGCHLD would make the kernel reap the backends for us. */
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		goto out_err;
+	h->sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (h->sfd < 0)
+		goto out_err;
+	return 0;
+out_err:
+	snprintf(msg, len, "SIGCHLD: %s", strerror(errno));
+	return -errno;
+}
+
+/* The command and environment of backend b, built once: the backend gets exactly PATH,
+ * HOME, USER, LOGNAME and its Env= strings (which may replace those four). 0 or -EINVAL
+ * with msg set when the configuration entry is not well-formed. */
+static int helper_backend_command(struct helper_backend *b, unsigned i, char *msg, size_t len)
+{
+	const struct cfg_autostart *a = b->a;
+	unsigned nenv = 0, k;
+	size_t used = 0;
+
+	if (a->argc == 0 || a->argc > CFG_AUTOSTART_ARGV || a->nenv > CFG_AUTOSTART_ENV)
+		goto out_bad;
+	for (k = 0; k < a->argc; k++) {
+		size_t off = a->argv_off[k];
+
+		if (off >= sizeof(a->text) || !memchr(a->text + off, '\0', sizeof(a->text) - off))
+			goto out_bad;
+		b->argv[k] = (char *)a->text + off;
+	}
+	b->argv[a->argc] = NULL;
+	if (b->argv[0][0] != '/')
+		goto out_bad;
+	b->envp[nenv++] = (char *)HELPER_ENV_PATH;
+	b->envp[nenv++] = b->env_home;
+	b->envp[nenv++] = b->env_user;
+	b->envp[nenv++] = b->env_logname;
+	for (k = 0; k < a->nenv; k++) {
+		size_t off = a->env_off[k], nlen;
+		char *e, *eq;
+		unsigned j;
+
+		if (off >= sizeof(a->envtext) ||
+		    !memchr(a->envtext + off, '\0', sizeof(a->envtext) - off))
+			goto out_bad;
+		e = (char *)a->envtext + off;
+		eq = strchr(e, '=');
+		if (!eq || eq == e)
+			goto out_bad;
+		nlen = (size_t)(eq - e) + 1;
+		for (j = 0; j < nenv && strncmp(b->envp[j], e, nlen) != 0; j++)
+			;
+		b->envp[j] = e;
+		if (j == nenv)
+			nenv++;
+	}
+	b->envp[nenv] = NULL;
+	for (k = 0; k < a->argc && used < HELPER_CMDLINE_MAX; k++) {
+		int w = snprintf(b->cmdline + used, HELPER_CMDLINE_MAX + 1 - used, "%s%s",
+				 k ? " " : "", b->argv[k]);
+
+		used += w > 0 ? (size_t)w : 0;
+	}
+	if (used > HELPER_CMDLINE_MAX || k < a->argc)
+		strcpy(b->cmdline + HELPER_CMDLINE_MAX - 3, "...");
+	return 0;
+out_bad:
+	snprintf(msg, len, "ProxyAutostart %s (entry %u): malformed command or environment",
+		 b->name, i);
+	return -EINVAL;
+}
+
+/* Everything starting backend i needs that privileges may be required for: its uid and
+ * gid (a backend without User= runs as the server's User/Group), its passwd entry, and its
+ * output file, opened now and handed to its user. Not root: the helper's own ids.
+ * 0 or -errno with msg set. */
+static int helper_backend_init(struct helper *h, const struct config *cfg, unsigned i,
+			       int log_out, char *msg, size_t len)
+{
+	const struct cfg_autostart *a = &cfg->autostart[i];
+	struct helper_backend *b = &h->b[i];
+	const char *user = a->user[0] ? a->user : cfg->user;
+	const char *group = a->group[0] ? a->group : (a->user[0] ? "" : cfg->group);
+	struct passwd *pw;
+	int ret;
+
+	b->a = a;
+	b->out_fd = -1;
+	if (a->backend < 0 || (unsigned)a->backend >= cfg->nbackend) {
+		snprintf(msg, len, "ProxyAutostart entry %u names no backend", i);
+		return -EINVAL;
+	}
+	b->name = cfg->backend[a->backend].name;
+	ret = helper_backend_command(b, i, msg, len);
+	if (ret < 0)
+		return ret;
+	if (geteuid() == 0) {
+		ret = privdrop_ids(user, group, &b->uid, &b->gid, msg, len);
+		if (ret < 0)
+			return ret;
+	} else {
+		b->uid = geteuid();
+		b->gid = getegid();
+	}
+	pw = getpwuid(b->uid);
+	snprintf(b->env_home, sizeof(b->env_home), "HOME=%s",
+		 pw && pw->pw_dir && pw->pw_dir[0] ? pw->pw_dir : "/");
+	if (pw) {
+		snprintf(b->env_user, sizeof(b->env_user), "USER=%s", pw->pw_name);
+		snprintf(b->env_logname, sizeof(b->env_logname), "LOGNAME=%s", pw->pw_name);
+	} else {
+		snprintf(b->env_user, sizeof(b->env_user), "USER=%u", (unsigned)b->uid);
+		snprintf(b->env_logname, sizeof(b->env_logname), "LOGNAME=%u", (unsigned)b->uid);
+	}
+	if (!a->output[0]) {
+		b->out_fd = log_out;
+		return 0;
+	}
+	b->out_fd = open(a->output, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+	if (b->out_fd < 0) {
+		snprintf(msg, len, "ProxyAutostart %s: Output %s: %s", b->name, a->output,
+			 strerror(errno));
+		return -errno;
+	}
+	if (geteuid() == 0 && fchown(b->out_fd, b->uid, b->gid) < 0)
+		log_warn("helper", "ProxyAutostart %s: Output %s: chown to uid %u: %s", b->name,
+			 a->output, (unsigned)b->uid, strerror(errno));
+	return 0;
+}
+
+/* Resolves every backend and opens what they share: /dev/null for their standard input,
+ * and a copy of the error log above descriptor 2 for the backends without Output=.
+ * 0 or -errno with msg set. */
+static int helper_init(struct helper *h, const struct config *cfg, char *msg, size_t len)
+{
+	int log_out, ret;
+
+	h->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (h->devnull < 0) {
+		snprintf(msg, len, "/dev/null: %s", strerror(errno));
+		return -errno;
+	}
+	log_out = fcntl(log_fd_get(), F_DUPFD_CLOEXEC, 3);
+	if (log_out < 0)
+		log_out = h->devnull;
+	h->nb = cfg->nautostart;
+	for (unsigned i = 0; i < h->nb; i++) {
+		ret = helper_backend_init(h, cfg, i, log_out, msg, len);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static unsigned helper_cap_last(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+	unsigned last = CAP_LAST_CAP;
+
+	if (f) {
+		if (fscanf(f, "%u", &last) != 1)
+			last = CAP_LAST_CAP;
+		fclose(f);
+	}
+	return last;
+}
+
+/* Reads the process's capabilities back from the kernel: true when its effective and
+ * permitted sets are exactly `want`, nothing is inheritable or ambient, and (when
+ * `bounds`) the bounding set is empty. */
+static bool helper_caps_are(uint64_t want, bool bounds)
+{
+	unsigned last = helper_cap_last();
+
+	if (capng_get_caps_process() < 0)
+		return false;
+	for (unsigned c = 0; c <= last; c++) {
+		int w = c < 64 && (want >> c & 1);
+
+		if (capng_have_capability(CAPNG_EFFECTIVE, c) != w ||
+		    capng_have_capability(CAPNG_PERMITTED, c) != w ||
+		    capng_have_capability(CAPNG_INHERITABLE, c) != 0 ||
+		    (bounds && capng_have_capability(CAPNG_BOUNDING_SET, c) != 0) ||
+		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, c, 0, 0) > 0)
+			return false;
+	}
+	return true;
+}
+
+static int helper_lock(char *msg, size_t len)
+{
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) {
+		snprintf(msg, len, "clearing ambient capabilities: %s", strerror(errno));
+		return -errno;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		snprintf(msg, len, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+		return -errno;
+	}
+	/* Not dumpable: a backend running as the helper's user cannot ptrace it. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	return 0;
+}
+
+/* Started as another user: the backends run as that user too; whatever capabilities the
+ * process had (file capabilities for binding) are cleared. */
+static int helper_privs_unprivileged(struct helper *h, const struct config *cfg, char *msg,
+				     size_t len)
+{
+	bool named = cfg->user[0] || cfg->group[0];
+	int ret;
+
+	for (unsigned i = 0; i < h->nb; i++)
+		named |= h->b[i].a->user[0] || h->b[i].a->group[0];
+	if (named)
+		log_warn("helper", "not started as root: backends run as uid %u, ProxyAutostart "
+			 "User=/Group= cannot be applied", (unsigned)geteuid());
+	capng_clear(CAPNG_SELECT_BOTH);
+	capng_apply(CAPNG_SELECT_BOUNDS);  /* needs CAP_SETPCAP: best effort */
+	if (capng_apply(CAPNG_SELECT_CAPS) < 0) {
+		snprintf(msg, len, "could not clear capabilities");
+		return -EPERM;
+	}
+	ret = helper_lock(msg, len);
+	if (ret < 0)
+		return ret;
+	if (!helper_caps_are(0, false)) {
+		snprintf(msg, len, "capabilities still held after clearing them");
+		return -EPERM;
+	}
+	log_notice("helper", "helper: running as uid %u gid %u with no capabilities",
+		   (unsigned)geteuid(), (unsigned)getegid());
+	return 0;
+}
+
+/* Every backend runs as uid:gid: the helper becomes that user for good. */
+static int helper_privs_become(uid_t uid, gid_t gid, char *msg, size_t len)
+{
+	uid_t ruid, euid, suid;
+	gid_t rgid, egid, sgid;
+	int ret;
+
+	capng_clear(CAPNG_SELECT_ALL);
+	ret = capng_change_id((int)uid, (int)gid, CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING);
+	if (ret < 0) {
+		snprintf(msg, len, "switching to uid %u gid %u failed (capng_change_id %d)",
+			 (unsigned)uid, (unsigned)gid, ret);
+		return -EPERM;
+	}
+	ret = helper_lock(msg, len);
+	if (ret < 0)
+		return ret;
+	if (getresuid(&ruid, &euid, &suid) < 0 || getresgid(&rgid, &egid, &sgid) < 0 ||
+	    ruid != uid || euid != uid || suid != uid || rgid != gid || egid != gid ||
+	    sgid != gid || getgroups(0, NULL) > 0 || !helper_caps_are(0, true) ||
+	    capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE) {
+		snprintf(msg, len, "privileges still held after the switch to uid %u gid %u",
+			 (unsigned)uid, (unsigned)gid);
+		return -EPERM;
+	}
+	log_notice("helper", "helper: running as uid %u gid %u with no capabilities",
+		   (unsigned)uid, (unsigned)gid);
+	return 0;
+}
+
+/* Backends of different users: the helper stays uid 0 (it must switch to each) with only
+ * the capabilities that switching and signalling them need. libcap-ng applies the
+ * bounding set before the capabilities, while CAP_SETPCAP is still held. */
+static int helper_privs_setid(char *msg, size_t len)
+{
+	int ret;
+
+	capng_clear(CAPNG_SELECT_ALL);
+	capng_updatev(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_SETUID, CAP_SETGID,
+		      CAP_KILL, -1);
+	ret = capng_apply(CAPNG_SELECT_ALL);
+	if (ret < 0) {
+		snprintf(msg, len, "reducing capabilities failed (capng_apply %d)", ret);
+		return -EPERM;
+	}
+	ret = helper_lock(msg, len);
+	if (ret < 0)
+		return ret;
+	if (!helper_caps_are(HELPER_SETID_CAPS, true)) {
+		snprintf(msg, len, "capabilities other than CAP_SETUID, CAP_SETGID, CAP_KILL "
+			 "still held");
+		return -EPERM;
+	}
+	log_notice("helper", "helper: running as uid 0 with CAP_SETUID, CAP_SETGID, CAP_KILL only");
+	return 0;
+}
+
+/* Gives up what the helper does not need (see helper.h). No backend ever runs as root.
+ * 0 or -errno with msg set. */
+static int helper_privileges(struct helper *h, const struct config *cfg, char *msg, size_t len)
+{
+	bool same = true;
+	uid_t uid;
+	gid_t gid;
+	int ret;
+
+	if (geteuid() != 0)
+		return helper_privs_unprivileged(h, cfg, msg, len);
+	if (h->nb) {
+		uid = h->b[0].uid;
+		gid = h->b[0].gid;
+	} else {
+		ret = privdrop_ids(cfg->user, cfg->group, &uid, &gid, msg, len);
+		if (ret < 0)
+			return ret;
+	}
+	for (unsigned i = 0; i < h->nb; i++) {
+		if (h->b[i].uid == 0 || uid == 0) {
+			snprintf(msg, len, "ProxyAutostart: refusing to run a backend as root");
+			return -EPERM;
+		}
+		same &= h->b[i].uid == uid && h->b[i].gid == gid;
+	}
+	if (uid == 0) {
+		snprintf(msg, len, "ProxyAutostart: refusing to run a backend as root");
+		return -EPERM;
+	}
+	if (same)
+		return helper_privs_become(uid, gid, msg, len);
+	h->switch_ids = true;
+	return helper_privs_setid(msg, len);
+}
+
+/* ---- talking to the serving process ---- */
+
+/* Sends backend i's state on conversation fd. State messages are snapshots: one that
+ * would block is dropped, and a peer that went away is noticed by the next recv(). */
+static void helper_send_state(const struct helper *h, int fd, unsigned i, uint64_t now)
+{
+	const struct helper_backend *b = &h->b[i];
+	struct helper_msg m = {
+		.magic = HELPER_MSG_MAGIC,
+		.type = HMSG_STATE,
+		.backend = (uint16_t)i,
+		.state = b->state,
+		.starts = b->starts,
+	};
+
+	if (b->state == HB_RUNNING || b->state == HB_STOPPING)
+		m.pid = b->pid;
+	if (b->state == HB_BACKOFF && b->next_start > now)
+		m.backoff_ms = (uint32_t)(b->next_start - now < UINT32_MAX ? b->next_start - now
+									 : UINT32_MAX);
+	send(fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+/* Backend b changed state: every open conversation hears of it. */
+static void helper_changed(const struct helper *h, const struct helper_backend *b, uint64_t now)
+{
+	for (unsigned c = 0; c < h->nconv; c++)
+		if (h->conv[c] >= 0)
+			helper_send_state(h, h->conv[c], (unsigned)(b - h->b), now);
+}
+
+static void helper_conv_close(struct helper *h, unsigned c)
+{
+	close(h->conv[c]);
+	h->conv[c] = -1;
+	h->nopen--;
+}
+
+/* ---- backends ---- */
+
+static void __attribute__((noreturn)) helper_exec_fail(int efd, enum helper_stage stage, int err)
+{
+	struct helper_execerr e = { .stage = stage, .err = err };
+
+	/* Should the record be lost, the parent takes the exec for a success and sees the
+	 * process exit with 127 instead. */
+	if (write(efd, &e, sizeof(e)) != (ssize_t)sizeof(e))
+		_exit(127);
+	_exit(127);
+}
+
+/* The child that becomes backend b: default signal handling, its own session, /dev/null
+ * and its output as standard descriptors, its user (when the helper is still root, with
+ * the result checked), its directory, then exec with nothing open but 0, 1 and 2. Any
+ * failure is reported on efd. */
+static void __attribute__((noreturn)) helper_exec(const struct helper *h,
+						  const struct helper_backend *b, int efd)
+{
+	const struct cfg_autostart *a = b->a;
+	struct sigaction sa = { .sa_handler = SIG_DFL };
+	enum helper_stage stage;
+	sigset_t none;
+
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &sa, NULL);  /* SIGKILL, SIGSTOP, libc's own: EINVAL, fine */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	stage = HS_SETSID;
+	if (setsid() < 0)
+		goto fail;
+	stage = HS_STDIO;
+	if (dup2(h->devnull, 0) < 0 || dup2(b->out_fd, 1) < 0 || dup2(b->out_fd, 2) < 0)
+		goto fail;
+	if (h->switch_ids) {
+		uid_t ruid, euid, suid;
+		gid_t rgid, egid, sgid;
+
+		stage = HS_SETGROUPS;
+		if (setgroups(1, &b->gid) < 0)
+			goto fail;
+		stage = HS_SETRESGID;
+		if (setresgid(b->gid, b->gid, b->gid) < 0)
+			goto fail;
+		stage = HS_SETRESUID;
+		if (setresuid(b->uid, b->uid, b->uid) < 0)
+			goto fail;
+		stage = HS_PRIVS;
+		errno = EPERM;
+		if (getresuid(&ruid, &euid, &suid) < 0 || getresgid(&rgid, &egid, &sgid) < 0 ||
+		    ruid != b->uid || euid != b->uid || suid != b->uid || rgid != b->gid ||
+		    egid != b->gid || sgid != b->gid || capng_get_caps_process() < 0 ||
+		    capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE ||
+		    capng_have_permitted_capabilities() != CAPNG_NONE)
+			goto fail;
+	}
+	/* The backend dies with the helper, should the helper be killed (set after the id
+	 * switch, which clears it; a helper already gone shows in getppid()). */
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (getppid() != h->self)
+		_exit(127);
+	stage = HS_CHDIR;
+	if (chdir(a->dir[0] ? a->dir : "/") < 0)
+		goto fail;
+	stage = HS_CLOSE;
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		goto fail;
+	stage = HS_EXEC;
+	execve(b->argv[0], b->argv, b->envp);
+fail:
+	helper_exec_fail(efd, stage, errno);
+}
+
+static void helper_stage_text(const struct helper_backend *b, int stage, char *out, size_t len)
+{
+	switch (stage) {
+	case HS_SETSID:
+		snprintf(out, len, "setsid");
+		break;
+	case HS_STDIO:
+		snprintf(out, len, "standard input and output");
+		break;
+	case HS_SETGROUPS:
+		snprintf(out, len, "setgroups %u", (unsigned)b->gid);
+		break;
+	case HS_SETRESGID:
+		snprintf(out, len, "setresgid %u", (unsigned)b->gid);
+		break;
+	case HS_SETRESUID:
+		snprintf(out, len, "setresuid %u", (unsigned)b->uid);
+		break;
+	case HS_PRIVS:
+		snprintf(out, len, "privileges still held after the switch to uid %u",
+			 (unsigned)b->uid);
+		break;
+	case HS_CHDIR:
+		snprintf(out, len, "chdir %s", b->a->dir[0] ? b->a->dir : "/");
+		break;
+	case HS_CLOSE:
+		snprintf(out, len, "close_range");
+		break;
+	case HS_EXEC:
+		snprintf(out, len, "exec %s", b->argv[0]);
+		break;
+	default:
+		snprintf(out, len, "stage %d", stage);
+		break;
+	}
+}
+
+/* The process of b is gone (or never started) after running uptime_ms: schedule its next
+ * start. A clean exit (status 0) is not restarted until the next HMSG_START, and that
+ * start still waits for the backoff. */
+static void helper_schedule(struct helper *h, struct helper_backend *b, uint64_t now,
+			    uint64_t uptime_ms, bool clean)
+{
+	const struct cfg_autostart *a = b->a;
+
+	b->backoff_cur_ms = helper_backoff_next(b->backoff_cur_ms, a->backoff_min_ms,
+						a->backoff_max_ms, uptime_ms);
+	b->next_start = now + b->backoff_cur_ms;
+	if (clean)
+		b->want_running = false;
+	if (b->want_running) {
+		b->state = HB_BACKOFF;
+		if (b->backoff_cur_ms)
+			log_notice("helper", "autostart: backend %s: next start in %.1f s "
+				   "(RestartBackoff)", b->name, b->backoff_cur_ms / 1000.0);
+		else
+			log_notice("helper", "autostart: backend %s: restarting it now", b->name);
+	} else {
+		b->state = b->next_start > now ? HB_BACKOFF : HB_STOPPED;
+	}
+	helper_changed(h, b, now);
+}
+
+/* Starts backend b (want_running is set). The exec-error pipe makes the outcome known
+ * here: EOF means the exec succeeded; a record says which step failed, which counts as an
+ * exit after 0 s. */
+static void helper_start(struct helper *h, struct helper_backend *b, uint64_t now)
+{
+	struct helper_execerr e;
+	char what[CFG_PATH_MAX + 64];
+	int p[2], st;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		log_error("helper", "autostart: backend %s: pipe: %s", b->name, strerror(errno));
+		helper_schedule(h, b, now, 0, false);
+		return;
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_error("helper", "autostart: backend %s: fork: %s", b->name, strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		helper_schedule(h, b, now, 0, false);
+		return;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		helper_exec(h, b, p[1]);
+	}
+	close(p[1]);
+	do
+		n = read(p[0], &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	close(p[0]);
+	if (n == (ssize_t)sizeof(e)) {
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		helper_stage_text(b, e.stage, what, sizeof(what));
+		log_error("helper", "autostart: backend %s: %s: %s", b->name, what,
+			  strerror(e.err));
+		helper_schedule(h, b, now, 0, false);
+		return;
+	}
+	b->pid = pid;
+	b->pgid = pid;
+	b->starts++;
+	b->started_at = now;
+	b->state = HB_RUNNING;
+	log_notice("helper", "autostart: started backend %s (pid %d): %s", b->name, (int)pid,
+		   b->cmdline);
+	helper_changed(h, b, now);
+}
+
+/* SIGTERM to b's process group; SIGKILL follows at kill_at. A scheduled start is
+ * cancelled. */
+static void helper_stop(struct helper *h, struct helper_backend *b, uint64_t now)
+{
+	b->want_running = false;
+	if (b->state == HB_RUNNING) {
+		log_notice("helper", "autostart: stopping backend %s (pid %d)", b->name,
+			   (int)b->pid);
+		kill(-b->pgid, SIGTERM);
+		b->state = HB_STOPPING;
+		b->kill_at = now + b->a->stop_timeout_ms;
+		helper_changed(h, b, now);
+	} else if (b->state == HB_BACKOFF) {
+		b->state = HB_STOPPED;
+		helper_changed(h, b, now);
+	}
+}
+
+/* The leader of b exited with wait status st and was reaped. Its group was sent SIGKILL
+ * just before (see helper_reap()). */
+static void helper_exited(struct helper *h, struct helper_backend *b, int st, uint64_t now)
+{
+	uint64_t up = now - b->started_at;
+
+	if (WIFSIGNALED(st))
+		log_notice("helper", "autostart: backend %s (pid %d) killed by signal %d after "
+			   "%.1f s", b->name, (int)b->pid, WTERMSIG(st), up / 1000.0);
+	else
+		log_notice("helper", "autostart: backend %s (pid %d) exited with status %d after "
+			   "%.1f s", b->name, (int)b->pid, WEXITSTATUS(st), up / 1000.0);
+	if (kill(-b->pgid, 0) == 0)
+		log_notice("helper", "autostart: backend %s: killed the processes left in its "
+			   "process group", b->name);
+	b->pid = 0;
+	if (b->state == HB_STOPPING)
+		return;  /* helper_timers() sees the group go */
+	b->pgid = 0;
+	helper_schedule(h, b, now, up, WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* Reaps every child that exited. Each is looked at first without reaping it: while a
+ * backend's leader is an unreaped zombie its pid, and so its process group id, cannot be
+ * reused, so the SIGKILL that clears what it left in its group reaches only that group.
+ * Children that are no leader are the backends' descendants reparented to the helper
+ * (PR_SET_CHILD_SUBREAPER): they are just reaped. */
+static void helper_reap(struct helper *h, uint64_t now)
+{
+	for (;;) {
+		siginfo_t si;
+		struct helper_backend *b = NULL;
+		int st;
+
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
+			return;
+		for (unsigned i = 0; i < h->nb && !b; i++)
+			if (h->b[i].pid == si.si_pid)
+				b = &h->b[i];
+		if (b)
+			kill(-b->pgid, SIGKILL);
+		while (waitpid(si.si_pid, &st, 0) < 0)
+			if (errno != EINTR)
+				return;
+		if (b)
+			helper_exited(h, b, st, now);
+	}
+}
+
+static void helper_stopping(struct helper *h, struct helper_backend *b, uint64_t now)
+{
+	if (b->pid == 0) {
+		if (kill(-b->pgid, 0) < 0 && errno == ESRCH) {
+			b->pgid = 0;
+			b->state = HB_STOPPED;
+			log_notice("helper", "autostart: backend %s stopped", b->name);
+			helper_changed(h, b, now);
+		}
+		return;
+	}
+	if (now >= b->kill_at) {
+		/* The leader is not reaped: the group id is still its own. */
+		kill(-b->pgid, SIGKILL);
+		log_warn("helper", "autostart: backend %s did not stop within %.1f s of SIGTERM: "
+			 "SIGKILL", b->name, b->a->stop_timeout_ms / 1000.0);
+		b->kill_at = HELPER_NEVER;
+	}
+}
+
+/* Due starts, the end of a backoff that is not to be followed by a start, stops. */
+static void helper_timers(struct helper *h, uint64_t now)
+{
+	for (unsigned i = 0; i < h->nb; i++) {
+		struct helper_backend *b = &h->b[i];
+
+		if (b->state == HB_BACKOFF && now >= b->next_start) {
+			if (b->want_running) {
+				helper_start(h, b, now);
+			} else {
+				b->state = HB_STOPPED;
+				helper_changed(h, b, now);
+			}
+		} else if (b->state == HB_STOPPING) {
+			helper_stopping(h, b, now);
+		}
+	}
+}
+
+/* Milliseconds until the nearest timer, for poll(); -1 when none. */
+static int helper_timeout(const struct helper *h, uint64_t now)
+{
+	uint64_t next = HELPER_NEVER;
+
+	for (unsigned i = 0; i < h->nb; i++) {
+		const struct helper_backend *b = &h->b[i];
+
+		if (b->state == HB_BACKOFF && b->next_start < next)
+			next = b->next_start;
+		if (b->state == HB_STOPPING) {
+			if (now + HELPER_TICK_MS < next)
+				next = now + HELPER_TICK_MS;
+			if (b->kill_at < next)
+				next = b->kill_at;
+		}
+	}
+	if (next == HELPER_NEVER)
+		return -1;
+	if (next <= now)
+		return 0;
+	return next - now > INT_MAX ? INT_MAX : (int)(next - now);
+}
+
+static void helper_request(struct helper *h, unsigned c, const struct helper_msg *m,
+			   uint64_t now)
+{
+	struct helper_backend *b = &h->b[m->backend];
+
+	switch (m->type) {
+	case HMSG_START:
+		if (b->state == HB_RUNNING || b->state == HB_STOPPING)
+			break;
+		if (now >= b->next_start) {
+			b->want_running = true;
+			helper_start(h, b, now);
+			break;
+		}
+		/* Never sooner than the backoff: a request per refused connection must not
+		 * become a fork loop. */
+		if (!b->want_running)
+			log_notice("helper", "autostart: backend %s: start requested, next start "
+				   "in %.1f s (RestartBackoff)", b->name,
+				   (b->next_start - now) / 1000.0);
+		b->want_running = true;
+		if (b->state != HB_BACKOFF) {
+			b->state = HB_BACKOFF;
+			helper_changed(h, b, now);
+		}
+		break;
+	case HMSG_STOP:
+		helper_stop(h, b, now);
+		break;
+	default:
+		break;
+	}
+	if (h->conv[c] >= 0)
+		helper_send_state(h, h->conv[c], m->backend, now);
+}
+
+/* One datagram from conversation c. Anything that is not exactly one valid request ends
+ * the conversation; the others go on. */
+static void helper_conv_read(struct helper *h, unsigned c, uint64_t now)
+{
+	struct helper_msg m;
+	const char *why;
+	ssize_t n;
+
+	memset(&m, 0, sizeof(m));
+	n = recv(h->conv[c], &m, sizeof(m), MSG_TRUNC | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		log_info("helper", "conversation %u closed", c);
+		helper_conv_close(h, c);
+		return;
+	}
+	if (helper_msg_check_request(&m, (long)n, h->nb, &why) < 0) {
+		log_error("helper", "conversation %u ended: %s", c, why);
+		helper_conv_close(h, c);
+		return;
+	}
+	helper_request(h, c, &m, now);
+}
+
+/* No conversation is left: the serving process stopped or died. Every backend stops. */
+static void helper_close_all(struct helper *h, uint64_t now)
+{
+	h->closing = true;
+	for (unsigned i = 0; i < h->nb; i++)
+		helper_stop(h, &h->b[i], now);
+}
+
+static bool helper_all_stopped(const struct helper *h)
+{
+	for (unsigned i = 0; i < h->nb; i++)
+		if (h->b[i].state == HB_STOPPING || h->b[i].state == HB_RUNNING)
+			return false;
+	return true;
+}
+
+/* Before exiting: children still left are processes that escaped their backend's group
+ * (setsid) and were reparented to the helper. They are killed and reaped, for at most
+ * two seconds, rather than left running with no one to supervise them. */
+static void helper_sweep(void)
+{
+	char path[64], buf[4096];
+	bool said = false;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
+	for (unsigned round = 0; round < 100; round++) {
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = 20 * 1000000 };
+		int st, fd;
+		pid_t r;
+		ssize_t n;
+
+		while ((r = waitpid(-1, &st, WNOHANG)) > 0)
+			;
+		if (r < 0 && errno == ECHILD)
+			return;
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		buf[n > 0 ? n : 0] = '\0';
+		for (char *s = buf, *end; *s; s = end) {
+			long pid = strtol(s, &end, 10);
+
+			if (end == s)
+				break;
+			if (pid > 0 && kill((pid_t)pid, SIGKILL) == 0 && !said) {
+				log_warn("helper", "helper: killing processes that left their "
+					 "backend's process group");
+				said = true;
+			}
+		}
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void __attribute__((noreturn)) helper_run(struct helper *h)
+{
+	for (;;) {
+		uint64_t now = helper_now_ms();
+		unsigned n = 0;
+		int ret;
+
+		helper_timers(h, now);
+		if (!h->nopen && !h->closing)
+			helper_close_all(h, now);
+		if (h->closing && helper_all_stopped(h)) {
+			helper_sweep();
+			log_notice("helper", "helper: exiting");
+			_exit(0);
+		}
+		for (unsigned c = 0; c < h->nconv; c++) {
+			if (h->conv[c] < 0)
+				continue;
+			h->pfd[n] = (struct pollfd){ .fd = h->conv[c], .events = POLLIN };
+			h->pconv[n++] = c;
+		}
+		h->pfd[n] = (struct pollfd){ .fd = h->sfd, .events = POLLIN };
+		ret = poll(h->pfd, n + 1, helper_timeout(h, now));
+		if (ret < 0) {
+			struct timespec ts = { .tv_sec = 0, .tv_nsec = 100 * 1000000 };
+
+			if (errno != EINTR) {
+				log_error("helper", "poll: %s", strerror(errno));
+				nanosleep(&ts, NULL);
+			}
+			continue;
+		}
+		now = helper_now_ms();
+		if (h->pfd[n].revents) {
+			struct signalfd_siginfo si;
+
+			while (read(h->sfd, &si, sizeof(si)) > 0)
+				;
+			helper_reap(h, now);
+		}
+		for (unsigned k = 0; k < n; k++)
+			if (h->pfd[k].revents)
+				helper_conv_read(h, h->pconv[k], now);
+	}
+}
+
+/* The helper process, from fork to _exit. Set-up failures are logged and end it with
+ * status 1: the serving process sees its conversations close. */
+static void __attribute__((noreturn)) helper_main(const struct config *cfg, int *conv,
+						  unsigned nconv)
+{
+	struct helper *h;
+	char msg[1024];
+
+	prctl(PR_SET_NAME, "spliced-helper", 0, 0, 0);
+	if (helper_close_inherited(conv, nconv, msg, sizeof(msg)) < 0)
+		goto fail;
+	h = calloc(1, sizeof(*h));
+	if (h) {
+		h->pfd = calloc(nconv + 1, sizeof(*h->pfd));
+		h->pconv = calloc(nconv + 1, sizeof(*h->pconv));
+	}
+	if (!h || !h->pfd || !h->pconv) {
+		snprintf(msg, sizeof(msg), "out of memory");
+		goto fail;
+	}
+	h->conv = conv;
+	h->nconv = h->nopen = nconv;
+	h->sfd = -1;
+	h->self = getpid();
+	if (helper_signals(h, msg, sizeof(msg)) < 0)
+		goto fail;
+	/* The backends' orphaned descendants are reparented here, and reaped. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
+		snprintf(msg, sizeof(msg), "PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
+		goto fail;
+	}
+	if (helper_init(h, cfg, msg, sizeof(msg)) < 0 ||
+	    helper_privileges(h, cfg, msg, sizeof(msg)) < 0)
+		goto fail;
+	helper_run(h);
+fail:
+	log_error("helper", "%s", msg);
+	_exit(1);
+}
+
+pid_t helper_spawn(const struct config *cfg, unsigned nsock, int *socks, char *msg,
+		   size_t msglen)
+{
+	int *mine, ret;
+	unsigned i;
+	pid_t pid;
+
+	if (!nsock || cfg->nautostart > CFG_MAX_AUTOSTART) {
+		snprintf(msg, msglen, "helper: bad arguments");
+		return -EINVAL;
+	}
+	mine = calloc(nsock, sizeof(*mine));
+	if (!mine) {
+		snprintf(msg, msglen, "out of memory");
+		return -ENOMEM;
+	}
+	for (i = 0; i < nsock; i++) {
+		int sv[2];
+
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+			ret = -errno;
+			snprintf(msg, msglen, "socketpair: %s", strerror(errno));
+			goto out_close;
+		}
+		socks[i] = sv[0];
+		mine[i] = sv[1];
+	}
+	pid = fork();
+	if (pid < 0) {
+		ret = -errno;
+		snprintf(msg, msglen, "fork: %s", strerror(errno));
+		goto out_close;
+	}
+	if (pid == 0)
+		helper_main(cfg, mine, nsock);
+	for (i = 0; i < nsock; i++)
+		close(mine[i]);
+	free(mine);
+	return pid;
+out_close:
+	while (i-- > 0) {
+		close(socks[i]);
+		close(mine[i]);
+		socks[i] = -1;
+	}
+	free(mine);
+	return ret;
+}
+
+/* Graceful shutdown: the STOPs say what is meant, closing the last conversation is what
+ * makes the helper stop everything and exit. Sends are bounded by a 1 s timeout so that a
+ * helper that stopped reading cannot hang the serving process. */
+int helper_shutdown(pid_t pid, int sock, const struct config *cfg)
+{
+	struct timeval tv = { .tv_sec = 1 };
+	unsigned longest = 0;
+	uint64_t deadline;
+	int st;
+
+	if (sock >= 0) {
+		setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		for (unsigned i = 0; i < cfg->nautostart; i++) {
+			struct helper_msg m;
+
+			helper_msg_request(&m, HMSG_STOP, i);
+			send(sock, &m, sizeof(m), MSG_NOSIGNAL);
+		}
+		close(sock);
+	}
+	for (unsigned i = 0; i < cfg->nautostart; i++)
+		if (cfg->autostart[i].stop_timeout_ms > longest)
+			longest = cfg->autostart[i].stop_timeout_ms;
+	deadline = helper_now_ms() + longest + 2000;
+	for (;;) {
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = 20 * 1000000 };
+		pid_t r = waitpid(pid, &st, WNOHANG);
+
+		if (r == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (helper_now_ms() >= deadline)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return -ETIMEDOUT;
+}

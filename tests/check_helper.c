@@ -1,0 +1,1164 @@
+/* The privileged helper: its message checks and backoff as pure functions, and the real
+ * helper process driven from a fake serving side over its conversations, with real
+ * backends (/bin/sh scripts) whose processes, users, sessions and descriptors are looked
+ * at in /proc. Every wait is a bounded loop. */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "spliced/config.h"
+#include "spliced/helper.h"
+#include "spliced/log.h"
+
+#define NOBODY 65534
+
+/* ---- message checks ---- */
+
+struct msg_case {
+	const char *name;
+	long len;                 /* as recv(MSG_TRUNC) reports it */
+	struct helper_msg m;
+	bool ok;
+};
+
+static struct helper_msg req(unsigned type, unsigned backend)
+{
+	struct helper_msg m;
+
+	helper_msg_request(&m, type, backend);
+	return m;
+}
+
+static struct helper_msg state_msg(unsigned backend, unsigned st, int pid)
+{
+	struct helper_msg m = { .magic = HELPER_MSG_MAGIC, .type = HMSG_STATE,
+				.backend = (uint16_t)backend, .state = st, .pid = pid };
+	return m;
+}
+
+START_TEST(test_check_request_table)
+{
+	struct msg_case c[] = {
+		{ "start", sizeof(struct helper_msg), req(HMSG_START, 0), true },
+		{ "status", sizeof(struct helper_msg), req(HMSG_STATUS, 2), true },
+		{ "stop", sizeof(struct helper_msg), req(HMSG_STOP, 2), true },
+		{ "short", 5, req(HMSG_START, 0), false },
+		{ "long", 64, req(HMSG_START, 0), false },
+		{ "empty", 0, req(HMSG_START, 0), false },
+		{ "magic", sizeof(struct helper_msg), req(HMSG_START, 0), false },
+		{ "state type", sizeof(struct helper_msg), req(HMSG_STATE, 0), false },
+		{ "type 0", sizeof(struct helper_msg), req(0, 0), false },
+		{ "backend 3", sizeof(struct helper_msg), req(HMSG_START, 3), false },
+		{ "backend 0xffff", sizeof(struct helper_msg), req(HMSG_STOP, 0xffff), false },
+		{ "state set", sizeof(struct helper_msg), req(HMSG_START, 0), false },
+		{ "pid set", sizeof(struct helper_msg), req(HMSG_START, 0), false },
+		{ "starts set", sizeof(struct helper_msg), req(HMSG_STATUS, 0), false },
+		{ "backoff set", sizeof(struct helper_msg), req(HMSG_STOP, 0), false },
+	};
+	const char *why[sizeof(c) / sizeof(c[0])];
+
+	c[6].m.magic ^= 1;
+	c[11].m.state = 1;
+	c[12].m.pid = 1;
+	c[13].m.starts = 1;
+	c[14].m.backoff_ms = 1;
+	for (unsigned i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		int ret;
+
+		why[i] = NULL;
+		ret = helper_msg_check_request(&c[i].m, c[i].len, 3, &why[i]);
+		ck_assert_msg((ret == 0) == c[i].ok, "%s: %d", c[i].name, ret);
+		if (!c[i].ok) {
+			ck_assert_int_eq(ret, -EPROTO);
+			ck_assert_msg(why[i] && *why[i], "%s: no reason", c[i].name);
+		}
+	}
+	/* one reason per rule */
+	ck_assert_str_eq(why[3], why[4]);
+	ck_assert_str_eq(why[3], why[5]);
+	ck_assert_str_ne(why[3], why[6]);
+	ck_assert_str_ne(why[6], why[7]);
+	ck_assert_str_eq(why[7], why[8]);
+	ck_assert_str_ne(why[7], why[9]);
+	ck_assert_str_eq(why[9], why[10]);
+	ck_assert_str_ne(why[9], why[11]);
+	ck_assert_str_ne(why[3], why[11]);
+	ck_assert_str_ne(why[6], why[11]);
+	ck_assert_str_eq(why[11], why[12]);
+	ck_assert_str_eq(why[11], why[13]);
+	ck_assert_str_eq(why[11], why[14]);
+}
+END_TEST
+
+START_TEST(test_check_state_table)
+{
+	struct msg_case c[] = {
+		{ "stopped", sizeof(struct helper_msg), state_msg(0, HB_STOPPED, 0), true },
+		{ "running", sizeof(struct helper_msg), state_msg(1, HB_RUNNING, 1234), true },
+		{ "stopping", sizeof(struct helper_msg), state_msg(1, HB_STOPPING, 99), true },
+		{ "short", 23, state_msg(0, HB_STOPPED, 0), false },
+		{ "long", 25, state_msg(0, HB_STOPPED, 0), false },
+		{ "magic", sizeof(struct helper_msg), state_msg(0, HB_STOPPED, 0), false },
+		{ "request", sizeof(struct helper_msg), req(HMSG_START, 0), false },
+		{ "backend", sizeof(struct helper_msg), state_msg(2, HB_STOPPED, 0), false },
+		{ "state", sizeof(struct helper_msg), state_msg(0, HB_STOPPING + 1, 0), false },
+		{ "pid", sizeof(struct helper_msg), state_msg(0, HB_RUNNING, -1), false },
+	};
+	const char *why[sizeof(c) / sizeof(c[0])];
+
+	c[1].m.starts = 7;
+	c[5].m.magic = 0;
+	for (unsigned i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		int ret;
+
+		why[i] = NULL;
+		ret = helper_msg_check_state(&c[i].m, c[i].len, 2, &why[i]);
+		ck_assert_msg((ret == 0) == c[i].ok, "%s: %d", c[i].name, ret);
+		if (!c[i].ok)
+			ck_assert_msg(ret == -EPROTO && why[i] && *why[i], "%s", c[i].name);
+	}
+	ck_assert_str_eq(why[3], why[4]);
+	for (unsigned i = 4; i < 10; i++)
+		for (unsigned k = i + 1; k < 10; k++)
+			ck_assert_msg(strcmp(why[i], why[k]) != 0, "%s / %s: same reason '%s'",
+				      c[i].name, c[k].name, why[i]);
+}
+END_TEST
+
+START_TEST(test_request_fields)
+{
+	struct helper_msg m;
+	const char *why = NULL;
+
+	memset(&m, 0xa5, sizeof(m));
+	helper_msg_request(&m, HMSG_STOP, 5);
+	ck_assert_uint_eq(m.magic, HELPER_MSG_MAGIC);
+	ck_assert_uint_eq(m.type, HMSG_STOP);
+	ck_assert_uint_eq(m.backend, 5);
+	ck_assert(m.state == 0 && m.pid == 0 && m.starts == 0 && m.backoff_ms == 0);
+	ck_assert_int_eq(helper_msg_check_request(&m, sizeof(m), 6, &why), 0);
+	ck_assert_int_eq(helper_msg_check_request(&m, sizeof(m), 5, &why), -EPROTO);
+	ck_assert_int_eq(helper_msg_check_state(&m, sizeof(m), 6, &why), -EPROTO);
+}
+END_TEST
+
+/* ---- backoff ---- */
+
+START_TEST(test_backoff_doubles_to_max)
+{
+	unsigned want[] = { 100, 200, 400, 800, 1000, 1000, 1000 };
+	unsigned cur = 0;
+
+	for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		cur = helper_backoff_next(cur, 100, 1000, 50);
+		ck_assert_uint_eq(cur, want[i]);
+	}
+}
+END_TEST
+
+START_TEST(test_backoff_resets_after_stable_run)
+{
+	unsigned cur = helper_backoff_next(0, 1000, 60000, 0);
+
+	cur = helper_backoff_next(cur, 1000, 60000, HELPER_STABLE_MS - 1);
+	ck_assert_uint_eq(cur, 2000);
+	cur = helper_backoff_next(cur, 1000, 60000, HELPER_STABLE_MS);
+	ck_assert_uint_eq(cur, 0);
+	/* after the reset, a quick death starts from min again */
+	ck_assert_uint_eq(helper_backoff_next(cur, 1000, 60000, 10), 1000);
+}
+END_TEST
+
+START_TEST(test_backoff_no_overflow)
+{
+	unsigned max = UINT_MAX - 1, cur = 0, prev = 0;
+
+	for (unsigned i = 0; i < 64; i++) {
+		cur = helper_backoff_next(cur, 3, max, 0);
+		ck_assert_uint_ge(cur, prev);
+		prev = cur;
+	}
+	ck_assert_uint_eq(cur, max);
+	ck_assert_uint_eq(helper_backoff_next(UINT_MAX, 1, UINT_MAX, 0), UINT_MAX);
+	ck_assert_uint_eq(helper_backoff_next(UINT_MAX / 2 + 1, 1, UINT_MAX, 0), UINT_MAX);
+	/* a zero minimum still never means "at once" after a quick death */
+	ck_assert_uint_gt(helper_backoff_next(0, 0, 0, 0), 0);
+}
+END_TEST
+
+/* ---- the helper process ---- */
+
+static char dir[64];
+static char logpath[128];
+static char marker[128];
+static struct config *cfg;
+static bool root;
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/check_helper.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	/* the backends run as nobody when we are root: they write here */
+	ck_assert_int_eq(chmod(dir, 0777), 0);
+	snprintf(logpath, sizeof(logpath), "%s/error.log", dir);
+	snprintf(marker, sizeof(marker), "%s/marker", dir);
+	ck_assert_int_eq(log_open(logpath), 0);
+	cfg = malloc(sizeof(*cfg));
+	ck_assert_ptr_nonnull(cfg);
+	config_defaults(cfg);
+	root = geteuid() == 0;
+	if (root)
+		strcpy(cfg->user, "nobody");
+}
+
+static void teardown(void)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char p[512];
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		unlink(p);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+	config_free(cfg);
+	free(cfg);
+}
+
+/* Appends a ProxyAutostart entry for backend `i` (== its index) running argv. */
+static struct cfg_autostart *as_add(const char *user, const char *const *argv)
+{
+	unsigned i = cfg->nautostart++;
+	struct cfg_autostart *a = &cfg->autostart[i];
+	size_t off = 0;
+
+	a->backend = (int)i;
+	snprintf(cfg->backend[i].name, sizeof(cfg->backend[i].name), "http://127.0.0.1:%u", i + 1);
+	cfg->backend[i].autostart = (int)i;
+	cfg->nbackend = i + 1;
+	snprintf(a->user, sizeof(a->user), "%s", user);
+	a->start_timeout_ms = 1000;
+	a->backoff_min_ms = 100;
+	a->backoff_max_ms = 1000;
+	a->stop_timeout_ms = 1000;
+	a->queue = 16;
+	for (a->argc = 0; argv[a->argc]; a->argc++) {
+		size_t l = strlen(argv[a->argc]) + 1;
+
+		ck_assert_uint_lt(off + l, sizeof(a->text));
+		memcpy(a->text + off, argv[a->argc], l);
+		a->argv_off[a->argc] = (uint16_t)off;
+		off += l;
+	}
+	return a;
+}
+
+static void as_env(struct cfg_autostart *a, const char *kv)
+{
+	size_t off = 0;
+
+	for (unsigned i = 0; i < a->nenv; i++)
+		off = a->env_off[i] + strlen(a->envtext + a->env_off[i]) + 1;
+	memcpy(a->envtext + off, kv, strlen(kv) + 1);
+	a->env_off[a->nenv++] = (uint16_t)off;
+}
+
+/* A backend that appends a line to the marker file, then runs `rest` (default: sleeps). */
+static struct cfg_autostart *as_script(const char *user, const char *rest)
+{
+	char script[1024];
+	const char *argv[] = { "/bin/sh", "-c", script, NULL };
+
+	snprintf(script, sizeof(script), "echo started >> %s; %s", marker,
+		 rest ? rest : "exec sleep 30");
+	return as_add(user, argv);
+}
+
+static pid_t spawn(unsigned n, int *socks)
+{
+	char msg[256];
+	pid_t pid = helper_spawn(cfg, n, socks, msg, sizeof(msg));
+
+	ck_assert_msg(pid > 0, "helper_spawn: %d %s", (int)pid, msg);
+	return pid;
+}
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static void send_req(int fd, unsigned type, unsigned backend)
+{
+	struct helper_msg m;
+
+	helper_msg_request(&m, type, backend);
+	ck_assert_int_eq(send(fd, &m, sizeof(m), 0), (int)sizeof(m));
+}
+
+/* The next message on fd within ms: 1 (checked, in *m), 0 on timeout, -1 at EOF. */
+static int recv_state(int fd, int ms, struct helper_msg *m)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	const char *why = "";
+	ssize_t n;
+
+	if (poll(&p, 1, ms) <= 0)
+		return 0;
+	n = recv(fd, m, sizeof(*m), MSG_TRUNC);
+	if (n <= 0)
+		return -1;
+	ck_assert_msg(helper_msg_check_state(m, n, cfg->nautostart, &why) == 0,
+		      "bad state message from the helper: %s", why);
+	return 1;
+}
+
+/* Reads state messages until one for backend i in state st (and, for HB_RUNNING, with a
+ * pid other than notpid) arrives within ms. */
+static bool wait_state(int fd, unsigned i, unsigned st, pid_t notpid, int ms,
+		       struct helper_msg *out)
+{
+	struct timespec t0;
+	struct helper_msg m;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (long left = ms; left > 0; left = ms - ms_since(&t0)) {
+		int r = recv_state(fd, (int)left, &m);
+
+		if (r < 0)
+			return false;
+		if (r > 0 && m.backend == i && m.state == st &&
+		    (st != HB_RUNNING || m.pid != notpid)) {
+			if (out)
+				*out = m;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Sends a request and returns the first state message for that backend after what was
+ * queued is drained: the answer, or the change the request caused, broadcast just before
+ * it. Used where both carry what is checked; else wait_state(). */
+static struct helper_msg ask(int fd, unsigned type, unsigned backend)
+{
+	struct helper_msg m;
+
+	while (recv_state(fd, 0, &m) > 0)
+		;
+	send_req(fd, type, backend);
+	for (int k = 0; k < 100; k++) {
+		ck_assert_msg(recv_state(fd, 2000, &m) > 0, "no answer");
+		if (m.backend == backend)
+			return m;
+	}
+	ck_abort_msg("no answer for backend %u", backend);
+	return m;
+}
+
+static bool wait_eof(int fd, int ms)
+{
+	struct timespec t0;
+	struct helper_msg m;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (long left = ms; left > 0; left = ms - ms_since(&t0)) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		if (poll(&p, 1, (int)left) <= 0)
+			return false;
+		if (recv(fd, &m, sizeof(m), MSG_DONTWAIT) == 0)
+			return true;
+	}
+	return false;
+}
+
+static char *slurp(const char *path)
+{
+	static char buf[1 << 18];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+static unsigned count_str(const char *path, const char *s)
+{
+	unsigned n = 0;
+
+	for (const char *p = slurp(path); (p = strstr(p, s)); p += strlen(s))
+		n++;
+	return n;
+}
+
+static bool wait_count(const char *path, const char *s, unsigned n, int ms)
+{
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (count_str(path, s) < n) {
+		if (ms_since(&t0) > ms)
+			return false;
+		sleep_ms(10);
+	}
+	return true;
+}
+
+static bool log_has(const char *s)
+{
+	return strstr(slurp(logpath), s) != NULL;
+}
+
+static bool wait_gone(pid_t pid, int ms)
+{
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!(kill(pid, 0) < 0 && errno == ESRCH)) {
+		if (ms_since(&t0) > ms)
+			return false;
+		sleep_ms(10);
+	}
+	return true;
+}
+
+/* waitpid with a bound: the exit status, or -1 when it did not exit within ms. */
+static int wait_exit(pid_t pid, int ms)
+{
+	struct timespec t0;
+	int st;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+
+		if (r == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		if (r < 0 || ms_since(&t0) > ms)
+			return -1;
+		sleep_ms(10);
+	}
+}
+
+/* The value of a /proc/PID/status field ("Uid", "CapEff", ...), tabs as the kernel
+ * writes them. */
+static const char *proc_status(pid_t pid, const char *field)
+{
+	static char val[256];
+	char path[64], key[64];
+	const char *s, *e;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	snprintf(key, sizeof(key), "\n%s:\t", field);
+	s = strstr(slurp(path), key);
+	ck_assert_msg(s != NULL, "%s: no %s", path, field);
+	s += strlen(key);
+	e = strchr(s, '\n');
+	n = e ? (size_t)(e - s) : strlen(s);
+	while (n && s[n - 1] == ' ')
+		n--;
+	if (n >= sizeof(val))
+		n = sizeof(val) - 1;
+	memcpy(val, s, n);
+	val[n] = '\0';
+	return val;
+}
+
+static unsigned want_uid(void)
+{
+	return root ? NOBODY : (unsigned)getuid();
+}
+
+static void uid_is(pid_t pid, unsigned uid)
+{
+	char want[64];
+
+	snprintf(want, sizeof(want), "%u\t%u\t%u\t%u", uid, uid, uid, uid);
+	ck_assert_str_eq(proc_status(pid, "Uid"), want);
+}
+
+static const char *link_of(const char *path)
+{
+	static char buf[512];
+	ssize_t n = readlink(path, buf, sizeof(buf) - 1);
+
+	ck_assert_msg(n > 0, "readlink %s: %s", path, strerror(errno));
+	buf[n] = '\0';
+	return buf;
+}
+
+static void close_all(int *socks, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		close(socks[i]);
+}
+
+START_TEST(test_malformed_ends_conversation)
+{
+	enum { NBAD = 7 };
+	unsigned char bad[NBAD][64];
+	size_t len[NBAD];
+	int socks[NBAD + 1];
+	struct helper_msg m;
+	pid_t hp;
+
+	as_script("", NULL);
+	for (unsigned k = 0; k < NBAD; k++) {
+		helper_msg_request(&m, HMSG_START, 0);
+		len[k] = sizeof(m);
+		switch (k) {
+		case 0:
+			len[k] = 5;
+			break;
+		case 1:
+			len[k] = 64;
+			break;
+		case 2:
+			m.magic = 0x53504c49;
+			break;
+		case 3:
+			m.type = HMSG_STATE;
+			break;
+		case 4:
+			m.backend = 1;
+			break;
+		case 5:
+			m.backend = 0xffff;
+			break;
+		case 6:
+			m.backoff_ms = 1;
+			break;
+		}
+		memset(bad[k], 0, sizeof(bad[k]));
+		memcpy(bad[k], &m, sizeof(m));
+	}
+	hp = spawn(NBAD + 1, socks);
+	for (unsigned k = 0; k < NBAD; k++) {
+		const char *why = NULL;
+		char line[128];
+
+		ck_assert_int_eq(send(socks[k], bad[k], len[k], 0), (int)len[k]);
+		ck_assert_msg(wait_eof(socks[k], 2000), "conversation %u not ended", k);
+		memcpy(&m, bad[k], sizeof(m));
+		ck_assert_int_eq(helper_msg_check_request(&m, (long)len[k], 1, &why), -EPROTO);
+		snprintf(line, sizeof(line), "conversation %u ended: %s", k, why);
+		ck_assert_msg(log_has(line), "log lacks '%s'", line);
+	}
+	/* the other conversation goes on, and nothing was started */
+	m = ask(socks[NBAD], HMSG_STATUS, 0);
+	ck_assert_uint_eq(m.state, HB_STOPPED);
+	ck_assert_uint_eq(m.starts, 0);
+	sleep_ms(300);
+	ck_assert_int_ne(access(marker, F_OK), 0);
+	close_all(socks, NBAD + 1);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
+	ck_assert_int_ne(access(marker, F_OK), 0);
+}
+END_TEST
+
+START_TEST(test_lifecycle)
+{
+	int socks[2];
+	struct helper_msg m;
+	pid_t hp, pid1, pid2;
+
+	as_script("", NULL);
+	hp = spawn(2, socks);
+	m = ask(socks[0], HMSG_START, 0);
+	ck_assert_uint_eq(m.state, HB_RUNNING);
+	ck_assert_int_gt(m.pid, 0);
+	ck_assert_uint_eq(m.starts, 1);
+	pid1 = m.pid;
+	ck_assert(wait_count(marker, "started", 1, 5000));
+	uid_is(pid1, want_uid());
+	ck_assert_int_eq(getsid(pid1), pid1);
+	ck_assert_int_eq(getpgid(pid1), pid1);
+	/* the other conversation heard of it unasked */
+	ck_assert(wait_state(socks[1], 0, HB_RUNNING, 0, 2000, &m));
+	ck_assert_int_eq(m.pid, pid1);
+
+	/* a second START does not start a second process */
+	m = ask(socks[0], HMSG_START, 0);
+	ck_assert_uint_eq(m.state, HB_RUNNING);
+	ck_assert_int_eq(m.pid, pid1);
+	m = ask(socks[0], HMSG_STATUS, 0);
+	ck_assert_uint_eq(m.state, HB_RUNNING);
+	ck_assert_int_eq(m.pid, pid1);
+	ck_assert_uint_eq(m.starts, 1);
+	sleep_ms(200);
+	ck_assert_uint_eq(count_str(marker, "started"), 1);
+
+	/* it dies: the exit is reported, then it is started again after the backoff */
+	ck_assert_int_eq(kill(pid1, SIGKILL), 0);
+	ck_assert(wait_state(socks[0], 0, HB_BACKOFF, 0, 3000, &m));
+	ck_assert(wait_state(socks[0], 0, HB_RUNNING, pid1, 3000, &m));
+	pid2 = m.pid;
+	ck_assert_uint_eq(m.starts, 2);
+	ck_assert(wait_count(marker, "started", 2, 5000));
+	ck_assert(log_has("killed by signal 9 after"));
+	ck_assert(log_has("next start in 0.1 s (RestartBackoff)"));
+	ck_assert(wait_gone(pid1, 2000));
+
+	/* STOP: the group goes, and the state says so */
+	send_req(socks[0], HMSG_STOP, 0);
+	ck_assert(wait_state(socks[0], 0, HB_STOPPED, 0, 5000, &m));
+	ck_assert(wait_gone(pid2, 2000));
+	ck_assert(log_has("autostart: backend http://127.0.0.1:1 stopped"));
+	m = ask(socks[0], HMSG_STATUS, 0);
+	ck_assert_uint_eq(m.state, HB_STOPPED);
+	ck_assert_int_eq(m.pid, 0);
+	sleep_ms(300);
+	ck_assert_uint_eq(count_str(marker, "started"), 2);
+
+	close_all(socks, 2);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
+	ck_assert(log_has("helper: exiting"));
+	ck_assert(kill(pid1, 0) < 0 && errno == ESRCH);
+	ck_assert(kill(pid2, 0) < 0 && errno == ESRCH);
+}
+END_TEST
+
+static pid_t read_pid(const char *path)
+{
+	ck_assert(wait_count(path, "\n", 1, 5000));
+	return (pid_t)atoi(slurp(path));
+}
+
+/* The leader dies: what it left in its process group is killed with it. */
+START_TEST(test_group_killed_with_leader)
+{
+	char rest[256], childf[128];
+	int socks[1];
+	struct helper_msg m;
+	pid_t hp, child;
+
+	snprintf(childf, sizeof(childf), "%s/child", dir);
+	snprintf(rest, sizeof(rest), "sleep 30 & echo $! > %s; exec sleep 30", childf);
+	as_script("", rest);
+	hp = spawn(1, socks);
+	m = ask(socks[0], HMSG_START, 0);
+	ck_assert_uint_eq(m.state, HB_RUNNING);
+	child = read_pid(childf);
+	ck_assert_int_gt(child, 0);
+	ck_assert_int_eq(getpgid(child), m.pid);
+	ck_assert_int_eq(kill(m.pid, SIGKILL), 0);
+	ck_assert(wait_gone(child, 3000));
+	ck_assert(wait_count(logpath, "killed the processes left in its process group", 1, 2000));
+	close_all(socks, 1);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
+}
+END_TEST
+
+/* The serving process goes away with a backend running: the helper stops it (and what it
+ * started), then exits. */
+START_TEST(test_close_stops_backends)
+{
+	char rest[256], childf[128];
+	int socks[3];
+	struct helper_msg m;
+	pid_t hp, child;
+
+	snprintf(childf, sizeof(childf), "%s/child", dir);
+	snprintf(rest, sizeof(rest), "sleep 30 & echo $! > %s; exec sleep 30", childf);
+	as_script("", rest);
+	hp = spawn(3, socks);
+	m = ask(socks[1], HMSG_START, 0);
+	ck_assert_uint_eq(m.state, HB_RUNNING);
+	child = read_pid(childf);
+	close_all(socks, 3);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
+	ck_assert(kill(m.pid, 0) < 0 && errno == ESRCH);
+	ck_assert(wait_gone(child, 2000));
+	ck_assert(log_has("autostart: stopping backend http://127.0.0.1:1"));
+}
+END_TEST
+
+/* A backend that ignores SIGTERM gets SIGKILL after StopTimeout. */
+START_TEST(test_stop_timeout_sigkill)
+{
+	struct cfg_autostart *a;
+	int socks[1];
+	struct helper_msg m;
+	pid_t hp, pid;
+
+	a = as_script("", "trap '' TERM; exec sleep 30");
+	a->stop_timeout_ms = 300;
+	hp = spawn(1, socks);
+	m = ask(socks[0], HMSG_START, 0);
+	ck_assert_uint_eq(m.state, HB_RUNNING);
+	pid = m.pid;
+	ck_assert(wait_count(marker, "started", 1, 5000));
+	send_req(socks[0], HMSG_STOP, 0);
+	ck_assert(wait_state(socks[0], 0, HB_STOPPING, 0, 5000, &m));
+	ck_assert_int_eq(m.pid, pid);
+	ck_assert(wait_state(socks[0], 0, HB_STOPPED, 0, 5000, &m));
+	ck_assert(wait_gone(pid, 2000));
+	ck_assert(log_has("did not stop within 0.3 s of SIGTERM: SIGKILL"));
+	close_all(socks, 1);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
+}
+END_TEST
+
+/* A backend that dies at once is restarted with growing delays, never in a loop. */
+START_TEST(test_crash_loop_backs_off)
+{
+	const char *argv[] = { "/bin/false", NULL };
+	struct cfg_autostart *a = as_add("", argv);
+	struct timespec t0;
+	int socks[1];
+	struct helper_msg m;
+	pid_t hp;
+	long ms;
+
+	a->backoff_min_ms = 100;
+	a->backoff_max_ms = 400;
+	hp = spawn(1, socks);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	send_req(socks[0], HMSG_START, 0);
+	/* until the cap was reached twice */
+	ck_assert(wait_count(logpath, "next start in 0.4 s", 2, 10000));
+	m = ask(socks[0], HMSG_STATUS, 0);
+	ms = ms_since(&t0);
+	/* starts at 0, 0.1, 0.3, 0.7, then every 0.4 s at the most */
+	ck_assert_msg(m.starts >= 4 && m.starts <= 5 + ms / 400,
+		      "%u starts in %ld ms", m.starts, ms);
+	ck_assert(log_has("next start in 0.1 s (RestartBackoff)"));
+	ck_assert(log_has("next start in 0.2 s (RestartBackoff)"));
+	ck_assert(log_has("exited with status 1 after"));
+	close_all(socks, 1);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
+}
+END_TEST
+
+/* A backend that exited cleanly is started again on request, but not before its backoff
+ * ends: a START per refused connection cannot become a fork loop. */
+START_TEST(test_start_waits_for_backoff)
+{
+	const char *argv[] = { "/bin/true", NULL };
+	struct cfg_autostart *a = as_add("", argv);
+	int socks[1];
+	struct helper_msg m;
+	pid_t hp;
+
+	a->backoff_min_ms = 30000;
+	a->backoff_max_ms = 30000;
+	hp = spawn(1, socks);
+	m = ask(socks[0], HMSG_START, 0);
+	ck_assert_uint_eq(m.starts, 1);
+	ck_assert(wait_state(socks[0], 0, HB_BACKOFF, 0, 5000, &m));
+	ck_assert(wait_count(logpath, "exited with status 0 after", 1, 2000));
+	ck_assert(!log_has("next start in 30.0 s"));  /* a clean exit is not restarted */
+	m = ask(socks[0], HMSG_START, 0);
+	ck_assert_uint_eq(m.state, HB_BACKOFF);
+	ck_assert_uint_eq(m.starts, 1);
+	ck_assert_uint_gt(m.backoff_ms, 0);
+	ck_assert(log_has("autostart: backend http://127.0.0.1:1: start requested, next start in"));
+	for (int k = 0; k < 20; k++)
+		ask(socks[0], HMSG_START, 0);
+	sleep_ms(200);
+	m = ask(socks[0], HMSG_STATUS, 0);
+	ck_assert_uint_eq(m.starts, 1);
+	ck_assert_uint_eq(count_str(logpath, "start requested"), 1);
+	close_all(socks, 1);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
+}
+END_TEST
+
+START_TEST(test_exec_failure_backs_off)
+{
+	const char *argv[] = { "/nonexistent/spliced-backend", "--flag", NULL };
+	int socks[1];
+	struct helper_msg m;
+	pid_t hp;
+
+	as_add("", argv);
+	hp = spawn(1, socks);
+	m = ask(socks[0], HMSG_START, 0);
+	ck_assert_uint_eq(m.state, HB_BACKOFF);
+	ck_assert_uint_gt(m.backoff_ms, 0);
+	ck_assert_uint_eq(m.starts, 0);
+	ck_assert(log_has("autostart: backend http://127.0.0.1:1: exec "
+			  "/nonexistent/spliced-backend: No such file or directory"));
+	/* it is tried again by itself, later */
+	ck_assert(wait_count(logpath, "exec /nonexistent/spliced-backend:", 2, 5000));
+	ck_assert(wait_count(logpath, "next start in 0.2 s", 1, 5000));
+	m = ask(socks[0], HMSG_STATUS, 0);
+	ck_assert(m.state == HB_BACKOFF || m.state == HB_STOPPED);
+	close_all(socks, 1);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
+}
+END_TEST
+
+/* Exactly the documented environment, Dir=, Output=, standard input from /dev/null and
+ * nothing else open. */
+START_TEST(test_environment_and_descriptors)
+{
+	char rest[512], envf[128], outf[128], path[128];
+	struct cfg_autostart *a;
+	int socks[1];
+	struct helper_msg m;
+	const char *env;
+	struct stat st;
+	unsigned nfd = 0;
+	DIR *d;
+	struct dirent *e;
+	pid_t hp;
+
+	snprintf(envf, sizeof(envf), "%s/env", dir);
+	snprintf(outf, sizeof(outf), "%s/out.log", dir);
+	snprintf(rest, sizeof(rest), "env > %s.tmp; mv %s.tmp %s; echo out-line; exec sleep 30",
+		 envf, envf, envf);
+	a = as_script("", rest);
+	as_env(a, "FOO=bar baz");
+	as_env(a, "HOME=/override");
+	snprintf(a->dir, sizeof(a->dir), "%s", dir);
+	snprintf(a->output, sizeof(a->output), "%s", outf);
+	setenv("SPLICED_LEAK", "1", 1);
+	hp = spawn(1, socks);
+	m = ask(socks[0], HMSG_START, 0);
+	ck_assert_uint_eq(m.state, HB_RUNNING);
+	for (int k = 0; k < 500 && access(envf, F_OK) != 0; k++)
+		sleep_ms(10);
+	env = slurp(envf);
+	ck_assert_msg(strstr(env, "PATH=/usr/local/bin:/usr/bin:/bin\n"), "%s", env);
+	ck_assert_msg(strstr(env, "HOME=/override\n"), "%s", env);
+	ck_assert_msg(strstr(env, "FOO=bar baz\n"), "%s", env);
+	if (root) {
+		ck_assert_msg(strstr(env, "USER=nobody\n"), "%s", env);
+		ck_assert_msg(strstr(env, "LOGNAME=nobody\n"), "%s", env);
+	} else {
+		ck_assert_msg(strstr(env, "USER="), "%s", env);
+	}
+	ck_assert_msg(!strstr(env, "SPLICED_LEAK"), "%s", env);
+	ck_assert_msg(!strstr(env, "HOME=/nonexistent"), "%s", env);
+	ck_assert(wait_count(outf, "out-line", 1, 5000));
+	ck_assert_int_eq(stat(outf, &st), 0);
+	if (root)
+		ck_assert_uint_eq(st.st_uid, NOBODY);
+	/* the exec'd sleep: /dev/null, the output twice, nothing else */
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)m.pid);
+	d = opendir(path);
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		ck_assert_msg(atoi(e->d_name) <= 2, "backend holds descriptor %s", e->d_name);
+		nfd++;
+	}
+	closedir(d);
+	ck_assert_uint_eq(nfd, 3);
+	snprintf(path, sizeof(path), "/proc/%d/fd/0", (int)m.pid);
+	ck_assert_str_eq(link_of(path), "/dev/null");
+	snprintf(path, sizeof(path), "/proc/%d/fd/1", (int)m.pid);
+	ck_assert_str_eq(link_of(path), outf);
+	snprintf(path, sizeof(path), "/proc/%d/fd/2", (int)m.pid);
+	ck_assert_str_eq(link_of(path), outf);
+	snprintf(path, sizeof(path), "/proc/%d/cwd", (int)m.pid);
+	ck_assert_str_eq(link_of(path), dir);
+	/* the helper ignores SIGTERM and blocks SIGCHLD; the backend does not */
+	ck_assert_str_eq(proc_status(m.pid, "SigIgn"), "0000000000000000");
+	ck_assert_str_eq(proc_status(m.pid, "SigBlk"), "0000000000000000");
+	close_all(socks, 1);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
+}
+END_TEST
+
+static void sock_ino(int fd, char *out, size_t len)
+{
+	struct stat st;
+
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	snprintf(out, len, "socket:[%lu]", (unsigned long)st.st_ino);
+}
+
+/* The helper keeps none of the serving process's descriptors: not its listeners, not its
+ * files, not the serving ends of the conversations. */
+START_TEST(test_helper_closes_inherited)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	char path[128], lname[64], sname[64];
+	int socks[2], lfd, ffd;
+	struct helper_msg m;
+	unsigned nfd = 0;
+	DIR *d;
+	struct dirent *e;
+	pid_t hp;
+
+	as_script("", NULL);
+	lfd = socket(AF_INET, SOCK_STREAM, 0);  /* no CLOEXEC: fork keeps it */
+	ck_assert_int_ge(lfd, 0);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(lfd, 1), 0);
+	snprintf(path, sizeof(path), "%s/access.log", dir);
+	ffd = open(path, O_WRONLY | O_CREAT, 0600);
+	ck_assert_int_ge(ffd, 0);
+	sock_ino(lfd, lname, sizeof(lname));
+	hp = spawn(2, socks);
+	sock_ino(socks[0], sname, sizeof(sname));
+	m = ask(socks[0], HMSG_STATUS, 0);  /* the helper is past its set-up */
+	ck_assert_uint_eq(m.state, HB_STOPPED);
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)hp);
+	d = opendir(path);
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d))) {
+		char p[512];
+		const char *link;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
+		link = link_of(p);
+		ck_assert_msg(strcmp(link, lname) != 0, "helper holds the listener");
+		ck_assert_msg(strcmp(link, sname) != 0, "helper holds a serving end");
+		ck_assert_msg(!strstr(link, "access.log"), "helper holds the access log");
+		nfd++;
+	}
+	closedir(d);
+	/* 0-2, the log and its copy, 2 conversations, signalfd, /dev/null */
+	ck_assert_uint_le(nfd, 9);
+	close(lfd);
+	close(ffd);
+	close_all(socks, 2);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
+}
+END_TEST
+
+START_TEST(test_shutdown)
+{
+	int socks[2];
+	struct helper_msg m;
+	pid_t hp;
+
+	as_script("", NULL);
+	hp = spawn(2, socks);
+	m = ask(socks[0], HMSG_START, 0);
+	ck_assert_uint_eq(m.state, HB_RUNNING);
+	close(socks[1]);  /* a worker's conversation */
+	ck_assert_int_eq(helper_shutdown(hp, socks[0], cfg), 0);
+	ck_assert(wait_gone(m.pid, 1000));
+	ck_assert(log_has("autostart: backend http://127.0.0.1:1 stopped"));
+	ck_assert(log_has("helper: exiting"));
+}
+END_TEST
+
+/* ---- privileges (root only) ---- */
+
+static pid_t spawn_synced(int *socks)
+{
+	pid_t hp = spawn(1, socks);
+	struct helper_msg m = ask(socks[0], HMSG_STATUS, 0);
+
+	ck_assert_uint_eq(m.state, HB_STOPPED);
+	return hp;
+}
+
+START_TEST(test_privs_same_user)
+{
+	const char *argv[] = { "/bin/sleep", "30", NULL };
+	int socks[1];
+	pid_t hp;
+
+	if (!root) {
+		fprintf(stderr, "check_helper: not root, skipping test_privs_same_user\n");
+		return;
+	}
+	as_add("", argv);
+	as_add("nobody", argv);
+	hp = spawn_synced(socks);
+	uid_is(hp, NOBODY);
+	ck_assert_str_eq(proc_status(hp, "CapEff"), "0000000000000000");
+	ck_assert_str_eq(proc_status(hp, "CapPrm"), "0000000000000000");
+	ck_assert_str_eq(proc_status(hp, "CapInh"), "0000000000000000");
+	ck_assert_str_eq(proc_status(hp, "CapBnd"), "0000000000000000");
+	ck_assert_str_eq(proc_status(hp, "CapAmb"), "0000000000000000");
+	ck_assert_str_eq(proc_status(hp, "NoNewPrivs"), "1");
+	ck_assert_str_eq(proc_status(hp, "Groups"), "");
+	ck_assert(log_has("helper: running as uid 65534 gid 65534 with no capabilities"));
+	close_all(socks, 1);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
+}
+END_TEST
+
+START_TEST(test_privs_mixed_users)
+{
+	const char *argv[] = { "/bin/sleep", "30", NULL };
+	int socks[1];
+	struct helper_msg m;
+	pid_t hp;
+
+	if (!root) {
+		fprintf(stderr, "check_helper: not root, skipping test_privs_mixed_users\n");
+		return;
+	}
+	as_add("nobody", argv);
+	as_add("daemon", argv);
+	hp = spawn_synced(socks);
+	uid_is(hp, 0);
+	ck_assert_str_eq(proc_status(hp, "CapEff"), "00000000000000e0");
+	ck_assert_str_eq(proc_status(hp, "CapPrm"), "00000000000000e0");
+	ck_assert_str_eq(proc_status(hp, "CapInh"), "0000000000000000");
+	ck_assert_str_eq(proc_status(hp, "CapBnd"), "0000000000000000");
+	ck_assert_str_eq(proc_status(hp, "CapAmb"), "0000000000000000");
+	ck_assert_str_eq(proc_status(hp, "NoNewPrivs"), "1");
+	ck_assert(log_has("helper: running as uid 0 with CAP_SETUID, CAP_SETGID, CAP_KILL only"));
+	/* each backend runs as its own user, with nothing */
+	m = ask(socks[0], HMSG_START, 1);
+	ck_assert_uint_eq(m.state, HB_RUNNING);
+	uid_is(m.pid, 1);
+	ck_assert_str_eq(proc_status(m.pid, "Gid"), "1\t1\t1\t1");
+	ck_assert_str_eq(proc_status(m.pid, "Groups"), "1");
+	ck_assert_str_eq(proc_status(m.pid, "CapEff"), "0000000000000000");
+	ck_assert_str_eq(proc_status(m.pid, "CapPrm"), "0000000000000000");
+	ck_assert_str_eq(proc_status(m.pid, "NoNewPrivs"), "1");
+	m = ask(socks[0], HMSG_START, 0);
+	ck_assert_uint_eq(m.state, HB_RUNNING);
+	uid_is(m.pid, NOBODY);
+	close_all(socks, 1);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
+}
+END_TEST
+
+START_TEST(test_privs_refuse_root)
+{
+	const char *argv[] = { "/bin/sleep", "30", NULL };
+	int socks[1];
+	pid_t hp;
+
+	if (!root) {
+		fprintf(stderr, "check_helper: not root, skipping test_privs_refuse_root\n");
+		return;
+	}
+	as_add("nobody", argv);
+	as_add("root", argv);
+	hp = spawn(1, socks);
+	ck_assert(wait_eof(socks[0], 5000));
+	ck_assert_int_eq(wait_exit(hp, 5000), 1);
+	ck_assert(log_has("ProxyAutostart: refusing to run a backend as root"));
+	close_all(socks, 1);
+}
+END_TEST
+
+/* Not root (as root: this test process becomes nobody first): everything runs as that
+ * user, and User= is said to be ignored. */
+START_TEST(test_privs_not_root)
+{
+	const char *argv[] = { "/bin/sleep", "30", NULL };
+	int socks[1];
+	struct helper_msg m;
+	pid_t hp;
+	unsigned me;
+
+	if (root) {
+		/* still read, and removed at the end, by this test */
+		ck_assert_int_eq(chmod(logpath, 0644), 0);
+		ck_assert_int_eq(chown(dir, NOBODY, NOBODY), 0);
+		ck_assert_int_eq(setgroups(0, NULL), 0);
+		ck_assert_int_eq(setresgid(NOBODY, NOBODY, NOBODY), 0);
+		ck_assert_int_eq(setresuid(NOBODY, NOBODY, NOBODY), 0);
+	}
+	me = (unsigned)geteuid();
+	as_add("daemon", argv);
+	hp = spawn_synced(socks);
+	uid_is(hp, me);
+	ck_assert_str_eq(proc_status(hp, "CapEff"), "0000000000000000");
+	ck_assert_str_eq(proc_status(hp, "CapPrm"), "0000000000000000");
+	ck_assert_str_eq(proc_status(hp, "NoNewPrivs"), "1");
+	ck_assert(log_has("not started as root: backends run as uid"));
+	ck_assert(log_has("ProxyAutostart User=/Group= cannot be applied"));
+	m = ask(socks[0], HMSG_START, 0);
+	ck_assert_uint_eq(m.state, HB_RUNNING);
+	uid_is(m.pid, me);
+	close_all(socks, 1);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
+	ck_assert(kill(m.pid, 0) < 0 && errno == ESRCH);
+}
+END_TEST
+
+/* One TCase per behaviour of the helper process, each test in its own temp dir and log. */
+static void add_process_tcase(Suite *s, const char *name, const TTest *test)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test);
+	suite_add_tcase(s, tc);
+}
+
+int main(void)
+{
+	Suite *s = suite_create("helper");
+	TCase *tc;
+	SRunner *sr;
+	int failed;
+
+	tc = tcase_create("messages");
+	tcase_add_test(tc, test_check_request_table);
+	tcase_add_test(tc, test_check_state_table);
+	tcase_add_test(tc, test_request_fields);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("backoff");
+	tcase_add_test(tc, test_backoff_doubles_to_max);
+	tcase_add_test(tc, test_backoff_resets_after_stable_run);
+	tcase_add_test(tc, test_backoff_no_overflow);
+	suite_add_tcase(s, tc);
+
+	add_process_tcase(s, "malformed", test_malformed_ends_conversation);
+	add_process_tcase(s, "lifecycle", test_lifecycle);
+	add_process_tcase(s, "group", test_group_killed_with_leader);
+	add_process_tcase(s, "close", test_close_stops_backends);
+	add_process_tcase(s, "stop_timeout", test_stop_timeout_sigkill);
+	add_process_tcase(s, "crash_loop", test_crash_loop_backs_off);
+	add_process_tcase(s, "start_backoff", test_start_waits_for_backoff);
+	add_process_tcase(s, "exec_failure", test_exec_failure_backs_off);
+	add_process_tcase(s, "environment", test_environment_and_descriptors);
+	add_process_tcase(s, "inherited", test_helper_closes_inherited);
+	add_process_tcase(s, "shutdown", test_shutdown);
+	add_process_tcase(s, "privs_same_user", test_privs_same_user);
+	add_process_tcase(s, "privs_mixed", test_privs_mixed_users);
+	add_process_tcase(s, "privs_refuse_root", test_privs_refuse_root);
+	add_process_tcase(s, "privs_not_root", test_privs_not_root);
+
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
