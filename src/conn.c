@@ -23,6 +23,7 @@
 #include "spliced/conn.h"
 #include "spliced/file.h"
 #include "spliced/forward.h"
+#include "spliced/helper.h"
 #include "spliced/http.h"
 #include "spliced/log.h"
 #include "spliced/relay.h"
@@ -53,6 +54,7 @@ static void conn_finish(struct conn *c);
 static void conn_close(struct conn *c);
 static void conn_connect(struct conn *c);
 static void conn_send_head_upstream(struct conn *c);
+static void conn_autostart_leave(struct conn *c);
 
 static uint64_t conn_timeout_ms(const struct conn *c)
 {
@@ -109,6 +111,7 @@ static void conn_close(struct conn *c)
 {
 	struct worker *w = c->w;
 
+	conn_autostart_leave(c);
 	c->state = CS_CLOSING;
 	if (c->pending) {
 		if (!c->cancel_sent) {
@@ -207,6 +210,7 @@ static void conn_send_page(struct conn *c, unsigned status, const char *extra_he
 		return;
 	}
 	conn_count_status(c, status);
+	conn_autostart_leave(c);
 	conn_release_pipe(c);
 	conn_drop_upstream(c);
 	c->resp_started = true;
@@ -650,6 +654,7 @@ static void conn_head_ready(struct conn *c)
 	c->resp_started = false;
 	c->retried = false;
 	c->body_streamed = false;
+	c->wait_until_ms = 0;
 	c->status = 0;
 	if (c->metrics) {
 		conn_metrics(c);
@@ -1579,7 +1584,14 @@ static void conn_metrics_render(struct conn *c, struct conn_text *t)
 			      cfg->backend[b].name, (unsigned long long)idle);
 	}
 	conn_text_add(t, "# HELP spliced_autostarts_total Backend starts asked of the helper.\n"
-		      "# TYPE spliced_autostarts_total counter\nspliced_autostarts_total 0\n");
+		      "# TYPE spliced_autostarts_total counter\nspliced_autostarts_total %llu\n"
+		      "# HELP spliced_autostart_requests_total Requests that waited for a "
+		      "backend to start, by outcome.\n"
+		      "# TYPE spliced_autostart_requests_total counter\n"
+		      "spliced_autostart_requests_total{outcome=\"waited\"} %llu\n"
+		      "spliced_autostart_requests_total{outcome=\"503\"} %llu\n",
+		      (unsigned long long)sum.autostarts, (unsigned long long)sum.autostart_waits,
+		      (unsigned long long)sum.autostart_fails);
 	conn_text_add(t, "# HELP spliced_parse_errors_total Requests refused, by reason.\n"
 		      "# TYPE spliced_parse_errors_total counter\n");
 	for (unsigned i = 0; i < c->w->nall; i++) {
@@ -1775,8 +1787,185 @@ static void conn_up_recv(struct conn *c, int res)
 	conn_resp_head(c);
 }
 
+/* ---- waiting for a backend the helper starts (ProxyAutostart) ----------------------- */
+
+static struct up_wait *conn_wait_queue(const struct conn *c)
+{
+	const struct cfg_backend *be = conn_backend(c);
+
+	return be->autostart >= 0 && c->w->waits ? &c->w->waits[be->autostart] : NULL;
+}
+
+static void conn_autostart_arm(struct worker *w, unsigned a)
+{
+	struct up_wait *q = &w->waits[a];
+
+	if (q->timer_armed || q->probing || !q->n)
+		return;
+	if (worker_timer(w, OP_AS_TIMER, a, &q->ts, q->delay_ms) == 0)
+		q->timer_armed = true;
+}
+
+/* Asks the helper to start backend a, once for the requests waiting now. */
+static void conn_autostart_ask(struct worker *w, unsigned a)
+{
+	struct up_wait *q = &w->waits[a];
+	const struct cfg_autostart *as = &w->cfg->autostart[a];
+	struct helper_msg m;
+
+	if (q->asked || w->helper_gone)
+		return;
+	helper_msg_request(&m, HMSG_START, a);
+	if (send(w->helper_fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(m)) {
+		log_error("proxy", "asking the helper to start %s: %s (asked again at the next "
+			  "retry)", w->cfg->backend[as->backend].name, strerror(errno));
+		return;
+	}
+	q->asked = true;
+	w->stats.autostarts++;
+	log_notice("proxy", "backend %s refused the connection: asked the helper to start it; "
+		   "requests wait up to %u ms", w->cfg->backend[as->backend].name,
+		   as->start_timeout_ms);
+}
+
+/* A waiting request that cannot be served: 503, with the time to come back. */
+static void conn_autostart_fail(struct conn *c, const char *why)
+{
+	const struct cfg_backend *be = conn_backend(c);
+	const struct up_wait *q = conn_wait_queue(c);
+	const struct cfg_autostart *as = be->autostart >= 0 ? &c->w->cfg->autostart[be->autostart]
+							     : NULL;
+	unsigned after = as ? (as->start_timeout_ms + 999) / 1000 : 10;
+	char hdr[64];
+
+	if (q && q->hstate == HB_BACKOFF && q->hbackoff_ms)
+		after = (q->hbackoff_ms + 999) / 1000;
+	c->w->stats.autostart_fails++;
+	log_error("proxy", "[client %s:%u] backend %s: %s", c->ip, c->port, be->name, why);
+	snprintf(hdr, sizeof(hdr), "Retry-After: %u\r\n", after ? after : 1);
+	conn_send_page(c, 503, hdr);
+}
+
+/* The backend refused the connection: when the helper can start it, the request waits in
+ * the backend's queue (true); false when it has no ProxyAutostart (the caller answers 502). */
+static bool conn_autostart_wait(struct conn *c)
+{
+	struct worker *w = c->w;
+	const struct cfg_backend *be = conn_backend(c);
+	struct up_wait *q = conn_wait_queue(c);
+	const struct cfg_autostart *as;
+	bool probe;
+
+	if (!q || w->helper_fd < 0 || w->helper_gone)
+		return false;
+	as = &w->cfg->autostart[be->autostart];
+	conn_drop_upstream(c);
+	if (!c->wait_until_ms) {
+		c->wait_until_ms = w->now_ms + as->start_timeout_ms;
+		w->stats.autostart_waits++;
+		TRACE_BACKEND_CONNECT(c->id, c->pass->backend, be->name, 3);
+	}
+	probe = c->as_probe;
+	if (probe) {
+		/* still not listening: the probe keeps its turn, the next try comes later */
+		c->as_probe = false;
+		q->probing = false;
+		q->delay_ms = up_retry_next(q->delay_ms);
+	} else if (q->n >= as->queue) {
+		conn_autostart_fail(c, "too many requests wait for it to start (Queue)");
+		return true;
+	}
+	if (w->now_ms >= c->wait_until_ms) {
+		conn_autostart_fail(c, "did not accept connections within StartTimeout");
+		conn_autostart_arm(w, (unsigned)be->autostart); /* for those still waiting */
+		return true;
+	}
+	c->state = CS_UP_WAIT;
+	c->deadline_ms = c->wait_until_ms;
+	up_wait_push(q, w->conns, c, probe);
+	conn_autostart_ask(w, (unsigned)be->autostart);
+	conn_autostart_arm(w, (unsigned)be->autostart);
+	return true;
+}
+
+/* A connection to the backend succeeded: whoever waits for it goes now. */
+static void conn_autostart_listening(struct conn *c)
+{
+	struct worker *w = c->w;
+	struct up_wait *q = conn_wait_queue(c);
+	struct conn *x;
+
+	if (!q)
+		return;
+	if (c->as_probe) {
+		c->as_probe = false;
+		q->probing = false;
+	}
+	q->asked = false;
+	q->delay_ms = UP_RETRY_FIRST_MS;
+	while ((x = up_wait_pop(q, w->conns)) != NULL)
+		conn_connect(x);
+}
+
+/* c leaves the autostart machinery, whatever state it is in (answered, closed). */
+static void conn_autostart_leave(struct conn *c)
+{
+	struct up_wait *q;
+	int a;
+
+	if (!c->waiting && !c->as_probe)
+		return;
+	q = conn_wait_queue(c);
+	a = conn_backend(c)->autostart;
+	up_wait_remove(q, c->w->conns, c);
+	if (c->as_probe) {
+		c->as_probe = false;
+		q->probing = false;
+	}
+	if (!q->n)
+		q->asked = false;
+	conn_autostart_arm(c->w, (unsigned)a);
+}
+
+void conn_autostart_retry(struct worker *w, unsigned a)
+{
+	struct up_wait *q = &w->waits[a];
+	struct conn *c;
+
+	q->timer_armed = false;
+	if (q->probing)
+		return;
+	/* ask again when the first request went unanswered (the helper was busy) */
+	conn_autostart_ask(w, a);
+	c = up_wait_pop(q, w->conns);
+	if (!c)
+		return;
+	c->as_probe = true;
+	q->probing = true;
+	conn_connect(c);
+}
+
+void conn_autostart_state(struct worker *w, const struct helper_msg *m)
+{
+	struct up_wait *q = &w->waits[m->backend];
+
+	q->hstate = m->state;
+	q->hbackoff_ms = m->backoff_ms;
+	if (m->state == HB_RUNNING && q->n && !q->probing) {
+		/* it runs now: try soon, whatever the delay had grown to */
+		q->delay_ms = UP_RETRY_FIRST_MS;
+		conn_autostart_arm(w, m->backend);
+	}
+	if (m->state == HB_STOPPED)
+		q->asked = false; /* stopped, not restarting by itself: ask again */
+}
+
 static void conn_up_connected(struct conn *c, int res)
 {
+	if (res == -ECONNREFUSED && !c->timed_out && conn_autostart_wait(c))
+		return;
+	if (res >= 0)
+		conn_autostart_listening(c);
 	if (res < 0) {
 		if (c->timed_out)
 			conn_upstream_error(c, 0, "connecting");
@@ -1856,6 +2045,9 @@ void conn_timeout(struct conn *c)
 	case CS_ERROR:
 	case CS_CLOSING:
 		conn_close(c);
+		return;
+	case CS_UP_WAIT:
+		conn_autostart_fail(c, "did not accept connections within StartTimeout");
 		return;
 	default:
 		break;

@@ -1,8 +1,9 @@
 /* spliced: command line, start-up order, signals.
  *
  * Start-up: read the configuration (nothing starts if it is wrong), open the error log,
- * bind every listener once per worker (SO_REUSEPORT), leave root, start the workers, then
- * wait for SIGTERM/SIGINT and stop gracefully. */
+ * bind every listener once per worker (SO_REUSEPORT), fork the privileged helper when a
+ * backend has ProxyAutostart, leave root, start the workers, then wait for SIGTERM/SIGINT
+ * and stop gracefully: workers first, then the helper stops the backends. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -14,11 +15,13 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "spliced/config.h"
 #include "spliced/file.h"
+#include "spliced/helper.h"
 #include "spliced/mime.h"
 #include "spliced/log.h"
 #include "spliced/privdrop.h"
@@ -218,6 +221,25 @@ static int open_access_logs(const struct config *cfg, char *msg, size_t len)
 	return 0;
 }
 
+static pid_t helper_pid;
+
+/* The helper should outlive the workers; if it does not, say so once (requests for a
+ * stopped backend then get 503 after StartTimeout, the others are served as before). */
+static void helper_check(void)
+{
+	int st;
+
+	if (helper_pid <= 0 || waitpid(helper_pid, &st, WNOHANG) != helper_pid)
+		return;
+	if (WIFSIGNALED(st))
+		log_error("main", "the helper (pid %d) was killed by signal %d: backends are no "
+			  "longer started or supervised", (int)helper_pid, WTERMSIG(st));
+	else
+		log_error("main", "the helper (pid %d) exited with status %d: backends are no "
+			  "longer started or supervised", (int)helper_pid, WEXITSTATUS(st));
+	helper_pid = 0;
+}
+
 /* Waits for SIGTERM/SIGINT (or a worker that ended on its own), then stops everyone. */
 static int serve(struct worker *w, unsigned n, const sigset_t *set)
 {
@@ -228,6 +250,8 @@ static int serve(struct worker *w, unsigned n, const sigset_t *set)
 	while (running) {
 		struct timespec ts = { .tv_sec = 0, .tv_nsec = 200000000 };
 		int sig = sigtimedwait(set, NULL, &ts);
+
+		helper_check();
 
 		if (sig == SIGUSR1) {
 			int ret = log_reopen();
@@ -276,7 +300,7 @@ int main(int argc, char **argv)
 	struct worker *w;
 	unsigned nw, per_worker;
 	sigset_t set;
-	int opt, ret, applied;
+	int opt, ret, applied, helper_sock = -1;
 
 	while ((opt = getopt(argc, argv, "c:thv")) != -1) {
 		switch (opt) {
@@ -329,6 +353,7 @@ int main(int argc, char **argv)
 	}
 	for (unsigned i = 0; i < nw; i++) {
 		w[i].wake_fd = -1;
+		w[i].helper_fd = -1;
 		for (unsigned l = 0; l < cfg.nlisten; l++) {
 			int fd = listen_socket(&cfg.listen[l], msg, sizeof(msg));
 
@@ -362,6 +387,20 @@ int main(int argc, char **argv)
 		log_error("main", "%s", msg);
 		fprintf(stderr, "spliced: %s\n", msg);
 		return 1;
+	}
+	if (cfg.nautostart) {
+		/* One conversation per worker, and the last one for this thread's shutdown. */
+		int socks[nw + 1];
+
+		helper_pid = helper_spawn(&cfg, nw + 1, socks, msg, sizeof(msg));
+		if (helper_pid < 0) {
+			log_error("main", "starting the helper: %s", msg);
+			fprintf(stderr, "spliced: starting the helper: %s\n", msg);
+			return 1;
+		}
+		for (unsigned i = 0; i < nw; i++)
+			w[i].helper_fd = socks[i];
+		helper_sock = socks[nw];
 	}
 	ret = privdrop_apply(cfg.user, cfg.group, &applied, msg, sizeof(msg));
 	if (ret < 0) {
@@ -409,8 +448,14 @@ int main(int argc, char **argv)
 	ret = serve(w, nw, &set);
 	stats_report(w, nw);
 	for (unsigned i = 0; i < nw; i++)
-		worker_destroy(&w[i]);
+		worker_destroy(&w[i]);   /* closes the workers' conversations with the helper */
 	free(w);
+	if (helper_pid > 0) {
+		int hret = helper_shutdown(helper_pid, helper_sock, &cfg);
+
+		if (hret != 0)
+			log_error("main", "the helper ended with %d", hret);
+	}
 	log_notice("main", "stopped");
 	config_free(&cfg);
 	return ret;

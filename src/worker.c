@@ -13,6 +13,7 @@
 #include "spliced/conn.h"
 #include "spliced/accesslog.h"
 #include "spliced/file.h"
+#include "spliced/helper.h"
 #include "spliced/rewrite.h"
 #include "spliced/log.h"
 #include "spliced/relay.h"
@@ -49,8 +50,11 @@ int worker_init(struct worker *w, const struct config *cfg, unsigned id, unsigne
 	w->conns = calloc(max_conns, sizeof(*w->conns));
 	w->free_slots = calloc(max_conns, sizeof(*w->free_slots));
 	w->pools = calloc(cfg->nbackend ? cfg->nbackend : 1, sizeof(*w->pools));
-	if (!w->conns || !w->free_slots || !w->pools)
+	w->waits = calloc(cfg->nautostart ? cfg->nautostart : 1, sizeof(*w->waits));
+	if (!w->conns || !w->free_slots || !w->pools || !w->waits)
 		return -ENOMEM;
+	for (unsigned i = 0; i < cfg->nautostart; i++)
+		up_wait_init(&w->waits[i]);
 	for (uint32_t i = 0; i < max_conns; i++)
 		w->free_slots[i] = max_conns - 1 - i;
 	w->nfree = max_conns;
@@ -94,6 +98,10 @@ void worker_destroy(struct worker *w)
 		alog_buf_free(&w->alog[i]);
 	if (w->wake_fd >= 0)
 		close(w->wake_fd);
+	if (w->helper_fd >= 0)
+		close(w->helper_fd);
+	w->helper_fd = -1;
+	free(w->waits);
 	free(w->conns);
 	free(w->free_slots);
 	free(w->pools);
@@ -197,6 +205,54 @@ void worker_cancel_fd(struct worker *w, int fd)
 	io_uring_sqe_set_data64(sqe, RING_UD(OP_NONE, 0));
 }
 
+int worker_timer(struct worker *w, int op, unsigned idx, struct __kernel_timespec *ts,
+		 unsigned ms)
+{
+	struct io_uring_sqe *sqe = ring_sqe(&w->ring);
+
+	if (!sqe)
+		return -EBUSY;
+	ts->tv_sec = ms / 1000;
+	ts->tv_nsec = (long long)(ms % 1000) * 1000000;
+	io_uring_prep_timeout(sqe, ts, 0, 0);
+	io_uring_sqe_set_data64(sqe, RING_UD(op, idx));
+	return 0;
+}
+
+static void worker_arm_helper(struct worker *w)
+{
+	struct io_uring_sqe *sqe;
+
+	if (w->helper_fd < 0 || w->helper_gone)
+		return;
+	sqe = ring_sqe(&w->ring);
+	if (!sqe)
+		return;
+	io_uring_prep_recv(sqe, w->helper_fd, &w->hmsg, sizeof(w->hmsg), MSG_TRUNC);
+	io_uring_sqe_set_data64(sqe, RING_UD(OP_HELPER_RECV, 0));
+}
+
+/* A message from the helper: a backend's state. */
+static void worker_helper_msg(struct worker *w, int res)
+{
+	const char *why;
+
+	if (res <= 0) {
+		if (!w->stopping)
+			log_error("worker", "worker %u: the helper closed the conversation (%s): "
+				  "backends are no longer started", w->id,
+				  res ? strerror(-res) : "end of file");
+		w->helper_gone = true;
+		return;
+	}
+	if (helper_msg_check_state(&w->hmsg, res, w->cfg->nautostart, &why) < 0)
+		log_error("worker", "worker %u: a message from the helper was ignored: %s", w->id,
+			  why);
+	else
+		conn_autostart_state(w, &w->hmsg);
+	worker_arm_helper(w);
+}
+
 static void worker_alog_write(struct worker *w, unsigned i, char *p, size_t len)
 {
 	struct io_uring_sqe *sqe = ring_sqe(&w->ring);
@@ -266,6 +322,9 @@ void worker_stats_sum(const struct worker *all, unsigned n, struct stats *out)
 		out->up_connects += s->up_connects;
 		out->up_reuses += s->up_reuses;
 		out->up_retries += s->up_retries;
+		out->autostarts += s->autostarts;
+		out->autostart_waits += s->autostart_waits;
+		out->autostart_fails += s->autostart_fails;
 		out->lat_sum_ns += s->lat_sum_ns;
 		for (unsigned k = 0; k < STATS_LAT_BUCKETS; k++)
 			out->lat_bucket[k] += s->lat_bucket[k];
@@ -430,6 +489,13 @@ static void worker_dispatch(struct worker *w, struct io_uring_cqe *cqe)
 	case OP_ALOG_WRITE:
 		worker_alog_written(w, idx, cqe->res);
 		return;
+	case OP_HELPER_RECV:
+		worker_helper_msg(w, cqe->res);
+		return;
+	case OP_AS_TIMER:
+		if (idx < w->cfg->nautostart)
+			conn_autostart_retry(w, idx);
+		return;
 	default:
 		break;
 	}
@@ -461,6 +527,7 @@ void *worker_main(void *arg)
 		worker_arm_accept(w, i);
 	worker_arm_wake(w);
 	worker_arm_tick(w);
+	worker_arm_helper(w);
 	for (;;) {
 		struct io_uring_cqe *cqe;
 		unsigned head, n = 0;

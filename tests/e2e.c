@@ -1616,3 +1616,27 @@ const char *e2e_head_field(const void *head, size_t len, const char *name, char 
 		return NULL;
 	return out;
 }
+
+/* ---- autostart suites --------------------------------------------------------------- */
+
+int e2e_free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_msg(fd >= 0, "socket: %s", strerror(errno));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_msg(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "bind 127.0.0.1:0: %s",
+		      strerror(errno));
+	ck_assert_msg(getsockname(fd, (struct sockaddr *)&sa, &sl) == 0, "getsockname: %s",
+		      strerror(errno));
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+const char *e2e_temp_dir(void)
+{
+	wd_ensure();
+	return wd_base;
+}

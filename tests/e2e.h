@@ -203,4 +203,16 @@ const char *e2e_escs(const char *s);
 
 void e2e_sleep_ms(int ms);
 
+/* ---- autostart suites --------------------------------------------------------------- */
+
+/* A 127.0.0.1 port that was free a moment ago (bound to port 0, read back, closed): for a
+ * backend that spliced starts itself and that must be named in the configuration before
+ * it exists. Not reserved: another process could take it meanwhile (unlikely in the short
+ * time before the backend binds it). */
+int e2e_free_port(void);
+
+/* The test's temporary directory (mode 0755, removed by the watchdog when the test process
+ * ends), for files the test creates itself. Static storage. */
+const char *e2e_temp_dir(void);
+
 #endif

@@ -4,13 +4,18 @@
  * and pipelining (requests are handled strictly in order; bytes after one
  * request belong to the next).
  *
- * Usage: testbackend [-a ADDR] [-p PORT] [-r RECORDFILE] [-c]
+ * Usage: testbackend [-a ADDR] [-p PORT] [-r RECORDFILE] [-c] [-d MS]
+ *                    [-s STARTFILE]
  *   -a ADDR   numeric IPv4/IPv6 address to listen on (default 127.0.0.1)
  *   -p PORT   port (default 0: the kernel chooses)
  *   -r FILE   append every received request head (raw bytes, request line
  *             through the blank line) to FILE, one write() per head
  *   -c        close-only mode: "Connection: close" and close after every
  *             response
+ *   -d MS     sleep MS milliseconds after binding, before listen(): a
+ *             slow-starting application (connections are refused meanwhile)
+ *   -s FILE   first thing after the options are read, append "start PID\n"
+ *             to FILE (O_APPEND, one write()), so a test can count starts
  * After listen() it prints exactly one line "listening ADDR:PORT\n" on
  * stdout (IPv6: "listening [ADDR]:PORT") and flushes it.
  *
@@ -70,7 +75,8 @@
 #define MAX_LEN       (1ull << 50)
 
 static const char usage_text[] =
-"usage: testbackend [-a ADDR] [-p PORT] [-r RECORDFILE] [-c]\n"
+"usage: testbackend [-a ADDR] [-p PORT] [-r RECORDFILE] [-c] [-d MS] [-s STARTFILE]\n"
+"  -d MS: sleep before listen(); -s FILE: append \"start PID\" to FILE at start\n"
 "query parameters (any path): status=N len=N mode=cl|chunked|close chunk=N\n"
 "  delay=MS hdelay=MS early=N body=echo drop=1 sleepclose=MS; GET /stats\n";
 
@@ -972,6 +978,26 @@ static void *conn_main(void *arg)
 	return NULL;
 }
 
+/* -s FILE: one "start PID\n" appended in a single write(), so that starts by concurrent
+ * processes never interleave. */
+static int note_start(const char *path)
+{
+	char line[64];
+	int n = snprintf(line, sizeof line, "start %ld\n", (long)getpid());
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		perror(path);
+		return -1;
+	}
+	if (write(fd, line, (size_t)n) != n) {
+		perror(path);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 static void usage(void)
 {
 	fputs(usage_text, stderr);
@@ -983,18 +1009,27 @@ int main(int argc, char **argv)
 	const char *addr = "127.0.0.1";
 	const char *port = "0";
 	const char *recfile = NULL;
+	const char *startfile = NULL;
+	unsigned long long listen_delay = 0;
 	int opt;
-	while ((opt = getopt(argc, argv, "a:p:r:ch")) != -1) {
+	while ((opt = getopt(argc, argv, "a:p:r:cd:s:h")) != -1) {
 		switch (opt) {
 		case 'a': addr = optarg; break;
 		case 'p': port = optarg; break;
 		case 'r': recfile = optarg; break;
 		case 'c': opt_close_only = true; break;
+		case 'd':
+			if (!parse_u64(optarg, strlen(optarg), MAX_MS, &listen_delay))
+				usage();
+			break;
+		case 's': startfile = optarg; break;
 		default: usage();
 		}
 	}
 	if (optind != argc)
 		usage();
+	if (startfile && note_start(startfile) < 0)
+		return 1;
 
 	signal(SIGPIPE, SIG_IGN);
 	/* An inherited "ignore" (e.g. from a non-interactive shell's `&`) must
@@ -1034,6 +1069,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	freeaddrinfo(ai);
+	if (listen_delay)
+		sleep_ms(listen_delay);
 	if (listen(lfd, 4096) < 0) {
 		perror("listen");
 		return 1;

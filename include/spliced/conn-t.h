@@ -29,6 +29,7 @@ enum conn_state {
 	CS_HEAD,          /* reading a request head */
 	CS_CONTINUE,      /* sending "100 Continue" */
 	CS_CONNECT,       /* connecting to the backend */
+	CS_UP_WAIT,       /* the backend refused: waiting while the helper starts it */
 	CS_REQ_HEAD,      /* sending the request head (and buffered body) upstream */
 	CS_REQ_BODY,      /* moving the rest of the request body */
 	CS_RESP_HEAD,     /* reading the response head */
@@ -82,6 +83,12 @@ struct conn {
 	bool up_reusable;         /* it may go back to the pool when done */
 	bool retried;
 	bool body_streamed;       /* request body bytes went upstream after the head */
+	bool waiting;             /* in its backend's autostart wait queue (CS_UP_WAIT) */
+	bool as_probe;            /* the connect that tries whether a started backend listens */
+	uint32_t wait_prev;       /* wait queue links (slot indexes, UP_WAIT_NONE) */
+	uint32_t wait_next;
+	uint64_t wait_until_ms;   /* the request waits for its backend until then; 0 = never
+				   * waited */
 	uint64_t deadline_ms;
 	uint64_t linger_bytes;
 	unsigned nreq;            /* requests answered on this connection */

@@ -23,6 +23,14 @@ void conn_timeout(struct conn *c);
 /* Graceful stop: closes c if it is idle between requests. */
 void conn_stop_if_idle(struct conn *c);
 
+/* The retry timer of ProxyAutostart a fired: the first waiting request tries to connect
+ * (the others follow when it succeeds). */
+void conn_autostart_retry(struct worker *w, unsigned a);
+
+/* The helper reported a backend's state (m checked by helper_msg_check_state()). */
+struct helper_msg;
+void conn_autostart_state(struct worker *w, const struct helper_msg *m);
+
 /* Closes c now, whatever it is doing (the end of a forced stop). */
 void conn_abort(struct conn *c);
 

@@ -18,6 +18,8 @@ enum ring_op {
 	OP_UP_RECV,
 	OP_SPLICE_POLL,  /* readiness for a non-blocking splice(2) */
 	OP_ALOG_WRITE,   /* an access log buffer written; index = the CustomLog */
+	OP_HELPER_RECV,  /* a message from the privileged helper */
+	OP_AS_TIMER,     /* retry a backend being started; index = the ProxyAutostart */
 };
 
 #define RING_UD(op, idx) (((uint64_t)(idx) << 8) | (uint64_t)(op))

@@ -11,6 +11,7 @@
 #include "spliced/conn-t.h"
 #include "spliced/accesslog-t.h"
 #include "spliced/file-t.h"
+#include "spliced/helper-t.h"
 #include "spliced/rewrite-t.h"
 #include "spliced/http-t.h"
 #include "spliced/relay-t.h"
@@ -51,6 +52,9 @@ struct stats {
 	uint64_t up_connects;
 	uint64_t up_reuses;
 	uint64_t up_retries;
+	uint64_t autostarts;       /* start requests sent to the helper */
+	uint64_t autostart_waits;  /* requests that waited for a backend to start */
+	uint64_t autostart_fails;  /* ... and got 503 (StartTimeout, queue full) */
 };
 
 struct worker {
@@ -91,6 +95,10 @@ struct worker {
 	struct alog_buf alog[CFG_MAX_CUSTOMLOG]; /* their double buffers */
 	bool alog_busy[CFG_MAX_CUSTOMLOG];      /* a write is in flight */
 	struct up_pool *pools;     /* one per configured backend */
+	int helper_fd;             /* conversation with the privileged helper, -1 = none */
+	bool helper_gone;          /* it closed: nothing can be started any more */
+	struct helper_msg hmsg;    /* the message being received */
+	struct up_wait *waits;     /* one per ProxyAutostart */
 	struct stats stats;
 	int exit_code;
 };

@@ -29,6 +29,10 @@ int worker_sendmsg(struct worker *w, struct conn *c, int op, int fd, struct iove
 int worker_connect(struct worker *w, struct conn *c, int fd, const struct sockaddr *sa,
 		   socklen_t len);
 int worker_poll(struct worker *w, struct conn *c, int fd, unsigned events);
+/* A timeout of `ms` whose completion is (op, idx): a worker-level timer, not tied to a
+ * connection. ts must stay valid until the ring was submitted. 0 or -EBUSY. */
+int worker_timer(struct worker *w, int op, unsigned idx, struct __kernel_timespec *ts,
+		 unsigned ms);
 /* Cancels everything in flight on fd (the completions still arrive, with -ECANCELED). */
 void worker_cancel_fd(struct worker *w, int fd);
 /* Starts writing access log i's buffer when it is due (or, with `any`, when it holds

@@ -1,0 +1,138 @@
+/* Check suite for src/upstream.c: the autostart wait queue and its retry delays. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spliced/conn-t.h"
+#include "spliced/upstream.h"
+
+#define N 8
+static struct conn conns[N];
+static struct up_wait q;
+
+static void setup(void)
+{
+	memset(conns, 0, sizeof(conns));
+	up_wait_init(&q);
+}
+
+/* The queue's order, walked forwards and backwards, must be exactly want[0..n). */
+static void ck_order(const unsigned *want, unsigned n)
+{
+	uint32_t i = q.head, prev = UP_WAIT_NONE;
+
+	ck_assert_uint_eq(q.n, n);
+	for (unsigned k = 0; k < n; k++) {
+		ck_assert_uint_eq(i, want[k]);
+		ck_assert(conns[i].waiting);
+		ck_assert_uint_eq(conns[i].wait_prev, prev);
+		prev = i;
+		i = conns[i].wait_next;
+	}
+	ck_assert_uint_eq(i, UP_WAIT_NONE);
+	ck_assert_uint_eq(q.tail, n ? want[n - 1] : UP_WAIT_NONE);
+	if (!n)
+		ck_assert_uint_eq(q.head, UP_WAIT_NONE);
+}
+
+START_TEST(test_fifo)
+{
+	static const unsigned want[] = { 3, 1, 6 };
+
+	ck_assert_ptr_null(up_wait_pop(&q, conns));
+	up_wait_push(&q, conns, &conns[3], false);
+	up_wait_push(&q, conns, &conns[1], false);
+	up_wait_push(&q, conns, &conns[6], false);
+	ck_order(want, 3);
+	/* a connection already queued is not queued twice */
+	up_wait_push(&q, conns, &conns[1], false);
+	ck_order(want, 3);
+	ck_assert_ptr_eq(up_wait_pop(&q, conns), &conns[3]);
+	ck_assert(!conns[3].waiting);
+	ck_assert_ptr_eq(up_wait_pop(&q, conns), &conns[1]);
+	ck_assert_ptr_eq(up_wait_pop(&q, conns), &conns[6]);
+	ck_assert_ptr_null(up_wait_pop(&q, conns));
+	ck_order(NULL, 0);
+}
+END_TEST
+
+START_TEST(test_front)
+{
+	static const unsigned want[] = { 5, 2, 4 };
+
+	up_wait_push(&q, conns, &conns[2], false);
+	up_wait_push(&q, conns, &conns[4], false);
+	/* a retried waiter that was refused again keeps its turn */
+	up_wait_push(&q, conns, &conns[5], true);
+	ck_order(want, 3);
+	setup();
+	up_wait_push(&q, conns, &conns[7], true);   /* front of an empty queue */
+	ck_order((const unsigned[]){ 7 }, 1);
+}
+END_TEST
+
+START_TEST(test_remove)
+{
+	for (unsigned i = 0; i < 5; i++)
+		up_wait_push(&q, conns, &conns[i], false);
+	up_wait_remove(&q, conns, &conns[2]);          /* middle */
+	ck_order((const unsigned[]){ 0, 1, 3, 4 }, 4);
+	up_wait_remove(&q, conns, &conns[0]);          /* head */
+	ck_order((const unsigned[]){ 1, 3, 4 }, 3);
+	up_wait_remove(&q, conns, &conns[4]);          /* tail */
+	ck_order((const unsigned[]){ 1, 3 }, 2);
+	up_wait_remove(&q, conns, &conns[4]);          /* not waiting: nothing changes */
+	up_wait_remove(&q, conns, &conns[6]);
+	ck_order((const unsigned[]){ 1, 3 }, 2);
+	up_wait_remove(&q, conns, &conns[1]);
+	up_wait_remove(&q, conns, &conns[3]);
+	ck_order(NULL, 0);
+	/* and the queue works again after being emptied by removals */
+	up_wait_push(&q, conns, &conns[6], false);
+	up_wait_push(&q, conns, &conns[0], false);
+	ck_order((const unsigned[]){ 6, 0 }, 2);
+}
+END_TEST
+
+START_TEST(test_retry_delay)
+{
+	unsigned d = q.delay_ms, seen[8];
+
+	ck_assert_uint_eq(d, UP_RETRY_FIRST_MS);
+	for (unsigned i = 0; i < 8; i++)
+		seen[i] = d = up_retry_next(d);
+	ck_assert_uint_eq(seen[0], 2 * UP_RETRY_FIRST_MS);
+	ck_assert_uint_eq(seen[1], 4 * UP_RETRY_FIRST_MS);
+	for (unsigned i = 1; i < 8; i++)
+		ck_assert_uint_ge(seen[i], seen[i - 1]);
+	ck_assert_uint_eq(seen[7], UP_RETRY_MAX_MS);
+	ck_assert_uint_eq(up_retry_next(UP_RETRY_MAX_MS), UP_RETRY_MAX_MS);
+	ck_assert_uint_eq(up_retry_next(~0u), UP_RETRY_MAX_MS);   /* no overflow */
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("upstream");
+	struct { const char *name; const TTest *test; } cases[] = {
+		{ "fifo", test_fifo },
+		{ "front", test_front },
+		{ "remove", test_remove },
+		{ "retry_delay", test_retry_delay },
+	};
+	SRunner *sr;
+	int failed;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		TCase *tc = tcase_create(cases[i].name);
+
+		tcase_add_checked_fixture(tc, setup, NULL);
+		tcase_add_test(tc, cases[i].test);
+		suite_add_tcase(s, tc);
+	}
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
