@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -251,12 +252,13 @@ static int helper_close_inherited(const int *conv, unsigned nconv, char *msg, si
 	return 0;
 }
 
-/* SIGCHLD is read through a signalfd; the signals meant for the serving process (a
- * terminal's ^C reaches the whole process group) are ignored: the helper ends only when
- * its conversations do. 0 or -errno with msg set. */
+/* SIGCHLD and SIGUSR1 (reopen the error log, as the serving process does) are read
+ * through a signalfd; the signals meant for the serving process (a terminal's ^C reaches
+ * the whole process group) are ignored: the helper ends only when its conversations do.
+ * 0 or -errno with msg set. */
 static int helper_signals(struct helper *h, char *msg, size_t len)
 {
-	static const int ignored[] = { SIGINT, SIGHUP, SIGTERM, SIGUSR1, SIGPIPE };
+	static const int ignored[] = { SIGINT, SIGHUP, SIGTERM, SIGPIPE };
 	struct sigaction sa = { .sa_handler = SIG_IGN };
 	sigset_t set;
 
@@ -267,6 +269,7 @@ static int helper_signals(struct helper *h, char *msg, size_t len)
 	sigaction(SIGCHLD, &sa, NULL);
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGUSR1);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		goto out_err;
 	h->sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -659,6 +662,14 @@ static void __attribute__((noreturn)) helper_exec(const struct helper *h,
 
 	for (int sig = 1; sig < NSIG; sig++)
 		sigaction(sig, &sa, NULL);  /* SIGKILL, SIGSTOP, libc's own: EINVAL, fine */
+	/* glibc refuses to touch its own two (32, 33), but they can arrive ignored (GNU make
+	 * ignores them in its children): reset them with the system call itself. */
+	for (int sig = 32; sig < SIGRTMIN; sig++) {
+		struct { void (*handler)(int); unsigned long flags; void (*restorer)(void);
+			 uint64_t mask; } ksa = { .handler = SIG_DFL };
+
+		syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof(ksa.mask));
+	}
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	stage = HS_SETSID;
@@ -1103,9 +1114,19 @@ static void __attribute__((noreturn)) helper_run(struct helper *h)
 		now = helper_now_ms();
 		if (h->pfd[n].revents) {
 			struct signalfd_siginfo si;
+			bool reopen = false;
 
 			while (read(h->sfd, &si, sizeof(si)) > 0)
-				;
+				reopen |= si.ssi_signo == SIGUSR1;
+			if (reopen) {
+				int rr = log_reopen();
+
+				if (rr < 0)
+					log_error("helper", "SIGUSR1: reopening the error log: %s",
+						  strerror(-rr));
+				else
+					log_notice("helper", "caught SIGUSR1, error log reopened");
+			}
 			helper_reap(h, now);
 		}
 		for (unsigned k = 0; k < n; k++)

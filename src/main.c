@@ -256,6 +256,11 @@ static int serve(struct worker *w, unsigned n, const sigset_t *set)
 		if (sig == SIGUSR1) {
 			int ret = log_reopen();
 
+			/* The helper writes to the error log too (when it runs as another user,
+			 * signal it yourself: pidof spliced lists both). */
+			if (helper_pid > 0 && kill(helper_pid, SIGUSR1) < 0 && errno != EPERM)
+				log_warn("main", "SIGUSR1 to the helper: %s", strerror(errno));
+
 			if (ret < 0)
 				log_error("main", "SIGUSR1: reopening the error log: %s (the log "
 					  "directory must be writable by User)", strerror(-ret));
