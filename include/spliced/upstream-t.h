@@ -26,7 +26,7 @@ struct up_pool {
 /* The requests of one worker that wait for one ProxyAutostart backend to listen: a FIFO
  * of connection slots linked through conn.wait_prev/wait_next, and the retry schedule. */
 #define UP_WAIT_NONE UINT32_MAX
-#define UP_RETRY_FIRST_MS 20       /* first retry of the connection after a start request */
+#define UP_RETRY_FIRST_MS 5        /* first retry of the connection after a start request */
 #define UP_RETRY_MAX_MS 250        /* the retry delay doubles up to this */
 
 struct up_wait {
