@@ -818,11 +818,14 @@ static void conn_connect(struct conn *c)
 		conn_close(c);
 }
 
-/* The backend we reused had closed the connection: try once more on a new one when
- * nothing of the request can have been processed twice. */
+/* The backend we reused had closed the connection, or the connection to a backend that
+ * spliced starts itself broke before any byte of the response (it died: a new one is
+ * started and the request waits for it): try once more on a new connection when the
+ * request is idempotent and its body was not streamed. */
 static bool conn_retry(struct conn *c)
 {
-	if (!c->up_reused || c->retried || c->body_streamed || !conn_idempotent(&c->req))
+	if ((!c->up_reused && conn_backend(c)->autostart < 0) || c->retried || c->body_streamed ||
+	    !conn_idempotent(&c->req))
 		return false;
 	c->w->stats.up_retries++;
 	conn_drop_upstream(c);
