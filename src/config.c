@@ -1221,6 +1221,8 @@ static int cfg_autostart_option(struct cfg_ctx *ctx, struct cfg_autostart *a, co
 	if (!eq)
 		return cfg_fail(ctx, "\"%s\" is not Key=Value (the command follows \"--\")",
 				cfg_show(arg, show, sizeof(show)));
+	if ((KEY("User") || KEY("Group")) && (strcmp(v, "root") == 0 || strcmp(v, "#0") == 0))
+		return cfg_fail(ctx, "%.*s=%s: a backend never runs as root", (int)klen, arg, v);
 	if (KEY("User"))
 		return cfg_id(ctx, a->user, sizeof(a->user), v);
 	if (KEY("Group"))

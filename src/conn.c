@@ -177,6 +177,7 @@ static void conn_send_page(struct conn *c, unsigned status, const char *extra_he
 	char location[CFG_PATH_MAX + 16];
 	int blen, n;
 
+	conn_autostart_leave(c);   /* before any way out, a local ErrorDocument included */
 	if (doc && doc->kind == CFG_ERRDOC_LOCAL) {
 		/* extra_headers may live where the document's head is about to be made. */
 		snprintf(location, sizeof(location), "%s", extra_headers ? extra_headers : "");
@@ -210,7 +211,6 @@ static void conn_send_page(struct conn *c, unsigned status, const char *extra_he
 		return;
 	}
 	conn_count_status(c, status);
-	conn_autostart_leave(c);
 	conn_release_pipe(c);
 	conn_drop_upstream(c);
 	c->resp_started = true;
@@ -791,9 +791,13 @@ static void conn_connect(struct conn *c)
 {
 	struct worker *w = c->w;
 	const struct cfg_backend *be = conn_backend(c);
-	int fd = c->retried ? -1 : up_pool_take(&w->pools[c->pass->backend], w->now_ms);
+	/* a probe tests whether the backend listens: only a new connection tells */
+	int fd = c->retried || c->as_probe ? -1 : up_pool_take(&w->pools[c->pass->backend],
+								 w->now_ms);
 
 	conn_touch(c, conn_timeout_ms(c));
+	if (c->as_probe && c->wait_until_ms < c->deadline_ms)
+		c->deadline_ms = c->wait_until_ms;
 	c->backend_name = be->name;
 	TRACE_BACKEND_CONNECT(c->id, c->pass->backend, be->name, fd >= 0 ? 1 : c->retried ? 2 : 0);
 	if (fd >= 0) {
@@ -1792,6 +1796,7 @@ static void conn_up_recv(struct conn *c, int res)
 
 /* ---- waiting for a backend the helper starts (ProxyAutostart) ----------------------- */
 
+/* The wait queue of c's backend, or NULL when it has no ProxyAutostart. */
 static struct up_wait *conn_wait_queue(const struct conn *c)
 {
 	const struct cfg_backend *be = conn_backend(c);
@@ -1831,22 +1836,22 @@ static void conn_autostart_ask(struct worker *w, unsigned a)
 		   as->start_timeout_ms);
 }
 
-/* A waiting request that cannot be served: 503, with the time to come back. */
-static void conn_autostart_fail(struct conn *c, const char *why)
+/* A request that waited for backend a and cannot be served: 503, with the time to come
+ * back (the helper's backoff when it waits to restart a crashing backend). */
+static void conn_autostart_fail(struct conn *c, unsigned a, const char *why)
 {
-	const struct cfg_backend *be = conn_backend(c);
-	const struct up_wait *q = conn_wait_queue(c);
-	const struct cfg_autostart *as = be->autostart >= 0 ? &c->w->cfg->autostart[be->autostart]
-							     : NULL;
-	unsigned after = as ? (as->start_timeout_ms + 999) / 1000 : 10;
+	const struct up_wait *q = &c->w->waits[a];
+	const struct cfg_autostart *as = &c->w->cfg->autostart[a];
+	unsigned after = (as->start_timeout_ms + 999) / 1000;
 	char hdr[64];
 
-	if (q && q->hstate == HB_BACKOFF && q->hbackoff_ms)
+	if (q->hstate == HB_BACKOFF && q->hbackoff_ms)
 		after = (q->hbackoff_ms + 999) / 1000;
 	c->w->stats.autostart_fails++;
-	log_error("proxy", "[client %s:%u] backend %s: %s", c->ip, c->port, be->name, why);
+	log_error("proxy", "[client %s:%u] backend %s: %s", c->ip, c->port,
+		  c->w->cfg->backend[as->backend].name, why);
 	snprintf(hdr, sizeof(hdr), "Retry-After: %u\r\n", after ? after : 1);
-	conn_send_page(c, 503, hdr);
+	conn_send_page(c, 503, hdr);   /* takes c out of the queue (conn_autostart_leave) */
 }
 
 /* The backend refused the connection: when the helper can start it, the request waits in
@@ -1856,42 +1861,43 @@ static bool conn_autostart_wait(struct conn *c)
 	struct worker *w = c->w;
 	const struct cfg_backend *be = conn_backend(c);
 	struct up_wait *q = conn_wait_queue(c);
+	unsigned a = (unsigned)be->autostart;
 	const struct cfg_autostart *as;
-	bool probe;
+	bool probe = c->as_probe;
 
 	if (!q || w->helper_fd < 0 || w->helper_gone)
 		return false;
-	as = &w->cfg->autostart[be->autostart];
+	as = &w->cfg->autostart[a];
 	conn_drop_upstream(c);
-	if (!c->wait_until_ms) {
-		c->wait_until_ms = w->now_ms + as->start_timeout_ms;
-		w->stats.autostart_waits++;
-		TRACE_BACKEND_CONNECT(c->id, c->pass->backend, be->name, 3);
-	}
-	probe = c->as_probe;
 	if (probe) {
 		/* still not listening: the probe keeps its turn, the next try comes later */
 		c->as_probe = false;
 		q->probing = false;
 		q->delay_ms = up_retry_next(q->delay_ms);
 	} else if (q->n >= as->queue) {
-		conn_autostart_fail(c, "too many requests wait for it to start (Queue)");
+		conn_autostart_fail(c, a, "too many requests wait for it to start (Queue)");
 		return true;
 	}
+	if (!c->wait_until_ms) {
+		c->wait_until_ms = w->now_ms + as->start_timeout_ms;
+		w->stats.autostart_waits++;
+		TRACE_BACKEND_CONNECT(c->id, c->pass->backend, be->name, 3);
+	}
 	if (w->now_ms >= c->wait_until_ms) {
-		conn_autostart_fail(c, "did not accept connections within StartTimeout");
-		conn_autostart_arm(w, (unsigned)be->autostart); /* for those still waiting */
+		conn_autostart_fail(c, a, "did not accept connections within StartTimeout");
+		conn_autostart_arm(w, a); /* for those still waiting */
 		return true;
 	}
 	c->state = CS_UP_WAIT;
 	c->deadline_ms = c->wait_until_ms;
+	c->wait_as = (uint16_t)a;
 	up_wait_push(q, w->conns, c, probe);
-	conn_autostart_ask(w, (unsigned)be->autostart);
-	conn_autostart_arm(w, (unsigned)be->autostart);
+	conn_autostart_ask(w, a);
+	conn_autostart_arm(w, a);
 	return true;
 }
 
-/* A connection to the backend succeeded: whoever waits for it goes now. */
+/* A new connection to the backend succeeded: whoever waits for it goes now. */
 static void conn_autostart_listening(struct conn *c)
 {
 	struct worker *w = c->w;
@@ -1910,16 +1916,15 @@ static void conn_autostart_listening(struct conn *c)
 		conn_connect(x);
 }
 
-/* c leaves the autostart machinery, whatever state it is in (answered, closed). */
+/* c leaves the autostart machinery, whatever state it is in (answered, closed): out of
+ * the queue it is in, or no longer the probe, and the retries go on for the others. */
 static void conn_autostart_leave(struct conn *c)
 {
 	struct up_wait *q;
-	int a;
 
 	if (!c->waiting && !c->as_probe)
 		return;
-	q = conn_wait_queue(c);
-	a = conn_backend(c)->autostart;
+	q = &c->w->waits[c->wait_as];
 	up_wait_remove(q, c->w->conns, c);
 	if (c->as_probe) {
 		c->as_probe = false;
@@ -1927,7 +1932,7 @@ static void conn_autostart_leave(struct conn *c)
 	}
 	if (!q->n)
 		q->asked = false;
-	conn_autostart_arm(c->w, (unsigned)a);
+	conn_autostart_arm(c->w, c->wait_as);
 }
 
 void conn_autostart_retry(struct worker *w, unsigned a)
@@ -1936,14 +1941,13 @@ void conn_autostart_retry(struct worker *w, unsigned a)
 	struct conn *c;
 
 	q->timer_armed = false;
-	if (q->probing)
+	if (q->probing || !q->n)
 		return;
 	/* ask again when the first request went unanswered (the helper was busy) */
 	conn_autostart_ask(w, a);
 	c = up_wait_pop(q, w->conns);
-	if (!c)
-		return;
 	c->as_probe = true;
+	c->wait_as = (uint16_t)a;
 	q->probing = true;
 	conn_connect(c);
 }
@@ -1957,16 +1961,34 @@ void conn_autostart_state(struct worker *w, const struct helper_msg *m)
 	if (m->state == HB_RUNNING && q->n && !q->probing) {
 		/* it runs now: try soon, whatever the delay had grown to */
 		q->delay_ms = UP_RETRY_FIRST_MS;
-		conn_autostart_arm(w, m->backend);
+		if (q->timer_armed)
+			worker_timer_update(w, OP_AS_TIMER, m->backend, &q->ts, q->delay_ms);
+		else
+			conn_autostart_arm(w, m->backend);
 	}
 	if (m->state == HB_STOPPED)
 		q->asked = false; /* stopped, not restarting by itself: ask again */
+}
+
+void conn_autostart_helper_gone(struct worker *w)
+{
+	for (unsigned a = 0; a < w->cfg->nautostart; a++) {
+		struct conn *c;
+
+		while ((c = up_wait_pop(&w->waits[a], w->conns)) != NULL)
+			conn_autostart_fail(c, a, "cannot be started: the helper is gone");
+	}
 }
 
 static void conn_up_connected(struct conn *c, int res)
 {
 	if (res == -ECONNREFUSED && !c->timed_out && conn_autostart_wait(c))
 		return;
+	if (res < 0 && c->as_probe && c->timed_out && c->w->now_ms >= c->wait_until_ms) {
+		/* the probe's connect outlived the request's wait */
+		conn_autostart_fail(c, c->wait_as, "did not accept connections within StartTimeout");
+		return;
+	}
 	if (res >= 0)
 		conn_autostart_listening(c);
 	if (res < 0) {
@@ -2050,7 +2072,7 @@ void conn_timeout(struct conn *c)
 		conn_close(c);
 		return;
 	case CS_UP_WAIT:
-		conn_autostart_fail(c, "did not accept connections within StartTimeout");
+		conn_autostart_fail(c, c->wait_as, "did not accept connections within StartTimeout");
 		return;
 	default:
 		break;

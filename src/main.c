@@ -223,6 +223,28 @@ static int open_access_logs(const struct config *cfg, char *msg, size_t len)
 
 static pid_t helper_pid;
 
+/* A backend running as the serving process's user is reachable from it (signals, ptrace,
+ * /proc/PID/environ): fine for a demo, worth a word in the log for anything else. */
+static void autostart_same_user_notice(const struct config *cfg)
+{
+	uid_t suid, buid;
+	gid_t sgid, bgid;
+	char msg[256];
+
+	if (geteuid() != 0 || privdrop_ids(cfg->user, cfg->group, &suid, &sgid, msg, sizeof(msg)) < 0)
+		return;
+	for (unsigned i = 0; i < cfg->nautostart; i++) {
+		const struct cfg_autostart *a = &cfg->autostart[i];
+
+		if (privdrop_ids(a->user[0] ? a->user : cfg->user,
+				 a->group[0] ? a->group : (a->user[0] ? "" : cfg->group), &buid,
+				 &bgid, msg, sizeof(msg)) == 0 && buid == suid)
+			log_notice("main", "ProxyAutostart %s runs as uid %u, the serving process's "
+				   "user: give it its own User= to keep it out of spliced's reach",
+				   cfg->backend[a->backend].name, (unsigned)buid);
+	}
+}
+
 /* The helper should outlive the workers; if it does not, say so once (requests for a
  * stopped backend then get 503 after StartTimeout, the others are served as before). */
 static void helper_check(void)
@@ -406,6 +428,7 @@ int main(int argc, char **argv)
 		for (unsigned i = 0; i < nw; i++)
 			w[i].helper_fd = socks[i];
 		helper_sock = socks[nw];
+		autostart_same_user_notice(&cfg);
 	}
 	ret = privdrop_apply(cfg.user, cfg.group, &applied, msg, sizeof(msg));
 	if (ret < 0) {

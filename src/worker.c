@@ -219,6 +219,20 @@ int worker_timer(struct worker *w, int op, unsigned idx, struct __kernel_timespe
 	return 0;
 }
 
+int worker_timer_update(struct worker *w, int op, unsigned idx, struct __kernel_timespec *ts,
+			unsigned ms)
+{
+	struct io_uring_sqe *sqe = ring_sqe(&w->ring);
+
+	if (!sqe)
+		return -EBUSY;
+	ts->tv_sec = ms / 1000;
+	ts->tv_nsec = (long long)(ms % 1000) * 1000000;
+	io_uring_prep_timeout_update(sqe, ts, RING_UD(op, idx), 0);
+	io_uring_sqe_set_data64(sqe, RING_UD(OP_NONE, 0));
+	return 0;
+}
+
 static void worker_arm_helper(struct worker *w)
 {
 	struct io_uring_sqe *sqe;
@@ -243,6 +257,7 @@ static void worker_helper_msg(struct worker *w, int res)
 				  "backends are no longer started", w->id,
 				  res ? strerror(-res) : "end of file");
 		w->helper_gone = true;
+		conn_autostart_helper_gone(w);
 		return;
 	}
 	if (helper_msg_check_state(&w->hmsg, res, w->cfg->nautostart, &why) < 0)

@@ -987,6 +987,10 @@ START_TEST(test_autostart_errors)
 	ck_parse_err("ProxyAutostart http://127.0.0.1:8000 Colour=red -- /bin/true\n", 1,
 		     "ProxyAutostart: unknown option \"Colour=red\" (User, Group, Dir, Output, Env, "
 		     "StartTimeout, StopTimeout, RestartBackoff, Queue)");
+	ck_parse_err("ProxyAutostart http://127.0.0.1:8000 User=root -- /bin/true\n", 1,
+		     "ProxyAutostart: User=root: a backend never runs as root");
+	ck_parse_err("ProxyAutostart http://127.0.0.1:8000 group=#0 -- /bin/true\n", 1,
+		     "ProxyAutostart: group=#0: a backend never runs as root");
 	ck_parse_err("ProxyAutostart http://127.0.0.1:8000 Dir=srv -- /bin/true\n", 1,
 		     "ProxyAutostart: \"srv\" is not an absolute directory");
 	ck_parse_err("ProxyAutostart http://127.0.0.1:8000 Output=app.log -- /bin/true\n", 1,

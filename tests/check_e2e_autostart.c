@@ -1017,6 +1017,103 @@ START_TEST(test_never_listens_errordocument)
 }
 END_TEST
 
+
+/* A local ErrorDocument 503 big enough to be still on its way when the retry timer fires:
+ * the request left the queue when its 503 began, so it is answered once, and the helper is
+ * asked once (no start request after the queue emptied). */
+START_TEST(test_errordocument_local_once)
+{
+	enum { NCLI = 4 };
+	struct e2e_proc sp;
+	struct e2e_client c[NCLI];
+	const char *dir = new_dir("docroot", 0755);
+	int dead = e2e_dead_port();
+	size_t big = 8u << 20;
+	unsigned char *page = malloc(big);
+	char path[512], *log;
+	FILE *f;
+
+	ck_assert(page != NULL);
+	memset(page, 'x', big);
+	memcpy(page, "<p>starting</p>", 15);
+	snprintf(path, sizeof(path), "%s/503.html", dir);
+	f = fopen(path, "w");
+	ck_assert(f != NULL);
+	ck_assert_uint_eq(fwrite(page, 1, big, f), big);
+	fclose(f);
+	chmod(path, 0644);
+	e2e_spliced_startf(&sp, "StartTimeout 1\nDocumentRoot \"%s\"\nErrorDocument 503 /503.html\n"
+			   "ProxyPass /503.html !\nProxyPass / http://127.0.0.1:%d/\n"
+			   "ProxyAutostart http://127.0.0.1:%d -- /bin/sleep 60\n", dir, dead, dead);
+	for (int i = 0; i < NCLI; i++) {
+		/* a small receive buffer, and nothing read for 2.5 s: the pages wait in spliced */
+		int small = 65536;
+
+		e2e_client_open(&c[i], sp.port);
+		setsockopt(c[i].fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+		ck_assert_int_eq(e2e_send_str(&c[i], "GET /x HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+		e2e_sleep_ms(100);
+	}
+	e2e_sleep_ms(2500);
+	for (int i = 0; i < NCLI; i++) {
+		unsigned char *got = NULL;
+		size_t len = 0, heads = 0;
+
+		ck_assert_int_eq(e2e_read_until_eof(&c[i], &got, &len, 15000), 0);
+		for (size_t k = 0; k + 12 <= len; k++)
+			if (memcmp(got + k, "HTTP/1.1 503", 12) == 0)
+				heads++;
+		ck_assert_msg(heads == 1, "client %d: %zu \"HTTP/1.1 503\" heads in %zu bytes: the "
+			      "request was answered more than once %s", i, heads, len, e2e_diag());
+		ck_assert_msg(len > big && len < big + 1024, "client %d: %zu bytes for an %zu-byte "
+			      "ErrorDocument", i, len, big);
+		free(got);
+		e2e_client_close(&c[i]);
+	}
+	e2e_sleep_ms(600);   /* a stray retry would ask the helper again within 250 ms */
+	log = e2e_spliced_log(&sp);
+	ck_assert_msg(count_of(log, "did not accept connections within StartTimeout") == NCLI,
+		      "one StartTimeout line per request:\n%s", log);
+	ck_assert_msg(count_of(log, "asked the helper to start it") == 1,
+		      "the helper must be asked once:\n%s", log);
+	free(log);
+	free(page);
+	stop_spliced_ok(&sp);
+}
+END_TEST
+
+/* The helper dies while a request waits: the request gets 503 then, not at StartTimeout,
+ * and spliced keeps serving what does not need it. */
+START_TEST(test_helper_gone)
+{
+	struct e2e_proc sp;
+	struct e2e_client c;
+	struct e2e_response r;
+	int dead = e2e_dead_port();
+	long long t0, took;
+	pid_t helper;
+
+	e2e_spliced_startf(&sp, "StartTimeout 30\nProxyPass / http://127.0.0.1:%d/\n"
+			   "ProxyAutostart http://127.0.0.1:%d -- /bin/sleep 60\n", dead, dead);
+	helper = find_helper(sp.pid);
+	e2e_client_open(&c, sp.port);
+	c.timeout_ms = 40000;
+	ck_assert_int_eq(e2e_send_str(&c, "GET /x HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+	ck_log_has(&sp, "autostart: started backend", 5000);
+	t0 = mono_ms();
+	ck_assert_int_eq(kill(helper, SIGKILL), 0);
+	ck_assert_int_eq(e2e_read_response(&c, &r, false), 0);
+	took = mono_ms() - t0;
+	ck_503_closed(&c, &r, "a request waiting when the helper died");
+	ck_assert_msg(took < 20000, "the 503 came %lld ms after the helper died: waiters must "
+		      "not wait for StartTimeout (30 s) when nothing can start the backend", took);
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	ck_log_has(&sp, "the helper closed the conversation", 5000);
+	stop_spliced_ok(&sp);
+}
+END_TEST
+
 /* ---- a backend that exits at once: backoff, no fork loop ---------------------------- */
 
 START_TEST(test_exits_at_once)
@@ -1470,6 +1567,8 @@ int main(void)
 		{ "never_listens", test_never_listens, 60 },
 		{ "never_listens_errordocument", test_never_listens_errordocument, 60 },
 		{ "exits_at_once", test_exits_at_once, 60 },
+		{ "errordocument_local_once", test_errordocument_local_once, 60 },
+		{ "helper_gone", test_helper_gone, 60 },
 		{ "clean_exit_restarts_on_demand", test_clean_exit_restarts_on_demand, 60 },
 		{ "stop_kills_group", test_stop_kills_group, 90 },
 		{ "command_checked_at_load", test_command_checked_at_load, 120 },

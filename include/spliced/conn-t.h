@@ -85,6 +85,7 @@ struct conn {
 	bool body_streamed;       /* request body bytes went upstream after the head */
 	bool waiting;             /* in its backend's autostart wait queue (CS_UP_WAIT) */
 	bool as_probe;            /* the connect that tries whether a started backend listens */
+	uint16_t wait_as;         /* waiting or as_probe: the ProxyAutostart (its queue) */
 	uint32_t wait_prev;       /* wait queue links (slot indexes, UP_WAIT_NONE) */
 	uint32_t wait_next;
 	uint64_t wait_until_ms;   /* the request waits for its backend until then; 0 = never

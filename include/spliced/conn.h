@@ -31,6 +31,9 @@ void conn_autostart_retry(struct worker *w, unsigned a);
 struct helper_msg;
 void conn_autostart_state(struct worker *w, const struct helper_msg *m);
 
+/* The helper closed its conversation: every request waiting for a backend gets 503. */
+void conn_autostart_helper_gone(struct worker *w);
+
 /* Closes c now, whatever it is doing (the end of a forced stop). */
 void conn_abort(struct conn *c);
 

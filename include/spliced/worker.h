@@ -33,6 +33,10 @@ int worker_poll(struct worker *w, struct conn *c, int fd, unsigned events);
  * connection. ts must stay valid until the ring was submitted. 0 or -EBUSY. */
 int worker_timer(struct worker *w, int op, unsigned idx, struct __kernel_timespec *ts,
 		 unsigned ms);
+/* Moves the pending timer (op, idx) to `ms` from now (when it already fired, nothing
+ * happens). ts: as for worker_timer(). 0 or -EBUSY. */
+int worker_timer_update(struct worker *w, int op, unsigned idx, struct __kernel_timespec *ts,
+			unsigned ms);
 /* Cancels everything in flight on fd (the completions still arrive, with -ECANCELED). */
 void worker_cancel_fd(struct worker *w, int fd);
 /* Starts writing access log i's buffer when it is due (or, with `any`, when it holds
