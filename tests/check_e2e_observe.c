@@ -15,20 +15,6 @@
 
 #include "e2e.h"
 
-/* A loopback port that was free a moment ago. */
-static int free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t al = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 static void get(struct e2e_client *c, const char *target, struct e2e_response *r)
 {
 	char req[512];
@@ -56,7 +42,7 @@ START_TEST(test_metrics)
 	struct e2e_proc be, sp;
 	struct e2e_client c;
 	struct e2e_response r;
-	int mport = free_port();
+	int mport = e2e_free_port();
 	char line[128];
 	long long v;
 
