@@ -2,7 +2,8 @@
  * serving process (include/spliced/helper.h has the contract and the privileges kept).
  *
  * Forked before the serving process leaves root, the helper keeps only its conversations
- * (SOCK_SEQPACKET), the error log, /dev/null and the backends' output files. It acts on
+ * (SOCK_SEQPACKET), the error log (and a copy of it, the output of the backends without
+ * Output=) and /dev/null; each backend opens its Output= itself, as its user. It acts on
  * fixed-size requests that name a backend by its index in config.autostart, so a
  * compromised serving process can start, query or stop those commands and nothing else.
  * One poll() loop serves the conversations, a signalfd for SIGCHLD and the timers (restart
@@ -35,6 +36,8 @@
 #include "spliced/privdrop.h"
 
 #define HELPER_TICK_MS 50            /* how often a stopping process group is looked at */
+#define HELPER_READY_MS 10000        /* helper_spawn() waits this long for HMSG_READY */
+#define HELPER_FOREGROUND_MS 1000    /* a clean exit sooner than this looks like a daemon */
 #define HELPER_CMDLINE_MAX 200       /* bytes of a backend's command shown in the log */
 #define HELPER_ENV_PATH "PATH=/usr/local/bin:/usr/bin:/bin"
 #define HELPER_NEVER UINT64_MAX
@@ -47,7 +50,6 @@ struct helper_backend {
 	const char *name;                  /* the backend's URL, for messages */
 	uid_t uid;
 	gid_t gid;
-	int out_fd;                        /* its standard output and error */
 	char *argv[CFG_AUTOSTART_ARGV + 1];
 	char *envp[4 + CFG_AUTOSTART_ENV + 1];
 	char env_home[CFG_PATH_MAX + 8];
@@ -75,6 +77,10 @@ struct helper {
 	unsigned *pconv;                   /* pfd index -> conversation */
 	int sfd;                           /* signalfd: SIGCHLD */
 	int devnull;                       /* every backend's standard input */
+	int log_out;                       /* a copy of the error log above 2: the standard
+					    * output and error of the backends without Output= */
+	char error_log[CFG_PATH_MAX];      /* config.error_log, reopened on SIGUSR1 ("" =
+					    * standard error: nothing to reopen) */
 	pid_t self;
 	bool switch_ids;                   /* still root: each backend switches to its ids */
 	bool closing;                      /* no conversation left: stop everything and exit */
@@ -88,6 +94,7 @@ enum helper_stage {
 	HS_SETRESGID,
 	HS_SETRESUID,
 	HS_PRIVS,
+	HS_OUTPUT,
 	HS_CHDIR,
 	HS_CLOSE,
 	HS_EXEC,
@@ -167,11 +174,28 @@ int helper_msg_check_state(const struct helper_msg *m, long len, unsigned nbacke
 	return 0;
 }
 
+int helper_msg_check_ready(const struct helper_msg *m, long len, const char **why)
+{
+	if (helper_msg_check_common(m, len, why) < 0)
+		return -EPROTO;
+	if (m->type != HMSG_READY) {
+		*why = "not a READY message";
+		return -EPROTO;
+	}
+	if (m->backend || m->state || m->pid || m->starts || m->backoff_ms) {
+		*why = "non-zero field in READY";
+		return -EPROTO;
+	}
+	return 0;
+}
+
 /* An unstable delay is never 0 (even with min_ms 0): a backend that dies at once must not
- * be restarted in a loop. The doubling is done in 64 bits so max_ms near UINT_MAX cannot
- * wrap. */
+ * be restarted in a loop. A clean end is no sign of trouble, so it never grows the delay,
+ * but it still waits min_ms: a START per refused connection to a backend that exits at
+ * once must not become a fork loop. The doubling is done in 64 bits so max_ms near
+ * UINT_MAX cannot wrap. */
 unsigned helper_backoff_next(unsigned cur_ms, unsigned min_ms, unsigned max_ms,
-			     uint64_t uptime_ms)
+			     uint64_t uptime_ms, bool clean)
 {
 	uint64_t next;
 
@@ -179,7 +203,7 @@ unsigned helper_backoff_next(unsigned cur_ms, unsigned min_ms, unsigned max_ms,
 		return 0;
 	if (max_ms < min_ms)
 		max_ms = min_ms;
-	next = cur_ms ? 2ull * cur_ms : min_ms;
+	next = cur_ms && !clean ? 2ull * cur_ms : min_ms;
 	if (next < min_ms)
 		next = min_ms;
 	if (next > max_ms)
@@ -342,11 +366,11 @@ out_bad:
 }
 
 /* Everything starting backend i needs that privileges may be required for: its uid and
- * gid (a backend without User= runs as the server's User/Group), its passwd entry, and its
- * output file, opened now and handed to its user. Not root: the helper's own ids.
- * 0 or -errno with msg set. */
+ * gid (a backend without User= runs as the server's User/Group) and its passwd entry. Not
+ * root: the helper's own ids. Its Output= is not opened here but by its own process, as
+ * its user (see helper_exec()). 0 or -errno with msg set. */
 static int helper_backend_init(struct helper *h, const struct config *cfg, unsigned i,
-			       int log_out, char *msg, size_t len)
+			       char *msg, size_t len)
 {
 	const struct cfg_autostart *a = &cfg->autostart[i];
 	struct helper_backend *b = &h->b[i];
@@ -356,7 +380,6 @@ static int helper_backend_init(struct helper *h, const struct config *cfg, unsig
 	int ret;
 
 	b->a = a;
-	b->out_fd = -1;
 	if (a->backend < 0 || (unsigned)a->backend >= cfg->nbackend) {
 		snprintf(msg, len, "ProxyAutostart entry %u names no backend", i);
 		return -EINVAL;
@@ -366,9 +389,13 @@ static int helper_backend_init(struct helper *h, const struct config *cfg, unsig
 	if (ret < 0)
 		return ret;
 	if (geteuid() == 0) {
-		ret = privdrop_ids(user, group, &b->uid, &b->gid, msg, len);
-		if (ret < 0)
+		char why[256];
+
+		ret = privdrop_ids(user, group, &b->uid, &b->gid, why, sizeof(why));
+		if (ret < 0) {
+			snprintf(msg, len, "ProxyAutostart %s: %s", b->name, why);
 			return ret;
+		}
 	} else {
 		b->uid = geteuid();
 		b->gid = getegid();
@@ -383,19 +410,6 @@ static int helper_backend_init(struct helper *h, const struct config *cfg, unsig
 		snprintf(b->env_user, sizeof(b->env_user), "USER=%u", (unsigned)b->uid);
 		snprintf(b->env_logname, sizeof(b->env_logname), "LOGNAME=%u", (unsigned)b->uid);
 	}
-	if (!a->output[0]) {
-		b->out_fd = log_out;
-		return 0;
-	}
-	b->out_fd = open(a->output, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
-	if (b->out_fd < 0) {
-		snprintf(msg, len, "ProxyAutostart %s: Output %s: %s", b->name, a->output,
-			 strerror(errno));
-		return -errno;
-	}
-	if (geteuid() == 0 && fchown(b->out_fd, b->uid, b->gid) < 0)
-		log_warn("helper", "ProxyAutostart %s: Output %s: chown to uid %u: %s", b->name,
-			 a->output, (unsigned)b->uid, strerror(errno));
 	return 0;
 }
 
@@ -404,19 +418,19 @@ static int helper_backend_init(struct helper *h, const struct config *cfg, unsig
  * 0 or -errno with msg set. */
 static int helper_init(struct helper *h, const struct config *cfg, char *msg, size_t len)
 {
-	int log_out, ret;
+	int ret;
 
 	h->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (h->devnull < 0) {
 		snprintf(msg, len, "/dev/null: %s", strerror(errno));
 		return -errno;
 	}
-	log_out = fcntl(log_fd_get(), F_DUPFD_CLOEXEC, 3);
-	if (log_out < 0)
-		log_out = h->devnull;
+	h->log_out = fcntl(log_fd_get(), F_DUPFD_CLOEXEC, 3);
+	if (h->log_out < 0)
+		h->log_out = h->devnull;
 	h->nb = cfg->nautostart;
 	for (unsigned i = 0; i < h->nb; i++) {
-		ret = helper_backend_init(h, cfg, i, log_out, msg, len);
+		ret = helper_backend_init(h, cfg, i, msg, len);
 		if (ret < 0)
 			return ret;
 	}
@@ -585,10 +599,19 @@ static int helper_privileges(struct helper *h, const struct config *cfg, char *m
 			snprintf(msg, len, "ProxyAutostart: refusing to run a backend as root");
 			return -EPERM;
 		}
+		if (h->b[i].gid == 0) {
+			snprintf(msg, len, "ProxyAutostart: refusing to run a backend with group "
+				 "root");
+			return -EPERM;
+		}
 		same &= h->b[i].uid == uid && h->b[i].gid == gid;
 	}
 	if (uid == 0) {
 		snprintf(msg, len, "ProxyAutostart: refusing to run a backend as root");
+		return -EPERM;
+	}
+	if (gid == 0) {
+		snprintf(msg, len, "ProxyAutostart: refusing to run a backend with group root");
 		return -EPERM;
 	}
 	if (same)
@@ -649,9 +672,9 @@ static void __attribute__((noreturn)) helper_exec_fail(int efd, enum helper_stag
 }
 
 /* The child that becomes backend b: default signal handling, its own session, /dev/null
- * and its output as standard descriptors, its user (when the helper is still root, with
- * the result checked), its directory, then exec with nothing open but 0, 1 and 2. Any
- * failure is reported on efd. */
+ * as standard input, its user (when the helper is still root, with the result checked),
+ * its output as standard output and error, its directory, then exec with nothing open but
+ * 0, 1 and 2. Any failure is reported on efd. */
 static void __attribute__((noreturn)) helper_exec(const struct helper *h,
 						  const struct helper_backend *b, int efd)
 {
@@ -676,7 +699,9 @@ static void __attribute__((noreturn)) helper_exec(const struct helper *h,
 	if (setsid() < 0)
 		goto fail;
 	stage = HS_STDIO;
-	if (dup2(h->devnull, 0) < 0 || dup2(b->out_fd, 1) < 0 || dup2(b->out_fd, 2) < 0)
+	if (dup2(h->devnull, 0) < 0)
+		goto fail;
+	if (!a->output[0] && (dup2(h->log_out, 1) < 0 || dup2(h->log_out, 2) < 0))
 		goto fail;
 	if (h->switch_ids) {
 		uid_t ruid, euid, suid;
@@ -705,6 +730,26 @@ static void __attribute__((noreturn)) helper_exec(const struct helper *h,
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (getppid() != h->self)
 		_exit(127);
+	/* Output= is opened here, after the switch, so that only the backend's own rights
+	 * apply: the helper may be root, and the file and its directory are the backend's
+	 * (a symbolic link it put there leads nowhere it could not write itself). Opened at
+	 * every start, so a rotated file is followed from the next start on. O_NONBLOCK: a
+	 * FIFO without a reader fails with ENXIO instead of blocking this child, and with it
+	 * the helper, which waits on efd; the backend gets a blocking descriptor. */
+	if (a->output[0]) {
+		int fd, fl;
+
+		stage = HS_OUTPUT;
+		fd = open(a->output, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY |
+			  O_NONBLOCK, 0640);
+		if (fd < 0)
+			goto fail;
+		fl = fcntl(fd, F_GETFL);
+		if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0 || dup2(fd, 1) < 0 ||
+		    dup2(fd, 2) < 0)
+			goto fail;
+		close(fd);
+	}
 	stage = HS_CHDIR;
 	if (chdir(a->dir[0] ? a->dir : "/") < 0)
 		goto fail;
@@ -739,6 +784,9 @@ static void helper_stage_text(const struct helper_backend *b, int stage, char *o
 		snprintf(out, len, "privileges still held after the switch to uid %u",
 			 (unsigned)b->uid);
 		break;
+	case HS_OUTPUT:
+		snprintf(out, len, "open Output %s", b->a->output);
+		break;
 	case HS_CHDIR:
 		snprintf(out, len, "chdir %s", b->a->dir[0] ? b->a->dir : "/");
 		break;
@@ -754,17 +802,23 @@ static void helper_stage_text(const struct helper_backend *b, int stage, char *o
 	}
 }
 
+/* The earliest next start of b, whose process ended after running uptime_ms (`clean`: see
+ * helper_backoff_next()). */
+static void helper_backoff(struct helper_backend *b, uint64_t now, uint64_t uptime_ms,
+			   bool clean)
+{
+	b->backoff_cur_ms = helper_backoff_next(b->backoff_cur_ms, b->a->backoff_min_ms,
+						b->a->backoff_max_ms, uptime_ms, clean);
+	b->next_start = now + b->backoff_cur_ms;
+}
+
 /* The process of b is gone (or never started) after running uptime_ms: schedule its next
  * start. A clean exit (status 0) is not restarted until the next HMSG_START, and that
  * start still waits for the backoff. */
 static void helper_schedule(struct helper *h, struct helper_backend *b, uint64_t now,
 			    uint64_t uptime_ms, bool clean)
 {
-	const struct cfg_autostart *a = b->a;
-
-	b->backoff_cur_ms = helper_backoff_next(b->backoff_cur_ms, a->backoff_min_ms,
-						a->backoff_max_ms, uptime_ms);
-	b->next_start = now + b->backoff_cur_ms;
+	helper_backoff(b, now, uptime_ms, clean);
 	if (clean)
 		b->want_running = false;
 	if (b->want_running) {
@@ -855,6 +909,7 @@ static void helper_stop(struct helper *h, struct helper_backend *b, uint64_t now
 static void helper_exited(struct helper *h, struct helper_backend *b, int st, uint64_t now)
 {
 	uint64_t up = now - b->started_at;
+	bool clean = WIFEXITED(st) && WEXITSTATUS(st) == 0;
 
 	if (WIFSIGNALED(st))
 		log_notice("helper", "autostart: backend %s (pid %d) killed by signal %d after "
@@ -862,14 +917,24 @@ static void helper_exited(struct helper *h, struct helper_backend *b, int st, ui
 	else
 		log_notice("helper", "autostart: backend %s (pid %d) exited with status %d after "
 			   "%.1f s", b->name, (int)b->pid, WEXITSTATUS(st), up / 1000.0);
+	/* A daemon's parent exits 0 at once and its child leaves the process group
+	 * (setsid): it is not chased, but the log says why the backend seems gone. */
+	if (clean && up < HELPER_FOREGROUND_MS && b->state != HB_STOPPING)
+		log_warn("helper", "autostart: backend %s exited with status 0 %.1f s after its "
+			 "start: backends must stay in the foreground (do not daemonize)",
+			 b->name, up / 1000.0);
 	if (kill(-b->pgid, 0) == 0)
 		log_notice("helper", "autostart: backend %s: killed the processes left in its "
 			   "process group", b->name);
 	b->pid = 0;
-	if (b->state == HB_STOPPING)
-		return;  /* helper_timers() sees the group go */
+	if (b->state == HB_STOPPING) {
+		/* helper_timers() sees the group go. A stop is not a crash, but a START after
+		 * it still waits for the (clean-exit) backoff, as after any other end. */
+		helper_backoff(b, now, up, true);
+		return;
+	}
 	b->pgid = 0;
-	helper_schedule(h, b, now, up, WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	helper_schedule(h, b, now, up, clean);
 }
 
 /* Reaps every child that exited. Each is looked at first without reaping it: while a
@@ -1079,6 +1144,51 @@ static void helper_sweep(void)
 	}
 }
 
+/* SIGUSR1: the error log is reopened by its path onto the same descriptor, as the serving
+ * process does, but not through log_reopen(): its directory is writable by the serving
+ * process's user, and the helper may be uid 0, so a symbolic link is not followed
+ * (O_NOFOLLOW; nothing is created through one) and anything but a regular file is refused
+ * (O_NONBLOCK: a FIFO planted there cannot block the helper in open()). On failure the
+ * old file stays in use and the reason is logged there. */
+static void helper_log_reopen(const struct helper *h)
+{
+	struct stat st;
+	int fd, fl;
+
+	if (!h->error_log[0] || log_fd_get() == STDERR_FILENO)
+		return;  /* standard error: nothing to reopen */
+	fd = open(h->error_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+		  O_NONBLOCK | O_NOCTTY, 0640);
+	if (fd < 0 && errno == ELOOP) {
+		log_error("helper", "SIGUSR1: reopening the error log: %s is a symbolic link, "
+			  "not followed (the old file stays in use)", h->error_log);
+		return;
+	}
+	if (fd < 0) {
+		log_error("helper", "SIGUSR1: reopening the error log: %s: %s (the old file "
+			  "stays in use)", h->error_log, strerror(errno));
+		return;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		log_error("helper", "SIGUSR1: reopening the error log: %s is not a regular file "
+			  "(the old file stays in use)", h->error_log);
+		goto out_close;
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	/* As log_reopen_fd(): the descriptor number stays, a write in flight ends in the
+	 * old file. */
+	if (dup3(fd, log_fd_get(), O_CLOEXEC) < 0) {
+		log_error("helper", "SIGUSR1: reopening the error log: %s: dup3: %s (the old "
+			  "file stays in use)", h->error_log, strerror(errno));
+		goto out_close;
+	}
+	log_notice("helper", "caught SIGUSR1, error log reopened");
+out_close:
+	close(fd);
+}
+
 static void __attribute__((noreturn)) helper_run(struct helper *h)
 {
 	for (;;) {
@@ -1118,15 +1228,8 @@ static void __attribute__((noreturn)) helper_run(struct helper *h)
 
 			while (read(h->sfd, &si, sizeof(si)) > 0)
 				reopen |= si.ssi_signo == SIGUSR1;
-			if (reopen) {
-				int rr = log_reopen();
-
-				if (rr < 0)
-					log_error("helper", "SIGUSR1: reopening the error log: %s",
-						  strerror(-rr));
-				else
-					log_notice("helper", "caught SIGUSR1, error log reopened");
-			}
+			if (reopen)
+				helper_log_reopen(h);
 			helper_reap(h, now);
 		}
 		for (unsigned k = 0; k < n; k++)
@@ -1135,8 +1238,21 @@ static void __attribute__((noreturn)) helper_run(struct helper *h)
 	}
 }
 
+/* The end of the set-up: HMSG_READY on the last conversation, the one helper_spawn()
+ * waits on. 0 or -errno with msg set. */
+static int helper_ready(const struct helper *h, char *msg, size_t len)
+{
+	struct helper_msg m = { .magic = HELPER_MSG_MAGIC, .type = HMSG_READY };
+
+	if (send(h->conv[h->nconv - 1], &m, sizeof(m), MSG_NOSIGNAL) != (ssize_t)sizeof(m)) {
+		snprintf(msg, len, "sending READY: %s", strerror(errno));
+		return -EPIPE;
+	}
+	return 0;
+}
+
 /* The helper process, from fork to _exit. Set-up failures are logged and end it with
- * status 1: the serving process sees its conversations close. */
+ * status 1, before HMSG_READY: helper_spawn() sees the conversation close and fails. */
 static void __attribute__((noreturn)) helper_main(const struct config *cfg, int *conv,
 						  unsigned nconv)
 {
@@ -1159,6 +1275,9 @@ static void __attribute__((noreturn)) helper_main(const struct config *cfg, int 
 	h->nconv = h->nopen = nconv;
 	h->sfd = -1;
 	h->self = getpid();
+	_Static_assert(sizeof(h->error_log) == sizeof(cfg->error_log), "error_log size");
+	memcpy(h->error_log, cfg->error_log, sizeof(h->error_log));
+	h->error_log[sizeof(h->error_log) - 1] = '\0';
 	if (helper_signals(h, msg, sizeof(msg)) < 0)
 		goto fail;
 	/* The backends' orphaned descendants are reparented here, and reaped. */
@@ -1167,7 +1286,8 @@ static void __attribute__((noreturn)) helper_main(const struct config *cfg, int 
 		goto fail;
 	}
 	if (helper_init(h, cfg, msg, sizeof(msg)) < 0 ||
-	    helper_privileges(h, cfg, msg, sizeof(msg)) < 0)
+	    helper_privileges(h, cfg, msg, sizeof(msg)) < 0 ||
+	    helper_ready(h, msg, sizeof(msg)) < 0)
 		goto fail;
 	helper_run(h);
 fail:
@@ -1175,10 +1295,53 @@ fail:
 	_exit(1);
 }
 
+/* The serving side of the set-up: the helper's first datagram on sock must be its
+ * HMSG_READY, within HELPER_READY_MS. 0, or -errno with msg set. */
+static int helper_wait_ready(int sock, char *msg, size_t len)
+{
+	uint64_t deadline = helper_now_ms() + HELPER_READY_MS;
+	struct helper_msg m;
+	const char *why;
+	ssize_t n;
+
+	for (;;) {
+		struct pollfd p = { .fd = sock, .events = POLLIN };
+		uint64_t now = helper_now_ms();
+		int r;
+
+		if (now >= deadline) {
+			snprintf(msg, len, "the helper did not finish its set-up within %u s",
+				 HELPER_READY_MS / 1000);
+			return -ETIMEDOUT;
+		}
+		r = poll(&p, 1, (int)(deadline - now));
+		if (r < 0 && errno != EINTR) {
+			snprintf(msg, len, "waiting for the helper: poll: %s", strerror(errno));
+			return -errno;
+		}
+		if (r <= 0)
+			continue;
+		memset(&m, 0, sizeof(m));
+		n = recv(sock, &m, sizeof(m), MSG_TRUNC | MSG_DONTWAIT);
+		if (n >= 0 || (errno != EAGAIN && errno != EINTR))
+			break;
+	}
+	if (n <= 0) {
+		snprintf(msg, len, "the helper could not set up the backends' supervision and "
+			 "exited (the error log says why)");
+		return -EPERM;
+	}
+	if (helper_msg_check_ready(&m, (long)n, &why) < 0) {
+		snprintf(msg, len, "the helper's first message is not READY: %s", why);
+		return -EPROTO;
+	}
+	return 0;
+}
+
 pid_t helper_spawn(const struct config *cfg, unsigned nsock, int *socks, char *msg,
 		   size_t msglen)
 {
-	int *mine, ret;
+	int *mine, ret, st;
 	unsigned i;
 	pid_t pid;
 
@@ -1210,10 +1373,22 @@ pid_t helper_spawn(const struct config *cfg, unsigned nsock, int *socks, char *m
 	}
 	if (pid == 0)
 		helper_main(cfg, mine, nsock);
+	/* Closed before waiting: a helper that exits is then seen as EOF. */
 	for (i = 0; i < nsock; i++)
 		close(mine[i]);
 	free(mine);
-	return pid;
+	ret = helper_wait_ready(socks[nsock - 1], msg, msglen);
+	if (ret == 0)
+		return pid;
+	/* Our unreaped child: the pid cannot have been reused. */
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	for (i = 0; i < nsock; i++) {
+		close(socks[i]);
+		socks[i] = -1;
+	}
+	return ret;
 out_close:
 	while (i-- > 0) {
 		close(socks[i]);

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <grp.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -157,6 +158,52 @@ START_TEST(test_request_fields)
 }
 END_TEST
 
+START_TEST(test_check_ready_table)
+{
+	struct helper_msg ready = { .magic = HELPER_MSG_MAGIC, .type = HMSG_READY };
+	struct msg_case c[] = {
+		{ "ready", sizeof(struct helper_msg), ready, true },
+		{ "short", 23, ready, false },
+		{ "long", 25, ready, false },
+		{ "magic", sizeof(struct helper_msg), ready, false },
+		{ "state", sizeof(struct helper_msg), state_msg(0, HB_STOPPED, 0), false },
+		{ "request", sizeof(struct helper_msg), req(HMSG_START, 0), false },
+		{ "backend", sizeof(struct helper_msg), ready, false },
+		{ "state set", sizeof(struct helper_msg), ready, false },
+		{ "pid set", sizeof(struct helper_msg), ready, false },
+		{ "starts set", sizeof(struct helper_msg), ready, false },
+		{ "backoff set", sizeof(struct helper_msg), ready, false },
+	};
+	const char *why[sizeof(c) / sizeof(c[0])];
+
+	c[3].m.magic ^= 1;
+	c[6].m.backend = 1;
+	c[7].m.state = 1;
+	c[8].m.pid = 1;
+	c[9].m.starts = 1;
+	c[10].m.backoff_ms = 1;
+	for (unsigned i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		int ret;
+
+		why[i] = NULL;
+		ret = helper_msg_check_ready(&c[i].m, c[i].len, &why[i]);
+		ck_assert_msg((ret == 0) == c[i].ok, "%s: %d", c[i].name, ret);
+		if (!c[i].ok)
+			ck_assert_msg(ret == -EPROTO && why[i] && *why[i], "%s", c[i].name);
+	}
+	ck_assert_str_eq(why[1], why[2]);
+	ck_assert_str_ne(why[1], why[3]);
+	ck_assert_str_eq(why[4], why[5]);
+	ck_assert_str_ne(why[3], why[4]);
+	for (unsigned i = 7; i < 11; i++)
+		ck_assert_str_eq(why[6], why[i]);
+	ck_assert_str_ne(why[4], why[6]);
+	/* and neither end takes it for something else */
+	ck_assert_int_eq(helper_msg_check_state(&ready, sizeof(ready), 1, &why[0]), -EPROTO);
+	ck_assert_int_eq(helper_msg_check_request(&ready, sizeof(ready), 1, &why[0]), -EPROTO);
+}
+END_TEST
+
 /* ---- backoff ---- */
 
 START_TEST(test_backoff_doubles_to_max)
@@ -165,7 +212,7 @@ START_TEST(test_backoff_doubles_to_max)
 	unsigned cur = 0;
 
 	for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-		cur = helper_backoff_next(cur, 100, 1000, 50);
+		cur = helper_backoff_next(cur, 100, 1000, 50, false);
 		ck_assert_uint_eq(cur, want[i]);
 	}
 }
@@ -173,14 +220,14 @@ END_TEST
 
 START_TEST(test_backoff_resets_after_stable_run)
 {
-	unsigned cur = helper_backoff_next(0, 1000, 60000, 0);
+	unsigned cur = helper_backoff_next(0, 1000, 60000, 0, false);
 
-	cur = helper_backoff_next(cur, 1000, 60000, HELPER_STABLE_MS - 1);
+	cur = helper_backoff_next(cur, 1000, 60000, HELPER_STABLE_MS - 1, false);
 	ck_assert_uint_eq(cur, 2000);
-	cur = helper_backoff_next(cur, 1000, 60000, HELPER_STABLE_MS);
+	cur = helper_backoff_next(cur, 1000, 60000, HELPER_STABLE_MS, false);
 	ck_assert_uint_eq(cur, 0);
 	/* after the reset, a quick death starts from min again */
-	ck_assert_uint_eq(helper_backoff_next(cur, 1000, 60000, 10), 1000);
+	ck_assert_uint_eq(helper_backoff_next(cur, 1000, 60000, 10, false), 1000);
 }
 END_TEST
 
@@ -189,15 +236,40 @@ START_TEST(test_backoff_no_overflow)
 	unsigned max = UINT_MAX - 1, cur = 0, prev = 0;
 
 	for (unsigned i = 0; i < 64; i++) {
-		cur = helper_backoff_next(cur, 3, max, 0);
+		cur = helper_backoff_next(cur, 3, max, 0, false);
 		ck_assert_uint_ge(cur, prev);
 		prev = cur;
 	}
 	ck_assert_uint_eq(cur, max);
-	ck_assert_uint_eq(helper_backoff_next(UINT_MAX, 1, UINT_MAX, 0), UINT_MAX);
-	ck_assert_uint_eq(helper_backoff_next(UINT_MAX / 2 + 1, 1, UINT_MAX, 0), UINT_MAX);
+	ck_assert_uint_eq(helper_backoff_next(UINT_MAX, 1, UINT_MAX, 0, false), UINT_MAX);
+	ck_assert_uint_eq(helper_backoff_next(UINT_MAX / 2 + 1, 1, UINT_MAX, 0, false), UINT_MAX);
 	/* a zero minimum still never means "at once" after a quick death */
-	ck_assert_uint_gt(helper_backoff_next(0, 0, 0, 0), 0);
+	ck_assert_uint_gt(helper_backoff_next(0, 0, 0, 0, false), 0);
+}
+END_TEST
+
+/* A clean end (exit 0, or a stop that was asked for) waits min, never a doubled delay;
+ * a crash after it doubles from there again. */
+START_TEST(test_backoff_clean_never_doubles)
+{
+	unsigned cur = 0;
+
+	for (unsigned i = 0; i < 5; i++) {
+		cur = helper_backoff_next(cur, 100, 1000, 50, true);
+		ck_assert_uint_eq(cur, 100);
+	}
+	/* after crashes */
+	cur = helper_backoff_next(cur, 100, 1000, 50, false);
+	ck_assert_uint_eq(cur, 200);
+	cur = helper_backoff_next(cur, 100, 1000, 50, false);
+	ck_assert_uint_eq(cur, 400);
+	ck_assert_uint_eq(helper_backoff_next(cur, 100, 1000, 50, true), 100);
+	/* a stable run, clean or not, allows an immediate start */
+	ck_assert_uint_eq(helper_backoff_next(cur, 100, 1000, HELPER_STABLE_MS, true), 0);
+	ck_assert_uint_eq(helper_backoff_next(cur, 100, 1000, HELPER_STABLE_MS, false), 0);
+	/* never 0 otherwise, and max below min means min */
+	ck_assert_uint_gt(helper_backoff_next(400, 0, 0, 0, true), 0);
+	ck_assert_uint_eq(helper_backoff_next(400, 300, 10, 0, true), 300);
 }
 END_TEST
 
@@ -226,22 +298,19 @@ static void setup(void)
 		strcpy(cfg->user, "nobody");
 }
 
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
 static void teardown(void)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
-
-	while (d && (e = readdir(d))) {
-		char p[512];
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-		unlink(p);
-	}
-	if (d)
-		closedir(d);
-	rmdir(dir);
+	/* depth first, symbolic links removed, not followed */
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	config_free(cfg);
 	free(cfg);
 }
@@ -799,6 +868,73 @@ START_TEST(test_start_waits_for_backoff)
 }
 END_TEST
 
+/* A backend that exits 0 at once, started twice: the second clean exit waits RestartBackoff
+ * MIN again, not twice as long, and each says that backends must not daemonize. */
+START_TEST(test_clean_exit_not_doubled)
+{
+	const char *argv[] = { "/bin/true", NULL };
+	struct cfg_autostart *a = as_add("", argv);
+	int socks[1];
+	struct helper_msg m;
+	pid_t hp;
+
+	a->backoff_min_ms = 300;
+	a->backoff_max_ms = 10000;
+	hp = spawn(1, socks);
+	for (unsigned k = 1; k <= 2; k++) {
+		m = ask(socks[0], HMSG_START, 0);
+		ck_assert_uint_eq(m.starts, k);
+		ck_assert(wait_state(socks[0], 0, HB_BACKOFF, 0, 5000, &m));
+		ck_assert_msg(m.backoff_ms > 0 && m.backoff_ms <= 300, "start %u: backoff %u ms",
+			      k, (unsigned)m.backoff_ms);
+		/* not restarted by itself: the backoff ends in HB_STOPPED */
+		ck_assert(wait_state(socks[0], 0, HB_STOPPED, 0, 5000, &m));
+		ck_assert_uint_eq(m.starts, k);
+	}
+	ck_assert(wait_count(logpath, "exited with status 0 after", 2, 2000));
+	ck_assert(wait_count(logpath, "autostart: backend http://127.0.0.1:1 exited with status 0 "
+			     "0.", 2, 2000));
+	ck_assert_uint_eq(count_str(logpath, " s after its start: backends must stay in the "
+				    "foreground (do not daemonize)"), 2);
+	ck_assert(!log_has("next start in"));
+	close_all(socks, 1);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
+}
+END_TEST
+
+/* STOP then START: the start still waits for RestartBackoff (a stop counts as a clean
+ * end), so a stop/start per request cannot become a fork loop either. */
+START_TEST(test_stop_then_start_waits_for_backoff)
+{
+	struct cfg_autostart *a = as_script("", NULL);
+	int socks[1];
+	struct helper_msg m;
+	pid_t hp, pid;
+
+	a->backoff_min_ms = 3000;
+	a->backoff_max_ms = 3000;
+	hp = spawn(1, socks);
+	m = ask(socks[0], HMSG_START, 0);
+	ck_assert_uint_eq(m.state, HB_RUNNING);
+	pid = m.pid;
+	send_req(socks[0], HMSG_STOP, 0);
+	ck_assert(wait_state(socks[0], 0, HB_STOPPED, 0, 5000, &m));
+	ck_assert(wait_gone(pid, 2000));
+	m = ask(socks[0], HMSG_START, 0);
+	ck_assert_uint_eq(m.state, HB_BACKOFF);
+	ck_assert_uint_eq(m.starts, 1);
+	ck_assert_msg(m.backoff_ms > 1000 && m.backoff_ms <= 3000, "backoff %u ms",
+		      (unsigned)m.backoff_ms);
+	ck_assert(log_has("autostart: backend http://127.0.0.1:1: start requested, next start in"));
+	/* and it does start once that is over */
+	ck_assert(wait_state(socks[0], 0, HB_RUNNING, 0, 5000, &m));
+	ck_assert_uint_eq(m.starts, 2);
+	ck_assert(!log_has("do not daemonize"));
+	close_all(socks, 1);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
+}
+END_TEST
+
 START_TEST(test_exec_failure_backs_off)
 {
 	const char *argv[] = { "/nonexistent/spliced-backend", "--flag", NULL };
@@ -898,6 +1034,143 @@ START_TEST(test_environment_and_descriptors)
 }
 END_TEST
 
+/* Output= is opened by the backend's process as the backend's user: a symbolic link the
+ * backend put in its log directory, to a file only root may write, gets it nothing. The
+ * start fails (logged like an exec failure) and the file keeps its owner, mode and
+ * content. */
+START_TEST(test_output_symlink_not_followed)
+{
+	char target[128], outf[128], line[512];
+	struct cfg_autostart *a;
+	int socks[1], fd;
+	struct helper_msg m;
+	struct stat st;
+	pid_t hp;
+
+	if (!root) {
+		fprintf(stderr, "check_helper: not root, skipping test_output_symlink_not_followed\n");
+		return;
+	}
+	snprintf(target, sizeof(target), "%s/shadow", dir);
+	snprintf(outf, sizeof(outf), "%s/app.log", dir);
+	fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "root:secret\n", 12), 12);
+	close(fd);
+	ck_assert_int_eq(symlink(target, outf), 0);
+	a = as_script("", "echo out-line; exec sleep 30");
+	snprintf(a->output, sizeof(a->output), "%s", outf);
+	hp = spawn(1, socks);
+	m = ask(socks[0], HMSG_START, 0);
+	ck_assert_int_eq(lstat(target, &st), 0);
+	ck_assert_uint_eq(st.st_uid, 0);
+	ck_assert_uint_eq(st.st_gid, 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0600);
+	ck_assert_uint_eq(m.state, HB_BACKOFF);
+	ck_assert_uint_eq(m.starts, 0);
+	snprintf(line, sizeof(line), "autostart: backend http://127.0.0.1:1: open Output %s: "
+		 "Permission denied", outf);
+	ck_assert_msg(log_has(line), "log lacks '%s'", line);
+	ck_assert(wait_count(logpath, "next start in 0.1 s (RestartBackoff)", 1, 2000));
+	/* tried again after the backoff, with the same result */
+	ck_assert(wait_count(logpath, line, 2, 5000));
+	ck_assert_int_eq(lstat(target, &st), 0);
+	ck_assert_uint_eq(st.st_uid, 0);
+	ck_assert_uint_eq(st.st_gid, 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0600);
+	ck_assert_str_eq(slurp(target), "root:secret\n");
+	ck_assert_int_ne(access(marker, F_OK), 0);  /* never exec'd */
+	close_all(socks, 1);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
+	ck_assert_int_eq(lstat(target, &st), 0);
+	ck_assert(st.st_uid == 0 && (st.st_mode & 07777) == 0600);
+}
+END_TEST
+
+static unsigned fdinfo_flags(pid_t pid, int fd)
+{
+	char path[64];
+	const char *s;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)pid, fd);
+	s = strstr(slurp(path), "flags:");
+	ck_assert_ptr_nonnull(s);
+	return (unsigned)strtoul(s + 6, NULL, 8);
+}
+
+/* Output= a FIFO without a reader: the start fails at once (ENXIO), the helper is not
+ * blocked; with a reader the backend writes there, through a blocking descriptor. */
+START_TEST(test_output_fifo)
+{
+	char fifo[128], line[512], buf[256];
+	struct cfg_autostart *a;
+	struct pollfd p;
+	int socks[1], rfd;
+	struct helper_msg m;
+	ssize_t n;
+	pid_t hp;
+
+	snprintf(fifo, sizeof(fifo), "%s/out.fifo", dir);
+	ck_assert_int_eq(mkfifo(fifo, 0666), 0);
+	ck_assert_int_eq(chmod(fifo, 0666), 0);  /* the backend's user writes to it */
+	a = as_script("", "echo out-line; exec sleep 30");
+	snprintf(a->output, sizeof(a->output), "%s", fifo);
+	a->backoff_min_ms = 200;
+	hp = spawn(1, socks);
+	m = ask(socks[0], HMSG_START, 0);
+	ck_assert_uint_eq(m.state, HB_BACKOFF);
+	ck_assert_uint_eq(m.starts, 0);
+	snprintf(line, sizeof(line), "autostart: backend http://127.0.0.1:1: open Output %s: "
+		 "No such device or address", fifo);
+	ck_assert_msg(log_has(line), "log lacks '%s' in:\n%s", line, slurp(logpath));
+	m = ask(socks[0], HMSG_STATUS, 0);  /* the helper still answers */
+	ck_assert_uint_eq(m.starts, 0);
+	rfd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	ck_assert_int_ge(rfd, 0);
+	/* the restart after the backoff finds a reader */
+	ck_assert(wait_state(socks[0], 0, HB_RUNNING, 0, 5000, &m));
+	p = (struct pollfd){ .fd = rfd, .events = POLLIN };
+	ck_assert_int_eq(poll(&p, 1, 5000), 1);
+	n = read(rfd, buf, sizeof(buf) - 1);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_msg(strstr(buf, "out-line"), "%s", buf);
+	ck_assert_uint_eq(fdinfo_flags(m.pid, 1) & O_NONBLOCK, 0);
+	ck_assert_uint_eq(fdinfo_flags(m.pid, 2) & O_NONBLOCK, 0);
+	close_all(socks, 1);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
+	close(rfd);
+}
+END_TEST
+
+/* Output= is opened at every start: after logrotate moved it, the next start writes to a
+ * new file of that name. */
+START_TEST(test_output_reopened_each_start)
+{
+	char outf[128], rotated[140];
+	struct cfg_autostart *a;
+	int socks[1];
+	struct helper_msg m;
+	pid_t hp;
+
+	snprintf(outf, sizeof(outf), "%s/app.log", dir);
+	snprintf(rotated, sizeof(rotated), "%s.1", outf);
+	a = as_script("", "echo out-line; exec sleep 30");
+	snprintf(a->output, sizeof(a->output), "%s", outf);
+	hp = spawn(1, socks);
+	m = ask(socks[0], HMSG_START, 0);
+	ck_assert_uint_eq(m.state, HB_RUNNING);
+	ck_assert(wait_count(outf, "out-line", 1, 5000));
+	ck_assert_int_eq(rename(outf, rotated), 0);
+	ck_assert_int_eq(kill(m.pid, SIGKILL), 0);
+	ck_assert(wait_state(socks[0], 0, HB_RUNNING, m.pid, 5000, &m));
+	ck_assert(wait_count(outf, "out-line", 1, 5000));
+	ck_assert_uint_eq(count_str(rotated, "out-line"), 1);
+	close_all(socks, 1);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
+}
+END_TEST
+
 static void sock_ino(int fd, char *out, size_t len)
 {
 	struct stat st;
@@ -935,6 +1208,16 @@ START_TEST(test_helper_closes_inherited)
 	ck_assert_uint_eq(m.state, HB_STOPPED);
 	snprintf(path, sizeof(path), "/proc/%d/fd", (int)hp);
 	d = opendir(path);
+	if (!d && errno == EACCES && !root) {
+		/* the helper is not dumpable: its /proc/PID/fd is root's */
+		fprintf(stderr, "check_helper: not root, cannot read %s, skipping "
+			"test_helper_closes_inherited\n", path);
+		close(lfd);
+		close(ffd);
+		close_all(socks, 2);
+		ck_assert_int_eq(wait_exit(hp, 5000), 0);
+		return;
+	}
 	ck_assert_ptr_nonnull(d);
 	while ((e = readdir(d))) {
 		char p[512];
@@ -974,6 +1257,47 @@ START_TEST(test_shutdown)
 	ck_assert(wait_gone(m.pid, 1000));
 	ck_assert(log_has("autostart: backend http://127.0.0.1:1 stopped"));
 	ck_assert(log_has("helper: exiting"));
+}
+END_TEST
+
+/* A set-up failure of the helper (here a malformed command, in any mode) makes
+ * helper_spawn() fail: nothing is left running or open, and the log says why. */
+START_TEST(test_setup_failure_fails_spawn)
+{
+	const char *argv[] = { "sh", "-c", "exit 0", NULL };
+	int socks[2] = { -2, -2 };
+	char msg[256];
+	pid_t pid;
+
+	as_add("", argv);  /* not an absolute path */
+	pid = helper_spawn(cfg, 2, socks, msg, sizeof(msg));
+	ck_assert_int_eq(pid, -EPERM);
+	ck_assert_msg(strstr(msg, "the helper could not set up the backends' supervision"),
+		      "%s", msg);
+	ck_assert_int_eq(socks[0], -1);
+	ck_assert_int_eq(socks[1], -1);
+	ck_assert(waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD);
+	ck_assert(log_has("ProxyAutostart http://127.0.0.1:1 (entry 0): malformed command or "
+			  "environment"));
+}
+END_TEST
+
+/* Once helper_spawn() returned, the READY it consumed is gone: the conversation the
+ * serving process keeps starts with the answers to its own requests. */
+START_TEST(test_ready_consumed)
+{
+	int socks[2];
+	struct helper_msg m;
+	pid_t hp;
+
+	as_script("", NULL);
+	hp = spawn(2, socks);
+	ck_assert_int_eq(recv_state(socks[1], 100, &m), 0);
+	send_req(socks[1], HMSG_STATUS, 0);
+	ck_assert_int_eq(recv_state(socks[1], 2000, &m), 1);
+	ck_assert_uint_eq(m.state, HB_STOPPED);
+	close_all(socks, 2);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
 }
 END_TEST
 
@@ -1054,11 +1378,26 @@ START_TEST(test_privs_mixed_users)
 }
 END_TEST
 
+/* helper_spawn() with a backend that would run as root (or group root) fails: no helper
+ * is left, no conversation is open, and the log says why. */
+static void spawn_refused(const char *why)
+{
+	int socks[2] = { -2, -2 };
+	char msg[256];
+	pid_t pid;
+
+	pid = helper_spawn(cfg, 2, socks, msg, sizeof(msg));
+	ck_assert_msg(pid < 0, "helper_spawn: %d", (int)pid);
+	ck_assert_int_eq(pid, -EPERM);
+	ck_assert_int_eq(socks[0], -1);
+	ck_assert_int_eq(socks[1], -1);
+	ck_assert(waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD);
+	ck_assert_msg(log_has(why), "log lacks '%s'", why);
+}
+
 START_TEST(test_privs_refuse_root)
 {
 	const char *argv[] = { "/bin/sleep", "30", NULL };
-	int socks[1];
-	pid_t hp;
 
 	if (!root) {
 		fprintf(stderr, "check_helper: not root, skipping test_privs_refuse_root\n");
@@ -1066,11 +1405,109 @@ START_TEST(test_privs_refuse_root)
 	}
 	as_add("nobody", argv);
 	as_add("root", argv);
-	hp = spawn(1, socks);
-	ck_assert(wait_eof(socks[0], 5000));
-	ck_assert_int_eq(wait_exit(hp, 5000), 1);
-	ck_assert(log_has("ProxyAutostart: refusing to run a backend as root"));
+	spawn_refused("ProxyAutostart: refusing to run a backend as root");
+}
+END_TEST
+
+START_TEST(test_privs_refuse_group_root)
+{
+	const char *argv[] = { "/bin/sleep", "30", NULL };
+	struct cfg_autostart *a;
+
+	if (!root) {
+		fprintf(stderr, "check_helper: not root, skipping test_privs_refuse_group_root\n");
+		return;
+	}
+	as_add("nobody", argv);
+	a = as_add("nobody", argv);
+	snprintf(a->group, sizeof(a->group), "root");
+	spawn_refused("ProxyAutostart: refusing to run a backend with group root");
+	ck_assert(!log_has("refusing to run a backend as root"));
+}
+END_TEST
+
+START_TEST(test_privs_refuse_unknown_user)
+{
+	const char *argv[] = { "/bin/sleep", "30", NULL };
+
+	if (!root) {
+		fprintf(stderr, "check_helper: not root, skipping test_privs_refuse_unknown_user\n");
+		return;
+	}
+	as_add("nobody", argv);
+	as_add("no-such-user-spliced", argv);
+	spawn_refused("ProxyAutostart http://127.0.0.1:2: User no-such-user-spliced: no such user");
+}
+END_TEST
+
+/* The server's Group root, inherited by backends without User=, is refused too (and the
+ * helper, which would become that group, never runs with it). */
+START_TEST(test_privs_refuse_server_group_root)
+{
+	const char *argv[] = { "/bin/sleep", "30", NULL };
+
+	if (!root) {
+		fprintf(stderr, "check_helper: not root, skipping "
+			"test_privs_refuse_server_group_root\n");
+		return;
+	}
+	strcpy(cfg->group, "root");
+	as_add("", argv);
+	spawn_refused("ProxyAutostart: refusing to run a backend with group root");
+}
+END_TEST
+
+/* SIGUSR1 to a helper that runs as uid 0 (mixed users): a symbolic link put in place of
+ * the error log (its directory is the serving process's to write) is not followed, so
+ * nothing is created where it points; the old log stays in use and says so. A regular
+ * file there is reopened. */
+START_TEST(test_log_reopen_no_symlink)
+{
+	const char *argv[] = { "/bin/sleep", "30", NULL };
+	char rotated[160], rootdir[128], target[160];
+	int socks[1];
+	struct helper_msg m;
+	pid_t hp;
+
+	if (!root) {
+		fprintf(stderr, "check_helper: not root, skipping test_log_reopen_no_symlink\n");
+		return;
+	}
+	snprintf(cfg->error_log, sizeof(cfg->error_log), "%s", logpath);
+	as_add("nobody", argv);
+	as_add("daemon", argv);
+	hp = spawn_synced(socks);
+	uid_is(hp, 0);
+	snprintf(rotated, sizeof(rotated), "%s.1", logpath);
+	snprintf(rootdir, sizeof(rootdir), "%s/rootonly", dir);
+	snprintf(target, sizeof(target), "%s/planted", rootdir);
+	ck_assert_int_eq(mkdir(rootdir, 0700), 0);
+	ck_assert_int_eq(rename(logpath, rotated), 0);
+	ck_assert_int_eq(symlink(target, logpath), 0);
+	ck_assert_int_eq(kill(hp, SIGUSR1), 0);
+	for (int k = 0; k < 500 && access(target, F_OK) != 0 && !count_str(rotated, "SIGUSR1"); k++)
+		sleep_ms(10);
+	ck_assert_msg(access(target, F_OK) < 0 && errno == ENOENT, "%s was created", target);
+	ck_assert(wait_count(rotated, "SIGUSR1: reopening the error log: ", 1, 5000));
+	ck_assert_uint_eq(count_str(rotated, " is a symbolic link, not followed (the old file "
+				    "stays in use)"), 1);
+	m = ask(socks[0], HMSG_STATUS, 0);  /* still serving */
+	ck_assert_uint_eq(m.state, HB_STOPPED);
+	/* a FIFO there is refused too, without blocking the helper */
+	ck_assert_int_eq(unlink(logpath), 0);
+	ck_assert_int_eq(mkfifo(logpath, 0666), 0);
+	ck_assert_int_eq(kill(hp, SIGUSR1), 0);
+	ck_assert(wait_count(rotated, "SIGUSR1: reopening the error log: ", 2, 5000));
+	m = ask(socks[0], HMSG_STATUS, 0);
+	ck_assert_uint_eq(m.state, HB_STOPPED);
+	/* a regular file is reopened */
+	ck_assert_int_eq(unlink(logpath), 0);
+	ck_assert_int_eq(kill(hp, SIGUSR1), 0);
+	ck_assert(wait_count(logpath, "caught SIGUSR1, error log reopened", 1, 5000));
+	ck_assert_uint_eq(count_str(rotated, "caught SIGUSR1"), 0);
+	ck_assert(access(target, F_OK) < 0 && errno == ENOENT);
 	close_all(socks, 1);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
 }
 END_TEST
 
@@ -1132,12 +1569,14 @@ int main(void)
 	tcase_add_test(tc, test_check_request_table);
 	tcase_add_test(tc, test_check_state_table);
 	tcase_add_test(tc, test_request_fields);
+	tcase_add_test(tc, test_check_ready_table);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("backoff");
 	tcase_add_test(tc, test_backoff_doubles_to_max);
 	tcase_add_test(tc, test_backoff_resets_after_stable_run);
 	tcase_add_test(tc, test_backoff_no_overflow);
+	tcase_add_test(tc, test_backoff_clean_never_doubles);
 	suite_add_tcase(s, tc);
 
 	add_process_tcase(s, "malformed", test_malformed_ends_conversation);
@@ -1147,13 +1586,24 @@ int main(void)
 	add_process_tcase(s, "stop_timeout", test_stop_timeout_sigkill);
 	add_process_tcase(s, "crash_loop", test_crash_loop_backs_off);
 	add_process_tcase(s, "start_backoff", test_start_waits_for_backoff);
+	add_process_tcase(s, "clean_exit", test_clean_exit_not_doubled);
+	add_process_tcase(s, "stop_start", test_stop_then_start_waits_for_backoff);
 	add_process_tcase(s, "exec_failure", test_exec_failure_backs_off);
 	add_process_tcase(s, "environment", test_environment_and_descriptors);
+	add_process_tcase(s, "output_symlink", test_output_symlink_not_followed);
+	add_process_tcase(s, "output_fifo", test_output_fifo);
+	add_process_tcase(s, "output_reopen", test_output_reopened_each_start);
 	add_process_tcase(s, "inherited", test_helper_closes_inherited);
 	add_process_tcase(s, "shutdown", test_shutdown);
+	add_process_tcase(s, "setup_failure", test_setup_failure_fails_spawn);
+	add_process_tcase(s, "ready_consumed", test_ready_consumed);
 	add_process_tcase(s, "privs_same_user", test_privs_same_user);
 	add_process_tcase(s, "privs_mixed", test_privs_mixed_users);
 	add_process_tcase(s, "privs_refuse_root", test_privs_refuse_root);
+	add_process_tcase(s, "privs_refuse_group", test_privs_refuse_group_root);
+	add_process_tcase(s, "privs_refuse_unknown_user", test_privs_refuse_unknown_user);
+	add_process_tcase(s, "privs_refuse_server_group", test_privs_refuse_server_group_root);
+	add_process_tcase(s, "log_reopen", test_log_reopen_no_symlink);
 	add_process_tcase(s, "privs_not_root", test_privs_not_root);
 
 	sr = srunner_create(s);

@@ -18,6 +18,10 @@ enum helper_msg_type {
 	/* helper -> serving process: the answer to each request, and sent unasked to every
 	 * conversation when a backend's state changes */
 	HMSG_STATE = 0x81,
+	/* helper -> serving process, once, on the last conversation only, before anything
+	 * else: its set-up is done and its privileges are set and verified. `backend` and
+	 * every field after it are zero. helper_spawn() waits for it. */
+	HMSG_READY = 0x82,
 };
 
 enum helper_bstate {

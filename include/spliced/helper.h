@@ -6,7 +6,11 @@
  * Privileges kept by the helper (started as root): none when every ProxyAutostart backend
  * runs as one user and group (the helper then runs as that user); else uid 0 with only
  * CAP_SETUID, CAP_SETGID and CAP_KILL (effective and permitted; bounding set emptied).
- * Always PR_SET_NO_NEW_PRIVS. Started as another user: that user, no capabilities. */
+ * Always PR_SET_NO_NEW_PRIVS. Started as another user: that user, no capabilities.
+ * The helper opens no file by a path a backend or the serving process could control with
+ * more rights than theirs: a backend's Output= is opened by the backend's own process,
+ * after it switched to the backend's user, and the error log is reopened (SIGUSR1)
+ * without following a symbolic link and only if it is a regular file. */
 #ifndef SPLICED_HELPER_H
 #define SPLICED_HELPER_H
 
@@ -23,7 +27,14 @@
  * socketpairs): socks[0..nsock) receive the serving ends (close-on-exec, blocking); the
  * helper keeps the other ends. The helper closes every other descriptor it inherited but
  * the error log (log_fd_get()) and standard input/output/error.
- * Returns the helper's pid, or -errno with msg set. */
+ * Returns only once the helper has finished its set-up: it resolved every backend, set and
+ * verified its privileges, and said so with one HMSG_READY on socks[nsock - 1] (which this
+ * call consumes, so the conversation starts empty). Returns the helper's pid then.
+ * Else (the helper exited during its set-up, e.g. a backend that would run as root or an
+ * unknown User=, which it logged; it sent something else; nothing within 10 s) the helper
+ * is SIGKILLed and reaped, every socks[i] is closed and set to -1, and -EPERM (it exited),
+ * -EPROTO (another message) or -ETIMEDOUT is returned with msg set; other failures
+ * (socketpair, fork) are -errno with msg set and nothing left open or running. */
 pid_t helper_spawn(const struct config *cfg, unsigned nsock, int *socks, char *msg,
 		   size_t msglen);
 
@@ -41,13 +52,19 @@ int helper_msg_check_request(const struct helper_msg *m, long len, unsigned nbac
 int helper_msg_check_state(const struct helper_msg *m, long len, unsigned nbackend,
 			   const char **why);
 
-/* The delay before the next start of a backend that exited after running uptime_ms,
- * given the delay used last time (cur_ms, 0 at first): a backend that ran at least
- * HELPER_STABLE_MS starts again at once (0); otherwise the delay is min_ms the first
- * time and doubles each time after, up to max_ms. */
+/* The same for the helper's first datagram: exactly one HMSG_READY, every other field
+ * zero. 0 or -EPROTO with *why set. */
+int helper_msg_check_ready(const struct helper_msg *m, long len, const char **why);
+
+/* The delay before the next start of a backend whose process ended after running
+ * uptime_ms, given the delay used last time (cur_ms, 0 at first). A backend that ran at
+ * least HELPER_STABLE_MS may start again at once (0). Otherwise, after a crash (a non-zero
+ * status, a signal, a failed start) the delay is min_ms the first time and doubles each
+ * time after, up to max_ms; after a clean end (status 0, or a stop that was asked for) it
+ * is min_ms, never doubled. Never 0 but for a stable run. */
 #define HELPER_STABLE_MS 10000
 unsigned helper_backoff_next(unsigned cur_ms, unsigned min_ms, unsigned max_ms,
-			     uint64_t uptime_ms);
+			     uint64_t uptime_ms, bool clean);
 
 /* Shutdown of the serving process, after its workers stopped: sends HMSG_STOP for every
  * backend on sock, closes it, and waits for the helper (which stops the backends and
