@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -223,6 +224,29 @@ static int open_access_logs(const struct config *cfg, char *msg, size_t len)
 
 static pid_t helper_pid;
 
+/* The built-in demo's application runs as nobody when spliced runs as root: a tree
+ * checked out where others cannot enter (a home directory) makes it fail to start, and
+ * /app/ answer 503. Say why at once. */
+static void demo_reach_warning(const struct config *cfg)
+{
+	char p[CFG_PATH_MAX];
+	const struct cfg_autostart *a = &cfg->autostart[0];
+	struct stat st;
+
+	if (geteuid() != 0 || cfg->nautostart != 1 || a->argc < 2)
+		return;
+	snprintf(p, sizeof(p), "%s", a->text + a->argv_off[1]);
+	for (char *slash = strrchr(p, '/'); slash && slash != p; slash = strrchr(p, '/')) {
+		*slash = '\0';
+		if (stat(p, &st) == 0 && !(st.st_mode & S_IXOTH)) {
+			log_warn("main", "the demo application %s cannot be started as user nobody: "
+				 "%s is not searchable by others (chmod o+x it, or put the tree "
+				 "elsewhere); /app/ will answer 503", a->text + a->argv_off[1], p);
+			return;
+		}
+	}
+}
+
 /* A backend running as the serving process's user is reachable from it (signals, ptrace,
  * /proc/PID/environ): fine for a demo, worth a word in the log for anything else. */
 static void autostart_same_user_notice(const struct config *cfg)
@@ -369,6 +393,8 @@ int main(int argc, char **argv)
 	}
 	if (cfg.scope[0].log_level >= 0)
 		log_set_level((enum log_level)cfg.scope[0].log_level);
+	if (!cfg_path)
+		demo_reach_warning(&cfg);
 
 	nw = worker_count(&cfg);
 	per_worker = (cfg.max_connections + nw - 1) / nw;

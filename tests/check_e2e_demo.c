@@ -7,11 +7,68 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "e2e.h"
 
-#define DEMO SPLICED_DATADIR "/demo"
+#define TREE SPLICED_DATADIR "/demo"
+
+/* Others (the backend runs as nobody) can reach path: every directory above it
+ * searchable and the file readable by others. */
+static bool others_reach(const char *path)
+{
+	char p[1024];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s", path);
+	if (stat(p, &st) < 0 || !(st.st_mode & S_IROTH))
+		return false;
+	for (char *slash = strrchr(p, '/'); slash && slash != p; slash = strrchr(p, '/')) {
+		*slash = '\0';
+		if (stat(p, &st) < 0 || !(st.st_mode & S_IXOTH))
+			return false;
+	}
+	return true;
+}
+
+static void copy_to(const char *src, const char *dir, const char *name)
+{
+	char dst[1024];
+	size_t n;
+	char *data = e2e_read_file(src, &n);
+	FILE *f;
+
+	ck_assert_msg(data != NULL, "read %s", src);
+	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
+	f = fopen(dst, "w");
+	ck_assert_msg(f != NULL, "create %s", dst);
+	ck_assert_uint_eq(fwrite(data, 1, n, f), n);
+	fclose(f);
+	chmod(dst, 0644);
+	free(data);
+}
+
+/* The demo's directory: the tree's, or (when the tree sits where others cannot reach it,
+ * a home directory say) a copy of it in the test's temporary directory. */
+static const char *demo_dir(void)
+{
+	static char dir[512];
+
+	if (others_reach(TREE "/app.py"))
+		return TREE;
+	snprintf(dir, sizeof(dir), "%s/demo", e2e_temp_dir());
+	ck_assert(mkdir(dir, 0755) == 0 || errno == EEXIST);
+	chmod(dir, 0755);
+	copy_to(TREE "/app.py", dir, "app.py");
+	snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/site");
+	ck_assert(mkdir(dir, 0755) == 0 || errno == EEXIST);
+	chmod(dir, 0755);
+	copy_to(TREE "/site/index.html", dir, "index.html");
+	copy_to(TREE "/site/style.css", dir, "style.css");
+	dir[strlen(dir) - 5] = '\0';
+	return dir;
+}
 
 static void get(struct e2e_client *c, const char *target, struct e2e_response *r)
 {
@@ -38,9 +95,9 @@ START_TEST(test_demo)
 	struct e2e_client c;
 	struct e2e_response r;
 	int port = e2e_free_port();
-	char *index;
+	char *index, path[600];
 	size_t ilen;
-	const char *p;
+	const char *p, *demo;
 	int pid = 0;
 
 	if (!have_cherrypy()) {
@@ -48,12 +105,14 @@ START_TEST(test_demo)
 			"(python3-cherrypy3; `make deps` installs it)\n");
 		return;
 	}
-	index = e2e_read_file(DEMO "/site/index.html", &ilen);
-	ck_assert_msg(index != NULL, "%s/site/index.html is missing", DEMO);
+	demo = demo_dir();
+	snprintf(path, sizeof(path), "%s/site/index.html", demo);
+	index = e2e_read_file(path, &ilen);
+	ck_assert_msg(index != NULL, "%s is missing", path);
 	e2e_spliced_startf(&sp, "DocumentRoot \"%s/site\"\n"
 			   "ProxyPass /app/ http://127.0.0.1:%d/\n"
 			   "ProxyAutostart http://127.0.0.1:%d \"Dir=%s\" -- /usr/bin/python3 "
-			   "\"%s/app.py\" --port %d\n", DEMO, port, port, DEMO, DEMO, port);
+			   "\"%s/app.py\" --port %d\n", demo, port, port, demo, demo, port);
 	e2e_client_open(&c, sp.port);
 
 	/* the site: the file's bytes */
