@@ -205,8 +205,9 @@ void worker_cancel_fd(struct worker *w, int fd)
 	io_uring_sqe_set_data64(sqe, RING_UD(OP_NONE, 0));
 }
 
-int worker_timer(struct worker *w, int op, unsigned idx, struct __kernel_timespec *ts,
-		 unsigned ms)
+/* A timer's entry: (op, idx) arms a new one, update moves the pending (op, idx). */
+static int worker_timer_sqe(struct worker *w, int op, unsigned idx,
+			    struct __kernel_timespec *ts, unsigned ms, bool update)
 {
 	struct io_uring_sqe *sqe = ring_sqe(&w->ring);
 
@@ -214,23 +215,26 @@ int worker_timer(struct worker *w, int op, unsigned idx, struct __kernel_timespe
 		return -EBUSY;
 	ts->tv_sec = ms / 1000;
 	ts->tv_nsec = (long long)(ms % 1000) * 1000000;
-	io_uring_prep_timeout(sqe, ts, 0, 0);
-	io_uring_sqe_set_data64(sqe, RING_UD(op, idx));
+	if (update) {
+		io_uring_prep_timeout_update(sqe, ts, RING_UD(op, idx), 0);
+		io_uring_sqe_set_data64(sqe, RING_UD(OP_NONE, 0));
+	} else {
+		io_uring_prep_timeout(sqe, ts, 0, 0);
+		io_uring_sqe_set_data64(sqe, RING_UD(op, idx));
+	}
 	return 0;
+}
+
+int worker_timer(struct worker *w, int op, unsigned idx, struct __kernel_timespec *ts,
+		 unsigned ms)
+{
+	return worker_timer_sqe(w, op, idx, ts, ms, false);
 }
 
 int worker_timer_update(struct worker *w, int op, unsigned idx, struct __kernel_timespec *ts,
 			unsigned ms)
 {
-	struct io_uring_sqe *sqe = ring_sqe(&w->ring);
-
-	if (!sqe)
-		return -EBUSY;
-	ts->tv_sec = ms / 1000;
-	ts->tv_nsec = (long long)(ms % 1000) * 1000000;
-	io_uring_prep_timeout_update(sqe, ts, RING_UD(op, idx), 0);
-	io_uring_sqe_set_data64(sqe, RING_UD(OP_NONE, 0));
-	return 0;
+	return worker_timer_sqe(w, op, idx, ts, ms, true);
 }
 
 static void worker_arm_helper(struct worker *w)

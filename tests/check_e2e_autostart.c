@@ -112,29 +112,6 @@ static bool nobody_can_exec(const char *path)
 }
 
 /* Copies the file src to dst with mode. */
-static void copy_file(const char *src, const char *dst, mode_t mode)
-{
-	size_t n;
-	char *data = e2e_read_file(src, &n);
-	int fd;
-	size_t off = 0;
-
-	ck_assert_msg(data != NULL, "read %s: %s", src, strerror(errno));
-	fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	ck_assert_msg(fd >= 0, "create %s: %s", dst, strerror(errno));
-	while (off < n) {
-		ssize_t k = write(fd, data + off, n - off);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		ck_assert_msg(k > 0, "write %s: %s", dst, strerror(errno));
-		off += (size_t)k;
-	}
-	ck_assert_int_eq(fchmod(fd, mode), 0);
-	close(fd);
-	free(data);
-}
-
 /* A new directory in the test's temporary directory with mode (chmod'ed past the umask). */
 static const char *new_dir(const char *name, mode_t mode)
 {
@@ -160,7 +137,7 @@ static const char *backend_bin(void)
 	if (copy[0])
 		return copy;
 	snprintf(copy, sizeof(copy), "%s/testbackend", new_dir("bin", 0755));
-	copy_file(bin, copy, 0755);
+	e2e_copy_file(bin, copy, 0755);
 	ck_assert_msg(nobody_can_exec(copy), "user nobody cannot execute %s (nor the copy %s): "
 		      "is the temporary directory %s searchable by others?", bin, copy,
 		      e2e_temp_dir());
@@ -1333,7 +1310,7 @@ START_TEST(test_exec_fails_at_run_time)
 	int hfd, port = hold_port(&hfd);
 
 	snprintf(bin, sizeof(bin), "%s/testbackend", new_dir("execfail", 0755));
-	copy_file(backend_bin(), bin, 0755);
+	e2e_copy_file(backend_bin(), bin, 0755);
 	snprintf(name, sizeof(name), "http://127.0.0.1:%d", port);
 	e2e_spliced_startf(&sp, "StartTimeout 2\nRestartBackoff 100ms 200ms\nProxyPass / %s/\n"
 			   "ProxyAutostart %s -- %s -p %d\n", name, name, bin, port);

@@ -35,18 +35,9 @@ static bool others_reach(const char *path)
 static void copy_to(const char *src, const char *dir, const char *name)
 {
 	char dst[1024];
-	size_t n;
-	char *data = e2e_read_file(src, &n);
-	FILE *f;
 
-	ck_assert_msg(data != NULL, "read %s", src);
 	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
-	f = fopen(dst, "w");
-	ck_assert_msg(f != NULL, "create %s", dst);
-	ck_assert_uint_eq(fwrite(data, 1, n, f), n);
-	fclose(f);
-	chmod(dst, 0644);
-	free(data);
+	e2e_copy_file(src, dst, 0644);
 }
 
 /* The demo's directory: the tree's, or (when the tree sits where others cannot reach it,

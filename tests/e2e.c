@@ -1640,3 +1640,27 @@ const char *e2e_temp_dir(void)
 	wd_ensure();
 	return wd_base;
 }
+
+/* Copies src to dst (created or truncated) with exactly `mode`. Fails the test on error. */
+void e2e_copy_file(const char *src, const char *dst, mode_t mode)
+{
+	size_t n;
+	char *data = e2e_read_file(src, &n);
+	int fd;
+	size_t off = 0;
+
+	ck_assert_msg(data != NULL, "read %s: %s", src, strerror(errno));
+	fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	ck_assert_msg(fd >= 0, "create %s: %s", dst, strerror(errno));
+	while (off < n) {
+		ssize_t k = write(fd, data + off, n - off);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		ck_assert_msg(k > 0, "write %s: %s", dst, strerror(errno));
+		off += (size_t)k;
+	}
+	ck_assert_int_eq(fchmod(fd, mode), 0);
+	close(fd);
+	free(data);
+}

@@ -215,4 +215,7 @@ int e2e_free_port(void);
  * ends), for files the test creates itself. Static storage. */
 const char *e2e_temp_dir(void);
 
+/* Copies src to dst (created or truncated) with exactly `mode`; fails the test on error. */
+void e2e_copy_file(const char *src, const char *dst, mode_t mode);
+
 #endif
