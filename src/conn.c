@@ -1472,12 +1472,10 @@ static void conn_file_pump(struct conn *c)
 	uint64_t before = b->sp.moved;
 	enum relay_result r;
 
-	if (!b->sp.pipe && !b->splicing) {
-		/* Without a free pipe, sendfile(2) moves the bytes instead. */
-		b->sp.pipe = relay_pipe_get(&c->w->pipes);
+	if (!b->splicing) {
+		/* sendfile(2), not a pipe of ours: see relay_file_pump() */
 		b->splicing = true;
-		if (b->sp.pipe)
-			c->w->stats.splice_transfers++;
+		c->w->stats.splice_transfers++;
 	}
 	r = relay_file_pump(&b->sp, &c->foff);
 	c->w->stats.bytes_spliced += b->sp.moved - before;
@@ -1487,8 +1485,6 @@ static void conn_file_pump(struct conn *c)
 	switch (r) {
 	case RELAY_DONE:
 		conn_trace_splice(c, b->sp.moved, 2);
-		relay_pipe_put(&c->w->pipes, b->sp.pipe, false);
-		b->sp.pipe = NULL;
 		b->splicing = false;
 		conn_file_done(c);
 		return;

@@ -117,7 +117,7 @@ enum relay_result relay_pump(struct relay_splice *s)
 	}
 }
 
-static enum relay_result relay_sendfile(struct relay_splice *s, int64_t *off)
+enum relay_result relay_file_pump(struct relay_splice *s, int64_t *off)
 {
 	while (s->left) {
 		off_t o = (off_t)*off;
@@ -140,36 +140,4 @@ static enum relay_result relay_sendfile(struct relay_splice *s, int64_t *off)
 		return RELAY_ERROR;
 	}
 	return RELAY_DONE;
-}
-
-enum relay_result relay_file_pump(struct relay_splice *s, int64_t *off)
-{
-	if (!s->pipe)
-		return relay_sendfile(s, off);
-	for (;;) {
-		enum relay_result r = relay_drain(s);
-		size_t want;
-		loff_t o = (loff_t)*off;
-		ssize_t n;
-
-		if (r != RELAY_DONE)
-			return r;
-		if (s->left == 0)
-			return RELAY_DONE;
-		want = s->left < s->pipe->size ? (size_t)s->left : s->pipe->size;
-		/* Explicit offsets: cached file descriptors are shared between requests. */
-		n = splice(s->from, &o, s->pipe->wfd, NULL, want, SPLICE_F_MOVE);
-		if (n > 0) {
-			*off = o;
-			s->in_pipe += (uint32_t)n;
-			s->left -= (uint64_t)n;
-			continue;
-		}
-		if (n == 0)
-			return RELAY_EOF;
-		if (errno == EINTR)
-			continue;
-		s->err = errno;
-		return RELAY_ERROR;
-	}
 }

@@ -217,6 +217,88 @@ START_TEST(test_pool_bounded)
 }
 END_TEST
 
+
+/* A temporary file of n pattern bytes, open for reading (unlinked already). */
+static int pattern_file(size_t n)
+{
+	char path[] = "/tmp/check_relay.XXXXXX";
+	int fd = mkstemp(path);
+	unsigned char buf[4096];
+
+	ck_assert_int_ge(fd, 0);
+	unlink(path);
+	for (size_t off = 0; off < n;) {
+		size_t k = n - off < sizeof(buf) ? n - off : sizeof(buf);
+
+		for (size_t i = 0; i < k; i++)
+			buf[i] = pattern(off + i);
+		ck_assert_int_eq(write(fd, buf, k), (ssize_t)k);
+		off += k;
+	}
+	return fd;
+}
+
+/* A range of a file to a socket that fills up (RELAY_WAIT_OUT until the reader drains
+ * it), byte-exact, the offset advanced; and a file shorter than promised: RELAY_EOF. */
+START_TEST(test_file_pump)
+{
+	size_t n = 3u << 20, from = 12345, want = n - from - 1000, got = 0;
+	int fds[2], fd = pattern_file(n), waits = 0;
+	struct relay_splice sp = { 0 };
+	int64_t off = (int64_t)from;
+	unsigned char *buf = malloc(want + 1);
+	enum relay_result r;
+
+	ck_assert_ptr_nonnull(buf);
+	tcp_pair(fds);
+	nonblock(fds[0]);
+	{
+		int small = 65536;   /* so that 3 MiB cannot fit in the buffers at once */
+
+		setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+		setsockopt(fds[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	}
+	sp.from = fd;
+	sp.to = fds[0];
+	sp.left = want;
+	while ((r = relay_file_pump(&sp, &off)) == RELAY_WAIT_OUT) {
+		ssize_t k;
+
+		waits++;
+		k = read(fds[1], buf + got, want + 1 - got);
+		ck_assert_int_gt(k, 0);
+		got += (size_t)k;
+	}
+	ck_assert_int_eq(r, RELAY_DONE);
+	ck_assert_int_gt(waits, 0);
+	shutdown(fds[0], SHUT_WR);
+	for (ssize_t k; (k = read(fds[1], buf + got, want + 1 - got)) > 0;)
+		got += (size_t)k;
+	ck_assert_uint_eq(got, want);
+	ck_assert_uint_eq(sp.moved, want);
+	ck_assert_int_eq(off, (int64_t)(from + want));
+	for (size_t i = 0; i < want; i++)
+		ck_assert_msg(buf[i] == pattern(from + i), "byte %zu differs", i);
+	close(fds[0]);
+	close(fds[1]);
+
+	/* the file ends before the promised length (truncated while being sent) */
+	tcp_pair(fds);
+	memset(&sp, 0, sizeof(sp));
+	sp.from = fd;
+	sp.to = fds[0];
+	sp.left = 200;
+	off = (int64_t)n - 100;
+	ck_assert_int_eq(relay_file_pump(&sp, &off), RELAY_EOF);
+	ck_assert_uint_eq(sp.moved, 100);
+	ck_assert_uint_eq(sp.left, 100);
+	close(fds[0]);
+	close(fds[1]);
+	close(fd);
+	free(buf);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("relay");
@@ -229,6 +311,7 @@ int main(void)
 	tcase_add_test(tc, test_exact_large_with_pipelined_bytes);
 	tcase_add_test(tc, test_until_eof);
 	tcase_add_test(tc, test_early_eof);
+	tcase_add_test(tc, test_file_pump);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("pool");
 	tcase_add_test(tc, test_pool_bounded);

@@ -37,7 +37,7 @@ enum conn_state {
 	CS_RESP_SEND,     /* sending the response head (and buffered body) */
 	CS_RESP_BODY,     /* moving the rest of the response body */
 	CS_FILE_HEAD,     /* sending a static file's response head */
-	CS_FILE_BODY,     /* moving a static file's bytes: file -> pipe -> socket */
+	CS_FILE_BODY,     /* moving a static file's bytes: sendfile(2) to the socket */
 	CS_ERROR,         /* sending a response spliced made itself, then closing */
 	CS_LINGER,        /* write side shut, discarding input until EOF or time */
 	CS_CLOSING,       /* waiting for the last operations to finish */

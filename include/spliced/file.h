@@ -1,7 +1,7 @@
 /* Static files: resolution beneath a root with openat2(2), validators, conditionals and
  * Range, the response head, and a per-worker cache of open files. Knows nothing of the
  * ring or the socket: the caller sends the head (send with MSG_MORE) and moves the body
- * file -> pipe -> socket with splice.
+ * to the socket with sendfile(2) (relay_file_pump()).
  *
  * Security: every path is opened with openat2(root, path, RESOLVE_BENEATH |
  * RESOLVE_NO_MAGICLINKS [| RESOLVE_NO_SYMLINKS unless FollowSymLinks]), so neither "..",

@@ -19,8 +19,10 @@ void relay_pool_destroy(struct relay_pool *pool);
  * s->from. Returns what to wait for before calling again, RELAY_DONE, or a failure. */
 enum relay_result relay_pump(struct relay_splice *s);
 
-/* Moves a file's bytes [*off, *off + s->left) to socket s->to: file -> s->pipe -> socket
- * with splice(2), or with sendfile(2) when s->pipe is NULL (the pool was empty). The file
+/* Moves a file's bytes [*off, *off + s->left) from s->from to socket s->to with
+ * sendfile(2) (s->pipe is not used). sendfile is the same zero-copy page move as file ->
+ * pipe -> socket with splice(2), through the kernel's own per-task pipe, in one system
+ * call instead of two: measured 10-15% less CPU per MB at 1 MiB files (README). The file
  * read is synchronous (the page cache, or the disk); the socket write is non-blocking.
  * Returns RELAY_DONE, RELAY_WAIT_OUT, RELAY_EOF (the file is shorter than it was: it was
  * truncated while being sent) or RELAY_ERROR. */
