@@ -34,6 +34,7 @@ TEST_HELP := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
 TOOL_BIN  := $(B)/tools/testbackend $(B)/tools/splicebench $(B)/tools/rewritetest \
              $(B)/tools/rwbench
 FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_HELP := $(filter-out $(FUZZ_SRC),$(wildcard fuzz/*.c))
 
 DEPS_PKGS := gcc make pkg-config liburing-dev libcap-ng-dev check libpcre2-dev \
              systemtap-sdt-dev curl bpftrace python3-cherrypy3
@@ -103,10 +104,10 @@ FUZZ_RUNS ?= 20000
 fuzz: $(FUZZ_SRC:fuzz/%.c=$(B)/fuzz/%)
 	@for f in $^; do echo "== $$f"; $$f -runs=$(FUZZ_RUNS) -max_len=4096 fuzz/corpus/$$(basename $$f) || exit 1; done
 
-$(B)/fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard include/spliced/*.h)
+$(B)/fuzz/%: fuzz/%.c $(FUZZ_HELP) $(LIB_SRC) $(wildcard include/spliced/*.h)
 	@mkdir -p $(dir $@) fuzz/corpus/$*
 	clang -g -O1 -std=gnu11 -Iinclude -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
-	  -o $@ $< $(LIB_SRC) $(LIBS)
+	  -o $@ $< $(FUZZ_HELP) $(LIB_SRC) $(LIBS)
 
 clean:
 	rm -rf build build-asan spliced

@@ -2,9 +2,7 @@
  * a line, never crash, hang or read outside the given bytes; what parses must be
  * internally consistent.
  *
- * The resolver is replaced: a fuzzer that reaches "ProxyPass / http://somename/" must not
- * wait on DNS, and its run must not depend on the network. Every name resolves to
- * 127.0.0.1, or fails when it contains "fail" so the error path is reached too. */
+ * Names resolve through fuzz/resolver.c (127.0.0.1, no DNS). */
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -15,36 +13,6 @@
 #include "spliced/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
-		struct addrinfo **res)
-{
-	struct {
-		struct addrinfo ai;
-		struct sockaddr_in sin;
-	} *r;
-
-	(void)service;
-	(void)hints;
-	if (!node || strstr(node, "fail"))
-		return EAI_NONAME;
-	r = calloc(1, sizeof(*r));
-	if (!r)
-		return EAI_MEMORY;
-	r->sin.sin_family = AF_INET;
-	r->sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	r->ai.ai_family = AF_INET;
-	r->ai.ai_socktype = SOCK_STREAM;
-	r->ai.ai_addr = (struct sockaddr *)&r->sin;
-	r->ai.ai_addrlen = sizeof(r->sin);
-	*res = &r->ai;
-	return 0;
-}
-
-void freeaddrinfo(struct addrinfo *res)
-{
-	free(res);
-}
 
 static void check_config(const struct config *cfg)
 {

@@ -7,7 +7,7 @@
  * whatever the rules: a PROXY or URL target our own parser would accept, a Location
  * without SP/CTL, a FILE path relative and without "..", a status in range.
  *
- * As in fuzz_config, the resolver is replaced: every name is 127.0.0.1, "fail" fails. */
+ * Names resolve through fuzz/resolver.c (127.0.0.1, no DNS). */
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -21,36 +21,6 @@
 #include "spliced/uri.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
-		struct addrinfo **res)
-{
-	struct {
-		struct addrinfo ai;
-		struct sockaddr_in sin;
-	} *r;
-
-	(void)service;
-	(void)hints;
-	if (!node || strstr(node, "fail"))
-		return EAI_NONAME;
-	r = calloc(1, sizeof(*r));
-	if (!r)
-		return EAI_MEMORY;
-	r->sin.sin_family = AF_INET;
-	r->sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	r->ai.ai_family = AF_INET;
-	r->ai.ai_socktype = SOCK_STREAM;
-	r->ai.ai_addr = (struct sockaddr *)&r->sin;
-	r->ai.ai_addrlen = sizeof(r->sin);
-	*res = &r->ai;
-	return 0;
-}
-
-void freeaddrinfo(struct addrinfo *res)
-{
-	free(res);
-}
 
 static const char *fz_header(void *opaque, const char *name, size_t len, size_t *vlen)
 {
