@@ -14,6 +14,7 @@
 
 #include "spliced/accesslog.h"
 #include "spliced/http.h"
+#include "suite.h"
 
 static const struct http_limits lim = {
 	.max_head = 16384, .max_line = 8190, .max_field = 8190, .max_fields = 100,
@@ -439,36 +440,25 @@ END_TEST
 static Suite *accesslog_suite(void)
 {
 	Suite *s = suite_create("accesslog");
-	struct { const char *name; const TTest *test; } cases[] = {
-		{ "directives", test_directives },
-		{ "zero_and_absent", test_zero_and_absent },
-		{ "format_escapes", test_escapes_in_format },
-		{ "compile_errors", test_compile_errors },
-		{ "hostile_values", test_hostile_values },
-		{ "truncation", test_truncation },
-		{ "common_combined", test_common_combined },
-		{ "time", test_time },
-		{ "buf_swap", test_buf_swap },
-		{ "buf_drop", test_buf_drop },
-		{ "buf_log", test_buf_log },
+	const struct ck_case cases[] = {
+		{ "directives", test_directives, 0 },
+		{ "zero_and_absent", test_zero_and_absent, 0 },
+		{ "format_escapes", test_escapes_in_format, 0 },
+		{ "compile_errors", test_compile_errors, 0 },
+		{ "hostile_values", test_hostile_values, 0 },
+		{ "truncation", test_truncation, 0 },
+		{ "common_combined", test_common_combined, 0 },
+		{ "time", test_time, 0 },
+		{ "buf_swap", test_buf_swap, 0 },
+		{ "buf_drop", test_buf_drop, 0 },
+		{ "buf_log", test_buf_log, 0 },
 	};
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-
-		tcase_add_test(tc, cases[i].test);
-		suite_add_tcase(s, tc);
-	}
+	ck_add_cases(s, cases, CK_N(cases), 0, NULL, NULL);
 	return s;
 }
 
 int main(void)
 {
-	SRunner *sr = srunner_create(accesslog_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ck_run_suite(accesslog_suite());
 }

@@ -14,6 +14,7 @@
 
 #include "spliced/accesslog.h"
 #include "spliced/config.h"
+#include "suite.h"
 
 static struct config cfg;
 static struct config_error err;
@@ -1025,63 +1026,52 @@ END_TEST
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
-	struct { const char *name; const TTest *test; } cases[] = {
-		{ "defaults", test_defaults },
-		{ "builtin", test_builtin },
-		{ "comments", test_empty_and_comments },
-		{ "case", test_case_insensitive },
-		{ "crlf", test_crlf },
-		{ "continuation", test_continuation },
-		{ "line_numbers", test_line_numbers },
-		{ "quoting", test_quoting },
-		{ "nul_long", test_nul_and_long_lines },
-		{ "unknown_argcount", test_unknown_and_arg_count },
-		{ "sections", test_sections },
-		{ "listen_forms", test_listen_forms },
-		{ "listen_errors", test_listen_errors },
-		{ "listen_errors2", test_listen_errors2 },
-		{ "listen_duplicates", test_listen_duplicates },
-		{ "listen_limit", test_listen_limit },
-		{ "proxypass_forms", test_proxypass_forms },
-		{ "proxypass_errors", test_proxypass_errors },
-		{ "proxypass_dedup", test_proxypass_dedup },
-		{ "proxypass_limits", test_proxypass_limits },
-		{ "flags", test_flags },
-		{ "user_group", test_user_group },
-		{ "error_log", test_error_log },
-		{ "timeout", test_timeout },
-		{ "keepalive_timeout", test_keepalive_timeout },
-		{ "limits", test_limits },
-		{ "workers", test_workers },
-		{ "route", test_route },
-		{ "route_none", test_route_none },
-		{ "load_file", test_load_file },
-		{ "load_errors", test_load_errors },
-		{ "load_too_big", test_load_too_big },
-		{ "error_format", test_error_format },
-		{ "access_logs", test_access_logs },
-		{ "access_log_errors", test_access_log_errors },
-		{ "access_log_limits", test_access_log_limits },
-		{ "autostart_forms", test_autostart_forms },
-		{ "autostart_errors", test_autostart_errors },
+	const struct ck_case cases[] = {
+		{ "defaults", test_defaults, 0 },
+		{ "builtin", test_builtin, 0 },
+		{ "comments", test_empty_and_comments, 0 },
+		{ "case", test_case_insensitive, 0 },
+		{ "crlf", test_crlf, 0 },
+		{ "continuation", test_continuation, 0 },
+		{ "line_numbers", test_line_numbers, 0 },
+		{ "quoting", test_quoting, 0 },
+		{ "nul_long", test_nul_and_long_lines, 0 },
+		{ "unknown_argcount", test_unknown_and_arg_count, 0 },
+		{ "sections", test_sections, 0 },
+		{ "listen_forms", test_listen_forms, 0 },
+		{ "listen_errors", test_listen_errors, 0 },
+		{ "listen_errors2", test_listen_errors2, 0 },
+		{ "listen_duplicates", test_listen_duplicates, 0 },
+		{ "listen_limit", test_listen_limit, 0 },
+		{ "proxypass_forms", test_proxypass_forms, 0 },
+		{ "proxypass_errors", test_proxypass_errors, 0 },
+		{ "proxypass_dedup", test_proxypass_dedup, 0 },
+		{ "proxypass_limits", test_proxypass_limits, 0 },
+		{ "flags", test_flags, 0 },
+		{ "user_group", test_user_group, 0 },
+		{ "error_log", test_error_log, 0 },
+		{ "timeout", test_timeout, 0 },
+		{ "keepalive_timeout", test_keepalive_timeout, 0 },
+		{ "limits", test_limits, 0 },
+		{ "workers", test_workers, 0 },
+		{ "route", test_route, 0 },
+		{ "route_none", test_route_none, 0 },
+		{ "load_file", test_load_file, 0 },
+		{ "load_errors", test_load_errors, 0 },
+		{ "load_too_big", test_load_too_big, 0 },
+		{ "error_format", test_error_format, 0 },
+		{ "access_logs", test_access_logs, 0 },
+		{ "access_log_errors", test_access_log_errors, 0 },
+		{ "access_log_limits", test_access_log_limits, 0 },
+		{ "autostart_forms", test_autostart_forms, 0 },
+		{ "autostart_errors", test_autostart_errors, 0 },
 	};
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-
-		tcase_add_test(tc, cases[i].test);
-		suite_add_tcase(s, tc);
-	}
+	ck_add_cases(s, cases, CK_N(cases), 0, NULL, NULL);
 	return s;
 }
 
 int main(void)
 {
-	SRunner *sr = srunner_create(config_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ck_run_suite(config_suite());
 }

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "e2e.h"
+#include "suite.h"
 
 #define NOBODY_UID  65534
 #define NOGROUP_GID 65534
@@ -1530,11 +1531,7 @@ END_TEST
 
 int main(void)
 {
-	const struct {
-		const char *name;
-		const TTest *test;
-		int timeout;
-	} cases[] = {
+	const struct ck_case cases[] = {
 		{ "privsep_same_user", test_privsep_same_user, 60 },
 		{ "privsep_one_other_user", test_privsep_one_other_user, 60 },
 		{ "privsep_two_users", test_privsep_two_users, 60 },
@@ -1555,19 +1552,7 @@ int main(void)
 		{ "backend_environment", test_backend_environment, 90 },
 	};
 	Suite *s = suite_create("e2e_autostart");
-	SRunner *sr;
-	int failed;
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-
-		tcase_set_timeout(tc, cases[i].timeout);
-		tcase_add_test(tc, cases[i].test);
-		suite_add_tcase(s, tc);
-	}
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	ck_add_cases(s, cases, CK_N(cases), 0, NULL, NULL);
+	return ck_run_suite(s);
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "e2e.h"
+#include "suite.h"
 
 static void get(struct e2e_client *c, const char *target, struct e2e_response *r)
 {
@@ -282,8 +283,6 @@ int main(void)
 {
 	Suite *s = suite_create("e2e_observe");
 	TCase *tc;
-	SRunner *sr;
-	int failed;
 
 	tc = tcase_create("metrics");
 	tcase_set_timeout(tc, 60);
@@ -297,9 +296,5 @@ int main(void)
 	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, test_probes);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ck_run_suite(s);
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "e2e.h"
+#include "suite.h"
 
 #define MIB10 (10u * 1024u * 1024u)
 
@@ -1118,11 +1119,7 @@ END_TEST
 
 static Suite *e2e_proxy_suite(void)
 {
-	const struct {
-		const char *name;
-		const TTest *test;
-		int timeout;
-	} cases[] = {
+	const struct ck_case cases[] = {
 		{ "get_forwarding", test_get_forwarding, 60 },
 		{ "query_bytes", test_query_bytes, 60 },
 		{ "preserve_host", test_preserve_host, 60 },
@@ -1158,23 +1155,11 @@ static Suite *e2e_proxy_suite(void)
 	};
 	Suite *s = suite_create("e2e_proxy");
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-
-		tcase_set_timeout(tc, cases[i].timeout);
-		tcase_add_test(tc, cases[i].test);
-		suite_add_tcase(s, tc);
-	}
+	ck_add_cases(s, cases, CK_N(cases), 0, NULL, NULL);
 	return s;
 }
 
 int main(void)
 {
-	SRunner *sr = srunner_create(e2e_proxy_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ck_run_suite(e2e_proxy_suite());
 }

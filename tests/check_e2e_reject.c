@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "e2e.h"
+#include "suite.h"
 
 /* The limits the cases are written against. */
 #define LIMITS "LimitRequestFieldSize 1024\nLimitRequestFields 10\nLimitRequestLine 512\n"
@@ -307,11 +308,5 @@ static Suite *e2e_reject_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(e2e_reject_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ck_run_suite(e2e_reject_suite());
 }

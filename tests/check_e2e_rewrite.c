@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "e2e.h"
+#include "suite.h"
 
 static char files_dir[256];
 
@@ -330,31 +331,16 @@ END_TEST
 int main(void)
 {
 	Suite *s = suite_create("e2e_rewrite");
-	const struct {
-		const char *name;
-		const TTest *test;
-	} cases[] = {
-		{ "issue_config_static", test_issue_config_static },
-		{ "issue_config_escaping", test_issue_config_escaping },
-		{ "redirect_status_errordoc", test_redirect_status_errordoc },
-		{ "virtual_hosts", test_virtual_hosts },
-		{ "bad_rule_reported", test_bad_rule_reported },
-		{ "errordoc_local", test_errordoc_local },
-		{ "alias_noslash_errdoc_keepalive", test_alias_noslash_errdoc_keepalive },
+	const struct ck_case cases[] = {
+		{ "issue_config_static", test_issue_config_static, 0 },
+		{ "issue_config_escaping", test_issue_config_escaping, 0 },
+		{ "redirect_status_errordoc", test_redirect_status_errordoc, 0 },
+		{ "virtual_hosts", test_virtual_hosts, 0 },
+		{ "bad_rule_reported", test_bad_rule_reported, 0 },
+		{ "errordoc_local", test_errordoc_local, 0 },
+		{ "alias_noslash_errdoc_keepalive", test_alias_noslash_errdoc_keepalive, 0 },
 	};
-	SRunner *sr;
-	int failed;
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-
-		tcase_set_timeout(tc, 60);
-		tcase_add_test(tc, cases[i].test);
-		suite_add_tcase(s, tc);
-	}
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	ck_add_cases(s, cases, CK_N(cases), 60, NULL, NULL);
+	return ck_run_suite(s);
 }

@@ -30,6 +30,7 @@
 #include "spliced/file.h"
 #include "spliced/mime.h"
 #include "guard.h"
+#include "suite.h"
 
 /* ---- The tree --------------------------------------------------------------------------- */
 
@@ -1747,11 +1748,5 @@ static Suite *file_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(file_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return ck_run_suite(file_suite());
 }

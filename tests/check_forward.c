@@ -7,6 +7,7 @@
 
 #include "spliced/forward.h"
 #include "spliced/http.h"
+#include "suite.h"
 
 static const struct http_limits lim = { 32768, 8190, 8190, 100 };
 
@@ -240,11 +241,5 @@ static Suite *forward_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(forward_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ck_run_suite(forward_suite());
 }

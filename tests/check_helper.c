@@ -25,6 +25,7 @@
 #include "spliced/config.h"
 #include "spliced/helper.h"
 #include "spliced/log.h"
+#include "suite.h"
 
 #define NOBODY 65534
 
@@ -1562,8 +1563,6 @@ int main(void)
 {
 	Suite *s = suite_create("helper");
 	TCase *tc;
-	SRunner *sr;
-	int failed;
 
 	tc = tcase_create("messages");
 	tcase_add_test(tc, test_check_request_table);
@@ -1606,9 +1605,5 @@ int main(void)
 	add_process_tcase(s, "log_reopen", test_log_reopen_no_symlink);
 	add_process_tcase(s, "privs_not_root", test_privs_not_root);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return ck_run_suite(s);
 }

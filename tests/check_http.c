@@ -12,6 +12,7 @@
 
 #include "spliced/http.h"
 #include "guard.h"
+#include "suite.h"
 
 static const struct http_limits lim_default = {
 	.max_head = 8192, .max_line = 4096, .max_field = 4096, .max_fields = 100,
@@ -1533,11 +1534,5 @@ static Suite *http_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(http_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return ck_run_suite(http_suite());
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "spliced/relay.h"
+#include "suite.h"
 
 /* Two connected TCP sockets on loopback: fds[0] <-> fds[1]. */
 static void tcp_pair(int fds[2])
@@ -303,8 +304,6 @@ int main(void)
 {
 	Suite *s = suite_create("relay");
 	TCase *tc = tcase_create("splice");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_exact_small);
@@ -316,9 +315,5 @@ int main(void)
 	tc = tcase_create("pool");
 	tcase_add_test(tc, test_pool_bounded);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ck_run_suite(s);
 }

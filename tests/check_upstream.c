@@ -5,6 +5,7 @@
 
 #include "spliced/conn-t.h"
 #include "spliced/upstream.h"
+#include "suite.h"
 
 #define N 8
 static struct conn conns[N];
@@ -114,25 +115,13 @@ END_TEST
 int main(void)
 {
 	Suite *s = suite_create("upstream");
-	struct { const char *name; const TTest *test; } cases[] = {
-		{ "fifo", test_fifo },
-		{ "front", test_front },
-		{ "remove", test_remove },
-		{ "retry_delay", test_retry_delay },
+	const struct ck_case cases[] = {
+		{ "fifo", test_fifo, 0 },
+		{ "front", test_front, 0 },
+		{ "remove", test_remove, 0 },
+		{ "retry_delay", test_retry_delay, 0 },
 	};
-	SRunner *sr;
-	int failed;
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-
-		tcase_add_checked_fixture(tc, setup, NULL);
-		tcase_add_test(tc, cases[i].test);
-		suite_add_tcase(s, tc);
-	}
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	ck_add_cases(s, cases, CK_N(cases), 0, setup, NULL);
+	return ck_run_suite(s);
 }

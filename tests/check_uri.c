@@ -10,6 +10,7 @@
 
 #include "spliced/uri.h"
 #include "guard.h"
+#include "suite.h"
 
 static char out[4096];
 static uint8_t esc[4096];
@@ -324,11 +325,5 @@ static Suite *uri_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(uri_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ck_run_suite(uri_suite());
 }
