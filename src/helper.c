@@ -365,6 +365,16 @@ out_bad:
 	return -EINVAL;
 }
 
+int helper_backend_ids(const struct config *cfg, const struct cfg_autostart *a, uid_t *uid,
+		       gid_t *gid, char *msg, size_t msglen)
+{
+	/* With User= but no Group=, the user's own group, not the server's Group. */
+	const char *user = a->user[0] ? a->user : cfg->user;
+	const char *group = a->group[0] ? a->group : (a->user[0] ? "" : cfg->group);
+
+	return privdrop_ids(user, group, uid, gid, msg, msglen);
+}
+
 /* Everything starting backend i needs that privileges may be required for: its uid and
  * gid (a backend without User= runs as the server's User/Group) and its passwd entry. Not
  * root: the helper's own ids. Its Output= is not opened here but by its own process, as
@@ -374,8 +384,6 @@ static int helper_backend_init(struct helper *h, const struct config *cfg, unsig
 {
 	const struct cfg_autostart *a = &cfg->autostart[i];
 	struct helper_backend *b = &h->b[i];
-	const char *user = a->user[0] ? a->user : cfg->user;
-	const char *group = a->group[0] ? a->group : (a->user[0] ? "" : cfg->group);
 	struct passwd *pw;
 	int ret;
 
@@ -391,7 +399,7 @@ static int helper_backend_init(struct helper *h, const struct config *cfg, unsig
 	if (geteuid() == 0) {
 		char why[256];
 
-		ret = privdrop_ids(user, group, &b->uid, &b->gid, why, sizeof(why));
+		ret = helper_backend_ids(cfg, a, &b->uid, &b->gid, why, sizeof(why));
 		if (ret < 0) {
 			snprintf(msg, len, "ProxyAutostart %s: %s", b->name, why);
 			return ret;

@@ -260,9 +260,7 @@ static void autostart_same_user_notice(const struct config *cfg)
 	for (unsigned i = 0; i < cfg->nautostart; i++) {
 		const struct cfg_autostart *a = &cfg->autostart[i];
 
-		if (privdrop_ids(a->user[0] ? a->user : cfg->user,
-				 a->group[0] ? a->group : (a->user[0] ? "" : cfg->group), &buid,
-				 &bgid, msg, sizeof(msg)) == 0 && buid == suid)
+		if (helper_backend_ids(cfg, a, &buid, &bgid, msg, sizeof(msg)) == 0 && buid == suid)
 			log_notice("main", "ProxyAutostart %s runs as uid %u, the serving process's "
 				   "user: give it its own User= to keep it out of spliced's reach",
 				   cfg->backend[a->backend].name, (unsigned)buid);

@@ -38,6 +38,11 @@
 pid_t helper_spawn(const struct config *cfg, unsigned nsock, int *socks, char *msg,
 		   size_t msglen);
 
+/* The uid and gid backend a runs as when spliced is root: its User=/Group=, else the
+ * server's User/Group (with User= alone, that user's group). 0, or -ENOENT with msg set. */
+int helper_backend_ids(const struct config *cfg, const struct cfg_autostart *a, uid_t *uid,
+		       gid_t *gid, char *msg, size_t msglen);
+
 /* Fills *m with request `type` for backend `backend`. */
 void helper_msg_request(struct helper_msg *m, enum helper_msg_type type, unsigned backend);
 
