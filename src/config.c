@@ -515,6 +515,14 @@ static int cfg_keepalive(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	return cfg_flag(ctx, argv[1], &ctx->cfg->keepalive);
 }
 
+/* UnderscoresInHeaders On|Off (nginx's underscores_in_headers; httpd has no such
+ * directive): request fields whose names hold '_' are left out unless On. */
+static int cfg_underscores(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	(void)argc;
+	return cfg_flag(ctx, argv[1], &ctx->cfg->underscores_in_headers);
+}
+
 /* User/Group: a name, or "#uid" as in httpd; main.c looks it up after the parse. */
 static int cfg_id(struct cfg_ctx *ctx, char *dst, size_t dstlen, const char *arg)
 {
@@ -1350,6 +1358,7 @@ static const struct cfg_directive cfg_directives[] = {
 	{ "StartTimeout",          1, 1,                cfg_start_timeout,          false },
 	{ "RestartBackoff",        1, 2,                cfg_restart_backoff,        false },
 	{ "KeepAlive",             1, 1,                cfg_keepalive,              false },
+	{ "UnderscoresInHeaders",  1, 1,                cfg_underscores,            false },
 	{ "User",                  1, 1,                cfg_user,                   false },
 	{ "Group",                 1, 1,                cfg_group,                  false },
 	{ "ErrorLog",              1, 1,                cfg_error_log,              false },
@@ -1773,30 +1782,58 @@ bool config_builtin_demo(void)
 }
 
 /* httpd matches ProxyPass prefixes as plain string prefixes, so "/app" would also take
- * "/apple"; we match only at a segment boundary, which is what such a line means. */
-static bool cfg_prefix_match(const struct cfg_pass *p, const char *path, size_t len)
+ * "/apple"; we match only at a segment boundary, which is what such a line means.
+ * The path is read as a Java server routes it: the ";params" part of each segment left
+ * out and the empty segments that leaves merged, so "/admin;x/secret" and "/;x/admin/s"
+ * are matched by "/admin/" and no "ProxyPass /admin/ !" can be passed by that way.
+ * Returns the bytes of path the prefix covers, or -1. */
+static long cfg_prefix_match(const struct cfg_pass *p, const char *path, size_t len)
 {
-	size_t plen = p->prefix_len;
+	size_t plen = p->prefix_len, i = 0, k = 0;
+	char last = 0;
 
-	if (len < plen || memcmp(path, p->prefix, plen) != 0)
-		return false;
-	return len == plen || p->prefix[plen - 1] == '/' || path[plen] == '/' || path[plen] == '?';
+	while (k < plen) {
+		if (i < len && path[i] == ';' && p->prefix[k] != ';') {
+			while (i < len && path[i] != '/')
+				i++;
+			continue;
+		}
+		if (i < len && path[i] == '/' && last == '/') {
+			i++;
+			continue;
+		}
+		if (i == len || path[i] != p->prefix[k])
+			return -1;
+		last = path[i++];
+		k++;
+	}
+	if (i == len || p->prefix[plen - 1] == '/' || path[i] == '/' || path[i] == ';' ||
+	    path[i] == '?')
+		return (long)i;
+	return -1;
 }
 
 const struct cfg_pass *config_route(const struct config *cfg, const char *path, size_t len)
 {
-	return config_route_scope(cfg, 0, path, len);
+	return config_route_scope(cfg, 0, path, len, NULL);
 }
 
 const struct cfg_pass *config_route_scope(const struct config *cfg, unsigned scope,
-					  const char *path, size_t len)
+					  const char *path, size_t len, uint32_t *matched)
 {
 	for (unsigned pass = 0; pass < 2; pass++) {
 		unsigned s = pass ? 0 : scope;
 
-		for (unsigned i = 0; i < cfg->npass; i++)
-			if (cfg->pass[i].scope == s && cfg_prefix_match(&cfg->pass[i], path, len))
-				return &cfg->pass[i];
+		for (unsigned i = 0; i < cfg->npass; i++) {
+			long n = cfg->pass[i].scope == s ? cfg_prefix_match(&cfg->pass[i], path, len)
+							 : -1;
+
+			if (n < 0)
+				continue;
+			if (matched)
+				*matched = (uint32_t)n;
+			return &cfg->pass[i];
+		}
 		if (scope == 0)
 			break;
 	}

@@ -49,7 +49,7 @@ static bool conn_errdoc_local(struct conn *c, unsigned status, const char *url);
 struct file_reply;
 static void conn_file_start(struct conn *c, const struct file_reply *r, char *out);
 static void conn_proxy(struct conn *c);
-static bool conn_rewrite(struct conn *c);
+static bool conn_rewrite(struct conn *c, uint32_t line_len);
 static void conn_finish(struct conn *c);
 static void conn_close(struct conn *c);
 static void conn_connect(struct conn *c);
@@ -134,7 +134,8 @@ static void conn_close(struct conn *c)
 	free(c->buf);
 	free(c->rbuf);
 	free(c->loghead);
-	c->buf = c->rbuf = c->loghead = NULL;
+	free(c->text);
+	c->buf = c->rbuf = c->loghead = c->text = NULL;
 	c->loghead_cap = 0;
 	worker_release(w, c);
 }
@@ -224,18 +225,17 @@ static void conn_send_page(struct conn *c, unsigned status, const char *extra_he
 		conn_close(c);
 }
 
-/* The one way out of a failed exchange: a page if nothing was sent yet, else a close. */
-static void conn_fail(struct conn *c, unsigned status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void conn_fail(struct conn *c, unsigned status, const char *fmt, ...)
+/* The one way out of a failed exchange: a page if nothing was sent yet, else a close.
+ * Logged at error for a fault of ours or the backend's (5xx), at info for the client's:
+ * a client must not be able to fill the error log's error level at will. */
+__attribute__((format(printf, 4, 0)))
+static void conn_failv(struct conn *c, unsigned status, bool client, const char *fmt,
+		       va_list ap)
 {
 	char msg[512];
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (status >= 500)
+	if (status >= 500 && !client)
 		log_error("proxy", "[client %s:%u] %s", c->ip, c->port, msg);
 	else
 		log_info("proxy", "[client %s:%u] %s", c->ip, c->port, msg);
@@ -250,12 +250,85 @@ static void conn_fail(struct conn *c, unsigned status, const char *fmt, ...)
 	conn_send_page(c, status, NULL);
 }
 
+__attribute__((format(printf, 3, 4)))
+static void conn_fail(struct conn *c, unsigned status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	conn_failv(c, status, false, fmt, ap);
+	va_end(ap);
+}
+
+/* conn_fail() for a request the client got wrong, whatever the status (501, 505). */
+__attribute__((format(printf, 3, 4)))
+static void conn_refuse(struct conn *c, unsigned status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	conn_failv(c, status, true, fmt, ap);
+	va_end(ap);
+}
+
 /* ---- the request head ------------------------------------------------------------- */
 
-int conn_open(struct worker *w, struct conn *c, int fd, uint16_t server_port)
+/* The per-exchange state, in one place: a connection's first exchange and every later
+ * one start from the same values (a head timeout on the tenth request answers 408 as on
+ * the first). */
+static void conn_exchange_reset(struct conn *c)
+{
+	c->head_started = false;
+	c->timed_out = false;
+	c->resp_started = false;
+	c->keep_alive = false;
+	c->head_only = false;
+	c->page_keep = false;
+	c->up_reused = false;
+	c->up_reusable = false;
+	c->retried = false;
+	c->body_streamed = false;
+	c->wait_until_ms = 0;
+	c->status = 0;
+	c->scope = 0;
+	c->pass = NULL;
+	c->pass_match = 0;
+	c->has_host = false;
+	c->host_len = 0;
+	c->backend_name = "";
+	c->state = CS_HEAD;
+}
+
+int conn_peer_name(int fd, char *ip, size_t iplen, uint16_t *port)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
+
+	memset(&ss, 0, sizeof(ss));
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return -errno;
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+
+		if (!inet_ntop(AF_INET6, &s6->sin6_addr, ip, (socklen_t)iplen))
+			return -errno;
+		*port = ntohs(s6->sin6_port);
+		return 0;
+	}
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
+
+		if (!inet_ntop(AF_INET, &s4->sin_addr, ip, (socklen_t)iplen))
+			return -errno;
+		*port = ntohs(s4->sin_port);
+		return 0;
+	}
+	return -EAFNOSUPPORT;
+}
+
+int conn_open(struct worker *w, struct conn *c, int fd, uint16_t server_port)
+{
+	int ret;
 
 	memset(c, 0, offsetof(struct conn, head));
 	memset(&c->body, 0, sizeof(c->body));
@@ -264,6 +337,7 @@ int conn_open(struct worker *w, struct conn *c, int fd, uint16_t server_port)
 	c->fd = fd;
 	c->ufd = -1;
 	c->server_port = server_port;
+	c->text = NULL;
 	c->buf = malloc(CONN_HEADROOM + CONN_HEAD_MAX);
 	c->rbuf = malloc(CONN_RESP_MAX);
 	if (!c->buf || !c->rbuf) {
@@ -272,19 +346,19 @@ int conn_open(struct worker *w, struct conn *c, int fd, uint16_t server_port)
 		close(fd);
 		return -ENOMEM;
 	}
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0 && ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, c->ip, sizeof(c->ip));
-		c->port = ntohs(s6->sin6_port);
-	} else if (ss.ss_family == AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		inet_ntop(AF_INET, &s4->sin_addr, c->ip, sizeof(c->ip));
-		c->port = ntohs(s4->sin_port);
-	} else {
-		strcpy(c->ip, "unknown");
+	/* The client's address goes into X-Forwarded-For and the logs: a connection whose
+	 * peer cannot be named (reset before we got here) is not served. */
+	ret = conn_peer_name(fd, c->ip, sizeof(c->ip), &c->port);
+	if (ret < 0) {
+		log_info("proxy", "a connection closed before its address could be read: %s",
+			 strerror(-ret));
+		free(c->buf);
+		free(c->rbuf);
+		c->buf = c->rbuf = NULL;
+		close(fd);
+		return ret;
 	}
+	conn_exchange_reset(c);
 	c->in_request = false;
 	c->id = ((uint64_t)w->id << 48) | ++w->conn_seq;
 	TRACE_CONN_OPEN(c->id, c->ip, c->port);
@@ -397,12 +471,14 @@ static void conn_parse_error(struct conn *c, unsigned status, const char *reason
 	c->out_head_len = 0;
 	c->logreq.head_len = 0;
 	c->backend_name = "";
-	c->head_only = false;
+	/* A response to HEAD has no body, also when the head could not be parsed (RFC 9110
+	 * 9.3.2): the method is the first token whatever comes after it. */
+	c->head_only = c->end - c->start >= 5 && memcmp(c->buf + c->start, "HEAD ", 5) == 0;
 	c->page_keep = false;
 	c->resp_started = false;
 	conn_count_parse_error(c, reason);
 	TRACE_PARSE_ERROR(c->id, status, reason);
-	conn_fail(c, status, "bad request: %s", reason);
+	conn_refuse(c, status, "bad request: %s", reason);
 }
 
 /* The access log prints the request as received, but the head buffer is rewritten (the
@@ -504,6 +580,10 @@ static const char *conn_header(void *opaque, const char *name, size_t nlen, size
 	const char *head = c->buf + c->start;
 	uint32_t p = c->req.fields_off, end = c->req.head_len - 2;
 
+	if (nlen == 4 && strncasecmp(name, "host", 4) == 0) {
+		*vlen = c->host_len;
+		return c->has_host ? c->host : NULL;
+	}
 	while (p < end) {
 		const char *line = head + p;
 		const char *eol = memchr(line, '\r', end - p);
@@ -554,7 +634,7 @@ static void conn_static_at(struct conn *c, const struct file_root *root, const c
 /* Runs the RewriteRules of the request's virtual host. True when the request was
  * answered (or handed on) here; false to go on with ProxyPass and files, maybe with a
  * rewritten target. */
-static bool conn_rewrite(struct conn *c)
+static bool conn_rewrite(struct conn *c, uint32_t line_len)
 {
 	struct worker *w = c->w;
 	const char *head = c->buf + c->start;
@@ -564,9 +644,9 @@ static bool conn_rewrite(struct conn *c)
 		.path = head + c->req.path.off, .path_len = c->req.path.len,
 		.query = head + c->req.query.off, .query_len = c->req.query.len,
 		.has_query = c->req.has_query,
-		.host = c->req.has_host || c->req.absolute_form ? head + c->req.host.off : NULL,
-		.host_len = c->req.host.len,
-		.request_line = head, .request_line_len = c->req.fields_off - 2,
+		.host = c->has_host ? c->host : NULL,
+		.host_len = c->host_len,
+		.request_line = c->rbuf + CONN_RESP_MAX / 2, .request_line_len = line_len,
 		.remote_addr = c->ip, .remote_addr_len = strlen(c->ip),
 		.remote_port = c->port, .server_port = c->server_port,
 		.header = conn_header, .opaque = c,
@@ -600,6 +680,7 @@ static bool conn_rewrite(struct conn *c)
 		memset(&c->rwpass, 0, sizeof(c->rwpass));
 		c->rwpass.backend = res.backend;
 		c->pass = &c->rwpass;
+		c->pass_match = 0;
 		conn_proxy(c);
 		return true;
 	case RW_FILE:
@@ -621,10 +702,30 @@ static bool conn_rewrite(struct conn *c)
 		return true;
 	case RW_STATUS:
 	default:
+		if (res.rule < 0 && res.status < 500) {
+			/* no rule decided: the engine could not take the path (an escape that
+			 * decodes to NUL, a path too long) */
+			conn_count_parse_error(c, "path the rewrite engine cannot decode");
+			conn_refuse(c, res.status ? res.status : 400, "bad request: path %.*s cannot be "
+				    "decoded for the rewrite rules", (int)c->req.path.len,
+				    head + c->req.path.off);
+			return true;
+		}
 		conn_fail(c, res.status ? res.status : 500, "RewriteRule %d: status %u", res.rule,
 			  res.status);
 		return true;
 	}
+}
+
+/* The host of the request, decided once (see struct conn), copied out of the head before
+ * anything rewrites it. */
+static void conn_take_host(struct conn *c)
+{
+	uint32_t n = c->req.host.len < sizeof(c->host) ? c->req.host.len : sizeof(c->host);
+
+	c->has_host = c->req.has_host;
+	c->host_len = c->has_host ? (uint16_t)n : 0;
+	memcpy(c->host, c->buf + c->start + c->req.host.off, c->host_len);
 }
 
 static void conn_head_ready(struct conn *c)
@@ -632,8 +733,8 @@ static void conn_head_ready(struct conn *c)
 	struct worker *w = c->w;
 	char *head = c->buf + c->start;
 	int ret = http_parse_request(head, c->end - c->start, &w->lim, &c->req);
+	uint32_t line_len;
 
-	c->scope = 0;
 	if (ret == -2) {
 		/* http_head_end() saw the end, so the parser cannot need more: only a full buffer
 		 * gets here, and that is a head too large. */
@@ -649,43 +750,81 @@ static void conn_head_ready(struct conn *c)
 	w->stats.requests++;
 	conn_request_begin(c);
 	c->head_only = c->req.meth == HTTP_METHOD_HEAD;
-	c->page_keep = false;
 	c->keep_alive = conn_wants_keep_alive(c);
-	c->resp_started = false;
-	c->retried = false;
-	c->body_streamed = false;
-	c->wait_until_ms = 0;
-	c->status = 0;
+	conn_take_host(c);
 	if (c->metrics) {
 		conn_metrics(c);
 		return;
 	}
 
 	if (c->req.meth == HTTP_METHOD_CONNECT) {
-		conn_fail(c, 501, "CONNECT is not supported");
+		conn_refuse(c, 501, "CONNECT is not supported");
 		return;
 	}
 	if (c->req.asterisk_form) {
 		conn_send_page(c, 200, "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n");
 		return;
 	}
+	/* %{THE_REQUEST} is the request line as the client sent it: kept before the path is
+	 * normalized in place (the rewrite rules read it from there). */
+	line_len = c->req.fields_off - 2;
+	if (line_len > CONN_RESP_MAX / 2)
+		line_len = CONN_RESP_MAX / 2; /* only with LimitRequestLine above 16 KiB */
+	if (w->cfg->rw.nrule)
+		memcpy(c->rbuf + CONN_RESP_MAX / 2, head, line_len);
 	if (conn_normalize_path(c) < 0) {
 		conn_count_parse_error(c, "path climbs above the root");
-		conn_fail(c, 400, "bad request: path %.*s climbs above the root or is malformed",
-			  (int)c->req.target.len, head + c->req.target.off);
+		conn_refuse(c, 400, "bad request: path %.*s climbs above the root or is malformed",
+			    (int)c->req.target.len, head + c->req.target.off);
 		return;
 	}
-	c->scope = 0;
-	if (conn_rewrite(c))
+	if (uri_dot_params(head + c->req.path.off, c->req.path.len)) {
+		conn_count_parse_error(c, "dot segment with parameters");
+		conn_refuse(c, 400, "bad request: path %.*s has a dot segment with parameters",
+			    (int)c->req.target.len, head + c->req.target.off);
+		return;
+	}
+	if (conn_rewrite(c, line_len))
 		return;
 	head = c->buf + c->start; /* a rewritten request line may start earlier */
-	c->pass = config_route_scope(w->cfg, c->scope, head + c->req.path.off, c->req.path.len);
+	c->pass = config_route_scope(w->cfg, c->scope, head + c->req.path.off, c->req.path.len,
+				     &c->pass_match);
 	if (!c->pass || c->pass->backend < 0) {
 		/* Not proxied ("ProxyPass /x !" included): Alias, then DocumentRoot. */
 		conn_static(c);
 		return;
 	}
 	conn_proxy(c);
+}
+
+/* The target sent upstream is always a valid URI: bytes our parser takes raw in a query
+ * ([ ] { } | ^ \ `, which browsers send) are escaped on the way out. 0, or -1 when the
+ * request was answered. */
+static int conn_escape_query(struct conn *c)
+{
+	const char *head = c->buf + c->start;
+	uint32_t plen = c->req.path.len;
+	ssize_t n;
+	unsigned st;
+
+	if (!c->req.has_query || !uri_query_unsafe(head + c->req.query.off, c->req.query.len))
+		return 0;
+	if (plen + 1 > CONN_RESP_MAX)
+		n = -1;
+	else
+		n = uri_escape_query_unsafe(head + c->req.query.off, c->req.query.len,
+					    c->rbuf + plen + 1, CONN_RESP_MAX - plen - 1);
+	st = 414;
+	if (n >= 0) {
+		memcpy(c->rbuf, head + c->req.path.off, plen);
+		c->rbuf[plen] = '?';
+		st = conn_set_target(c, c->rbuf, plen + 1 + (size_t)n);
+	}
+	if (st) {
+		conn_fail(c, st, "target too long once its query is escaped");
+		return -1;
+	}
+	return 0;
 }
 
 /* The request goes to c->pass's backend. */
@@ -699,6 +838,8 @@ static void conn_proxy(struct conn *c)
 			  (unsigned long long)c->req.content_length);
 		return;
 	}
+	if (conn_escape_query(c) < 0)
+		return;
 	conn_send_head_upstream(c);
 }
 
@@ -725,11 +866,16 @@ static int conn_prepare_request(struct conn *c)
 	uint32_t take = 0;
 	struct fwd_target t = {
 		.pass = c->pass,
+		.match_len = c->pass_match,
 		.backend = conn_backend(c),
 		.preserve_host = config_preserve_host(w->cfg, c->scope),
+		.underscores = w->cfg->underscores_in_headers,
+		.host = c->has_host ? c->host : NULL,
+		.host_len = c->host_len,
 		.client_ip = c->ip,
 		.proto = "http",
 	};
+	int ret;
 
 	memset(b, 0, sizeof(*b));
 	b->framing = c->req.framing;
@@ -749,7 +895,9 @@ static int conn_prepare_request(struct conn *c)
 		take = (uint32_t)n;
 	}
 	c->next = c->start + c->req.head_len + take;
-	return fwd_request_head(&c->head, head, c->start, &c->req, &t, body, take);
+	ret = fwd_request_head(&c->head, head, c->start, &c->req, &t, body, take);
+	w->stats.fields_dropped += c->head.dropped;
+	return ret;
 }
 
 static void conn_send_head_upstream(struct conn *c)
@@ -1231,9 +1379,9 @@ static void conn_finish(struct conn *c)
 	memmove(c->buf + CONN_HEADROOM, c->buf + c->next, left);
 	c->start = c->scanned = CONN_HEADROOM;
 	c->end = CONN_HEADROOM + left;
-	c->head_started = false;
-	c->timed_out = false;
-	c->state = CS_HEAD;
+	free(c->text);
+	c->text = NULL;
+	conn_exchange_reset(c);
 	conn_touch(c, w->cfg->keepalive_timeout_ms);
 	if (left)
 		conn_head_bytes(c);
@@ -1521,10 +1669,13 @@ static void conn_file_sent(struct conn *c, int res)
 
 /* ---- metrics ------------------------------------------------------------------------ */
 
+/* A page rendered on the heap: it grows as it is written, so it always fits (the
+ * metrics page grows with workers, backends and refusal reasons). */
 struct conn_text {
 	char *p;
 	size_t len;
 	size_t cap;
+	bool failed;              /* out of memory: the page cannot be sent */
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -1533,12 +1684,25 @@ static void conn_text_add(struct conn_text *t, const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	if (t->len >= t->cap)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
-	va_end(ap);
-	t->len = n < 0 ? t->cap : t->len + (size_t)n;
+	for (int k = 0; k < 2 && !t->failed; k++) {
+		va_start(ap, fmt);
+		n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			t->failed = true;
+		} else if ((size_t)n < t->cap - t->len) {
+			t->len += (size_t)n;
+			return;
+		} else {
+			size_t cap = 2 * t->cap + (size_t)n;
+			char *p = realloc(t->p, cap);
+
+			if (!p)
+				t->failed = true;
+			t->p = p ? p : t->p;
+			t->cap = p ? cap : t->cap;
+		}
+	}
 }
 
 /* Prometheus text of every worker's counters. They are read while their workers run:
@@ -1595,6 +1759,11 @@ static void conn_metrics_render(struct conn *c, struct conn_text *t)
 		      "spliced_autostart_requests_total{outcome=\"503\"} %llu\n",
 		      (unsigned long long)sum.autostarts, (unsigned long long)sum.autostart_waits,
 		      (unsigned long long)sum.autostart_fails);
+	conn_text_add(t, "# HELP spliced_request_fields_dropped_total Request fields not "
+		      "forwarded because their name has '_' (UnderscoresInHeaders).\n"
+		      "# TYPE spliced_request_fields_dropped_total counter\n"
+		      "spliced_request_fields_dropped_total{reason=\"underscore\"} %llu\n",
+		      (unsigned long long)sum.fields_dropped);
 	conn_text_add(t, "# HELP spliced_parse_errors_total Requests refused, by reason.\n"
 		      "# TYPE spliced_parse_errors_total counter\n");
 	for (unsigned i = 0; i < c->w->nall; i++) {
@@ -1626,30 +1795,39 @@ static void conn_metrics_render(struct conn *c, struct conn_text *t)
 static void conn_metrics(struct conn *c)
 {
 	const char *path = c->buf + c->start + c->req.path.off;
-	struct conn_text t = { c->rbuf + 256, 0, CONN_RESP_MAX - 256 };
-	char head[256];
+	/* the head goes in front of the body, in the first CONN_TEXT_HEAD bytes */
+	enum { CONN_TEXT_HEAD = 256 };
+	struct conn_text t = { malloc(16384), CONN_TEXT_HEAD, 16384, false };
+	char head[CONN_TEXT_HEAD];
+	size_t blen;
 	int hl;
 
 	if ((c->req.meth != HTTP_METHOD_GET && c->req.meth != HTTP_METHOD_HEAD) ||
 	    c->req.path.len != 8 || memcmp(path, "/metrics", 8) != 0) {
-		conn_fail(c, 404, "metrics: only GET /metrics is served here");
+		free(t.p);
+		conn_refuse(c, 404, "metrics: only GET /metrics is served here");
 		return;
 	}
-	conn_metrics_render(c, &t);
-	if (t.len >= t.cap) {
-		conn_fail(c, 500, "metrics: more than %u bytes", CONN_RESP_MAX - 256);
+	t.failed = !t.p;
+	if (t.p)
+		conn_metrics_render(c, &t);
+	if (t.failed) {
+		free(t.p);
+		conn_fail(c, 500, "metrics: out of memory");
 		return;
 	}
+	blen = t.len - CONN_TEXT_HEAD;
 	hl = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Type: text/plain; "
-		      "version=0.0.4\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n", t.len);
-	memcpy(t.p - hl, head, (size_t)hl);
+		      "version=0.0.4\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n", blen);
+	memcpy(t.p + CONN_TEXT_HEAD - hl, head, (size_t)hl);
+	c->text = t.p;
 	c->keep_alive = false;
 	conn_count_status(c, 200);
 	c->resp_started = true;
 	c->fent = NULL;
-	c->fhead = t.p - hl;
+	c->fhead = t.p + CONN_TEXT_HEAD - hl;
 	c->out_head_len += (uint64_t)hl;
-	c->page_len = (uint32_t)hl + (c->head_only ? 0 : (uint32_t)t.len);
+	c->page_len = (uint32_t)hl + (c->head_only ? 0 : (uint32_t)blen);
 	c->page_off = 0;
 	c->state = CS_FILE_HEAD;
 	conn_touch(c, conn_timeout_ms(c));

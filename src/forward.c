@@ -13,6 +13,7 @@ static void fwd_reset(struct fwd_head *h)
 	h->total = 0;
 	h->left = 0;
 	h->extra_len = 0;
+	h->dropped = 0;
 }
 
 /* Appends base[0..len) to the head, merging with the previous piece when contiguous. */
@@ -74,12 +75,15 @@ static unsigned fwd_sorted(const struct http_field *in, unsigned n, const struct
 	return n;
 }
 
-static bool fwd_request_drops(const struct http_request *req, const struct fwd_target *t,
-			      unsigned kind)
+static bool fwd_request_drops(const struct fwd_target *t, unsigned kind)
 {
 	switch (kind) {
-	case HTTP_F_HOST:
-		return !t->preserve_host || req->absolute_form;
+	case HTTP_F_UNDERSCORE:
+		return !t->underscores;
+	case HTTP_F_HOST:             /* written anew from t->host or the backend */
+	case HTTP_F_FORWARDED:        /* spliced speaks for the client in X-Forwarded-* */
+	case HTTP_F_X_REAL_IP:
+	case HTTP_F_UNDERSCORE_ALIAS: /* would pass for a field spliced acts on */
 	case HTTP_F_CONNECTION:
 	case HTTP_F_KEEP_ALIVE:
 	case HTTP_F_PROXY_CONNECTION:
@@ -96,20 +100,25 @@ static bool fwd_request_drops(const struct http_request *req, const struct fwd_t
 }
 
 /* Writes "METHOD SP backend-path rest" so that it ends where the received target's
- * remainder begins; the remainder, query and version stay where they are. Returns the
- * offset (<= 0 means in the headroom) where the new line starts, via *start. */
+ * remainder begins; the remainder, query and version stay where they are. A prefix mapped
+ * to itself leaves the path as received (";params" in it included). Returns the offset
+ * (<= 0 means in the headroom) where the new line starts, via *start. */
 static int fwd_request_line(char *head, size_t headroom, const struct http_request *req,
-			    const struct cfg_pass *pass, long *start)
+			    const struct fwd_target *t, long *start)
 {
-	uint32_t tail = req->path.off + pass->prefix_len;
-	long pos = (long)tail - (long)pass->path_len - 1 - (long)req->method.len;
+	const struct cfg_pass *pass = t->pass;
+	bool same = pass->path_len == pass->prefix_len &&
+		    memcmp(pass->path, pass->prefix, pass->prefix_len) == 0;
+	uint32_t tail = req->path.off + (same ? 0 : t->match_len);
+	uint32_t plen = same ? 0 : pass->path_len;
+	long pos = (long)tail - (long)plen - 1 - (long)req->method.len;
 
 	if (pos < 0 && (size_t)-pos > headroom)
 		return -ENOSPC;
 	/* Method first: the path written next may cover where the method was. */
 	memmove(head + pos, head + req->method.off, req->method.len);
 	head[pos + (long)req->method.len] = ' ';
-	memcpy(head + pos + (long)req->method.len + 1, pass->path, pass->path_len);
+	memcpy(head + pos + (long)req->method.len + 1, pass->path, plen);
 	*start = pos;
 	return 0;
 }
@@ -122,20 +131,11 @@ int fwd_request_head(struct fwd_head *out, char *head, size_t headroom,
 	const struct http_field *last_xff = NULL;
 	uint32_t end = req->head_len - 2; /* the final CRLF is sent after the added fields */
 	uint32_t cur = req->fields_off;
-	char host_copy[256];
-	uint32_t host_len = 0;
 	long start;
 	int ret = 0;
 
 	fwd_reset(out);
-	/* The absolute-form authority lives in the request line, which is about to go. */
-	if (req->absolute_form) {
-		if (req->host.len >= sizeof(host_copy))
-			return -ENOSPC;
-		memcpy(host_copy, head + req->host.off, req->host.len);
-		host_len = req->host.len;
-	}
-	if (fwd_request_line(head, headroom, req, t->pass, &start))
+	if (fwd_request_line(head, headroom, req, t, &start))
 		return -ENOSPC;
 	ret |= fwd_push(out, head + start, (size_t)((long)req->fields_off - start));
 
@@ -154,20 +154,22 @@ int fwd_request_head(struct fwd_head *out, char *head, size_t headroom,
 				ret |= fwd_push_str(out, ", ");
 			ret |= fwd_push_str(out, t->client_ip);
 			cur = vend;
-		} else if (fwd_request_drops(req, t, f->kind)) {
+		} else if (fwd_request_drops(t, f->kind)) {
 			ret |= fwd_push(out, head + cur, f->line.off - cur);
 			cur = f->line.off + f->line.len;
+			out->dropped += f->kind == HTTP_F_UNDERSCORE || f->kind == HTTP_F_UNDERSCORE_ALIAS;
 		}
 	}
 	ret |= fwd_push(out, head + cur, end - cur);
 
+	/* One host for the whole request: the one its virtual host was chosen by. */
 	if (!t->preserve_host) {
 		ret |= fwd_push_str(out, "Host: ");
 		ret |= fwd_push_str(out, t->backend->authority);
 		ret |= fwd_push_str(out, "\r\n");
-	} else if (req->absolute_form) {
+	} else if (t->host) {
 		ret |= fwd_push_str(out, "Host: ");
-		ret |= fwd_push_text(out, host_copy, host_len);
+		ret |= fwd_push_text(out, t->host, t->host_len);
 		ret |= fwd_push_str(out, "\r\n");
 	}
 	if (!last_xff) {
@@ -175,12 +177,9 @@ int fwd_request_head(struct fwd_head *out, char *head, size_t headroom,
 		ret |= fwd_push_str(out, t->client_ip);
 		ret |= fwd_push_str(out, "\r\n");
 	}
-	if (req->has_host || req->absolute_form) {
+	if (t->host) {
 		ret |= fwd_push_str(out, "X-Forwarded-Host: ");
-		if (req->absolute_form)
-			ret |= fwd_push_text(out, host_copy, host_len);
-		else
-			ret |= fwd_push(out, head + req->host.off, req->host.len);
+		ret |= fwd_push_text(out, t->host, t->host_len);
 		ret |= fwd_push_str(out, "\r\n");
 	}
 	ret |= fwd_push_str(out, "X-Forwarded-Proto: ");

@@ -216,7 +216,24 @@ static const struct {
 	{ "x-forwarded-for", 15, HTTP_F_X_FORWARDED_FOR },
 	{ "x-forwarded-host", 16, HTTP_F_X_FORWARDED_HOST },
 	{ "x-forwarded-proto", 17, HTTP_F_X_FORWARDED_PROTO },
+	{ "forwarded", 9, HTTP_F_FORWARDED },
+	{ "x-real-ip", 9, HTTP_F_X_REAL_IP },
 };
+
+/* name equals lower, '_' in name standing for '-' (the CGI/WSGI folding). */
+static bool http_span_eq_folded(const char *buf, struct http_span name, const char *lower,
+				size_t n)
+{
+	if (n != name.len)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = http_lower(buf[name.off + i]);
+
+		if ((c == '_' ? '-' : c) != (unsigned char)lower[i])
+			return false;
+	}
+	return true;
+}
 
 /* The kind of a field name if the scan notes that kind, else 0. */
 static unsigned http_field_kind(const struct http_scan *sc, struct http_span name)
@@ -227,7 +244,12 @@ static unsigned http_field_kind(const struct http_scan *sc, struct http_span nam
 		if (http_span_eq(sc->buf, name, http_known[i].name))
 			return http_known[i].kind;
 	}
-	return 0;
+	if (!(sc->kinds & (1u << HTTP_F_UNDERSCORE)) || !memchr(sc->buf + name.off, '_', name.len))
+		return 0;
+	for (size_t i = 0; i < sizeof(http_known) / sizeof(http_known[0]); i++)
+		if (http_span_eq_folded(sc->buf, name, http_known[i].name, http_known[i].len))
+			return HTTP_F_UNDERSCORE_ALIAS;
+	return HTTP_F_UNDERSCORE;
 }
 
 /* Validates the field line buf[s..e) (without its CRLF; a prefix of it when !complete)
@@ -380,6 +402,19 @@ static int http_connection(struct http_scan *sc, struct http_span v)
 	return 0;
 }
 
+/* Notes buf[ls..le) as listed in Connection; a field noted already (a name with '_')
+ * becomes a listed one instead of being noted twice. */
+static int http_note_listed(struct http_scan *sc, uint32_t ls, uint32_t le, struct http_span value)
+{
+	for (unsigned i = 0; i < sc->nnoted; i++) {
+		if (sc->noted[i].line.off == ls) {
+			sc->noted[i].kind = HTTP_F_CONNECTION_LISTED;
+			return 0;
+		}
+	}
+	return http_note(sc, HTTP_F_CONNECTION_LISTED, ls, le, value);
+}
+
 /* Second pass, once every Connection value is known: notes the fields Connection lists.
  * The lines were validated by the first pass. A listed field that is noted under its own
  * kind keeps it (the caller treats Host or Content-Length by their own rules). */
@@ -394,11 +429,13 @@ static int http_connection_listed(struct http_scan *sc, uint32_t pos, uint32_t h
 
 		if (http_field_line(sc, pos, e, true, &name, &value) < 0)
 			return -1;
-		if (!http_field_kind(sc, name)) {
+		unsigned kind = http_field_kind(sc, name);
+
+		if (!kind || kind == HTTP_F_UNDERSCORE) {
 			for (unsigned k = 0; k < sc->nconn_tok; k++) {
 				if (!http_span_eq_span(buf, sc->conn_tok[k], name))
 					continue;
-				if (http_note(sc, HTTP_F_CONNECTION_LISTED, pos, e + 2, value) < 0)
+				if (http_note_listed(sc, pos, e + 2, value) < 0)
 					return -1;
 				break;
 			}
@@ -526,6 +563,26 @@ static bool http_authority(const char *buf, uint32_t s, uint32_t e, bool need_po
 	return i > p && port <= 65535;
 }
 
+/* Host = uri-host [ ":" port ] as a proxy forwards it: a DNS name or IPv4 address
+ * (letters, digits, '-', '.', '_'), or an IPv6 literal in brackets; at most HTTP_HOST_MAX
+ * bytes. Everything else a reg-name may hold (',', ';', '%', other sub-delims) is refused:
+ * "a.example,admin.example" would be read as a list by the application behind. */
+static bool http_host_ok(const char *buf, uint32_t s, uint32_t e)
+{
+	uint32_t i = s;
+
+	if (e - s > HTTP_HOST_MAX)
+		return false;
+	if (i < e && buf[i] != '[') {
+		while (i < e && (http_is(buf[i], C_DIGIT) || buf[i] == '-' || buf[i] == '.' ||
+				 buf[i] == '_' || (unsigned)(http_lower(buf[i]) - 'a') < 26))
+			i++;
+		if (i == s || (i < e && buf[i] != ':'))
+			return false;
+	}
+	return http_authority(buf, s, e, false);
+}
+
 /* Validates buf[s..e) against the class `cls` with pct-encoded triplets; returns the
  * offset of the first byte equal to `stop` (or e; -1 for no stop byte), or UINT32_MAX
  * when invalid. */
@@ -602,7 +659,7 @@ static int http_target(struct http_scan *sc, struct http_request *req, uint32_t 
 		return http_fail(sc, 400, "unsupported request-target form");
 	for (ae = a; ae < e && buf[ae] != '/' && buf[ae] != '?'; ae++)
 		;
-	if (!http_authority(buf, a, ae, false))
+	if (!http_host_ok(buf, a, ae))
 		return http_fail(sc, 400, "invalid authority in absolute-form");
 	/* req->path must be a non-empty span of the buffer: with no '/' to point at,
 	 * "http://a" and "http://a?q" are refused rather than rewritten. */
@@ -707,8 +764,8 @@ static int http_request_fields(struct http_scan *sc, struct http_request *req)
 		case HTTP_F_HOST:
 			if (++nhost > 1)
 				return http_fail(sc, 400, "duplicate Host");
-			if (f->value.len && !http_authority(buf, f->value.off,
-							    f->value.off + f->value.len, false))
+			if (f->value.len && !http_host_ok(buf, f->value.off,
+							  f->value.off + f->value.len))
 				return http_fail(sc, 400, "invalid Host");
 			if (!req->absolute_form) {
 				req->host = f->value;
@@ -847,7 +904,9 @@ int http_parse_request(const char *buf, size_t len, const struct http_limits *li
 	struct http_scan sc = {
 		.buf = buf,
 		.lim = lim,
-		.kinds = ((1u << (HTTP_F_X_FORWARDED_PROTO + 1)) - 1) & ~1u, /* all of http_known[] */
+		/* all of http_known[], and names with '_' */
+		.kinds = (((1u << (HTTP_F_X_FORWARDED_PROTO + 1)) - 1) & ~1u) |
+			 1u << HTTP_F_FORWARDED | 1u << HTTP_F_X_REAL_IP | 1u << HTTP_F_UNDERSCORE,
 		.noted = req->noted,
 	};
 	int rc;

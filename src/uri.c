@@ -198,6 +198,55 @@ bool uri_target_valid(const char *s, size_t len)
 	return true;
 }
 
+static bool uri_query_byte_unsafe(unsigned char c)
+{
+	return uri_is(c, URI_C_QLAX) && !uri_is(c, URI_C_QUERY);
+}
+
+size_t uri_query_unsafe(const char *s, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		n += uri_query_byte_unsafe((unsigned char)s[i]);
+	return n;
+}
+
+ssize_t uri_escape_query_unsafe(const char *s, size_t len, char *dst, size_t cap)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		bool esc = uri_query_byte_unsafe(c);
+
+		if (cap - o < (esc ? 3u : 1u))
+			return -1;
+		if (esc) {
+			uri_pct(dst + o, c);
+			o += 3;
+		} else {
+			dst[o++] = (char)c;
+		}
+	}
+	return (ssize_t)o;
+}
+
+bool uri_dot_params(const char *path, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		size_t dots = 0;
+
+		if (path[i] != '/')
+			continue;
+		while (i + 1 + dots < len && dots < 3 && path[i + 1 + dots] == '.')
+			dots++;
+		if ((dots == 1 || dots == 2) && i + 1 + dots < len && path[i + 1 + dots] == ';')
+			return true;
+	}
+	return false;
+}
+
 bool uri_location_valid(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++)

@@ -344,6 +344,7 @@ void worker_stats_sum(const struct worker *all, unsigned n, struct stats *out)
 		out->autostarts += s->autostarts;
 		out->autostart_waits += s->autostart_waits;
 		out->autostart_fails += s->autostart_fails;
+		out->fields_dropped += s->fields_dropped;
 		out->lat_sum_ns += s->lat_sum_ns;
 		for (unsigned k = 0; k < STATS_LAT_BUCKETS; k++)
 			out->lat_bucket[k] += s->lat_bucket[k];

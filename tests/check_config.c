@@ -502,6 +502,11 @@ START_TEST(test_flags)
 	ck_assert(cfg.keepalive);
 	ck_parse_err("KeepAlive yes\n", 1, "KeepAlive: \"yes\" must be On or Off");
 	ck_parse_err("ProxyPreserveHost 1\n", 1, "ProxyPreserveHost: \"1\" must be On or Off");
+	ck_assert(!cfg.underscores_in_headers);      /* default: names with '_' dropped */
+	ck_assert_int_eq(parse("UnderscoresInHeaders On\n"), 0);
+	ck_assert(cfg.underscores_in_headers);
+	ck_parse_err("UnderscoresInHeaders drop\n", 1,
+		     "UnderscoresInHeaders: \"drop\" must be On or Off");
 }
 END_TEST
 
@@ -646,6 +651,37 @@ START_TEST(test_route)
 	ck_assert_int_eq(route("/anything"), 3);
 	/* only len bytes are looked at */
 	ck_assert_ptr_eq(config_route(&cfg, "/apple", 4), &cfg.pass[1]);
+}
+END_TEST
+
+/* ";params" in a segment count as absent, as Java servers route the path. */
+START_TEST(test_route_path_params)
+{
+	uint32_t m = 0;
+
+	ck_assert_int_eq(parse("ProxyPass /admin/ !\n"
+			       "ProxyPass /app http://127.0.0.1:1/a\n"
+			       "ProxyPass / http://127.0.0.1:3/\n"), 0);
+	ck_assert_int_eq(route("/admin;x/secret"), 0);
+	ck_assert_int_eq(route("/admin;/secret"), 0);
+	ck_assert_int_eq(route("/;x/admin/secret"), 0);
+	ck_assert_int_eq(route("/;a;b/;c/admin;d/e"), 0);
+	ck_assert_int_eq(route("/admin/secret"), 0);
+	ck_assert_int_eq(route("/admin;x"), 2);        /* "/admin/" needs the slash, as before */
+	ck_assert_int_eq(route("/adm;in/x"), 2);       /* "adm" is not "admin" */
+	ck_assert_int_eq(route("/app;jsessionid=1"), 1);
+	ck_assert_int_eq(route("/app;s/x"), 1);
+	ck_assert_int_eq(route("/apple;x"), 2);
+	ck_assert_ptr_eq(config_route_scope(&cfg, 0, "/admin;x/secret", 15, &m), &cfg.pass[0]);
+	ck_assert_uint_eq(m, 9);                       /* "/admin;x/" */
+	ck_assert_ptr_eq(config_route_scope(&cfg, 0, "/app;s/x", 8, &m), &cfg.pass[1]);
+	ck_assert_uint_eq(m, 4);                       /* "/app": ";s" stays with the rest */
+	ck_assert_ptr_eq(config_route_scope(&cfg, 0, "/x", 2, &m), &cfg.pass[2]);
+	ck_assert_uint_eq(m, 1);
+	/* a prefix that names a parameter matches it literally */
+	ck_assert_int_eq(parse("ProxyPass /a;v=1/ !\nProxyPass / http://127.0.0.1:3/\n"), 0);
+	ck_assert_int_eq(route("/a;v=1/x"), 0);
+	ck_assert_int_eq(route("/a;v=2/x"), 1);
 }
 END_TEST
 
@@ -1056,6 +1092,7 @@ static Suite *config_suite(void)
 		{ "workers", test_workers, 0 },
 		{ "route", test_route, 0 },
 		{ "route_none", test_route_none, 0 },
+		{ "route_path_params", test_route_path_params, 0 },
 		{ "load_file", test_load_file, 0 },
 		{ "load_errors", test_load_errors, 0 },
 		{ "load_too_big", test_load_too_big, 0 },

@@ -17,6 +17,7 @@ struct fixture {
 	struct http_request req;
 	struct fwd_head out;
 	char flat[8192];
+	bool underscores;         /* UnderscoresInHeaders On */
 };
 
 static struct fixture fx;
@@ -45,14 +46,22 @@ static int build(const char *text, size_t headroom, const struct cfg_pass *pass,
 {
 	size_t len = strlen(text);
 	int ret;
+	static char host[HTTP_HOST_MAX];
 	struct fwd_target t = { .pass = pass, .backend = &be, .preserve_host = preserve,
-				.client_ip = ip, .proto = "http" };
+				.client_ip = ip, .proto = "http", .underscores = fx.underscores };
 
 	memset(fx.buf, '#', sizeof(fx.buf));
 	memcpy(fx.buf + headroom, text, len);
 	fx.headroom = headroom;
 	ret = http_parse_request(fx.buf + headroom, len, &lim, &fx.req);
 	ck_assert_int_gt(ret, 0);
+	t.match_len = pass->prefix_len;
+	/* as conn.c does: the host is copied out before the request line is rewritten */
+	if (fx.req.has_host) {
+		memcpy(host, fx.buf + headroom + fx.req.host.off, fx.req.host.len);
+		t.host = host;
+		t.host_len = fx.req.host.len;
+	}
 	return fwd_request_head(&fx.out, fx.buf + headroom, headroom, &fx.req, &t,
 				fx.buf + headroom + ret, len - (size_t)ret);
 }
@@ -151,6 +160,85 @@ START_TEST(test_absolute_form)
 }
 END_TEST
 
+/* WSGI/CGI read X_Forwarded_For as X-Forwarded-For: names with '_' are left out. */
+START_TEST(test_underscore_fields_dropped)
+{
+	ck_assert_int_eq(build("GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 1.1.1.1\r\n"
+			       "X_Forwarded_For: 6.6.6.6\r\nMy_Header: a\r\nContent_Length: 9\r\n"
+			       "A: 1\r\n\r\n", 64, &pass_root, false, "2.2.2.2"), 0);
+	ck_assert_str_eq(flatten(&fx.out),
+			 "GET / HTTP/1.1\r\nX-Forwarded-For: 1.1.1.1, 2.2.2.2\r\nA: 1\r\n"
+			 "Host: 10.0.0.1:8000\r\nX-Forwarded-Host: h\r\nX-Forwarded-Proto: http\r\n\r\n");
+	ck_assert_uint_eq(fx.out.dropped, 3);
+}
+END_TEST
+
+/* UnderscoresInHeaders On passes them, except names that fold onto one spliced acts on. */
+START_TEST(test_underscore_fields_allowed)
+{
+	fx.underscores = true;
+	ck_assert_int_eq(build("GET / HTTP/1.1\r\nHost: h\r\nMy_Header: a\r\nX_Forwarded_Host: e\r\n"
+			       "HOST_: x\r\nTransfer_Encoding: chunked\r\nX_REAL_IP: 3.3.3.3\r\n\r\n",
+			       64, &pass_root, false, "2.2.2.2"), 0);
+	ck_assert_str_eq(flatten(&fx.out),
+			 "GET / HTTP/1.1\r\nMy_Header: a\r\nHOST_: x\r\nHost: 10.0.0.1:8000\r\n"
+			 "X-Forwarded-For: 2.2.2.2\r\nX-Forwarded-Host: h\r\n"
+			 "X-Forwarded-Proto: http\r\n\r\n");
+	ck_assert_uint_eq(fx.out.dropped, 3);
+}
+END_TEST
+
+/* A Connection-listed name with '_' is hop-by-hop even when underscores are allowed. */
+START_TEST(test_underscore_connection_listed)
+{
+	fx.underscores = true;
+	ck_assert_int_eq(build("GET / HTTP/1.1\r\nHost: h\r\nConnection: my_hop\r\nMy_Hop: 1\r\n"
+			       "B: 2\r\n\r\n", 64, &pass_root, false, "2.2.2.2"), 0);
+	ck_assert_str_eq(flatten(&fx.out),
+			 "GET / HTTP/1.1\r\nB: 2\r\nHost: 10.0.0.1:8000\r\nX-Forwarded-For: 2.2.2.2\r\n"
+			 "X-Forwarded-Host: h\r\nX-Forwarded-Proto: http\r\n\r\n");
+}
+END_TEST
+
+/* The client's Forwarded and X-Real-IP would contradict the X-Forwarded-* spliced sets. */
+START_TEST(test_forwarded_and_real_ip_dropped)
+{
+	ck_assert_int_eq(build("GET / HTTP/1.1\r\nForwarded: for=6.6.6.6\r\nHost: h\r\n"
+			       "x-real-ip: 6.6.6.6\r\nC: 3\r\n\r\n", 64, &pass_root, true, "2.2.2.2"), 0);
+	ck_assert_str_eq(flatten(&fx.out),
+			 "GET / HTTP/1.1\r\nC: 3\r\nHost: h\r\nX-Forwarded-For: 2.2.2.2\r\n"
+			 "X-Forwarded-Host: h\r\nX-Forwarded-Proto: http\r\n\r\n");
+	ck_assert_uint_eq(fx.out.dropped, 0);
+}
+END_TEST
+
+/* The prefix matched "/admin;x/" (config_route_scope()): mapped, the rest follows; mapped
+ * to itself, the path goes as received. */
+START_TEST(test_match_len_with_params)
+{
+	struct cfg_pass p = { .prefix = "/admin/", .prefix_len = 7, .path = "/in/", .path_len = 4 };
+	struct cfg_pass same = { .prefix = "/admin/", .prefix_len = 7, .path = "/admin/",
+				 .path_len = 7 };
+	static char text[] = "GET /admin;x/secret;y?q HTTP/1.1\r\nHost: h\r\n\r\n";
+	struct fwd_target t = { .pass = &p, .backend = &be, .client_ip = "1.1.1.1",
+				.proto = "http", .match_len = 9 };
+
+	for (int k = 0; k < 2; k++) {
+		memset(fx.buf, '#', sizeof(fx.buf));
+		memcpy(fx.buf + 64, text, sizeof(text) - 1);
+		ck_assert_int_gt(http_parse_request(fx.buf + 64, sizeof(text) - 1, &lim, &fx.req), 0);
+		t.pass = k ? &same : &p;
+		ck_assert_int_eq(fwd_request_head(&fx.out, fx.buf + 64, 64, &fx.req, &t, NULL, 0), 0);
+		ck_assert_str_eq(flatten(&fx.out), k ? "GET /admin;x/secret;y?q HTTP/1.1\r\n"
+						       "Host: 10.0.0.1:8000\r\nX-Forwarded-For: 1.1.1.1\r\n"
+						       "X-Forwarded-Proto: http\r\n\r\n"
+						     : "GET /in/secret;y?q HTTP/1.1\r\n"
+						       "Host: 10.0.0.1:8000\r\nX-Forwarded-For: 1.1.1.1\r\n"
+						       "X-Forwarded-Proto: http\r\n\r\n");
+	}
+}
+END_TEST
+
 START_TEST(test_advance_and_rewind)
 {
 	const char *full;
@@ -222,6 +310,13 @@ static Suite *forward_suite(void)
 	tcase_add_test(tc, test_xff_appended_to_last);
 	tcase_add_test(tc, test_hop_by_hop_dropped);
 	tcase_add_test(tc, test_absolute_form);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("fields_a_backend_could_be_fooled_by");
+	tcase_add_test(tc, test_underscore_fields_dropped);
+	tcase_add_test(tc, test_underscore_fields_allowed);
+	tcase_add_test(tc, test_underscore_connection_listed);
+	tcase_add_test(tc, test_forwarded_and_real_ip_dropped);
+	tcase_add_test(tc, test_match_len_with_params);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("request_line_in_place");
 	tcase_add_test(tc, test_prefix_longer_path);

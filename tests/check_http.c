@@ -279,13 +279,18 @@ START_TEST(test_req_host_valid)
 {
 	static const char *ok[] = {
 		"a", "example.com", "example.com:80", "127.0.0.1", "127.0.0.1:8080", "[::1]",
-		"[::1]:80", "[2001:db8::1]", "[::ffff:1.2.3.4]", "a-b_c~d.e", "%41b", "x!$&'()*+,;=",
+		"[::1]:80", "[2001:db8::1]", "[::ffff:1.2.3.4]", "a-b_c.d.e", "A.Example.COM.",
 		"h:65535", "h:0",
+		/* HTTP_HOST_MAX bytes: a 253-byte name and a port */
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:65535",
 	};
-	char s[256];
+	char s[512];
 	struct http_request r;
 	const char *b;
 
+	ck_assert_uint_eq(strlen(ok[sizeof(ok) / sizeof(ok[0]) - 1]), HTTP_HOST_MAX);
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		snprintf(s, sizeof(s), "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", ok[i]);
 		ck_assert_msg(req_parse(s, &r, &b) > 0, "Host %s refused", ok[i]);
@@ -424,6 +429,26 @@ static const struct {
 	{ S("GET / HTTP/1.1\r\nHost: a\xc3\xa9\r\n\r\n"), 400 },
 	{ S("GET http://a/ HTTP/1.1\r\nHost: a b\r\n\r\n"), 400 },
 	{ S("GET http://a/ HTTP/1.1\r\n\r\n"), 400 },
+	/* Host is one host[:port]: no list an application behind would split, no other
+	 * reg-name characters, not over HTTP_HOST_MAX */
+	{ S("GET / HTTP/1.1\r\nHost: a.example,admin.example\r\n\r\n"), 400 },
+	{ S("GET / HTTP/1.1\r\nHost: a.example, admin.example\r\n\r\n"), 400 },
+	{ S("GET / HTTP/1.1\r\nHost: a;b\r\n\r\n"), 400 },
+	{ S("GET / HTTP/1.1\r\nHost: a!b\r\n\r\n"), 400 },
+	{ S("GET / HTTP/1.1\r\nHost: a%41\r\n\r\n"), 400 },
+	{ S("GET / HTTP/1.1\r\nHost: a(b)\r\n\r\n"), 400 },
+	{ S("GET / HTTP/1.1\r\nHost: a=b\r\n\r\n"), 400 },
+	{ S("GET / HTTP/1.1\r\nHost: a*\r\n\r\n"), 400 },
+	{ S("GET / HTTP/1.1\r\nHost: a'b\r\n\r\n"), 400 },
+	{ S("GET / HTTP/1.1\r\nHost: a~b\r\n\r\n"), 400 },
+	{ S("GET / HTTP/1.1\r\nHost: x!$&'()*+,;=\r\n\r\n"), 400 },
+	{ S("GET http://a.example,admin.example/ HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+	{ S("GET http://a;b/ HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+	{ S("GET / HTTP/1.1\r\nHost: "
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n"),
+	  400 },
 	/* Content-Length */
 	{ S(H11 "Content-Length:\r\n\r\n"), 400 },
 	{ S(H11 "Content-Length: -1\r\n\r\n"), 400 },
@@ -737,6 +762,52 @@ START_TEST(test_req_noted)
 	}
 	ck_assert(r.conn_close && r.conn_keep_alive);
 	ck_assert(r.has_upgrade && r.expect_continue);
+	ck_req_spans_inside(&r);
+}
+END_TEST
+
+START_TEST(test_req_noted_client_fields)
+{
+	/* Forwarded and X-Real-IP are noted (the proxy drops them); a name with '_' is noted
+	 * as UNDERSCORE, or UNDERSCORE_ALIAS when CGI/WSGI would fold it onto a name the
+	 * proxy acts on; listed in Connection it is a hop-by-hop field, noted once. */
+	const char *s = "GET / HTTP/1.1\r\n"
+			"Host: h\r\n"
+			"Forwarded: for=1.2.3.4\r\n"
+			"X-Real-IP: 1.2.3.4\r\n"
+			"X_Forwarded_For: 6.6.6.6\r\n"
+			"content_LENGTH: 5\r\n"
+			"My_Field: m\r\n"
+			"Connection: hop_x\r\n"
+			"Hop_X: 1\r\n"
+			"Plain-Field: p\r\n"
+			"host_: y\r\n"
+			"\r\n";
+	static const struct {
+		uint8_t kind;
+		const char *value;
+	} want[] = {
+		{ HTTP_F_HOST, "h" },
+		{ HTTP_F_FORWARDED, "for=1.2.3.4" },
+		{ HTTP_F_X_REAL_IP, "1.2.3.4" },
+		{ HTTP_F_UNDERSCORE_ALIAS, "6.6.6.6" },
+		{ HTTP_F_UNDERSCORE_ALIAS, "5" },
+		{ HTTP_F_UNDERSCORE, "m" },
+		{ HTTP_F_CONNECTION, "hop_x" },
+		{ HTTP_F_CONNECTION_LISTED, "1" },
+		{ HTTP_F_UNDERSCORE, "y" },
+	};
+	struct http_request r;
+	const char *b;
+
+	ck_assert_int_eq(req_parse(s, &r, &b), (int)strlen(s));
+	ck_assert_uint_eq(r.nnoted, sizeof(want) / sizeof(want[0]));
+	for (unsigned i = 0; i < r.nnoted; i++) {
+		ck_assert_msg(r.noted[i].kind == want[i].kind, "noted %u kind %u", i,
+			      r.noted[i].kind);
+		ck_span(b, r.noted[i].value, want[i].value);
+	}
+	ck_assert(r.framing == HTTP_FRAMING_NONE);   /* content_LENGTH is not Content-Length */
 	ck_req_spans_inside(&r);
 }
 END_TEST
@@ -1495,6 +1566,7 @@ static Suite *http_suite(void)
 		{ "req_limit_fields", test_req_limit_fields, 0 },
 		{ "req_limit_big", test_req_limit_big, 0 },
 		{ "req_noted", test_req_noted, 0 },
+		{ "req_noted_client_fields", test_req_noted_client_fields, 0 },
 		{ "req_conn_listed_keeps_kind", test_req_conn_listed_keeps_kind, 0 },
 		{ "req_too_many_noted", test_req_too_many_noted, 0 },
 		{ "req_framing", test_req_framing, 0 },

@@ -748,9 +748,9 @@ START_TEST(test_vhost_scope)
 	ck_assert(config_preserve_host(&cfg, 3));
 	ck_assert(!config_preserve_host(&cfg, 1));
 	ck_assert(!config_preserve_host(&cfg, 0));
-	ck_assert_ptr_eq(config_route_scope(&cfg, 3, "/d/x", 4), &cfg.pass[0]);
-	ck_assert_ptr_eq(config_route_scope(&cfg, 3, "/x", 2), &cfg.pass[1]);
-	ck_assert_ptr_eq(config_route_scope(&cfg, 1, "/d/x", 4), &cfg.pass[1]);
+	ck_assert_ptr_eq(config_route_scope(&cfg, 3, "/d/x", 4, NULL), &cfg.pass[0]);
+	ck_assert_ptr_eq(config_route_scope(&cfg, 3, "/x", 2, NULL), &cfg.pass[1]);
+	ck_assert_ptr_eq(config_route_scope(&cfg, 1, "/d/x", 4, NULL), &cfg.pass[1]);
 	ck_assert_ptr_eq(config_route(&cfg, "/d/x", 4), &cfg.pass[1]);
 	ck_assert_int_eq(config_errdoc(&cfg, 3, 404)->kind, CFG_ERRDOC_TEXT);
 	ck_assert_str_eq(config_errdoc(&cfg, 3, 404)->value, "not here");

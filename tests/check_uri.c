@@ -293,6 +293,49 @@ START_TEST(test_classes)
 }
 END_TEST
 
+/* The bytes our parser takes raw in a query but a URI cannot hold go upstream escaped. */
+START_TEST(test_query_unsafe)
+{
+	static const char q[] = "a=[1]&b={x}|^\\`&c=%5B&d=?/:@";
+	char eout[128];
+	ssize_t n;
+
+	ck_assert_uint_eq(uri_query_unsafe(q, strlen(q)), 8);
+	n = uri_escape_query_unsafe(q, strlen(q), eout, sizeof(eout));
+	ck_assert_int_eq(n, (ssize_t)strlen(q) + 16);
+	eout[n] = 0;
+	ck_assert_str_eq(eout, "a=%5B1%5D&b=%7Bx%7D%7C%5E%5C%60&c=%5B&d=?/:@");
+	ck_assert(uri_target_valid("/p?a=%5B1%5D&b=%7Bx%7D%7C%5E%5C%60", 34));
+	ck_assert_uint_eq(uri_query_unsafe("x=1&y=%7C", 9), 0);
+	/* every byte of the output is counted against cap */
+	ck_assert_int_eq(uri_escape_query_unsafe("a[", 2, eout, 3), -1);
+	ck_assert_int_eq(uri_escape_query_unsafe("a[", 2, eout, 4), 4);
+	for (unsigned c = 1; c < 256; c++) {
+		char in = (char)c;
+
+		if (uri_is((unsigned char)c, URI_C_QLAX))
+			ck_assert_uint_eq(uri_query_unsafe(&in, 1), !uri_is((unsigned char)c, URI_C_QUERY));
+	}
+}
+END_TEST
+
+/* Dot segments with parameters, which Java servers read as dot segments. */
+START_TEST(test_dot_params)
+{
+	static const char *const yes[] = { "/..;/admin", "/public/..;x/admin", "/.;/admin",
+					   "/a/.;", "/..;" };
+	static const char *const no[] = { "/admin", "/a;b/c", "/...;/x", "/a..;/x", "/.x;/y",
+					  "/..", "/a/.", "/a/..%3B/b", "/;/x" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		ck_assert_msg(uri_dot_params(yes[i], strlen(yes[i])), "%s", yes[i]);
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		ck_assert_msg(!uri_dot_params(no[i], strlen(no[i])), "%s", no[i]);
+	/* only len bytes are looked at */
+	ck_assert(!uri_dot_params("/..;", 3));
+}
+END_TEST
+
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static Suite *uri_suite(void)
@@ -319,6 +362,10 @@ static Suite *uri_suite(void)
 	tcase_add_loop_test(tc, test_valid, 0, N(valid));
 	tcase_add_test(tc, test_case);
 	tcase_add_test(tc, test_classes);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("what_goes_upstream");
+	tcase_add_test(tc, test_query_unsafe);
+	tcase_add_test(tc, test_dot_params);
 	suite_add_tcase(s, tc);
 	return s;
 }

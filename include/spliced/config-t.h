@@ -160,6 +160,8 @@ struct config {
 	unsigned npass;
 	bool preserve_host;            /* ProxyPreserveHost, default Off */
 	bool keepalive;                /* KeepAlive, default On */
+	bool underscores_in_headers;   /* UnderscoresInHeaders, default Off: names with '_'
+					* are not forwarded */
 	char user[CFG_NAME_MAX];       /* User; "" = not set */
 	char group[CFG_NAME_MAX];      /* Group; "" = not set */
 	char error_log[CFG_PATH_MAX];  /* ErrorLog; "" = standard error */

@@ -46,9 +46,11 @@ bool config_builtin_demo(void);
 const struct cfg_pass *config_route(const struct config *cfg, const char *path, size_t len);
 
 /* The same for a scope (config_vhost(), rw_result.scope): the virtual host's own ProxyPass
- * lines first, then the main server's. */
+ * lines first, then the main server's. Prefixes match at segment boundaries, and a
+ * ";params" part of a segment counts as absent ("/admin;x/b" is matched by "/admin/");
+ * *matched (when not NULL) gets the bytes of path the prefix covers. */
 const struct cfg_pass *config_route_scope(const struct config *cfg, unsigned scope,
-					  const char *path, size_t len);
+					  const char *path, size_t len, uint32_t *matched);
 
 /* The <VirtualHost> for a request: the first whose port matches `port` (the local port)
  * and whose ServerName, or one of whose ServerAlias patterns ('*', '?'), matches the host

@@ -112,6 +112,14 @@ struct conn {
 	uint16_t server_port;     /* the local port the connection came in on */
 	uint16_t scope;           /* the <VirtualHost> of the current request (0: main) */
 	struct cfg_pass rwpass;   /* the backend a RewriteRule [P] chose, as a pass */
+	uint32_t pass_match;      /* bytes of the path c->pass's prefix matched */
+	/* The request's host, decided once from the absolute-form authority or else Host,
+	 * before anything rewrites the head: the virtual host, %{HTTP_HOST}, the Host sent
+	 * upstream and X-Forwarded-Host all use it. */
+	char host[HTTP_HOST_MAX];
+	uint16_t host_len;
+	bool has_host;
+	char *text;               /* a page spliced renders on the heap (/metrics), or NULL */
 	uint64_t id;              /* unique per connection (worker << 48 | sequence), probes */
 	bool in_request;          /* between request_start and request_end */
 	bool metrics;             /* accepted on MetricsListen: serves /metrics only */

@@ -3,6 +3,7 @@
 #ifndef SPLICED_CONN_H
 #define SPLICED_CONN_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -13,6 +14,11 @@ struct worker;
 /* Takes over an accepted, non-blocking client socket. Returns 0, or -errno (then the fd
  * is closed). */
 int conn_open(struct worker *w, struct conn *c, int fd, uint16_t server_port);
+
+/* The peer address of socket fd as text (ip, at least INET6_ADDRSTRLEN bytes) and its
+ * port. Returns 0, or -errno (the peer is gone: -ENOTCONN; not an IP socket:
+ * -EAFNOSUPPORT), leaving *ip and *port unspecified. */
+int conn_peer_name(int fd, char *ip, size_t iplen, uint16_t *port);
 
 /* Handles the completion of an operation of type op on c (res as io_uring reports it). */
 void conn_complete(struct conn *c, int op, int res);

@@ -24,14 +24,21 @@ struct fwd_head {
 	size_t total;       /* bytes over all iovecs */
 	size_t left;        /* bytes not sent yet */
 	size_t extra_len;
+	unsigned dropped;   /* request fields left out because their name has a '_' */
 	char extra[FWD_EXTRA];
 };
 
 /* What the proxy knows about the hop the request goes to. */
 struct fwd_target {
 	const struct cfg_pass *pass;       /* prefix -> backend path mapping */
+	uint32_t match_len;                /* bytes of the path the prefix matched (see
+					    * config_route_scope()) */
 	const struct cfg_backend *backend; /* its authority replaces Host unless preserved */
 	bool preserve_host;                /* ProxyPreserveHost On */
+	bool underscores;                  /* UnderscoresInHeaders On: names with '_' pass */
+	const char *host;                  /* the request's host (absolute-form authority,
+					    * else Host), decided once; NULL: none */
+	size_t host_len;
 	const char *client_ip;             /* appended to X-Forwarded-For */
 	const char *proto;                 /* X-Forwarded-Proto: "http" */
 };

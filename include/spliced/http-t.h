@@ -53,7 +53,17 @@ enum http_field_kind {
 	HTTP_F_X_FORWARDED_HOST,
 	HTTP_F_X_FORWARDED_PROTO,
 	HTTP_F_CONNECTION_LISTED, /* a field whose name a Connection token lists */
+	HTTP_F_FORWARDED,         /* requests only, from here on */
+	HTTP_F_X_REAL_IP,
+	/* A name with '_': WSGI and CGI map '-' and '_' alike (X_Forwarded_For and
+	 * X-Forwarded-For both become HTTP_X_FORWARDED_FOR), so such a field can pass for
+	 * another. ALIAS: it folds onto a name above, which the proxy acts on. */
+	HTTP_F_UNDERSCORE,
+	HTTP_F_UNDERSCORE_ALIAS,
 };
+
+/* Longest Host (or absolute-form authority) accepted: a DNS name of 253 bytes and a port. */
+#define HTTP_HOST_MAX 260
 
 struct http_field {
 	struct http_span line;   /* the whole field line including its CRLF */

@@ -103,6 +103,19 @@ ssize_t uri_normalize(char *p, size_t len, uint8_t *esc, unsigned flags);
  * "%XX". What the proxy sends upstream always passes this. */
 bool uri_target_valid(const char *s, size_t len);
 
+/* How many bytes of the query s[0..len) our parser accepts raw but a URI cannot hold
+ * ([ ] { } | ^ \ and backquote: URI_C_QLAX but not query-safe). */
+size_t uri_query_unsafe(const char *s, size_t len);
+
+/* Copies the query s[0..len), writing those bytes as "%XX" (so the target sent upstream is
+ * a valid URI); everything else, "%XX" triplets included, as is. */
+ssize_t uri_escape_query_unsafe(const char *s, size_t len, char *dst, size_t cap);
+
+/* True when a segment of path[0..len) is "." or ".." followed by ";params": Java servers
+ * strip the parameters and then take the dot segment ("/public/..;/admin" is /admin for
+ * them), so such a path cannot be routed by its prefix. */
+bool uri_dot_params(const char *path, size_t len);
+
 /* True when s[0..len) may be a Location value: no SP, CTL, DEL or non-ASCII byte. */
 bool uri_location_valid(const char *s, size_t len);
 

@@ -55,6 +55,7 @@ struct stats {
 	uint64_t autostarts;       /* start requests sent to the helper */
 	uint64_t autostart_waits;  /* requests that waited for a backend to start */
 	uint64_t autostart_fails;  /* ... and got 503 (StartTimeout, queue full) */
+	uint64_t fields_dropped;   /* request fields with '_' in the name, not forwarded */
 };
 
 struct worker {
