@@ -27,6 +27,7 @@
 #include "spliced/log.h"
 #include "spliced/privdrop.h"
 #include "spliced/relay-t.h"
+#include "spliced/stats.h"
 #include "spliced/worker.h"
 
 #define SPLICED_VERSION "0.1.0"
@@ -66,7 +67,7 @@ out_err:
 
 /* Opens DocumentRoot and the Alias directories (before privileges are dropped: the
  * serving user then needs no search permission above them) and the MIME types. */
-static int open_files(const struct config *cfg, struct worker_files *f, char *msg, size_t len)
+static int open_files(const struct config *cfg, struct file_roots *f, char *msg, size_t len)
 {
 	const char *names[CFG_MAX_INDEX];
 	struct config_error merr;
@@ -146,7 +147,7 @@ static void stats_report(struct worker *w, unsigned n)
 {
 	struct stats t;
 
-	worker_stats_sum(w, n, &t);
+	stats_sum(w, n, &t);
 	log_notice("main",
 		   "stats: connections=%llu requests=%llu 1xx=%llu 2xx=%llu 3xx=%llu 4xx=%llu "
 		   "5xx=%llu no_response=%llu parse_errors=%llu spliced_bytes=%llu "
@@ -341,7 +342,7 @@ static int serve(struct worker *w, unsigned n, const sigset_t *set)
 int main(int argc, char **argv)
 {
 	static struct config cfg;
-	static struct worker_files files;
+	static struct file_roots files;
 	struct config_error cerr;
 	const char *cfg_path = NULL;
 	bool test_only = false;

@@ -1,5 +1,6 @@
 /* io_uring set-up and submission helpers. */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "spliced/ring.h"
@@ -34,4 +35,45 @@ struct io_uring_sqe *ring_sqe(struct io_uring *ring)
 		sqe = io_uring_get_sqe(ring);
 	}
 	return sqe;
+}
+
+/* A timer's entry: a new one (update false), or a move of the pending ud. */
+static int ring_timer_sqe(struct io_uring *ring, uint64_t ud, struct __kernel_timespec *ts,
+			  unsigned ms, bool update)
+{
+	struct io_uring_sqe *sqe = ring_sqe(ring);
+
+	if (!sqe)
+		return -EBUSY;
+	ts->tv_sec = ms / 1000;
+	ts->tv_nsec = (long long)(ms % 1000) * 1000000;
+	if (update) {
+		io_uring_prep_timeout_update(sqe, ts, ud, 0);
+		io_uring_sqe_set_data64(sqe, RING_UD(OP_NONE, 0));
+	} else {
+		io_uring_prep_timeout(sqe, ts, 0, 0);
+		io_uring_sqe_set_data64(sqe, ud);
+	}
+	return 0;
+}
+
+int ring_timer(struct io_uring *ring, uint64_t ud, struct __kernel_timespec *ts, unsigned ms)
+{
+	return ring_timer_sqe(ring, ud, ts, ms, false);
+}
+
+int ring_timer_update(struct io_uring *ring, uint64_t ud, struct __kernel_timespec *ts,
+		      unsigned ms)
+{
+	return ring_timer_sqe(ring, ud, ts, ms, true);
+}
+
+void ring_cancel_fd(struct io_uring *ring, int fd)
+{
+	struct io_uring_sqe *sqe = ring_sqe(ring);
+
+	if (!sqe)
+		return;
+	io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+	io_uring_sqe_set_data64(sqe, RING_UD(OP_NONE, 0));
 }

@@ -6,7 +6,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "spliced/conn-t.h"
 #include "spliced/upstream.h"
 
 static bool up_alive(int fd)
@@ -65,68 +64,4 @@ int up_socket(const struct cfg_backend *b)
 		return -errno;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return fd;
-}
-
-void up_wait_init(struct up_wait *q)
-{
-	memset(q, 0, sizeof(*q));
-	q->head = q->tail = UP_WAIT_NONE;
-	q->delay_ms = UP_RETRY_FIRST_MS;
-}
-
-void up_wait_push(struct up_wait *q, struct conn *conns, struct conn *c, bool front)
-{
-	uint32_t idx = (uint32_t)(c - conns);
-
-	if (c->waiting)
-		return;
-	c->waiting = true;
-	if (q->head == UP_WAIT_NONE) {
-		c->wait_prev = c->wait_next = UP_WAIT_NONE;
-		q->head = q->tail = idx;
-	} else if (front) {
-		c->wait_prev = UP_WAIT_NONE;
-		c->wait_next = q->head;
-		conns[q->head].wait_prev = idx;
-		q->head = idx;
-	} else {
-		c->wait_next = UP_WAIT_NONE;
-		c->wait_prev = q->tail;
-		conns[q->tail].wait_next = idx;
-		q->tail = idx;
-	}
-	q->n++;
-}
-
-void up_wait_remove(struct up_wait *q, struct conn *conns, struct conn *c)
-{
-	if (!c->waiting)
-		return;
-	if (c->wait_prev == UP_WAIT_NONE)
-		q->head = c->wait_next;
-	else
-		conns[c->wait_prev].wait_next = c->wait_next;
-	if (c->wait_next == UP_WAIT_NONE)
-		q->tail = c->wait_prev;
-	else
-		conns[c->wait_next].wait_prev = c->wait_prev;
-	c->wait_prev = c->wait_next = UP_WAIT_NONE;
-	c->waiting = false;
-	q->n--;
-}
-
-struct conn *up_wait_pop(struct up_wait *q, struct conn *conns)
-{
-	struct conn *c;
-
-	if (q->head == UP_WAIT_NONE)
-		return NULL;
-	c = &conns[q->head];
-	up_wait_remove(q, conns, c);
-	return c;
-}
-
-unsigned up_retry_next(unsigned cur_ms)
-{
-	return cur_ms >= UP_RETRY_MAX_MS / 2 ? UP_RETRY_MAX_MS : cur_ms * 2;
 }

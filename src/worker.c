@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "spliced/autostart.h"
 #include "spliced/conn.h"
 #include "spliced/accesslog.h"
 #include "spliced/file.h"
@@ -23,11 +24,6 @@
 
 #define WORKER_TICK_MS 100
 
-/* 1 ms .. 10 s, as Prometheus' defaults roughly are. */
-const uint64_t stats_lat_bounds_ns[STATS_LAT_BUCKETS - 1] = {
-	1000000, 2500000, 5000000, 10000000, 25000000, 50000000, 100000000, 250000000,
-	500000000, 1000000000, 10000000000ull,
-};
 #define WORKER_RING_ENTRIES 1024
 
 static uint64_t worker_clock_ms(void)
@@ -54,7 +50,7 @@ int worker_init(struct worker *w, const struct config *cfg, unsigned id, unsigne
 	if (!w->conns || !w->free_slots || !w->pools || !w->waits)
 		return -ENOMEM;
 	for (unsigned i = 0; i < cfg->nautostart; i++)
-		up_wait_init(&w->waits[i]);
+		as_queue_init(&w->waits[i]);
 	for (uint32_t i = 0; i < max_conns; i++)
 		w->free_slots[i] = max_conns - 1 - i;
 	w->nfree = max_conns;
@@ -116,126 +112,7 @@ void worker_stop(struct worker *w)
 		return;
 }
 
-/* ---- submissions ------------------------------------------------------------------ */
-
-static struct io_uring_sqe *worker_sqe(struct worker *w, struct conn *c, int op)
-{
-	struct io_uring_sqe *sqe = ring_sqe(&w->ring);
-
-	if (!sqe)
-		return NULL;
-	io_uring_sqe_set_data64(sqe, RING_UD(op, c->idx));
-	c->pending++;
-	return sqe;
-}
-
-int worker_recv(struct worker *w, struct conn *c, int op, int fd, void *buf, size_t len)
-{
-	struct io_uring_sqe *sqe = worker_sqe(w, c, op);
-
-	if (!sqe)
-		return -EBUSY;
-	io_uring_prep_recv(sqe, fd, buf, len, 0);
-	return 0;
-}
-
-int worker_send(struct worker *w, struct conn *c, int op, int fd, const void *buf, size_t len)
-{
-	struct io_uring_sqe *sqe = worker_sqe(w, c, op);
-
-	if (!sqe)
-		return -EBUSY;
-	io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL);
-	return 0;
-}
-
-int worker_send_more(struct worker *w, struct conn *c, int op, int fd, const void *buf,
-		     size_t len)
-{
-	struct io_uring_sqe *sqe = worker_sqe(w, c, op);
-
-	if (!sqe)
-		return -EBUSY;
-	io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL | MSG_MORE);
-	return 0;
-}
-
-int worker_sendmsg(struct worker *w, struct conn *c, int op, int fd, struct iovec *iov,
-		   unsigned niov)
-{
-	struct io_uring_sqe *sqe = worker_sqe(w, c, op);
-
-	if (!sqe)
-		return -EBUSY;
-	memset(&c->msg, 0, sizeof(c->msg));
-	c->msg.msg_iov = iov;
-	c->msg.msg_iovlen = niov;
-	io_uring_prep_sendmsg(sqe, fd, &c->msg, MSG_NOSIGNAL);
-	return 0;
-}
-
-int worker_connect(struct worker *w, struct conn *c, int fd, const struct sockaddr *sa,
-		   socklen_t len)
-{
-	struct io_uring_sqe *sqe = worker_sqe(w, c, OP_UP_CONNECT);
-
-	if (!sqe)
-		return -EBUSY;
-	io_uring_prep_connect(sqe, fd, sa, len);
-	return 0;
-}
-
-int worker_poll(struct worker *w, struct conn *c, int fd, unsigned events)
-{
-	struct io_uring_sqe *sqe = worker_sqe(w, c, OP_SPLICE_POLL);
-
-	if (!sqe)
-		return -EBUSY;
-	io_uring_prep_poll_add(sqe, fd, events);
-	return 0;
-}
-
-void worker_cancel_fd(struct worker *w, int fd)
-{
-	struct io_uring_sqe *sqe = ring_sqe(&w->ring);
-
-	if (!sqe)
-		return;
-	io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
-	io_uring_sqe_set_data64(sqe, RING_UD(OP_NONE, 0));
-}
-
-/* A timer's entry: (op, idx) arms a new one, update moves the pending (op, idx). */
-static int worker_timer_sqe(struct worker *w, int op, unsigned idx,
-			    struct __kernel_timespec *ts, unsigned ms, bool update)
-{
-	struct io_uring_sqe *sqe = ring_sqe(&w->ring);
-
-	if (!sqe)
-		return -EBUSY;
-	ts->tv_sec = ms / 1000;
-	ts->tv_nsec = (long long)(ms % 1000) * 1000000;
-	if (update) {
-		io_uring_prep_timeout_update(sqe, ts, RING_UD(op, idx), 0);
-		io_uring_sqe_set_data64(sqe, RING_UD(OP_NONE, 0));
-	} else {
-		io_uring_prep_timeout(sqe, ts, 0, 0);
-		io_uring_sqe_set_data64(sqe, RING_UD(op, idx));
-	}
-	return 0;
-}
-
-int worker_timer(struct worker *w, int op, unsigned idx, struct __kernel_timespec *ts,
-		 unsigned ms)
-{
-	return worker_timer_sqe(w, op, idx, ts, ms, false);
-}
-
-int worker_timer_update(struct worker *w, int op, unsigned idx, struct __kernel_timespec *ts,
-			unsigned ms)
-{
-	return worker_timer_sqe(w, op, idx, ts, ms, true);
-}
+/* ---- the helper's messages ------------------------------------------------------ */
 
 static void worker_arm_helper(struct worker *w)
 {
@@ -286,7 +163,9 @@ static void worker_alog_write(struct worker *w, unsigned i, char *p, size_t len)
 	w->alog_busy[i] = true;
 }
 
-void worker_alog_flush(struct worker *w, unsigned i, bool any)
+/* Starts writing access log i's buffer when it is due (or, with `any`, when it holds
+ * anything) and no write of it is in flight. */
+static void worker_alog_flush(struct worker *w, unsigned i, bool any)
 {
 	size_t len;
 	char *p;
@@ -324,39 +203,6 @@ static bool worker_alog_idle(struct worker *w)
 	return idle;
 }
 
-void worker_stats_sum(const struct worker *all, unsigned n, struct stats *out)
-{
-	memset(out, 0, sizeof(*out));
-	for (unsigned i = 0; i < n; i++) {
-		const struct stats *s = &all[i].stats;
-
-		out->accepted += s->accepted;
-		out->requests += s->requests;
-		for (unsigned k = 0; k < 6; k++)
-			out->status[k] += s->status[k];
-		out->parse_errors += s->parse_errors;
-		out->bytes_spliced += s->bytes_spliced;
-		out->bytes_copied += s->bytes_copied;
-		out->splice_transfers += s->splice_transfers;
-		out->up_connects += s->up_connects;
-		out->up_reuses += s->up_reuses;
-		out->up_retries += s->up_retries;
-		out->autostarts += s->autostarts;
-		out->autostart_waits += s->autostart_waits;
-		out->autostart_fails += s->autostart_fails;
-		out->fields_dropped += s->fields_dropped;
-		out->lat_sum_ns += s->lat_sum_ns;
-		for (unsigned k = 0; k < STATS_LAT_BUCKETS; k++)
-			out->lat_bucket[k] += s->lat_bucket[k];
-	}
-}
-
-void worker_release(struct worker *w, struct conn *c)
-{
-	c->state = CS_FREE;
-	w->free_slots[w->nfree++] = c->idx;
-	w->active--;
-}
 
 /* ---- the worker's own operations -------------------------------------------------- */
 
@@ -565,6 +411,9 @@ void *worker_main(void *arg)
 			n++;
 		}
 		io_uring_cq_advance(&w->ring, n);
+		/* the exchanges that ended added their lines: write the buffers that are due */
+		for (unsigned i = 0; i < w->cfg->ncustomlog; i++)
+			worker_alog_flush(w, i, false);
 		if (w->stopping) {
 			/* The access logs are written out before the worker ends. */
 			if (w->active == 0 && worker_alog_idle(w))

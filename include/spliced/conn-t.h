@@ -39,8 +39,21 @@ enum conn_state {
 	CS_FILE_HEAD,     /* sending a static file's response head */
 	CS_FILE_BODY,     /* moving a static file's bytes: sendfile(2) to the socket */
 	CS_ERROR,         /* sending a response spliced made itself, then closing */
+	CS_METRICS,       /* sending the metrics page (c->text) */
 	CS_LINGER,        /* write side shut, discarding input until EOF or time */
 	CS_CLOSING,       /* waiting for the last operations to finish */
+};
+
+/* What a step of an exchange asks the connection to do next. Role modules (proxy, body,
+ * filesend, autostart) return it; conn.c alone acts on it (closes, sends pages, moves to
+ * the next request). */
+enum conn_ev {
+	EV_WAIT = 0,      /* an operation is in flight, or the request waits in a queue */
+	EV_CLOSE,         /* close the connection now (the ring refused an operation) */
+	EV_PAGE,          /* the exchange ends with status c->fail_status, already logged: a
+			   * page made here when nothing was sent yet (extra header fields in
+			   * c->page[0..c->page_hdr)), else (or with status 0) a close */
+	EV_DONE,          /* the exchange is over: the next request, or close */
 };
 
 /* One body in one direction: bytes that came with the head are sent with it; the rest is
@@ -109,6 +122,8 @@ struct conn {
 	struct msghdr msg;        /* for the sendmsg in flight */
 	struct conn_body body;
 	uint16_t status;          /* status sent to the client, for the log and stats */
+	uint16_t fail_status;     /* EV_PAGE: the status to answer (0: close) */
+	uint16_t page_hdr;        /* EV_PAGE: bytes of extra header fields at page[0] */
 	uint16_t server_port;     /* the local port the connection came in on */
 	uint16_t scope;           /* the <VirtualHost> of the current request (0: main) */
 	struct cfg_pass rwpass;   /* the backend a RewriteRule [P] chose, as a pass */

@@ -1,5 +1,5 @@
-/* The client connection state machine: request head -> backend -> response, keep-alive
- * and pipelining, bodies copied or spliced, errors as short HTML pages. */
+/* The client connection: lifecycle, request head, routing, and the one place that acts
+ * on what the role modules return (src/conn.c). Called by the worker's loop only. */
 #ifndef SPLICED_CONN_H
 #define SPLICED_CONN_H
 

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "spliced/config-t.h"
 #include "spliced/http-t.h"
 
 /* DirectoryIndex: at most this many names, each shorter than FILE_INDEX_NAME_MAX. */
@@ -30,6 +31,16 @@ struct file_root {
 	bool follow_symlinks;     /* Options FollowSymLinks: symlinks inside the root allowed */
 	uint8_t nindex;
 	char index[FILE_INDEX_MAX][FILE_INDEX_NAME_MAX]; /* DirectoryIndex, tried in order */
+};
+
+/* Where static files come from: opened by the main thread before privileges are
+ * dropped, read-only afterwards and shared by the workers. */
+struct mime_table;
+struct file_roots {
+	struct file_root docroot;      /* fd -1: no DocumentRoot */
+	struct file_root alias[CFG_MAX_ALIAS];
+	struct file_root rwroot[CFG_MAX_ROOTS]; /* roots of RewriteRule file substitutions */
+	const struct mime_table *mime;
 };
 
 /* A header field value (OWS trimmed), pointing into the caller's request head. */

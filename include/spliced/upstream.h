@@ -21,24 +21,4 @@ void up_pool_prune(struct up_pool *p, uint64_t now_ms, bool all);
 /* A new non-blocking TCP socket for backend b (TCP_NODELAY), not yet connected; -errno. */
 int up_socket(const struct cfg_backend *b);
 
-/* ---- the autostart wait queue (one per worker per ProxyAutostart backend) ---- */
-
-struct conn;
-
-/* An empty queue with the first retry delay. */
-void up_wait_init(struct up_wait *q);
-
-/* Queues connection c (a slot of conns[]) at the back, or at the front (a waiter whose
- * retry was refused again keeps its turn). Sets c->waiting. */
-void up_wait_push(struct up_wait *q, struct conn *conns, struct conn *c, bool front);
-
-/* Takes the first waiter off the queue (c->waiting cleared), or NULL when empty. */
-struct conn *up_wait_pop(struct up_wait *q, struct conn *conns);
-
-/* Takes c off the queue, wherever it is; nothing when c is not waiting. */
-void up_wait_remove(struct up_wait *q, struct conn *conns, struct conn *c);
-
-/* The retry delay after cur_ms: doubled, at most UP_RETRY_MAX_MS. */
-unsigned up_retry_next(unsigned cur_ms);
-
 #endif

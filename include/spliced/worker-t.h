@@ -16,47 +16,8 @@
 #include "spliced/http-t.h"
 #include "spliced/relay-t.h"
 #include "spliced/upstream-t.h"
-
-/* Where static files come from: opened by the main thread before privileges are
- * dropped, read-only afterwards and shared by the workers. */
-struct worker_files {
-	struct file_root docroot;      /* fd -1: no DocumentRoot */
-	struct file_root alias[CFG_MAX_ALIAS];
-	struct file_root rwroot[CFG_MAX_ROOTS]; /* roots of RewriteRule file substitutions */
-	const struct mime_table *mime;
-};
-
-#define STATS_REASONS 32
-#define STATS_LAT_BUCKETS 12
-
-/* Upper bounds (ns) of the latency histogram buckets; the last bucket is +Inf. */
-extern const uint64_t stats_lat_bounds_ns[STATS_LAT_BUCKETS - 1];
-
-/* Counters of one worker: written only by it, read (approximately, while it runs) by the
- * metrics endpoint and summed by the main thread at exit. */
-struct stats {
-	struct {
-		const char *reason;    /* the parser's static string */
-		uint64_t n;
-	} perr[STATS_REASONS];     /* parse errors by reason */
-	unsigned nperr;
-	uint64_t lat_bucket[STATS_LAT_BUCKETS];
-	uint64_t lat_sum_ns;
-	uint64_t accepted;
-	uint64_t requests;
-	uint64_t status[6];        /* by class: [1] 1xx .. [5] 5xx, [0] closed without one */
-	uint64_t parse_errors;
-	uint64_t bytes_spliced;    /* body bytes moved socket -> pipe -> socket */
-	uint64_t bytes_copied;     /* body bytes copied through user space */
-	uint64_t splice_transfers; /* bodies (or chunks) that went through a pipe */
-	uint64_t up_connects;
-	uint64_t up_reuses;
-	uint64_t up_retries;
-	uint64_t autostarts;       /* start requests sent to the helper */
-	uint64_t autostart_waits;  /* requests that waited for a backend to start */
-	uint64_t autostart_fails;  /* ... and got 503 (StartTimeout, queue full) */
-	uint64_t fields_dropped;   /* request fields with '_' in the name, not forwarded */
-};
+#include "spliced/autostart-t.h"
+#include "spliced/stats-t.h"
 
 struct worker {
 	unsigned id;
@@ -87,7 +48,7 @@ struct worker {
 
 	struct http_limits lim;
 	struct relay_pool pipes;
-	const struct worker_files *files;
+	const struct file_roots *files;
 	struct file_cache fcache;
 	bool fcache_ready;
 	uint64_t conn_seq;         /* connection ids */
@@ -99,7 +60,8 @@ struct worker {
 	int helper_fd;             /* conversation with the privileged helper, -1 = none */
 	bool helper_gone;          /* it closed: nothing can be started any more */
 	struct helper_msg hmsg;    /* the message being received */
-	struct up_wait *waits;     /* one per ProxyAutostart */
+	struct as_queue *waits;    /* one per ProxyAutostart */
+	bool as_released;          /* a queue's backend listens: its waiters may go */
 	struct stats stats;
 	int exit_code;
 };

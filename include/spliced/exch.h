@@ -1,0 +1,69 @@
+/* What the connection and its role modules (proxy, body, filesend, autostart) share for
+ * one exchange: submitting its operations to the worker's ring (each counted in
+ * c->pending, completed through worker.c -> conn_complete()), its deadline, and recording
+ * how it failed. Below conn.c and the role modules; calls nothing above it. */
+#ifndef SPLICED_EXCH_H
+#define SPLICED_EXCH_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "spliced/conn-t.h"
+#include "spliced/worker-t.h"
+
+/* Submissions naming c; each returns 0 or -EBUSY when the ring cannot take an entry (the
+ * caller returns EV_CLOSE). */
+int exch_recv(struct conn *c, int op, int fd, void *buf, size_t len);
+int exch_send(struct conn *c, int op, int fd, const void *buf, size_t len);
+/* The same with MSG_MORE: more follows at once (a head before its body). */
+int exch_send_more(struct conn *c, int op, int fd, const void *buf, size_t len);
+/* iov must stay valid until the completion; c->msg carries it. */
+int exch_sendmsg(struct conn *c, int op, int fd, struct iovec *iov, unsigned niov);
+int exch_connect(struct conn *c, int fd, const struct sockaddr *sa, socklen_t len);
+/* Readiness of fd (OP_SPLICE_POLL). */
+int exch_poll(struct conn *c, int fd, unsigned events);
+
+/* Cancels what is in flight on c's sockets (the completions still arrive). */
+void exch_cancel(struct conn *c);
+
+/* The exchange's deadline: `ms` from now. */
+static inline void exch_touch(struct conn *c, uint64_t ms)
+{
+	c->deadline_ms = c->w->now_ms + ms;
+}
+
+/* Timeout: each wait for the client or the backend. */
+static inline uint64_t exch_timeout_ms(const struct conn *c)
+{
+	return c->w->cfg->timeout_ms;
+}
+
+/* The backend of c->pass. */
+static inline const struct cfg_backend *exch_backend(const struct conn *c)
+{
+	return &c->w->cfg->backend[c->pass->backend];
+}
+
+/* Records that the exchange fails with `status` (0: close without a page): logs the
+ * message with the client's address (error for 5xx, the backend's or our fault; info
+ * below) and returns EV_PAGE. */
+enum conn_ev exch_fail(struct conn *c, unsigned status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* The same for a request the client got wrong, whatever the status (501, 505): info, so
+ * that no client can write error-level lines at will. */
+enum conn_ev exch_refuse(struct conn *c, unsigned status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Sending to or reading from the backend failed (err 0: it closed): 504 when the
+ * exchange timed out, else 502, naming the backend and `what` was being done. */
+enum conn_ev exch_upstream_error(struct conn *c, int err, const char *what);
+
+/* A request refused as malformed, counted under `reason` (a static string). */
+void exch_count_parse_error(struct conn *c, const char *reason);
+
+/* One call site for the splice probe: perf probe cannot set up a probe that has two. */
+void exch_trace_splice(const struct conn *c, uint64_t bytes, int dir);
+
+#endif

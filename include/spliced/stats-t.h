@@ -1,0 +1,46 @@
+/* Types of the counters and the metrics page (src/stats.c). Types only. */
+#ifndef SPLICED_STATS_T_H
+#define SPLICED_STATS_T_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STATS_REASONS 32
+#define STATS_LAT_BUCKETS 12
+
+/* Counters of one worker: written only by it, read (approximately, while it runs) by the
+ * metrics endpoint and summed by the main thread at exit. */
+struct stats {
+	struct {
+		const char *reason;    /* the parser's static string */
+		uint64_t n;
+	} perr[STATS_REASONS];     /* parse errors by reason */
+	unsigned nperr;
+	uint64_t lat_bucket[STATS_LAT_BUCKETS];
+	uint64_t lat_sum_ns;
+	uint64_t accepted;
+	uint64_t requests;
+	uint64_t status[6];        /* by class: [1] 1xx .. [5] 5xx, [0] closed without one */
+	uint64_t parse_errors;
+	uint64_t bytes_spliced;    /* body bytes moved socket -> pipe -> socket */
+	uint64_t bytes_copied;     /* body bytes copied through user space */
+	uint64_t splice_transfers; /* bodies (or chunks) that went through a pipe */
+	uint64_t up_connects;
+	uint64_t up_reuses;
+	uint64_t up_retries;
+	uint64_t autostarts;       /* start requests sent to the helper */
+	uint64_t autostart_waits;  /* requests that waited for a backend to start */
+	uint64_t autostart_fails;  /* ... and got 503 (StartTimeout, queue full) */
+	uint64_t fields_dropped;   /* request fields with '_' in the name, not forwarded */
+};
+
+/* Text rendered on the heap: it grows as it is written, so a page always fits. */
+struct stats_text {
+	char *p;
+	size_t len;
+	size_t cap;
+	bool failed;              /* out of memory */
+};
+
+#endif

@@ -1,0 +1,150 @@
+/* Submissions, deadlines and failures of one exchange; the contract is in
+ * include/spliced/exch.h. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "spliced/exch.h"
+#include "spliced/log.h"
+#include "spliced/ring.h"
+#include "spliced/stats.h"
+#include "spliced/trace.h"
+
+static struct io_uring_sqe *exch_sqe(struct conn *c, int op)
+{
+	struct io_uring_sqe *sqe = ring_sqe(&c->w->ring);
+
+	if (!sqe)
+		return NULL;
+	io_uring_sqe_set_data64(sqe, RING_UD(op, c->idx));
+	c->pending++;
+	return sqe;
+}
+
+int exch_recv(struct conn *c, int op, int fd, void *buf, size_t len)
+{
+	struct io_uring_sqe *sqe = exch_sqe(c, op);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_recv(sqe, fd, buf, len, 0);
+	return 0;
+}
+
+static int exch_send_flags(struct conn *c, int op, int fd, const void *buf, size_t len,
+			   int flags)
+{
+	struct io_uring_sqe *sqe = exch_sqe(c, op);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_send(sqe, fd, buf, len, flags);
+	return 0;
+}
+
+int exch_send(struct conn *c, int op, int fd, const void *buf, size_t len)
+{
+	return exch_send_flags(c, op, fd, buf, len, MSG_NOSIGNAL);
+}
+
+int exch_send_more(struct conn *c, int op, int fd, const void *buf, size_t len)
+{
+	return exch_send_flags(c, op, fd, buf, len, MSG_NOSIGNAL | MSG_MORE);
+}
+
+int exch_sendmsg(struct conn *c, int op, int fd, struct iovec *iov, unsigned niov)
+{
+	struct io_uring_sqe *sqe = exch_sqe(c, op);
+
+	if (!sqe)
+		return -EBUSY;
+	memset(&c->msg, 0, sizeof(c->msg));
+	c->msg.msg_iov = iov;
+	c->msg.msg_iovlen = niov;
+	io_uring_prep_sendmsg(sqe, fd, &c->msg, MSG_NOSIGNAL);
+	return 0;
+}
+
+int exch_connect(struct conn *c, int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct io_uring_sqe *sqe = exch_sqe(c, OP_UP_CONNECT);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_connect(sqe, fd, sa, len);
+	return 0;
+}
+
+int exch_poll(struct conn *c, int fd, unsigned events)
+{
+	struct io_uring_sqe *sqe = exch_sqe(c, OP_SPLICE_POLL);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_poll_add(sqe, fd, events);
+	return 0;
+}
+
+void exch_cancel(struct conn *c)
+{
+	ring_cancel_fd(&c->w->ring, c->fd);
+	if (c->ufd >= 0)
+		ring_cancel_fd(&c->w->ring, c->ufd);
+}
+
+__attribute__((format(printf, 4, 0)))
+static enum conn_ev exch_failv(struct conn *c, unsigned status, bool client, const char *fmt,
+			       va_list ap)
+{
+	char msg[512];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (status >= 500 && !client)
+		log_error("proxy", "[client %s:%u] %s", c->ip, c->port, msg);
+	else
+		log_info("proxy", "[client %s:%u] %s", c->ip, c->port, msg);
+	c->fail_status = (uint16_t)status;
+	return EV_PAGE;
+}
+
+enum conn_ev exch_fail(struct conn *c, unsigned status, const char *fmt, ...)
+{
+	enum conn_ev ev;
+	va_list ap;
+
+	va_start(ap, fmt);
+	ev = exch_failv(c, status, false, fmt, ap);
+	va_end(ap);
+	return ev;
+}
+
+enum conn_ev exch_refuse(struct conn *c, unsigned status, const char *fmt, ...)
+{
+	enum conn_ev ev;
+	va_list ap;
+
+	va_start(ap, fmt);
+	ev = exch_failv(c, status, true, fmt, ap);
+	va_end(ap);
+	return ev;
+}
+
+enum conn_ev exch_upstream_error(struct conn *c, int err, const char *what)
+{
+	const struct cfg_backend *be = exch_backend(c);
+
+	if (c->timed_out)
+		return exch_fail(c, 504, "backend %s timed out (%s)", be->name, what);
+	return exch_fail(c, 502, "backend %s: %s: %s", be->name, what,
+			 err ? strerror(err) : "connection closed");
+}
+
+void exch_count_parse_error(struct conn *c, const char *reason)
+{
+	stats_count_parse_error(&c->w->stats, reason);
+}
+
+__attribute__((noinline)) void exch_trace_splice(const struct conn *c, uint64_t bytes, int dir)
+{
+	TRACE_SPLICE(c->id, bytes, dir);
+}

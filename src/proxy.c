@@ -1,0 +1,419 @@
+/* The proxy exchange; the contract is in include/spliced/proxy.h.
+ *
+ * request head (+ the body bytes that came with it) -> [100 Continue to the client] ->
+ * backend connection (pool | connect | wait for autostart) -> rest of the request body ->
+ * response head (1xx forwarded) -> response head to the client -> rest of the response
+ * body -> EV_DONE. Each step's submission sits next to its completion handler. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "spliced/autostart.h"
+#include "spliced/body.h"
+#include "spliced/config.h"
+#include "spliced/exch.h"
+#include "spliced/forward.h"
+#include "spliced/http.h"
+#include "spliced/proxy.h"
+#include "spliced/ring-t.h"
+#include "spliced/stats.h"
+#include "spliced/trace.h"
+#include "spliced/upstream.h"
+
+static enum conn_ev proxy_resp_recv(struct conn *c);
+static enum conn_ev proxy_resp_head(struct conn *c);
+
+void proxy_drop_upstream(struct conn *c)
+{
+	if (c->ufd >= 0) {
+		close(c->ufd);
+		c->ufd = -1;
+	}
+}
+
+void proxy_release(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	if (c->ufd >= 0 && c->up_reusable && !w->stopping) {
+		up_pool_put(&w->pools[c->pass->backend], c->ufd, w->now_ms);
+		c->ufd = -1;
+	}
+	proxy_drop_upstream(c);
+}
+
+static bool proxy_idempotent(const struct http_request *req)
+{
+	switch (req->meth) {
+	case HTTP_METHOD_GET:
+	case HTTP_METHOD_HEAD:
+	case HTTP_METHOD_OPTIONS:
+	case HTTP_METHOD_TRACE:
+	case HTTP_METHOD_PUT:
+	case HTTP_METHOD_DELETE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* ---- the request head ---------------------------------------------------------------- */
+
+/* Sets up c->body for the request body and builds the upstream head with the body bytes
+ * that came with the head. */
+static int proxy_prepare_request(struct conn *c)
+{
+	struct worker *w = c->w;
+	struct conn_body *b = &c->body;
+	char *head = c->buf + c->start;
+	const char *body = head + c->req.head_len;
+	uint32_t avail = c->end - c->start - c->req.head_len;
+	uint32_t take = 0;
+	struct fwd_target t = {
+		.pass = c->pass,
+		.match_len = c->pass_match,
+		.backend = exch_backend(c),
+		.preserve_host = config_preserve_host(w->cfg, c->scope),
+		.underscores = w->cfg->underscores_in_headers,
+		.host = c->has_host ? c->host : NULL,
+		.host_len = c->host_len,
+		.client_ip = c->ip,
+		.proto = "http",
+	};
+	int ret;
+
+	memset(b, 0, sizeof(*b));
+	b->framing = c->req.framing;
+	b->response = false;
+	b->buf = c->buf + CONN_HEADROOM;
+	b->cap = CONN_HEAD_MAX;
+	if (b->framing == HTTP_FRAMING_LENGTH) {
+		take = avail < c->req.content_length ? avail : (uint32_t)c->req.content_length;
+		b->left = c->req.content_length - take;
+	} else if (b->framing == HTTP_FRAMING_CHUNKED) {
+		ssize_t n;
+
+		http_chunked_init(&b->ck);
+		n = http_chunked_scan(&b->ck, body, avail);
+		if (n < 0)
+			return -EBADMSG;
+		take = (uint32_t)n;
+	}
+	c->next = c->start + c->req.head_len + take;
+	ret = fwd_request_head(&c->head, head, c->start, &c->req, &t, body, take);
+	w->stats.fields_dropped += c->head.dropped;
+	return ret;
+}
+
+enum conn_ev proxy_start(struct conn *c)
+{
+	const struct config *cfg = c->w->cfg;
+	int ret;
+
+	if (cfg->limit_request_body && c->req.framing == HTTP_FRAMING_LENGTH &&
+	    c->req.content_length > cfg->limit_request_body)
+		return exch_fail(c, 413, "request body of %llu bytes over LimitRequestBody",
+				 (unsigned long long)c->req.content_length);
+	ret = proxy_prepare_request(c);
+	if (ret == -EBADMSG) {
+		exch_count_parse_error(c, "invalid chunked body");
+		return exch_refuse(c, 400, "bad request: invalid chunked body");
+	}
+	if (body_chunked_over_limit(c))
+		return exch_fail(c, 413, "chunked request body over LimitRequestBody");
+	if (ret < 0)
+		return exch_fail(c, 431, "request head too large to forward");
+	/* We answer "100 Continue" ourselves (and do not forward Expect): the body is only
+	 * read once it is going somewhere. */
+	if (c->req.expect_continue && c->req.version == 11 && c->next == c->end &&
+	    ((c->body.framing == HTTP_FRAMING_LENGTH && c->body.left) ||
+	     (c->body.framing == HTTP_FRAMING_CHUNKED && !c->body.ck.done))) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+		c->state = CS_CONTINUE;
+		exch_touch(c, exch_timeout_ms(c));
+		return exch_send(c, OP_CLIENT_SEND, c->fd, cont, sizeof(cont) - 1) ? EV_CLOSE
+										       : EV_WAIT;
+	}
+	return proxy_connect(c);
+}
+
+static enum conn_ev proxy_send_head(struct conn *c)
+{
+	c->state = CS_REQ_HEAD;
+	return exch_sendmsg(c, OP_UP_SEND, c->ufd, c->head.cur, c->head.niov) ? EV_CLOSE
+										 : EV_WAIT;
+}
+
+/* ---- the backend connection ---------------------------------------------------------- */
+
+enum conn_ev proxy_connect(struct conn *c)
+{
+	struct worker *w = c->w;
+	const struct cfg_backend *be = exch_backend(c);
+	/* a probe tests whether the backend listens: only a new connection tells */
+	int fd = c->retried || c->as_probe ? -1 : up_pool_take(&w->pools[c->pass->backend],
+								 w->now_ms);
+
+	exch_touch(c, exch_timeout_ms(c));
+	if (c->as_probe && c->wait_until_ms < c->deadline_ms)
+		c->deadline_ms = c->wait_until_ms;
+	c->backend_name = be->name;
+	TRACE_BACKEND_CONNECT(c->id, c->pass->backend, be->name, fd >= 0 ? 1 : c->retried ? 2 : 0);
+	if (fd >= 0) {
+		w->stats.up_reuses++;
+		c->ufd = fd;
+		c->up_reused = true;
+		return proxy_send_head(c);
+	}
+	fd = up_socket(be);
+	if (fd < 0)
+		return exch_fail(c, 502, "socket for %s: %s", be->name, strerror(-fd));
+	w->stats.up_connects++;
+	c->ufd = fd;
+	c->up_reused = false;
+	c->state = CS_CONNECT;
+	return exch_connect(c, fd, (const struct sockaddr *)&be->addr, be->addrlen) ? EV_CLOSE
+										    : EV_WAIT;
+}
+
+static enum conn_ev proxy_connected(struct conn *c, int res)
+{
+	enum conn_ev ev;
+
+	if (res == -ECONNREFUSED && !c->timed_out) {
+		proxy_drop_upstream(c);
+		if (as_wait(c, &ev))
+			return ev;
+	}
+	if (res < 0 && c->as_probe && c->timed_out && c->w->now_ms >= c->wait_until_ms)
+		/* the probe's connect outlived the request's wait */
+		return as_fail(c, "did not accept connections within StartTimeout");
+	if (res < 0) {
+		if (c->timed_out)
+			return exch_upstream_error(c, 0, "connecting");
+		return exch_fail(c, 502, "backend %s: connect: %s", exch_backend(c)->name,
+				 strerror(-res));
+	}
+	as_listening(c);
+	exch_touch(c, exch_timeout_ms(c));
+	return proxy_send_head(c);
+}
+
+/* The backend we reused had closed the connection, or the connection to a backend that
+ * spliced starts itself broke before any byte of the response (it died: a new one is
+ * started and the request waits for it): try once more on a new connection when the
+ * request is idempotent and its body was not streamed. */
+static bool proxy_retry(struct conn *c)
+{
+	if ((!c->up_reused && exch_backend(c)->autostart < 0) || c->retried || c->body_streamed ||
+	    !proxy_idempotent(&c->req))
+		return false;
+	c->w->stats.up_retries++;
+	proxy_drop_upstream(c);
+	c->retried = true;
+	fwd_rewind(&c->head);
+	return true;
+}
+
+static enum conn_ev proxy_upstream_error(struct conn *c, int err, const char *what)
+{
+	if (!c->timed_out && proxy_retry(c))
+		return proxy_connect(c);
+	return exch_upstream_error(c, err, what);
+}
+
+/* What the request body's step returned: once the whole request went upstream (EV_DONE),
+ * the response head is read. */
+static enum conn_ev proxy_request_body(struct conn *c, enum conn_ev ev)
+{
+	if (ev != EV_DONE)
+		return ev;
+	c->rlen = 0;
+	c->state = CS_RESP_HEAD;
+	exch_touch(c, exch_timeout_ms(c));
+	return proxy_resp_recv(c);
+}
+
+static enum conn_ev proxy_head_sent(struct conn *c, int res)
+{
+	if (res <= 0)
+		return proxy_upstream_error(c, res ? -res : EPIPE, "sending request");
+	exch_touch(c, exch_timeout_ms(c));
+	fwd_advance(&c->head, (size_t)res);
+	if (c->head.left)
+		return exch_sendmsg(c, OP_UP_SEND, c->ufd, c->head.cur + c->head.first,
+				    c->head.niov - c->head.first) ? EV_CLOSE : EV_WAIT;
+	return proxy_request_body(c, body_start(c, c->fd, c->ufd, false));
+}
+
+/* ---- the response -------------------------------------------------------------------- */
+
+static enum conn_ev proxy_resp_recv(struct conn *c)
+{
+	if (c->rlen == CONN_RESP_MAX) {
+		c->up_reusable = false;
+		return exch_fail(c, 502, "backend %s: response head over %u bytes",
+				 exch_backend(c)->name, CONN_RESP_MAX);
+	}
+	return exch_recv(c, OP_UP_RECV, c->ufd, c->rbuf + c->rlen, CONN_RESP_MAX - c->rlen)
+		       ? EV_CLOSE : EV_WAIT;
+}
+
+static enum conn_ev proxy_resp_received(struct conn *c, int res)
+{
+	if (res <= 0) {
+		if (c->rlen == 0)
+			return proxy_upstream_error(c, res ? -res : 0, "reading response");
+		if (c->timed_out)
+			return exch_upstream_error(c, 0, "reading response head");
+		return exch_fail(c, 502, "backend %s: response head cut short",
+				 exch_backend(c)->name);
+	}
+	exch_touch(c, exch_timeout_ms(c));
+	c->rlen += (uint32_t)res;
+	return proxy_resp_head(c);
+}
+
+/* An interim (1xx) response: forwarded to HTTP/1.1 clients, except 100 Continue, which
+ * we already answered ourselves (Expect is not forwarded). */
+static enum conn_ev proxy_resp_interim(struct conn *c, uint32_t hl)
+{
+	bool forward = c->resp.status != 100 && c->req.version == 11;
+
+	if (forward) {
+		memcpy(c->rbuf, "HTTP/1.1", 8);
+		memcpy(c->page, c->rbuf, hl < sizeof(c->page) ? hl : 0);
+		forward = hl < sizeof(c->page);
+	}
+	memmove(c->rbuf, c->rbuf + hl, c->rlen - hl);
+	c->rlen -= hl;
+	/* The backend has seen the request: never send it again elsewhere. */
+	c->retried = true;
+	if (!forward)
+		return c->rlen ? proxy_resp_head(c) : proxy_resp_recv(c);
+	c->state = CS_RESP_INTERIM;
+	c->page_len = hl;
+	c->page_off = 0;
+	return exch_send(c, OP_CLIENT_SEND, c->fd, c->page, hl) ? EV_CLOSE : EV_WAIT;
+}
+
+static enum conn_ev proxy_interim_sent(struct conn *c, int res)
+{
+	c->page_off += (uint32_t)res;
+	if (c->page_off < c->page_len)
+		return exch_send(c, OP_CLIENT_SEND, c->fd, c->page + c->page_off,
+				 c->page_len - c->page_off) ? EV_CLOSE : EV_WAIT;
+	c->state = CS_RESP_HEAD;
+	return c->rlen ? proxy_resp_head(c) : proxy_resp_recv(c);
+}
+
+/* Sets up c->body for the response body; the bytes of it that came with the head are
+ * sent with the head. Returns the bytes taken, or -1 on invalid chunked framing. */
+static long proxy_prepare_response(struct conn *c, uint32_t hl)
+{
+	struct conn_body *b = &c->body;
+	uint32_t avail = c->rlen - hl, take = 0;
+
+	memset(b, 0, sizeof(*b));
+	b->framing = c->resp.framing;
+	b->buf = c->rbuf;
+	b->cap = CONN_RESP_MAX;
+	b->response = true;
+	if (b->framing == HTTP_FRAMING_LENGTH) {
+		take = avail < c->resp.content_length ? avail : (uint32_t)c->resp.content_length;
+		b->left = c->resp.content_length - take;
+	} else if (b->framing == HTTP_FRAMING_CHUNKED) {
+		ssize_t n;
+
+		http_chunked_init(&b->ck);
+		n = http_chunked_scan(&b->ck, c->rbuf + hl, avail);
+		if (n < 0)
+			return -1;
+		take = (uint32_t)n;
+	} else if (b->framing == HTTP_FRAMING_CLOSE) {
+		take = avail;
+	}
+	if (take < avail)
+		c->up_reusable = false; /* bytes after the response: the backend is confused */
+	return take;
+}
+
+static enum conn_ev proxy_resp_head(struct conn *c)
+{
+	struct worker *w = c->w;
+	const char *name = exch_backend(c)->name;
+	int ret = http_parse_response(c->rbuf, c->rlen, &w->lim, c->req.meth, &c->resp);
+	uint32_t hl;
+	long take;
+
+	if (ret == -2)
+		return proxy_resp_recv(c);
+	if (ret < 0)
+		return exch_fail(c, 502, "backend %s: invalid response: %s", name,
+				 c->resp.reason ? c->resp.reason : "malformed head");
+	hl = (uint32_t)ret;
+	if (c->resp.status < 200) {
+		if (c->resp.status == 101)
+			return exch_fail(c, 502, "backend %s: 101 Switching Protocols was not asked "
+					 "for", name);
+		return proxy_resp_interim(c, hl);
+	}
+	if (c->resp.framing == HTTP_FRAMING_CHUNKED && c->req.version == 10)
+		return exch_fail(c, 502, "backend %s: chunked response to an HTTP/1.0 request",
+				 name);
+	c->up_reusable = c->req.version == 11 && c->resp.version == 11 && !c->resp.conn_close &&
+			 c->resp.framing != HTTP_FRAMING_CLOSE;
+	if (c->resp.framing == HTTP_FRAMING_CLOSE || w->stopping)
+		c->keep_alive = false;
+	take = proxy_prepare_response(c, hl);
+	if (take < 0)
+		return exch_fail(c, 502, "backend %s: invalid chunked framing", name);
+	w->stats.bytes_copied += (uint64_t)take;
+	if (fwd_response_head(&c->head, c->rbuf, &c->resp, !c->keep_alive,
+			      c->keep_alive && c->req.version == 10, c->rbuf + hl, (size_t)take))
+		return exch_fail(c, 502, "backend %s: response head too large to forward", name);
+	c->status = c->resp.status;
+	stats_count_status(&w->stats, c->resp.status);
+	c->out_head_len += c->head.total - (size_t)take;
+	c->resp_started = true;
+	c->state = CS_RESP_SEND;
+	exch_touch(c, exch_timeout_ms(c));
+	return exch_sendmsg(c, OP_CLIENT_SEND, c->fd, c->head.cur, c->head.niov) ? EV_CLOSE
+										   : EV_WAIT;
+}
+
+static enum conn_ev proxy_resp_head_sent(struct conn *c, int res)
+{
+	fwd_advance(&c->head, (size_t)res);
+	if (c->head.left)
+		return exch_sendmsg(c, OP_CLIENT_SEND, c->fd, c->head.cur + c->head.first,
+				    c->head.niov - c->head.first) ? EV_CLOSE : EV_WAIT;
+	return body_start(c, c->ufd, c->fd, true);
+}
+
+/* ---- completions --------------------------------------------------------------------- */
+
+enum conn_ev proxy_complete(struct conn *c, int op, int res)
+{
+	switch (c->state) {
+	case CS_CONTINUE:           /* "100 Continue" went out (conn.c checked res) */
+		return op == OP_CLIENT_SEND ? proxy_connect(c) : EV_CLOSE;
+	case CS_CONNECT:
+		return op == OP_UP_CONNECT ? proxy_connected(c, res) : EV_CLOSE;
+	case CS_REQ_HEAD:
+		return op == OP_UP_SEND ? proxy_head_sent(c, res) : EV_CLOSE;
+	case CS_REQ_BODY:
+		return proxy_request_body(c, body_complete(c, op, res));
+	case CS_RESP_HEAD:
+		return op == OP_UP_RECV ? proxy_resp_received(c, res) : EV_CLOSE;
+	case CS_RESP_INTERIM:
+		return op == OP_CLIENT_SEND ? proxy_interim_sent(c, res) : EV_CLOSE;
+	case CS_RESP_SEND:
+		return op == OP_CLIENT_SEND ? proxy_resp_head_sent(c, res) : EV_CLOSE;
+	case CS_RESP_BODY:
+		return body_complete(c, op, res);
+	default:
+		return EV_CLOSE;
+	}
+}

@@ -1,0 +1,185 @@
+/* Counters, the latency histogram and the metrics page; the contract is in
+ * include/spliced/stats.h. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spliced/stats.h"
+#include "spliced/worker-t.h"
+
+/* 1 ms .. 10 s, as Prometheus' defaults roughly are. */
+const uint64_t stats_lat_bounds_ns[STATS_LAT_BUCKETS - 1] = {
+	1000000, 2500000, 5000000, 10000000, 25000000, 50000000, 100000000, 250000000,
+	500000000, 1000000000, 10000000000ull,
+};
+
+void stats_count_status(struct stats *st, unsigned status)
+{
+	st->status[status >= 100 && status < 600 ? status / 100 : 0]++;
+}
+
+void stats_count_parse_error(struct stats *st, const char *reason)
+{
+	unsigned i;
+
+	st->parse_errors++;
+	for (i = 0; i < st->nperr && st->perr[i].reason != reason; i++)
+		;
+	if (i == st->nperr && i < STATS_REASONS) {
+		st->perr[i].reason = reason;
+		/* The metrics endpoint reads nperr from another thread: the entry first. */
+		__atomic_store_n(&st->nperr, i + 1, __ATOMIC_RELEASE);
+	}
+	if (i < STATS_REASONS)
+		st->perr[i].n++;
+}
+
+void stats_latency(struct stats *st, uint64_t ns)
+{
+	unsigned b = 0;
+
+	while (b < STATS_LAT_BUCKETS - 1 && ns > stats_lat_bounds_ns[b])
+		b++;
+	st->lat_bucket[b]++;
+	st->lat_sum_ns += ns;
+}
+
+void stats_sum(const struct worker *all, unsigned n, struct stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned i = 0; i < n; i++) {
+		const struct stats *s = &all[i].stats;
+
+		out->accepted += s->accepted;
+		out->requests += s->requests;
+		for (unsigned k = 0; k < 6; k++)
+			out->status[k] += s->status[k];
+		out->parse_errors += s->parse_errors;
+		out->bytes_spliced += s->bytes_spliced;
+		out->bytes_copied += s->bytes_copied;
+		out->splice_transfers += s->splice_transfers;
+		out->up_connects += s->up_connects;
+		out->up_reuses += s->up_reuses;
+		out->up_retries += s->up_retries;
+		out->autostarts += s->autostarts;
+		out->autostart_waits += s->autostart_waits;
+		out->autostart_fails += s->autostart_fails;
+		out->fields_dropped += s->fields_dropped;
+		out->lat_sum_ns += s->lat_sum_ns;
+		for (unsigned k = 0; k < STATS_LAT_BUCKETS; k++)
+			out->lat_bucket[k] += s->lat_bucket[k];
+	}
+}
+
+void stats_text_add(struct stats_text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (int k = 0; k < 2 && !t->failed; k++) {
+		va_start(ap, fmt);
+		n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			t->failed = true;
+		} else if ((size_t)n < t->cap - t->len) {
+			t->len += (size_t)n;
+			return;
+		} else {
+			size_t cap = 2 * t->cap + (size_t)n;
+			char *p = realloc(t->p, cap);
+
+			if (!p)
+				t->failed = true;
+			t->p = p ? p : t->p;
+			t->cap = p ? cap : t->cap;
+		}
+	}
+}
+
+/* Prometheus text of every worker's counters. They are read while their workers run:
+ * each value is a plain aligned 64-bit load, so a scrape is a consistent-enough snapshot,
+ * never a torn number. */
+void stats_render(const struct worker *all, unsigned n, const struct config *cfg,
+		  struct stats_text *t)
+{
+	static const char *const cls[6] = { "none", "1xx", "2xx", "3xx", "4xx", "5xx" };
+	struct stats sum;
+	uint64_t active = 0, cum = 0;
+
+	stats_sum(all, n, &sum);
+	for (unsigned i = 0; i < n; i++)
+		active += all[i].active;
+	stats_text_add(t, "# HELP spliced_requests_total Requests answered, by status class.\n"
+		       "# TYPE spliced_requests_total counter\n");
+	for (unsigned k = 0; k < 6; k++)
+		stats_text_add(t, "spliced_requests_total{class=\"%s\"} %llu\n", cls[k],
+			       (unsigned long long)sum.status[k]);
+	stats_text_add(t, "# HELP spliced_bytes_total Body bytes moved, by how.\n"
+		       "# TYPE spliced_bytes_total counter\n"
+		       "spliced_bytes_total{how=\"spliced\"} %llu\n"
+		       "spliced_bytes_total{how=\"copied\"} %llu\n",
+		       (unsigned long long)sum.bytes_spliced, (unsigned long long)sum.bytes_copied);
+	stats_text_add(t, "# HELP spliced_connections_active Client connections open now.\n"
+		       "# TYPE spliced_connections_active gauge\nspliced_connections_active %llu\n"
+		       "# TYPE spliced_connections_total counter\nspliced_connections_total %llu\n",
+		       (unsigned long long)active, (unsigned long long)sum.accepted);
+	stats_text_add(t, "# HELP spliced_backend_connections_total Backend connections used, "
+		       "by kind.\n# TYPE spliced_backend_connections_total counter\n"
+		       "spliced_backend_connections_total{kind=\"new\"} %llu\n"
+		       "spliced_backend_connections_total{kind=\"reused\"} %llu\n"
+		       "spliced_backend_connections_total{kind=\"retry\"} %llu\n",
+		       (unsigned long long)sum.up_connects, (unsigned long long)sum.up_reuses,
+		       (unsigned long long)sum.up_retries);
+	stats_text_add(t, "# HELP spliced_backend_pool_idle Idle keep-alive backend connections.\n"
+		       "# TYPE spliced_backend_pool_idle gauge\n");
+	for (unsigned b = 0; b < cfg->nbackend; b++) {
+		uint64_t idle = 0;
+
+		for (unsigned i = 0; i < n; i++)
+			idle += all[i].pools ? all[i].pools[b].n : 0;
+		stats_text_add(t, "spliced_backend_pool_idle{backend=\"%s\"} %llu\n",
+			       cfg->backend[b].name, (unsigned long long)idle);
+	}
+	stats_text_add(t, "# HELP spliced_autostarts_total Backend starts asked of the helper.\n"
+		       "# TYPE spliced_autostarts_total counter\nspliced_autostarts_total %llu\n"
+		       "# HELP spliced_autostart_requests_total Requests that waited for a "
+		       "backend to start, by outcome.\n"
+		       "# TYPE spliced_autostart_requests_total counter\n"
+		       "spliced_autostart_requests_total{outcome=\"waited\"} %llu\n"
+		       "spliced_autostart_requests_total{outcome=\"503\"} %llu\n",
+		       (unsigned long long)sum.autostarts, (unsigned long long)sum.autostart_waits,
+		       (unsigned long long)sum.autostart_fails);
+	stats_text_add(t, "# HELP spliced_request_fields_dropped_total Request fields not "
+		       "forwarded because their name has '_' (UnderscoresInHeaders).\n"
+		       "# TYPE spliced_request_fields_dropped_total counter\n"
+		       "spliced_request_fields_dropped_total{reason=\"underscore\"} %llu\n",
+		       (unsigned long long)sum.fields_dropped);
+	stats_text_add(t, "# HELP spliced_parse_errors_total Requests refused, by reason.\n"
+		       "# TYPE spliced_parse_errors_total counter\n");
+	for (unsigned i = 0; i < n; i++) {
+		const struct stats *s = &all[i].stats;
+
+		unsigned np = __atomic_load_n(&s->nperr, __ATOMIC_ACQUIRE);
+
+		for (unsigned k = 0; k < np && k < STATS_REASONS; k++)
+			stats_text_add(t, "spliced_parse_errors_total{reason=\"%s\",worker=\"%u\"} %llu\n",
+				       s->perr[k].reason, i, (unsigned long long)s->perr[k].n);
+	}
+	stats_text_add(t, "# HELP spliced_request_duration_seconds From a parsed head to the "
+		       "end of the response.\n# TYPE spliced_request_duration_seconds histogram\n");
+	for (unsigned k = 0; k < STATS_LAT_BUCKETS; k++) {
+		cum += sum.lat_bucket[k];
+		if (k < STATS_LAT_BUCKETS - 1)
+			stats_text_add(t, "spliced_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+				       (double)stats_lat_bounds_ns[k] / 1e9, (unsigned long long)cum);
+		else
+			stats_text_add(t, "spliced_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+				       (unsigned long long)cum);
+	}
+	stats_text_add(t, "spliced_request_duration_seconds_sum %.6f\n"
+		       "spliced_request_duration_seconds_count %llu\n",
+		       (double)sum.lat_sum_ns / 1e9, (unsigned long long)cum);
+}
+
