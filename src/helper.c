@@ -1153,48 +1153,21 @@ static void helper_sweep(void)
 }
 
 /* SIGUSR1: the error log is reopened by its path onto the same descriptor, as the serving
- * process does, but not through log_reopen(): its directory is writable by the serving
- * process's user, and the helper may be uid 0, so a symbolic link is not followed
- * (O_NOFOLLOW; nothing is created through one) and anything but a regular file is refused
- * (O_NONBLOCK: a FIFO planted there cannot block the helper in open()). On failure the
- * old file stays in use and the reason is logged there. */
+ * process does, with the same rules (log_file_open(): its directory is writable by the
+ * serving process's user, and the helper may be uid 0, so a symbolic link is not
+ * followed, and a FIFO cannot block the helper). On failure the old file stays in use and
+ * the reason is logged there. */
 static void helper_log_reopen(const struct helper *h)
 {
-	struct stat st;
-	int fd, fl;
+	char msg[1024];
 
 	if (!h->error_log[0] || log_fd_get() == STDERR_FILENO)
 		return;  /* standard error: nothing to reopen */
-	fd = open(h->error_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
-		  O_NONBLOCK | O_NOCTTY, 0640);
-	if (fd < 0 && errno == ELOOP) {
-		log_error("helper", "SIGUSR1: reopening the error log: %s is a symbolic link, "
-			  "not followed (the old file stays in use)", h->error_log);
-		return;
-	}
-	if (fd < 0) {
-		log_error("helper", "SIGUSR1: reopening the error log: %s: %s (the old file "
-			  "stays in use)", h->error_log, strerror(errno));
-		return;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		log_error("helper", "SIGUSR1: reopening the error log: %s is not a regular file "
-			  "(the old file stays in use)", h->error_log);
-		goto out_close;
-	}
-	fl = fcntl(fd, F_GETFL);
-	if (fl >= 0)
-		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-	/* As log_reopen_fd(): the descriptor number stays, a write in flight ends in the
-	 * old file. */
-	if (dup3(fd, log_fd_get(), O_CLOEXEC) < 0) {
-		log_error("helper", "SIGUSR1: reopening the error log: %s: dup3: %s (the old "
-			  "file stays in use)", h->error_log, strerror(errno));
-		goto out_close;
-	}
-	log_notice("helper", "caught SIGUSR1, error log reopened");
-out_close:
-	close(fd);
+	if (log_reopen(msg, sizeof(msg)) < 0)
+		log_error("helper", "SIGUSR1: reopening the error log: %s (the old file stays in "
+			  "use)", msg);
+	else
+		log_notice("helper", "caught SIGUSR1, error log reopened");
 }
 
 static void __attribute__((noreturn)) helper_run(struct helper *h)

@@ -164,6 +164,7 @@ static void stats_report(struct worker *w, unsigned n)
 
 static int alog_fds[CFG_MAX_CUSTOMLOG];
 static const struct config *alog_cfg;
+static uid_t log_owner;   /* who besides root may own a log file: User, or ourselves */
 
 /* SIGUSR1: the access logs are reopened by path onto the same descriptors, which the
  * workers keep writing to. */
@@ -172,22 +173,49 @@ static int reopen_access_logs(void)
 	int failed = 0;
 
 	for (unsigned i = 0; alog_cfg && i < alog_cfg->ncustomlog; i++) {
-		int ret = log_reopen_fd(alog_fds[i], alog_cfg->customlog[i].path);
+		char msg[1024];
+		int ret = log_reopen_fd(alog_fds[i], alog_cfg->customlog[i].path, log_owner, msg,
+					sizeof(msg));
 
 		if (ret < 0) {
-			log_error("main", "SIGUSR1: reopening %s: %s (the old file stays in use)",
-				  alog_cfg->customlog[i].path, strerror(-ret));
+			log_error("main", "SIGUSR1: reopening CustomLog %s (the old file stays in use)",
+				  msg);
 			failed = ret;
 		}
 	}
 	return failed;
 }
 
-/* Log files opened as root are handed to User/Group, so that the serving process can
- * reopen them on SIGUSR1 (logrotate's "create" then makes the new file with that owner, or
- * the log directory must be writable by User). */
+/* Who besides root may own a log file that is opened or reopened: User when started as
+ * root (the serving process, running as User, creates the new file after a rotation),
+ * else the process's own user. 0 or -errno with msg set. */
+static int log_owner_find(const struct config *cfg, char *msg, size_t len)
+{
+	gid_t gid;
+
+	log_owner = geteuid();
+	if (log_owner != 0)
+		return 0;
+	return privdrop_ids(cfg->user, cfg->group, &log_owner, &gid, msg, len);
+}
+
+/* Regular log files opened as root are handed to User/Group, so that the serving process
+ * can reopen them on SIGUSR1 (logrotate's "create" then makes the new file with that
+ * owner, or the log directory must be writable by User). Anything else (/dev/null, a
+ * terminal, descriptors 1 and 2) is left as it is. */
+static void log_give(int fd, const char *what, uid_t uid, gid_t gid)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return;
+	if (fchown(fd, uid, gid) < 0)
+		log_warn("main", "%s: chown to uid %u: %s", what, (unsigned)uid, strerror(errno));
+}
+
 static int give_logs_to_user(const struct config *cfg, char *msg, size_t len)
 {
+	char what[CFG_PATH_MAX + 16];
 	uid_t uid;
 	gid_t gid;
 	int ret, efd = log_fd_get();
@@ -197,25 +225,26 @@ static int give_logs_to_user(const struct config *cfg, char *msg, size_t len)
 	ret = privdrop_ids(cfg->user, cfg->group, &uid, &gid, msg, len);
 	if (ret < 0)
 		return ret;
-	if (efd != STDERR_FILENO && fchown(efd, uid, gid) < 0)
-		log_warn("main", "ErrorLog: chown to uid %u: %s", (unsigned)uid, strerror(errno));
-	for (unsigned i = 0; i < cfg->ncustomlog; i++)
-		if (fchown(alog_fds[i], uid, gid) < 0)
-			log_warn("main", "CustomLog %s: chown to uid %u: %s", cfg->customlog[i].path,
-				 (unsigned)uid, strerror(errno));
+	if (efd != STDERR_FILENO)
+		log_give(efd, "ErrorLog", uid, gid);
+	for (unsigned i = 0; i < cfg->ncustomlog; i++) {
+		snprintf(what, sizeof(what), "CustomLog %s", cfg->customlog[i].path);
+		log_give(alog_fds[i], what, uid, gid);
+	}
 	return 0;
 }
 
-/* CustomLog files, opened before privileges are dropped. */
+/* CustomLog and TransferLog files, opened before privileges are dropped, with the rules
+ * of log_file_open(). */
 static int open_access_logs(const struct config *cfg, char *msg, size_t len)
 {
+	char why[1024];
+
 	for (unsigned i = 0; i < cfg->ncustomlog; i++) {
-		alog_fds[i] = open(cfg->customlog[i].path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-				   0640);
+		alog_fds[i] = log_file_open(cfg->customlog[i].path, log_owner, why, sizeof(why));
 		if (alog_fds[i] < 0) {
-			snprintf(msg, len, "CustomLog %.900s: %s", cfg->customlog[i].path,
-				 strerror(errno));
-			return -errno;
+			snprintf(msg, len, "CustomLog %.1000s", why);
+			return alog_fds[i];
 		}
 	}
 	alog_cfg = cfg;
@@ -298,7 +327,8 @@ static int serve(struct worker *w, unsigned n, const sigset_t *set)
 		helper_check();
 
 		if (sig == SIGUSR1) {
-			int ret = log_reopen();
+			char why[1024];
+			int ret = log_reopen(why, sizeof(why));
 
 			/* The helper writes to the error log too (when it runs as another user,
 			 * signal it yourself: pidof spliced lists both). */
@@ -306,8 +336,9 @@ static int serve(struct worker *w, unsigned n, const sigset_t *set)
 				log_warn("main", "SIGUSR1 to the helper: %s", strerror(errno));
 
 			if (ret < 0)
-				log_error("main", "SIGUSR1: reopening the error log: %s (the log "
-					  "directory must be writable by User)", strerror(-ret));
+				log_error("main", "SIGUSR1: reopening the error log: %s (the old "
+					  "file stays in use; the log directory must be writable by User)",
+					  why);
 			if (reopen_access_logs() == 0 && ret == 0)
 				log_notice("main", "caught SIGUSR1, logs reopened");
 		}
@@ -384,9 +415,12 @@ int main(int argc, char **argv)
 		printf("Syntax OK\n");
 		return 0;
 	}
-	ret = log_open(cfg.error_log);
-	if (ret < 0) {
-		fprintf(stderr, "spliced: ErrorLog %s: %s\n", cfg.error_log, strerror(-ret));
+	if (log_owner_find(&cfg, msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "spliced: %s\n", msg);
+		return 1;
+	}
+	if (log_open(cfg.error_log, log_owner, msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "spliced: ErrorLog %s\n", msg);
 		return 1;
 	}
 	if (cfg.scope[0].log_level >= 0)

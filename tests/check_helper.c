@@ -290,7 +290,7 @@ static void setup(void)
 	ck_assert_int_eq(chmod(dir, 0777), 0);
 	snprintf(logpath, sizeof(logpath), "%s/error.log", dir);
 	snprintf(marker, sizeof(marker), "%s/marker", dir);
-	ck_assert_int_eq(log_open(logpath), 0);
+	ck_assert_int_eq(log_open(logpath, geteuid(), NULL, 0), 0);
 	cfg = malloc(sizeof(*cfg));
 	ck_assert_ptr_nonnull(cfg);
 	config_defaults(cfg);

@@ -3,21 +3,43 @@
 #ifndef SPLICED_LOG_H
 #define SPLICED_LOG_H
 
+#include <stddef.h>
+#include <sys/types.h>
+
 enum log_level { LOG_LV_EMERG, LOG_LV_ERROR, LOG_LV_WARN, LOG_LV_NOTICE, LOG_LV_INFO, LOG_LV_DEBUG };
 
-/* Opens `path` for appending (before privileges are dropped) or uses standard error when
- * path is NULL or "". Returns 0 or -errno. */
-int log_open(const char *path);
+/* Opens a log file for appending (ErrorLog, CustomLog, TransferLog, and every reopen on
+ * SIGUSR1). Log files are opened by root in directories the serving user may write, so
+ * the path must lead to nothing but the intended file:
+ *  - a symbolic link at the last component is not followed (O_NOFOLLOW), and nothing is
+ *    created through one;
+ *  - a regular file is refused when it has more than one hard link, or when it belongs
+ *    to a user other than root and owner_ok (the server's User);
+ *  - a character device (/dev/null, a terminal) is accepted as it is;
+ *  - a FIFO, a socket, a directory or a block device is refused, and a FIFO cannot block
+ *    the open (O_NONBLOCK, cleared before returning);
+ *  - "/dev/stdout" and "/dev/stderr" name descriptors 1 and 2 (duplicated).
+ * The caller chowns only what fstat() shows is a regular file. Returns a descriptor
+ * (O_CLOEXEC, blocking), or -errno with msg set to "PATH: reason" (msg may be NULL when
+ * len is 0). */
+int log_file_open(const char *path, uid_t owner_ok, char *msg, size_t len);
 
-/* Reopens the error log file by its path (SIGUSR1, after logrotate moved it). The
- * descriptor number stays the same. Returns 0 or -errno (the old file stays in use). */
-int log_reopen(void);
+/* Opens the error log with log_file_open() (before privileges are dropped), or uses
+ * standard error when path is NULL, "" or "/dev/stderr". owner_ok is kept for
+ * log_reopen(). Returns 0 or -errno with msg set. */
+int log_open(const char *path, uid_t owner_ok, char *msg, size_t len);
+
+/* Reopens the error log file by its path (SIGUSR1, after logrotate moved it), with the
+ * rules of log_file_open(). The descriptor number stays the same. Returns 0 or -errno
+ * with msg set (the old file stays in use). */
+int log_reopen(char *msg, size_t len);
 
 /* The error log's descriptor (STDERR_FILENO when it is standard error). */
 int log_fd_get(void);
 
-/* Reopens `path` onto descriptor fd (for the access logs too). 0 or -errno. */
-int log_reopen_fd(int fd, const char *path);
+/* Reopens `path` onto descriptor fd with log_file_open() (the access logs). "/dev/stdout"
+ * and "/dev/stderr" are left as they are. 0 or -errno with msg set (fd unchanged). */
+int log_reopen_fd(int fd, const char *path, uid_t owner_ok, char *msg, size_t len);
 
 /* Messages above this level are not written (default LOG_LV_INFO). */
 void log_set_level(enum log_level lv);
