@@ -1,6 +1,7 @@
 /* Error log. Rare on the request path (errors only), so a plain blocking write is fine. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -212,4 +213,56 @@ void log_trace(const char *module, unsigned level, const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vline(module, names[level < 9 ? level : 8], fmt, ap);
 	va_end(ap);
+}
+
+int log_output(const char *source, int pid, const char *text, size_t len, bool split)
+{
+	static const char hex[] = "0123456789abcdef";
+	struct pollfd p = { .fd = log_fd, .events = POLLOUT };
+	char line[LOG_OUTPUT_MAX * 4 + 1024];
+	struct timeval tv;
+	struct tm tm;
+	size_t n;
+	int k;
+
+	/* Never wait for the log (a pipe nobody reads, as standard error can be): the
+	 * backend's output is dropped instead, and the caller counts it. */
+	if (poll(&p, 1, 0) != 1 || !(p.revents & POLLOUT))
+		return -EAGAIN;
+	if (len > LOG_OUTPUT_MAX)
+		len = LOG_OUTPUT_MAX;
+	gettimeofday(&tv, NULL);
+	localtime_r(&tv.tv_sec, &tm);
+	n = strftime(line, sizeof(line), "[%a %b %d %H:%M:%S", &tm);
+	k = snprintf(line + n, sizeof(line) - n, ".%06ld %d] [backend:notice] [pid %d] [%.200s] ",
+		     (long)tv.tv_usec, tm.tm_year + 1900, pid, source);
+	if (k > 0)
+		n += (size_t)k < sizeof(line) - n ? (size_t)k : sizeof(line) - n - 1;
+	/* Escaped: no byte of the backend's ends the entry, moves a terminal's cursor, or
+	 * makes a \x sequence ambiguous. */
+	for (size_t i = 0; i < len && n + 4 < sizeof(line) - 32; i++) {
+		unsigned char c = (unsigned char)text[i];
+
+		if (c == '\\') {
+			line[n++] = '\\';
+			line[n++] = '\\';
+		} else if ((c < 0x20 && c != '\t') || c == 0x7f) {
+			line[n++] = '\\';
+			line[n++] = 'x';
+			line[n++] = hex[c >> 4];
+			line[n++] = hex[c & 15];
+		} else {
+			line[n++] = (char)c;
+		}
+	}
+	if (split) {
+		memcpy(line + n, " [split]", 8);
+		n += 8;
+	}
+	line[n++] = '\n';
+	while (write(log_fd, line, n) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	return 0;
 }

@@ -352,6 +352,74 @@ START_TEST(test_rotation_symlink_not_followed)
 }
 END_TEST
 
+/* ---- the output of autostarted backends ---- */
+
+/* The pid in "started backend URL (pid N)", the last such line of p's error log. */
+static int started_pid(const struct e2e_proc *p)
+{
+	char *log = e2e_spliced_log(p), *at, *last = NULL;
+	int pid;
+
+	for (at = log; (at = strstr(at, "autostart: started backend ")) != NULL; at++)
+		last = at;
+	ck_assert_msg(last != NULL, "no backend start in the log:\n%s", log);
+	at = strstr(last, "(pid ");
+	ck_assert(at != NULL);
+	pid = atoi(at + 5);
+	free(log);
+	return pid;
+}
+
+/* A backend without Output=: what it prints lands in spliced's error log, each line
+ * marked as the backend's; its standard output is a pipe, so its ftruncate(1, 0) fails
+ * and the log keeps what spliced wrote; after a rotation (rename + SIGUSR1) its new lines
+ * go to the new file. */
+START_TEST(test_backend_output)
+{
+	char tag[200], line[400], fd1[128], rotated[512], path[64];
+	const char *tb = e2e_env_bin("TESTBACKEND_BIN");
+	struct e2e_proc sp;
+	ssize_t n;
+	int port = e2e_free_port(), pid;
+
+	e2e_spliced_startf(&sp, "ProxyPass / http://127.0.0.1:%d/\n"
+			   "ProxyAutostart http://127.0.0.1:%d -- %s -p %d -T -o hello-from-backend\n",
+			   port, port, tb, port);
+	get_ok(sp.port, "/?say=first");
+	pid = started_pid(&sp);
+	snprintf(tag, sizeof(tag), "] [backend:notice] [pid %d] [http://127.0.0.1:%d] ", pid, port);
+	snprintf(line, sizeof(line), "%ssay first\n", tag);
+	ck_assert_msg(e2e_log_wait_for(&sp, line, 10000), "%s", e2e_diag());
+	snprintf(line, sizeof(line), "%shello-from-backend\n", tag);
+	ck_assert_msg(e2e_log_wait_for(&sp, line, 10000), "%s", e2e_diag());
+	snprintf(line, sizeof(line), "%shello-from-backend (stderr)\n", tag);
+	ck_assert_msg(e2e_log_wait_for(&sp, line, 10000), "%s", e2e_diag());
+	snprintf(line, sizeof(line), "%sftruncate(1, 0): Invalid argument\n", tag);
+	ck_assert_msg(e2e_log_wait_for(&sp, line, 10000), "%s", e2e_diag());
+	/* what spliced wrote before the backend started is still there */
+	ck_assert(e2e_log_wait_for(&sp, "listening on 127.0.0.1:", 0));
+	snprintf(path, sizeof(path), "/proc/%d/fd/1", pid);
+	n = readlink(path, fd1, sizeof(fd1) - 1);
+	ck_assert_msg(n > 0, "readlink %s: %s", path, strerror(errno));
+	fd1[n] = '\0';
+	ck_assert_msg(strncmp(fd1, "pipe:[", 6) == 0, "the backend's standard output is %s", fd1);
+
+	if (geteuid() == 0)   /* the serving process and the helper run as nobody */
+		ck_assert_int_eq(chown(sp.dir, NOBODY, NOBODY), 0);
+	snprintf(rotated, sizeof(rotated), "%s.1", sp.log);
+	ck_assert_int_eq(rename(sp.log, rotated), 0);
+	ck_assert_int_eq(kill(sp.pid, SIGUSR1), 0);
+	ck_assert_msg(e2e_log_wait_for(&sp, "caught SIGUSR1, error log reopened", 10000),
+		      "the helper did not reopen the error log: %s", e2e_diag());
+	get_ok(sp.port, "/?say=second");
+	snprintf(line, sizeof(line), "%ssay second\n", tag);
+	ck_assert_msg(e2e_log_wait_for(&sp, line, 10000), "%s", e2e_diag());
+	ck_assert_uint_eq(count_in(rotated, "say second"), 0);
+	ck_assert_uint_eq(count_in(rotated, "say first"), 1);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+}
+END_TEST
+
 int main(void)
 {
 	const struct ck_case cases[] = {
@@ -363,6 +431,7 @@ int main(void)
 		{ "devnull", test_devnull_not_chowned, 0 },
 		{ "rotation", test_rotation, 0 },
 		{ "rotation_symlink", test_rotation_symlink_not_followed, 0 },
+		{ "backend_output", test_backend_output, 0 },
 	};
 	Suite *s = suite_create("e2e_logs");
 

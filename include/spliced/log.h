@@ -3,6 +3,7 @@
 #ifndef SPLICED_LOG_H
 #define SPLICED_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -40,6 +41,19 @@ int log_fd_get(void);
 /* Reopens `path` onto descriptor fd with log_file_open() (the access logs). "/dev/stdout"
  * and "/dev/stderr" are left as they are. 0 or -errno with msg set (fd unchanged). */
 int log_reopen_fd(int fd, const char *path, uid_t owner_ok, char *msg, size_t len);
+
+/* Longest piece of a backend's line in one entry: longer lines are split. */
+#define LOG_OUTPUT_MAX 1024
+
+/* One line of the output of a backend started by the helper (text[0..len), without its
+ * newline, at most LOG_OUTPUT_MAX bytes: the rest is cut), written whatever the LogLevel:
+ * "[time] [backend:notice] [pid P] [SOURCE] text\n", where control characters and
+ * backslashes of text are escaped (\xHH, \\), so that a backend's bytes cannot end the
+ * entry, or make one that looks like spliced's own (those have "[pid P:tid T]"). `split`:
+ * the line goes on in the next entry (" [split]" is appended). Never waits: when the log
+ * does not take the line at once (poll), nothing is written and -EAGAIN returned; else 0
+ * or -errno from write(2). */
+int log_output(const char *source, int pid, const char *text, size_t len, bool split);
 
 /* Messages above this level are not written (default LOG_LV_INFO). */
 void log_set_level(enum log_level lv);
