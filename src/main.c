@@ -1,7 +1,8 @@
 /* spliced: command line, start-up order, signals.
  *
  * Start-up: read the configuration (nothing starts if it is wrong), open the error log,
- * bind every listener once per worker (SO_REUSEPORT), fork the privileged helper when a
+ * make sure no other process listens on a Listen address, bind every listener once per
+ * worker (SO_REUSEPORT), fork the privileged helper when a
  * backend has ProxyAutostart, leave root, start the workers, then wait for SIGTERM/SIGINT
  * and stop gracefully: workers first, then the helper stops the backends. */
 #include <errno.h>
@@ -62,6 +63,40 @@ out_close:
 out_err:
 	snprintf(err, errlen, "could not bind to address %s: %s", l->name, strerror(errno));
 	return -1;
+}
+
+/* The listeners are bound with SO_REUSEPORT, one per worker, and SO_REUSEPORT would let
+ * another process of the same user bind the same address and take a share of its
+ * connections: a second spliced started on a running one's Listen would start without
+ * error. So each address is first bound by a probe without SO_REUSEPORT (with
+ * SO_REUSEADDR, as the listeners: a connection in TIME_WAIT does not count), which fails
+ * with EADDRINUSE while any socket listens there; then it is closed and the workers' sockets
+ * are bound. (Listen never has port 0: the configuration refuses it.) 0 or -errno with
+ * err set. */
+static int listen_probe(const struct cfg_listen *l, char *err, size_t errlen)
+{
+	int one = 1, ret = 0;
+	int fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0) {
+		ret = -errno;
+		goto out_err;
+	}
+	if (l->addr.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) < 0)
+		ret = -errno;
+	close(fd);
+	if (ret == 0)
+		return 0;
+out_err:
+	if (ret == -EADDRINUSE)
+		snprintf(err, errlen, "could not bind to address %s: %s (another process listens "
+			 "there)", l->name, strerror(-ret));
+	else
+		snprintf(err, errlen, "could not bind to address %s: %s", l->name, strerror(-ret));
+	return ret;
 }
 
 /* Opens DocumentRoot and the Alias directories (before privileges are dropped: the
@@ -434,6 +469,18 @@ int main(int argc, char **argv)
 	w = calloc(nw, sizeof(*w));
 	if (!w) {
 		fprintf(stderr, "spliced: out of memory\n");
+		return 1;
+	}
+	for (unsigned l = 0; l < cfg.nlisten; l++) {
+		if (listen_probe(&cfg.listen[l], msg, sizeof(msg)) < 0) {
+			log_error("main", "%s", msg);
+			fprintf(stderr, "spliced: %s\n", msg);
+			return 1;
+		}
+	}
+	if (cfg.metrics.addrlen && listen_probe(&cfg.metrics, msg, sizeof(msg)) < 0) {
+		log_error("main", "MetricsListen: %s", msg);
+		fprintf(stderr, "spliced: MetricsListen: %s\n", msg);
 		return 1;
 	}
 	for (unsigned i = 0; i < nw; i++) {
