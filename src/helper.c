@@ -2,12 +2,13 @@
  * serving process (include/spliced/helper.h has the contract and the privileges kept).
  *
  * Forked before the serving process leaves root, the helper keeps only its conversations
- * (SOCK_SEQPACKET), the error log (and a copy of it, the output of the backends without
- * Output=) and /dev/null; each backend opens its Output= itself, as its user. It acts on
+ * (SOCK_SEQPACKET), the error log and /dev/null; each backend opens its Output= itself, as
+ * its user, and the output of a backend without Output= is a pipe the helper reads and
+ * writes into the error log line by line, marked as the backend's. It acts on
  * fixed-size requests that name a backend by its index in config.autostart, so a
  * compromised serving process can start, query or stop those commands and nothing else.
- * One poll() loop serves the conversations, a signalfd for SIGCHLD and the timers (restart
- * backoff, stop grace). When the last conversation closes it stops every backend, reaps
+ * One poll() loop serves the conversations, the backends' output pipes, a signalfd for
+ * SIGCHLD and the timers (restart backoff, stop grace). When the last conversation closes it stops every backend, reaps
  * everything it is parent of, and exits: neither a backend nor a zombie outlives it. */
 #include <cap-ng.h>
 #include <errno.h>
@@ -42,6 +43,7 @@
 #define HELPER_ENV_PATH "PATH=/usr/local/bin:/usr/bin:/bin"
 #define HELPER_NEVER UINT64_MAX
 #define HELPER_SETID_CAPS ((1ull << CAP_SETUID) | (1ull << CAP_SETGID) | (1ull << CAP_KILL))
+#define HELPER_OUT_READS 16          /* reads of a backend's pipe per loop turn (of 4 KiB) */
 
 /* One ProxyAutostart entry: what starting it needs (resolved once, before privileges are
  * given up) and where its process is in its life. */
@@ -66,6 +68,13 @@ struct helper_backend {
 	uint64_t next_start;               /* CLOCK_MONOTONIC ms: not started before */
 	uint64_t started_at;
 	uint64_t kill_at;                  /* HB_STOPPING: SIGKILL then; HELPER_NEVER once sent */
+
+	/* Without Output=: the read end of the pipe that is the standard output and error of
+	 * the process started last (non-blocking; -1 when none), and the line being read. */
+	int out_fd;
+	pid_t out_pid;                     /* that process, named in its lines */
+	size_t out_len;
+	char out_line[LOG_OUTPUT_MAX];
 };
 
 struct helper {
@@ -73,12 +82,11 @@ struct helper {
 	unsigned nb;
 	int *conv;                         /* conversations; -1 once closed */
 	unsigned nconv, nopen;
-	struct pollfd *pfd;                /* nconv + 1 */
-	unsigned *pconv;                   /* pfd index -> conversation */
+	struct pollfd *pfd;                /* nconv + CFG_MAX_AUTOSTART + 1 */
+	unsigned *pconv;                   /* pfd index -> conversation, or backend (pipes) */
 	int sfd;                           /* signalfd: SIGCHLD */
 	int devnull;                       /* every backend's standard input */
-	int log_out;                       /* a copy of the error log above 2: the standard
-					    * output and error of the backends without Output= */
+	unsigned long out_dropped;         /* backend lines the error log did not take */
 	char error_log[CFG_PATH_MAX];      /* config.error_log, reopened on SIGUSR1 ("" =
 					    * standard error: nothing to reopen) */
 	pid_t self;
@@ -421,8 +429,7 @@ static int helper_backend_init(struct helper *h, const struct config *cfg, unsig
 	return 0;
 }
 
-/* Resolves every backend and opens what they share: /dev/null for their standard input,
- * and a copy of the error log above descriptor 2 for the backends without Output=.
+/* Resolves every backend and opens what they share: /dev/null for their standard input.
  * 0 or -errno with msg set. */
 static int helper_init(struct helper *h, const struct config *cfg, char *msg, size_t len)
 {
@@ -433,11 +440,9 @@ static int helper_init(struct helper *h, const struct config *cfg, char *msg, si
 		snprintf(msg, len, "/dev/null: %s", strerror(errno));
 		return -errno;
 	}
-	h->log_out = fcntl(log_fd_get(), F_DUPFD_CLOEXEC, 3);
-	if (h->log_out < 0)
-		h->log_out = h->devnull;
 	h->nb = cfg->nautostart;
 	for (unsigned i = 0; i < h->nb; i++) {
+		h->b[i].out_fd = -1;
 		ret = helper_backend_init(h, cfg, i, msg, len);
 		if (ret < 0)
 			return ret;
@@ -666,6 +671,62 @@ static void helper_conv_close(struct helper *h, unsigned c)
 	h->nopen--;
 }
 
+/* ---- backends' output ---- */
+
+/* Writes b->out_line[0..out_len) as one entry of the error log (split: the line goes on in
+ * the next one). A line the log does not take at once is dropped and counted; the count
+ * is reported with the next line that is written. */
+static void helper_out_emit(struct helper *h, struct helper_backend *b, bool split)
+{
+	if (log_output(b->name, (int)b->out_pid, b->out_line, b->out_len, split) == -EAGAIN) {
+		h->out_dropped++;
+	} else if (h->out_dropped) {
+		log_warn("helper", "autostart: %lu lines of backend output dropped: the error log "
+			 "did not take them without waiting", h->out_dropped);
+		h->out_dropped = 0;
+	}
+	b->out_len = 0;
+}
+
+/* Reads what b's output pipe holds, at most HELPER_OUT_READS reads (a backend that writes
+ * without pause cannot hold up the loop; it waits on its full pipe instead), and writes
+ * each complete line; a line longer than LOG_OUTPUT_MAX becomes several entries. At EOF
+ * (every writer gone), or when `last` (its process exited), a partial line is written
+ * too and the pipe closed. */
+static void helper_out_read(struct helper *h, struct helper_backend *b, bool last)
+{
+	char buf[4096];
+	bool eof = false;
+
+	for (unsigned r = 0; b->out_fd >= 0 && r < HELPER_OUT_READS; r++) {
+		ssize_t n = read(b->out_fd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			eof = true;
+			break;
+		}
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] == '\n') {
+				helper_out_emit(h, b, false);
+				continue;
+			}
+			if (b->out_len == sizeof(b->out_line))
+				helper_out_emit(h, b, true);
+			b->out_line[b->out_len++] = buf[i];
+		}
+	}
+	if (b->out_fd >= 0 && (eof || last)) {
+		if (b->out_len)
+			helper_out_emit(h, b, false);
+		close(b->out_fd);
+		b->out_fd = -1;
+	}
+}
+
 /* ---- backends ---- */
 
 static void __attribute__((noreturn)) helper_exec_fail(int efd, enum helper_stage stage, int err)
@@ -681,10 +742,11 @@ static void __attribute__((noreturn)) helper_exec_fail(int efd, enum helper_stag
 
 /* The child that becomes backend b: default signal handling, its own session, /dev/null
  * as standard input, its user (when the helper is still root, with the result checked),
- * its output as standard output and error, its directory, then exec with nothing open but
- * 0, 1 and 2. Any failure is reported on efd. */
+ * its output as standard output and error (out: the write end of its pipe to the helper
+ * when it has no Output=), its directory, then exec with nothing open but 0, 1 and 2.
+ * Any failure is reported on efd. */
 static void __attribute__((noreturn)) helper_exec(const struct helper *h,
-						  const struct helper_backend *b, int efd)
+						  const struct helper_backend *b, int efd, int out)
 {
 	const struct cfg_autostart *a = b->a;
 	struct sigaction sa = { .sa_handler = SIG_DFL };
@@ -709,7 +771,7 @@ static void __attribute__((noreturn)) helper_exec(const struct helper *h,
 	stage = HS_STDIO;
 	if (dup2(h->devnull, 0) < 0)
 		goto fail;
-	if (!a->output[0] && (dup2(h->log_out, 1) < 0 || dup2(h->log_out, 2) < 0))
+	if (!a->output[0] && (dup2(out, 1) < 0 || dup2(out, 2) < 0))
 		goto fail;
 	if (h->switch_ids) {
 		uid_t ruid, euid, suid;
@@ -849,28 +911,43 @@ static void helper_start(struct helper *h, struct helper_backend *b, uint64_t no
 {
 	struct helper_execerr e;
 	char what[CFG_PATH_MAX + 64];
-	int p[2], st;
+	int p[2], out[2] = { -1, -1 }, st, fl;
 	ssize_t n;
 	pid_t pid;
 
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		log_error("helper", "autostart: backend %s: pipe: %s", b->name, strerror(errno));
+	if (b->out_fd >= 0)
+		helper_out_read(h, b, true);   /* the previous process's, should it be open */
+	/* Without Output=: the backend's standard output and error are a pipe of its own
+	 * (never a descriptor of the error log, which it could truncate or write lines
+	 * into that look like spliced's); the helper's end is non-blocking, the backend's
+	 * is not. */
+	if (!b->a->output[0] && pipe2(out, O_CLOEXEC) < 0) {
+		log_error("helper", "autostart: backend %s: output pipe: %s", b->name,
+			  strerror(errno));
 		helper_schedule(h, b, now, 0, false);
 		return;
+	}
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		log_error("helper", "autostart: backend %s: pipe: %s", b->name, strerror(errno));
+		goto out_close_out;
 	}
 	pid = fork();
 	if (pid < 0) {
 		log_error("helper", "autostart: backend %s: fork: %s", b->name, strerror(errno));
 		close(p[0]);
 		close(p[1]);
-		helper_schedule(h, b, now, 0, false);
-		return;
+		goto out_close_out;
 	}
 	if (pid == 0) {
 		close(p[0]);
-		helper_exec(h, b, p[1]);
+		if (out[0] >= 0)
+			close(out[0]);
+		helper_exec(h, b, p[1], out[1]);
 	}
 	close(p[1]);
+	if (out[1] >= 0)
+		close(out[1]);
+	out[1] = -1;
 	do
 		n = read(p[0], &e, sizeof(e));
 	while (n < 0 && errno == EINTR);
@@ -881,8 +958,15 @@ static void helper_start(struct helper *h, struct helper_backend *b, uint64_t no
 		helper_stage_text(b, e.stage, what, sizeof(what));
 		log_error("helper", "autostart: backend %s: %s: %s", b->name, what,
 			  strerror(e.err));
-		helper_schedule(h, b, now, 0, false);
-		return;
+		goto out_close_out;
+	}
+	if (out[0] >= 0) {
+		fl = fcntl(out[0], F_GETFL);
+		if (fl >= 0)
+			fcntl(out[0], F_SETFL, fl | O_NONBLOCK);
+		b->out_fd = out[0];
+		b->out_pid = pid;
+		b->out_len = 0;
 	}
 	b->pid = pid;
 	b->pgid = pid;
@@ -892,6 +976,13 @@ static void helper_start(struct helper *h, struct helper_backend *b, uint64_t no
 	log_notice("helper", "autostart: started backend %s (pid %d): %s", b->name, (int)pid,
 		   b->cmdline);
 	helper_changed(h, b, now);
+	return;
+out_close_out:
+	if (out[0] >= 0)
+		close(out[0]);
+	if (out[1] >= 0)
+		close(out[1]);
+	helper_schedule(h, b, now, 0, false);
 }
 
 /* SIGTERM to b's process group; SIGKILL follows at kill_at. A scheduled start is
@@ -934,6 +1025,10 @@ static void helper_exited(struct helper *h, struct helper_backend *b, int st, ui
 	if (kill(-b->pgid, 0) == 0)
 		log_notice("helper", "autostart: backend %s: killed the processes left in its "
 			   "process group", b->name);
+	/* What it wrote before it ended is in the pipe: written out, a partial last line
+	 * too. Its group was just killed; a process that left it loses its output. */
+	if (b->out_fd >= 0)
+		helper_out_read(h, b, true);
 	b->pid = 0;
 	if (b->state == HB_STOPPING) {
 		/* helper_timers() sees the group go. A stop is not a crash, but a START after
@@ -1153,55 +1248,28 @@ static void helper_sweep(void)
 }
 
 /* SIGUSR1: the error log is reopened by its path onto the same descriptor, as the serving
- * process does, but not through log_reopen(): its directory is writable by the serving
- * process's user, and the helper may be uid 0, so a symbolic link is not followed
- * (O_NOFOLLOW; nothing is created through one) and anything but a regular file is refused
- * (O_NONBLOCK: a FIFO planted there cannot block the helper in open()). On failure the
- * old file stays in use and the reason is logged there. */
+ * process does, with the same rules (log_file_open(): its directory is writable by the
+ * serving process's user, and the helper may be uid 0, so a symbolic link is not
+ * followed, and a FIFO cannot block the helper). On failure the old file stays in use and
+ * the reason is logged there. */
 static void helper_log_reopen(const struct helper *h)
 {
-	struct stat st;
-	int fd, fl;
+	char msg[1024];
 
 	if (!h->error_log[0] || log_fd_get() == STDERR_FILENO)
 		return;  /* standard error: nothing to reopen */
-	fd = open(h->error_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
-		  O_NONBLOCK | O_NOCTTY, 0640);
-	if (fd < 0 && errno == ELOOP) {
-		log_error("helper", "SIGUSR1: reopening the error log: %s is a symbolic link, "
-			  "not followed (the old file stays in use)", h->error_log);
-		return;
-	}
-	if (fd < 0) {
-		log_error("helper", "SIGUSR1: reopening the error log: %s: %s (the old file "
-			  "stays in use)", h->error_log, strerror(errno));
-		return;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		log_error("helper", "SIGUSR1: reopening the error log: %s is not a regular file "
-			  "(the old file stays in use)", h->error_log);
-		goto out_close;
-	}
-	fl = fcntl(fd, F_GETFL);
-	if (fl >= 0)
-		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-	/* As log_reopen_fd(): the descriptor number stays, a write in flight ends in the
-	 * old file. */
-	if (dup3(fd, log_fd_get(), O_CLOEXEC) < 0) {
-		log_error("helper", "SIGUSR1: reopening the error log: %s: dup3: %s (the old "
-			  "file stays in use)", h->error_log, strerror(errno));
-		goto out_close;
-	}
-	log_notice("helper", "caught SIGUSR1, error log reopened");
-out_close:
-	close(fd);
+	if (log_reopen(msg, sizeof(msg)) < 0)
+		log_error("helper", "SIGUSR1: reopening the error log: %s (the old file stays in "
+			  "use)", msg);
+	else
+		log_notice("helper", "caught SIGUSR1, error log reopened");
 }
 
 static void __attribute__((noreturn)) helper_run(struct helper *h)
 {
 	for (;;) {
 		uint64_t now = helper_now_ms();
-		unsigned n = 0;
+		unsigned n = 0, nc;
 		int ret;
 
 		helper_timers(h, now);
@@ -1218,6 +1286,13 @@ static void __attribute__((noreturn)) helper_run(struct helper *h)
 			h->pfd[n] = (struct pollfd){ .fd = h->conv[c], .events = POLLIN };
 			h->pconv[n++] = c;
 		}
+		nc = n;
+		for (unsigned i = 0; i < h->nb; i++) {
+			if (h->b[i].out_fd < 0)
+				continue;
+			h->pfd[n] = (struct pollfd){ .fd = h->b[i].out_fd, .events = POLLIN };
+			h->pconv[n++] = i;
+		}
 		h->pfd[n] = (struct pollfd){ .fd = h->sfd, .events = POLLIN };
 		ret = poll(h->pfd, n + 1, helper_timeout(h, now));
 		if (ret < 0) {
@@ -1230,6 +1305,10 @@ static void __attribute__((noreturn)) helper_run(struct helper *h)
 			continue;
 		}
 		now = helper_now_ms();
+		/* Output first: a backend's last lines are read before its exit is. */
+		for (unsigned k = nc; k < n; k++)
+			if (h->pfd[k].revents)
+				helper_out_read(h, &h->b[h->pconv[k]], false);
 		if (h->pfd[n].revents) {
 			struct signalfd_siginfo si;
 			bool reopen = false;
@@ -1240,7 +1319,7 @@ static void __attribute__((noreturn)) helper_run(struct helper *h)
 				helper_log_reopen(h);
 			helper_reap(h, now);
 		}
-		for (unsigned k = 0; k < n; k++)
+		for (unsigned k = 0; k < nc; k++)
 			if (h->pfd[k].revents)
 				helper_conv_read(h, h->pconv[k], now);
 	}
@@ -1272,8 +1351,8 @@ static void __attribute__((noreturn)) helper_main(const struct config *cfg, int 
 		goto fail;
 	h = calloc(1, sizeof(*h));
 	if (h) {
-		h->pfd = calloc(nconv + 1, sizeof(*h->pfd));
-		h->pconv = calloc(nconv + 1, sizeof(*h->pconv));
+		h->pfd = calloc(nconv + CFG_MAX_AUTOSTART + 1, sizeof(*h->pfd));
+		h->pconv = calloc(nconv + CFG_MAX_AUTOSTART + 1, sizeof(*h->pconv));
 	}
 	if (!h || !h->pfd || !h->pconv) {
 		snprintf(msg, sizeof(msg), "out of memory");

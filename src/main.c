@@ -1,7 +1,8 @@
 /* spliced: command line, start-up order, signals.
  *
  * Start-up: read the configuration (nothing starts if it is wrong), open the error log,
- * bind every listener once per worker (SO_REUSEPORT), fork the privileged helper when a
+ * make sure no other process listens on a Listen address, bind every listener once per
+ * worker (SO_REUSEPORT), fork the privileged helper when a
  * backend has ProxyAutostart, leave root, start the workers, then wait for SIGTERM/SIGINT
  * and stop gracefully: workers first, then the helper stops the backends. */
 #include <errno.h>
@@ -63,6 +64,40 @@ out_close:
 out_err:
 	snprintf(err, errlen, "could not bind to address %s: %s", l->name, strerror(errno));
 	return -1;
+}
+
+/* The listeners are bound with SO_REUSEPORT, one per worker, and SO_REUSEPORT would let
+ * another process of the same user bind the same address and take a share of its
+ * connections: a second spliced started on a running one's Listen would start without
+ * error. So each address is first bound by a probe without SO_REUSEPORT (with
+ * SO_REUSEADDR, as the listeners: a connection in TIME_WAIT does not count), which fails
+ * with EADDRINUSE while any socket listens there; then it is closed and the workers' sockets
+ * are bound. (Listen never has port 0: the configuration refuses it.) 0 or -errno with
+ * err set. */
+static int listen_probe(const struct cfg_listen *l, char *err, size_t errlen)
+{
+	int one = 1, ret = 0;
+	int fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0) {
+		ret = -errno;
+		goto out_err;
+	}
+	if (l->addr.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) < 0)
+		ret = -errno;
+	close(fd);
+	if (ret == 0)
+		return 0;
+out_err:
+	if (ret == -EADDRINUSE)
+		snprintf(err, errlen, "could not bind to address %s: %s (another process listens "
+			 "there)", l->name, strerror(-ret));
+	else
+		snprintf(err, errlen, "could not bind to address %s: %s", l->name, strerror(-ret));
+	return ret;
 }
 
 /* Opens DocumentRoot and the Alias directories (before privileges are dropped: the
@@ -165,6 +200,7 @@ static void stats_report(struct worker *w, unsigned n)
 
 static int alog_fds[CFG_MAX_CUSTOMLOG];
 static const struct config *alog_cfg;
+static uid_t log_owner;   /* who besides root may own a log file: User, or ourselves */
 
 /* SIGUSR1: the access logs are reopened by path onto the same descriptors, which the
  * workers keep writing to. */
@@ -173,22 +209,49 @@ static int reopen_access_logs(void)
 	int failed = 0;
 
 	for (unsigned i = 0; alog_cfg && i < alog_cfg->ncustomlog; i++) {
-		int ret = log_reopen_fd(alog_fds[i], alog_cfg->customlog[i].path);
+		char msg[1024];
+		int ret = log_reopen_fd(alog_fds[i], alog_cfg->customlog[i].path, log_owner, msg,
+					sizeof(msg));
 
 		if (ret < 0) {
-			log_error("main", "SIGUSR1: reopening %s: %s (the old file stays in use)",
-				  alog_cfg->customlog[i].path, strerror(-ret));
+			log_error("main", "SIGUSR1: reopening CustomLog %s (the old file stays in use)",
+				  msg);
 			failed = ret;
 		}
 	}
 	return failed;
 }
 
-/* Log files opened as root are handed to User/Group, so that the serving process can
- * reopen them on SIGUSR1 (logrotate's "create" then makes the new file with that owner, or
- * the log directory must be writable by User). */
+/* Who besides root may own a log file that is opened or reopened: User when started as
+ * root (the serving process, running as User, creates the new file after a rotation),
+ * else the process's own user. 0 or -errno with msg set. */
+static int log_owner_find(const struct config *cfg, char *msg, size_t len)
+{
+	gid_t gid;
+
+	log_owner = geteuid();
+	if (log_owner != 0)
+		return 0;
+	return privdrop_ids(cfg->user, cfg->group, &log_owner, &gid, msg, len);
+}
+
+/* Regular log files opened as root are handed to User/Group, so that the serving process
+ * can reopen them on SIGUSR1 (logrotate's "create" then makes the new file with that
+ * owner, or the log directory must be writable by User). Anything else (/dev/null, a
+ * terminal, descriptors 1 and 2) is left as it is. */
+static void log_give(int fd, const char *what, uid_t uid, gid_t gid)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return;
+	if (fchown(fd, uid, gid) < 0)
+		log_warn("main", "%s: chown to uid %u: %s", what, (unsigned)uid, strerror(errno));
+}
+
 static int give_logs_to_user(const struct config *cfg, char *msg, size_t len)
 {
+	char what[CFG_PATH_MAX + 16];
 	uid_t uid;
 	gid_t gid;
 	int ret, efd = log_fd_get();
@@ -198,25 +261,26 @@ static int give_logs_to_user(const struct config *cfg, char *msg, size_t len)
 	ret = privdrop_ids(cfg->user, cfg->group, &uid, &gid, msg, len);
 	if (ret < 0)
 		return ret;
-	if (efd != STDERR_FILENO && fchown(efd, uid, gid) < 0)
-		log_warn("main", "ErrorLog: chown to uid %u: %s", (unsigned)uid, strerror(errno));
-	for (unsigned i = 0; i < cfg->ncustomlog; i++)
-		if (fchown(alog_fds[i], uid, gid) < 0)
-			log_warn("main", "CustomLog %s: chown to uid %u: %s", cfg->customlog[i].path,
-				 (unsigned)uid, strerror(errno));
+	if (efd != STDERR_FILENO)
+		log_give(efd, "ErrorLog", uid, gid);
+	for (unsigned i = 0; i < cfg->ncustomlog; i++) {
+		snprintf(what, sizeof(what), "CustomLog %s", cfg->customlog[i].path);
+		log_give(alog_fds[i], what, uid, gid);
+	}
 	return 0;
 }
 
-/* CustomLog files, opened before privileges are dropped. */
+/* CustomLog and TransferLog files, opened before privileges are dropped, with the rules
+ * of log_file_open(). */
 static int open_access_logs(const struct config *cfg, char *msg, size_t len)
 {
+	char why[1024];
+
 	for (unsigned i = 0; i < cfg->ncustomlog; i++) {
-		alog_fds[i] = open(cfg->customlog[i].path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-				   0640);
+		alog_fds[i] = log_file_open(cfg->customlog[i].path, log_owner, why, sizeof(why));
 		if (alog_fds[i] < 0) {
-			snprintf(msg, len, "CustomLog %.900s: %s", cfg->customlog[i].path,
-				 strerror(errno));
-			return -errno;
+			snprintf(msg, len, "CustomLog %.1000s", why);
+			return alog_fds[i];
 		}
 	}
 	alog_cfg = cfg;
@@ -299,7 +363,8 @@ static int serve(struct worker *w, unsigned n, const sigset_t *set)
 		helper_check();
 
 		if (sig == SIGUSR1) {
-			int ret = log_reopen();
+			char why[1024];
+			int ret = log_reopen(why, sizeof(why));
 
 			/* The helper writes to the error log too (when it runs as another user,
 			 * signal it yourself: pidof spliced lists both). */
@@ -307,8 +372,9 @@ static int serve(struct worker *w, unsigned n, const sigset_t *set)
 				log_warn("main", "SIGUSR1 to the helper: %s", strerror(errno));
 
 			if (ret < 0)
-				log_error("main", "SIGUSR1: reopening the error log: %s (the log "
-					  "directory must be writable by User)", strerror(-ret));
+				log_error("main", "SIGUSR1: reopening the error log: %s (the old "
+					  "file stays in use; the log directory must be writable by User)",
+					  why);
 			if (reopen_access_logs() == 0 && ret == 0)
 				log_notice("main", "caught SIGUSR1, logs reopened");
 		}
@@ -385,9 +451,12 @@ int main(int argc, char **argv)
 		printf("Syntax OK\n");
 		return 0;
 	}
-	ret = log_open(cfg.error_log);
-	if (ret < 0) {
-		fprintf(stderr, "spliced: ErrorLog %s: %s\n", cfg.error_log, strerror(-ret));
+	if (log_owner_find(&cfg, msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "spliced: %s\n", msg);
+		return 1;
+	}
+	if (log_open(cfg.error_log, log_owner, msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "spliced: ErrorLog %s\n", msg);
 		return 1;
 	}
 	if (cfg.scope[0].log_level >= 0)
@@ -401,6 +470,18 @@ int main(int argc, char **argv)
 	w = calloc(nw, sizeof(*w));
 	if (!w) {
 		fprintf(stderr, "spliced: out of memory\n");
+		return 1;
+	}
+	for (unsigned l = 0; l < cfg.nlisten; l++) {
+		if (listen_probe(&cfg.listen[l], msg, sizeof(msg)) < 0) {
+			log_error("main", "%s", msg);
+			fprintf(stderr, "spliced: %s\n", msg);
+			return 1;
+		}
+	}
+	if (cfg.metrics.addrlen && listen_probe(&cfg.metrics, msg, sizeof(msg)) < 0) {
+		log_error("main", "MetricsListen: %s", msg);
+		fprintf(stderr, "spliced: MetricsListen: %s\n", msg);
 		return 1;
 	}
 	for (unsigned i = 0; i < nw; i++) {

@@ -290,7 +290,7 @@ static void setup(void)
 	ck_assert_int_eq(chmod(dir, 0777), 0);
 	snprintf(logpath, sizeof(logpath), "%s/error.log", dir);
 	snprintf(marker, sizeof(marker), "%s/marker", dir);
-	ck_assert_int_eq(log_open(logpath), 0);
+	ck_assert_int_eq(log_open(logpath, geteuid(), NULL, 0), 0);
 	cfg = malloc(sizeof(*cfg));
 	ck_assert_ptr_nonnull(cfg);
 	config_defaults(cfg);
@@ -1007,7 +1007,11 @@ START_TEST(test_environment_and_descriptors)
 	ck_assert_int_eq(stat(outf, &st), 0);
 	if (root)
 		ck_assert_uint_eq(st.st_uid, NOBODY);
-	/* the exec'd sleep: /dev/null, the output twice, nothing else */
+	/* the exec'd sleep (not the shell before it): /dev/null, the output twice, nothing
+	 * else */
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)m.pid);
+	for (int k = 0; k < 500 && strcmp(slurp(path), "sleep\n") != 0; k++)
+		sleep_ms(10);
 	snprintf(path, sizeof(path), "/proc/%d/fd", (int)m.pid);
 	d = opendir(path);
 	ck_assert_ptr_nonnull(d);
@@ -1167,6 +1171,98 @@ START_TEST(test_output_reopened_each_start)
 	ck_assert(wait_state(socks[0], 0, HB_RUNNING, m.pid, 5000, &m));
 	ck_assert(wait_count(outf, "out-line", 1, 5000));
 	ck_assert_uint_eq(count_str(rotated, "out-line"), 1);
+	close_all(socks, 1);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
+}
+END_TEST
+
+/* log holds the entry prefix + text + newline. */
+static void entry_in(const char *log, const char *prefix, const char *text)
+{
+	char l[1200];
+
+	snprintf(l, sizeof(l), "%s%s\n", prefix, text);
+	ck_assert_msg(strstr(log, l), "log lacks \"%s\":\n%s", l, log);
+}
+
+/* A backend without Output= writes into a pipe the helper reads: each line lands in the
+ * error log as one entry marked with "[backend:notice] [pid P] [URL]", control characters
+ * escaped, a long line split, a last line without newline written when the process
+ * ends; a line made to look like spliced's own stays behind the backend's mark. */
+START_TEST(test_backend_output_to_log)
+{
+	char want[512], along[1100];
+	struct cfg_autostart *a;
+	const char *log, *at;
+	int socks[1];
+	struct helper_msg m;
+	pid_t hp;
+
+	a = as_script("", "echo out-one; echo err-two >&2; printf 'esc\\033[1m\\\\x\\n'; "
+		      "echo '[Wed Dec 02 10:00:00.000000 2026] [main:notice] [pid 1:tid 1] forged'; "
+		      "printf '%2100s\\n' '' | tr ' ' a; printf partial-end; exit 3");
+	a->backoff_min_ms = a->backoff_max_ms = 60000;   /* no restart during the test */
+	hp = spawn(1, socks);
+	m = ask(socks[0], HMSG_START, 0);
+	ck_assert_uint_eq(m.state, HB_RUNNING);
+	ck_assert(wait_count(logpath, "exited with status 3", 1, 5000));
+	log = slurp(logpath);
+	snprintf(want, sizeof(want), "] [backend:notice] [pid %d] [http://127.0.0.1:1] ",
+		 (int)m.pid);
+	ck_assert_uint_eq(count_str(logpath, want), 8);
+	entry_in(log, want, "out-one");
+	entry_in(log, want, "err-two");
+	entry_in(log, want, "esc\\x1b[1m\\\\x");
+	entry_in(log, want, "[Wed Dec 02 10:00:00.000000 2026] [main:notice] [pid 1:tid 1] forged");
+	memset(along, 'a', 1024);
+	memcpy(along + 1024, " [split]", 9);
+	entry_in(log, want, along);
+	along[52] = '\0';
+	entry_in(log, want, along);
+	entry_in(log, want, "partial-end");
+	ck_assert_uint_eq(count_str(logpath, " [split]\n"), 2);
+	/* the partial line was read before the exit was logged */
+	at = strstr(log, "partial-end");
+	ck_assert(at && strstr(log, "exited with status 3") > at);
+	close_all(socks, 1);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
+}
+END_TEST
+
+/* Its standard output and error are that pipe, not a descriptor of the error log: a
+ * backend that tries ftruncate(1, 0) cannot shrink spliced's log. */
+START_TEST(test_backend_output_is_pipe)
+{
+	const char *tb = getenv("TESTBACKEND_BIN");
+	const char *argv[] = { tb, "-p", "0", "-T", "-o", "hello", NULL };
+	char path[64], fd1[128];
+	struct stat st;
+	int socks[1];
+	struct helper_msg m;
+	off_t before;
+	pid_t hp;
+
+	ck_assert_msg(tb && *tb, "TESTBACKEND_BIN is not set");
+	as_add("", argv);
+	hp = spawn(1, socks);
+	ck_assert_int_eq(stat(logpath, &st), 0);
+	before = st.st_size;
+	ck_assert_int_gt(before, 0);
+	m = ask(socks[0], HMSG_START, 0);
+	ck_assert_uint_eq(m.state, HB_RUNNING);
+	ck_assert(wait_count(logpath, "[http://127.0.0.1:1] hello (stderr)\n", 1, 5000));
+	ck_assert(wait_count(logpath, "[http://127.0.0.1:1] ftruncate(1, 0): Invalid argument\n",
+			     1, 5000));
+	ck_assert(wait_count(logpath, "[http://127.0.0.1:1] hello\n", 1, 5000));
+	ck_assert(wait_count(logpath, "[http://127.0.0.1:1] listening 127.0.0.1:", 1, 5000));
+	ck_assert_int_eq(stat(logpath, &st), 0);
+	ck_assert_int_gt(st.st_size, before);
+	ck_assert(log_has("helper: running as uid"));   /* written before the start */
+	snprintf(path, sizeof(path), "/proc/%d/fd/1", (int)m.pid);
+	snprintf(fd1, sizeof(fd1), "%s", link_of(path));
+	ck_assert_msg(strncmp(fd1, "pipe:[", 6) == 0, "standard output is %s", fd1);
+	snprintf(path, sizeof(path), "/proc/%d/fd/2", (int)m.pid);
+	ck_assert_str_eq(link_of(path), fd1);
 	close_all(socks, 1);
 	ck_assert_int_eq(wait_exit(hp, 5000), 0);
 }
@@ -1592,6 +1688,8 @@ int main(void)
 	add_process_tcase(s, "output_symlink", test_output_symlink_not_followed);
 	add_process_tcase(s, "output_fifo", test_output_fifo);
 	add_process_tcase(s, "output_reopen", test_output_reopened_each_start);
+	add_process_tcase(s, "backend_output", test_backend_output_to_log);
+	add_process_tcase(s, "backend_output_pipe", test_backend_output_is_pipe);
 	add_process_tcase(s, "inherited", test_helper_closes_inherited);
 	add_process_tcase(s, "shutdown", test_shutdown);
 	add_process_tcase(s, "setup_failure", test_setup_failure_fails_spawn);

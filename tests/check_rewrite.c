@@ -919,7 +919,7 @@ START_TEST(test_error_log)
 	struct rw_result r;
 
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(log_open(path), 0);
+	ck_assert_int_eq(log_open(path, geteuid(), NULL, 0), 0);
 	log_set_level(LOG_LV_INFO);
 	ck_assert_int_eq(parse(ON "\nRewriteRule ^/x \"/a b\" [NE,R]\n"), 0);
 	r = run(&(struct req){ "/x", "h" });
@@ -929,7 +929,7 @@ START_TEST(test_error_log)
 	buf[n] = '\0';
 	ck_assert_ptr_nonnull(strstr(buf, "[rewrite:error]"));
 	ck_assert_ptr_nonnull(strstr(buf, "RewriteRule \"^/x\" (line 3): [NE] made an invalid Location"));
-	log_open(NULL);
+	log_open(NULL, geteuid(), NULL, 0);
 	close(fd);
 	unlink(path);
 }

@@ -648,9 +648,10 @@ void e2e_backend_stop(struct e2e_proc *p)
 		kill_and_reap(p);
 }
 
-/* A bound (not listening) SO_REUSEPORT socket on a kernel-chosen 127.0.0.1 port: other
- * processes' bind(0) will not pick the port while it is held, spliced (same user,
- * SO_REUSEPORT) can still bind it. Returns the fd, *port set. */
+/* A bound (not listening) SO_REUSEPORT + SO_REUSEADDR socket on a kernel-chosen 127.0.0.1
+ * port: other processes' bind(0) will not pick the port while it is held, spliced (same
+ * user, SO_REUSEPORT) can still bind it, and its probe for another listener (SO_REUSEADDR
+ * only) too, since this socket does not listen. Returns the fd, *port set. */
 static int reserve_port(int *port)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
@@ -660,6 +661,7 @@ static int reserve_port(int *port)
 
 	ck_assert_msg(fd >= 0, "socket: %s", strerror(errno));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	ck_assert_msg(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "bind 127.0.0.1:0: %s",
 		      strerror(errno));

@@ -5,7 +5,7 @@
  * request belong to the next).
  *
  * Usage: testbackend [-a ADDR] [-p PORT] [-r RECORDFILE] [-c] [-d MS]
- *                    [-s STARTFILE]
+ *                    [-s STARTFILE] [-o TEXT] [-T]
  *   -a ADDR   numeric IPv4/IPv6 address to listen on (default 127.0.0.1)
  *   -p PORT   port (default 0: the kernel chooses)
  *   -r FILE   append every received request head (raw bytes, request line
@@ -16,8 +16,14 @@
  *             slow-starting application (connections are refused meanwhile)
  *   -s FILE   first thing after the options are read, append "start PID\n"
  *             to FILE (O_APPEND, one write()), so a test can count starts
+ *   -T        after listen(), try ftruncate(1, 0) (as a backend that wants to
+ *             erase the log its output goes to) and print "ftruncate(1, 0): OK"
+ *             or the error on stdout
+ *   -o TEXT   after listen(), print "TEXT" on stdout and "TEXT (stderr)" on
+ *             stderr (one write() each)
  * After listen() it prints exactly one line "listening ADDR:PORT\n" on
- * stdout (IPv6: "listening [ADDR]:PORT") and flushes it.
+ * stdout (IPv6: "listening [ADDR]:PORT") and flushes it, then the -T and -o
+ * lines.
  *
  * Response behaviour is chosen by query parameters on any path, e.g.
  * "GET /x?len=1000&mode=chunked&chunk=100" (unknown keys are ignored, a bad
@@ -35,6 +41,8 @@
  *                 head and body
  *   drop=1        read the request, close without a response
  *   sleepclose=MS read the request, sleep, close without a response
+ *   say=WORD      print "say WORD" on stdout (one write(), WORD as received,
+ *                 at most 200 bytes), then answer as usual
  * GET /stats -> "conns=K requests=R\n".  Every response carries X-Conn-Id,
  * X-Req-No, X-Body-Len, X-Body-Fnv (FNV-1a 64, %016llx), X-Body-Chunked.
  */
@@ -77,8 +85,9 @@
 static const char usage_text[] =
 "usage: testbackend [-a ADDR] [-p PORT] [-r RECORDFILE] [-c] [-d MS] [-s STARTFILE]\n"
 "  -d MS: sleep before listen(); -s FILE: append \"start PID\" to FILE at start\n"
+"  -o TEXT: print TEXT on stdout and stderr; -T: try ftruncate(1, 0), print the result\n"
 "query parameters (any path): status=N len=N mode=cl|chunked|close chunk=N\n"
-"  delay=MS hdelay=MS early=N body=echo drop=1 sleepclose=MS; GET /stats\n";
+"  delay=MS hdelay=MS early=N body=echo drop=1 sleepclose=MS say=WORD; GET /stats\n";
 
 static unsigned char pattern_buf[PIECE + PATTERN_MOD];
 static int record_fd = -1;
@@ -125,6 +134,8 @@ struct params {
 	bool echo_body;
 	bool drop;
 	bool has_sleepclose;
+	const char *say;           /* say=: points into the request head */
+	size_t say_len;
 };
 
 /* ------------------------------------------------------------------ */
@@ -523,6 +534,11 @@ static int parse_params(const char *target, size_t tlen, struct params *pr, bool
 			if (!ieq(v, vlen, "echo"))
 				return RS_BAD;
 			pr->echo_body = true;
+		} else if (ieq(k, klen, "say")) {
+			if (vlen > 200)
+				return RS_BAD;
+			pr->say = v;
+			pr->say_len = vlen;
 		} else if (ieq(k, klen, "drop")) {
 			if (!parse_u64(v, vlen, 1, &n))
 				return RS_BAD;
@@ -869,6 +885,13 @@ static int handle_one(struct conn *c)
 		goto out;
 	}
 
+	if (pr.say) {
+		char line[256];
+		int n = snprintf(line, sizeof line, "say %.*s\n", (int)pr.say_len, pr.say);
+
+		if (write(STDOUT_FILENO, line, (size_t)n) < 0)
+			perror("say");
+	}
 	if (pr.drop)
 		goto out;
 	if (pr.has_sleepclose) {
@@ -1010,9 +1033,11 @@ int main(int argc, char **argv)
 	const char *port = "0";
 	const char *recfile = NULL;
 	const char *startfile = NULL;
+	const char *say_text = NULL;
+	bool try_truncate = false;
 	unsigned long long listen_delay = 0;
 	int opt;
-	while ((opt = getopt(argc, argv, "a:p:r:cd:s:h")) != -1) {
+	while ((opt = getopt(argc, argv, "a:p:r:cd:s:o:Th")) != -1) {
 		switch (opt) {
 		case 'a': addr = optarg; break;
 		case 'p': port = optarg; break;
@@ -1023,6 +1048,8 @@ int main(int argc, char **argv)
 				usage();
 			break;
 		case 's': startfile = optarg; break;
+		case 'o': say_text = optarg; break;
+		case 'T': try_truncate = true; break;
 		default: usage();
 		}
 	}
@@ -1095,6 +1122,18 @@ int main(int argc, char **argv)
 		printf("listening %s:%u\n", host, lport);
 	}
 	fflush(stdout);
+	if (try_truncate) {
+		char line[256];
+		int n = snprintf(line, sizeof line, "ftruncate(1, 0): %s\n",
+				 ftruncate(STDOUT_FILENO, 0) == 0 ? "OK" : strerror(errno));
+
+		if (write(STDOUT_FILENO, line, (size_t)n) < 0)
+			perror("write");
+	}
+	if (say_text) {
+		dprintf(STDOUT_FILENO, "%s\n", say_text);
+		dprintf(STDERR_FILENO, "%s (stderr)\n", say_text);
+	}
 
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);

@@ -10,7 +10,9 @@
  * The helper opens no file by a path a backend or the serving process could control with
  * more rights than theirs: a backend's Output= is opened by the backend's own process,
  * after it switched to the backend's user, and the error log is reopened (SIGUSR1)
- * without following a symbolic link and only if it is a regular file. */
+ * with log_file_open()'s rules (no symbolic link followed, no FIFO). A backend without
+ * Output= writes into a pipe whose lines the helper copies into the error log; it never
+ * holds a descriptor of that log. */
 #ifndef SPLICED_HELPER_H
 #define SPLICED_HELPER_H
 
