@@ -380,9 +380,30 @@ static int http_connection(struct http_scan *sc, struct http_span v)
 	return 0;
 }
 
+/* Connection may not list a field the message's framing depends on (Content-Length,
+ * Transfer-Encoding) nor, in a request, Host, which routing depends on: removing it as
+ * hop-by-hop would change how the next hop reads the message, keeping it would forward a
+ * field the sender said is not for it. Either way the hops disagree, so the message is
+ * refused with `status` (400 for a request, 0 for a response: the proxy answers 502). */
+static int http_connection_protected(struct http_scan *sc, uint16_t status, bool host)
+{
+	for (unsigned k = 0; k < sc->nconn_tok; k++) {
+		struct http_span t = sc->conn_tok[k];
+
+		if (http_span_eq(sc->buf, t, "content-length"))
+			return http_fail(sc, status, "Connection lists Content-Length");
+		if (http_span_eq(sc->buf, t, "transfer-encoding"))
+			return http_fail(sc, status, "Connection lists Transfer-Encoding");
+		if (host && http_span_eq(sc->buf, t, "host"))
+			return http_fail(sc, status, "Connection lists Host");
+	}
+	return 0;
+}
+
 /* Second pass, once every Connection value is known: notes the fields Connection lists.
  * The lines were validated by the first pass. A listed field that is noted under its own
- * kind keeps it (the caller treats Host or Content-Length by their own rules). */
+ * kind keeps it (the caller drops or replaces those by their own rules); the framing
+ * fields and Host never get here (http_connection_protected refused the head). */
 static int http_connection_listed(struct http_scan *sc, uint32_t pos, uint32_t head_len)
 {
 	const char *buf = sc->buf;
@@ -830,7 +851,8 @@ static int http_request_scan(struct http_scan *sc, struct http_request *req, siz
 	req->head_len = (uint32_t)head;
 	if (http_request_fields(sc, req) < 0)
 		return -1;
-	if (sc->nconn_tok && http_connection_listed(sc, req->fields_off, req->head_len) < 0)
+	if (sc->nconn_tok && (http_connection_protected(sc, 400, true) < 0 ||
+			      http_connection_listed(sc, req->fields_off, req->head_len) < 0))
 		return -1;
 	req->conn_close = sc->conn_close;
 	req->conn_keep_alive = sc->conn_keep_alive;
@@ -974,7 +996,8 @@ static int http_response_scan(struct http_scan *sc, struct http_response *resp, 
 	resp->head_len = (uint32_t)head;
 	if (http_response_fields(sc, resp, req_method) < 0)
 		return -1;
-	if (sc->nconn_tok && http_connection_listed(sc, resp->fields_off, resp->head_len) < 0)
+	if (sc->nconn_tok && (http_connection_protected(sc, 0, false) < 0 ||
+			      http_connection_listed(sc, resp->fields_off, resp->head_len) < 0))
 		return -1;
 	resp->conn_close = sc->conn_close;
 	resp->conn_keep_alive = sc->conn_keep_alive;

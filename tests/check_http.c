@@ -462,6 +462,16 @@ static const struct {
 	{ S(H11 "Connection: \"close\"\r\n\r\n"), 400 },
 	{ S(H11 "Connection: a1, a2, a3, a4, a5, a6, a7, a8, a9\r\n\r\n"), 400 },
 	{ S(H11 "Connection: a1, a2, a3, a4\r\nConnection: a5, a6, a7, a8, a9\r\n\r\n"), 400 },
+	/* Connection naming a field framing or routing depends on, present or not */
+	{ S("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: Content-Length\r\n\r\n"),
+	  400 },
+	{ S(H11 "Connection: content-length\r\n\r\n"), 400 },
+	{ S(H11 "Connection: close, CONTENT-LENGTH\r\n\r\n"), 400 },
+	{ S("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+	    "Connection: Transfer-Encoding\r\n\r\n"), 400 },
+	{ S(H11 "Connection: x\r\nConnection: transfer-encoding , y\r\n\r\n"), 400 },
+	{ S(H11 "Connection: Host\r\n\r\n"), 400 },
+	{ S("GET / HTTP/1.0\r\nConnection: keep-alive, host\r\n\r\n"), 400 },
 	/* Expect */
 	{ S(H11 "Expect: 100-continue-x\r\n\r\n"), 417 },
 	{ S(H11 "Expect:\r\n\r\n"), 417 },
@@ -501,6 +511,13 @@ START_TEST(test_req_reasons)
 	ck_assert_str_eq(r.reason, "obs-fold or whitespace before field name");
 	ck_assert_int_eq(req_parse(H11 "Transfer-Encoding: gzip\r\n\r\n", &r, NULL), -1);
 	ck_assert_str_eq(r.reason, "unsupported transfer coding");
+	ck_assert_int_eq(req_parse(H11 "Content-Length: 1\r\nConnection: Content-Length\r\n\r\n",
+				   &r, NULL), -1);
+	ck_assert_str_eq(r.reason, "Connection lists Content-Length");
+	ck_assert_int_eq(req_parse(H11 "Connection: transfer-encoding\r\n\r\n", &r, NULL), -1);
+	ck_assert_str_eq(r.reason, "Connection lists Transfer-Encoding");
+	ck_assert_int_eq(req_parse(H11 "Connection: host\r\n\r\n", &r, NULL), -1);
+	ck_assert_str_eq(r.reason, "Connection lists Host");
 }
 END_TEST
 
@@ -745,16 +762,17 @@ START_TEST(test_req_conn_listed_keeps_kind)
 {
 	/* A field listed in Connection that the proxy handles itself keeps its own kind, and
 	 * a listed name that no field has notes nothing. */
-	const char *s = "GET / HTTP/1.1\r\nConnection: host, x-forwarded-for, missing\r\n"
-			"Host: h\r\nX-Forwarded-For: 1\r\nFoo: f\r\n\r\n";
+	const char *s = "GET / HTTP/1.1\r\nConnection: te, x-forwarded-for, missing\r\n"
+			"Host: h\r\nX-Forwarded-For: 1\r\nFoo: f\r\nTE: trailers\r\n\r\n";
 	struct http_request r;
 	const char *b;
 
 	ck_assert_int_gt(req_parse(s, &r, &b), 0);
-	ck_assert_uint_eq(r.nnoted, 3);
+	ck_assert_uint_eq(r.nnoted, 4);
 	ck_assert_uint_eq(r.noted[0].kind, HTTP_F_CONNECTION);
 	ck_assert_uint_eq(r.noted[1].kind, HTTP_F_HOST);
 	ck_assert_uint_eq(r.noted[2].kind, HTTP_F_X_FORWARDED_FOR);
+	ck_assert_uint_eq(r.noted[3].kind, HTTP_F_TE);
 	ck_assert(!r.conn_close && !r.conn_keep_alive);
 
 	/* Eight distinct names are fine (repeats and case variants count once). */
@@ -979,6 +997,22 @@ START_TEST(test_resp_fields)
 				    "Content-Length: 0\r\n\r\n", HTTP_METHOD_GET, &r, NULL), 0);
 	ck_assert_uint_eq(r.version, 10);
 	ck_assert(r.conn_keep_alive && !r.conn_close);
+
+	/* A response's Connection may not list its framing fields (the proxy answers 502);
+	 * Host means nothing in a response and is an ordinary listed name there. */
+	ck_assert_int_eq(resp_parse("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+				    "Connection: content-length\r\n\r\nok", HTTP_METHOD_GET, &r, NULL),
+			 -1);
+	ck_assert_str_eq(r.reason, "Connection lists Content-Length");
+	ck_assert_int_eq(resp_parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+				    "Connection: Transfer-Encoding\r\n\r\n", HTTP_METHOD_GET, &r, NULL),
+			 -1);
+	ck_assert_str_eq(r.reason, "Connection lists Transfer-Encoding");
+	ck_assert_int_gt(resp_parse("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: host\r\n"
+				    "Host: h\r\n\r\n", HTTP_METHOD_GET, &r, &b), 0);
+	ck_assert_uint_eq(r.nnoted, 3);
+	ck_assert_uint_eq(r.noted[2].kind, HTTP_F_CONNECTION_LISTED);
+	ck_span(b, r.noted[2].line, "Host: h\r\n");
 }
 END_TEST
 
@@ -1024,6 +1058,12 @@ static const struct {
 	{ S("HTTP/1.1 200 OK\r\nFoo: a\nBar: b\r\n\r\n"), HTTP_METHOD_GET },
 	{ S("HTTP/1.1 200 OK\r\nFoo: a\0\r\n\r\n"), HTTP_METHOD_GET },
 	{ S("HTTP/1.1 200 OK\r\nConnection: a;b\r\n\r\n"), HTTP_METHOD_GET },
+	{ S("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: Content-Length\r\n\r\n"),
+	  HTTP_METHOD_GET },
+	{ S("HTTP/1.1 200 OK\r\nConnection: close, content-length\r\n\r\n"), HTTP_METHOD_GET },
+	{ S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: Transfer-Encoding\r\n\r\n"),
+	  HTTP_METHOD_GET },
+	{ S("HTTP/1.1 304 OK\r\nConnection: transfer-encoding\r\n\r\n"), HTTP_METHOD_HEAD },
 	{ S("\r\nHTTP/1.1 200 OK\r\n\r\n"), HTTP_METHOD_GET },
 };
 

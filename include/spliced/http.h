@@ -24,14 +24,16 @@ ssize_t http_head_end(const char *buf, size_t len, size_t from);
  * colon; no CTL (but HTAB) or bare CR in values; token field names; origin-, absolute-,
  * and asterisk-form targets only; exactly one Host on HTTP/1.1 (at most one on 1.0);
  * Content-Length all digits, once, not with Transfer-Encoding; Transfer-Encoding exactly
- * "chunked" (other codings 501), never on HTTP/1.0; Expect other than 100-continue 417. */
+ * "chunked" (other codings 501), never on HTTP/1.0; Expect other than 100-continue 417;
+ * Connection listing Content-Length, Transfer-Encoding or Host 400. */
 int http_parse_request(const char *buf, size_t len, const struct http_limits *lim,
 		       struct http_request *req);
 
 /* Parses a response head; `req_method` is the method of the request it answers (a response
  * to HEAD has no body). 1xx, 204 and 304 have no body; no Content-Length and no
- * Transfer-Encoding means a close-delimited body. Same return convention; on -1
- * resp->reason says why (the proxy answers 502). */
+ * Transfer-Encoding means a close-delimited body. Connection may not list Content-Length
+ * or Transfer-Encoding. Same return convention; on -1 resp->reason says why (the proxy
+ * answers 502). */
 int http_parse_response(const char *buf, size_t len, const struct http_limits *lim,
 			enum http_method req_method, struct http_response *resp);
 
