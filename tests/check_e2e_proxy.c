@@ -816,6 +816,46 @@ START_TEST(test_bad_gateway_drop)
 }
 END_TEST
 
+/* A backend response whose Connection lists its own framing field (Content-Length or
+ * Transfer-Encoding) is refused with 502: forwarding it without the field would change
+ * its framing, with it would forward a field marked hop-by-hop. Another listed name is
+ * removed as before, and the proxy keeps working. */
+START_TEST(test_resp_connection_lists_framing)
+{
+	static const char *const bad[] = {
+		"/?len=5&connection=Content-Length",
+		"/?len=5&connection=content-length",
+		"/?len=5&mode=chunked&connection=Transfer-Encoding",
+		"/?status=204&connection=transfer-encoding",
+	};
+	struct e2e_proc be, sp;
+	struct e2e_client c;
+	struct e2e_response r;
+
+	start_pair(&be, &sp, NULL, NULL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		e2e_client_open(&c, sp.port);
+		get(&c, bad[i], &r);
+		ck_assert_msg(r.status == 502, "%s: expected 502, got %d:\n%s", bad[i], r.status,
+			      e2e_escs(r.head));
+		e2e_response_free(&r);
+		ck_closed(&c, "after a 502 for Connection listing a framing field");
+		e2e_client_close(&c);
+	}
+	ck_log_mentions(&sp, "invalid response: Connection lists Content-Length", "502");
+	ck_log_mentions(&sp, "invalid response: Connection lists Transfer-Encoding", "502");
+	e2e_client_open(&c, sp.port);
+	get(&c, "/?len=5&connection=X-Other", &r);
+	ck_status(&r, 200);
+	ck_pattern_body(&r, 5, "Connection listing another name");
+	ck_assert_msg(!e2e_header_has_token(&r, "Connection", "X-Other"),
+		      "the backend's Connection field reached the client:\n%s", e2e_escs(r.head));
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	stop_pair(&be, &sp);
+}
+END_TEST
+
 START_TEST(test_gateway_timeout)
 {
 	struct e2e_proc be, sp;
@@ -1142,6 +1182,7 @@ static Suite *e2e_proxy_suite(void)
 		{ "client_connection_close", test_client_connection_close, 60 },
 		{ "bad_gateway_refused", test_bad_gateway_refused, 60 },
 		{ "bad_gateway_drop", test_bad_gateway_drop, 60 },
+		{ "resp_connection_lists_framing", test_resp_connection_lists_framing, 60 },
 		{ "gateway_timeout", test_gateway_timeout, 60 },
 		{ "keepalive_timeout", test_keepalive_timeout, 60 },
 		{ "backend_close_only", test_backend_close_only, 60 },
