@@ -40,11 +40,27 @@ int http_parse_response(const char *buf, size_t len, const struct http_limits *l
 void http_chunked_init(struct http_chunked *c);
 
 /* Validates chunked framing in buf[0..len), continuing where the last call stopped.
- * Consumes framing and payload bytes alike (the proxy forwards both unchanged). Stops
+ * Consumes framing and payload bytes alike (responses are forwarded unchanged). Stops
  * early only at the end of the message (c->done). Returns bytes consumed (>= 0), or -1 on
  * invalid framing (bad hex, size overflow, bare LF, missing CRLF after data, line or
  * trailer section too long). */
 ssize_t http_chunked_scan(struct http_chunked *c, const char *buf, size_t len);
+
+/* Validates like http_chunked_scan (same state, same rules, same return) and writes the
+ * canonical form of the bytes consumed to `out`, *out_len bytes: each chunk-size line
+ * becomes the size in lower-case hex without leading zeros and CRLF ("0005;a=b\r\n" ->
+ * "5\r\n", the last chunk "0\r\n"); chunk extensions and their BWS are dropped; payload,
+ * the CRLF after it and the trailer section are copied unchanged. A size line cut by the
+ * end of `in` is held in *c (its value only) and written whole when its LF arrives, so a
+ * call may write up to HTTP_CHUNK_SLACK - 1 bytes more than it consumes.
+ * `out` may overlap `in` (compaction in place): it may be `in` itself when the call starts
+ * at a line start or in payload (always so for a fresh *c), and may always be at or below
+ * in - HTTP_CHUNK_SLACK; the bytes written then never overtake the bytes read (the proof
+ * is at http_chunked_run in http.c). A separate buffer needs len + HTTP_CHUNK_SLACK bytes.
+ * The caller sends out[0..*out_len); the next message starts at in + (return value).
+ * On -1, *out_len is 0 and `out` may hold partial output. */
+ssize_t http_chunked_canon(struct http_chunked *c, const char *in, size_t len, char *out,
+			   size_t *out_len);
 
 /* True when the scanner is inside a chunk's payload: c->left bytes of payload may be moved
  * without being scanned (e.g. spliced); report them with http_chunked_skip(). */
