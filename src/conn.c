@@ -714,15 +714,17 @@ static bool conn_chunked_over_limit(const struct conn *c)
 }
 
 /* Sets up c->body for the request body and builds the upstream head with the body bytes
- * that came with the head. */
+ * that came with the head. A chunked body goes upstream with canonical chunk-size lines
+ * (http_chunked_canon), rewritten in place: `take` bytes of input become `send` bytes
+ * (send <= take), and the next request begins after the input. */
 static int conn_prepare_request(struct conn *c)
 {
 	struct worker *w = c->w;
 	struct conn_body *b = &c->body;
 	char *head = c->buf + c->start;
-	const char *body = head + c->req.head_len;
+	char *body = head + c->req.head_len;
 	uint32_t avail = c->end - c->start - c->req.head_len;
-	uint32_t take = 0;
+	uint32_t take = 0, send;
 	struct fwd_target t = {
 		.pass = c->pass,
 		.backend = conn_backend(c),
@@ -739,17 +741,22 @@ static int conn_prepare_request(struct conn *c)
 	if (b->framing == HTTP_FRAMING_LENGTH) {
 		take = avail < c->req.content_length ? avail : (uint32_t)c->req.content_length;
 		b->left = c->req.content_length - take;
-	} else if (b->framing == HTTP_FRAMING_CHUNKED) {
+	}
+	send = take;
+	if (b->framing == HTTP_FRAMING_CHUNKED) {
+		size_t out;
 		ssize_t n;
 
+		b->rd = HTTP_CHUNK_SLACK;
 		http_chunked_init(&b->ck);
-		n = http_chunked_scan(&b->ck, body, avail);
+		n = http_chunked_canon(&b->ck, body, avail, body, &out);
 		if (n < 0)
 			return -EBADMSG;
 		take = (uint32_t)n;
+		send = (uint32_t)out;
 	}
 	c->next = c->start + c->req.head_len + take;
-	return fwd_request_head(&c->head, head, c->start, &c->req, &t, body, take);
+	return fwd_request_head(&c->head, head, c->start, &c->req, &t, body, send);
 }
 
 static void conn_send_head_upstream(struct conn *c)
@@ -1008,10 +1015,10 @@ static void conn_body_step(struct conn *c)
 		conn_body_pump(c);
 		return;
 	}
-	want = b->cap;
+	want = b->cap - b->rd;
 	if (b->framing == HTTP_FRAMING_LENGTH && b->left < want)
 		want = (size_t)b->left;
-	if (worker_recv(w, c, recv_op, b->from, b->buf, want))
+	if (worker_recv(w, c, recv_op, b->from, b->buf + b->rd, want))
 		conn_close(c);
 }
 
@@ -1041,30 +1048,38 @@ static void conn_body_received(struct conn *c, int res)
 	if (b->framing == HTTP_FRAMING_LENGTH) {
 		b->left -= n;
 		b->len = n;
-	} else if (b->framing == HTTP_FRAMING_CHUNKED) {
+	} else if (b->framing == HTTP_FRAMING_CHUNKED && b->response) {
 		ssize_t used = http_chunked_scan(&b->ck, b->buf, n);
 
 		if (used < 0) {
-			if (!b->response)
-				conn_count_parse_error(c, "invalid chunked body");
 			conn_body_error(c, EBADMSG, "invalid chunked framing");
 			return;
 		}
 		b->len = (uint32_t)used;
-		if (b->response && (uint32_t)used < n) {
+		if ((uint32_t)used < n)
 			c->up_reusable = false;
-		} else if ((uint32_t)used < n) {
-			/* The next pipelined request began in this read. */
-			c->next = (uint32_t)(b->buf - c->buf) + (uint32_t)used;
-			c->end = (uint32_t)(b->buf - c->buf) + n;
+	} else if (b->framing == HTTP_FRAMING_CHUNKED) {
+		/* Read at buf + rd, written canonical from buf: out never overtakes in. */
+		uint32_t in = (uint32_t)(b->buf - c->buf) + b->rd;
+		size_t out;
+		ssize_t used = http_chunked_canon(&b->ck, c->buf + in, n, b->buf, &out);
+
+		if (used < 0) {
+			conn_count_parse_error(c, "invalid chunked body");
+			conn_body_error(c, EBADMSG, "invalid chunked framing");
+			return;
 		}
+		b->len = (uint32_t)out;
+		/* The next pipelined request, if it began in this read, follows the input. */
+		c->next = in + (uint32_t)used;
+		c->end = in + n;
+		if ((uint32_t)used == n)
+			c->next = c->end = (uint32_t)(b->buf - c->buf);
 	} else {
 		b->len = n;
 		b->big = n == b->cap;
 	}
 	if (!b->response && b->framing == HTTP_FRAMING_LENGTH)
-		c->next = c->end = (uint32_t)(b->buf - c->buf);
-	else if (!b->response && b->len == n)
 		c->next = c->end = (uint32_t)(b->buf - c->buf);
 	if (!b->response && conn_chunked_over_limit(c)) {
 		conn_fail(c, 413, "chunked request body over LimitRequestBody");
