@@ -74,8 +74,14 @@ static void fz_date(const char *buf, size_t len, uint64_t *rng)
 	int64_t t, back;
 	char out[FILE_DATE_LEN + 1];
 
+	/* If-Range: a weak tag never matches; a date matches only Last-Modified to the second. */
+	if (len >= 2 && buf[0] == 'W' && buf[1] == '/')
+		fz_assert(!file_if_range(buf, len, buf + 2, len - 2, 0, now), "weak If-Range");
 	if (file_date_parse(buf, len, now, &t) != 0)
 		return;
+	fz_assert(file_if_range(buf, len, "\"x\"", 3, t, now) &&
+			  !file_if_range(buf, len, "\"x\"", 3, t + 1, now),
+		  "If-Range by date");
 	fz_assert(len == 24 || len == 29 || (len >= 30 && len <= 33), "date length");
 	fz_assert(file_date_format(t, out) == FILE_DATE_LEN && strlen(out) == FILE_DATE_LEN,
 		  "format length");

@@ -214,6 +214,63 @@ static void fz_chunked(const char *buf, size_t len, uint64_t *rng)
 	}
 }
 
+/* The canonical writer over buf[0..len): whole into its own buffer, then in random pieces
+ * as conn.c feeds it (the first piece compacted in place, later ones read HTTP_CHUNK_SLACK
+ * bytes into a buffer and written from its start). It agrees with the validator, the
+ * pieces write what the whole did, and the output is its own canonical form. */
+static void fz_chunked_canon(const char *buf, size_t len, uint64_t *rng)
+{
+	struct http_chunked a, b, v;
+	char *whole_out = malloc(len + HTTP_CHUNK_SLACK), *split_out = malloc(len + 1);
+	char *io = malloc(len + HTTP_CHUNK_SLACK);
+	size_t wo = 0, so = 0, at = 0, o;
+	ssize_t whole, r;
+	bool failed = false;
+
+	if (!whole_out || !split_out || !io)
+		goto out;
+	http_chunked_init(&a);
+	http_chunked_init(&v);
+	whole = http_chunked_canon(&a, buf, len, whole_out, &wo);
+	fz_assert(whole == http_chunked_scan(&v, buf, len), "canon consumes what scan does");
+	fz_assert(whole < 0 || (a.done == v.done && a.total == v.total), "canon state as scan");
+	fz_assert(whole < 0 || wo <= (size_t)whole, "canon output not longer than its input");
+
+	http_chunked_init(&b);
+	while (at < len && !b.done) {
+		size_t step = 1 + fz_next(rng) % (len - at);
+		char *in = at == 0 ? io : io + HTTP_CHUNK_SLACK;
+
+		memcpy(in, buf + at, step);
+		r = http_chunked_canon(&b, in, step, io, &o);
+		if (r < 0) {
+			failed = true;
+			break;
+		}
+		fz_assert(o <= (size_t)r + (at == 0 ? 0 : HTTP_CHUNK_SLACK - 1), "canon slack");
+		fz_assert(memcmp(in + r, buf + at + r, step - (size_t)r) == 0, "canon keeps the rest");
+		fz_assert(so + o <= len, "canon split output bounded");
+		memcpy(split_out + so, io, o);
+		so += o;
+		at += (size_t)r;
+	}
+	fz_assert(failed == (whole == -1), "split canon agrees on errors");
+	if (!failed) {
+		fz_assert(so == wo && memcmp(split_out, whole_out, wo) == 0, "split canon output");
+		if (a.done) {
+			http_chunked_init(&v);
+			r = http_chunked_canon(&v, whole_out, wo, io, &o);
+			fz_assert(r == (ssize_t)wo && v.done && o == wo &&
+					  memcmp(io, whole_out, wo) == 0,
+				  "canonical output is canonical");
+		}
+	}
+out:
+	free(whole_out);
+	free(split_out);
+	free(io);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint64_t rng = fz_seed(data, size);
@@ -232,6 +289,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_request(buf, size, &lim, he, &rng);
 	fz_response(buf, size, &lim, he, &rng);
 	fz_chunked(buf, size, &rng);
+	fz_chunked_canon(buf, size, &rng);
 
 	/* Small limits reach the 414/431 paths with small inputs. */
 	lim.max_head = 1 + (uint32_t)(fz_next(&rng) % 512);
@@ -244,8 +302,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* A chunked request body that follows its head. */
 	lim = (struct http_limits){ .max_head = 8192, .max_line = 4096, .max_field = 4096,
 				    .max_fields = 100 };
-	if (http_parse_request(buf, size, &lim, &r) > 0 && r.framing == HTTP_FRAMING_CHUNKED)
+	if (http_parse_request(buf, size, &lim, &r) > 0 && r.framing == HTTP_FRAMING_CHUNKED) {
 		fz_chunked(buf + r.head_len, size - r.head_len, &rng);
+		fz_chunked_canon(buf + r.head_len, size - r.head_len, &rng);
+	}
 
 	free(buf);
 	return 0;

@@ -155,10 +155,10 @@ static enum conn_ev body_step(struct conn *c)
 		return exch_fail(c, 413, "chunked request body over LimitRequestBody");
 	if (b->splicing || body_try_splice(c))
 		return body_pump(c);
-	want = b->cap;
+	want = b->cap - b->rd;
 	if (b->framing == HTTP_FRAMING_LENGTH && b->left < want)
 		want = (size_t)b->left;
-	return exch_recv(c, recv_op, b->from, b->buf, want) ? EV_CLOSE : EV_WAIT;
+	return exch_recv(c, recv_op, b->from, b->buf + b->rd, want) ? EV_CLOSE : EV_WAIT;
 }
 
 enum conn_ev body_start(struct conn *c, int from, int to, bool response)
@@ -191,29 +191,35 @@ static enum conn_ev body_received(struct conn *c, int res)
 	if (b->framing == HTTP_FRAMING_LENGTH) {
 		b->left -= n;
 		b->len = n;
-	} else if (b->framing == HTTP_FRAMING_CHUNKED) {
+	} else if (b->framing == HTTP_FRAMING_CHUNKED && b->response) {
 		ssize_t used = http_chunked_scan(&b->ck, b->buf, n);
 
+		if (used < 0)
+			return body_error(c, EBADMSG, "invalid chunked framing");
+		b->len = (uint32_t)used;
+		if ((uint32_t)used < n)
+			c->up_reusable = false;
+	} else if (b->framing == HTTP_FRAMING_CHUNKED) {
+		/* Read at buf + rd, written canonical from buf: out never overtakes in. */
+		uint32_t in = (uint32_t)(b->buf - c->buf) + b->rd;
+		size_t out;
+		ssize_t used = http_chunked_canon(&b->ck, c->buf + in, n, b->buf, &out);
+
 		if (used < 0) {
-			if (!b->response)
-				exch_count_parse_error(c, "invalid chunked body");
+			exch_count_parse_error(c, "invalid chunked body");
 			return body_error(c, EBADMSG, "invalid chunked framing");
 		}
-		b->len = (uint32_t)used;
-		if (b->response && (uint32_t)used < n) {
-			c->up_reusable = false;
-		} else if ((uint32_t)used < n) {
-			/* The next pipelined request began in this read. */
-			c->next = (uint32_t)(b->buf - c->buf) + (uint32_t)used;
-			c->end = (uint32_t)(b->buf - c->buf) + n;
-		}
+		b->len = (uint32_t)out;
+		/* The next pipelined request, if it began in this read, follows the input. */
+		c->next = in + (uint32_t)used;
+		c->end = in + n;
+		if ((uint32_t)used == n)
+			c->next = c->end = (uint32_t)(b->buf - c->buf);
 	} else {
 		b->len = n;
 		b->big = n == b->cap;
 	}
 	if (!b->response && b->framing == HTTP_FRAMING_LENGTH)
-		c->next = c->end = (uint32_t)(b->buf - c->buf);
-	else if (!b->response && b->len == n)
 		c->next = c->end = (uint32_t)(b->buf - c->buf);
 	if (!b->response && body_chunked_over_limit(c))
 		return exch_fail(c, 413, "chunked request body over LimitRequestBody");

@@ -864,15 +864,18 @@ static unsigned file_preconditions(const struct file_cond *c, const struct file_
 	return 0;
 }
 
-/* If-Range: a strong entity tag equal to ours, or a date equal to Last-Modified. */
-static bool file_if_range(const struct file_val *v, const struct file_ent *e, int64_t lastmod,
-			  int64_t now)
+bool file_if_range(const char *v, size_t len, const char *etag, size_t etag_len,
+		   int64_t lastmod, int64_t now)
 {
 	int64_t t;
 
-	if (v->len > 0 && (v->p[0] == '"' || v->p[0] == 'W'))
-		return v->len == e->etag_len && memcmp(v->p, e->etag, e->etag_len) == 0;
-	return file_date_parse(v->p, v->len, now, &t) == 0 && t == lastmod;
+	if (!v)
+		return false;
+	if (len >= 2 && v[0] == 'W' && v[1] == '/')
+		return false; /* a weak entity tag never matches (RFC 9110 section 13.1.5) */
+	if (len >= 1 && v[0] == '"')
+		return len == etag_len && memcmp(v, etag, etag_len) == 0;
+	return file_date_parse(v, len, now, &t) == 0 && t == lastmod;
 }
 
 struct file_buf {
@@ -1005,7 +1008,8 @@ int file_serve(struct file_cache *cache, const struct file_root *root,
 		goto out_release;
 	}
 	if (k == 0 && rq.meth == HTTP_METHOD_GET && rq.cond.range.p &&
-	    (!rq.cond.if_range.p || file_if_range(&rq.cond.if_range, e, lastmod, rq.now))) {
+	    (!rq.cond.if_range.p || file_if_range(rq.cond.if_range.p, rq.cond.if_range.len, e->etag,
+					      e->etag_len, lastmod, rq.now))) {
 		switch (file_range_parse(rq.cond.range.p, rq.cond.range.len, e->size, &off, &len)) {
 		case FILE_RANGE_ONE:
 			k = 206;

@@ -415,9 +415,30 @@ static int http_note_listed(struct http_scan *sc, uint32_t ls, uint32_t le, stru
 	return http_note(sc, HTTP_F_CONNECTION_LISTED, ls, le, value);
 }
 
+/* Connection may not list a field the message's framing depends on (Content-Length,
+ * Transfer-Encoding) nor, in a request, Host, which routing depends on: removing it as
+ * hop-by-hop would change how the next hop reads the message, keeping it would forward a
+ * field the sender said is not for it. Either way the hops disagree, so the message is
+ * refused with `status` (400 for a request, 0 for a response: the proxy answers 502). */
+static int http_connection_protected(struct http_scan *sc, uint16_t status, bool host)
+{
+	for (unsigned k = 0; k < sc->nconn_tok; k++) {
+		struct http_span t = sc->conn_tok[k];
+
+		if (http_span_eq(sc->buf, t, "content-length"))
+			return http_fail(sc, status, "Connection lists Content-Length");
+		if (http_span_eq(sc->buf, t, "transfer-encoding"))
+			return http_fail(sc, status, "Connection lists Transfer-Encoding");
+		if (host && http_span_eq(sc->buf, t, "host"))
+			return http_fail(sc, status, "Connection lists Host");
+	}
+	return 0;
+}
+
 /* Second pass, once every Connection value is known: notes the fields Connection lists.
  * The lines were validated by the first pass. A listed field that is noted under its own
- * kind keeps it (the caller treats Host or Content-Length by their own rules). */
+ * kind keeps it (the caller drops or replaces those by their own rules); the framing
+ * fields and Host never get here (http_connection_protected refused the head). */
 static int http_connection_listed(struct http_scan *sc, uint32_t pos, uint32_t head_len)
 {
 	const char *buf = sc->buf;
@@ -887,7 +908,8 @@ static int http_request_scan(struct http_scan *sc, struct http_request *req, siz
 	req->head_len = (uint32_t)head;
 	if (http_request_fields(sc, req) < 0)
 		return -1;
-	if (sc->nconn_tok && http_connection_listed(sc, req->fields_off, req->head_len) < 0)
+	if (sc->nconn_tok && (http_connection_protected(sc, 400, true) < 0 ||
+			      http_connection_listed(sc, req->fields_off, req->head_len) < 0))
 		return -1;
 	req->conn_close = sc->conn_close;
 	req->conn_keep_alive = sc->conn_keep_alive;
@@ -1033,7 +1055,8 @@ static int http_response_scan(struct http_scan *sc, struct http_response *resp, 
 	resp->head_len = (uint32_t)head;
 	if (http_response_fields(sc, resp, req_method) < 0)
 		return -1;
-	if (sc->nconn_tok && http_connection_listed(sc, resp->fields_off, resp->head_len) < 0)
+	if (sc->nconn_tok && (http_connection_protected(sc, 0, false) < 0 ||
+			      http_connection_listed(sc, resp->fields_off, resp->head_len) < 0))
 		return -1;
 	resp->conn_close = sc->conn_close;
 	resp->conn_keep_alive = sc->conn_keep_alive;
@@ -1219,19 +1242,56 @@ static uint8_t http_chunk_trailer_byte(struct http_chunked *c, char ch)
 	return CH_ERROR;
 }
 
-ssize_t http_chunked_scan(struct http_chunked *c, const char *buf, size_t len)
+/* Writes the canonical chunk-size line for a size: lower-case hex without leading zeros,
+ * CRLF. At most 16 + 2 bytes (sizes stay below HTTP_MAX_LENGTH). */
+static size_t http_chunk_line_out(uint64_t size, char *out)
 {
-	size_t i = 0;
+	static const char hex[] = "0123456789abcdef";
+	char tmp[HTTP_CHUNK_SLACK];
+	size_t n = 0;
 
+	do {
+		tmp[n++] = hex[size & 15];
+		size >>= 4;
+	} while (size);
+	for (size_t k = 0; k < n; k++)
+		out[k] = tmp[n - 1 - k];
+	out[n] = '\r';
+	out[n + 1] = '\n';
+	return n + 2;
+}
+
+/* The validator, and with `out` the canonical writer (see http_chunked_canon). Why output
+ * never overtakes input when out + HTTP_CHUNK_SLACK <= buf: let i be the input bytes
+ * consumed by this call and o the bytes written. A data, data-CRLF or trailer byte writes
+ * itself (o and i both grow by 1); a size-line byte before its LF writes nothing; the LF
+ * writes the size's significant hex digits (at most 16, never more than the digits the
+ * line had) and CRLF. For a size line wholly inside this call that is at most the line's
+ * own length, so o - i does not grow. Only the line that was cut by the previous call can
+ * make it grow: its digits and CR were consumed then, so its LF (1 byte here) writes at
+ * most 16 + 2 bytes, o - i <= 17 < HTTP_CHUNK_SLACK. So every byte written lands below
+ * buf + i, on input already read; and when the call starts at a line start or in data (a
+ * fresh struct, say), o <= i and out == buf is safe too. */
+static ssize_t http_chunked_run(struct http_chunked *c, const char *buf, size_t len,
+				char *out, size_t *olen)
+{
+	size_t i = 0, o = 0;
+
+	if (olen)
+		*olen = 0;
 	if (c->state == CH_ERROR)
 		return -1;
 	while (i < len && c->state != CH_DONE) {
 		char ch = buf[i];
+		bool emit = false;
 
 		switch (c->state) {
 		case CH_DATA: {
 			uint64_t n = len - i < c->left ? len - i : c->left;
 
+			if (out)
+				memmove(out + o, buf + i, (size_t)n);
+			o += (size_t)n;
 			i += n;
 			c->left -= n;
 			c->total += n;
@@ -1241,10 +1301,12 @@ ssize_t http_chunked_scan(struct http_chunked *c, const char *buf, size_t len)
 		}
 		case CH_DATA_CR:
 			c->state = ch == '\r' ? CH_DATA_LF : CH_ERROR;
+			emit = true;
 			break;
 		case CH_DATA_LF:
 			c->state = ch == '\n' ? CH_SIZE0 : CH_ERROR;
 			c->line = 0;
+			emit = true;
 			break;
 		case CH_SIZE_LF:
 			if (ch != '\n') {
@@ -1257,6 +1319,8 @@ ssize_t http_chunked_scan(struct http_chunked *c, const char *buf, size_t len)
 			} else {
 				c->state = CH_DATA;
 			}
+			if (out && c->state != CH_ERROR)
+				o += http_chunk_line_out(c->left, out + o);
 			break;
 		case CH_TR_START:
 		case CH_TR_NAME:
@@ -1264,6 +1328,7 @@ ssize_t http_chunked_scan(struct http_chunked *c, const char *buf, size_t len)
 		case CH_TR_LF:
 		case CH_FINAL_LF:
 			c->state = http_chunk_trailer_byte(c, ch);
+			emit = true;
 			break;
 		default:
 			if (ch != '\r' && ++c->line > HTTP_MAX_CHUNK_LINE)
@@ -1274,11 +1339,29 @@ ssize_t http_chunked_scan(struct http_chunked *c, const char *buf, size_t len)
 		}
 		if (c->state == CH_ERROR)
 			return -1;
+		if (emit) {
+			if (out)
+				out[o] = ch;
+			o++;
+		}
 		i++;
 	}
 	if (c->state == CH_DONE)
 		c->done = true;
+	if (olen)
+		*olen = out ? o : 0;
 	return (ssize_t)i;
+}
+
+ssize_t http_chunked_scan(struct http_chunked *c, const char *buf, size_t len)
+{
+	return http_chunked_run(c, buf, len, NULL, NULL);
+}
+
+ssize_t http_chunked_canon(struct http_chunked *c, const char *in, size_t len, char *out,
+			   size_t *out_len)
+{
+	return http_chunked_run(c, in, len, out, out_len);
 }
 
 const char *http_status_text(unsigned status)

@@ -60,15 +60,17 @@ static bool proxy_idempotent(const struct http_request *req)
 /* ---- the request head ---------------------------------------------------------------- */
 
 /* Sets up c->body for the request body and builds the upstream head with the body bytes
- * that came with the head. */
+ * that came with the head. A chunked body goes upstream with canonical chunk-size lines
+ * (http_chunked_canon), rewritten in place: `take` bytes of input become `send` bytes
+ * (send <= take), and the next request begins after the input. */
 static int proxy_prepare_request(struct conn *c)
 {
 	struct worker *w = c->w;
 	struct conn_body *b = &c->body;
 	char *head = c->buf + c->start;
-	const char *body = head + c->req.head_len;
+	char *body = head + c->req.head_len;
 	uint32_t avail = c->end - c->start - c->req.head_len;
-	uint32_t take = 0;
+	uint32_t take = 0, send;
 	struct fwd_target t = {
 		.pass = c->pass,
 		.match_len = c->pass_match,
@@ -90,17 +92,22 @@ static int proxy_prepare_request(struct conn *c)
 	if (b->framing == HTTP_FRAMING_LENGTH) {
 		take = avail < c->req.content_length ? avail : (uint32_t)c->req.content_length;
 		b->left = c->req.content_length - take;
-	} else if (b->framing == HTTP_FRAMING_CHUNKED) {
+	}
+	send = take;
+	if (b->framing == HTTP_FRAMING_CHUNKED) {
+		size_t out;
 		ssize_t n;
 
+		b->rd = HTTP_CHUNK_SLACK;
 		http_chunked_init(&b->ck);
-		n = http_chunked_scan(&b->ck, body, avail);
+		n = http_chunked_canon(&b->ck, body, avail, body, &out);
 		if (n < 0)
 			return -EBADMSG;
 		take = (uint32_t)n;
+		send = (uint32_t)out;
 	}
 	c->next = c->start + c->req.head_len + take;
-	ret = fwd_request_head(&c->head, head, c->start, &c->req, &t, body, take);
+	ret = fwd_request_head(&c->head, head, c->start, &c->req, &t, body, send);
 	w->stats.fields_dropped += c->head.dropped;
 	return ret;
 }

@@ -461,6 +461,129 @@ START_TEST(test_chunked_upload)
 }
 END_TEST
 
+/* A chunked request body goes upstream with canonical chunk-size lines (lower-case hex, no
+ * leading zeros, no extensions) and everything else unchanged: the backend (body=wire)
+ * answers with the bytes it received. Go's net/http, for one, refuses more than 16 hex
+ * digits, so a valid request with leading zeros must not reach it as written. */
+
+/* Sends the head, then each part in its own send() after a pause (separate reads are
+ * likely; correctness does not depend on it), and checks what the backend received. */
+static void chunked_wire(struct e2e_client *c, const char *const *parts, const size_t *lens,
+			 size_t nparts, const char *want, size_t want_len, const char *what)
+{
+	static const char head[] = "POST /?body=wire HTTP/1.1\r\nHost: a.example\r\n"
+				   "Transfer-Encoding: chunked\r\n\r\n";
+	struct e2e_response r;
+	int rc = e2e_send(c, head, sizeof(head) - 1);
+
+	ck_assert_msg(rc == 0, "%s: send head: %s", what, strerror(-rc));
+	for (size_t i = 0; i < nparts; i++) {
+		e2e_sleep_ms(30);
+		rc = e2e_send(c, parts[i], lens ? lens[i] : strlen(parts[i]));
+		ck_assert_msg(rc == 0, "%s: send part %zu: %s %s", what, i, strerror(-rc), e2e_diag());
+	}
+	ck_assert_msg(e2e_read_response(c, &r, false) == 0, "%s: %s", what, r.err);
+	ck_status(&r, 200);
+	ck_header_eq(&r, "X-Body-Chunked", "1");
+	ck_assert_msg(r.body_len == want_len && memcmp(r.body, want, want_len) == 0,
+		      "%s: the backend received \"%s\" (%zu bytes), want %zu bytes \"%s\"", what,
+		      e2e_esc(r.body, r.body_len > 300 ? 300 : r.body_len), r.body_len, want_len,
+		      e2e_esc(want, want_len > 300 ? 300 : want_len));
+	e2e_response_free(&r);
+}
+
+START_TEST(test_chunked_canonical_upstream)
+{
+	static const char canon[] = "5\r\nhello\r\n0\r\n\r\n";
+	static const char *const with_head[] = {
+		"POST /?body=wire HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked\r\n\r\n"
+		"00000000000000000000005;a=b ; c=\"d e\"\r\nhello\r\n0;last\r\nX-T: 1\r\n\r\n"
+	};
+	/* a size line cut in three, an extension cut, the last chunk cut before its LF */
+	static const char *const split[] = { "0000", "00000000000000000000000000000000000000000",
+					     "5", ";n", "ame=v\r", "\nhel", "lo\r\n0",
+					     "00;x=\"y\"\r", "\n\r\n" };
+	struct e2e_proc be, sp;
+	struct e2e_client c;
+	struct e2e_response r;
+	const size_t big = 200000;
+	char *parts[3], *want;
+	size_t lens[3], wl = 0;
+	unsigned long long spliced = 0;
+	char *log;
+	int rc;
+
+	start_pair(&be, &sp, NULL, NULL);
+	e2e_client_open(&c, sp.port);
+
+	/* body in the same read as the head, extensions and trailer */
+	rc = e2e_send_str(&c, with_head[0]);
+	ck_assert_msg(rc == 0, "send: %s", strerror(-rc));
+	ck_assert_msg(e2e_read_response(&c, &r, false) == 0, "with the head: %s", r.err);
+	ck_status(&r, 200);
+	ck_assert_msg(r.body_len == 23 && memcmp(r.body, "5\r\nhello\r\n0\r\nX-T: 1\r\n\r\n", 23) == 0,
+		      "with the head: the backend received \"%s\"", e2e_esc(r.body, r.body_len));
+	e2e_response_free(&r);
+
+	/* every line cut across sends */
+	chunked_wire(&c, split, NULL, sizeof(split) / sizeof(split[0]), canon, sizeof(canon) - 1,
+		     "split sends");
+
+	/* a chunk large enough to be spliced: its size line still canonical */
+	parts[0] = strdup("00030D40;big=yes\r\n");
+	parts[1] = malloc(big);
+	ck_assert(parts[0] && parts[1]);
+	e2e_random_fill((unsigned char *)parts[1], big, 5);
+	parts[2] = strdup("\r\n0000A\r\n0123456789\r\n0\r\n\r\n");
+	for (int i = 0; i < 3; i++)
+		lens[i] = i == 1 ? big : strlen(parts[i]);
+	want = malloc(big + 64);
+	wl += (size_t)sprintf(want, "30d40\r\n");
+	memcpy(want + wl, parts[1], big);
+	wl += big;
+	wl += (size_t)sprintf(want + wl, "\r\na\r\n0123456789\r\n0\r\n\r\n");
+	chunked_wire(&c, (const char *const *)parts, lens, 3, want, wl, "a spliced chunk");
+	for (int i = 0; i < 3; i++)
+		free(parts[i]);
+	free(want);
+
+	/* a pipelined request right after the body, in the same read as its end */
+	{
+		static const char *const tail[] = { "000003\r\nabc\r\n0\r\n\r\n"
+						    "GET /?len=3 HTTP/1.1\r\nHost: a.example\r\n\r\n" };
+
+		chunked_wire(&c, tail, NULL, 1, "3\r\nabc\r\n0\r\n\r\n", 13, "pipelined after");
+		ck_assert_msg(e2e_read_response(&c, &r, false) == 0, "pipelined GET: %s", r.err);
+		ck_status(&r, 200);
+		ck_pattern_body(&r, 3, "the request pipelined after a chunked body");
+		e2e_response_free(&r);
+	}
+	/* ...and one whose body came with the head */
+	rc = e2e_send_str(&c, "POST /?body=wire HTTP/1.1\r\nHost: a.example\r\n"
+			      "Transfer-Encoding: chunked\r\n\r\n0001\r\nz\r\n00\r\n\r\n"
+			      "GET /?len=4 HTTP/1.1\r\nHost: a.example\r\n\r\n");
+	ck_assert_msg(rc == 0, "send: %s", strerror(-rc));
+	ck_assert_msg(e2e_read_response(&c, &r, false) == 0, "pipelined POST: %s", r.err);
+	ck_status(&r, 200);
+	ck_assert_msg(r.body_len == 11 && memcmp(r.body, "1\r\nz\r\n0\r\n\r\n", 11) == 0,
+		      "pipelined POST: the backend received \"%s\"", e2e_esc(r.body, r.body_len));
+	e2e_response_free(&r);
+	ck_assert_msg(e2e_read_response(&c, &r, false) == 0, "pipelined GET: %s", r.err);
+	ck_status(&r, 200);
+	ck_pattern_body(&r, 4, "the request pipelined after a chunked body in the head's read");
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+
+	stop_spliced_ok(&sp);
+	log = e2e_spliced_log(&sp);
+	ck_assert_msg(e2e_stats_get(log, "spliced_bytes", &spliced) && spliced >= 100000,
+		      "the 200000-byte chunk should be spliced: spliced_bytes=%llu; log:\n%s",
+		      spliced, log);
+	free(log);
+	e2e_backend_stop(&be);
+}
+END_TEST
+
 START_TEST(test_chunked_response)
 {
 	struct e2e_proc be, sp;
@@ -816,6 +939,46 @@ START_TEST(test_bad_gateway_drop)
 }
 END_TEST
 
+/* A backend response whose Connection lists its own framing field (Content-Length or
+ * Transfer-Encoding) is refused with 502: forwarding it without the field would change
+ * its framing, with it would forward a field marked hop-by-hop. Another listed name is
+ * removed as before, and the proxy keeps working. */
+START_TEST(test_resp_connection_lists_framing)
+{
+	static const char *const bad[] = {
+		"/?len=5&connection=Content-Length",
+		"/?len=5&connection=content-length",
+		"/?len=5&mode=chunked&connection=Transfer-Encoding",
+		"/?status=204&connection=transfer-encoding",
+	};
+	struct e2e_proc be, sp;
+	struct e2e_client c;
+	struct e2e_response r;
+
+	start_pair(&be, &sp, NULL, NULL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		e2e_client_open(&c, sp.port);
+		get(&c, bad[i], &r);
+		ck_assert_msg(r.status == 502, "%s: expected 502, got %d:\n%s", bad[i], r.status,
+			      e2e_escs(r.head));
+		e2e_response_free(&r);
+		ck_closed(&c, "after a 502 for Connection listing a framing field");
+		e2e_client_close(&c);
+	}
+	ck_log_mentions(&sp, "invalid response: Connection lists Content-Length", "502");
+	ck_log_mentions(&sp, "invalid response: Connection lists Transfer-Encoding", "502");
+	e2e_client_open(&c, sp.port);
+	get(&c, "/?len=5&connection=X-Other", &r);
+	ck_status(&r, 200);
+	ck_pattern_body(&r, 5, "Connection listing another name");
+	ck_assert_msg(!e2e_header_has_token(&r, "Connection", "X-Other"),
+		      "the backend's Connection field reached the client:\n%s", e2e_escs(r.head));
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	stop_pair(&be, &sp);
+}
+END_TEST
+
 START_TEST(test_gateway_timeout)
 {
 	struct e2e_proc be, sp;
@@ -1130,6 +1293,7 @@ static Suite *e2e_proxy_suite(void)
 		{ "post_10mib", test_post_10mib, 120 },
 		{ "get_10mib", test_get_10mib, 120 },
 		{ "chunked_upload", test_chunked_upload, 60 },
+		{ "chunked_canonical_upstream", test_chunked_canonical_upstream, 60 },
 		{ "chunked_response", test_chunked_response, 120 },
 		{ "close_delimited", test_close_delimited, 60 },
 		{ "expect_continue", test_expect_continue, 60 },
@@ -1142,6 +1306,7 @@ static Suite *e2e_proxy_suite(void)
 		{ "client_connection_close", test_client_connection_close, 60 },
 		{ "bad_gateway_refused", test_bad_gateway_refused, 60 },
 		{ "bad_gateway_drop", test_bad_gateway_drop, 60 },
+		{ "resp_connection_lists_framing", test_resp_connection_lists_framing, 60 },
 		{ "gateway_timeout", test_gateway_timeout, 60 },
 		{ "keepalive_timeout", test_keepalive_timeout, 60 },
 		{ "backend_close_only", test_backend_close_only, 60 },

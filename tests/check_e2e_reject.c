@@ -135,11 +135,37 @@ static const struct reject_case cases[] = {
 	{ "too_many_fields", NULL, 0, 431, 0, gen_too_many_fields },
 	{ "request_line_too_long", NULL, 0, 414, 0, gen_line_too_long },
 	{ "head_over_32k", NULL, 0, 431, R_DEFAULT_LIMITS, gen_head_too_big },
+	/* Connection naming a field the framing or the routing depends on: removing it would
+	 * change the message, keeping it would forward a field marked hop-by-hop */
+	{ "conn_lists_cl", RAW("POST / HTTP/1.1\r\n" H "Content-Length: 5\r\n"
+			       "Connection: Content-Length\r\n\r\nhello"), 400, 0, NULL },
+	{ "conn_lists_te", RAW("POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n"
+			       "Connection: keep-alive, transfer-encoding\r\n\r\n5\r\nhello\r\n"
+			       "0\r\n\r\n"), 400, 0, NULL },
+	{ "conn_lists_host", RAW("GET / HTTP/1.1\r\n" H "Connection: Host\r\n\r\n"), 400, 0, NULL },
 	{ "chunked_bad_size", RAW("POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n\r\n"
 				  "zz\r\nhello\r\n0\r\n\r\n"), 400, R_BODY_ERROR, NULL },
 };
 
 #define NCASES ((int)(sizeof(cases) / sizeof(cases[0])))
+
+/* Cases whose reason the error log must give. */
+static const struct {
+	const char *name;
+	const char *log;
+} case_logs[] = {
+	{ "conn_lists_cl", "bad request: Connection lists Content-Length" },
+	{ "conn_lists_te", "bad request: Connection lists Transfer-Encoding" },
+	{ "conn_lists_host", "bad request: Connection lists Host" },
+};
+
+static const char *case_log(const struct reject_case *rc)
+{
+	for (size_t i = 0; i < sizeof(case_logs) / sizeof(case_logs[0]); i++)
+		if (strcmp(case_logs[i].name, rc->name) == 0)
+			return case_logs[i].log;
+	return NULL;
+}
 
 static char *case_bytes(const struct reject_case *rc, size_t *len)
 {
@@ -193,6 +219,12 @@ static void check_reject(const struct e2e_proc *sp, const struct e2e_proc *be,
 		      e2e_esc(c.buf + c.start, c.end - c.start));
 	e2e_response_free(&r);
 	e2e_client_close(&c);
+	if (case_log(rc) && !e2e_log_wait_for(sp, case_log(rc), 5000)) {
+		char *log = e2e_spliced_log(sp);
+
+		ck_abort_msg("[%s] the error log does not say \"%s\":\n%s", rc->name, case_log(rc),
+			     log);
+	}
 	if (!(rc->flags & R_BODY_ERROR)) {
 		rec1 = record_size(be);
 		if (rec1 != rec0) {

@@ -1044,6 +1044,75 @@ START_TEST(test_ranges)
 }
 END_TEST
 
+/* If-Range by date through the binary, with a file modified on each weekday (mtimes pinned,
+ * the server's clock only has to be later): a Range request whose If-Range is the file's
+ * Last-Modified gets 206 whatever the weekday; "Wed, ..." once passed for a weak entity tag
+ * and got the whole file. A second later, or a weak tag, gets 200 and the whole file. */
+START_TEST(test_if_range_weekdays)
+{
+	static const char *const lm[7] = {
+		"Sun, 13 Sep 2020 12:26:40 GMT", "Mon, 14 Sep 2020 12:26:40 GMT",
+		"Tue, 15 Sep 2020 12:26:40 GMT", "Wed, 16 Sep 2020 12:26:40 GMT",
+		"Thu, 17 Sep 2020 12:26:40 GMT", "Fri, 18 Sep 2020 12:26:40 GMT",
+		"Sat, 19 Sep 2020 12:26:40 GMT",
+	};
+	struct tree t;
+	struct e2e_proc sp;
+	struct e2e_client c;
+	struct e2e_response r;
+	char name[32], target[40], p[PATH_MAX], hdr[256], what[128];
+
+	tree_make(&t);
+	for (int d = 0; d < 7; d++) {
+		snprintf(name, sizeof(name), "day%d.bin", d);
+		put_pattern(t.root, name, 1000);
+		path_join(p, sizeof(p), t.root, name);
+		set_mtime(p, T_FIXED + (time_t)d * 86400);
+	}
+	start_docroot(&sp, &t, NULL);
+	e2e_client_open(&c, sp.port);
+	for (int d = 0; d < 7; d++) {
+		snprintf(target, sizeof(target), "/day%d.bin", d);
+		get(&c, target, &r);
+		ck_status(&r, 200);
+		ck_header_eq(&r, "Last-Modified", lm[d]);
+		e2e_response_free(&r);
+
+		snprintf(hdr, sizeof(hdr), "Range: bytes=4-6\r\nIf-Range: %s\r\n", lm[d]);
+		req(&c, "GET", target, hdr, &r);
+		snprintf(what, sizeof(what), "If-Range: %s", lm[d]);
+		ck_assert_msg(r.status == 206, "%s: status %d\n%s", what, r.status, e2e_escs(r.head));
+		ck_header_eq(&r, "Content-Range", "bytes 4-6/1000");
+		ck_pattern_at(&r, 4, 3, what);
+		e2e_response_free(&r);
+
+		/* one second later than Last-Modified: the whole file */
+		snprintf(hdr, sizeof(hdr), "Range: bytes=4-6\r\nIf-Range: %.23s41 GMT\r\n", lm[d]);
+		req(&c, "GET", target, hdr, &r);
+		ck_status(&r, 200);
+		ck_pattern_at(&r, 0, 1000, "If-Range a second after Last-Modified");
+		e2e_response_free(&r);
+	}
+	/* the obsolete forms of the Wednesday, and a weak tag */
+	req(&c, "GET", "/day3.bin",
+	    "Range: bytes=4-6\r\nIf-Range: Wednesday, 16-Sep-20 12:26:40 GMT\r\n", &r);
+	ck_status(&r, 206);
+	ck_pattern_at(&r, 4, 3, "If-Range in the RFC 850 form");
+	e2e_response_free(&r);
+	req(&c, "GET", "/day3.bin", "Range: bytes=4-6\r\nIf-Range: Wed Sep 16 12:26:40 2020\r\n",
+	    &r);
+	ck_status(&r, 206);
+	ck_pattern_at(&r, 4, 3, "If-Range in the asctime form");
+	e2e_response_free(&r);
+	req(&c, "GET", "/day3.bin", "Range: bytes=4-6\r\nIf-Range: W/\"x\"\r\n", &r);
+	ck_status(&r, 200);
+	ck_pattern_at(&r, 0, 1000, "If-Range with a weak tag");
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	stop_spliced_ok(&sp);
+}
+END_TEST
+
 /* A Range deep into the 100 MiB + 1 file: offsets past 4 GiB are not possible here, but
  * past 2^26 and up to the last byte are. */
 START_TEST(test_range_big)
@@ -1775,6 +1844,7 @@ static Suite *e2e_static_suite(void)
 		{ "errors_404_403", test_errors_404_403, 60 },
 		{ "not_modified", test_not_modified, 60 },
 		{ "ranges", test_ranges, 60 },
+		{ "if_range_weekdays", test_if_range_weekdays, 60 },
 		{ "range_big", test_range_big, 120 },
 		{ "pipelined_mixed", test_pipelined_mixed, 60 },
 		{ "connection_close", test_connection_close, 60 },

@@ -34,6 +34,14 @@
 
 /* ---- The tree --------------------------------------------------------------------------- */
 
+/* Nothing here reads the clock: every file of the tree is modified at T_TREE and requests
+ * are served at T_NOW unless a test says otherwise, so no test passes or fails with the day
+ * it runs on. T_TREE is a Wednesday on purpose: If-Range once took "Wed, ..." for a weak
+ * entity tag. */
+#define T_TREE 1796198400            /* Wed, 02 Dec 2026 08:00:00 GMT */
+#define T_TREE_HTTP "Wed, 02 Dec 2026 08:00:00 GMT"
+#define T_NOW (T_TREE + 3600)
+
 static char tdir[64];
 static char rootdir[80];
 static struct file_root root_nofollow, root_follow;
@@ -42,6 +50,13 @@ static struct mime_table *mt;
 static unsigned char pattern(size_t i)
 {
 	return (unsigned char)((i * 7 + 3) % 251);
+}
+
+static void set_mtime(const char *p, int64_t t)
+{
+	struct timespec ts[2] = { { .tv_sec = (time_t)t }, { .tv_sec = (time_t)t } };
+
+	ck_assert_msg(utimensat(AT_FDCWD, p, ts, 0) == 0, "utimensat %s: %s", p, strerror(errno));
 }
 
 static void put_file(const char *rel, const void *data, size_t n, mode_t mode)
@@ -55,6 +70,7 @@ static void put_file(const char *rel, const void *data, size_t n, mode_t mode)
 	ck_assert_int_eq(write(fd, data, n), (ssize_t)n);
 	close(fd);
 	chmod(p, mode);
+	set_mtime(p, T_TREE);
 }
 
 static void put_pattern(const char *rel, size_t n)
@@ -167,7 +183,7 @@ struct opts {
 	const char *url;          /* NULL: "/" + path */
 	const char *query;        /* NULL: none */
 	size_t path_len;          /* 0: strlen(path) */
-	int64_t now;              /* 0: time(NULL) */
+	int64_t now;              /* 0: T_NOW */
 	uint64_t now_ms;
 	bool close;
 	bool keep_alive_10;
@@ -202,7 +218,7 @@ static void serve_ex(struct served *s, const struct opts *o, const char *path, c
 	}
 	rq.close = o->close;
 	rq.keep_alive_10 = o->keep_alive_10;
-	rq.now = o->now ? o->now : (int64_t)time(NULL);
+	rq.now = o->now ? o->now : T_NOW;
 	rq.now_ms = o->now_ms;
 	s->rc = file_serve(o->cache, o->root ? o->root : &root_nofollow, mt, &rq, s->buf,
 			   o->cap ? o->cap : sizeof(s->buf), &s->r);
@@ -545,6 +561,7 @@ START_TEST(test_if_range)
 	snprintf(etag, sizeof(etag), "%s", hdr(&s, "ETag"));
 	snprintf(lm, sizeof(lm), "%s", hdr(&s, "Last-Modified"));
 	done(&s);
+	ck_assert_str_eq(lm, T_TREE_HTTP); /* a Wednesday */
 
 	snprintf(f, sizeof(f), "Range: bytes=0-9\r\nIf-Range: %s\r\n", etag);
 	serve(&s, "f4096", f);
@@ -572,6 +589,147 @@ START_TEST(test_if_range)
 	serve(&s, "f4096", "If-Range: garbage\r\n");
 	ck_assert_uint_eq(s.r.status, 200);
 	done(&s);
+}
+END_TEST
+
+/* If-Range, If-Modified-Since and If-Unmodified-Since with a file modified on each weekday
+ * of each month (84 loop iterations: month _i / 7, weekday _i % 7), the dates written in
+ * all three HTTP-date forms from this test's own name tables, so every weekday and month
+ * name goes through the parser and the formatter whatever day the test runs on. */
+static const char *const wd_short[7] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+static const char *const wd_long[7] = { "Sunday",   "Monday", "Tuesday", "Wednesday",
+					 "Thursday", "Friday", "Saturday" };
+static const char *const mon_short[12] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+
+/* serve f4096 at `now` with the one extra field line `fmt` % date; returns the status. */
+static unsigned serve_date(int64_t now, const char *name, const char *date, const char *range)
+{
+	struct opts o = { .now = now };
+	struct served s;
+	char f[256];
+	unsigned st;
+
+	snprintf(f, sizeof(f), "%s%s: %s\r\n", range ? range : "", name, date);
+	serve_ex(&s, &o, "f4096", f);
+	ck_assert_int_eq(s.rc, 0);
+	st = s.r.status;
+	if (st == 206)
+		body_is_pattern(&s, 0, 10);
+	else if (st == 200)
+		body_is_pattern(&s, 0, 4096);
+	done(&s);
+	return st;
+}
+
+START_TEST(test_dates_every_day)
+{
+	const int month = _i / 7, wday = _i % 7, hh = 10, mi = 20, ss = 30;
+	const char *range = "Range: bytes=0-9\r\n";
+	char p[PATH_MAX], imf[64], r850[64], asc[64], before[64], after[64];
+	const char *forms[3] = { imf, r850, asc };
+	struct tm tm = { 0 };
+	struct served s;
+	struct opts o;
+	int64_t t = 0, now;
+	int day;
+
+	/* The day of month 1..7 of 2026 that falls on `wday`. */
+	for (day = 1; day <= 7; day++) {
+		struct tm q = { .tm_year = 126, .tm_mon = month, .tm_mday = day,
+				.tm_hour = hh, .tm_min = mi, .tm_sec = ss };
+
+		t = (int64_t)timegm(&q);
+		gmtime_r(&(time_t){ (time_t)t }, &tm);
+		if (tm.tm_wday == wday)
+			break;
+	}
+	ck_assert_int_le(day, 7);
+	ck_assert_int_eq(tm.tm_mon, month);
+	now = t + 3 * 86400;
+	snprintf(p, sizeof(p), "%s/f4096", rootdir);
+	set_mtime(p, t);
+
+	snprintf(imf, sizeof(imf), "%s, %02d %s 2026 %02d:%02d:%02d GMT", wd_short[wday], day,
+		 mon_short[month], hh, mi, ss);
+	snprintf(r850, sizeof(r850), "%s, %02d-%s-26 %02d:%02d:%02d GMT", wd_long[wday], day,
+		 mon_short[month], hh, mi, ss);
+	snprintf(asc, sizeof(asc), "%s %s %2d %02d:%02d:%02d 2026", wd_short[wday],
+		 mon_short[month], day, hh, mi, ss);
+	snprintf(before, sizeof(before), "%s, %02d %s 2026 %02d:%02d:%02d GMT", wd_short[wday],
+		 day, mon_short[month], hh, mi, ss - 1);
+	snprintf(after, sizeof(after), "%s, %02d %s 2026 %02d:%02d:%02d GMT", wd_short[wday],
+		 day, mon_short[month], hh, mi, ss + 1);
+
+	/* Last-Modified is written with the same names. */
+	o = (struct opts){ .now = now };
+	serve_ex(&s, &o, "f4096", NULL);
+	ck_assert_str_eq(hdr(&s, "Last-Modified"), imf);
+	done(&s);
+
+	for (int k = 0; k < 3; k++) {
+		const char *d = forms[k];
+
+		ck_assert_msg(serve_date(now, "If-Range", d, range) == 206, "If-Range: %s", d);
+		ck_assert_msg(serve_date(now, "If-Modified-Since", d, NULL) == 304,
+			      "If-Modified-Since: %s", d);
+		ck_assert_msg(serve_date(now, "If-Unmodified-Since", d, NULL) == 200,
+			      "If-Unmodified-Since: %s", d);
+		ck_assert_msg(serve_date(now, "If-Unmodified-Since", d, range) == 206,
+			      "If-Unmodified-Since with Range: %s", d);
+	}
+	/* One second off: If-Range wants equality; the others compare. */
+	ck_assert_msg(serve_date(now, "If-Range", before, range) == 200, "If-Range: %s", before);
+	ck_assert_msg(serve_date(now, "If-Range", after, range) == 200, "If-Range: %s", after);
+	ck_assert_msg(serve_date(now, "If-Modified-Since", before, NULL) == 200, "%s", before);
+	ck_assert_msg(serve_date(now, "If-Modified-Since", after, NULL) == 304, "%s", after);
+	ck_assert_msg(serve_date(now, "If-Unmodified-Since", before, NULL) == 412, "%s", before);
+	ck_assert_msg(serve_date(now, "If-Unmodified-Since", after, NULL) == 200, "%s", after);
+	/* A weak tag spelled like the date never matches; the weekday alone is no tag. */
+	ck_assert_int_eq(serve_date(now, "If-Range", "W/\"x\"", range), 200);
+}
+END_TEST
+
+/* file_if_range alone against the tag "abc" and Last-Modified T_TREE, each value and each
+ * of its prefixes right before an unreadable page. */
+static const struct {
+	const char *v;
+	bool match;
+} if_range_cases[] = {
+	{ "\"abc\"", true },
+	{ "W/\"abc\"", false },            /* weak: never */
+	{ "\"abd\"", false },
+	{ "\"abc\" ", false },
+	{ "abc", false },
+	{ "\"", false },
+	{ "W", false },
+	{ "W/", false },
+	{ "", false },
+	{ "Wed, 02 Dec 2026 08:00:00 GMT", true },
+	{ "Wednesday, 02-Dec-26 08:00:00 GMT", true },
+	{ "Wed Dec  2 08:00:00 2026", true },
+	{ "Mon, 02 Dec 2026 08:00:00 GMT", true },  /* the weekday is not checked */
+	{ "Wed, 02 Dec 2026 08:00:01 GMT", false },
+	{ "Wed, 02 Dec 2026 07:59:59 GMT", false },
+	{ "wed, 02 Dec 2026 08:00:00 GMT", false },
+	{ " Wed, 02 Dec 2026 08:00:00 GMT", false },
+	{ "Wed, 02 Dec 2026 08:00:00 UTC", false },
+};
+
+START_TEST(test_if_range_value)
+{
+	const char *etag = "\"abc\"", *v = if_range_cases[_i].v;
+	size_t n = strlen(v);
+
+	ck_assert_msg(file_if_range(guard_at_end(v, n), n, etag, 5, T_TREE, T_NOW) ==
+			      if_range_cases[_i].match,
+		      "%s", v);
+	/* A shorter prefix matches only when it is the tag itself ("\"abc\" " cut to 5). */
+	for (size_t k = 0; k < n; k++)
+		ck_assert_msg(file_if_range(guard_at_end(v, k), k, etag, 5, T_TREE, T_NOW) ==
+				      (k == 5 && memcmp(v, etag, 5) == 0),
+			      "%.*s", (int)k, v);
+	ck_assert(!file_if_range(NULL, 0, etag, 5, T_TREE, T_NOW));
 }
 END_TEST
 
@@ -655,7 +813,7 @@ START_TEST(test_304_date)
 	struct served s;
 	char lm[64], f[512];
 	int64_t t;
-	time_t now = time(NULL);
+	time_t now = T_NOW;
 	struct tm tm;
 	char d850[96], dasc[64], dlater[64];
 
@@ -1706,6 +1864,8 @@ static Suite *file_suite(void)
 		{ "range", test_range, N(range_cases), true },
 		{ "range_small_files", test_range_small_files, 0, true },
 		{ "if_range", test_if_range, 0, true },
+		{ "dates_every_day", test_dates_every_day, 84, true },
+		{ "if_range_value", test_if_range_value, N(if_range_cases), false },
 		{ "304_etag", test_304_etag, 0, true },
 		{ "304_date", test_304_date, 0, true },
 		{ "412", test_412, 0, true },

@@ -487,6 +487,16 @@ static const struct {
 	{ S(H11 "Connection: \"close\"\r\n\r\n"), 400 },
 	{ S(H11 "Connection: a1, a2, a3, a4, a5, a6, a7, a8, a9\r\n\r\n"), 400 },
 	{ S(H11 "Connection: a1, a2, a3, a4\r\nConnection: a5, a6, a7, a8, a9\r\n\r\n"), 400 },
+	/* Connection naming a field framing or routing depends on, present or not */
+	{ S("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: Content-Length\r\n\r\n"),
+	  400 },
+	{ S(H11 "Connection: content-length\r\n\r\n"), 400 },
+	{ S(H11 "Connection: close, CONTENT-LENGTH\r\n\r\n"), 400 },
+	{ S("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+	    "Connection: Transfer-Encoding\r\n\r\n"), 400 },
+	{ S(H11 "Connection: x\r\nConnection: transfer-encoding , y\r\n\r\n"), 400 },
+	{ S(H11 "Connection: Host\r\n\r\n"), 400 },
+	{ S("GET / HTTP/1.0\r\nConnection: keep-alive, host\r\n\r\n"), 400 },
 	/* Expect */
 	{ S(H11 "Expect: 100-continue-x\r\n\r\n"), 417 },
 	{ S(H11 "Expect:\r\n\r\n"), 417 },
@@ -526,6 +536,13 @@ START_TEST(test_req_reasons)
 	ck_assert_str_eq(r.reason, "obs-fold or whitespace before field name");
 	ck_assert_int_eq(req_parse(H11 "Transfer-Encoding: gzip\r\n\r\n", &r, NULL), -1);
 	ck_assert_str_eq(r.reason, "unsupported transfer coding");
+	ck_assert_int_eq(req_parse(H11 "Content-Length: 1\r\nConnection: Content-Length\r\n\r\n",
+				   &r, NULL), -1);
+	ck_assert_str_eq(r.reason, "Connection lists Content-Length");
+	ck_assert_int_eq(req_parse(H11 "Connection: transfer-encoding\r\n\r\n", &r, NULL), -1);
+	ck_assert_str_eq(r.reason, "Connection lists Transfer-Encoding");
+	ck_assert_int_eq(req_parse(H11 "Connection: host\r\n\r\n", &r, NULL), -1);
+	ck_assert_str_eq(r.reason, "Connection lists Host");
 }
 END_TEST
 
@@ -816,16 +833,17 @@ START_TEST(test_req_conn_listed_keeps_kind)
 {
 	/* A field listed in Connection that the proxy handles itself keeps its own kind, and
 	 * a listed name that no field has notes nothing. */
-	const char *s = "GET / HTTP/1.1\r\nConnection: host, x-forwarded-for, missing\r\n"
-			"Host: h\r\nX-Forwarded-For: 1\r\nFoo: f\r\n\r\n";
+	const char *s = "GET / HTTP/1.1\r\nConnection: te, x-forwarded-for, missing\r\n"
+			"Host: h\r\nX-Forwarded-For: 1\r\nFoo: f\r\nTE: trailers\r\n\r\n";
 	struct http_request r;
 	const char *b;
 
 	ck_assert_int_gt(req_parse(s, &r, &b), 0);
-	ck_assert_uint_eq(r.nnoted, 3);
+	ck_assert_uint_eq(r.nnoted, 4);
 	ck_assert_uint_eq(r.noted[0].kind, HTTP_F_CONNECTION);
 	ck_assert_uint_eq(r.noted[1].kind, HTTP_F_HOST);
 	ck_assert_uint_eq(r.noted[2].kind, HTTP_F_X_FORWARDED_FOR);
+	ck_assert_uint_eq(r.noted[3].kind, HTTP_F_TE);
 	ck_assert(!r.conn_close && !r.conn_keep_alive);
 
 	/* Eight distinct names are fine (repeats and case variants count once). */
@@ -1050,6 +1068,22 @@ START_TEST(test_resp_fields)
 				    "Content-Length: 0\r\n\r\n", HTTP_METHOD_GET, &r, NULL), 0);
 	ck_assert_uint_eq(r.version, 10);
 	ck_assert(r.conn_keep_alive && !r.conn_close);
+
+	/* A response's Connection may not list its framing fields (the proxy answers 502);
+	 * Host means nothing in a response and is an ordinary listed name there. */
+	ck_assert_int_eq(resp_parse("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+				    "Connection: content-length\r\n\r\nok", HTTP_METHOD_GET, &r, NULL),
+			 -1);
+	ck_assert_str_eq(r.reason, "Connection lists Content-Length");
+	ck_assert_int_eq(resp_parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+				    "Connection: Transfer-Encoding\r\n\r\n", HTTP_METHOD_GET, &r, NULL),
+			 -1);
+	ck_assert_str_eq(r.reason, "Connection lists Transfer-Encoding");
+	ck_assert_int_gt(resp_parse("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: host\r\n"
+				    "Host: h\r\n\r\n", HTTP_METHOD_GET, &r, &b), 0);
+	ck_assert_uint_eq(r.nnoted, 3);
+	ck_assert_uint_eq(r.noted[2].kind, HTTP_F_CONNECTION_LISTED);
+	ck_span(b, r.noted[2].line, "Host: h\r\n");
 }
 END_TEST
 
@@ -1095,6 +1129,12 @@ static const struct {
 	{ S("HTTP/1.1 200 OK\r\nFoo: a\nBar: b\r\n\r\n"), HTTP_METHOD_GET },
 	{ S("HTTP/1.1 200 OK\r\nFoo: a\0\r\n\r\n"), HTTP_METHOD_GET },
 	{ S("HTTP/1.1 200 OK\r\nConnection: a;b\r\n\r\n"), HTTP_METHOD_GET },
+	{ S("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: Content-Length\r\n\r\n"),
+	  HTTP_METHOD_GET },
+	{ S("HTTP/1.1 200 OK\r\nConnection: close, content-length\r\n\r\n"), HTTP_METHOD_GET },
+	{ S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: Transfer-Encoding\r\n\r\n"),
+	  HTTP_METHOD_GET },
+	{ S("HTTP/1.1 304 OK\r\nConnection: transfer-encoding\r\n\r\n"), HTTP_METHOD_HEAD },
 	{ S("\r\nHTTP/1.1 200 OK\r\n\r\n"), HTTP_METHOD_GET },
 };
 
@@ -1300,6 +1340,200 @@ START_TEST(test_chunked_reject)
 		r2 = http_chunked_scan(&c, guard_at_end(s + k, n - k), n - k);
 		ck_assert_msg(r2 == -1, "chunked_bad %d split %zu: %zd", _i, k, r2);
 	}
+}
+END_TEST
+
+/* ---- Canonical chunk-size lines (http_chunked_canon) ---- */
+
+static const struct {
+	const char *in;
+	size_t n;
+	const char *out;
+	size_t on;
+} canon_cases[] = {
+	{ S("5\r\nhello\r\n0\r\n\r\n"), S("5\r\nhello\r\n0\r\n\r\n") },
+	{ S("0\r\n\r\n"), S("0\r\n\r\n") },
+	{ S("00000000000000000000005\r\nhello\r\n0\r\n\r\n"), S("5\r\nhello\r\n0\r\n\r\n") },
+	{ S("0005\r\nhello\r\n000\r\n\r\n"), S("5\r\nhello\r\n0\r\n\r\n") },
+	{ S("A\r\n0123456789\r\na\r\n0123456789\r\n0\r\n\r\n"),
+	  S("a\r\n0123456789\r\na\r\n0123456789\r\n0\r\n\r\n") },
+	{ S("1F\r\n0123456789012345678901234567890\r\n0\r\n\r\n"),
+	  S("1f\r\n0123456789012345678901234567890\r\n0\r\n\r\n") },
+	{ S("5;a=b;c;d=\"x y\\\"z\" ; e = f\r\nhello\r\n0;last\r\n\r\n"),
+	  S("5\r\nhello\r\n0\r\n\r\n") },
+	{ S("5 \t ;a=bc\t;d\r\nhello\r\n0\r\n\r\n"), S("5\r\nhello\r\n0\r\n\r\n") },
+	{ S("3;q=\"\"\r\n\r\n\r\r\n0\r\n\r\n"), S("3\r\n\r\n\r\r\n0\r\n\r\n") },
+	/* payload and trailers unchanged, whatever they hold */
+	{ S("5\r\n\r\n\n\0\x80\r\n0\r\nX-Trailer: 1\r\nY:\r\nZ: a \t b\r\n\r\n"),
+	  S("5\r\n\r\n\n\0\x80\r\n0\r\nX-Trailer: 1\r\nY:\r\nZ: a \t b\r\n\r\n") },
+	{ S("1\r\n\n\r\n0 ; x = \"\\\\\"\r\nT: \x80\r\n\r\n"), S("1\r\n\n\r\n0\r\nT: \x80\r\n\r\n") },
+	{ S("000;ext\r\nTrailer: x\r\n\r\n"), S("0\r\nTrailer: x\r\n\r\n") },
+	/* a size line longer than HTTP_CHUNK_SLACK, and several chunks */
+	{ S("000000000000000000000000000000000000000000000010;name=value\r\n0123456789abcdef\r\n"
+	    "02\r\nxy\r\n00000000000000000000000000000000000000000000000000\r\n\r\n"),
+	  S("10\r\n0123456789abcdef\r\n2\r\nxy\r\n0\r\n\r\n") },
+};
+
+struct canon_acc {
+	char out[512];
+	size_t len;
+	struct http_chunked c;
+};
+
+/* Feeds in[0..n) as conn.c does: the first part compacted in place (out == in), later
+ * parts read HTTP_CHUNK_SLACK bytes into a buffer and written from its start; every input
+ * ends right before an unreadable page. Returns what the call returned and checks that the
+ * input bytes it did not consume (a pipelined request) are intact. */
+static ssize_t canon_feed(struct canon_acc *a, const char *in, size_t n, bool first)
+{
+	char *tmp = malloc(HTTP_CHUNK_SLACK + n + 1), *buf, *src, *dst;
+	size_t olen = 12345;
+	ssize_t r;
+
+	ck_assert_ptr_nonnull(tmp);
+	memset(tmp, 'Z', HTTP_CHUNK_SLACK);
+	memcpy(tmp + HTTP_CHUNK_SLACK, in, n);
+	buf = guard_at_end(tmp, HTTP_CHUNK_SLACK + n);
+	src = buf + HTTP_CHUNK_SLACK;
+	dst = first ? src : buf;
+	r = http_chunked_canon(&a->c, src, n, dst, &olen);
+	if (r >= 0) {
+		ck_assert_uint_le(olen, (size_t)r + (first ? 0 : HTTP_CHUNK_SLACK - 1));
+		ck_assert(memcmp(src + r, in + r, n - (size_t)r) == 0);
+		ck_assert_uint_le(a->len + olen, sizeof(a->out));
+		memcpy(a->out + a->len, dst, olen);
+		a->len += olen;
+	} else {
+		ck_assert_uint_eq(olen, 0);
+	}
+	free(tmp);
+	return r;
+}
+
+static void canon_check(const struct canon_acc *a, int i, const char *how)
+{
+	ck_assert_msg(a->c.done, "canon %d %s: not done", i, how);
+	ck_assert_msg(a->len == canon_cases[i].on && memcmp(a->out, canon_cases[i].out, a->len) == 0,
+		      "canon %d %s: got \"%.*s\"", i, how, (int)a->len, a->out);
+}
+
+START_TEST(test_chunked_canon)
+{
+	const char *in = canon_cases[_i].in, *tail = "GET / HTTP/1.1\r\n";
+	size_t n = canon_cases[_i].n, tl = strlen(tail);
+	char *full = malloc(n + tl);
+	struct http_chunked sc;
+	struct canon_acc a;
+
+	memcpy(full, in, n);
+	memcpy(full + n, tail, tl);
+	/* Whole, with a pipelined request after it: same state as the plain validator. */
+	memset(&a, 0, sizeof(a));
+	http_chunked_init(&a.c);
+	http_chunked_init(&sc);
+	ck_assert_int_eq(canon_feed(&a, full, n + tl, true), (ssize_t)n);
+	ck_assert_int_eq(http_chunked_scan(&sc, full, n + tl), (ssize_t)n);
+	ck_assert_uint_eq(a.c.total, sc.total);
+	canon_check(&a, _i, "whole");
+	/* The canonical form is valid chunked framing and its own canonical form. */
+	{
+		struct canon_acc b;
+
+		memset(&b, 0, sizeof(b));
+		http_chunked_init(&b.c);
+		ck_assert_int_eq(canon_feed(&b, canon_cases[_i].out, canon_cases[_i].on, true),
+				 (ssize_t)canon_cases[_i].on);
+		canon_check(&b, _i, "again");
+	}
+	/* Cut at every pair of positions (a size line may be cut twice, or right before its
+	 * LF); the tail comes with the last part. */
+	for (size_t k1 = 0; k1 <= n; k1++) {
+		for (size_t k2 = k1; k2 <= n; k2++) {
+			memset(&a, 0, sizeof(a));
+			http_chunked_init(&a.c);
+			ck_assert_int_eq(canon_feed(&a, full, k1, true), (ssize_t)k1);
+			ck_assert_int_eq(canon_feed(&a, full + k1, k2 - k1, false), (ssize_t)(k2 - k1));
+			ck_assert_int_eq(canon_feed(&a, full + k2, n + tl - k2, false), (ssize_t)(n - k2));
+			canon_check(&a, _i, "split");
+		}
+	}
+	/* One byte at a time. */
+	memset(&a, 0, sizeof(a));
+	http_chunked_init(&a.c);
+	for (size_t k = 0; k < n; k++)
+		ck_assert_int_eq(canon_feed(&a, in + k, 1, k == 0), 1);
+	canon_check(&a, _i, "bytewise");
+	free(full);
+}
+END_TEST
+
+/* Invalid framing stays invalid, whole or cut anywhere. */
+START_TEST(test_chunked_canon_reject)
+{
+	const char *s = chunked_bad[_i].s;
+	size_t n = chunked_bad[_i].n;
+	struct canon_acc a;
+
+	memset(&a, 0, sizeof(a));
+	http_chunked_init(&a.c);
+	ck_assert_msg(canon_feed(&a, s, n, true) == -1, "chunked_bad %d", _i);
+	ck_assert_int_eq(canon_feed(&a, "0\r\n\r\n", 5, false), -1);
+	ck_assert(!a.c.done);
+	for (size_t k = 0; k <= n; k++) {
+		memset(&a, 0, sizeof(a));
+		http_chunked_init(&a.c);
+		if (canon_feed(&a, s, k, true) == -1)
+			continue;
+		ck_assert_msg(canon_feed(&a, s + k, n - k, false) == -1, "chunked_bad %d split %zu",
+			      _i, k);
+	}
+}
+END_TEST
+
+/* The largest write ahead of the input: a 16-digit size whose digits and CR came in the
+ * previous read, and only its LF in this one. */
+START_TEST(test_chunked_canon_slack)
+{
+	static const char want[] = "3ffffffffffffffe\r\nabc";
+	struct canon_acc a;
+	char *big;
+
+	memset(&a, 0, sizeof(a));
+	http_chunked_init(&a.c);
+	ck_assert_int_eq(canon_feed(&a, "00003FFFFFFFFFFFFFFE\r", 21, true), 21);
+	ck_assert_uint_eq(a.len, 0);
+	ck_assert_int_eq(canon_feed(&a, "\nabc", 4, false), 4);
+	ck_assert_uint_eq(a.len, sizeof(want) - 1);
+	ck_assert(memcmp(a.out, want, a.len) == 0);
+	ck_assert_uint_eq(a.c.left, UINT64_C(0x3ffffffffffffffe) - 3);
+
+	/* A large chunk: its size line goes through the writer, its payload can be skipped
+	 * (spliced) and the rest goes on. */
+	memset(&a, 0, sizeof(a));
+	http_chunked_init(&a.c);
+	ck_assert_int_eq(canon_feed(&a, "0000100000;big=1\r\nxy", 20, true), 20);
+	ck_assert_uint_eq(a.len, 10);
+	ck_assert(memcmp(a.out, "100000\r\nxy", 10) == 0);
+	ck_assert(http_chunked_in_payload(&a.c));
+	http_chunked_skip(&a.c, a.c.left);
+	ck_assert_int_eq(canon_feed(&a, "\r\n00;x\r\n\r\nGET", 13, false), 10);
+	ck_assert(a.c.done);
+	ck_assert_uint_eq(a.c.total, 0x100000);
+	ck_assert(memcmp(a.out, "100000\r\nxy\r\n0\r\n\r\n", 17) == 0);
+	ck_assert_uint_eq(a.len, 17);
+
+	/* A 4000-byte size line of zeros and an extension, cut in the middle. */
+	big = malloc(5000);
+	memset(big, '0', 4000);
+	memcpy(big + 4000, "3;e=\"v\"\r\nabc\r\n0\r\n\r\n", 19);
+	memset(&a, 0, sizeof(a));
+	http_chunked_init(&a.c);
+	ck_assert_int_eq(canon_feed(&a, big, 2000, true), 2000);
+	ck_assert_int_eq(canon_feed(&a, big + 2000, 2019, false), 2019);
+	ck_assert(a.c.done);
+	ck_assert_uint_eq(a.len, 13);
+	ck_assert(memcmp(a.out, "3\r\nabc\r\n0\r\n\r\n", 13) == 0);
+	free(big);
 }
 END_TEST
 
@@ -1584,6 +1818,9 @@ static Suite *http_suite(void)
 		{ "chunked_reject", test_chunked_reject, N(chunked_bad) },
 		{ "chunked_limits", test_chunked_limits, 0 },
 		{ "chunked_skip", test_chunked_skip, 0 },
+		{ "chunked_canon", test_chunked_canon, N(canon_cases) },
+		{ "chunked_canon_reject", test_chunked_canon_reject, N(chunked_bad) },
+		{ "chunked_canon_slack", test_chunked_canon_slack, 0 },
 		{ "head_end_basic", test_head_end_basic, 0 },
 		{ "head_end_incremental", test_head_end_incremental, N(valid_heads) },
 		{ "head_end_invalid", test_head_end_invalid, 0 },

@@ -33,6 +33,10 @@
  *   len=N         body = N bytes, byte i = (i*7+3) % 251
  *                 (without len/body=echo: body = the request head as received)
  *   body=echo     body = the decoded request body (bounded 256 MiB, else 413)
+ *   body=wire     body = the request body exactly as received: for a chunked
+ *                 body its size lines, extensions, CRLFs and trailer section
+ *                 too (bounded 256 MiB, else 413)
+ *   connection=T  the response also carries "Connection: T" (T a token)
  *   mode=cl|chunked|close   framing (default cl); chunk=N chunk size for
  *                 chunked (default 8192), last chunk carries "X-Trailer: yes";
  *                 close = no framing, Connection: close, close after body
@@ -87,7 +91,8 @@ static const char usage_text[] =
 "  -d MS: sleep before listen(); -s FILE: append \"start PID\" to FILE at start\n"
 "  -o TEXT: print TEXT on stdout and stderr; -T: try ftruncate(1, 0), print the result\n"
 "query parameters (any path): status=N len=N mode=cl|chunked|close chunk=N\n"
-"  delay=MS hdelay=MS early=N body=echo drop=1 sleepclose=MS say=WORD; GET /stats\n";
+"  delay=MS hdelay=MS early=N body=echo|wire connection=TOKEN drop=1 sleepclose=MS\n"
+"  say=WORD; GET /stats\n";
 
 static unsigned char pattern_buf[PIECE + PATTERN_MOD];
 static int record_fd = -1;
@@ -132,6 +137,9 @@ struct params {
 	unsigned long long delay, hdelay, sleepclose;
 	unsigned early;
 	bool echo_body;
+	bool wire_body;
+	const char *connection;    /* connection=: a token inside the request head */
+	size_t connection_len;
 	bool drop;
 	bool has_sleepclose;
 	const char *say;           /* say=: points into the request head */
@@ -531,14 +539,25 @@ static int parse_params(const char *target, size_t tlen, struct params *pr, bool
 				return RS_BAD;
 			pr->early = (unsigned)n;
 		} else if (ieq(k, klen, "body")) {
-			if (!ieq(v, vlen, "echo"))
+			if (ieq(v, vlen, "echo"))
+				pr->echo_body = true;
+			else if (ieq(v, vlen, "wire"))
+				pr->wire_body = true;
+			else
 				return RS_BAD;
-			pr->echo_body = true;
 		} else if (ieq(k, klen, "say")) {
 			if (vlen > 200)
 				return RS_BAD;
 			pr->say = v;
 			pr->say_len = vlen;
+		} else if (ieq(k, klen, "connection")) {
+			if (vlen == 0)
+				return RS_BAD;
+			for (size_t i = 0; i < vlen; i++)
+				if (!is_tchar((unsigned char)v[i]))
+					return RS_BAD;
+			pr->connection = v;
+			pr->connection_len = vlen;
 		} else if (ieq(k, klen, "drop")) {
 			if (!parse_u64(v, vlen, 1, &n))
 				return RS_BAD;
@@ -623,7 +642,9 @@ static int acc_add(struct body_acc *b, const unsigned char *p, size_t n)
 	return RS_OK;
 }
 
-static int read_exact_body(struct conn *c, struct body_acc *b, unsigned long long rem)
+/* w (may be NULL) gets the bytes as they came on the wire (body=wire). */
+static int read_exact_body(struct conn *c, struct body_acc *b, unsigned long long rem,
+			   struct body_acc *w)
 {
 	while (rem > 0) {
 		if (c->rstart == c->rend) {
@@ -634,6 +655,8 @@ static int read_exact_body(struct conn *c, struct body_acc *b, unsigned long lon
 		size_t avail = c->rend - c->rstart;
 		size_t k = rem < avail ? (size_t)rem : avail;
 		int rc = acc_add(b, c->rbuf + c->rstart, k);
+		if (!rc && w)
+			rc = acc_add(w, c->rbuf + c->rstart, k);
 		if (rc)
 			return rc;
 		c->rstart += k;
@@ -670,12 +693,25 @@ static int read_line(struct conn *c, size_t maxlen, const char **line, size_t *l
 	}
 }
 
-static int read_chunked_body(struct conn *c, struct body_acc *b)
+/* read_line, and the line with its CRLF added to w (if not NULL). */
+static int read_line_wire(struct conn *c, size_t maxlen, const char **line, size_t *len,
+			  struct body_acc *w)
+{
+	int rc = read_line(c, maxlen, line, len);
+	if (!rc && w) {
+		rc = acc_add(w, (const unsigned char *)*line, *len);
+		if (!rc)
+			rc = acc_add(w, (const unsigned char *)"\r\n", 2);
+	}
+	return rc;
+}
+
+static int read_chunked_body(struct conn *c, struct body_acc *b, struct body_acc *w)
 {
 	const char *line;
 	size_t len;
 	for (;;) {
-		int rc = read_line(c, LINE_MAX_CH, &line, &len);
+		int rc = read_line_wire(c, LINE_MAX_CH, &line, &len, w);
 		if (rc)
 			return rc;
 		size_t i = 0;
@@ -709,17 +745,17 @@ static int read_chunked_body(struct conn *c, struct body_acc *b)
 		}
 		if (sz == 0)
 			break;
-		rc = read_exact_body(c, b, sz);
+		rc = read_exact_body(c, b, sz, w);
 		if (rc)
 			return rc;
-		rc = read_line(c, 0, &line, &len);
+		rc = read_line_wire(c, 0, &line, &len, w);
 		if (rc)
 			return rc;
 	}
 	/* trailer section */
 	size_t total = 0;
 	for (;;) {
-		int rc = read_line(c, TRAILER_MAX, &line, &len);
+		int rc = read_line_wire(c, TRAILER_MAX, &line, &len, w);
 		if (rc)
 			return rc;
 		if (len == 0)
@@ -812,6 +848,7 @@ static int handle_one(struct conn *c)
 {
 	size_t hlen = 0;
 	struct body_acc b = { .hash = FNV_BASIS };
+	struct body_acc wire = { .hash = FNV_BASIS, .store = true };
 	int rc = read_head(c, &hlen);
 	if (rc == RS_EOF)
 		return 1;
@@ -854,9 +891,9 @@ static int handle_one(struct conn *c)
 			goto out;
 	}
 	if (r.chunked)
-		rc = read_chunked_body(c, &b);
+		rc = read_chunked_body(c, &b, pr.wire_body ? &wire : NULL);
 	else if (r.has_cl)
-		rc = read_exact_body(c, &b, r.cl);
+		rc = read_exact_body(c, &b, r.cl, pr.wire_body ? &wire : NULL);
 	if (rc == RS_EOF)
 		goto out;
 	if (rc != RS_OK) {
@@ -917,6 +954,9 @@ static int handle_one(struct conn *c)
 	if (pr.echo_body) {
 		src = (struct body_src){ .pattern = false, .mem = b.buf, .len = b.len };
 		text = true;
+	} else if (pr.wire_body) {
+		src = (struct body_src){ .pattern = false, .mem = wire.buf, .len = wire.len };
+		text = true;
 	} else if (pr.has_len) {
 		src = (struct body_src){ .pattern = true, .mem = NULL, .len = pr.len };
 	} else {
@@ -939,6 +979,9 @@ static int handle_one(struct conn *c)
 				goto out;
 		}
 	}
+	if (pr.connection &&
+	    out_fmt(c, "Connection: %.*s\r\n", (int)pr.connection_len, pr.connection))
+		goto out;
 	if (send_std_headers(c, &b, r.chunked) ||
 	    out_str(c, closing ? "Connection: close\r\n" :
 		       r.minor == 0 ? "Connection: keep-alive\r\n" : "") ||
@@ -959,6 +1002,7 @@ static int handle_one(struct conn *c)
 out:
 	c->olen = 0;
 	free(b.buf);
+	free(wire.buf);
 	free(head);
 	return ret;
 }

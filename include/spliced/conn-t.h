@@ -69,6 +69,8 @@ struct conn_body {
 	bool big;                 /* CLOSE: a read filled the buffer: splice the rest */
 	char *buf;                /* bounce buffer and its capacity */
 	uint32_t cap;
+	uint32_t rd;              /* reads land at buf + rd (a chunked request body is read
+				   * HTTP_CHUNK_SLACK in and rewritten from buf) */
 	uint32_t off;             /* buf[off..off+len) is waiting to be sent */
 	uint32_t len;
 	bool splicing;

@@ -108,4 +108,13 @@ size_t file_date_format(int64_t t, char *out);
  * tag never matches; weak: W/ is ignored. Returns 1 match, 0 no match, -1 malformed. */
 int file_etag_match(const char *v, size_t len, const char *etag, size_t etag_len, bool strong);
 
+/* Evaluates an If-Range value v[0..len) (RFC 9110 section 13.1.5) for a representation
+ * whose strong entity tag is etag[0..etag_len) and whose Last-Modified is `lastmod`:
+ * a weak entity tag (exactly "W/" first) never matches; a value starting with '"' is an
+ * entity tag, matched strongly (byte for byte); anything else must be an HTTP-date in one of
+ * file_date_parse's forms (its weekday, "Wed" included, is not taken for a tag) equal to
+ * lastmod to the second. false for NULL, a malformed value, or no match. */
+bool file_if_range(const char *v, size_t len, const char *etag, size_t etag_len,
+		   int64_t lastmod, int64_t now);
+
 #endif

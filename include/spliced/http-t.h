@@ -122,6 +122,10 @@ struct http_response {
 	const char *reason;       /* on -1: static reason */
 };
 
+/* http_chunked_canon() writes at most this many bytes more than it reads in one call (a
+ * chunk-size line cut by the previous call: 16 hex digits and CRLF for its LF). */
+#define HTTP_CHUNK_SLACK 32
+
 /* Incremental validator of a chunked body; see http_chunked_scan(). */
 struct http_chunked {
 	uint8_t state;

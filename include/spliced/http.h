@@ -24,25 +24,43 @@ ssize_t http_head_end(const char *buf, size_t len, size_t from);
  * colon; no CTL (but HTAB) or bare CR in values; token field names; origin-, absolute-,
  * and asterisk-form targets only; exactly one Host on HTTP/1.1 (at most one on 1.0);
  * Content-Length all digits, once, not with Transfer-Encoding; Transfer-Encoding exactly
- * "chunked" (other codings 501), never on HTTP/1.0; Expect other than 100-continue 417. */
+ * "chunked" (other codings 501), never on HTTP/1.0; Expect other than 100-continue 417;
+ * Connection listing Content-Length, Transfer-Encoding or Host 400. */
 int http_parse_request(const char *buf, size_t len, const struct http_limits *lim,
 		       struct http_request *req);
 
 /* Parses a response head; `req_method` is the method of the request it answers (a response
  * to HEAD has no body). 1xx, 204 and 304 have no body; no Content-Length and no
- * Transfer-Encoding means a close-delimited body. Same return convention; on -1
- * resp->reason says why (the proxy answers 502). */
+ * Transfer-Encoding means a close-delimited body. Connection may not list Content-Length
+ * or Transfer-Encoding. Same return convention; on -1 resp->reason says why (the proxy
+ * answers 502). */
 int http_parse_response(const char *buf, size_t len, const struct http_limits *lim,
 			enum http_method req_method, struct http_response *resp);
 
 void http_chunked_init(struct http_chunked *c);
 
 /* Validates chunked framing in buf[0..len), continuing where the last call stopped.
- * Consumes framing and payload bytes alike (the proxy forwards both unchanged). Stops
+ * Consumes framing and payload bytes alike (responses are forwarded unchanged). Stops
  * early only at the end of the message (c->done). Returns bytes consumed (>= 0), or -1 on
  * invalid framing (bad hex, size overflow, bare LF, missing CRLF after data, line or
  * trailer section too long). */
 ssize_t http_chunked_scan(struct http_chunked *c, const char *buf, size_t len);
+
+/* Validates like http_chunked_scan (same state, same rules, same return) and writes the
+ * canonical form of the bytes consumed to `out`, *out_len bytes: each chunk-size line
+ * becomes the size in lower-case hex without leading zeros and CRLF ("0005;a=b\r\n" ->
+ * "5\r\n", the last chunk "0\r\n"); chunk extensions and their BWS are dropped; payload,
+ * the CRLF after it and the trailer section are copied unchanged. A size line cut by the
+ * end of `in` is held in *c (its value only) and written whole when its LF arrives, so a
+ * call may write up to HTTP_CHUNK_SLACK - 1 bytes more than it consumes.
+ * `out` may overlap `in` (compaction in place): it may be `in` itself when the call starts
+ * at a line start or in payload (always so for a fresh *c), and may always be at or below
+ * in - HTTP_CHUNK_SLACK; the bytes written then never overtake the bytes read (the proof
+ * is at http_chunked_run in http.c). A separate buffer needs len + HTTP_CHUNK_SLACK bytes.
+ * The caller sends out[0..*out_len); the next message starts at in + (return value).
+ * On -1, *out_len is 0 and `out` may hold partial output. */
+ssize_t http_chunked_canon(struct http_chunked *c, const char *in, size_t len, char *out,
+			   size_t *out_len);
 
 /* True when the scanner is inside a chunk's payload: c->left bytes of payload may be moved
  * without being scanned (e.g. spliced); report them with http_chunked_skip(). */
