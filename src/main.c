@@ -405,26 +405,39 @@ static int serve(struct worker *w, unsigned n, const sigset_t *set)
 	return code;
 }
 
-int main(int argc, char **argv)
-{
-	static struct config cfg;
-	static struct file_roots files;
-	struct config_error cerr;
-	const char *cfg_path = NULL;
-	bool test_only = false;
-	char msg[1024];
+/* What start-up builds, phase by phase, for serve() and the shutdown. */
+struct startup {
+	struct config cfg;
+	struct file_roots files;
+	const char *cfg_path;       /* NULL: the built-in configuration */
+	bool test_only;
 	struct worker *w;
-	unsigned nw, per_worker;
-	sigset_t set;
-	int opt, ret, applied, helper_sock = -1;
+	unsigned nw;
+	int helper_sock;            /* main's conversation with the helper, -1: none */
+	sigset_t signals;           /* taken by the main thread only */
+	char msg[1024];             /* why a phase failed */
+};
+
+/* A phase failed after the error log was opened: the reason goes there and to stderr. */
+static int startup_fail(const struct startup *st)
+{
+	log_error("main", "%s", st->msg);
+	fprintf(stderr, "spliced: %s\n", st->msg);
+	return 1;
+}
+
+/* -c FILE, -t, -h, -v. Returns -1 to go on, else the exit code. */
+static int phase_args(struct startup *st, int argc, char **argv)
+{
+	int opt;
 
 	while ((opt = getopt(argc, argv, "c:thv")) != -1) {
 		switch (opt) {
 		case 'c':
-			cfg_path = optarg;
+			st->cfg_path = optarg;
 			break;
 		case 't':
-			test_only = true;
+			st->test_only = true;
 			break;
 		case 'v':
 			printf("spliced %s\n", SPLICED_VERSION);
@@ -441,156 +454,204 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
-	ret = cfg_path ? config_load(&cfg, cfg_path, &cerr) : config_builtin(&cfg, &cerr);
+	return -1;
+}
+
+/* The configuration (nothing starts if it is wrong), then the error log. Before the log is
+ * open, errors go to stderr only. Returns -1 to go on, else the exit code. */
+static int phase_config(struct startup *st)
+{
+	struct config_error cerr;
+	int ret = st->cfg_path ? config_load(&st->cfg, st->cfg_path, &cerr)
+			       : config_builtin(&st->cfg, &cerr);
+
 	if (ret < 0) {
-		config_error_format(&cerr, msg, sizeof(msg));
-		fprintf(stderr, "spliced: %s\n", msg);
+		config_error_format(&cerr, st->msg, sizeof(st->msg));
+		fprintf(stderr, "spliced: %s\n", st->msg);
 		return 1;
 	}
-	if (test_only) {
+	if (st->test_only) {
 		printf("Syntax OK\n");
 		return 0;
 	}
-	if (log_owner_find(&cfg, msg, sizeof(msg)) < 0) {
-		fprintf(stderr, "spliced: %s\n", msg);
+	if (log_owner_find(&st->cfg, st->msg, sizeof(st->msg)) < 0) {
+		fprintf(stderr, "spliced: %s\n", st->msg);
 		return 1;
 	}
-	if (log_open(cfg.error_log, log_owner, msg, sizeof(msg)) < 0) {
-		fprintf(stderr, "spliced: ErrorLog %s\n", msg);
+	if (log_open(st->cfg.error_log, log_owner, st->msg, sizeof(st->msg)) < 0) {
+		fprintf(stderr, "spliced: ErrorLog %s\n", st->msg);
 		return 1;
 	}
-	if (cfg.scope[0].log_level >= 0)
-		log_set_level((enum log_level)cfg.scope[0].log_level);
-	if (!cfg_path)
-		demo_reach_warning(&cfg);
+	if (st->cfg.scope[0].log_level >= 0)
+		log_set_level((enum log_level)st->cfg.scope[0].log_level);
+	if (!st->cfg_path)
+		demo_reach_warning(&st->cfg);
+	return -1;
+}
 
-	nw = worker_count(&cfg);
-	per_worker = (cfg.max_connections + nw - 1) / nw;
-	raise_fd_limit(&cfg, nw);
-	w = calloc(nw, sizeof(*w));
-	if (!w) {
-		fprintf(stderr, "spliced: out of memory\n");
-		return 1;
-	}
-	for (unsigned l = 0; l < cfg.nlisten; l++) {
-		if (listen_probe(&cfg.listen[l], msg, sizeof(msg)) < 0) {
-			log_error("main", "%s", msg);
-			fprintf(stderr, "spliced: %s\n", msg);
-			return 1;
+/* Every Listen address once per worker (SO_REUSEPORT), MetricsListen on worker 0, after
+ * checking that no other process listens there. 0 or -1 (st->msg). */
+static int phase_listen(struct startup *st)
+{
+	const struct config *cfg = &st->cfg;
+	char m[sizeof(st->msg) - 32];
+
+	for (unsigned l = 0; l < cfg->nlisten; l++)
+		if (listen_probe(&cfg->listen[l], st->msg, sizeof(st->msg)) < 0)
+			return -1;
+	if (cfg->metrics.addrlen && listen_probe(&cfg->metrics, m, sizeof(m)) < 0)
+		goto out_metrics;
+	for (unsigned i = 0; i < st->nw; i++) {
+		struct worker *w = &st->w[i];
+
+		w->wake_fd = -1;
+		w->helper_fd = -1;
+		for (unsigned l = 0; l < cfg->nlisten; l++) {
+			int fd = listen_socket(&cfg->listen[l], st->msg, sizeof(st->msg));
+
+			if (fd < 0)
+				return -1;
+			w->listen_fd[w->nlisten++] = fd;
+		}
+		w->metrics_li = -1;
+		w->all = st->w;
+		w->nall = st->nw;
+		if (i == 0 && cfg->metrics.addrlen) {
+			int fd = listen_socket(&cfg->metrics, m, sizeof(m));
+
+			if (fd < 0)
+				goto out_metrics;
+			w->metrics_li = (int)w->nlisten;
+			w->listen_fd[w->nlisten++] = fd;
 		}
 	}
-	if (cfg.metrics.addrlen && listen_probe(&cfg.metrics, msg, sizeof(msg)) < 0) {
-		log_error("main", "MetricsListen: %s", msg);
-		fprintf(stderr, "spliced: MetricsListen: %s\n", msg);
-		return 1;
-	}
-	for (unsigned i = 0; i < nw; i++) {
-		w[i].wake_fd = -1;
-		w[i].helper_fd = -1;
-		for (unsigned l = 0; l < cfg.nlisten; l++) {
-			int fd = listen_socket(&cfg.listen[l], msg, sizeof(msg));
+	return 0;
+out_metrics:
+	snprintf(st->msg, sizeof(st->msg), "MetricsListen: %s", m);
+	return -1;
+}
 
-			if (fd < 0) {
-				log_error("main", "%s", msg);
-				fprintf(stderr, "spliced: %s\n", msg);
-				return 1;
-			}
-			w[i].listen_fd[w[i].nlisten++] = fd;
-		}
-		w[i].metrics_li = -1;
-		w[i].all = w;
-		w[i].nall = nw;
-		if (i == 0 && cfg.metrics.addrlen) {
-			int fd = listen_socket(&cfg.metrics, msg, sizeof(msg));
-
-			if (fd < 0) {
-				log_error("main", "MetricsListen: %s", msg);
-				fprintf(stderr, "spliced: MetricsListen: %s\n", msg);
-				return 1;
-			}
-			w[i].metrics_li = (int)w[i].nlisten;
-			w[i].listen_fd[w[i].nlisten++] = fd;
-		}
-	}
+/* What only root may open: the access logs (handed to User), the static roots. Then the
+ * helper, forked while this process is still single-threaded and privileged. 0 or -1. */
+static int phase_privileged(struct startup *st)
+{
+	const struct config *cfg = &st->cfg;
 
 	tzset(); /* %t: before privileges are dropped, the zone files may be unreadable after */
-	if (open_access_logs(&cfg, msg, sizeof(msg)) < 0 ||
-	    give_logs_to_user(&cfg, msg, sizeof(msg)) < 0 ||
-	    open_files(&cfg, &files, msg, sizeof(msg)) < 0) {
-		log_error("main", "%s", msg);
-		fprintf(stderr, "spliced: %s\n", msg);
-		return 1;
-	}
-	if (cfg.nautostart) {
+	if (open_access_logs(cfg, st->msg, sizeof(st->msg)) < 0 ||
+	    give_logs_to_user(cfg, st->msg, sizeof(st->msg)) < 0 ||
+	    open_files(cfg, &st->files, st->msg, sizeof(st->msg)) < 0)
+		return -1;
+	if (cfg->nautostart) {
 		/* One conversation per worker, and the last one for this thread's shutdown. */
-		int socks[nw + 1];
+		int socks[st->nw + 1];
+		char m[sizeof(st->msg) - 32];
 
-		helper_pid = helper_spawn(&cfg, nw + 1, socks, msg, sizeof(msg));
+		helper_pid = helper_spawn(cfg, st->nw + 1, socks, m, sizeof(m));
 		if (helper_pid < 0) {
-			log_error("main", "starting the helper: %s", msg);
-			fprintf(stderr, "spliced: starting the helper: %s\n", msg);
-			return 1;
+			snprintf(st->msg, sizeof(st->msg), "starting the helper: %s", m);
+			return -1;
 		}
-		for (unsigned i = 0; i < nw; i++)
-			w[i].helper_fd = socks[i];
-		helper_sock = socks[nw];
-		autostart_same_user_notice(&cfg);
+		for (unsigned i = 0; i < st->nw; i++)
+			st->w[i].helper_fd = socks[i];
+		st->helper_sock = socks[st->nw];
+		autostart_same_user_notice(cfg);
 	}
-	ret = privdrop_apply(cfg.user, cfg.group, &applied, msg, sizeof(msg));
-	if (ret < 0) {
-		log_error("main", "%s", msg);
-		fprintf(stderr, "spliced: %s\n", msg);
-		return 1;
-	}
+	return 0;
+}
+
+/* User/Group, no capabilities, no_new_privs; then only the main thread takes signals
+ * (the workers inherit the mask). 0 or -1. */
+static int phase_drop(struct startup *st)
+{
+	int applied;
+
+	if (privdrop_apply(st->cfg.user, st->cfg.group, &applied, st->msg, sizeof(st->msg)) < 0)
+		return -1;
 	if (applied)
-		log_notice("main", "%s", msg);
-	else if (cfg.user[0] || cfg.group[0])
+		log_notice("main", "%s", st->msg);
+	else if (st->cfg.user[0] || st->cfg.group[0])
 		log_warn("main", "not started as root: User/Group cannot be applied, running as uid %u",
 			 (unsigned)getuid());
-
-	/* Workers inherit this mask: only the main thread takes the signals. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	sigemptyset(&st->signals);
+	sigaddset(&st->signals, SIGTERM);
+	sigaddset(&st->signals, SIGINT);
+	sigaddset(&st->signals, SIGHUP);
+	sigaddset(&st->signals, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &st->signals, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
 
-	/* Every worker is ready before any runs: the metrics endpoint (worker 0) reads all. */
-	for (unsigned i = 0; i < nw; i++) {
-		w[i].files = &files;
-		memcpy(w[i].alog_fd, alog_fds, sizeof(alog_fds));
-		ret = worker_init(&w[i], &cfg, i, per_worker);
+/* Every worker is ready before any runs (the metrics endpoint on worker 0 reads all of
+ * them), then their threads start. 0 or -1. */
+static int phase_workers(struct startup *st)
+{
+	unsigned per_worker = (st->cfg.max_connections + st->nw - 1) / st->nw;
+	int ret;
+
+	for (unsigned i = 0; i < st->nw; i++) {
+		st->w[i].files = &st->files;
+		memcpy(st->w[i].alog_fd, alog_fds, sizeof(alog_fds));
+		ret = worker_init(&st->w[i], &st->cfg, i, per_worker);
 		if (ret < 0) {
-			log_error("main", "worker %u: %s", i, strerror(-ret));
-			fprintf(stderr, "spliced: worker %u: %s\n", i, strerror(-ret));
-			return 1;
+			snprintf(st->msg, sizeof(st->msg), "worker %u: %s", i, strerror(-ret));
+			return -1;
 		}
 	}
-	for (unsigned i = 0; i < nw; i++) {
-		ret = pthread_create(&w[i].thread, NULL, worker_main, &w[i]);
+	for (unsigned i = 0; i < st->nw; i++) {
+		ret = pthread_create(&st->w[i].thread, NULL, worker_main, &st->w[i]);
 		if (ret) {
-			log_error("main", "worker %u: pthread_create: %s", i, strerror(ret));
-			return 1;
+			snprintf(st->msg, sizeof(st->msg), "worker %u: pthread_create: %s", i,
+				 strerror(ret));
+			return -1;
 		}
 	}
-	for (unsigned l = 0; l < cfg.nlisten; l++)
+	for (unsigned l = 0; l < st->cfg.nlisten; l++)
 		log_notice("main", "spliced %s listening on %s, %u workers", SPLICED_VERSION,
-			   cfg.listen[l].name, nw);
+			   st->cfg.listen[l].name, st->nw);
+	return 0;
+}
 
-	ret = serve(w, nw, &set);
-	stats_report(w, nw);
-	for (unsigned i = 0; i < nw; i++)
-		worker_destroy(&w[i]);   /* closes the workers' conversations with the helper */
-	free(w);
+/* After serve(): the workers are gone; the helper stops the backends. */
+static void phase_shutdown(struct startup *st)
+{
+	stats_report(st->w, st->nw);
+	for (unsigned i = 0; i < st->nw; i++)
+		worker_destroy(&st->w[i]);   /* closes the workers' conversations with the helper */
+	free(st->w);
 	if (helper_pid > 0) {
-		int hret = helper_shutdown(helper_pid, helper_sock, &cfg);
+		int hret = helper_shutdown(helper_pid, st->helper_sock, &st->cfg);
 
 		if (hret != 0)
 			log_error("main", "the helper ended with %d", hret);
 	}
 	log_notice("main", "stopped");
-	config_free(&cfg);
+	config_free(&st->cfg);
+}
+
+int main(int argc, char **argv)
+{
+	static struct startup st = { .helper_sock = -1 };
+	int ret;
+
+	ret = phase_args(&st, argc, argv);
+	if (ret >= 0)
+		return ret;
+	ret = phase_config(&st);
+	if (ret >= 0)
+		return ret;
+	st.nw = worker_count(&st.cfg);
+	raise_fd_limit(&st.cfg, st.nw);
+	st.w = calloc(st.nw, sizeof(*st.w));
+	if (!st.w) {
+		snprintf(st.msg, sizeof(st.msg), "out of memory");
+		return startup_fail(&st);
+	}
+	if (phase_listen(&st) < 0 || phase_privileged(&st) < 0 || phase_drop(&st) < 0 ||
+	    phase_workers(&st) < 0)
+		return startup_fail(&st);
+	ret = serve(st.w, st.nw, &st.signals);
+	phase_shutdown(&st);
 	return ret;
 }

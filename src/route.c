@@ -135,7 +135,7 @@ void route_request(const struct config *cfg, const struct file_roots *files,
 			route_status(out, res.status ? res.status : 400,
 				     "path the rewrite engine cannot decode", true);
 		else
-			route_status(out, res.status ? res.status : 500, "status", false);
+			route_status(out, res.status ? res.status : 500, NULL, false);
 		return;
 	}
 }

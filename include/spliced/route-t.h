@@ -40,7 +40,7 @@ struct route {
 	/* REDIRECT */
 	const char *location;     /* NUL-terminated, in the rewrite's output buffer */
 	/* STATUS */
-	const char *why;          /* static text for the error log */
+	const char *why;          /* static text for the error log; NULL: a rule's status */
 	bool malformed;           /* a malformed request: a parse error counted under `why`,
 				   * logged at info */
 };
