@@ -167,10 +167,10 @@ static enum conn_ev conn_send_page(struct conn *c, unsigned status, const char *
 
 static enum conn_ev conn_page_sent(struct conn *c, int res)
 {
-	c->page_off += (uint32_t)res;
-	if (c->page_off < c->page_len)
-		return exch_send(c, OP_CLIENT_SEND, c->fd, c->page + c->page_off,
-				 c->page_len - c->page_off) ? EV_CLOSE : EV_WAIT;
+	enum conn_ev ev;
+
+	if (exch_send_rest(c, c->page, res, false, &ev))
+		return ev;
 	if (!c->page_keep)
 		return conn_linger(c);
 	c->page_keep = false;
@@ -505,32 +505,12 @@ static void conn_take_host(struct conn *c)
 static const char *conn_header(void *opaque, const char *name, size_t nlen, size_t *vlen)
 {
 	const struct conn *c = opaque;
-	const char *head = c->buf + c->start;
-	uint32_t p = c->req.fields_off, end = c->req.head_len - 2;
 
 	if (nlen == 4 && strncasecmp(name, "host", 4) == 0) {
 		*vlen = c->host_len;
 		return c->has_host ? c->host : NULL;
 	}
-	while (p < end) {
-		const char *line = head + p;
-		const char *eol = memchr(line, '\r', end - p);
-		size_t llen = eol ? (size_t)(eol - line) : end - p;
-		const char *colon = memchr(line, ':', llen);
-
-		if (colon && (size_t)(colon - line) == nlen && strncasecmp(line, name, nlen) == 0) {
-			const char *v = colon + 1, *ve = line + llen;
-
-			while (v < ve && (*v == ' ' || *v == '\t'))
-				v++;
-			while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-				ve--;
-			*vlen = (size_t)(ve - v);
-			return v;
-		}
-		p += (uint32_t)llen + 2;
-	}
-	return NULL;
+	return http_field_value(c->buf + c->start, &c->req, name, nlen, vlen);
 }
 
 /* Makes out[0..len) the request-target: "METHOD out HTTP/1.x" is written so that it ends
@@ -798,11 +778,9 @@ static enum conn_ev conn_metrics(struct conn *c)
 
 static enum conn_ev conn_metrics_sent(struct conn *c, int res)
 {
-	c->page_off += (uint32_t)res;
-	if (c->page_off < c->page_len)
-		return exch_send(c, OP_CLIENT_SEND, c->fd, c->fhead + c->page_off,
-				 c->page_len - c->page_off) ? EV_CLOSE : EV_WAIT;
-	return EV_DONE;
+	enum conn_ev ev;
+
+	return exch_send_rest(c, c->fhead, res, false, &ev) ? ev : EV_DONE;
 }
 
 /* ---- completions ------------------------------------------------------------------ */

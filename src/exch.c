@@ -85,6 +85,17 @@ int exch_poll(struct conn *c, int fd, unsigned events)
 	return 0;
 }
 
+bool exch_send_rest(struct conn *c, const char *base, int res, bool more, enum conn_ev *ev)
+{
+	c->page_off += (uint32_t)res;
+	if (c->page_off >= c->page_len)
+		return false;
+	*ev = exch_send_flags(c, OP_CLIENT_SEND, c->fd, base + c->page_off,
+			      c->page_len - c->page_off,
+			      more ? MSG_NOSIGNAL | MSG_MORE : MSG_NOSIGNAL) ? EV_CLOSE : EV_WAIT;
+	return true;
+}
+
 void exch_cancel(struct conn *c)
 {
 	ring_cancel_fd(&c->w->ring, c->fd);

@@ -198,12 +198,10 @@ static enum conn_ev filesend_pump(struct conn *c)
 
 static enum conn_ev filesend_head_sent(struct conn *c, int res)
 {
-	c->page_off += (uint32_t)res;
-	if (c->page_off < c->page_len)
-		return (c->fent ? exch_send_more : exch_send)(c, OP_CLIENT_SEND, c->fd,
-							      c->fhead + c->page_off,
-							      c->page_len - c->page_off)
-		       ? EV_CLOSE : EV_WAIT;
+	enum conn_ev ev;
+
+	if (exch_send_rest(c, c->fhead, res, c->fent != NULL, &ev))
+		return ev;
 	if (!c->fent)
 		return EV_DONE;
 	c->state = CS_FILE_BODY;

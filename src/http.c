@@ -126,6 +126,37 @@ static inline struct http_span http_span_of(uint32_t from, uint32_t to)
 	return (struct http_span){ .off = from, .len = to - from };
 }
 
+const char *http_field_value(const char *head, const struct http_request *req,
+			     const char *name, size_t nlen, size_t *vlen)
+{
+	uint32_t p = req->fields_off, end = req->head_len - 2;
+
+	while (p < end) {
+		const char *line = head + p;
+		const char *eol = memchr(line, '\r', end - p);
+		size_t llen = eol ? (size_t)(eol - line) : end - p;
+		const char *colon = memchr(line, ':', llen);
+		size_t i = 0;
+
+		if (colon && (size_t)(colon - line) == nlen) {
+			while (i < nlen && http_lower(line[i]) == http_lower(name[i]))
+				i++;
+		}
+		if (colon && (size_t)(colon - line) == nlen && i == nlen) {
+			const char *v = colon + 1, *ve = line + llen;
+
+			while (v < ve && http_is(*v, C_OWS))
+				v++;
+			while (ve > v && http_is(ve[-1], C_OWS))
+				ve--;
+			*vlen = (size_t)(ve - v);
+			return v;
+		}
+		p += (uint32_t)llen + 2;
+	}
+	return NULL;
+}
+
 bool http_span_eq(const char *buf, struct http_span s, const char *lower)
 {
 	size_t n = strlen(lower);
@@ -404,7 +435,8 @@ static int http_connection(struct http_scan *sc, struct http_span v)
 
 /* Notes buf[ls..le) as listed in Connection; a field noted already (a name with '_')
  * becomes a listed one instead of being noted twice. */
-static int http_note_listed(struct http_scan *sc, uint32_t ls, uint32_t le, struct http_span value)
+static int http_note_listed(struct http_scan *sc, uint32_t ls, uint32_t le,
+			    struct http_span value)
 {
 	for (unsigned i = 0; i < sc->nnoted; i++) {
 		if (sc->noted[i].line.off == ls) {
@@ -447,11 +479,12 @@ static int http_connection_listed(struct http_scan *sc, uint32_t pos, uint32_t h
 		const char *lf = memchr(buf + pos, '\n', head_len - pos);
 		uint32_t e = (uint32_t)(lf - buf) - 1;
 		struct http_span name, value;
+		unsigned kind;
 
 		if (http_field_line(sc, pos, e, true, &name, &value) < 0)
 			return -1;
-		unsigned kind = http_field_kind(sc, name);
-
+		kind = http_field_kind(sc, name);
+		/* a name with '_' listed in Connection is hop-by-hop like any other */
 		if (!kind || kind == HTTP_F_UNDERSCORE) {
 			for (unsigned k = 0; k < sc->nconn_tok; k++) {
 				if (!http_span_eq_span(buf, sc->conn_tok[k], name))

@@ -307,10 +307,10 @@ static enum conn_ev proxy_resp_interim(struct conn *c, uint32_t hl)
 
 static enum conn_ev proxy_interim_sent(struct conn *c, int res)
 {
-	c->page_off += (uint32_t)res;
-	if (c->page_off < c->page_len)
-		return exch_send(c, OP_CLIENT_SEND, c->fd, c->page + c->page_off,
-				 c->page_len - c->page_off) ? EV_CLOSE : EV_WAIT;
+	enum conn_ev ev;
+
+	if (exch_send_rest(c, c->page, res, false, &ev))
+		return ev;
 	c->state = CS_RESP_HEAD;
 	return c->rlen ? proxy_resp_head(c) : proxy_resp_recv(c);
 }

@@ -829,6 +829,34 @@ START_TEST(test_req_noted_client_fields)
 }
 END_TEST
 
+/* The value of a field by name (%{HTTP:Name} in rewrite rules): the first one, trimmed,
+ * case-insensitive name; the head's last byte is right before an unreadable page. */
+START_TEST(test_field_value)
+{
+	const char *s = "GET / HTTP/1.1\r\nHost: h\r\nX-A:  one \t\r\nx-a: two\r\n"
+			"Empty:\r\nX-Longer: l\r\nX: short\r\n\r\n";
+	struct http_request r;
+	const char *b, *v;
+	size_t vl = 99;
+
+	ck_assert_int_eq(req_parse(s, &r, &b), (int)strlen(s));
+	v = http_field_value(b, &r, "x-a", 3, &vl);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_uint_eq(vl, 3);
+	ck_assert_int_eq(memcmp(v, "one", 3), 0);
+	v = http_field_value(b, &r, "EMPTY", 5, &vl);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_uint_eq(vl, 0);
+	v = http_field_value(b, &r, "X", 1, &vl);    /* not a prefix of X-A or X-Longer */
+	ck_assert_ptr_nonnull(v);
+	ck_assert_int_eq(memcmp(v, "short", vl), 0);
+	ck_assert_ptr_null(http_field_value(b, &r, "X-Long", 6, &vl));
+	ck_assert_ptr_null(http_field_value(b, &r, "Missing", 7, &vl));
+	ck_assert_ptr_nonnull(http_field_value(b, &r, "host", 4, &vl));
+	ck_assert_uint_eq(vl, 1);
+}
+END_TEST
+
 START_TEST(test_req_conn_listed_keeps_kind)
 {
 	/* A field listed in Connection that the proxy handles itself keeps its own kind, and
@@ -1801,6 +1829,7 @@ static Suite *http_suite(void)
 		{ "req_limit_big", test_req_limit_big, 0 },
 		{ "req_noted", test_req_noted, 0 },
 		{ "req_noted_client_fields", test_req_noted_client_fields, 0 },
+		{ "field_value", test_field_value, 0 },
 		{ "req_conn_listed_keeps_kind", test_req_conn_listed_keeps_kind, 0 },
 		{ "req_too_many_noted", test_req_too_many_noted, 0 },
 		{ "req_framing", test_req_framing, 0 },

@@ -5,6 +5,7 @@
 #ifndef SPLICED_EXCH_H
 #define SPLICED_EXCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -23,6 +24,11 @@ int exch_sendmsg(struct conn *c, int op, int fd, struct iovec *iov, unsigned nio
 int exch_connect(struct conn *c, int fd, const struct sockaddr *sa, socklen_t len);
 /* Readiness of fd (OP_SPLICE_POLL). */
 int exch_poll(struct conn *c, int fd, unsigned events);
+
+/* A send of base[0..c->page_len) completed with res (> 0) bytes: c->page_off moves on.
+ * True while some is left, with the rest submitted (*ev: EV_WAIT, or EV_CLOSE when the
+ * ring refused it); false once all of it went. more: MSG_MORE (a body follows). */
+bool exch_send_rest(struct conn *c, const char *base, int res, bool more, enum conn_ev *ev);
 
 /* Cancels what is in flight on c's sockets (the completions still arrive). */
 void exch_cancel(struct conn *c);

@@ -80,6 +80,12 @@ void http_chunked_skip(struct http_chunked *c, uint64_t n);
  * with '/', has a malformed escape, climbs above the root, or is over HTTP_NORM_MAX. */
 ssize_t http_path_normalize(char *path, size_t len);
 
+/* The value (OWS trimmed) of the first field named name[0..nlen) (case-insensitive) of
+ * the request head parsed into req from head, and its length in *vlen; NULL when there is
+ * none. Reads only head[0..req->head_len). */
+const char *http_field_value(const char *head, const struct http_request *req,
+			     const char *name, size_t nlen, size_t *vlen);
+
 /* Case-insensitive comparison of a span against a NUL-terminated lower-case literal. */
 bool http_span_eq(const char *buf, struct http_span s, const char *lower);
 
