@@ -504,8 +504,8 @@ static int cfg_proxypass(struct cfg_ctx *ctx, unsigned argc, char **argv)
 {
 	struct config *cfg = ctx->cfg;
 	struct cfg_pass *p = &cfg->pass[cfg->npass];
-	const char *path = "";
-	char show[CFG_SHOW_MAX + 8];
+	const char *path = "", *url = argv[2];
+	char show[CFG_SHOW_MAX + 8], http[CFG_PATH_MAX];
 	int rc, backend = -1;
 
 	if (cfg->npass == CFG_MAX_PASS)
@@ -518,8 +518,19 @@ static int cfg_proxypass(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	if ((rc = cfg_pass_params(ctx, argc, argv, p)) < 0 ||
 	    (rc = cfg_copy(ctx, p->prefix, sizeof(p->prefix), argv[1])) < 0)
 		return rc;
+	/* ws://host/ is httpd's spelling of an http:// backend that a client may switch to
+	 * WebSocket (upgrade=websocket unless upgrade= says otherwise) */
+	if (strncasecmp(url, "wss://", 6) == 0)
+		return cfg_fail(ctx, "TLS to backends is not supported");
+	if (strncasecmp(url, "ws://", 5) == 0) {
+		if (snprintf(http, sizeof(http), "http://%s", url + 5) >= (int)sizeof(http))
+			return cfg_fail(ctx, "the URL is too long");
+		url = http;
+		if (!p->upgrade[0])
+			strcpy(p->upgrade, "websocket");
+	}
 	/* the backend is the last thing that can fail, so no failed line leaves one behind */
-	if (strcmp(argv[2], "!") != 0 && (backend = cfg_backend_of(ctx, argv[2], &path)) < 0)
+	if (strcmp(url, "!") != 0 && (backend = cfg_backend_of(ctx, url, &path)) < 0)
 		return backend;
 	/* cfg_backend_of() checked that the path fits; "!" has none */
 	strcpy(p->path, backend >= 0 && path[0] == '\0' ? "/" : path);

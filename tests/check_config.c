@@ -417,6 +417,16 @@ START_TEST(test_proxypass_upgrade)
 	ck_assert_str_eq(cfg.pass[0].upgrade, "websocket");
 	ck_assert_str_eq(cfg.pass[1].upgrade, "websocket,my-proto");
 	ck_assert_str_eq(cfg.pass[2].upgrade, "");
+	/* ws:// (httpd's mod_proxy_wstunnel spelling): an http:// backend, upgrade=websocket */
+	ck_assert_int_eq(parse("ProxyPass /ws/ ws://127.0.0.1:9000/chat/\n"
+			       "ProxyPass /x/ WS://127.0.0.1:9000/ upgrade=my-proto\n"
+			       "ProxyPass / http://127.0.0.1:9000/\n"), 0);
+	ck_assert_uint_eq(cfg.nbackend, 1);
+	ck_assert_str_eq(cfg.backend[0].name, "http://127.0.0.1:9000");
+	ck_assert_str_eq(cfg.pass[0].path, "/chat/");
+	ck_assert_str_eq(cfg.pass[0].upgrade, "websocket");
+	ck_assert_str_eq(cfg.pass[1].upgrade, "my-proto");
+	ck_parse_err("ProxyPass / wss://127.0.0.1/\n", 1, "ProxyPass: TLS to backends is not supported");
 	ck_parse_err("ProxyPass / http://127.0.0.1/ upgrade=h2c\n", 1,
 		     "ProxyPass: upgrade=h2c is not supported (HTTP/2 is not proxied)");
 	ck_parse_err("ProxyPass / http://127.0.0.1/ upgrade=websocket,H2C\n", 1,

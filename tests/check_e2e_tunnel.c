@@ -675,7 +675,8 @@ START_TEST(test_echo)
 }
 END_TEST
 
-/* The backend's first frame came in the same segment as its 101: it reaches the client. */
+/* The backend's first frame came in the same segment as its 101: it reaches the client.
+ * The route is written as httpd's ws:// URL (upgrade=websocket implied). */
 START_TEST(test_early_bytes)
 {
 	int port = srv_start();
@@ -685,7 +686,7 @@ START_TEST(test_early_bytes)
 	size_t n;
 	unsigned char *p;
 
-	e2e_spliced_startf(&sp, WS_CONF, port, port);
+	e2e_spliced_startf(&sp, "ProxyPass / ws://127.0.0.1:%d/\n", port);
 	ws_connect(&c, sp.port, "/early");
 	p = ws_recv(&c, &b0, &n);
 	ck_assert_int_eq(b0, 0x81);
