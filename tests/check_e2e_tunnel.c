@@ -889,6 +889,29 @@ START_TEST(test_half_close)
 }
 END_TEST
 
+/* A graceful stop waits for a tunnel no longer than for any exchange (Timeout, at most
+ * 30 s): then the tunnel is closed, spliced exits 0 and the tunnel's line is logged. */
+START_TEST(test_stop)
+{
+	int port = srv_start();
+	struct e2e_proc sp;
+	struct e2e_client c;
+	char alog[512], *text = NULL;
+
+	snprintf(alog, sizeof(alog), "%s/stop.log", e2e_temp_dir());
+	e2e_spliced_startf(&sp, WS_CONF "Timeout 1\nLogFormat \"tunnel %%>s\" t\n"
+			   "CustomLog %s t\n", port, port, alog);
+	ws_connect(&c, sp.port, "/ws");
+	ws_roundtrip(&c, 0x1, "before stop", 11, 0x81);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	ck_assert_int_ne(e2e_wait_closed(&c, 10000), E2E_OPEN);
+	text = e2e_read_file(alog, NULL);
+	ck_assert_msg(text && strstr(text, "tunnel 101\n"), "log: %s", text ? text : "(none)");
+	free(text);
+	e2e_client_close(&c);
+}
+END_TEST
+
 int main(void)
 {
 	const struct ck_case cases[] = {
@@ -901,6 +924,7 @@ int main(void)
 		{ "h2c", test_h2c, 0 },
 		{ "idle_timeout", test_idle_timeout, 0 },
 		{ "half_close", test_half_close, 0 },
+		{ "stop", test_stop, 0 },
 	};
 	Suite *s = suite_create("e2e_tunnel");
 
