@@ -4,7 +4,8 @@
  * Split points, limits and the request method of responses are derived from a hash of the
  * input, so every run of an input is reproducible. Besides memory safety it checks the
  * contract: spans inside the head, consistent return codes, http_head_end() agreeing with
- * the parser, and the incremental scanners giving the same answer however the input is cut.
+ * the parser, and the incremental scanners giving the same answer however the input is cut;
+ * field values walked as lists (http_list_next) stay inside the input.
  *
  *   make build/fuzz/fuzz_http && build/fuzz/fuzz_http -runs=200000 fuzz/corpus/fuzz_http
  */
@@ -271,6 +272,27 @@ out:
 	free(io);
 }
 
+/* A field value as a list (Upgrade's): every element inside the input, non-empty, not
+ * starting or ending with OWS, in order, and the walk ends. */
+static void fz_list(const char *buf, size_t size)
+{
+	struct http_span el;
+	size_t pos = 0, prev_end = 0, n = 0;
+
+	while (http_list_next(buf, size, &pos, &el)) {
+		fz_assert(el.len > 0 && (uint64_t)el.off + el.len <= size, "list element inside");
+		fz_assert(el.off >= prev_end && pos >= el.off + el.len && pos <= size,
+			  "list elements in order");
+		fz_assert(buf[el.off] != ' ' && buf[el.off] != '\t' &&
+			  buf[el.off + el.len - 1] != ' ' && buf[el.off + el.len - 1] != '\t',
+			  "list element trimmed");
+		fz_assert(!memchr(buf + el.off, ',', el.len), "list element without a comma");
+		http_proto_is(buf, el, "websocket", 9);
+		prev_end = el.off + el.len;
+		fz_assert(++n <= size, "list walk ends");
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint64_t rng = fz_seed(data, size);
@@ -290,6 +312,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_response(buf, size, &lim, he, &rng);
 	fz_chunked(buf, size, &rng);
 	fz_chunked_canon(buf, size, &rng);
+	fz_list(buf, size);
 
 	/* Small limits reach the 414/431 paths with small inputs. */
 	lim.max_head = 1 + (uint32_t)(fz_next(&rng) % 512);

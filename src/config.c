@@ -11,6 +11,7 @@
  * Errors carry the number of the first physical line of the logical line, which is the
  * line the directive's name is on. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -27,6 +28,7 @@
 
 #include "spliced/accesslog.h"
 #include "spliced/config.h"
+#include "spliced/http.h"
 #include "spliced/log.h"
 #include "spliced/rewrite.h"
 #include "spliced/uri.h"
@@ -382,7 +384,38 @@ static int cfg_metrics_listen(struct cfg_ctx *ctx, unsigned argc, char **argv)
 
 /* ProxyPass parameters: httpd has many; we take the harmless ones and refuse the rest
  * rather than silently run with a setting the admin believes is in force. */
-static int cfg_pass_params(struct cfg_ctx *ctx, unsigned argc, char **argv)
+/* upgrade=PROTOCOL[,PROTOCOL...] (httpd 2.4.47 mod_proxy_http): the protocols a client
+ * may switch to through this route, stored lower case. h2c is refused: spliced speaks
+ * HTTP/1.1 to backends and tunnels what it does not speak, and an h2c backend behind it
+ * would get a second protocol on a connection spliced believes is HTTP/1.1. httpd's
+ * special values NONE and ANY are refused too: a tunnel opens only for a protocol named
+ * here, which the client asked for and the backend confirmed. */
+static int cfg_upgrade(struct cfg_ctx *ctx, const char *val, char *dst, size_t dstlen)
+{
+	char show[CFG_SHOW_MAX + 8];
+	size_t n = strlen(val), pos = 0;
+	struct http_span el;
+
+	if (n == 0 || n >= dstlen)
+		return cfg_fail(ctx, "upgrade= takes protocol names, at most %zu bytes", dstlen - 1);
+	for (size_t i = 0; i < n; i++) {
+		if (!isalnum((unsigned char)val[i]) && !strchr("!#$%&'*+-.^_`|~,", val[i]))
+			return cfg_fail(ctx, "upgrade=\"%s\": not a list of protocol names",
+					cfg_show(val, show, sizeof(show)));
+		dst[i] = (char)tolower((unsigned char)val[i]);
+	}
+	dst[n] = '\0';
+	while (http_list_next(dst, n, &pos, &el)) {
+		if (http_proto_is(dst, el, "h2c", 3))
+			return cfg_fail(ctx, "upgrade=h2c is not supported (HTTP/2 is not proxied)");
+		if (http_proto_is(dst, el, "any", 3) || http_proto_is(dst, el, "none", 4))
+			return cfg_fail(ctx, "upgrade=ANY and upgrade=NONE are not supported: name "
+					"the protocol");
+	}
+	return 0;
+}
+
+static int cfg_pass_params(struct cfg_ctx *ctx, unsigned argc, char **argv, struct cfg_pass *p)
 {
 	char show[CFG_SHOW_MAX + 8];
 
@@ -401,6 +434,8 @@ static int cfg_pass_params(struct cfg_ctx *ctx, unsigned argc, char **argv)
 			rc = cfg_number(ctx, val, 0, UINT_MAX, "seconds", &n);
 		else if (strcasecmp(argv[i], "keepalive") == 0)
 			rc = cfg_flag(ctx, val, &b);
+		else if (strcasecmp(argv[i], "upgrade") == 0)
+			rc = cfg_upgrade(ctx, val, p->upgrade, sizeof(p->upgrade));
 		else
 			rc = cfg_fail(ctx, "parameter \"%s\" is not supported",
 				      cfg_show(argv[i], show, sizeof(show)));
@@ -469,8 +504,8 @@ static int cfg_proxypass(struct cfg_ctx *ctx, unsigned argc, char **argv)
 {
 	struct config *cfg = ctx->cfg;
 	struct cfg_pass *p = &cfg->pass[cfg->npass];
-	const char *path = "";
-	char show[CFG_SHOW_MAX + 8];
+	const char *path = "", *url = argv[2];
+	char show[CFG_SHOW_MAX + 8], http[CFG_PATH_MAX];
 	int rc, backend = -1;
 
 	if (cfg->npass == CFG_MAX_PASS)
@@ -480,11 +515,22 @@ static int cfg_proxypass(struct cfg_ctx *ctx, unsigned argc, char **argv)
 				cfg_show(argv[1], show, sizeof(show)));
 	if (cfg_has_ctl(argv[1], false))
 		return cfg_fail(ctx, "control character in path");
-	if ((rc = cfg_pass_params(ctx, argc, argv)) < 0 ||
+	if ((rc = cfg_pass_params(ctx, argc, argv, p)) < 0 ||
 	    (rc = cfg_copy(ctx, p->prefix, sizeof(p->prefix), argv[1])) < 0)
 		return rc;
+	/* ws://host/ is httpd's spelling of an http:// backend that a client may switch to
+	 * WebSocket (upgrade=websocket unless upgrade= says otherwise) */
+	if (strncasecmp(url, "wss://", 6) == 0)
+		return cfg_fail(ctx, "TLS to backends is not supported");
+	if (strncasecmp(url, "ws://", 5) == 0) {
+		if (snprintf(http, sizeof(http), "http://%s", url + 5) >= (int)sizeof(http))
+			return cfg_fail(ctx, "the URL is too long");
+		url = http;
+		if (!p->upgrade[0])
+			strcpy(p->upgrade, "websocket");
+	}
 	/* the backend is the last thing that can fail, so no failed line leaves one behind */
-	if (strcmp(argv[2], "!") != 0 && (backend = cfg_backend_of(ctx, argv[2], &path)) < 0)
+	if (strcmp(url, "!") != 0 && (backend = cfg_backend_of(ctx, url, &path)) < 0)
 		return backend;
 	/* cfg_backend_of() checked that the path fits; "!" has none */
 	strcpy(p->path, backend >= 0 && path[0] == '\0' ? "/" : path);

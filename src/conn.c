@@ -34,6 +34,7 @@
 #include "spliced/route.h"
 #include "spliced/stats.h"
 #include "spliced/trace.h"
+#include "spliced/tunnel.h"
 #include "spliced/uri.h"
 
 static enum conn_ev conn_head_bytes(struct conn *c);
@@ -213,6 +214,7 @@ static void conn_exchange_reset(struct conn *c)
 	c->up_reusable = false;
 	c->retried = false;
 	c->body_streamed = false;
+	c->upgrade_len = 0;
 	c->wait_until_ms = 0;
 	c->status = 0;
 	c->fail_status = 0;
@@ -308,7 +310,10 @@ static void conn_request_end(struct conn *c)
 		return;
 	c->in_request = false;
 	ns = conn_now_ns() - c->t_start_ns;
-	stats_latency(&c->w->stats, ns);
+	if (c->tunneled)
+		tunnel_end(c); /* its latency was the time to the switch */
+	else
+		stats_latency(&c->w->stats, ns);
 	if (c->w->cfg->ncustomlog)
 		conn_log_request(c, ns);
 	TRACE_REQUEST_END(c->id, c->status, c->bytes_in, c->bytes_out, ns, c->backend_name);
@@ -424,6 +429,7 @@ int conn_open(struct worker *w, struct conn *c, int fd, uint16_t server_port)
 
 	memset(c, 0, offsetof(struct conn, head));
 	memset(&c->body, 0, sizeof(c->body));
+	memset(&c->tun, 0, sizeof(c->tun));
 	c->w = w;
 	c->idx = (uint32_t)(c - w->conns);
 	c->fd = fd;
@@ -819,6 +825,9 @@ static enum conn_ev conn_step(struct conn *c, int op, int res)
 	case CS_RESP_SEND:
 	case CS_RESP_BODY:
 		return proxy_complete(c, op, res);
+	case CS_TUNNEL_HEAD:
+	case CS_TUNNEL:
+		return tunnel_complete(c, op, res);
 	default:
 		return EV_CLOSE;
 	}

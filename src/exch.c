@@ -77,7 +77,12 @@ int exch_connect(struct conn *c, int fd, const struct sockaddr *sa, socklen_t le
 
 int exch_poll(struct conn *c, int fd, unsigned events)
 {
-	struct io_uring_sqe *sqe = exch_sqe(c, OP_SPLICE_POLL);
+	return exch_poll_as(c, OP_SPLICE_POLL, fd, events);
+}
+
+int exch_poll_as(struct conn *c, int op, int fd, unsigned events)
+{
+	struct io_uring_sqe *sqe = exch_sqe(c, op);
 
 	if (!sqe)
 		return -EBUSY;

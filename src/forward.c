@@ -184,7 +184,13 @@ int fwd_request_head(struct fwd_head *out, char *head, size_t headroom,
 	}
 	ret |= fwd_push_str(out, "X-Forwarded-Proto: ");
 	ret |= fwd_push_str(out, t->proto);
-	ret |= fwd_push_str(out, "\r\n\r\n");
+	ret |= fwd_push_str(out, "\r\n");
+	if (t->upgrade_len) {
+		ret |= fwd_push_str(out, "Connection: Upgrade\r\nUpgrade: ");
+		ret |= fwd_push_text(out, t->upgrade, t->upgrade_len);
+		ret |= fwd_push_str(out, "\r\n");
+	}
+	ret |= fwd_push_str(out, "\r\n");
 	ret |= fwd_push(out, body, body_len);
 	if (ret)
 		return -ENOSPC;
@@ -192,15 +198,17 @@ int fwd_request_head(struct fwd_head *out, char *head, size_t headroom,
 	return 0;
 }
 
-static bool fwd_response_drops(unsigned kind)
+static bool fwd_response_drops(unsigned kind, bool upgrade)
 {
 	return kind == HTTP_F_CONNECTION || kind == HTTP_F_KEEP_ALIVE ||
-	       kind == HTTP_F_PROXY_CONNECTION || kind == HTTP_F_UPGRADE ||
+	       kind == HTTP_F_PROXY_CONNECTION || (kind == HTTP_F_UPGRADE && !upgrade) ||
 	       kind == HTTP_F_CONNECTION_LISTED;
 }
 
-int fwd_response_head(struct fwd_head *out, char *head, const struct http_response *resp,
-		      bool close_client, bool keep_alive_10, const char *body, size_t body_len)
+/* The response head without its hop-by-hop fields (Upgrade kept when upgrade), then
+ * `conn` (a Connection field or ""), then body[0..body_len). */
+static int fwd_response(struct fwd_head *out, char *head, const struct http_response *resp,
+			bool upgrade, const char *conn, const char *body, size_t body_len)
 {
 	const struct http_field *sorted[HTTP_MAX_NOTED];
 	uint32_t cur = 0, end = resp->head_len - 2;
@@ -211,22 +219,34 @@ int fwd_response_head(struct fwd_head *out, char *head, const struct http_respon
 	memcpy(head, "HTTP/1.1", 8);
 	fwd_sorted(resp->noted, resp->nnoted, sorted);
 	for (unsigned i = 0; i < resp->nnoted; i++) {
-		if (!fwd_response_drops(sorted[i]->kind))
+		if (!fwd_response_drops(sorted[i]->kind, upgrade))
 			continue;
 		ret |= fwd_push(out, head + cur, sorted[i]->line.off - cur);
 		cur = sorted[i]->line.off + sorted[i]->line.len;
 	}
 	ret |= fwd_push(out, head + cur, end - cur);
-	if (close_client)
-		ret |= fwd_push_str(out, "Connection: close\r\n");
-	else if (keep_alive_10)
-		ret |= fwd_push_str(out, "Connection: keep-alive\r\n");
+	ret |= fwd_push_str(out, conn);
 	ret |= fwd_push_str(out, "\r\n");
 	ret |= fwd_push(out, body, body_len);
 	if (ret)
 		return -ENOSPC;
 	fwd_finish(out);
 	return 0;
+}
+
+int fwd_response_head(struct fwd_head *out, char *head, const struct http_response *resp,
+		      bool close_client, bool keep_alive_10, const char *body, size_t body_len)
+{
+	const char *conn = close_client ? "Connection: close\r\n"
+			 : keep_alive_10 ? "Connection: keep-alive\r\n" : "";
+
+	return fwd_response(out, head, resp, false, conn, body, body_len);
+}
+
+int fwd_switch_head(struct fwd_head *out, char *head, const struct http_response *resp,
+		    const char *body, size_t body_len)
+{
+	return fwd_response(out, head, resp, true, "Connection: Upgrade\r\n", body, body_len);
 }
 
 void fwd_advance(struct fwd_head *h, size_t n)

@@ -169,6 +169,44 @@ bool http_span_eq(const char *buf, struct http_span s, const char *lower)
 	return true;
 }
 
+bool http_list_next(const char *v, size_t len, size_t *pos, struct http_span *el)
+{
+	size_t i = *pos, s, e;
+
+	for (;;) {
+		while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+			i++;
+		if (i >= len) {
+			*pos = len;
+			return false;
+		}
+		for (s = i; i < len && v[i] != ','; i++)
+			;
+		for (e = i; e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'); e--)
+			;
+		if (e > s)
+			break;
+	}
+	*pos = i;
+	el->off = (uint32_t)s;
+	el->len = (uint32_t)(e - s);
+	return true;
+}
+
+bool http_proto_is(const char *v, struct http_span el, const char *name, size_t nlen)
+{
+	size_t n = 0;
+
+	while (n < el.len && v[el.off + n] != '/')
+		n++;
+	if (n != nlen)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (http_lower(v[el.off + i]) != http_lower(name[i]))
+			return false;
+	return true;
+}
+
 static bool http_span_eq_span(const char *buf, struct http_span a, struct http_span b)
 {
 	if (a.len != b.len)
@@ -220,6 +258,7 @@ struct http_scan {
 	unsigned nconn_tok;
 	bool conn_close;
 	bool conn_keep_alive;
+	bool conn_upgrade;
 };
 
 static int http_fail(struct http_scan *sc, uint16_t status, const char *reason)
@@ -417,7 +456,9 @@ static int http_connection(struct http_scan *sc, struct http_span v)
 			sc->conn_close = true;
 		} else if (http_span_eq(buf, tok, "keep-alive")) {
 			sc->conn_keep_alive = true;
-		} else if (!http_span_eq(buf, tok, "upgrade")) {
+		} else if (http_span_eq(buf, tok, "upgrade")) {
+			sc->conn_upgrade = true;
+		} else {
 			unsigned k;
 
 			for (k = 0; k < sc->nconn_tok; k++)
@@ -946,6 +987,7 @@ static int http_request_scan(struct http_scan *sc, struct http_request *req, siz
 		return -1;
 	req->conn_close = sc->conn_close;
 	req->conn_keep_alive = sc->conn_keep_alive;
+	req->conn_upgrade = sc->conn_upgrade;
 	return head;
 need:
 	if (len >= sc->max_head)
@@ -1093,6 +1135,7 @@ static int http_response_scan(struct http_scan *sc, struct http_response *resp, 
 		return -1;
 	resp->conn_close = sc->conn_close;
 	resp->conn_keep_alive = sc->conn_keep_alive;
+	resp->conn_upgrade = sc->conn_upgrade;
 	return head;
 need:
 	if (len >= sc->max_head)

@@ -18,6 +18,7 @@
 #include "spliced/ring-t.h"
 #include "spliced/stats.h"
 #include "spliced/trace.h"
+#include "spliced/tunnel.h"
 #include "spliced/upstream.h"
 
 static enum conn_ev proxy_resp_recv(struct conn *c);
@@ -107,6 +108,9 @@ static int proxy_prepare_request(struct conn *c)
 		send = (uint32_t)out;
 	}
 	c->next = c->start + c->req.head_len + take;
+	tunnel_offer(c);
+	t.upgrade = c->upgrade;
+	t.upgrade_len = c->upgrade_len;
 	ret = fwd_request_head(&c->head, head, c->start, &c->req, &t, body, send);
 	w->stats.fields_dropped += c->head.dropped;
 	return ret;
@@ -362,8 +366,7 @@ static enum conn_ev proxy_resp_head(struct conn *c)
 	hl = (uint32_t)ret;
 	if (c->resp.status < 200) {
 		if (c->resp.status == 101)
-			return exch_fail(c, 502, "backend %s: 101 Switching Protocols was not asked "
-					 "for", name);
+			return tunnel_switch(c, hl);
 		return proxy_resp_interim(c, hl);
 	}
 	if (c->resp.framing == HTTP_FRAMING_CHUNKED && c->req.version == 10)

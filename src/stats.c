@@ -66,6 +66,8 @@ void stats_sum(const struct worker *all, unsigned n, struct stats *out)
 		out->autostart_waits += s->autostart_waits;
 		out->autostart_fails += s->autostart_fails;
 		out->fields_dropped += s->fields_dropped;
+		out->tunnels += s->tunnels;
+		out->tunnels_active += s->tunnels_active;
 		out->lat_sum_ns += s->lat_sum_ns;
 		for (unsigned k = 0; k < STATS_LAT_BUCKETS; k++)
 			out->lat_bucket[k] += s->lat_bucket[k];
@@ -156,6 +158,12 @@ void stats_render(const struct worker *all, unsigned n, const struct config *cfg
 		       "# TYPE spliced_request_fields_dropped_total counter\n"
 		       "spliced_request_fields_dropped_total{reason=\"underscore\"} %llu\n",
 		       (unsigned long long)sum.fields_dropped);
+	stats_text_add(t, "# HELP spliced_tunnels_total Connections switched to another protocol "
+		       "(101) and tunnelled.\n# TYPE spliced_tunnels_total counter\n"
+		       "spliced_tunnels_total %llu\n"
+		       "# HELP spliced_tunnels_active Tunnels open now.\n"
+		       "# TYPE spliced_tunnels_active gauge\nspliced_tunnels_active %llu\n",
+		       (unsigned long long)sum.tunnels, (unsigned long long)sum.tunnels_active);
 	stats_text_add(t, "# HELP spliced_parse_errors_total Requests refused, by reason.\n"
 		       "# TYPE spliced_parse_errors_total counter\n");
 	for (unsigned i = 0; i < n; i++) {

@@ -407,6 +407,39 @@ START_TEST(test_proxypass_forms)
 }
 END_TEST
 
+/* upgrade= (httpd 2.4.47): the protocols a route lets a client switch to, lower case;
+ * none by default. */
+START_TEST(test_proxypass_upgrade)
+{
+	ck_assert_int_eq(parse("ProxyPass /ws/ http://127.0.0.1:9000/ upgrade=WebSocket\n"
+			       "ProxyPass /x/ http://127.0.0.1:9000/ upgrade=websocket,my-proto\n"
+			       "ProxyPass / http://127.0.0.1:9000/\n"), 0);
+	ck_assert_str_eq(cfg.pass[0].upgrade, "websocket");
+	ck_assert_str_eq(cfg.pass[1].upgrade, "websocket,my-proto");
+	ck_assert_str_eq(cfg.pass[2].upgrade, "");
+	/* ws:// (httpd's mod_proxy_wstunnel spelling): an http:// backend, upgrade=websocket */
+	ck_assert_int_eq(parse("ProxyPass /ws/ ws://127.0.0.1:9000/chat/\n"
+			       "ProxyPass /x/ WS://127.0.0.1:9000/ upgrade=my-proto\n"
+			       "ProxyPass / http://127.0.0.1:9000/\n"), 0);
+	ck_assert_uint_eq(cfg.nbackend, 1);
+	ck_assert_str_eq(cfg.backend[0].name, "http://127.0.0.1:9000");
+	ck_assert_str_eq(cfg.pass[0].path, "/chat/");
+	ck_assert_str_eq(cfg.pass[0].upgrade, "websocket");
+	ck_assert_str_eq(cfg.pass[1].upgrade, "my-proto");
+	ck_parse_err("ProxyPass / wss://127.0.0.1/\n", 1, "ProxyPass: TLS to backends is not supported");
+	ck_parse_err("ProxyPass / http://127.0.0.1/ upgrade=h2c\n", 1,
+		     "ProxyPass: upgrade=h2c is not supported (HTTP/2 is not proxied)");
+	ck_parse_err("ProxyPass / http://127.0.0.1/ upgrade=websocket,H2C\n", 1,
+		     "ProxyPass: upgrade=h2c is not supported (HTTP/2 is not proxied)");
+	ck_parse_err("ProxyPass / http://127.0.0.1/ upgrade=ANY\n", 1,
+		     "ProxyPass: upgrade=ANY and upgrade=NONE are not supported: name the protocol");
+	ck_parse_err("ProxyPass / http://127.0.0.1/ upgrade=\n", 1,
+		     "ProxyPass: upgrade= takes protocol names, at most 63 bytes");
+	ck_parse_err("ProxyPass / http://127.0.0.1/ upgrade=web/socket\n", 1,
+		     "ProxyPass: upgrade=\"web/socket\": not a list of protocol names");
+}
+END_TEST
+
 START_TEST(test_proxypass_errors)
 {
 	ck_parse_err("ProxyPass / https://127.0.0.1/\n", 1, "ProxyPass: TLS to backends is not supported");
@@ -1081,6 +1114,7 @@ static Suite *config_suite(void)
 		{ "listen_limit", test_listen_limit, 0 },
 		{ "proxypass_forms", test_proxypass_forms, 0 },
 		{ "proxypass_errors", test_proxypass_errors, 0 },
+		{ "proxypass_upgrade", test_proxypass_upgrade, 0 },
 		{ "proxypass_dedup", test_proxypass_dedup, 0 },
 		{ "proxypass_limits", test_proxypass_limits, 0 },
 		{ "flags", test_flags, 0 },

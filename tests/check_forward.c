@@ -18,6 +18,7 @@ struct fixture {
 	struct fwd_head out;
 	char flat[8192];
 	bool underscores;         /* UnderscoresInHeaders On */
+	const char *upgrade;      /* the protocol the request may switch to, or NULL */
 };
 
 static struct fixture fx;
@@ -48,7 +49,8 @@ static int build(const char *text, size_t headroom, const struct cfg_pass *pass,
 	int ret;
 	static char host[HTTP_HOST_MAX];
 	struct fwd_target t = { .pass = pass, .backend = &be, .preserve_host = preserve,
-				.client_ip = ip, .proto = "http", .underscores = fx.underscores };
+				.client_ip = ip, .proto = "http", .underscores = fx.underscores,
+				.upgrade = fx.upgrade, .upgrade_len = fx.upgrade ? strlen(fx.upgrade) : 0 };
 
 	memset(fx.buf, '#', sizeof(fx.buf));
 	memcpy(fx.buf + headroom, text, len);
@@ -239,6 +241,23 @@ START_TEST(test_match_len_with_params)
 }
 END_TEST
 
+/* A request allowed to switch: the client's Upgrade and Connection are replaced by the
+ * one protocol chosen and "Connection: Upgrade"; the fields Connection listed still go. */
+START_TEST(test_upgrade_forwarded)
+{
+	fx.upgrade = "WebSocket/13";
+	ck_assert_int_eq(build("GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: h2c, WebSocket/13\r\n"
+			       "Connection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: x\r\n"
+			       "Sec-WebSocket-Key: k\r\n\r\n", 64, &pass_root, false, "1.1.1.1"), 0);
+	fx.upgrade = NULL;
+	ck_assert_str_eq(flatten(&fx.out),
+			 "GET /ws HTTP/1.1\r\nSec-WebSocket-Key: k\r\nHost: 10.0.0.1:8000\r\n"
+			 "X-Forwarded-For: 1.1.1.1\r\nX-Forwarded-Host: h\r\n"
+			 "X-Forwarded-Proto: http\r\nConnection: Upgrade\r\n"
+			 "Upgrade: WebSocket/13\r\n\r\n");
+}
+END_TEST
+
 START_TEST(test_advance_and_rewind)
 {
 	const char *full;
@@ -276,6 +295,24 @@ static const char *resp_build(const char *text, bool close_client, bool ka10)
 	return flatten(&fx.out);
 }
 
+/* A 101 that opens a tunnel keeps its Upgrade, says Connection: Upgrade, drops the other
+ * hop-by-hop fields, and carries the first bytes of the new protocol after the head. */
+START_TEST(test_switch_head)
+{
+	static char rbuf[] = "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade, X-Hop\r\n"
+			     "X-Hop: 1\r\nUpgrade: websocket\r\nKeep-Alive: 5\r\n"
+			     "Sec-WebSocket-Accept: abc=\r\n\r\n\x81\x02hi";
+	struct http_response resp;
+	int ret = http_parse_response(rbuf, sizeof(rbuf) - 1, &lim, HTTP_METHOD_GET, &resp);
+
+	ck_assert_int_eq(ret, (int)sizeof(rbuf) - 1 - 4);
+	ck_assert_int_eq(fwd_switch_head(&fx.out, rbuf, &resp, rbuf + ret, 4), 0);
+	ck_assert_str_eq(flatten(&fx.out),
+			 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+			 "Sec-WebSocket-Accept: abc=\r\nConnection: Upgrade\r\n\r\n\x81\x02hi");
+}
+END_TEST
+
 START_TEST(test_response_keep_alive)
 {
 	ck_assert_str_eq(resp_build("HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nKeep-Alive: 5\r\n"
@@ -310,6 +347,7 @@ static Suite *forward_suite(void)
 	tcase_add_test(tc, test_xff_appended_to_last);
 	tcase_add_test(tc, test_hop_by_hop_dropped);
 	tcase_add_test(tc, test_absolute_form);
+	tcase_add_test(tc, test_upgrade_forwarded);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("fields_a_backend_could_be_fooled_by");
 	tcase_add_test(tc, test_underscore_fields_dropped);
@@ -330,6 +368,7 @@ static Suite *forward_suite(void)
 	tcase_add_test(tc, test_response_keep_alive);
 	tcase_add_test(tc, test_response_close_and_version);
 	tcase_add_test(tc, test_response_keep_alive_10);
+	tcase_add_test(tc, test_switch_head);
 	suite_add_tcase(s, tc);
 	return s;
 }

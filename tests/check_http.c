@@ -936,6 +936,53 @@ START_TEST(test_req_framing)
 	ck_assert_int_gt(req_parse(H11 "Connection: Upgrade\r\nUpgrade: h2c\r\n\r\n", &r, NULL), 0);
 	ck_assert(r.has_upgrade);
 	ck_assert_uint_eq(r.nnoted, 3);
+	ck_assert(r.conn_upgrade);
+	ck_assert_int_gt(req_parse(H11 "Connection: keep-alive\r\nUpgrade: h2c\r\n\r\n", &r,
+				   NULL), 0);
+	ck_assert(r.has_upgrade && !r.conn_upgrade);
+}
+END_TEST
+
+/* Connection: upgrade in a response is reported too (a 101 carries it). */
+START_TEST(test_response_conn_upgrade)
+{
+	static const char s101[] = "HTTP/1.1 101 Switching Protocols\r\nConnection: close, "
+				   "UPGRADE\r\nUpgrade: websocket\r\n\r\n";
+	struct http_response r;
+
+	ck_assert_int_eq(http_parse_response(guard_at_end(s101, sizeof(s101) - 1),
+					     sizeof(s101) - 1, &lim_default, HTTP_METHOD_GET, &r),
+			 (int)sizeof(s101) - 1);
+	ck_assert(r.conn_upgrade && r.conn_close);
+	ck_assert_uint_eq(r.status, 101);
+}
+END_TEST
+
+/* List elements (Upgrade's value): OWS trimmed, empty ones skipped, never past len. */
+START_TEST(test_list_next)
+{
+	static const char v[] = " ,websocket/13 ,, h2c\t,foo , ";
+	struct http_span el;
+	size_t pos = 0;
+	const char *edge = guard_at_end("a,b", 3);
+
+	ck_assert(http_list_next(v, sizeof(v) - 1, &pos, &el));
+	ck_assert_int_eq(el.len, 12);
+	ck_assert(memcmp(v + el.off, "websocket/13", 12) == 0);
+	ck_assert(http_proto_is(v, el, "WebSocket", 9));
+	ck_assert(!http_proto_is(v, el, "websocket/13", 12));
+	ck_assert(!http_proto_is(v, el, "websocke", 8));
+	ck_assert(http_list_next(v, sizeof(v) - 1, &pos, &el));
+	ck_assert(http_proto_is(v, el, "h2c", 3) && el.len == 3);
+	ck_assert(http_list_next(v, sizeof(v) - 1, &pos, &el));
+	ck_assert(http_proto_is(v, el, "foo", 3) && el.len == 3);
+	ck_assert(!http_list_next(v, sizeof(v) - 1, &pos, &el));
+	pos = 0;
+	ck_assert(!http_list_next(" , ", 3, &pos, &el));
+	pos = 0;
+	ck_assert(http_list_next(edge, 3, &pos, &el) && el.off == 0 && el.len == 1);
+	ck_assert(http_list_next(edge, 3, &pos, &el) && el.off == 2 && el.len == 1);
+	ck_assert(!http_list_next(edge, 3, &pos, &el));
 }
 END_TEST
 
@@ -1854,6 +1901,8 @@ static Suite *http_suite(void)
 		{ "head_end_incremental", test_head_end_incremental, N(valid_heads) },
 		{ "head_end_invalid", test_head_end_invalid, 0 },
 		{ "span_eq", test_span_eq, 0 },
+		{ "response_conn_upgrade", test_response_conn_upgrade, 0 },
+		{ "list_next", test_list_next, 0 },
 		{ "status_text", test_status_text, 0 },
 		{ "path_normalize", test_path_normalize, N(norm_cases) },
 	};

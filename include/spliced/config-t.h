@@ -105,6 +105,8 @@ struct cfg_pass {
 	uint32_t path_len;
 	int backend;                   /* index into config.backend; -1 for "!" (not proxied) */
 	uint16_t scope;                /* 0: main server; else the <VirtualHost> it is in */
+	char upgrade[64];              /* upgrade=: protocols a client may switch to, lower
+					* case, comma-separated; "" = none (Upgrade dropped) */
 };
 
 /* The main server (scope 0) or one <VirtualHost> (scope 1..nscope-1). Unset values of a

@@ -36,6 +36,8 @@ enum conn_state {
 	CS_RESP_INTERIM,  /* sending a 1xx response to the client */
 	CS_RESP_SEND,     /* sending the response head (and buffered body) */
 	CS_RESP_BODY,     /* moving the rest of the response body */
+	CS_TUNNEL_HEAD,   /* sending a backend's 101 response head */
+	CS_TUNNEL,        /* relaying both ways after a 101 (src/tunnel.c) */
 	CS_FILE_HEAD,     /* sending a static file's response head */
 	CS_FILE_BODY,     /* moving a static file's bytes: sendfile(2) to the socket */
 	CS_ERROR,         /* sending a response spliced made itself, then closing */
@@ -75,6 +77,8 @@ struct conn_body {
 	uint32_t len;
 	bool splicing;
 	bool wait_out;            /* the last poll waited for `to` to drain */
+	bool shut;                /* tunnel: the EOF of `from` was passed on (`to` shut for
+				   * writing) */
 	struct relay_splice sp;
 };
 
@@ -100,6 +104,9 @@ struct conn {
 	bool body_streamed;       /* request body bytes went upstream after the head */
 	bool waiting;             /* in its backend's autostart wait queue (CS_UP_WAIT) */
 	bool as_probe;            /* the connect that tries whether a started backend listens */
+	bool tunneled;            /* a 101 went out: c->body and c->tun relay both ways */
+	uint8_t upgrade_len;      /* the protocol the request may switch to (see tunnel.h) */
+	char upgrade[48];
 	uint16_t wait_as;         /* waiting or as_probe: the ProxyAutostart (its queue) */
 	uint32_t wait_prev;       /* wait queue links (slot indexes, UP_WAIT_NONE) */
 	uint32_t wait_next;
@@ -122,7 +129,8 @@ struct conn {
 	const struct cfg_pass *pass;
 	struct fwd_head head;
 	struct msghdr msg;        /* for the sendmsg in flight */
-	struct conn_body body;
+	struct conn_body body;    /* a tunnel's backend -> client direction too */
+	struct conn_body tun;     /* a tunnel's client -> backend direction */
 	uint16_t status;          /* status sent to the client, for the log and stats */
 	uint16_t fail_status;     /* EV_PAGE: the status to answer (0: close) */
 	uint16_t page_hdr;        /* EV_PAGE: bytes of extra header fields at page[0] */

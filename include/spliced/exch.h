@@ -24,6 +24,8 @@ int exch_sendmsg(struct conn *c, int op, int fd, struct iovec *iov, unsigned nio
 int exch_connect(struct conn *c, int fd, const struct sockaddr *sa, socklen_t len);
 /* Readiness of fd (OP_SPLICE_POLL). */
 int exch_poll(struct conn *c, int fd, unsigned events);
+/* The same completing as op (a tunnel polls for two directions at once). */
+int exch_poll_as(struct conn *c, int op, int fd, unsigned events);
 
 /* A send of base[0..c->page_len) completed with res (> 0) bytes: c->page_off moves on.
  * True while some is left, with the rest submitted (*ev: EV_WAIT, or EV_CLOSE when the

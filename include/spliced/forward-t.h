@@ -41,6 +41,10 @@ struct fwd_target {
 	size_t host_len;
 	const char *client_ip;             /* appended to X-Forwarded-For */
 	const char *proto;                 /* X-Forwarded-Proto: "http" */
+	const char *upgrade;               /* the protocol the client may switch to (an
+					    * element of its Upgrade field), sent with
+					    * "Connection: Upgrade"; upgrade_len 0: none */
+	size_t upgrade_len;
 };
 
 #endif

@@ -15,6 +15,7 @@
  * Keep-Alive, Proxy-Connection, TE, Upgrade, Expect), X-Forwarded-Host/-Proto and, unless
  * preserved, Host are left out; ", client_ip" is appended to the last X-Forwarded-For (or
  * the field is added), then Host, X-Forwarded-Host and X-Forwarded-Proto are added.
+ * With t->upgrade_len, "Connection: Upgrade" and "Upgrade: " t->upgrade are added.
  * body[0..body_len) is appended (the body bytes that arrived with the head).
  * Returns 0, or -ENOSPC when the headroom or the added fields do not fit (the caller
  * answers 414/431). *req is not changed, but its method/target/path/host spans point at
@@ -31,6 +32,12 @@ int fwd_request_head(struct fwd_head *out, char *head, size_t headroom,
  * Returns 0 or -ENOSPC. */
 int fwd_response_head(struct fwd_head *out, char *head, const struct http_response *resp,
 		      bool close_client, bool keep_alive_10, const char *body, size_t body_len);
+
+/* The same for a 101 (Switching Protocols) response that opens a tunnel: the backend's
+ * Upgrade field is kept, the other hop-by-hop fields are left out, "Connection: Upgrade"
+ * is added, then body[0..body_len) (the first bytes of the new protocol). 0 or -ENOSPC. */
+int fwd_switch_head(struct fwd_head *out, char *head, const struct http_response *resp,
+		    const char *body, size_t body_len);
 
 /* Moves the unsent part forward by n bytes sent (a short send). */
 void fwd_advance(struct fwd_head *h, size_t n);

@@ -97,6 +97,7 @@ struct http_request {
 	bool conn_keep_alive;     /* Connection: keep-alive */
 	bool expect_continue;     /* Expect: 100-continue */
 	bool has_upgrade;         /* an Upgrade field is present */
+	bool conn_upgrade;        /* Connection: upgrade */
 	enum http_framing framing; /* NONE, LENGTH or CHUNKED */
 	uint64_t content_length;  /* valid when framing == LENGTH */
 	uint16_t nfields;         /* field lines seen */
@@ -114,6 +115,7 @@ struct http_response {
 	uint8_t version;          /* 10 or 11 */
 	bool conn_close;
 	bool conn_keep_alive;
+	bool conn_upgrade;        /* Connection: upgrade */
 	enum http_framing framing;
 	uint64_t content_length;  /* valid when framing == LENGTH */
 	uint16_t nfields;

@@ -89,6 +89,15 @@ const char *http_field_value(const char *head, const struct http_request *req,
 /* Case-insensitive comparison of a span against a NUL-terminated lower-case literal. */
 bool http_span_eq(const char *buf, struct http_span s, const char *lower);
 
+/* The next element of the comma-separated list v[*pos..len) (a field value such as
+ * Upgrade's): its span in v with OWS trimmed, *pos moved past it. Empty elements are
+ * skipped; false when none is left. Reads only v[0..len). */
+bool http_list_next(const char *v, size_t len, size_t *pos, struct http_span *el);
+
+/* Whether the protocol name of Upgrade element v[el] (the part before any "/version":
+ * "websocket" of "WebSocket/13") is name[0..nlen), case-insensitively. */
+bool http_proto_is(const char *v, struct http_span el, const char *name, size_t nlen);
+
 const char *http_status_text(unsigned status);
 
 #endif

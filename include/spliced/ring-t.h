@@ -20,6 +20,8 @@ enum ring_op {
 	OP_ALOG_WRITE,   /* an access log buffer written; index = the CustomLog */
 	OP_HELPER_RECV,  /* a message from the privileged helper */
 	OP_AS_TIMER,     /* retry a backend being started; index = the ProxyAutostart */
+	OP_TUNNEL_POLL,  /* readiness for a tunnel's client -> backend splice (the other
+			  * direction, in flight at the same time, uses OP_SPLICE_POLL) */
 };
 
 #define RING_UD(op, idx) (((uint64_t)(idx) << 8) | (uint64_t)(op))

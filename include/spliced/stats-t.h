@@ -33,6 +33,8 @@ struct stats {
 	uint64_t autostart_waits;  /* requests that waited for a backend to start */
 	uint64_t autostart_fails;  /* ... and got 503 (StartTimeout, queue full) */
 	uint64_t fields_dropped;   /* request fields with '_' in the name, not forwarded */
+	uint64_t tunnels;          /* tunnels opened (a 101 went to the client) */
+	uint64_t tunnels_active;   /* tunnels open now (a gauge) */
 };
 
 /* Text rendered on the heap: it grows as it is written, so a page always fits. */

@@ -19,6 +19,9 @@
 #define TRACE_FILE(id, path, status, size) DTRACE_PROBE4(spliced, file, id, path, status, size)
 #define TRACE_REQUEST_END(id, status, in, out, ns, backend) \
 	DTRACE_PROBE6(spliced, request_end, id, status, in, out, ns, backend)
+/* A tunnel closed: bytes from the client and to the client over the whole connection
+ * (heads included, as request_end), its duration from the request head in ns. */
+#define TRACE_TUNNEL(id, in, out, ns) DTRACE_PROBE4(spliced, tunnel, id, in, out, ns)
 #define TRACE_PARSE_ERROR(id, status, reason) DTRACE_PROBE3(spliced, parse_error, id, status, reason)
 
 #endif
