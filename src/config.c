@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <glob.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -39,12 +40,33 @@
 #define CFG_SHOW_MAX 64                /* bytes of a bad value quoted back in a message */
 
 /* What a handler needs: the config being filled and where errors go. */
+#define CFG_INCLUDE_DEPTH 16           /* Include nesting (a loop ends here) */
+#define CFG_MAX_DEFINE 64
+#define CFG_DEFINE_VALUE_MAX 512
+#define CFG_COND_MAX 16                /* nested <IfModule>/<IfDefine> */
+
+/* Define NAME [VALUE]: a variable for ${NAME} and <IfDefine>. */
+struct cfg_define {
+	char name[64];
+	char value[CFG_DEFINE_VALUE_MAX];
+};
+
 struct cfg_ctx {
 	struct config *cfg;
 	struct config_error *err;
 	const char *directive;         /* canonical name, prefixed to messages; NULL = none */
 	unsigned scope;                /* the <VirtualHost> being read; 0 = main server */
+	char root[CFG_PATH_MAX];       /* ServerRoot: relative Include paths; "" = the main
+					* file's directory */
+	unsigned depth;                /* Include nesting */
+	struct cfg_define *def;        /* Define'd variables (parse time only) */
+	unsigned ndef;
+	uint8_t cond[CFG_COND_MAX];    /* open <IfModule>/<IfDefine> (CFG_COND_*) */
+	unsigned ncond;
+	unsigned skip;                 /* > 0: inside the false condition cond[skip - 1] */
 };
+
+enum { CFG_COND_MODULE = 1, CFG_COND_DEFINE };
 
 /* Walks text[0..len) physical line by physical line. */
 struct cfg_reader {
@@ -1396,7 +1418,308 @@ static int cfg_restart_backoff(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	return rc;
 }
 
+/* ---- Include, Define, ServerRoot, <IfModule>, <IfDefine> ---- */
+
+static bool cfg_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+
+static int cfg_parse_text(struct cfg_ctx *ctx, const char *text, size_t len);
+static int cfg_read_file(const char *path, char **out, size_t *outlen,
+			 struct config_error *err);
+
+/* A name ${NAME} can reach: a letter or '_', then letters, digits, '_'. */
+static bool cfg_var_name(const char *s, size_t n)
+{
+	if (n == 0 || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (!(isalnum((unsigned char)s[i]) || s[i] == '_'))
+			return false;
+	return true;
+}
+
+static struct cfg_define *cfg_define_find(struct cfg_ctx *ctx, const char *name, size_t n)
+{
+	for (unsigned i = 0; i < ctx->ndef; i++)
+		if (strlen(ctx->def[i].name) == n && memcmp(ctx->def[i].name, name, n) == 0)
+			return &ctx->def[i];
+	return NULL;
+}
+
+/* Define NAME [VALUE] */
+static int cfg_define(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	struct cfg_define *d = cfg_define_find(ctx, argv[1], strlen(argv[1]));
+	const char *value = argc > 2 ? argv[2] : "";
+	char show[CFG_SHOW_MAX + 8];
+
+	if (!cfg_var_name(argv[1], strlen(argv[1])) || strlen(argv[1]) >= sizeof(d->name))
+		return cfg_fail(ctx, "\"%s\" is not a variable name (letters, digits, '_', at most "
+				"63)", cfg_show(argv[1], show, sizeof(show)));
+	if (strlen(value) >= CFG_DEFINE_VALUE_MAX)
+		return cfg_fail(ctx, "value longer than %d bytes", CFG_DEFINE_VALUE_MAX - 1);
+	if (!d) {
+		if (ctx->ndef == CFG_MAX_DEFINE)
+			return cfg_fail(ctx, "more than %d variables", CFG_MAX_DEFINE);
+		d = &ctx->def[ctx->ndef++];
+		strcpy(d->name, argv[1]);
+	}
+	strcpy(d->value, value);
+	return 0;
+}
+
+/* UnDefine NAME */
+static int cfg_undefine(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	struct cfg_define *d = cfg_define_find(ctx, argv[1], strlen(argv[1]));
+
+	(void)argc;
+	if (d)
+		*d = ctx->def[--ctx->ndef];
+	return 0;
+}
+
+/* ServerRoot DIR: where relative Include paths start. */
+static int cfg_server_root(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	struct stat st;
+
+	(void)argc;
+	if (argv[1][0] != '/')
+		return cfg_fail(ctx, "must be an absolute path");
+	if (stat(argv[1], &st) < 0 || !S_ISDIR(st.st_mode))
+		return cfg_fail(ctx, "%s is not a directory", argv[1]);
+	return cfg_copy(ctx, ctx->root, sizeof(ctx->root), argv[1]);
+}
+
+/* Replaces ${NAME} by the value Define gave NAME, else the environment's (as httpd, whose
+ * Debian packages export APACHE_LOG_DIR and the like); an undefined NAME, and ${...} that
+ * is not a variable name (a RewriteMap reference such as ${escape:$1}), stay as written,
+ * as in httpd. */
+static int cfg_expand(struct cfg_ctx *ctx, const char *in, char *out)
+{
+	size_t o = 0;
+
+	for (const char *p = in; *p;) {
+		const char *e = p[0] == '$' && p[1] == '{' ? strchr(p + 2, '}') : NULL;
+		size_t n = e ? (size_t)(e - p - 2) : 0;
+
+		if (e && cfg_var_name(p + 2, n)) {
+			struct cfg_define *d = cfg_define_find(ctx, p + 2, n);
+			char name[64];
+			const char *v;
+			size_t vl;
+
+			if (n >= sizeof(name))
+				return cfg_fail(ctx, "variable name longer than 63 bytes");
+			memcpy(name, p + 2, n);
+			name[n] = '\0';
+			v = d ? d->value : getenv(name);
+			if (!v) {
+				/* as httpd: an undefined one stays as written (a rule's text) */
+				v = p;
+				n += 3;
+			}
+			vl = v == p ? n : strlen(v);
+			if (vl > CFG_LINE_MAX - o)
+				return cfg_fail(ctx, "line is too long (more than %d bytes)", CFG_LINE_MAX);
+			memcpy(out + o, v, vl);
+			o += vl;
+			p = e + 1;
+			continue;
+		}
+		if (o == CFG_LINE_MAX)
+			return cfg_fail(ctx, "line is too long (more than %d bytes)", CFG_LINE_MAX);
+		out[o++] = *p++;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* One file of an Include: parsed in place, errors name that file. */
+static int cfg_include_file(struct cfg_ctx *ctx, const char *path)
+{
+	char saved[sizeof(ctx->err->file)];
+	unsigned line = ctx->err->line, scope = ctx->scope;
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	memcpy(saved, ctx->err->file, sizeof(saved));
+	snprintf(ctx->err->file, sizeof(ctx->err->file), "%s", path);
+	ctx->err->line = 0;
+	if ((rc = cfg_read_file(path, &text, &len, ctx->err)) < 0)
+		return rc;
+	ctx->depth++;
+	rc = cfg_parse_text(ctx, text, len);
+	ctx->depth--;
+	free(text);
+	if (rc == 0 && ctx->scope != scope)
+		rc = cfg_fail(ctx, "<VirtualHost> section is not closed at the end of the file");
+	if (rc < 0)
+		return rc;
+	memcpy(ctx->err->file, saved, sizeof(saved));
+	ctx->err->line = line;
+	return 0;
+}
+
+/* Include PATTERN / IncludeOptional PATTERN: the files a glob(7) pattern matches, in
+ * order; a directory stands for every file below it. Relative patterns start at
+ * ServerRoot (else the main file's directory). Include fails when nothing matches;
+ * IncludeOptional does not. */
+static int cfg_include_pattern(struct cfg_ctx *ctx, const char *pattern, bool optional)
+{
+	glob_t g;
+	int rc;
+
+	if (ctx->depth == CFG_INCLUDE_DEPTH)
+		return cfg_fail(ctx, "Include nested more than %d deep (does a file include itself?)",
+				CFG_INCLUDE_DEPTH);
+	rc = glob(pattern, 0, NULL, &g);   /* sorted, as httpd reads them */
+	if (rc == GLOB_NOMATCH) {
+		globfree(&g);
+		return optional ? 0 : cfg_fail(ctx, "%s matches no file", pattern);
+	}
+	if (rc != 0) {
+		globfree(&g);
+		return cfg_fail(ctx, "%s: cannot read the directory", pattern);
+	}
+	for (size_t i = 0; i < g.gl_pathc && rc == 0; i++) {
+		const char *path = g.gl_pathv[i];
+		char sub[CFG_PATH_MAX];
+		struct stat st;
+
+		if (stat(path, &st) < 0) {
+			rc = cfg_fail(ctx, "%s: %s", path, strerror(errno));
+		} else if (S_ISDIR(st.st_mode)) {
+			if ((size_t)snprintf(sub, sizeof(sub), "%s/*", path) >= sizeof(sub))
+				rc = cfg_fail(ctx, "path too long");
+			else
+				rc = cfg_include_pattern(ctx, sub, true);
+		} else {
+			rc = cfg_include_file(ctx, path);
+		}
+	}
+	globfree(&g);
+	return rc;
+}
+
+static int cfg_include(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	bool optional = strcasecmp(argv[0], "IncludeOptional") == 0;
+	char pattern[CFG_PATH_MAX];
+	int n;
+
+	(void)argc;
+	if (argv[1][0] == '/')
+		n = snprintf(pattern, sizeof(pattern), "%s", argv[1]);
+	else
+		n = snprintf(pattern, sizeof(pattern), "%s/%s", ctx->root, argv[1]);
+	if (n < 0 || (size_t)n >= sizeof(pattern))
+		return cfg_fail(ctx, "path too long");
+	return cfg_include_pattern(ctx, pattern, optional);
+}
+
+/* The modules whose directives spliced implements count as loaded for <IfModule>. */
+static bool cfg_module_loaded(const char *name)
+{
+	static const char *const mods[] = {
+		"core", "http_core", "mod_rewrite", "rewrite_module", "mod_proxy", "proxy_module",
+		"mod_proxy_http", "proxy_http_module", "mod_alias", "alias_module", "mod_dir",
+		"dir_module", "mod_mime", "mime_module", "mod_log_config", "log_config_module",
+		"mod_unixd", "unixd_module",
+	};
+	size_t n = strlen(name);
+
+	if (n > 2 && strcmp(name + n - 2, ".c") == 0)
+		n -= 2;                 /* mod_rewrite.c */
+	for (size_t i = 0; i < sizeof(mods) / sizeof(mods[0]); i++)
+		if (strlen(mods[i]) == n && strncmp(mods[i], name, n) == 0)
+			return true;
+	return false;
+}
+
+static const char *cfg_cond_name(unsigned kind)
+{
+	return kind == CFG_COND_MODULE ? "IfModule" : "IfDefine";
+}
+
+/* <IfModule [!]NAME> / <IfDefine [!]NAME>: what follows up to the closing tag is read
+ * only when the test holds. */
+static int cfg_cond_open(struct cfg_ctx *ctx, unsigned kind, unsigned argc, char **argv)
+{
+	char *last = argv[argc - 1], *name;
+	size_t n = strlen(last);
+	bool neg, hold;
+
+	ctx->directive = kind == CFG_COND_MODULE ? "<IfModule>" : "<IfDefine>";
+	if (last[n - 1] != '>')
+		return cfg_fail(ctx, "missing '>' at the end of the line");
+	last[n - 1] = '\0';
+	argc -= last[0] == '\0';
+	if (argc != 2)
+		return cfg_fail(ctx, "takes one name");
+	if (ctx->ncond == CFG_COND_MAX)
+		return cfg_fail(ctx, "nested more than %d deep", CFG_COND_MAX);
+	name = argv[1];
+	neg = name[0] == '!';
+	name += neg;
+	if (kind == CFG_COND_MODULE)
+		hold = cfg_module_loaded(name);
+	else
+		hold = cfg_define_find(ctx, name, strlen(name)) != NULL;
+	ctx->cond[ctx->ncond++] = (uint8_t)kind;
+	if (hold == neg)
+		ctx->skip = ctx->ncond;
+	return 0;
+}
+
+static int cfg_cond_close(struct cfg_ctx *ctx, unsigned kind, unsigned argc)
+{
+	if (argc != 1)
+		return cfg_fail(ctx, "</%s> takes no arguments", cfg_cond_name(kind));
+	if (!ctx->ncond || ctx->cond[ctx->ncond - 1] != kind)
+		return cfg_fail(ctx, "</%s> without matching <%s> section", cfg_cond_name(kind),
+				cfg_cond_name(kind));
+	ctx->ncond--;
+	return 0;
+}
+
+/* Inside a false condition: only the nesting of conditions is followed (the tags must
+ * still match), until the tag that closes it. */
+static int cfg_skip_line(struct cfg_ctx *ctx, const char *s)
+{
+	bool closing = s[1] == '/';
+	const char *name = s + 1 + closing;
+	unsigned kind = strncasecmp(name, "IfModule", 8) == 0 ? CFG_COND_MODULE
+			: strncasecmp(name, "IfDefine", 8) == 0 ? CFG_COND_DEFINE : 0;
+
+	if (s[0] != '<' || !kind || !(name[8] == '>' || cfg_blank(name[8])))
+		return 0;
+	if (!closing) {
+		if (ctx->ncond == CFG_COND_MAX)
+			return cfg_fail(ctx, "<%s> nested more than %d deep", cfg_cond_name(kind),
+					CFG_COND_MAX);
+		ctx->cond[ctx->ncond++] = (uint8_t)kind;
+		return 0;
+	}
+	if (ctx->cond[ctx->ncond - 1] != kind)
+		return cfg_fail(ctx, "</%s> without matching <%s> section", cfg_cond_name(kind),
+				cfg_cond_name(kind));
+	if (--ctx->ncond < ctx->skip)
+		ctx->skip = 0;
+	return 0;
+}
+
 static const struct cfg_directive cfg_directives[] = {
+	{ "Include",               1, 1,                cfg_include,                true },
+	{ "IncludeOptional",       1, 1,                cfg_include,                true },
+	{ "Define",                1, 2,                cfg_define,                 true },
+	{ "UnDefine",              1, 1,                cfg_undefine,               true },
+	{ "ServerRoot",            1, 1,                cfg_server_root,            false },
 	{ "Listen",                1, 2,                cfg_listen,                 false },
 	{ "ProxyPass",             2, CFG_MAX_ARGS - 1, cfg_proxypass,              true },
 	{ "ProxyPreserveHost",     1, 1,                cfg_preserve_host,          true },
@@ -1476,11 +1799,6 @@ static int cfg_read_line(struct cfg_ctx *ctx, struct cfg_reader *rd, char *buf)
 	return 1;
 }
 
-static bool cfg_blank(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
-
 /* One word starting at *rp, unescaped in place (a word never grows); *rp moves past it.
  * Quotes as in httpd's ap_getword_conf(): "..." or '...', with \<quote> and \\ inside;
  * \\ is unescaped outside quotes too. */
@@ -1541,7 +1859,11 @@ static int cfg_section(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	char show[CFG_SHOW_MAX + 8];
 	size_t len = strcspn(name, ">");
 	bool vhost = len == 11 && strncasecmp(name, "VirtualHost", 11) == 0;
+	unsigned cond = len != 8 ? 0 : strncasecmp(name, "IfModule", 8) == 0 ? CFG_COND_MODULE
+				  : strncasecmp(name, "IfDefine", 8) == 0 ? CFG_COND_DEFINE : 0;
 
+	if (cond)
+		return closing ? cfg_cond_close(ctx, cond, argc) : cfg_cond_open(ctx, cond, argc, argv);
 	if (vhost && !closing)
 		return cfg_vhost_open(ctx, argc, argv);
 	if (vhost && ctx->scope)
@@ -1664,37 +1986,71 @@ static int cfg_finish(struct cfg_ctx *ctx)
 	return 0;
 }
 
-int config_parse(struct config *cfg, const char *text, size_t len, const char *file,
-		 struct config_error *err)
+/* Reads text[0..len) line by line into ctx (the main file or an Include'd one). */
+static int cfg_parse_text(struct cfg_ctx *ctx, const char *text, size_t len)
 {
-	struct config_error scratch;
-	struct cfg_ctx ctx = { .cfg = cfg, .err = err ? err : &scratch };
 	struct cfg_reader rd = { .text = text, .len = text ? len : 0 };
-	char line[CFG_LINE_MAX + 1], *argv[CFG_MAX_ARGS];
-	unsigned argc = 0;
+	char *line = malloc(2 * (CFG_LINE_MAX + 1)), *exp, *argv[CFG_MAX_ARGS];
+	unsigned argc = 0, ncond = ctx->ncond;
 	int rc;
 
-	cfg_error_init(ctx.err, file ? file : "(config)");
+	if (!line)
+		return cfg_fail(ctx, "out of memory");
+	exp = line + CFG_LINE_MAX + 1;
 	for (;;) {
 		char *s = line;
 
-		ctx.directive = NULL;
-		if ((rc = cfg_read_line(&ctx, &rd, line)) <= 0)
+		ctx->directive = NULL;
+		if ((rc = cfg_read_line(ctx, &rd, line)) <= 0)
 			break;
 		while (cfg_blank(*s))
 			s++;
 		if (*s == '#' || *s == '\0')
 			continue;
-		if ((rc = cfg_split(&ctx, s, argv, &argc)) < 0 ||
-		    (rc = cfg_dispatch(&ctx, argc, argv)) < 0)
-			return rc;
+		if (ctx->skip) {
+			if ((rc = cfg_skip_line(ctx, s)) < 0)
+				break;
+			continue;
+		}
+		if ((rc = cfg_expand(ctx, s, exp)) < 0 || (rc = cfg_split(ctx, exp, argv, &argc)) < 0 ||
+		    (rc = cfg_dispatch(ctx, argc, argv)) < 0)
+			break;
 	}
+	free(line);
+	if (rc == 0 && ctx->ncond != ncond) {
+		ctx->directive = NULL;
+		rc = cfg_fail(ctx, "<%s> section is not closed at the end of the file",
+			      cfg_cond_name(ctx->cond[ctx->ncond - 1]));
+	}
+	return rc;
+}
+
+int config_parse(struct config *cfg, const char *text, size_t len, const char *file,
+		 struct config_error *err)
+{
+	struct config_error scratch;
+	struct cfg_ctx ctx = { .cfg = cfg, .err = err ? err : &scratch };
+	const char *slash = file ? strrchr(file, '/') : NULL;
+	int rc;
+
+	cfg_error_init(ctx.err, file ? file : "(config)");
+	/* relative Include paths start at ServerRoot, by default the main file's directory */
+	if (slash)
+		snprintf(ctx.root, sizeof(ctx.root), "%.*s", (int)(slash == file ? 1 : slash - file),
+			 file);
+	else
+		strcpy(ctx.root, ".");
+	ctx.def = calloc(CFG_MAX_DEFINE, sizeof(*ctx.def));
+	if (!ctx.def)
+		return cfg_fail(&ctx, "out of memory");
+	rc = cfg_parse_text(&ctx, text, len);
 	if (rc == 0 && ctx.scope) {
 		ctx.err->line = cfg->scope[ctx.scope].line;
 		rc = cfg_fail(&ctx, "<VirtualHost> section is not closed");
 	}
 	if (rc == 0)
 		rc = cfg_finish(&ctx);
+	free(ctx.def);
 	return rc;
 }
 

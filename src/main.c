@@ -36,10 +36,14 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: spliced [-c FILE] [-t] [-h] [-v]\n"
-		   "  -c FILE  read the configuration from FILE (Apache httpd syntax);\n"
-		   "           without -c: Listen 127.0.0.1:8080, ProxyPass / http://127.0.0.1:8000/\n"
+		   "  -c FILE  read the configuration from FILE (Apache httpd syntax)\n"
 		   "  -t       check the configuration and exit (0: Syntax OK, 1: error)\n"
-		   "  -v       print the version\n");
+		   "  -h       print this help\n"
+		   "  -v       print the version\n"
+		   "Without -c, the built-in configuration: Listen 127.0.0.1:8080, %s\n",
+		config_builtin_demo() ? "the demo site (DocumentRoot demo/site) and /app/ proxied to "
+					"the demo application, started on the first request"
+				      : "ProxyPass / http://127.0.0.1:8000/");
 }
 
 static int listen_socket(const struct cfg_listen *l, char *err, size_t errlen)

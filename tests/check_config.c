@@ -284,7 +284,8 @@ START_TEST(test_sections)
 	ck_parse_err("<VirtualHost *:80>\nTimeout 5\n</VirtualHost>\n", 2,
 		     "Timeout is not allowed in <VirtualHost>");
 	ck_parse_err("<VirtualHost>\n", 1, "<VirtualHost>: needs an address, e.g. <VirtualHost *:80>");
-	ck_parse_err("<IfModule mod_proxy.c>\n", 1, "<IfModule> sections are not supported yet");
+	ck_parse_err("<IfModule mod_proxy.c>\n", 1,
+		     "<IfModule> section is not closed at the end of the file");
 	ck_parse_err("  <Location>\n", 1, "<Location> sections are not supported yet");
 	ck_parse_err("</VirtualHost>\n", 1, "</VirtualHost> without matching <VirtualHost> section");
 	ck_parse_err("<>\n", 1, "bad section \"<>\"");
@@ -761,6 +762,137 @@ START_TEST(test_load_file)
 }
 END_TEST
 
+/* ---- Include, Define, <IfModule>, <IfDefine> ---- */
+
+static char inc_dir[64];
+
+/* DIR/name = text (directories made as needed). */
+static void inc_write(const char *name, const char *text)
+{
+	char path[256], *slash;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", inc_dir, name);
+	for (slash = strchr(path + strlen(inc_dir) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		mkdir(path, 0755);
+		*slash = '/';
+	}
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static int inc_load(const char *main_text)
+{
+	char path[256];
+
+	inc_write("spliced.conf", main_text);
+	snprintf(path, sizeof(path), "%s/spliced.conf", inc_dir);
+	config_free(&cfg);
+	return config_load(&cfg, path, &err);
+}
+
+static void inc_setup(void)
+{
+	snprintf(inc_dir, sizeof(inc_dir), "/tmp/spliced-inc-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(inc_dir));
+}
+
+/* A Debian-style layout: sites-enabled/NN-*.conf included in order, relative to the main
+ * file's directory, variables from Define and from the environment. */
+START_TEST(test_include_layout)
+{
+	setenv("SPLICED_TEST_LOG_DIR", "/var/log", 1);
+	inc_setup();
+	inc_write("ports.conf", "Listen 127.0.0.1:${PORT}\n");
+	inc_write("sites-enabled/10-b.conf", "ProxyPass /b http://127.0.0.1:2/\n");
+	inc_write("sites-enabled/00-a.conf", "ProxyPass /a http://127.0.0.1:1/\n"
+		  "<VirtualHost *:80>\n ServerName v.example\n Include vhost.d/*.inc\n</VirtualHost>\n");
+	inc_write("vhost.d/x.inc", "ProxyPass /v http://127.0.0.1:3/\n");
+	ck_assert_msg(inc_load("Define PORT 8088\nInclude ports.conf\n"
+			       "IncludeOptional conf-enabled/*.conf\n"
+			       "IncludeOptional sites-enabled/*.conf\n"
+			       "ErrorLog ${SPLICED_TEST_LOG_DIR}/spliced-error.log\n") == 0,
+		      "%s:%u: %s", err.file, err.line, err.msg);
+	ck_assert_uint_eq(cfg.nlisten, 1);
+	ck_assert_str_eq(cfg.listen[0].name, "127.0.0.1:8088");
+	ck_assert_uint_eq(cfg.npass, 3);
+	ck_assert_str_eq(cfg.pass[0].prefix, "/a");  /* glob order: 00-a before 10-b */
+	ck_assert_str_eq(cfg.pass[1].prefix, "/v");
+	ck_assert_uint_eq(cfg.pass[1].scope, 1);
+	ck_assert_str_eq(cfg.pass[2].prefix, "/b");
+	ck_assert_str_eq(cfg.error_log, "/var/log/spliced-error.log");
+	/* ServerRoot moves where relative paths start */
+	ck_assert_int_eq(inc_load("ServerRoot /nonexistent-dir\n"), -EINVAL);
+	ck_assert_str_eq(err.msg, "ServerRoot: /nonexistent-dir is not a directory");
+}
+END_TEST
+
+START_TEST(test_include_errors)
+{
+	char want[512];
+
+	inc_setup();
+	/* an error in an included file names that file and its line */
+	inc_write("bad.conf", "Timeout 3\nTimeout x\n");
+	ck_assert_int_eq(inc_load("Listen 8080\nInclude bad.conf\n"), -EINVAL);
+	snprintf(want, sizeof(want), "%s/bad.conf", inc_dir);
+	ck_assert_str_eq(err.file, want);
+	ck_assert_uint_eq(err.line, 2);
+	ck_assert_str_eq(err.msg, "Timeout: \"x\" is not a number of seconds");
+	/* Include that matches nothing; IncludeOptional that matches nothing is fine */
+	ck_assert_int_eq(inc_load("Include nothing-here/*.conf\n"), -EINVAL);
+	ck_assert_uint_eq(err.line, 1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "nothing-here/*.conf matches no file"));
+	/* a file that includes itself stops at the nesting bound */
+	inc_write("loop.conf", "Include loop.conf\n");
+	ck_assert_int_eq(inc_load("Include loop.conf\n"), -EINVAL);
+	ck_assert_str_eq(err.msg, "Include: Include nested more than 16 deep (does a file include "
+			 "itself?)");
+	/* a section left open at the end of an included file */
+	inc_write("open.conf", "<IfModule mod_rewrite.c>\nTimeout 3\n");
+	ck_assert_int_eq(inc_load("Include open.conf\n"), -EINVAL);
+	ck_assert_str_eq(err.msg, "<IfModule> section is not closed at the end of the file");
+	inc_write("vh.conf", "<VirtualHost *:80>\n");
+	ck_assert_int_eq(inc_load("Include vh.conf\n"), -EINVAL);
+	ck_assert_str_eq(err.msg, "<VirtualHost> section is not closed at the end of the file");
+}
+END_TEST
+
+START_TEST(test_ifmodule_ifdefine)
+{
+	ck_assert_int_eq(parse("<IfModule mod_rewrite.c>\nRewriteEngine On\n</IfModule>\n"
+			       "<IfModule ssl_module>\nSSLEngine on\n<IfModule x>\nBogus\n</IfModule>\n"
+			       "</IfModule>\n"
+			       "<IfModule !mod_ssl.c>\nTimeout 7\n</IfModule>\n"
+			       "<IfDefine !NOPE>\nKeepAliveTimeout 2\n</IfDefine>\n"
+			       "Define WITH_X\n<IfDefine WITH_X>\nMaxKeepAliveRequests 5\n</IfDefine>\n"
+			       "UnDefine WITH_X\n<IfDefine WITH_X>\nMaxKeepAliveRequests 9\n</IfDefine>\n"),
+			 0);
+	ck_assert_int_eq(cfg.scope[0].rewrite_engine, 1);
+	ck_assert_uint_eq(cfg.timeout_ms, 7000);
+	ck_assert_uint_eq(cfg.keepalive_timeout_ms, 2000);
+	ck_assert_uint_eq(cfg.max_keepalive_requests, 5);
+	/* a directive spliced does not implement is still an error where it is read */
+	ck_parse_err("<IfModule mod_proxy.c>\nSSLEngine on\n</IfModule>\n", 2,
+		     "unknown directive \"SSLEngine\"");
+	ck_parse_err("</IfModule>\n", 1, "</IfModule> without matching <IfModule> section");
+	ck_parse_err("<IfModule a>\n</IfDefine>\n", 2,
+		     "</IfDefine> without matching <IfDefine> section");
+	ck_parse_err("<IfDefine X>\n<IfModule y>\n</IfDefine>\n", 3,
+		     "</IfDefine> without matching <IfDefine> section");
+	ck_parse_err("<IfDefine A B>\n</IfDefine>\n", 1, "<IfDefine>: takes one name");
+	ck_parse_err("<IfModule a\n", 1, "<IfModule>: missing '>' at the end of the line");
+	ck_parse_err("Define 1x\n", 1,
+		     "Define: \"1x\" is not a variable name (letters, digits, '_', at most 63)");
+	/* ${...} that is not a variable, or not defined, stays as written (as in httpd) */
+	ck_assert_int_eq(parse("Define D /d\nDocumentRoot ${D}\n"), 0);
+	ck_assert_str_eq(cfg.document_root, "/d");
+}
+END_TEST
+
 START_TEST(test_load_errors)
 {
 	char out[1200], want[1200];
@@ -1129,6 +1261,9 @@ static Suite *config_suite(void)
 		{ "route_path_params", test_route_path_params, 0 },
 		{ "load_file", test_load_file, 0 },
 		{ "load_errors", test_load_errors, 0 },
+		{ "include_layout", test_include_layout, 0 },
+		{ "include_errors", test_include_errors, 0 },
+		{ "ifmodule_ifdefine", test_ifmodule_ifdefine, 0 },
 		{ "load_too_big", test_load_too_big, 0 },
 		{ "error_format", test_error_format, 0 },
 		{ "access_logs", test_access_logs, 0 },
