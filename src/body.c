@@ -108,6 +108,8 @@ static enum conn_ev body_pump(struct conn *c)
 		c->bytes_in += b->sp.moved - before;
 	if (b->sp.moved != before)
 		exch_touch(c, exch_timeout_ms(c));
+	if (!b->response)
+		c->rt_bytes += b->sp.moved - before;
 	switch (r) {
 	case RELAY_DONE:
 		exch_trace_splice(c, b->sp.moved, b->response ? 1 : 0);
@@ -123,6 +125,8 @@ static enum conn_ev body_pump(struct conn *c)
 		return body_step(c);
 	case RELAY_WAIT_IN:
 		b->wait_out = false;
+		if (!b->response)
+			exch_touch_client(c, &c->w->cfg->rt_body);
 		ret = exch_poll(c, b->from, POLLIN | POLLRDHUP);
 		break;
 	case RELAY_WAIT_OUT:
@@ -158,6 +162,8 @@ static enum conn_ev body_step(struct conn *c)
 	want = b->cap - b->rd;
 	if (b->framing == HTTP_FRAMING_LENGTH && b->left < want)
 		want = (size_t)b->left;
+	if (!b->response)   /* the client's pace: RequestReadTimeout body= */
+		exch_touch_client(c, &c->w->cfg->rt_body);
 	return exch_recv(c, recv_op, b->from, b->buf + b->rd, want) ? EV_CLOSE : EV_WAIT;
 }
 
@@ -166,6 +172,10 @@ enum conn_ev body_start(struct conn *c, int from, int to, bool response)
 	c->body.from = from;
 	c->body.to = to;
 	c->body.response = response;
+	if (!response) {
+		c->rt_start_ms = c->w->now_ms;
+		c->rt_bytes = 0;
+	}
 	c->state = response ? CS_RESP_BODY : CS_REQ_BODY;
 	return body_step(c);
 }
@@ -185,8 +195,10 @@ static enum conn_ev body_received(struct conn *c, int res)
 	}
 	exch_touch(c, exch_timeout_ms(c));
 	c->w->stats.bytes_copied += n;
-	if (!b->response)
+	if (!b->response) {
 		c->bytes_in += n;
+		c->rt_bytes += n;
+	}
 	b->off = 0;
 	if (b->framing == HTTP_FRAMING_LENGTH) {
 		b->left -= n;

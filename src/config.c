@@ -710,6 +710,78 @@ static int cfg_limit_fields(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	return cfg_unsigned(ctx, argv[1], 1, 10000, "fields", &ctx->cfg->limit_fields);
 }
 
+/* LimitResponseFieldSize / LimitResponseFields: httpd has no such directives (its proxy
+ * reads backend heads with the request limits); a backend's Set-Cookie and field count
+ * are not the client's. */
+static int cfg_limit_resp_field_size(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	(void)argc;
+	return cfg_unsigned(ctx, argv[1], 1, 32760, "bytes", &ctx->cfg->limit_resp_field_size);
+}
+
+static int cfg_limit_resp_fields(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	(void)argc;
+	return cfg_unsigned(ctx, argv[1], 1, 10000, "fields", &ctx->cfg->limit_resp_fields);
+}
+
+/* One stage of RequestReadTimeout: "T[-MAX][,MinRate=R]" after "header=" or "body=". */
+static int cfg_reqtimeout_stage(struct cfg_ctx *ctx, const char *v, struct cfg_reqtimeout *rt)
+{
+	char show[CFG_SHOW_MAX + 8];
+	const char *comma = strchr(v, ','), *dash = strchr(v, '-');
+	uint64_t t, max = 0, rate = 0;
+	size_t tl;
+	int rc;
+
+	if (dash && comma && dash > comma)
+		dash = NULL;
+	tl = dash ? (size_t)(dash - v) : comma ? (size_t)(comma - v) : strlen(v);
+	if ((rc = cfg_number_n(ctx, v, tl, 0, 86400, "seconds", &t)) < 0)
+		return rc;
+	if (dash && (rc = cfg_number_n(ctx, dash + 1, comma ? (size_t)(comma - dash - 1)
+							   : strlen(dash + 1),
+					 1, 86400, "seconds", &max)) < 0)
+		return rc;
+	if (comma) {
+		if (strncasecmp(comma + 1, "MinRate=", 8) != 0)
+			return cfg_fail(ctx, "\"%s\": expected MinRate=bytes after the comma",
+					cfg_show(v, show, sizeof(show)));
+		if ((rc = cfg_number(ctx, comma + 9, 1, UINT_MAX, "bytes per second", &rate)) < 0)
+			return rc;
+	}
+	if (max && max < t)
+		return cfg_fail(ctx, "\"%s\": the maximum is below the timeout",
+				cfg_show(v, show, sizeof(show)));
+	if (max && !rate)
+		return cfg_fail(ctx, "\"%s\": a maximum needs MinRate", cfg_show(v, show, sizeof(show)));
+	rt->initial_ms = (unsigned)t * 1000;
+	rt->max_ms = (unsigned)max * 1000;
+	rt->rate = (unsigned)rate;
+	return 0;
+}
+
+/* RequestReadTimeout [header=...] [body=...] (mod_reqtimeout; handshake= is for TLS). */
+static int cfg_request_read_timeout(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	char show[CFG_SHOW_MAX + 8];
+
+	for (unsigned i = 1; i < argc; i++) {
+		int rc;
+
+		if (strncasecmp(argv[i], "header=", 7) == 0)
+			rc = cfg_reqtimeout_stage(ctx, argv[i] + 7, &ctx->cfg->rt_header);
+		else if (strncasecmp(argv[i], "body=", 5) == 0)
+			rc = cfg_reqtimeout_stage(ctx, argv[i] + 5, &ctx->cfg->rt_body);
+		else
+			rc = cfg_fail(ctx, "\"%s\" is not supported (header= or body=; handshake= "
+				      "needs TLS)", cfg_show(argv[i], show, sizeof(show)));
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 static int cfg_limit_request_body(struct cfg_ctx *ctx, unsigned argc, char **argv)
 {
 	(void)argc;
@@ -1737,6 +1809,9 @@ static const struct cfg_directive cfg_directives[] = {
 	{ "LimitRequestLine",      1, 1,                cfg_limit_request_line,     false },
 	{ "LimitRequestFieldSize", 1, 1,                cfg_limit_field_size,       false },
 	{ "LimitRequestFields",    1, 1,                cfg_limit_fields,           false },
+	{ "LimitResponseFieldSize", 1, 1,               cfg_limit_resp_field_size,  false },
+	{ "LimitResponseFields",   1, 1,                cfg_limit_resp_fields,      false },
+	{ "RequestReadTimeout",    1, 2,                cfg_request_read_timeout,   false },
 	{ "LimitRequestBody",      1, 1,                cfg_limit_request_body,     false },
 	{ "MaxConnections",        1, 1,                cfg_max_connections,        false },
 	{ "Workers",               1, 1,                cfg_workers,                false },
@@ -1920,6 +1995,10 @@ void config_defaults(struct config *cfg)
 	cfg->limit_request_line = 8190;
 	cfg->limit_field_size = 8190;
 	cfg->limit_fields = 100;
+	cfg->limit_resp_field_size = 32760;
+	cfg->limit_resp_fields = 500;
+	cfg->rt_header = (struct cfg_reqtimeout){ 20000, 40000, 500 };
+	cfg->rt_body = (struct cfg_reqtimeout){ 20000, 0, 500 };
 	cfg->limit_request_body = 0;
 	cfg->max_connections = 4096;
 	cfg->workers = 0;

@@ -461,7 +461,9 @@ int conn_open(struct worker *w, struct conn *c, int fd, uint16_t server_port)
 	c->id = ((uint64_t)w->id << 48) | ++w->conn_seq;
 	TRACE_CONN_OPEN(c->id, c->ip, c->port);
 	c->start = c->end = c->scanned = CONN_HEADROOM;
-	exch_touch(c, exch_timeout_ms(c));
+	c->rt_start_ms = w->now_ms;
+	c->rt_bytes = 0;
+	exch_touch_client(c, &w->cfg->rt_header);
 	conn_act(c, conn_read_head(c));
 	return 0;
 }
@@ -718,7 +720,14 @@ static enum conn_ev conn_head_bytes(struct conn *c)
 	hl = http_head_end(c->buf + c->start, have, c->scanned - c->start);
 	if (!c->head_started && have) {
 		c->head_started = true;
-		exch_touch(c, exch_timeout_ms(c));
+		/* RequestReadTimeout header=: from accept for the first request, from its
+		 * first byte for a later one (the idle time before is KeepAliveTimeout's) */
+		if (c->nreq)
+			c->rt_start_ms = c->w->now_ms;
+	}
+	if (have) {
+		c->rt_bytes = have;
+		exch_touch_client(c, &c->w->cfg->rt_header);
 	}
 	c->scanned = c->end;
 	if (hl == 0 && have < CONN_HEAD_MAX)

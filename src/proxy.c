@@ -354,7 +354,7 @@ static enum conn_ev proxy_resp_head(struct conn *c)
 {
 	struct worker *w = c->w;
 	const char *name = exch_backend(c)->name;
-	int ret = http_parse_response(c->rbuf, c->rlen, &w->lim, c->req.meth, &c->resp);
+	int ret = http_parse_response(c->rbuf, c->rlen, &w->rlim, c->req.meth, &c->resp);
 	uint32_t hl;
 	long take;
 

@@ -42,6 +42,10 @@ int worker_init(struct worker *w, const struct config *cfg, unsigned id, unsigne
 	w->lim.max_line = cfg->limit_request_line;
 	w->lim.max_field = cfg->limit_field_size;
 	w->lim.max_fields = cfg->limit_fields;
+	w->rlim.max_head = CONN_RESP_MAX;
+	w->rlim.max_line = cfg->limit_request_line;
+	w->rlim.max_field = cfg->limit_resp_field_size;
+	w->rlim.max_fields = cfg->limit_resp_fields;
 	w->nconns = max_conns;
 	w->conns = calloc(max_conns, sizeof(*w->conns));
 	w->free_slots = calloc(max_conns, sizeof(*w->free_slots));

@@ -644,6 +644,44 @@ START_TEST(test_limits)
 }
 END_TEST
 
+/* RequestReadTimeout (mod_reqtimeout's syntax and defaults), LimitResponseField*. */
+START_TEST(test_request_read_timeout)
+{
+	ck_assert_int_eq(parse("Timeout 5\n"), 0);
+	ck_assert_uint_eq(cfg.rt_header.initial_ms, 20000);
+	ck_assert_uint_eq(cfg.rt_header.max_ms, 40000);
+	ck_assert_uint_eq(cfg.rt_header.rate, 500);
+	ck_assert_uint_eq(cfg.rt_body.initial_ms, 20000);
+	ck_assert_uint_eq(cfg.rt_body.max_ms, 0);
+	ck_assert_uint_eq(cfg.rt_body.rate, 500);
+	ck_assert_uint_eq(cfg.limit_resp_field_size, 32760);
+	ck_assert_uint_eq(cfg.limit_resp_fields, 500);
+	ck_assert_int_eq(parse("RequestReadTimeout header=10-30,MinRate=1000 body=0\n"), 0);
+	ck_assert_uint_eq(cfg.rt_header.initial_ms, 10000);
+	ck_assert_uint_eq(cfg.rt_header.max_ms, 30000);
+	ck_assert_uint_eq(cfg.rt_header.rate, 1000);
+	ck_assert_uint_eq(cfg.rt_body.initial_ms, 0);      /* off: Timeout applies */
+	ck_assert_int_eq(parse("RequestReadTimeout body=7\n"), 0);
+	ck_assert_uint_eq(cfg.rt_body.initial_ms, 7000);
+	ck_assert_uint_eq(cfg.rt_body.rate, 0);
+	ck_parse_err("RequestReadTimeout handshake=5\n", 1, "RequestReadTimeout: \"handshake=5\" is "
+		     "not supported (header= or body=; handshake= needs TLS)");
+	ck_parse_err("RequestReadTimeout header=20-10,MinRate=5\n", 1,
+		     "RequestReadTimeout: \"20-10,MinRate=5\": the maximum is below the timeout");
+	ck_parse_err("RequestReadTimeout header=20-40\n", 1,
+		     "RequestReadTimeout: \"20-40\": a maximum needs MinRate");
+	ck_parse_err("RequestReadTimeout body=5,Rate=3\n", 1,
+		     "RequestReadTimeout: \"5,Rate=3\": expected MinRate=bytes after the comma");
+	ck_parse_err("RequestReadTimeout body=x\n", 1,
+		     "RequestReadTimeout: \"x\" is not a number of seconds");
+	ck_assert_int_eq(parse("LimitResponseFieldSize 20000\nLimitResponseFields 300\n"), 0);
+	ck_assert_uint_eq(cfg.limit_resp_field_size, 20000);
+	ck_assert_uint_eq(cfg.limit_resp_fields, 300);
+	ck_parse_err("LimitResponseFieldSize 40000\n", 1,
+		     "LimitResponseFieldSize: 40000 is out of range 1..32760");
+}
+END_TEST
+
 START_TEST(test_workers)
 {
 	ck_assert_int_eq(parse("Workers 4\n"), 0);
@@ -1256,6 +1294,7 @@ static Suite *config_suite(void)
 		{ "keepalive_timeout", test_keepalive_timeout, 0 },
 		{ "limits", test_limits, 0 },
 		{ "workers", test_workers, 0 },
+		{ "request_read_timeout", test_request_read_timeout, 0 },
 		{ "route", test_route, 0 },
 		{ "route_none", test_route_none, 0 },
 		{ "route_path_params", test_route_path_params, 0 },

@@ -23,7 +23,7 @@
 
 #define E2E_IO_TIMEOUT_MS 30000          /* no progress for this long: give up */
 #define E2E_BODY_MAX      (64u << 20)    /* largest response body the client accepts */
-#define E2E_MAX_HEADERS   128
+#define E2E_MAX_HEADERS   256
 #define E2E_FNV_BASIS     0xcbf29ce484222325ull
 
 /* A started child process (spliced or testbackend). Zero-initialise before *_start. */

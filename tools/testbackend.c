@@ -45,6 +45,8 @@
  *                 head and body
  *   drop=1        read the request, close without a response
  *   sleepclose=MS read the request, sleep, close without a response
+ *   hdrs=N        N extra response fields "X-F-i: i"; bighdr=N one field X-Big of N
+ *                 bytes (response head limits)
  *   say=WORD      print "say WORD" on stdout (one write(), WORD as received,
  *                 at most 200 bytes), then answer as usual
  * GET /stats -> "conns=K requests=R\n".  Every response carries X-Conn-Id,
@@ -92,7 +94,7 @@ static const char usage_text[] =
 "  -o TEXT: print TEXT on stdout and stderr; -T: try ftruncate(1, 0), print the result\n"
 "query parameters (any path): status=N len=N mode=cl|chunked|close chunk=N\n"
 "  delay=MS hdelay=MS early=N body=echo|wire connection=TOKEN drop=1 sleepclose=MS\n"
-"  say=WORD; GET /stats\n";
+"  say=WORD hdrs=N bighdr=N; GET /stats\n";
 
 static unsigned char pattern_buf[PIECE + PATTERN_MOD];
 static int record_fd = -1;
@@ -136,6 +138,8 @@ struct params {
 	unsigned long long chunk;
 	unsigned long long delay, hdelay, sleepclose;
 	unsigned early;
+	unsigned long long hdrs;   /* hdrs=N: N extra fields X-F-i: i */
+	unsigned long long bighdr; /* bighdr=N: one X-Big field with an N-byte value */
 	bool echo_body;
 	bool wire_body;
 	const char *connection;    /* connection=: a token inside the request head */
@@ -545,6 +549,14 @@ static int parse_params(const char *target, size_t tlen, struct params *pr, bool
 				pr->wire_body = true;
 			else
 				return RS_BAD;
+		} else if (ieq(k, klen, "hdrs")) {
+			if (!parse_u64(v, vlen, 10000, &n))
+				return RS_BAD;
+			pr->hdrs = n;
+		} else if (ieq(k, klen, "bighdr")) {
+			if (!parse_u64(v, vlen, 1 << 20, &n))
+				return RS_BAD;
+			pr->bighdr = n;
 		} else if (ieq(k, klen, "say")) {
 			if (vlen > 200)
 				return RS_BAD;
@@ -982,6 +994,18 @@ static int handle_one(struct conn *c)
 	if (pr.connection &&
 	    out_fmt(c, "Connection: %.*s\r\n", (int)pr.connection_len, pr.connection))
 		goto out;
+	for (unsigned long long i = 0; i < pr.hdrs; i++)
+		if (out_fmt(c, "X-F-%llu: %llu\r\n", i, i))
+			goto out;
+	if (pr.bighdr) {
+		if (out_str(c, "X-Big: "))
+			goto out;
+		for (unsigned long long i = 0; i < pr.bighdr; i++)
+			if (out_put(c, "b", 1))
+				goto out;
+		if (out_str(c, "\r\n"))
+			goto out;
+	}
 	if (send_std_headers(c, &b, r.chunked) ||
 	    out_str(c, closing ? "Connection: close\r\n" :
 		       r.minor == 0 ? "Connection: keep-alive\r\n" : "") ||

@@ -98,6 +98,15 @@ struct cfg_autostart {
 };
 
 /* ProxyPass PREFIX URL | ProxyPass PREFIX ! */
+/* One stage of RequestReadTimeout: `initial_ms` to begin with, one more second for every
+ * `rate` bytes received (0: no rate), never more than `max_ms` (0: no bound). Off when
+ * initial_ms is 0 (Timeout applies). */
+struct cfg_reqtimeout {
+	unsigned initial_ms;
+	unsigned max_ms;
+	unsigned rate;
+};
+
 struct cfg_pass {
 	char prefix[CFG_NAME_MAX];     /* URL-path prefix, e.g. "/" or "/app/" */
 	uint32_t prefix_len;
@@ -173,6 +182,12 @@ struct config {
 	unsigned limit_request_line;   /* LimitRequestLine, default 8190 */
 	unsigned limit_field_size;     /* LimitRequestFieldSize, default 8190 */
 	unsigned limit_fields;         /* LimitRequestFields, default 100 */
+	unsigned limit_resp_field_size; /* LimitResponseFieldSize, default 32760 (the whole
+					 * response head is at most 32 KiB) */
+	unsigned limit_resp_fields;    /* LimitResponseFields, default 500 */
+	/* RequestReadTimeout (mod_reqtimeout): header=20-40,MinRate=500 body=20,MinRate=500 */
+	struct cfg_reqtimeout rt_header;
+	struct cfg_reqtimeout rt_body;
 	uint64_t limit_request_body;   /* LimitRequestBody, default 0 = unlimited */
 	unsigned max_connections;      /* MaxConnections (all workers), default 4096 */
 	unsigned workers;              /* Workers, 0 = number of online CPUs (default) */

@@ -113,6 +113,8 @@ struct conn {
 	uint64_t wait_until_ms;   /* the request waits for its backend until then; 0 = never
 				   * waited */
 	uint64_t deadline_ms;
+	uint64_t rt_start_ms;     /* RequestReadTimeout: when the head (or body) began */
+	uint64_t rt_bytes;        /* ... and its bytes received since */
 	uint64_t linger_bytes;
 	unsigned nreq;            /* requests answered on this connection */
 

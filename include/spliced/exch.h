@@ -41,6 +41,24 @@ static inline void exch_touch(struct conn *c, uint64_t ms)
 	c->deadline_ms = c->w->now_ms + ms;
 }
 
+/* A read from the client: Timeout from now (no byte for that long), and no later than a
+ * RequestReadTimeout stage (header or body) allows: begun at c->rt_start_ms with
+ * c->rt_bytes received since, its initial time plus one second per MinRate bytes, at most
+ * its maximum (a stage with initial time 0 is off). */
+static inline void exch_touch_client(struct conn *c, const struct cfg_reqtimeout *rt)
+{
+	uint64_t ms, d = c->w->now_ms + c->w->cfg->timeout_ms;
+
+	if (rt->initial_ms) {
+		ms = rt->initial_ms + (rt->rate ? c->rt_bytes * 1000 / rt->rate : 0);
+		if (rt->max_ms && ms > rt->max_ms)
+			ms = rt->max_ms;
+		if (c->rt_start_ms + ms < d)
+			d = c->rt_start_ms + ms;
+	}
+	c->deadline_ms = d;
+}
+
 /* Timeout: each wait for the client or the backend. */
 static inline uint64_t exch_timeout_ms(const struct conn *c)
 {

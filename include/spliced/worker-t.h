@@ -46,7 +46,8 @@ struct worker {
 	uint32_t nfree;
 	uint32_t active;
 
-	struct http_limits lim;
+	struct http_limits lim;        /* request heads */
+	struct http_limits rlim;       /* response heads (LimitResponseField*) */
 	struct relay_pool pipes;
 	const struct file_roots *files;
 	struct file_cache fcache;
