@@ -74,6 +74,7 @@ static const char cfg_builtin_demo[] =
 	"Listen 127.0.0.1:8080\n"
 	"DocumentRoot \"" SPLICED_DATADIR "/demo/site\"\n"
 	"ProxyPass /app/ http://127.0.0.1:8000/\n"
+	"ProxyPassReverse /app/ http://127.0.0.1:8000/\n"
 	"ProxyAutostart http://127.0.0.1:8000 \"Dir=" SPLICED_DATADIR "/demo\" -- "
 	"/usr/bin/python3 \"" SPLICED_DATADIR "/demo/app.py\"\n";
 static const char cfg_builtin_text[] =
@@ -493,6 +494,67 @@ static int cfg_proxypass(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	p->backend = backend;
 	p->scope = (uint16_t)ctx->scope;
 	cfg->npass++;
+	return 0;
+}
+
+/* One value of a ProxyPassReverse* line: no control characters, blanks or ';' (a
+ * mapped value is written into a response field as it is). */
+static int cfg_reverse_value(struct cfg_ctx *ctx, char *dst, uint16_t *len, const char *v,
+			     const char *what)
+{
+	char show[CFG_SHOW_MAX + 8];
+	int rc;
+
+	if (v[0] == '\0' || cfg_has_ctl(v, true) || strchr(v, ';'))
+		return cfg_fail(ctx, "%s \"%s\" must be non-empty, without blanks, control "
+				"characters or ';'", what, cfg_show(v, show, sizeof(show)));
+	if ((rc = cfg_copy(ctx, dst, CFG_NAME_MAX, v)) < 0)
+		return rc;
+	*len = (uint16_t)strlen(dst);
+	return 0;
+}
+
+/* ProxyPassReverse PATH URL: Location, Content-Location and URI values starting with URL
+ * are rewritten to the client's origin + PATH + the rest (src/forward.c).
+ * "unix:/path|http://host/" (a ProxyPass URL) maps as "http://host/", as httpd does.
+ * ProxyPassReverseCookiePath / ProxyPassReverseCookieDomain INTERNAL PUBLIC: Set-Cookie's
+ * Path= / Domain= values starting with INTERNAL become PUBLIC. */
+static int cfg_pass_reverse(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	struct config *cfg = ctx->cfg;
+	struct cfg_reverse *r = &cfg->reverse[cfg->nreverse];
+	const char *d = ctx->directive;
+	uint8_t kind = strcasecmp(d, "ProxyPassReverse") == 0 ? CFG_REV_URL :
+		       strcasecmp(d, "ProxyPassReverseCookiePath") == 0 ? CFG_REV_COOKIE_PATH :
+		       CFG_REV_COOKIE_DOMAIN;
+	/* ProxyPassReverse PATH URL, but ProxyPassReverseCookie* INTERNAL PUBLIC */
+	const char *to = kind == CFG_REV_URL ? argv[1] : argv[2];
+	const char *from = kind == CFG_REV_URL ? argv[2] : argv[1], *bar;
+	char show[CFG_SHOW_MAX + 8];
+	int rc;
+
+	(void)argc;
+	if (cfg->nreverse == CFG_MAX_REVERSE)
+		return cfg_fail(ctx, "more than %d ProxyPassReverse* directives", CFG_MAX_REVERSE);
+	if (kind == CFG_REV_URL) {
+		if (argv[1][0] != '/')
+			return cfg_fail(ctx, "path \"%s\" must start with '/'",
+					cfg_show(argv[1], show, sizeof(show)));
+		if (strncasecmp(from, "unix:", 5) == 0 && (bar = strchr(from, '|')))
+			from = bar + 1;
+		if (strncasecmp(from, "http://", 7) != 0 && strncasecmp(from, "https://", 8) != 0 &&
+		    from[0] != '/')
+			return cfg_fail(ctx, "\"%s\" is not an http:// URL or a URL-path",
+					cfg_show(from, show, sizeof(show)));
+	}
+	if ((rc = cfg_reverse_value(ctx, r->from, &r->from_len, from,
+				    kind == CFG_REV_URL ? "URL" : "internal value")) < 0 ||
+	    (rc = cfg_reverse_value(ctx, r->to, &r->to_len, to,
+				    kind == CFG_REV_URL ? "path" : "public value")) < 0)
+		return rc;
+	r->kind = kind;
+	r->scope = (uint16_t)ctx->scope;
+	cfg->nreverse++;
 	return 0;
 }
 
@@ -1354,6 +1416,9 @@ static const struct cfg_directive cfg_directives[] = {
 	{ "Listen",                1, 2,                cfg_listen,                 false },
 	{ "ProxyPass",             2, CFG_MAX_ARGS - 1, cfg_proxypass,              true },
 	{ "ProxyPreserveHost",     1, 1,                cfg_preserve_host,          true },
+	{ "ProxyPassReverse",      2, 2,                cfg_pass_reverse,           true },
+	{ "ProxyPassReverseCookiePath", 2, 2,           cfg_pass_reverse,           true },
+	{ "ProxyPassReverseCookieDomain", 2, 2,         cfg_pass_reverse,           true },
 	{ "ProxyAutostart",        1, CFG_MAX_ARGS - 1, cfg_proxy_autostart,        false },
 	{ "StartTimeout",          1, 1,                cfg_start_timeout,          false },
 	{ "RestartBackoff",        1, 2,                cfg_restart_backoff,        false },

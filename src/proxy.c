@@ -350,7 +350,15 @@ static enum conn_ev proxy_resp_head(struct conn *c)
 {
 	struct worker *w = c->w;
 	const char *name = exch_backend(c)->name;
-	int ret = http_parse_response(c->rbuf, c->rlen, &w->lim, c->req.meth, &c->resp);
+	/* ProxyPassReverse*: mapped URLs name the origin the client asked */
+	struct fwd_reverse rev = {
+		.cfg = w->cfg,
+		.scope = c->scope,
+		.host = c->has_host ? c->host : NULL,
+		.host_len = c->host_len,
+	};
+	int ret = http_parse_response_noting(c->rbuf, c->rlen, &w->lim, c->req.meth,
+					     fwd_response_kinds(&rev), &c->resp);
 	uint32_t hl;
 	long take;
 
@@ -377,8 +385,13 @@ static enum conn_ev proxy_resp_head(struct conn *c)
 	if (take < 0)
 		return exch_fail(c, 502, "backend %s: invalid chunked framing", name);
 	w->stats.bytes_copied += (uint64_t)take;
-	if (fwd_response_head(&c->head, c->rbuf, &c->resp, !c->keep_alive,
-			      c->keep_alive && c->req.version == 10, c->rbuf + hl, (size_t)take))
+	ret = fwd_response_head(&c->head, c->rbuf, &c->resp, &rev, !c->keep_alive,
+				c->keep_alive && c->req.version == 10, c->rbuf + hl, (size_t)take);
+	if (ret == -E2BIG)
+		return exch_fail(c, 502, "backend %s: response head cannot be rewritten for "
+				 "ProxyPassReverse within %u bytes of new text and %u pieces", name,
+				 FWD_EXTRA, FWD_MAX_IOV);
+	if (ret < 0)
 		return exch_fail(c, 502, "backend %s: response head too large to forward", name);
 	c->status = c->resp.status;
 	stats_count_status(&w->stats, c->resp.status);

@@ -122,8 +122,14 @@ START_TEST(test_builtin)
 		ck_assert_uint_eq(cfg.autostart[0].argc, 2);
 		ck_assert_str_eq(cfg.autostart[0].text + cfg.autostart[0].argv_off[1],
 				 SPLICED_DATADIR "/demo/app.py");
+		/* the application's redirects name /app/ on spliced's port */
+		ck_assert_uint_eq(cfg.nreverse, 1);
+		ck_assert_int_eq(cfg.reverse[0].kind, CFG_REV_URL);
+		ck_assert_str_eq(cfg.reverse[0].to, "/app/");
+		ck_assert_str_eq(cfg.reverse[0].from, "http://127.0.0.1:8000/");
 	} else {
 		ck_assert_uint_eq(cfg.nautostart, 0);
+		ck_assert_uint_eq(cfg.nreverse, 0);
 	}
 }
 END_TEST
@@ -441,6 +447,64 @@ START_TEST(test_proxypass_errors)
 	/* a failed line leaves nothing behind */
 	ck_assert_int_eq(parse("ProxyPass / http://127.0.0.1/ bad\n"), -EINVAL);
 	ck_assert_uint_eq(cfg.npass + cfg.nbackend, 0);
+}
+END_TEST
+
+START_TEST(test_reverse_forms)
+{
+	ck_assert_int_eq(parse("ProxyPass /app/ http://127.0.0.1:8000/\n"
+			       "ProxyPassReverse /app/ http://127.0.0.1:8000/\n"
+			       "proxypassreverse / /internal/\n"
+			       "ProxyPassReverse /u/ unix:/run/app.sock|http://localhost/\n"
+			       "<VirtualHost *:80>\n"
+			       "ProxyPassReverseCookiePath / /app/\n"
+			       "ProxyPassReverseCookieDomain backend.lan example.org\n"
+			       "</VirtualHost>\n"), 0);
+	ck_assert_uint_eq(cfg.nreverse, 5);
+	ck_assert_int_eq(cfg.reverse[0].kind, CFG_REV_URL);
+	ck_assert_str_eq(cfg.reverse[0].to, "/app/");
+	ck_assert_str_eq(cfg.reverse[0].from, "http://127.0.0.1:8000/");
+	ck_assert_uint_eq(cfg.reverse[0].from_len, 22);
+	ck_assert_uint_eq(cfg.reverse[0].to_len, 5);
+	ck_assert_uint_eq(cfg.reverse[0].scope, 0);
+	ck_assert_str_eq(cfg.reverse[1].from, "/internal/");
+	/* a Unix socket URL maps as its http:// part, as httpd does */
+	ck_assert_str_eq(cfg.reverse[2].from, "http://localhost/");
+	/* the cookie directives: INTERNAL is what the backend sends */
+	ck_assert_int_eq(cfg.reverse[3].kind, CFG_REV_COOKIE_PATH);
+	ck_assert_str_eq(cfg.reverse[3].from, "/");
+	ck_assert_str_eq(cfg.reverse[3].to, "/app/");
+	ck_assert_uint_eq(cfg.reverse[3].scope, 1);
+	ck_assert_int_eq(cfg.reverse[4].kind, CFG_REV_COOKIE_DOMAIN);
+	ck_assert_str_eq(cfg.reverse[4].from, "backend.lan");
+	ck_assert_str_eq(cfg.reverse[4].to, "example.org");
+}
+END_TEST
+
+START_TEST(test_reverse_errors)
+{
+	char line[CFG_NAME_MAX + 64];
+
+	ck_parse_err("ProxyPassReverse app http://127.0.0.1/\n", 1,
+		     "ProxyPassReverse: path \"app\" must start with '/'");
+	ck_parse_err("ProxyPassReverse / ftp://127.0.0.1/\n", 1,
+		     "ProxyPassReverse: \"ftp://127.0.0.1/\" is not an http:// URL or a URL-path");
+	ck_parse_err("ProxyPassReverse /\n", 1,
+		     "ProxyPassReverse: takes 2 arguments, 1 given");
+	ck_parse_err("ProxyPassReverse / http://127.0.0.1/ interpolate\n", 1,
+		     "ProxyPassReverse: takes 2 arguments, 3 given");
+	ck_parse_err("ProxyPassReverseCookiePath \"/a b\" /\n", 1,
+		     "ProxyPassReverseCookiePath: internal value \"/a b\" must be non-empty, without "
+		     "blanks, control characters or ';'");
+	ck_parse_err("ProxyPassReverseCookieDomain a.lan \"\"\n", 1,
+		     "ProxyPassReverseCookieDomain: public value \"\" must be non-empty, without "
+		     "blanks, control characters or ';'");
+	ck_parse_err("ProxyPassReverseCookieDomain a.lan b;c\n", 1,
+		     "ProxyPassReverseCookieDomain: public value \"b;c\" must be non-empty, without "
+		     "blanks, control characters or ';'");
+	snprintf(line, sizeof(line), "ProxyPassReverse / http://h/%0*d\n", CFG_NAME_MAX, 0);
+	ck_assert_int_eq(parse(line), -EINVAL);
+	ck_assert_uint_eq(cfg.nreverse, 0);
 }
 END_TEST
 
@@ -1083,6 +1147,8 @@ static Suite *config_suite(void)
 		{ "proxypass_errors", test_proxypass_errors, 0 },
 		{ "proxypass_dedup", test_proxypass_dedup, 0 },
 		{ "proxypass_limits", test_proxypass_limits, 0 },
+		{ "reverse_forms", test_reverse_forms, 0 },
+		{ "reverse_errors", test_reverse_errors, 0 },
 		{ "flags", test_flags, 0 },
 		{ "user_group", test_user_group, 0 },
 		{ "error_log", test_error_log, 0 },
