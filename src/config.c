@@ -18,11 +18,13 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "spliced/accesslog.h"
@@ -412,24 +414,57 @@ static int cfg_pass_params(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	return 0;
 }
 
-/* The backend of "http://host[:port][/path]": an existing entry with the same host:port,
- * or a new one resolved now. *path_out points at the URL's path ("" if none). */
+/* The socket of "unix:/PATH|http://...": *sock and *slen set, the http:// part returned;
+ * NULL after cfg_fail(). */
+static const char *cfg_unix_url(struct cfg_ctx *ctx, const char *url, const char **sock,
+				size_t *slen)
+{
+	const char *bar = strchr(url, '|');
+	char show[CFG_SHOW_MAX + 8];
+
+	if (!bar || strncasecmp(bar + 1, "http://", 7) != 0) {
+		cfg_fail(ctx, "\"%s\": a Unix socket backend is written unix:/PATH|http://HOST/",
+			 cfg_show(url, show, sizeof(show)));
+		return NULL;
+	}
+	*sock = url + 5;
+	*slen = (size_t)(bar - *sock);
+	if (*slen == 0 || **sock != '/') {
+		cfg_fail(ctx, "the socket path of \"%s\" must be absolute",
+			 cfg_show(url, show, sizeof(show)));
+		return NULL;
+	}
+	if (*slen >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
+		cfg_fail(ctx, "the socket path of \"%s\" is longer than %zu bytes",
+			 cfg_show(url, show, sizeof(show)),
+			 sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1);
+		return NULL;
+	}
+	return bar + 1;
+}
+
+/* The backend of "http://host[:port][/path]" or "unix:/socket|http://host[:port][/path]"
+ * (httpd's syntax; the host is the Host sent): an existing entry with the same name, or a
+ * new one, resolved now (a socket: its address). *path_out points at the URL's path ("" if
+ * none). */
 static int cfg_backend_of(struct cfg_ctx *ctx, const char *url, const char **path_out)
 {
 	struct config *cfg = ctx->cfg;
 	struct cfg_backend *b = &cfg->backend[cfg->nbackend];
-	const char *auth, *slash;
-	size_t alen;
+	const char *auth, *slash, *sock = NULL;
+	size_t alen, slen = 0;
 	char host[CFG_NAME_MAX], name[CFG_NAME_MAX], show[CFG_SHOW_MAX + 8];
 	unsigned port;
 	bool v6;
 	int rc, n;
 
+	if (strncasecmp(url, "unix:", 5) == 0 && !(url = cfg_unix_url(ctx, url, &sock, &slen)))
+		return -EINVAL;
 	if (strncasecmp(url, "https://", 8) == 0)
 		return cfg_fail(ctx, "TLS to backends is not supported");
 	if (strncasecmp(url, "http://", 7) != 0)
 		return cfg_fail(ctx, "\"%s\" is not an http:// URL", cfg_show(url, show, sizeof(show)));
-	if (cfg_has_ctl(url, true) || strpbrk(url, "?#"))
+	if (cfg_has_ctl(url, true) || strpbrk(url, "?#") || (sock && cfg_has_ctl(sock, true)))
 		return cfg_fail(ctx, "the URL must not contain blanks, a query or a fragment");
 	auth = url + 7;
 	slash = strchr(auth, '/');
@@ -445,19 +480,33 @@ static int cfg_backend_of(struct cfg_ctx *ctx, const char *url, const char **pat
 		return cfg_fail(ctx, "the URL has no host");
 	if ((rc = cfg_split_hostport(ctx, auth, alen, host, sizeof(host), &v6, &port)) < 0)
 		return rc;
-	n = snprintf(name, sizeof(name), v6 ? "http://[%s]:%u" : "http://%s:%u", host,
-		     port ? port : 80);
+	if (sock)
+		n = snprintf(name, sizeof(name), "unix:%.*s|http://%.*s", (int)slen, sock,
+			     (int)alen, auth);
+	else
+		n = snprintf(name, sizeof(name), v6 ? "http://[%s]:%u" : "http://%s:%u", host,
+			     port ? port : 80);
 	if (n < 0 || (size_t)n >= sizeof(name))
 		return cfg_fail(ctx, "host name is too long");
 	*path_out = slash ? slash : "";
-	/* same scheme, host (any case) and port: the same origin, one pool */
+	/* same scheme, host (any case) and port: the same origin, one pool; a socket is the
+	 * same when its path and Host are the same bytes */
 	for (unsigned i = 0; i < cfg->nbackend; i++)
-		if (strcasecmp(cfg->backend[i].name, name) == 0)
+		if ((sock ? strcmp : strcasecmp)(cfg->backend[i].name, name) == 0)
 			return (int)i;
 	if (cfg->nbackend == CFG_MAX_BACKENDS)
 		return cfg_fail(ctx, "more than %d distinct backends", CFG_MAX_BACKENDS);
-	if ((rc = cfg_resolve(ctx, host, v6, true, port ? port : 80, &b->addr, &b->addrlen)) < 0)
+	if (sock) {
+		struct sockaddr_un *sun = (struct sockaddr_un *)&b->addr;
+
+		memset(&b->addr, 0, sizeof(b->addr));
+		sun->sun_family = AF_UNIX;
+		memcpy(sun->sun_path, sock, slen);
+		b->addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + slen + 1);
+	} else if ((rc = cfg_resolve(ctx, host, v6, true, port ? port : 80, &b->addr,
+				     &b->addrlen)) < 0) {
 		return rc;
+	}
 	memcpy(b->authority, auth, alen);
 	b->authority[alen] = '\0';
 	memcpy(b->name, name, (size_t)n + 1);

@@ -184,11 +184,18 @@ enum conn_ev proxy_connect(struct conn *c)
 										    : EV_WAIT;
 }
 
+/* Nobody listens: refused, or a Unix socket's file is not there (yet). */
+static bool proxy_not_listening(const struct cfg_backend *be, int res)
+{
+	return res == -ECONNREFUSED || (res == -ENOENT && be->addr.ss_family == AF_UNIX);
+}
+
 static enum conn_ev proxy_connected(struct conn *c, int res)
 {
+	const struct cfg_backend *be = exch_backend(c);
 	enum conn_ev ev;
 
-	if (res == -ECONNREFUSED && !c->timed_out) {
+	if (proxy_not_listening(be, res) && !c->timed_out) {
 		proxy_drop_upstream(c);
 		if (as_wait(c, &ev))
 			return ev;
@@ -199,8 +206,9 @@ static enum conn_ev proxy_connected(struct conn *c, int res)
 	if (res < 0) {
 		if (c->timed_out)
 			return exch_upstream_error(c, 0, "connecting");
-		return exch_fail(c, 502, "backend %s: connect: %s", exch_backend(c)->name,
-				 strerror(-res));
+		return exch_fail(c, 502, "backend %s: connect: %s%s", be->name, strerror(-res),
+				 be->addr.ss_family == AF_UNIX && (res == -EACCES || res == -EPERM) ?
+				 " (the socket must be writable by the serving User)" : "");
 	}
 	as_listening(c);
 	exch_touch(c, exch_timeout_ms(c));

@@ -5,11 +5,13 @@
 #include <check.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "spliced/accesslog.h"
@@ -505,6 +507,62 @@ START_TEST(test_reverse_errors)
 	snprintf(line, sizeof(line), "ProxyPassReverse / http://h/%0*d\n", CFG_NAME_MAX, 0);
 	ck_assert_int_eq(parse(line), -EINVAL);
 	ck_assert_uint_eq(cfg.nreverse, 0);
+}
+END_TEST
+
+START_TEST(test_proxypass_unix)
+{
+	const struct sockaddr_un *sun;
+	char longpath[200], line[400];
+
+	ck_assert_int_eq(parse("ProxyPass /app/ unix:/run/app.sock|http://localhost/\n"
+			       "ProxyPass /b/ UNIX:/run/app.sock|http://localhost/b/\n"
+			       "ProxyPass /c/ unix:/run/app.sock|http://other:81/\n"
+			       "RewriteEngine On\n"
+			       "RewriteRule ^/r/(.*) unix:/run/app.sock|http://localhost/r/$1 [P]\n"
+			       "ProxyAutostart unix:/run/app.sock|http://localhost -- /bin/true\n"), 0);
+	/* one pool per socket and Host; the [P] rule and ProxyAutostart name the same */
+	ck_assert_uint_eq(cfg.nbackend, 2);
+	ck_assert_str_eq(cfg.backend[0].name, "unix:/run/app.sock|http://localhost");
+	ck_assert_str_eq(cfg.backend[0].authority, "localhost");
+	ck_assert_str_eq(cfg.backend[1].authority, "other:81");
+	sun = (const struct sockaddr_un *)&cfg.backend[0].addr;
+	ck_assert_int_eq(sun->sun_family, AF_UNIX);
+	ck_assert_str_eq(sun->sun_path, "/run/app.sock");
+	ck_assert_uint_eq(cfg.backend[0].addrlen, offsetof(struct sockaddr_un, sun_path) + 14);
+	ck_assert_str_eq(cfg.pass[0].path, "/");
+	ck_assert_str_eq(cfg.pass[1].path, "/b/");
+	ck_assert_int_eq(cfg.pass[1].backend, 0);
+	ck_assert_int_eq(cfg.rw.rule[0].backend, 0);
+	ck_assert_int_eq(cfg.backend[0].autostart, 0);
+
+	ck_parse_err("ProxyPass / unix:run/app.sock|http://localhost/\n", 1,
+		     "ProxyPass: the socket path of \"unix:run/app.sock|http://localhost/\" must be "
+		     "absolute");
+	ck_parse_err("ProxyPass / unix:/run/app.sock\n", 1,
+		     "ProxyPass: \"unix:/run/app.sock\": a Unix socket backend is written "
+		     "unix:/PATH|http://HOST/");
+	ck_parse_err("ProxyPass / unix:/run/app.sock|ftp://localhost/\n", 1,
+		     "ProxyPass: \"unix:/run/app.sock|ftp://localhost/\": a Unix socket backend is "
+		     "written unix:/PATH|http://HOST/");
+	ck_parse_err("ProxyPass / unix:|http://localhost/\n", 1,
+		     "ProxyPass: the socket path of \"unix:|http://localhost/\" must be absolute");
+	memset(longpath, 'a', sizeof(longpath));
+	longpath[0] = '/';
+	longpath[108] = '\0';  /* 108 bytes: no room for sun_path's NUL */
+	snprintf(line, sizeof(line), "ProxyPass / unix:%s|http://localhost/\n", longpath);
+	ck_assert_int_eq(parse(line), -EINVAL);
+	ck_assert_pstr_eq(strstr(err.msg, "is longer than 107 bytes"),
+			  err.msg + strlen(err.msg) - strlen("is longer than 107 bytes"));
+	longpath[107] = '\0';  /* 107 fit */
+	snprintf(line, sizeof(line), "ProxyPass / unix:%s|http://localhost/\n", longpath);
+	ck_assert_int_eq(parse(line), 0);
+	ck_parse_err("RewriteEngine On\nRewriteRule ^/(.*) unix:/run/$1|http://localhost/ [P]\n", 2,
+		     "RewriteRule: [P]: the socket path of \"unix:/run/$1|http://localhost/\" must be "
+		     "literal");
+	ck_parse_err("RewriteEngine On\nRewriteRule ^/(.*) unix:run.sock|http://localhost/ [P]\n", 2,
+		     "RewriteRule: the socket path of \"unix:run.sock|http://localhost\" must be "
+		     "absolute");
 }
 END_TEST
 
@@ -1147,6 +1205,7 @@ static Suite *config_suite(void)
 		{ "proxypass_errors", test_proxypass_errors, 0 },
 		{ "proxypass_dedup", test_proxypass_dedup, 0 },
 		{ "proxypass_limits", test_proxypass_limits, 0 },
+		{ "proxypass_unix", test_proxypass_unix, 0 },
 		{ "reverse_forms", test_reverse_forms, 0 },
 		{ "reverse_errors", test_reverse_errors, 0 },
 		{ "flags", test_flags, 0 },
