@@ -434,6 +434,12 @@ static const char *cfg_unix_url(struct cfg_ctx *ctx, const char *url, const char
 			 cfg_show(url, show, sizeof(show)));
 		return NULL;
 	}
+	/* the path is quoted in messages, the access log and metrics labels */
+	if (memchr(*sock, '"', *slen) || memchr(*sock, '\\', *slen)) {
+		cfg_fail(ctx, "the socket path of \"%s\" must not contain '\"' or '\\'",
+			 cfg_show(url, show, sizeof(show)));
+		return NULL;
+	}
 	if (*slen >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
 		cfg_fail(ctx, "the socket path of \"%s\" is longer than %zu bytes",
 			 cfg_show(url, show, sizeof(show)),

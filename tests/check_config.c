@@ -547,6 +547,9 @@ START_TEST(test_proxypass_unix)
 		     "written unix:/PATH|http://HOST/");
 	ck_parse_err("ProxyPass / unix:|http://localhost/\n", 1,
 		     "ProxyPass: the socket path of \"unix:|http://localhost/\" must be absolute");
+	ck_parse_err("ProxyPass / \"unix:/run/a\\\"b|http://localhost/\"\n", 1,
+		     "ProxyPass: the socket path of \"unix:/run/a\"b|http://localhost/\" must not "
+		     "contain '\"' or '\\'");
 	memset(longpath, 'a', sizeof(longpath));
 	longpath[0] = '/';
 	longpath[108] = '\0';  /* 108 bytes: no room for sun_path's NUL */
