@@ -208,6 +208,54 @@ START_TEST(test_cookie_path_domain)
 }
 END_TEST
 
+/* A head that cannot be rewritten within bounds is a 502 naming the reason, never the
+ * backend's address passed along; without a mapping the same head passes. */
+START_TEST(test_out_of_bounds_502)
+{
+	struct e2e_proc be = { 0 }, sp = { 0 }, be2 = { 0 }, sp2 = { 0 };
+	struct e2e_client c;
+	struct e2e_response r;
+	char target[256], host[64];
+
+	e2e_backend_start(&be, NULL);
+	e2e_spliced_startf(&sp, "ProxyPass / http://127.0.0.1:%d/\n"
+			   "ProxyPassReverse /a-somewhat-long-public-prefix/ http://127.0.0.1:%d/\n"
+			   "ProxyPassReverseCookiePath / /app/\n", be.port, be.port);
+	e2e_client_open(&c, sp.port);
+	snprintf(host, sizeof(host), "127.0.0.1:%d", sp.port);
+	/* 20 mapped Location fields: more new text than the head has room for */
+	snprintf(target, sizeof(target), "/x?repeat=20&location=http://127.0.0.1:%d/", be.port);
+	get_host(&c, target, host, &r);
+	ck_status(&r, 502);
+	ck_assert_ptr_null(e2e_header(&r, "Location"));
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	ck_assert_msg(e2e_log_wait_for(&sp, "response head cannot be rewritten for "
+				       "ProxyPassReverse", 5000), "%s", e2e_diag());
+	/* 40 Set-Cookie fields: more than the scanner notes */
+	e2e_client_open(&c, sp.port);
+	get_host(&c, "/x?repeat=40&cookie=a=b;%20Path=/", host, &r);
+	ck_status(&r, 502);
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	ck_assert_msg(e2e_log_wait_for(&sp, "too many fields to rewrite", 5000), "%s", e2e_diag());
+	stop_spliced_ok(&sp);
+
+	/* no ProxyPassReverse*: the same responses pass */
+	e2e_backend_start(&be2, NULL);
+	e2e_spliced_startf(&sp2, "ProxyPass / http://127.0.0.1:%d/\n", be2.port);
+	e2e_client_open(&c, sp2.port);
+	get_host(&c, "/x?repeat=40&cookie=a=b;%20Path=/", "h", &r);
+	ck_status(&r, 200);
+	ck_assert_uint_eq(e2e_header_count(&r, "Set-Cookie"), 40);
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	stop_spliced_ok(&sp2);
+	e2e_backend_stop(&be2);
+	e2e_backend_stop(&be);
+}
+END_TEST
+
 static Suite *reverse_suite(void)
 {
 	Suite *s = suite_create("e2e_reverse");
@@ -217,6 +265,7 @@ static Suite *reverse_suite(void)
 		{ "location_preserve_host", test_location_preserve_host, 0 },
 		{ "location_vhost", test_location_vhost, 0 },
 		{ "cookie_path_domain", test_cookie_path_domain, 0 },
+		{ "out_of_bounds_502", test_out_of_bounds_502, 0 },
 	};
 
 	ck_add_cases(s, cases, CK_N(cases), 0, NULL, NULL);

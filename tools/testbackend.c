@@ -54,6 +54,7 @@
  *                 location=http://127.0.0.1:8000/sub/
  *   cookie=V      the response also carries "Set-Cookie: V" (decoded the same
  *                 way), e.g. cookie=s=1;%20Path=/sub;%20Domain=backend.lan
+ *   repeat=N      send the location= and cookie= fields N times each (1..100)
  * GET /stats -> "conns=K requests=R\n".  Every response carries X-Conn-Id,
  * X-Req-No, X-Body-Len, X-Body-Fnv (FNV-1a 64, %016llx), X-Body-Chunked.
  */
@@ -100,7 +101,7 @@ static const char usage_text[] =
 "  -o TEXT: print TEXT on stdout and stderr; -T: try ftruncate(1, 0), print the result\n"
 "query parameters (any path): status=N len=N mode=cl|chunked|close chunk=N\n"
 "  delay=MS hdelay=MS early=N body=echo|wire connection=TOKEN drop=1 sleepclose=MS\n"
-"  say=WORD location=URL cookie=SETCOOKIE (percent-decoded); GET /stats\n"
+"  say=WORD location=URL cookie=SETCOOKIE (percent-decoded) repeat=N; GET /stats\n"
 "  -u PATH: listen on a Unix-domain socket\n";
 
 static unsigned char pattern_buf[PIECE + PATTERN_MOD];
@@ -155,6 +156,7 @@ struct params {
 	size_t say_len;
 	char location[201];        /* location=, decoded; "" = none */
 	char cookie[201];          /* cookie=, decoded; "" = none */
+	unsigned repeat;           /* repeat=: times location/cookie are sent (default 1) */
 };
 
 /* ------------------------------------------------------------------ */
@@ -519,6 +521,7 @@ static int parse_params(const char *target, size_t tlen, struct params *pr, bool
 	pr->status = 200;
 	pr->mode = MODE_CL;
 	pr->chunk = 8192;
+	pr->repeat = 1;
 
 	const char *end = target + tlen;
 	const char *path = target;
@@ -606,6 +609,10 @@ static int parse_params(const char *target, size_t tlen, struct params *pr, bool
 		} else if (ieq(k, klen, "location")) {
 			if (!pct_decode(v, vlen, pr->location, sizeof pr->location))
 				return RS_BAD;
+		} else if (ieq(k, klen, "repeat")) {
+			if (!parse_u64(v, vlen, 100, &n) || n == 0)
+				return RS_BAD;
+			pr->repeat = (unsigned)n;
 		} else if (ieq(k, klen, "cookie")) {
 			if (!pct_decode(v, vlen, pr->cookie, sizeof pr->cookie))
 				return RS_BAD;
@@ -1033,10 +1040,12 @@ static int handle_one(struct conn *c)
 	if (pr.connection &&
 	    out_fmt(c, "Connection: %.*s\r\n", (int)pr.connection_len, pr.connection))
 		goto out;
-	if (pr.location[0] && out_fmt(c, "Location: %s\r\n", pr.location))
-		goto out;
-	if (pr.cookie[0] && out_fmt(c, "Set-Cookie: %s\r\n", pr.cookie))
-		goto out;
+	for (unsigned i = 0; i < pr.repeat; i++) {
+		if (pr.location[0] && out_fmt(c, "Location: %s\r\n", pr.location))
+			goto out;
+		if (pr.cookie[0] && out_fmt(c, "Set-Cookie: %s\r\n", pr.cookie))
+			goto out;
+	}
 	if (send_std_headers(c, &b, r.chunked) ||
 	    out_str(c, closing ? "Connection: close\r\n" :
 		       r.minor == 0 ? "Connection: keep-alive\r\n" : "") ||
