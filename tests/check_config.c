@@ -535,6 +535,7 @@ START_TEST(test_proxypass_unix)
 	ck_assert_int_eq(cfg.pass[1].backend, 0);
 	ck_assert_int_eq(cfg.rw.rule[0].backend, 0);
 	ck_assert_int_eq(cfg.backend[0].autostart, 0);
+	config_free(&cfg);   /* the compiled rule */
 
 	ck_parse_err("ProxyPass / unix:run/app.sock|http://localhost/\n", 1,
 		     "ProxyPass: the socket path of \"unix:run/app.sock|http://localhost/\" must be "
@@ -563,9 +564,11 @@ START_TEST(test_proxypass_unix)
 	ck_parse_err("RewriteEngine On\nRewriteRule ^/(.*) unix:/run/$1|http://localhost/ [P]\n", 2,
 		     "RewriteRule: [P]: the socket path of \"unix:/run/$1|http://localhost/\" must be "
 		     "literal");
+	config_free(&cfg);
 	ck_parse_err("RewriteEngine On\nRewriteRule ^/(.*) unix:run.sock|http://localhost/ [P]\n", 2,
 		     "RewriteRule: the socket path of \"unix:run.sock|http://localhost\" must be "
 		     "absolute");
+	config_free(&cfg);
 }
 END_TEST
 
