@@ -327,7 +327,8 @@ static int http_note(struct http_scan *sc, unsigned kind, uint32_t ls, uint32_t 
 
 	if (sc->nnoted == HTTP_MAX_NOTED)
 		return http_fail(sc, 400, kind >= HTTP_F_LOCATION ?
-				 "too many fields to rewrite (Location, Set-Cookie...)" :
+				 "too many fields to rewrite for ProxyPassReverse "
+				 "(Location, Set-Cookie...)" :
 				 "too many framing and hop-by-hop fields");
 	while (i > 0 && sc->noted[i - 1].line.off > ls) {
 		sc->noted[i] = sc->noted[i - 1];
