@@ -3,6 +3,7 @@
 
 spliced starts it on the first request for /app/ (ProxyAutostart) and proxies to it:
     ProxyPass /app/ http://127.0.0.1:8000/
+    ProxyPassReverse /app/ http://127.0.0.1:8000/
     ProxyAutostart http://127.0.0.1:8000 -- /usr/bin/python3 .../demo/app.py
 
 Usage: app.py [--port N]   (default 8000; listens on 127.0.0.1 only)
@@ -17,7 +18,19 @@ import cherrypy
 STARTED = time.time()
 
 
+class Sub:
+    """A section of its own: CherryPy redirects /sub to /sub/ naming its own address
+    (http://127.0.0.1:8000/sub/), which ProxyPassReverse turns into /app/sub/ on spliced."""
+
+    @cherrypy.expose
+    def index(self):
+        cherrypy.response.headers["Content-Type"] = "text/plain; charset=utf-8"
+        return "The sub-section of the demo backend.\n"
+
+
 class Demo:
+    sub = Sub()
+
     @cherrypy.expose
     def index(self):
         cherrypy.response.headers["Content-Type"] = "text/plain; charset=utf-8"

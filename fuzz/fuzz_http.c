@@ -5,16 +5,20 @@
  * input, so every run of an input is reproducible. Besides memory safety it checks the
  * contract: spans inside the head, consistent return codes, http_head_end() agreeing with
  * the parser, and the incremental scanners giving the same answer however the input is cut;
- * field values walked as lists (http_list_next) stay inside the input.
+ * field values walked as lists (http_list_next) stay inside the input. A parsed response
+ * head also goes through the ProxyPassReverse rewriter (forward.c), whose output must add
+ * up and keep the head's status line.
  *
  *   make build/fuzz/fuzz_http && build/fuzz/fuzz_http -runs=200000 fuzz/corpus/fuzz_http
  */
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "spliced/forward.h"
 #include "spliced/http.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -174,6 +178,63 @@ static void fz_response(const char *buf, size_t len, const struct http_limits *l
 	}
 }
 
+/* Mappings for the rewriter: a URL, a path entry, cookie path and domain, and one of a
+ * virtual host. */
+static struct config fz_cfg;
+
+static void fz_rev_add(uint8_t kind, unsigned scope, const char *to, const char *from)
+{
+	struct cfg_reverse *e = &fz_cfg.reverse[fz_cfg.nreverse++];
+
+	snprintf(e->to, sizeof(e->to), "%s", to);
+	snprintf(e->from, sizeof(e->from), "%s", from);
+	e->to_len = (uint16_t)strlen(e->to);
+	e->from_len = (uint16_t)strlen(e->from);
+	e->kind = kind;
+	e->scope = (uint16_t)scope;
+}
+
+static void fz_rewrite(const char *buf, size_t len, const struct http_limits *lim,
+		       uint64_t *rng)
+{
+	static const char host[] = "client.example:8080";
+	struct fwd_reverse rev = { .cfg = &fz_cfg, .scope = (unsigned)(fz_next(rng) % 3),
+				   .host = fz_next(rng) % 4 ? host : NULL,
+				   .host_len = sizeof(host) - 1 };
+	struct http_response r;
+	static struct fwd_head out;
+	char *copy;
+	size_t sum = 0;
+	int rc;
+
+	if (!fz_cfg.nreverse) {
+		fz_rev_add(CFG_REV_URL, 0, "/app/", "http://127.0.0.1:8000/");
+		fz_rev_add(CFG_REV_URL, 0, "/p/", "/internal/");
+		fz_rev_add(CFG_REV_URL, 1, "/", "http://b/");
+		fz_rev_add(CFG_REV_COOKIE_PATH, 0, "/app/", "/");
+		fz_rev_add(CFG_REV_COOKIE_DOMAIN, 2, "example.org", "b");
+	}
+	rc = http_parse_response_noting(buf, len, lim, HTTP_METHOD_GET, fwd_response_kinds(&rev),
+					&r);
+	if (rc <= 0)
+		return;
+	copy = malloc(len);   /* exact size: the rewriter reads only the head and the body */
+	fz_assert(copy != NULL, "malloc");
+	memcpy(copy, buf, len);
+	rc = fwd_response_head(&out, copy, &r, &rev, fz_next(rng) % 2, fz_next(rng) % 2,
+			       copy + r.head_len, len - r.head_len);
+	fz_assert(rc == 0 || rc == -E2BIG || rc == -ENOSPC, "rewriter rc");
+	if (rc == 0) {
+		for (unsigned i = 0; i < out.niov; i++)
+			sum += out.iov[i].iov_len;
+		fz_assert(sum == out.total && out.left == out.total, "rewritten head adds up");
+		fz_assert(out.niov && out.iov[0].iov_base == copy && out.iov[0].iov_len >= 8 &&
+			  memcmp(copy, "HTTP/1.1", 8) == 0, "status line first");
+		fz_assert(out.extra_len <= FWD_EXTRA, "extra bound");
+	}
+	free(copy);
+}
+
 /* The chunked scanner over buf[0..len): once in one call, then in random pieces with some
  * payload skipped instead of scanned. Both must agree. */
 static void fz_chunked(const char *buf, size_t len, uint64_t *rng)
@@ -310,6 +371,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	he = fz_head_end(buf, size, &rng);
 	fz_request(buf, size, &lim, he, &rng);
 	fz_response(buf, size, &lim, he, &rng);
+	fz_rewrite(buf, size, &lim, &rng);
 	fz_chunked(buf, size, &rng);
 	fz_chunked_canon(buf, size, &rng);
 	fz_list(buf, size);

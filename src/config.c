@@ -20,11 +20,13 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "spliced/accesslog.h"
@@ -98,6 +100,7 @@ static const char cfg_builtin_demo[] =
 	"Listen 127.0.0.1:8080\n"
 	"DocumentRoot \"" SPLICED_DATADIR "/demo/site\"\n"
 	"ProxyPass /app/ http://127.0.0.1:8000/\n"
+	"ProxyPassReverse /app/ http://127.0.0.1:8000/\n"
 	"ProxyAutostart http://127.0.0.1:8000 \"Dir=" SPLICED_DATADIR "/demo\" -- "
 	"/usr/bin/python3 \"" SPLICED_DATADIR "/demo/app.py\"\n";
 static const char cfg_builtin_text[] =
@@ -468,24 +471,63 @@ static int cfg_pass_params(struct cfg_ctx *ctx, unsigned argc, char **argv, stru
 	return 0;
 }
 
-/* The backend of "http://host[:port][/path]": an existing entry with the same host:port,
- * or a new one resolved now. *path_out points at the URL's path ("" if none). */
+/* The socket of "unix:/PATH|http://...": *sock and *slen set, the http:// part returned;
+ * NULL after cfg_fail(). */
+static const char *cfg_unix_url(struct cfg_ctx *ctx, const char *url, const char **sock,
+				size_t *slen)
+{
+	const char *bar = strchr(url, '|');
+	char show[CFG_SHOW_MAX + 8];
+
+	if (!bar || strncasecmp(bar + 1, "http://", 7) != 0) {
+		cfg_fail(ctx, "\"%s\": a Unix socket backend is written unix:/PATH|http://HOST/",
+			 cfg_show(url, show, sizeof(show)));
+		return NULL;
+	}
+	*sock = url + 5;
+	*slen = (size_t)(bar - *sock);
+	if (*slen == 0 || **sock != '/') {
+		cfg_fail(ctx, "the socket path of \"%s\" must be absolute",
+			 cfg_show(url, show, sizeof(show)));
+		return NULL;
+	}
+	/* the path is quoted in messages, the access log and metrics labels */
+	if (memchr(*sock, '"', *slen) || memchr(*sock, '\\', *slen)) {
+		cfg_fail(ctx, "the socket path of \"%s\" must not contain '\"' or '\\'",
+			 cfg_show(url, show, sizeof(show)));
+		return NULL;
+	}
+	if (*slen >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
+		cfg_fail(ctx, "the socket path of \"%s\" is longer than %zu bytes",
+			 cfg_show(url, show, sizeof(show)),
+			 sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1);
+		return NULL;
+	}
+	return bar + 1;
+}
+
+/* The backend of "http://host[:port][/path]" or "unix:/socket|http://host[:port][/path]"
+ * (httpd's syntax; the host is the Host sent): an existing entry with the same name, or a
+ * new one, resolved now (a socket: its address). *path_out points at the URL's path ("" if
+ * none). */
 static int cfg_backend_of(struct cfg_ctx *ctx, const char *url, const char **path_out)
 {
 	struct config *cfg = ctx->cfg;
 	struct cfg_backend *b = &cfg->backend[cfg->nbackend];
-	const char *auth, *slash;
-	size_t alen;
+	const char *auth, *slash, *sock = NULL;
+	size_t alen, slen = 0;
 	char host[CFG_NAME_MAX], name[CFG_NAME_MAX], show[CFG_SHOW_MAX + 8];
 	unsigned port;
 	bool v6;
 	int rc, n;
 
+	if (strncasecmp(url, "unix:", 5) == 0 && !(url = cfg_unix_url(ctx, url, &sock, &slen)))
+		return -EINVAL;
 	if (strncasecmp(url, "https://", 8) == 0)
 		return cfg_fail(ctx, "TLS to backends is not supported");
 	if (strncasecmp(url, "http://", 7) != 0)
 		return cfg_fail(ctx, "\"%s\" is not an http:// URL", cfg_show(url, show, sizeof(show)));
-	if (cfg_has_ctl(url, true) || strpbrk(url, "?#"))
+	if (cfg_has_ctl(url, true) || strpbrk(url, "?#") || (sock && cfg_has_ctl(sock, true)))
 		return cfg_fail(ctx, "the URL must not contain blanks, a query or a fragment");
 	auth = url + 7;
 	slash = strchr(auth, '/');
@@ -501,19 +543,33 @@ static int cfg_backend_of(struct cfg_ctx *ctx, const char *url, const char **pat
 		return cfg_fail(ctx, "the URL has no host");
 	if ((rc = cfg_split_hostport(ctx, auth, alen, host, sizeof(host), &v6, &port)) < 0)
 		return rc;
-	n = snprintf(name, sizeof(name), v6 ? "http://[%s]:%u" : "http://%s:%u", host,
-		     port ? port : 80);
+	if (sock)
+		n = snprintf(name, sizeof(name), "unix:%.*s|http://%.*s", (int)slen, sock,
+			     (int)alen, auth);
+	else
+		n = snprintf(name, sizeof(name), v6 ? "http://[%s]:%u" : "http://%s:%u", host,
+			     port ? port : 80);
 	if (n < 0 || (size_t)n >= sizeof(name))
 		return cfg_fail(ctx, "host name is too long");
 	*path_out = slash ? slash : "";
-	/* same scheme, host (any case) and port: the same origin, one pool */
+	/* same scheme, host (any case) and port: the same origin, one pool; a socket is the
+	 * same when its path and Host are the same bytes */
 	for (unsigned i = 0; i < cfg->nbackend; i++)
-		if (strcasecmp(cfg->backend[i].name, name) == 0)
+		if ((sock ? strcmp : strcasecmp)(cfg->backend[i].name, name) == 0)
 			return (int)i;
 	if (cfg->nbackend == CFG_MAX_BACKENDS)
 		return cfg_fail(ctx, "more than %d distinct backends", CFG_MAX_BACKENDS);
-	if ((rc = cfg_resolve(ctx, host, v6, true, port ? port : 80, &b->addr, &b->addrlen)) < 0)
+	if (sock) {
+		struct sockaddr_un *sun = (struct sockaddr_un *)&b->addr;
+
+		memset(&b->addr, 0, sizeof(b->addr));
+		sun->sun_family = AF_UNIX;
+		memcpy(sun->sun_path, sock, slen);
+		b->addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + slen + 1);
+	} else if ((rc = cfg_resolve(ctx, host, v6, true, port ? port : 80, &b->addr,
+				     &b->addrlen)) < 0) {
 		return rc;
+	}
 	memcpy(b->authority, auth, alen);
 	b->authority[alen] = '\0';
 	memcpy(b->name, name, (size_t)n + 1);
@@ -561,6 +617,67 @@ static int cfg_proxypass(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	p->backend = backend;
 	p->scope = (uint16_t)ctx->scope;
 	cfg->npass++;
+	return 0;
+}
+
+/* One value of a ProxyPassReverse* line: no control characters, blanks or ';' (a
+ * mapped value is written into a response field as it is). */
+static int cfg_reverse_value(struct cfg_ctx *ctx, char *dst, uint16_t *len, const char *v,
+			     const char *what)
+{
+	char show[CFG_SHOW_MAX + 8];
+	int rc;
+
+	if (v[0] == '\0' || cfg_has_ctl(v, true) || strchr(v, ';'))
+		return cfg_fail(ctx, "%s \"%s\" must be non-empty, without blanks, control "
+				"characters or ';'", what, cfg_show(v, show, sizeof(show)));
+	if ((rc = cfg_copy(ctx, dst, CFG_NAME_MAX, v)) < 0)
+		return rc;
+	*len = (uint16_t)strlen(dst);
+	return 0;
+}
+
+/* ProxyPassReverse PATH URL: Location, Content-Location and URI values starting with URL
+ * are rewritten to the client's origin + PATH + the rest (src/forward.c).
+ * "unix:/path|http://host/" (a ProxyPass URL) maps as "http://host/", as httpd does.
+ * ProxyPassReverseCookiePath / ProxyPassReverseCookieDomain INTERNAL PUBLIC: Set-Cookie's
+ * Path= / Domain= values starting with INTERNAL become PUBLIC. */
+static int cfg_pass_reverse(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	struct config *cfg = ctx->cfg;
+	struct cfg_reverse *r = &cfg->reverse[cfg->nreverse];
+	const char *d = ctx->directive;
+	uint8_t kind = strcasecmp(d, "ProxyPassReverse") == 0 ? CFG_REV_URL :
+		       strcasecmp(d, "ProxyPassReverseCookiePath") == 0 ? CFG_REV_COOKIE_PATH :
+		       CFG_REV_COOKIE_DOMAIN;
+	/* ProxyPassReverse PATH URL, but ProxyPassReverseCookie* INTERNAL PUBLIC */
+	const char *to = kind == CFG_REV_URL ? argv[1] : argv[2];
+	const char *from = kind == CFG_REV_URL ? argv[2] : argv[1], *bar;
+	char show[CFG_SHOW_MAX + 8];
+	int rc;
+
+	(void)argc;
+	if (cfg->nreverse == CFG_MAX_REVERSE)
+		return cfg_fail(ctx, "more than %d ProxyPassReverse* directives", CFG_MAX_REVERSE);
+	if (kind == CFG_REV_URL) {
+		if (argv[1][0] != '/')
+			return cfg_fail(ctx, "path \"%s\" must start with '/'",
+					cfg_show(argv[1], show, sizeof(show)));
+		if (strncasecmp(from, "unix:", 5) == 0 && (bar = strchr(from, '|')))
+			from = bar + 1;
+		if (strncasecmp(from, "http://", 7) != 0 && strncasecmp(from, "https://", 8) != 0 &&
+		    from[0] != '/')
+			return cfg_fail(ctx, "\"%s\" is not an http:// URL or a URL-path",
+					cfg_show(from, show, sizeof(show)));
+	}
+	if ((rc = cfg_reverse_value(ctx, r->from, &r->from_len, from,
+				    kind == CFG_REV_URL ? "URL" : "internal value")) < 0 ||
+	    (rc = cfg_reverse_value(ctx, r->to, &r->to_len, to,
+				    kind == CFG_REV_URL ? "path" : "public value")) < 0)
+		return rc;
+	r->kind = kind;
+	r->scope = (uint16_t)ctx->scope;
+	cfg->nreverse++;
 	return 0;
 }
 
@@ -1795,6 +1912,9 @@ static const struct cfg_directive cfg_directives[] = {
 	{ "Listen",                1, 2,                cfg_listen,                 false },
 	{ "ProxyPass",             2, CFG_MAX_ARGS - 1, cfg_proxypass,              true },
 	{ "ProxyPreserveHost",     1, 1,                cfg_preserve_host,          true },
+	{ "ProxyPassReverse",      2, 2,                cfg_pass_reverse,           true },
+	{ "ProxyPassReverseCookiePath", 2, 2,           cfg_pass_reverse,           true },
+	{ "ProxyPassReverseCookieDomain", 2, 2,         cfg_pass_reverse,           true },
 	{ "ProxyAutostart",        1, CFG_MAX_ARGS - 1, cfg_proxy_autostart,        false },
 	{ "StartTimeout",          1, 1,                cfg_start_timeout,          false },
 	{ "RestartBackoff",        1, 2,                cfg_restart_backoff,        false },

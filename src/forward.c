@@ -2,6 +2,7 @@
  * buffer, the request line rewritten in place in the headroom in front of it. */
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 
 #include "spliced/forward.h"
 #include "spliced/http.h"
@@ -205,13 +206,153 @@ static bool fwd_response_drops(unsigned kind, bool upgrade)
 	       kind == HTTP_F_CONNECTION_LISTED;
 }
 
-/* The response head without its hop-by-hop fields (Upgrade kept when upgrade), then
- * `conn` (a Connection field or ""), then body[0..body_len). */
+/* The first entry of `kind` (main server's, then rev->scope's) that `match` accepts for
+ * v[0..len), or NULL. */
+static const struct cfg_reverse *fwd_rev_find(const struct fwd_reverse *rev, uint8_t kind,
+					      const char *v, size_t len,
+					      bool (*match)(const struct cfg_reverse *,
+							    const char *, size_t))
+{
+	const struct config *cfg = rev->cfg;
+
+	for (unsigned round = 0; round < 2; round++) {
+		unsigned scope = round ? rev->scope : 0;
+
+		if (round && scope == 0)
+			break;
+		for (unsigned i = 0; i < cfg->nreverse; i++) {
+			const struct cfg_reverse *e = &cfg->reverse[i];
+
+			if (e->kind == kind && e->scope == scope && match(e, v, len))
+				return e;
+		}
+	}
+	return NULL;
+}
+
+/* Where a ProxyPassReverse URL is compared: the whole value, or for an entry whose URL is
+ * a path, the path of an absolute value ("scheme://authority/path"). */
+static const char *fwd_url_part(const struct cfg_reverse *e, const char *v, size_t len)
+{
+	const char *sep = e->from[0] == '/' ? memmem(v, len, "://", 3) : NULL;
+	const char *slash = sep ? memchr(sep + 3, '/', (size_t)(v + len - (sep + 3))) : NULL;
+
+	return slash ? slash : v;
+}
+
+static bool fwd_url_match(const struct cfg_reverse *e, const char *v, size_t len)
+{
+	const char *part = fwd_url_part(e, v, len);
+	size_t plen = len - (size_t)(part - v);
+
+	return plen >= e->from_len && strncasecmp(e->from, part, e->from_len) == 0;
+}
+
+static bool fwd_path_match(const struct cfg_reverse *e, const char *v, size_t len)
+{
+	return len >= e->from_len && strncmp(e->from, v, e->from_len) == 0;
+}
+
+static bool fwd_domain_match(const struct cfg_reverse *e, const char *v, size_t len)
+{
+	return len >= e->from_len && strncasecmp(e->from, v, e->from_len) == 0;
+}
+
+unsigned fwd_response_kinds(const struct fwd_reverse *rev)
+{
+	unsigned kinds = 0;
+
+	if (!rev)
+		return 0;
+	for (unsigned i = 0; i < rev->cfg->nreverse; i++) {
+		const struct cfg_reverse *e = &rev->cfg->reverse[i];
+
+		if (e->scope != 0 && e->scope != rev->scope)
+			continue;
+		if (e->kind == CFG_REV_URL)
+			kinds |= 1u << HTTP_F_LOCATION | 1u << HTTP_F_CONTENT_LOCATION |
+				 1u << HTTP_F_URI;
+		else
+			kinds |= 1u << HTTP_F_SET_COOKIE;
+	}
+	return kinds;
+}
+
+/* A Location, Content-Location or URI value f: up to it from *cur, then the mapped value
+ * in its place. Sets *rewrote when it maps. */
+static int fwd_rewrite_url(struct fwd_head *out, const char *head, const struct http_field *f,
+			   const struct fwd_reverse *rev, uint32_t *cur, bool *rewrote)
+{
+	const char *v = head + f->value.off;
+	const struct cfg_reverse *e = fwd_rev_find(rev, CFG_REV_URL, v, f->value.len,
+						   fwd_url_match);
+	const char *rest;
+	int ret = 0;
+
+	if (!e)
+		return 0;
+	rest = fwd_url_part(e, v, f->value.len) + e->from_len;
+	ret |= fwd_push(out, head + *cur, f->value.off - *cur);
+	if (rev->host) {
+		ret |= fwd_push_str(out, "http://");
+		ret |= fwd_push_text(out, rev->host, rev->host_len);
+	}
+	ret |= fwd_push_text(out, e->to, e->to_len);
+	*cur = (uint32_t)(rest - head);
+	*rewrote = true;
+	return ret;
+}
+
+/* A Set-Cookie value f: each Path= / Domain= attribute (after the cookie-pair, name in any
+ * case) whose value a ProxyPassReverseCookie* entry matches gets that entry's PUBLIC. */
+static int fwd_rewrite_cookie(struct fwd_head *out, const char *head,
+			      const struct http_field *f, const struct fwd_reverse *rev,
+			      uint32_t *cur, bool *rewrote)
+{
+	uint32_t end = f->value.off + f->value.len;
+	const char *semi = memchr(head + f->value.off, ';', f->value.len);
+	uint32_t pos = semi ? (uint32_t)(semi - head) + 1 : end;
+	int ret = 0;
+
+	while (pos < end) {
+		const char *next = memchr(head + pos, ';', end - pos);
+		uint32_t te = next ? (uint32_t)(next - head) : end, vs;
+		const struct cfg_reverse *e = NULL;
+
+		while (pos < te && (head[pos] == ' ' || head[pos] == '\t'))
+			pos++;
+		while (te > pos && (head[te - 1] == ' ' || head[te - 1] == '\t'))
+			te--;
+		if (te - pos >= 5 && strncasecmp(head + pos, "path=", 5) == 0) {
+			vs = pos + 5;
+			e = fwd_rev_find(rev, CFG_REV_COOKIE_PATH, head + vs, te - vs,
+					 fwd_path_match);
+		} else if (te - pos >= 7 && strncasecmp(head + pos, "domain=", 7) == 0) {
+			vs = pos + 7;
+			e = fwd_rev_find(rev, CFG_REV_COOKIE_DOMAIN, head + vs, te - vs,
+					 fwd_domain_match);
+		}
+		if (e) {
+			ret |= fwd_push(out, head + *cur, vs - *cur);
+			ret |= fwd_push_text(out, e->to, e->to_len);
+			*cur = te;
+			*rewrote = true;
+		}
+		pos = next ? (uint32_t)(next - head) + 1 : end;
+	}
+	return ret;
+}
+
+/* The response head without its hop-by-hop fields (Upgrade kept when upgrade), mapped
+ * by ProxyPassReverse* when rev, then `conn` (a Connection field or ""), then
+ * body[0..body_len). -ENOSPC, or -E2BIG when a rewritten head did not fit. */
 static int fwd_response(struct fwd_head *out, char *head, const struct http_response *resp,
-			bool upgrade, const char *conn, const char *body, size_t body_len)
+			const struct fwd_reverse *rev, bool upgrade, const char *conn,
+			const char *body, size_t body_len)
 {
 	const struct http_field *sorted[HTTP_MAX_NOTED];
 	uint32_t cur = 0, end = resp->head_len - 2;
+	bool rewrote = false;
 	int ret = 0;
 
 	fwd_reset(out);
@@ -219,34 +360,43 @@ static int fwd_response(struct fwd_head *out, char *head, const struct http_resp
 	memcpy(head, "HTTP/1.1", 8);
 	fwd_sorted(resp->noted, resp->nnoted, sorted);
 	for (unsigned i = 0; i < resp->nnoted; i++) {
-		if (!fwd_response_drops(sorted[i]->kind, upgrade))
-			continue;
-		ret |= fwd_push(out, head + cur, sorted[i]->line.off - cur);
-		cur = sorted[i]->line.off + sorted[i]->line.len;
+		const struct http_field *f = sorted[i];
+
+		if (fwd_response_drops(f->kind, upgrade)) {
+			ret |= fwd_push(out, head + cur, f->line.off - cur);
+			cur = f->line.off + f->line.len;
+		} else if (rev && (f->kind == HTTP_F_LOCATION || f->kind == HTTP_F_URI ||
+				   f->kind == HTTP_F_CONTENT_LOCATION)) {
+			ret |= fwd_rewrite_url(out, head, f, rev, &cur, &rewrote);
+		} else if (rev && f->kind == HTTP_F_SET_COOKIE) {
+			ret |= fwd_rewrite_cookie(out, head, f, rev, &cur, &rewrote);
+		}
 	}
 	ret |= fwd_push(out, head + cur, end - cur);
 	ret |= fwd_push_str(out, conn);
 	ret |= fwd_push_str(out, "\r\n");
 	ret |= fwd_push(out, body, body_len);
 	if (ret)
-		return -ENOSPC;
+		return rewrote ? -E2BIG : -ENOSPC;
 	fwd_finish(out);
 	return 0;
 }
 
 int fwd_response_head(struct fwd_head *out, char *head, const struct http_response *resp,
-		      bool close_client, bool keep_alive_10, const char *body, size_t body_len)
+		      const struct fwd_reverse *rev, bool close_client, bool keep_alive_10,
+		      const char *body, size_t body_len)
 {
 	const char *conn = close_client ? "Connection: close\r\n"
 			 : keep_alive_10 ? "Connection: keep-alive\r\n" : "";
 
-	return fwd_response(out, head, resp, false, conn, body, body_len);
+	return fwd_response(out, head, resp, rev, false, conn, body, body_len);
 }
 
 int fwd_switch_head(struct fwd_head *out, char *head, const struct http_response *resp,
 		    const char *body, size_t body_len)
 {
-	return fwd_response(out, head, resp, true, "Connection: Upgrade\r\n", body, body_len);
+	return fwd_response(out, head, resp, NULL, true, "Connection: Upgrade\r\n", body,
+			    body_len);
 }
 
 void fwd_advance(struct fwd_head *h, size_t n)

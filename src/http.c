@@ -288,6 +288,10 @@ static const struct {
 	{ "x-forwarded-proto", 17, HTTP_F_X_FORWARDED_PROTO },
 	{ "forwarded", 9, HTTP_F_FORWARDED },
 	{ "x-real-ip", 9, HTTP_F_X_REAL_IP },
+	{ "location", 8, HTTP_F_LOCATION },
+	{ "content-location", 16, HTTP_F_CONTENT_LOCATION },
+	{ "uri", 3, HTTP_F_URI },
+	{ "set-cookie", 10, HTTP_F_SET_COOKIE },
 };
 
 /* name equals lower, '_' in name standing for '-' (the CGI/WSGI folding). */
@@ -317,7 +321,8 @@ static unsigned http_field_kind(const struct http_scan *sc, struct http_span nam
 	if (!(sc->kinds & (1u << HTTP_F_UNDERSCORE)) || !memchr(sc->buf + name.off, '_', name.len))
 		return 0;
 	for (size_t i = 0; i < sizeof(http_known) / sizeof(http_known[0]); i++)
-		if (http_span_eq_folded(sc->buf, name, http_known[i].name, http_known[i].len))
+		if (http_known[i].kind < HTTP_F_LOCATION && /* request fields */
+		    http_span_eq_folded(sc->buf, name, http_known[i].name, http_known[i].len))
 			return HTTP_F_UNDERSCORE_ALIAS;
 	return HTTP_F_UNDERSCORE;
 }
@@ -360,7 +365,10 @@ static int http_note(struct http_scan *sc, unsigned kind, uint32_t ls, uint32_t 
 	unsigned i = sc->nnoted;
 
 	if (sc->nnoted == HTTP_MAX_NOTED)
-		return http_fail(sc, 400, "too many framing and hop-by-hop fields");
+		return http_fail(sc, 400, kind >= HTTP_F_LOCATION ?
+				 "too many fields to rewrite for ProxyPassReverse "
+				 "(Location, Set-Cookie...)" :
+				 "too many framing and hop-by-hop fields");
 	while (i > 0 && sc->noted[i - 1].line.off > ls) {
 		sc->noted[i] = sc->noted[i - 1];
 		i--;
@@ -1146,12 +1154,21 @@ need:
 int http_parse_response(const char *buf, size_t len, const struct http_limits *lim,
 			enum http_method req_method, struct http_response *resp)
 {
+	return http_parse_response_noting(buf, len, lim, req_method, 0, resp);
+}
+
+int http_parse_response_noting(const char *buf, size_t len, const struct http_limits *lim,
+			       enum http_method req_method, unsigned kinds,
+			       struct http_response *resp)
+{
+	unsigned rewrite = 1u << HTTP_F_LOCATION | 1u << HTTP_F_CONTENT_LOCATION |
+			   1u << HTTP_F_URI | 1u << HTTP_F_SET_COOKIE;
 	struct http_scan sc = {
 		.buf = buf,
 		.lim = lim,
 		.kinds = 1u << HTTP_F_CONTENT_LENGTH | 1u << HTTP_F_TRANSFER_ENCODING |
 			 1u << HTTP_F_CONNECTION | 1u << HTTP_F_KEEP_ALIVE |
-			 1u << HTTP_F_PROXY_CONNECTION | 1u << HTTP_F_UPGRADE,
+			 1u << HTTP_F_PROXY_CONNECTION | 1u << HTTP_F_UPGRADE | (kinds & rewrite),
 		.noted = resp->noted,
 	};
 	int rc;

@@ -188,11 +188,18 @@ enum conn_ev proxy_connect(struct conn *c)
 										    : EV_WAIT;
 }
 
+/* Nobody listens: refused, or a Unix socket's file is not there (yet). */
+static bool proxy_not_listening(const struct cfg_backend *be, int res)
+{
+	return res == -ECONNREFUSED || (res == -ENOENT && be->addr.ss_family == AF_UNIX);
+}
+
 static enum conn_ev proxy_connected(struct conn *c, int res)
 {
+	const struct cfg_backend *be = exch_backend(c);
 	enum conn_ev ev;
 
-	if (res == -ECONNREFUSED && !c->timed_out) {
+	if (proxy_not_listening(be, res) && !c->timed_out) {
 		proxy_drop_upstream(c);
 		if (as_wait(c, &ev))
 			return ev;
@@ -203,8 +210,9 @@ static enum conn_ev proxy_connected(struct conn *c, int res)
 	if (res < 0) {
 		if (c->timed_out)
 			return exch_upstream_error(c, 0, "connecting");
-		return exch_fail(c, 502, "backend %s: connect: %s", exch_backend(c)->name,
-				 strerror(-res));
+		return exch_fail(c, 502, "backend %s: connect: %s%s", be->name, strerror(-res),
+				 be->addr.ss_family == AF_UNIX && (res == -EACCES || res == -EPERM) ?
+				 " (the socket must be writable by the serving User)" : "");
 	}
 	as_listening(c);
 	exch_touch(c, exch_timeout_ms(c));
@@ -354,7 +362,15 @@ static enum conn_ev proxy_resp_head(struct conn *c)
 {
 	struct worker *w = c->w;
 	const char *name = exch_backend(c)->name;
-	int ret = http_parse_response(c->rbuf, c->rlen, &w->rlim, c->req.meth, &c->resp);
+	/* ProxyPassReverse*: mapped URLs name the origin the client asked */
+	struct fwd_reverse rev = {
+		.cfg = w->cfg,
+		.scope = c->scope,
+		.host = c->has_host ? c->host : NULL,
+		.host_len = c->host_len,
+	};
+	int ret = http_parse_response_noting(c->rbuf, c->rlen, &w->rlim, c->req.meth,
+					     fwd_response_kinds(&rev), &c->resp);
 	uint32_t hl;
 	long take;
 
@@ -380,8 +396,13 @@ static enum conn_ev proxy_resp_head(struct conn *c)
 	if (take < 0)
 		return exch_fail(c, 502, "backend %s: invalid chunked framing", name);
 	w->stats.bytes_copied += (uint64_t)take;
-	if (fwd_response_head(&c->head, c->rbuf, &c->resp, !c->keep_alive,
-			      c->keep_alive && c->req.version == 10, c->rbuf + hl, (size_t)take))
+	ret = fwd_response_head(&c->head, c->rbuf, &c->resp, &rev, !c->keep_alive,
+				c->keep_alive && c->req.version == 10, c->rbuf + hl, (size_t)take);
+	if (ret == -E2BIG)
+		return exch_fail(c, 502, "backend %s: response head cannot be rewritten for "
+				 "ProxyPassReverse within %u bytes of new text and %u pieces", name,
+				 FWD_EXTRA, FWD_MAX_IOV);
+	if (ret < 0)
 		return exch_fail(c, 502, "backend %s: response head too large to forward", name);
 	c->status = c->resp.status;
 	stats_count_status(&w->stats, c->resp.status);

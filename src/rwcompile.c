@@ -700,18 +700,32 @@ out_free:
 
 /* ---- RewriteRule ---- */
 
-/* [P]: "http://authority" must be literal; returns where the path template starts. */
+/* [P]: "http://authority" or "unix:/socket|http://authority" (httpd's syntax) must be
+ * literal; returns where the path template starts. config.c checks the socket path. */
 static int rw_proxy_sub(const char *sub, struct rw_rule_info *info, size_t *path_off,
 			char *msg, size_t msglen)
 {
 	size_t a = 7, e;
 	char show[RW_SHOW_MAX + 8];
+	const char *bar = strncasecmp(sub, "unix:", 5) == 0 ? strchr(sub, '|') : NULL;
 
-	if (strncasecmp(sub, "https://", 8) == 0)
+	if (bar) {
+		if (strcspn(sub, "$%\\") < (size_t)(bar - sub))
+			return rw_err(msg, msglen, "[P]: the socket path of \"%s\" must be literal",
+				      rw_show(sub, strlen(sub), show, sizeof(show)));
+		a = (size_t)(bar + 1 - sub);
+		if (strncasecmp(sub + a, "http://", 7) != 0)
+			return rw_err(msg, msglen, "[P] needs a substitution "
+				      "unix:/PATH|http://host[:port]/..., not \"%s\"",
+				      rw_show(sub, strlen(sub), show, sizeof(show)));
+		a += 7;
+	} else if (strncasecmp(sub, "https://", 8) == 0) {
 		return rw_err(msg, msglen, "TLS to backends is not supported");
-	if (strncasecmp(sub, "http://", 7) != 0)
-		return rw_err(msg, msglen, "[P] needs a substitution http://host[:port]/..., "
-			      "not \"%s\"", rw_show(sub, strlen(sub), show, sizeof(show)));
+	} else if (strncasecmp(sub, "http://", 7) != 0) {
+		return rw_err(msg, msglen, "[P] needs a substitution http://host[:port]/... or "
+			      "unix:/PATH|http://host/..., not \"%s\"",
+			      rw_show(sub, strlen(sub), show, sizeof(show)));
+	}
 	for (e = a; sub[e] && !strchr("/?$%\\", sub[e]); e++)
 		if (!uri_is((unsigned char)sub[e], URI_C_ALNUM) && !strchr(".-_~:[]", sub[e]))
 			return rw_err(msg, msglen, "[P]: the host of \"%s\" must be literal",

@@ -5,11 +5,13 @@
 #include <check.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "spliced/accesslog.h"
@@ -122,8 +124,14 @@ START_TEST(test_builtin)
 		ck_assert_uint_eq(cfg.autostart[0].argc, 2);
 		ck_assert_str_eq(cfg.autostart[0].text + cfg.autostart[0].argv_off[1],
 				 SPLICED_DATADIR "/demo/app.py");
+		/* the application's redirects name /app/ on spliced's port */
+		ck_assert_uint_eq(cfg.nreverse, 1);
+		ck_assert_int_eq(cfg.reverse[0].kind, CFG_REV_URL);
+		ck_assert_str_eq(cfg.reverse[0].to, "/app/");
+		ck_assert_str_eq(cfg.reverse[0].from, "http://127.0.0.1:8000/");
 	} else {
 		ck_assert_uint_eq(cfg.nautostart, 0);
+		ck_assert_uint_eq(cfg.nreverse, 0);
 	}
 }
 END_TEST
@@ -475,6 +483,126 @@ START_TEST(test_proxypass_errors)
 	/* a failed line leaves nothing behind */
 	ck_assert_int_eq(parse("ProxyPass / http://127.0.0.1/ bad\n"), -EINVAL);
 	ck_assert_uint_eq(cfg.npass + cfg.nbackend, 0);
+}
+END_TEST
+
+START_TEST(test_reverse_forms)
+{
+	ck_assert_int_eq(parse("ProxyPass /app/ http://127.0.0.1:8000/\n"
+			       "ProxyPassReverse /app/ http://127.0.0.1:8000/\n"
+			       "proxypassreverse / /internal/\n"
+			       "ProxyPassReverse /u/ unix:/run/app.sock|http://localhost/\n"
+			       "<VirtualHost *:80>\n"
+			       "ProxyPassReverseCookiePath / /app/\n"
+			       "ProxyPassReverseCookieDomain backend.lan example.org\n"
+			       "</VirtualHost>\n"), 0);
+	ck_assert_uint_eq(cfg.nreverse, 5);
+	ck_assert_int_eq(cfg.reverse[0].kind, CFG_REV_URL);
+	ck_assert_str_eq(cfg.reverse[0].to, "/app/");
+	ck_assert_str_eq(cfg.reverse[0].from, "http://127.0.0.1:8000/");
+	ck_assert_uint_eq(cfg.reverse[0].from_len, 22);
+	ck_assert_uint_eq(cfg.reverse[0].to_len, 5);
+	ck_assert_uint_eq(cfg.reverse[0].scope, 0);
+	ck_assert_str_eq(cfg.reverse[1].from, "/internal/");
+	/* a Unix socket URL maps as its http:// part, as httpd does */
+	ck_assert_str_eq(cfg.reverse[2].from, "http://localhost/");
+	/* the cookie directives: INTERNAL is what the backend sends */
+	ck_assert_int_eq(cfg.reverse[3].kind, CFG_REV_COOKIE_PATH);
+	ck_assert_str_eq(cfg.reverse[3].from, "/");
+	ck_assert_str_eq(cfg.reverse[3].to, "/app/");
+	ck_assert_uint_eq(cfg.reverse[3].scope, 1);
+	ck_assert_int_eq(cfg.reverse[4].kind, CFG_REV_COOKIE_DOMAIN);
+	ck_assert_str_eq(cfg.reverse[4].from, "backend.lan");
+	ck_assert_str_eq(cfg.reverse[4].to, "example.org");
+}
+END_TEST
+
+START_TEST(test_reverse_errors)
+{
+	char line[CFG_NAME_MAX + 64];
+
+	ck_parse_err("ProxyPassReverse app http://127.0.0.1/\n", 1,
+		     "ProxyPassReverse: path \"app\" must start with '/'");
+	ck_parse_err("ProxyPassReverse / ftp://127.0.0.1/\n", 1,
+		     "ProxyPassReverse: \"ftp://127.0.0.1/\" is not an http:// URL or a URL-path");
+	ck_parse_err("ProxyPassReverse /\n", 1,
+		     "ProxyPassReverse: takes 2 arguments, 1 given");
+	ck_parse_err("ProxyPassReverse / http://127.0.0.1/ interpolate\n", 1,
+		     "ProxyPassReverse: takes 2 arguments, 3 given");
+	ck_parse_err("ProxyPassReverseCookiePath \"/a b\" /\n", 1,
+		     "ProxyPassReverseCookiePath: internal value \"/a b\" must be non-empty, without "
+		     "blanks, control characters or ';'");
+	ck_parse_err("ProxyPassReverseCookieDomain a.lan \"\"\n", 1,
+		     "ProxyPassReverseCookieDomain: public value \"\" must be non-empty, without "
+		     "blanks, control characters or ';'");
+	ck_parse_err("ProxyPassReverseCookieDomain a.lan b;c\n", 1,
+		     "ProxyPassReverseCookieDomain: public value \"b;c\" must be non-empty, without "
+		     "blanks, control characters or ';'");
+	snprintf(line, sizeof(line), "ProxyPassReverse / http://h/%0*d\n", CFG_NAME_MAX, 0);
+	ck_assert_int_eq(parse(line), -EINVAL);
+	ck_assert_uint_eq(cfg.nreverse, 0);
+}
+END_TEST
+
+START_TEST(test_proxypass_unix)
+{
+	const struct sockaddr_un *sun;
+	char longpath[200], line[400];
+
+	ck_assert_int_eq(parse("ProxyPass /app/ unix:/run/app.sock|http://localhost/\n"
+			       "ProxyPass /b/ UNIX:/run/app.sock|http://localhost/b/\n"
+			       "ProxyPass /c/ unix:/run/app.sock|http://other:81/\n"
+			       "RewriteEngine On\n"
+			       "RewriteRule ^/r/(.*) unix:/run/app.sock|http://localhost/r/$1 [P]\n"
+			       "ProxyAutostart unix:/run/app.sock|http://localhost -- /bin/true\n"), 0);
+	/* one pool per socket and Host; the [P] rule and ProxyAutostart name the same */
+	ck_assert_uint_eq(cfg.nbackend, 2);
+	ck_assert_str_eq(cfg.backend[0].name, "unix:/run/app.sock|http://localhost");
+	ck_assert_str_eq(cfg.backend[0].authority, "localhost");
+	ck_assert_str_eq(cfg.backend[1].authority, "other:81");
+	sun = (const struct sockaddr_un *)&cfg.backend[0].addr;
+	ck_assert_int_eq(sun->sun_family, AF_UNIX);
+	ck_assert_str_eq(sun->sun_path, "/run/app.sock");
+	ck_assert_uint_eq(cfg.backend[0].addrlen, offsetof(struct sockaddr_un, sun_path) + 14);
+	ck_assert_str_eq(cfg.pass[0].path, "/");
+	ck_assert_str_eq(cfg.pass[1].path, "/b/");
+	ck_assert_int_eq(cfg.pass[1].backend, 0);
+	ck_assert_int_eq(cfg.rw.rule[0].backend, 0);
+	ck_assert_int_eq(cfg.backend[0].autostart, 0);
+	config_free(&cfg);   /* the compiled rule */
+
+	ck_parse_err("ProxyPass / unix:run/app.sock|http://localhost/\n", 1,
+		     "ProxyPass: the socket path of \"unix:run/app.sock|http://localhost/\" must be "
+		     "absolute");
+	ck_parse_err("ProxyPass / unix:/run/app.sock\n", 1,
+		     "ProxyPass: \"unix:/run/app.sock\": a Unix socket backend is written "
+		     "unix:/PATH|http://HOST/");
+	ck_parse_err("ProxyPass / unix:/run/app.sock|ftp://localhost/\n", 1,
+		     "ProxyPass: \"unix:/run/app.sock|ftp://localhost/\": a Unix socket backend is "
+		     "written unix:/PATH|http://HOST/");
+	ck_parse_err("ProxyPass / unix:|http://localhost/\n", 1,
+		     "ProxyPass: the socket path of \"unix:|http://localhost/\" must be absolute");
+	ck_parse_err("ProxyPass / \"unix:/run/a\\\"b|http://localhost/\"\n", 1,
+		     "ProxyPass: the socket path of \"unix:/run/a\"b|http://localhost/\" must not "
+		     "contain '\"' or '\\'");
+	memset(longpath, 'a', sizeof(longpath));
+	longpath[0] = '/';
+	longpath[108] = '\0';  /* 108 bytes: no room for sun_path's NUL */
+	snprintf(line, sizeof(line), "ProxyPass / unix:%s|http://localhost/\n", longpath);
+	ck_assert_int_eq(parse(line), -EINVAL);
+	ck_assert_pstr_eq(strstr(err.msg, "is longer than 107 bytes"),
+			  err.msg + strlen(err.msg) - strlen("is longer than 107 bytes"));
+	longpath[107] = '\0';  /* 107 fit */
+	snprintf(line, sizeof(line), "ProxyPass / unix:%s|http://localhost/\n", longpath);
+	ck_assert_int_eq(parse(line), 0);
+	ck_parse_err("RewriteEngine On\nRewriteRule ^/(.*) unix:/run/$1|http://localhost/ [P]\n", 2,
+		     "RewriteRule: [P]: the socket path of \"unix:/run/$1|http://localhost/\" must be "
+		     "literal");
+	config_free(&cfg);
+	ck_parse_err("RewriteEngine On\nRewriteRule ^/(.*) unix:run.sock|http://localhost/ [P]\n", 2,
+		     "RewriteRule: the socket path of \"unix:run.sock|http://localhost\" must be "
+		     "absolute");
+	config_free(&cfg);
 }
 END_TEST
 
@@ -1287,6 +1415,9 @@ static Suite *config_suite(void)
 		{ "proxypass_upgrade", test_proxypass_upgrade, 0 },
 		{ "proxypass_dedup", test_proxypass_dedup, 0 },
 		{ "proxypass_limits", test_proxypass_limits, 0 },
+		{ "proxypass_unix", test_proxypass_unix, 0 },
+		{ "reverse_forms", test_reverse_forms, 0 },
+		{ "reverse_errors", test_reverse_errors, 0 },
 		{ "flags", test_flags, 0 },
 		{ "user_group", test_user_group, 0 },
 		{ "error_log", test_error_log, 0 },

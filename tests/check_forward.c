@@ -290,8 +290,8 @@ static const char *resp_build(const char *text, bool close_client, bool ka10)
 	memcpy(rbuf, text, len);
 	ret = http_parse_response(rbuf, len, &lim, HTTP_METHOD_GET, &resp);
 	ck_assert_int_gt(ret, 0);
-	ck_assert_int_eq(fwd_response_head(&fx.out, rbuf, &resp, close_client, ka10, rbuf + ret,
-					   len - (size_t)ret), 0);
+	ck_assert_int_eq(fwd_response_head(&fx.out, rbuf, &resp, NULL, close_client, ka10,
+					   rbuf + ret, len - (size_t)ret), 0);
 	return flatten(&fx.out);
 }
 
@@ -310,6 +310,173 @@ START_TEST(test_switch_head)
 	ck_assert_str_eq(flatten(&fx.out),
 			 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
 			 "Sec-WebSocket-Accept: abc=\r\nConnection: Upgrade\r\n\r\n\x81\x02hi");
+}
+END_TEST
+
+/* ---- ProxyPassReverse* ---- */
+
+static struct config rcfg;
+
+static void rev_add(uint8_t kind, unsigned scope, const char *to, const char *from)
+{
+	struct cfg_reverse *e = &rcfg.reverse[rcfg.nreverse++];
+
+	snprintf(e->to, sizeof(e->to), "%s", to);
+	snprintf(e->from, sizeof(e->from), "%s", from);
+	e->to_len = (uint16_t)strlen(e->to);
+	e->from_len = (uint16_t)strlen(e->from);
+	e->kind = kind;
+	e->scope = (uint16_t)scope;
+}
+
+static void rev_setup(void)
+{
+	memset(&rcfg, 0, sizeof(rcfg));
+	rev_add(CFG_REV_URL, 0, "/app/", "http://127.0.0.1:8000/");
+	rev_add(CFG_REV_URL, 0, "/p/", "/internal/");
+	rev_add(CFG_REV_URL, 1, "/v/", "http://vhost-backend/");
+	rev_add(CFG_REV_COOKIE_PATH, 0, "/app/", "/");
+	rev_add(CFG_REV_COOKIE_DOMAIN, 0, "public.example", "internal.");
+	rev_add(CFG_REV_COOKIE_PATH, 2, "/two/", "/");
+}
+
+/* Builds the client's head for `text` with the mappings of `scope` and `host`; returns
+ * fwd_response_head()'s result, the head in *flat when 0. */
+static int rev_build(const char *text, unsigned scope, const char *host, const char **flat)
+{
+	static char rbuf[4096];
+	static struct http_response resp;
+	struct fwd_reverse rev = { .cfg = &rcfg, .scope = scope, .host = host,
+				   .host_len = host ? strlen(host) : 0 };
+	size_t len = strlen(text);
+	int ret;
+
+	memcpy(rbuf, text, len);
+	ret = http_parse_response_noting(rbuf, len, &lim, HTTP_METHOD_GET,
+					 fwd_response_kinds(&rev), &resp);
+	ck_assert_int_gt(ret, 0);
+	ret = fwd_response_head(&fx.out, rbuf, &resp, &rev, false, false, rbuf + ret,
+				len - (size_t)ret);
+	if (ret == 0)
+		*flat = flatten(&fx.out);
+	return ret;
+}
+
+static const char *rev_ok(const char *text, unsigned scope, const char *host)
+{
+	const char *flat = NULL;
+
+	ck_assert_int_eq(rev_build(text, scope, host, &flat), 0);
+	return flat;
+}
+
+START_TEST(test_reverse_location)
+{
+	/* CherryPy's trailing-slash redirect behind ProxyPass /app/ http://127.0.0.1:8000/ */
+	ck_assert_str_eq(rev_ok("HTTP/1.1 301 Moved\r\nLocation: http://127.0.0.1:8000/sub/\r\n"
+				"Content-Length: 0\r\n\r\n", 0, "127.0.0.1:8080"),
+			 "HTTP/1.1 301 Moved\r\nLocation: http://127.0.0.1:8080/app/sub/\r\n"
+			 "Content-Length: 0\r\n\r\n");
+	/* the scheme and host compare in any case; Content-Location and URI too */
+	ck_assert_str_eq(rev_ok("HTTP/1.1 200 OK\r\nContent-Location: HTTP://127.0.0.1:8000/a?b\r\n"
+				"URI: http://127.0.0.1:8000/\r\nContent-Length: 0\r\n\r\n", 0,
+				"Example.org"),
+			 "HTTP/1.1 200 OK\r\nContent-Location: http://Example.org/app/a?b\r\n"
+			 "URI: http://Example.org/app/\r\nContent-Length: 0\r\n\r\n");
+}
+END_TEST
+
+START_TEST(test_reverse_unmatched_and_relative)
+{
+	static const char other[] = "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:8001/x\r\n"
+				    "Content-Length: 0\r\n\r\n";
+	static const char rel[] = "HTTP/1.1 302 Found\r\nLocation: /sub/\r\n"
+				  "Content-Length: 0\r\n\r\n";
+
+	/* another origin and a relative reference pass unchanged, as with httpd */
+	ck_assert_str_eq(rev_ok(other, 0, "h"), other);
+	ck_assert_str_eq(rev_ok(rel, 0, "h"), rel);
+	/* without a host (HTTP/1.0, no Host) the mapped value is a path */
+	ck_assert_str_eq(rev_ok("HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:8000/q\r\n\r\n",
+				0, NULL),
+			 "HTTP/1.1 302 Found\r\nLocation: /app/q\r\n\r\n");
+}
+END_TEST
+
+START_TEST(test_reverse_path_entry)
+{
+	/* an entry whose URL is a path compares with the path of any absolute value */
+	ck_assert_str_eq(rev_ok("HTTP/1.1 302 Found\r\nLocation: http://any:1/internal/z\r\n\r\n",
+				0, "h:81"),
+			 "HTTP/1.1 302 Found\r\nLocation: http://h:81/p/z\r\n\r\n");
+}
+END_TEST
+
+START_TEST(test_reverse_scopes)
+{
+	static const char v[] = "HTTP/1.1 302 Found\r\nLocation: http://vhost-backend/k\r\n\r\n";
+
+	/* a virtual host's entry applies in it, not in the main server or another vhost */
+	ck_assert_str_eq(rev_ok(v, 1, "h"), "HTTP/1.1 302 Found\r\nLocation: http://h/v/k\r\n\r\n");
+	ck_assert_str_eq(rev_ok(v, 0, "h"), v);
+	ck_assert_str_eq(rev_ok(v, 2, "h"), v);
+	/* the main server's entries apply in a virtual host */
+	ck_assert_str_eq(rev_ok("HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:8000/\r\n\r\n",
+				1, "h"),
+			 "HTTP/1.1 302 Found\r\nLocation: http://h/app/\r\n\r\n");
+	ck_assert_uint_eq(fwd_response_kinds(NULL), 0);
+}
+END_TEST
+
+START_TEST(test_reverse_cookie)
+{
+	/* Path= and Domain= values that start with INTERNAL are replaced whole by PUBLIC */
+	ck_assert_str_eq(rev_ok("HTTP/1.1 200 OK\r\nSet-Cookie: s=1; path=/x; HttpOnly; "
+				"Domain=INTERNAL.lan\r\nSet-Cookie: t=2;Path=/\r\n"
+				"Content-Length: 0\r\n\r\n", 0, "h"),
+			 "HTTP/1.1 200 OK\r\nSet-Cookie: s=1; path=/app/; HttpOnly; "
+			 "Domain=public.example\r\nSet-Cookie: t=2;Path=/app/\r\n"
+			 "Content-Length: 0\r\n\r\n");
+	/* the cookie-pair is not an attribute; unmatched attributes pass */
+	ck_assert_str_eq(rev_ok("HTTP/1.1 200 OK\r\nSet-Cookie: path=/; Domain=other\r\n\r\n", 0, "h"),
+			 "HTTP/1.1 200 OK\r\nSet-Cookie: path=/; Domain=other\r\n\r\n");
+	/* main server's entry first: scope 2's "/" entry comes after it */
+	ck_assert_str_eq(rev_ok("HTTP/1.1 200 OK\r\nSet-Cookie: a=b; Path=/q\r\n\r\n", 2, "h"),
+			 "HTTP/1.1 200 OK\r\nSet-Cookie: a=b; Path=/app/\r\n\r\n");
+}
+END_TEST
+
+START_TEST(test_reverse_out_of_bounds)
+{
+	char text[4096];
+	size_t n = 0;
+	const char *flat = NULL;
+
+	/* 30 Location fields each growing: more new text than FWD_EXTRA -> -E2BIG, never the
+	 * backend's address passed along */
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "HTTP/1.1 200 OK\r\n");
+	for (int i = 0; i < 30; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+				      "Location: http://127.0.0.1:8000/%d\r\n", i);
+	snprintf(text + n, sizeof(text) - n, "\r\n");
+	ck_assert_int_eq(rev_build(text, 0, "a-rather-long-host-name.example.org:8080", &flat),
+			 -E2BIG);
+	/* more fields to rewrite than HTTP_MAX_NOTED: the head is refused (502) */
+	n = (size_t)snprintf(text, sizeof(text), "HTTP/1.1 200 OK\r\n");
+	for (int i = 0; i < HTTP_MAX_NOTED + 1; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "Set-Cookie: c%d=1\r\n", i);
+	snprintf(text + n, sizeof(text) - n, "\r\n");
+	{
+		struct http_response resp;
+		struct fwd_reverse rev = { .cfg = &rcfg };
+
+		ck_assert_int_eq(http_parse_response_noting(text, strlen(text), &lim,
+							    HTTP_METHOD_GET,
+							    fwd_response_kinds(&rev), &resp), -1);
+		/* without a cookie mapping they are not noted, and pass */
+		ck_assert_int_gt(http_parse_response(text, strlen(text), &lim, HTTP_METHOD_GET,
+						     &resp), 0);
+	}
 }
 END_TEST
 
@@ -369,6 +536,15 @@ static Suite *forward_suite(void)
 	tcase_add_test(tc, test_response_close_and_version);
 	tcase_add_test(tc, test_response_keep_alive_10);
 	tcase_add_test(tc, test_switch_head);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("proxy_pass_reverse");
+	tcase_add_checked_fixture(tc, rev_setup, NULL);
+	tcase_add_test(tc, test_reverse_location);
+	tcase_add_test(tc, test_reverse_unmatched_and_relative);
+	tcase_add_test(tc, test_reverse_path_entry);
+	tcase_add_test(tc, test_reverse_scopes);
+	tcase_add_test(tc, test_reverse_cookie);
+	tcase_add_test(tc, test_reverse_out_of_bounds);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -618,6 +618,8 @@ static void backend_start(struct e2e_proc *p, const char *extra, bool recording)
 	}
 	close(pfd[0]);
 	line[got] = 0;
+	if (strncmp(line, "listening unix:", 15) == 0 && memchr(line, '\n', (size_t)got))
+		return;   /* -u PATH: no port */
 	if (sscanf(line, "listening 127.0.0.1:%d", &p->port) != 1 || p->port <= 0) {
 		char *err;
 

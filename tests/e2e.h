@@ -45,7 +45,8 @@ struct e2e_proc {
 const char *e2e_env_bin(const char *var);
 
 /* Starts TESTBACKEND_BIN -p 0 [extra_args split on spaces] and learns its port from the
- * "listening 127.0.0.1:PORT" line. The _recording variant adds "-r p->record". */
+ * "listening 127.0.0.1:PORT" line (with "-u PATH" in extra_args: waits for "listening
+ * unix:PATH", port 0). The _recording variant adds "-r p->record". */
 void e2e_backend_start(struct e2e_proc *p, const char *extra_args);
 void e2e_backend_start_recording(struct e2e_proc *p, const char *extra_args);
 void e2e_backend_stop(struct e2e_proc *p);

@@ -4,10 +4,12 @@
  * and pipelining (requests are handled strictly in order; bytes after one
  * request belong to the next).
  *
- * Usage: testbackend [-a ADDR] [-p PORT] [-r RECORDFILE] [-c] [-d MS]
+ * Usage: testbackend [-a ADDR] [-p PORT] [-u PATH] [-r RECORDFILE] [-c] [-d MS]
  *                    [-s STARTFILE] [-o TEXT] [-T]
  *   -a ADDR   numeric IPv4/IPv6 address to listen on (default 127.0.0.1)
  *   -p PORT   port (default 0: the kernel chooses)
+ *   -u PATH   listen on the Unix-domain stream socket PATH instead (a file
+ *             already there is removed first); prints "listening unix:PATH"
  *   -r FILE   append every received request head (raw bytes, request line
  *             through the blank line) to FILE, one write() per head
  *   -c        close-only mode: "Connection: close" and close after every
@@ -49,6 +51,12 @@
  *                 bytes (response head limits)
  *   say=WORD      print "say WORD" on stdout (one write(), WORD as received,
  *                 at most 200 bytes), then answer as usual
+ *   location=V    the response also carries "Location: V" (V percent-decoded,
+ *                 at most 200 bytes, no control characters), e.g.
+ *                 location=http://127.0.0.1:8000/sub/
+ *   cookie=V      the response also carries "Set-Cookie: V" (decoded the same
+ *                 way), e.g. cookie=s=1;%20Path=/sub;%20Domain=backend.lan
+ *   repeat=N      send the location= and cookie= fields N times each (1..100)
  * GET /stats -> "conns=K requests=R\n".  Every response carries X-Conn-Id,
  * X-Req-No, X-Body-Len, X-Body-Fnv (FNV-1a 64, %016llx), X-Body-Chunked.
  */
@@ -71,6 +79,7 @@
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <time.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -89,12 +98,13 @@
 #define MAX_LEN       (1ull << 50)
 
 static const char usage_text[] =
-"usage: testbackend [-a ADDR] [-p PORT] [-r RECORDFILE] [-c] [-d MS] [-s STARTFILE]\n"
+"usage: testbackend [-a ADDR] [-p PORT] [-u PATH] [-r RECORDFILE] [-c] [-d MS] [-s STARTFILE]\n"
 "  -d MS: sleep before listen(); -s FILE: append \"start PID\" to FILE at start\n"
 "  -o TEXT: print TEXT on stdout and stderr; -T: try ftruncate(1, 0), print the result\n"
 "query parameters (any path): status=N len=N mode=cl|chunked|close chunk=N\n"
 "  delay=MS hdelay=MS early=N body=echo|wire connection=TOKEN drop=1 sleepclose=MS\n"
-"  say=WORD hdrs=N bighdr=N; GET /stats\n";
+"  say=WORD hdrs=N bighdr=N location=URL cookie=SETCOOKIE (percent-decoded) repeat=N;\n"
+"  GET /stats; -u PATH: listen on a Unix-domain socket\n";
 
 static unsigned char pattern_buf[PIECE + PATTERN_MOD];
 static int record_fd = -1;
@@ -148,6 +158,9 @@ struct params {
 	bool has_sleepclose;
 	const char *say;           /* say=: points into the request head */
 	size_t say_len;
+	char location[201];        /* location=, decoded; "" = none */
+	char cookie[201];          /* cookie=, decoded; "" = none */
+	unsigned repeat;           /* repeat=: times location/cookie are sent (default 1) */
 };
 
 /* ------------------------------------------------------------------ */
@@ -472,12 +485,47 @@ static int parse_head(const char *h, size_t hlen, struct req *r)
 	return RS_OK;
 }
 
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decodes v[0..vlen) into out (NUL-terminated, at most outlen - 1 bytes); false
+ * when it does not fit or decodes to a control character. */
+static bool pct_decode(const char *v, size_t vlen, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < vlen; i++) {
+		int ch = (unsigned char)v[i];
+
+		if (ch == '%') {
+			if (i + 2 >= vlen || hexval(v[i + 1]) < 0 || hexval(v[i + 2]) < 0)
+				return false;
+			ch = hexval(v[i + 1]) * 16 + hexval(v[i + 2]);
+			i += 2;
+		}
+		if (ch < 0x20 || ch == 0x7f || n + 1 >= outlen)
+			return false;
+		out[n++] = (char)ch;
+	}
+	out[n] = '\0';
+	return true;
+}
+
 static int parse_params(const char *target, size_t tlen, struct params *pr, bool *is_stats)
 {
 	memset(pr, 0, sizeof *pr);
 	pr->status = 200;
 	pr->mode = MODE_CL;
 	pr->chunk = 8192;
+	pr->repeat = 1;
 
 	const char *end = target + tlen;
 	const char *path = target;
@@ -570,6 +618,16 @@ static int parse_params(const char *target, size_t tlen, struct params *pr, bool
 					return RS_BAD;
 			pr->connection = v;
 			pr->connection_len = vlen;
+		} else if (ieq(k, klen, "location")) {
+			if (!pct_decode(v, vlen, pr->location, sizeof pr->location))
+				return RS_BAD;
+		} else if (ieq(k, klen, "repeat")) {
+			if (!parse_u64(v, vlen, 100, &n) || n == 0)
+				return RS_BAD;
+			pr->repeat = (unsigned)n;
+		} else if (ieq(k, klen, "cookie")) {
+			if (!pct_decode(v, vlen, pr->cookie, sizeof pr->cookie))
+				return RS_BAD;
 		} else if (ieq(k, klen, "drop")) {
 			if (!parse_u64(v, vlen, 1, &n))
 				return RS_BAD;
@@ -1006,6 +1064,12 @@ static int handle_one(struct conn *c)
 		if (out_str(c, "\r\n"))
 			goto out;
 	}
+	for (unsigned i = 0; i < pr.repeat; i++) {
+		if (pr.location[0] && out_fmt(c, "Location: %s\r\n", pr.location))
+			goto out;
+		if (pr.cookie[0] && out_fmt(c, "Set-Cookie: %s\r\n", pr.cookie))
+			goto out;
+	}
 	if (send_std_headers(c, &b, r.chunked) ||
 	    out_str(c, closing ? "Connection: close\r\n" :
 		       r.minor == 0 ? "Connection: keep-alive\r\n" : "") ||
@@ -1095,18 +1159,53 @@ static void usage(void)
 	exit(2);
 }
 
+/* A listening Unix-domain socket at path (an old file there removed), after sleeping
+ * delay_ms between bind() and listen() (connects are refused meanwhile); -1 on error. */
+static int listen_unix(const char *path, unsigned long long delay_ms)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof sun.sun_path) {
+		fprintf(stderr, "testbackend: %s: path too long\n", path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		perror("socket");
+		return -1;
+	}
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0) {
+		perror(path);
+		close(fd);
+		return -1;
+	}
+	if (delay_ms)
+		sleep_ms(delay_ms);
+	if (listen(fd, 4096) < 0) {
+		perror("listen");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 int main(int argc, char **argv)
 {
 	const char *addr = "127.0.0.1";
 	const char *port = "0";
 	const char *recfile = NULL;
+	const char *unix_path = NULL;
 	const char *startfile = NULL;
 	const char *say_text = NULL;
 	bool try_truncate = false;
 	unsigned long long listen_delay = 0;
 	int opt;
-	while ((opt = getopt(argc, argv, "a:p:r:cd:s:o:Th")) != -1) {
+	while ((opt = getopt(argc, argv, "a:p:u:r:cd:s:o:Th")) != -1) {
 		switch (opt) {
+		case 'u': unix_path = optarg; break;
 		case 'a': addr = optarg; break;
 		case 'p': port = optarg; break;
 		case 'r': recfile = optarg; break;
@@ -1142,6 +1241,16 @@ int main(int argc, char **argv)
 		}
 	}
 
+	int lfd;
+	int one = 1;
+	if (unix_path) {
+		lfd = listen_unix(unix_path, listen_delay);
+		if (lfd < 0)
+			return 1;
+		printf("listening unix:%s\n", unix_path);
+		fflush(stdout);
+		goto listening;
+	}
 	struct addrinfo hints, *ai = NULL;
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
@@ -1152,12 +1261,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "testbackend: %s:%s: %s\n", addr, port, gai_strerror(gai));
 		return 1;
 	}
-	int lfd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	lfd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (lfd < 0) {
 		perror("socket");
 		return 1;
 	}
-	int one = 1;
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 	if (bind(lfd, ai->ai_addr, ai->ai_addrlen) < 0) {
 		perror("bind");
@@ -1190,6 +1298,7 @@ int main(int argc, char **argv)
 		printf("listening %s:%u\n", host, lport);
 	}
 	fflush(stdout);
+listening:
 	if (try_truncate) {
 		char line[256];
 		int n = snprintf(line, sizeof line, "ftruncate(1, 0): %s\n",

@@ -31,6 +31,7 @@
 #define CFG_AUTOSTART_ENVTEXT 2048 /* bytes of the Env= values (NUL-separated) */
 
 #define CFG_MAX_ALIAS 16
+#define CFG_MAX_REVERSE 64         /* ProxyPassReverse* lines, all sections together */
 #define CFG_MAX_INDEX 8
 
 /* Alias URL-PREFIX DIRECTORY */
@@ -118,6 +119,24 @@ struct cfg_pass {
 					* case, comma-separated; "" = none (Upgrade dropped) */
 };
 
+enum cfg_reverse_kind {
+	CFG_REV_URL = 1,               /* ProxyPassReverse PATH URL */
+	CFG_REV_COOKIE_PATH,           /* ProxyPassReverseCookiePath INTERNAL PUBLIC */
+	CFG_REV_COOKIE_DOMAIN,         /* ProxyPassReverseCookieDomain INTERNAL PUBLIC */
+};
+
+/* A mapping applied to response fields (src/forward.c): `from` is what the backend
+ * sends (a URL prefix, a cookie path or domain prefix), `to` what the client sees (a
+ * URL-path, a cookie path or domain). */
+struct cfg_reverse {
+	char from[CFG_NAME_MAX];
+	char to[CFG_NAME_MAX];
+	uint16_t from_len;
+	uint16_t to_len;
+	uint8_t kind;                  /* enum cfg_reverse_kind */
+	uint16_t scope;                /* 0: main server; else the <VirtualHost> it is in */
+};
+
 /* The main server (scope 0) or one <VirtualHost> (scope 1..nscope-1). Unset values of a
  * virtual host fall back to the main server's, as httpd merges server configs. */
 struct cfg_scope {
@@ -169,6 +188,8 @@ struct config {
 	unsigned backoff_max_ms;
 	struct cfg_pass pass[CFG_MAX_PASS];  /* in config order; first matching prefix wins */
 	unsigned npass;
+	struct cfg_reverse reverse[CFG_MAX_REVERSE]; /* in config order */
+	unsigned nreverse;
 	bool preserve_host;            /* ProxyPreserveHost, default Off */
 	bool keepalive;                /* KeepAlive, default On */
 	bool underscores_in_headers;   /* UnderscoresInHeaders, default Off: names with '_'

@@ -47,4 +47,15 @@ struct fwd_target {
 	size_t upgrade_len;
 };
 
+/* What the response head rewriter knows for ProxyPassReverse* (cfg->reverse[]): the
+ * entries of the main server, then those of `scope`, apply (httpd's merge order). */
+struct fwd_reverse {
+	const struct config *cfg;
+	unsigned scope;
+	const char *host;                  /* the client's host (Host, as received): mapped
+					    * URLs become "http://host" + path; NULL: the
+					    * path alone (a relative reference) */
+	size_t host_len;
+};
+
 #endif

@@ -24,14 +24,27 @@ int fwd_request_head(struct fwd_head *out, char *head, size_t headroom,
 		     const struct http_request *req, const struct fwd_target *t,
 		     const char *body, size_t body_len);
 
+/* The response fields (bits 1 << HTTP_F_*) fwd_response_head() rewrites for rev, for
+ * http_parse_response_noting(): none when rev is NULL or has no entry for its scope. */
+unsigned fwd_response_kinds(const struct fwd_reverse *rev);
+
 /* Builds the head sent to the client for the response parsed from head[0..resp->head_len):
  * the status line with the version set to HTTP/1.1 (in place), the fields without the
  * hop-by-hop ones (Connection and what it lists, Keep-Alive, Proxy-Connection, Upgrade),
  * then "Connection: close" when close_client, or "Connection: keep-alive" when
  * keep_alive_10 (an HTTP/1.0 client that keeps the connection), then body[0..body_len).
- * Returns 0 or -ENOSPC. */
+ * With rev (may be NULL), noted Location, Content-Location and URI values are mapped as
+ * httpd's ProxyPassReverse does: the first entry whose URL is a case-insensitive prefix of
+ * the value (an entry whose "URL" is a path is compared with the value's path) gives
+ * "http://" rev->host + PATH + the rest of the value; other values (relative ones among
+ * them) pass unchanged. Noted Set-Cookie values have the value of each Path= (Domain=)
+ * attribute that starts with a ProxyPassReverseCookiePath (...Domain, any case) INTERNAL
+ * replaced by its PUBLIC, whole. The new text is in out->extra, the rest points into head.
+ * Returns 0, -E2BIG when the rewritten head does not fit FWD_EXTRA / FWD_MAX_IOV, or
+ * -ENOSPC when the head without rewriting does not. */
 int fwd_response_head(struct fwd_head *out, char *head, const struct http_response *resp,
-		      bool close_client, bool keep_alive_10, const char *body, size_t body_len);
+		      const struct fwd_reverse *rev, bool close_client, bool keep_alive_10,
+		      const char *body, size_t body_len);
 
 /* The same for a 101 (Switching Protocols) response that opens a tunnel: the backend's
  * Upgrade field is kept, the other hop-by-hop fields are left out, "Connection: Upgrade"

@@ -60,6 +60,11 @@ enum http_field_kind {
 	 * another. ALIAS: it folds onto a name above, which the proxy acts on. */
 	HTTP_F_UNDERSCORE,
 	HTTP_F_UNDERSCORE_ALIAS,
+	/* Responses only, when asked for (ProxyPassReverse*: src/forward.c rewrites them). */
+	HTTP_F_LOCATION,
+	HTTP_F_CONTENT_LOCATION,
+	HTTP_F_URI,
+	HTTP_F_SET_COOKIE,
 };
 
 /* Longest Host (or absolute-form authority) accepted: a DNS name of 253 bytes and a port. */

@@ -37,6 +37,14 @@ int http_parse_request(const char *buf, size_t len, const struct http_limits *li
 int http_parse_response(const char *buf, size_t len, const struct http_limits *lim,
 			enum http_method req_method, struct http_response *resp);
 
+/* The same, noting also the fields of `kinds` (bits 1 << HTTP_F_LOCATION,
+ * HTTP_F_CONTENT_LOCATION, HTTP_F_URI, HTTP_F_SET_COOKIE; other bits are ignored) in
+ * resp->noted, for the response head rewriter (fwd_response_kinds()). More noted fields
+ * than HTTP_MAX_NOTED is -1. */
+int http_parse_response_noting(const char *buf, size_t len, const struct http_limits *lim,
+			       enum http_method req_method, unsigned kinds,
+			       struct http_response *resp);
+
 void http_chunked_init(struct http_chunked *c);
 
 /* Validates chunked framing in buf[0..len), continuing where the last call stopped.

@@ -90,7 +90,8 @@ const char *rw_kind_name(enum rw_kind kind);
 /* What config.c registers for a rule it just added: a backend for [P], a file root for a
  * filesystem substitution; it stores the indexes in rule.backend / rule.root. */
 struct rw_rule_info {
-	char proxy_url[CFG_NAME_MAX];   /* "http://authority", or "" */
+	char proxy_url[CFG_NAME_MAX];   /* "http://authority" or "unix:/socket|http://authority",
+					 * or "" */
 	char root[CFG_PATH_MAX];        /* directory, or "" */
 };
 

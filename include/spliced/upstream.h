@@ -18,7 +18,8 @@ void up_pool_put(struct up_pool *p, int fd, uint64_t now_ms);
 /* Closes connections idle for longer than UP_IDLE_MS, or all when `all`. */
 void up_pool_prune(struct up_pool *p, uint64_t now_ms, bool all);
 
-/* A new non-blocking TCP socket for backend b (TCP_NODELAY), not yet connected; -errno. */
+/* A new non-blocking socket for backend b (TCP with TCP_NODELAY, or Unix-domain), not yet
+ * connected; -errno. */
 int up_socket(const struct cfg_backend *b);
 
 #endif
