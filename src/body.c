@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "spliced/body.h"
 #include "spliced/exch.h"
@@ -94,6 +95,18 @@ static bool body_try_splice(struct conn *c)
 
 static enum conn_ev body_step(struct conn *c);
 
+/* Before waiting for more of the request body from the client: has the backend already
+ * answered (or closed)? A peek, no byte is taken. */
+static bool body_backend_spoke(struct conn *c)
+{
+	char byte;
+
+	if (c->body.response || recv(c->body.to, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0)
+		return false;
+	c->early_response = true;
+	return true;
+}
+
 static enum conn_ev body_pump(struct conn *c)
 {
 	struct conn_body *b = &c->body;
@@ -125,13 +138,20 @@ static enum conn_ev body_pump(struct conn *c)
 		return body_step(c);
 	case RELAY_WAIT_IN:
 		b->wait_out = false;
-		if (!b->response)
+		if (!b->response) {
+			if (body_backend_spoke(c))
+				return EV_DONE;
+			if (exch_watch(c))
+				return EV_CLOSE;
+			c->wait_client = true;
 			exch_touch_client(c, &c->w->cfg->rt_body);
+		}
 		ret = exch_poll(c, b->from, POLLIN | POLLRDHUP);
 		break;
 	case RELAY_WAIT_OUT:
+		/* a backend that stops reading may have answered: POLLIN says so */
 		b->wait_out = true;
-		ret = exch_poll(c, b->to, POLLOUT);
+		ret = exch_poll(c, b->to, b->response ? POLLOUT : POLLOUT | POLLIN);
 		break;
 	case RELAY_EOF:
 		return body_error(c, 0, "splice");
@@ -162,8 +182,16 @@ static enum conn_ev body_step(struct conn *c)
 	want = b->cap - b->rd;
 	if (b->framing == HTTP_FRAMING_LENGTH && b->left < want)
 		want = (size_t)b->left;
-	if (!b->response)   /* the client's pace: RequestReadTimeout body= */
+	if (!b->response) {
+		/* the backend may answer while we wait for the client: watch it */
+		if (body_backend_spoke(c))
+			return EV_DONE;
+		if (exch_watch(c))
+			return EV_CLOSE;
+		c->wait_client = true;
+		/* the client's pace: RequestReadTimeout body= */
 		exch_touch_client(c, &c->w->cfg->rt_body);
+	}
 	return exch_recv(c, recv_op, b->from, b->buf + b->rd, want) ? EV_CLOSE : EV_WAIT;
 }
 
@@ -253,6 +281,8 @@ enum conn_ev body_complete(struct conn *c, int op, int res)
 
 	switch (op) {
 	case OP_CLIENT_RECV:
+		c->wait_client = false;
+		return body_received(c, res);
 	case OP_UP_RECV:
 		return body_received(c, res);
 	case OP_CLIENT_SEND:        /* conn.c has dealt with a failed send to the client */
@@ -263,12 +293,18 @@ enum conn_ev body_complete(struct conn *c, int op, int res)
 		exch_touch(c, exch_timeout_ms(c));
 		return body_sent(c, res);
 	case OP_SPLICE_POLL:
+		if (!b->response && !b->wait_out)
+			c->wait_client = false;
 		if (res < 0 && c->timed_out && !b->response && b->wait_out)
 			return exch_upstream_error(c, 0, "sending request body");
 		if (res < 0 && c->timed_out)
 			return body_error(c, ETIMEDOUT, "waiting");
 		if (res < 0)
 			return body_error(c, -res, "poll");
+		if (!b->response && b->wait_out && (res & POLLIN)) {
+			c->early_response = true;
+			return EV_DONE;
+		}
 		return body_pump(c);
 	default:
 		return EV_CLOSE;

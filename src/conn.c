@@ -30,7 +30,7 @@
 #include "spliced/log.h"
 #include "spliced/proxy.h"
 #include "spliced/rewrite.h"
-#include "spliced/ring-t.h"
+#include "spliced/ring.h"
 #include "spliced/route.h"
 #include "spliced/stats.h"
 #include "spliced/trace.h"
@@ -214,6 +214,8 @@ static void conn_exchange_reset(struct conn *c)
 	c->up_reusable = false;
 	c->retried = false;
 	c->body_streamed = false;
+	c->early_response = false;
+	c->wait_client = false;
 	c->upgrade_len = 0;
 	c->wait_until_ms = 0;
 	c->status = 0;
@@ -854,8 +856,36 @@ static void conn_autostart_release(struct worker *w)
 	}
 }
 
+/* The watch on the backend (OP_UP_WATCH) ended: when the request body waits for the
+ * client and the backend has answered (or closed), the client's wait is cancelled (its
+ * completion dropped) and the answer is relayed. Anything else: stale, dropped. */
+static void conn_watch_done(struct conn *c, int res)
+{
+	c->watching = false;
+	if (c->state == CS_CLOSING) {
+		conn_close(c);
+		return;
+	}
+	if (c->state != CS_REQ_BODY || !c->wait_client || c->timed_out || res <= 0)
+		return;
+	ring_cancel_fd(&c->w->ring, c->fd);
+	c->wait_client = false;
+	c->swallow_client = true;
+	conn_act(c, proxy_early_response(c));
+}
+
 void conn_complete(struct conn *c, int op, int res)
 {
+	if (op == OP_UP_WATCH) {
+		conn_watch_done(c, res);
+		return;
+	}
+	if (c->swallow_client && (op == OP_CLIENT_RECV || op == OP_SPLICE_POLL)) {
+		c->swallow_client = false;   /* the client wait cancelled by conn_watch_done() */
+		if (c->state == CS_CLOSING)
+			conn_close(c);
+		return;
+	}
 	if (c->state == CS_CLOSING) {
 		conn_close(c);
 		return;

@@ -1,5 +1,7 @@
 /* Submissions, deadlines and failures of one exchange; the contract is in
  * include/spliced/exch.h. */
+#include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -101,8 +103,36 @@ bool exch_send_rest(struct conn *c, const char *base, int res, bool more, enum c
 	return true;
 }
 
+int exch_watch(struct conn *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if (c->watching)
+		return 0;
+	sqe = exch_sqe(c, OP_UP_WATCH);
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_poll_add(sqe, c->ufd, POLLIN | POLLRDHUP);
+	c->watching = true;
+	return 0;
+}
+
+void exch_unwatch(struct conn *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!c->watching)
+		return;
+	sqe = ring_sqe(&c->w->ring);
+	if (!sqe)
+		return;
+	io_uring_prep_cancel64(sqe, RING_UD(OP_UP_WATCH, c->idx), 0);
+	io_uring_sqe_set_data64(sqe, RING_UD(OP_NONE, 0));
+}
+
 void exch_cancel(struct conn *c)
 {
+	exch_unwatch(c);
 	ring_cancel_fd(&c->w->ring, c->fd);
 	if (c->ufd >= 0)
 		ring_cancel_fd(&c->w->ring, c->ufd);

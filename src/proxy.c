@@ -14,6 +14,7 @@
 #include "spliced/exch.h"
 #include "spliced/forward.h"
 #include "spliced/http.h"
+#include "spliced/log.h"
 #include "spliced/proxy.h"
 #include "spliced/ring-t.h"
 #include "spliced/stats.h"
@@ -26,6 +27,7 @@ static enum conn_ev proxy_resp_head(struct conn *c);
 
 void proxy_drop_upstream(struct conn *c)
 {
+	exch_unwatch(c);   /* a poll holds the file: it must not outlive the exchange */
 	if (c->ufd >= 0) {
 		close(c->ufd);
 		c->ufd = -1;
@@ -248,10 +250,25 @@ static enum conn_ev proxy_request_body(struct conn *c, enum conn_ev ev)
 {
 	if (ev != EV_DONE)
 		return ev;
+	exch_unwatch(c);
+	if (c->early_response) {
+		/* the rest of the body is not sent (and not read: the connection closes after
+		 * the answer, lingering); neither connection can be reused */
+		log_info("proxy", "[client %s:%u] backend %s answered before the whole request "
+			 "body was sent", c->ip, c->port, exch_backend(c)->name);
+		body_release_pipe(c);
+		c->keep_alive = false;
+	}
 	c->rlen = 0;
 	c->state = CS_RESP_HEAD;
 	exch_touch(c, exch_timeout_ms(c));
 	return proxy_resp_recv(c);
+}
+
+enum conn_ev proxy_early_response(struct conn *c)
+{
+	c->early_response = true;
+	return proxy_request_body(c, EV_DONE);
 }
 
 static enum conn_ev proxy_head_sent(struct conn *c, int res)
@@ -389,7 +406,7 @@ static enum conn_ev proxy_resp_head(struct conn *c)
 		return exch_fail(c, 502, "backend %s: chunked response to an HTTP/1.0 request",
 				 name);
 	c->up_reusable = c->req.version == 11 && c->resp.version == 11 && !c->resp.conn_close &&
-			 c->resp.framing != HTTP_FRAMING_CLOSE;
+			 c->resp.framing != HTTP_FRAMING_CLOSE && !c->early_response;
 	if (c->resp.framing == HTTP_FRAMING_CLOSE || w->stopping)
 		c->keep_alive = false;
 	take = proxy_prepare_response(c, hl);

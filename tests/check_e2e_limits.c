@@ -2,9 +2,12 @@
  * heads"): response heads have limits of their own (a 16 KiB Set-Cookie-sized field and
  * 200 fields pass, over LimitResponseField* is 502), and RequestReadTimeout
  * (mod_reqtimeout's syntax) answers a client that trickles its head or body 408 instead
- * of letting it hold a backend connection. Timing is only ever bounded from above by the
+ * of letting it hold a backend connection; a backend that answers before it has read the
+ * whole request body gets its answer to the client. Timing is only ever bounded from above by the
  * test's own loop limits, never asserted. */
 #include <check.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +167,82 @@ START_TEST(test_body_min_rate)
 }
 END_TEST
 
+/* A backend that refuses an upload at once and stops reading (testbackend noread=): its
+ * answer reaches the client, who is still sending, instead of a 502 once the backend
+ * gives up. The client sends without blocking and reads as soon as anything comes. */
+START_TEST(test_early_response_big_upload)
+{
+	/* more than every buffer on the way (the backend's receive buffer, spliced's pipe and
+	 * socket buffers) can hold, so the body cannot all go in once the backend stops */
+	enum { BODY = 64 << 20, PIECE = 1 << 20 };
+	struct e2e_proc be, sp;
+	struct e2e_client c;
+	struct e2e_response r;
+	unsigned char *piece = malloc(PIECE);
+	char head[256];
+	size_t sent = 0;
+	int n, rounds = 0;
+
+	ck_assert_ptr_nonnull(piece);
+	e2e_random_fill(piece, PIECE, 3);
+	e2e_backend_start(&be, NULL);
+	e2e_spliced_startf(&sp, "Timeout 30\nProxyPass / http://127.0.0.1:%d/\n", be.port);
+	e2e_client_open(&c, sp.port);
+	n = snprintf(head, sizeof(head), "POST /upload?noread=5000&status=413 HTTP/1.1\r\n"
+		     "Host: h\r\nContent-Length: %d\r\n\r\n", BODY);
+	ck_assert_int_eq(e2e_send(&c, head, (size_t)n), 0);
+	/* at most 2000 rounds of 10 ms: send what the socket takes, stop once data arrives */
+	while (sent < BODY && rounds++ < 2000) {
+		struct pollfd pfd = { .fd = c.fd, .events = POLLIN | POLLOUT };
+		size_t off = sent % PIECE;
+		ssize_t k;
+
+		ck_assert_int_ge(poll(&pfd, 1, 10), 0);
+		if (pfd.revents & (POLLIN | POLLHUP | POLLERR))
+			break;
+		if (!(pfd.revents & POLLOUT))
+			continue;
+		k = send(c.fd, piece + off, PIECE - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (k > 0)
+			sent += (size_t)k;
+	}
+	ck_assert_msg(sent < BODY, "the whole body went although the backend stopped reading");
+	c.timeout_ms = 10000;
+	ck_assert_msg(e2e_read_response(&c, &r, false) == 0, "%s; %s", r.err, e2e_diag());
+	ck_status(&r, 413);
+	ck_assert_str_eq(e2e_header(&r, "Connection") ?: "", "close");
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	ck_assert(e2e_log_wait_for(&sp, "answered before the whole request body was sent", 5000));
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	e2e_backend_stop(&be);
+	free(piece);
+}
+END_TEST
+
+/* The client sends a first part of a chunked upload and waits: the backend's answer to
+ * the head reaches it at once, not after Timeout. */
+START_TEST(test_early_response_waiting_client)
+{
+	struct e2e_proc be, sp;
+	struct e2e_client c;
+	struct e2e_response r;
+
+	e2e_backend_start(&be, NULL);
+	e2e_spliced_startf(&sp, "Timeout 30\nProxyPass / http://127.0.0.1:%d/\n", be.port);
+	e2e_client_open(&c, sp.port);
+	ck_assert_int_eq(e2e_send_str(&c, "POST /up?noread=5000&status=401 HTTP/1.1\r\nHost: h\r\n"
+				       "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"), 0);
+	c.timeout_ms = 10000;   /* far below Timeout 30: the answer must not wait for it */
+	ck_assert_msg(e2e_read_response(&c, &r, false) == 0, "%s; %s", r.err, e2e_diag());
+	ck_status(&r, 401);
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	e2e_backend_stop(&be);
+}
+END_TEST
+
 static Suite *limits_suite(void)
 {
 	Suite *s = suite_create("e2e_limits");
@@ -171,6 +250,8 @@ static Suite *limits_suite(void)
 		{ "response_head_limits", test_response_head_limits, 0 },
 		{ "header_min_rate", test_header_min_rate, 0 },
 		{ "body_min_rate", test_body_min_rate, 0 },
+		{ "early_response_big_upload", test_early_response_big_upload, 0 },
+		{ "early_response_waiting_client", test_early_response_waiting_client, 0 },
 	};
 
 	ck_add_cases(s, cases, CK_N(cases), 0, NULL, NULL);

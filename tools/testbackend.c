@@ -47,6 +47,8 @@
  *                 head and body
  *   drop=1        read the request, close without a response
  *   sleepclose=MS read the request, sleep, close without a response
+ *   noread=MS     with a request body: answer status= (413 unless >= 400) at once
+ *                 without reading the body, wait MS, close
  *   hdrs=N        N extra response fields "X-F-i: i"; bighdr=N one field X-Big of N
  *                 bytes (response head limits)
  *   say=WORD      print "say WORD" on stdout (one write(), WORD as received,
@@ -147,6 +149,7 @@ struct params {
 	int mode;
 	unsigned long long chunk;
 	unsigned long long delay, hdelay, sleepclose;
+	unsigned long long noread; /* noread=MS: answer before reading the body, wait, close */
 	unsigned early;
 	unsigned long long hdrs;   /* hdrs=N: N extra fields X-F-i: i */
 	unsigned long long bighdr; /* bighdr=N: one X-Big field with an N-byte value */
@@ -597,6 +600,10 @@ static int parse_params(const char *target, size_t tlen, struct params *pr, bool
 				pr->wire_body = true;
 			else
 				return RS_BAD;
+		} else if (ieq(k, klen, "noread")) {
+			if (!parse_u64(v, vlen, 60000, &n))
+				return RS_BAD;
+			pr->noread = n;
 		} else if (ieq(k, klen, "hdrs")) {
 			if (!parse_u64(v, vlen, 10000, &n))
 				return RS_BAD;
@@ -954,6 +961,12 @@ static int handle_one(struct conn *c)
 	b.store = pr.echo_body && !is_stats;
 	if (b.store && r.has_cl && r.cl > ECHO_MAX) {
 		send_error(c, 413, &b, r.chunked);
+		goto out;
+	}
+	if (has_body && pr.noread) {
+		/* an application that refuses an upload at once (413, 401) and stops reading */
+		send_error(c, pr.status >= 400 ? pr.status : 413, &b, r.chunked);
+		sleep_ms(pr.noread);
 		goto out;
 	}
 	if (has_body && r.expect_continue && r.minor == 1) {

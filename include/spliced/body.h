@@ -12,6 +12,10 @@
 
 #include "spliced/conn-t.h"
 
+/* A request body ends early (EV_DONE with c->early_response set) when the backend has
+ * answered before all of it went: a backend that refuses an upload (413, 401) may stop
+ * reading, and its answer is relayed instead of a 502/504 after Timeout. */
+
 /* Starts moving c->body (set up by the caller: framing, buffer) from `from` to `to`;
  * state CS_REQ_BODY or CS_RESP_BODY. */
 enum conn_ev body_start(struct conn *c, int from, int to, bool response);

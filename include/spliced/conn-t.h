@@ -102,6 +102,10 @@ struct conn {
 	bool up_reusable;         /* it may go back to the pool when done */
 	bool retried;
 	bool body_streamed;       /* request body bytes went upstream after the head */
+	bool early_response;      /* the backend answered before the whole request body went */
+	bool watching;            /* an OP_UP_WATCH poll on the backend is in flight */
+	bool wait_client;         /* the request body waits for the client (recv or poll) */
+	bool swallow_client;      /* the cancelled client wait's completion is to be dropped */
 	bool waiting;             /* in its backend's autostart wait queue (CS_UP_WAIT) */
 	bool as_probe;            /* the connect that tries whether a started backend listens */
 	bool tunneled;            /* a 101 went out: c->body and c->tun relay both ways */

@@ -32,6 +32,12 @@ int exch_poll_as(struct conn *c, int op, int fd, unsigned events);
  * ring refused it); false once all of it went. more: MSG_MORE (a body follows). */
 bool exch_send_rest(struct conn *c, const char *base, int res, bool more, enum conn_ev *ev);
 
+/* Watches the backend for an answer (or its close) while the request body waits for the
+ * client: OP_UP_WATCH, at most one in flight. exch_unwatch() cancels it (its completion
+ * still arrives and is dropped by conn.c). */
+int exch_watch(struct conn *c);
+void exch_unwatch(struct conn *c);
+
 /* Cancels what is in flight on c's sockets (the completions still arrive). */
 void exch_cancel(struct conn *c);
 

@@ -19,6 +19,10 @@ enum conn_ev proxy_start(struct conn *c);
  * autostart probe, else a new one. */
 enum conn_ev proxy_connect(struct conn *c);
 
+/* The backend answered (or closed) while the request body waited for the client
+ * (OP_UP_WATCH): the rest of the body is given up and the answer is read. */
+enum conn_ev proxy_early_response(struct conn *c);
+
 /* The completion of an operation of a proxy state (CS_CONTINUE .. CS_RESP_BODY). */
 enum conn_ev proxy_complete(struct conn *c, int op, int res);
 

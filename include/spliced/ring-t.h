@@ -20,6 +20,7 @@ enum ring_op {
 	OP_ALOG_WRITE,   /* an access log buffer written; index = the CustomLog */
 	OP_HELPER_RECV,  /* a message from the privileged helper */
 	OP_AS_TIMER,     /* retry a backend being started; index = the ProxyAutostart */
+	OP_UP_WATCH,     /* the backend may answer while the request body is awaited */
 	OP_TUNNEL_POLL,  /* readiness for a tunnel's client -> backend splice (the other
 			  * direction, in flight at the same time, uses OP_SPLICE_POLL) */
 };
