@@ -35,7 +35,7 @@ void proxy_release(struct conn *c)
 {
 	struct worker *w = c->w;
 
-	if (c->ufd >= 0 && c->up_reusable && !w->stopping) {
+	if (c->ufd >= 0 && c->up_reusable && !w->stopping && !exch_backend(c)->p.disablereuse) {
 		up_pool_put(&w->pools[c->pass->backend], c->ufd, w->now_ms);
 		c->ufd = -1;
 	}
@@ -162,7 +162,7 @@ enum conn_ev proxy_connect(struct conn *c)
 	int fd = c->retried || c->as_probe ? -1 : up_pool_take(&w->pools[c->pass->backend],
 								 w->now_ms);
 
-	exch_touch(c, exch_timeout_ms(c));
+	exch_touch(c, fd >= 0 ? exch_up_timeout_ms(c) : be->p.connect_timeout_ms);
 	if (c->as_probe && c->wait_until_ms < c->deadline_ms)
 		c->deadline_ms = c->wait_until_ms;
 	c->backend_name = be->name;
@@ -203,7 +203,7 @@ static enum conn_ev proxy_connected(struct conn *c, int res)
 				 strerror(-res));
 	}
 	as_listening(c);
-	exch_touch(c, exch_timeout_ms(c));
+	exch_touch(c, exch_up_timeout_ms(c));
 	return proxy_send_head(c);
 }
 
@@ -238,7 +238,7 @@ static enum conn_ev proxy_request_body(struct conn *c, enum conn_ev ev)
 		return ev;
 	c->rlen = 0;
 	c->state = CS_RESP_HEAD;
-	exch_touch(c, exch_timeout_ms(c));
+	exch_touch(c, exch_up_timeout_ms(c));
 	return proxy_resp_recv(c);
 }
 
@@ -246,7 +246,7 @@ static enum conn_ev proxy_head_sent(struct conn *c, int res)
 {
 	if (res <= 0)
 		return proxy_upstream_error(c, res ? -res : EPIPE, "sending request");
-	exch_touch(c, exch_timeout_ms(c));
+	exch_touch(c, exch_up_timeout_ms(c));
 	fwd_advance(&c->head, (size_t)res);
 	if (c->head.left)
 		return exch_sendmsg(c, OP_UP_SEND, c->ufd, c->head.cur + c->head.first,
@@ -277,7 +277,7 @@ static enum conn_ev proxy_resp_received(struct conn *c, int res)
 		return exch_fail(c, 502, "backend %s: response head cut short",
 				 exch_backend(c)->name);
 	}
-	exch_touch(c, exch_timeout_ms(c));
+	exch_touch(c, exch_up_timeout_ms(c));
 	c->rlen += (uint32_t)res;
 	return proxy_resp_head(c);
 }

@@ -16,12 +16,18 @@ static bool up_alive(int fd)
 	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
+void up_pool_init(struct up_pool *p, const struct cfg_backend *b)
+{
+	p->n = 0;
+	p->ttl_ms = b->p.ttl_ms;
+}
+
 int up_pool_take(struct up_pool *p, uint64_t now_ms)
 {
 	while (p->n) {
 		struct up_idle *e = &p->idle[--p->n];
 
-		if (now_ms - e->since_ms < UP_IDLE_MS && up_alive(e->fd))
+		if (now_ms - e->since_ms < p->ttl_ms && up_alive(e->fd))
 			return e->fd;
 		close(e->fd);
 	}
@@ -47,7 +53,7 @@ void up_pool_prune(struct up_pool *p, uint64_t now_ms, bool all)
 	unsigned keep = 0;
 
 	for (unsigned i = 0; i < p->n; i++) {
-		if (all || now_ms - p->idle[i].since_ms >= UP_IDLE_MS)
+		if (all || now_ms - p->idle[i].since_ms >= p->ttl_ms)
 			close(p->idle[i].fd);
 		else
 			p->idle[keep++] = p->idle[i];
@@ -63,5 +69,13 @@ int up_socket(const struct cfg_backend *b)
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* keepalive=On, as httpd: the kernel's probes keep a firewall between us and the
+	 * backend from dropping an idle connection (the interval is the system's) */
+	if (b->p.keepalive && setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
 	return fd;
 }

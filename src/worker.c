@@ -51,6 +51,8 @@ int worker_init(struct worker *w, const struct config *cfg, unsigned id, unsigne
 		return -ENOMEM;
 	for (unsigned i = 0; i < cfg->nautostart; i++)
 		as_queue_init(&w->waits[i]);
+	for (unsigned i = 0; i < cfg->nbackend; i++)
+		up_pool_init(&w->pools[i], &cfg->backend[i]);
 	for (uint32_t i = 0; i < max_conns; i++)
 		w->free_slots[i] = max_conns - 1 - i;
 	w->nfree = max_conns;

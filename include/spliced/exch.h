@@ -39,7 +39,7 @@ static inline void exch_touch(struct conn *c, uint64_t ms)
 	c->deadline_ms = c->w->now_ms + ms;
 }
 
-/* Timeout: each wait for the client or the backend. */
+/* Timeout: each wait for the client. */
 static inline uint64_t exch_timeout_ms(const struct conn *c)
 {
 	return c->w->cfg->timeout_ms;
@@ -49,6 +49,13 @@ static inline uint64_t exch_timeout_ms(const struct conn *c)
 static inline const struct cfg_backend *exch_backend(const struct conn *c)
 {
 	return &c->w->cfg->backend[c->pass->backend];
+}
+
+/* Each wait on the backend (connect excepted): its timeout= (else ProxyTimeout, else
+ * Timeout), resolved at load. */
+static inline uint64_t exch_up_timeout_ms(const struct conn *c)
+{
+	return exch_backend(c)->p.timeout_ms;
 }
 
 /* Records that the exchange fails with `status` (0: close without a page): logs the
