@@ -16,6 +16,7 @@
 #include "spliced/http.h"
 #include "spliced/proxy.h"
 #include "spliced/ring-t.h"
+#include "spliced/slot.h"
 #include "spliced/stats.h"
 #include "spliced/trace.h"
 #include "spliced/upstream.h"
@@ -28,6 +29,7 @@ void proxy_drop_upstream(struct conn *c)
 	if (c->ufd >= 0) {
 		close(c->ufd);
 		c->ufd = -1;
+		slot_put(c);
 	}
 }
 
@@ -35,7 +37,8 @@ void proxy_release(struct conn *c)
 {
 	struct worker *w = c->w;
 
-	if (c->ufd >= 0 && c->up_reusable && !w->stopping && !exch_backend(c)->p.disablereuse) {
+	if (c->ufd >= 0 && c->up_reusable && !w->stopping && !exch_backend(c)->p.disablereuse &&
+	    slot_pool(c)) {
 		up_pool_put(&w->pools[c->pass->backend], c->ufd, w->now_ms);
 		c->ufd = -1;
 	}
@@ -161,7 +164,16 @@ enum conn_ev proxy_connect(struct conn *c)
 	/* a probe tests whether the backend listens: only a new connection tells */
 	int fd = c->retried || c->as_probe ? -1 : up_pool_take(&w->pools[c->pass->backend],
 								 w->now_ms);
+	enum conn_ev ev;
 
+	if (fd >= 0 && be->p.max) {
+		/* the pool gives its count with the connection */
+		c->slot_held = true;
+		c->slot_be = (uint16_t)c->pass->backend;
+	}
+	if (fd < 0 && !slot_take(c, &ev))
+		return ev;
+	slot_got(c);
 	exch_touch(c, fd >= 0 ? exch_up_timeout_ms(c) : be->p.connect_timeout_ms);
 	if (c->as_probe && c->wait_until_ms < c->deadline_ms)
 		c->deadline_ms = c->wait_until_ms;
@@ -174,8 +186,10 @@ enum conn_ev proxy_connect(struct conn *c)
 		return proxy_send_head(c);
 	}
 	fd = up_socket(be);
-	if (fd < 0)
+	if (fd < 0) {
+		slot_put(c);
 		return exch_fail(c, 502, "socket for %s: %s", be->name, strerror(-fd));
+	}
 	w->stats.up_connects++;
 	c->ufd = fd;
 	c->up_reused = false;

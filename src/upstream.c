@@ -16,10 +16,27 @@ static bool up_alive(int fd)
 	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-void up_pool_init(struct up_pool *p, const struct cfg_backend *b)
+void up_pool_init(struct up_pool *p, const struct cfg_backend *b, unsigned *open)
 {
 	p->n = 0;
 	p->ttl_ms = b->p.ttl_ms;
+	p->open = open;
+}
+
+/* Every close of a pooled connection: its count goes back to the backend's. */
+static void up_close(struct up_pool *p, int fd)
+{
+	close(fd);
+	if (p->open)
+		__atomic_fetch_sub(p->open, 1, __ATOMIC_ACQ_REL);
+}
+
+void up_pool_close_one(struct up_pool *p)
+{
+	up_close(p, p->idle[0].fd);
+	for (unsigned i = 1; i < p->n; i++)
+		p->idle[i - 1] = p->idle[i];
+	p->n--;
 }
 
 int up_pool_take(struct up_pool *p, uint64_t now_ms)
@@ -29,20 +46,15 @@ int up_pool_take(struct up_pool *p, uint64_t now_ms)
 
 		if (now_ms - e->since_ms < p->ttl_ms && up_alive(e->fd))
 			return e->fd;
-		close(e->fd);
+		up_close(p, e->fd);
 	}
 	return -1;
 }
 
 void up_pool_put(struct up_pool *p, int fd, uint64_t now_ms)
 {
-	if (p->n == UP_POOL_MAX) {
-		/* Keep the newest: drop the oldest at the bottom of the stack. */
-		close(p->idle[0].fd);
-		for (unsigned i = 1; i < p->n; i++)
-			p->idle[i - 1] = p->idle[i];
-		p->n--;
-	}
+	if (p->n == UP_POOL_MAX)
+		up_pool_close_one(p); /* keep the newest: drop the oldest, at the bottom */
 	p->idle[p->n].fd = fd;
 	p->idle[p->n].since_ms = now_ms;
 	p->n++;
@@ -54,7 +66,7 @@ void up_pool_prune(struct up_pool *p, uint64_t now_ms, bool all)
 
 	for (unsigned i = 0; i < p->n; i++) {
 		if (all || now_ms - p->idle[i].since_ms >= p->ttl_ms)
-			close(p->idle[i].fd);
+			up_close(p, p->idle[i].fd);
 		else
 			p->idle[keep++] = p->idle[i];
 	}

@@ -340,6 +340,180 @@ START_TEST(test_keepalive)
 }
 END_TEST
 
+
+/* ---- max= and acquire= -------------------------------------------------------------- */
+
+#define BURST 500
+
+/* BURST clients at once, each one GET on its own connection, all sent before any response
+ * is read; returns how many got 200 (the others' statuses in the message). */
+static int burst(int port, const char *target)
+{
+	static struct e2e_client c[BURST];
+	char req[256], bad[1200] = "";
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: a\r\n\r\n", target);
+	int ok = 0;
+
+	for (int i = 0; i < BURST; i++) {
+		e2e_client_open(&c[i], port);
+		c[i].timeout_ms = 60000;
+	}
+	for (int i = 0; i < BURST; i++)
+		ck_assert_int_eq(e2e_send(&c[i], req, (size_t)n), 0);
+	for (int i = 0; i < BURST; i++) {
+		struct e2e_response r;
+
+		if (e2e_read_response(&c[i], &r, false) != 0) {
+			snprintf(bad, sizeof(bad), "client %d: %s", i, r.err);
+			e2e_client_close(&c[i]);
+			continue;
+		}
+		if (r.status == 200)
+			ok++;
+		else
+			snprintf(bad, sizeof(bad), "client %d: status %d", i, r.status);
+		e2e_response_free(&r);
+		e2e_client_close(&c[i]);
+	}
+	ck_assert_msg(ok == BURST, "%d of %d requests got 200; last failure: %s %s", ok, BURST,
+		      bad, e2e_diag());
+	return ok;
+}
+
+/* The issue's acceptance: a backend that can work on 10 requests at once, behind max=10,
+ * answers a burst of 500 concurrent clients with no error, and never works on more than
+ * 10 at once. With one worker no connection is ever closed, so the backend's own count of
+ * open connections is exact too. */
+static void max_burst(const char *workers)
+{
+	struct e2e_proc be, sp;
+	unsigned long long maxbusy, maxopen;
+
+	e2e_backend_start(&be, NULL);
+	e2e_spliced_startf(&sp, "%sProxyPass / http://127.0.0.1:%d/ max=10\n", workers, be.port);
+	burst(sp.port, "/?delay=20&len=100");
+	maxbusy = backend_stat(&be, "maxbusy");
+	maxopen = backend_stat(&be, "maxopen");
+	fprintf(stderr, "max=10, %.9s: the backend saw at most %llu requests and %llu connections "
+		"at once\n", workers, maxbusy, maxopen);
+	ck_assert_msg(maxbusy >= 1 && maxbusy <= 10, "max=10: the backend worked on %llu requests "
+		      "at once", maxbusy);
+	/* + 1: the /stats connection asking */
+	if (strstr(workers, "Workers 1"))
+		ck_assert_msg(maxopen <= 10 + 1, "max=10, one worker: the backend saw %llu "
+			      "connections at once", maxopen - 1);
+	stop_spliced_ok(&sp);
+	e2e_backend_stop(&be);
+}
+
+START_TEST(test_max_burst_one_worker)
+{
+	max_burst("Workers 1\n");
+}
+END_TEST
+
+START_TEST(test_max_burst_two_workers)
+{
+	max_burst("Workers 2\n");
+}
+END_TEST
+
+/* max=1 acquire=300: while the one connection is busy for 3 s, a second request waits
+ * 300 ms for it and gets 503 with Retry-After; the metric counts it. A request to another
+ * backend does not wait. */
+START_TEST(test_max_acquire_503)
+{
+	struct e2e_proc be, other, sp;
+	struct e2e_client slow, c;
+	struct e2e_response r;
+	int mport = e2e_free_port();
+	long long t0;
+	char line[256];
+
+	e2e_backend_start(&be, NULL);
+	e2e_backend_start(&other, NULL);
+	e2e_spliced_startf(&sp, "MetricsListen 127.0.0.1:%d\n"
+			   "ProxyPass /a/ http://127.0.0.1:%d/ max=1 acquire=300\n"
+			   "ProxyPass /b/ http://127.0.0.1:%d/\n", mport, be.port, other.port);
+	e2e_client_open(&slow, sp.port);
+	slow.timeout_ms = 20000;
+	ck_assert_int_eq(e2e_send_str(&slow, "GET /a/?delay=3000 HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+	/* until the backend works on it */
+	for (int i = 0; i < 200 && backend_stat(&be, "busy") == 0; i++)
+		e2e_sleep_ms(10);
+	e2e_client_open(&c, sp.port);
+	t0 = mono_ms();
+	get(&c, "/a/?len=1", &r);
+	ck_status(&r, 503);
+	ck_assert_msg(mono_ms() - t0 >= 250, "503 before acquire=300 had passed");
+	ck_assert_msg(e2e_header(&r, "Retry-After") != NULL, "no Retry-After in:\n%s",
+		      e2e_escs(r.head));
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	ck_assert_int_eq(get_once(sp.port, "/b/?len=1", NULL, 0), 200);
+	ck_assert_int_eq(e2e_read_response(&slow, &r, false), 0);
+	ck_status(&r, 200);
+	e2e_response_free(&r);
+	e2e_client_close(&slow);
+	/* with the connection back, the next request goes */
+	ck_assert_int_eq(get_once(sp.port, "/a/?len=1", NULL, 0), 200);
+	ck_assert_uint_eq(backend_stat(&be, "maxopen"), 1 + 1); /* + /stats */
+	e2e_client_open(&c, mport);
+	get(&c, "/metrics", &r);
+	ck_status(&r, 200);
+	snprintf(line, sizeof(line), "spliced_backend_waits_total{backend=\"http://127.0.0.1:%d\","
+		 "outcome=\"503\"} 1\n", be.port);
+	ck_assert_msg(strstr((const char *)r.body, line) != NULL, "no \"%s\" in:\n%s", line,
+		      r.body);
+	snprintf(line, sizeof(line), "spliced_backend_waits_total{backend=\"http://127.0.0.1:%d\"",
+		 other.port);
+	ck_assert_msg(strstr((const char *)r.body, line) == NULL, "a backend without max= has "
+		      "a wait metric:\n%s", r.body);
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	stop_spliced_ok(&sp);
+	e2e_backend_stop(&be);
+	e2e_backend_stop(&other);
+}
+END_TEST
+
+/* max=1: a waiting request goes as soon as the connection is given back (it does not
+ * wait for acquire= to run out: acquire is far longer than the test may run), on that
+ * same connection. */
+START_TEST(test_max_waiter_goes)
+{
+	struct e2e_proc be, sp;
+	struct e2e_client slow, c;
+	struct e2e_response r;
+	const char *id1;
+	char first[32];
+
+	e2e_backend_start(&be, NULL);
+	e2e_spliced_startf(&sp, "ProxyPass / http://127.0.0.1:%d/ max=1 acquire=600s\n", be.port);
+	e2e_client_open(&slow, sp.port);
+	slow.timeout_ms = 20000;
+	ck_assert_int_eq(e2e_send_str(&slow, "GET /?delay=1000 HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+	for (int i = 0; i < 200 && backend_stat(&be, "busy") == 0; i++)
+		e2e_sleep_ms(10);
+	e2e_client_open(&c, sp.port);
+	c.timeout_ms = 30000;
+	ck_assert_int_eq(e2e_send_str(&c, "GET /?len=1 HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+	ck_assert_int_eq(e2e_read_response(&slow, &r, false), 0);
+	ck_status(&r, 200);
+	id1 = e2e_header(&r, "X-Conn-Id");
+	snprintf(first, sizeof(first), "%s", id1 ? id1 : "?");
+	e2e_response_free(&r);
+	ck_assert_int_eq(e2e_read_response(&c, &r, false), 0);
+	ck_status(&r, 200);
+	ck_assert_str_eq(e2e_header(&r, "X-Conn-Id"), first);
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	e2e_client_close(&slow);
+	stop_spliced_ok(&sp);
+	e2e_backend_stop(&be);
+}
+END_TEST
+
 static Suite *e2e_backend_suite(void)
 {
 	const struct ck_case cases[] = {
@@ -349,6 +523,10 @@ static Suite *e2e_backend_suite(void)
 		{ "ttl", test_ttl, 60 },
 		{ "disablereuse", test_disablereuse, 60 },
 		{ "keepalive", test_keepalive, 60 },
+		{ "max_burst_one_worker", test_max_burst_one_worker, 120 },
+		{ "max_burst_two_workers", test_max_burst_two_workers, 120 },
+		{ "max_acquire_503", test_max_acquire_503, 60 },
+		{ "max_waiter_goes", test_max_waiter_goes, 60 },
 	};
 	Suite *s = suite_create("e2e_backend");
 

@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "spliced/config-t.h"
+#include "spliced/slot-t.h"
+
 #define STATS_REASONS 32
 #define STATS_LAT_BUCKETS 12
 
@@ -33,6 +36,8 @@ struct stats {
 	uint64_t autostart_waits;  /* requests that waited for a backend to start */
 	uint64_t autostart_fails;  /* ... and got 503 (StartTimeout, queue full) */
 	uint64_t fields_dropped;   /* request fields with '_' in the name, not forwarded */
+	/* requests that waited for a connection of a backend with max=, by how it ended */
+	uint64_t slot_waits[CFG_MAX_BACKENDS][SLOT_OUTCOMES];
 };
 
 /* Text rendered on the heap: it grows as it is written, so a page always fits. */

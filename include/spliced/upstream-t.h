@@ -21,6 +21,10 @@ struct up_pool {
 	 * ttl=): backends close idle connections after a while themselves, and a connection
 	 * they closed costs a retry. */
 	unsigned ttl_ms;
+	/* The backend's count of open connections (max=, struct slot_shared), shared by the
+	 * workers: the pool holds the count of its idle connections and gives it back when it
+	 * closes one. NULL without max=. */
+	unsigned *open;
 };
 
 #endif

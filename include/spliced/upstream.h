@@ -7,8 +7,9 @@
 #include "spliced/config-t.h"
 #include "spliced/upstream-t.h"
 
-/* An empty pool for backend b (its ttl=). */
-void up_pool_init(struct up_pool *p, const struct cfg_backend *b);
+/* An empty pool for backend b (its ttl=); open: its shared count of open connections
+ * (max=), or NULL. */
+void up_pool_init(struct up_pool *p, const struct cfg_backend *b, unsigned *open);
 
 /* A pooled connection that is still open (checked with a non-blocking MSG_PEEK: a
  * connection the backend closed, or one with unexpected bytes, is closed and skipped),
@@ -20,6 +21,9 @@ void up_pool_put(struct up_pool *p, int fd, uint64_t now_ms);
 
 /* Closes connections idle for ttl_ms or longer, or all when `all`. */
 void up_pool_prune(struct up_pool *p, uint64_t now_ms, bool all);
+
+/* Closes the oldest idle connection (the pool is not empty). */
+void up_pool_close_one(struct up_pool *p);
 
 /* A new non-blocking TCP socket for backend b (TCP_NODELAY; SO_KEEPALIVE with
  * keepalive=On), not yet connected; -errno. */
