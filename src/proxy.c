@@ -5,6 +5,7 @@
  * response head (1xx forwarded) -> response head to the client -> rest of the response
  * body -> EV_DONE. Each step's submission sits next to its completion handler. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -157,6 +158,33 @@ static enum conn_ev proxy_send_head(struct conn *c)
 
 /* ---- the backend connection ---------------------------------------------------------- */
 
+/* retry=: the backend's last connect failed less than retry seconds ago: 503 with the
+ * seconds left, and no connect (fd: a pooled connection taken, given back). */
+static enum conn_ev proxy_in_error(struct conn *c, int fd)
+{
+	struct worker *w = c->w;
+	const struct cfg_backend *be = exch_backend(c);
+	uint64_t left = w->pools[c->pass->backend].error_until_ms - w->now_ms;
+
+	if (fd >= 0)
+		up_pool_put(&w->pools[c->pass->backend], fd, w->now_ms);
+	c->page_hdr = (uint16_t)snprintf(c->page, sizeof(c->page), "Retry-After: %llu\r\n",
+					 (unsigned long long)(left + 999) / 1000);
+	return exch_fail(c, 503, "backend %s: a connect failed less than retry=%u s ago, not "
+			 "tried again before %llu ms", be->name, be->p.retry_s,
+			 (unsigned long long)left);
+}
+
+/* retry=: a connect to c's backend failed; nothing goes to it from this worker for retry
+ * seconds. */
+static void proxy_connect_failed(struct conn *c)
+{
+	unsigned retry_s = exch_backend(c)->p.retry_s;
+
+	if (retry_s)
+		c->w->pools[c->pass->backend].error_until_ms = c->w->now_ms + retry_s * 1000ull;
+}
+
 enum conn_ev proxy_connect(struct conn *c)
 {
 	struct worker *w = c->w;
@@ -166,6 +194,8 @@ enum conn_ev proxy_connect(struct conn *c)
 								 w->now_ms);
 	enum conn_ev ev;
 
+	if (w->now_ms < w->pools[c->pass->backend].error_until_ms)
+		return proxy_in_error(c, fd);
 	if (fd >= 0 && be->p.max) {
 		/* the pool gives its count with the connection */
 		c->slot_held = true;
@@ -211,6 +241,7 @@ static enum conn_ev proxy_connected(struct conn *c, int res)
 		/* the probe's connect outlived the request's wait */
 		return as_fail(c, "did not accept connections within StartTimeout");
 	if (res < 0) {
+		proxy_connect_failed(c);
 		if (c->timed_out)
 			return exch_upstream_error(c, 0, "connecting");
 		return exch_fail(c, 502, "backend %s: connect: %s", exch_backend(c)->name,

@@ -514,6 +514,57 @@ START_TEST(test_max_waiter_goes)
 }
 END_TEST
 
+/* ---- retry= ------------------------------------------------------------------------- */
+
+/* retry=4: after a refused connect the backend is not tried for 4 s (503 with Retry-After,
+ * even though it listens by then), then it is; retry=0 (the default) tries every time. */
+START_TEST(test_retry)
+{
+	struct e2e_proc a, b, sp;
+	struct e2e_client c;
+	struct e2e_response r;
+	char args[64], needle[96];
+	int pa = e2e_free_port(), pb = e2e_free_port();
+	long long t0;
+	const char *ra;
+
+	e2e_spliced_startf(&sp, "Workers 1\n"
+			   "ProxyPass /a/ http://127.0.0.1:%d/ retry=4\n"
+			   "ProxyPass /b/ http://127.0.0.1:%d/ retry=0\n", pa, pb);
+	t0 = mono_ms();
+	ck_assert_int_eq(get_once(sp.port, "/a/", NULL, 0), 502);
+	ck_assert_int_eq(get_once(sp.port, "/b/", NULL, 0), 502);
+	snprintf(args, sizeof(args), "-p %d", pa);
+	e2e_backend_start(&a, args);
+	snprintf(args, sizeof(args), "-p %d", pb);
+	e2e_backend_start(&b, args);
+	ck_assert_int_eq(get_once(sp.port, "/b/?len=1", NULL, 0), 200);
+	if (mono_ms() - t0 < 3000) {    /* still well inside retry=4 */
+		e2e_client_open(&c, sp.port);
+		get(&c, "/a/?len=1", &r);
+		ck_status(&r, 503);
+		ra = e2e_header(&r, "Retry-After");
+		ck_assert_msg(ra && atoi(ra) >= 1 && atoi(ra) <= 4, "Retry-After %s, expected 1..4",
+			      ra ? ra : "(absent)");
+		e2e_response_free(&r);
+		e2e_client_close(&c);
+		ck_assert_uint_eq(backend_stat(&a, "conns"), 1); /* the /stats one: no connect */
+		snprintf(needle, sizeof(needle), "127.0.0.1:%d: a connect failed less than retry=4 s "
+			 "ago", pa);
+		ck_log_mentions(&sp, needle, "503 inside retry=4");
+	} else {
+		ck_abort_msg("the backends took %lld ms to start: the 503 inside retry=4 could "
+			     "not be checked", mono_ms() - t0);
+	}
+	while (mono_ms() - t0 < 4300)
+		e2e_sleep_ms(50);
+	ck_assert_int_eq(get_once(sp.port, "/a/?len=1", NULL, 0), 200);
+	stop_spliced_ok(&sp);
+	e2e_backend_stop(&a);
+	e2e_backend_stop(&b);
+}
+END_TEST
+
 static Suite *e2e_backend_suite(void)
 {
 	const struct ck_case cases[] = {
@@ -527,6 +578,7 @@ static Suite *e2e_backend_suite(void)
 		{ "max_burst_two_workers", test_max_burst_two_workers, 120 },
 		{ "max_acquire_503", test_max_acquire_503, 60 },
 		{ "max_waiter_goes", test_max_waiter_goes, 60 },
+		{ "retry", test_retry, 60 },
 	};
 	Suite *s = suite_create("e2e_backend");
 

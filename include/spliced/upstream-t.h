@@ -25,6 +25,9 @@ struct up_pool {
 	 * workers: the pool holds the count of its idle connections and gives it back when it
 	 * closes one. NULL without max=. */
 	unsigned *open;
+	/* retry=: a connect to the backend failed; until then this worker answers its
+	 * requests 503 without trying (httpd's worker "in error state"). */
+	uint64_t error_until_ms;
 };
 
 #endif
