@@ -208,7 +208,7 @@ enum conn_ev proxy_connect(struct conn *c)
 	if (c->as_probe && c->wait_until_ms < c->deadline_ms)
 		c->deadline_ms = c->wait_until_ms;
 	c->backend_name = be->name;
-	TRACE_BACKEND_CONNECT(c->id, c->pass->backend, be->name, fd >= 0 ? 1 : c->retried ? 2 : 0);
+	exch_trace_connect(c, (unsigned)c->pass->backend, fd >= 0 ? 1 : c->retried ? 2 : 0);
 	if (fd >= 0) {
 		w->stats.up_reuses++;
 		c->ufd = fd;

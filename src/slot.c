@@ -112,7 +112,7 @@ bool slot_take(struct conn *c, enum conn_ev *ev)
 		}
 		c->slot_until_ms = w->now_ms + p->acquire_ms;
 		c->slot_waited = true;
-		TRACE_BACKEND_CONNECT(c->id, b, w->cfg->backend[b].name, 4);
+		exch_trace_connect(c, b, 4);
 	}
 	if (w->now_ms >= c->slot_until_ms) {
 		*ev = slot_fail(c);

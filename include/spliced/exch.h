@@ -79,4 +79,7 @@ void exch_count_parse_error(struct conn *c, const char *reason);
 /* One call site for the splice probe: perf probe cannot set up a probe that has two. */
 void exch_trace_splice(const struct conn *c, uint64_t bytes, int dir);
 
+/* The same for backend_connect (kinds in README "Tracing"): backend b of c. */
+void exch_trace_connect(const struct conn *c, unsigned b, int kind);
+
 #endif
