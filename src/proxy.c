@@ -196,11 +196,8 @@ enum conn_ev proxy_connect(struct conn *c)
 
 	if (w->now_ms < w->pools[c->pass->backend].error_until_ms)
 		return proxy_in_error(c, fd);
-	if (fd >= 0 && be->p.max) {
-		/* the pool gives its count with the connection */
-		c->slot_held = true;
-		c->slot_be = (uint16_t)c->pass->backend;
-	}
+	if (fd >= 0)
+		slot_from_pool(c); /* the pool gives its count with the connection */
 	if (fd < 0 && !slot_take(c, &ev))
 		return ev;
 	slot_got(c);

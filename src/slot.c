@@ -69,13 +69,37 @@ static const struct cfg_bparams *slot_params(const struct worker *w, unsigned b)
 	return &w->cfg->backend[b].p;
 }
 
-/* One of backend b's max connections, if one is free. */
+/* Requests wait for backend b on other workers. */
+static bool slot_others_wait(const struct worker *w, unsigned b)
+{
+	return __atomic_load_n(&w->slots[b].waiting, __ATOMIC_RELAXED) > w->slotq[b].n;
+}
+
+/* This worker's connections to backend b (in use and pooled) minus its share of them
+ * (max= / workers, rounded up). */
+static int slot_above_share(const struct worker *w, unsigned b)
+{
+	unsigned nw = w->nall ? w->nall : 1;
+	unsigned share = (slot_params(w, b)->max + nw - 1) / nw;
+
+	return (int)(w->slotq[b].held + w->pools[b].n) - (int)share;
+}
+
+/* Others wait and this worker has its share already: it takes no new connection. */
+static bool slot_over_share(const struct worker *w, unsigned b)
+{
+	return slot_others_wait(w, b) && slot_above_share(w, b) >= 0;
+}
+
+/* One of backend b's max connections, if one is free and this worker may have it. */
 static bool slot_try(struct worker *w, unsigned b)
 {
 	unsigned max = slot_params(w, b)->max;
 	unsigned *open = &w->slots[b].open;
 	unsigned n = __atomic_load_n(open, __ATOMIC_RELAXED);
 
+	if (slot_over_share(w, b))
+		return false;
 	while (n < max)
 		if (__atomic_compare_exchange_n(open, &n, n + 1, true, __ATOMIC_ACQ_REL,
 						__ATOMIC_RELAXED))
@@ -102,6 +126,7 @@ bool slot_take(struct conn *c, enum conn_ev *ev)
 	c->slot_be = (uint16_t)b;
 	if (slot_try(w, b)) {
 		c->slot_held = true;
+		q->held++;
 		return true;
 	}
 	if (!c->slot_until_ms) {
@@ -141,6 +166,7 @@ void slot_put(struct conn *c)
 	if (!c->slot_held)
 		return;
 	c->slot_held = false;
+	c->w->slotq[c->slot_be].held--;
 	__atomic_fetch_sub(&c->w->slots[c->slot_be].open, 1, __ATOMIC_ACQ_REL);
 	slot_release(c->w, c->slot_be);
 }
@@ -152,12 +178,26 @@ bool slot_pool(struct conn *c)
 
 	if (!c->slot_held)
 		return true;
-	/* requests wait elsewhere and none here: the connection is worth more closed */
-	if (!w->slotq[b].n && __atomic_load_n(&w->slots[b].waiting, __ATOMIC_RELAXED))
+	/* requests wait elsewhere and none here, or this worker has more than its share:
+	 * the connection is worth more closed */
+	if (slot_others_wait(w, b) && (!w->slotq[b].n || slot_above_share(w, b) > 0))
 		return false;
 	c->slot_held = false;  /* the pool holds it now */
+	w->slotq[b].held--;
 	slot_release(w, b);
 	return true;
+}
+
+void slot_from_pool(struct conn *c)
+{
+	struct worker *w = c->w;
+	unsigned b = (unsigned)c->pass->backend;
+
+	if (!slot_params(w, b)->max)
+		return;
+	c->slot_held = true;
+	c->slot_be = (uint16_t)b;
+	w->slotq[b].held++;
 }
 
 void slot_got(struct conn *c)
@@ -198,7 +238,8 @@ struct conn *slot_next(struct worker *w, unsigned b)
 	if (!q->released)
 		return NULL;
 	if (q->head == SLOT_NONE || (!w->pools[b].n &&
-	    __atomic_load_n(&w->slots[b].open, __ATOMIC_RELAXED) >= slot_params(w, b)->max)) {
+	    (slot_over_share(w, b) ||
+	     __atomic_load_n(&w->slots[b].open, __ATOMIC_RELAXED) >= slot_params(w, b)->max))) {
 		q->released = false;
 		return NULL;
 	}

@@ -178,6 +178,30 @@ START_TEST(test_pool)
 }
 END_TEST
 
+/* Two workers, max=2: while a request waits on the other worker, this one keeps one
+ * connection (its share) and gives the other back rather than to its own waiter. */
+START_TEST(test_share)
+{
+	enum conn_ev ev;
+
+	w.nall = 2;
+	ck_assert(take(0, &ev));
+	ck_assert(take(2, &ev));                 /* nobody else waits: both are ours */
+	ck_assert(!take(4, &ev));                 /* a waiter here ... */
+	shared[0].waiting++;                      /* ... and one on the other worker */
+	ck_assert(!slot_pool(&conns[0]));         /* over our share: closed, not kept */
+	slot_put(&conns[0]);
+	ck_assert_uint_eq(shared[0].open, 1);
+	ck_assert_uint_eq(queues[0].held, 1);
+	ck_assert_ptr_null(slot_next(&w, 0));     /* our waiter leaves it to the other */
+	shared[0].open++;                         /* which takes it */
+	shared[0].waiting--;
+	ck_assert(slot_pool(&conns[2]));          /* nobody else waits: kept for ours */
+	ck_assert_uint_eq(queues[0].held, 0);
+	w.nall = 0;
+}
+END_TEST
+
 /* A backend without max= is not counted at all. */
 START_TEST(test_no_max)
 {
@@ -201,6 +225,7 @@ static Suite *slot_suite(void)
 		{ "acquire_runs_out", test_acquire_runs_out, 0 },
 		{ "queue_full", test_queue_full, 0 },
 		{ "pool", test_pool, 0 },
+		{ "share", test_share, 0 },
 		{ "no_max", test_no_max, 0 },
 	};
 	Suite *s = suite_create("slot");

@@ -21,6 +21,8 @@ struct slot_shared {
 struct slot_queue {
 	uint32_t head, tail;       /* UINT32_MAX when empty */
 	unsigned n;
+	unsigned held;             /* connections of this worker in use (its pool holds the
+				    * idle ones): with them, its share of max= */
 	bool released;             /* a connection was freed or pooled: waiters may try */
 };
 

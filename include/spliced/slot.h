@@ -3,8 +3,11 @@
  * with atomic operations. A request that finds them all taken waits in its worker's FIFO
  * for acquire= ms (state CS_SLOT_WAIT); a connection given back to the pool or closed
  * releases the waiters of that worker at once (conn.c: conn_slot_release()), those of the
- * other workers at their next tick. After acquire=, or with the queue full: 503 with
- * Retry-After.
+ * other workers at their next tick. While requests wait on other workers, a worker keeps
+ * at most its share of the connections (max= divided by the workers, rounded up): over it,
+ * a connection it is done with is closed rather than kept for its own waiters, and its
+ * waiters take no new one, so that no worker's requests starve while another's queue never
+ * empties. After acquire=, or with the queue full: 503 with Retry-After.
  *
  * Functions that decide what happens to a request return an enum conn_ev for conn.c to
  * act on; none of them sends or closes anything itself. */
@@ -34,6 +37,9 @@ void slot_put(struct conn *c);
  * should rather be closed, so that a request waiting on another worker gets it (the caller
  * then closes it and calls slot_put()). */
 bool slot_pool(struct conn *c);
+
+/* c took a pooled connection to its backend: the pool's count of it goes to c. */
+void slot_from_pool(struct conn *c);
 
 /* c got its backend connection (new or pooled): counted when it had waited for it. */
 void slot_got(struct conn *c);
