@@ -168,7 +168,7 @@ bool as_wait(struct conn *c, enum conn_ev *ev)
 	if (!c->wait_until_ms) {
 		c->wait_until_ms = w->now_ms + as->start_timeout_ms;
 		w->stats.autostart_waits++;
-		TRACE_BACKEND_CONNECT(c->id, c->pass->backend, be->name, 3);
+		exch_trace_connect(c, (unsigned)c->pass->backend, 3);
 	}
 	if (w->now_ms >= c->wait_until_ms) {
 		*ev = as_fail(c, "did not accept connections within StartTimeout");

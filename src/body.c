@@ -107,6 +107,13 @@ static bool body_backend_spoke(struct conn *c)
 	return true;
 }
 
+/* A response body waits on the backend (its timeout=), a request body on the client
+ * (Timeout). */
+static uint64_t body_timeout_ms(const struct conn *c)
+{
+	return c->body.response ? exch_up_timeout_ms(c) : exch_timeout_ms(c);
+}
+
 static enum conn_ev body_pump(struct conn *c)
 {
 	struct conn_body *b = &c->body;
@@ -120,7 +127,7 @@ static enum conn_ev body_pump(struct conn *c)
 	else
 		c->bytes_in += b->sp.moved - before;
 	if (b->sp.moved != before)
-		exch_touch(c, exch_timeout_ms(c));
+		exch_touch(c, body_timeout_ms(c));
 	if (!b->response)
 		c->rt_bytes += b->sp.moved - before;
 	switch (r) {
@@ -221,7 +228,7 @@ static enum conn_ev body_received(struct conn *c, int res)
 		b->eof = true;
 		return body_step(c);
 	}
-	exch_touch(c, exch_timeout_ms(c));
+	exch_touch(c, body_timeout_ms(c));
 	c->w->stats.bytes_copied += n;
 	if (!b->response) {
 		c->bytes_in += n;
@@ -290,7 +297,7 @@ enum conn_ev body_complete(struct conn *c, int op, int res)
 	case OP_UP_SEND:
 		if (res <= 0)
 			return exch_upstream_error(c, res ? -res : EPIPE, "sending request");
-		exch_touch(c, exch_timeout_ms(c));
+		exch_touch(c, exch_up_timeout_ms(c));
 		return body_sent(c, res);
 	case OP_SPLICE_POLL:
 		if (!b->response && !b->wait_out)

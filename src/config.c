@@ -407,8 +407,6 @@ static int cfg_metrics_listen(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	return 0;
 }
 
-/* ProxyPass parameters: httpd has many; we take the harmless ones and refuse the rest
- * rather than silently run with a setting the admin believes is in force. */
 /* upgrade=PROTOCOL[,PROTOCOL...] (httpd 2.4.47 mod_proxy_http): the protocols a client
  * may switch to through this route, stored lower case. h2c is refused: spliced speaks
  * HTTP/1.1 to backends and tunnels what it does not speak, and an h2c backend behind it
@@ -440,25 +438,51 @@ static int cfg_upgrade(struct cfg_ctx *ctx, const char *val, char *dst, size_t d
 	return 0;
 }
 
-static int cfg_pass_params(struct cfg_ctx *ctx, unsigned argc, char **argv, struct cfg_pass *p)
+static int cfg_duration_unit(struct cfg_ctx *ctx, const char *arg, size_t len, unsigned scale,
+			     unsigned min_ms, unsigned max_ms, unsigned *out_ms);
+
+/* ProxyPass parameters, with httpd's names and units: those spliced does what httpd does
+ * with (timeout, connectiontimeout, ttl, max, acquire, retry, disablereuse, keepalive)
+ * go into *bp, the backend's; upgrade= into the route p; any other is refused rather than
+ * silently run with a setting the admin believes is in force. One `else if` per key. */
+static int cfg_pass_params(struct cfg_ctx *ctx, unsigned argc, char **argv,
+			   struct cfg_bparams *bp, struct cfg_pass *p)
 {
 	char show[CFG_SHOW_MAX + 8];
 
+	memset(bp, 0, sizeof(*bp));
 	for (unsigned i = 3; i < argc; i++) {
 		char *eq = strchr(argv[i], '=');
 		const char *val = eq ? eq + 1 : NULL;
-		uint64_t n;
-		bool b;
+		uint64_t n = 0;
 		int rc = 0;
 
 		if (!eq)
 			return cfg_fail(ctx, "option \"%s\" is not supported",
 					cfg_show(argv[i], show, sizeof(show)));
 		*eq = '\0';
-		if (strcasecmp(argv[i], "retry") == 0)
-			rc = cfg_number(ctx, val, 0, UINT_MAX, "seconds", &n);
+		if (strcasecmp(argv[i], "timeout") == 0)
+			rc = cfg_duration_unit(ctx, val, strlen(val), 1000, 1, 86400000u,
+					       &bp->timeout_ms);
+		else if (strcasecmp(argv[i], "connectiontimeout") == 0)
+			rc = cfg_duration_unit(ctx, val, strlen(val), 1000, 1, 86400000u,
+					       &bp->connect_timeout_ms);
+		else if (strcasecmp(argv[i], "acquire") == 0)
+			rc = cfg_duration_unit(ctx, val, strlen(val), 1, 1, 86400000u,
+					       &bp->acquire_ms);
+		else if (strcasecmp(argv[i], "ttl") == 0) {
+			rc = cfg_number(ctx, val, 1, 86400, "seconds", &n);
+			bp->ttl_ms = (unsigned)n * 1000;
+		} else if (strcasecmp(argv[i], "max") == 0) {
+			rc = cfg_number(ctx, val, 0, 1000000, "connections", &n);
+			bp->max = (unsigned)n;
+		} else if (strcasecmp(argv[i], "retry") == 0) {
+			rc = cfg_number(ctx, val, 0, 86400, "seconds", &n);
+			bp->retry_s = (unsigned)n;
+		} else if (strcasecmp(argv[i], "disablereuse") == 0)
+			rc = cfg_flag(ctx, val, &bp->disablereuse);
 		else if (strcasecmp(argv[i], "keepalive") == 0)
-			rc = cfg_flag(ctx, val, &b);
+			rc = cfg_flag(ctx, val, &bp->keepalive);
 		else if (strcasecmp(argv[i], "upgrade") == 0)
 			rc = cfg_upgrade(ctx, val, p->upgrade, sizeof(p->upgrade));
 		else
@@ -467,6 +491,30 @@ static int cfg_pass_params(struct cfg_ctx *ctx, unsigned argc, char **argv, stru
 		*eq = '=';
 		if (rc < 0)
 			return rc;
+	}
+	if (bp->acquire_ms && !bp->max)
+		return cfg_fail(ctx, "acquire= needs max= (it is how long a request waits for "
+				"one of the max connections)");
+	return 0;
+}
+
+/* The parameters of a ProxyPass line go to its backend: the first line that gives some
+ * sets them; a later line may repeat them or give none, but giving different ones is an
+ * error naming both lines (httpd warns and keeps the first). */
+static int cfg_backend_params(struct cfg_ctx *ctx, struct cfg_backend *b,
+			      const struct cfg_bparams *bp)
+{
+	static const struct cfg_bparams none;
+
+	if (memcmp(bp, &none, sizeof(none)) == 0)
+		return 0;
+	if (b->params_line && memcmp(bp, &b->p, sizeof(*bp)) != 0)
+		return cfg_fail(ctx, "parameters for %s differ from those given on line %u: "
+				"they belong to the backend, give them once", b->name,
+				b->params_line);
+	if (!b->params_line) {
+		b->p = *bp;
+		b->params_line = ctx->err->line;
 	}
 	return 0;
 }
@@ -584,6 +632,7 @@ static int cfg_proxypass(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	struct cfg_pass *p = &cfg->pass[cfg->npass];
 	const char *path = "", *url = argv[2];
 	char show[CFG_SHOW_MAX + 8], http[CFG_PATH_MAX];
+	struct cfg_bparams bp;
 	int rc, backend = -1;
 
 	if (cfg->npass == CFG_MAX_PASS)
@@ -593,9 +642,11 @@ static int cfg_proxypass(struct cfg_ctx *ctx, unsigned argc, char **argv)
 				cfg_show(argv[1], show, sizeof(show)));
 	if (cfg_has_ctl(argv[1], false))
 		return cfg_fail(ctx, "control character in path");
-	if ((rc = cfg_pass_params(ctx, argc, argv, p)) < 0 ||
+	if ((rc = cfg_pass_params(ctx, argc, argv, &bp, p)) < 0 ||
 	    (rc = cfg_copy(ctx, p->prefix, sizeof(p->prefix), argv[1])) < 0)
 		return rc;
+	if (strcmp(url, "!") == 0 && argc > 3)
+		return cfg_fail(ctx, "\"!\" has no backend to take parameters");
 	/* ws://host/ is httpd's spelling of an http:// backend that a client may switch to
 	 * WebSocket (upgrade=websocket unless upgrade= says otherwise) */
 	if (strncasecmp(url, "wss://", 6) == 0)
@@ -610,6 +661,9 @@ static int cfg_proxypass(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	/* the backend is the last thing that can fail, so no failed line leaves one behind */
 	if (strcmp(url, "!") != 0 && (backend = cfg_backend_of(ctx, url, &path)) < 0)
 		return backend;
+	/* (a backend new with this line takes them: only an existing one can refuse) */
+	if (backend >= 0 && (rc = cfg_backend_params(ctx, &cfg->backend[backend], &bp)) < 0)
+		return rc;
 	/* cfg_backend_of() checked that the path fits; "!" has none */
 	strcpy(p->path, backend >= 0 && path[0] == '\0' ? "/" : path);
 	p->prefix_len = (uint32_t)strlen(p->prefix);
@@ -756,12 +810,31 @@ static int cfg_timeout(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	return rc;
 }
 
+/* ProxyTimeout N: each wait on a backend (timeout= of those that give none); default
+ * Timeout. Seconds, as httpd. */
+static int cfg_proxy_timeout(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	uint64_t n;
+	int rc = cfg_number(ctx, argv[1], 1, 86400, "seconds", &n);
+
+	(void)argc;
+	if (rc == 0)
+		ctx->cfg->proxy_timeout_ms = (unsigned)n * 1000;
+	return rc;
+}
+
 /* A duration: N or Ns (seconds) or Nms, as httpd 2.4 takes for KeepAliveTimeout; in
  * min_ms..max_ms. */
 static int cfg_duration_n(struct cfg_ctx *ctx, const char *arg, size_t len, unsigned min_ms,
 			  unsigned max_ms, unsigned *out_ms)
 {
-	unsigned scale = 1000;
+	return cfg_duration_unit(ctx, arg, len, 1000, min_ms, max_ms, out_ms);
+}
+
+/* The same with `scale` ms for a number without a suffix (1: httpd's acquire=). */
+static int cfg_duration_unit(struct cfg_ctx *ctx, const char *arg, size_t len, unsigned scale,
+			     unsigned min_ms, unsigned max_ms, unsigned *out_ms)
+{
 	uint64_t n;
 	int rc;
 
@@ -770,6 +843,7 @@ static int cfg_duration_n(struct cfg_ctx *ctx, const char *arg, size_t len, unsi
 		scale = 1;
 	} else if (len > 1 && (arg[len - 1] == 's' || arg[len - 1] == 'S')) {
 		len -= 1;
+		scale = 1000;
 	}
 	rc = cfg_number_n(ctx, arg, len, (min_ms + scale - 1) / scale, max_ms / scale,
 			  scale == 1 ? "milliseconds" : "seconds", &n);
@@ -1924,6 +1998,7 @@ static const struct cfg_directive cfg_directives[] = {
 	{ "Group",                 1, 1,                cfg_group,                  false },
 	{ "ErrorLog",              1, 1,                cfg_error_log,              false },
 	{ "Timeout",               1, 1,                cfg_timeout,                false },
+	{ "ProxyTimeout",          1, 1,                cfg_proxy_timeout,          false },
 	{ "KeepAliveTimeout",      1, 1,                cfg_keepalive_timeout,      false },
 	{ "MaxKeepAliveRequests",  1, 1,                cfg_max_keepalive_requests, false },
 	{ "LimitRequestLine",      1, 1,                cfg_limit_request_line,     false },
@@ -2173,6 +2248,26 @@ static int cfg_finish(struct cfg_ctx *ctx)
 			a->stop_timeout_ms = 5000;
 		if (!a->queue)
 			a->queue = 256;
+	}
+	for (unsigned i = 0; i < ctx->cfg->nbackend; i++) {
+		struct cfg_backend *b = &ctx->cfg->backend[i];
+		struct cfg_bparams *p = &b->p;
+
+		if (p->retry_s && b->autostart >= 0) {
+			ctx->err->line = b->params_line;
+			ctx->directive = "ProxyPass";
+			return cfg_fail(ctx, "retry= for %s, which ProxyAutostart starts: a refused "
+					"connection asks for a start instead", b->name);
+		}
+		if (!p->timeout_ms)
+			p->timeout_ms = ctx->cfg->proxy_timeout_ms ? ctx->cfg->proxy_timeout_ms
+								   : ctx->cfg->timeout_ms;
+		if (!p->connect_timeout_ms)
+			p->connect_timeout_ms = p->timeout_ms;
+		if (!p->ttl_ms)
+			p->ttl_ms = CFG_TTL_DEFAULT_MS;
+		if (!p->acquire_ms)
+			p->acquire_ms = p->timeout_ms;
 	}
 	/* -f/-d/-s conditions resolve beneath the file roots: DocumentRoot is one */
 	if (ctx->cfg->document_root[0] && config_file_root(ctx->cfg, ctx->cfg->document_root) == -ENOSPC)

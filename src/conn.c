@@ -32,6 +32,7 @@
 #include "spliced/rewrite.h"
 #include "spliced/ring.h"
 #include "spliced/route.h"
+#include "spliced/slot.h"
 #include "spliced/stats.h"
 #include "spliced/trace.h"
 #include "spliced/tunnel.h"
@@ -48,6 +49,7 @@ static void conn_close(struct conn *c)
 	struct worker *w = c->w;
 
 	as_leave(c);
+	slot_leave(c);
 	c->state = CS_CLOSING;
 	if (c->pending) {
 		if (!c->cancel_sent) {
@@ -129,6 +131,7 @@ static enum conn_ev conn_send_page(struct conn *c, unsigned status, const char *
 	snprintf(hdr, sizeof(hdr), "%s", extra ? extra : "");
 	/* before any way out, a local ErrorDocument included */
 	as_leave(c);
+	slot_leave(c);
 	body_release_pipe(c);
 	proxy_drop_upstream(c);
 	if (doc && doc->kind == CFG_ERRDOC_LOCAL && filesend_errdoc(c, status, doc->value, &ev))
@@ -218,6 +221,9 @@ static void conn_exchange_reset(struct conn *c)
 	c->wait_client = false;
 	c->upgrade_len = 0;
 	c->wait_until_ms = 0;
+	c->slot_until_ms = 0;
+	c->slot_waited = false;
+	c->slot_tried = false;
 	c->status = 0;
 	c->fail_status = 0;
 	c->page_hdr = 0;
@@ -874,6 +880,27 @@ static void conn_watch_done(struct conn *c, int res)
 	conn_act(c, proxy_early_response(c));
 }
 
+/* The waiters of backends with max= that have a connection for them now try again. Each
+ * either gets one or waits again (at the front), so a queue is gone through once. */
+static void conn_slot_release(struct worker *w)
+{
+	w->slot_released = false;
+	for (unsigned b = 0; b < w->cfg->nbackend; b++) {
+		unsigned n = w->slotq[b].n;
+		struct conn *c;
+
+		while (n-- && (c = slot_next(w, b)) != NULL)
+			conn_act(c, proxy_connect(c));
+	}
+}
+
+void conn_slot_tick(struct worker *w)
+{
+	slot_tick(w);
+	if (w->slot_released)
+		conn_slot_release(w);
+}
+
 void conn_complete(struct conn *c, int op, int res)
 {
 	if (op == OP_UP_WATCH) {
@@ -901,6 +928,8 @@ void conn_complete(struct conn *c, int op, int res)
 	conn_act(c, conn_step(c, op, res));
 	if (c->w->as_released)
 		conn_autostart_release(c->w);
+	if (c->w->slot_released)
+		conn_slot_release(c->w);
 }
 
 /* ---- waiting for a backend the helper starts (ProxyAutostart) ----------------------- */
@@ -946,6 +975,9 @@ void conn_timeout(struct conn *c)
 		return;
 	case CS_UP_WAIT:
 		conn_act(c, as_fail(c, "did not accept connections within StartTimeout"));
+		return;
+	case CS_SLOT_WAIT:
+		conn_act(c, slot_fail(c));
 		return;
 	default:
 		break;

@@ -190,6 +190,11 @@ void exch_count_parse_error(struct conn *c, const char *reason)
 	stats_count_parse_error(&c->w->stats, reason);
 }
 
+__attribute__((noinline)) void exch_trace_connect(const struct conn *c, unsigned b, int kind)
+{
+	TRACE_BACKEND_CONNECT(c->id, (int)b, c->w->cfg->backend[b].name, kind);
+}
+
 __attribute__((noinline)) void exch_trace_splice(const struct conn *c, uint64_t bytes, int dir)
 {
 	TRACE_SPLICE(c->id, bytes, dir);

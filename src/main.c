@@ -417,6 +417,7 @@ struct startup {
 	bool test_only;
 	struct worker *w;
 	unsigned nw;
+	struct slot_shared *slots;  /* connection counts of backends with max=, all workers */
 	int helper_sock;            /* main's conversation with the helper, -1: none */
 	sigset_t signals;           /* taken by the main thread only */
 	char msg[1024];             /* why a phase failed */
@@ -594,7 +595,13 @@ static int phase_workers(struct startup *st)
 	unsigned per_worker = (st->cfg.max_connections + st->nw - 1) / st->nw;
 	int ret;
 
+	st->slots = calloc(st->cfg.nbackend ? st->cfg.nbackend : 1, sizeof(*st->slots));
+	if (!st->slots) {
+		snprintf(st->msg, sizeof(st->msg), "out of memory");
+		return -1;
+	}
 	for (unsigned i = 0; i < st->nw; i++) {
+		st->w[i].slots = st->slots;
 		st->w[i].files = &st->files;
 		memcpy(st->w[i].alog_fd, alog_fds, sizeof(alog_fds));
 		ret = worker_init(&st->w[i], &st->cfg, i, per_worker);
@@ -624,6 +631,7 @@ static void phase_shutdown(struct startup *st)
 	for (unsigned i = 0; i < st->nw; i++)
 		worker_destroy(&st->w[i]);   /* closes the workers' conversations with the helper */
 	free(st->w);
+	free(st->slots);            /* after the workers: their pools counted in it */
 	if (helper_pid > 0) {
 		int hret = helper_shutdown(helper_pid, st->helper_sock, &st->cfg);
 

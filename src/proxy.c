@@ -5,6 +5,7 @@
  * response head (1xx forwarded) -> response head to the client -> rest of the response
  * body -> EV_DONE. Each step's submission sits next to its completion handler. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include "spliced/log.h"
 #include "spliced/proxy.h"
 #include "spliced/ring-t.h"
+#include "spliced/slot.h"
 #include "spliced/stats.h"
 #include "spliced/trace.h"
 #include "spliced/tunnel.h"
@@ -31,6 +33,7 @@ void proxy_drop_upstream(struct conn *c)
 	if (c->ufd >= 0) {
 		close(c->ufd);
 		c->ufd = -1;
+		slot_put(c);
 	}
 }
 
@@ -38,7 +41,8 @@ void proxy_release(struct conn *c)
 {
 	struct worker *w = c->w;
 
-	if (c->ufd >= 0 && c->up_reusable && !w->stopping) {
+	if (c->ufd >= 0 && c->up_reusable && !w->stopping && !exch_backend(c)->p.disablereuse &&
+	    slot_pool(c)) {
 		up_pool_put(&w->pools[c->pass->backend], c->ufd, w->now_ms);
 		c->ufd = -1;
 	}
@@ -160,6 +164,33 @@ static enum conn_ev proxy_send_head(struct conn *c)
 
 /* ---- the backend connection ---------------------------------------------------------- */
 
+/* retry=: the backend's last connect failed less than retry seconds ago: 503 with the
+ * seconds left, and no connect (fd: a pooled connection taken, given back). */
+static enum conn_ev proxy_in_error(struct conn *c, int fd)
+{
+	struct worker *w = c->w;
+	const struct cfg_backend *be = exch_backend(c);
+	uint64_t left = w->pools[c->pass->backend].error_until_ms - w->now_ms;
+
+	if (fd >= 0)
+		up_pool_put(&w->pools[c->pass->backend], fd, w->now_ms);
+	c->page_hdr = (uint16_t)snprintf(c->page, sizeof(c->page), "Retry-After: %llu\r\n",
+					 (unsigned long long)(left + 999) / 1000);
+	return exch_fail(c, 503, "backend %s: a connect failed less than retry=%u s ago, not "
+			 "tried again before %llu ms", be->name, be->p.retry_s,
+			 (unsigned long long)left);
+}
+
+/* retry=: a connect to c's backend failed; nothing goes to it from this worker for retry
+ * seconds. */
+static void proxy_connect_failed(struct conn *c)
+{
+	unsigned retry_s = exch_backend(c)->p.retry_s;
+
+	if (retry_s)
+		c->w->pools[c->pass->backend].error_until_ms = c->w->now_ms + retry_s * 1000ull;
+}
+
 enum conn_ev proxy_connect(struct conn *c)
 {
 	struct worker *w = c->w;
@@ -167,12 +198,20 @@ enum conn_ev proxy_connect(struct conn *c)
 	/* a probe tests whether the backend listens: only a new connection tells */
 	int fd = c->retried || c->as_probe ? -1 : up_pool_take(&w->pools[c->pass->backend],
 								 w->now_ms);
+	enum conn_ev ev;
 
-	exch_touch(c, exch_timeout_ms(c));
+	if (w->now_ms < w->pools[c->pass->backend].error_until_ms)
+		return proxy_in_error(c, fd);
+	if (fd >= 0)
+		slot_from_pool(c); /* the pool gives its count with the connection */
+	if (fd < 0 && !slot_take(c, &ev))
+		return ev;
+	slot_got(c);
+	exch_touch(c, fd >= 0 ? exch_up_timeout_ms(c) : be->p.connect_timeout_ms);
 	if (c->as_probe && c->wait_until_ms < c->deadline_ms)
 		c->deadline_ms = c->wait_until_ms;
 	c->backend_name = be->name;
-	TRACE_BACKEND_CONNECT(c->id, c->pass->backend, be->name, fd >= 0 ? 1 : c->retried ? 2 : 0);
+	exch_trace_connect(c, (unsigned)c->pass->backend, fd >= 0 ? 1 : c->retried ? 2 : 0);
 	if (fd >= 0) {
 		w->stats.up_reuses++;
 		c->ufd = fd;
@@ -180,8 +219,10 @@ enum conn_ev proxy_connect(struct conn *c)
 		return proxy_send_head(c);
 	}
 	fd = up_socket(be);
-	if (fd < 0)
+	if (fd < 0) {
+		slot_put(c);
 		return exch_fail(c, 502, "socket for %s: %s", be->name, strerror(-fd));
+	}
 	w->stats.up_connects++;
 	c->ufd = fd;
 	c->up_reused = false;
@@ -210,6 +251,7 @@ static enum conn_ev proxy_connected(struct conn *c, int res)
 		/* the probe's connect outlived the request's wait */
 		return as_fail(c, "did not accept connections within StartTimeout");
 	if (res < 0) {
+		proxy_connect_failed(c);
 		if (c->timed_out)
 			return exch_upstream_error(c, 0, "connecting");
 		return exch_fail(c, 502, "backend %s: connect: %s%s", be->name, strerror(-res),
@@ -217,7 +259,7 @@ static enum conn_ev proxy_connected(struct conn *c, int res)
 				 " (the socket must be writable by the serving User)" : "");
 	}
 	as_listening(c);
-	exch_touch(c, exch_timeout_ms(c));
+	exch_touch(c, exch_up_timeout_ms(c));
 	return proxy_send_head(c);
 }
 
@@ -261,7 +303,7 @@ static enum conn_ev proxy_request_body(struct conn *c, enum conn_ev ev)
 	}
 	c->rlen = 0;
 	c->state = CS_RESP_HEAD;
-	exch_touch(c, exch_timeout_ms(c));
+	exch_touch(c, exch_up_timeout_ms(c));
 	return proxy_resp_recv(c);
 }
 
@@ -275,7 +317,7 @@ static enum conn_ev proxy_head_sent(struct conn *c, int res)
 {
 	if (res <= 0)
 		return proxy_upstream_error(c, res ? -res : EPIPE, "sending request");
-	exch_touch(c, exch_timeout_ms(c));
+	exch_touch(c, exch_up_timeout_ms(c));
 	fwd_advance(&c->head, (size_t)res);
 	if (c->head.left)
 		return exch_sendmsg(c, OP_UP_SEND, c->ufd, c->head.cur + c->head.first,
@@ -306,7 +348,7 @@ static enum conn_ev proxy_resp_received(struct conn *c, int res)
 		return exch_fail(c, 502, "backend %s: response head cut short",
 				 exch_backend(c)->name);
 	}
-	exch_touch(c, exch_timeout_ms(c));
+	exch_touch(c, exch_up_timeout_ms(c));
 	c->rlen += (uint32_t)res;
 	return proxy_resp_head(c);
 }

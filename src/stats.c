@@ -68,6 +68,9 @@ void stats_sum(const struct worker *all, unsigned n, struct stats *out)
 		out->fields_dropped += s->fields_dropped;
 		out->tunnels += s->tunnels;
 		out->tunnels_active += s->tunnels_active;
+		for (unsigned b = 0; b < CFG_MAX_BACKENDS; b++)
+			for (unsigned o = 0; o < SLOT_OUTCOMES; o++)
+				out->slot_waits[b][o] += s->slot_waits[b][o];
 		out->lat_sum_ns += s->lat_sum_ns;
 		for (unsigned k = 0; k < STATS_LAT_BUCKETS; k++)
 			out->lat_bucket[k] += s->lat_bucket[k];
@@ -153,6 +156,17 @@ void stats_render(const struct worker *all, unsigned n, const struct config *cfg
 		       "spliced_autostart_requests_total{outcome=\"503\"} %llu\n",
 		       (unsigned long long)sum.autostarts, (unsigned long long)sum.autostart_waits,
 		       (unsigned long long)sum.autostart_fails);
+	stats_text_add(t, "# HELP spliced_backend_waits_total Requests that waited for one of "
+		       "the connections of a backend with max=, by outcome.\n"
+		       "# TYPE spliced_backend_waits_total counter\n");
+	for (unsigned b = 0; b < cfg->nbackend; b++) {
+		static const char *const outcome[SLOT_OUTCOMES] = { "connected", "503", "gone" };
+
+		for (unsigned o = 0; cfg->backend[b].p.max && o < SLOT_OUTCOMES; o++)
+			stats_text_add(t, "spliced_backend_waits_total{backend=\"%s\",outcome=\"%s\"} "
+				       "%llu\n", cfg->backend[b].name, outcome[o],
+				       (unsigned long long)sum.slot_waits[b][o]);
+	}
 	stats_text_add(t, "# HELP spliced_request_fields_dropped_total Request fields not "
 		       "forwarded because their name has '_' (UnderscoresInHeaders).\n"
 		       "# TYPE spliced_request_fields_dropped_total counter\n"

@@ -16,27 +16,45 @@ static bool up_alive(int fd)
 	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
+void up_pool_init(struct up_pool *p, const struct cfg_backend *b, unsigned *open)
+{
+	p->n = 0;
+	p->ttl_ms = b->p.ttl_ms;
+	p->open = open;
+}
+
+/* Every close of a pooled connection: its count goes back to the backend's. */
+static void up_close(struct up_pool *p, int fd)
+{
+	close(fd);
+	if (p->open)
+		__atomic_fetch_sub(p->open, 1, __ATOMIC_ACQ_REL);
+}
+
+void up_pool_close_one(struct up_pool *p)
+{
+	up_close(p, p->idle[0].fd);
+	for (unsigned i = 1; i < p->n; i++)
+		p->idle[i - 1] = p->idle[i];
+	p->n--;
+}
+
 int up_pool_take(struct up_pool *p, uint64_t now_ms)
 {
 	while (p->n) {
 		struct up_idle *e = &p->idle[--p->n];
 
-		if (now_ms - e->since_ms < UP_IDLE_MS && up_alive(e->fd))
+		if (now_ms - e->since_ms < p->ttl_ms && up_alive(e->fd))
 			return e->fd;
-		close(e->fd);
+		up_close(p, e->fd);
 	}
 	return -1;
 }
 
 void up_pool_put(struct up_pool *p, int fd, uint64_t now_ms)
 {
-	if (p->n == UP_POOL_MAX) {
-		/* Keep the newest: drop the oldest at the bottom of the stack. */
-		close(p->idle[0].fd);
-		for (unsigned i = 1; i < p->n; i++)
-			p->idle[i - 1] = p->idle[i];
-		p->n--;
-	}
+	if (p->n == UP_POOL_MAX)
+		up_pool_close_one(p); /* keep the newest: drop the oldest, at the bottom */
 	p->idle[p->n].fd = fd;
 	p->idle[p->n].since_ms = now_ms;
 	p->n++;
@@ -47,8 +65,8 @@ void up_pool_prune(struct up_pool *p, uint64_t now_ms, bool all)
 	unsigned keep = 0;
 
 	for (unsigned i = 0; i < p->n; i++) {
-		if (all || now_ms - p->idle[i].since_ms >= UP_IDLE_MS)
-			close(p->idle[i].fd);
+		if (all || now_ms - p->idle[i].since_ms >= p->ttl_ms)
+			up_close(p, p->idle[i].fd);
 		else
 			p->idle[keep++] = p->idle[i];
 	}
@@ -64,5 +82,13 @@ int up_socket(const struct cfg_backend *b)
 		return -errno;
 	if (b->addr.ss_family != AF_UNIX)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* keepalive=On, as httpd: the kernel's probes keep a firewall between us and the
+	 * backend from dropping an idle connection (the interval is the system's) */
+	if (b->p.keepalive && setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
 	return fd;
 }

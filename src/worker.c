@@ -19,6 +19,7 @@
 #include "spliced/log.h"
 #include "spliced/relay.h"
 #include "spliced/ring.h"
+#include "spliced/slot.h"
 #include "spliced/upstream.h"
 #include "spliced/worker.h"
 
@@ -51,10 +52,17 @@ int worker_init(struct worker *w, const struct config *cfg, unsigned id, unsigne
 	w->free_slots = calloc(max_conns, sizeof(*w->free_slots));
 	w->pools = calloc(cfg->nbackend ? cfg->nbackend : 1, sizeof(*w->pools));
 	w->waits = calloc(cfg->nautostart ? cfg->nautostart : 1, sizeof(*w->waits));
-	if (!w->conns || !w->free_slots || !w->pools || !w->waits)
+	w->slotq = calloc(cfg->nbackend ? cfg->nbackend : 1, sizeof(*w->slotq));
+	if (!w->conns || !w->free_slots || !w->pools || !w->waits || !w->slotq)
 		return -ENOMEM;
 	for (unsigned i = 0; i < cfg->nautostart; i++)
 		as_queue_init(&w->waits[i]);
+	for (unsigned i = 0; i < cfg->nbackend; i++) {
+		bool max = cfg->backend[i].p.max && w->slots;
+
+		up_pool_init(&w->pools[i], &cfg->backend[i], max ? &w->slots[i].open : NULL);
+		slot_queue_init(&w->slotq[i]);
+	}
 	for (uint32_t i = 0; i < max_conns; i++)
 		w->free_slots[i] = max_conns - 1 - i;
 	w->nfree = max_conns;
@@ -102,6 +110,7 @@ void worker_destroy(struct worker *w)
 		close(w->helper_fd);
 	w->helper_fd = -1;
 	free(w->waits);
+	free(w->slotq);
 	free(w->conns);
 	free(w->free_slots);
 	free(w->pools);
@@ -298,6 +307,7 @@ static void worker_tick(struct worker *w)
 	if (now / prune_every != (now - WORKER_TICK_MS) / prune_every)
 		for (unsigned i = 0; i < w->cfg->nbackend; i++)
 			up_pool_prune(&w->pools[i], now, false);
+	conn_slot_tick(w);
 	for (unsigned i = 0; i < w->cfg->ncustomlog; i++)
 		worker_alog_flush(w, i, true);
 	for (unsigned i = 0; i < w->nlisten && !w->stopping; i++)

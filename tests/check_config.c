@@ -449,13 +449,123 @@ START_TEST(test_proxypass_upgrade)
 }
 END_TEST
 
+/* ProxyPass key=value: httpd's names and units; what is not given comes from the server's
+ * directives, wherever they are in the file. */
+START_TEST(test_backend_params)
+{
+	const struct cfg_bparams *p;
+
+	ck_assert_int_eq(parse("ProxyPass /a http://127.0.0.1:1/ timeout=7 connectiontimeout=250ms "
+			       "ttl=3 max=10 acquire=1500 retry=5 disablereuse=On keepalive=on\n"
+			       "ProxyPass /b http://127.0.0.1:2/\n"
+			       "ProxyPass /c http://127.0.0.1:3/ TimeOut=500ms Acquire=2s Max=4\n"
+			       "ProxyPass /d http://127.0.0.1:4/ retry=0 max=0 timeout=2s\n"
+			       "Timeout 30\n"), 0);
+	p = &cfg.backend[0].p;
+	ck_assert_uint_eq(p->timeout_ms, 7000);
+	ck_assert_uint_eq(p->connect_timeout_ms, 250);
+	ck_assert_uint_eq(p->ttl_ms, 3000);
+	ck_assert_uint_eq(p->max, 10);
+	ck_assert_uint_eq(p->acquire_ms, 1500);      /* httpd: acquire is in milliseconds */
+	ck_assert_uint_eq(p->retry_s, 5);
+	ck_assert(p->disablereuse);
+	ck_assert(p->keepalive);
+	ck_assert_uint_eq(cfg.backend[0].params_line, 1);
+	p = &cfg.backend[1].p;                        /* the defaults */
+	ck_assert_uint_eq(p->timeout_ms, 30000);      /* Timeout, given after the line */
+	ck_assert_uint_eq(p->connect_timeout_ms, 30000);
+	ck_assert_uint_eq(p->ttl_ms, CFG_TTL_DEFAULT_MS);
+	ck_assert_uint_eq(p->max, 0);
+	ck_assert_uint_eq(p->retry_s, 0);
+	ck_assert(!p->disablereuse && !p->keepalive);
+	ck_assert_uint_eq(cfg.backend[1].params_line, 0);
+	p = &cfg.backend[2].p;
+	ck_assert_uint_eq(p->timeout_ms, 500);
+	ck_assert_uint_eq(p->connect_timeout_ms, 500); /* connectiontimeout: timeout= */
+	ck_assert_uint_eq(p->acquire_ms, 2000);
+	ck_assert_uint_eq(p->max, 4);
+	p = &cfg.backend[3].p;
+	ck_assert_uint_eq(p->max, 0);
+	ck_assert_uint_eq(p->retry_s, 0);
+	ck_assert_uint_eq(p->acquire_ms, 2000);       /* without acquire=: timeout= */
+
+	/* ProxyTimeout: the backends' timeout, not the clients' */
+	ck_assert_int_eq(parse("ProxyPass / http://127.0.0.1:1/\n"
+			       "ProxyPass /x http://127.0.0.1:2/ timeout=3\n"
+			       "ProxyTimeout 9\nTimeout 4\n"), 0);
+	ck_assert_uint_eq(cfg.proxy_timeout_ms, 9000);
+	ck_assert_uint_eq(cfg.timeout_ms, 4000);
+	ck_assert_uint_eq(cfg.backend[0].p.timeout_ms, 9000);
+	ck_assert_uint_eq(cfg.backend[1].p.timeout_ms, 3000);
+
+	/* the same backend on two lines: the parameters are given once, or repeated */
+	ck_assert_int_eq(parse("ProxyPass /a http://127.0.0.1:1/\n"
+			       "ProxyPass /b http://127.0.0.1:1/b max=3\n"
+			       "ProxyPass /c http://127.0.0.1:1/c max=3\n"
+			       "ProxyPass /d http://127.0.0.1:1/d\n"), 0);
+	ck_assert_uint_eq(cfg.nbackend, 1);
+	ck_assert_uint_eq(cfg.backend[0].p.max, 3);
+	ck_assert_uint_eq(cfg.backend[0].params_line, 2);
+}
+END_TEST
+
+START_TEST(test_backend_params_errors)
+{
+	ck_parse_err("ProxyPass /a http://127.0.0.1:1/ max=3\n"
+		     "ProxyPass /b http://127.0.0.1:1/ max=4\n", 2,
+		     "ProxyPass: parameters for http://127.0.0.1:1 differ from those given on "
+		     "line 1: they belong to the backend, give them once");
+	ck_parse_err("ProxyPass /a http://127.0.0.1:1/ max=3\n"
+		     "ProxyPass /b http://127.0.0.1:1/ max=3 ttl=5\n", 2,
+		     "ProxyPass: parameters for http://127.0.0.1:1 differ from those given on "
+		     "line 1: they belong to the backend, give them once");
+	ck_parse_err("ProxyPass / http://127.0.0.1/ timeout=0\n", 1,
+		     "ProxyPass: 0 is out of range 1..86400");
+	ck_parse_err("ProxyPass / http://127.0.0.1/ timeout=0ms\n", 1,
+		     "ProxyPass: 0ms is out of range 1..86400000");
+	ck_parse_err("ProxyPass / http://127.0.0.1/ timeout=86401\n", 1,
+		     "ProxyPass: 86401 is out of range 1..86400");
+	ck_parse_err("ProxyPass / http://127.0.0.1/ timeout=5m\n", 1,
+		     "ProxyPass: \"5m\" is not a number of seconds");
+	ck_parse_err("ProxyPass / http://127.0.0.1/ connectiontimeout=-1\n", 1,
+		     "ProxyPass: \"-1\" is not a number of seconds");
+	ck_parse_err("ProxyPass / http://127.0.0.1/ ttl=0\n", 1,
+		     "ProxyPass: 0 is out of range 1..86400");
+	ck_parse_err("ProxyPass / http://127.0.0.1/ ttl=100ms\n", 1,
+		     "ProxyPass: \"100ms\" is not a number of seconds");
+	ck_parse_err("ProxyPass / http://127.0.0.1/ max=x\n", 1,
+		     "ProxyPass: \"x\" is not a number of connections");
+	ck_parse_err("ProxyPass / http://127.0.0.1/ max=1000001\n", 1,
+		     "ProxyPass: 1000001 is out of range 0..1000000");
+	ck_parse_err("ProxyPass / http://127.0.0.1/ acquire=0\n", 1,
+		     "ProxyPass: 0 is out of range 1..86400000");
+	ck_parse_err("ProxyPass / http://127.0.0.1/ acquire=100\n", 1,
+		     "ProxyPass: acquire= needs max= (it is how long a request waits for one "
+		     "of the max connections)");
+	ck_parse_err("ProxyPass / http://127.0.0.1/ retry=-1\n", 1,
+		     "ProxyPass: \"-1\" is not a number of seconds");
+	ck_parse_err("ProxyPass / http://127.0.0.1/ disablereuse=yes\n", 1,
+		     "ProxyPass: \"yes\" must be On or Off");
+	ck_parse_err("ProxyPass / http://127.0.0.1/ min=1\n", 1,
+		     "ProxyPass: parameter \"min\" is not supported");
+	ck_parse_err("ProxyPass /x ! max=1\n", 1,
+		     "ProxyPass: \"!\" has no backend to take parameters");
+	ck_parse_err("ProxyTimeout 0\n", 1, "ProxyTimeout: 0 is out of range 1..86400");
+	ck_parse_err("ProxyTimeout 5ms\n", 1, "ProxyTimeout: \"5ms\" is not a number of seconds");
+	ck_parse_err("ProxyPass / http://127.0.0.1:9/ retry=5\n"
+		     "ProxyAutostart http://127.0.0.1:9 -- /bin/true\n", 1,
+		     "ProxyPass: retry= for http://127.0.0.1:9, which ProxyAutostart starts: "
+		     "a refused connection asks for a start instead");
+}
+END_TEST
+
 START_TEST(test_proxypass_errors)
 {
 	ck_parse_err("ProxyPass / https://127.0.0.1/\n", 1, "ProxyPass: TLS to backends is not supported");
 	ck_parse_err("ProxyPass / ajp://127.0.0.1/\n", 1,
 		     "ProxyPass: \"ajp://127.0.0.1/\" is not an http:// URL");
-	ck_parse_err("ProxyPass / http://127.0.0.1/ timeout=5\n", 1,
-		     "ProxyPass: parameter \"timeout\" is not supported");
+	ck_parse_err("ProxyPass / http://127.0.0.1/ smax=5\n", 1,
+		     "ProxyPass: parameter \"smax\" is not supported");
 	ck_parse_err("ProxyPass / http://127.0.0.1/ nocanon\n", 1,
 		     "ProxyPass: option \"nocanon\" is not supported");
 	ck_parse_err("ProxyPass / http://127.0.0.1/ retry=x\n", 1,
@@ -1413,6 +1523,8 @@ static Suite *config_suite(void)
 		{ "proxypass_forms", test_proxypass_forms, 0 },
 		{ "proxypass_errors", test_proxypass_errors, 0 },
 		{ "proxypass_upgrade", test_proxypass_upgrade, 0 },
+		{ "backend_params", test_backend_params, 0 },
+		{ "backend_params_errors", test_backend_params_errors, 0 },
 		{ "proxypass_dedup", test_proxypass_dedup, 0 },
 		{ "proxypass_limits", test_proxypass_limits, 0 },
 		{ "proxypass_unix", test_proxypass_unix, 0 },

@@ -59,7 +59,10 @@
  *   cookie=V      the response also carries "Set-Cookie: V" (decoded the same
  *                 way), e.g. cookie=s=1;%20Path=/sub;%20Domain=backend.lan
  *   repeat=N      send the location= and cookie= fields N times each (1..100)
- * GET /stats -> "conns=K requests=R\n".  Every response carries X-Conn-Id,
+ * GET /stats -> "conns=K requests=R open=O maxopen=M busy=B maxbusy=X\n": connections
+ * accepted, requests, connections open now and most open at once, requests being worked
+ * on now and most at once (a request is "busy" from its head until its response starts,
+ * delay= included: what a thread-pool backend spends a thread on).  Every response carries X-Conn-Id,
  * X-Req-No, X-Body-Len, X-Body-Fnv (FNV-1a 64, %016llx), X-Body-Chunked.
  */
 #include <arpa/inet.h>
@@ -113,6 +116,18 @@ static int record_fd = -1;
 static bool opt_close_only;
 static atomic_ullong stat_conns;
 static atomic_ullong stat_requests;
+static atomic_ullong stat_open, stat_maxopen;   /* connections */
+static atomic_ullong stat_busy, stat_maxbusy;   /* requests being worked on */
+
+/* *cur + 1, and *max raised to it. */
+static void stat_enter(atomic_ullong *cur, atomic_ullong *max)
+{
+	unsigned long long n = atomic_fetch_add(cur, 1) + 1;
+	unsigned long long m = atomic_load(max);
+
+	while (n > m && !atomic_compare_exchange_weak(max, &m, n))
+		;
+}
 
 struct conn {
 	int fd;
@@ -951,13 +966,17 @@ static int handle_one(struct conn *c)
 	int ret = 1;
 	struct req r;
 	struct params pr;
-	bool is_stats = false;
+	bool is_stats = false, busy = false;
 	if (parse_head(head, hlen, &r) != RS_OK ||
 	    parse_params(r.target, r.target_len, &pr, &is_stats) != RS_OK) {
 		send_error(c, 400, &b, false);
 		goto out;
 	}
 	bool has_body = r.chunked || (r.has_cl && r.cl > 0);
+	if (!is_stats) {
+		stat_enter(&stat_busy, &stat_maxbusy);
+		busy = true;
+	}
 	b.store = pr.echo_body && !is_stats;
 	if (b.store && r.has_cl && r.cl > ECHO_MAX) {
 		send_error(c, 413, &b, r.chunked);
@@ -988,9 +1007,14 @@ static int handle_one(struct conn *c)
 
 	if (is_stats) {
 		char sb[128];
-		int sl = snprintf(sb, sizeof sb, "conns=%llu requests=%llu\n",
+		int sl = snprintf(sb, sizeof sb, "conns=%llu requests=%llu open=%llu maxopen=%llu "
+				  "busy=%llu maxbusy=%llu\n",
 				  (unsigned long long)atomic_load(&stat_conns),
-				  (unsigned long long)atomic_load(&stat_requests));
+				  (unsigned long long)atomic_load(&stat_requests),
+				  (unsigned long long)atomic_load(&stat_open),
+				  (unsigned long long)atomic_load(&stat_maxopen),
+				  (unsigned long long)atomic_load(&stat_busy),
+				  (unsigned long long)atomic_load(&stat_maxbusy));
 		if (out_fmt(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n", sl) ||
 		    send_std_headers(c, &b, r.chunked) ||
 		    out_str(c, closing ? "Connection: close\r\n" :
@@ -1031,6 +1055,10 @@ static int handle_one(struct conn *c)
 	}
 	if (pr.delay)
 		sleep_ms(pr.delay);
+	/* before the first byte of the response: no later request can overlap with it */
+	if (busy)
+		atomic_fetch_sub(&stat_busy, 1);
+	busy = false;
 
 	struct body_src src;
 	bool text = false;
@@ -1101,6 +1129,8 @@ static int handle_one(struct conn *c)
 		goto out;
 	ret = closing ? 1 : 0;
 out:
+	if (busy)
+		atomic_fetch_sub(&stat_busy, 1);
 	c->olen = 0;
 	free(b.buf);
 	free(wire.buf);
@@ -1137,9 +1167,12 @@ static void lingering_close(int fd)
 static void *conn_main(void *arg)
 {
 	struct conn *c = arg;
+
+	stat_enter(&stat_open, &stat_maxopen);
 	while (handle_one(c) == 0)
 		;
 	lingering_close(c->fd);
+	atomic_fetch_sub(&stat_open, 1);
 	free(c->rbuf);
 	free(c->obuf);
 	free(c);

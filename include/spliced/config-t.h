@@ -61,6 +61,26 @@ struct cfg_listen {
 	char name[CFG_NAME_MAX];     /* as written, for messages: "127.0.0.1:8080" */
 };
 
+/* ProxyPass key=value parameters. They belong to the backend (httpd's "worker" is the
+ * backend URL), whichever ProxyPass line gives them. While parsing, 0 (false) is "not
+ * given"; after config_parse() every field holds the value in force. */
+struct cfg_bparams {
+	unsigned timeout_ms;           /* timeout=: each wait on the backend (connect excepted);
+					* default ProxyTimeout, else Timeout */
+	unsigned connect_timeout_ms;   /* connectiontimeout=: the connect; default timeout= */
+	unsigned ttl_ms;               /* ttl=: an idle pooled connection older than this is
+					* closed; default CFG_TTL_DEFAULT_MS */
+	unsigned max;                  /* max=: connections at once, all workers; 0 = no limit */
+	unsigned acquire_ms;           /* acquire=: how long a request waits for one of the max
+					* connections (503 after); default timeout= */
+	unsigned retry_s;              /* retry=: after a refused or timed-out connect, requests
+					* are answered 503 for this long (per worker); 0 = never */
+	bool disablereuse;             /* disablereuse=On: no keep-alive pool */
+	bool keepalive;                /* keepalive=On: SO_KEEPALIVE on backend sockets */
+};
+
+#define CFG_TTL_DEFAULT_MS 15000   /* ttl= when not given (httpd: no limit) */
+
 /* A distinct backend origin (scheme http, host, port); ProxyPass lines share one entry
  * when they name the same host:port. */
 struct cfg_backend {
@@ -69,6 +89,8 @@ struct cfg_backend {
 	char authority[CFG_NAME_MAX];  /* "host:port" as written in the URL (Host when replaced) */
 	char name[CFG_NAME_MAX];       /* "http://host:port", for messages */
 	int autostart;                 /* index into config.autostart, -1 = none */
+	struct cfg_bparams p;          /* ProxyPass key=value parameters */
+	unsigned params_line;          /* the line that gave them; 0 = none did */
 };
 
 /* ProxyAutostart URL [Key=Value ...] -- /absolute/command [ARG ...]
@@ -198,6 +220,7 @@ struct config {
 	char group[CFG_NAME_MAX];      /* Group; "" = not set */
 	char error_log[CFG_PATH_MAX];  /* ErrorLog; "" = standard error */
 	unsigned timeout_ms;           /* Timeout, default 60 s */
+	unsigned proxy_timeout_ms;     /* ProxyTimeout; 0 = not set (Timeout) */
 	unsigned keepalive_timeout_ms; /* KeepAliveTimeout, default 5 s; "ms" suffix allowed */
 	unsigned max_keepalive_requests; /* MaxKeepAliveRequests, default 1000, 0 = unlimited */
 	unsigned limit_request_line;   /* LimitRequestLine, default 8190 */

@@ -30,6 +30,7 @@ enum conn_state {
 	CS_CONTINUE,      /* sending "100 Continue" */
 	CS_CONNECT,       /* connecting to the backend */
 	CS_UP_WAIT,       /* the backend refused: waiting while the helper starts it */
+	CS_SLOT_WAIT,     /* waiting for one of the backend's max= connections */
 	CS_REQ_HEAD,      /* sending the request head (and buffered body) upstream */
 	CS_REQ_BODY,      /* moving the rest of the request body */
 	CS_RESP_HEAD,     /* reading the response head */
@@ -112,7 +113,15 @@ struct conn {
 	uint8_t upgrade_len;      /* the protocol the request may switch to (see tunnel.h) */
 	char upgrade[48];
 	uint16_t wait_as;         /* waiting or as_probe: the ProxyAutostart (its queue) */
-	uint32_t wait_prev;       /* wait queue links (slot indexes, UP_WAIT_NONE) */
+	bool slot_waiting;        /* in its backend's max= queue (CS_SLOT_WAIT) */
+	bool slot_held;           /* ufd counts in its backend's max= connections */
+	bool slot_waited;         /* this request waited for one (counted once it ends) */
+	bool slot_tried;          /* ... and was let go to try once already */
+	uint16_t slot_be;         /* the backend of slot_waiting / slot_held */
+	uint64_t slot_until_ms;   /* it waits for a max= connection until then; 0 = never
+				   * waited */
+	uint32_t wait_prev;       /* wait queue links (slot indexes; in one queue at most:
+				   * autostart's or max='s) */
 	uint32_t wait_next;
 	uint64_t wait_until_ms;   /* the request waits for its backend until then; 0 = never
 				   * waited */

@@ -40,6 +40,10 @@ void conn_autostart_state(struct worker *w, const struct helper_msg *m);
 /* The helper closed its conversation: every request waiting for a backend gets 503. */
 void conn_autostart_helper_gone(struct worker *w);
 
+/* Once per tick: requests waiting for a max= connection that another worker freed, or
+ * that a pool of this one holds, try again. */
+void conn_slot_tick(struct worker *w);
+
 /* Closes c now, whatever it is doing (the end of a forced stop). */
 void conn_abort(struct conn *c);
 

@@ -65,7 +65,7 @@ static inline void exch_touch_client(struct conn *c, const struct cfg_reqtimeout
 	c->deadline_ms = d;
 }
 
-/* Timeout: each wait for the client or the backend. */
+/* Timeout: each wait for the client. */
 static inline uint64_t exch_timeout_ms(const struct conn *c)
 {
 	return c->w->cfg->timeout_ms;
@@ -75,6 +75,13 @@ static inline uint64_t exch_timeout_ms(const struct conn *c)
 static inline const struct cfg_backend *exch_backend(const struct conn *c)
 {
 	return &c->w->cfg->backend[c->pass->backend];
+}
+
+/* Each wait on the backend (connect excepted): its timeout= (else ProxyTimeout, else
+ * Timeout), resolved at load. */
+static inline uint64_t exch_up_timeout_ms(const struct conn *c)
+{
+	return exch_backend(c)->p.timeout_ms;
 }
 
 /* Records that the exchange fails with `status` (0: close without a page): logs the
@@ -97,5 +104,8 @@ void exch_count_parse_error(struct conn *c, const char *reason);
 
 /* One call site for the splice probe: perf probe cannot set up a probe that has two. */
 void exch_trace_splice(const struct conn *c, uint64_t bytes, int dir);
+
+/* The same for backend_connect (kinds in README "Tracing"): backend b of c. */
+void exch_trace_connect(const struct conn *c, unsigned b, int kind);
 
 #endif

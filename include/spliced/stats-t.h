@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "spliced/config-t.h"
+#include "spliced/slot-t.h"
+
 #define STATS_REASONS 32
 #define STATS_LAT_BUCKETS 12
 
@@ -35,6 +38,8 @@ struct stats {
 	uint64_t fields_dropped;   /* request fields with '_' in the name, not forwarded */
 	uint64_t tunnels;          /* tunnels opened (a 101 went to the client) */
 	uint64_t tunnels_active;   /* tunnels open now (a gauge) */
+	/* requests that waited for a connection of a backend with max=, by how it ended */
+	uint64_t slot_waits[CFG_MAX_BACKENDS][SLOT_OUTCOMES];
 };
 
 /* Text rendered on the heap: it grows as it is written, so a page always fits. */

@@ -7,9 +7,6 @@
 
 /* Idle keep-alive connections kept per backend per worker. */
 #define UP_POOL_MAX 64
-/* An idle connection older than this is closed rather than reused: backends close idle
- * connections after a while themselves, and a connection they closed costs a retry. */
-#define UP_IDLE_MS 15000
 
 struct up_idle {
 	int fd;
@@ -20,6 +17,17 @@ struct up_idle {
 struct up_pool {
 	struct up_idle idle[UP_POOL_MAX];
 	unsigned n;
+	/* An idle connection older than this is closed rather than reused (the backend's
+	 * ttl=): backends close idle connections after a while themselves, and a connection
+	 * they closed costs a retry. */
+	unsigned ttl_ms;
+	/* The backend's count of open connections (max=, struct slot_shared), shared by the
+	 * workers: the pool holds the count of its idle connections and gives it back when it
+	 * closes one. NULL without max=. */
+	unsigned *open;
+	/* retry=: a connect to the backend failed; until then this worker answers its
+	 * requests 503 without trying (httpd's worker "in error state"). */
+	uint64_t error_until_ms;
 };
 
 #endif

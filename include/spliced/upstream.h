@@ -7,6 +7,10 @@
 #include "spliced/config-t.h"
 #include "spliced/upstream-t.h"
 
+/* An empty pool for backend b (its ttl=); open: its shared count of open connections
+ * (max=), or NULL. */
+void up_pool_init(struct up_pool *p, const struct cfg_backend *b, unsigned *open);
+
 /* A pooled connection that is still open (checked with a non-blocking MSG_PEEK: a
  * connection the backend closed, or one with unexpected bytes, is closed and skipped),
  * or -1 when none is left. The caller owns the fd. */
@@ -15,11 +19,14 @@ int up_pool_take(struct up_pool *p, uint64_t now_ms);
 /* Gives an idle connection back; closes it when the pool is full. */
 void up_pool_put(struct up_pool *p, int fd, uint64_t now_ms);
 
-/* Closes connections idle for longer than UP_IDLE_MS, or all when `all`. */
+/* Closes connections idle for ttl_ms or longer, or all when `all`. */
 void up_pool_prune(struct up_pool *p, uint64_t now_ms, bool all);
 
-/* A new non-blocking socket for backend b (TCP with TCP_NODELAY, or Unix-domain), not yet
- * connected; -errno. */
+/* Closes the oldest idle connection (the pool is not empty). */
+void up_pool_close_one(struct up_pool *p);
+
+/* A new non-blocking socket for backend b (TCP with TCP_NODELAY, or Unix-domain;
+ * SO_KEEPALIVE with keepalive=On), not yet connected; -errno. */
 int up_socket(const struct cfg_backend *b);
 
 #endif

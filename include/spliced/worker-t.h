@@ -17,6 +17,7 @@
 #include "spliced/relay-t.h"
 #include "spliced/upstream-t.h"
 #include "spliced/autostart-t.h"
+#include "spliced/slot-t.h"
 #include "spliced/stats-t.h"
 
 struct worker {
@@ -63,6 +64,9 @@ struct worker {
 	struct helper_msg hmsg;    /* the message being received */
 	struct as_queue *waits;    /* one per ProxyAutostart */
 	bool as_released;          /* a queue's backend listens: its waiters may go */
+	struct slot_shared *slots; /* one per backend, shared by every worker (max=) */
+	struct slot_queue *slotq;  /* one per backend: requests waiting for max= */
+	bool slot_released;        /* a queue's backend has room: its waiters may go */
 	struct stats stats;
 	int exit_code;
 };
