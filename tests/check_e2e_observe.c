@@ -151,7 +151,8 @@ START_TEST(test_probes)
 		fd = open(outpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		dup2(fd, 1);
 		dup2(fd, 2);
-		execl("/usr/bin/bpftrace", "bpftrace", "-e", script, (char *)NULL);
+		/* unbuffered: every line is in the file as soon as its event fired */
+		execl("/usr/bin/bpftrace", "bpftrace", "-B", "none", "-e", script, (char *)NULL);
 		_exit(127);
 	}
 	/* Bounded wait for "Attaching N probes" (or a failure). */
@@ -178,9 +179,23 @@ START_TEST(test_probes)
 	ck_assert_int_eq(r.status, 200);
 	e2e_response_free(&r);
 	e2e_client_close(&c);
-	e2e_sleep_ms(500);
+	/* the lines arrive as the events fire: wait (bounded) for the last one, then stop
+	 * bpftrace, which does not always end on SIGINT: SIGKILL after a bounded wait */
+	snprintf(want, sizeof(want), "end 200 1 http://127.0.0.1:%d", be.port);
+	for (int i = 0; i < 200; i++) {
+		free(out);
+		out = e2e_read_file(outpath, NULL);
+		if (out && strstr(out, want))
+			break;
+		e2e_sleep_ms(50);
+	}
 	kill(pid, SIGINT);
-	waitpid(pid, &st, 0);
+	for (int i = 0; i < 100 && waitpid(pid, &st, WNOHANG) != pid; i++)
+		e2e_sleep_ms(50);
+	if (kill(pid, 0) == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
 	free(out);
 	out = e2e_read_file(outpath, NULL);
 	ck_assert_ptr_nonnull(out);
