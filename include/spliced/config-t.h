@@ -197,6 +197,7 @@ struct config {
 	char user[CFG_NAME_MAX];       /* User; "" = not set */
 	char group[CFG_NAME_MAX];      /* Group; "" = not set */
 	char error_log[CFG_PATH_MAX];  /* ErrorLog; "" = standard error */
+	char pid_file[CFG_PATH_MAX];   /* PidFile, absolute; "" = none */
 	unsigned timeout_ms;           /* Timeout, default 60 s */
 	unsigned keepalive_timeout_ms; /* KeepAliveTimeout, default 5 s; "ms" suffix allowed */
 	unsigned max_keepalive_requests; /* MaxKeepAliveRequests, default 1000, 0 = unlimited */
