@@ -26,6 +26,7 @@
 #include "spliced/helper.h"
 #include "spliced/mime.h"
 #include "spliced/log.h"
+#include "spliced/notify.h"
 #include "spliced/pidfile.h"
 #include "spliced/privdrop.h"
 #include "spliced/relay-t.h"
@@ -394,6 +395,8 @@ static int serve(struct worker *w, unsigned n, const sigset_t *set)
 			log_notice("main", "caught %s, shutting down gracefully",
 				   sig == SIGTERM ? "SIGTERM" : "SIGINT");
 			stopping = true;
+			notify_send("STOPPING=1\nSTATUS=stopping: finishing the requests in "
+				    "flight\n");
 			for (unsigned i = 0; i < n; i++)
 				worker_stop(&w[i]);
 		}
@@ -407,6 +410,8 @@ static int serve(struct worker *w, unsigned n, const sigset_t *set)
 					log_error("main", "worker %u ended unexpectedly; stopping", i);
 					stopping = true;
 					code = 1;
+					notify_send("STOPPING=1\nSTATUS=stopping: worker %u "
+						    "ended unexpectedly\n", i);
 					for (unsigned k = 0; k < n; k++)
 						worker_stop(&w[k]);
 				}
@@ -449,6 +454,7 @@ static int startup_fail(struct startup *st)
 {
 	log_error("main", "%s", st->msg);
 	fprintf(stderr, "spliced: %s\n", st->msg);
+	notify_send("STATUS=start-up failed: %s\nERRNO=1\n", st->msg);
 	pid_file_remove(st);
 	return 1;
 }
@@ -661,6 +667,11 @@ static int phase_privileged(struct startup *st)
 static int phase_drop(struct startup *st)
 {
 	int applied;
+	char m[sizeof(st->msg) - 32];
+
+	/* The service manager's socket, connected while it is reachable. */
+	if (notify_init(m, sizeof(m)) < 0)
+		log_warn("main", "%s: readiness is not reported", m);
 
 	if (privdrop_apply(st->cfg.user, st->cfg.group, &applied, st->msg, sizeof(st->msg)) < 0)
 		return -1;
@@ -706,6 +717,10 @@ static int phase_workers(struct startup *st)
 	for (unsigned l = 0; l < st->cfg.nlisten; l++)
 		log_notice("main", "spliced %s listening on %s, %u workers", SPLICED_VERSION,
 			   st->cfg.listen[l].name, st->nw);
+	/* The listeners were listening since phase_listen and every worker runs now. */
+	notify_send("READY=1\nSTATUS=serving on %s%s, %u workers\nMAINPID=%d\n",
+		    st->cfg.listen[0].name, st->cfg.nlisten > 1 ? " and more" : "", st->nw,
+		    (int)getpid());
 	return 0;
 }
 
@@ -724,6 +739,8 @@ static void phase_shutdown(struct startup *st)
 	}
 	pid_file_remove(st);
 	log_notice("main", "stopped");
+	notify_send("STATUS=stopped\n");
+	notify_close();
 	config_free(&st->cfg);
 }
 

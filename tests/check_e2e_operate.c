@@ -1,14 +1,19 @@
 /* End-to-end suite for operating spliced as a service, through the real binary: PidFile
  * written at start and removed (or emptied) at a clean stop, `spliced -k stop` stopping the
  * process it names and its exit codes, a running instance's PidFile never taken over, a
- * symbolic link at the PidFile path refused, `-k reload` saying it does not exist yet. */
+ * symbolic link at the PidFile path refused, `-k reload` saying it does not exist yet, and
+ * the sd_notify protocol (READY=1 once the port accepts, STATUS=, STOPPING=1 on SIGTERM)
+ * to a datagram socket of the test's, by path and in the abstract namespace. */
 #include <check.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "e2e.h"
@@ -136,6 +141,129 @@ START_TEST(test_k_errors)
 }
 END_TEST
 
+/* ---- sd_notify ---------------------------------------------------------------------- */
+
+static int notify_fd = -1;
+static char ready_msg[1100];     /* the datagram holding READY=1 */
+static int ready_port_ok = -2;   /* connect result right when READY=1 came: 0 or -errno */
+
+/* Next datagram within timeout_ms into buf (NUL-terminated); false on timeout. */
+static bool notify_recv(char *buf, size_t len, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = notify_fd, .events = POLLIN };
+	ssize_t n;
+
+	if (poll(&pfd, 1, timeout_ms) != 1)
+		return false;
+	n = recv(notify_fd, buf, len - 1, MSG_DONTWAIT);
+	if (n < 0)
+		return false;
+	buf[n] = '\0';
+	return true;
+}
+
+/* Right after the spawn: wait (at most 10 s) for READY=1, then at once connect to the
+ * port: it must accept already. */
+static void watch_ready(const struct e2e_proc *p)
+{
+	char buf[1100];
+
+	for (unsigned i = 0; i < 50; i++) {
+		if (!notify_recv(buf, sizeof(buf), 200)) {
+			if (i * 200 >= 10000)
+				break;
+			continue;
+		}
+		if (strstr(buf, "READY=1\n")) {
+			struct e2e_client c;
+
+			ready_port_ok = e2e_client_try_open(&c, p->port);
+			if (ready_port_ok == 0)
+				e2e_client_close(&c);
+			snprintf(ready_msg, sizeof(ready_msg), "%s", buf);
+			return;
+		}
+	}
+}
+
+static void notify_case(bool abstract)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char name[200], buf[1100], want[200];
+	socklen_t alen;
+	struct e2e_proc p;
+	bool stopping = false;
+
+	if (abstract) {
+		snprintf(name, sizeof(name), "@spliced-e2e-notify-%d", (int)getpid());
+		memcpy(sun.sun_path + 1, name + 1, strlen(name) - 1);
+		alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(name));
+	} else {
+		snprintf(name, sizeof(name), "%s/notify.sock", e2e_temp_dir());
+		ck_assert_msg(strlen(name) < sizeof(sun.sun_path), "%s: too long for sun_path", name);
+		memcpy(sun.sun_path, name, strlen(name) + 1);
+		alen = sizeof(sun);
+	}
+	notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(notify_fd, 0);
+	ck_assert_msg(bind(notify_fd, (struct sockaddr *)&sun, alen) == 0, "bind %s: %s", name,
+		      strerror(errno));
+	ck_assert_int_eq(setenv("NOTIFY_SOCKET", name, 1), 0);
+	e2e_after_spawn = watch_ready;
+	e2e_spliced_startf(&p, "Workers 2\nProxyPass / http://127.0.0.1:%d/\n", e2e_dead_port());
+	e2e_after_spawn = NULL;
+	unsetenv("NOTIFY_SOCKET");
+
+	ck_assert_msg(ready_msg[0], "no READY=1 within 10 s: %s", e2e_diag());
+	ck_assert_msg(ready_port_ok == 0, "the port did not accept when READY=1 came: %s",
+		      strerror(-ready_port_ok));
+	snprintf(want, sizeof(want), "STATUS=serving on 127.0.0.1:%d, 2 workers\n", p.port);
+	ck_assert_msg(strstr(ready_msg, want), "READY datagram: %s", e2e_escs(ready_msg));
+	snprintf(want, sizeof(want), "MAINPID=%d\n", (int)p.pid);
+	ck_assert_msg(strstr(ready_msg, want), "READY datagram: %s", e2e_escs(ready_msg));
+	ck_assert_msg(!notify_recv(buf, sizeof(buf), 0), "unexpected datagram: %s",
+		      e2e_escs(buf));
+
+	ck_assert_int_eq(kill(p.pid, SIGTERM), 0);
+	for (unsigned i = 0; i < 10 && !stopping; i++) {
+		ck_assert_msg(notify_recv(buf, sizeof(buf), 10000), "no STOPPING=1 after SIGTERM");
+		stopping = strstr(buf, "STOPPING=1\n") != NULL;
+	}
+	ck_assert_msg(strstr(buf, "STATUS=stopping"), "STOPPING datagram: %s", e2e_escs(buf));
+	ck_assert_int_eq(e2e_spliced_stop(&p), 0);
+	ck_assert_msg(notify_recv(buf, sizeof(buf), 1000) && strcmp(buf, "STATUS=stopped\n") == 0,
+		      "last datagram: %s", e2e_escs(buf));
+	close(notify_fd);
+	notify_fd = -1;
+}
+
+START_TEST(test_notify_path)
+{
+	notify_case(false);
+}
+END_TEST
+
+START_TEST(test_notify_abstract)
+{
+	notify_case(true);
+}
+END_TEST
+
+/* A NOTIFY_SOCKET nobody listens on does not stop the start: a warning in the log. */
+START_TEST(test_notify_unreachable)
+{
+	struct e2e_proc p;
+	char path[400];
+
+	snprintf(path, sizeof(path), "%s/nobody.sock", e2e_temp_dir());
+	ck_assert_int_eq(setenv("NOTIFY_SOCKET", path, 1), 0);
+	e2e_spliced_startf(&p, "ProxyPass / http://127.0.0.1:%d/\n", e2e_dead_port());
+	unsetenv("NOTIFY_SOCKET");
+	ck_assert_msg(e2e_log_wait_for(&p, "readiness is not reported", 5000), "%s", e2e_diag());
+	ck_assert_int_eq(e2e_spliced_stop(&p), 0);
+}
+END_TEST
+
 int main(void)
 {
 	const struct ck_case cases[] = {
@@ -143,6 +271,9 @@ int main(void)
 		{ "pidfile_taken", test_pidfile_taken_refused, 0 },
 		{ "pidfile_symlink", test_pidfile_symlink_refused, 0 },
 		{ "k_errors", test_k_errors, 0 },
+		{ "notify_path", test_notify_path, 0 },
+		{ "notify_abstract", test_notify_abstract, 0 },
+		{ "notify_unreachable", test_notify_unreachable, 0 },
 	};
 	Suite *s = suite_create("e2e_operate");
 
