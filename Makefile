@@ -5,20 +5,23 @@ CC      ?= cc
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wformat=2
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 $(WARN) -Iinclude -D_GNU_SOURCE -pthread \
+override CFLAGS += -std=gnu11 $(WARN) -Iinclude -D_GNU_SOURCE -pthread \
            -I/usr/include/$(shell $(CC) -print-multiarch 2>/dev/null)
+# CPPFLAGS, CFLAGS and LDFLAGS from the environment are kept (dpkg-buildflags' hardening
+# flags, for instance): ours are added after them.
 # The demo site and application of the built-in configuration (`make run`) are read from
-# the source tree.
-CFLAGS  += -DSPLICED_DATADIR='"$(CURDIR)"'
+# the source tree; the installed binary (`make install`) looks in $(DATADIR) instead, where
+# no demo is installed, so its built-in configuration is the plain one.
+DATADIR_CPPFLAGS := -DSPLICED_DATADIR='"$(CURDIR)"'
 ifeq ($(WERROR),1)
-CFLAGS  += -Werror
+override CFLAGS += -Werror
 endif
 LIBS    := -luring -lcap-ng -lpthread -lpcre2-8
 
 ifeq ($(SANITIZE),1)
 B       := build-asan
-CFLAGS  += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
-LDFLAGS += -fsanitize=address,undefined
+override CFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+override LDFLAGS += -fsanitize=address,undefined
 else
 B       := build
 endif
@@ -37,9 +40,9 @@ FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_HELP := $(filter-out $(FUZZ_SRC),$(wildcard fuzz/*.c))
 
 DEPS_PKGS := gcc make pkg-config liburing-dev libcap-ng-dev check libpcre2-dev \
-             systemtap-sdt-dev curl bpftrace python3-cherrypy3
+             systemtap-sdt-dev curl bpftrace python3-cherrypy3 logrotate
 
-.PHONY: all deps run check test fuzz clean
+.PHONY: all deps run check test fuzz clean install uninstall FORCE
 # ./spliced is the normal build only; a sanitizer build stays in build-asan/.
 ifeq ($(SANITIZE),1)
 all: $(B)/spliced $(TOOL_BIN)
@@ -49,7 +52,7 @@ endif
 
 $(B)/src/%.o: src/%.c $(wildcard include/spliced/*.h) Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(DATADIR_CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(B)/libspliced.a: $(LIB_OBJ)
 	@rm -f $@
@@ -63,16 +66,69 @@ spliced: $(B)/spliced
 
 $(B)/tools/%: tools/%.c Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lpthread
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< -lpthread
 
 # Tools that measure or exercise the project's own modules link the library.
 $(B)/tools/splicebench $(B)/tools/rewritetest $(B)/tools/rwbench: $(B)/tools/%: tools/%.c $(B)/libspliced.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libspliced.a $(LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libspliced.a $(LIBS)
 
 $(B)/tests/check_%: tests/check_%.c $(TEST_HELP) $(wildcard tests/*.h) $(B)/libspliced.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(TEST_HELP) $(B)/libspliced.a $(LIBS) $(CHECK_LIBS)
+	$(CC) $(CPPFLAGS) $(DATADIR_CPPFLAGS) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(TEST_HELP) \
+	  $(B)/libspliced.a $(LIBS) $(CHECK_LIBS)
+
+# ---- make install [PREFIX=/usr/local] [DESTDIR=] [SYSCONFDIR=/etc] ----
+# The installed binary is linked from the same objects except config.c, compiled with
+# SPLICED_DATADIR=$(DATADIR): it never looks into this tree. No demo is installed there,
+# so without -c it runs the plain built-in configuration. An existing spliced.conf and
+# logrotate file are never overwritten.
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+DATADIR    ?= $(PREFIX)/share/spliced
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+INSTALL    ?= install
+
+# Rewritten only when DATADIR changes, so that config.o follows PREFIX.
+$(B)/install/datadir: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(DATADIR)' | cmp -s - $@ || echo '$(DATADIR)' > $@
+
+$(B)/install/config.o: src/config.c $(wildcard include/spliced/*.h) Makefile $(B)/install/datadir
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -DSPLICED_DATADIR='"$(DATADIR)"' $(CFLAGS) -c -o $@ $<
+
+$(B)/install/spliced: $(B)/src/main.o $(filter-out $(B)/src/config.o,$(LIB_OBJ)) $(B)/install/config.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+install: $(B)/install/spliced
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DATADIR)/bpftrace \
+	  $(DESTDIR)$(SYSCONFDIR)/spliced/conf.d $(DESTDIR)$(SYSCONFDIR)/logrotate.d \
+	  $(DESTDIR)$(UNITDIR)
+	$(INSTALL) -m 0755 $(B)/install/spliced $(DESTDIR)$(SBINDIR)/spliced
+	$(INSTALL) -m 0644 spliced.8 $(DESTDIR)$(MANDIR)/man8/spliced.8
+	$(INSTALL) -m 0755 tools/trace tools/perf-record.sh $(DESTDIR)$(DATADIR)/
+	$(INSTALL) -m 0644 tools/bpftrace/*.bt $(DESTDIR)$(DATADIR)/bpftrace/
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	  dist/spliced.service.in > $(DESTDIR)$(UNITDIR)/spliced.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/spliced.service
+	@for f in spliced/spliced.conf:spliced.conf logrotate.d/spliced:spliced.logrotate; do \
+	  dst=$(DESTDIR)$(SYSCONFDIR)/$${f%%:*}; src=dist/$${f#*:}; \
+	  if [ -e "$$dst" ] || [ -L "$$dst" ]; then echo "kept $$dst (not overwritten)"; \
+	  else echo "$(INSTALL) -m 0644 $$src $$dst"; $(INSTALL) -m 0644 $$src $$dst || exit 1; fi; \
+	done
+
+# Removes what install put there, except the configuration and logrotate files (edited by
+# their owner: remove them by hand).
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/spliced $(DESTDIR)$(MANDIR)/man8/spliced.8 \
+	  $(DESTDIR)$(DATADIR)/trace $(DESTDIR)$(DATADIR)/perf-record.sh \
+	  $(DESTDIR)$(UNITDIR)/spliced.service
+	rm -f $(addprefix $(DESTDIR)$(DATADIR)/bpftrace/,$(notdir $(wildcard tools/bpftrace/*.bt)))
+	-rmdir $(DESTDIR)$(DATADIR)/bpftrace $(DESTDIR)$(DATADIR)
+	@echo "kept $(DESTDIR)$(SYSCONFDIR)/spliced and $(DESTDIR)$(SYSCONFDIR)/logrotate.d/spliced"
 
 # Installs the Debian packages the build and tests need, if any is missing (root only).
 deps:

@@ -799,6 +799,18 @@ static int cfg_error_log(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	return cfg_copy(ctx, ctx->cfg->error_log, sizeof(ctx->cfg->error_log), arg);
 }
 
+/* PidFile: absolute only (httpd would resolve a relative one under ServerRoot; `-k stop`
+ * and logrotate must find the same file whatever the directory they run in). */
+static int cfg_pid_file(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	(void)argc;
+	if (argv[1][0] != '/')
+		return cfg_fail(ctx, "\"%s\" is not an absolute path", argv[1]);
+	if (cfg_has_ctl(argv[1], false))
+		return cfg_fail(ctx, "control characters in the path");
+	return cfg_copy(ctx, ctx->cfg->pid_file, sizeof(ctx->cfg->pid_file), argv[1]);
+}
+
 static int cfg_timeout(struct cfg_ctx *ctx, unsigned argc, char **argv)
 {
 	uint64_t n;
@@ -1997,6 +2009,7 @@ static const struct cfg_directive cfg_directives[] = {
 	{ "User",                  1, 1,                cfg_user,                   false },
 	{ "Group",                 1, 1,                cfg_group,                  false },
 	{ "ErrorLog",              1, 1,                cfg_error_log,              false },
+	{ "PidFile",               1, 1,                cfg_pid_file,               false },
 	{ "Timeout",               1, 1,                cfg_timeout,                false },
 	{ "ProxyTimeout",          1, 1,                cfg_proxy_timeout,          false },
 	{ "KeepAliveTimeout",      1, 1,                cfg_keepalive_timeout,      false },

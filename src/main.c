@@ -26,6 +26,8 @@
 #include "spliced/helper.h"
 #include "spliced/mime.h"
 #include "spliced/log.h"
+#include "spliced/notify.h"
+#include "spliced/pidfile.h"
 #include "spliced/privdrop.h"
 #include "spliced/relay-t.h"
 #include "spliced/stats.h"
@@ -33,15 +35,22 @@
 
 #define SPLICED_VERSION "0.1.0"
 
+/* How long `-k stop` waits for the process to exit: a graceful stop takes at most 30 s
+ * for the requests in flight, then the helper stops the backends. */
+#define STOP_WAIT_MS 40000
+
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: spliced [-c FILE] [-t] [-h] [-v]\n"
+	fprintf(f, "usage: spliced [-c FILE] [-t] [-k stop] [-h] [-v]\n"
 		   "  -c FILE  read the configuration from FILE (Apache httpd syntax)\n"
 		   "  -t       check the configuration and exit (0: Syntax OK, 1: error)\n"
+		   "  -k stop  send SIGTERM to the spliced named by the configuration's PidFile and\n"
+		   "           wait for it to exit (0: stopped, 1: error, 2: still running after\n"
+		   "           %u s, 3: was not running); -k reload is not implemented yet\n"
 		   "  -h       print this help\n"
 		   "  -v       print the version\n"
 		   "Without -c, the built-in configuration: Listen 127.0.0.1:8080, %s\n",
-		config_builtin_demo() ? "the demo site (DocumentRoot demo/site) and /app/ proxied to "
+		STOP_WAIT_MS / 1000, config_builtin_demo() ? "the demo site (DocumentRoot demo/site) and /app/ proxied to "
 					"the demo application, started on the first request"
 				      : "ProxyPass / http://127.0.0.1:8000/");
 }
@@ -386,6 +395,8 @@ static int serve(struct worker *w, unsigned n, const sigset_t *set)
 			log_notice("main", "caught %s, shutting down gracefully",
 				   sig == SIGTERM ? "SIGTERM" : "SIGINT");
 			stopping = true;
+			notify_send("STOPPING=1\nSTATUS=stopping: finishing the requests in "
+				    "flight\n");
 			for (unsigned i = 0; i < n; i++)
 				worker_stop(&w[i]);
 		}
@@ -399,6 +410,8 @@ static int serve(struct worker *w, unsigned n, const sigset_t *set)
 					log_error("main", "worker %u ended unexpectedly; stopping", i);
 					stopping = true;
 					code = 1;
+					notify_send("STOPPING=1\nSTATUS=stopping: worker %u "
+						    "ended unexpectedly\n", i);
 					for (unsigned k = 0; k < n; k++)
 						worker_stop(&w[k]);
 				}
@@ -415,6 +428,8 @@ struct startup {
 	struct file_roots files;
 	const char *cfg_path;       /* NULL: the built-in configuration */
 	bool test_only;
+	bool stop_other;            /* -k stop */
+	int pid_fd;                 /* PidFile written, -1: none */
 	struct worker *w;
 	unsigned nw;
 	struct slot_shared *slots;  /* connection counts of backends with max=, all workers */
@@ -423,26 +438,79 @@ struct startup {
 	char msg[1024];             /* why a phase failed */
 };
 
+/* The PidFile, when this process wrote it: removed, or emptied when the directory is no
+ * longer writable after the privilege drop (see pidfile_remove()). */
+static void pid_file_remove(struct startup *st)
+{
+	if (st->pid_fd < 0)
+		return;
+	if (pidfile_remove(st->cfg.pid_file, st->pid_fd) == 1)
+		log_info("main", "PidFile %s emptied (its directory is not writable by uid %u)",
+			 st->cfg.pid_file, (unsigned)geteuid());
+	st->pid_fd = -1;
+}
+
 /* A phase failed after the error log was opened: the reason goes there and to stderr. */
-static int startup_fail(const struct startup *st)
+static int startup_fail(struct startup *st)
 {
 	log_error("main", "%s", st->msg);
 	fprintf(stderr, "spliced: %s\n", st->msg);
+	notify_send("STATUS=start-up failed: %s\nERRNO=1\n", st->msg);
+	pid_file_remove(st);
 	return 1;
 }
 
-/* -c FILE, -t, -h, -v. Returns -1 to go on, else the exit code. */
+/* -k ACTION: stop, or reload (not implemented: says so). -1 to go on, else exit code. */
+static int arg_k(struct startup *st, const char *action)
+{
+	if (strcmp(action, "stop") == 0) {
+		st->stop_other = true;
+		return -1;
+	}
+	if (strcmp(action, "reload") == 0 || strcmp(action, "graceful") == 0) {
+		fprintf(stderr, "spliced: -k %s: a graceful reload is not implemented yet; restart "
+			"instead (spliced -k stop, then start it again)\n", action);
+		return 1;
+	}
+	fprintf(stderr, "spliced: -k %s: unknown action (stop is the one there is)\n", action);
+	usage(stderr);
+	return 1;
+}
+
+/* -k stop, after the configuration is read: its PidFile names the process. */
+static int stop_other(const struct startup *st)
+{
+	char msg[1200];
+	enum pidfile_stop_code code;
+
+	if (!st->cfg.pid_file[0]) {
+		fprintf(stderr, "spliced: -k stop: %s has no PidFile directive\n",
+			st->cfg_path ? st->cfg_path : "the built-in configuration");
+		return PIDFILE_ERROR;
+	}
+	code = pidfile_stop(st->cfg.pid_file, STOP_WAIT_MS, msg, sizeof(msg));
+	fprintf(code == PIDFILE_ERROR || code == PIDFILE_STILL_RUNNING ? stderr : stdout,
+		"spliced: %s\n", msg);
+	return (int)code;
+}
+
+/* -c FILE, -t, -k stop, -h, -v. Returns -1 to go on, else the exit code. */
 static int phase_args(struct startup *st, int argc, char **argv)
 {
-	int opt;
+	int opt, ret;
 
-	while ((opt = getopt(argc, argv, "c:thv")) != -1) {
+	while ((opt = getopt(argc, argv, "c:tk:hv")) != -1) {
 		switch (opt) {
 		case 'c':
 			st->cfg_path = optarg;
 			break;
 		case 't':
 			st->test_only = true;
+			break;
+		case 'k':
+			ret = arg_k(st, optarg);
+			if (ret >= 0)
+				return ret;
 			break;
 		case 'v':
 			printf("spliced %s\n", SPLICED_VERSION);
@@ -479,6 +547,8 @@ static int phase_config(struct startup *st)
 		printf("Syntax OK\n");
 		return 0;
 	}
+	if (st->stop_other)
+		return stop_other(st);
 	if (log_owner_find(&st->cfg, st->msg, sizeof(st->msg)) < 0) {
 		fprintf(stderr, "spliced: %s\n", st->msg);
 		return 1;
@@ -536,6 +606,32 @@ out_metrics:
 	return -1;
 }
 
+/* PidFile: written as root (before the drop), after phase_listen made sure no other
+ * process listens on our addresses; still, a running spliced's PID file is never taken
+ * over. 0 or -1 (st->msg). */
+static int write_pid_file(struct startup *st)
+{
+	char m[sizeof(st->msg) - 32];
+	pid_t other;
+	int fd;
+
+	if (!st->cfg.pid_file[0])
+		return 0;
+	if (pidfile_read(st->cfg.pid_file, &other, m, sizeof(m)) == 1 && other != getpid() &&
+	    pidfile_is_spliced(other)) {
+		snprintf(st->msg, sizeof(st->msg), "PidFile %.900s: spliced (pid %d) is running with "
+			 "it; stop it first (spliced -k stop)", st->cfg.pid_file, (int)other);
+		return -1;
+	}
+	fd = pidfile_write(st->cfg.pid_file, getpid(), m, sizeof(m));
+	if (fd < 0) {
+		snprintf(st->msg, sizeof(st->msg), "PidFile %s", m);
+		return -1;
+	}
+	st->pid_fd = fd;
+	return 0;
+}
+
 /* What only root may open: the access logs (handed to User), the static roots. Then the
  * helper, forked while this process is still single-threaded and privileged. 0 or -1. */
 static int phase_privileged(struct startup *st)
@@ -543,6 +639,8 @@ static int phase_privileged(struct startup *st)
 	const struct config *cfg = &st->cfg;
 
 	tzset(); /* %t: before privileges are dropped, the zone files may be unreadable after */
+	if (write_pid_file(st) < 0)
+		return -1;
 	if (open_access_logs(cfg, st->msg, sizeof(st->msg)) < 0 ||
 	    give_logs_to_user(cfg, st->msg, sizeof(st->msg)) < 0 ||
 	    open_files(cfg, &st->files, st->msg, sizeof(st->msg)) < 0)
@@ -570,6 +668,11 @@ static int phase_privileged(struct startup *st)
 static int phase_drop(struct startup *st)
 {
 	int applied;
+	char m[sizeof(st->msg) - 32];
+
+	/* The service manager's socket, connected while it is reachable. */
+	if (notify_init(m, sizeof(m)) < 0)
+		log_warn("main", "%s: readiness is not reported", m);
 
 	if (privdrop_apply(st->cfg.user, st->cfg.group, &applied, st->msg, sizeof(st->msg)) < 0)
 		return -1;
@@ -621,6 +724,10 @@ static int phase_workers(struct startup *st)
 	for (unsigned l = 0; l < st->cfg.nlisten; l++)
 		log_notice("main", "spliced %s listening on %s, %u workers", SPLICED_VERSION,
 			   st->cfg.listen[l].name, st->nw);
+	/* The listeners were listening since phase_listen and every worker runs now. */
+	notify_send("READY=1\nSTATUS=serving on %s%s, %u workers\nMAINPID=%d\n",
+		    st->cfg.listen[0].name, st->cfg.nlisten > 1 ? " and more" : "", st->nw,
+		    (int)getpid());
 	return 0;
 }
 
@@ -638,13 +745,16 @@ static void phase_shutdown(struct startup *st)
 		if (hret != 0)
 			log_error("main", "the helper ended with %d", hret);
 	}
+	pid_file_remove(st);
 	log_notice("main", "stopped");
+	notify_send("STATUS=stopped\n");
+	notify_close();
 	config_free(&st->cfg);
 }
 
 int main(int argc, char **argv)
 {
-	static struct startup st = { .helper_sock = -1 };
+	static struct startup st = { .helper_sock = -1, .pid_fd = -1 };
 	int ret;
 
 	ret = phase_args(&st, argc, argv);

@@ -807,6 +807,18 @@ START_TEST(test_error_log)
 }
 END_TEST
 
+START_TEST(test_pid_file)
+{
+	ck_assert_int_eq(parse("Listen 1\nProxyPass / http://127.0.0.1:2/\n"), 0);
+	ck_assert_str_eq(cfg.pid_file, "");
+	ck_assert_int_eq(parse("PidFile /run/spliced/spliced.pid\n"), 0);
+	ck_assert_str_eq(cfg.pid_file, "/run/spliced/spliced.pid");
+	ck_parse_err("PidFile logs/httpd.pid\n", 1,
+		     "PidFile: \"logs/httpd.pid\" is not an absolute path");
+	ck_parse_err("PidFile \"/run/a\tb\"\n", 1, "PidFile: control characters in the path");
+}
+END_TEST
+
 START_TEST(test_timeout)
 {
 	ck_assert_int_eq(parse("Timeout 30\n"), 0);
@@ -1533,6 +1545,7 @@ static Suite *config_suite(void)
 		{ "flags", test_flags, 0 },
 		{ "user_group", test_user_group, 0 },
 		{ "error_log", test_error_log, 0 },
+		{ "pid_file", test_pid_file, 0 },
 		{ "timeout", test_timeout, 0 },
 		{ "keepalive_timeout", test_keepalive_timeout, 0 },
 		{ "limits", test_limits, 0 },

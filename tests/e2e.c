@@ -720,6 +720,8 @@ static int wait_listening(struct e2e_proc *p, int timeout_ms)
 	return -1;
 }
 
+void (*e2e_after_spawn)(const struct e2e_proc *p);
+
 void e2e_spliced_start(struct e2e_proc *p, const char *config_text)
 {
 	const char *bin = e2e_env_bin("SPLICED_BIN");
@@ -753,6 +755,8 @@ void e2e_spliced_start(struct e2e_proc *p, const char *config_text)
 		p->port = port;
 		p->reaped = false;
 		cur_spliced = p;
+		if (e2e_after_spawn)
+			e2e_after_spawn(p);
 		r = wait_listening(p, E2E_START_MS);
 		close(rfd);
 		if (r == 1) {

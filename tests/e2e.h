@@ -57,6 +57,10 @@ void e2e_backend_stop(struct e2e_proc *p);
  * accepts a connection. Fails the test, quoting the error log and the output, if spliced
  * exits or never listens. The port is reserved until spliced has bound it. */
 void e2e_spliced_start(struct e2e_proc *p, const char *config_text);
+/* When set, e2e_spliced_start calls it right after spliced is spawned, before waiting for
+ * the port: a suite that watches start-up from outside (the sd_notify socket) does it
+ * there. It must return within a bounded time. */
+extern void (*e2e_after_spawn)(const struct e2e_proc *p);
 void e2e_spliced_startf(struct e2e_proc *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

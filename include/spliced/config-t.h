@@ -219,6 +219,7 @@ struct config {
 	char user[CFG_NAME_MAX];       /* User; "" = not set */
 	char group[CFG_NAME_MAX];      /* Group; "" = not set */
 	char error_log[CFG_PATH_MAX];  /* ErrorLog; "" = standard error */
+	char pid_file[CFG_PATH_MAX];   /* PidFile, absolute; "" = none */
 	unsigned timeout_ms;           /* Timeout, default 60 s */
 	unsigned proxy_timeout_ms;     /* ProxyTimeout; 0 = not set (Timeout) */
 	unsigned keepalive_timeout_ms; /* KeepAliveTimeout, default 5 s; "ms" suffix allowed */
