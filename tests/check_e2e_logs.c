@@ -377,7 +377,7 @@ static int started_pid(const struct e2e_proc *p)
 START_TEST(test_backend_output)
 {
 	char tag[200], line[400], fd1[128], rotated[512], path[64];
-	const char *tb = e2e_env_bin("TESTBACKEND_BIN");
+	const char *tb = e2e_backend_bin_for_others();
 	struct e2e_proc sp;
 	ssize_t n;
 	int port = e2e_free_port(), pid;

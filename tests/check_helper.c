@@ -25,6 +25,7 @@
 #include "spliced/config.h"
 #include "spliced/helper.h"
 #include "spliced/log.h"
+#include "e2e.h"
 #include "suite.h"
 
 #define NOBODY 65534
@@ -1233,7 +1234,7 @@ END_TEST
  * backend that tries ftruncate(1, 0) cannot shrink spliced's log. */
 START_TEST(test_backend_output_is_pipe)
 {
-	const char *tb = getenv("TESTBACKEND_BIN");
+	const char *tb = e2e_backend_bin_for_others();
 	const char *argv[] = { tb, "-p", "0", "-T", "-o", "hello", NULL };
 	char path[64], fd1[128];
 	struct stat st;

@@ -1649,6 +1649,17 @@ const char *e2e_temp_dir(void)
 	return wd_base;
 }
 
+const char *e2e_backend_bin_for_others(void)
+{
+	static char copy[512];
+
+	if (!copy[0]) {
+		snprintf(copy, sizeof(copy), "%s/testbackend-copy", e2e_temp_dir());
+		e2e_copy_file(e2e_env_bin("TESTBACKEND_BIN"), copy, 0755);
+	}
+	return copy;
+}
+
 /* Copies src to dst (created or truncated) with exactly `mode`. Fails the test on error. */
 void e2e_copy_file(const char *src, const char *dst, mode_t mode)
 {

@@ -220,6 +220,11 @@ int e2e_free_port(void);
  * ends), for files the test creates itself. Static storage. */
 const char *e2e_temp_dir(void);
 
+/* TESTBACKEND_BIN copied (once per test) into the test's 0755 temporary directory, for a
+ * backend that the helper starts as another user (nobody): the source tree may sit where
+ * others cannot enter (a 0700 checkout directory). Static storage. */
+const char *e2e_backend_bin_for_others(void);
+
 /* Copies src to dst (created or truncated) with exactly `mode`; fails the test on error. */
 void e2e_copy_file(const char *src, const char *dst, mode_t mode);
 
