@@ -37,8 +37,7 @@ static int log_std_fd(const char *path)
 
 int log_file_open(const char *path, uid_t owner_ok, char *msg, size_t len)
 {
-	struct stat st;
-	int fd, fl, err, std = log_std_fd(path);
+	int fd, err, std = log_std_fd(path);
 
 	if (std >= 0) {
 		fd = fcntl(std, F_DUPFD_CLOEXEC, 3);
@@ -49,10 +48,18 @@ int log_file_open(const char *path, uid_t owner_ok, char *msg, size_t len)
 		}
 		return fd;
 	}
+	return log_safe_open(path, O_WRONLY | O_APPEND | O_CREAT, 0640, true, owner_ok, msg, len);
+}
+
+int log_safe_open(const char *path, int flags, mode_t mode, bool devices, uid_t owner_ok,
+		  char *msg, size_t len)
+{
+	struct stat st;
+	int fd, fl, err;
+
 	/* O_NOFOLLOW: no symbolic link at the last component, nothing created through one.
 	 * O_NONBLOCK: a FIFO (or a device) there cannot block the open. */
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK |
-		  O_NOCTTY, 0640);
+	fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, mode);
 	if (fd < 0) {
 		err = errno;
 		if (err == ELOOP)
@@ -70,7 +77,7 @@ int log_file_open(const char *path, uid_t owner_ok, char *msg, size_t len)
 		snprintf(msg, len, "%s: fstat: %s", path, strerror(err));
 		goto out_close;
 	}
-	if (S_ISCHR(st.st_mode))
+	if (S_ISCHR(st.st_mode) && devices)
 		goto out_blocking;   /* /dev/null, a terminal: written to, never chowned */
 	if (!S_ISREG(st.st_mode)) {
 		err = EINVAL;
@@ -85,10 +92,15 @@ int log_file_open(const char *path, uid_t owner_ok, char *msg, size_t len)
 			 "same file)", path, (unsigned long)st.st_nlink);
 		goto out_close;
 	}
-	if (st.st_uid != 0 && st.st_uid != owner_ok) {
+	if (owner_ok != LOG_ANY_OWNER && st.st_uid != 0 && st.st_uid != owner_ok) {
 		err = EPERM;
-		snprintf(msg, len, "%s: belongs to uid %u, neither root nor the server's user "
-			 "(uid %u), refused", path, (unsigned)st.st_uid, (unsigned)owner_ok);
+		if (owner_ok == 0)
+			snprintf(msg, len, "%s: belongs to uid %u, not root, refused", path,
+				 (unsigned)st.st_uid);
+		else
+			snprintf(msg, len, "%s: belongs to uid %u, neither root nor the server's "
+				 "user (uid %u), refused", path, (unsigned)st.st_uid,
+				 (unsigned)owner_ok);
 		goto out_close;
 	}
 out_blocking:

@@ -9,52 +9,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "spliced/log.h"
 #include "spliced/pidfile.h"
 
-/* Opens path with flags, O_NOFOLLOW and O_NONBLOCK, and checks it is a regular file with
- * one link owned by root or us (only when `owner` is true). fd or -errno (msg set). */
+/* path opened with log_safe_open()'s rules: a regular file with one link, owned by root
+ * or us when `owner` (no symbolic link followed, no FIFO blocking). fd or -errno. */
 static int pidfile_open(const char *path, int flags, bool owner, char *msg, size_t len)
 {
-	struct stat st;
-	int fd, err;
-
-	fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0644);
-	if (fd < 0) {
-		err = errno;
-		if (err == ELOOP)
-			snprintf(msg, len, "%s: is a symbolic link, not followed", path);
-		else if (err == ENXIO)
-			snprintf(msg, len, "%s: is not a regular file (a FIFO or a socket)", path);
-		else
-			snprintf(msg, len, "%s: %s", path, strerror(err));
-		return -err;
-	}
-	if (fstat(fd, &st) < 0) {
-		err = errno;
-		snprintf(msg, len, "%s: fstat: %s", path, strerror(err));
-		goto out_close;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		err = EINVAL;
-		snprintf(msg, len, "%s: is not a regular file", path);
-		goto out_close;
-	}
-	if (st.st_nlink > 1) {
-		err = EMLINK;
-		snprintf(msg, len, "%s: has %lu hard links, refused", path,
-			 (unsigned long)st.st_nlink);
-		goto out_close;
-	}
-	if (owner && st.st_uid != 0 && st.st_uid != geteuid()) {
-		err = EPERM;
-		snprintf(msg, len, "%s: belongs to uid %u, neither root nor uid %u, refused", path,
-			 (unsigned)st.st_uid, (unsigned)geteuid());
-		goto out_close;
-	}
-	return fd;
-out_close:
-	close(fd);
-	return -err;
+	return log_safe_open(path, flags, 0644, false, owner ? geteuid() : LOG_ANY_OWNER, msg,
+			     len);
 }
 
 int pidfile_write(const char *path, pid_t pid, char *msg, size_t len)

@@ -25,6 +25,15 @@ enum log_level { LOG_LV_EMERG, LOG_LV_ERROR, LOG_LV_WARN, LOG_LV_NOTICE, LOG_LV_
  * len is 0). */
 int log_file_open(const char *path, uid_t owner_ok, char *msg, size_t len);
 
+/* The same checks for any file opened where someone else may have put something (the
+ * PidFile too): path opened with flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY
+ * (mode when it is created); a character device is accepted only when `devices`; a
+ * regular file must have one link and belong to root or owner_ok (LOG_ANY_OWNER: to
+ * anyone). O_NONBLOCK is cleared. Returns the descriptor or -errno, msg as above. */
+#define LOG_ANY_OWNER ((uid_t)-1)
+int log_safe_open(const char *path, int flags, mode_t mode, bool devices, uid_t owner_ok,
+		  char *msg, size_t len);
+
 /* Opens the error log with log_file_open() (before privileges are dropped), or uses
  * standard error when path is NULL, "" or "/dev/stderr". owner_ok is kept for
  * log_reopen(). Returns 0 or -errno with msg set. */
