@@ -258,39 +258,6 @@ END_TEST
 
 /* ---- autostart ---------------------------------------------------------------------- */
 
-/* Child: become nobody/nogroup and check that path is executable (0) or not (1). */
-static bool nobody_can_exec(const char *path)
-{
-	pid_t pid = fork();
-	int st = 0;
-
-	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		if (setgroups(0, NULL) != 0 || setgid(NOGROUP_GID) != 0 || setuid(NOBODY_UID) != 0)
-			_exit(2);
-		_exit(access(path, X_OK) == 0 ? 0 : 1);
-	}
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) != 2, "could not become nobody");
-	return WEXITSTATUS(st) == 0;
-}
-
-/* TESTBACKEND_BIN, or a copy in a 0755 directory when nobody cannot execute it there. */
-static const char *backend_bin(void)
-{
-	static char copy[400];
-	const char *bin = e2e_env_bin("TESTBACKEND_BIN");
-
-	if (!is_root() || nobody_can_exec(bin))
-		return bin;
-	snprintf(copy, sizeof(copy), "%s/bin", e2e_temp_dir());
-	ck_assert(mkdir(copy, 0755) == 0 && chmod(copy, 0755) == 0);
-	strcat(copy, "/testbackend");
-	e2e_copy_file(bin, copy, 0755);
-	return copy;
-}
-
 static unsigned count_starts(const char *path)
 {
 	char *text = e2e_read_file(path, NULL);
@@ -312,7 +279,7 @@ START_TEST(test_autostart)
 	struct e2e_client c;
 	struct e2e_response r;
 	char dir[400], path[450], starts[450];
-	const char *bin = backend_bin();
+	const char *bin = e2e_backend_bin_for_others(); /* run as nobody */
 
 	snprintf(dir, sizeof(dir), "%s/run", e2e_temp_dir());
 	ck_assert(mkdir(dir, 0777) == 0 && chmod(dir, 0777) == 0);   /* the backend (nobody) writes */
