@@ -962,6 +962,21 @@ START_TEST(test_exec_failure_backs_off)
 }
 END_TEST
 
+/* How many descriptors above `max` the process whose /proc/PID/fd is `fddir` holds. */
+static unsigned fds_above(const char *fddir, int max)
+{
+	DIR *d = opendir(fddir);
+	struct dirent *e;
+	unsigned n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.' && atoi(e->d_name) > max;
+	closedir(d);
+	return n;
+}
+
 /* Exactly the documented environment, Dir=, Output=, standard input from /dev/null and
  * nothing else open. */
 START_TEST(test_environment_and_descriptors)
@@ -1014,6 +1029,11 @@ START_TEST(test_environment_and_descriptors)
 	for (int k = 0; k < 500 && strcmp(slurp(path), "sleep\n") != 0; k++)
 		sleep_ms(10);
 	snprintf(path, sizeof(path), "/proc/%d/fd", (int)m.pid);
+	/* comm is set before exec closes the close-on-exec descriptors (the exec-error
+	 * pipe): wait, bounded, until the exec is through; a descriptor that really leaks
+	 * stays and fails below */
+	for (int k = 0; k < 500 && fds_above(path, 2) > 0; k++)
+		sleep_ms(10);
 	d = opendir(path);
 	ck_assert_ptr_nonnull(d);
 	while ((e = readdir(d))) {
