@@ -5,8 +5,9 @@
  * (SOCK_SEQPACKET), the error log and /dev/null; each backend opens its Output= itself, as
  * its user, and the output of a backend without Output= is a pipe the helper reads and
  * writes into the error log line by line, marked as the backend's. It acts on
- * fixed-size requests that name a backend by its index in config.autostart, so a
- * compromised serving process can start, query or stop those commands and nothing else.
+ * fixed-size requests that name a backend by its slot, and re-reads the configuration
+ * file itself on a reload, so a compromised serving process can start, query or stop
+ * the configured commands and nothing else.
  * One poll() loop serves the conversations, the backends' output pipes, a signalfd for
  * SIGCHLD and the timers (restart backoff, stop grace). When the last conversation closes it stops every backend, reaps
  * everything it is parent of, and exits: neither a backend nor a zombie outlives it. */
@@ -32,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "spliced/config.h"
 #include "spliced/helper.h"
 #include "spliced/log.h"
 #include "spliced/privdrop.h"
@@ -45,18 +47,29 @@
 #define HELPER_SETID_CAPS ((1ull << CAP_SETUID) | (1ull << CAP_SETGID) | (1ull << CAP_KILL))
 #define HELPER_OUT_READS 16          /* reads of a backend's pipe per loop turn (of 4 KiB) */
 
-/* One ProxyAutostart entry: what starting it needs (resolved once, before privileges are
- * given up) and where its process is in its life. */
-struct helper_backend {
-	const struct cfg_autostart *a;
-	const char *name;                  /* the backend's URL, for messages */
+/* What defines one ProxyAutostart process, copied out of the configuration it was read
+ * from (which a reload frees) and resolved (ids, passwd entry) when it was read. */
+struct helper_spec {
+	struct cfg_autostart a;
+	char name[CFG_NAME_MAX];           /* the backend's URL, for messages */
 	uid_t uid;
 	gid_t gid;
-	char *argv[CFG_AUTOSTART_ARGV + 1];
-	char *envp[4 + CFG_AUTOSTART_ENV + 1];
+	uint32_t digest;                   /* helper_autostart_digest() */
 	char env_home[CFG_PATH_MAX + 8];
 	char env_user[CFG_NAME_MAX + 8];
 	char env_logname[CFG_NAME_MAX + 8];
+};
+
+/* One slot: the entry it holds (argv and envp point into its own copy) and where its
+ * process is in its life. */
+struct helper_backend {
+	struct helper_spec s;
+	bool used;                         /* false: free, or retired */
+	bool retiring;                     /* a reload removed it: freed once it is gone */
+	const struct cfg_autostart *a;     /* &s.a */
+	const char *name;                  /* s.name */
+	char *argv[CFG_AUTOSTART_ARGV + 1];
+	char *envp[4 + CFG_AUTOSTART_ENV + 1];
 	char cmdline[HELPER_CMDLINE_MAX + 4];
 
 	enum helper_bstate state;
@@ -78,11 +91,12 @@ struct helper_backend {
 };
 
 struct helper {
-	struct helper_backend b[CFG_MAX_AUTOSTART];
-	unsigned nb;
+	struct helper_backend b[HELPER_MAX_SLOTS];  /* requests may name any: unused ones
+						     * are answered HB_STOPPED */
+	unsigned nb;                       /* slots ever used: b[nb..] never were */
 	int *conv;                         /* conversations; -1 once closed */
 	unsigned nconv, nopen;
-	struct pollfd *pfd;                /* nconv + CFG_MAX_AUTOSTART + 1 */
+	struct pollfd *pfd;                /* nconv + HELPER_MAX_SLOTS + 1 */
 	unsigned *pconv;                   /* pfd index -> conversation, or backend (pipes) */
 	int sfd;                           /* signalfd: SIGCHLD */
 	int devnull;                       /* every backend's standard input */
@@ -90,7 +104,11 @@ struct helper {
 	char error_log[CFG_PATH_MAX];      /* config.error_log, reopened on SIGUSR1 ("" =
 					    * standard error: nothing to reopen) */
 	pid_t self;
+	char *cfg_path;                    /* what a reload loads; NULL: the built-in one */
+	bool started_root;                 /* User=/Group= apply (else: the helper's ids) */
 	bool switch_ids;                   /* still root: each backend switches to its ids */
+	uid_t uid;                         /* !switch_ids: the ids every backend runs as */
+	gid_t gid;
 	bool closing;                      /* no conversation left: stop everything and exit */
 };
 
@@ -143,7 +161,8 @@ int helper_msg_check_request(const struct helper_msg *m, long len, unsigned nbac
 {
 	if (helper_msg_check_common(m, len, why) < 0)
 		return -EPROTO;
-	if (m->type != HMSG_START && m->type != HMSG_STATUS && m->type != HMSG_STOP) {
+	if (m->type != HMSG_START && m->type != HMSG_STATUS && m->type != HMSG_STOP &&
+	    m->type != HMSG_RELOAD) {
 		*why = "not a request";
 		return -EPROTO;
 	}
@@ -151,7 +170,8 @@ int helper_msg_check_request(const struct helper_msg *m, long len, unsigned nbac
 		*why = "no such backend";
 		return -EPROTO;
 	}
-	if (m->state || m->pid || m->starts || m->backoff_ms) {
+	if (m->state || m->pid || m->starts || m->backoff_ms ||
+	    (m->type == HMSG_RELOAD && m->backend)) {
 		*why = "non-zero field in a request";
 		return -EPROTO;
 	}
@@ -180,6 +200,89 @@ int helper_msg_check_state(const struct helper_msg *m, long len, unsigned nbacke
 		return -EPROTO;
 	}
 	return 0;
+}
+
+int helper_msg_check_reply(const struct helper_msg *m, long len, const char **why)
+{
+	if (helper_msg_check_common(m, len, why) < 0)
+		return -EPROTO;
+	switch (m->type) {
+	case HMSG_STATE:
+		return helper_msg_check_state(m, len, HELPER_MAX_SLOTS, why);
+	case HMSG_MAPPED:
+		if (m->backend >= CFG_MAX_AUTOSTART || m->starts >= HELPER_MAX_SLOTS) {
+			*why = "MAPPED out of range";
+			return -EPROTO;
+		}
+		if (m->state || m->pid) {
+			*why = "non-zero field in MAPPED";
+			return -EPROTO;
+		}
+		return 0;
+	case HMSG_RELOADED:
+		if (m->state >= 4096 || (m->state && m->backend) ||
+		    m->backend > CFG_MAX_AUTOSTART) {
+			*why = "RELOADED out of range";
+			return -EPROTO;
+		}
+		if (m->pid || m->starts || m->backoff_ms) {
+			*why = "non-zero field in RELOADED";
+			return -EPROTO;
+		}
+		return 0;
+	default:
+		*why = "not a reply";
+		return -EPROTO;
+	}
+}
+
+/* FNV-1a, 32 bits, over bytes and over a string up to its NUL (or the end of its buffer),
+ * the NUL included so that ("ab", "c") and ("a", "bc") differ. */
+#define HELPER_FNV_BASIS 2166136261u
+#define HELPER_FNV_PRIME 16777619u
+
+static uint32_t helper_fnv(uint32_t h, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ c[i]) * HELPER_FNV_PRIME;
+	return h;
+}
+
+static uint32_t helper_fnv_str(uint32_t h, const char *buf, size_t cap, size_t off)
+{
+	size_t n = off < cap ? strnlen(buf + off, cap - off) : 0;
+
+	if (n)
+		h = helper_fnv(h, buf + off, n);
+	return helper_fnv(h, "", 1);
+}
+
+uint32_t helper_autostart_digest(const struct config *cfg, const struct cfg_autostart *a)
+{
+	const char *user = a->user[0] ? a->user : cfg->user;
+	const char *group = a->group[0] ? a->group : (a->user[0] ? "" : cfg->group);
+	uint32_t h = HELPER_FNV_BASIS, n;
+
+	if (a->backend >= 0 && (unsigned)a->backend < cfg->nbackend &&
+	    (unsigned)a->backend < CFG_MAX_BACKENDS)
+		h = helper_fnv_str(h, cfg->backend[a->backend].name,
+				   sizeof(cfg->backend[a->backend].name), 0);
+	else
+		h = helper_fnv_str(h, "", 1, 0);
+	n = a->argc < CFG_AUTOSTART_ARGV ? a->argc : CFG_AUTOSTART_ARGV;
+	h = helper_fnv(h, &n, sizeof(n));
+	for (unsigned k = 0; k < n; k++)
+		h = helper_fnv_str(h, a->text, sizeof(a->text), a->argv_off[k]);
+	n = a->nenv < CFG_AUTOSTART_ENV ? a->nenv : CFG_AUTOSTART_ENV;
+	h = helper_fnv(h, &n, sizeof(n));
+	for (unsigned k = 0; k < n; k++)
+		h = helper_fnv_str(h, a->envtext, sizeof(a->envtext), a->env_off[k]);
+	h = helper_fnv_str(h, user, sizeof(cfg->user), 0);
+	h = helper_fnv_str(h, group, sizeof(cfg->group), 0);
+	h = helper_fnv_str(h, a->dir, sizeof(a->dir), 0);
+	return helper_fnv_str(h, a->output, sizeof(a->output), 0);
 }
 
 int helper_msg_check_ready(const struct helper_msg *m, long len, const char **why)
@@ -313,44 +416,56 @@ out_err:
 	return -errno;
 }
 
-/* The command and environment of backend b, built once: the backend gets exactly PATH,
- * HOME, USER, LOGNAME and its Env= strings (which may replace those four). 0 or -EINVAL
- * with msg set when the configuration entry is not well-formed. */
-static int helper_backend_command(struct helper_backend *b, unsigned i, char *msg, size_t len)
+/* A configuration entry the helper can run: a command of 1 to CFG_AUTOSTART_ARGV words,
+ * the first an absolute path, and Env= strings NAME=VALUE, every offset inside its text
+ * and every string ended there. */
+static bool helper_autostart_valid(const struct cfg_autostart *a)
+{
+	if (a->argc == 0 || a->argc > CFG_AUTOSTART_ARGV || a->nenv > CFG_AUTOSTART_ENV)
+		return false;
+	for (unsigned k = 0; k < a->argc; k++) {
+		size_t off = a->argv_off[k];
+
+		if (off >= sizeof(a->text) || !memchr(a->text + off, '\0', sizeof(a->text) - off))
+			return false;
+	}
+	if (a->text[a->argv_off[0]] != '/')
+		return false;
+	for (unsigned k = 0; k < a->nenv; k++) {
+		size_t off = a->env_off[k];
+		const char *eq;
+
+		if (off >= sizeof(a->envtext) ||
+		    !memchr(a->envtext + off, '\0', sizeof(a->envtext) - off))
+			return false;
+		eq = strchr(a->envtext + off, '=');
+		if (!eq || eq == a->envtext + off)
+			return false;
+	}
+	return true;
+}
+
+/* The command and environment of slot b, built when an entry is put in it (the entry was
+ * checked by helper_autostart_valid()): the backend gets exactly PATH, HOME, USER,
+ * LOGNAME and its Env= strings (which may replace those four). */
+static void helper_backend_command(struct helper_backend *b)
 {
 	const struct cfg_autostart *a = b->a;
 	unsigned nenv = 0, k;
 	size_t used = 0;
 
-	if (a->argc == 0 || a->argc > CFG_AUTOSTART_ARGV || a->nenv > CFG_AUTOSTART_ENV)
-		goto out_bad;
-	for (k = 0; k < a->argc; k++) {
-		size_t off = a->argv_off[k];
-
-		if (off >= sizeof(a->text) || !memchr(a->text + off, '\0', sizeof(a->text) - off))
-			goto out_bad;
-		b->argv[k] = (char *)a->text + off;
-	}
+	for (k = 0; k < a->argc; k++)
+		b->argv[k] = (char *)a->text + a->argv_off[k];
 	b->argv[a->argc] = NULL;
-	if (b->argv[0][0] != '/')
-		goto out_bad;
 	b->envp[nenv++] = (char *)HELPER_ENV_PATH;
-	b->envp[nenv++] = b->env_home;
-	b->envp[nenv++] = b->env_user;
-	b->envp[nenv++] = b->env_logname;
+	b->envp[nenv++] = b->s.env_home;
+	b->envp[nenv++] = b->s.env_user;
+	b->envp[nenv++] = b->s.env_logname;
 	for (k = 0; k < a->nenv; k++) {
-		size_t off = a->env_off[k], nlen;
-		char *e, *eq;
+		char *e = (char *)a->envtext + a->env_off[k];
+		size_t nlen = (size_t)(strchr(e, '=') - e) + 1;
 		unsigned j;
 
-		if (off >= sizeof(a->envtext) ||
-		    !memchr(a->envtext + off, '\0', sizeof(a->envtext) - off))
-			goto out_bad;
-		e = (char *)a->envtext + off;
-		eq = strchr(e, '=');
-		if (!eq || eq == e)
-			goto out_bad;
-		nlen = (size_t)(eq - e) + 1;
 		for (j = 0; j < nenv && strncmp(b->envp[j], e, nlen) != 0; j++)
 			;
 		b->envp[j] = e;
@@ -366,11 +481,6 @@ static int helper_backend_command(struct helper_backend *b, unsigned i, char *ms
 	}
 	if (used > HELPER_CMDLINE_MAX || k < a->argc)
 		strcpy(b->cmdline + HELPER_CMDLINE_MAX - 3, "...");
-	return 0;
-out_bad:
-	snprintf(msg, len, "ProxyAutostart %s (entry %u): malformed command or environment",
-		 b->name, i);
-	return -EINVAL;
 }
 
 int helper_backend_ids(const struct config *cfg, const struct cfg_autostart *a, uid_t *uid,
@@ -383,71 +493,103 @@ int helper_backend_ids(const struct config *cfg, const struct cfg_autostart *a, 
 	return privdrop_ids(user, group, uid, gid, msg, msglen);
 }
 
-/* Everything starting backend i needs that privileges may be required for: its uid and
- * gid (a backend without User= runs as the server's User/Group) and its passwd entry. Not
- * root: the helper's own ids. Its Output= is not opened here but by its own process, as
- * its user (see helper_exec()). 0 or -errno with msg set. */
-static int helper_backend_init(struct helper *h, const struct config *cfg, unsigned i,
-			       char *msg, size_t len)
+/* Entry i of cfg, copied and resolved into *sp: everything starting it needs that
+ * privileges may be required for: its uid and gid (a backend without User= runs as the
+ * server's User/Group) and its passwd entry. Not started as root: the helper's own ids.
+ * Its Output= is not opened here but by its own process, as its user (see
+ * helper_exec()). 0 or -errno with msg set. */
+static int helper_spec_init(const struct helper *h, const struct config *cfg, unsigned i,
+			    struct helper_spec *sp, char *msg, size_t len)
 {
 	const struct cfg_autostart *a = &cfg->autostart[i];
-	struct helper_backend *b = &h->b[i];
 	struct passwd *pw;
 	int ret;
 
-	b->a = a;
-	if (a->backend < 0 || (unsigned)a->backend >= cfg->nbackend) {
+	memset(sp, 0, sizeof(*sp));
+	if (a->backend < 0 || (unsigned)a->backend >= cfg->nbackend ||
+	    (unsigned)a->backend >= CFG_MAX_BACKENDS) {
 		snprintf(msg, len, "ProxyAutostart entry %u names no backend", i);
 		return -EINVAL;
 	}
-	b->name = cfg->backend[a->backend].name;
-	ret = helper_backend_command(b, i, msg, len);
-	if (ret < 0)
-		return ret;
-	if (geteuid() == 0) {
+	sp->a = *a;
+	memcpy(sp->name, cfg->backend[a->backend].name, sizeof(sp->name));
+	sp->name[sizeof(sp->name) - 1] = '\0';
+	if (!helper_autostart_valid(a)) {
+		snprintf(msg, len, "ProxyAutostart %s (entry %u): malformed command or "
+			 "environment", sp->name, i);
+		return -EINVAL;
+	}
+	sp->digest = helper_autostart_digest(cfg, a);
+	if (h->started_root) {
 		char why[256];
 
-		ret = helper_backend_ids(cfg, a, &b->uid, &b->gid, why, sizeof(why));
+		ret = helper_backend_ids(cfg, a, &sp->uid, &sp->gid, why, sizeof(why));
 		if (ret < 0) {
-			snprintf(msg, len, "ProxyAutostart %s: %s", b->name, why);
+			snprintf(msg, len, "ProxyAutostart %s: %s", sp->name, why);
 			return ret;
 		}
 	} else {
-		b->uid = geteuid();
-		b->gid = getegid();
+		sp->uid = geteuid();
+		sp->gid = getegid();
 	}
-	pw = getpwuid(b->uid);
-	snprintf(b->env_home, sizeof(b->env_home), "HOME=%s",
+	pw = getpwuid(sp->uid);
+	snprintf(sp->env_home, sizeof(sp->env_home), "HOME=%s",
 		 pw && pw->pw_dir && pw->pw_dir[0] ? pw->pw_dir : "/");
 	if (pw) {
-		snprintf(b->env_user, sizeof(b->env_user), "USER=%s", pw->pw_name);
-		snprintf(b->env_logname, sizeof(b->env_logname), "LOGNAME=%s", pw->pw_name);
+		snprintf(sp->env_user, sizeof(sp->env_user), "USER=%s", pw->pw_name);
+		snprintf(sp->env_logname, sizeof(sp->env_logname), "LOGNAME=%s", pw->pw_name);
 	} else {
-		snprintf(b->env_user, sizeof(b->env_user), "USER=%u", (unsigned)b->uid);
-		snprintf(b->env_logname, sizeof(b->env_logname), "LOGNAME=%u", (unsigned)b->uid);
+		snprintf(sp->env_user, sizeof(sp->env_user), "USER=%u", (unsigned)sp->uid);
+		snprintf(sp->env_logname, sizeof(sp->env_logname), "LOGNAME=%u",
+			 (unsigned)sp->uid);
 	}
 	return 0;
 }
 
-/* Resolves every backend and opens what they share: /dev/null for their standard input.
- * 0 or -errno with msg set. */
+/* Puts entry *sp in slot i, free or not (a kept slot gets its new timeouts this way),
+ * without touching the state of its process. */
+static void helper_slot_set(struct helper *h, unsigned i, const struct helper_spec *sp)
+{
+	struct helper_backend *b = &h->b[i];
+
+	b->s = *sp;
+	b->a = &b->s.a;
+	b->name = b->s.name;
+	helper_backend_command(b);
+	if (!b->used) {
+		b->used = true;
+		b->out_fd = -1;
+	}
+	if (i >= h->nb)
+		h->nb = i + 1;
+}
+
+/* Resolves every backend into slots 0..nautostart and opens what they share: /dev/null
+ * for their standard input. 0 or -errno with msg set. */
 static int helper_init(struct helper *h, const struct config *cfg, char *msg, size_t len)
 {
-	int ret;
+	struct helper_spec *sp;
+	int ret = 0;
 
 	h->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (h->devnull < 0) {
 		snprintf(msg, len, "/dev/null: %s", strerror(errno));
 		return -errno;
 	}
-	h->nb = cfg->nautostart;
-	for (unsigned i = 0; i < h->nb; i++) {
+	for (unsigned i = 0; i < HELPER_MAX_SLOTS; i++)
 		h->b[i].out_fd = -1;
-		ret = helper_backend_init(h, cfg, i, msg, len);
-		if (ret < 0)
-			return ret;
+	sp = malloc(sizeof(*sp));
+	if (!sp) {
+		snprintf(msg, len, "out of memory");
+		return -ENOMEM;
 	}
-	return 0;
+	for (unsigned i = 0; i < cfg->nautostart && ret == 0; i++) {
+		ret = helper_spec_init(h, cfg, i, sp, msg, len);
+		if (ret == 0)
+			helper_slot_set(h, i, sp);
+	}
+	free(sp);
+	return ret;
 }
 
 static unsigned helper_cap_last(void)
@@ -600,24 +742,24 @@ static int helper_privileges(struct helper *h, const struct config *cfg, char *m
 	if (geteuid() != 0)
 		return helper_privs_unprivileged(h, cfg, msg, len);
 	if (h->nb) {
-		uid = h->b[0].uid;
-		gid = h->b[0].gid;
+		uid = h->b[0].s.uid;
+		gid = h->b[0].s.gid;
 	} else {
 		ret = privdrop_ids(cfg->user, cfg->group, &uid, &gid, msg, len);
 		if (ret < 0)
 			return ret;
 	}
 	for (unsigned i = 0; i < h->nb; i++) {
-		if (h->b[i].uid == 0 || uid == 0) {
+		if (h->b[i].s.uid == 0 || uid == 0) {
 			snprintf(msg, len, "ProxyAutostart: refusing to run a backend as root");
 			return -EPERM;
 		}
-		if (h->b[i].gid == 0) {
+		if (h->b[i].s.gid == 0) {
 			snprintf(msg, len, "ProxyAutostart: refusing to run a backend with group "
 				 "root");
 			return -EPERM;
 		}
-		same &= h->b[i].uid == uid && h->b[i].gid == gid;
+		same &= h->b[i].s.uid == uid && h->b[i].s.gid == gid;
 	}
 	if (uid == 0) {
 		snprintf(msg, len, "ProxyAutostart: refusing to run a backend as root");
@@ -627,8 +769,11 @@ static int helper_privileges(struct helper *h, const struct config *cfg, char *m
 		snprintf(msg, len, "ProxyAutostart: refusing to run a backend with group root");
 		return -EPERM;
 	}
-	if (same)
+	if (same) {
+		h->uid = uid;
+		h->gid = gid;
 		return helper_privs_become(uid, gid, msg, len);
+	}
 	h->switch_ids = true;
 	return helper_privs_setid(msg, len);
 }
@@ -778,19 +923,19 @@ static void __attribute__((noreturn)) helper_exec(const struct helper *h,
 		gid_t rgid, egid, sgid;
 
 		stage = HS_SETGROUPS;
-		if (setgroups(1, &b->gid) < 0)
+		if (setgroups(1, &b->s.gid) < 0)
 			goto fail;
 		stage = HS_SETRESGID;
-		if (setresgid(b->gid, b->gid, b->gid) < 0)
+		if (setresgid(b->s.gid, b->s.gid, b->s.gid) < 0)
 			goto fail;
 		stage = HS_SETRESUID;
-		if (setresuid(b->uid, b->uid, b->uid) < 0)
+		if (setresuid(b->s.uid, b->s.uid, b->s.uid) < 0)
 			goto fail;
 		stage = HS_PRIVS;
 		errno = EPERM;
 		if (getresuid(&ruid, &euid, &suid) < 0 || getresgid(&rgid, &egid, &sgid) < 0 ||
-		    ruid != b->uid || euid != b->uid || suid != b->uid || rgid != b->gid ||
-		    egid != b->gid || sgid != b->gid || capng_get_caps_process() < 0 ||
+		    ruid != b->s.uid || euid != b->s.uid || suid != b->s.uid || rgid != b->s.gid ||
+		    egid != b->s.gid || sgid != b->s.gid || capng_get_caps_process() < 0 ||
 		    capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE ||
 		    capng_have_permitted_capabilities() != CAPNG_NONE)
 			goto fail;
@@ -842,17 +987,17 @@ static void helper_stage_text(const struct helper_backend *b, int stage, char *o
 		snprintf(out, len, "standard input and output");
 		break;
 	case HS_SETGROUPS:
-		snprintf(out, len, "setgroups %u", (unsigned)b->gid);
+		snprintf(out, len, "setgroups %u", (unsigned)b->s.gid);
 		break;
 	case HS_SETRESGID:
-		snprintf(out, len, "setresgid %u", (unsigned)b->gid);
+		snprintf(out, len, "setresgid %u", (unsigned)b->s.gid);
 		break;
 	case HS_SETRESUID:
-		snprintf(out, len, "setresuid %u", (unsigned)b->uid);
+		snprintf(out, len, "setresuid %u", (unsigned)b->s.uid);
 		break;
 	case HS_PRIVS:
 		snprintf(out, len, "privileges still held after the switch to uid %u",
-			 (unsigned)b->uid);
+			 (unsigned)b->s.uid);
 		break;
 	case HS_OUTPUT:
 		snprintf(out, len, "open Output %s", b->a->output);
@@ -1068,6 +1213,34 @@ static void helper_reap(struct helper *h, uint64_t now)
 	}
 }
 
+/* ---- slots across reloads ---- */
+
+/* Slot b holds the new line of a backend whose old line's process is still being stopped
+ * (a slot a reload removed): b does not start before that process group is gone. */
+static bool helper_waits(const struct helper *h, const struct helper_backend *b)
+{
+	for (unsigned i = 0; i < h->nb; i++) {
+		const struct helper_backend *p = &h->b[i];
+
+		if (p != b && p->used && p->retiring && strcmp(p->name, b->name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* A removed slot whose process group is gone is freed: requests for it are answered
+ * HB_STOPPED, a later reload may give it to another entry. A successor waiting for it
+ * is started by helper_timers(). */
+static void helper_retire(struct helper *h, struct helper_backend *b)
+{
+	log_info("helper", "autostart: slot %u (backend %s) retired", (unsigned)(b - h->b),
+		 b->name);
+	if (b->out_fd >= 0)
+		close(b->out_fd);
+	memset(b, 0, sizeof(*b));
+	b->out_fd = -1;
+}
+
 static void helper_stopping(struct helper *h, struct helper_backend *b, uint64_t now)
 {
 	if (b->pid == 0) {
@@ -1076,6 +1249,8 @@ static void helper_stopping(struct helper *h, struct helper_backend *b, uint64_t
 			b->state = HB_STOPPED;
 			log_notice("helper", "autostart: backend %s stopped", b->name);
 			helper_changed(h, b, now);
+			if (b->retiring)
+				helper_retire(h, b);
 		}
 		return;
 	}
@@ -1094,7 +1269,7 @@ static void helper_timers(struct helper *h, uint64_t now)
 	for (unsigned i = 0; i < h->nb; i++) {
 		struct helper_backend *b = &h->b[i];
 
-		if (b->state == HB_BACKOFF && now >= b->next_start) {
+		if (b->state == HB_BACKOFF && now >= b->next_start && !helper_waits(h, b)) {
 			if (b->want_running) {
 				helper_start(h, b, now);
 			} else {
@@ -1115,7 +1290,8 @@ static int helper_timeout(const struct helper *h, uint64_t now)
 	for (unsigned i = 0; i < h->nb; i++) {
 		const struct helper_backend *b = &h->b[i];
 
-		if (b->state == HB_BACKOFF && b->next_start < next)
+		/* one waiting for a predecessor is woken by the predecessor's stop ticks */
+		if (b->state == HB_BACKOFF && b->next_start < next && !helper_waits(h, b))
 			next = b->next_start;
 		if (b->state == HB_STOPPING) {
 			if (now + HELPER_TICK_MS < next)
@@ -1131,15 +1307,246 @@ static int helper_timeout(const struct helper *h, uint64_t now)
 	return next - now > INT_MAX ? INT_MAX : (int)(next - now);
 }
 
+/* ---- reload ---- */
+
+/* The new entries, resolved, and the slot each goes to (-1: a new one). */
+struct helper_reload {
+	struct config cfg;
+	struct helper_spec sp[CFG_MAX_AUTOSTART];
+	int slot[CFG_MAX_AUTOSTART];
+	unsigned n;
+	const char *file;
+};
+
+/* Entry sp may run under the privileges the helper kept. 0 or -EPERM with msg set. */
+static int helper_reload_allowed(const struct helper *h, const struct helper_reload *r,
+				 const struct helper_spec *sp, char *msg, size_t len)
+{
+	if (sp->uid == 0 || sp->gid == 0) {
+		snprintf(msg, len, "%s:%u: ProxyAutostart %s would run as %s root", r->file,
+			 sp->a.line, sp->name, sp->uid == 0 ? "user" : "group");
+		return -EPERM;
+	}
+	if (h->started_root && !h->switch_ids && (sp->uid != h->uid || sp->gid != h->gid)) {
+		snprintf(msg, len, "%s:%u: ProxyAutostart %s would run as uid %u gid %u; the "
+			 "helper runs as uid %u gid %u since start-up: restart spliced", r->file,
+			 sp->a.line, sp->name, (unsigned)sp->uid, (unsigned)sp->gid,
+			 (unsigned)h->uid, (unsigned)h->gid);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* Loads the configuration again and decides what becomes of every slot, changing
+ * nothing. 0 or -errno with msg set. */
+static int helper_reload_prepare(const struct helper *h, struct helper_reload *r, char *msg,
+				 size_t len)
+{
+	struct config_error cerr;
+	bool taken[HELPER_MAX_SLOTS] = { false };
+	unsigned need = 0;
+	int ret;
+
+	memset(&cerr, 0, sizeof(cerr));
+	r->file = h->cfg_path ? h->cfg_path : "(built-in)";
+	ret = h->cfg_path ? config_load(&r->cfg, h->cfg_path, &cerr)
+			  : config_builtin(&r->cfg, &cerr);
+	if (ret < 0) {
+		char what[sizeof(cerr.file) + sizeof(cerr.msg) + 32];
+
+		config_error_format(&cerr, what, sizeof(what));
+		snprintf(msg, len, "%s%s", what, ret == -EACCES ? " (the helper reads it as its "
+			 "own user, which must be able to)" : "");
+		return ret;
+	}
+	r->n = r->cfg.nautostart;
+	for (unsigned i = 0; i < r->n; i++) {
+		char why[768];
+
+		ret = helper_spec_init(h, &r->cfg, i, &r->sp[i], why, sizeof(why));
+		if (ret < 0) {
+			snprintf(msg, len, "%s:%u: %s", r->file, r->cfg.autostart[i].line, why);
+			return ret;
+		}
+		ret = helper_reload_allowed(h, r, &r->sp[i], msg, len);
+		if (ret < 0)
+			return ret;
+		r->slot[i] = -1;
+		for (unsigned s = 0; s < h->nb && r->slot[i] < 0; s++) {
+			const struct helper_backend *b = &h->b[s];
+
+			if (b->used && !b->retiring && !taken[s] && b->s.digest == r->sp[i].digest &&
+			    b->s.uid == r->sp[i].uid && b->s.gid == r->sp[i].gid &&
+			    strcmp(b->name, r->sp[i].name) == 0) {
+				r->slot[i] = (int)s;
+				taken[s] = true;
+			}
+		}
+		need += r->slot[i] < 0;
+	}
+	/* a removed slot whose process is gone is freed at once */
+	for (unsigned s = 0; s < h->nb; s++)
+		need += h->b[s].used && (taken[s] || h->b[s].state == HB_RUNNING ||
+					 h->b[s].state == HB_STOPPING);
+	if (need > HELPER_MAX_SLOTS) {
+		snprintf(msg, len, "%s: %u ProxyAutostart processes would be configured or still "
+			 "stopping, more than %u: try again once the removed ones are gone",
+			 r->file, need, HELPER_MAX_SLOTS);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+static bool helper_reload_kept(const struct helper_reload *r, unsigned s)
+{
+	for (unsigned i = 0; i < r->n; i++)
+		if (r->slot[i] == (int)s)
+			return true;
+	return false;
+}
+
+/* An entry of r for backend `name` that gets a new slot. */
+static bool helper_reload_has_new(const struct helper_reload *r, const char *name)
+{
+	for (unsigned i = 0; i < r->n; i++)
+		if (r->slot[i] < 0 && strcmp(r->sp[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* Carries out what helper_reload_prepare() decided: stops the slots no entry keeps, puts
+ * new entries in free slots (restarting a changed line that was wanted running), and
+ * updates the kept ones in place. Fills r->slot[] for every entry. */
+static void helper_reload_apply(struct helper *h, struct helper_reload *r, uint64_t now)
+{
+	bool restart[CFG_MAX_AUTOSTART] = { false };
+
+	for (unsigned s = 0; s < h->nb; s++) {
+		struct helper_backend *b = &h->b[s];
+		bool wanted = b->want_running || b->state == HB_RUNNING;
+		bool changed;
+
+		if (!b->used || b->retiring || helper_reload_kept(r, s))
+			continue;
+		changed = helper_reload_has_new(r, b->name);
+		for (unsigned i = 0; i < r->n && changed && wanted; i++)
+			restart[i] |= r->slot[i] < 0 && strcmp(r->sp[i].name, b->name) == 0;
+		if (changed)
+			log_notice("helper", "reload: backend %s changed%s", b->name,
+				   wanted ? ", restarting" : "");
+		else
+			log_notice("helper", "reload: backend %s removed, stopping", b->name);
+		b->retiring = true;
+		helper_stop(h, b, now);
+		if (b->state == HB_STOPPED)
+			helper_retire(h, b);
+	}
+	for (unsigned i = 0; i < r->n; i++) {
+		struct helper_backend *b;
+		unsigned s = 0;
+
+		if (r->slot[i] >= 0) {
+			b = &h->b[r->slot[i]];
+			helper_slot_set(h, (unsigned)r->slot[i], &r->sp[i]);
+			log_notice("helper", "reload: backend %s unchanged (pid %d)", b->name,
+				   (int)b->pid);
+			continue;
+		}
+		while (h->b[s].used)
+			s++;  /* helper_reload_prepare() counted a free one */
+		r->slot[i] = (int)s;
+		b = &h->b[s];
+		helper_slot_set(h, s, &r->sp[i]);
+		log_notice("helper", "reload: backend %s new (slot %u)%s", b->name, s,
+			   helper_waits(h, b) ? ", waits for its old process to be gone" : "");
+		if (!restart[i])
+			continue;
+		b->want_running = true;
+		if (helper_waits(h, b)) {
+			b->state = HB_BACKOFF;
+			helper_changed(h, b, now);
+		} else {
+			helper_start(h, b, now);
+		}
+	}
+}
+
+/* One reply datagram on the conversation that asked: not dropped as a state snapshot
+ * may be, but not waited for longer than 2 s either (then the conversation ends). */
+static bool helper_reply(struct helper *h, unsigned c, enum helper_msg_type type,
+			 unsigned backend, uint32_t state, uint32_t starts, uint32_t extra)
+{
+	struct helper_msg m = {
+		.magic = HELPER_MSG_MAGIC, .type = (uint16_t)type, .backend = (uint16_t)backend,
+		.state = state, .starts = starts, .backoff_ms = extra,
+	};
+	struct timeval tv = { .tv_sec = 2 };
+
+	if (h->conv[c] < 0)
+		return false;
+	setsockopt(h->conv[c], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (send(h->conv[c], &m, sizeof(m), MSG_NOSIGNAL) == (ssize_t)sizeof(m))
+		return true;
+	log_error("helper", "conversation %u ended: reload answer not taken: %s", c,
+		  strerror(errno));
+	helper_conv_close(h, c);
+	return false;
+}
+
+/* HMSG_RELOAD on conversation c (the last one). */
+static void helper_reload(struct helper *h, unsigned c, uint64_t now)
+{
+	struct helper_reload *r = calloc(1, sizeof(*r));
+	char msg[2048];
+	int ret = -ENOMEM;
+
+	snprintf(msg, sizeof(msg), "out of memory");
+	if (r) {
+		log_notice("helper", "reload: reading %s", h->cfg_path ? h->cfg_path
+					 : "the built-in configuration");
+		ret = helper_reload_prepare(h, r, msg, sizeof(msg));
+	}
+	if (ret < 0) {
+		log_error("helper", "reload: %s; nothing changed", msg);
+		helper_reply(h, c, HMSG_RELOADED, 0, (uint32_t)-ret, 0, 0);
+		goto out_free;
+	}
+	helper_reload_apply(h, r, now);
+	for (unsigned i = 0; i < r->n; i++)
+		if (!helper_reply(h, c, HMSG_MAPPED, i, 0, (uint32_t)r->slot[i],
+				  r->sp[i].digest))
+			goto out_free;
+	helper_reply(h, c, HMSG_RELOADED, r->n, 0, 0, 0);
+	log_notice("helper", "reload: %u ProxyAutostart entries", r->n);
+out_free:
+	if (r)
+		config_free(&r->cfg);
+	free(r);
+}
+
 static void helper_request(struct helper *h, unsigned c, const struct helper_msg *m,
 			   uint64_t now)
 {
 	struct helper_backend *b = &h->b[m->backend];
 
+	/* A retired slot is answered HB_STOPPED; a removed one still stopping, with its
+	 * state: neither is started again. */
+	if (m->type == HMSG_START && (!b->used || b->retiring))
+		goto out_answer;
 	switch (m->type) {
 	case HMSG_START:
 		if (b->state == HB_RUNNING || b->state == HB_STOPPING)
 			break;
+		if (helper_waits(h, b)) {
+			/* The process of the line it replaces still goes: they usually bind
+			 * the same port. Started once that one is gone (helper_timers()). */
+			b->want_running = true;
+			if (b->state != HB_BACKOFF) {
+				b->state = HB_BACKOFF;
+				helper_changed(h, b, now);
+			}
+			break;
+		}
 		if (now >= b->next_start) {
 			b->want_running = true;
 			helper_start(h, b, now);
@@ -1163,6 +1570,7 @@ static void helper_request(struct helper *h, unsigned c, const struct helper_msg
 	default:
 		break;
 	}
+out_answer:
 	if (h->conv[c] >= 0)
 		helper_send_state(h, h->conv[c], m->backend, now);
 }
@@ -1184,12 +1592,18 @@ static void helper_conv_read(struct helper *h, unsigned c, uint64_t now)
 		helper_conv_close(h, c);
 		return;
 	}
-	if (helper_msg_check_request(&m, (long)n, h->nb, &why) < 0) {
+	if (helper_msg_check_request(&m, (long)n, HELPER_MAX_SLOTS, &why) < 0 ||
+	    (m.type == HMSG_RELOAD && c != h->nconv - 1)) {
+		if (m.type == HMSG_RELOAD)
+			why = "reload asked on a worker's conversation";
 		log_error("helper", "conversation %u ended: %s", c, why);
 		helper_conv_close(h, c);
 		return;
 	}
-	helper_request(h, c, &m, now);
+	if (m.type == HMSG_RELOAD)
+		helper_reload(h, c, now);
+	else
+		helper_request(h, c, &m, now);
 }
 
 /* No conversation is left: the serving process stopped or died. Every backend stops. */
@@ -1340,7 +1754,8 @@ static int helper_ready(const struct helper *h, char *msg, size_t len)
 
 /* The helper process, from fork to _exit. Set-up failures are logged and end it with
  * status 1, before HMSG_READY: helper_spawn() sees the conversation close and fails. */
-static void __attribute__((noreturn)) helper_main(const struct config *cfg, int *conv,
+static void __attribute__((noreturn)) helper_main(const struct config *cfg,
+						  const char *cfg_path, int *conv,
 						  unsigned nconv)
 {
 	struct helper *h;
@@ -1351,10 +1766,11 @@ static void __attribute__((noreturn)) helper_main(const struct config *cfg, int 
 		goto fail;
 	h = calloc(1, sizeof(*h));
 	if (h) {
-		h->pfd = calloc(nconv + CFG_MAX_AUTOSTART + 1, sizeof(*h->pfd));
-		h->pconv = calloc(nconv + CFG_MAX_AUTOSTART + 1, sizeof(*h->pconv));
+		h->pfd = calloc(nconv + HELPER_MAX_SLOTS + 1, sizeof(*h->pfd));
+		h->pconv = calloc(nconv + HELPER_MAX_SLOTS + 1, sizeof(*h->pconv));
+		h->cfg_path = cfg_path ? strdup(cfg_path) : NULL;
 	}
-	if (!h || !h->pfd || !h->pconv) {
+	if (!h || !h->pfd || !h->pconv || (cfg_path && !h->cfg_path)) {
 		snprintf(msg, sizeof(msg), "out of memory");
 		goto fail;
 	}
@@ -1362,6 +1778,7 @@ static void __attribute__((noreturn)) helper_main(const struct config *cfg, int 
 	h->nconv = h->nopen = nconv;
 	h->sfd = -1;
 	h->self = getpid();
+	h->started_root = geteuid() == 0;
 	_Static_assert(sizeof(h->error_log) == sizeof(cfg->error_log), "error_log size");
 	memcpy(h->error_log, cfg->error_log, sizeof(h->error_log));
 	h->error_log[sizeof(h->error_log) - 1] = '\0';
@@ -1425,8 +1842,8 @@ static int helper_wait_ready(int sock, char *msg, size_t len)
 	return 0;
 }
 
-pid_t helper_spawn(const struct config *cfg, unsigned nsock, int *socks, char *msg,
-		   size_t msglen)
+pid_t helper_spawn(const struct config *cfg, const char *cfg_path, unsigned nsock, int *socks,
+		   char *msg, size_t msglen)
 {
 	int *mine, ret, st;
 	unsigned i;
@@ -1459,7 +1876,7 @@ pid_t helper_spawn(const struct config *cfg, unsigned nsock, int *socks, char *m
 		goto out_close;
 	}
 	if (pid == 0)
-		helper_main(cfg, mine, nsock);
+		helper_main(cfg, cfg_path, mine, nsock);
 	/* Closed before waiting: a helper that exits is then seen as EOF. */
 	for (i = 0; i < nsock; i++)
 		close(mine[i]);
@@ -1498,7 +1915,7 @@ int helper_shutdown(pid_t pid, int sock, const struct config *cfg)
 
 	if (sock >= 0) {
 		setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-		for (unsigned i = 0; i < cfg->nautostart; i++) {
+		for (unsigned i = 0; i < HELPER_MAX_SLOTS; i++) {
 			struct helper_msg m;
 
 			helper_msg_request(&m, HMSG_STOP, i);

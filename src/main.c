@@ -650,7 +650,7 @@ static int phase_privileged(struct startup *st)
 		int socks[st->nw + 1];
 		char m[sizeof(st->msg) - 32];
 
-		helper_pid = helper_spawn(cfg, st->nw + 1, socks, m, sizeof(m));
+		helper_pid = helper_spawn(cfg, st->cfg_path, st->nw + 1, socks, m, sizeof(m));
 		if (helper_pid < 0) {
 			snprintf(st->msg, sizeof(st->msg), "starting the helper: %s", m);
 			return -1;

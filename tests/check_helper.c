@@ -369,7 +369,7 @@ static struct cfg_autostart *as_script(const char *user, const char *rest)
 static pid_t spawn(unsigned n, int *socks)
 {
 	char msg[256];
-	pid_t pid = helper_spawn(cfg, n, socks, msg, sizeof(msg));
+	pid_t pid = helper_spawn(cfg, NULL, n, socks, msg, sizeof(msg));
 
 	ck_assert_msg(pid > 0, "helper_spawn: %d %s", (int)pid, msg);
 	return pid;
@@ -626,7 +626,7 @@ START_TEST(test_malformed_ends_conversation)
 			m.type = HMSG_STATE;
 			break;
 		case 4:
-			m.backend = 1;
+			m.backend = HELPER_MAX_SLOTS;  /* slots below are answered */
 			break;
 		case 5:
 			m.backend = 0xffff;
@@ -646,7 +646,8 @@ START_TEST(test_malformed_ends_conversation)
 		ck_assert_int_eq(send(socks[k], bad[k], len[k], 0), (int)len[k]);
 		ck_assert_msg(wait_eof(socks[k], 2000), "conversation %u not ended", k);
 		memcpy(&m, bad[k], sizeof(m));
-		ck_assert_int_eq(helper_msg_check_request(&m, (long)len[k], 1, &why), -EPROTO);
+		ck_assert_int_eq(helper_msg_check_request(&m, (long)len[k], HELPER_MAX_SLOTS,
+							  &why), -EPROTO);
 		snprintf(line, sizeof(line), "conversation %u ended: %s", k, why);
 		ck_assert_msg(log_has(line), "log lacks '%s'", line);
 	}
@@ -1388,7 +1389,7 @@ START_TEST(test_setup_failure_fails_spawn)
 	pid_t pid;
 
 	as_add("", argv);  /* not an absolute path */
-	pid = helper_spawn(cfg, 2, socks, msg, sizeof(msg));
+	pid = helper_spawn(cfg, NULL, 2, socks, msg, sizeof(msg));
 	ck_assert_int_eq(pid, -EPERM);
 	ck_assert_msg(strstr(msg, "the helper could not set up the backends' supervision"),
 		      "%s", msg);
@@ -1504,7 +1505,7 @@ static void spawn_refused(const char *why)
 	char msg[256];
 	pid_t pid;
 
-	pid = helper_spawn(cfg, 2, socks, msg, sizeof(msg));
+	pid = helper_spawn(cfg, NULL, 2, socks, msg, sizeof(msg));
 	ck_assert_msg(pid < 0, "helper_spawn: %d", (int)pid);
 	ck_assert_int_eq(pid, -EPERM);
 	ck_assert_int_eq(socks[0], -1);

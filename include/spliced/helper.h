@@ -1,7 +1,10 @@
 /* The privileged helper: a process forked by the serving process before it drops its
  * privileges. It starts, supervises and stops the backends declared with ProxyAutostart,
  * and does nothing else: it never reads network data, and it acts only on fixed-size
- * typed messages that name a backend by its index in config.autostart.
+ * typed messages that name a backend by its slot (helper-t.h). It never takes a
+ * configuration from the serving process: on HMSG_RELOAD it re-reads the configuration
+ * file itself, so a compromised serving process can start, query and stop the commands
+ * that file (or the built-in configuration) declares, and nothing else.
  *
  * Privileges kept by the helper (started as root): none when every ProxyAutostart backend
  * runs as one user and group (the helper then runs as that user); else uid 0 with only
@@ -25,7 +28,9 @@
 #include "spliced/helper-t.h"
 
 /* Forks the helper for cfg (which must stay valid in this process only until the call
- * returns: the child has its own copy). nsock conversations are opened (SOCK_SEQPACKET
+ * returns: the child has its own copy), loaded from cfg_path (config_load()), or NULL
+ * for the built-in configuration (config_builtin()): what the helper re-reads on
+ * HMSG_RELOAD, a relative path from the current directory at this call. nsock conversations are opened (SOCK_SEQPACKET
  * socketpairs): socks[0..nsock) receive the serving ends (close-on-exec, blocking); the
  * helper keeps the other ends. The helper closes every other descriptor it inherited but
  * the error log (log_fd_get()) and standard input/output/error.
@@ -37,8 +42,40 @@
  * is SIGKILLed and reaped, every socks[i] is closed and set to -1, and -EPERM (it exited),
  * -EPROTO (another message) or -ETIMEDOUT is returned with msg set; other failures
  * (socketpair, fork) are -errno with msg set and nothing left open or running. */
-pid_t helper_spawn(const struct config *cfg, unsigned nsock, int *socks, char *msg,
-		   size_t msglen);
+pid_t helper_spawn(const struct config *cfg, const char *cfg_path, unsigned nsock, int *socks,
+		   char *msg, size_t msglen);
+
+/* HMSG_RELOAD (accepted on socks[nsock - 1] only; on another conversation it ends that
+ * conversation, as any invalid request does). The helper loads cfg_path again, as it is
+ * then and with the rights it kept (it may run as the backends' user: that user must be
+ * able to read the file, and every file it includes, else the reload fails), and sets
+ * every new entry up as at start-up. Any failure (the file does not load; an unknown
+ * User=; a backend that would run as root; a uid or gid the helper cannot switch to
+ * because it became one user at start-up; more slots in use than HELPER_MAX_SLOTS)
+ * is logged with the file and line, changes nothing, and is answered by one
+ * HMSG_RELOADED with state = a positive errno (EINVAL, ENOENT, EACCES, EPERM, ENOSPC...).
+ * Else the answer is one HMSG_MAPPED per new entry then HMSG_RELOADED with state 0
+ * (HMSG_STATE messages may come in between), and:
+ *  - an entry whose helper_autostart_digest() and resolved uid/gid equal those of a slot
+ *    in use keeps that slot: its process goes on (same pid); StartTimeout, StopTimeout,
+ *    RestartBackoff and Queue are updated in place;
+ *  - a slot no entry keeps is stopped (SIGTERM, SIGKILL after its StopTimeout) and
+ *    retired once its process group is gone: requests for it are then answered
+ *    HB_STOPPED and do nothing (until a later reload gives the slot to another entry);
+ *  - an entry with no slot gets a free one, HB_STOPPED (started by HMSG_START), but when
+ *    a slot of the same backend (a changed line) is being stopped: the new slot starts
+ *    only once that process group is gone, and reports HB_BACKOFF with backoff_ms 0
+ *    while it waits; when the old process was wanted running, the new one is started
+ *    then without an HMSG_START (a restart).
+ * The serving side compares each MAPPED digest with helper_autostart_digest() of its own
+ * parse: a difference means the file changed between the two reads. */
+
+/* A 32-bit FNV-1a hash of what defines backend a's process: its backend's name, its
+ * command, Env=, the user and group it runs as (User=/Group=, else the server's
+ * User/Group, as helper_backend_ids() picks them), Dir= and Output=. Not the timeouts,
+ * backoff or queue, which a reload changes in place. Pure; never reads past a's
+ * buffers, even for a malformed entry. */
+uint32_t helper_autostart_digest(const struct config *cfg, const struct cfg_autostart *a);
 
 /* The uid and gid backend a runs as when spliced is root: its User=/Group=, else the
  * server's User/Group (with User= alone, that user's group). 0, or -ENOENT with msg set. */
@@ -50,7 +87,9 @@ void helper_msg_request(struct helper_msg *m, enum helper_msg_type type, unsigne
 
 /* Checks a datagram of `len` bytes (as recv(2) with MSG_TRUNC reported it) received by the
  * helper: exactly one request (magic, a request type, backend < nbackend, the other
- * fields zero). Returns 0, or -EPROTO with *why set to a static description. */
+ * fields zero). The helper passes HELPER_MAX_SLOTS: a slot not in use is answered
+ * HB_STOPPED.
+ * Returns 0, or -EPROTO with *why set to a static description. */
 int helper_msg_check_request(const struct helper_msg *m, long len, unsigned nbackend,
 			     const char **why);
 
@@ -58,6 +97,13 @@ int helper_msg_check_request(const struct helper_msg *m, long len, unsigned nbac
  * < nbackend with a known state. 0 or -EPROTO with *why set. */
 int helper_msg_check_state(const struct helper_msg *m, long len, unsigned nbackend,
 			   const char **why);
+
+/* The same for any datagram the serving process receives after READY: an HMSG_STATE as
+ * above for a slot < HELPER_MAX_SLOTS, an HMSG_MAPPED (entry < CFG_MAX_AUTOSTART, slot
+ * < HELPER_MAX_SLOTS, state and pid zero) or an HMSG_RELOADED (state 0 with at most
+ * CFG_MAX_AUTOSTART entries, or an errno below 4096 with backend 0; the rest zero).
+ * 0 or -EPROTO with *why set. */
+int helper_msg_check_reply(const struct helper_msg *m, long len, const char **why);
 
 /* The same for the helper's first datagram: exactly one HMSG_READY, every other field
  * zero. 0 or -EPROTO with *why set. */
@@ -74,9 +120,10 @@ unsigned helper_backoff_next(unsigned cur_ms, unsigned min_ms, unsigned max_ms,
 			     uint64_t uptime_ms, bool clean);
 
 /* Shutdown of the serving process, after its workers stopped: sends HMSG_STOP for every
- * backend on sock, closes it, and waits for the helper (which stops the backends and
- * exits once every conversation is closed) for at most the longest StopTimeout + 2 s,
- * then SIGKILLs and reaps it. Returns the helper's exit code, or -errno. */
+ * slot (HELPER_MAX_SLOTS of them) on sock, closes it, and waits for the helper (which
+ * stops the backends and exits once every conversation is closed) for at most the
+ * longest StopTimeout of cfg (the configuration in use) + 2 s, then SIGKILLs and reaps
+ * it. Returns the helper's exit code, or -errno. */
 int helper_shutdown(pid_t pid, int sock, const struct config *cfg);
 
 #endif
