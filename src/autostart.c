@@ -113,7 +113,7 @@ static void as_ask(struct worker *w, unsigned a)
 
 	if (q->asked || w->helper_gone)
 		return;
-	helper_msg_request(&m, HMSG_START, a);
+	helper_msg_request(&m, HMSG_START, w->as_slot[a]);
 	if (send(w->helper_fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(m)) {
 		log_error("proxy", "asking the helper to start %s: %s (asked again at the next "
 			  "retry)", w->cfg->backend[as->backend].name, strerror(errno));

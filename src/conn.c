@@ -37,6 +37,7 @@
 #include "spliced/trace.h"
 #include "spliced/tunnel.h"
 #include "spliced/uri.h"
+#include "spliced/worker.h"
 
 static enum conn_ev conn_head_bytes(struct conn *c);
 static void conn_request_end(struct conn *c);
@@ -349,6 +350,16 @@ static enum conn_ev conn_parse_error(struct conn *c, unsigned status, const char
 	return exch_refuse(c, status, "bad request: %s", reason);
 }
 
+/* Reload: the idle client connection goes to the successor worker (the new
+ * configuration), which reads its next request; here its slot is freed. */
+static void conn_handoff(struct conn *c)
+{
+	c->w->handed++;
+	worker_handoff(c->w->successor, c->fd, c->server_port, c->metrics);
+	c->fd = -1;
+	conn_close(c);
+}
+
 /* The exchange is over: the backend connection goes back to the pool if it can, the
  * client connection waits for (or already holds) the next request. */
 static enum conn_ev conn_finish(struct conn *c)
@@ -370,6 +381,10 @@ static enum conn_ev conn_finish(struct conn *c)
 	free(c->text);
 	c->text = NULL;
 	conn_exchange_reset(c);
+	if (w->retiring && !left && !c->pending) {
+		conn_handoff(c);
+		return EV_WAIT;
+	}
 	exch_touch(c, w->cfg->keepalive_timeout_ms);
 	return conn_head_bytes(c);
 }
@@ -777,7 +792,7 @@ static enum conn_ev conn_metrics(struct conn *c)
 	}
 	t.failed = !t.p;
 	if (t.p)
-		stats_render(c->w->all, c->w->nall, c->w->cfg, &t);
+		stats_render(c->w->cfg, &t);
 	if (t.failed) {
 		free(t.p);
 		return exch_fail(c, 500, "metrics: out of memory");
@@ -917,6 +932,15 @@ void conn_complete(struct conn *c, int op, int res)
 		conn_close(c);
 		return;
 	}
+	if (c->handoff && op == OP_CLIENT_RECV) {
+		c->handoff = false;
+		if (res == -ECANCELED && c->state == CS_HEAD && !c->head_started && !c->pending &&
+		    !c->timed_out) {
+			conn_handoff(c);
+			return;
+		}
+		/* bytes (or the end) came before the cancel: this worker serves them */
+	}
 	if (res == -ECANCELED && !c->timed_out) {
 		conn_close(c);
 		return;
@@ -987,6 +1011,18 @@ void conn_timeout(struct conn *c)
 	c->timed_out = true;
 	exch_touch(c, 2 * 100);
 	exch_cancel(c);
+}
+
+void conn_retire_if_idle(struct conn *c)
+{
+	if (c->state != CS_HEAD || c->head_started || c->end != c->start || c->handoff)
+		return;
+	if (!c->pending) {
+		conn_handoff(c);
+		return;
+	}
+	c->handoff = true;
+	ring_cancel_fd(&c->w->ring, c->fd);
 }
 
 void conn_stop_if_idle(struct conn *c)

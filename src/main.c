@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@
 #include "spliced/privdrop.h"
 #include "spliced/relay-t.h"
 #include "spliced/stats.h"
+#include "spliced/trace.h"
 #include "spliced/worker.h"
 
 #define SPLICED_VERSION "0.1.0"
@@ -38,6 +40,35 @@
 /* How long `-k stop` waits for the process to exit: a graceful stop takes at most 30 s
  * for the requests in flight, then the helper stops the backends. */
 #define STOP_WAIT_MS 40000
+
+/* How long a reload waits for the helper's answer. */
+#define RELOAD_HELPER_MS 10000
+
+/* One configuration and what was opened for it: a generation. The first one is made at
+ * start; each reload (SIGHUP) that succeeds makes the next one, whose workers take over
+ * while the previous generation's workers retire (worker_retire()). A generation is freed
+ * when its workers have ended and no older generation is left (an older generation's
+ * workers hand connections to this one's). Listening sockets and access log descriptors
+ * are shared with the next generation when the address or path stays: main owns them and
+ * closes each when the last generation that uses it is freed. */
+struct gen {
+	uint64_t number;
+	struct config cfg;
+	bool cfg_loaded;
+	struct file_roots files;
+	bool files_open;
+	struct slot_shared *slots;   /* connection counts of backends with max=, all workers */
+	int alog_fd[CFG_MAX_CUSTOMLOG];
+	struct worker *w;            /* [nw] */
+	unsigned nw;
+	bool started;                /* its threads were created */
+	bool live;                   /* registered with stats_live_add() */
+	int (*lfd)[CFG_MAX_LISTEN + 1]; /* [nw]: each worker's listening sockets, */
+	unsigned nlfd;               /* the Listen lines' then MetricsListen's */
+	uint16_t as_slot[CFG_MAX_AUTOSTART];
+};
+
+#define MAX_GENS 16               /* generations alive at once (reloads still draining) */
 
 static void usage(FILE *f)
 {
@@ -191,11 +222,10 @@ static unsigned worker_count(const struct config *cfg)
 	return n > 0 ? (unsigned)n : 1;
 }
 
-static void stats_report(struct worker *w, unsigned n)
+static void stats_report(const struct stats *s)
 {
-	struct stats t;
+	const struct stats t = *s;
 
-	stats_sum(w, n, &t);
 	log_notice("main",
 		   "stats: connections=%llu requests=%llu 1xx=%llu 2xx=%llu 3xx=%llu 4xx=%llu "
 		   "5xx=%llu no_response=%llu parse_errors=%llu spliced_bytes=%llu "
@@ -211,8 +241,7 @@ static void stats_report(struct worker *w, unsigned n)
 		   (unsigned long long)t.up_retries);
 }
 
-static int alog_fds[CFG_MAX_CUSTOMLOG];
-static const struct config *alog_cfg;
+static const struct gen *alog_gen;  /* the current generation: SIGUSR1 reopens its logs */
 static uid_t log_owner;   /* who besides root may own a log file: User, or ourselves */
 
 /* SIGUSR1: the access logs are reopened by path onto the same descriptors, which the
@@ -221,10 +250,10 @@ static int reopen_access_logs(void)
 {
 	int failed = 0;
 
-	for (unsigned i = 0; alog_cfg && i < alog_cfg->ncustomlog; i++) {
+	for (unsigned i = 0; alog_gen && i < alog_gen->cfg.ncustomlog; i++) {
 		char msg[1024];
-		int ret = log_reopen_fd(alog_fds[i], alog_cfg->customlog[i].path, log_owner, msg,
-					sizeof(msg));
+		int ret = log_reopen_fd(alog_gen->alog_fd[i], alog_gen->cfg.customlog[i].path,
+					log_owner, msg, sizeof(msg));
 
 		if (ret < 0) {
 			log_error("main", "SIGUSR1: reopening CustomLog %s (the old file stays in use)",
@@ -262,8 +291,9 @@ static void log_give(int fd, const char *what, uid_t uid, gid_t gid)
 		log_warn("main", "%s: chown to uid %u: %s", what, (unsigned)uid, strerror(errno));
 }
 
-static int give_logs_to_user(const struct config *cfg, char *msg, size_t len)
+static int give_logs_to_user(const struct gen *g, char *msg, size_t len)
 {
+	const struct config *cfg = &g->cfg;
 	char what[CFG_PATH_MAX + 16];
 	uid_t uid;
 	gid_t gid;
@@ -278,25 +308,35 @@ static int give_logs_to_user(const struct config *cfg, char *msg, size_t len)
 		log_give(efd, "ErrorLog", uid, gid);
 	for (unsigned i = 0; i < cfg->ncustomlog; i++) {
 		snprintf(what, sizeof(what), "CustomLog %s", cfg->customlog[i].path);
-		log_give(alog_fds[i], what, uid, gid);
+		log_give(g->alog_fd[i], what, uid, gid);
 	}
 	return 0;
 }
 
 /* CustomLog and TransferLog files, opened before privileges are dropped, with the rules
- * of log_file_open(). */
-static int open_access_logs(const struct config *cfg, char *msg, size_t len)
+ * of log_file_open(); at a reload, a path the previous generation has keeps its
+ * descriptor, a new one is opened as the serving user. */
+static int open_access_logs(struct gen *g, const struct gen *prev, char *msg, size_t len)
 {
+	const struct config *cfg = &g->cfg;
 	char why[1024];
 
+	for (unsigned i = 0; i < CFG_MAX_CUSTOMLOG; i++)
+		g->alog_fd[i] = -1;
 	for (unsigned i = 0; i < cfg->ncustomlog; i++) {
-		alog_fds[i] = log_file_open(cfg->customlog[i].path, log_owner, why, sizeof(why));
-		if (alog_fds[i] < 0) {
+		for (unsigned k = 0; prev && k < prev->cfg.ncustomlog; k++)
+			if (strcmp(prev->cfg.customlog[k].path, cfg->customlog[i].path) == 0)
+				g->alog_fd[i] = prev->alog_fd[k];
+		if (g->alog_fd[i] >= 0)
+			continue;
+		g->alog_fd[i] = log_file_open(cfg->customlog[i].path, log_owner, why, sizeof(why));
+		if (g->alog_fd[i] < 0) {
+			int ret = g->alog_fd[i];
+
 			snprintf(msg, len, "CustomLog %.1000s", why);
-			return alog_fds[i];
+			return ret;
 		}
 	}
-	alog_cfg = cfg;
 	return 0;
 }
 
@@ -362,77 +402,16 @@ static void helper_check(void)
 	helper_pid = 0;
 }
 
-/* Waits for SIGTERM/SIGINT (or a worker that ended on its own), then stops everyone. */
-static int serve(struct worker *w, unsigned n, const sigset_t *set)
-{
-	unsigned running = n;
-	bool stopping = false;
-	int code = 0;
-
-	while (running) {
-		struct timespec ts = { .tv_sec = 0, .tv_nsec = 200000000 };
-		int sig = sigtimedwait(set, NULL, &ts);
-
-		helper_check();
-
-		if (sig == SIGUSR1) {
-			char why[1024];
-			int ret = log_reopen(why, sizeof(why));
-
-			/* The helper writes to the error log too (when it runs as another user,
-			 * signal it yourself: pidof spliced lists both). */
-			if (helper_pid > 0 && kill(helper_pid, SIGUSR1) < 0 && errno != EPERM)
-				log_warn("main", "SIGUSR1 to the helper: %s", strerror(errno));
-
-			if (ret < 0)
-				log_error("main", "SIGUSR1: reopening the error log: %s (the old "
-					  "file stays in use; the log directory must be writable by User)",
-					  why);
-			if (reopen_access_logs() == 0 && ret == 0)
-				log_notice("main", "caught SIGUSR1, logs reopened");
-		}
-		if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
-			log_notice("main", "caught %s, shutting down gracefully",
-				   sig == SIGTERM ? "SIGTERM" : "SIGINT");
-			stopping = true;
-			notify_send("STOPPING=1\nSTATUS=stopping: finishing the requests in "
-				    "flight\n");
-			for (unsigned i = 0; i < n; i++)
-				worker_stop(&w[i]);
-		}
-		running = 0;
-		for (unsigned i = 0; i < n; i++) {
-			if (w[i].thread && pthread_tryjoin_np(w[i].thread, NULL) == 0) {
-				w[i].thread = 0;
-				if (w[i].exit_code)
-					code = 1;
-				if (!stopping) {
-					log_error("main", "worker %u ended unexpectedly; stopping", i);
-					stopping = true;
-					code = 1;
-					notify_send("STOPPING=1\nSTATUS=stopping: worker %u "
-						    "ended unexpectedly\n", i);
-					for (unsigned k = 0; k < n; k++)
-						worker_stop(&w[k]);
-				}
-			}
-			running += w[i].thread != 0;
-		}
-	}
-	return code;
-}
-
 /* What start-up builds, phase by phase, for serve() and the shutdown. */
 struct startup {
-	struct config cfg;
-	struct file_roots files;
+	struct gen *g;              /* the current generation */
+	struct gen *gens[MAX_GENS]; /* every generation alive, oldest first (g is the last) */
+	unsigned ngens;
 	const char *cfg_path;       /* NULL: the built-in configuration */
 	bool test_only;
 	bool stop_other;            /* -k stop */
 	int pid_fd;                 /* PidFile written, -1: none */
-	struct worker *w;
 	unsigned nw;
-	struct slot_shared *slots;  /* connection counts of backends with max=, all workers */
 	int helper_sock;            /* main's conversation with the helper, -1: none */
 	sigset_t signals;           /* taken by the main thread only */
 	char msg[1024];             /* why a phase failed */
@@ -444,9 +423,9 @@ static void pid_file_remove(struct startup *st)
 {
 	if (st->pid_fd < 0)
 		return;
-	if (pidfile_remove(st->cfg.pid_file, st->pid_fd) == 1)
+	if (pidfile_remove(st->g->cfg.pid_file, st->pid_fd) == 1)
 		log_info("main", "PidFile %s emptied (its directory is not writable by uid %u)",
-			 st->cfg.pid_file, (unsigned)geteuid());
+			 st->g->cfg.pid_file, (unsigned)geteuid());
 	st->pid_fd = -1;
 }
 
@@ -483,12 +462,12 @@ static int stop_other(const struct startup *st)
 	char msg[1200];
 	enum pidfile_stop_code code;
 
-	if (!st->cfg.pid_file[0]) {
+	if (!st->g->cfg.pid_file[0]) {
 		fprintf(stderr, "spliced: -k stop: %s has no PidFile directive\n",
 			st->cfg_path ? st->cfg_path : "the built-in configuration");
 		return PIDFILE_ERROR;
 	}
-	code = pidfile_stop(st->cfg.pid_file, STOP_WAIT_MS, msg, sizeof(msg));
+	code = pidfile_stop(st->g->cfg.pid_file, STOP_WAIT_MS, msg, sizeof(msg));
 	fprintf(code == PIDFILE_ERROR || code == PIDFILE_STILL_RUNNING ? stderr : stdout,
 		"spliced: %s\n", msg);
 	return (int)code;
@@ -535,75 +514,125 @@ static int phase_args(struct startup *st, int argc, char **argv)
 static int phase_config(struct startup *st)
 {
 	struct config_error cerr;
-	int ret = st->cfg_path ? config_load(&st->cfg, st->cfg_path, &cerr)
-			       : config_builtin(&st->cfg, &cerr);
+	int ret = st->cfg_path ? config_load(&st->g->cfg, st->cfg_path, &cerr)
+			       : config_builtin(&st->g->cfg, &cerr);
 
 	if (ret < 0) {
 		config_error_format(&cerr, st->msg, sizeof(st->msg));
 		fprintf(stderr, "spliced: %s\n", st->msg);
 		return 1;
 	}
+	st->g->cfg_loaded = true;
 	if (st->test_only) {
 		printf("Syntax OK\n");
 		return 0;
 	}
 	if (st->stop_other)
 		return stop_other(st);
-	if (log_owner_find(&st->cfg, st->msg, sizeof(st->msg)) < 0) {
+	if (log_owner_find(&st->g->cfg, st->msg, sizeof(st->msg)) < 0) {
 		fprintf(stderr, "spliced: %s\n", st->msg);
 		return 1;
 	}
-	if (log_open(st->cfg.error_log, log_owner, st->msg, sizeof(st->msg)) < 0) {
+	if (log_open(st->g->cfg.error_log, log_owner, st->msg, sizeof(st->msg)) < 0) {
 		fprintf(stderr, "spliced: ErrorLog %s\n", st->msg);
 		return 1;
 	}
-	if (st->cfg.scope[0].log_level >= 0)
-		log_set_level((enum log_level)st->cfg.scope[0].log_level);
+	if (st->g->cfg.scope[0].log_level >= 0)
+		log_set_level((enum log_level)st->g->cfg.scope[0].log_level);
 	if (!st->cfg_path)
-		demo_reach_warning(&st->cfg);
+		demo_reach_warning(&st->g->cfg);
 	return -1;
 }
 
-/* Every Listen address once per worker (SO_REUSEPORT), MetricsListen on worker 0, after
- * checking that no other process listens there. 0 or -1 (st->msg). */
-static int phase_listen(struct startup *st)
+static bool same_addr(const struct cfg_listen *a, const struct cfg_listen *b)
 {
-	const struct config *cfg = &st->cfg;
-	char m[sizeof(st->msg) - 32];
+	return a->addrlen == b->addrlen && memcmp(&a->addr, &b->addr, a->addrlen) == 0;
+}
 
-	for (unsigned l = 0; l < cfg->nlisten; l++)
-		if (listen_probe(&cfg->listen[l], st->msg, sizeof(st->msg)) < 0)
-			return -1;
-	if (cfg->metrics.addrlen && listen_probe(&cfg->metrics, m, sizeof(m)) < 0)
-		goto out_metrics;
-	for (unsigned i = 0; i < st->nw; i++) {
-		struct worker *w = &st->w[i];
+/* The listening sockets of the previous generation for address l (one per worker), or
+ * NULL. */
+static const int *prev_listener(const struct gen *prev, unsigned w, const struct cfg_listen *l)
+{
+	for (unsigned k = 0; prev && k < prev->cfg.nlisten; k++)
+		if (same_addr(&prev->cfg.listen[k], l))
+			return &prev->lfd[w][k];
+	if (prev && prev->cfg.metrics.addrlen && same_addr(&prev->cfg.metrics, l))
+		return &prev->lfd[w][prev->cfg.nlisten];
+	return NULL;
+}
+
+/* Every Listen address once per worker (SO_REUSEPORT), MetricsListen on worker 0's list
+ * last, after checking that no other process listens there. At a reload an address the
+ * previous generation listens on keeps its sockets (never closed: no connection is
+ * refused), and only new addresses are bound, as the serving user. 0 or -1 (msg). */
+static int gen_listen(struct gen *g, const struct gen *prev, char *msg, size_t len)
+{
+	const struct config *cfg = &g->cfg;
+	unsigned nl = cfg->nlisten + (cfg->metrics.addrlen ? 1 : 0);
+	char m[1000];
+
+	g->lfd = calloc(g->nw, sizeof(*g->lfd));
+	if (!g->lfd) {
+		snprintf(msg, len, "out of memory");
+		return -1;
+	}
+	for (unsigned i = 0; i < g->nw; i++)
+		for (unsigned l = 0; l <= CFG_MAX_LISTEN; l++)
+			g->lfd[i][l] = -1;
+	g->nlfd = nl;
+	for (unsigned l = 0; l < nl; l++) {
+		const struct cfg_listen *a = l < cfg->nlisten ? &cfg->listen[l] : &cfg->metrics;
+		const char *what = l < cfg->nlisten ? "" : "MetricsListen: ";
+
+		if (prev_listener(prev, 0, a))
+			continue;
+		if (listen_probe(a, m, sizeof(m)) < 0)
+			goto fail;
+		for (unsigned i = 0; i < g->nw; i++) {
+			/* MetricsListen: worker 0 only */
+			if (l == cfg->nlisten && i > 0)
+				break;
+			g->lfd[i][l] = listen_socket(a, m, sizeof(m));
+			if (g->lfd[i][l] < 0)
+				goto fail;
+		}
+		continue;
+fail:
+		snprintf(msg, len, "%s%s%s", what, m,
+			 prev && errno == EACCES ? " (spliced runs as its User now: a port below "
+			 "1024 that was not bound at start needs a restart, or socket activation)"
+			 : "");
+		return -1;
+	}
+	for (unsigned i = 0; i < g->nw; i++) {
+		struct worker *w = &g->w[i];
 
 		w->wake_fd = -1;
+		w->inbox_fd = -1;
 		w->helper_fd = -1;
-		for (unsigned l = 0; l < cfg->nlisten; l++) {
-			int fd = listen_socket(&cfg->listen[l], st->msg, sizeof(st->msg));
-
-			if (fd < 0)
-				return -1;
-			w->listen_fd[w->nlisten++] = fd;
-		}
 		w->metrics_li = -1;
-		w->all = st->w;
-		w->nall = st->nw;
-		if (i == 0 && cfg->metrics.addrlen) {
-			int fd = listen_socket(&cfg->metrics, m, sizeof(m));
+		w->all = g->w;
+		w->nall = g->nw;
+		w->gen = g->number;
+		for (unsigned l = 0; l < nl; l++) {
+			const struct cfg_listen *a = l < cfg->nlisten ? &cfg->listen[l] : &cfg->metrics;
+			const int *old = prev_listener(prev, i, a);
 
-			if (fd < 0)
-				goto out_metrics;
-			w->metrics_li = (int)w->nlisten;
-			w->listen_fd[w->nlisten++] = fd;
+			if (old)
+				g->lfd[i][l] = *old;
+			if (g->lfd[i][l] < 0)
+				continue; /* MetricsListen on another worker */
+			if (l == cfg->nlisten)
+				w->metrics_li = (int)w->nlisten;
+			w->listen_fd[w->nlisten++] = g->lfd[i][l];
 		}
 	}
 	return 0;
-out_metrics:
-	snprintf(st->msg, sizeof(st->msg), "MetricsListen: %s", m);
-	return -1;
+}
+
+static int phase_listen(struct startup *st)
+{
+	return gen_listen(st->g, NULL, st->msg, sizeof(st->msg));
 }
 
 /* PidFile: written as root (before the drop), after phase_listen made sure no other
@@ -615,15 +644,15 @@ static int write_pid_file(struct startup *st)
 	pid_t other;
 	int fd;
 
-	if (!st->cfg.pid_file[0])
+	if (!st->g->cfg.pid_file[0])
 		return 0;
-	if (pidfile_read(st->cfg.pid_file, &other, m, sizeof(m)) == 1 && other != getpid() &&
+	if (pidfile_read(st->g->cfg.pid_file, &other, m, sizeof(m)) == 1 && other != getpid() &&
 	    pidfile_is_spliced(other)) {
 		snprintf(st->msg, sizeof(st->msg), "PidFile %.900s: spliced (pid %d) is running with "
-			 "it; stop it first (spliced -k stop)", st->cfg.pid_file, (int)other);
+			 "it; stop it first (spliced -k stop)", st->g->cfg.pid_file, (int)other);
 		return -1;
 	}
-	fd = pidfile_write(st->cfg.pid_file, getpid(), m, sizeof(m));
+	fd = pidfile_write(st->g->cfg.pid_file, getpid(), m, sizeof(m));
 	if (fd < 0) {
 		snprintf(st->msg, sizeof(st->msg), "PidFile %s", m);
 		return -1;
@@ -636,14 +665,16 @@ static int write_pid_file(struct startup *st)
  * helper, forked while this process is still single-threaded and privileged. 0 or -1. */
 static int phase_privileged(struct startup *st)
 {
-	const struct config *cfg = &st->cfg;
+	const struct config *cfg = &st->g->cfg;
 
 	tzset(); /* %t: before privileges are dropped, the zone files may be unreadable after */
 	if (write_pid_file(st) < 0)
 		return -1;
-	if (open_access_logs(cfg, st->msg, sizeof(st->msg)) < 0 ||
-	    give_logs_to_user(cfg, st->msg, sizeof(st->msg)) < 0 ||
-	    open_files(cfg, &st->files, st->msg, sizeof(st->msg)) < 0)
+	if (open_access_logs(st->g, NULL, st->msg, sizeof(st->msg)) < 0 ||
+	    give_logs_to_user(st->g, st->msg, sizeof(st->msg)) < 0)
+		return -1;
+	st->g->files_open = true;
+	if (open_files(cfg, &st->g->files, st->msg, sizeof(st->msg)) < 0)
 		return -1;
 	if (cfg->nautostart) {
 		/* One conversation per worker, and the last one for this thread's shutdown. */
@@ -656,7 +687,7 @@ static int phase_privileged(struct startup *st)
 			return -1;
 		}
 		for (unsigned i = 0; i < st->nw; i++)
-			st->w[i].helper_fd = socks[i];
+			st->g->w[i].helper_fd = socks[i];
 		st->helper_sock = socks[st->nw];
 		autostart_same_user_notice(cfg);
 	}
@@ -674,11 +705,11 @@ static int phase_drop(struct startup *st)
 	if (notify_init(m, sizeof(m)) < 0)
 		log_warn("main", "%s: readiness is not reported", m);
 
-	if (privdrop_apply(st->cfg.user, st->cfg.group, &applied, st->msg, sizeof(st->msg)) < 0)
+	if (privdrop_apply(st->g->cfg.user, st->g->cfg.group, &applied, st->msg, sizeof(st->msg)) < 0)
 		return -1;
 	if (applied)
 		log_notice("main", "%s", st->msg);
-	else if (st->cfg.user[0] || st->cfg.group[0])
+	else if (st->g->cfg.user[0] || st->g->cfg.group[0])
 		log_warn("main", "not started as root: User/Group cannot be applied, running as uid %u",
 			 (unsigned)getuid());
 	sigemptyset(&st->signals);
@@ -691,65 +722,463 @@ static int phase_drop(struct startup *st)
 	return 0;
 }
 
-/* Every worker is ready before any runs (the metrics endpoint on worker 0 reads all of
- * them), then their threads start. 0 or -1. */
-static int phase_workers(struct startup *st)
+/* Is fd used by a generation of st other than g? */
+static bool fd_shared(const struct startup *st, const struct gen *g, int fd, bool listener)
 {
-	unsigned per_worker = (st->cfg.max_connections + st->nw - 1) / st->nw;
+	for (unsigned k = 0; k < st->ngens; k++) {
+		const struct gen *o = st->gens[k];
+
+		if (o == g)
+			continue;
+		for (unsigned i = 0; listener && o->lfd && i < o->nw; i++)
+			for (unsigned l = 0; l < o->nlfd; l++)
+				if (o->lfd[i][l] == fd)
+					return true;
+		for (unsigned i = 0; !listener && i < o->cfg.ncustomlog; i++)
+			if (o->alog_fd[i] == fd)
+				return true;
+	}
+	return false;
+}
+
+/* Frees g (its workers ended or never ran), closing the listening sockets and log files
+ * that no other generation of st uses. g must not be in st->gens. */
+static void gen_free(struct startup *st, struct gen *g)
+{
+	if (!g)
+		return;
+	if (g->live)
+		stats_live_end(g->w);
+	for (unsigned i = 0; g->w && i < g->nw; i++)
+		if (g->w[i].cfg)   /* worker_init() was called */
+			worker_destroy(&g->w[i]);
+	for (unsigned i = 0; g->lfd && i < g->nw; i++)
+		for (unsigned l = 0; l < g->nlfd; l++)
+			if (g->lfd[i][l] >= 0 && !fd_shared(st, g, g->lfd[i][l], true))
+				close(g->lfd[i][l]);
+	for (unsigned i = 0; i < g->cfg.ncustomlog; i++)
+		if (g->alog_fd[i] >= 0 && !fd_shared(st, g, g->alog_fd[i], false))
+			close(g->alog_fd[i]);
+	if (g->files_open) {
+		file_root_close(&g->files.docroot);
+		for (unsigned i = 0; i < CFG_MAX_ALIAS; i++)
+			file_root_close(&g->files.alias[i]);
+		for (unsigned i = 0; i < CFG_MAX_ROOTS; i++)
+			file_root_close(&g->files.rwroot[i]);
+		mime_free((struct mime_table *)g->files.mime);
+	}
+	free(g->lfd);
+	free(g->w);
+	free(g->slots);             /* after the workers: their pools counted in it */
+	if (g->cfg_loaded)
+		config_free(&g->cfg);
+	free(g);
+}
+
+static struct gen *gen_new(unsigned nw, uint64_t number)
+{
+	struct gen *g = calloc(1, sizeof(*g));
+
+	if (!g)
+		return NULL;
+	g->w = calloc(nw, sizeof(*g->w));
+	if (!g->w) {
+		free(g);
+		return NULL;
+	}
+	g->nw = nw;
+	g->number = number;
+	for (unsigned i = 0; i < CFG_MAX_CUSTOMLOG; i++)
+		g->alog_fd[i] = -1;
+	for (unsigned i = 0; i < CFG_MAX_AUTOSTART; i++)
+		g->as_slot[i] = (uint16_t)i;
+	return g;
+}
+
+/* Every worker of g is ready before any runs, then their threads start. 0 or -1 (msg);
+ * on failure the threads that started are stopped and joined. */
+static int gen_start(struct gen *g, char *msg, size_t len)
+{
+	unsigned per_worker = (g->cfg.max_connections + g->nw - 1) / g->nw;
 	int ret;
 
-	st->slots = calloc(st->cfg.nbackend ? st->cfg.nbackend : 1, sizeof(*st->slots));
-	if (!st->slots) {
-		snprintf(st->msg, sizeof(st->msg), "out of memory");
+	g->slots = calloc(g->cfg.nbackend ? g->cfg.nbackend : 1, sizeof(*g->slots));
+	if (!g->slots) {
+		snprintf(msg, len, "out of memory");
 		return -1;
 	}
-	for (unsigned i = 0; i < st->nw; i++) {
-		st->w[i].slots = st->slots;
-		st->w[i].files = &st->files;
-		memcpy(st->w[i].alog_fd, alog_fds, sizeof(alog_fds));
-		ret = worker_init(&st->w[i], &st->cfg, i, per_worker);
+	for (unsigned i = 0; i < g->nw; i++) {
+		g->w[i].slots = g->slots;
+		g->w[i].files = &g->files;
+		memcpy(g->w[i].alog_fd, g->alog_fd, sizeof(g->alog_fd));
+		g->w[i].gen = g->number;
+		ret = worker_init(&g->w[i], &g->cfg, i, per_worker);
 		if (ret < 0) {
-			snprintf(st->msg, sizeof(st->msg), "worker %u: %s", i, strerror(-ret));
+			snprintf(msg, len, "worker %u: %s", i, strerror(-ret));
 			return -1;
 		}
+		memcpy(g->w[i].as_slot, g->as_slot, sizeof(g->as_slot));
 	}
-	for (unsigned i = 0; i < st->nw; i++) {
-		ret = pthread_create(&st->w[i].thread, NULL, worker_main, &st->w[i]);
+	ret = stats_live_add(g->w, g->nw, &g->cfg);
+	if (ret < 0) {
+		snprintf(msg, len, "%s", ret == -EBUSY ? "too many earlier configurations are still "
+			 "finishing their requests" : strerror(-ret));
+		return -1;
+	}
+	g->live = true;
+	for (unsigned i = 0; i < g->nw; i++) {
+		ret = pthread_create(&g->w[i].thread, NULL, worker_main, &g->w[i]);
 		if (ret) {
-			snprintf(st->msg, sizeof(st->msg), "worker %u: pthread_create: %s", i,
-				 strerror(ret));
+			snprintf(msg, len, "worker %u: pthread_create: %s", i, strerror(ret));
+			for (unsigned k = 0; k < i; k++) {
+				worker_stop(&g->w[k]);
+				pthread_join(g->w[k].thread, NULL);
+				g->w[k].thread = 0;
+			}
 			return -1;
 		}
 	}
-	for (unsigned l = 0; l < st->cfg.nlisten; l++)
+	g->started = true;
+	return 0;
+}
+
+static int phase_workers(struct startup *st)
+{
+	if (gen_start(st->g, st->msg, sizeof(st->msg)) < 0)
+		return -1;
+	st->gens[st->ngens++] = st->g;
+	alog_gen = st->g;
+	for (unsigned l = 0; l < st->g->cfg.nlisten; l++)
 		log_notice("main", "spliced %s listening on %s, %u workers", SPLICED_VERSION,
-			   st->cfg.listen[l].name, st->nw);
+			   st->g->cfg.listen[l].name, st->nw);
 	/* The listeners were listening since phase_listen and every worker runs now. */
 	notify_send("READY=1\nSTATUS=serving on %s%s, %u workers\nMAINPID=%d\n",
-		    st->cfg.listen[0].name, st->cfg.nlisten > 1 ? " and more" : "", st->nw,
+		    st->g->cfg.listen[0].name, st->g->cfg.nlisten > 1 ? " and more" : "", st->nw,
 		    (int)getpid());
 	return 0;
+}
+
+/* ---- reload (SIGHUP) ---------------------------------------------------------------- */
+
+/* What a reload cannot change in a running spliced: it says so, and keeps the running
+ * configuration. 0 or -1 (msg). */
+static int reload_fixed(const struct startup *st, const struct config *n, char *msg, size_t len)
+{
+	const struct config *o = &st->g->cfg;
+	const char *what = NULL;
+
+	if (strcmp(o->user, n->user) != 0)
+		what = "User";
+	else if (strcmp(o->group, n->group) != 0)
+		what = "Group";
+	else if (worker_count(n) != st->nw)
+		what = "Workers";
+	else if (strcmp(o->error_log, n->error_log) != 0)
+		what = "ErrorLog";
+	else if (strcmp(o->pid_file, n->pid_file) != 0)
+		what = "PidFile";
+	else if ((o->nautostart == 0) != (n->nautostart == 0) && helper_pid <= 0)
+		what = "ProxyAutostart (the helper that starts backends is forked at start only)";
+	if (!what)
+		return 0;
+	snprintf(msg, len, "%s cannot change on a reload: restart spliced (spliced -k stop, "
+		 "then start it) to apply it", what);
+	return -1;
+}
+
+/* The helper re-reads the configuration too (it trusts nothing the serving process
+ * could send) and says which of its slots each ProxyAutostart is; the descriptions it
+ * parsed must be the ones this process parsed (else the file changed in between). */
+static int reload_helper(struct startup *st, struct gen *g, char *msg, size_t len)
+{
+	struct helper_msg m;
+	unsigned mapped = 0;
+	uint64_t until;
+	struct timespec ts;
+	const char *why;
+
+	if (helper_pid <= 0 || st->helper_sock < 0)
+		return 0;
+	helper_msg_request(&m, HMSG_RELOAD, 0);
+	if (send(st->helper_sock, &m, sizeof(m), MSG_NOSIGNAL) != (ssize_t)sizeof(m)) {
+		snprintf(msg, len, "asking the helper to reload: %s", strerror(errno));
+		return -1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	until = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 + RELOAD_HELPER_MS;
+	for (;;) {
+		struct pollfd pfd = { .fd = st->helper_sock, .events = POLLIN };
+		uint64_t now;
+		ssize_t n;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+		if (now >= until || poll(&pfd, 1, (int)(until - now)) == 0) {
+			snprintf(msg, len, "the helper did not answer the reload within %u s",
+				 RELOAD_HELPER_MS / 1000);
+			return -1;
+		}
+		memset(&m, 0, sizeof(m));
+		n = recv(st->helper_sock, &m, sizeof(m), MSG_TRUNC);
+		if (n <= 0) {
+			snprintf(msg, len, "the helper closed its conversation");
+			return -1;
+		}
+		if (helper_msg_check_reply(&m, (long)n, &why) < 0) {
+			snprintf(msg, len, "the helper's answer: %s", why);
+			return -1;
+		}
+		if (m.type == HMSG_STATE)
+			continue;
+		if (m.type == HMSG_MAPPED) {
+			const struct cfg_autostart *a;
+
+			if (m.backend >= g->cfg.nautostart) {
+				snprintf(msg, len, "the helper maps ProxyAutostart %u, the configuration "
+					 "has %u: it changed while it was read; reload again",
+					 m.backend, g->cfg.nautostart);
+				return -1;
+			}
+			a = &g->cfg.autostart[m.backend];
+			if (helper_autostart_digest(&g->cfg, a) != m.backoff_ms) {
+				snprintf(msg, len, "ProxyAutostart %s (line %u) differs in the helper's "
+					 "reading: the file changed while it was read; reload again",
+					 g->cfg.backend[a->backend].name, a->line);
+				return -1;
+			}
+			g->as_slot[m.backend] = (uint16_t)m.starts;
+			mapped++;
+			continue;
+		}
+		/* HMSG_RELOADED */
+		if (m.state) {
+			snprintf(msg, len, "the helper refused the new ProxyAutostart lines: %s "
+				 "(its reason is in the error log)", strerror((int)m.state));
+			return -1;
+		}
+		if (m.backend != g->cfg.nautostart || mapped != g->cfg.nautostart) {
+			snprintf(msg, len, "the helper read %u ProxyAutostart lines, this process %u: "
+				 "the file changed while it was read; reload again", m.backend,
+				 g->cfg.nautostart);
+			return -1;
+		}
+		return 0;
+	}
+}
+
+/* SIGHUP: the configuration is read and checked; a bad one changes nothing. A good one
+ * gets its own workers, which take over the listening sockets (kept when the address
+ * stays), while the previous workers finish their requests and hand their idle
+ * connections over. Returns true when the new configuration took effect. */
+static bool reload(struct startup *st)
+{
+	struct config_error cerr;
+	struct timespec mono;
+	struct gen *g;
+	char msg[1200];
+	int ret;
+
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	notify_send("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading the configuration\n",
+		    (unsigned long long)mono.tv_sec * 1000000ull +
+			    (unsigned long long)mono.tv_nsec / 1000);
+	log_notice("main", "caught SIGHUP, reloading %s", st->cfg_path ? st->cfg_path
+							  : "the built-in configuration");
+	g = st->ngens < MAX_GENS ? gen_new(st->nw, st->g->number + 1) : NULL;
+	if (!g) {
+		snprintf(msg, sizeof(msg), st->ngens < MAX_GENS ? "out of memory"
+				: "%u earlier configurations are still finishing their requests",
+			 st->ngens);
+		goto fail;
+	}
+	ret = st->cfg_path ? config_load(&g->cfg, st->cfg_path, &cerr)
+			   : config_builtin(&g->cfg, &cerr);
+	if (ret < 0) {
+		config_error_format(&cerr, msg, sizeof(msg));
+		goto fail;
+	}
+	g->cfg_loaded = true;
+	if (reload_fixed(st, &g->cfg, msg, sizeof(msg)) < 0 ||
+	    gen_listen(g, st->g, msg, sizeof(msg)) < 0 ||
+	    open_access_logs(g, st->g, msg, sizeof(msg)) < 0)
+		goto fail;
+	g->files_open = true;
+	if (open_files(&g->cfg, &g->files, msg, sizeof(msg)) < 0 ||
+	    reload_helper(st, g, msg, sizeof(msg)) < 0)
+		goto fail;
+	for (unsigned i = 0; i < g->nw; i++)
+		g->w[i].helper_fd = st->g->w[i].helper_fd;
+	if (gen_start(g, msg, sizeof(msg)) < 0) {
+		for (unsigned i = 0; i < g->nw; i++)
+			g->w[i].helper_lent = true;
+		goto fail;
+	}
+	/* The new workers run: the previous ones retire in their favour. */
+	for (unsigned i = 0; i < st->nw; i++) {
+		st->g->w[i].helper_lent = true;
+		worker_retire(&st->g->w[i], &g->w[i]);
+	}
+	st->g = g;
+	st->gens[st->ngens++] = g;
+	alog_gen = g;
+	if (g->cfg.scope[0].log_level >= 0)
+		log_set_level((enum log_level)g->cfg.scope[0].log_level);
+	stats_reload_count(true, g->number);
+	TRACE_RELOAD(g->number, 1);
+	log_notice("main", "configuration %llu in use: listening on %s%s; the requests in flight "
+		   "finish on the previous one", (unsigned long long)g->number,
+		   g->cfg.listen[0].name, g->cfg.nlisten > 1 ? " and more" : "");
+	notify_send("READY=1\nSTATUS=serving on %s%s, %u workers (configuration %llu)\n",
+		    g->cfg.listen[0].name, g->cfg.nlisten > 1 ? " and more" : "", st->nw,
+		    (unsigned long long)g->number);
+	return true;
+fail:
+	log_error("main", "reload failed, the running configuration stays in use: %s", msg);
+	gen_free(st, g);
+	stats_reload_count(false, st->g->number);
+	TRACE_RELOAD(st->g->number, 0);
+	notify_send("READY=1\nSTATUS=reload failed (%s); serving on the previous "
+		    "configuration\n", msg);
+	return false;
+}
+
+/* ---- serving -------------------------------------------------------------------------- */
+
+static void gens_stop(struct startup *st)
+{
+	for (unsigned k = 0; k < st->ngens; k++)
+		for (unsigned i = 0; i < st->gens[k]->nw; i++)
+			if (st->gens[k]->w[i].thread)
+				worker_stop(&st->gens[k]->w[i]);
+}
+
+/* Joins the workers that ended; frees the oldest generations whose workers all ended.
+ * Returns how many workers still run; *died: a worker of the current generation ended
+ * while nothing asked it to. */
+static unsigned gens_reap(struct startup *st, bool stopping, int *code, bool *died)
+{
+	unsigned running = 0;
+
+	for (unsigned k = 0; k < st->ngens; k++) {
+		struct gen *g = st->gens[k];
+
+		for (unsigned i = 0; i < g->nw; i++) {
+			struct worker *w = &g->w[i];
+
+			if (w->thread && pthread_tryjoin_np(w->thread, NULL) == 0) {
+				w->thread = 0;
+				if (w->exit_code)
+					*code = 1;
+				if (g == st->g && !stopping) {
+					log_error("main", "worker %u ended unexpectedly; stopping", i);
+					*died = true;
+				}
+			}
+			running += w->thread != 0;
+		}
+	}
+	/* oldest first: a younger generation's workers receive the older ones' connections */
+	while (st->ngens > 1 && st->gens[0] != st->g) {
+		struct gen *g = st->gens[0];
+		bool ended = true;
+
+		for (unsigned i = 0; i < g->nw; i++)
+			ended &= g->w[i].thread == 0;
+		if (!ended)
+			break;
+		memmove(st->gens, st->gens + 1, (st->ngens - 1) * sizeof(st->gens[0]));
+		st->ngens--;
+		log_info("main", "configuration %llu: its last requests finished",
+			 (unsigned long long)g->number);
+		gen_free(st, g);
+	}
+	return running;
+}
+
+/* Waits for signals: SIGHUP reloads, SIGUSR1 reopens the logs, SIGTERM/SIGINT (or a worker
+ * that ended on its own) stops everyone gracefully. */
+static int serve(struct startup *st)
+{
+	bool stopping = false, died = false;
+	int code = 0;
+
+	for (;;) {
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = 200000000 };
+		int sig = sigtimedwait(&st->signals, NULL, &ts);
+
+		helper_check();
+		if (sig == SIGUSR1) {
+			char why[1024];
+			int ret = log_reopen(why, sizeof(why));
+
+			/* The helper writes to the error log too (when it runs as another user,
+			 * signal it yourself: pidof spliced lists both). */
+			if (helper_pid > 0 && kill(helper_pid, SIGUSR1) < 0 && errno != EPERM)
+				log_warn("main", "SIGUSR1 to the helper: %s", strerror(errno));
+
+			if (ret < 0)
+				log_error("main", "SIGUSR1: reopening the error log: %s (the old "
+					  "file stays in use; the log directory must be writable by User)",
+					  why);
+			if (reopen_access_logs() == 0 && ret == 0)
+				log_notice("main", "caught SIGUSR1, logs reopened");
+		}
+		if (sig == SIGHUP && !stopping)
+			reload(st);
+		if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
+			log_notice("main", "caught %s, shutting down gracefully",
+				   sig == SIGTERM ? "SIGTERM" : "SIGINT");
+			stopping = true;
+			notify_send("STOPPING=1\nSTATUS=stopping: finishing the requests in "
+				    "flight\n");
+			gens_stop(st);
+		}
+		if (!gens_reap(st, stopping, &code, &died))
+			break;
+		if (died && !stopping) {
+			stopping = true;
+			code = 1;
+			notify_send("STOPPING=1\nSTATUS=stopping: a worker ended unexpectedly\n");
+			gens_stop(st);
+		}
+	}
+	return code;
 }
 
 /* After serve(): the workers are gone; the helper stops the backends. */
 static void phase_shutdown(struct startup *st)
 {
-	stats_report(st->w, st->nw);
-	for (unsigned i = 0; i < st->nw; i++)
-		worker_destroy(&st->w[i]);   /* closes the workers' conversations with the helper */
-	free(st->w);
-	free(st->slots);            /* after the workers: their pools counted in it */
+	struct stats t;
+
+	stats_total(&t);
+	stats_report(&t);
+	while (st->ngens > 1) {
+		struct gen *g = st->gens[0];
+
+		memmove(st->gens, st->gens + 1, (st->ngens - 1) * sizeof(st->gens[0]));
+		st->ngens--;
+		gen_free(st, g);
+	}
+	/* the current generation's workers close the conversations with the helper */
+	for (unsigned i = 0; i < st->g->nw; i++) {
+		if (st->g->w[i].cfg)
+			worker_destroy(&st->g->w[i]);
+		st->g->w[i].cfg = NULL;
+	}
 	if (helper_pid > 0) {
-		int hret = helper_shutdown(helper_pid, st->helper_sock, &st->cfg);
+		int hret = helper_shutdown(helper_pid, st->helper_sock, &st->g->cfg);
 
 		if (hret != 0)
 			log_error("main", "the helper ended with %d", hret);
 	}
 	pid_file_remove(st);
+	st->ngens = 0;
+	gen_free(st, st->g);
+	st->g = NULL;
 	log_notice("main", "stopped");
 	notify_send("STATUS=stopped\n");
 	notify_close();
-	config_free(&st->cfg);
+	stats_live_clear();
 }
 
 int main(int argc, char **argv)
@@ -760,20 +1189,28 @@ int main(int argc, char **argv)
 	ret = phase_args(&st, argc, argv);
 	if (ret >= 0)
 		return ret;
+	st.g = gen_new(1, 1);
+	if (!st.g) {
+		fprintf(stderr, "spliced: out of memory\n");
+		return 1;
+	}
+	free(st.g->w);
+	st.g->w = NULL;
 	ret = phase_config(&st);
 	if (ret >= 0)
 		return ret;
-	st.nw = worker_count(&st.cfg);
-	raise_fd_limit(&st.cfg, st.nw);
-	st.w = calloc(st.nw, sizeof(*st.w));
-	if (!st.w) {
+	st.nw = worker_count(&st.g->cfg);
+	raise_fd_limit(&st.g->cfg, st.nw);
+	st.g->w = calloc(st.nw, sizeof(*st.g->w));
+	if (!st.g->w) {
 		snprintf(st.msg, sizeof(st.msg), "out of memory");
 		return startup_fail(&st);
 	}
+	st.g->nw = st.nw;
 	if (phase_listen(&st) < 0 || phase_privileged(&st) < 0 || phase_drop(&st) < 0 ||
 	    phase_workers(&st) < 0)
 		return startup_fail(&st);
-	ret = serve(st.w, st.nw, &st.signals);
+	ret = serve(&st);
 	phase_shutdown(&st);
 	return ret;
 }

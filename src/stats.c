@@ -1,5 +1,7 @@
 /* Counters, the latency histogram and the metrics page; the contract is in
  * include/spliced/stats.h. */
+#include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +45,186 @@ void stats_latency(struct stats *st, uint64_t ns)
 		b++;
 	st->lat_bucket[b]++;
 	st->lat_sum_ns += ns;
+}
+
+/* The index in `to` of backend b of `from` (same name), or -1. */
+static int stats_backend_map(const struct config *from, unsigned b, const struct config *to)
+{
+	if (from == to)
+		return (int)b;
+	for (unsigned i = 0; i < to->nbackend; i++)
+		if (strcmp(to->backend[i].name, from->backend[b].name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Adds s (counted under configuration `from`) to out (under `to`); per-backend counters
+ * follow their backend's name, those of a backend `to` no longer has are dropped. With
+ * perr, the parse errors by reason too. */
+static void stats_add(struct stats *out, const struct stats *s, const struct config *from,
+		      const struct config *to, bool perr)
+{
+	out->accepted += s->accepted;
+	out->requests += s->requests;
+	for (unsigned k = 0; k < 6; k++)
+		out->status[k] += s->status[k];
+	out->parse_errors += s->parse_errors;
+	out->bytes_spliced += s->bytes_spliced;
+	out->bytes_copied += s->bytes_copied;
+	out->splice_transfers += s->splice_transfers;
+	out->up_connects += s->up_connects;
+	out->up_reuses += s->up_reuses;
+	out->up_retries += s->up_retries;
+	out->autostarts += s->autostarts;
+	out->autostart_waits += s->autostart_waits;
+	out->autostart_fails += s->autostart_fails;
+	out->fields_dropped += s->fields_dropped;
+	out->tunnels += s->tunnels;
+	out->tunnels_active += s->tunnels_active;
+	for (unsigned b = 0; from && to && b < from->nbackend && b < CFG_MAX_BACKENDS; b++) {
+		int nb = stats_backend_map(from, b, to);
+
+		for (unsigned o = 0; nb >= 0 && o < SLOT_OUTCOMES; o++)
+			out->slot_waits[nb][o] += s->slot_waits[b][o];
+	}
+	out->lat_sum_ns += s->lat_sum_ns;
+	for (unsigned k = 0; k < STATS_LAT_BUCKETS; k++)
+		out->lat_bucket[k] += s->lat_bucket[k];
+	for (unsigned k = 0; perr && k < __atomic_load_n(&s->nperr, __ATOMIC_ACQUIRE); k++) {
+		unsigned i;
+
+		for (i = 0; i < out->nperr && out->perr[i].reason != s->perr[k].reason; i++)
+			;
+		if (i == out->nperr && i < STATS_REASONS) {
+			out->perr[i].reason = s->perr[k].reason;
+			out->nperr++;
+		}
+		if (i < STATS_REASONS)
+			out->perr[i].n += s->perr[k].n;
+	}
+}
+
+static void stats_render_locked(const struct config *cfg, struct stats_text *t);
+
+/* ---- every worker of every configuration -------------------------------------------- */
+
+#define STATS_GENS 16
+
+/* The workers that run (the current configuration's, and those of earlier ones still
+ * finishing their requests after a reload) and, per worker number, the sums of the
+ * workers that ended, counted under the current configuration: so no counter goes back
+ * at a reload. */
+static struct {
+	pthread_mutex_t lock;
+	struct {
+		const struct worker *w;
+		unsigned n;
+	} live[STATS_GENS];
+	unsigned nlive;
+	struct stats *ended;         /* [nended], by worker number */
+	unsigned nended;
+	const struct config *cur;    /* what `ended` is counted under */
+	uint64_t reloads[2];         /* failed, done */
+	uint64_t generation;
+} stats_reg = { .lock = PTHREAD_MUTEX_INITIALIZER, .generation = 1 };
+
+int stats_live_add(const struct worker *w, unsigned n, const struct config *cur)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&stats_reg.lock);
+	if (stats_reg.nlive == STATS_GENS) {
+		ret = -EBUSY;
+		goto out;
+	}
+	if (n > stats_reg.nended) {
+		struct stats *e = realloc(stats_reg.ended, n * sizeof(*e));
+
+		if (!e) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		memset(e + stats_reg.nended, 0, (n - stats_reg.nended) * sizeof(*e));
+		stats_reg.ended = e;
+		stats_reg.nended = n;
+	}
+	/* the ended workers' per-backend counts follow the new configuration */
+	for (unsigned i = 0; stats_reg.cur && stats_reg.cur != cur && i < stats_reg.nended; i++) {
+		struct stats t;
+
+		memset(&t, 0, sizeof(t));
+		stats_add(&t, &stats_reg.ended[i], stats_reg.cur, cur, true);
+		stats_reg.ended[i] = t;
+	}
+	stats_reg.cur = cur;
+	stats_reg.live[stats_reg.nlive].w = w;
+	stats_reg.live[stats_reg.nlive++].n = n;
+out:
+	pthread_mutex_unlock(&stats_reg.lock);
+	return ret;
+}
+
+void stats_live_end(const struct worker *w)
+{
+	pthread_mutex_lock(&stats_reg.lock);
+	for (unsigned g = 0; g < stats_reg.nlive; g++) {
+		if (stats_reg.live[g].w != w)
+			continue;
+		for (unsigned i = 0; i < stats_reg.live[g].n && i < stats_reg.nended; i++)
+			stats_add(&stats_reg.ended[i], &w[i].stats, w[i].cfg, stats_reg.cur, true);
+		stats_reg.live[g] = stats_reg.live[--stats_reg.nlive];
+		break;
+	}
+	pthread_mutex_unlock(&stats_reg.lock);
+}
+
+void stats_live_clear(void)
+{
+	pthread_mutex_lock(&stats_reg.lock);
+	free(stats_reg.ended);
+	stats_reg.ended = NULL;
+	stats_reg.nended = 0;
+	stats_reg.nlive = 0;
+	stats_reg.cur = NULL;
+	pthread_mutex_unlock(&stats_reg.lock);
+}
+
+void stats_reload_count(bool ok, uint64_t generation)
+{
+	pthread_mutex_lock(&stats_reg.lock);
+	stats_reg.reloads[ok]++;
+	if (ok)
+		stats_reg.generation = generation;
+	pthread_mutex_unlock(&stats_reg.lock);
+}
+
+/* Under the lock: worker number i's counters (i < 0: all of them) under cfg. */
+static void stats_collect(int i, const struct config *cfg, struct stats *out, uint64_t *active)
+{
+	memset(out, 0, sizeof(*out));
+	*active = 0;
+	for (unsigned k = 0; k < stats_reg.nended; k++)
+		if (i < 0 || (unsigned)i == k)
+			stats_add(out, &stats_reg.ended[k], stats_reg.cur, cfg, i >= 0);
+	for (unsigned g = 0; g < stats_reg.nlive; g++) {
+		for (unsigned k = 0; k < stats_reg.live[g].n; k++) {
+			const struct worker *w = &stats_reg.live[g].w[k];
+
+			if (i >= 0 && (unsigned)i != k)
+				continue;
+			stats_add(out, &w->stats, w->cfg, cfg, i >= 0);
+			*active += w->active;
+		}
+	}
+}
+
+void stats_total(struct stats *out)
+{
+	uint64_t active;
+
+	pthread_mutex_lock(&stats_reg.lock);
+	stats_collect(-1, stats_reg.cur, out, &active);
+	pthread_mutex_unlock(&stats_reg.lock);
 }
 
 void stats_sum(const struct worker *all, unsigned n, struct stats *out)
@@ -106,16 +288,30 @@ void stats_text_add(struct stats_text *t, const char *fmt, ...)
 /* Prometheus text of every worker's counters. They are read while their workers run:
  * each value is a plain aligned 64-bit load, so a scrape is a consistent-enough snapshot,
  * never a torn number. */
-void stats_render(const struct worker *all, unsigned n, const struct config *cfg,
-		  struct stats_text *t)
+void stats_render(const struct config *cfg, struct stats_text *t)
+{
+	pthread_mutex_lock(&stats_reg.lock);
+	stats_render_locked(cfg, t);
+	pthread_mutex_unlock(&stats_reg.lock);
+}
+
+static void stats_render_locked(const struct config *cfg, struct stats_text *t)
 {
 	static const char *const cls[6] = { "none", "1xx", "2xx", "3xx", "4xx", "5xx" };
 	struct stats sum;
 	uint64_t active = 0, cum = 0;
 
-	stats_sum(all, n, &sum);
-	for (unsigned i = 0; i < n; i++)
-		active += all[i].active;
+	stats_collect(-1, cfg, &sum, &active);
+	stats_text_add(t, "# HELP spliced_reloads_total Configuration reloads (SIGHUP), by "
+		       "result.\n# TYPE spliced_reloads_total counter\n"
+		       "spliced_reloads_total{result=\"ok\"} %llu\n"
+		       "spliced_reloads_total{result=\"failed\"} %llu\n"
+		       "# HELP spliced_config_generation The configuration in use: 1 at start, "
+		       "one more at each reload that took effect.\n"
+		       "# TYPE spliced_config_generation gauge\nspliced_config_generation %llu\n",
+		       (unsigned long long)stats_reg.reloads[1],
+		       (unsigned long long)stats_reg.reloads[0],
+		       (unsigned long long)stats_reg.generation);
 	stats_text_add(t, "# HELP spliced_requests_total Requests answered, by status class.\n"
 		       "# TYPE spliced_requests_total counter\n");
 	for (unsigned k = 0; k < 6; k++)
@@ -142,8 +338,15 @@ void stats_render(const struct worker *all, unsigned n, const struct config *cfg
 	for (unsigned b = 0; b < cfg->nbackend; b++) {
 		uint64_t idle = 0;
 
-		for (unsigned i = 0; i < n; i++)
-			idle += all[i].pools ? all[i].pools[b].n : 0;
+		for (unsigned g = 0; g < stats_reg.nlive; g++) {
+			for (unsigned i = 0; i < stats_reg.live[g].n; i++) {
+				const struct worker *w = &stats_reg.live[g].w[i];
+
+				for (unsigned ob = 0; w->pools && ob < w->cfg->nbackend; ob++)
+					if (stats_backend_map(w->cfg, ob, cfg) == (int)b)
+						idle += w->pools[ob].n;
+			}
+		}
 		stats_text_add(t, "spliced_backend_pool_idle{backend=\"%s\"} %llu\n",
 			       cfg->backend[b].name, (unsigned long long)idle);
 	}
@@ -180,14 +383,14 @@ void stats_render(const struct worker *all, unsigned n, const struct config *cfg
 		       (unsigned long long)sum.tunnels, (unsigned long long)sum.tunnels_active);
 	stats_text_add(t, "# HELP spliced_parse_errors_total Requests refused, by reason.\n"
 		       "# TYPE spliced_parse_errors_total counter\n");
-	for (unsigned i = 0; i < n; i++) {
-		const struct stats *s = &all[i].stats;
+	for (unsigned i = 0; i < stats_reg.nended; i++) {
+		struct stats s;
+		uint64_t a;
 
-		unsigned np = __atomic_load_n(&s->nperr, __ATOMIC_ACQUIRE);
-
-		for (unsigned k = 0; k < np && k < STATS_REASONS; k++)
+		stats_collect((int)i, cfg, &s, &a);
+		for (unsigned k = 0; k < s.nperr && k < STATS_REASONS; k++)
 			stats_text_add(t, "spliced_parse_errors_total{reason=\"%s\",worker=\"%u\"} %llu\n",
-				       s->perr[k].reason, i, (unsigned long long)s->perr[k].n);
+				       s.perr[k].reason, i, (unsigned long long)s.perr[k].n);
 	}
 	stats_text_add(t, "# HELP spliced_request_duration_seconds From a parsed head to the "
 		       "end of the response.\n# TYPE spliced_request_duration_seconds histogram\n");

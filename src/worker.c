@@ -55,8 +55,10 @@ int worker_init(struct worker *w, const struct config *cfg, unsigned id, unsigne
 	w->slotq = calloc(cfg->nbackend ? cfg->nbackend : 1, sizeof(*w->slotq));
 	if (!w->conns || !w->free_slots || !w->pools || !w->waits || !w->slotq)
 		return -ENOMEM;
-	for (unsigned i = 0; i < cfg->nautostart; i++)
+	for (unsigned i = 0; i < cfg->nautostart; i++) {
 		as_queue_init(&w->waits[i]);
+		w->as_slot[i] = (uint16_t)i;
+	}
 	for (unsigned i = 0; i < cfg->nbackend; i++) {
 		bool max = cfg->backend[i].p.max && w->slots;
 
@@ -86,6 +88,13 @@ int worker_init(struct worker *w, const struct config *cfg, unsigned id, unsigne
 	w->wake_fd = eventfd(0, EFD_CLOEXEC);
 	if (w->wake_fd < 0)
 		return -errno;
+	w->inbox_fd = eventfd(0, EFD_CLOEXEC);
+	if (w->inbox_fd < 0)
+		return -errno;
+	pthread_mutex_init(&w->inbox_lock, NULL);
+	w->inbox_init = true;
+	if (!w->gen)
+		w->gen = 1;
 	w->now_ms = worker_clock_ms();
 	return 0;
 }
@@ -106,7 +115,16 @@ void worker_destroy(struct worker *w)
 		alog_buf_free(&w->alog[i]);
 	if (w->wake_fd >= 0)
 		close(w->wake_fd);
-	if (w->helper_fd >= 0)
+	if (w->inbox_init) {
+		if (w->inbox_fd >= 0)
+			close(w->inbox_fd);
+		for (unsigned i = 0; i < w->ninbox; i++)
+			close(w->inbox[i].fd);
+		free(w->inbox);
+		pthread_mutex_destroy(&w->inbox_lock);
+		w->inbox_init = false;
+	}
+	if (w->helper_fd >= 0 && !w->helper_lent)
 		close(w->helper_fd);
 	w->helper_fd = -1;
 	free(w->waits);
@@ -116,13 +134,59 @@ void worker_destroy(struct worker *w)
 	free(w->pools);
 }
 
-void worker_stop(struct worker *w)
+static void worker_wake(struct worker *w, enum worker_wake cmd)
 {
 	uint64_t one = 1;
 
+	__atomic_store_n(&w->wake_cmd, (int)cmd, __ATOMIC_RELEASE);
 	/* Async-signal-safe: only a write(2). */
 	if (write(w->wake_fd, &one, sizeof(one)) < 0)
 		return;
+}
+
+void worker_stop(struct worker *w)
+{
+	worker_wake(w, WORKER_WAKE_STOP);
+}
+
+void worker_retire(struct worker *w, struct worker *successor)
+{
+	w->successor = successor;
+	worker_wake(w, WORKER_WAKE_RETIRE);
+}
+
+/* ---- connections handed over at a reload ------------------------------------------ */
+
+void worker_handoff(struct worker *to, int fd, uint16_t server_port, bool metrics)
+{
+	uint64_t one = 1;
+
+	/* A worker that ended passes what it is given to its own successor; the last one
+	 * (none: spliced is stopping) closes it. */
+	for (; to; to = to->successor) {
+		pthread_mutex_lock(&to->inbox_lock);
+		if (!to->inbox_closed) {
+			if (to->ninbox == to->inbox_cap) {
+				unsigned cap = to->inbox_cap ? 2 * to->inbox_cap : 64;
+				struct worker_handoff *n = realloc(to->inbox, cap * sizeof(*n));
+
+				if (!n) {
+					pthread_mutex_unlock(&to->inbox_lock);
+					break;
+				}
+				to->inbox = n;
+				to->inbox_cap = cap;
+			}
+			to->inbox[to->ninbox++] = (struct worker_handoff){ fd, server_port, metrics };
+			pthread_mutex_unlock(&to->inbox_lock);
+			if (write(to->inbox_fd, &one, sizeof(one)) < 0)
+				log_error("worker", "waking worker %u for a handed-over connection: %s",
+					  to->id, strerror(errno));
+			return;
+		}
+		pthread_mutex_unlock(&to->inbox_lock);
+	}
+	close(fd);
 }
 
 /* ---- the helper's messages ------------------------------------------------------ */
@@ -145,6 +209,8 @@ static void worker_helper_msg(struct worker *w, int res)
 {
 	const char *why;
 
+	if (res <= 0 && w->retiring)
+		return; /* the conversation went to the successor with the cancelled receive */
 	if (res <= 0) {
 		if (!w->stopping)
 			log_error("worker", "worker %u: the helper closed the conversation (%s): "
@@ -154,12 +220,23 @@ static void worker_helper_msg(struct worker *w, int res)
 		conn_autostart_helper_gone(w);
 		return;
 	}
-	if (helper_msg_check_state(&w->hmsg, res, w->cfg->nautostart, &why) < 0)
+	if (helper_msg_check_state(&w->hmsg, res, HELPER_MAX_SLOTS, &why) < 0) {
 		log_error("worker", "worker %u: a message from the helper was ignored: %s", w->id,
 			  why);
-	else
-		conn_autostart_state(w, &w->hmsg);
-	worker_arm_helper(w);
+	} else {
+		/* the helper names its slot; this configuration's ProxyAutostart is found */
+		for (unsigned a = 0; a < w->cfg->nautostart; a++) {
+			if (w->as_slot[a] == w->hmsg.backend) {
+				struct helper_msg m = w->hmsg;
+
+				m.backend = (uint16_t)a;
+				conn_autostart_state(w, &m);
+				break;
+			}
+		}
+	}
+	if (!w->retiring)
+		worker_arm_helper(w);
 }
 
 static void worker_alog_write(struct worker *w, unsigned i, char *p, size_t len)
@@ -240,6 +317,16 @@ static void worker_arm_wake(struct worker *w)
 	io_uring_sqe_set_data64(sqe, RING_UD(OP_WAKE, 0));
 }
 
+static void worker_arm_inbox(struct worker *w)
+{
+	struct io_uring_sqe *sqe = ring_sqe(&w->ring);
+
+	if (!sqe)
+		return;
+	io_uring_prep_read(sqe, w->inbox_fd, &w->inbox_val, sizeof(w->inbox_val), 0);
+	io_uring_sqe_set_data64(sqe, RING_UD(OP_INBOX, 0));
+}
+
 static void worker_arm_tick(struct worker *w)
 {
 	struct io_uring_sqe *sqe = ring_sqe(&w->ring);
@@ -252,12 +339,33 @@ static void worker_arm_tick(struct worker *w)
 	io_uring_sqe_set_data64(sqe, RING_UD(OP_TICK, 0));
 }
 
-static void worker_accepted(struct worker *w, unsigned li, int res, unsigned flags)
+/* A client connection for this worker: accepted, or handed over by a retiring one. */
+static void worker_take(struct worker *w, int fd, uint16_t server_port, bool metrics)
 {
 	struct conn *c;
 	int one = 1;
 
-	if (!(flags & IORING_CQE_F_MORE) && !w->stopping) {
+	if (!w->nfree || w->stopping) {
+		/* Over MaxConnections: refuse now rather than queue without bound. */
+		close(fd);
+		return;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c = &w->conns[w->free_slots[--w->nfree]];
+	w->active++;
+	c->idx = (uint32_t)(c - w->conns);
+	if (conn_open(w, c, fd, server_port) < 0) {
+		c->state = CS_FREE;
+		w->free_slots[w->nfree++] = c->idx;
+		w->active--;
+		return;
+	}
+	c->metrics = metrics;
+}
+
+static void worker_accepted(struct worker *w, unsigned li, int res, unsigned flags)
+{
+	if (!(flags & IORING_CQE_F_MORE) && !w->stopping && !w->retiring) {
 		if (res < 0 && res != -ECANCELED && w->now_ms - w->accept_log_ms >= 1000) {
 			/* At most a line a second: out of descriptors, this repeats. */
 			w->accept_log_ms = w->now_ms;
@@ -275,22 +383,39 @@ static void worker_accepted(struct worker *w, unsigned li, int res, unsigned fla
 	if (res < 0)
 		return;
 	w->stats.accepted++;
-	if (!w->nfree || w->stopping) {
-		/* Over MaxConnections: refuse now rather than queue without bound. */
-		close(res);
+	if (w->retiring) {
+		/* accepted as the accept was being cancelled: the successor serves it */
+		w->handed++;
+		worker_handoff(w->successor, res, w->listen_port[li], (int)li == w->metrics_li);
 		return;
 	}
-	setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c = &w->conns[w->free_slots[--w->nfree]];
-	w->active++;
-	c->idx = (uint32_t)(c - w->conns);
-	if (conn_open(w, c, res, w->listen_port[li]) < 0) {
-		c->state = CS_FREE;
-		w->free_slots[w->nfree++] = c->idx;
-		w->active--;
-		return;
+	worker_take(w, res, w->listen_port[li], (int)li == w->metrics_li);
+}
+
+/* Connections handed over by the retiring worker of the previous configuration. */
+static void worker_inbox(struct worker *w, int res)
+{
+	struct worker_handoff *in;
+	unsigned n;
+
+	pthread_mutex_lock(&w->inbox_lock);
+	in = w->inbox;
+	n = w->ninbox;
+	w->inbox = NULL;
+	w->ninbox = w->inbox_cap = 0;
+	pthread_mutex_unlock(&w->inbox_lock);
+	for (unsigned i = 0; i < n; i++) {
+		if (w->retiring) {
+			w->handed++;
+			worker_handoff(w->successor, in[i].fd, in[i].server_port, in[i].metrics);
+		} else {
+			w->adopted++;
+			worker_take(w, in[i].fd, in[i].server_port, in[i].metrics);
+		}
 	}
-	c->metrics = (int)li == w->metrics_li;
+	free(in);
+	if (res >= 0 || res == -EINTR)
+		worker_arm_inbox(w);
 }
 
 static void worker_tick(struct worker *w)
@@ -314,11 +439,38 @@ static void worker_tick(struct worker *w)
 		if (w->accept_paused & (1u << i))
 			worker_arm_accept(w, i);
 	w->accept_paused = 0;
-	if (w->stopping && now >= w->stop_deadline_ms) {
+	if ((w->stopping || w->retiring) && now >= w->stop_deadline_ms) {
 		for (uint32_t i = 0; i < w->nconns; i++)
 			conn_abort(&w->conns[i]);
 	}
 	worker_arm_tick(w);
+}
+
+static void worker_cancel_accepts(struct worker *w)
+{
+	for (unsigned i = 0; i < w->nlisten; i++) {
+		struct io_uring_sqe *sqe = ring_sqe(&w->ring);
+
+		if (sqe) {
+			io_uring_prep_cancel64(sqe, RING_UD(OP_ACCEPT, i), 0);
+			io_uring_sqe_set_data64(sqe, RING_UD(OP_NONE, 0));
+		}
+	}
+	w->nlisten = 0;
+}
+
+/* The worker may end: nothing waits in its inbox, and nothing will (later handoffs go
+ * to its successor). */
+static bool worker_inbox_close(struct worker *w)
+{
+	bool empty;
+
+	pthread_mutex_lock(&w->inbox_lock);
+	empty = w->ninbox == 0;
+	if (empty)
+		w->inbox_closed = true;
+	pthread_mutex_unlock(&w->inbox_lock);
+	return empty;
 }
 
 static void worker_begin_stop(struct worker *w)
@@ -328,22 +480,38 @@ static void worker_begin_stop(struct worker *w)
 	if (w->stopping)
 		return;
 	w->stopping = true;
-	w->stop_deadline_ms = w->now_ms + grace;
-	for (unsigned i = 0; i < w->nlisten; i++) {
-		struct io_uring_sqe *sqe = ring_sqe(&w->ring);
-
-		if (sqe) {
-			io_uring_prep_cancel64(sqe, RING_UD(OP_ACCEPT, i), 0);
-			io_uring_sqe_set_data64(sqe, RING_UD(OP_NONE, 0));
-		}
-		/* New connections are refused from now on; the ring keeps its own reference
-		 * until the cancelled accept completes. */
-		close(w->listen_fd[i]);
-	}
-	w->nlisten = 0;
+	if (!w->retiring)
+		w->stop_deadline_ms = w->now_ms + grace;
+	/* New connections are refused from now on: the main thread closes the listening
+	 * sockets (the ring keeps its own reference until the cancelled accept completes). */
+	worker_cancel_accepts(w);
 	for (uint32_t i = 0; i < w->nconns; i++)
 		if (w->conns[i].state != CS_FREE)
 			conn_stop_if_idle(&w->conns[i]);
+}
+
+/* Reload: no more accepts here (the successor accepts on the same sockets), the
+ * conversation with the helper goes to the successor, idle connections too. */
+static void worker_begin_retire(struct worker *w)
+{
+	uint64_t grace = w->cfg->timeout_ms < 30000 ? w->cfg->timeout_ms : 30000;
+	struct io_uring_sqe *sqe;
+
+	if (w->stopping || w->retiring)
+		return;
+	w->retiring = true;
+	w->stop_deadline_ms = w->now_ms + grace;
+	worker_cancel_accepts(w);
+	if (w->helper_fd >= 0 && !w->helper_gone && (sqe = ring_sqe(&w->ring)) != NULL) {
+		io_uring_prep_cancel64(sqe, RING_UD(OP_HELPER_RECV, 0), 0);
+		io_uring_sqe_set_data64(sqe, RING_UD(OP_NONE, 0));
+	}
+	/* requests waiting for a backend to start go on probing it; nobody asks any more */
+	w->helper_gone = true;
+	for (uint32_t i = 0; i < w->nconns; i++)
+		if (w->conns[i].state != CS_FREE)
+			conn_retire_if_idle(&w->conns[i]);
+	worker_inbox(w, -ECANCELED); /* what was handed to this worker goes on */
 }
 
 /* The one place that decodes a completion. */
@@ -361,7 +529,15 @@ static void worker_dispatch(struct worker *w, struct io_uring_cqe *cqe)
 		worker_accepted(w, idx, cqe->res, cqe->flags);
 		return;
 	case OP_WAKE:
-		worker_begin_stop(w);
+		if (__atomic_exchange_n(&w->wake_cmd, 0, __ATOMIC_ACQ_REL) == WORKER_WAKE_RETIRE) {
+			worker_begin_retire(w);
+			worker_arm_wake(w); /* a stop may follow */
+		} else {
+			worker_begin_stop(w);
+		}
+		return;
+	case OP_INBOX:
+		worker_inbox(w, cqe->res);
 		return;
 	case OP_TICK:
 		worker_tick(w);
@@ -406,6 +582,7 @@ void *worker_main(void *arg)
 	for (unsigned i = 0; i < w->nlisten; i++)
 		worker_arm_accept(w, i);
 	worker_arm_wake(w);
+	worker_arm_inbox(w);
 	worker_arm_tick(w);
 	worker_arm_helper(w);
 	for (;;) {
@@ -428,9 +605,9 @@ void *worker_main(void *arg)
 		/* the exchanges that ended added their lines: write the buffers that are due */
 		for (unsigned i = 0; i < w->cfg->ncustomlog; i++)
 			worker_alog_flush(w, i, false);
-		if (w->stopping) {
+		if (w->stopping || w->retiring) {
 			/* The access logs are written out before the worker ends. */
-			if (w->active == 0 && worker_alog_idle(w))
+			if (w->active == 0 && worker_alog_idle(w) && worker_inbox_close(w))
 				break;
 			if (!hard_stop)
 				hard_stop = w->stop_deadline_ms + 5000;
@@ -441,7 +618,9 @@ void *worker_main(void *arg)
 			}
 		}
 	}
-	for (unsigned i = 0; i < w->nlisten; i++)
-		close(w->listen_fd[i]);
+	if (w->retiring)
+		log_info("worker", "worker %u of configuration %llu ended: %llu idle connections "
+			 "went to the new configuration", w->id, (unsigned long long)w->gen,
+			 (unsigned long long)w->handed);
 	return NULL;
 }

@@ -110,6 +110,8 @@ struct conn {
 	bool waiting;             /* in its backend's autostart wait queue (CS_UP_WAIT) */
 	bool as_probe;            /* the connect that tries whether a started backend listens */
 	bool tunneled;            /* a 101 went out: c->body and c->tun relay both ways */
+	bool handoff;             /* idle, its receive cancelled: it goes to the successor
+				   * worker when the cancel completes (reload) */
 	uint8_t upgrade_len;      /* the protocol the request may switch to (see tunnel.h) */
 	char upgrade[48];
 	uint16_t wait_as;         /* waiting or as_probe: the ProxyAutostart (its queue) */

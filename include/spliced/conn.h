@@ -29,6 +29,11 @@ void conn_timeout(struct conn *c);
 /* Graceful stop: closes c if it is idle between requests. */
 void conn_stop_if_idle(struct conn *c);
 
+/* Reload: c, when idle between requests with nothing buffered, goes to its worker's
+ * successor (at once, or when its cancelled receive completes); otherwise it is left to
+ * finish its exchange, and conn_finish() hands it over then. */
+void conn_retire_if_idle(struct conn *c);
+
 /* The retry timer of ProxyAutostart a fired: the first waiting request tries to connect
  * (the others follow when it succeeds). */
 void conn_autostart_retry(struct worker *w, unsigned a);

@@ -23,6 +23,7 @@ enum ring_op {
 	OP_UP_WATCH,     /* the backend may answer while the request body is awaited */
 	OP_TUNNEL_POLL,  /* readiness for a tunnel's client -> backend splice (the other
 			  * direction, in flight at the same time, uses OP_SPLICE_POLL) */
+	OP_INBOX,        /* eventfd read: connections handed over by a retiring worker */
 };
 
 #define RING_UD(op, idx) (((uint64_t)(idx) << 8) | (uint64_t)(op))

@@ -28,10 +28,24 @@ void stats_latency(struct stats *st, uint64_t ns);
 struct worker;
 void stats_sum(const struct worker *all, unsigned n, struct stats *out);
 
-/* The Prometheus text of all workers' counters appended to t (t->p may be realloc'd;
- * t->failed on allocation failure). */
-void stats_render(const struct worker *all, unsigned n, const struct config *cfg,
-		  struct stats_text *t);
+/* The workers the metrics page counts. stats_live_add(): the n workers w[0..n) of
+ * configuration cur (the one in use from now: the page names backends as it does) run;
+ * 0, -EBUSY (too many configurations still running) or -ENOMEM. stats_live_end(): the
+ * workers of that call ended (before they are freed): their counts are kept, per worker
+ * number, so no counter goes back at a reload. stats_live_clear(): forget everything. */
+int stats_live_add(const struct worker *w, unsigned n, const struct config *cur);
+void stats_live_end(const struct worker *w);
+void stats_live_clear(void);
+
+/* A reload was tried: ok or failed; generation: the configuration in use after it. */
+void stats_reload_count(bool ok, uint64_t generation);
+
+/* Every worker's counters, the ended ones' included, under the current configuration. */
+void stats_total(struct stats *out);
+
+/* The Prometheus text of every worker's counters (stats_live_*) appended to t, backends
+ * named as cfg names them (t->p may be realloc'd; t->failed on allocation failure). */
+void stats_render(const struct config *cfg, struct stats_text *t);
 
 /* printf into t, growing it. */
 void stats_text_add(struct stats_text *t, const char *fmt, ...)

@@ -23,5 +23,8 @@
  * (heads included, as request_end), its duration from the request head in ns. */
 #define TRACE_TUNNEL(id, in, out, ns) DTRACE_PROBE4(spliced, tunnel, id, in, out, ns)
 #define TRACE_PARSE_ERROR(id, status, reason) DTRACE_PROBE3(spliced, parse_error, id, status, reason)
+/* A reload (SIGHUP) ended: the configuration generation in use after it (1 at start, one
+ * more per reload that took effect), and 1 when this one did, 0 when it failed. */
+#define TRACE_RELOAD(generation, ok) DTRACE_PROBE2(spliced, reload, generation, ok)
 
 #endif

@@ -20,6 +20,18 @@
 #include "spliced/slot-t.h"
 #include "spliced/stats-t.h"
 
+/* A client connection a retiring worker hands to its successor (reload). */
+struct worker_handoff {
+	int fd;
+	uint16_t server_port;
+	bool metrics;
+};
+
+enum worker_wake {
+	WORKER_WAKE_STOP = 1,      /* graceful stop: finish, close idle connections, end */
+	WORKER_WAKE_RETIRE = 2,    /* reload: finish, hand idle connections over, end */
+};
+
 struct worker {
 	unsigned id;
 	const struct config *cfg;
@@ -69,6 +81,27 @@ struct worker {
 	bool slot_released;        /* a queue's backend has room: its waiters may go */
 	struct stats stats;
 	int exit_code;
+
+	/* Reload (src/main.c): the workers of the previous configuration retire. A retiring
+	 * worker stops accepting (the listening sockets stay open: its successor accepts on
+	 * them), finishes the exchanges in flight and hands each keep-alive connection, as
+	 * soon as it is idle, to its successor, a worker of the new configuration, which
+	 * adopts it from its inbox. */
+	uint64_t gen;              /* the configuration generation: 1 at start */
+	int wake_cmd;              /* enum worker_wake, stored before wake_fd is written */
+	bool retiring;
+	struct worker *successor;  /* set before WORKER_WAKE_RETIRE; outlives this worker */
+	int inbox_fd;              /* eventfd: handed-over connections wait in inbox */
+	uint64_t inbox_val;
+	bool inbox_init;
+	bool inbox_closed;         /* the worker ended: handoffs go to its successor */
+	pthread_mutex_t inbox_lock;
+	struct worker_handoff *inbox;
+	unsigned ninbox, inbox_cap;
+	uint64_t handed;           /* connections handed over / adopted (log line) */
+	uint64_t adopted;
+	bool helper_lent;          /* helper_fd went to the successor: not closed here */
+	uint16_t as_slot[CFG_MAX_AUTOSTART]; /* the helper's slot of each ProxyAutostart */
 };
 
 #endif

@@ -17,6 +17,18 @@ void *worker_main(void *arg);
 /* Asks the worker to stop accepting and finish in-flight requests (async-signal-safe). */
 void worker_stop(struct worker *w);
 
+/* Reload: asks w (a worker of the previous configuration) to retire in favour of
+ * successor, a running worker of the new one: w stops accepting (the listening sockets
+ * are shared: the successor accepts on them), finishes its exchanges in flight on its own
+ * configuration and hands every keep-alive connection, once idle, to the successor. Then
+ * it ends. Not async-signal-safe (called by the main thread outside signal handlers). */
+void worker_retire(struct worker *w, struct worker *successor);
+
+/* Hands client connection fd (accepted on local port server_port) to worker `to`, which
+ * adopts it as if it had accepted it; a worker that ended passes it on to its successor;
+ * with no one left, fd is closed. Any thread. */
+void worker_handoff(struct worker *to, int fd, uint16_t server_port, bool metrics);
+
 void worker_destroy(struct worker *w);
 
 #endif
