@@ -72,12 +72,14 @@ struct gen {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: spliced [-c FILE] [-t] [-k stop] [-h] [-v]\n"
+	fprintf(f, "usage: spliced [-c FILE] [-t] [-k stop|reload] [-h] [-v]\n"
 		   "  -c FILE  read the configuration from FILE (Apache httpd syntax)\n"
 		   "  -t       check the configuration and exit (0: Syntax OK, 1: error)\n"
 		   "  -k stop  send SIGTERM to the spliced named by the configuration's PidFile and\n"
 		   "           wait for it to exit (0: stopped, 1: error, 2: still running after\n"
-		   "           %u s, 3: was not running); -k reload is not implemented yet\n"
+		   "           %u s, 3: was not running)\n"
+		   "  -k reload  send SIGHUP to it: it reloads its configuration gracefully\n"
+		   "           (0: signalled, 1: error, 3: not running; -k graceful is the same)\n"
 		   "  -h       print this help\n"
 		   "  -v       print the version\n"
 		   "Without -c, the built-in configuration: Listen 127.0.0.1:8080, %s\n",
@@ -410,6 +412,7 @@ struct startup {
 	const char *cfg_path;       /* NULL: the built-in configuration */
 	bool test_only;
 	bool stop_other;            /* -k stop */
+	bool reload_other;          /* -k reload */
 	int pid_fd;                 /* PidFile written, -1: none */
 	unsigned nw;
 	int helper_sock;            /* main's conversation with the helper, -1: none */
@@ -439,7 +442,7 @@ static int startup_fail(struct startup *st)
 	return 1;
 }
 
-/* -k ACTION: stop, or reload (not implemented: says so). -1 to go on, else exit code. */
+/* -k ACTION: stop, reload (graceful: the same). -1 to go on, else exit code. */
 static int arg_k(struct startup *st, const char *action)
 {
 	if (strcmp(action, "stop") == 0) {
@@ -447,11 +450,10 @@ static int arg_k(struct startup *st, const char *action)
 		return -1;
 	}
 	if (strcmp(action, "reload") == 0 || strcmp(action, "graceful") == 0) {
-		fprintf(stderr, "spliced: -k %s: a graceful reload is not implemented yet; restart "
-			"instead (spliced -k stop, then start it again)\n", action);
-		return 1;
+		st->reload_other = true;
+		return -1;
 	}
-	fprintf(stderr, "spliced: -k %s: unknown action (stop is the one there is)\n", action);
+	fprintf(stderr, "spliced: -k %s: unknown action (stop, reload or graceful)\n", action);
 	usage(stderr);
 	return 1;
 }
@@ -463,11 +465,13 @@ static int stop_other(const struct startup *st)
 	enum pidfile_stop_code code;
 
 	if (!st->g->cfg.pid_file[0]) {
-		fprintf(stderr, "spliced: -k stop: %s has no PidFile directive\n",
+		fprintf(stderr, "spliced: -k %s: %s has no PidFile directive\n",
+			st->reload_other ? "reload" : "stop",
 			st->cfg_path ? st->cfg_path : "the built-in configuration");
 		return PIDFILE_ERROR;
 	}
-	code = pidfile_stop(st->g->cfg.pid_file, STOP_WAIT_MS, msg, sizeof(msg));
+	code = st->reload_other ? pidfile_reload(st->g->cfg.pid_file, msg, sizeof(msg))
+				: pidfile_stop(st->g->cfg.pid_file, STOP_WAIT_MS, msg, sizeof(msg));
 	fprintf(code == PIDFILE_ERROR || code == PIDFILE_STILL_RUNNING ? stderr : stdout,
 		"spliced: %s\n", msg);
 	return (int)code;
@@ -527,7 +531,7 @@ static int phase_config(struct startup *st)
 		printf("Syntax OK\n");
 		return 0;
 	}
-	if (st->stop_other)
+	if (st->stop_other || st->reload_other)
 		return stop_other(st);
 	if (log_owner_find(&st->g->cfg, st->msg, sizeof(st->msg)) < 0) {
 		fprintf(stderr, "spliced: %s\n", st->msg);
@@ -694,12 +698,22 @@ static int phase_privileged(struct startup *st)
 	return 0;
 }
 
-/* User/Group, no capabilities, no_new_privs; then only the main thread takes signals
- * (the workers inherit the mask). 0 or -1. */
+/* Signals blocked for serve(); User/Group, no capabilities, no_new_privs. 0 or -1. */
 static int phase_drop(struct startup *st)
 {
 	int applied;
 	char m[sizeof(st->msg) - 32];
+
+	/* Only the main thread takes signals (the workers inherit the mask); blocked before
+	 * anything is logged here, so that a signal sent as soon as a line appears is
+	 * taken by serve(), not by its default action. */
+	sigemptyset(&st->signals);
+	sigaddset(&st->signals, SIGTERM);
+	sigaddset(&st->signals, SIGINT);
+	sigaddset(&st->signals, SIGHUP);
+	sigaddset(&st->signals, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &st->signals, NULL);
+	signal(SIGPIPE, SIG_IGN);
 
 	/* The service manager's socket, connected while it is reachable. */
 	if (notify_init(m, sizeof(m)) < 0)
@@ -712,13 +726,6 @@ static int phase_drop(struct startup *st)
 	else if (st->g->cfg.user[0] || st->g->cfg.group[0])
 		log_warn("main", "not started as root: User/Group cannot be applied, running as uid %u",
 			 (unsigned)getuid());
-	sigemptyset(&st->signals);
-	sigaddset(&st->signals, SIGTERM);
-	sigaddset(&st->signals, SIGINT);
-	sigaddset(&st->signals, SIGHUP);
-	sigaddset(&st->signals, SIGUSR1);
-	pthread_sigmask(SIG_BLOCK, &st->signals, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	return 0;
 }
 

@@ -119,11 +119,12 @@ bool pidfile_is_spliced(pid_t pid)
 	       strncmp(strchr(buf, '(') + 1, "spliced-helper", 14) != 0;
 }
 
-enum pidfile_stop_code pidfile_stop(const char *path, unsigned wait_ms, char *msg, size_t len)
+/* The running spliced named by the PID file, signalled with sig. PIDFILE_STOPPED (0) when
+ * the signal went, with *pid set; else the code and msg. */
+static enum pidfile_stop_code pidfile_signal(const char *path, int sig, pid_t *pid, char *msg,
+					     size_t len)
 {
-	struct timespec tick = { .tv_sec = 0, .tv_nsec = 50 * 1000000 };
-	pid_t pid;
-	int ret = pidfile_read(path, &pid, msg, len);
+	int ret = pidfile_read(path, pid, msg, len);
 
 	if (ret < 0)
 		return PIDFILE_ERROR;
@@ -131,19 +132,42 @@ enum pidfile_stop_code pidfile_stop(const char *path, unsigned wait_ms, char *ms
 		snprintf(msg, len, "not running (no process id in %s)", path);
 		return PIDFILE_NOT_RUNNING;
 	}
-	if (!pidfile_is_spliced(pid)) {
+	if (!pidfile_is_spliced(*pid)) {
 		snprintf(msg, len, "not running (pid %d in %s is not a running spliced: a stale "
-			 "PID file)", (int)pid, path);
+			 "PID file)", (int)*pid, path);
 		return PIDFILE_NOT_RUNNING;
 	}
-	if (kill(pid, SIGTERM) < 0) {
+	if (kill(*pid, sig) < 0) {
 		if (errno == ESRCH) {
-			snprintf(msg, len, "not running (pid %d from %s has exited)", (int)pid, path);
+			snprintf(msg, len, "not running (pid %d from %s has exited)", (int)*pid, path);
 			return PIDFILE_NOT_RUNNING;
 		}
-		snprintf(msg, len, "SIGTERM to pid %d: %s", (int)pid, strerror(errno));
+		snprintf(msg, len, "%s to pid %d: %s", sig == SIGHUP ? "SIGHUP" : "SIGTERM",
+			 (int)*pid, strerror(errno));
 		return PIDFILE_ERROR;
 	}
+	return PIDFILE_STOPPED;
+}
+
+enum pidfile_stop_code pidfile_reload(const char *path, char *msg, size_t len)
+{
+	pid_t pid;
+	enum pidfile_stop_code code = pidfile_signal(path, SIGHUP, &pid, msg, len);
+
+	if (code == PIDFILE_STOPPED)
+		snprintf(msg, len, "reload signalled (pid %d): the new configuration is checked "
+			 "first; the error log says whether it took effect", (int)pid);
+	return code;
+}
+
+enum pidfile_stop_code pidfile_stop(const char *path, unsigned wait_ms, char *msg, size_t len)
+{
+	struct timespec tick = { .tv_sec = 0, .tv_nsec = 50 * 1000000 };
+	pid_t pid;
+	enum pidfile_stop_code code = pidfile_signal(path, SIGTERM, &pid, msg, len);
+
+	if (code != PIDFILE_STOPPED)
+		return code;
 	for (unsigned waited = 0; waited < wait_ms; waited += 50) {
 		if (!pidfile_is_spliced(pid)) {
 			snprintf(msg, len, "stopped (pid %d)", (int)pid);

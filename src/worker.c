@@ -202,6 +202,7 @@ static void worker_arm_helper(struct worker *w)
 		return;
 	io_uring_prep_recv(sqe, w->helper_fd, &w->hmsg, sizeof(w->hmsg), MSG_TRUNC);
 	io_uring_sqe_set_data64(sqe, RING_UD(OP_HELPER_RECV, 0));
+	w->helper_armed = true;
 }
 
 /* A message from the helper: a backend's state. */
@@ -209,6 +210,7 @@ static void worker_helper_msg(struct worker *w, int res)
 {
 	const char *why;
 
+	w->helper_armed = false;
 	if (res <= 0 && w->retiring)
 		return; /* the conversation went to the successor with the cancelled receive */
 	if (res <= 0) {
@@ -305,6 +307,7 @@ static void worker_arm_accept(struct worker *w, unsigned i)
 	io_uring_prep_multishot_accept(sqe, w->listen_fd[i], NULL, NULL,
 				       SOCK_NONBLOCK | SOCK_CLOEXEC);
 	io_uring_sqe_set_data64(sqe, RING_UD(OP_ACCEPT, i));
+	w->accepts_armed++;
 }
 
 static void worker_arm_wake(struct worker *w)
@@ -365,6 +368,8 @@ static void worker_take(struct worker *w, int fd, uint16_t server_port, bool met
 
 static void worker_accepted(struct worker *w, unsigned li, int res, unsigned flags)
 {
+	if (!(flags & IORING_CQE_F_MORE))
+		w->accepts_armed--;
 	if (!(flags & IORING_CQE_F_MORE) && !w->stopping && !w->retiring) {
 		if (res < 0 && res != -ECANCELED && w->now_ms - w->accept_log_ms >= 1000) {
 			/* At most a line a second: out of descriptors, this repeats. */
@@ -607,7 +612,10 @@ void *worker_main(void *arg)
 			worker_alog_flush(w, i, false);
 		if (w->stopping || w->retiring) {
 			/* The access logs are written out before the worker ends. */
-			if (w->active == 0 && worker_alog_idle(w) && worker_inbox_close(w))
+			/* and the ring holds no accept or receive of the helper's conversation any
+			 * more: after a reload, what they would take belongs to the successor */
+			if (w->active == 0 && worker_alog_idle(w) && !w->accepts_armed &&
+			    !(w->retiring && w->helper_armed) && worker_inbox_close(w))
 				break;
 			if (!hard_stop)
 				hard_stop = w->stop_deadline_ms + 5000;

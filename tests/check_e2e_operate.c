@@ -1,8 +1,9 @@
 /* End-to-end suite for operating spliced as a service, through the real binary: PidFile
  * written at start and removed (or emptied) at a clean stop, `spliced -k stop` stopping the
  * process it names and its exit codes, a running instance's PidFile never taken over, a
- * symbolic link at the PidFile path refused, `-k reload` saying it does not exist yet, and
- * the sd_notify protocol (READY=1 once the port accepts, STATUS=, STOPPING=1 on SIGTERM)
+ * symbolic link at the PidFile path refused, `-k` errors, and
+ * the sd_notify protocol (READY=1 once the port accepts, STATUS=, RELOADING=1 and READY=1
+ * around a SIGHUP reload, STOPPING=1 on SIGTERM)
  * to a datagram socket of the test's, by path and in the abstract namespace. */
 #include <check.h>
 #include <errno.h>
@@ -119,8 +120,8 @@ START_TEST(test_pidfile_symlink_refused)
 }
 END_TEST
 
-/* -k reload is refused (exit 1, "not implemented yet"); -k stop without a PidFile in the
- * configuration, and an unknown action, are errors (exit 1). */
+/* -k reload and -k stop without a PidFile in the configuration, and an unknown action,
+ * are errors (exit 1). (-k reload itself: check_e2e_reload.) */
 START_TEST(test_k_errors)
 {
 	const char *conf = e2e_write_temp("plain.conf", "Listen 127.0.0.1:1\n"
@@ -129,8 +130,8 @@ START_TEST(test_k_errors)
 	int code;
 
 	code = run("-k", "reload", "-c", conf, &out);
-	ck_assert_msg(code == 1 && strstr(out, "graceful reload is not implemented yet"), "%d, %s",
-		      code, out);
+	ck_assert_msg(code == 1 && strstr(out, "-k reload: ") && strstr(out, "has no PidFile"),
+		      "%d, %s", code, out);
 	free(out);
 	code = run("-k", "stop", "-c", conf, &out);
 	ck_assert_msg(code == 1 && strstr(out, "has no PidFile directive"), "%d, %s", code, out);
@@ -223,6 +224,16 @@ static void notify_case(bool abstract)
 	ck_assert_msg(strstr(ready_msg, want), "READY datagram: %s", e2e_escs(ready_msg));
 	ck_assert_msg(!notify_recv(buf, sizeof(buf), 0), "unexpected datagram: %s",
 		      e2e_escs(buf));
+
+	/* SIGHUP: RELOADING=1 with the monotonic time, then READY=1 with the new status */
+	ck_assert_int_eq(kill(p.pid, SIGHUP), 0);
+	ck_assert_msg(notify_recv(buf, sizeof(buf), 10000), "no datagram after SIGHUP");
+	ck_assert_msg(strncmp(buf, "RELOADING=1\nMONOTONIC_USEC=", 27) == 0 &&
+		      strtoull(buf + 27, NULL, 10) > 0, "reload datagram: %s", e2e_escs(buf));
+	ck_assert_msg(notify_recv(buf, sizeof(buf), 10000), "no READY=1 after the reload");
+	snprintf(want, sizeof(want), "READY=1\nSTATUS=serving on 127.0.0.1:%d, 2 workers "
+		 "(configuration 2)\n", p.port);
+	ck_assert_msg(strcmp(buf, want) == 0, "after the reload: %s", e2e_escs(buf));
 
 	ck_assert_int_eq(kill(p.pid, SIGTERM), 0);
 	for (unsigned i = 0; i < 10 && !stopping; i++) {

@@ -45,4 +45,9 @@ enum pidfile_stop_code {
  * polling every 50 ms for at most wait_ms. What happened goes to msg (one line). */
 enum pidfile_stop_code pidfile_stop(const char *path, unsigned wait_ms, char *msg, size_t len);
 
+/* -k reload: SIGHUP to the running spliced the PID file names (it reloads its
+ * configuration). PIDFILE_STOPPED (0) when the signal went, PIDFILE_NOT_RUNNING or
+ * PIDFILE_ERROR as for pidfile_stop(); msg says which. */
+enum pidfile_stop_code pidfile_reload(const char *path, char *msg, size_t len);
+
 #endif

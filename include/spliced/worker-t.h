@@ -101,6 +101,8 @@ struct worker {
 	uint64_t handed;           /* connections handed over / adopted (log line) */
 	uint64_t adopted;
 	bool helper_lent;          /* helper_fd went to the successor: not closed here */
+	unsigned accepts_armed;    /* multishot accepts in the ring (until their last CQE) */
+	bool helper_armed;         /* a receive on helper_fd is in the ring */
 	uint16_t as_slot[CFG_MAX_AUTOSTART]; /* the helper's slot of each ProxyAutostart */
 };
 

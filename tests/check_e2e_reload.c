@@ -1,0 +1,452 @@
+/* End-to-end suite for the graceful reload (SIGHUP, spliced -k reload), through the real
+ * binary and real testbackend processes on loopback:
+ *  - a reload that changes a ProxyPass target sends new requests, and the next request of
+ *    a keep-alive connection opened before it, to the new backend;
+ *  - a request in flight during the reload finishes on the old backend, complete;
+ *  - a bad configuration changes nothing: the error names file:line, the old routes serve,
+ *    spliced_reloads_total{result="failed"} counts it; what cannot change (User, Workers)
+ *    is refused with a message naming it;
+ *  - a new Listen address is bound, a removed one stops accepting, MetricsListen moves;
+ *  - clients on keep-alive and new connections while reloads follow each other see no
+ *    failed request (no reset, no 5xx);
+ *  - `spliced -k reload` signals the process its PidFile names.
+ * (ProxyAutostart backends across reloads: check_e2e_autostart; the helper's side:
+ * check_helper; sd_notify RELOADING=1: check_e2e_operate.) */
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "e2e.h"
+#include "suite.h"
+
+/* Replaces the first `from` in spliced's configuration file with `to` (fails the test
+ * when there is none). */
+static void conf_replace(const struct e2e_proc *sp, const char *from, const char *to)
+{
+	char *text = e2e_read_file(sp->conf, NULL);
+	char *at;
+	FILE *f;
+
+	ck_assert_msg(text != NULL, "cannot read %s", sp->conf);
+	at = strstr(text, from);
+	ck_assert_msg(at != NULL, "\"%s\" is not in %s:\n%s", from, sp->conf, text);
+	f = fopen(sp->conf, "w");
+	ck_assert_msg(f != NULL, "%s: %s", sp->conf, strerror(errno));
+	fprintf(f, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+	ck_assert_int_eq(fclose(f), 0);
+	free(text);
+}
+
+/* Lines in spliced's configuration file now. */
+static unsigned conf_lines(const struct e2e_proc *sp)
+{
+	char *text = e2e_read_file(sp->conf, NULL);
+	unsigned n = 0;
+
+	for (const char *p = text; p && *p; p++)
+		n += *p == '\n';
+	free(text);
+	return n;
+}
+
+static void conf_append(const struct e2e_proc *sp, const char *line)
+{
+	FILE *f = fopen(sp->conf, "a");
+
+	ck_assert_msg(f != NULL, "%s: %s", sp->conf, strerror(errno));
+	fputs(line, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Occurrences of needle in the error log. */
+static unsigned log_count(const struct e2e_proc *sp, const char *needle)
+{
+	char *log = e2e_spliced_log(sp);
+	unsigned n = 0;
+
+	for (const char *p = log; p && (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	free(log);
+	return n;
+}
+
+/* SIGHUP, then waits (bounded) for the outcome in the error log: true when configuration
+ * `gen` took effect, false when the reload failed. */
+static bool reload_to(const struct e2e_proc *sp, unsigned gen)
+{
+	char ok[64];
+	unsigned failed = log_count(sp, "reload failed");
+
+	snprintf(ok, sizeof(ok), "configuration %u in use", gen);
+	ck_assert_int_eq(kill(sp->pid, SIGHUP), 0);
+	for (unsigned i = 0; i < 500; i++) {
+		if (log_count(sp, ok))
+			return true;
+		if (log_count(sp, "reload failed") > failed)
+			return false;
+		e2e_sleep_ms(20);
+	}
+	ck_abort_msg("no outcome of the reload within 10 s: %s", e2e_diag());
+	return false;
+}
+
+/* The testbackend echoes the request head it got: the backend a request reached is the
+ * one whose port is in the Host line spliced sent. */
+static int reached_port(const struct e2e_response *r)
+{
+	const char *h = strstr((const char *)r->body, "\nHost: 127.0.0.1:");
+
+	return h ? atoi(h + 17) : -1;
+}
+
+static int get_port(struct e2e_client *c, const char *path)
+{
+	struct e2e_response r;
+	char req[256];
+	int port;
+
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: reload.test\r\n\r\n", path);
+	e2e_roundtrip(c, req, strlen(req), &r, false);
+	ck_assert_msg(r.status == 200, "GET %s: status %d: %s", path, r.status, e2e_diag());
+	port = reached_port(&r);
+	e2e_response_free(&r);
+	return port;
+}
+
+/* The value of metric line `name` (with its labels) on the metrics page at mport. */
+static long long metric(int mport, const char *name)
+{
+	struct e2e_client m;
+	struct e2e_response r;
+	char needle[200];
+	const char *v;
+	long long val;
+
+	e2e_client_open(&m, mport);
+	e2e_roundtrip(&m, "GET /metrics HTTP/1.1\r\nHost: m\r\n\r\n", 34, &r, false);
+	ck_assert_int_eq(r.status, 200);
+	snprintf(needle, sizeof(needle), "\n%s ", name);
+	v = strstr((const char *)r.body, needle);
+	ck_assert_msg(v != NULL, "no %s on the metrics page:\n%s", name, (const char *)r.body);
+	val = atoll(v + strlen(needle));
+	e2e_response_free(&r);
+	e2e_client_close(&m);
+	return val;
+}
+
+/* A new ProxyPass target: new connections and the next request of a connection that was
+ * idle during the reload go to it; a second reload through -k reload and the PidFile. */
+START_TEST(test_reload_target)
+{
+	struct e2e_proc a, b, sp;
+	struct e2e_client idle, fresh;
+	char from[96], to[96], pidfile[400], *out = NULL;
+	int mport = e2e_free_port(), code;
+
+	e2e_backend_start(&a, NULL);
+	e2e_backend_start(&b, NULL);
+	snprintf(pidfile, sizeof(pidfile), "%s/spliced.pid", e2e_temp_dir());
+	e2e_spliced_startf(&sp, "Workers 2\nPidFile \"%s\"\nMetricsListen 127.0.0.1:%d\n"
+			   "ProxyPass / http://127.0.0.1:%d/\n", pidfile, mport, a.port);
+	e2e_client_open(&idle, sp.port);
+	ck_assert_int_eq(get_port(&idle, "/one"), a.port);
+
+	snprintf(from, sizeof(from), "http://127.0.0.1:%d/", a.port);
+	snprintf(to, sizeof(to), "http://127.0.0.1:%d/", b.port);
+	conf_replace(&sp, from, to);
+	ck_assert_msg(reload_to(&sp, 2), "the reload failed: %s", e2e_diag());
+
+	e2e_client_open(&fresh, sp.port);
+	ck_assert_int_eq(get_port(&fresh, "/two"), b.port);
+	/* the idle connection moved to the new configuration */
+	ck_assert_int_eq(get_port(&idle, "/three"), b.port);
+	ck_assert_int_eq(metric(mport, "spliced_reloads_total{result=\"ok\"}"), 1);
+	ck_assert_int_eq(metric(mport, "spliced_config_generation"), 2);
+
+	/* back to a, with spliced -k reload */
+	conf_replace(&sp, to, from);
+	{
+		const char *argv[] = { e2e_env_bin("SPLICED_BIN"), "-k", "reload", "-c", sp.conf,
+				       NULL };
+		char want[64];
+
+		code = e2e_run(argv, &out);
+		snprintf(want, sizeof(want), "reload signalled (pid %d)", (int)sp.pid);
+		ck_assert_msg(code == 0 && strstr(out, want), "-k reload: %d, %s", code, out);
+		free(out);
+	}
+	ck_assert_msg(e2e_log_wait_for(&sp, "configuration 3 in use", 10000), "%s", e2e_diag());
+	ck_assert_int_eq(get_port(&idle, "/four"), a.port);
+	ck_assert_int_eq(get_port(&fresh, "/five"), a.port);
+	/* the counters did not start again with the new workers: five requests, and the
+	 * two earlier metrics pages */
+	ck_assert_int_eq(metric(mport, "spliced_requests_total{class=\"2xx\"}"), 5 + 2);
+	e2e_client_close(&idle);
+	e2e_client_close(&fresh);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	e2e_backend_stop(&a);
+	e2e_backend_stop(&b);
+}
+END_TEST
+
+/* A response in flight when the reload happens comes whole from the old backend; the
+ * connection's next request goes to the new one. */
+START_TEST(test_reload_in_flight)
+{
+	struct e2e_proc a, b, sp;
+	struct e2e_client c;
+	struct e2e_response r;
+	char from[96], to[96];
+	const char *req = "GET /slow?delay=1500&len=300000 HTTP/1.1\r\nHost: reload.test\r\n\r\n";
+
+	e2e_backend_start(&a, NULL);
+	e2e_backend_start(&b, NULL);
+	e2e_spliced_startf(&sp, "Workers 2\nProxyPass / http://127.0.0.1:%d/\n", a.port);
+	e2e_client_open(&c, sp.port);
+	ck_assert_int_eq(e2e_send_str(&c, req), 0);
+	e2e_sleep_ms(300); /* the request reached the backend, which waits */
+
+	snprintf(from, sizeof(from), "http://127.0.0.1:%d/", a.port);
+	snprintf(to, sizeof(to), "http://127.0.0.1:%d/", b.port);
+	conf_replace(&sp, from, to);
+	ck_assert_msg(reload_to(&sp, 2), "the reload failed: %s", e2e_diag());
+
+	ck_assert_msg(e2e_read_response(&c, &r, false) == 0, "the request in flight: %s", r.err);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_uint_eq(r.body_len, 300000);
+	ck_assert_msg(e2e_pattern_mismatch(r.body, r.body_len) < 0, "the body is damaged");
+	e2e_response_free(&r);
+	ck_assert_int_eq(get_port(&c, "/next"), b.port);
+	ck_assert_msg(e2e_log_wait_for(&sp, "configuration 1: its last requests finished", 10000),
+		      "the old workers did not end: %s", e2e_diag());
+	e2e_client_close(&c);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	e2e_backend_stop(&a);
+	e2e_backend_stop(&b);
+}
+END_TEST
+
+/* A bad configuration: logged with file:line, counted, the running one keeps serving;
+ * User and Workers cannot change on a reload and say so. */
+START_TEST(test_reload_refused)
+{
+	struct e2e_proc a, sp;
+	struct e2e_client c;
+	char want[512];
+	int mport = e2e_free_port();
+	unsigned line;
+
+	e2e_backend_start(&a, NULL);
+	e2e_spliced_startf(&sp, "Workers 1\nMetricsListen 127.0.0.1:%d\n"
+			   "ProxyPass / http://127.0.0.1:%d/\n", mport, a.port);
+	e2e_client_open(&c, sp.port);
+	ck_assert_int_eq(get_port(&c, "/before"), a.port);
+
+	line = conf_lines(&sp) + 2;
+	conf_append(&sp, "ProxyPass /x/ http://127.0.0.1:1/\nNoSuchDirective on\n");
+	ck_assert_msg(!reload_to(&sp, 2), "a configuration with an error was taken");
+	snprintf(want, sizeof(want), "reload failed, the running configuration stays in use: "
+		 "%s:%u: unknown directive \"NoSuchDirective\"", sp.conf, line);
+	ck_assert_msg(log_count(&sp, want) == 1, "expected \"%s\" in the log: %s", want,
+		      e2e_diag());
+	ck_assert_int_eq(get_port(&c, "/after"), a.port);
+	ck_assert_int_eq(metric(mport, "spliced_reloads_total{result=\"failed\"}"), 1);
+	ck_assert_int_eq(metric(mport, "spliced_config_generation"), 1);
+
+	conf_replace(&sp, "NoSuchDirective on\n", "Workers 2\n");
+	ck_assert_msg(!reload_to(&sp, 2), "Workers changed on a reload");
+	ck_assert_msg(log_count(&sp, "Workers cannot change on a reload: restart spliced") == 1,
+		      "%s", e2e_diag());
+	conf_replace(&sp, "Workers 2\n", "User daemon\n");
+	ck_assert_msg(!reload_to(&sp, 2), "User changed on a reload");
+	ck_assert_msg(log_count(&sp, "User cannot change on a reload") == 1, "%s", e2e_diag());
+	ck_assert_int_eq(metric(mport, "spliced_reloads_total{result=\"failed\"}"), 3);
+	ck_assert_int_eq(get_port(&c, "/still"), a.port);
+	e2e_client_close(&c);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	e2e_backend_stop(&a);
+}
+END_TEST
+
+/* Listen lines: a new one is bound at the reload, a removed one stops accepting once the
+ * old workers are done; MetricsListen moves the same way. */
+START_TEST(test_reload_listen)
+{
+	struct e2e_proc a, sp;
+	struct e2e_client c;
+	char line[160], old_listen[64], mline[64], mline2[64];
+	int port2 = e2e_free_port(), mport = e2e_free_port(), mport2 = e2e_free_port();
+	int old_port, rc = 0;
+
+	e2e_backend_start(&a, NULL);
+	e2e_spliced_startf(&sp, "Workers 2\nMetricsListen 127.0.0.1:%d\n"
+			   "ProxyPass / http://127.0.0.1:%d/\n", mport, a.port);
+	old_port = sp.port;
+	snprintf(line, sizeof(line), "Listen 127.0.0.1:%d\n", port2);
+	conf_append(&sp, line);
+	ck_assert_msg(reload_to(&sp, 2), "the reload failed: %s", e2e_diag());
+	e2e_client_open(&c, port2);
+	ck_assert_int_eq(get_port(&c, "/new"), a.port);
+	e2e_client_close(&c);
+	e2e_client_open(&c, old_port);
+	ck_assert_int_eq(get_port(&c, "/old"), a.port);
+	e2e_client_close(&c);
+
+	/* the first Listen goes, MetricsListen moves */
+	snprintf(old_listen, sizeof(old_listen), "Listen 127.0.0.1:%d\n", old_port);
+	conf_replace(&sp, old_listen, "");
+	snprintf(mline, sizeof(mline), "MetricsListen 127.0.0.1:%d\n", mport);
+	snprintf(mline2, sizeof(mline2), "MetricsListen 127.0.0.1:%d\n", mport2);
+	conf_replace(&sp, mline, mline2);
+	ck_assert_msg(reload_to(&sp, 3), "the reload failed: %s", e2e_diag());
+	ck_assert_msg(e2e_log_wait_for(&sp, "configuration 2: its last requests finished", 10000),
+		      "%s", e2e_diag());
+	for (unsigned i = 0; i < 100; i++) {
+		rc = e2e_client_try_open(&c, old_port);
+		if (rc < 0)
+			break;
+		e2e_client_close(&c);
+		e2e_sleep_ms(50);
+	}
+	ck_assert_msg(rc == -ECONNREFUSED, "the removed Listen %d still accepts (%s)", old_port,
+		      strerror(-rc));
+	ck_assert_msg(e2e_client_try_open(&c, mport) == -ECONNREFUSED,
+		      "the old MetricsListen still accepts");
+	ck_assert_int_eq(metric(mport2, "spliced_reloads_total{result=\"ok\"}"), 2);
+	e2e_client_open(&c, port2);
+	ck_assert_int_eq(get_port(&c, "/kept"), a.port);
+	e2e_client_close(&c);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	e2e_backend_stop(&a);
+}
+END_TEST
+
+/* ---- reloads under load ------------------------------------------------------------- */
+
+#define LOAD_THREADS 6
+#define LOAD_RELOADS 12
+
+struct load {
+	int port;
+	volatile int stop;
+	unsigned long ok;
+	unsigned long failed;
+	char first_error[1200];
+};
+
+/* Keep-alive requests, a new connection every 40; every response must be a 200 from one
+ * of the two backends, nothing may fail. */
+static void *load_thread(void *arg)
+{
+	struct load *l = arg;
+	struct e2e_client c;
+	unsigned n = 0;
+	bool open = false;
+
+	while (!__atomic_load_n(&l->stop, __ATOMIC_ACQUIRE)) {
+		struct e2e_response r;
+		int rc;
+
+		if (!open) {
+			rc = e2e_client_try_open(&c, l->port);
+			if (rc < 0) {
+				__atomic_fetch_add(&l->failed, 1, __ATOMIC_RELAXED);
+				snprintf(l->first_error, sizeof(l->first_error), "connect: %s",
+					 strerror(-rc));
+				break;
+			}
+			c.timeout_ms = 10000;
+			open = true;
+		}
+		rc = e2e_send_str(&c, "GET /load?len=2000 HTTP/1.1\r\nHost: load\r\n\r\n");
+		if (rc == 0)
+			rc = e2e_read_response(&c, &r, false);
+		else
+			snprintf(r.err, sizeof(r.err), "send: %s", strerror(-rc));
+		if (rc != 0 || r.status != 200 || r.body_len != 2000) {
+			__atomic_fetch_add(&l->failed, 1, __ATOMIC_RELAXED);
+			if (!l->first_error[0])
+				snprintf(l->first_error, sizeof(l->first_error), "request %u: %s (status "
+					 "%d)", n, rc ? r.err : "wrong answer", rc ? 0 : r.status);
+			if (rc == 0)
+				e2e_response_free(&r);
+			break;
+		}
+		e2e_response_free(&r);
+		__atomic_fetch_add(&l->ok, 1, __ATOMIC_RELAXED);
+		if (++n % 40 == 0) {
+			e2e_client_close(&c);
+			open = false;
+		}
+	}
+	if (open)
+		e2e_client_close(&c);
+	return NULL;
+}
+
+START_TEST(test_reload_under_load)
+{
+	struct e2e_proc a, b, sp;
+	pthread_t t[LOAD_THREADS];
+	struct load l = { 0 };
+	char pa[96], pb[96];
+	int mport = e2e_free_port();
+	unsigned long before;
+
+	e2e_backend_start(&a, NULL);
+	e2e_backend_start(&b, NULL);
+	e2e_spliced_startf(&sp, "Workers 2\nMetricsListen 127.0.0.1:%d\n"
+			   "ProxyPass / http://127.0.0.1:%d/\n", mport, a.port);
+	snprintf(pa, sizeof(pa), "http://127.0.0.1:%d/", a.port);
+	snprintf(pb, sizeof(pb), "http://127.0.0.1:%d/", b.port);
+	l.port = sp.port;
+	for (unsigned i = 0; i < LOAD_THREADS; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, load_thread, &l), 0);
+	for (unsigned i = 0; i < LOAD_RELOADS; i++) {
+		/* some requests between two reloads (bounded: a stuck load fails below) */
+		before = __atomic_load_n(&l.ok, __ATOMIC_RELAXED);
+		for (unsigned k = 0; k < 250 && __atomic_load_n(&l.ok, __ATOMIC_RELAXED) < before + 200 &&
+				     !__atomic_load_n(&l.failed, __ATOMIC_RELAXED); k++)
+			e2e_sleep_ms(20);
+		if (i % 2 == 0)
+			conf_replace(&sp, pa, pb);
+		else
+			conf_replace(&sp, pb, pa);
+		ck_assert_msg(reload_to(&sp, i + 2), "reload %u failed: %s", i + 1, e2e_diag());
+	}
+	e2e_sleep_ms(200);
+	__atomic_store_n(&l.stop, 1, __ATOMIC_RELEASE);
+	for (unsigned i = 0; i < LOAD_THREADS; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_msg(l.failed == 0, "%lu of %lu requests failed during %u reloads; first: %s; %s",
+		      l.failed, l.failed + l.ok, LOAD_RELOADS, l.first_error, e2e_diag());
+	ck_assert_msg(l.ok >= LOAD_THREADS, "only %lu requests were made", l.ok);
+	ck_assert_int_eq(metric(mport, "spliced_reloads_total{result=\"ok\"}"), LOAD_RELOADS);
+	ck_assert_int_eq(metric(mport, "spliced_requests_total{class=\"5xx\"}"), 0);
+	/* and the two metrics pages above */
+	ck_assert_int_eq(metric(mport, "spliced_requests_total{class=\"2xx\"}"), (long long)l.ok + 2);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	e2e_backend_stop(&a);
+	e2e_backend_stop(&b);
+}
+END_TEST
+
+int main(void)
+{
+	const struct ck_case cases[] = {
+		{ "reload_target", test_reload_target, 0 },
+		{ "reload_in_flight", test_reload_in_flight, 0 },
+		{ "reload_refused", test_reload_refused, 0 },
+		{ "reload_listen", test_reload_listen, 0 },
+		{ "reload_under_load", test_reload_under_load, 120 },
+	};
+	Suite *s = suite_create("e2e_reload");
+
+	ck_add_cases(s, cases, CK_N(cases), 60, NULL, NULL);
+	return ck_run_suite(s);
+}
