@@ -42,7 +42,7 @@ FUZZ_HELP := $(filter-out $(FUZZ_SRC),$(wildcard fuzz/*.c))
 DEPS_PKGS := gcc make pkg-config liburing-dev libcap-ng-dev check libpcre2-dev \
              systemtap-sdt-dev curl bpftrace python3-cherrypy3 logrotate
 
-.PHONY: all deps run check test fuzz clean install uninstall FORCE
+.PHONY: all deps run check test fuzz clean install uninstall deb FORCE
 # ./spliced is the normal build only; a sanitizer build stays in build-asan/.
 ifeq ($(SANITIZE),1)
 all: $(B)/spliced $(TOOL_BIN)
@@ -129,6 +129,38 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(DATADIR)/bpftrace/,$(notdir $(wildcard tools/bpftrace/*.bt)))
 	-rmdir $(DESTDIR)$(DATADIR)/bpftrace $(DESTDIR)$(DATADIR)
 	@echo "kept $(DESTDIR)$(SYSCONFDIR)/spliced and $(DESTDIR)$(SYSCONFDIR)/logrotate.d/spliced"
+
+# ---- make deb: the Debian package (debian/) in build/ ----
+# dpkg-buildpackage runs on a copy of this tree's files (git ls-files: tracked and new,
+# not ignored) in build/deb/, so no package build output lands among them; the .deb is
+# moved to build/ once lintian finds no error in it. The package is rebuilt only when one
+# of those files changed, so the normal and the ASan `make check` share one
+# (tests/check_e2e_deb). This make's variables (SANITIZE, WERROR, -j) do not reach the
+# package build: debian/rules sets its own flags, DEB_JOBS its parallelism.
+DEB_PKGS    := $(filter gcc make pkg-config %-dev,$(DEPS_PKGS)) dpkg-dev debhelper fakeroot \
+               lintian media-types
+DEB_JOBS    ?= 2
+DEB_VERSION := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog 2>/dev/null)
+DEB_ARCH    := $(shell dpkg --print-architecture 2>/dev/null)
+DEB_FILE    := build/spliced_$(DEB_VERSION)_$(DEB_ARCH).deb
+DEB_DIR     := build/deb/spliced-$(firstword $(subst -, ,$(DEB_VERSION)))
+
+deb:
+	@$(MAKE) --no-print-directory deps DEPS_PKGS="$(DEB_PKGS)"
+	@$(MAKE) --no-print-directory $(DEB_FILE) \
+	  DEB_SRC="$$(git ls-files --cached --others --exclude-standard | tr '\n' ' ')"
+	@echo "package: $(CURDIR)/$(DEB_FILE)"
+
+# DEB_SRC is set by `deb` above only (empty otherwise, so other targets never run git).
+$(DEB_FILE): $(wildcard $(DEB_SRC))
+	@test -n "$(DEB_SRC)" || { echo "run make deb, which lists the files to copy"; exit 1; }
+	rm -rf build/deb $@
+	mkdir -p $(DEB_DIR)
+	tar -cf - $^ | tar -xf - -C $(DEB_DIR)
+	cd $(DEB_DIR) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES \
+	  dpkg-buildpackage -us -uc -b -J$(DEB_JOBS)
+	lintian --fail-on error build/deb/$(notdir $@)
+	mv -f build/deb/*.deb build/
 
 # Installs the Debian packages the build and tests need, if any is missing (root only).
 deps:

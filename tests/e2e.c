@@ -815,10 +815,15 @@ int e2e_spliced_stop(struct e2e_proc *p)
 
 int e2e_run(const char *const argv[], char **output)
 {
+	return e2e_run_ms(argv, output, E2E_RUN_MS);
+}
+
+int e2e_run_ms(const char *const argv[], char **output, int timeout_ms)
+{
 	struct e2e_proc p;
 	size_t cap = 4096, n = 0;
 	char *buf = malloc(cap);
-	long long deadline = now_ms() + E2E_RUN_MS;
+	long long deadline = now_ms() + timeout_ms;
 	int pfd[2];
 
 	ck_assert(buf != NULL);
@@ -854,7 +859,7 @@ int e2e_run(const char *const argv[], char **output)
 	buf[n] = 0;
 	if (!e2e_proc_wait(&p, (int)(deadline - now_ms() > 0 ? deadline - now_ms() : 0))) {
 		kill_and_reap(&p);
-		ck_abort_msg("%s did not finish within %d s; output: %s", argv[0], E2E_RUN_MS / 1000,
+		ck_abort_msg("%s did not finish within %d s; output: %s", argv[0], timeout_ms / 1000,
 			     e2e_escs(buf));
 	}
 	if (output)

@@ -78,6 +78,8 @@ bool e2e_proc_running(struct e2e_proc *p);
 /* Runs argv (argv[0] an absolute path) to completion (at most 30 s), its stdout+stderr
  * returned in *output (malloc'd, NUL-terminated). Returns its exit code (128 + signal). */
 int e2e_run(const char *const argv[], char **output);
+/* The same with a bound of timeout_ms instead of 30 s (a package build, an apt-get). */
+int e2e_run_ms(const char *const argv[], char **output, int timeout_ms);
 
 /* A new file in the test's temporary directory holding text; returns its path (static
  * storage, valid for the test). */
