@@ -30,6 +30,7 @@
 #include "spliced/pidfile.h"
 #include "spliced/privdrop.h"
 #include "spliced/relay-t.h"
+#include "spliced/sdlisten.h"
 #include "spliced/stats.h"
 #include "spliced/worker.h"
 
@@ -564,17 +565,60 @@ static int phase_config(struct startup *st)
 	return -1;
 }
 
+static struct sdlisten activated;   /* the sockets the service manager passed, if any */
+
+/* The socket a worker accepts on for Listen line li (SDLISTEN_METRICS: MetricsListen):
+ * its own duplicate of the passed socket, when the service manager passed one for that
+ * address (every worker accepts on it, and closes its copy as it would its own socket),
+ * else a new SO_REUSEPORT socket. The descriptor, or -1 with err set. */
+static int listen_fd_for(unsigned li, const struct cfg_listen *l, char *err, size_t errlen)
+{
+	int fd = sdlisten_fd(&activated, li);
+
+	if (fd < 0)
+		return listen_socket(l, err, errlen);
+	fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		snprintf(err, errlen, "%s: duplicating the passed socket: %s", l->name,
+			 strerror(errno));
+	return fd;
+}
+
+/* The sockets passed by socket activation (LISTEN_FDS), matched to their Listen lines;
+ * those addresses are not probed: the passed socket is the listener. */
+static int listen_activated(const struct config *cfg, char *msg, size_t len)
+{
+	if (sdlisten_from_env(&activated, msg, len) < 0 ||
+	    sdlisten_match(&activated, cfg, msg, len) < 0)
+		return -1;
+	for (unsigned li = 0; li <= SDLISTEN_METRICS; li++) {
+		int i = activated.of[li];
+
+		if (i >= 0)
+			log_notice("main", "%s %s: the socket passed as descriptor %d (name \"%s\")",
+				   li == SDLISTEN_METRICS ? "MetricsListen" : "Listen",
+				   li == SDLISTEN_METRICS ? cfg->metrics.name : cfg->listen[li].name,
+				   activated.fd[i], activated.name[i]);
+	}
+	return 0;
+}
+
 /* Every Listen address once per worker (SO_REUSEPORT), MetricsListen on worker 0, after
- * checking that no other process listens there. 0 or -1 (st->msg). */
+ * checking that no other process listens there; or the socket the service manager passed
+ * for it. 0 or -1 (st->msg). */
 static int phase_listen(struct startup *st)
 {
 	const struct config *cfg = &st->cfg;
 	char m[sizeof(st->msg) - 32];
 
+	if (listen_activated(cfg, st->msg, sizeof(st->msg)) < 0)
+		return -1;
 	for (unsigned l = 0; l < cfg->nlisten; l++)
-		if (listen_probe(&cfg->listen[l], st->msg, sizeof(st->msg)) < 0)
+		if (sdlisten_fd(&activated, l) < 0 &&
+		    listen_probe(&cfg->listen[l], st->msg, sizeof(st->msg)) < 0)
 			return -1;
-	if (cfg->metrics.addrlen && listen_probe(&cfg->metrics, m, sizeof(m)) < 0)
+	if (cfg->metrics.addrlen && sdlisten_fd(&activated, SDLISTEN_METRICS) < 0 &&
+	    listen_probe(&cfg->metrics, m, sizeof(m)) < 0)
 		goto out_metrics;
 	for (unsigned i = 0; i < st->nw; i++) {
 		struct worker *w = &st->w[i];
@@ -582,7 +626,7 @@ static int phase_listen(struct startup *st)
 		w->wake_fd = -1;
 		w->helper_fd = -1;
 		for (unsigned l = 0; l < cfg->nlisten; l++) {
-			int fd = listen_socket(&cfg->listen[l], st->msg, sizeof(st->msg));
+			int fd = listen_fd_for(l, &cfg->listen[l], st->msg, sizeof(st->msg));
 
 			if (fd < 0)
 				return -1;
@@ -592,7 +636,7 @@ static int phase_listen(struct startup *st)
 		w->all = st->w;
 		w->nall = st->nw;
 		if (i == 0 && cfg->metrics.addrlen) {
-			int fd = listen_socket(&cfg->metrics, m, sizeof(m));
+			int fd = listen_fd_for(SDLISTEN_METRICS, &cfg->metrics, m, sizeof(m));
 
 			if (fd < 0)
 				goto out_metrics;
@@ -600,6 +644,7 @@ static int phase_listen(struct startup *st)
 			w->listen_fd[w->nlisten++] = fd;
 		}
 	}
+	sdlisten_close(&activated);   /* every worker has its own copy */
 	return 0;
 out_metrics:
 	snprintf(st->msg, sizeof(st->msg), "MetricsListen: %s", m);
