@@ -708,6 +708,18 @@ static int phase_privileged(struct startup *st)
 	return 0;
 }
 
+/* Started as User/Group already (a service unit's User=, with socket activation): nothing
+ * to apply and nothing to warn about. */
+static bool runs_as_user(const struct config *cfg)
+{
+	char m[256];
+	uid_t uid;
+	gid_t gid;
+
+	return privdrop_ids(cfg->user, cfg->group, &uid, &gid, m, sizeof(m)) == 0 &&
+	       uid == getuid() && uid == geteuid() && gid == getgid() && gid == getegid();
+}
+
 /* User/Group, no capabilities, no_new_privs; then only the main thread takes signals
  * (the workers inherit the mask). 0 or -1. */
 static int phase_drop(struct startup *st)
@@ -723,7 +735,7 @@ static int phase_drop(struct startup *st)
 		return -1;
 	if (applied)
 		log_notice("main", "%s", st->msg);
-	else if (st->cfg.user[0] || st->cfg.group[0])
+	else if ((st->cfg.user[0] || st->cfg.group[0]) && !runs_as_user(&st->cfg))
 		log_warn("main", "not started as root: User/Group cannot be applied, running as uid %u",
 			 (unsigned)getuid());
 	sigemptyset(&st->signals);
