@@ -4,8 +4,9 @@
  * sd_notify datagrams on a socket of its own. A request sent before spliced even runs is
  * answered once it does; two workers share the one socket; a passed socket no Listen line
  * names stops the start with its descriptor, name and address; a LISTEN_PID for another
- * process is ignored (spliced binds its Listen itself); and spliced started as nobody
- * serves a port below 1024 that it could never have bound. */
+ * process is ignored (spliced binds its Listen itself); a passed MetricsListen socket
+ * serves the metrics page while the Listen line is bound as usual; and spliced started as
+ * nobody serves a port below 1024 that it could never have bound. */
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
@@ -213,6 +214,46 @@ START_TEST(test_activated_other_pid)
 }
 END_TEST
 
+/* Only MetricsListen passed: it answers the metrics page on the passed socket, and the
+ * Listen line without a passed socket is bound by spliced as usual. */
+START_TEST(test_activated_metrics_only)
+{
+	struct e2e_proc b, p;
+	struct e2e_client c;
+	struct e2e_response r;
+	int mport, port = e2e_free_port(), fd;
+	struct e2e_activation a = { .fds = &fd, .nfds = 1, .fdnames = "metrics" };
+	const char *req = "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+	char conf[256], want[128], *log;
+
+	e2e_backend_start(&b, "");
+	fd = tcp_listener(0, &mport);
+	ck_assert_int_ge(fd, 0);
+	notify_open();
+	snprintf(conf, sizeof(conf), "Workers 2\nListen 127.0.0.1:%d\nMetricsListen 127.0.0.1:%d\n"
+		 "ProxyPass / http://127.0.0.1:%d/\n", port, mport, b.port);
+	e2e_spliced_spawn_activated(&p, conf, &a);
+	wait_ready(&p);
+	get_ok(port, "/bound-itself");
+	e2e_client_open(&c, mport);
+	e2e_roundtrip(&c, req, strlen(req), &r, false);
+	ck_assert_msg(r.status == 200 && strstr((const char *)r.body, "spliced_"),
+		      "GET /metrics: %d %s", r.status, e2e_esc(r.body, r.body_len));
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	log = e2e_spliced_log(&p);
+	snprintf(want, sizeof(want), "MetricsListen 127.0.0.1:%d: the socket passed as descriptor 3 "
+		 "(name \"metrics\")", mport);
+	ck_assert_msg(strstr(log, want), "%s", log);
+	snprintf(want, sizeof(want), " Listen 127.0.0.1:%d: the socket", port);
+	ck_assert_msg(!strstr(log, want), "%s", log);
+	free(log);
+	ck_assert_int_eq(e2e_spliced_stop(&p), 0);
+	close(fd);
+	e2e_backend_stop(&b);
+}
+END_TEST
+
 /* spliced started as nobody (never root: the user changes before the exec) serves a port
  * below 1024 that the test bound for it, with no capabilities. User/Group name the user it
  * runs as already: no warning that they cannot be applied. */
@@ -269,6 +310,7 @@ int main(void)
 		{ "activated_serves", test_activated_serves, 0 },
 		{ "activated_unnamed_socket", test_activated_unnamed_socket, 0 },
 		{ "activated_other_pid", test_activated_other_pid, 0 },
+		{ "activated_metrics_only", test_activated_metrics_only, 0 },
 		{ "activated_unprivileged", test_activated_unprivileged, 0 },
 	};
 	Suite *s = suite_create("e2e_activate");
