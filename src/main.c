@@ -2,9 +2,10 @@
  *
  * Start-up: read the configuration (nothing starts if it is wrong), open the error log,
  * make sure no other process listens on a Listen address, bind every listener once per
- * worker (SO_REUSEPORT), fork the privileged helper when a
- * backend has ProxyAutostart, leave root, start the workers, then wait for SIGTERM/SIGINT
- * and stop gracefully: workers first, then the helper stops the backends. */
+ * worker (SO_REUSEPORT) or share the one a service manager passed (socket activation,
+ * sdlisten.c), fork the privileged helper when a backend has ProxyAutostart, leave root,
+ * start the workers, then wait for SIGTERM/SIGINT and stop gracefully: workers first,
+ * then the helper stops the backends. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
