@@ -114,6 +114,7 @@ install: $(B)/install/spliced
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	  dist/spliced.service.in > $(DESTDIR)$(UNITDIR)/spliced.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/spliced.service
+	$(INSTALL) -m 0644 dist/spliced.socket $(DESTDIR)$(UNITDIR)/spliced.socket
 	@for f in spliced/spliced.conf:spliced.conf logrotate.d/spliced:spliced.logrotate; do \
 	  dst=$(DESTDIR)$(SYSCONFDIR)/$${f%%:*}; src=dist/$${f#*:}; \
 	  if [ -e "$$dst" ] || [ -L "$$dst" ]; then echo "kept $$dst (not overwritten)"; \
@@ -125,7 +126,7 @@ install: $(B)/install/spliced
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/spliced $(DESTDIR)$(MANDIR)/man8/spliced.8 \
 	  $(DESTDIR)$(DATADIR)/trace $(DESTDIR)$(DATADIR)/perf-record.sh \
-	  $(DESTDIR)$(UNITDIR)/spliced.service
+	  $(DESTDIR)$(UNITDIR)/spliced.service $(DESTDIR)$(UNITDIR)/spliced.socket
 	rm -f $(addprefix $(DESTDIR)$(DATADIR)/bpftrace/,$(notdir $(wildcard tools/bpftrace/*.bt)))
 	-rmdir $(DESTDIR)$(DATADIR)/bpftrace $(DESTDIR)$(DATADIR)
 	@echo "kept $(DESTDIR)$(SYSCONFDIR)/spliced and $(DESTDIR)$(SYSCONFDIR)/logrotate.d/spliced"

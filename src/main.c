@@ -2,9 +2,11 @@
  *
  * Start-up: read the configuration (nothing starts if it is wrong), open the error log,
  * make sure no other process listens on a Listen address, bind every listener once per
- * worker (SO_REUSEPORT), fork the privileged helper when a
- * backend has ProxyAutostart, leave root, start the workers, then wait for SIGTERM/SIGINT
- * and stop gracefully: workers first, then the helper stops the backends. */
+ * worker (SO_REUSEPORT) or share the one a service manager passed (socket activation,
+ * sdlisten.c), fork the privileged helper when a backend has ProxyAutostart, leave root,
+ * start the workers, then serve: SIGHUP reloads the configuration (a new generation of
+ * workers takes over), SIGTERM/SIGINT stop gracefully: workers first, then the helper
+ * stops the backends. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -31,6 +33,7 @@
 #include "spliced/pidfile.h"
 #include "spliced/privdrop.h"
 #include "spliced/relay-t.h"
+#include "spliced/sdlisten.h"
 #include "spliced/stats.h"
 #include "spliced/trace.h"
 #include "spliced/worker.h"
@@ -548,6 +551,44 @@ static int phase_config(struct startup *st)
 	return -1;
 }
 
+static struct sdlisten activated;   /* the sockets the service manager passed, if any */
+
+/* The socket a worker accepts on for Listen line li (SDLISTEN_METRICS: MetricsListen):
+ * its own duplicate of the passed socket, when the service manager passed one for that
+ * address (every worker accepts on it), else a new SO_REUSEPORT socket. The descriptor,
+ * or -1 with err set. */
+static int listen_fd_for(unsigned li, const struct cfg_listen *l, char *err, size_t errlen)
+{
+	int fd = sdlisten_fd(&activated, li);
+
+	if (fd < 0)
+		return listen_socket(l, err, errlen);
+	fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		snprintf(err, errlen, "%s: duplicating the passed socket: %s", l->name,
+			 strerror(errno));
+	return fd;
+}
+
+/* The sockets passed by socket activation (LISTEN_FDS), matched to their Listen lines;
+ * those addresses are not probed: the passed socket is the listener. */
+static int listen_activated(const struct config *cfg, char *msg, size_t len)
+{
+	if (sdlisten_from_env(&activated, msg, len) < 0 ||
+	    sdlisten_match(&activated, cfg, msg, len) < 0)
+		return -1;
+	for (unsigned li = 0; li <= SDLISTEN_METRICS; li++) {
+		int i = activated.of[li];
+
+		if (i >= 0)
+			log_notice("main", "%s %s: the socket passed as descriptor %d (name \"%s\")",
+				   li == SDLISTEN_METRICS ? "MetricsListen" : "Listen",
+				   li == SDLISTEN_METRICS ? cfg->metrics.name : cfg->listen[li].name,
+				   activated.fd[i], activated.name[i]);
+	}
+	return 0;
+}
+
 static bool same_addr(const struct cfg_listen *a, const struct cfg_listen *b)
 {
 	return a->addrlen == b->addrlen && memcmp(&a->addr, &b->addr, a->addrlen) == 0;
@@ -566,9 +607,10 @@ static const int *prev_listener(const struct gen *prev, unsigned w, const struct
 }
 
 /* Every Listen address once per worker (SO_REUSEPORT), MetricsListen on worker 0's list
- * last, after checking that no other process listens there. At a reload an address the
- * previous generation listens on keeps its sockets (never closed: no connection is
- * refused), and only new addresses are bound, as the serving user. 0 or -1 (msg). */
+ * last, after checking that no other process listens there; or, at start, the socket the
+ * service manager passed for it. At a reload an address the previous generation listens
+ * on keeps its sockets (never closed: no connection is refused), and only new addresses
+ * are bound, as the serving user. 0 or -1 (msg). */
 static int gen_listen(struct gen *g, const struct gen *prev, char *msg, size_t len)
 {
 	const struct config *cfg = &g->cfg;
@@ -588,15 +630,18 @@ static int gen_listen(struct gen *g, const struct gen *prev, char *msg, size_t l
 		const struct cfg_listen *a = l < cfg->nlisten ? &cfg->listen[l] : &cfg->metrics;
 		const char *what = l < cfg->nlisten ? "" : "MetricsListen: ";
 
+		unsigned li = l < cfg->nlisten ? l : SDLISTEN_METRICS;
+
 		if (prev_listener(prev, 0, a))
 			continue;
-		if (listen_probe(a, m, sizeof(m)) < 0)
+		if ((prev || sdlisten_fd(&activated, li) < 0) && listen_probe(a, m, sizeof(m)) < 0)
 			goto fail;
 		for (unsigned i = 0; i < g->nw; i++) {
 			/* MetricsListen: worker 0 only */
 			if (l == cfg->nlisten && i > 0)
 				break;
-			g->lfd[i][l] = listen_socket(a, m, sizeof(m));
+			g->lfd[i][l] = prev ? listen_socket(a, m, sizeof(m))
+					    : listen_fd_for(li, a, m, sizeof(m));
 			if (g->lfd[i][l] < 0)
 				goto fail;
 		}
@@ -636,7 +681,11 @@ fail:
 
 static int phase_listen(struct startup *st)
 {
-	return gen_listen(st->g, NULL, st->msg, sizeof(st->msg));
+	if (listen_activated(&st->g->cfg, st->msg, sizeof(st->msg)) < 0 ||
+	    gen_listen(st->g, NULL, st->msg, sizeof(st->msg)) < 0)
+		return -1;
+	sdlisten_close(&activated);   /* every worker has its own copy */
+	return 0;
 }
 
 /* PidFile: written as root (before the drop), after phase_listen made sure no other
@@ -698,6 +747,18 @@ static int phase_privileged(struct startup *st)
 	return 0;
 }
 
+/* Started as User/Group already (a service unit's User=, with socket activation): nothing
+ * to apply and nothing to warn about. */
+static bool runs_as_user(const struct config *cfg)
+{
+	char m[256];
+	uid_t uid;
+	gid_t gid;
+
+	return privdrop_ids(cfg->user, cfg->group, &uid, &gid, m, sizeof(m)) == 0 &&
+	       uid == getuid() && uid == geteuid() && gid == getgid() && gid == getegid();
+}
+
 /* Signals blocked for serve(); User/Group, no capabilities, no_new_privs. 0 or -1. */
 static int phase_drop(struct startup *st)
 {
@@ -723,7 +784,7 @@ static int phase_drop(struct startup *st)
 		return -1;
 	if (applied)
 		log_notice("main", "%s", st->msg);
-	else if (st->g->cfg.user[0] || st->g->cfg.group[0])
+	else if ((st->g->cfg.user[0] || st->g->cfg.group[0]) && !runs_as_user(&st->g->cfg))
 		log_warn("main", "not started as root: User/Group cannot be applied, running as uid %u",
 			 (unsigned)getuid());
 	return 0;

@@ -2,7 +2,8 @@
  * temporary DESTDIR with PREFIX=/usr, as a package build does: every file where the brief
  * of issue 12 puts it, the installed binary independent of the build tree (its built-in
  * configuration is the plain one although this tree has the demo), `-v` and `-t -c` on
- * the installed example configuration, the unit accepted by `systemd-analyze verify` and
+ * the installed example configuration, the units (the service and the socket, whose
+ * address is the example's Listen) accepted by `systemd-analyze verify` and
  * the logrotate snippet by `logrotate -d` (each skipped with a message where the tool is
  * missing), an edited configuration never overwritten, and uninstall keeping it. */
 #include <check.h>
@@ -91,9 +92,9 @@ START_TEST(test_install_uninstall)
 		"/usr/share/man/man8/spliced.8", "/etc/spliced/spliced.conf",
 		"/usr/share/spliced/bpftrace/latency.bt", "/usr/share/spliced/bpftrace/rules.bt",
 		"/usr/share/spliced/bpftrace/slowest.bt", "/usr/lib/systemd/system/spliced.service",
-		"/etc/logrotate.d/spliced",
+		"/usr/lib/systemd/system/spliced.socket", "/etc/logrotate.d/spliced",
 	};
-	char bin[600], *out = NULL, *text, *conf;
+	char bin[600], *out = NULL, *text, *conf, *sock;
 	const char *argv[6] = { NULL };
 	struct stat st;
 	int code;
@@ -139,14 +140,25 @@ START_TEST(test_install_uninstall)
 	ck_assert(strstr(text, "\nExecStartPre=/usr/sbin/spliced -t -c /etc/spliced/spliced.conf\n"));
 	ck_assert(strstr(text, "\nExecStart=/usr/sbin/spliced -c /etc/spliced/spliced.conf\n"));
 	ck_assert(!strstr(text, "@SBINDIR@") && !strstr(text, "@SYSCONFDIR@"));
+	/* The socket unit's address is the example's Listen 80 (0.0.0.0:80). */
+	sock = e2e_read_file(in_dest("/usr/lib/systemd/system/spliced.socket"), NULL);
+	conf = e2e_read_file(in_dest("/etc/spliced/spliced.conf"), NULL);
+	ck_assert(sock != NULL && conf != NULL);
+	ck_assert(strstr(sock, "\nListenStream=0.0.0.0:80\n") && strstr(conf, "\nListen 80\n"));
+	ck_assert(strstr(sock, "\nService=spliced.service\n"));
+	free(conf);
 	if (executable("/usr/bin/systemd-analyze")) {
 		char *a = replace_all(text, "/usr/sbin/spliced", bin);
 		char *b = replace_all(a, "/etc/spliced/", in_dest("/etc/spliced/"));
-		const char *va[] = { "/usr/bin/systemd-analyze", "verify", "--man=no", NULL, NULL };
+		const char *va[] = { "/usr/bin/systemd-analyze", "verify", "--man=no", NULL, NULL,
+				     NULL };
 
+		/* side by side in one directory: the socket names the service */
 		va[3] = e2e_write_temp("spliced.service", b);
+		va[4] = e2e_write_temp("spliced.socket", sock);
 		code = e2e_run(va, &out);
-		ck_assert_msg(code == 0 && !strstr(out, "spliced.service"),
+		ck_assert_msg(code == 0 && !strstr(out, "spliced.service") &&
+			      !strstr(out, "spliced.socket"),
 			      "systemd-analyze verify: %d\n%s", code, out);
 		free(out);
 		free(a);
@@ -155,6 +167,7 @@ START_TEST(test_install_uninstall)
 		fprintf(stderr, "SKIP systemd-analyze verify: /usr/bin/systemd-analyze missing\n");
 	}
 	free(text);
+	free(sock);
 	if (executable("/usr/sbin/logrotate")) {
 		char state[500];
 		const char *la[] = { "/usr/sbin/logrotate", "-d", "-s", state, NULL, NULL };
@@ -195,6 +208,7 @@ START_TEST(test_install_uninstall)
 	ck_assert_int_eq(access(bin, F_OK), -1);
 	ck_assert_int_eq(access(in_dest("/usr/share/man/man8/spliced.8"), F_OK), -1);
 	ck_assert_int_eq(access(in_dest("/usr/lib/systemd/system/spliced.service"), F_OK), -1);
+	ck_assert_int_eq(access(in_dest("/usr/lib/systemd/system/spliced.socket"), F_OK), -1);
 	ck_assert_int_eq(access(in_dest("/usr/share/spliced"), F_OK), -1);
 	ck_assert_int_eq(access(in_dest("/etc/spliced/spliced.conf"), F_OK), 0);
 	ck_assert_int_eq(access(in_dest("/etc/logrotate.d/spliced"), F_OK), 0);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -794,6 +795,87 @@ void e2e_spliced_startf(struct e2e_proc *p, const char *fmt, ...)
 	ck_assert(n >= 0 && text);
 	e2e_spliced_start(p, text);
 	free(text);
+}
+
+/* The child side of e2e_spliced_spawn_activated(): a's sockets become 3, 4, ..., the
+ * variables name this process, the user changes (when asked), then exec. Never returns. */
+static void activated_child(const char *bin, const char *conf, int out_fd,
+			    const struct e2e_activation *a)
+{
+	const char *const argv[] = { bin, "-c", conf, NULL };
+	int parked[16], nul = open("/dev/null", O_RDONLY);
+	char num[32];
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	/* any descriptor number may be given: park everything above the targets first */
+	out_fd = fcntl(out_fd, F_DUPFD, 100);
+	if (nul < 0 || out_fd < 0 || a->nfds > 16 || dup2(nul, 0) < 0 || dup2(out_fd, 1) < 0 ||
+	    dup2(out_fd, 2) < 0)
+		_exit(126);
+	for (unsigned i = 0; i < a->nfds; i++)
+		if ((parked[i] = fcntl(a->fds[i], F_DUPFD, 100)) < 0)
+			_exit(126);
+	for (unsigned i = 0; i < a->nfds; i++)
+		if (dup2(parked[i], 3 + (int)i) < 0)   /* dup2 leaves close-on-exec clear */
+			_exit(126);
+	close_fds_from(3 + (int)a->nfds, -1);
+	snprintf(num, sizeof(num), "%d", (int)getpid() + a->pid_offset);
+	setenv("LISTEN_PID", num, 1);
+	snprintf(num, sizeof(num), "%u", a->nfds);
+	setenv("LISTEN_FDS", num, 1);
+	if (a->fdnames)
+		setenv("LISTEN_FDNAMES", a->fdnames, 1);
+	else
+		unsetenv("LISTEN_FDNAMES");
+	if (a->uid && (setgroups(0, NULL) < 0 || setresgid(a->gid, a->gid, a->gid) < 0 ||
+		       setresuid(a->uid, a->uid, a->uid) < 0)) {
+		dprintf(2, "switching to uid %u: %s\n", (unsigned)a->uid, strerror(errno));
+		_exit(126);
+	}
+	execv(bin, (char *const *)argv);
+	dprintf(2, "exec %s: %s\n", bin, strerror(errno));
+	_exit(127);
+}
+
+void e2e_spliced_spawn_activated(struct e2e_proc *p, const char *config_text,
+				 const struct e2e_activation *a)
+{
+	const char *bin = a->bin ? a->bin : e2e_env_bin("SPLICED_BIN");
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	char *conf = NULL;
+	int ofd;
+	pid_t pid;
+
+	memset(p, 0, sizeof(*p));
+	make_dir(p, "spliced");
+	snprintf(p->conf, sizeof(p->conf), "%s/spliced.conf", p->dir);
+	snprintf(p->log, sizeof(p->log), "%s/error.log", p->dir);
+	snprintf(p->out, sizeof(p->out), "%s/output.txt", p->dir);
+	ck_assert(asprintf(&conf, "ErrorLog \"%s\"\n%s%s\n", p->log,
+			   has_directive(config_text, "Workers") ? "" : "Workers 1\n",
+			   config_text) > 0);
+	write_file(p->conf, conf, 0644);
+	free(conf);
+	if (a->uid)   /* the error log is created there by that user */
+		ck_assert_msg(chown(p->dir, a->uid, a->gid) == 0, "chown %s: %s", p->dir,
+			      strerror(errno));
+	if (a->nfds && getsockname(a->fds[0], (struct sockaddr *)&sa, &sl) == 0 &&
+	    sa.sin_family == AF_INET)
+		p->port = ntohs(sa.sin_port);
+	ofd = open(p->out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	ck_assert_msg(ofd >= 0, "create %s: %s", p->out, strerror(errno));
+	pid = fork();
+	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0)
+		activated_child(bin, p->conf, ofd, a);
+	close(ofd);
+	wd_send(pid);
+	p->pid = pid;
+	cur_spliced = p;
 }
 
 int e2e_spliced_stop(struct e2e_proc *p)

@@ -64,6 +64,26 @@ extern void (*e2e_after_spawn)(const struct e2e_proc *p);
 void e2e_spliced_startf(struct e2e_proc *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Socket activation as a service manager does it (sd_listen_fds(3)). */
+struct e2e_activation {
+	const int *fds;        /* listening sockets: descriptors 3, 4, ... of spliced (<= 16) */
+	unsigned nfds;         /* LISTEN_FDS */
+	const char *fdnames;   /* LISTEN_FDNAMES; NULL: not set */
+	int pid_offset;        /* LISTEN_PID = spliced's pid + pid_offset (0: its own) */
+	uid_t uid;             /* nonzero: spliced runs as uid/gid (set in the child before the
+				* exec, no supplementary groups); the directory is given to it */
+	gid_t gid;
+	const char *bin;       /* NULL: SPLICED_BIN */
+};
+/* Writes DIR/spliced.conf = "ErrorLog DIR/error.log", "Workers 1" (unless config_text has
+ * a Workers line), then config_text (no Listen line is added: the test names its own),
+ * starts spliced with a's sockets and variables and returns at once: the sockets listen
+ * already, connections wait in their backlog (wait for READY=1 or the log to know it
+ * started). p->port: the first socket's 127.0.0.1 port, else 0. Stop with
+ * e2e_spliced_stop() or wait with e2e_proc_wait(). */
+void e2e_spliced_spawn_activated(struct e2e_proc *p, const char *config_text,
+				 const struct e2e_activation *a);
+
 /* SIGTERM, then waits at most 10 s (then SIGKILL and the test fails). Returns the exit
  * code, or 128 + signal number when killed by a signal. Idempotent once reaped. */
 int e2e_spliced_stop(struct e2e_proc *p);
