@@ -759,22 +759,11 @@ static bool runs_as_user(const struct config *cfg)
 	       uid == getuid() && uid == geteuid() && gid == getgid() && gid == getegid();
 }
 
-/* Signals blocked for serve(); User/Group, no capabilities, no_new_privs. 0 or -1. */
+/* User/Group, no capabilities, no_new_privs. 0 or -1. */
 static int phase_drop(struct startup *st)
 {
 	int applied;
 	char m[sizeof(st->msg) - 32];
-
-	/* Only the main thread takes signals (the workers inherit the mask); blocked before
-	 * anything is logged here, so that a signal sent as soon as a line appears is
-	 * taken by serve(), not by its default action. */
-	sigemptyset(&st->signals);
-	sigaddset(&st->signals, SIGTERM);
-	sigaddset(&st->signals, SIGINT);
-	sigaddset(&st->signals, SIGHUP);
-	sigaddset(&st->signals, SIGUSR1);
-	pthread_sigmask(SIG_BLOCK, &st->signals, NULL);
-	signal(SIGPIPE, SIG_IGN);
 
 	/* The service manager's socket, connected while it is reachable. */
 	if (notify_init(m, sizeof(m)) < 0)
@@ -1275,6 +1264,17 @@ int main(int argc, char **argv)
 		return startup_fail(&st);
 	}
 	st.g->nw = st.nw;
+	/* Only the main thread takes signals (the helper and the workers inherit the mask;
+	 * the helper sets its own); blocked before the first listener accepts, so that a
+	 * signal sent as soon as the port answers is taken by serve(), not by its default
+	 * action (SIGHUP's ends the process). */
+	sigemptyset(&st.signals);
+	sigaddset(&st.signals, SIGTERM);
+	sigaddset(&st.signals, SIGINT);
+	sigaddset(&st.signals, SIGHUP);
+	sigaddset(&st.signals, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &st.signals, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	if (phase_listen(&st) < 0 || phase_privileged(&st) < 0 || phase_drop(&st) < 0 ||
 	    phase_workers(&st) < 0)
 		return startup_fail(&st);

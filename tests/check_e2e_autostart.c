@@ -1529,6 +1529,85 @@ START_TEST(test_backend_environment)
 }
 END_TEST
 
+/* ---- reloads -------------------------------------------------------------------------- */
+
+/* GET target through c: a 200 of the testbackend with 100 bytes. */
+static void get_ok(struct e2e_client *c, const char *target)
+{
+	struct e2e_response r;
+
+	get(c, target, &r);
+	ck_backend_200(&r, 100, target);
+	e2e_response_free(&r);
+}
+
+/* Across reloads: a running backend whose ProxyAutostart line did not change keeps its
+ * process (same pid, no new start); one whose line changed is restarted (it ran: the new
+ * process starts once the old one is gone); one whose line is gone is stopped. */
+START_TEST(test_reload_keeps_backends)
+{
+	struct e2e_proc sp;
+	struct e2e_client c;
+	char s1[400], s2[400], n1[64], n2[64], l1[700], l2[700], l2b[720], pa[128], pc[256];
+	int h1, h2, p1 = hold_port(&h1), p2 = hold_port(&h2);
+	pid_t a1, b1, b2;
+
+	run_dir(s1, sizeof(s1));
+	run_dir(s2, sizeof(s2));
+	snprintf(n1, sizeof(n1), "http://127.0.0.1:%d", p1);
+	snprintf(n2, sizeof(n2), "http://127.0.0.1:%d", p2);
+	snprintf(l1, sizeof(l1), "ProxyAutostart %s -- %s -p %d -s %s\n", n1, backend_bin(), p1, s1);
+	snprintf(l2, sizeof(l2), "ProxyAutostart %s -- %s -p %d -s %s\n", n2, backend_bin(), p2, s2);
+	snprintf(l2b, sizeof(l2b), "ProxyAutostart %s -- %s -p %d -d 1 -s %s\n", n2,
+		 backend_bin(), p2, s2);
+	snprintf(pa, sizeof(pa), "ProxyPass /a/ %s/\n", n1);
+	e2e_spliced_startf(&sp, "Workers 2\n%sProxyPass /b/ %s/\n%s%s", pa, n2, l1, l2);
+	close(h1);
+	close(h2);
+	e2e_client_open(&c, sp.port);
+	c.timeout_ms = 20000;
+	get_ok(&c, "/a/x?len=100");
+	get_ok(&c, "/b/x?len=100");
+	a1 = start_pid(s1, 1);
+	b1 = start_pid(s2, 1);
+	ck_assert_msg(a1 > 0 && b1 > 0, "the backends did not record their starts");
+
+	/* 1: the lines stay, a route is added */
+	snprintf(pc, sizeof(pc), "ProxyPass /c/ %s/\nProxyPass /b/", n2);
+	e2e_conf_replace(&sp, "ProxyPass /b/", pc);
+	ck_assert_msg(e2e_reload(&sp, 2), "reload 1 failed: %s", e2e_diag());
+	get_ok(&c, "/c/x?len=100");
+	get_ok(&c, "/a/x?len=100");
+	ck_assert_msg(count_starts(s1) == 1 && count_starts(s2) == 1, "an unchanged backend was "
+		      "started again (%u, %u starts)", count_starts(s1), count_starts(s2));
+	ck_assert_int_eq(kill(a1, 0), 0);
+	ck_assert_int_eq(kill(b1, 0), 0);
+
+	/* 2: b's command changes: restarted */
+	e2e_conf_replace(&sp, l2, l2b);
+	ck_assert_msg(e2e_reload(&sp, 3), "reload 2 failed: %s", e2e_diag());
+	ck_assert_msg(wait_starts(s2, 2, 15000), "the changed backend was not restarted: %s",
+		      e2e_diag());
+	b2 = start_pid(s2, 2);
+	ck_assert_msg(b2 > 0 && b2 != b1, "restart: pid %d then %d", (int)b1, (int)b2);
+	ck_assert_msg(wait_gone(b1, 10000), "the old process of the changed backend (pid %d) "
+		      "still runs", (int)b1);
+	get_ok(&c, "/b/x?len=100");
+	ck_assert_int_eq(count_starts(s1), 1);
+
+	/* 3: a's line and route go: stopped */
+	e2e_conf_replace(&sp, l1, "");
+	e2e_conf_replace(&sp, pa, "");
+	ck_assert_msg(e2e_reload(&sp, 4), "reload 3 failed: %s", e2e_diag());
+	ck_assert_msg(wait_gone(a1, 15000), "the removed backend (pid %d) still runs", (int)a1);
+	get_ok(&c, "/b/x?len=100");
+	ck_assert_int_eq(count_starts(s2), 2);
+	e2e_client_close(&c);
+	stop_spliced_ok(&sp);
+	ck_assert_msg(wait_gone(b2, 10000), "the backend (pid %d) outlived spliced", (int)b2);
+}
+END_TEST
+
 int main(void)
 {
 	const struct ck_case cases[] = {
@@ -1550,6 +1629,7 @@ int main(void)
 		{ "queue_full", test_queue_full, 90 },
 		{ "metrics_autostarts", test_metrics_autostarts, 90 },
 		{ "backend_environment", test_backend_environment, 90 },
+		{ "reload_keeps_backends", test_reload_keeps_backends, 120 },
 	};
 	Suite *s = suite_create("e2e_autostart");
 

@@ -24,77 +24,6 @@
 #include "e2e.h"
 #include "suite.h"
 
-/* Replaces the first `from` in spliced's configuration file with `to` (fails the test
- * when there is none). */
-static void conf_replace(const struct e2e_proc *sp, const char *from, const char *to)
-{
-	char *text = e2e_read_file(sp->conf, NULL);
-	char *at;
-	FILE *f;
-
-	ck_assert_msg(text != NULL, "cannot read %s", sp->conf);
-	at = strstr(text, from);
-	ck_assert_msg(at != NULL, "\"%s\" is not in %s:\n%s", from, sp->conf, text);
-	f = fopen(sp->conf, "w");
-	ck_assert_msg(f != NULL, "%s: %s", sp->conf, strerror(errno));
-	fprintf(f, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
-	ck_assert_int_eq(fclose(f), 0);
-	free(text);
-}
-
-/* Lines in spliced's configuration file now. */
-static unsigned conf_lines(const struct e2e_proc *sp)
-{
-	char *text = e2e_read_file(sp->conf, NULL);
-	unsigned n = 0;
-
-	for (const char *p = text; p && *p; p++)
-		n += *p == '\n';
-	free(text);
-	return n;
-}
-
-static void conf_append(const struct e2e_proc *sp, const char *line)
-{
-	FILE *f = fopen(sp->conf, "a");
-
-	ck_assert_msg(f != NULL, "%s: %s", sp->conf, strerror(errno));
-	fputs(line, f);
-	ck_assert_int_eq(fclose(f), 0);
-}
-
-/* Occurrences of needle in the error log. */
-static unsigned log_count(const struct e2e_proc *sp, const char *needle)
-{
-	char *log = e2e_spliced_log(sp);
-	unsigned n = 0;
-
-	for (const char *p = log; p && (p = strstr(p, needle)) != NULL; p += strlen(needle))
-		n++;
-	free(log);
-	return n;
-}
-
-/* SIGHUP, then waits (bounded) for the outcome in the error log: true when configuration
- * `gen` took effect, false when the reload failed. */
-static bool reload_to(const struct e2e_proc *sp, unsigned gen)
-{
-	char ok[64];
-	unsigned failed = log_count(sp, "reload failed");
-
-	snprintf(ok, sizeof(ok), "configuration %u in use", gen);
-	ck_assert_int_eq(kill(sp->pid, SIGHUP), 0);
-	for (unsigned i = 0; i < 500; i++) {
-		if (log_count(sp, ok))
-			return true;
-		if (log_count(sp, "reload failed") > failed)
-			return false;
-		e2e_sleep_ms(20);
-	}
-	ck_abort_msg("no outcome of the reload within 10 s: %s", e2e_diag());
-	return false;
-}
-
 /* The testbackend echoes the request head it got: the backend a request reached is the
  * one whose port is in the Host line spliced sent. */
 static int reached_port(const struct e2e_response *r)
@@ -158,8 +87,8 @@ START_TEST(test_reload_target)
 
 	snprintf(from, sizeof(from), "http://127.0.0.1:%d/", a.port);
 	snprintf(to, sizeof(to), "http://127.0.0.1:%d/", b.port);
-	conf_replace(&sp, from, to);
-	ck_assert_msg(reload_to(&sp, 2), "the reload failed: %s", e2e_diag());
+	e2e_conf_replace(&sp, from, to);
+	ck_assert_msg(e2e_reload(&sp, 2), "the reload failed: %s", e2e_diag());
 
 	e2e_client_open(&fresh, sp.port);
 	ck_assert_int_eq(get_port(&fresh, "/two"), b.port);
@@ -169,7 +98,7 @@ START_TEST(test_reload_target)
 	ck_assert_int_eq(metric(mport, "spliced_config_generation"), 2);
 
 	/* back to a, with spliced -k reload */
-	conf_replace(&sp, to, from);
+	e2e_conf_replace(&sp, to, from);
 	{
 		const char *argv[] = { e2e_env_bin("SPLICED_BIN"), "-k", "reload", "-c", sp.conf,
 				       NULL };
@@ -213,8 +142,8 @@ START_TEST(test_reload_in_flight)
 
 	snprintf(from, sizeof(from), "http://127.0.0.1:%d/", a.port);
 	snprintf(to, sizeof(to), "http://127.0.0.1:%d/", b.port);
-	conf_replace(&sp, from, to);
-	ck_assert_msg(reload_to(&sp, 2), "the reload failed: %s", e2e_diag());
+	e2e_conf_replace(&sp, from, to);
+	ck_assert_msg(e2e_reload(&sp, 2), "the reload failed: %s", e2e_diag());
 
 	ck_assert_msg(e2e_read_response(&c, &r, false) == 0, "the request in flight: %s", r.err);
 	ck_assert_int_eq(r.status, 200);
@@ -247,24 +176,24 @@ START_TEST(test_reload_refused)
 	e2e_client_open(&c, sp.port);
 	ck_assert_int_eq(get_port(&c, "/before"), a.port);
 
-	line = conf_lines(&sp) + 2;
-	conf_append(&sp, "ProxyPass /x/ http://127.0.0.1:1/\nNoSuchDirective on\n");
-	ck_assert_msg(!reload_to(&sp, 2), "a configuration with an error was taken");
+	line = e2e_conf_lines(&sp) + 2;
+	e2e_conf_append(&sp, "ProxyPass /x/ http://127.0.0.1:1/\nNoSuchDirective on\n");
+	ck_assert_msg(!e2e_reload(&sp, 2), "a configuration with an error was taken");
 	snprintf(want, sizeof(want), "reload failed, the running configuration stays in use: "
 		 "%s:%u: unknown directive \"NoSuchDirective\"", sp.conf, line);
-	ck_assert_msg(log_count(&sp, want) == 1, "expected \"%s\" in the log: %s", want,
+	ck_assert_msg(e2e_log_count(&sp, want) == 1, "expected \"%s\" in the log: %s", want,
 		      e2e_diag());
 	ck_assert_int_eq(get_port(&c, "/after"), a.port);
 	ck_assert_int_eq(metric(mport, "spliced_reloads_total{result=\"failed\"}"), 1);
 	ck_assert_int_eq(metric(mport, "spliced_config_generation"), 1);
 
-	conf_replace(&sp, "NoSuchDirective on\n", "Workers 2\n");
-	ck_assert_msg(!reload_to(&sp, 2), "Workers changed on a reload");
-	ck_assert_msg(log_count(&sp, "Workers cannot change on a reload: restart spliced") == 1,
+	e2e_conf_replace(&sp, "NoSuchDirective on\n", "Workers 2\n");
+	ck_assert_msg(!e2e_reload(&sp, 2), "Workers changed on a reload");
+	ck_assert_msg(e2e_log_count(&sp, "Workers cannot change on a reload: restart spliced") == 1,
 		      "%s", e2e_diag());
-	conf_replace(&sp, "Workers 2\n", "User daemon\n");
-	ck_assert_msg(!reload_to(&sp, 2), "User changed on a reload");
-	ck_assert_msg(log_count(&sp, "User cannot change on a reload") == 1, "%s", e2e_diag());
+	e2e_conf_replace(&sp, "Workers 2\n", "User daemon\n");
+	ck_assert_msg(!e2e_reload(&sp, 2), "User changed on a reload");
+	ck_assert_msg(e2e_log_count(&sp, "User cannot change on a reload") == 1, "%s", e2e_diag());
 	ck_assert_int_eq(metric(mport, "spliced_reloads_total{result=\"failed\"}"), 3);
 	ck_assert_int_eq(get_port(&c, "/still"), a.port);
 	e2e_client_close(&c);
@@ -288,8 +217,8 @@ START_TEST(test_reload_listen)
 			   "ProxyPass / http://127.0.0.1:%d/\n", mport, a.port);
 	old_port = sp.port;
 	snprintf(line, sizeof(line), "Listen 127.0.0.1:%d\n", port2);
-	conf_append(&sp, line);
-	ck_assert_msg(reload_to(&sp, 2), "the reload failed: %s", e2e_diag());
+	e2e_conf_append(&sp, line);
+	ck_assert_msg(e2e_reload(&sp, 2), "the reload failed: %s", e2e_diag());
 	e2e_client_open(&c, port2);
 	ck_assert_int_eq(get_port(&c, "/new"), a.port);
 	e2e_client_close(&c);
@@ -299,11 +228,11 @@ START_TEST(test_reload_listen)
 
 	/* the first Listen goes, MetricsListen moves */
 	snprintf(old_listen, sizeof(old_listen), "Listen 127.0.0.1:%d\n", old_port);
-	conf_replace(&sp, old_listen, "");
+	e2e_conf_replace(&sp, old_listen, "");
 	snprintf(mline, sizeof(mline), "MetricsListen 127.0.0.1:%d\n", mport);
 	snprintf(mline2, sizeof(mline2), "MetricsListen 127.0.0.1:%d\n", mport2);
-	conf_replace(&sp, mline, mline2);
-	ck_assert_msg(reload_to(&sp, 3), "the reload failed: %s", e2e_diag());
+	e2e_conf_replace(&sp, mline, mline2);
+	ck_assert_msg(e2e_reload(&sp, 3), "the reload failed: %s", e2e_diag());
 	ck_assert_msg(e2e_log_wait_for(&sp, "configuration 2: its last requests finished", 10000),
 		      "%s", e2e_diag());
 	for (unsigned i = 0; i < 100; i++) {
@@ -414,10 +343,10 @@ START_TEST(test_reload_under_load)
 				     !__atomic_load_n(&l.failed, __ATOMIC_RELAXED); k++)
 			e2e_sleep_ms(20);
 		if (i % 2 == 0)
-			conf_replace(&sp, pa, pb);
+			e2e_conf_replace(&sp, pa, pb);
 		else
-			conf_replace(&sp, pb, pa);
-		ck_assert_msg(reload_to(&sp, i + 2), "reload %u failed: %s", i + 1, e2e_diag());
+			e2e_conf_replace(&sp, pb, pa);
+		ck_assert_msg(e2e_reload(&sp, i + 2), "reload %u failed: %s", i + 1, e2e_diag());
 	}
 	e2e_sleep_ms(200);
 	__atomic_store_n(&l.stop, 1, __ATOMIC_RELEASE);

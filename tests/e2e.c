@@ -976,6 +976,71 @@ bool e2e_log_wait_for(const struct e2e_proc *p, const char *needle, int timeout_
 	return false;
 }
 
+void e2e_conf_replace(const struct e2e_proc *sp, const char *from, const char *to)
+{
+	char *text = e2e_read_file(sp->conf, NULL);
+	char *at;
+	FILE *f;
+
+	ck_assert_msg(text != NULL, "cannot read %s", sp->conf);
+	at = strstr(text, from);
+	ck_assert_msg(at != NULL, "\"%s\" is not in %s:\n%s", from, sp->conf, text);
+	f = fopen(sp->conf, "w");
+	ck_assert_msg(f != NULL, "%s: %s", sp->conf, strerror(errno));
+	fprintf(f, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+	ck_assert_int_eq(fclose(f), 0);
+	free(text);
+}
+
+unsigned e2e_conf_lines(const struct e2e_proc *sp)
+{
+	char *text = e2e_read_file(sp->conf, NULL);
+	unsigned n = 0;
+
+	for (const char *p = text; p && *p; p++)
+		n += *p == '\n';
+	free(text);
+	return n;
+}
+
+void e2e_conf_append(const struct e2e_proc *sp, const char *line)
+{
+	FILE *f = fopen(sp->conf, "a");
+
+	ck_assert_msg(f != NULL, "%s: %s", sp->conf, strerror(errno));
+	fputs(line, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+unsigned e2e_log_count(const struct e2e_proc *sp, const char *needle)
+{
+	char *log = e2e_spliced_log(sp);
+	unsigned n = 0;
+
+	for (const char *p = log; p && (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	free(log);
+	return n;
+}
+
+bool e2e_reload(const struct e2e_proc *sp, unsigned gen)
+{
+	char ok[64];
+	unsigned failed = e2e_log_count(sp, "reload failed");
+
+	snprintf(ok, sizeof(ok), "configuration %u in use", gen);
+	ck_assert_int_eq(kill(sp->pid, SIGHUP), 0);
+	for (unsigned i = 0; i < 500; i++) {
+		if (e2e_log_count(sp, ok))
+			return true;
+		if (e2e_log_count(sp, "reload failed") > failed)
+			return false;
+		e2e_sleep_ms(20);
+	}
+	ck_abort_msg("no outcome of the reload within 10 s: %s", e2e_diag());
+	return false;
+}
+
 bool e2e_stats_get(const char *log, const char *key, unsigned long long *val)
 {
 	const char *line = NULL, *p = log, *end, *k;

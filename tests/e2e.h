@@ -116,6 +116,22 @@ char *e2e_spliced_log(const struct e2e_proc *p);
 char *e2e_spliced_report(const struct e2e_proc *p);
 /* Polls the error log (20 ms, at most timeout_ms) until it contains needle. */
 bool e2e_log_wait_for(const struct e2e_proc *p, const char *needle, int timeout_ms);
+/* Occurrences of needle in spliced's error log. */
+unsigned e2e_log_count(const struct e2e_proc *p, const char *needle);
+
+/* ---- spliced's configuration file, for reloads --------------------------------------- */
+
+/* Replaces the first `from` in p->conf with `to` (fails the test when there is none). */
+void e2e_conf_replace(const struct e2e_proc *p, const char *from, const char *to);
+/* Appends text to p->conf. */
+void e2e_conf_append(const struct e2e_proc *p, const char *text);
+/* Lines in p->conf now. */
+unsigned e2e_conf_lines(const struct e2e_proc *p);
+/* SIGHUP to p, then waits (bounded: 10 s, else the test fails) for the outcome in the
+ * error log: true when configuration generation `gen` took effect, false when the
+ * reload failed. */
+bool e2e_reload(const struct e2e_proc *p, unsigned gen);
+
 /* From the last "stats:" line of log: the value of " key=". False if absent. */
 bool e2e_stats_get(const char *log, const char *key, unsigned long long *val);
 /* Short, printable description of the last started spliced: running or exit status,
