@@ -139,6 +139,7 @@ START_TEST(test_install_uninstall)
 	ck_assert(strstr(text, "\nType=notify\n"));
 	ck_assert(strstr(text, "\nExecStartPre=/usr/sbin/spliced -t -c /etc/spliced/spliced.conf\n"));
 	ck_assert(strstr(text, "\nExecStart=/usr/sbin/spliced -c /etc/spliced/spliced.conf\n"));
+	ck_assert(strstr(text, "\nExecReload=/usr/sbin/spliced -k reload -c /etc/spliced/spliced.conf\n"));
 	ck_assert(!strstr(text, "@SBINDIR@") && !strstr(text, "@SYSCONFDIR@"));
 	/* The socket unit's address is the example's Listen 80 (0.0.0.0:80). */
 	sock = e2e_read_file(in_dest("/usr/lib/systemd/system/spliced.socket"), NULL);
