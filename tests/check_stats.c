@@ -1,0 +1,207 @@
+/* Check suite for src/stats.c: the counters of every worker of every configuration
+ * (stats_live_*), so that a reload never makes a counter go back; per-backend counters
+ * follow their backend's name into the next configuration; the metrics page. Workers here
+ * are plain structs with counters (no ring, no thread). */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spliced/config.h"
+#include "spliced/stats.h"
+#include "spliced/worker-t.h"
+#include "suite.h"
+
+static struct config c1, c2;
+static struct worker g1[2], g2[2];
+
+/* configuration 1: backends a (max=), b (max=); configuration 2: b first, then c (max=),
+ * and a is gone */
+static void setup(void)
+{
+	static const char t1[] = "ProxyPass /a/ http://127.0.0.1:1/ max=1\n"
+				 "ProxyPass /b/ http://127.0.0.1:2/ max=1\n";
+	static const char t2[] = "ProxyPass /b/ http://127.0.0.1:2/ max=1\n"
+				 "ProxyPass /c/ http://127.0.0.1:3/ max=1\n";
+	struct config_error err;
+
+	config_defaults(&c1);
+	config_defaults(&c2);
+	ck_assert_int_eq(config_parse(&c1, t1, sizeof(t1) - 1, "1.conf", &err), 0);
+	ck_assert_int_eq(config_parse(&c2, t2, sizeof(t2) - 1, "2.conf", &err), 0);
+	memset(g1, 0, sizeof(g1));
+	memset(g2, 0, sizeof(g2));
+	for (unsigned i = 0; i < 2; i++) {
+		g1[i].cfg = &c1;
+		g1[i].id = i;
+		g2[i].cfg = &c2;
+		g2[i].id = i;
+	}
+	stats_live_clear();
+}
+
+static void teardown(void)
+{
+	stats_live_clear();
+	config_free(&c1);
+	config_free(&c2);
+}
+
+static char *page(const struct config *cfg)
+{
+	struct stats_text t = { malloc(256), 0, 256, false };
+
+	ck_assert_ptr_nonnull(t.p);
+	stats_render(cfg, &t);
+	ck_assert(!t.failed);
+	return t.p;
+}
+
+/* The value after "\n" name " " on the page, -1 when the line is not there. */
+static long long value(const char *text, const char *name)
+{
+	char needle[256];
+	const char *p;
+
+	snprintf(needle, sizeof(needle), "\n%s ", name);
+	p = strstr(text, needle);
+	return p ? atoll(p + strlen(needle)) : -1;
+}
+
+START_TEST(test_counts_survive_the_end_of_workers)
+{
+	struct stats sum;
+
+	ck_assert_int_eq(stats_live_add(g1, 2, &c1), 0);
+	g1[0].stats.requests = 10;
+	g1[1].stats.requests = 5;
+	g1[0].stats.status[2] = 12;
+	g1[1].stats.status[5] = 3;
+	g1[0].stats.lat_bucket[0] = 15;
+	stats_total(&sum);
+	ck_assert_uint_eq(sum.requests, 15);
+
+	/* a reload: the new workers run beside the old ones, which then end */
+	ck_assert_int_eq(stats_live_add(g2, 2, &c2), 0);
+	g2[1].stats.requests = 7;
+	g2[1].stats.status[2] = 7;
+	stats_total(&sum);
+	ck_assert_uint_eq(sum.requests, 22);
+	stats_live_end(g1);
+	memset(g1, 0xff, sizeof(g1)); /* freed: nothing may read it any more */
+	stats_total(&sum);
+	ck_assert_uint_eq(sum.requests, 22);
+	ck_assert_uint_eq(sum.status[2], 19);
+	ck_assert_uint_eq(sum.status[5], 3);
+	ck_assert_uint_eq(sum.lat_bucket[0], 15);
+}
+END_TEST
+
+/* slot_waits are per backend index: they follow the backend's name into configuration 2
+ * (b moves from index 1 to 0), and those of a backend that is gone are dropped. */
+START_TEST(test_backend_counters_follow_the_name)
+{
+	char *text;
+
+	ck_assert_int_eq(stats_live_add(g1, 2, &c1), 0);
+	g1[0].stats.slot_waits[0][0] = 4;  /* a */
+	g1[0].stats.slot_waits[1][0] = 6;  /* b */
+	g1[1].stats.slot_waits[1][1] = 1;  /* b, 503 */
+	text = page(&c1);
+	ck_assert_int_eq(value(text, "spliced_backend_waits_total{backend=\"http://127.0.0.1:1\","
+				     "outcome=\"connected\"}"), 4);
+	ck_assert_int_eq(value(text, "spliced_backend_waits_total{backend=\"http://127.0.0.1:2\","
+				     "outcome=\"connected\"}"), 6);
+	free(text);
+
+	ck_assert_int_eq(stats_live_add(g2, 2, &c2), 0);
+	g2[0].stats.slot_waits[0][0] = 2;  /* b */
+	g2[0].stats.slot_waits[1][0] = 9;  /* c */
+	stats_live_end(g1);
+	text = page(&c2);
+	ck_assert_int_eq(value(text, "spliced_backend_waits_total{backend=\"http://127.0.0.1:2\","
+				     "outcome=\"connected\"}"), 6 + 2);
+	ck_assert_int_eq(value(text, "spliced_backend_waits_total{backend=\"http://127.0.0.1:2\","
+				     "outcome=\"503\"}"), 1);
+	ck_assert_int_eq(value(text, "spliced_backend_waits_total{backend=\"http://127.0.0.1:3\","
+				     "outcome=\"connected\"}"), 9);
+	ck_assert_ptr_null(strstr(text, "http://127.0.0.1:1\""));
+	free(text);
+}
+END_TEST
+
+/* Parse errors by reason and worker number: the ended workers' counts are added to the
+ * same worker number's. */
+START_TEST(test_parse_errors_by_worker)
+{
+	static const char *const r1 = "bad request line", *const r2 = "header too large";
+	char *text;
+
+	ck_assert_int_eq(stats_live_add(g1, 2, &c1), 0);
+	stats_count_parse_error(&g1[0].stats, r1);
+	stats_count_parse_error(&g1[0].stats, r1);
+	stats_count_parse_error(&g1[1].stats, r2);
+	ck_assert_int_eq(stats_live_add(g2, 2, &c2), 0);
+	stats_count_parse_error(&g2[0].stats, r1);
+	stats_count_parse_error(&g2[0].stats, r2);
+	stats_live_end(g1);
+	text = page(&c2);
+	ck_assert_int_eq(value(text, "spliced_parse_errors_total{reason=\"bad request line\","
+				     "worker=\"0\"}"), 3);
+	ck_assert_int_eq(value(text, "spliced_parse_errors_total{reason=\"header too large\","
+				     "worker=\"0\"}"), 1);
+	ck_assert_int_eq(value(text, "spliced_parse_errors_total{reason=\"header too large\","
+				     "worker=\"1\"}"), 1);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_reloads_on_the_page)
+{
+	char *text;
+
+	ck_assert_int_eq(stats_live_add(g1, 2, &c1), 0);
+	stats_reload_count(false, 1);
+	stats_reload_count(true, 2);
+	stats_reload_count(true, 3);
+	text = page(&c1);
+	ck_assert_int_eq(value(text, "spliced_reloads_total{result=\"ok\"}"), 2);
+	ck_assert_int_eq(value(text, "spliced_reloads_total{result=\"failed\"}"), 1);
+	ck_assert_int_eq(value(text, "spliced_config_generation"), 3);
+	free(text);
+}
+END_TEST
+
+/* Gauges: the connections of every live worker, the ended ones' not. */
+START_TEST(test_active_connections)
+{
+	char *text;
+
+	ck_assert_int_eq(stats_live_add(g1, 2, &c1), 0);
+	ck_assert_int_eq(stats_live_add(g2, 2, &c2), 0);
+	g1[0].active = 3;
+	g2[1].active = 4;
+	text = page(&c2);
+	ck_assert_int_eq(value(text, "spliced_connections_active"), 7);
+	free(text);
+	stats_live_end(g1);
+	text = page(&c2);
+	ck_assert_int_eq(value(text, "spliced_connections_active"), 4);
+	free(text);
+}
+END_TEST
+
+int main(void)
+{
+	const struct ck_case cases[] = {
+		{ "counts_survive_the_end_of_workers", test_counts_survive_the_end_of_workers, 0 },
+		{ "backend_counters_follow_the_name", test_backend_counters_follow_the_name, 0 },
+		{ "parse_errors_by_worker", test_parse_errors_by_worker, 0 },
+		{ "reloads_on_the_page", test_reloads_on_the_page, 0 },
+		{ "active_connections", test_active_connections, 0 },
+	};
+	Suite *s = suite_create("stats");
+
+	ck_add_cases(s, cases, CK_N(cases), 0, setup, teardown);
+	return ck_run_suite(s);
+}
