@@ -66,6 +66,7 @@ struct gen {
 	unsigned nw;
 	bool started;                /* its threads were created */
 	bool live;                   /* registered with stats_live_add() */
+	bool forced;                 /* its workers were told to stop (too many draining) */
 	int (*lfd)[CFG_MAX_LISTEN + 1]; /* [nw]: each worker's listening sockets, */
 	unsigned nlfd;               /* the Listen lines' then MetricsListen's */
 	uint16_t as_slot[CFG_MAX_AUTOSTART];
@@ -94,7 +95,8 @@ static void usage(FILE *f)
 static int listen_socket(const struct cfg_listen *l, char *err, size_t errlen)
 {
 	int one = 1;
-	int fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* non-blocking: a retiring worker takes what is queued with accept4() (worker.c) */
+	int fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
 	if (fd < 0)
 		goto out_err;
@@ -564,9 +566,13 @@ static int listen_fd_for(unsigned li, const struct cfg_listen *l, char *err, siz
 	if (fd < 0)
 		return listen_socket(l, err, errlen);
 	fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	if (fd < 0)
+	if (fd < 0 || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
 		snprintf(err, errlen, "%s: duplicating the passed socket: %s", l->name,
 			 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
 	return fd;
 }
 
@@ -1023,6 +1029,29 @@ static int reload_helper(struct startup *st, struct gen *g, char *msg, size_t le
 	}
 }
 
+/* Retiring workers have no deadline (a download or a WebSocket goes on while it moves):
+ * when half the generations spliced keeps are still finishing, the oldest one is stopped
+ * as at a graceful stop (its idle connections close, the others get Timeout, at most
+ * 30 s), so that reloads in a row can go on. */
+static void reload_limit_draining(struct startup *st)
+{
+	struct gen *old;
+	unsigned active = 0;
+
+	if (st->ngens < MAX_GENS / 2 || st->gens[0]->forced)
+		return;
+	old = st->gens[0];
+	old->forced = true;
+	for (unsigned i = 0; i < old->nw; i++) {
+		if (old->w[i].thread)
+			worker_stop(&old->w[i]);
+		active += old->w[i].active;
+	}
+	log_notice("main", "%u earlier configurations are still finishing their requests: the "
+		   "oldest (%llu, about %u connections) stops now, as at a graceful stop",
+		   st->ngens - 1, (unsigned long long)old->number, active);
+}
+
 /* SIGHUP: the configuration is read and checked; a bad one changes nothing. A good one
  * gets its own workers, which take over the listening sockets (kept when the address
  * stays), while the previous workers finish their requests and hand their idle
@@ -1041,6 +1070,7 @@ static bool reload(struct startup *st)
 			    (unsigned long long)mono.tv_nsec / 1000);
 	log_notice("main", "caught SIGHUP, reloading %s", st->cfg_path ? st->cfg_path
 							  : "the built-in configuration");
+	reload_limit_draining(st);
 	g = st->ngens < MAX_GENS ? gen_new(st->nw, st->g->number + 1) : NULL;
 	if (!g) {
 		snprintf(msg, sizeof(msg), st->ngens < MAX_GENS ? "out of memory"

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <time.h>
@@ -366,10 +367,31 @@ static void worker_take(struct worker *w, int fd, uint16_t server_port, bool met
 	c->metrics = metrics;
 }
 
+/* A retiring worker's accept on listener li ended. io_uring waits for a listening socket
+ * exclusively: a connection that arrived while this worker's accept was being cancelled
+ * may have woken only this worker's wait, not the successor's, and it would wait in the
+ * queue until the next one arrives. So what is queued now is taken here (non-blocking
+ * listeners) and handed over. */
+static void worker_drain_accepts(struct worker *w, unsigned li)
+{
+	for (unsigned n = 0; n < 4096; n++) {
+		int fd = accept4(w->listen_fd[li], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0)
+			return;   /* EAGAIN: nothing queued (other errors: the successor sees them) */
+		w->stats.accepted++;
+		w->handed++;
+		worker_handoff(w->successor, fd, w->listen_port[li], (int)li == w->metrics_li);
+	}
+}
+
 static void worker_accepted(struct worker *w, unsigned li, int res, unsigned flags)
 {
-	if (!(flags & IORING_CQE_F_MORE))
+	if (!(flags & IORING_CQE_F_MORE)) {
 		w->accepts_armed--;
+		if (w->retiring && li < CFG_MAX_LISTEN + 1)
+			worker_drain_accepts(w, li);
+	}
 	if (!(flags & IORING_CQE_F_MORE) && !w->stopping && !w->retiring) {
 		if (res < 0 && res != -ECANCELED && w->now_ms - w->accept_log_ms >= 1000) {
 			/* At most a line a second: out of descriptors, this repeats. */
@@ -485,8 +507,7 @@ static void worker_begin_stop(struct worker *w)
 	if (w->stopping)
 		return;
 	w->stopping = true;
-	if (!w->retiring)
-		w->stop_deadline_ms = w->now_ms + grace;
+	w->stop_deadline_ms = w->now_ms + grace;
 	/* New connections are refused from now on: the main thread closes the listening
 	 * sockets (the ring keeps its own reference until the cancelled accept completes). */
 	worker_cancel_accepts(w);
@@ -499,13 +520,15 @@ static void worker_begin_stop(struct worker *w)
  * conversation with the helper goes to the successor, idle connections too. */
 static void worker_begin_retire(struct worker *w)
 {
-	uint64_t grace = w->cfg->timeout_ms < 30000 ? w->cfg->timeout_ms : 30000;
 	struct io_uring_sqe *sqe;
 
 	if (w->stopping || w->retiring)
 		return;
 	w->retiring = true;
-	w->stop_deadline_ms = w->now_ms + grace;
+	/* No deadline: a download or a tunnel in flight goes on as long as it moves (its own
+	 * timeouts apply); main stops the oldest configuration's workers when too many
+	 * are still finishing (see reload() in main.c). */
+	w->stop_deadline_ms = UINT64_MAX;
 	worker_cancel_accepts(w);
 	if (w->helper_fd >= 0 && !w->helper_gone && (sqe = ring_sqe(&w->ring)) != NULL) {
 		io_uring_prep_cancel64(sqe, RING_UD(OP_HELPER_RECV, 0), 0);
@@ -617,8 +640,9 @@ void *worker_main(void *arg)
 			if (w->active == 0 && worker_alog_idle(w) && !w->accepts_armed &&
 			    !(w->retiring && w->helper_armed) && worker_inbox_close(w))
 				break;
-			if (!hard_stop)
-				hard_stop = w->stop_deadline_ms + 5000;
+			/* a retiring worker has no deadline of its own (each exchange has its
+			 * timeouts); a stopping one gives up 5 s after its grace */
+			hard_stop = w->stopping ? w->stop_deadline_ms + 5000 : UINT64_MAX;
 			if (w->now_ms > hard_stop) {
 				log_error("worker", "worker %u: %u connections did not finish", w->id,
 					  w->active);

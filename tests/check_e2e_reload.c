@@ -255,6 +255,86 @@ START_TEST(test_reload_listen)
 }
 END_TEST
 
+/* Retiring workers have no deadline of their own: a slow response goes on across
+ * reloads; when half the configurations spliced keeps are still draining, the oldest is
+ * stopped gracefully, and its response in flight still completes. */
+START_TEST(test_reload_many_draining)
+{
+	struct e2e_proc a, sp;
+	struct e2e_client c;
+	struct e2e_response r;
+	const char *req = "GET /slow?delay=3000&len=5000 HTTP/1.1\r\nHost: reload.test\r\n\r\n";
+	char want[128];
+
+	e2e_backend_start(&a, NULL);
+	e2e_spliced_startf(&sp, "Workers 1\nProxyPass / http://127.0.0.1:%d/\n", a.port);
+	e2e_client_open(&c, sp.port);
+	ck_assert_int_eq(e2e_send_str(&c, req), 0);
+	e2e_sleep_ms(200);
+	for (unsigned gen = 2; gen <= 9; gen++) {
+		struct e2e_client k;
+
+		/* each generation keeps a slow request of its own in flight */
+		e2e_client_open(&k, sp.port);
+		ck_assert_int_eq(e2e_send_str(&k, req), 0);
+		e2e_sleep_ms(50);
+		ck_assert_msg(e2e_reload(&sp, gen), "reload to %u failed: %s", gen, e2e_diag());
+		/* k's request is abandoned by the client; spliced finishes or stops it */
+		e2e_client_close(&k);
+	}
+	snprintf(want, sizeof(want), "the oldest (1, about");
+	ck_assert_msg(e2e_log_count(&sp, want) == 1, "the oldest configuration was not stopped "
+		      "once: %s", e2e_diag());
+	ck_assert_msg(e2e_read_response(&c, &r, false) == 0, "the first request: %s", r.err);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_uint_eq(r.body_len, 5000);
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	ck_assert_msg(e2e_log_wait_for(&sp, "configuration 1: its last requests finished", 10000),
+		      "%s", e2e_diag());
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	e2e_backend_stop(&a);
+}
+END_TEST
+
+/* A connection that arrives while the previous workers are cancelling their accepts is
+ * answered (io_uring waits for a listening socket exclusively: the wake-up could go to the
+ * cancelled accept only, and the connection waited for the next one). The client is
+ * sequential, so a connection stuck in the queue would stay there: the 10 s bound is not a
+ * speed limit. */
+START_TEST(test_reload_fresh_connections)
+{
+	struct e2e_proc a, sp;
+	unsigned stuck = 0, n = 0;
+
+	e2e_backend_start(&a, NULL);
+	e2e_spliced_startf(&sp, "Workers 2\nProxyPass / http://127.0.0.1:%d/\n", a.port);
+	for (unsigned k = 0; k < 30; k++) {
+		ck_assert_int_eq(kill(sp.pid, SIGHUP), 0);
+		e2e_sleep_ms((int)(k % 4) * 3);
+		for (unsigned i = 0; i < 6; i++, n++) {
+			struct e2e_client c;
+			struct e2e_response r;
+
+			ck_assert_int_eq(e2e_client_try_open(&c, sp.port), 0);
+			c.timeout_ms = 10000;
+			ck_assert_int_eq(e2e_send_str(&c, "GET /f HTTP/1.1\r\nHost: f\r\n\r\n"), 0);
+			if (e2e_read_response(&c, &r, false) != 0)
+				stuck++;
+			else
+				e2e_response_free(&r);
+			e2e_client_close(&c);
+		}
+	}
+	ck_assert_msg(stuck == 0, "%u of %u connections made right after a reload got no "
+		      "answer: %s", stuck, n, e2e_diag());
+	/* signals sent while one is pending merge: fewer reloads than signals, but some */
+	ck_assert_msg(e2e_log_count(&sp, " in use: listening on") >= 2, "%s", e2e_diag());
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	e2e_backend_stop(&a);
+}
+END_TEST
+
 /* ---- reloads under load ------------------------------------------------------------- */
 
 #define LOAD_THREADS 6
@@ -372,6 +452,8 @@ int main(void)
 		{ "reload_in_flight", test_reload_in_flight, 0 },
 		{ "reload_refused", test_reload_refused, 0 },
 		{ "reload_listen", test_reload_listen, 0 },
+		{ "reload_many_draining", test_reload_many_draining, 0 },
+		{ "reload_fresh_connections", test_reload_fresh_connections, 120 },
 		{ "reload_under_load", test_reload_under_load, 120 },
 	};
 	Suite *s = suite_create("e2e_reload");
