@@ -2089,8 +2089,8 @@ START_TEST(test_reload_start_waits_for_old)
 	hp = spawn_file(1, socks);
 	pid1 = ask(socks[0], HMSG_START, 0).pid;
 	ck_assert(wait_count(marker, "started", 1, 5000));
-	m = ask(socks[0], HMSG_STOP, 0);
-	ck_assert_uint_eq(m.state, HB_STOPPING);
+	send_req(socks[0], HMSG_STOP, 0);
+	ck_assert(wait_state(socks[0], 0, HB_STOPPING, 0, 2000, NULL));
 	stubborn_line(line, sizeof(line), 1, "two");
 	write_cfg(line, true);
 	reload_ok(socks[0], slot, 1);
