@@ -2195,6 +2195,40 @@ START_TEST(test_reload_worker_conversation)
 }
 END_TEST
 
+/* Spawned without a file (spliced without -c), a reload reads the built-in configuration:
+ * what the test put in cfg is gone, the built-in entries (the demo's, when it is there)
+ * are mapped to slots. */
+START_TEST(test_reload_builtin)
+{
+	unsigned slot[CFG_MAX_AUTOSTART];
+	struct config *b = calloc(1, sizeof(*b));
+	struct config_error err;
+	int socks[1];
+	struct helper_msg m;
+	pid_t hp, pid1;
+
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(config_builtin(b, &err), 0);
+	as_script("", NULL);
+	hp = spawn(1, socks);
+	pid1 = ask(socks[0], HMSG_START, 0).pid;
+	ck_assert_int_gt(pid1, 0);
+	config_free(cfg);
+	*cfg = *b;  /* what the serving side parsed; cfg is freed by teardown */
+	free(b);
+	reload_ok(socks[0], slot, cfg->nautostart);
+	ck_assert(log_has("reload: reading the built-in configuration"));
+	ck_assert(log_has("reload: backend http://127.0.0.1:1 removed, stopping"));
+	ck_assert(wait_gone(pid1, 5000));
+	for (unsigned i = 0; i < cfg->nautostart; i++) {
+		m = ask(socks[0], HMSG_STATUS, slot[i]);
+		ck_assert_uint_eq(m.state, HB_STOPPED);
+	}
+	close_all(socks, 1);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
+}
+END_TEST
+
 /* One TCase per behaviour of the helper process, each test in its own temp dir and log. */
 static void add_process_tcase(Suite *s, const char *name, const TTest *test)
 {
@@ -2262,6 +2296,7 @@ int main(void)
 	add_process_tcase(s, "reload_start_waits", test_reload_start_waits_for_old);
 	add_process_tcase(s, "reload_broken", test_reload_broken_changes_nothing);
 	add_process_tcase(s, "reload_worker_conv", test_reload_worker_conversation);
+	add_process_tcase(s, "reload_builtin", test_reload_builtin);
 
 	return ck_run_suite(s);
 }
