@@ -2022,11 +2022,15 @@ static void stubborn_line(char *out, size_t len, unsigned port, const char *tag)
 	FILE *f;
 
 	snprintf(script, sizeof(script), "%s/stubborn.sh", dir);
-	f = fopen(script, "w");
-	ck_assert_ptr_nonnull(f);
-	fprintf(f, "trap '' TERM\necho started >> %s\nwhile :; do sleep 1; done\n", marker);
-	ck_assert_int_eq(fclose(f), 0);
-	ck_assert_int_eq(chmod(script, 0755), 0);
+	/* written once: sh reads a script as it runs it */
+	if (access(script, F_OK) < 0) {
+		f = fopen(script, "w");
+		ck_assert_ptr_nonnull(f);
+		fprintf(f, "trap '' TERM\necho started >> %s\nwhile :; do sleep 1; done\n",
+			marker);
+		ck_assert_int_eq(fclose(f), 0);
+		ck_assert_int_eq(chmod(script, 0755), 0);
+	}
 	snprintf(out, len, "ProxyAutostart http://127.0.0.1:%u StopTimeout=700ms -- /bin/sh %s %s\n",
 		 port, script, tag);
 }
@@ -2195,6 +2199,66 @@ START_TEST(test_reload_worker_conversation)
 }
 END_TEST
 
+/* CFG_MAX_AUTOSTART stubborn lines for backends on ports base, base + 1, ... */
+static void stubborn_set(unsigned base)
+{
+	static char lines[CFG_MAX_AUTOSTART * 200];
+	size_t used = 0;
+
+	for (unsigned i = 0; i < CFG_MAX_AUTOSTART; i++) {
+		stubborn_line(lines + used, sizeof(lines) - used, base + i, "x");
+		used += strlen(lines + used);
+	}
+	write_cfg(lines, true);
+}
+
+/* Slots of removed lines stay in use while their processes stop: a reload that would need
+ * more than HELPER_MAX_SLOTS fails with ENOSPC and changes nothing. */
+START_TEST(test_reload_no_free_slot)
+{
+	unsigned slot[CFG_MAX_AUTOSTART], n;
+	uint32_t digest[CFG_MAX_AUTOSTART];
+	pid_t pid[CFG_MAX_AUTOSTART];
+	int socks[1];
+	struct helper_msg m;
+	pid_t hp;
+
+	stubborn_set(1);
+	hp = spawn_file(1, socks);
+	for (unsigned i = 0; i < CFG_MAX_AUTOSTART; i++)
+		ck_assert_int_gt(ask(socks[0], HMSG_START, i).pid, 0);
+	/* all removed (other backends): the first set stops for 0.7 s, the second starts */
+	stubborn_set(101);
+	reload_ok(socks[0], slot, CFG_MAX_AUTOSTART);
+	for (unsigned i = 0; i < CFG_MAX_AUTOSTART; i++) {
+		m = ask(socks[0], HMSG_START, slot[i]);
+		ck_assert_uint_eq(m.state, HB_RUNNING);
+		pid[i] = m.pid;
+	}
+	/* a third set while the first still stops: 16 + 16 + 16 slots */
+	stubborn_set(201);
+	ck_assert_uint_eq(reload(socks[0], slot, digest, &n), ENOSPC);
+	ck_assert(log_has("more than 32: try again once the removed ones are gone; nothing "
+			  "changed"));
+	for (unsigned i = 0; i < CFG_MAX_AUTOSTART; i++) {
+		m = ask(socks[0], HMSG_STATUS, CFG_MAX_AUTOSTART + i);
+		ck_assert_uint_eq(m.state, HB_RUNNING);
+		ck_assert_int_eq(m.pid, pid[i]);
+	}
+	/* once the first set is gone, there is room */
+	for (unsigned i = 0; i < CFG_MAX_AUTOSTART; i++) {
+		for (int k = 0; k < 200 && ask(socks[0], HMSG_STATUS, i).state != HB_STOPPED; k++)
+			sleep_ms(25);
+		m = ask(socks[0], HMSG_STATUS, i);
+		ck_assert_uint_eq(m.state, HB_STOPPED);
+		ck_assert_uint_eq(m.starts, 0);  /* retired */
+	}
+	reload_ok(socks[0], slot, CFG_MAX_AUTOSTART);
+	close_all(socks, 1);
+	ck_assert_int_eq(wait_exit(hp, 10000), 0);
+}
+END_TEST
+
 /* Spawned without a file (spliced without -c), a reload reads the built-in configuration:
  * what the test put in cfg is gone, the built-in entries (the demo's, when it is there)
  * are mapped to slots. */
@@ -2297,6 +2361,7 @@ int main(void)
 	add_process_tcase(s, "reload_broken", test_reload_broken_changes_nothing);
 	add_process_tcase(s, "reload_worker_conv", test_reload_worker_conversation);
 	add_process_tcase(s, "reload_builtin", test_reload_builtin);
+	add_process_tcase(s, "reload_no_free_slot", test_reload_no_free_slot);
 
 	return ck_run_suite(s);
 }
