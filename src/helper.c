@@ -1371,6 +1371,10 @@ static int helper_reload_prepare(const struct helper *h, struct helper_reload *r
 		ret = helper_reload_allowed(h, r, &r->sp[i], msg, len);
 		if (ret < 0)
 			return ret;
+		if (!h->started_root && (r->sp[i].a.user[0] || r->sp[i].a.group[0]))
+			log_warn("helper", "reload: %s:%u: not started as root: ProxyAutostart %s "
+				 "runs as uid %u, User=/Group= cannot be applied", r->file,
+				 r->sp[i].a.line, r->sp[i].name, (unsigned)r->sp[i].uid);
 		r->slot[i] = -1;
 		for (unsigned s = 0; s < h->nb && r->slot[i] < 0; s++) {
 			const struct helper_backend *b = &h->b[s];

@@ -206,6 +206,171 @@ START_TEST(test_check_ready_table)
 }
 END_TEST
 
+/* The serving side's check of what follows READY: states, MAPPED, RELOADED. */
+START_TEST(test_check_reply_table)
+{
+	struct helper_msg mapped = { .magic = HELPER_MSG_MAGIC, .type = HMSG_MAPPED,
+				     .backend = 3, .starts = HELPER_MAX_SLOTS - 1,
+				     .backoff_ms = 0xdeadbeef };
+	struct helper_msg done = { .magic = HELPER_MSG_MAGIC, .type = HMSG_RELOADED,
+				   .backend = CFG_MAX_AUTOSTART };
+	struct helper_msg ready = { .magic = HELPER_MSG_MAGIC, .type = HMSG_READY };
+	struct msg_case c[] = {
+		{ "state", sizeof(struct helper_msg), state_msg(HELPER_MAX_SLOTS - 1, 1, 5), true },
+		{ "mapped", sizeof(struct helper_msg), mapped, true },
+		{ "reloaded", sizeof(struct helper_msg), done, true },
+		{ "reload failed", sizeof(struct helper_msg), done, true },
+		{ "short", 23, mapped, false },
+		{ "magic", sizeof(struct helper_msg), mapped, false },
+		{ "state slot", sizeof(struct helper_msg), state_msg(HELPER_MAX_SLOTS, 0, 0), false },
+		{ "mapped entry", sizeof(struct helper_msg), mapped, false },
+		{ "mapped slot", sizeof(struct helper_msg), mapped, false },
+		{ "mapped pid", sizeof(struct helper_msg), mapped, false },
+		{ "reloaded count", sizeof(struct helper_msg), done, false },
+		{ "failed count", sizeof(struct helper_msg), done, false },
+		{ "errno range", sizeof(struct helper_msg), done, false },
+		{ "reloaded pid", sizeof(struct helper_msg), done, false },
+		{ "ready", sizeof(struct helper_msg), ready, false },
+		{ "request", sizeof(struct helper_msg), req(HMSG_RELOAD, 0), false },
+	};
+
+	c[3].m.backend = 0;
+	c[3].m.state = ENOENT;
+	c[5].m.magic = 1;
+	c[7].m.backend = CFG_MAX_AUTOSTART;
+	c[8].m.starts = HELPER_MAX_SLOTS;
+	c[9].m.pid = 1;
+	c[10].m.backend = CFG_MAX_AUTOSTART + 1;
+	c[11].m.state = EINVAL;
+	c[11].m.backend = 1;
+	c[12].m.state = 4096;
+	c[12].m.backend = 0;
+	c[13].m.pid = 2;
+	for (unsigned i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		const char *why = NULL;
+		int ret = helper_msg_check_reply(&c[i].m, c[i].len, &why);
+
+		ck_assert_msg((ret == 0) == c[i].ok, "%s: %d", c[i].name, ret);
+		if (!c[i].ok)
+			ck_assert_msg(ret == -EPROTO && why && *why, "%s", c[i].name);
+	}
+}
+END_TEST
+
+/* RELOAD is a request like the others, with every field but the type zero. */
+START_TEST(test_check_request_reload)
+{
+	struct helper_msg m = req(HMSG_RELOAD, 0);
+	const char *why = NULL;
+
+	ck_assert_int_eq(helper_msg_check_request(&m, sizeof(m), HELPER_MAX_SLOTS, &why), 0);
+	m.backend = 1;
+	ck_assert_int_eq(helper_msg_check_request(&m, sizeof(m), HELPER_MAX_SLOTS, &why), -EPROTO);
+	m = req(HMSG_START, HELPER_MAX_SLOTS - 1);
+	ck_assert_int_eq(helper_msg_check_request(&m, sizeof(m), HELPER_MAX_SLOTS, &why), 0);
+	m = req(HMSG_START, HELPER_MAX_SLOTS);
+	ck_assert_int_eq(helper_msg_check_request(&m, sizeof(m), HELPER_MAX_SLOTS, &why), -EPROTO);
+	m = req(HMSG_MAPPED, 0);
+	ck_assert_int_eq(helper_msg_check_request(&m, sizeof(m), HELPER_MAX_SLOTS, &why), -EPROTO);
+}
+END_TEST
+
+/* A config with one ProxyAutostart entry, built by hand (no file, no stat). */
+static struct config *digest_cfg(void)
+{
+	struct config *c = calloc(1, sizeof(*c));
+	struct cfg_autostart *a;
+	static const char text[] = "/bin/app\0-p\08000";
+	static const char env[] = "A=1\0B=2";
+
+	ck_assert_ptr_nonnull(c);
+	config_defaults(c);
+	c->nbackend = 1;
+	snprintf(c->backend[0].name, sizeof(c->backend[0].name), "http://127.0.0.1:8000");
+	c->nautostart = 1;
+	a = &c->autostart[0];
+	memcpy(a->text, text, sizeof(text));
+	a->argc = 3;
+	a->argv_off[1] = 9;
+	a->argv_off[2] = 12;
+	memcpy(a->envtext, env, sizeof(env));
+	a->nenv = 2;
+	a->env_off[1] = 4;
+	a->start_timeout_ms = 1000;
+	a->backoff_min_ms = 100;
+	a->backoff_max_ms = 1000;
+	a->stop_timeout_ms = 1000;
+	a->queue = 16;
+	a->line = 7;
+	return c;
+}
+
+/* The digest is a function of what defines the process, and of nothing else. */
+START_TEST(test_autostart_digest)
+{
+	struct config *c = digest_cfg(), *d = digest_cfg();
+	struct cfg_autostart *a = &c->autostart[0];
+	uint32_t base = helper_autostart_digest(c, a);
+	uint32_t seen[16];
+	unsigned n = 0;
+
+	/* stable: the same entry, another copy, another time */
+	ck_assert_uint_eq(helper_autostart_digest(d, &d->autostart[0]), base);
+	ck_assert_uint_eq(helper_autostart_digest(c, a), base);
+	/* what updates in place does not count */
+	a->start_timeout_ms = 5;
+	a->stop_timeout_ms = 5;
+	a->backoff_min_ms = a->backoff_max_ms = 5;
+	a->queue = 1;
+	a->line = 99;
+	ck_assert_uint_eq(helper_autostart_digest(c, a), base);
+	/* each of these does, and differently */
+	seen[n++] = base;
+#define CHANGED(what) do {                                                              \
+		struct config *x = digest_cfg();                                         \
+		struct cfg_autostart *e = &x->autostart[0];                              \
+		uint32_t v;                                                              \
+		(void)e;                                                                 \
+		what;                                                                    \
+		v = helper_autostart_digest(x, e);                                       \
+		for (unsigned k = 0; k < n; k++)                                         \
+			ck_assert_msg(v != seen[k], "%s: digest not changed", #what);     \
+		seen[n++] = v;                                                           \
+		free(x);                                                                 \
+	} while (0)
+	CHANGED(x->backend[0].name[20] = '1');
+	CHANGED(e->text[14] = '1');                        /* an argument */
+	CHANGED(e->argc = 2);                              /* one argument fewer */
+	CHANGED(e->argv_off[2] = 13);                      /* "-p", "000": not "-p", "8000" */
+	CHANGED(e->envtext[2] = '2');
+	CHANGED(e->nenv = 1);
+	CHANGED(strcpy(e->user, "daemon"));
+	CHANGED(strcpy(e->group, "daemon"));
+	CHANGED(strcpy(x->user, "www-data"));              /* the server's User, used here */
+	CHANGED(strcpy(e->dir, "/srv"));
+	CHANGED(strcpy(e->output, "/var/log/app.log"));
+#undef CHANGED
+	/* words are delimited: ("ab", "c") is not ("a", "bc") */
+	memcpy(d->autostart[0].text, "/bin/ab\0c", 10);
+	d->autostart[0].argc = 2;
+	d->autostart[0].argv_off[1] = 8;
+	base = helper_autostart_digest(d, &d->autostart[0]);
+	memcpy(d->autostart[0].text, "/bin/a\0bc", 10);
+	d->autostart[0].argv_off[1] = 7;
+	ck_assert_uint_ne(helper_autostart_digest(d, &d->autostart[0]), base);
+	/* a malformed entry is hashed without reading past its buffers (ASan checks) */
+	memset(d->autostart[0].text, 'x', sizeof(d->autostart[0].text));
+	d->autostart[0].argv_off[0] = 60000;
+	d->autostart[0].argc = 1000;
+	d->autostart[0].nenv = 1000;
+	d->autostart[0].backend = 5;
+	memset(d->autostart[0].dir, 'x', sizeof(d->autostart[0].dir));
+	(void)helper_autostart_digest(d, &d->autostart[0]);
+	free(c);
+	free(d);
+}
+END_TEST
+
 /* ---- backoff ---- */
 
 START_TEST(test_backoff_doubles_to_max)
@@ -410,7 +575,8 @@ static int recv_state(int fd, int ms, struct helper_msg *m)
 	n = recv(fd, m, sizeof(*m), MSG_TRUNC);
 	if (n <= 0)
 		return -1;
-	ck_assert_msg(helper_msg_check_state(m, n, cfg->nautostart, &why) == 0,
+	/* after a reload, slots go beyond config.autostart */
+	ck_assert_msg(helper_msg_check_state(m, n, HELPER_MAX_SLOTS, &why) == 0,
 		      "bad state message from the helper: %s", why);
 	return 1;
 }
@@ -1666,6 +1832,467 @@ START_TEST(test_privs_not_root)
 }
 END_TEST
 
+/* ---- reload ---- */
+
+static char cfgpath[128];
+
+/* Writes the configuration file (replaced whole, as an editor saving it would) with
+ * ProxyAutostart lines `lines`, for backends on ports 1, 2, ... of 127.0.0.1 (never
+ * connected to: the helper only starts processes), and loads it into cfg as the serving
+ * side would. */
+static void write_cfg(const char *lines, bool load)
+{
+	char tmp[160], text[4096];
+	struct config_error err;
+	FILE *f;
+
+	snprintf(cfgpath, sizeof(cfgpath), "%s/spliced.conf", dir);
+	snprintf(tmp, sizeof(tmp), "%s.new", cfgpath);
+	snprintf(text, sizeof(text), "Listen 127.0.0.1:1\n%sProxyPass / http://127.0.0.1:1/\n%s",
+		 root ? "User nobody\n" : "# not root\n", lines);
+	f = fopen(tmp, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(fputs(text, f), 0);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(chmod(tmp, 0644), 0);
+	ck_assert_int_eq(rename(tmp, cfgpath), 0);
+	if (!load)
+		return;
+	config_free(cfg);
+	ck_assert_msg(config_load(cfg, cfgpath, &err) == 0, "%s:%u: %s", err.file, err.line,
+		      err.msg);
+}
+
+static pid_t spawn_file(unsigned n, int *socks)
+{
+	char msg[256];
+	pid_t pid = helper_spawn(cfg, cfgpath, n, socks, msg, sizeof(msg));
+
+	ck_assert_msg(pid > 0, "helper_spawn: %d %s", (int)pid, msg);
+	return pid;
+}
+
+/* Sends HMSG_RELOAD on fd and reads the answer (state messages in between skipped, every
+ * datagram checked): the slot and digest of each entry, their count in *n. Returns the
+ * RELOADED state: 0 or an errno. */
+static unsigned reload(int fd, unsigned *slot, uint32_t *digest, unsigned *n)
+{
+	struct helper_msg m;
+
+	*n = 0;
+	while (recv_state(fd, 0, &m) > 0)
+		;
+	send_req(fd, HMSG_RELOAD, 0);
+	for (unsigned k = 0; k < 200; k++) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		const char *why = "";
+		ssize_t len;
+
+		ck_assert_msg(poll(&p, 1, 5000) == 1, "no answer to RELOAD");
+		len = recv(fd, &m, sizeof(m), MSG_TRUNC);
+		ck_assert_msg(len > 0, "conversation ended during a reload");
+		ck_assert_msg(helper_msg_check_reply(&m, len, &why) == 0, "bad reply: %s", why);
+		if (m.type == HMSG_MAPPED) {
+			ck_assert_uint_eq(m.backend, *n);
+			slot[*n] = m.starts;
+			digest[(*n)++] = m.backoff_ms;
+		} else if (m.type == HMSG_RELOADED) {
+			ck_assert_uint_eq(m.backend, m.state ? 0 : *n);
+			return m.state;
+		}
+	}
+	ck_abort_msg("no RELOADED");
+	return 0;
+}
+
+/* Reloads with success and checks that the helper read what we read: n entries, each
+ * digest the one of our own parse. */
+static void reload_ok(int fd, unsigned *slot, unsigned want_n)
+{
+	uint32_t digest[CFG_MAX_AUTOSTART];
+	unsigned n;
+
+	ck_assert_uint_eq(reload(fd, slot, digest, &n), 0);
+	ck_assert_uint_eq(n, want_n);
+	ck_assert_uint_eq(cfg->nautostart, want_n);
+	for (unsigned i = 0; i < n; i++)
+		ck_assert_uint_eq(digest[i], helper_autostart_digest(cfg, &cfg->autostart[i]));
+}
+
+/* An unchanged line keeps its slot and its process; new lines are mapped to new slots,
+ * stopped until asked; the timeouts of a kept line are updated in place. */
+START_TEST(test_reload_unchanged_and_new)
+{
+	unsigned slot[CFG_MAX_AUTOSTART];
+	char line[128];
+	int socks[2];
+	struct helper_msg m;
+	pid_t hp, pid1;
+
+	write_cfg("ProxyAutostart http://127.0.0.1:1 -- /bin/sleep 30\n", true);
+	hp = spawn_file(2, socks);
+	m = ask(socks[1], HMSG_START, 0);
+	ck_assert_uint_eq(m.state, HB_RUNNING);
+	pid1 = m.pid;
+	write_cfg("ProxyAutostart http://127.0.0.1:2 -- /bin/sleep 31\n"
+		  "ProxyAutostart http://127.0.0.1:1 StopTimeout=300ms Queue=3 -- /bin/sleep 30\n",
+		  true);
+	reload_ok(socks[1], slot, 2);
+	ck_assert_uint_eq(slot[1], 0);  /* the same line, now second, keeps its slot */
+	ck_assert_uint_ne(slot[0], 0);
+	ck_assert_uint_lt(slot[0], HELPER_MAX_SLOTS);
+	snprintf(line, sizeof(line), "reload: backend http://127.0.0.1:1 unchanged (pid %d)",
+		 (int)pid1);
+	ck_assert_msg(log_has(line), "log lacks '%s'", line);
+	ck_assert(log_has("reload: backend http://127.0.0.1:2 new (slot "));
+	m = ask(socks[1], HMSG_STATUS, 0);
+	ck_assert_uint_eq(m.state, HB_RUNNING);
+	ck_assert_int_eq(m.pid, pid1);
+	ck_assert_uint_eq(m.starts, 1);
+	/* the new one waits for a START, from any conversation */
+	m = ask(socks[0], HMSG_STATUS, slot[0]);
+	ck_assert_uint_eq(m.state, HB_STOPPED);
+	ck_assert_uint_eq(m.starts, 0);
+	m = ask(socks[0], HMSG_START, slot[0]);
+	ck_assert_uint_eq(m.state, HB_RUNNING);
+	ck_assert_int_ne(m.pid, pid1);
+	uid_is(m.pid, want_uid());
+	/* the StopTimeout read by the reload applies: a backend ignoring SIGTERM is killed
+	 * after 0.3 s, said so in the log */
+	ck_assert_int_eq(kill(pid1, SIGSTOP), 0);
+	for (int k = 0; k < 500 && proc_status(pid1, "State")[0] != 'T'; k++)
+		sleep_ms(10);  /* else a pending SIGTERM (15) is taken before SIGSTOP (19) */
+	ck_assert_str_eq(proc_status(pid1, "State"), "T (stopped)");
+	m = ask(socks[1], HMSG_STOP, 0);
+	ck_assert(wait_gone(pid1, 5000));
+	ck_assert(log_has("did not stop within 0.3 s of SIGTERM: SIGKILL"));
+	/* the helper's shutdown stops every slot, the new ones too */
+	close(socks[0]);
+	ck_assert_int_eq(helper_shutdown(hp, socks[1], cfg), 0);
+}
+END_TEST
+
+/* A removed line's process is stopped and its slot retired: requests for it are answered
+ * HB_STOPPED and start nothing. */
+START_TEST(test_reload_removed)
+{
+	unsigned slot[CFG_MAX_AUTOSTART];
+	int socks[1];
+	struct helper_msg m;
+	pid_t hp, pid0, pid1;
+
+	write_cfg("ProxyAutostart http://127.0.0.1:1 -- /bin/sleep 30\n"
+		  "ProxyAutostart http://127.0.0.1:2 -- /bin/sleep 31\n", true);
+	hp = spawn_file(1, socks);
+	pid0 = ask(socks[0], HMSG_START, 0).pid;
+	m = ask(socks[0], HMSG_START, 1);
+	ck_assert_uint_eq(m.state, HB_RUNNING);
+	pid1 = m.pid;
+	write_cfg("ProxyAutostart http://127.0.0.1:1 -- /bin/sleep 30\n", true);
+	reload_ok(socks[0], slot, 1);
+	ck_assert_uint_eq(slot[0], 0);
+	ck_assert(log_has("reload: backend http://127.0.0.1:2 removed, stopping"));
+	ck_assert(wait_state(socks[0], 1, HB_STOPPED, 0, 5000, NULL));
+	ck_assert(wait_gone(pid1, 5000));
+	/* retired: nothing is started for it, its history is gone */
+	m = ask(socks[0], HMSG_START, 1);
+	ck_assert_uint_eq(m.state, HB_STOPPED);
+	ck_assert_uint_eq(m.starts, 0);
+	ck_assert_int_eq(m.pid, 0);
+	m = ask(socks[0], HMSG_STATUS, 1);
+	ck_assert_uint_eq(m.state, HB_STOPPED);
+	/* a slot never used is answered the same way */
+	m = ask(socks[0], HMSG_START, HELPER_MAX_SLOTS - 1);
+	ck_assert_uint_eq(m.state, HB_STOPPED);
+	/* the kept one runs on */
+	m = ask(socks[0], HMSG_STATUS, 0);
+	ck_assert_uint_eq(m.state, HB_RUNNING);
+	ck_assert_int_eq(m.pid, pid0);
+	close_all(socks, 1);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
+	ck_assert(wait_gone(pid0, 1000));
+}
+END_TEST
+
+/* A backend that ignores SIGTERM (its group's sleeps die; the loop goes on), so that its
+ * stop lasts its StopTimeout. The word `tag` makes the command differ. */
+static void stubborn_line(char *out, size_t len, unsigned port, const char *tag)
+{
+	char script[160];
+	FILE *f;
+
+	snprintf(script, sizeof(script), "%s/stubborn.sh", dir);
+	/* written once: sh reads a script as it runs it */
+	if (access(script, F_OK) < 0) {
+		f = fopen(script, "w");
+		ck_assert_ptr_nonnull(f);
+		fprintf(f, "trap '' TERM\necho started >> %s\nwhile :; do sleep 1; done\n",
+			marker);
+		ck_assert_int_eq(fclose(f), 0);
+		ck_assert_int_eq(chmod(script, 0755), 0);
+	}
+	snprintf(out, len, "ProxyAutostart http://127.0.0.1:%u StopTimeout=700ms -- /bin/sh %s %s\n",
+		 port, script, tag);
+}
+
+/* A changed line (another command, same backend) that was running is restarted: the old
+ * process is stopped, the new slot waits (HB_BACKOFF) and starts only once the old
+ * process group is gone. */
+START_TEST(test_reload_changed_restarts)
+{
+	unsigned slot[CFG_MAX_AUTOSTART];
+	char line[512];
+	int socks[2];
+	struct helper_msg m;
+	pid_t hp, pid1;
+
+	stubborn_line(line, sizeof(line), 1, "one");
+	write_cfg(line, true);
+	hp = spawn_file(2, socks);
+	m = ask(socks[1], HMSG_START, 0);
+	ck_assert_uint_eq(m.state, HB_RUNNING);
+	pid1 = m.pid;
+	ck_assert(wait_count(marker, "started", 1, 5000));
+	stubborn_line(line, sizeof(line), 1, "two");
+	write_cfg(line, true);
+	reload_ok(socks[1], slot, 1);
+	ck_assert_uint_ne(slot[0], 0);
+	ck_assert(log_has("reload: backend http://127.0.0.1:1 changed, restarting"));
+	/* the workers hear that the new slot waits, then that it runs: by then the old
+	 * process is gone (it was SIGKILLed after its StopTimeout) */
+	ck_assert(wait_state(socks[0], slot[0], HB_BACKOFF, 0, 5000, &m));
+	ck_assert_uint_eq(m.backoff_ms, 0);
+	ck_assert(wait_state(socks[0], slot[0], HB_RUNNING, 0, 5000, &m));
+	ck_assert_msg(kill(pid1, 0) < 0 && errno == ESRCH, "the new process started while "
+		      "the old one %d still ran", (int)pid1);
+	ck_assert(log_has("did not stop within 0.7 s of SIGTERM: SIGKILL"));
+	ck_assert_int_ne(m.pid, pid1);
+	ck_assert_uint_eq(m.starts, 1);
+	ck_assert(wait_count(marker, "started", 2, 5000));
+	/* the old slot is retired */
+	m = ask(socks[1], HMSG_STATUS, 0);
+	ck_assert_uint_eq(m.state, HB_STOPPED);
+	ck_assert_uint_eq(m.starts, 0);
+	close_all(socks, 2);
+	ck_assert_int_eq(wait_exit(hp, 10000), 0);
+}
+END_TEST
+
+/* A changed line that was not wanted running (stopped just before) is not started by the
+ * reload; a START for it waits until the old process is gone. */
+START_TEST(test_reload_start_waits_for_old)
+{
+	unsigned slot[CFG_MAX_AUTOSTART];
+	char line[512];
+	int socks[1];
+	struct helper_msg m;
+	pid_t hp, pid1;
+
+	stubborn_line(line, sizeof(line), 1, "one");
+	write_cfg(line, true);
+	hp = spawn_file(1, socks);
+	pid1 = ask(socks[0], HMSG_START, 0).pid;
+	ck_assert(wait_count(marker, "started", 1, 5000));
+	send_req(socks[0], HMSG_STOP, 0);
+	ck_assert(wait_state(socks[0], 0, HB_STOPPING, 0, 2000, NULL));
+	stubborn_line(line, sizeof(line), 1, "two");
+	write_cfg(line, true);
+	reload_ok(socks[0], slot, 1);
+	ck_assert(log_has("reload: backend http://127.0.0.1:1 changed"));
+	ck_assert(!log_has("changed, restarting"));
+	m = ask(socks[0], HMSG_STATUS, slot[0]);
+	ck_assert_uint_eq(m.state, HB_STOPPED);
+	m = ask(socks[0], HMSG_START, slot[0]);
+	ck_assert_uint_eq(m.state, HB_BACKOFF);
+	ck_assert(wait_state(socks[0], slot[0], HB_RUNNING, 0, 5000, &m));
+	ck_assert_msg(kill(pid1, 0) < 0 && errno == ESRCH, "started while the old one ran");
+	close_all(socks, 1);
+	ck_assert_int_eq(wait_exit(hp, 10000), 0);
+}
+END_TEST
+
+/* A reload that cannot be carried out changes nothing and says why. */
+START_TEST(test_reload_broken_changes_nothing)
+{
+	unsigned slot[CFG_MAX_AUTOSTART], n;
+	uint32_t digest[CFG_MAX_AUTOSTART];
+	int socks[1];
+	struct helper_msg m;
+	pid_t hp, pid1;
+
+	write_cfg("ProxyAutostart http://127.0.0.1:1 -- /bin/sleep 30\n", true);
+	hp = spawn_file(1, socks);
+	pid1 = ask(socks[0], HMSG_START, 0).pid;
+	/* a syntax error: the file and line are logged */
+	write_cfg("ProxyAutostart http://127.0.0.1:1 -- /bin/sleep 31\nNoSuchDirective 1\n", false);
+	ck_assert_uint_eq(reload(socks[0], slot, digest, &n), EINVAL);
+	ck_assert_uint_eq(n, 0);
+	ck_assert(log_has("reload: "));
+	ck_assert(log_has("spliced.conf:5: "));
+	ck_assert(log_has("; nothing changed"));
+	/* the file gone */
+	ck_assert_int_eq(unlink(cfgpath), 0);
+	ck_assert_uint_eq(reload(socks[0], slot, digest, &n), ENOENT);
+	if (root) {
+		/* an unknown user (not root, User= does not apply) */
+		write_cfg("ProxyAutostart http://127.0.0.1:1 User=no-such-user-here -- "
+			  "/bin/sleep 31\n", false);
+		ck_assert_uint_ne(reload(socks[0], slot, digest, &n), 0);
+		ck_assert(log_has("spliced.conf:4: ProxyAutostart http://127.0.0.1:1: "));
+		/* the helper became nobody at start-up: it cannot switch to daemon */
+		write_cfg("ProxyAutostart http://127.0.0.1:1 User=daemon -- /bin/sleep 31\n",
+			  false);
+		ck_assert_uint_eq(reload(socks[0], slot, digest, &n), EPERM);
+		ck_assert(log_has("ProxyAutostart http://127.0.0.1:1 would run as uid 1 gid 1; "
+				  "the helper runs as uid 65534 gid 65534 since start-up: restart "
+				  "spliced"));
+		/* a file the helper (now nobody) cannot read */
+		write_cfg("ProxyAutostart http://127.0.0.1:1 -- /bin/sleep 31\n", false);
+		ck_assert_int_eq(chmod(cfgpath, 0600), 0);
+		ck_assert_uint_eq(reload(socks[0], slot, digest, &n), EACCES);
+		ck_assert(log_has("(the helper reads it as its own user, which must be able to)"));
+	}
+	/* nothing changed */
+	m = ask(socks[0], HMSG_STATUS, 0);
+	ck_assert_uint_eq(m.state, HB_RUNNING);
+	ck_assert_int_eq(m.pid, pid1);
+	ck_assert_uint_eq(m.starts, 1);
+	m = ask(socks[0], HMSG_STATUS, 1);
+	ck_assert_uint_eq(m.state, HB_STOPPED);
+	ck_assert_uint_eq(m.starts, 0);
+	ck_assert_uint_eq(count_str(logpath, "stopping backend"), 0);
+	/* and a good file afterwards is taken */
+	write_cfg("ProxyAutostart http://127.0.0.1:1 -- /bin/sleep 30\n", true);
+	reload_ok(socks[0], slot, 1);
+	ck_assert_uint_eq(slot[0], 0);
+	m = ask(socks[0], HMSG_STATUS, 0);
+	ck_assert_int_eq(m.pid, pid1);
+	close_all(socks, 1);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
+}
+END_TEST
+
+/* Only the serving process's own conversation may ask for a reload: on a worker's it
+ * ends that conversation, as any invalid request does. */
+START_TEST(test_reload_worker_conversation)
+{
+	unsigned slot[CFG_MAX_AUTOSTART];
+	int socks[3];
+	struct helper_msg m;
+	pid_t hp;
+
+	write_cfg("ProxyAutostart http://127.0.0.1:1 -- /bin/sleep 30\n", true);
+	hp = spawn_file(3, socks);
+	write_cfg("ProxyAutostart http://127.0.0.1:1 -- /bin/sleep 31\n", false);
+	send_req(socks[1], HMSG_RELOAD, 0);
+	ck_assert(wait_eof(socks[1], 2000));
+	ck_assert(log_has("conversation 1 ended: reload asked on a worker's conversation"));
+	ck_assert(!log_has("reload: reading"));
+	/* nothing was reloaded; the other conversations go on */
+	m = ask(socks[0], HMSG_STATUS, 0);
+	ck_assert_uint_eq(m.state, HB_STOPPED);
+	write_cfg("ProxyAutostart http://127.0.0.1:1 -- /bin/sleep 30\n", true);
+	reload_ok(socks[2], slot, 1);
+	ck_assert_uint_eq(slot[0], 0);
+	close_all(socks, 3);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
+}
+END_TEST
+
+/* CFG_MAX_AUTOSTART stubborn lines for backends on ports base, base + 1, ... */
+static void stubborn_set(unsigned base)
+{
+	static char lines[CFG_MAX_AUTOSTART * 200];
+	size_t used = 0;
+
+	for (unsigned i = 0; i < CFG_MAX_AUTOSTART; i++) {
+		stubborn_line(lines + used, sizeof(lines) - used, base + i, "x");
+		used += strlen(lines + used);
+	}
+	write_cfg(lines, true);
+}
+
+/* Slots of removed lines stay in use while their processes stop: a reload that would need
+ * more than HELPER_MAX_SLOTS fails with ENOSPC and changes nothing. */
+START_TEST(test_reload_no_free_slot)
+{
+	unsigned slot[CFG_MAX_AUTOSTART], n;
+	uint32_t digest[CFG_MAX_AUTOSTART];
+	pid_t pid[CFG_MAX_AUTOSTART];
+	int socks[1];
+	struct helper_msg m;
+	pid_t hp;
+
+	stubborn_set(1);
+	hp = spawn_file(1, socks);
+	for (unsigned i = 0; i < CFG_MAX_AUTOSTART; i++)
+		ck_assert_int_gt(ask(socks[0], HMSG_START, i).pid, 0);
+	/* all removed (other backends): the first set stops for 0.7 s, the second starts */
+	stubborn_set(101);
+	reload_ok(socks[0], slot, CFG_MAX_AUTOSTART);
+	for (unsigned i = 0; i < CFG_MAX_AUTOSTART; i++) {
+		m = ask(socks[0], HMSG_START, slot[i]);
+		ck_assert_uint_eq(m.state, HB_RUNNING);
+		pid[i] = m.pid;
+	}
+	/* a third set while the first still stops: 16 + 16 + 16 slots */
+	stubborn_set(201);
+	ck_assert_uint_eq(reload(socks[0], slot, digest, &n), ENOSPC);
+	ck_assert(log_has("more than 32: try again once the removed ones are gone; nothing "
+			  "changed"));
+	for (unsigned i = 0; i < CFG_MAX_AUTOSTART; i++) {
+		m = ask(socks[0], HMSG_STATUS, CFG_MAX_AUTOSTART + i);
+		ck_assert_uint_eq(m.state, HB_RUNNING);
+		ck_assert_int_eq(m.pid, pid[i]);
+	}
+	/* once the first set is gone, there is room */
+	for (unsigned i = 0; i < CFG_MAX_AUTOSTART; i++) {
+		for (int k = 0; k < 200 && ask(socks[0], HMSG_STATUS, i).state != HB_STOPPED; k++)
+			sleep_ms(25);
+		m = ask(socks[0], HMSG_STATUS, i);
+		ck_assert_uint_eq(m.state, HB_STOPPED);
+		ck_assert_uint_eq(m.starts, 0);  /* retired */
+	}
+	reload_ok(socks[0], slot, CFG_MAX_AUTOSTART);
+	close_all(socks, 1);
+	ck_assert_int_eq(wait_exit(hp, 10000), 0);
+}
+END_TEST
+
+/* Spawned without a file (spliced without -c), a reload reads the built-in configuration:
+ * what the test put in cfg is gone, the built-in entries (the demo's, when it is there)
+ * are mapped to slots. */
+START_TEST(test_reload_builtin)
+{
+	unsigned slot[CFG_MAX_AUTOSTART];
+	struct config *b = calloc(1, sizeof(*b));
+	struct config_error err;
+	int socks[1];
+	struct helper_msg m;
+	pid_t hp, pid1;
+
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(config_builtin(b, &err), 0);
+	as_script("", NULL);
+	hp = spawn(1, socks);
+	pid1 = ask(socks[0], HMSG_START, 0).pid;
+	ck_assert_int_gt(pid1, 0);
+	config_free(cfg);
+	*cfg = *b;  /* what the serving side parsed; cfg is freed by teardown */
+	free(b);
+	reload_ok(socks[0], slot, cfg->nautostart);
+	ck_assert(log_has("reload: reading the built-in configuration"));
+	ck_assert(log_has("reload: backend http://127.0.0.1:1 removed, stopping"));
+	ck_assert(wait_gone(pid1, 5000));
+	for (unsigned i = 0; i < cfg->nautostart; i++) {
+		m = ask(socks[0], HMSG_STATUS, slot[i]);
+		ck_assert_uint_eq(m.state, HB_STOPPED);
+	}
+	close_all(socks, 1);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
+}
+END_TEST
+
 /* One TCase per behaviour of the helper process, each test in its own temp dir and log. */
 static void add_process_tcase(Suite *s, const char *name, const TTest *test)
 {
@@ -1687,6 +2314,9 @@ int main(void)
 	tcase_add_test(tc, test_check_state_table);
 	tcase_add_test(tc, test_request_fields);
 	tcase_add_test(tc, test_check_ready_table);
+	tcase_add_test(tc, test_check_reply_table);
+	tcase_add_test(tc, test_check_request_reload);
+	tcase_add_test(tc, test_autostart_digest);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("backoff");
@@ -1724,6 +2354,14 @@ int main(void)
 	add_process_tcase(s, "privs_refuse_server_group", test_privs_refuse_server_group_root);
 	add_process_tcase(s, "log_reopen", test_log_reopen_no_symlink);
 	add_process_tcase(s, "privs_not_root", test_privs_not_root);
+	add_process_tcase(s, "reload_unchanged_new", test_reload_unchanged_and_new);
+	add_process_tcase(s, "reload_removed", test_reload_removed);
+	add_process_tcase(s, "reload_changed", test_reload_changed_restarts);
+	add_process_tcase(s, "reload_start_waits", test_reload_start_waits_for_old);
+	add_process_tcase(s, "reload_broken", test_reload_broken_changes_nothing);
+	add_process_tcase(s, "reload_worker_conv", test_reload_worker_conversation);
+	add_process_tcase(s, "reload_builtin", test_reload_builtin);
+	add_process_tcase(s, "reload_no_free_slot", test_reload_no_free_slot);
 
 	return ck_run_suite(s);
 }
