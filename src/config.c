@@ -55,7 +55,9 @@ struct cfg_define {
 
 struct cfg_ctx {
 	struct config *cfg;
-	struct config_error *err;
+	struct config_error *err;      /* where the parse is (file, line) and the message */
+	struct config_errors *errs;    /* every error so far */
+	bool stop;                     /* the error being made ends the parse */
 	const char *directive;         /* canonical name, prefixed to messages; NULL = none */
 	unsigned scope;                /* the <VirtualHost> being read; 0 = main server */
 	char root[CFG_PATH_MAX];       /* ServerRoot: relative Include paths; "" = the main
@@ -124,6 +126,25 @@ static int cfg_fail(struct cfg_ctx *ctx, const char *fmt, ...)
 	vsnprintf(err->msg + off, sizeof(err->msg) - off, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
+}
+
+/* Keeps the error in ctx->err (cfg_fail()'s) in the list. Returns 0 to read on, or
+ * -ECANCELED when the parse ends there (ctx->stop, or the list is full). */
+static int cfg_record(struct cfg_ctx *ctx)
+{
+	struct config_errors *errs = ctx->errs;
+
+	if (errs->n < CFG_MAX_ERRORS)
+		errs->e[errs->n++] = *ctx->err;
+	return ctx->stop || errs->n == CFG_MAX_ERRORS ? -ECANCELED : 0;
+}
+
+/* Ends the parse with the error cfg_fail() just formatted: the block structure is broken
+ * or the text cannot be read on, so what follows would only give errors that are not. */
+static int cfg_record_stop(struct cfg_ctx *ctx)
+{
+	ctx->stop = true;
+	return cfg_record(ctx);
 }
 
 /* A value quoted back to the user: bounded, and without control bytes, so a hostile or
@@ -1814,11 +1835,13 @@ static int cfg_expand(struct cfg_ctx *ctx, const char *in, char *out)
 	return 0;
 }
 
-/* One file of an Include: parsed in place, errors name that file. */
+/* One file of an Include: parsed in place, errors name that file (and are recorded
+ * here). Returns 0, or -ECANCELED when the parse ends. */
 static int cfg_include_file(struct cfg_ctx *ctx, const char *path)
 {
 	char saved[sizeof(ctx->err->file)];
 	unsigned line = ctx->err->line, scope = ctx->scope;
+	const char *directive = ctx->directive;
 	char *text = NULL;
 	size_t len = 0;
 	int rc;
@@ -1826,19 +1849,24 @@ static int cfg_include_file(struct cfg_ctx *ctx, const char *path)
 	memcpy(saved, ctx->err->file, sizeof(saved));
 	snprintf(ctx->err->file, sizeof(ctx->err->file), "%s", path);
 	ctx->err->line = 0;
-	if ((rc = cfg_read_file(path, &text, &len, ctx->err)) < 0)
-		return rc;
+	if (cfg_read_file(path, &text, &len, ctx->err) < 0) {
+		rc = cfg_record(ctx);
+		goto out_restore;
+	}
 	ctx->depth++;
 	rc = cfg_parse_text(ctx, text, len);
 	ctx->depth--;
 	free(text);
-	if (rc == 0 && ctx->scope != scope)
-		rc = cfg_fail(ctx, "<VirtualHost> section is not closed at the end of the file");
-	if (rc < 0)
-		return rc;
+	if (rc == 0 && ctx->scope != scope) {
+		ctx->directive = NULL;
+		cfg_fail(ctx, "<VirtualHost> section is not closed at the end of the file");
+		rc = cfg_record_stop(ctx);
+	}
+out_restore:
 	memcpy(ctx->err->file, saved, sizeof(saved));
 	ctx->err->line = line;
-	return 0;
+	ctx->directive = directive;
+	return rc;
 }
 
 /* Include PATTERN / IncludeOptional PATTERN: the files a glob(7) pattern matches, in
@@ -2293,7 +2321,9 @@ static int cfg_finish(struct cfg_ctx *ctx)
 	return 0;
 }
 
-/* Reads text[0..len) line by line into ctx (the main file or an Include'd one). */
+/* Reads text[0..len) line by line into ctx (the main file or an Include'd one),
+ * recording errors as it goes. Returns 0 at the end of the text, or -ECANCELED when the
+ * parse ends early (every error is recorded either way). */
 static int cfg_parse_text(struct cfg_ctx *ctx, const char *text, size_t len)
 {
 	struct cfg_reader rd = { .text = text, .len = text ? len : 0 };
@@ -2301,8 +2331,10 @@ static int cfg_parse_text(struct cfg_ctx *ctx, const char *text, size_t len)
 	unsigned argc = 0, ncond = ctx->ncond;
 	int rc;
 
-	if (!line)
-		return cfg_fail(ctx, "out of memory");
+	if (!line) {
+		cfg_fail(ctx, "out of memory");
+		return cfg_record_stop(ctx);
+	}
 	exp = line + CFG_LINE_MAX + 1;
 	for (;;) {
 		char *s = line;
@@ -2320,26 +2352,35 @@ static int cfg_parse_text(struct cfg_ctx *ctx, const char *text, size_t len)
 			continue;
 		}
 		if ((rc = cfg_expand(ctx, s, exp)) < 0 || (rc = cfg_split(ctx, exp, argv, &argc)) < 0 ||
-		    (rc = cfg_dispatch(ctx, argc, argv)) < 0)
-			break;
+		    (rc = cfg_dispatch(ctx, argc, argv)) < 0) {
+			if (rc == -ECANCELED)   /* an Include'd file ended the parse */
+				break;
+			ctx->stop = *s == '<';  /* a section tag: the nesting is lost */
+			if ((rc = cfg_record(ctx)) < 0)
+				break;
+		}
 	}
 	free(line);
+	if (rc < 0 && rc != -ECANCELED)   /* the reader or a skipped section's tags */
+		rc = cfg_record_stop(ctx);
 	if (rc == 0 && ctx->ncond != ncond) {
 		ctx->directive = NULL;
-		rc = cfg_fail(ctx, "<%s> section is not closed at the end of the file",
-			      cfg_cond_name(ctx->cond[ctx->ncond - 1]));
+		cfg_fail(ctx, "<%s> section is not closed at the end of the file",
+			 cfg_cond_name(ctx->cond[ctx->ncond - 1]));
+		rc = cfg_record_stop(ctx);
 	}
 	return rc;
 }
 
-int config_parse(struct config *cfg, const char *text, size_t len, const char *file,
-		 struct config_error *err)
+int config_parse_all(struct config *cfg, const char *text, size_t len, const char *file,
+		     struct config_errors *errs)
 {
-	struct config_error scratch;
-	struct cfg_ctx ctx = { .cfg = cfg, .err = err ? err : &scratch };
+	struct config_error cur;
+	struct cfg_ctx ctx = { .cfg = cfg, .err = &cur, .errs = errs };
 	const char *slash = file ? strrchr(file, '/') : NULL;
 	int rc;
 
+	errs->n = 0;
 	cfg_error_init(ctx.err, file ? file : "(config)");
 	/* relative Include paths start at ServerRoot, by default the main file's directory */
 	if (slash)
@@ -2348,16 +2389,54 @@ int config_parse(struct config *cfg, const char *text, size_t len, const char *f
 	else
 		strcpy(ctx.root, ".");
 	ctx.def = calloc(CFG_MAX_DEFINE, sizeof(*ctx.def));
-	if (!ctx.def)
-		return cfg_fail(&ctx, "out of memory");
+	if (!ctx.def) {
+		cfg_fail(&ctx, "out of memory");
+		cfg_record_stop(&ctx);
+		return -EINVAL;
+	}
 	rc = cfg_parse_text(&ctx, text, len);
 	if (rc == 0 && ctx.scope) {
+		ctx.directive = NULL;
 		ctx.err->line = cfg->scope[ctx.scope].line;
-		rc = cfg_fail(&ctx, "<VirtualHost> section is not closed");
+		cfg_fail(&ctx, "<VirtualHost> section is not closed");
+		cfg_record_stop(&ctx);
 	}
-	if (rc == 0)
-		rc = cfg_finish(&ctx);
+	if (errs->n == 0 && cfg_finish(&ctx) < 0)
+		cfg_record_stop(&ctx);
 	free(ctx.def);
+	return errs->n ? -EINVAL : 0;
+}
+
+/* The error lists are too big for some stacks (a reload's thread): on the heap. */
+static struct config_errors *cfg_errors_new(struct config_error *err)
+{
+	struct config_errors *errs = malloc(sizeof(*errs));
+
+	if (!errs && err)
+		snprintf(err->msg, sizeof(err->msg), "out of memory");
+	return errs;
+}
+
+/* The first error of errs into *err (when errs has one and err is not NULL). */
+static void cfg_errors_first(const struct config_errors *errs, struct config_error *err)
+{
+	if (err && errs->n)
+		*err = errs->e[0];
+}
+
+int config_parse(struct config *cfg, const char *text, size_t len, const char *file,
+		 struct config_error *err)
+{
+	struct config_errors *errs;
+	int rc;
+
+	if (err)
+		cfg_error_init(err, file ? file : "(config)");
+	if (!(errs = cfg_errors_new(err)))
+		return -ENOMEM;
+	rc = config_parse_all(cfg, text, len, file, errs);
+	cfg_errors_first(errs, err);
+	free(errs);
 	return rc;
 }
 
@@ -2445,31 +2524,64 @@ static int cfg_validate(const struct config *cfg, struct config_error *err)
 	return 0;
 }
 
-int config_load_file(struct config *cfg, const char *path, struct config_error *err)
+/* config_load_all() without the checks of the whole. */
+static int cfg_load_file_all(struct config *cfg, const char *path, struct config_errors *errs)
 {
 	char *text = NULL;
 	size_t len = 0;
 	int rc;
 
 	config_defaults(cfg);
-	cfg_error_init(err, path);
-	if ((rc = cfg_read_file(path, &text, &len, err)) < 0)
+	errs->n = 0;
+	cfg_error_init(&errs->e[0], path);
+	if ((rc = cfg_read_file(path, &text, &len, &errs->e[0])) < 0) {
+		errs->n = 1;
 		return rc;
-	rc = config_parse(cfg, text, len, path, err);
+	}
+	rc = config_parse_all(cfg, text, len, path, errs);
 	free(text);
+	return rc;
+}
+
+int config_load_all(struct config *cfg, const char *path, struct config_errors *errs)
+{
+	int rc;
+
+	if ((rc = cfg_load_file_all(cfg, path, errs)) < 0)
+		return rc;
+	cfg_error_init(&errs->e[0], path);
+	if ((rc = cfg_validate(cfg, &errs->e[0])) < 0)
+		errs->n = 1;
+	return rc;
+}
+
+int config_load_file(struct config *cfg, const char *path, struct config_error *err)
+{
+	struct config_errors *errs;
+	int rc;
+
+	cfg_error_init(err, path);
+	if (!(errs = cfg_errors_new(err)))
+		return -ENOMEM;
+	rc = cfg_load_file_all(cfg, path, errs);
+	cfg_errors_first(errs, err);
+	free(errs);
 	return rc;
 }
 
 int config_load(struct config *cfg, const char *path, struct config_error *err)
 {
-	struct config_error scratch;
+	struct config_errors *errs;
 	int rc;
 
-	if (!err)
-		err = &scratch;
-	if ((rc = config_load_file(cfg, path, err)) < 0)
-		return rc;
-	return cfg_validate(cfg, err);
+	if (err)
+		cfg_error_init(err, path);
+	if (!(errs = cfg_errors_new(err)))
+		return -ENOMEM;
+	rc = config_load_all(cfg, path, errs);
+	cfg_errors_first(errs, err);
+	free(errs);
+	return rc;
 }
 
 int config_builtin(struct config *cfg, struct config_error *err)

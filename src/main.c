@@ -530,15 +530,38 @@ static int phase_args(struct startup *st, int argc, char **argv)
 	return -1;
 }
 
+/* Loads -c FILE; every error goes to stderr, one a line. Returns -1 to go on, or 1. */
+static int config_report(struct startup *st)
+{
+	struct config_errors *errs = malloc(sizeof(*errs));
+	int ret;
+
+	if (!errs) {
+		fprintf(stderr, "spliced: out of memory\n");
+		return 1;
+	}
+	ret = config_load_all(&st->cfg, st->cfg_path, errs);
+	for (unsigned i = 0; ret < 0 && i < errs->n; i++) {
+		config_error_format(&errs->e[i], st->msg, sizeof(st->msg));
+		fprintf(stderr, "spliced: %s\n", st->msg);
+	}
+	if (ret < 0 && errs->n == CFG_MAX_ERRORS)
+		fprintf(stderr, "spliced: stopped after %d errors\n", CFG_MAX_ERRORS);
+	free(errs);
+	return ret < 0 ? 1 : -1;
+}
+
 /* The configuration (nothing starts if it is wrong), then the error log. Before the log is
  * open, errors go to stderr only. Returns -1 to go on, else the exit code. */
 static int phase_config(struct startup *st)
 {
 	struct config_error cerr;
-	int ret = st->cfg_path ? config_load(&st->cfg, st->cfg_path, &cerr)
-			       : config_builtin(&st->cfg, &cerr);
+	int ret;
 
-	if (ret < 0) {
+	if (st->cfg_path) {
+		if (config_report(st) > 0)
+			return 1;
+	} else if ((ret = config_builtin(&st->cfg, &cerr)) < 0) {
 		config_error_format(&cerr, st->msg, sizeof(st->msg));
 		fprintf(stderr, "spliced: %s\n", st->msg);
 		return 1;

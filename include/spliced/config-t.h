@@ -273,4 +273,12 @@ struct config_error {
 	char msg[512];
 };
 
+#define CFG_MAX_ERRORS 20          /* errors one parse collects before it stops */
+
+/* Every error of a parse, in the order found (config_load_all()). */
+struct config_errors {
+	struct config_error e[CFG_MAX_ERRORS];
+	unsigned n;                    /* entries in e; the parse stopped when it is the bound */
+};
+
 #endif
