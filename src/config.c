@@ -147,6 +147,22 @@ static int cfg_record_stop(struct cfg_ctx *ctx)
 	return cfg_record(ctx);
 }
 
+/* Where the line being read is, into *w (its file added to cfg->src_file). */
+static void cfg_here(struct cfg_ctx *ctx, struct cfg_where *w)
+{
+	struct config *cfg = ctx->cfg;
+	unsigned i = cfg->nsrc_file;
+
+	while (i > 0 && strcmp(cfg->src_file[i - 1], ctx->err->file) != 0)
+		i--;
+	if (i == 0 && cfg->nsrc_file < CFG_MAX_SRCFILES) {
+		memcpy(cfg->src_file[cfg->nsrc_file++], ctx->err->file, sizeof(cfg->src_file[0]));
+		i = cfg->nsrc_file;
+	}
+	w->file = i ? (uint16_t)(i - 1) : CFG_WHERE_NOFILE;
+	w->line = ctx->err->line;
+}
+
 /* A value quoted back to the user: bounded, and without control bytes, so a hostile or
  * binary config cannot drive the terminal that shows the message. */
 static const char *cfg_show(const char *s, char *out, size_t outlen)
@@ -799,12 +815,14 @@ static int cfg_id(struct cfg_ctx *ctx, char *dst, size_t dstlen, const char *arg
 static int cfg_user(struct cfg_ctx *ctx, unsigned argc, char **argv)
 {
 	(void)argc;
+	cfg_here(ctx, &ctx->cfg->at.user);
 	return cfg_id(ctx, ctx->cfg->user, sizeof(ctx->cfg->user), argv[1]);
 }
 
 static int cfg_group(struct cfg_ctx *ctx, unsigned argc, char **argv)
 {
 	(void)argc;
+	cfg_here(ctx, &ctx->cfg->at.group);
 	return cfg_id(ctx, ctx->cfg->group, sizeof(ctx->cfg->group), argv[1]);
 }
 
@@ -817,6 +835,7 @@ static int cfg_error_log(struct cfg_ctx *ctx, unsigned argc, char **argv)
 		return cfg_fail(ctx, "syslog is not supported");
 	if (arg[0] == '|')
 		return cfg_fail(ctx, "piped logs are not supported");
+	cfg_here(ctx, &ctx->cfg->at.error_log);
 	return cfg_copy(ctx, ctx->cfg->error_log, sizeof(ctx->cfg->error_log), arg);
 }
 
@@ -829,6 +848,7 @@ static int cfg_pid_file(struct cfg_ctx *ctx, unsigned argc, char **argv)
 		return cfg_fail(ctx, "\"%s\" is not an absolute path", argv[1]);
 	if (cfg_has_ctl(argv[1], false))
 		return cfg_fail(ctx, "control characters in the path");
+	cfg_here(ctx, &ctx->cfg->at.pid_file);
 	return cfg_copy(ctx, ctx->cfg->pid_file, sizeof(ctx->cfg->pid_file), argv[1]);
 }
 
@@ -1348,6 +1368,7 @@ static int cfg_dir(struct cfg_ctx *ctx, char *dst, const char *arg)
 static int cfg_document_root(struct cfg_ctx *ctx, unsigned argc, char **argv)
 {
 	(void)argc;
+	cfg_here(ctx, &ctx->cfg->at.document_root);
 	return cfg_dir(ctx, ctx->cfg->document_root, argv[1]);
 }
 
@@ -1367,6 +1388,7 @@ static int cfg_alias_dir(struct cfg_ctx *ctx, unsigned argc, char **argv)
 		return -EINVAL;
 	memcpy(a->prefix, argv[1], n + 1);
 	a->prefix_len = (uint32_t)n;
+	cfg_here(ctx, &a->at);
 	cfg->nalias++;
 	return 0;
 }
@@ -1392,6 +1414,7 @@ static int cfg_directory_index(struct cfg_ctx *ctx, unsigned argc, char **argv)
 static int cfg_types_config(struct cfg_ctx *ctx, unsigned argc, char **argv)
 {
 	(void)argc;
+	cfg_here(ctx, &ctx->cfg->at.types_config);
 	return cfg_copy(ctx, ctx->cfg->types_config, sizeof(ctx->cfg->types_config), argv[1]);
 }
 
@@ -1513,6 +1536,7 @@ static struct cfg_customlog *cfg_log_slot(struct cfg_ctx *ctx, const char *path)
 	if (cfg_copy(ctx, cl->path, sizeof(cl->path), path) < 0)
 		return NULL;
 	cl->line = ctx->err->line;
+	cfg_here(ctx, &cl->at);
 	return cl;
 }
 
@@ -1657,6 +1681,7 @@ static int cfg_proxy_autostart(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	a = &cfg->autostart[cfg->nautostart];
 	memset(a, 0, sizeof(*a));
 	a->line = ctx->err->line;
+	cfg_here(ctx, &a->at);
 	for (; i < argc && strcmp(argv[i], "--") != 0; i++)
 		if ((rc = cfg_autostart_option(ctx, a, argv[i], &envused)) < 0)
 			return rc;
@@ -2751,6 +2776,15 @@ int config_file_root(struct config *cfg, const char *dir)
 		return -ENOSPC;
 	memcpy(cfg->file_root[cfg->nroot], dir, n + 1);
 	return (int)cfg->nroot++;
+}
+
+void config_where(const struct config *cfg, const struct cfg_where *w, struct config_error *out)
+{
+	const char *file = w->file < cfg->nsrc_file ? cfg->src_file[w->file]
+						    : "(an Include'd file)";
+
+	snprintf(out->file, sizeof(out->file), "%s", file);
+	out->line = w->line;
 }
 
 void config_error_format(const struct config_error *err, char *out, size_t outlen)

@@ -87,6 +87,9 @@ bool config_preserve_host(const struct config *cfg, unsigned scope);
  * or -ENOSPC (CFG_MAX_ROOTS). */
 int config_file_root(struct config *cfg, const char *dir);
 
+/* out->file and out->line of the directive at w (out->msg is left alone). */
+void config_where(const struct config *cfg, const struct cfg_where *w, struct config_error *out);
+
 /* Formats "file:line: msg" (or "file: msg") into out. */
 void config_error_format(const struct config_error *err, char *out, size_t outlen);
 
