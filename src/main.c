@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "spliced/cfgcheck.h"
 #include "spliced/config.h"
 #include "spliced/file.h"
 #include "spliced/helper.h"
@@ -551,6 +552,23 @@ static int config_report(struct startup *st)
 	return ret < 0 ? 1 : -1;
 }
 
+static void config_test_print(void *arg, bool warning, const struct config_error *e)
+{
+	struct startup *st = arg;
+
+	config_error_format(e, st->msg, sizeof(st->msg));
+	fprintf(stderr, "spliced: %s%s\n", warning ? "warning: " : "", st->msg);
+}
+
+/* -t after a valid parse: what start-up would find missing (cfgcheck.h). */
+static int config_test(struct startup *st)
+{
+	if (cfgcheck_run(&st->cfg, config_test_print, st) > 0)
+		return 1;
+	printf("Syntax OK\n");
+	return 0;
+}
+
 /* The configuration (nothing starts if it is wrong), then the error log. Before the log is
  * open, errors go to stderr only. Returns -1 to go on, else the exit code. */
 static int phase_config(struct startup *st)
@@ -566,10 +584,8 @@ static int phase_config(struct startup *st)
 		fprintf(stderr, "spliced: %s\n", st->msg);
 		return 1;
 	}
-	if (st->test_only) {
-		printf("Syntax OK\n");
-		return 0;
-	}
+	if (st->test_only)
+		return config_test(st);
 	if (st->stop_other)
 		return stop_other(st);
 	if (log_owner_find(&st->cfg, st->msg, sizeof(st->msg)) < 0) {
