@@ -60,8 +60,8 @@ struct cfg_ctx {
 	bool stop;                     /* the error being made ends the parse */
 	const char *directive;         /* canonical name, prefixed to messages; NULL = none */
 	unsigned scope;                /* the <VirtualHost> being read; 0 = main server */
-	char root[CFG_PATH_MAX];       /* ServerRoot: relative Include paths; "" = the main
-					* file's directory */
+	char root[CFG_PATH_MAX];       /* ServerRoot, absolute: where relative paths start;
+					* by default the main file's directory */
 	unsigned depth;                /* Include nesting */
 	struct cfg_define *def;        /* Define'd variables (parse time only) */
 	unsigned ndef;
@@ -839,8 +839,9 @@ static int cfg_error_log(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	return cfg_copy(ctx, ctx->cfg->error_log, sizeof(ctx->cfg->error_log), arg);
 }
 
-/* PidFile: absolute only (httpd would resolve a relative one under ServerRoot; `-k stop`
- * and logrotate must find the same file whatever the directory they run in). */
+/* PidFile: absolute only (httpd 2.4 would resolve a relative one under DefaultRuntimeDir,
+ * which spliced does not have; `-k stop` and logrotate must find the same file, and a
+ * mistyped relative name is better refused than written somewhere unexpected). */
 static int cfg_pid_file(struct cfg_ctx *ctx, unsigned argc, char **argv)
 {
 	(void)argc;
@@ -1215,11 +1216,20 @@ static int cfg_rewrite_options(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	return 0;
 }
 
+/* RewriteMap NAME SPEC: a txt: file with a relative path is under ServerRoot, as httpd
+ * reads it (the ServerRoot given so far: the map is read here). */
 static int cfg_rewrite_map(struct cfg_ctx *ctx, unsigned argc, char **argv)
 {
-	char msg[sizeof(ctx->err->msg) - 32];
+	char msg[sizeof(ctx->err->msg) - 32], spec[CFG_PATH_MAX];
+	const char *file = strncasecmp(argv[2], "txt:", 4) == 0 ? argv[2] + 4 : NULL;
 
 	(void)argc;
+	if (file && file[0] && file[0] != '/') {
+		if ((size_t)snprintf(spec, sizeof(spec), "txt:%s%s%s", ctx->root,
+				     strcmp(ctx->root, "/") ? "/" : "", file) >= sizeof(spec))
+			return cfg_fail(ctx, "path too long");
+		argv[2] = spec;
+	}
 	if (rw_map_add(&ctx->cfg->rw, ctx->scope, argv[1], argv[2], msg, sizeof(msg)) < 0)
 		return cfg_fail(ctx, "%s", msg);
 	return 0;
@@ -1365,10 +1375,17 @@ static int cfg_dir(struct cfg_ctx *ctx, char *dst, const char *arg)
 	return 0;
 }
 
+/* DocumentRoot DIR: a relative DIR is under ServerRoot (cfg_rooted(), after the parse). */
 static int cfg_document_root(struct cfg_ctx *ctx, unsigned argc, char **argv)
 {
 	(void)argc;
 	cfg_here(ctx, &ctx->cfg->at.document_root);
+	if (argv[1][0] != '/' && argv[1][0]) {
+		if (cfg_has_ctl(argv[1], false))
+			return cfg_fail(ctx, "control characters in the path");
+		return cfg_copy(ctx, ctx->cfg->document_root, sizeof(ctx->cfg->document_root),
+				argv[1]);
+	}
 	return cfg_dir(ctx, ctx->cfg->document_root, argv[1]);
 }
 
@@ -1803,7 +1820,8 @@ static int cfg_undefine(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	return 0;
 }
 
-/* ServerRoot DIR: where relative Include paths start. */
+/* ServerRoot DIR: where relative paths start (Include, RewriteMap txt: from the next line
+ * on; ErrorLog, CustomLog, TransferLog, TypesConfig and DocumentRoot after the parse). */
 static int cfg_server_root(struct cfg_ctx *ctx, unsigned argc, char **argv)
 {
 	struct stat st;
@@ -2290,12 +2308,56 @@ static void cfg_error_init(struct config_error *err, const char *file)
 	err->msg[0] = '\0';
 }
 
+/* A path a directive gave, made absolute as httpd's ap_server_root_relative(): a relative
+ * one is under ServerRoot (the last one given, wherever it is: httpd applies ServerRoot
+ * before the other directives). */
+static int cfg_rooted(struct cfg_ctx *ctx, const struct cfg_where *w, const char *directive,
+		      char *path)
+{
+	char tmp[CFG_PATH_MAX];
+	int n;
+
+	if (!path[0] || path[0] == '/')
+		return 0;
+	n = snprintf(tmp, sizeof(tmp), "%s%s%s", ctx->root, strcmp(ctx->root, "/") ? "/" : "",
+		     path);
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		config_where(ctx->cfg, w, ctx->err);
+		ctx->directive = directive;
+		return cfg_fail(ctx, "%.64s...: too long under ServerRoot %.64s...", path, ctx->root);
+	}
+	memcpy(path, tmp, (size_t)n + 1);
+	return 0;
+}
+
+/* ErrorLog, CustomLog/TransferLog, TypesConfig and DocumentRoot under ServerRoot. */
+static int cfg_root_paths(struct cfg_ctx *ctx)
+{
+	struct config *cfg = ctx->cfg;
+	size_t n;
+
+	if (cfg_rooted(ctx, &cfg->at.error_log, "ErrorLog", cfg->error_log) < 0 ||
+	    cfg_rooted(ctx, &cfg->at.types_config, "TypesConfig", cfg->types_config) < 0 ||
+	    cfg_rooted(ctx, &cfg->at.document_root, "DocumentRoot", cfg->document_root) < 0)
+		return -EINVAL;
+	for (unsigned i = 0; i < cfg->ncustomlog; i++)
+		if (cfg_rooted(ctx, &cfg->customlog[i].at, "CustomLog", cfg->customlog[i].path) < 0)
+			return -EINVAL;
+	/* DocumentRoot's trailing '/' go, as cfg_dir() drops them from an absolute one */
+	n = strlen(cfg->document_root);
+	while (n > 1 && cfg->document_root[n - 1] == '/')
+		cfg->document_root[--n] = '\0';
+	return 0;
+}
+
 /* What needs the whole text: map names, conditions left without a rule, rule lists. */
 static int cfg_finish(struct cfg_ctx *ctx)
 {
 	char msg[sizeof(ctx->err->msg)];
 	unsigned line = 0;
 
+	if (cfg_root_paths(ctx) < 0)
+		return -EINVAL;
 	ctx->directive = NULL;
 	/* ProxyAutostart values not given on the line come from the server's directives,
 	 * wherever those are in the file */
@@ -2407,12 +2469,16 @@ int config_parse_all(struct config *cfg, const char *text, size_t len, const cha
 
 	errs->n = 0;
 	cfg_error_init(ctx.err, file ? file : "(config)");
-	/* relative Include paths start at ServerRoot, by default the main file's directory */
-	if (slash)
+	/* relative paths start at ServerRoot, by default the main file's directory; absolute,
+	 * so that a path does not change with the directory spliced runs in */
+	if (slash && file[0] == '/')
 		snprintf(ctx.root, sizeof(ctx.root), "%.*s", (int)(slash == file ? 1 : slash - file),
 			 file);
-	else
+	else if (!getcwd(ctx.root, sizeof(ctx.root)))
 		strcpy(ctx.root, ".");
+	else if (slash)
+		snprintf(ctx.root + strlen(ctx.root), sizeof(ctx.root) - strlen(ctx.root), "/%.*s",
+			 (int)(slash - file), file);
 	ctx.def = calloc(CFG_MAX_DEFINE, sizeof(*ctx.def));
 	if (!ctx.def) {
 		cfg_fail(&ctx, "out of memory");

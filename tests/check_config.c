@@ -1149,6 +1149,56 @@ START_TEST(test_include_errors)
 }
 END_TEST
 
+/* Relative paths as httpd reads them: ErrorLog, CustomLog/TransferLog, TypesConfig,
+ * DocumentRoot and RewriteMap txt: files under ServerRoot (the last one given, even after
+ * them, as httpd applies it first), by default the main file's directory; PidFile must
+ * stay absolute. */
+START_TEST(test_server_root_relative)
+{
+	char text[1024], want[512];
+
+	inc_setup();
+	snprintf(want, sizeof(want), "%s/root", inc_dir);
+	ck_assert_int_eq(mkdir(want, 0755), 0);
+	inc_write("root/map.txt", "a b\n");
+	snprintf(text, sizeof(text),
+		 "Listen 127.0.0.1:8080\n"
+		 "ErrorLog logs/error.log\n"
+		 "CustomLog logs/access.log common\n"
+		 "TransferLog /var/log/t.log\n"
+		 "TypesConfig conf/mime.types\n"
+		 "DocumentRoot htdocs//\n"
+		 "ServerRoot %s/root\n"
+		 "RewriteMap m txt:map.txt\n", inc_dir);
+	ck_assert_msg(inc_load(text) == 0, "%s:%u: %s", err.file, err.line, err.msg);
+	snprintf(want, sizeof(want), "%s/root/logs/error.log", inc_dir);
+	ck_assert_str_eq(cfg.error_log, want);
+	snprintf(want, sizeof(want), "%s/root/logs/access.log", inc_dir);
+	ck_assert_str_eq(cfg.customlog[0].path, want);
+	ck_assert_str_eq(cfg.customlog[1].path, "/var/log/t.log");
+	snprintf(want, sizeof(want), "%s/root/conf/mime.types", inc_dir);
+	ck_assert_str_eq(cfg.types_config, want);
+	snprintf(want, sizeof(want), "%s/root/htdocs", inc_dir);
+	ck_assert_str_eq(cfg.document_root, want);
+	ck_assert_uint_eq(cfg.nroot, 1);
+	ck_assert_str_eq(cfg.file_root[0], want);   /* -f/-d conditions resolve under it */
+	/* no ServerRoot: the main file's directory */
+	ck_assert_int_eq(inc_load("Listen 127.0.0.1:8080\nDocumentRoot www\nErrorLog e.log\n"), 0);
+	snprintf(want, sizeof(want), "%s/www", inc_dir);
+	ck_assert_str_eq(cfg.document_root, want);
+	snprintf(want, sizeof(want), "%s/e.log", inc_dir);
+	ck_assert_str_eq(cfg.error_log, want);
+	/* a map read before ServerRoot names it is under the main file's directory */
+	ck_assert_int_eq(inc_load("Listen 127.0.0.1:8080\nProxyPass / http://127.0.0.1:9/\n"
+				  "RewriteMap m txt:map.txt\n"), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, inc_dir));
+	/* PidFile: absolute only (spliced -k stop and logrotate must find the same file) */
+	ck_assert_int_eq(inc_load("Listen 127.0.0.1:8080\nDocumentRoot /\nPidFile run/x.pid\n"),
+			 -EINVAL);
+	ck_assert_str_eq(err.msg, "PidFile: \"run/x.pid\" is not an absolute path");
+}
+END_TEST
+
 /* ---- every error of a file (spliced -t) ---- */
 
 static struct config_errors errs;
@@ -1671,6 +1721,7 @@ static Suite *config_suite(void)
 		{ "load_errors", test_load_errors, 0 },
 		{ "include_layout", test_include_layout, 0 },
 		{ "include_errors", test_include_errors, 0 },
+		{ "server_root_relative", test_server_root_relative, 0 },
 		{ "errors_all", test_errors_all, 0 },
 		{ "errors_include", test_errors_include, 0 },
 		{ "errors_stop", test_errors_stop, 0 },
