@@ -423,6 +423,7 @@ static int cfg_listen(struct cfg_ctx *ctx, unsigned argc, char **argv)
 					"(%s and %s)", cfg->listen[i].name, cfg_show(arg, show, sizeof(show)));
 	if ((rc = cfg_copy(ctx, l->name, sizeof(l->name), arg)) < 0)
 		return rc;
+	cfg_here(ctx, &l->at);
 	cfg->nlisten++;
 	return 0;
 }

@@ -69,6 +69,7 @@ struct cfg_listen {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	char name[CFG_NAME_MAX];     /* as written, for messages: "127.0.0.1:8080" */
+	struct cfg_where at;
 };
 
 /* ProxyPass key=value parameters. They belong to the backend (httpd's "worker" is the
