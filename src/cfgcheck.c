@@ -1,11 +1,16 @@
-/* spliced -t: the start-up checks that need neither privileges nor sockets. Each check
- * looks the way start-up does (file_root_open(), mime_load(), privdrop_ids()), so what
- * passes here passes there, as far as the same user runs both. */
+/* spliced -t: the start-up checks that need no privilege change and bind no configured
+ * port. Each check looks the way start-up does (file_root_open(), mime_load(),
+ * privdrop_ids(), bind()), so what passes here passes there, as far as the same user runs
+ * both. */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "spliced/cfgcheck.h"
 #include "spliced/config.h"
@@ -14,10 +19,23 @@
 #include "spliced/mime.h"
 #include "spliced/privdrop.h"
 
+/* Findings are kept, then reported in configuration order. At most: User, Group, ErrorLog,
+ * PidFile, TypesConfig, DocumentRoot, and per CustomLog, Alias, Listen (+ MetricsListen),
+ * ProxyAutostart (ids, Dir=, Output=) and file root. */
+#define CFGCHECK_MAX (6 + CFG_MAX_CUSTOMLOG + CFG_MAX_ALIAS + CFG_MAX_LISTEN + 1 + \
+		      3 * CFG_MAX_AUTOSTART + CFG_MAX_ROOTS)
+
+struct cfgcheck_finding {
+	struct cfg_where at;           /* line 0: no directive (after the others) */
+	unsigned seq;                  /* order found, for equal places */
+	bool warning;
+	char msg[512];
+};
+
 struct cfgcheck {
 	const struct config *cfg;
-	cfgcheck_report *report;
-	void *arg;
+	struct cfgcheck_finding *f;
+	unsigned n;
 	unsigned errors;
 };
 
@@ -26,16 +44,56 @@ __attribute__((format(printf, 4, 5)))
 static void cfgcheck_say(struct cfgcheck *c, bool warning, const struct cfg_where *w,
 			 const char *fmt, ...)
 {
-	struct config_error e = { .file = "", .line = 0 };
+	struct cfgcheck_finding *f;
 	va_list ap;
 
-	if (w && w->line)
-		config_where(c->cfg, w, &e);
-	va_start(ap, fmt);
-	vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
-	va_end(ap);
 	c->errors += !warning;
-	c->report(c->arg, warning, &e);
+	if (c->n == CFGCHECK_MAX)
+		return;         /* cannot happen: one per check at most */
+	f = &c->f[c->n];
+	f->at = w ? *w : (struct cfg_where){ .file = CFG_WHERE_NOFILE, .line = 0 };
+	f->seq = c->n++;
+	f->warning = warning;
+	va_start(ap, fmt);
+	vsnprintf(f->msg, sizeof(f->msg), fmt, ap);
+	va_end(ap);
+}
+
+/* File by file (as config.src_file lists them: the main one first), line by line; what
+ * has no line last. */
+static int cfgcheck_order(const void *a, const void *b)
+{
+	const struct cfgcheck_finding *x = a, *y = b;
+
+	if ((x->at.line == 0) != (y->at.line == 0))
+		return x->at.line == 0 ? 1 : -1;
+	if (x->at.line && x->at.file != y->at.file)
+		return x->at.file < y->at.file ? -1 : 1;
+	if (x->at.line != y->at.line)
+		return x->at.line < y->at.line ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* A Listen address must be one of this host's (else bind() fails with EADDRNOTAVAIL at
+ * start). Asked by binding a socket to the address with port 0, never to the configured
+ * port, which a running spliced may hold. */
+static void cfgcheck_listen(struct cfgcheck *c, const struct cfg_listen *l, const char *what)
+{
+	struct sockaddr_storage ss = l->addr;
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0) {
+		cfgcheck_say(c, false, &l->at, "%s %s: socket: %s", what, l->name, strerror(errno));
+		return;
+	}
+	if (ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&ss)->sin6_port = 0;
+	else
+		((struct sockaddr_in *)&ss)->sin_port = 0;
+	if (bind(fd, (struct sockaddr *)&ss, l->addrlen) < 0 && errno == EADDRNOTAVAIL)
+		cfgcheck_say(c, false, &l->at, "%s %s: the address is not one of this host's (%s)",
+			     what, l->name, strerror(errno));
+	close(fd);
 }
 
 static void cfgcheck_dir(struct cfgcheck *c, const struct cfg_where *w, const char *what,
@@ -126,10 +184,22 @@ static void cfgcheck_autostart(struct cfgcheck *c, const struct cfg_autostart *a
 
 unsigned cfgcheck_run(const struct config *cfg, cfgcheck_report *report, void *arg)
 {
-	struct cfgcheck c = { .cfg = cfg, .report = report, .arg = arg };
+	struct cfgcheck c = { .cfg = cfg, .f = calloc(CFGCHECK_MAX, sizeof(*c.f)) };
+	struct config_error e;
 	struct file_root r;
 	int ret;
 
+	if (!c.f) {
+		snprintf(e.msg, sizeof(e.msg), "out of memory");
+		e.file[0] = '\0';
+		e.line = 0;
+		report(arg, false, &e);
+		return 1;
+	}
+	for (unsigned i = 0; i < cfg->nlisten; i++)
+		cfgcheck_listen(&c, &cfg->listen[i], "Listen");
+	if (cfg->metrics.addrlen)
+		cfgcheck_listen(&c, &cfg->metrics, "MetricsListen");
 	cfgcheck_ids(&c);
 	if (cfg->error_log[0])
 		cfgcheck_parent(&c, &cfg->at.error_log, "ErrorLog", cfg->error_log);
@@ -158,5 +228,15 @@ unsigned cfgcheck_run(const struct config *cfg, cfgcheck_report *report, void *a
 		else
 			file_root_close(&r);
 	}
+	qsort(c.f, c.n, sizeof(*c.f), cfgcheck_order);
+	for (unsigned i = 0; i < c.n; i++) {
+		e.file[0] = '\0';
+		e.line = 0;
+		if (c.f[i].at.line)
+			config_where(cfg, &c.f[i].at, &e);
+		snprintf(e.msg, sizeof(e.msg), "%s", c.f[i].msg);
+		report(arg, c.f[i].warning, &e);
+	}
+	free(c.f);
 	return c.errors;
 }

@@ -159,7 +159,8 @@ START_TEST(test_t_startup_checks)
 		 "TypesConfig %s/no-mime.types\n"
 		 "User no-such-user-spliced\n"
 		 "RewriteEngine On\n"
-		 "RewriteRule ^/f/(.*)$ %s/no-files/$1\n",
+		 "RewriteRule ^/f/(.*)$ %s/no-files/$1\n"
+		 "Listen 192.0.2.1:80\n",    /* TEST-NET-1: no host's address */
 		 t, t, t, t, t, t, t);
 	write_file(dir, "main.conf", text);
 	snprintf(conf, sizeof(conf), "%s/main.conf", dir);
@@ -186,7 +187,13 @@ START_TEST(test_t_startup_checks)
 	snprintf(want, sizeof(want), "spliced: warning: RewriteRule file root %s/no-files: No "
 		 "such file or directory; its files will be 404\n", t);
 	ck_assert_msg(strstr(out, want), "stderr: %s", out);
-	ck_assert_msg(count_lines(out) == 8, "stderr: %s", out);
+	/* in the order of the lines, though Listen is looked at first; the warning last */
+	snprintf(want, sizeof(want), "spliced: %s:11: Listen 192.0.2.1:80: the address is not "
+		 "one of this host's (Cannot assign requested address)\nspliced: warning: ", conf);
+	ck_assert_msg(strstr(out, want), "stderr: %s", out);
+	snprintf(want, sizeof(want), "spliced: %s:2: DocumentRoot: ", conf);
+	ck_assert_msg(strstr(out, want) == out, "stderr: %s", out);
+	ck_assert_msg(count_lines(out) == 9, "stderr: %s", out);
 	free(out);
 	ck_assert_int_eq(run_spliced(conf, true, true, &out), 1);
 	ck_assert_msg(out[0] == '\0', "stdout: %s", out);
