@@ -1,6 +1,6 @@
-/* libFuzzer target for the config parser: any text must parse or fail with a message and
- * a line, never crash, hang or read outside the given bytes; what parses must be
- * internally consistent.
+/* libFuzzer target for the config parser: any text must parse or fail with every error
+ * found (a message and a line each, the first one what config_parse() reports), never
+ * crash, hang or read outside the given bytes; what parses must be internally consistent.
  *
  * Names resolve through fuzz/resolver.c (127.0.0.1, no DNS). */
 #include <errno.h>
@@ -40,26 +40,48 @@ static void check_config(const struct config *cfg)
 	}
 }
 
+/* An error of the text itself is tied to a line of it; one in a file an Include read may
+ * be that file's (an unreadable one has no line). */
+static void check_error(const struct config_error *e)
+{
+	char out[2048];
+
+	if (e->msg[0] == '\0' || !memchr(e->msg, '\0', sizeof(e->msg)) ||
+	    !memchr(e->file, '\0', sizeof(e->file)) || e->file[0] == '\0' ||
+	    (strcmp(e->file, "fuzz.conf") == 0 && e->line == 0))
+		abort();
+	config_error_format(e, out, sizeof(out));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct config cfg;
+	static struct config_errors errs;
 	struct config_error err;
-	char out[2048];
-	int rc;
+	int rc, rc1;
 
 	config_defaults(&cfg);
-	memset(&err, 0, sizeof(err));
-	rc = config_parse(&cfg, (const char *)data, size, "fuzz.conf", &err);
+	rc = config_parse_all(&cfg, (const char *)data, size, "fuzz.conf", &errs);
 	if (rc == 0) {
+		if (errs.n != 0)
+			abort();
 		check_config(&cfg);
 		config_free(&cfg);  /* rewrite rules and maps are allocated */
 		return 0;
 	}
 	config_free(&cfg);
-	/* a failure is -EINVAL, tied to a line, with a message */
-	if (rc != -EINVAL || err.line == 0 || err.msg[0] == '\0' ||
-	    strcmp(err.file, "fuzz.conf") != 0 || !memchr(err.msg, '\0', sizeof(err.msg)))
+	/* a failure is -EINVAL with 1..CFG_MAX_ERRORS errors, each with a message */
+	if (rc != -EINVAL || errs.n == 0 || errs.n > CFG_MAX_ERRORS)
 		abort();
-	config_error_format(&err, out, sizeof(out));
+	for (unsigned i = 0; i < errs.n; i++)
+		check_error(&errs.e[i]);
+	/* config_parse() reports the first of them */
+	config_defaults(&cfg);
+	memset(&err, 0, sizeof(err));
+	rc1 = config_parse(&cfg, (const char *)data, size, "fuzz.conf", &err);
+	config_free(&cfg);
+	if (rc1 != rc || err.line != errs.e[0].line || strcmp(err.msg, errs.e[0].msg) != 0 ||
+	    strcmp(err.file, errs.e[0].file) != 0)
+		abort();
 	return 0;
 }

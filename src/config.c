@@ -55,11 +55,13 @@ struct cfg_define {
 
 struct cfg_ctx {
 	struct config *cfg;
-	struct config_error *err;
+	struct config_error *err;      /* where the parse is (file, line) and the message */
+	struct config_errors *errs;    /* every error so far */
+	bool stop;                     /* the error being made ends the parse */
 	const char *directive;         /* canonical name, prefixed to messages; NULL = none */
 	unsigned scope;                /* the <VirtualHost> being read; 0 = main server */
-	char root[CFG_PATH_MAX];       /* ServerRoot: relative Include paths; "" = the main
-					* file's directory */
+	char root[CFG_PATH_MAX];       /* ServerRoot, absolute: where relative paths start;
+					* by default the main file's directory */
 	unsigned depth;                /* Include nesting */
 	struct cfg_define *def;        /* Define'd variables (parse time only) */
 	unsigned ndef;
@@ -124,6 +126,41 @@ static int cfg_fail(struct cfg_ctx *ctx, const char *fmt, ...)
 	vsnprintf(err->msg + off, sizeof(err->msg) - off, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
+}
+
+/* Keeps the error in ctx->err (cfg_fail()'s) in the list. Returns 0 to read on, or
+ * -ECANCELED when the parse ends there (ctx->stop, or the list is full). */
+static int cfg_record(struct cfg_ctx *ctx)
+{
+	struct config_errors *errs = ctx->errs;
+
+	if (errs->n < CFG_MAX_ERRORS)
+		errs->e[errs->n++] = *ctx->err;
+	return ctx->stop || errs->n == CFG_MAX_ERRORS ? -ECANCELED : 0;
+}
+
+/* Ends the parse with the error cfg_fail() just formatted: the block structure is broken
+ * or the text cannot be read on, so what follows would only give errors that are not. */
+static int cfg_record_stop(struct cfg_ctx *ctx)
+{
+	ctx->stop = true;
+	return cfg_record(ctx);
+}
+
+/* Where the line being read is, into *w (its file added to cfg->src_file). */
+static void cfg_here(struct cfg_ctx *ctx, struct cfg_where *w)
+{
+	struct config *cfg = ctx->cfg;
+	unsigned i = cfg->nsrc_file;
+
+	while (i > 0 && strcmp(cfg->src_file[i - 1], ctx->err->file) != 0)
+		i--;
+	if (i == 0 && cfg->nsrc_file < CFG_MAX_SRCFILES) {
+		memcpy(cfg->src_file[cfg->nsrc_file++], ctx->err->file, sizeof(cfg->src_file[0]));
+		i = cfg->nsrc_file;
+	}
+	w->file = i ? (uint16_t)(i - 1) : CFG_WHERE_NOFILE;
+	w->line = ctx->err->line;
 }
 
 /* A value quoted back to the user: bounded, and without control bytes, so a hostile or
@@ -386,6 +423,7 @@ static int cfg_listen(struct cfg_ctx *ctx, unsigned argc, char **argv)
 					"(%s and %s)", cfg->listen[i].name, cfg_show(arg, show, sizeof(show)));
 	if ((rc = cfg_copy(ctx, l->name, sizeof(l->name), arg)) < 0)
 		return rc;
+	cfg_here(ctx, &l->at);
 	cfg->nlisten++;
 	return 0;
 }
@@ -778,12 +816,14 @@ static int cfg_id(struct cfg_ctx *ctx, char *dst, size_t dstlen, const char *arg
 static int cfg_user(struct cfg_ctx *ctx, unsigned argc, char **argv)
 {
 	(void)argc;
+	cfg_here(ctx, &ctx->cfg->at.user);
 	return cfg_id(ctx, ctx->cfg->user, sizeof(ctx->cfg->user), argv[1]);
 }
 
 static int cfg_group(struct cfg_ctx *ctx, unsigned argc, char **argv)
 {
 	(void)argc;
+	cfg_here(ctx, &ctx->cfg->at.group);
 	return cfg_id(ctx, ctx->cfg->group, sizeof(ctx->cfg->group), argv[1]);
 }
 
@@ -796,11 +836,13 @@ static int cfg_error_log(struct cfg_ctx *ctx, unsigned argc, char **argv)
 		return cfg_fail(ctx, "syslog is not supported");
 	if (arg[0] == '|')
 		return cfg_fail(ctx, "piped logs are not supported");
+	cfg_here(ctx, &ctx->cfg->at.error_log);
 	return cfg_copy(ctx, ctx->cfg->error_log, sizeof(ctx->cfg->error_log), arg);
 }
 
-/* PidFile: absolute only (httpd would resolve a relative one under ServerRoot; `-k stop`
- * and logrotate must find the same file whatever the directory they run in). */
+/* PidFile: absolute only (httpd 2.4 would resolve a relative one under DefaultRuntimeDir,
+ * which spliced does not have; `-k stop` and logrotate must find the same file, and a
+ * mistyped relative name is better refused than written somewhere unexpected). */
 static int cfg_pid_file(struct cfg_ctx *ctx, unsigned argc, char **argv)
 {
 	(void)argc;
@@ -808,6 +850,7 @@ static int cfg_pid_file(struct cfg_ctx *ctx, unsigned argc, char **argv)
 		return cfg_fail(ctx, "\"%s\" is not an absolute path", argv[1]);
 	if (cfg_has_ctl(argv[1], false))
 		return cfg_fail(ctx, "control characters in the path");
+	cfg_here(ctx, &ctx->cfg->at.pid_file);
 	return cfg_copy(ctx, ctx->cfg->pid_file, sizeof(ctx->cfg->pid_file), argv[1]);
 }
 
@@ -1174,11 +1217,20 @@ static int cfg_rewrite_options(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	return 0;
 }
 
+/* RewriteMap NAME SPEC: a txt: file with a relative path is under ServerRoot, as httpd
+ * reads it (the ServerRoot given so far: the map is read here). */
 static int cfg_rewrite_map(struct cfg_ctx *ctx, unsigned argc, char **argv)
 {
-	char msg[sizeof(ctx->err->msg) - 32];
+	char msg[sizeof(ctx->err->msg) - 32], spec[CFG_PATH_MAX];
+	const char *file = strncasecmp(argv[2], "txt:", 4) == 0 ? argv[2] + 4 : NULL;
 
 	(void)argc;
+	if (file && file[0] && file[0] != '/') {
+		if ((size_t)snprintf(spec, sizeof(spec), "txt:%s%s%s", ctx->root,
+				     strcmp(ctx->root, "/") ? "/" : "", file) >= sizeof(spec))
+			return cfg_fail(ctx, "path too long");
+		argv[2] = spec;
+	}
 	if (rw_map_add(&ctx->cfg->rw, ctx->scope, argv[1], argv[2], msg, sizeof(msg)) < 0)
 		return cfg_fail(ctx, "%s", msg);
 	return 0;
@@ -1324,9 +1376,17 @@ static int cfg_dir(struct cfg_ctx *ctx, char *dst, const char *arg)
 	return 0;
 }
 
+/* DocumentRoot DIR: a relative DIR is under ServerRoot (cfg_rooted(), after the parse). */
 static int cfg_document_root(struct cfg_ctx *ctx, unsigned argc, char **argv)
 {
 	(void)argc;
+	cfg_here(ctx, &ctx->cfg->at.document_root);
+	if (argv[1][0] != '/' && argv[1][0]) {
+		if (cfg_has_ctl(argv[1], false))
+			return cfg_fail(ctx, "control characters in the path");
+		return cfg_copy(ctx, ctx->cfg->document_root, sizeof(ctx->cfg->document_root),
+				argv[1]);
+	}
 	return cfg_dir(ctx, ctx->cfg->document_root, argv[1]);
 }
 
@@ -1346,6 +1406,7 @@ static int cfg_alias_dir(struct cfg_ctx *ctx, unsigned argc, char **argv)
 		return -EINVAL;
 	memcpy(a->prefix, argv[1], n + 1);
 	a->prefix_len = (uint32_t)n;
+	cfg_here(ctx, &a->at);
 	cfg->nalias++;
 	return 0;
 }
@@ -1371,6 +1432,7 @@ static int cfg_directory_index(struct cfg_ctx *ctx, unsigned argc, char **argv)
 static int cfg_types_config(struct cfg_ctx *ctx, unsigned argc, char **argv)
 {
 	(void)argc;
+	cfg_here(ctx, &ctx->cfg->at.types_config);
 	return cfg_copy(ctx, ctx->cfg->types_config, sizeof(ctx->cfg->types_config), argv[1]);
 }
 
@@ -1492,6 +1554,7 @@ static struct cfg_customlog *cfg_log_slot(struct cfg_ctx *ctx, const char *path)
 	if (cfg_copy(ctx, cl->path, sizeof(cl->path), path) < 0)
 		return NULL;
 	cl->line = ctx->err->line;
+	cfg_here(ctx, &cl->at);
 	return cl;
 }
 
@@ -1636,6 +1699,7 @@ static int cfg_proxy_autostart(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	a = &cfg->autostart[cfg->nautostart];
 	memset(a, 0, sizeof(*a));
 	a->line = ctx->err->line;
+	cfg_here(ctx, &a->at);
 	for (; i < argc && strcmp(argv[i], "--") != 0; i++)
 		if ((rc = cfg_autostart_option(ctx, a, argv[i], &envused)) < 0)
 			return rc;
@@ -1757,7 +1821,8 @@ static int cfg_undefine(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	return 0;
 }
 
-/* ServerRoot DIR: where relative Include paths start. */
+/* ServerRoot DIR: where relative paths start (Include, RewriteMap txt: from the next line
+ * on; ErrorLog, CustomLog, TransferLog, TypesConfig and DocumentRoot after the parse). */
 static int cfg_server_root(struct cfg_ctx *ctx, unsigned argc, char **argv)
 {
 	struct stat st;
@@ -1814,11 +1879,13 @@ static int cfg_expand(struct cfg_ctx *ctx, const char *in, char *out)
 	return 0;
 }
 
-/* One file of an Include: parsed in place, errors name that file. */
+/* One file of an Include: parsed in place, errors name that file (and are recorded
+ * here). Returns 0, or -ECANCELED when the parse ends. */
 static int cfg_include_file(struct cfg_ctx *ctx, const char *path)
 {
 	char saved[sizeof(ctx->err->file)];
 	unsigned line = ctx->err->line, scope = ctx->scope;
+	const char *directive = ctx->directive;
 	char *text = NULL;
 	size_t len = 0;
 	int rc;
@@ -1826,19 +1893,24 @@ static int cfg_include_file(struct cfg_ctx *ctx, const char *path)
 	memcpy(saved, ctx->err->file, sizeof(saved));
 	snprintf(ctx->err->file, sizeof(ctx->err->file), "%s", path);
 	ctx->err->line = 0;
-	if ((rc = cfg_read_file(path, &text, &len, ctx->err)) < 0)
-		return rc;
+	if (cfg_read_file(path, &text, &len, ctx->err) < 0) {
+		rc = cfg_record(ctx);
+		goto out_restore;
+	}
 	ctx->depth++;
 	rc = cfg_parse_text(ctx, text, len);
 	ctx->depth--;
 	free(text);
-	if (rc == 0 && ctx->scope != scope)
-		rc = cfg_fail(ctx, "<VirtualHost> section is not closed at the end of the file");
-	if (rc < 0)
-		return rc;
+	if (rc == 0 && ctx->scope != scope) {
+		ctx->directive = NULL;
+		cfg_fail(ctx, "<VirtualHost> section is not closed at the end of the file");
+		rc = cfg_record_stop(ctx);
+	}
+out_restore:
 	memcpy(ctx->err->file, saved, sizeof(saved));
 	ctx->err->line = line;
-	return 0;
+	ctx->directive = directive;
+	return rc;
 }
 
 /* Include PATTERN / IncludeOptional PATTERN: the files a glob(7) pattern matches, in
@@ -2237,12 +2309,56 @@ static void cfg_error_init(struct config_error *err, const char *file)
 	err->msg[0] = '\0';
 }
 
+/* A path a directive gave, made absolute as httpd's ap_server_root_relative(): a relative
+ * one is under ServerRoot (the last one given, wherever it is: httpd applies ServerRoot
+ * before the other directives). */
+static int cfg_rooted(struct cfg_ctx *ctx, const struct cfg_where *w, const char *directive,
+		      char *path)
+{
+	char tmp[CFG_PATH_MAX];
+	int n;
+
+	if (!path[0] || path[0] == '/')
+		return 0;
+	n = snprintf(tmp, sizeof(tmp), "%s%s%s", ctx->root, strcmp(ctx->root, "/") ? "/" : "",
+		     path);
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		config_where(ctx->cfg, w, ctx->err);
+		ctx->directive = directive;
+		return cfg_fail(ctx, "%.64s...: too long under ServerRoot %.64s...", path, ctx->root);
+	}
+	memcpy(path, tmp, (size_t)n + 1);
+	return 0;
+}
+
+/* ErrorLog, CustomLog/TransferLog, TypesConfig and DocumentRoot under ServerRoot. */
+static int cfg_root_paths(struct cfg_ctx *ctx)
+{
+	struct config *cfg = ctx->cfg;
+	size_t n;
+
+	if (cfg_rooted(ctx, &cfg->at.error_log, "ErrorLog", cfg->error_log) < 0 ||
+	    cfg_rooted(ctx, &cfg->at.types_config, "TypesConfig", cfg->types_config) < 0 ||
+	    cfg_rooted(ctx, &cfg->at.document_root, "DocumentRoot", cfg->document_root) < 0)
+		return -EINVAL;
+	for (unsigned i = 0; i < cfg->ncustomlog; i++)
+		if (cfg_rooted(ctx, &cfg->customlog[i].at, "CustomLog", cfg->customlog[i].path) < 0)
+			return -EINVAL;
+	/* DocumentRoot's trailing '/' go, as cfg_dir() drops them from an absolute one */
+	n = strlen(cfg->document_root);
+	while (n > 1 && cfg->document_root[n - 1] == '/')
+		cfg->document_root[--n] = '\0';
+	return 0;
+}
+
 /* What needs the whole text: map names, conditions left without a rule, rule lists. */
 static int cfg_finish(struct cfg_ctx *ctx)
 {
 	char msg[sizeof(ctx->err->msg)];
 	unsigned line = 0;
 
+	if (cfg_root_paths(ctx) < 0)
+		return -EINVAL;
 	ctx->directive = NULL;
 	/* ProxyAutostart values not given on the line come from the server's directives,
 	 * wherever those are in the file */
@@ -2293,7 +2409,9 @@ static int cfg_finish(struct cfg_ctx *ctx)
 	return 0;
 }
 
-/* Reads text[0..len) line by line into ctx (the main file or an Include'd one). */
+/* Reads text[0..len) line by line into ctx (the main file or an Include'd one),
+ * recording errors as it goes. Returns 0 at the end of the text, or -ECANCELED when the
+ * parse ends early (every error is recorded either way). */
 static int cfg_parse_text(struct cfg_ctx *ctx, const char *text, size_t len)
 {
 	struct cfg_reader rd = { .text = text, .len = text ? len : 0 };
@@ -2301,8 +2419,10 @@ static int cfg_parse_text(struct cfg_ctx *ctx, const char *text, size_t len)
 	unsigned argc = 0, ncond = ctx->ncond;
 	int rc;
 
-	if (!line)
-		return cfg_fail(ctx, "out of memory");
+	if (!line) {
+		cfg_fail(ctx, "out of memory");
+		return cfg_record_stop(ctx);
+	}
 	exp = line + CFG_LINE_MAX + 1;
 	for (;;) {
 		char *s = line;
@@ -2320,44 +2440,95 @@ static int cfg_parse_text(struct cfg_ctx *ctx, const char *text, size_t len)
 			continue;
 		}
 		if ((rc = cfg_expand(ctx, s, exp)) < 0 || (rc = cfg_split(ctx, exp, argv, &argc)) < 0 ||
-		    (rc = cfg_dispatch(ctx, argc, argv)) < 0)
-			break;
+		    (rc = cfg_dispatch(ctx, argc, argv)) < 0) {
+			if (rc == -ECANCELED)   /* an Include'd file ended the parse */
+				break;
+			ctx->stop = *s == '<';  /* a section tag: the nesting is lost */
+			if ((rc = cfg_record(ctx)) < 0)
+				break;
+		}
 	}
 	free(line);
+	if (rc < 0 && rc != -ECANCELED)   /* the reader or a skipped section's tags */
+		rc = cfg_record_stop(ctx);
 	if (rc == 0 && ctx->ncond != ncond) {
 		ctx->directive = NULL;
-		rc = cfg_fail(ctx, "<%s> section is not closed at the end of the file",
-			      cfg_cond_name(ctx->cond[ctx->ncond - 1]));
+		cfg_fail(ctx, "<%s> section is not closed at the end of the file",
+			 cfg_cond_name(ctx->cond[ctx->ncond - 1]));
+		rc = cfg_record_stop(ctx);
 	}
 	return rc;
+}
+
+int config_parse_all(struct config *cfg, const char *text, size_t len, const char *file,
+		     struct config_errors *errs)
+{
+	struct config_error cur;
+	struct cfg_ctx ctx = { .cfg = cfg, .err = &cur, .errs = errs };
+	const char *slash = file ? strrchr(file, '/') : NULL;
+	int rc;
+
+	errs->n = 0;
+	cfg_error_init(ctx.err, file ? file : "(config)");
+	/* relative paths start at ServerRoot, by default the main file's directory; absolute,
+	 * so that a path does not change with the directory spliced runs in */
+	if (slash && file[0] == '/')
+		snprintf(ctx.root, sizeof(ctx.root), "%.*s", (int)(slash == file ? 1 : slash - file),
+			 file);
+	else if (!getcwd(ctx.root, sizeof(ctx.root)))
+		strcpy(ctx.root, ".");
+	else if (slash)
+		snprintf(ctx.root + strlen(ctx.root), sizeof(ctx.root) - strlen(ctx.root), "/%.*s",
+			 (int)(slash - file), file);
+	ctx.def = calloc(CFG_MAX_DEFINE, sizeof(*ctx.def));
+	if (!ctx.def) {
+		cfg_fail(&ctx, "out of memory");
+		cfg_record_stop(&ctx);
+		return -EINVAL;
+	}
+	rc = cfg_parse_text(&ctx, text, len);
+	if (rc == 0 && ctx.scope) {
+		ctx.directive = NULL;
+		ctx.err->line = cfg->scope[ctx.scope].line;
+		cfg_fail(&ctx, "<VirtualHost> section is not closed");
+		cfg_record_stop(&ctx);
+	}
+	if (errs->n == 0 && cfg_finish(&ctx) < 0)
+		cfg_record_stop(&ctx);
+	free(ctx.def);
+	return errs->n ? -EINVAL : 0;
+}
+
+/* The error lists are too big for some stacks (a reload's thread): on the heap. */
+static struct config_errors *cfg_errors_new(struct config_error *err)
+{
+	struct config_errors *errs = malloc(sizeof(*errs));
+
+	if (!errs && err)
+		snprintf(err->msg, sizeof(err->msg), "out of memory");
+	return errs;
+}
+
+/* The first error of errs into *err (when errs has one and err is not NULL). */
+static void cfg_errors_first(const struct config_errors *errs, struct config_error *err)
+{
+	if (err && errs->n)
+		*err = errs->e[0];
 }
 
 int config_parse(struct config *cfg, const char *text, size_t len, const char *file,
 		 struct config_error *err)
 {
-	struct config_error scratch;
-	struct cfg_ctx ctx = { .cfg = cfg, .err = err ? err : &scratch };
-	const char *slash = file ? strrchr(file, '/') : NULL;
+	struct config_errors *errs;
 	int rc;
 
-	cfg_error_init(ctx.err, file ? file : "(config)");
-	/* relative Include paths start at ServerRoot, by default the main file's directory */
-	if (slash)
-		snprintf(ctx.root, sizeof(ctx.root), "%.*s", (int)(slash == file ? 1 : slash - file),
-			 file);
-	else
-		strcpy(ctx.root, ".");
-	ctx.def = calloc(CFG_MAX_DEFINE, sizeof(*ctx.def));
-	if (!ctx.def)
-		return cfg_fail(&ctx, "out of memory");
-	rc = cfg_parse_text(&ctx, text, len);
-	if (rc == 0 && ctx.scope) {
-		ctx.err->line = cfg->scope[ctx.scope].line;
-		rc = cfg_fail(&ctx, "<VirtualHost> section is not closed");
-	}
-	if (rc == 0)
-		rc = cfg_finish(&ctx);
-	free(ctx.def);
+	if (err)
+		cfg_error_init(err, file ? file : "(config)");
+	if (!(errs = cfg_errors_new(err)))
+		return -ENOMEM;
+	rc = config_parse_all(cfg, text, len, file, errs);
+	cfg_errors_first(errs, err);
+	free(errs);
 	return rc;
 }
 
@@ -2445,31 +2616,64 @@ static int cfg_validate(const struct config *cfg, struct config_error *err)
 	return 0;
 }
 
-int config_load_file(struct config *cfg, const char *path, struct config_error *err)
+/* config_load_all() without the checks of the whole. */
+static int cfg_load_file_all(struct config *cfg, const char *path, struct config_errors *errs)
 {
 	char *text = NULL;
 	size_t len = 0;
 	int rc;
 
 	config_defaults(cfg);
-	cfg_error_init(err, path);
-	if ((rc = cfg_read_file(path, &text, &len, err)) < 0)
+	errs->n = 0;
+	cfg_error_init(&errs->e[0], path);
+	if ((rc = cfg_read_file(path, &text, &len, &errs->e[0])) < 0) {
+		errs->n = 1;
 		return rc;
-	rc = config_parse(cfg, text, len, path, err);
+	}
+	rc = config_parse_all(cfg, text, len, path, errs);
 	free(text);
+	return rc;
+}
+
+int config_load_all(struct config *cfg, const char *path, struct config_errors *errs)
+{
+	int rc;
+
+	if ((rc = cfg_load_file_all(cfg, path, errs)) < 0)
+		return rc;
+	cfg_error_init(&errs->e[0], path);
+	if ((rc = cfg_validate(cfg, &errs->e[0])) < 0)
+		errs->n = 1;
+	return rc;
+}
+
+int config_load_file(struct config *cfg, const char *path, struct config_error *err)
+{
+	struct config_errors *errs;
+	int rc;
+
+	cfg_error_init(err, path);
+	if (!(errs = cfg_errors_new(err)))
+		return -ENOMEM;
+	rc = cfg_load_file_all(cfg, path, errs);
+	cfg_errors_first(errs, err);
+	free(errs);
 	return rc;
 }
 
 int config_load(struct config *cfg, const char *path, struct config_error *err)
 {
-	struct config_error scratch;
+	struct config_errors *errs;
 	int rc;
 
-	if (!err)
-		err = &scratch;
-	if ((rc = config_load_file(cfg, path, err)) < 0)
-		return rc;
-	return cfg_validate(cfg, err);
+	if (err)
+		cfg_error_init(err, path);
+	if (!(errs = cfg_errors_new(err)))
+		return -ENOMEM;
+	rc = config_load_all(cfg, path, errs);
+	cfg_errors_first(errs, err);
+	free(errs);
+	return rc;
 }
 
 int config_builtin(struct config *cfg, struct config_error *err)
@@ -2639,6 +2843,15 @@ int config_file_root(struct config *cfg, const char *dir)
 		return -ENOSPC;
 	memcpy(cfg->file_root[cfg->nroot], dir, n + 1);
 	return (int)cfg->nroot++;
+}
+
+void config_where(const struct config *cfg, const struct cfg_where *w, struct config_error *out)
+{
+	const char *file = w->file < cfg->nsrc_file ? cfg->src_file[w->file]
+						    : "(an Include'd file)";
+
+	snprintf(out->file, sizeof(out->file), "%s", file);
+	out->line = w->line;
 }
 
 void config_error_format(const struct config_error *err, char *out, size_t outlen)

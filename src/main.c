@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "spliced/cfgcheck.h"
 #include "spliced/config.h"
 #include "spliced/file.h"
 #include "spliced/helper.h"
@@ -518,24 +519,67 @@ static int phase_args(struct startup *st, int argc, char **argv)
 	return -1;
 }
 
+/* Loads -c FILE; every error goes to stderr, one a line. Returns -1 to go on, or 1. */
+static int config_report(struct startup *st)
+{
+	struct config_errors *errs = malloc(sizeof(*errs));
+	int ret;
+
+	if (!errs) {
+		fprintf(stderr, "spliced: out of memory\n");
+		return 1;
+	}
+	ret = config_load_all(&st->g->cfg, st->cfg_path, errs);
+	for (unsigned i = 0; ret < 0 && i < errs->n; i++) {
+		config_error_format(&errs->e[i], st->msg, sizeof(st->msg));
+		fprintf(stderr, "spliced: %s\n", st->msg);
+	}
+	if (ret < 0 && errs->n == CFG_MAX_ERRORS)
+		fprintf(stderr, "spliced: stopped after %d errors\n", CFG_MAX_ERRORS);
+	free(errs);
+	return ret < 0 ? 1 : -1;
+}
+
+static void config_test_print(void *arg, bool warning, const struct config_error *e)
+{
+	struct startup *st = arg;
+
+	config_error_format(e, st->msg, sizeof(st->msg));
+	fprintf(stderr, "spliced: %s%s\n", warning ? "warning: " : "", st->msg);
+}
+
+/* -t after a valid parse: what start-up would find missing (cfgcheck.h). */
+static int config_test(struct startup *st)
+{
+	if (cfgcheck_run(&st->g->cfg, config_test_print, st) > 0)
+		return 1;
+	if (st->stop_other || st->reload_other)
+		return -1;
+	printf("Syntax OK\n");
+	return 0;
+}
+
 /* The configuration (nothing starts if it is wrong), then the error log. Before the log is
  * open, errors go to stderr only. Returns -1 to go on, else the exit code. */
 static int phase_config(struct startup *st)
 {
 	struct config_error cerr;
-	int ret = st->cfg_path ? config_load(&st->g->cfg, st->cfg_path, &cerr)
-			       : config_builtin(&st->g->cfg, &cerr);
+	int ret;
 
-	if (ret < 0) {
+	if (st->cfg_path) {
+		if (config_report(st) > 0)
+			return 1;
+	} else if ((ret = config_builtin(&st->g->cfg, &cerr)) < 0) {
 		config_error_format(&cerr, st->msg, sizeof(st->msg));
 		fprintf(stderr, "spliced: %s\n", st->msg);
 		return 1;
 	}
 	st->g->cfg_loaded = true;
-	if (st->test_only) {
-		printf("Syntax OK\n");
-		return 0;
-	}
+	if (st->test_only)
+		return config_test(st);
+	/* -k reload: a configuration that would not load is refused here, before any signal */
+	if (st->reload_other && config_test(st) > 0)
+		return 1;
 	if (st->stop_other || st->reload_other)
 		return stop_other(st);
 	if (log_owner_find(&st->g->cfg, st->msg, sizeof(st->msg)) < 0) {

@@ -1149,6 +1149,169 @@ START_TEST(test_include_errors)
 }
 END_TEST
 
+/* Relative paths as httpd reads them: ErrorLog, CustomLog/TransferLog, TypesConfig,
+ * DocumentRoot and RewriteMap txt: files under ServerRoot (the last one given, even after
+ * them, as httpd applies it first), by default the main file's directory; PidFile must
+ * stay absolute. */
+START_TEST(test_server_root_relative)
+{
+	char text[1024], want[512];
+
+	inc_setup();
+	snprintf(want, sizeof(want), "%s/root", inc_dir);
+	ck_assert_int_eq(mkdir(want, 0755), 0);
+	inc_write("root/map.txt", "a b\n");
+	snprintf(text, sizeof(text),
+		 "Listen 127.0.0.1:8080\n"
+		 "ErrorLog logs/error.log\n"
+		 "CustomLog logs/access.log common\n"
+		 "TransferLog /var/log/t.log\n"
+		 "TypesConfig conf/mime.types\n"
+		 "DocumentRoot htdocs//\n"
+		 "ServerRoot %s/root\n"
+		 "RewriteMap m txt:map.txt\n", inc_dir);
+	ck_assert_msg(inc_load(text) == 0, "%s:%u: %s", err.file, err.line, err.msg);
+	snprintf(want, sizeof(want), "%s/root/logs/error.log", inc_dir);
+	ck_assert_str_eq(cfg.error_log, want);
+	snprintf(want, sizeof(want), "%s/root/logs/access.log", inc_dir);
+	ck_assert_str_eq(cfg.customlog[0].path, want);
+	ck_assert_str_eq(cfg.customlog[1].path, "/var/log/t.log");
+	snprintf(want, sizeof(want), "%s/root/conf/mime.types", inc_dir);
+	ck_assert_str_eq(cfg.types_config, want);
+	snprintf(want, sizeof(want), "%s/root/htdocs", inc_dir);
+	ck_assert_str_eq(cfg.document_root, want);
+	ck_assert_uint_eq(cfg.nroot, 1);
+	ck_assert_str_eq(cfg.file_root[0], want);   /* -f/-d conditions resolve under it */
+	/* no ServerRoot: the main file's directory */
+	ck_assert_int_eq(inc_load("Listen 127.0.0.1:8080\nDocumentRoot www\nErrorLog e.log\n"), 0);
+	snprintf(want, sizeof(want), "%s/www", inc_dir);
+	ck_assert_str_eq(cfg.document_root, want);
+	snprintf(want, sizeof(want), "%s/e.log", inc_dir);
+	ck_assert_str_eq(cfg.error_log, want);
+	/* a map read before ServerRoot names it is under the main file's directory */
+	ck_assert_int_eq(inc_load("Listen 127.0.0.1:8080\nProxyPass / http://127.0.0.1:9/\n"
+				  "RewriteMap m txt:map.txt\n"), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, inc_dir));
+	/* PidFile: absolute only (spliced -k stop and logrotate must find the same file) */
+	ck_assert_int_eq(inc_load("Listen 127.0.0.1:8080\nDocumentRoot /\nPidFile run/x.pid\n"),
+			 -EINVAL);
+	ck_assert_str_eq(err.msg, "PidFile: \"run/x.pid\" is not an absolute path");
+}
+END_TEST
+
+/* ---- every error of a file (spliced -t) ---- */
+
+static struct config_errors errs;
+
+static int all_load(const char *main_text)
+{
+	char path[256];
+
+	inc_write("spliced.conf", main_text);
+	snprintf(path, sizeof(path), "%s/spliced.conf", inc_dir);
+	config_free(&cfg);
+	memset(&errs, 0x55, sizeof(errs));
+	return config_load_all(&cfg, path, &errs);
+}
+
+/* errs.e[i] is `msg` on `line` of DIR/name. */
+static void ck_err_at(unsigned i, const char *name, unsigned line, const char *msg)
+{
+	char want[512];
+
+	snprintf(want, sizeof(want), "%s/%s", inc_dir, name);
+	ck_assert_uint_gt(errs.n, i);
+	ck_assert_str_eq(errs.e[i].file, want);
+	ck_assert_uint_eq(errs.e[i].line, line);
+	ck_assert_str_eq(errs.e[i].msg, msg);
+}
+
+/* Three mistakes, three errors in file order; good lines between them still count. */
+START_TEST(test_errors_all)
+{
+	static const char text[] =
+		"Listen 127.0.0.1:8080\n"
+		"Timeout x\n"
+		"ProxyPass /a http://127.0.0.1:9/\n"
+		"Frobnicate on\n"
+		"# a comment\n"
+		"KeepAliveTimeout 3\n"
+		"ProxyPass /b\n";
+
+	inc_setup();
+	ck_assert_int_eq(all_load(text), -EINVAL);
+	ck_assert_uint_eq(errs.n, 3);
+	ck_err_at(0, "spliced.conf", 2, "Timeout: \"x\" is not a number of seconds");
+	ck_err_at(1, "spliced.conf", 4, "unknown directive \"Frobnicate\"");
+	ck_err_at(2, "spliced.conf", 7, "ProxyPass: takes at least 2 arguments, 1 given");
+	/* config_load() still reports the first one, as before */
+	ck_assert_int_eq(inc_load(text), -EINVAL);
+	ck_assert_uint_eq(err.line, 2);
+	ck_assert_str_eq(err.msg, "Timeout: \"x\" is not a number of seconds");
+	/* so does config_parse() */
+	ck_assert_int_eq(parse(text), -EINVAL);
+	ck_assert_str_eq(err.file, "test.conf");
+	ck_assert_uint_eq(err.line, 2);
+	/* a valid file: no error, and the checks of the whole ran */
+	ck_assert_int_eq(all_load("Listen 127.0.0.1:8080\nProxyPass / http://127.0.0.1:9/\n"), 0);
+	ck_assert_uint_eq(errs.n, 0);
+	ck_assert_int_eq(all_load("Timeout 5\n"), -EINVAL);
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_uint_eq(errs.e[0].line, 0);
+	ck_assert_str_eq(errs.e[0].msg, "no Listen directive");
+	/* ... but not after an error in the lines: "no Listen" would only repeat line 1 */
+	ck_assert_int_eq(all_load("Listen 127.0.0.1:x\nProxyPass / http://127.0.0.1:9/\n"), -EINVAL);
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_uint_eq(errs.e[0].line, 1);
+}
+END_TEST
+
+/* Errors in an Include'd file name that file and its lines; the main file's go on after. */
+START_TEST(test_errors_include)
+{
+	inc_setup();
+	inc_write("inc.conf", "Timeout 3\nTimeout x\nBogus\n");
+	ck_assert_int_eq(all_load("Listen 127.0.0.1:8080\nInclude inc.conf\nWorkers 0\n"
+				  "Include missing/*.conf\n"), -EINVAL);
+	ck_assert_uint_eq(errs.n, 4);
+	ck_err_at(0, "inc.conf", 2, "Timeout: \"x\" is not a number of seconds");
+	ck_err_at(1, "inc.conf", 3, "unknown directive \"Bogus\"");
+	ck_assert_uint_eq(errs.e[2].line, 3);
+	ck_assert_ptr_nonnull(strstr(errs.e[2].file, "/spliced.conf"));
+	ck_assert_str_eq(errs.e[2].msg, "Workers: 0 is out of range 1..256");
+	ck_err_at(3, "spliced.conf", 4, errs.e[3].msg);
+	ck_assert_ptr_nonnull(strstr(errs.e[3].msg, "matches no file"));
+}
+END_TEST
+
+/* A broken section ends the parse there (what follows would be read in the wrong scope);
+ * a section left open is one error; the list stops at CFG_MAX_ERRORS. */
+START_TEST(test_errors_stop)
+{
+	char text[2048] = "";
+
+	inc_setup();
+	ck_assert_int_eq(all_load("Timeout x\n<VirtualHost>\nServerName a\n</VirtualHost>\n"
+				  "Bogus\n"), -EINVAL);
+	ck_assert_uint_eq(errs.n, 2);
+	ck_assert_uint_eq(errs.e[0].line, 1);
+	ck_err_at(1, "spliced.conf", 2, "<VirtualHost>: needs an address, e.g. <VirtualHost *:80>");
+	ck_assert_int_eq(all_load("Timeout x\n<Directory /x>\nRequire all granted\n"
+				  "</Directory>\n"), -EINVAL);
+	ck_assert_uint_eq(errs.n, 2);
+	ck_assert_uint_eq(errs.e[1].line, 2);
+	ck_assert_int_eq(all_load("Bogus\n<IfModule mod_rewrite.c>\nTimeout 3\n"), -EINVAL);
+	ck_assert_uint_eq(errs.n, 2);
+	ck_assert_str_eq(errs.e[1].msg, "<IfModule> section is not closed at the end of the file");
+	/* the bound */
+	for (unsigned i = 0; i < CFG_MAX_ERRORS + 5; i++)
+		strcat(text, "Bogus\n");
+	ck_assert_int_eq(all_load(text), -EINVAL);
+	ck_assert_uint_eq(errs.n, CFG_MAX_ERRORS);
+	ck_assert_uint_eq(errs.e[CFG_MAX_ERRORS - 1].line, CFG_MAX_ERRORS);
+}
+END_TEST
+
 START_TEST(test_ifmodule_ifdefine)
 {
 	ck_assert_int_eq(parse("<IfModule mod_rewrite.c>\nRewriteEngine On\n</IfModule>\n"
@@ -1558,6 +1721,10 @@ static Suite *config_suite(void)
 		{ "load_errors", test_load_errors, 0 },
 		{ "include_layout", test_include_layout, 0 },
 		{ "include_errors", test_include_errors, 0 },
+		{ "server_root_relative", test_server_root_relative, 0 },
+		{ "errors_all", test_errors_all, 0 },
+		{ "errors_include", test_errors_include, 0 },
+		{ "errors_stop", test_errors_stop, 0 },
 		{ "ifmodule_ifdefine", test_ifmodule_ifdefine, 0 },
 		{ "load_too_big", test_load_too_big, 0 },
 		{ "error_format", test_error_format, 0 },

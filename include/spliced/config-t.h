@@ -31,6 +31,14 @@
 #define CFG_AUTOSTART_ENVTEXT 2048 /* bytes of the Env= values (NUL-separated) */
 
 #define CFG_MAX_ALIAS 16
+#define CFG_MAX_SRCFILES 32        /* files config_where() can name (main + Include'd) */
+#define CFG_WHERE_NOFILE 0xffff    /* cfg_where.file beyond CFG_MAX_SRCFILES */
+
+/* Where a directive was read, for messages after the parse (spliced -t). */
+struct cfg_where {
+	uint16_t file;                 /* index into config.src_file, or CFG_WHERE_NOFILE */
+	uint32_t line;                 /* 0: the directive was not given */
+};
 #define CFG_MAX_REVERSE 64         /* ProxyPassReverse* lines, all sections together */
 #define CFG_MAX_INDEX 8
 
@@ -39,6 +47,7 @@ struct cfg_alias {
 	char prefix[CFG_NAME_MAX];     /* normalized URL-path prefix, e.g. "/static/" */
 	uint32_t prefix_len;
 	char dir[CFG_PATH_MAX];
+	struct cfg_where at;
 };
 
 /* LogFormat "fmt" nickname */
@@ -53,12 +62,14 @@ struct cfg_customlog {
 	char path[CFG_PATH_MAX];
 	struct alog_format fmt;
 	unsigned line;                  /* where it was configured, for messages */
+	struct cfg_where at;            /* the same, with the file */
 };
 
 struct cfg_listen {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	char name[CFG_NAME_MAX];     /* as written, for messages: "127.0.0.1:8080" */
+	struct cfg_where at;
 };
 
 /* ProxyPass key=value parameters. They belong to the backend (httpd's "worker" is the
@@ -118,6 +129,7 @@ struct cfg_autostart {
 	uint16_t env_off[CFG_AUTOSTART_ENV];
 	unsigned nenv;
 	unsigned line;                 /* where it was configured, for messages */
+	struct cfg_where at;           /* the same, with the file */
 };
 
 /* ProxyPass PREFIX URL | ProxyPass PREFIX ! */
@@ -264,6 +276,13 @@ struct config {
 	char file_root[CFG_MAX_ROOTS][CFG_PATH_MAX];
 	unsigned nroot;
 	struct rw_prog rw;             /* compiled RewriteRule/RewriteCond/RewriteMap */
+	/* Where the server-level directives that start-up acts on were read (the last one of
+	 * each); line 0 = not given. */
+	struct {
+		struct cfg_where document_root, types_config, error_log, pid_file, user, group;
+	} at;
+	char src_file[CFG_MAX_SRCFILES][CFG_PATH_MAX]; /* the files cfg_where.file names */
+	unsigned nsrc_file;
 };
 
 /* Where a configuration error is. */
@@ -271,6 +290,14 @@ struct config_error {
 	char file[CFG_PATH_MAX];
 	unsigned line;                 /* 0 when the error is not tied to a line */
 	char msg[512];
+};
+
+#define CFG_MAX_ERRORS 20          /* errors one parse collects before it stops */
+
+/* Every error of a parse, in the order found (config_load_all()). */
+struct config_errors {
+	struct config_error e[CFG_MAX_ERRORS];
+	unsigned n;                    /* entries in e; the parse stopped when it is the bound */
 };
 
 #endif

@@ -22,10 +22,26 @@ void config_free(struct config *cfg);
 int config_parse(struct config *cfg, const char *text, size_t len, const char *file,
 		 struct config_error *err);
 
+/* config_parse() that goes on after an error: the rest of that line is skipped and the
+ * next line read, except after an error in a section tag (<VirtualHost>, <IfModule>, ...)
+ * or in the reading itself (a NUL byte, a line too long), which ends the parse, as does
+ * the CFG_MAX_ERRORS-th error. Every error goes to errs (which it resets), in file order;
+ * errs->e[0] is the error config_parse() reports. The checks of the whole (map names,
+ * ProxyAutostart and retry=) run only when the lines had no error, so one mistake is not
+ * reported twice. Returns 0, or -EINVAL when errs->n > 0. */
+int config_parse_all(struct config *cfg, const char *text, size_t len, const char *file,
+		     struct config_errors *errs);
+
 /* config_defaults() (so *cfg must be fresh or freed) + reads and parses `path`; then checks the whole (at least one Listen,
  * something to serve: a ProxyPass, DocumentRoot, Alias, or a RewriteRule that proxies or
- * names a file). Returns 0 or -errno/-EINVAL with *err set. */
+ * names a file). Returns 0 or -errno/-EINVAL with *err set to the first error (what
+ * config_load_all() would put in errs->e[0]). */
 int config_load(struct config *cfg, const char *path, struct config_error *err);
+
+/* config_load() collecting every error (config_parse_all()); the checks of the whole run
+ * only when the lines had no error. Returns 0, -errno when the file cannot be read, or
+ * -EINVAL; errs->n > 0 whenever it fails. */
+int config_load_all(struct config *cfg, const char *path, struct config_errors *errs);
 
 /* config_load() without the checks of the whole: for tools that only look at rules
  * (tools/rewritetest). err must not be NULL. */
@@ -70,6 +86,9 @@ bool config_preserve_host(const struct config *cfg, unsigned scope);
  * the same directory twice is one entry). Returns its index in cfg->file_root, -EINVAL
  * or -ENOSPC (CFG_MAX_ROOTS). */
 int config_file_root(struct config *cfg, const char *dir);
+
+/* out->file and out->line of the directive at w (out->msg is left alone). */
+void config_where(const struct config *cfg, const struct cfg_where *w, struct config_error *out);
 
 /* Formats "file:line: msg" (or "file: msg") into out. */
 void config_error_format(const struct config_error *err, char *out, size_t outlen);
