@@ -1096,6 +1096,39 @@ static void reload_limit_draining(struct startup *st)
 		   st->ngens - 1, (unsigned long long)old->number, active);
 }
 
+/* The new configuration from path: 0, or -1 with the first error in msg (and, when there
+ * are more, every one in the error log). */
+static int reload_load(struct gen *g, const char *path, char *msg, size_t len)
+{
+	struct config_errors *errs = malloc(sizeof(*errs));
+	int ret;
+
+	if (!errs) {
+		snprintf(msg, len, "out of memory");
+		return -1;
+	}
+	ret = config_load_all(&g->cfg, path, errs);
+	if (ret < 0 && errs->n) {
+		/* more than one: each on its own line, the first again in the summary */
+		for (unsigned i = 0; errs->n > 1 && i < errs->n; i++) {
+			char one[1200];
+
+			config_error_format(&errs->e[i], one, sizeof(one));
+			log_error("main", "reload: %s", one);
+		}
+		config_error_format(&errs->e[0], msg, len);
+		if (errs->n > 1) {
+			size_t l = strlen(msg);
+
+			snprintf(msg + l, len - l, " (and %u more errors, above)", errs->n - 1);
+		}
+	} else if (ret < 0) {
+		snprintf(msg, len, "%s: %s", path, strerror(-ret));
+	}
+	free(errs);
+	return ret < 0 ? -1 : 0;
+}
+
 /* SIGHUP: the configuration is read and checked; a bad one changes nothing. A good one
  * gets its own workers, which take over the listening sockets (kept when the address
  * stays), while the previous workers finish their requests and hand their idle
@@ -1122,10 +1155,11 @@ static bool reload(struct startup *st)
 			 st->ngens);
 		goto fail;
 	}
-	ret = st->cfg_path ? config_load(&g->cfg, st->cfg_path, &cerr)
+	ret = st->cfg_path ? reload_load(g, st->cfg_path, msg, sizeof(msg))
 			   : config_builtin(&g->cfg, &cerr);
 	if (ret < 0) {
-		config_error_format(&cerr, msg, sizeof(msg));
+		if (!st->cfg_path)
+			config_error_format(&cerr, msg, sizeof(msg));
 		goto fail;
 	}
 	g->cfg_loaded = true;
