@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "spliced/accesslog.h"
+#include "spliced/authz.h"
 #include "spliced/config.h"
 #include "spliced/http.h"
 #include "spliced/log.h"
@@ -1989,6 +1990,65 @@ static int cfg_skip_line(struct cfg_ctx *ctx, const char *s)
 	return 0;
 }
 
+/* ---- <Location> and Require (src/authz.c) ---- */
+
+static int cfg_require(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	char msg[256];
+
+	if (authz_require(&ctx->cfg->authz, argc, argv, msg, sizeof(msg)) < 0)
+		return cfg_fail(ctx, "%s", msg);
+	return 0;
+}
+
+static int cfg_auth_merging(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	char msg[256];
+
+	(void)argc;
+	if (authz_merging(&ctx->cfg->authz, argv[1], msg, sizeof(msg)) < 0)
+		return cfg_fail(ctx, "%s", msg);
+	return 0;
+}
+
+/* <Location PATH>, </Location>, <RequireAll|Any|None> and their closing tags. name is
+ * the section's name, len bytes. */
+static int cfg_location_section(struct cfg_ctx *ctx, bool closing, const char *name, size_t len,
+				unsigned argc, char **argv)
+{
+	struct authz *az = &ctx->cfg->authz;
+	char sect[16], msg[256];
+	char *last = argv[argc - 1];
+	size_t n = strlen(last);
+	int rc;
+
+	snprintf(sect, sizeof(sect), "%.*s", (int)len, name);
+	ctx->directive = NULL;
+	if (closing) {
+		if (argc > 1 || name[len] != '>' || name[len + 1])
+			return cfg_fail(ctx, "</%s> takes no arguments", sect);
+		rc = strcasecmp(sect, "Location") == 0 ? authz_location_close(az, msg, sizeof(msg))
+			: authz_section_close(az, sect, msg, sizeof(msg));
+		return rc < 0 ? cfg_fail(ctx, "</%s> %s", sect, msg) : 0;
+	}
+	if (last[n - 1] != '>')
+		return cfg_fail(ctx, "<%s> missing '>' at the end of the line", sect);
+	last[n - 1] = '\0';
+	argc -= last[0] == '\0';
+	if (strcasecmp(sect, "Location") != 0) {
+		if (argc != 1)
+			return cfg_fail(ctx, "<%s> takes no arguments", sect);
+		rc = authz_section_open(az, sect, msg, sizeof(msg));
+	} else if (argc == 2) {
+		rc = authz_location_open(az, ctx->scope, argv[1], ctx->err->line, msg, sizeof(msg));
+	} else {
+		return cfg_fail(ctx, "<Location> takes one path%s", argc == 3 &&
+				strcmp(argv[1], "~") == 0 ? " (regular expressions are not supported)"
+				: "");
+	}
+	return rc < 0 ? cfg_fail(ctx, "<%s> %s", sect, msg) : 0;
+}
+
 static const struct cfg_directive cfg_directives[] = {
 	{ "Include",               1, 1,                cfg_include,                true },
 	{ "IncludeOptional",       1, 1,                cfg_include,                true },
@@ -2042,6 +2102,8 @@ static const struct cfg_directive cfg_directives[] = {
 	{ "LogFormat",             1, 2,                cfg_log_format,             true },
 	{ "CustomLog",             2, 3,                cfg_custom_log,             true },
 	{ "TransferLog",           1, 1,                cfg_transfer_log,           true },
+	{ "Require",               1, CFG_MAX_ARGS - 1, cfg_require,                true },
+	{ "AuthMerging",           1, 1,                cfg_auth_merging,           true },
 };
 
 /* ---- lines ---- */
@@ -2098,6 +2160,9 @@ static int cfg_word(struct cfg_ctx *ctx, char **rp)
 		if (*r != q)
 			return cfg_fail(ctx, "unterminated quoted argument");
 		r++;
+		/* <Location "/x">: the '>' ending a section line stays with its word */
+		if (r[0] == '>' && r[1] == '\0')
+			*w++ = *r++;
 		if (*r && !cfg_blank(*r))
 			return cfg_fail(ctx, "text right after a closing quote");
 	} else {
@@ -2147,6 +2212,15 @@ static int cfg_section(struct cfg_ctx *ctx, unsigned argc, char **argv)
 
 	if (cond)
 		return closing ? cfg_cond_close(ctx, cond, argc) : cfg_cond_open(ctx, cond, argc, argv);
+	if ((len == 8 && strncasecmp(name, "Location", 8) == 0) ||
+	    ((len == 10 || len == 11) && strncasecmp(name, "Require", 7) == 0))
+		return cfg_location_section(ctx, closing, name, len, argc, argv);
+	if (len == 13 && strncasecmp(name, "LocationMatch", 13) == 0)
+		return cfg_fail(ctx, "<LocationMatch> (regular expressions) is not supported; use "
+				"<Location /prefix>");
+	if (authz_in_location(&ctx->cfg->authz))
+		return cfg_fail(ctx, "<%.*s> is not allowed in <Location>", (int)(len > 32 ? 32 : len),
+				name);
 	if (vhost && !closing)
 		return cfg_vhost_open(ctx, argc, argv);
 	if (vhost && ctx->scope)
@@ -2177,6 +2251,10 @@ static int cfg_dispatch(struct cfg_ctx *ctx, unsigned argc, char **argv)
 		return cfg_fail(ctx, "unknown directive \"%s\"", cfg_show(argv[0], show, sizeof(show)));
 	if (ctx->scope && !d->vhost)
 		return cfg_fail(ctx, "%s is not allowed in <VirtualHost>", d->name);
+	if (authz_in_location(&ctx->cfg->authz) && d->handler != cfg_require &&
+	    d->handler != cfg_auth_merging)
+		return cfg_fail(ctx, "%s is not supported in <Location> (Require and AuthMerging "
+				"are)", d->name);
 	ctx->directive = d->name;
 	if (nargs < d->min_args || nargs > d->max_args) {
 		if (d->min_args == d->max_args)
@@ -2224,6 +2302,7 @@ void config_defaults(struct config *cfg)
 void config_free(struct config *cfg)
 {
 	rw_prog_free(&cfg->rw);
+	authz_free(&cfg->authz);
 	config_defaults(cfg);
 }
 
@@ -2354,6 +2433,10 @@ int config_parse(struct config *cfg, const char *text, size_t len, const char *f
 	if (rc == 0 && ctx.scope) {
 		ctx.err->line = cfg->scope[ctx.scope].line;
 		rc = cfg_fail(&ctx, "<VirtualHost> section is not closed");
+	}
+	if (rc == 0 && authz_in_location(&cfg->authz)) {
+		ctx.err->line = cfg->authz.loc[cfg->authz.nloc - 1].line;
+		rc = cfg_fail(&ctx, "<Location> section is not closed");
 	}
 	if (rc == 0)
 		rc = cfg_finish(&ctx);

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "spliced/accesslog-t.h"
+#include "spliced/authz-t.h"
 #include "spliced/rewrite-t.h"
 
 #define CFG_MAX_LISTEN 16
@@ -264,6 +265,7 @@ struct config {
 	char file_root[CFG_MAX_ROOTS][CFG_PATH_MAX];
 	unsigned nroot;
 	struct rw_prog rw;             /* compiled RewriteRule/RewriteCond/RewriteMap */
+	struct authz authz;            /* <Location> sections and their Require rules */
 };
 
 /* Where a configuration error is. */
