@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "spliced/accesslog.h"
+#include "spliced/authz.h"
 #include "spliced/autostart.h"
 #include "spliced/body.h"
 #include "spliced/config.h"
@@ -648,6 +649,61 @@ static enum conn_ev conn_route_act(struct conn *c, const struct route *rt)
 	}
 }
 
+/* The client address the access rules see: the peer of the connection. (The one place to
+ * change when the address comes from a hop in front.) */
+static const char *conn_client_addr(const struct conn *c)
+{
+	return c->ip;
+}
+
+/* <Location> access rules (src/authz.c) on the normalized path, and, when a RewriteRule
+ * rewrote it to another URL-path, on that path too (normalized the same way): both must
+ * grant. True when the request is denied; *loc: the deciding section. */
+static bool conn_authz_denied(const struct conn *c, const struct rw_input *in,
+			      const struct route *rt, int *loc)
+{
+	const struct authz *az = &c->w->cfg->authz;
+	struct authz_result res;
+	size_t n;
+	ssize_t nn;
+	char *p;
+
+	authz_decide(az, rt->scope, in->path, in->path_len, conn_client_addr(c), &res);
+	*loc = res.loc;
+	if (res.denied || !rt->target || rt->rewrite != RW_URL)
+		return res.denied;
+	n = strcspn(rt->target, "?");
+	if (n > rt->target_len)
+		n = rt->target_len;
+	p = malloc(n + 1);
+	if (!p)
+		return true;
+	memcpy(p, rt->target, n);
+	nn = http_path_normalize(p, n);
+	if (nn < 0) {
+		free(p);
+		return true;
+	}
+	authz_decide(az, rt->scope, p, (size_t)nn, conn_client_addr(c), &res);
+	free(p);
+	*loc = res.loc;
+	return res.denied;
+}
+
+/* 403 from spliced: the request goes nowhere. The connection is kept when no body
+ * follows the head. */
+static enum conn_ev conn_forbid(struct conn *c, int loc)
+{
+	const struct authz_loc *l = loc >= 0 ? &c->w->cfg->authz.loc[loc] : NULL;
+
+	c->w->stats.authz_denied++;
+	c->page_keep = c->keep_alive && c->req.framing == HTTP_FRAMING_NONE;
+	c->next = c->start + c->req.head_len;
+	return exch_refuse(c, 403, "client denied by server configuration: %.*s "
+			   "(<Location %s> line %u)", (int)c->req.path.len,
+			   c->buf + c->start + c->req.path.off, l ? l->prefix : "?", l ? l->line : 0);
+}
+
 static enum conn_ev conn_metrics(struct conn *c);
 
 /* A parsed request: what it asks for. */
@@ -658,6 +714,7 @@ static enum conn_ev conn_dispatch(struct conn *c)
 	uint32_t line_len;
 	struct route rt;
 	struct rw_input in;
+	int loc;
 
 	if (c->metrics)
 		return conn_metrics(c);
@@ -700,6 +757,8 @@ static enum conn_ev conn_dispatch(struct conn *c)
 		.dst = c->rbuf, .dst_cap = CONN_RESP_MAX / 2,
 	};
 	route_request(w->cfg, w->files, w->rw, &in, &rt);
+	if (w->cfg->authz.nloc && conn_authz_denied(c, &in, &rt, &loc))
+		return conn_forbid(c, loc);
 	return conn_route_act(c, &rt);
 }
 
