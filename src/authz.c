@@ -461,13 +461,30 @@ void authz_free(struct authz *az)
 
 /* ---- deciding ----------------------------------------------------------------------- */
 
+static bool az_encoded_slash(const char *s, size_t n)
+{
+	return n >= 3 && memcmp(s, "%2F", 3) == 0;  /* normalized escapes are upper-case */
+}
+
 bool authz_prefix_match(const char *p, size_t plen, const char *path, size_t len)
 {
-	if (plen > len || memcmp(p, path, plen) != 0)
-		return false;
+	size_t i = 0, j = 0;
+
+	/* A backend that decodes "%2F" sees a slash: so does the match (httpd refuses such
+	 * paths with AllowEncodedSlashes Off; spliced passes them on). */
+	while (i < plen) {
+		if (j < len && p[i] == path[j]) {
+			i++, j++;
+		} else if (p[i] == '/' && az_encoded_slash(path + j, len - j)) {
+			i++, j += 3;
+		} else {
+			return false;
+		}
+	}
 	/* httpd: "/admin" covers "/admin" and "/admin/x", not "/administrator". A ';' ends
 	 * the segment too: "/admin;x" is "/admin" to many backends (path parameters). */
-	return p[plen - 1] == '/' || plen == len || path[plen] == '/' || path[plen] == ';';
+	return p[plen - 1] == '/' || j == len || path[j] == '/' || path[j] == ';' ||
+	       az_encoded_slash(path + j, len - j);
 }
 
 /* The client address, parsed on first use. */

@@ -64,6 +64,12 @@ START_TEST(prefix_match)
 	ck_assert(authz_prefix_match("/admin/", 7, "/admin/x", 8));
 	ck_assert(!authz_prefix_match("/admin/", 7, "/admin", 6));
 	ck_assert(authz_prefix_match("/", 1, "/anything", 9));
+	/* an encoded slash is a slash to a backend that decodes it */
+	ck_assert(authz_prefix_match("/admin", 6, "/admin%2Fx", 10));
+	ck_assert(authz_prefix_match("/a/b", 4, "/a%2Fb", 6));
+	ck_assert(authz_prefix_match("/a/b/", 5, "/a%2Fb%2Fc", 10));
+	ck_assert(!authz_prefix_match("/a/b", 4, "/a%2Fbc", 7));
+	ck_assert(!authz_prefix_match("/a/b", 4, "/a%2", 4));
 }
 END_TEST
 

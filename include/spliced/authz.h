@@ -42,8 +42,10 @@ void authz_free(struct authz *az);
 void authz_decide(const struct authz *az, unsigned scope, const char *path, size_t len,
 		  const char *client, struct authz_result *out);
 
-/* Whether the <Location> prefix p[0..plen) covers path[0..len): a byte prefix ending at a
- * segment boundary ('/', ';' or the end of the path) unless the prefix ends with '/'. */
+/* Whether the <Location> prefix p[0..plen) covers the normalized path[0..len): a byte
+ * prefix (case-sensitive, as httpd) ending at a segment boundary ('/', ';' or the end of
+ * the path) unless the prefix ends with '/'. An encoded slash "%2F" in the path counts as
+ * a '/' (a backend may decode it). */
 bool authz_prefix_match(const char *p, size_t plen, const char *path, size_t len);
 
 /* Parses a Require ip argument (httpd's forms: "10.1.2.3", "10.1" = 10.1.0.0/16,
