@@ -32,6 +32,7 @@
 #include "spliced/accesslog.h"
 #include "spliced/authz.h"
 #include "spliced/config.h"
+#include "spliced/headers.h"
 #include "spliced/http.h"
 #include "spliced/log.h"
 #include "spliced/rewrite.h"
@@ -2011,6 +2012,19 @@ static int cfg_auth_merging(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	return 0;
 }
 
+/* Header [always|onsuccess] ACTION NAME [VALUE], RequestHeader ACTION NAME [VALUE]: at
+ * server level, in <VirtualHost> and in <Location>. */
+static int cfg_header(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	const struct authz *az = &ctx->cfg->authz;
+	int loc = authz_in_location(az) ? (int)az->nloc - 1 : -1;
+	char msg[256];
+
+	if (headers_parse(&ctx->cfg->headers, ctx->scope, loc, argc, argv, msg, sizeof(msg)) < 0)
+		return cfg_fail(ctx, "%s", msg);
+	return 0;
+}
+
 /* <Location PATH>, </Location>, <RequireAll|Any|None> and their closing tags. name is
  * the section's name, len bytes. */
 static int cfg_location_section(struct cfg_ctx *ctx, bool closing, const char *name, size_t len,
@@ -2104,6 +2118,8 @@ static const struct cfg_directive cfg_directives[] = {
 	{ "TransferLog",           1, 1,                cfg_transfer_log,           true },
 	{ "Require",               1, CFG_MAX_ARGS - 1, cfg_require,                true },
 	{ "AuthMerging",           1, 1,                cfg_auth_merging,           true },
+	{ "Header",                2, CFG_MAX_ARGS - 1, cfg_header,                 true },
+	{ "RequestHeader",         2, CFG_MAX_ARGS - 1, cfg_header,                 true },
 };
 
 /* ---- lines ---- */
@@ -2252,9 +2268,9 @@ static int cfg_dispatch(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	if (ctx->scope && !d->vhost)
 		return cfg_fail(ctx, "%s is not allowed in <VirtualHost>", d->name);
 	if (authz_in_location(&ctx->cfg->authz) && d->handler != cfg_require &&
-	    d->handler != cfg_auth_merging)
-		return cfg_fail(ctx, "%s is not supported in <Location> (Require and AuthMerging "
-				"are)", d->name);
+	    d->handler != cfg_auth_merging && d->handler != cfg_header)
+		return cfg_fail(ctx, "%s is not supported in <Location> (Require, AuthMerging, "
+				"Header and RequestHeader are)", d->name);
 	ctx->directive = d->name;
 	if (nargs < d->min_args || nargs > d->max_args) {
 		if (d->min_args == d->max_args)
@@ -2303,6 +2319,7 @@ void config_free(struct config *cfg)
 {
 	rw_prog_free(&cfg->rw);
 	authz_free(&cfg->authz);
+	headers_free(&cfg->headers);
 	config_defaults(cfg);
 }
 

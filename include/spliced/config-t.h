@@ -8,6 +8,7 @@
 
 #include "spliced/accesslog-t.h"
 #include "spliced/authz-t.h"
+#include "spliced/headers-t.h"
 #include "spliced/rewrite-t.h"
 
 #define CFG_MAX_LISTEN 16
@@ -266,6 +267,7 @@ struct config {
 	unsigned nroot;
 	struct rw_prog rw;             /* compiled RewriteRule/RewriteCond/RewriteMap */
 	struct authz authz;            /* <Location> sections and their Require rules */
+	struct hdr_conf headers;       /* Header and RequestHeader lines (mod_headers) */
 };
 
 /* Where a configuration error is. */
