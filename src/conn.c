@@ -27,6 +27,7 @@
 #include "spliced/exch.h"
 #include "spliced/file.h"
 #include "spliced/filesend.h"
+#include "spliced/headers.h"
 #include "spliced/http.h"
 #include "spliced/log.h"
 #include "spliced/proxy.h"
@@ -73,7 +74,8 @@ static void conn_close(struct conn *c)
 	free(c->rbuf);
 	free(c->loghead);
 	free(c->text);
-	c->buf = c->rbuf = c->loghead = c->text = NULL;
+	free(c->hdrbuf);
+	c->buf = c->rbuf = c->loghead = c->text = c->hdrbuf = NULL;
 	c->loghead_cap = 0;
 	/* the slot goes back to the worker's free list */
 	c->state = CS_FREE;
@@ -115,6 +117,23 @@ static void conn_count_status(struct conn *c, unsigned status)
 
 /* ---- pages spliced makes itself --------------------------------------------------- */
 
+/* "Header always" rules (src/headers.c) for a response spliced makes: their fields are
+ * added to the NUL-terminated hdr (cap bytes), as httpd adds them to an error response.
+ * Fields that do not fit are left out (a page of ours is small by design). */
+static void conn_page_headers(const struct conn *c, char *hdr, size_t cap)
+{
+	const struct config *cfg = c->w->cfg;
+	size_t hl = strlen(hdr);
+	ssize_t n;
+
+	if (!cfg->headers.any[HDR_ALWAYS])
+		return;
+	n = headers_apply(&cfg->headers, &cfg->authz, HDR_ALWAYS, c->scope,
+			  c->hdrbuf ? c->hdrbuf + CONN_HDRBUF : NULL, c->hdr_path_len, hdr + hl, 0,
+			  cap - hl - 1);
+	hdr[n < 0 ? hl : hl + (size_t)n] = '\0';
+}
+
 /* Answers with a short page made here, then closes the connection (lingering), unless
  * c->page_keep says the exchange ended cleanly (a static file error on a request without
  * a body) and the connection may serve the next request. extra: header fields to add
@@ -151,6 +170,7 @@ static enum conn_ev conn_send_page(struct conn *c, unsigned status, const char *
 		blen = snprintf(body, sizeof(body), "<!DOCTYPE html>\n<html><head><title>%u %s"
 				"</title></head><body><h1>%s</h1></body></html>\n", status, text, text);
 	}
+	conn_page_headers(c, hdr, sizeof(hdr) - (size_t)blen - 256);
 	n = snprintf(c->page, sizeof(c->page),
 		     "HTTP/1.1 %u %s\r\nContent-Type: text/html; charset=utf-8\r\n"
 		     "Content-Length: %d\r\n%s%s\r\n%s",
@@ -381,6 +401,8 @@ static enum conn_ev conn_finish(struct conn *c)
 	c->end = CONN_HEADROOM + left;
 	free(c->text);
 	c->text = NULL;
+	free(c->hdrbuf);
+	c->hdrbuf = NULL;
 	conn_exchange_reset(c);
 	if (w->retiring && !left && !c->pending) {
 		conn_handoff(c);
@@ -704,6 +726,31 @@ static enum conn_ev conn_forbid(struct conn *c, int loc)
 			   c->buf + c->start + c->req.path.off, l ? l->prefix : "?", l ? l->line : 0);
 }
 
+/* Header/RequestHeader are configured: c->hdrbuf for the exchange, with the path its
+ * <Location> sections are matched on (the normalized path, or the one a RewriteRule
+ * rewrote it to, normalized) kept behind the room for a head. 0, or -ENOMEM. */
+static int conn_headers_begin(struct conn *c, const struct rw_input *in, const struct route *rt)
+{
+	const char *path = in->path;
+	size_t len = in->path_len;
+	ssize_t n;
+
+	if (rt->target && rt->rewrite == RW_URL) {
+		path = rt->target;
+		len = strcspn(rt->target, "?");
+		if (len > rt->target_len)
+			len = rt->target_len;
+	}
+	free(c->hdrbuf);
+	c->hdrbuf = malloc(CONN_HDRBUF + len + 1);
+	if (!c->hdrbuf)
+		return -ENOMEM;
+	memcpy(c->hdrbuf + CONN_HDRBUF, path, len);
+	n = path == in->path ? (ssize_t)len : http_path_normalize(c->hdrbuf + CONN_HDRBUF, len);
+	c->hdr_path_len = n < 0 ? (uint32_t)len : (uint32_t)n;
+	return 0;
+}
+
 static enum conn_ev conn_metrics(struct conn *c);
 
 /* A parsed request: what it asks for. */
@@ -757,6 +804,8 @@ static enum conn_ev conn_dispatch(struct conn *c)
 		.dst = c->rbuf, .dst_cap = CONN_RESP_MAX / 2,
 	};
 	route_request(w->cfg, w->files, w->rw, &in, &rt);
+	if (w->cfg->headers.n && conn_headers_begin(c, &in, &rt) < 0)
+		return exch_fail(c, 500, "out of memory for the Header rules");
 	if (w->cfg->authz.nloc && conn_authz_denied(c, &in, &rt, &loc))
 		return conn_forbid(c, loc);
 	return conn_route_act(c, &rt);
