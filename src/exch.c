@@ -202,6 +202,15 @@ __attribute__((noinline)) void exch_trace_splice(const struct conn *c, uint64_t 
 	TRACE_SPLICE(c->id, bytes, dir);
 }
 
+/* Whether some rule would edit a head of kind t. */
+static bool exch_headers_any(const struct conn *c, enum hdr_table t)
+{
+	const bool *any = c->w->cfg->headers.any;
+
+	return t == HDR_REQUEST ? any[HDR_REQUEST]
+	       : any[HDR_ALWAYS] || (t == HDR_ONSUCCESS && any[HDR_ONSUCCESS]);
+}
+
 ssize_t exch_headers(struct conn *c, enum hdr_table t, char *head, size_t len, size_t cap)
 {
 	const struct config *cfg = c->w->cfg;
@@ -210,7 +219,7 @@ ssize_t exch_headers(struct conn *c, enum hdr_table t, char *head, size_t len, s
 	size_t a, end;
 	ssize_t n;
 
-	if (!cfg->headers.n || !eol || len < 2 || cap < len)
+	if (!exch_headers_any(c, t) || !eol || len < 2 || cap < len)
 		return (ssize_t)len;
 	a = (size_t)(eol - head) + 1;
 	end = len - 2;  /* the fields end where the empty line begins */
@@ -241,7 +250,7 @@ int exch_headers_fwd(struct conn *c, enum hdr_table t, const char *body, size_t 
 	size_t len = c->head.total - body_len;
 	ssize_t n;
 
-	if (!c->hdrbuf || !c->w->cfg->headers.n)
+	if (!c->hdrbuf || !exch_headers_any(c, t))
 		return 0;
 	if (len > CONN_HDRBUF)
 		return -ENOSPC;
