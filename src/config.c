@@ -30,7 +30,9 @@
 #include <unistd.h>
 
 #include "spliced/accesslog.h"
+#include "spliced/authz.h"
 #include "spliced/config.h"
+#include "spliced/headers.h"
 #include "spliced/http.h"
 #include "spliced/log.h"
 #include "spliced/rewrite.h"
@@ -2061,6 +2063,78 @@ static int cfg_skip_line(struct cfg_ctx *ctx, const char *s)
 	return 0;
 }
 
+/* ---- <Location> and Require (src/authz.c) ---- */
+
+static int cfg_require(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	char msg[256];
+
+	if (authz_require(&ctx->cfg->authz, argc, argv, msg, sizeof(msg)) < 0)
+		return cfg_fail(ctx, "%s", msg);
+	return 0;
+}
+
+static int cfg_auth_merging(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	char msg[256];
+
+	(void)argc;
+	if (authz_merging(&ctx->cfg->authz, argv[1], msg, sizeof(msg)) < 0)
+		return cfg_fail(ctx, "%s", msg);
+	return 0;
+}
+
+/* Header [always|onsuccess] ACTION NAME [VALUE], RequestHeader ACTION NAME [VALUE]: at
+ * server level, in <VirtualHost> and in <Location>. */
+static int cfg_header(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	const struct authz *az = &ctx->cfg->authz;
+	int loc = authz_in_location(az) ? (int)az->nloc - 1 : -1;
+	char msg[256];
+
+	if (headers_parse(&ctx->cfg->headers, ctx->scope, loc, argc, argv, msg, sizeof(msg)) < 0)
+		return cfg_fail(ctx, "%s", msg);
+	return 0;
+}
+
+/* <Location PATH>, </Location>, <RequireAll|Any|None> and their closing tags. name is
+ * the section's name, len bytes. */
+static int cfg_location_section(struct cfg_ctx *ctx, bool closing, const char *name, size_t len,
+				unsigned argc, char **argv)
+{
+	struct authz *az = &ctx->cfg->authz;
+	char sect[16], msg[256];
+	char *last = argv[argc - 1];
+	size_t n = strlen(last);
+	int rc;
+
+	snprintf(sect, sizeof(sect), "%.*s", (int)len, name);
+	ctx->directive = NULL;
+	if (closing) {
+		if (argc > 1 || name[len] != '>' || name[len + 1])
+			return cfg_fail(ctx, "</%s> takes no arguments", sect);
+		rc = strcasecmp(sect, "Location") == 0 ? authz_location_close(az, msg, sizeof(msg))
+			: authz_section_close(az, sect, msg, sizeof(msg));
+		return rc < 0 ? cfg_fail(ctx, "</%s> %s", sect, msg) : 0;
+	}
+	if (last[n - 1] != '>')
+		return cfg_fail(ctx, "<%s> missing '>' at the end of the line", sect);
+	last[n - 1] = '\0';
+	argc -= last[0] == '\0';
+	if (strcasecmp(sect, "Location") != 0) {
+		if (argc != 1)
+			return cfg_fail(ctx, "<%s> takes no arguments", sect);
+		rc = authz_section_open(az, sect, msg, sizeof(msg));
+	} else if (argc == 2) {
+		rc = authz_location_open(az, ctx->scope, argv[1], ctx->err->line, msg, sizeof(msg));
+	} else {
+		return cfg_fail(ctx, "<Location> takes one path%s", argc == 3 &&
+				strcmp(argv[1], "~") == 0 ? " (regular expressions are not supported)"
+				: "");
+	}
+	return rc < 0 ? cfg_fail(ctx, "<%s> %s", sect, msg) : 0;
+}
+
 static const struct cfg_directive cfg_directives[] = {
 	{ "Include",               1, 1,                cfg_include,                true },
 	{ "IncludeOptional",       1, 1,                cfg_include,                true },
@@ -2114,6 +2188,10 @@ static const struct cfg_directive cfg_directives[] = {
 	{ "LogFormat",             1, 2,                cfg_log_format,             true },
 	{ "CustomLog",             2, 3,                cfg_custom_log,             true },
 	{ "TransferLog",           1, 1,                cfg_transfer_log,           true },
+	{ "Require",               1, CFG_MAX_ARGS - 1, cfg_require,                true },
+	{ "AuthMerging",           1, 1,                cfg_auth_merging,           true },
+	{ "Header",                2, CFG_MAX_ARGS - 1, cfg_header,                 true },
+	{ "RequestHeader",         2, CFG_MAX_ARGS - 1, cfg_header,                 true },
 };
 
 /* ---- lines ---- */
@@ -2170,6 +2248,9 @@ static int cfg_word(struct cfg_ctx *ctx, char **rp)
 		if (*r != q)
 			return cfg_fail(ctx, "unterminated quoted argument");
 		r++;
+		/* <Location "/x">: the '>' ending a section line stays with its word */
+		if (r[0] == '>' && r[1] == '\0')
+			*w++ = *r++;
 		if (*r && !cfg_blank(*r))
 			return cfg_fail(ctx, "text right after a closing quote");
 	} else {
@@ -2219,6 +2300,15 @@ static int cfg_section(struct cfg_ctx *ctx, unsigned argc, char **argv)
 
 	if (cond)
 		return closing ? cfg_cond_close(ctx, cond, argc) : cfg_cond_open(ctx, cond, argc, argv);
+	if ((len == 8 && strncasecmp(name, "Location", 8) == 0) ||
+	    ((len == 10 || len == 11) && strncasecmp(name, "Require", 7) == 0))
+		return cfg_location_section(ctx, closing, name, len, argc, argv);
+	if (len == 13 && strncasecmp(name, "LocationMatch", 13) == 0)
+		return cfg_fail(ctx, "<LocationMatch> (regular expressions) is not supported; use "
+				"<Location /prefix>");
+	if (authz_in_location(&ctx->cfg->authz))
+		return cfg_fail(ctx, "<%.*s> is not allowed in <Location>", (int)(len > 32 ? 32 : len),
+				name);
 	if (vhost && !closing)
 		return cfg_vhost_open(ctx, argc, argv);
 	if (vhost && ctx->scope)
@@ -2249,6 +2339,10 @@ static int cfg_dispatch(struct cfg_ctx *ctx, unsigned argc, char **argv)
 		return cfg_fail(ctx, "unknown directive \"%s\"", cfg_show(argv[0], show, sizeof(show)));
 	if (ctx->scope && !d->vhost)
 		return cfg_fail(ctx, "%s is not allowed in <VirtualHost>", d->name);
+	if (authz_in_location(&ctx->cfg->authz) && d->handler != cfg_require &&
+	    d->handler != cfg_auth_merging && d->handler != cfg_header)
+		return cfg_fail(ctx, "%s is not supported in <Location> (Require, AuthMerging, "
+				"Header and RequestHeader are)", d->name);
 	ctx->directive = d->name;
 	if (nargs < d->min_args || nargs > d->max_args) {
 		if (d->min_args == d->max_args)
@@ -2296,6 +2390,8 @@ void config_defaults(struct config *cfg)
 void config_free(struct config *cfg)
 {
 	rw_prog_free(&cfg->rw);
+	authz_free(&cfg->authz);
+	headers_free(&cfg->headers);
 	config_defaults(cfg);
 }
 
@@ -2491,6 +2587,12 @@ int config_parse_all(struct config *cfg, const char *text, size_t len, const cha
 		ctx.directive = NULL;
 		ctx.err->line = cfg->scope[ctx.scope].line;
 		cfg_fail(&ctx, "<VirtualHost> section is not closed");
+		cfg_record_stop(&ctx);
+	}
+	if (rc == 0 && errs->n == 0 && authz_in_location(&cfg->authz)) {
+		ctx.directive = NULL;
+		ctx.err->line = cfg->authz.loc[cfg->authz.nloc - 1].line;
+		cfg_fail(&ctx, "<Location> section is not closed");
 		cfg_record_stop(&ctx);
 	}
 	if (errs->n == 0 && cfg_finish(&ctx) < 0)

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "spliced/accesslog.h"
+#include "spliced/authz.h"
 #include "spliced/autostart.h"
 #include "spliced/body.h"
 #include "spliced/config.h"
@@ -26,6 +27,7 @@
 #include "spliced/exch.h"
 #include "spliced/file.h"
 #include "spliced/filesend.h"
+#include "spliced/headers.h"
 #include "spliced/http.h"
 #include "spliced/log.h"
 #include "spliced/proxy.h"
@@ -72,7 +74,8 @@ static void conn_close(struct conn *c)
 	free(c->rbuf);
 	free(c->loghead);
 	free(c->text);
-	c->buf = c->rbuf = c->loghead = c->text = NULL;
+	free(c->hdrbuf);
+	c->buf = c->rbuf = c->loghead = c->text = c->hdrbuf = NULL;
 	c->loghead_cap = 0;
 	/* the slot goes back to the worker's free list */
 	c->state = CS_FREE;
@@ -114,6 +117,23 @@ static void conn_count_status(struct conn *c, unsigned status)
 
 /* ---- pages spliced makes itself --------------------------------------------------- */
 
+/* "Header always" rules (src/headers.c) for a response spliced makes: their fields are
+ * added to the NUL-terminated hdr (cap bytes), as httpd adds them to an error response.
+ * Fields that do not fit are left out (a page of ours is small by design). */
+static void conn_page_headers(const struct conn *c, char *hdr, size_t cap)
+{
+	const struct config *cfg = c->w->cfg;
+	size_t hl = strlen(hdr);
+	ssize_t n;
+
+	if (!cfg->headers.any[HDR_ALWAYS])
+		return;
+	n = headers_apply(&cfg->headers, &cfg->authz, HDR_ALWAYS, c->scope,
+			  c->hdrbuf ? c->hdrbuf + CONN_HDRBUF : NULL, c->hdr_path_len, hdr + hl, 0,
+			  cap - hl - 1);
+	hdr[n < 0 ? hl : hl + (size_t)n] = '\0';
+}
+
 /* Answers with a short page made here, then closes the connection (lingering), unless
  * c->page_keep says the exchange ended cleanly (a static file error on a request without
  * a body) and the connection may serve the next request. extra: header fields to add
@@ -150,6 +170,7 @@ static enum conn_ev conn_send_page(struct conn *c, unsigned status, const char *
 		blen = snprintf(body, sizeof(body), "<!DOCTYPE html>\n<html><head><title>%u %s"
 				"</title></head><body><h1>%s</h1></body></html>\n", status, text, text);
 	}
+	conn_page_headers(c, hdr, sizeof(hdr) - (size_t)blen - 256);
 	n = snprintf(c->page, sizeof(c->page),
 		     "HTTP/1.1 %u %s\r\nContent-Type: text/html; charset=utf-8\r\n"
 		     "Content-Length: %d\r\n%s%s\r\n%s",
@@ -380,6 +401,8 @@ static enum conn_ev conn_finish(struct conn *c)
 	c->end = CONN_HEADROOM + left;
 	free(c->text);
 	c->text = NULL;
+	free(c->hdrbuf);
+	c->hdrbuf = NULL;
 	conn_exchange_reset(c);
 	if (w->retiring && !left && !c->pending) {
 		conn_handoff(c);
@@ -648,6 +671,86 @@ static enum conn_ev conn_route_act(struct conn *c, const struct route *rt)
 	}
 }
 
+/* The client address the access rules see: the peer of the connection. (The one place to
+ * change when the address comes from a hop in front.) */
+static const char *conn_client_addr(const struct conn *c)
+{
+	return c->ip;
+}
+
+/* <Location> access rules (src/authz.c) on the normalized path, and, when a RewriteRule
+ * rewrote it to another URL-path, on that path too (normalized the same way): both must
+ * grant. True when the request is denied; *loc: the deciding section. */
+static bool conn_authz_denied(const struct conn *c, const struct rw_input *in,
+			      const struct route *rt, int *loc)
+{
+	const struct authz *az = &c->w->cfg->authz;
+	struct authz_result res;
+	size_t n;
+	ssize_t nn;
+	char *p;
+
+	authz_decide(az, rt->scope, in->path, in->path_len, conn_client_addr(c), &res);
+	*loc = res.loc;
+	if (res.denied || !rt->target || rt->rewrite != RW_URL)
+		return res.denied;
+	n = strcspn(rt->target, "?");
+	if (n > rt->target_len)
+		n = rt->target_len;
+	p = malloc(n + 1);
+	if (!p)
+		return true;
+	memcpy(p, rt->target, n);
+	nn = http_path_normalize(p, n);
+	if (nn < 0) {
+		free(p);
+		return true;
+	}
+	authz_decide(az, rt->scope, p, (size_t)nn, conn_client_addr(c), &res);
+	free(p);
+	*loc = res.loc;
+	return res.denied;
+}
+
+/* 403 from spliced: the request goes nowhere. The connection is kept when no body
+ * follows the head. */
+static enum conn_ev conn_forbid(struct conn *c, int loc)
+{
+	const struct authz_loc *l = loc >= 0 ? &c->w->cfg->authz.loc[loc] : NULL;
+
+	c->w->stats.authz_denied++;
+	c->page_keep = c->keep_alive && c->req.framing == HTTP_FRAMING_NONE;
+	c->next = c->start + c->req.head_len;
+	return exch_refuse(c, 403, "client denied by server configuration: %.*s "
+			   "(<Location %s> line %u)", (int)c->req.path.len,
+			   c->buf + c->start + c->req.path.off, l ? l->prefix : "?", l ? l->line : 0);
+}
+
+/* Header/RequestHeader are configured: c->hdrbuf for the exchange, with the path its
+ * <Location> sections are matched on (the normalized path, or the one a RewriteRule
+ * rewrote it to, normalized) kept behind the room for a head. 0, or -ENOMEM. */
+static int conn_headers_begin(struct conn *c, const struct rw_input *in, const struct route *rt)
+{
+	const char *path = in->path;
+	size_t len = in->path_len;
+	ssize_t n;
+
+	if (rt->target && rt->rewrite == RW_URL) {
+		path = rt->target;
+		len = strcspn(rt->target, "?");
+		if (len > rt->target_len)
+			len = rt->target_len;
+	}
+	free(c->hdrbuf);
+	c->hdrbuf = malloc(CONN_HDRBUF + len + 1);
+	if (!c->hdrbuf)
+		return -ENOMEM;
+	memcpy(c->hdrbuf + CONN_HDRBUF, path, len);
+	n = path == in->path ? (ssize_t)len : http_path_normalize(c->hdrbuf + CONN_HDRBUF, len);
+	c->hdr_path_len = n < 0 ? (uint32_t)len : (uint32_t)n;
+	return 0;
+}
+
 static enum conn_ev conn_metrics(struct conn *c);
 
 /* A parsed request: what it asks for. */
@@ -658,6 +761,7 @@ static enum conn_ev conn_dispatch(struct conn *c)
 	uint32_t line_len;
 	struct route rt;
 	struct rw_input in;
+	int loc;
 
 	if (c->metrics)
 		return conn_metrics(c);
@@ -700,6 +804,10 @@ static enum conn_ev conn_dispatch(struct conn *c)
 		.dst = c->rbuf, .dst_cap = CONN_RESP_MAX / 2,
 	};
 	route_request(w->cfg, w->files, w->rw, &in, &rt);
+	if (w->cfg->headers.n && conn_headers_begin(c, &in, &rt) < 0)
+		return exch_fail(c, 500, "out of memory for the Header rules");
+	if (w->cfg->authz.nloc && conn_authz_denied(c, &in, &rt, &loc))
+		return conn_forbid(c, loc);
 	return conn_route_act(c, &rt);
 }
 

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "spliced/exch.h"
+#include "spliced/forward.h"
+#include "spliced/headers.h"
 #include "spliced/log.h"
 #include "spliced/ring.h"
 #include "spliced/stats.h"
@@ -198,4 +200,64 @@ __attribute__((noinline)) void exch_trace_connect(const struct conn *c, unsigned
 __attribute__((noinline)) void exch_trace_splice(const struct conn *c, uint64_t bytes, int dir)
 {
 	TRACE_SPLICE(c->id, bytes, dir);
+}
+
+/* Whether some rule would edit a head of kind t. */
+static bool exch_headers_any(const struct conn *c, enum hdr_table t)
+{
+	const bool *any = c->w->cfg->headers.any;
+
+	return t == HDR_REQUEST ? any[HDR_REQUEST]
+	       : any[HDR_ALWAYS] || (t == HDR_ONSUCCESS && any[HDR_ONSUCCESS]);
+}
+
+ssize_t exch_headers(struct conn *c, enum hdr_table t, char *head, size_t len, size_t cap)
+{
+	const struct config *cfg = c->w->cfg;
+	const char *path = c->hdrbuf ? c->hdrbuf + CONN_HDRBUF : NULL;
+	const char *eol = memchr(head, '\n', len);
+	size_t a, end;
+	ssize_t n;
+
+	if (!exch_headers_any(c, t) || !eol || len < 2 || cap < len)
+		return (ssize_t)len;
+	a = (size_t)(eol - head) + 1;
+	end = len - 2;  /* the fields end where the empty line begins */
+	if (a > end)
+		return (ssize_t)len;
+	cap -= 2;
+	if (t != HDR_ALWAYS) {
+		n = headers_apply(&cfg->headers, &cfg->authz, t, c->scope, path, c->hdr_path_len,
+				  head + a, end - a, cap - a);
+		if (n < 0)
+			return -1;
+		end = a + (size_t)n;
+	}
+	if (t != HDR_REQUEST) {
+		/* httpd's err_headers_out: made anew, sent after the response's own fields */
+		n = headers_apply(&cfg->headers, &cfg->authz, HDR_ALWAYS, c->scope, path,
+				  c->hdr_path_len, head + end, 0, cap - end);
+		if (n < 0)
+			return -1;
+		end += (size_t)n;
+	}
+	memcpy(head + end, "\r\n", 2);
+	return (ssize_t)end + 2;
+}
+
+int exch_headers_fwd(struct conn *c, enum hdr_table t, const char *body, size_t body_len)
+{
+	size_t len = c->head.total - body_len;
+	ssize_t n;
+
+	if (!c->hdrbuf || !exch_headers_any(c, t))
+		return 0;
+	if (len > CONN_HDRBUF)
+		return -ENOSPC;
+	fwd_copy(&c->head, c->hdrbuf, len);
+	n = exch_headers(c, t, c->hdrbuf, len, CONN_HDRBUF);
+	if (n < 0)
+		return -ENOSPC;
+	fwd_replace(&c->head, c->hdrbuf, (size_t)n, body, body_len);
+	return 0;
 }

@@ -23,6 +23,14 @@
 /* Sends the head out[0..rep->head_len) and then rep's body, if any. */
 static enum conn_ev filesend_head(struct conn *c, const struct file_reply *rep, char *out)
 {
+	/* Header: a 2xx is the file's own response (onsuccess and always); httpd makes a 304
+	 * or an error as an error response ("always" only) */
+	ssize_t hl = exch_headers(c, rep->status < 300 ? HDR_ONSUCCESS : HDR_ALWAYS, out,
+				  rep->head_len, CONN_RESP_MAX / 2);
+
+	if (hl < 0)
+		return exch_fail(c, 500, "static file response head too large once the Header "
+				 "rules are applied");
 	c->status = rep->status;
 	stats_count_status(&c->w->stats, rep->status);
 	c->resp_started = true;
@@ -33,14 +41,14 @@ static enum conn_ev filesend_head(struct conn *c, const struct file_reply *rep, 
 	c->body.sp.to = c->fd;
 	c->body.sp.left = rep->length;
 	c->fhead = out;
-	c->page_len = rep->head_len;
-	c->out_head_len += rep->head_len;
+	c->page_len = (uint32_t)hl;
+	c->out_head_len += (uint64_t)hl;
 	c->page_off = 0;
 	c->state = CS_FILE_HEAD;
 	exch_touch(c, exch_timeout_ms(c));
 	/* The head waits for the first bytes of the body: one segment for a small file. */
 	return (rep->ent ? exch_send_more : exch_send)(c, OP_CLIENT_SEND, c->fd, out,
-						       rep->head_len) ? EV_CLOSE : EV_WAIT;
+						       (size_t)hl) ? EV_CLOSE : EV_WAIT;
 }
 
 enum conn_ev filesend_path(struct conn *c, const struct file_root *root, const char *dpath,

@@ -419,3 +419,26 @@ void fwd_rewind(struct fwd_head *h)
 {
 	fwd_finish(h);
 }
+
+void fwd_copy(const struct fwd_head *h, char *out, size_t n)
+{
+	for (unsigned i = 0; i < h->niov && n; i++) {
+		size_t k = h->iov[i].iov_len < n ? h->iov[i].iov_len : n;
+
+		memcpy(out, h->iov[i].iov_base, k);
+		out += k;
+		n -= k;
+	}
+}
+
+void fwd_replace(struct fwd_head *h, const char *text, size_t len, const char *body,
+		 size_t body_len)
+{
+	unsigned dropped = h->dropped;
+
+	fwd_reset(h);
+	h->dropped = dropped;
+	fwd_push(h, text, len);
+	fwd_push(h, body, body_len);
+	fwd_finish(h);
+}

@@ -118,6 +118,8 @@ static int proxy_prepare_request(struct conn *c)
 	t.upgrade = c->upgrade;
 	t.upgrade_len = c->upgrade_len;
 	ret = fwd_request_head(&c->head, head, c->start, &c->req, &t, body, send);
+	if (ret == 0)
+		ret = exch_headers_fwd(c, HDR_REQUEST, body, send);  /* RequestHeader */
 	w->stats.fields_dropped += c->head.dropped;
 	return ret;
 }
@@ -463,6 +465,10 @@ static enum conn_ev proxy_resp_head(struct conn *c)
 				 FWD_EXTRA, FWD_MAX_IOV);
 	if (ret < 0)
 		return exch_fail(c, 502, "backend %s: response head too large to forward", name);
+	/* Header: a proxied response is the backend's, whatever its status (onsuccess) */
+	if (exch_headers_fwd(c, HDR_ONSUCCESS, c->rbuf + hl, (size_t)take) < 0)
+		return exch_fail(c, 502, "backend %s: response head too large once the Header "
+				 "rules are applied", name);
 	c->status = c->resp.status;
 	stats_count_status(&w->stats, c->resp.status);
 	c->out_head_len += c->head.total - (size_t)take;

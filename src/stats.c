@@ -81,6 +81,7 @@ static void stats_add(struct stats *out, const struct stats *s, const struct con
 	out->fields_dropped += s->fields_dropped;
 	out->tunnels += s->tunnels;
 	out->tunnels_active += s->tunnels_active;
+	out->authz_denied += s->authz_denied;
 	for (unsigned b = 0; from && to && b < from->nbackend && b < CFG_MAX_BACKENDS; b++) {
 		int nb = stats_backend_map(from, b, to);
 
@@ -250,6 +251,7 @@ void stats_sum(const struct worker *all, unsigned n, struct stats *out)
 		out->fields_dropped += s->fields_dropped;
 		out->tunnels += s->tunnels;
 		out->tunnels_active += s->tunnels_active;
+		out->authz_denied += s->authz_denied;
 		for (unsigned b = 0; b < CFG_MAX_BACKENDS; b++)
 			for (unsigned o = 0; o < SLOT_OUTCOMES; o++)
 				out->slot_waits[b][o] += s->slot_waits[b][o];
@@ -370,6 +372,9 @@ static void stats_render_locked(const struct config *cfg, struct stats_text *t)
 				       "%llu\n", cfg->backend[b].name, outcome[o],
 				       (unsigned long long)sum.slot_waits[b][o]);
 	}
+	stats_text_add(t, "# HELP spliced_requests_denied_total Requests answered 403 by the "
+		       "Require rules of a <Location>.\n# TYPE spliced_requests_denied_total counter\n"
+		       "spliced_requests_denied_total %llu\n", (unsigned long long)sum.authz_denied);
 	stats_text_add(t, "# HELP spliced_request_fields_dropped_total Request fields not "
 		       "forwarded because their name has '_' (UnderscoresInHeaders).\n"
 		       "# TYPE spliced_request_fields_dropped_total counter\n"

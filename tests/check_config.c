@@ -294,7 +294,8 @@ START_TEST(test_sections)
 	ck_parse_err("<VirtualHost>\n", 1, "<VirtualHost>: needs an address, e.g. <VirtualHost *:80>");
 	ck_parse_err("<IfModule mod_proxy.c>\n", 1,
 		     "<IfModule> section is not closed at the end of the file");
-	ck_parse_err("  <Location>\n", 1, "<Location> sections are not supported yet");
+	ck_parse_err("  <Location>\n", 1, "<Location> takes one path");
+	ck_parse_err("  <Directory /tmp>\n", 1, "<Directory> sections are not supported yet");
 	ck_parse_err("</VirtualHost>\n", 1, "</VirtualHost> without matching <VirtualHost> section");
 	ck_parse_err("<>\n", 1, "bad section \"<>\"");
 }

@@ -59,6 +59,8 @@
  *   cookie=V      the response also carries "Set-Cookie: V" (decoded the same
  *                 way), e.g. cookie=s=1;%20Path=/sub;%20Domain=backend.lan
  *   repeat=N      send the location= and cookie= fields N times each (1..100)
+ *   field=F       the response also carries the field line F (decoded the same way),
+ *                 e.g. field=X-Powered-By:%20PHP/8
  * GET /stats -> "conns=K requests=R open=O maxopen=M busy=B maxbusy=X\n": connections
  * accepted, requests, connections open now and most open at once, requests being worked
  * on now and most at once (a request is "busy" from its head until its response starts,
@@ -108,7 +110,7 @@ static const char usage_text[] =
 "  -o TEXT: print TEXT on stdout and stderr; -T: try ftruncate(1, 0), print the result\n"
 "query parameters (any path): status=N len=N mode=cl|chunked|close chunk=N\n"
 "  delay=MS hdelay=MS early=N body=echo|wire connection=TOKEN drop=1 sleepclose=MS\n"
-"  say=WORD hdrs=N bighdr=N location=URL cookie=SETCOOKIE (percent-decoded) repeat=N;\n"
+"  say=WORD hdrs=N bighdr=N location=URL cookie=SETCOOKIE field=LINE (percent-decoded) repeat=N;\n"
 "  GET /stats; -u PATH: listen on a Unix-domain socket\n";
 
 static unsigned char pattern_buf[PIECE + PATTERN_MOD];
@@ -178,6 +180,7 @@ struct params {
 	size_t say_len;
 	char location[201];        /* location=, decoded; "" = none */
 	char cookie[201];          /* cookie=, decoded; "" = none */
+	char field[201];           /* field=, decoded: one more field line; "" = none */
 	unsigned repeat;           /* repeat=: times location/cookie are sent (default 1) */
 };
 
@@ -650,6 +653,9 @@ static int parse_params(const char *target, size_t tlen, struct params *pr, bool
 		} else if (ieq(k, klen, "cookie")) {
 			if (!pct_decode(v, vlen, pr->cookie, sizeof pr->cookie))
 				return RS_BAD;
+		} else if (ieq(k, klen, "field")) {
+			if (!pct_decode(v, vlen, pr->field, sizeof pr->field))
+				return RS_BAD;
 		} else if (ieq(k, klen, "drop")) {
 			if (!parse_u64(v, vlen, 1, &n))
 				return RS_BAD;
@@ -1096,6 +1102,8 @@ static int handle_one(struct conn *c)
 	for (unsigned long long i = 0; i < pr.hdrs; i++)
 		if (out_fmt(c, "X-F-%llu: %llu\r\n", i, i))
 			goto out;
+	if (pr.field[0] && out_fmt(c, "%s\r\n", pr.field))
+		goto out;
 	if (pr.bighdr) {
 		if (out_str(c, "X-Big: "))
 			goto out;

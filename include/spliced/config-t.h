@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 
 #include "spliced/accesslog-t.h"
+#include "spliced/authz-t.h"
+#include "spliced/headers-t.h"
 #include "spliced/rewrite-t.h"
 
 #define CFG_MAX_LISTEN 16
@@ -283,6 +285,8 @@ struct config {
 	} at;
 	char src_file[CFG_MAX_SRCFILES][CFG_PATH_MAX]; /* the files cfg_where.file names */
 	unsigned nsrc_file;
+	struct authz authz;            /* <Location> sections and their Require rules */
+	struct hdr_conf headers;       /* Header and RequestHeader lines (mod_headers) */
 };
 
 /* Where a configuration error is. */

@@ -23,6 +23,9 @@
 /* A closing connection reads and discards what the client still sends for at most this
  * long, so the client sees the response rather than a reset. */
 #define CONN_LINGER_MS 2000
+/* Room to edit a head in for Header/RequestHeader: the largest head and what the edits
+ * may add. */
+#define CONN_HDRBUF (CONN_HEAD_MAX + 8192)
 
 enum conn_state {
 	CS_FREE = 0,
@@ -183,6 +186,12 @@ struct conn {
 	char page[4096];          /* a response spliced makes itself */
 	uint32_t page_len;
 	uint32_t page_off;
+	/* Header/RequestHeader (src/headers.c), when configured: CONN_HDRBUF bytes where a
+	 * head is edited, then the path <Location> sections are matched on (hdr_path_len
+	 * bytes), kept for the whole exchange because the request line is rewritten in
+	 * place. NULL between exchanges. */
+	char *hdrbuf;
+	uint32_t hdr_path_len;
 };
 
 #endif

@@ -11,6 +11,7 @@
 #include <sys/uio.h>
 
 #include "spliced/conn-t.h"
+#include "spliced/headers-t.h"
 #include "spliced/worker-t.h"
 
 /* Submissions naming c; each returns 0 or -EBUSY when the ring cannot take an entry (the
@@ -98,6 +99,18 @@ enum conn_ev exch_refuse(struct conn *c, unsigned status, const char *fmt, ...)
 /* Sending to or reading from the backend failed (err 0: it closed): 504 when the
  * exchange timed out, else 502, naming the backend and `what` was being done. */
 enum conn_ev exch_upstream_error(struct conn *c, int err, const char *what);
+
+/* Header/RequestHeader (src/headers.c) on the whole head head[0..len) (start line,
+ * fields, empty line), in place within cap bytes: HDR_REQUEST edits the fields with the
+ * RequestHeader rules; HDR_ONSUCCESS edits them with the Header rules, then adds what the
+ * "Header always" rules make; HDR_ALWAYS only adds that (a response spliced makes for an
+ * error, a redirect or a 304). The <Location> sections are those of c's path. Returns the
+ * new length (len when nothing is configured), or -1 when the result does not fit. */
+ssize_t exch_headers(struct conn *c, enum hdr_table t, char *head, size_t len, size_t cap);
+
+/* The same on c->head, whose last body_len bytes are body[0..body_len): the head is
+ * edited in c->hdrbuf and c->head made of it and body. 0, or -ENOSPC. */
+int exch_headers_fwd(struct conn *c, enum hdr_table t, const char *body, size_t body_len);
 
 /* A request refused as malformed, counted under `reason` (a static string). */
 void exch_count_parse_error(struct conn *c, const char *reason);

@@ -52,6 +52,14 @@ int fwd_response_head(struct fwd_head *out, char *head, const struct http_respon
 int fwd_switch_head(struct fwd_head *out, char *head, const struct http_response *resp,
 		    const char *body, size_t body_len);
 
+/* Copies the first n bytes of h's head (n <= h->total) to out. */
+void fwd_copy(const struct fwd_head *h, char *out, size_t n);
+
+/* Makes text[0..len) then body[0..body_len) the whole head, unsent (text and body must
+ * stay valid while h is sent). */
+void fwd_replace(struct fwd_head *h, const char *text, size_t len, const char *body,
+		 size_t body_len);
+
 /* Moves the unsent part forward by n bytes sent (a short send). */
 void fwd_advance(struct fwd_head *h, size_t n);
 

@@ -40,6 +40,7 @@ struct stats {
 	uint64_t tunnels_active;   /* tunnels open now (a gauge) */
 	/* requests that waited for a connection of a backend with max=, by how it ended */
 	uint64_t slot_waits[CFG_MAX_BACKENDS][SLOT_OUTCOMES];
+	uint64_t authz_denied;     /* requests answered 403 by a <Location>'s Require rules */
 };
 
 /* Text rendered on the heap: it grows as it is written, so a page always fits. */
