@@ -409,6 +409,15 @@ static enum conn_ev conn_finish(struct conn *c)
 		return EV_WAIT;
 	}
 	exch_touch(c, w->cfg->keepalive_timeout_ms);
+	if (w->retiring && !left) {
+		/* an operation of the exchange is still finishing: the connection waits for
+		 * its next request here, and goes over once that is done */
+		enum conn_ev ev = conn_head_bytes(c);
+
+		if (ev == EV_WAIT)
+			conn_retire_if_idle(c);
+		return ev;
+	}
 	return conn_head_bytes(c);
 }
 
@@ -1024,8 +1033,33 @@ void conn_slot_tick(struct worker *w)
 		conn_slot_release(w);
 }
 
+/* A completion for c while it waits to go to the successor worker (its operations were
+ * cancelled by conn_retire_if_idle()). True when it was consumed here. */
+static bool conn_handoff_step(struct conn *c, int op, int res)
+{
+	if (op == OP_CLIENT_RECV && res >= 0 && !c->swallow_client) {
+		/* bytes (or the end) came before the cancel: this worker serves them */
+		c->handoff = false;
+		return false;
+	}
+	if (op == OP_UP_WATCH)
+		c->watching = false;
+	if (op == OP_CLIENT_RECV || op == OP_SPLICE_POLL)
+		c->swallow_client = false;
+	if (c->pending)
+		return true;      /* the others are still to complete */
+	c->handoff = false;
+	if (c->state == CS_HEAD && !c->head_started && c->end == c->start && !c->timed_out)
+		conn_handoff(c);
+	else
+		conn_close(c);    /* nothing waits on it any more */
+	return true;
+}
+
 void conn_complete(struct conn *c, int op, int res)
 {
+	if (c->handoff && c->state != CS_CLOSING && conn_handoff_step(c, op, res))
+		return;
 	if (op == OP_UP_WATCH) {
 		conn_watch_done(c, res);
 		return;
@@ -1039,15 +1073,6 @@ void conn_complete(struct conn *c, int op, int res)
 	if (c->state == CS_CLOSING) {
 		conn_close(c);
 		return;
-	}
-	if (c->handoff && op == OP_CLIENT_RECV) {
-		c->handoff = false;
-		if (res == -ECANCELED && c->state == CS_HEAD && !c->head_started && !c->pending &&
-		    !c->timed_out) {
-			conn_handoff(c);
-			return;
-		}
-		/* bytes (or the end) came before the cancel: this worker serves them */
 	}
 	if (res == -ECANCELED && !c->timed_out) {
 		conn_close(c);
@@ -1137,6 +1162,26 @@ void conn_stop_if_idle(struct conn *c)
 {
 	if (c->state == CS_HEAD && !c->head_started)
 		conn_close(c);
+}
+
+void conn_reclaim(struct conn *c)
+{
+	/* the ring is gone: nothing is in flight, nothing may be submitted */
+	c->pending = 0;
+	c->watching = false;
+	body_release_pipe(c);
+	proxy_drop_upstream(c);   /* a max= count shared with the next configuration */
+	file_release(c->fent);
+	c->fent = NULL;
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	free(c->buf);
+	free(c->rbuf);
+	free(c->loghead);
+	free(c->text);
+	c->buf = c->rbuf = c->loghead = c->text = NULL;
+	c->state = CS_FREE;
 }
 
 void conn_abort(struct conn *c)

@@ -61,7 +61,9 @@ struct gen {
 	bool cfg_loaded;
 	struct file_roots files;
 	bool files_open;
-	struct slot_shared *slots;   /* connection counts of backends with max=, all workers */
+	struct slot_shared **slots;  /* [cfg.nbackend] connection counts of backends with max=,
+				      * all workers; shared with the generation before when the
+				      * backend's name stays (reference counted) */
 	int alog_fd[CFG_MAX_CUSTOMLOG];
 	struct worker *w;            /* [nw] */
 	unsigned nw;
@@ -70,6 +72,7 @@ struct gen {
 	bool forced;                 /* its workers were told to stop (too many draining) */
 	int (*lfd)[CFG_MAX_LISTEN + 1]; /* [nw]: each worker's listening sockets, */
 	unsigned nlfd;               /* the Listen lines' then MetricsListen's */
+	bool lact[CFG_MAX_LISTEN + 1]; /* that listener was passed by socket activation */
 	uint16_t as_slot[CFG_MAX_AUTOSTART];
 };
 
@@ -656,6 +659,16 @@ static const int *prev_listener(const struct gen *prev, unsigned w, const struct
 	return NULL;
 }
 
+/* Whether prev's listener for address l was passed by socket activation. */
+static bool prev_activated(const struct gen *prev, const struct cfg_listen *l)
+{
+	for (unsigned k = 0; k < prev->cfg.nlisten; k++)
+		if (same_addr(&prev->cfg.listen[k], l))
+			return prev->lact[k];
+	return prev->cfg.metrics.addrlen && same_addr(&prev->cfg.metrics, l) &&
+	       prev->lact[prev->cfg.nlisten];
+}
+
 /* Every Listen address once per worker (SO_REUSEPORT), MetricsListen on worker 0's list
  * last, after checking that no other process listens there; or, at start, the socket the
  * service manager passed for it. At a reload an address the previous generation listens
@@ -682,9 +695,12 @@ static int gen_listen(struct gen *g, const struct gen *prev, char *msg, size_t l
 
 		unsigned li = l < cfg->nlisten ? l : SDLISTEN_METRICS;
 
-		if (prev_listener(prev, 0, a))
+		if (prev_listener(prev, 0, a)) {
+			g->lact[l] = prev_activated(prev, a);
 			continue;
-		if ((prev || sdlisten_fd(&activated, li) < 0) && listen_probe(a, m, sizeof(m)) < 0)
+		}
+		g->lact[l] = !prev && sdlisten_fd(&activated, li) >= 0;
+		if (!g->lact[l] && listen_probe(a, m, sizeof(m)) < 0)
 			goto fail;
 		for (unsigned i = 0; i < g->nw; i++) {
 			/* MetricsListen: worker 0 only */
@@ -863,9 +879,18 @@ static void gen_free(struct startup *st, struct gen *g)
 		for (unsigned l = 0; l < g->nlfd; l++)
 			if (g->lfd[i][l] >= 0 && !fd_shared(st, g, g->lfd[i][l], true))
 				close(g->lfd[i][l]);
-	for (unsigned i = 0; i < g->cfg.ncustomlog; i++)
-		if (g->alog_fd[i] >= 0 && !fd_shared(st, g, g->alog_fd[i], false))
+	/* two access logs of one path share a descriptor after a reload: closed once */
+	for (unsigned i = 0; i < g->cfg.ncustomlog; i++) {
+		bool seen = false;
+
+		for (unsigned k = 0; k < i; k++)
+			seen |= g->alog_fd[k] == g->alog_fd[i];
+		if (g->alog_fd[i] >= 0 && !seen && !fd_shared(st, g, g->alog_fd[i], false))
 			close(g->alog_fd[i]);
+	}
+	for (unsigned b = 0; g->slots && b < g->cfg.nbackend; b++)
+		if (g->slots[b] && --g->slots[b]->refs == 0)
+			free(g->slots[b]);
 	if (g->files_open) {
 		file_root_close(&g->files.docroot);
 		for (unsigned i = 0; i < CFG_MAX_ALIAS; i++)
@@ -876,7 +901,7 @@ static void gen_free(struct startup *st, struct gen *g)
 	}
 	free(g->lfd);
 	free(g->w);
-	free(g->slots);             /* after the workers: their pools counted in it */
+	free(g->slots);             /* after the workers: their pools counted in them */
 	if (g->cfg_loaded)
 		config_free(&g->cfg);
 	free(g);
@@ -902,15 +927,31 @@ static struct gen *gen_new(unsigned nw, uint64_t number)
 	return g;
 }
 
-/* Every worker of g is ready before any runs, then their threads start. 0 or -1 (msg);
- * on failure the threads that started are stopped and joined. */
-static int gen_start(struct gen *g, char *msg, size_t len)
+/* The max= counts of g's backends: the previous generation's for a backend of the same
+ * name (its connections still count), new ones for the others. 0 or -1. */
+static int gen_slots(struct gen *g, const struct gen *prev)
+{
+	g->slots = calloc(g->cfg.nbackend ? g->cfg.nbackend : 1, sizeof(*g->slots));
+	if (!g->slots)
+		return -1;
+	for (unsigned b = 0; b < g->cfg.nbackend; b++) {
+		for (unsigned k = 0; prev && k < prev->cfg.nbackend && !g->slots[b]; k++)
+			if (strcmp(prev->cfg.backend[k].name, g->cfg.backend[b].name) == 0)
+				g->slots[b] = prev->slots[k];
+		if (!g->slots[b] && !(g->slots[b] = calloc(1, sizeof(*g->slots[b]))))
+			return -1;
+		g->slots[b]->refs++;
+	}
+	return 0;
+}
+
+/* Every worker of g made ready (nothing runs yet). 0 or -1 (msg). */
+static int gen_prepare(struct gen *g, const struct gen *prev, char *msg, size_t len)
 {
 	unsigned per_worker = (g->cfg.max_connections + g->nw - 1) / g->nw;
 	int ret;
 
-	g->slots = calloc(g->cfg.nbackend ? g->cfg.nbackend : 1, sizeof(*g->slots));
-	if (!g->slots) {
+	if (gen_slots(g, prev) < 0) {
 		snprintf(msg, len, "out of memory");
 		return -1;
 	}
@@ -924,9 +965,19 @@ static int gen_start(struct gen *g, char *msg, size_t len)
 			snprintf(msg, len, "worker %u: %s", i, strerror(-ret));
 			return -1;
 		}
-		memcpy(g->w[i].as_slot, g->as_slot, sizeof(g->as_slot));
 	}
-	ret = stats_live_add(g->w, g->nw, &g->cfg);
+	return 0;
+}
+
+/* g's worker threads start; returns once each has its ring (or one could not make it:
+ * then they are stopped and joined). 0 or -1 (msg). */
+static int gen_run(struct gen *g, char *msg, size_t len)
+{
+	int ret;
+
+	for (unsigned i = 0; i < g->nw; i++)
+		memcpy(g->w[i].as_slot, g->as_slot, sizeof(g->as_slot));
+	ret = stats_live_add(g->w, g->nw);
 	if (ret < 0) {
 		snprintf(msg, len, "%s", ret == -EBUSY ? "too many earlier configurations are still "
 			 "finishing their requests" : strerror(-ret));
@@ -937,22 +988,48 @@ static int gen_start(struct gen *g, char *msg, size_t len)
 		ret = pthread_create(&g->w[i].thread, NULL, worker_main, &g->w[i]);
 		if (ret) {
 			snprintf(msg, len, "worker %u: pthread_create: %s", i, strerror(ret));
-			for (unsigned k = 0; k < i; k++) {
-				worker_stop(&g->w[k]);
-				pthread_join(g->w[k].thread, NULL);
-				g->w[k].thread = 0;
-			}
-			return -1;
+			goto fail;
 		}
 	}
-	g->started = true;
-	return 0;
+	/* bounded: a ring is made in microseconds; 10 s means something is badly wrong */
+	for (unsigned t = 0; t < 10000; t++) {
+		struct timespec ms = { .tv_sec = 0, .tv_nsec = 1000000 };
+		unsigned ok = 0;
+
+		for (unsigned i = 0; i < g->nw; i++) {
+			int r = __atomic_load_n(&g->w[i].ready, __ATOMIC_ACQUIRE);
+
+			if (r < 0) {
+				snprintf(msg, len, "worker %u could not set up its io_uring (the error "
+					 "log says why)", i);
+				goto fail;
+			}
+			ok += r > 0;
+		}
+		if (ok == g->nw) {
+			g->started = true;
+			return 0;
+		}
+		nanosleep(&ms, NULL);
+	}
+	snprintf(msg, len, "the workers did not start within 10 s");
+fail:
+	for (unsigned k = 0; k < g->nw; k++) {
+		if (!g->w[k].thread)
+			continue;
+		worker_stop(&g->w[k]);
+		pthread_join(g->w[k].thread, NULL);
+		g->w[k].thread = 0;
+	}
+	return -1;
 }
 
 static int phase_workers(struct startup *st)
 {
-	if (gen_start(st->g, st->msg, sizeof(st->msg)) < 0)
+	if (gen_prepare(st->g, NULL, st->msg, sizeof(st->msg)) < 0 ||
+	    gen_run(st->g, st->msg, sizeof(st->msg)) < 0)
 		return -1;
+	stats_set_current(&st->g->cfg);
 	st->gens[st->ngens++] = st->g;
 	alog_gen = st->g;
 	for (unsigned l = 0; l < st->g->cfg.nlisten; l++)
@@ -1073,6 +1150,27 @@ static int reload_helper(struct startup *st, struct gen *g, char *msg, size_t le
 	}
 }
 
+/* Generation from stops listening on the sockets that generation to (NULL: none, spliced
+ * stops) does not use: shutdown(2), not close, so that the descriptor numbers stay valid
+ * while from's workers finish; connections still queued there are refused (reset), new
+ * ones are refused at once. Sockets passed by socket activation are left listening: they
+ * are the service manager's, and what queues there waits for the next start. */
+static void listeners_shut(const struct gen *from, const struct gen *to)
+{
+	for (unsigned i = 0; from->lfd && i < from->nw; i++) {
+		for (unsigned l = 0; l < from->nlfd; l++) {
+			int fd = from->lfd[i][l];
+			bool kept = false;
+
+			for (unsigned k = 0; to && to->lfd && k < to->nw; k++)
+				for (unsigned m = 0; m < to->nlfd; m++)
+					kept |= to->lfd[k][m] == fd;
+			if (fd >= 0 && !kept && !from->lact[l])
+				shutdown(fd, SHUT_RDWR);
+		}
+	}
+}
+
 /* Retiring workers have no deadline (a download or a WebSocket goes on while it moves):
  * when half the generations spliced keeps are still finishing, the oldest one is stopped
  * as at a graceful stop (its idle connections close, the others get Timeout, at most
@@ -1168,24 +1266,29 @@ static bool reload(struct startup *st)
 	    open_access_logs(g, st->g, msg, sizeof(msg)) < 0)
 		goto fail;
 	g->files_open = true;
+	/* what can fail comes before the helper, which applies the new ProxyAutostart lines
+	 * as soon as it has read them */
 	if (open_files(&g->cfg, &g->files, msg, sizeof(msg)) < 0 ||
+	    gen_prepare(g, st->g, msg, sizeof(msg)) < 0 ||
 	    reload_helper(st, g, msg, sizeof(msg)) < 0)
 		goto fail;
-	for (unsigned i = 0; i < g->nw; i++)
+	for (unsigned i = 0; i < g->nw; i++) {
 		g->w[i].helper_fd = st->g->w[i].helper_fd;
-	if (gen_start(g, msg, sizeof(msg)) < 0) {
-		for (unsigned i = 0; i < g->nw; i++)
-			g->w[i].helper_lent = true;
-		goto fail;
+		g->w[i].helper_lent = true;   /* until the new workers run */
 	}
+	if (gen_run(g, msg, sizeof(msg)) < 0)
+		goto fail;
 	/* The new workers run: the previous ones retire in their favour. */
 	for (unsigned i = 0; i < st->nw; i++) {
+		g->w[i].helper_lent = false;
 		st->g->w[i].helper_lent = true;
 		worker_retire(&st->g->w[i], &g->w[i]);
 	}
+	listeners_shut(st->g, g);
 	st->g = g;
 	st->gens[st->ngens++] = g;
 	alog_gen = g;
+	stats_set_current(&g->cfg);
 	if (g->cfg.scope[0].log_level >= 0)
 		log_set_level((enum log_level)g->cfg.scope[0].log_level);
 	stats_reload_count(true, g->number);
@@ -1208,6 +1311,7 @@ fail:
 }
 
 /* ---- serving -------------------------------------------------------------------------- */
+
 
 static void gens_stop(struct startup *st)
 {
@@ -1297,6 +1401,8 @@ static int serve(struct startup *st)
 			notify_send("STOPPING=1\nSTATUS=stopping: finishing the requests in "
 				    "flight\n");
 			gens_stop(st);
+			for (unsigned k = 0; k < st->ngens; k++)
+				listeners_shut(st->gens[k], NULL);
 		}
 		if (!gens_reap(st, stopping, &code, &died))
 			break;

@@ -59,7 +59,7 @@ static void slot_remove(struct worker *w, struct slot_queue *q, struct conn *c)
 	c->wait_prev = c->wait_next = SLOT_NONE;
 	c->slot_waiting = false;
 	q->n--;
-	__atomic_fetch_sub(&w->slots[c->slot_be].waiting, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_sub(&w->slots[c->slot_be]->waiting, 1, __ATOMIC_RELAXED);
 }
 
 /* ---- connections ---- */
@@ -72,7 +72,7 @@ static const struct cfg_bparams *slot_params(const struct worker *w, unsigned b)
 /* Requests wait for backend b on other workers. */
 static bool slot_others_wait(const struct worker *w, unsigned b)
 {
-	return __atomic_load_n(&w->slots[b].waiting, __ATOMIC_RELAXED) > w->slotq[b].n;
+	return __atomic_load_n(&w->slots[b]->waiting, __ATOMIC_RELAXED) > w->slotq[b].n;
 }
 
 /* This worker's connections to backend b (in use and pooled) minus its share of them
@@ -95,7 +95,7 @@ static bool slot_over_share(const struct worker *w, unsigned b)
 static bool slot_try(struct worker *w, unsigned b)
 {
 	unsigned max = slot_params(w, b)->max;
-	unsigned *open = &w->slots[b].open;
+	unsigned *open = &w->slots[b]->open;
 	unsigned n = __atomic_load_n(open, __ATOMIC_RELAXED);
 
 	if (slot_over_share(w, b))
@@ -147,7 +147,7 @@ bool slot_take(struct conn *c, enum conn_ev *ev)
 	c->deadline_ms = c->slot_until_ms;
 	/* a request that tried again and lost keeps its turn */
 	slot_push(q, w->conns, c, c->slot_tried);
-	__atomic_fetch_add(&w->slots[b].waiting, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&w->slots[b]->waiting, 1, __ATOMIC_RELAXED);
 	*ev = EV_WAIT;
 	return false;
 }
@@ -167,7 +167,7 @@ void slot_put(struct conn *c)
 		return;
 	c->slot_held = false;
 	c->w->slotq[c->slot_be].held--;
-	__atomic_fetch_sub(&c->w->slots[c->slot_be].open, 1, __ATOMIC_ACQ_REL);
+	__atomic_fetch_sub(&c->w->slots[c->slot_be]->open, 1, __ATOMIC_ACQ_REL);
 	slot_release(c->w, c->slot_be);
 }
 
@@ -239,7 +239,7 @@ struct conn *slot_next(struct worker *w, unsigned b)
 		return NULL;
 	if (q->head == SLOT_NONE || (!w->pools[b].n &&
 	    (slot_over_share(w, b) ||
-	     __atomic_load_n(&w->slots[b].open, __ATOMIC_RELAXED) >= slot_params(w, b)->max))) {
+	     __atomic_load_n(&w->slots[b]->open, __ATOMIC_RELAXED) >= slot_params(w, b)->max))) {
 		q->released = false;
 		return NULL;
 	}
@@ -258,7 +258,7 @@ void slot_tick(struct worker *w)
 			continue;
 		if (q->n) {
 			slot_release(w, b);
-		} else if (w->pools[b].n && __atomic_load_n(&w->slots[b].waiting,
+		} else if (w->pools[b].n && __atomic_load_n(&w->slots[b]->waiting,
 							      __ATOMIC_RELAXED)) {
 			/* requests wait on other workers: our idle connections are theirs */
 			while (w->pools[b].n)

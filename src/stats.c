@@ -129,7 +129,7 @@ static struct {
 	uint64_t generation;
 } stats_reg = { .lock = PTHREAD_MUTEX_INITIALIZER, .generation = 1 };
 
-int stats_live_add(const struct worker *w, unsigned n, const struct config *cur)
+int stats_live_add(const struct worker *w, unsigned n)
 {
 	int ret = 0;
 
@@ -149,6 +149,16 @@ int stats_live_add(const struct worker *w, unsigned n, const struct config *cur)
 		stats_reg.ended = e;
 		stats_reg.nended = n;
 	}
+	stats_reg.live[stats_reg.nlive].w = w;
+	stats_reg.live[stats_reg.nlive++].n = n;
+out:
+	pthread_mutex_unlock(&stats_reg.lock);
+	return ret;
+}
+
+void stats_set_current(const struct config *cur)
+{
+	pthread_mutex_lock(&stats_reg.lock);
 	/* the ended workers' per-backend counts follow the new configuration */
 	for (unsigned i = 0; stats_reg.cur && stats_reg.cur != cur && i < stats_reg.nended; i++) {
 		struct stats t;
@@ -158,11 +168,7 @@ int stats_live_add(const struct worker *w, unsigned n, const struct config *cur)
 		stats_reg.ended[i] = t;
 	}
 	stats_reg.cur = cur;
-	stats_reg.live[stats_reg.nlive].w = w;
-	stats_reg.live[stats_reg.nlive++].n = n;
-out:
 	pthread_mutex_unlock(&stats_reg.lock);
-	return ret;
 }
 
 void stats_live_end(const struct worker *w)

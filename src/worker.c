@@ -63,7 +63,7 @@ int worker_init(struct worker *w, const struct config *cfg, unsigned id, unsigne
 	for (unsigned i = 0; i < cfg->nbackend; i++) {
 		bool max = cfg->backend[i].p.max && w->slots;
 
-		up_pool_init(&w->pools[i], &cfg->backend[i], max ? &w->slots[i].open : NULL);
+		up_pool_init(&w->pools[i], &cfg->backend[i], max ? &w->slots[i]->open : NULL);
 		slot_queue_init(&w->slotq[i]);
 	}
 	for (uint32_t i = 0; i < max_conns; i++)
@@ -106,6 +106,10 @@ void worker_destroy(struct worker *w)
 	if (w->ring_ready)
 		io_uring_queue_exit(&w->ring);
 	w->ring_ready = false;
+	/* connections a hard stop left behind: their descriptors and buffers */
+	for (uint32_t i = 0; w->conns && i < w->nconns; i++)
+		if (w->conns[i].state != CS_FREE)
+			conn_reclaim(&w->conns[i]);
 	for (unsigned i = 0; w->pools && i < w->cfg->nbackend; i++)
 		up_pool_prune(&w->pools[i], 0, true);
 	relay_pool_destroy(&w->pipes);
@@ -139,7 +143,7 @@ static void worker_wake(struct worker *w, enum worker_wake cmd)
 {
 	uint64_t one = 1;
 
-	__atomic_store_n(&w->wake_cmd, (int)cmd, __ATOMIC_RELEASE);
+	__atomic_fetch_or(&w->wake_cmd, (int)cmd, __ATOMIC_RELEASE);
 	/* Async-signal-safe: only a write(2). */
 	if (write(w->wake_fd, &one, sizeof(one)) < 0)
 		return;
@@ -530,12 +534,13 @@ static void worker_begin_retire(struct worker *w)
 	 * are still finishing (see reload() in main.c). */
 	w->stop_deadline_ms = UINT64_MAX;
 	worker_cancel_accepts(w);
-	if (w->helper_fd >= 0 && !w->helper_gone && (sqe = ring_sqe(&w->ring)) != NULL) {
+	if (w->helper_fd >= 0 && w->helper_armed && (sqe = ring_sqe(&w->ring)) != NULL) {
 		io_uring_prep_cancel64(sqe, RING_UD(OP_HELPER_RECV, 0), 0);
 		io_uring_sqe_set_data64(sqe, RING_UD(OP_NONE, 0));
 	}
-	/* requests waiting for a backend to start go on probing it; nobody asks any more */
-	w->helper_gone = true;
+	/* Requests waiting for a backend to start go on probing it (the helper's answers go
+	 * to the successor now, which receives on the conversation; a start asked from here
+	 * is still carried out). */
 	for (uint32_t i = 0; i < w->nconns; i++)
 		if (w->conns[i].state != CS_FREE)
 			conn_retire_if_idle(&w->conns[i]);
@@ -556,14 +561,17 @@ static void worker_dispatch(struct worker *w, struct io_uring_cqe *cqe)
 	case OP_ACCEPT:
 		worker_accepted(w, idx, cqe->res, cqe->flags);
 		return;
-	case OP_WAKE:
-		if (__atomic_exchange_n(&w->wake_cmd, 0, __ATOMIC_ACQ_REL) == WORKER_WAKE_RETIRE) {
+	case OP_WAKE: {
+		int cmd = __atomic_exchange_n(&w->wake_cmd, 0, __ATOMIC_ACQ_REL);
+
+		if (cmd & WORKER_WAKE_RETIRE)
 			worker_begin_retire(w);
-			worker_arm_wake(w); /* a stop may follow */
-		} else {
+		if (cmd & WORKER_WAKE_STOP)
 			worker_begin_stop(w);
-		}
+		else
+			worker_arm_wake(w); /* a stop may follow */
 		return;
+	}
 	case OP_INBOX:
 		worker_inbox(w, cqe->res);
 		return;
@@ -604,9 +612,11 @@ void *worker_main(void *arg)
 	if (ret < 0) {
 		log_error("worker", "worker %u: io_uring setup: %s", w->id, strerror(-ret));
 		w->exit_code = 1;
+		__atomic_store_n(&w->ready, -1, __ATOMIC_RELEASE);
 		return NULL;
 	}
 	w->ring_ready = true;
+	__atomic_store_n(&w->ready, 1, __ATOMIC_RELEASE);
 	for (unsigned i = 0; i < w->nlisten; i++)
 		worker_arm_accept(w, i);
 	worker_arm_wake(w);

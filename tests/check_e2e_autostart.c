@@ -1608,6 +1608,37 @@ START_TEST(test_reload_keeps_backends)
 }
 END_TEST
 
+/* A request waiting for its backend to start when a reload happens is answered by that
+ * backend once it listens (the retiring worker goes on probing it). */
+START_TEST(test_reload_while_starting)
+{
+	struct e2e_proc sp;
+	struct e2e_client c;
+	struct e2e_response r;
+	char start[400], name[64];
+	int hfd, port = hold_port(&hfd);
+
+	run_dir(start, sizeof(start));
+	snprintf(name, sizeof(name), "http://127.0.0.1:%d", port);
+	e2e_spliced_startf(&sp, "Workers 1\nProxyPass / %s/\n"
+			   "ProxyAutostart %s StartTimeout=20 -- %s -p %d -d 2500 -s %s\n",
+			   name, name, backend_bin(), port, start);
+	close(hfd);
+	e2e_client_open(&c, sp.port);
+	c.timeout_ms = 30000;
+	ck_assert_int_eq(e2e_send_str(&c, "GET /x?len=100 HTTP/1.1\r\nHost: s\r\n\r\n"), 0);
+	ck_assert_msg(wait_starts(start, 1, 10000), "the backend was not started: %s", e2e_diag());
+	e2e_conf_append(&sp, "LogLevel info\n");
+	ck_assert_msg(e2e_reload(&sp, 2), "%s", e2e_diag());
+	ck_assert_msg(e2e_read_response(&c, &r, false) == 0, "the waiting request: %s", r.err);
+	ck_backend_200(&r, 100, "the request that waited across the reload");
+	e2e_response_free(&r);
+	ck_assert_int_eq(count_starts(start), 1);
+	e2e_client_close(&c);
+	stop_spliced_ok(&sp);
+}
+END_TEST
+
 int main(void)
 {
 	const struct ck_case cases[] = {
@@ -1630,6 +1661,7 @@ int main(void)
 		{ "metrics_autostarts", test_metrics_autostarts, 90 },
 		{ "backend_environment", test_backend_environment, 90 },
 		{ "reload_keeps_backends", test_reload_keeps_backends, 120 },
+		{ "reload_while_starting", test_reload_while_starting, 90 },
 	};
 	Suite *s = suite_create("e2e_autostart");
 

@@ -335,6 +335,112 @@ START_TEST(test_reload_fresh_connections)
 }
 END_TEST
 
+/* A backend's max= counts the connections of every configuration alive: a reload does
+ * not let a second connection through while the previous workers still hold one. */
+START_TEST(test_reload_max_shared)
+{
+	struct e2e_proc a, sp;
+	struct e2e_client slow, c;
+	struct e2e_response r;
+
+	e2e_backend_start(&a, NULL);
+	e2e_spliced_startf(&sp, "Workers 1\nProxyPass / http://127.0.0.1:%d/ max=1 acquire=100\n",
+			   a.port);
+	e2e_client_open(&slow, sp.port);
+	ck_assert_int_eq(e2e_send_str(&slow, "GET /slow?delay=2500 HTTP/1.1\r\nHost: m\r\n\r\n"), 0);
+	e2e_sleep_ms(300);
+	e2e_conf_append(&sp, "LogLevel info\n");
+	ck_assert_msg(e2e_reload(&sp, 2), "%s", e2e_diag());
+	e2e_client_open(&c, sp.port);
+	e2e_roundtrip(&c, "GET /second HTTP/1.1\r\nHost: m\r\n\r\n", 33, &r, false);
+	ck_assert_msg(r.status == 503, "a second connection to a max=1 backend while the "
+		      "previous configuration holds one: status %d", r.status);
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	ck_assert_msg(e2e_read_response(&slow, &r, false) == 0 && r.status == 200, "the slow "
+		      "request: %s", r.err);
+	e2e_response_free(&r);
+	/* once it is back, the new configuration may use the connection */
+	ck_assert_int_eq(get_port(&slow, "/third"), a.port);
+	e2e_client_close(&slow);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	e2e_backend_stop(&a);
+}
+END_TEST
+
+/* A Listen removed by one reload and added again by the next, while the first
+ * configuration still finishes a request: bound again, and it serves. */
+START_TEST(test_reload_listen_back)
+{
+	struct e2e_proc a, sp;
+	struct e2e_client slow, c;
+	struct e2e_response r;
+	char line[96];
+	int port2 = e2e_free_port(), rc = 0;
+
+	e2e_backend_start(&a, NULL);
+	snprintf(line, sizeof(line), "Listen 127.0.0.1:%d\n", port2);
+	e2e_spliced_startf(&sp, "Workers 2\n%sProxyPass / http://127.0.0.1:%d/\n", line, a.port);
+	e2e_client_open(&slow, sp.port);
+	ck_assert_int_eq(e2e_send_str(&slow, "GET /slow?delay=3000 HTTP/1.1\r\nHost: m\r\n\r\n"), 0);
+	e2e_sleep_ms(200);
+	e2e_conf_replace(&sp, line, "");
+	ck_assert_msg(e2e_reload(&sp, 2), "%s", e2e_diag());
+	/* refused at once, not queued */
+	for (unsigned i = 0; i < 100 && rc == 0; i++) {
+		rc = e2e_client_try_open(&c, port2);
+		if (rc == 0) {
+			e2e_client_close(&c);
+			e2e_sleep_ms(20);
+		}
+	}
+	ck_assert_int_eq(rc, -ECONNREFUSED);
+	e2e_conf_append(&sp, line);
+	ck_assert_msg(e2e_reload(&sp, 3), "adding the Listen again: %s", e2e_diag());
+	e2e_client_open(&c, port2);
+	ck_assert_int_eq(get_port(&c, "/back"), a.port);
+	e2e_client_close(&c);
+	ck_assert_msg(e2e_read_response(&slow, &r, false) == 0 && r.status == 200, "the slow "
+		      "request: %s", r.err);
+	e2e_response_free(&r);
+	e2e_client_close(&slow);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	e2e_backend_stop(&a);
+}
+END_TEST
+
+/* SIGTERM: new connections are refused at once while the requests in flight finish
+ * (the listening sockets stop listening; they are not left to queue and reset later). */
+START_TEST(test_stop_refuses_new)
+{
+	struct e2e_proc a, sp;
+	struct e2e_client slow, c;
+	struct e2e_response r;
+	int rc = 0;
+
+	e2e_backend_start(&a, NULL);
+	e2e_spliced_startf(&sp, "Workers 2\nProxyPass / http://127.0.0.1:%d/\n", a.port);
+	e2e_client_open(&slow, sp.port);
+	ck_assert_int_eq(e2e_send_str(&slow, "GET /slow?delay=2000 HTTP/1.1\r\nHost: m\r\n\r\n"), 0);
+	e2e_sleep_ms(200);
+	ck_assert_int_eq(kill(sp.pid, SIGTERM), 0);
+	for (unsigned i = 0; i < 100 && rc == 0; i++) {
+		rc = e2e_client_try_open(&c, sp.port);
+		if (rc == 0) {
+			e2e_client_close(&c);
+			e2e_sleep_ms(10);
+		}
+	}
+	ck_assert_msg(rc == -ECONNREFUSED, "a new connection during the stop: %s", strerror(-rc));
+	ck_assert_msg(e2e_read_response(&slow, &r, false) == 0 && r.status == 200, "the request "
+		      "in flight: %s", r.err);
+	e2e_response_free(&r);
+	e2e_client_close(&slow);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	e2e_backend_stop(&a);
+}
+END_TEST
+
 /* ---- reloads under load ------------------------------------------------------------- */
 
 #define LOAD_THREADS 6
@@ -454,6 +560,9 @@ int main(void)
 		{ "reload_listen", test_reload_listen, 0 },
 		{ "reload_many_draining", test_reload_many_draining, 0 },
 		{ "reload_fresh_connections", test_reload_fresh_connections, 120 },
+		{ "reload_max_shared", test_reload_max_shared, 0 },
+		{ "reload_listen_back", test_reload_listen_back, 0 },
+		{ "stop_refuses_new", test_stop_refuses_new, 0 },
 		{ "reload_under_load", test_reload_under_load, 120 },
 	};
 	Suite *s = suite_create("e2e_reload");

@@ -15,6 +15,7 @@ static struct config cfg;
 static struct worker w;
 static struct conn conns[N];
 static struct slot_shared shared[2];
+static struct slot_shared *shared_of[2] = { &shared[0], &shared[1] };
 static struct slot_queue queues[2];
 static struct up_pool pools[2];
 
@@ -33,7 +34,7 @@ static void setup(void)
 	w.cfg = &cfg;
 	w.conns = conns;
 	w.nconns = N;
-	w.slots = shared;
+	w.slots = shared_of;
 	w.slotq = queues;
 	w.pools = pools;
 	w.now_ms = 1000;

@@ -72,7 +72,8 @@ START_TEST(test_counts_survive_the_end_of_workers)
 {
 	struct stats sum;
 
-	ck_assert_int_eq(stats_live_add(g1, 2, &c1), 0);
+	ck_assert_int_eq(stats_live_add(g1, 2), 0);
+	stats_set_current(&c1);
 	g1[0].stats.requests = 10;
 	g1[1].stats.requests = 5;
 	g1[0].stats.status[2] = 12;
@@ -82,7 +83,8 @@ START_TEST(test_counts_survive_the_end_of_workers)
 	ck_assert_uint_eq(sum.requests, 15);
 
 	/* a reload: the new workers run beside the old ones, which then end */
-	ck_assert_int_eq(stats_live_add(g2, 2, &c2), 0);
+	ck_assert_int_eq(stats_live_add(g2, 2), 0);
+	stats_set_current(&c2);
 	g2[1].stats.requests = 7;
 	g2[1].stats.status[2] = 7;
 	stats_total(&sum);
@@ -103,7 +105,8 @@ START_TEST(test_backend_counters_follow_the_name)
 {
 	char *text;
 
-	ck_assert_int_eq(stats_live_add(g1, 2, &c1), 0);
+	ck_assert_int_eq(stats_live_add(g1, 2), 0);
+	stats_set_current(&c1);
 	g1[0].stats.slot_waits[0][0] = 4;  /* a */
 	g1[0].stats.slot_waits[1][0] = 6;  /* b */
 	g1[1].stats.slot_waits[1][1] = 1;  /* b, 503 */
@@ -114,7 +117,8 @@ START_TEST(test_backend_counters_follow_the_name)
 				     "outcome=\"connected\"}"), 6);
 	free(text);
 
-	ck_assert_int_eq(stats_live_add(g2, 2, &c2), 0);
+	ck_assert_int_eq(stats_live_add(g2, 2), 0);
+	stats_set_current(&c2);
 	g2[0].stats.slot_waits[0][0] = 2;  /* b */
 	g2[0].stats.slot_waits[1][0] = 9;  /* c */
 	stats_live_end(g1);
@@ -137,11 +141,13 @@ START_TEST(test_parse_errors_by_worker)
 	static const char *const r1 = "bad request line", *const r2 = "header too large";
 	char *text;
 
-	ck_assert_int_eq(stats_live_add(g1, 2, &c1), 0);
+	ck_assert_int_eq(stats_live_add(g1, 2), 0);
+	stats_set_current(&c1);
 	stats_count_parse_error(&g1[0].stats, r1);
 	stats_count_parse_error(&g1[0].stats, r1);
 	stats_count_parse_error(&g1[1].stats, r2);
-	ck_assert_int_eq(stats_live_add(g2, 2, &c2), 0);
+	ck_assert_int_eq(stats_live_add(g2, 2), 0);
+	stats_set_current(&c2);
 	stats_count_parse_error(&g2[0].stats, r1);
 	stats_count_parse_error(&g2[0].stats, r2);
 	stats_live_end(g1);
@@ -160,7 +166,8 @@ START_TEST(test_reloads_on_the_page)
 {
 	char *text;
 
-	ck_assert_int_eq(stats_live_add(g1, 2, &c1), 0);
+	ck_assert_int_eq(stats_live_add(g1, 2), 0);
+	stats_set_current(&c1);
 	stats_reload_count(false, 1);
 	stats_reload_count(true, 2);
 	stats_reload_count(true, 3);
@@ -177,8 +184,10 @@ START_TEST(test_active_connections)
 {
 	char *text;
 
-	ck_assert_int_eq(stats_live_add(g1, 2, &c1), 0);
-	ck_assert_int_eq(stats_live_add(g2, 2, &c2), 0);
+	ck_assert_int_eq(stats_live_add(g1, 2), 0);
+	stats_set_current(&c1);
+	ck_assert_int_eq(stats_live_add(g2, 2), 0);
+	stats_set_current(&c2);
 	g1[0].active = 3;
 	g2[1].active = 4;
 	text = page(&c2);
@@ -191,6 +200,28 @@ START_TEST(test_active_connections)
 }
 END_TEST
 
+/* A reload that fails after its workers were counted (they never ran): the running
+ * configuration stays the one the page names, and the failed one is not read after it
+ * is gone. */
+START_TEST(test_failed_reload_keeps_current)
+{
+	char *text;
+
+	ck_assert_int_eq(stats_live_add(g1, 2), 0);
+	stats_set_current(&c1);
+	g1[0].stats.slot_waits[1][0] = 5;   /* b */
+	ck_assert_int_eq(stats_live_add(g2, 2), 0);
+	stats_live_end(g2);
+	config_free(&c2);
+	memset(&c2, 0xff, sizeof(c2));       /* gone */
+	text = page(&c1);
+	ck_assert_int_eq(value(text, "spliced_backend_waits_total{backend=\"http://127.0.0.1:2\","
+				     "outcome=\"connected\"}"), 5);
+	free(text);
+	config_defaults(&c2);                /* for teardown */
+}
+END_TEST
+
 int main(void)
 {
 	const struct ck_case cases[] = {
@@ -199,6 +230,7 @@ int main(void)
 		{ "parse_errors_by_worker", test_parse_errors_by_worker, 0 },
 		{ "reloads_on_the_page", test_reloads_on_the_page, 0 },
 		{ "active_connections", test_active_connections, 0 },
+		{ "failed_reload_keeps_current", test_failed_reload_keeps_current, 0 },
 	};
 	Suite *s = suite_create("stats");
 

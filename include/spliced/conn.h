@@ -34,6 +34,10 @@ void conn_stop_if_idle(struct conn *c);
  * finish its exchange, and conn_finish() hands it over then. */
 void conn_retire_if_idle(struct conn *c);
 
+/* After the worker's ring is gone (worker_destroy after a hard stop): c's descriptors and
+ * buffers are released without submitting anything. */
+void conn_reclaim(struct conn *c);
+
 /* The retry timer of ProxyAutostart a fired: the first waiting request tries to connect
  * (the others follow when it succeeds). */
 void conn_autostart_retry(struct worker *w, unsigned a);

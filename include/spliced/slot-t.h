@@ -14,6 +14,7 @@
 struct slot_shared {
 	unsigned open;             /* connections open now (in use or pooled), all workers */
 	unsigned waiting;          /* requests waiting for one, all workers */
+	unsigned refs;             /* configuration generations that use it (main thread) */
 };
 
 /* The requests of one worker waiting for one backend's connections: a FIFO of connection

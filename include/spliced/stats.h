@@ -28,12 +28,15 @@ void stats_latency(struct stats *st, uint64_t ns);
 struct worker;
 void stats_sum(const struct worker *all, unsigned n, struct stats *out);
 
-/* The workers the metrics page counts. stats_live_add(): the n workers w[0..n) of
- * configuration cur (the one in use from now: the page names backends as it does) run;
- * 0, -EBUSY (too many configurations still running) or -ENOMEM. stats_live_end(): the
- * workers of that call ended (before they are freed): their counts are kept, per worker
+/* The workers the metrics page counts. stats_live_add(): the n workers w[0..n) run
+ * (0, -EBUSY: too many configurations still running, or -ENOMEM). stats_set_current():
+ * cur is the configuration in use from now (the page names backends as it does; the
+ * ended workers' per-backend counts follow their backend's name into it); it must stay
+ * valid until the next call or stats_live_clear(). stats_live_end(): the workers of that
+ * stats_live_add() ended (before they are freed): their counts are kept, per worker
  * number, so no counter goes back at a reload. stats_live_clear(): forget everything. */
-int stats_live_add(const struct worker *w, unsigned n, const struct config *cur);
+int stats_live_add(const struct worker *w, unsigned n);
+void stats_set_current(const struct config *cur);
 void stats_live_end(const struct worker *w);
 void stats_live_clear(void);
 

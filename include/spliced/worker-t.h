@@ -76,7 +76,9 @@ struct worker {
 	struct helper_msg hmsg;    /* the message being received */
 	struct as_queue *waits;    /* one per ProxyAutostart */
 	bool as_released;          /* a queue's backend listens: its waiters may go */
-	struct slot_shared *slots; /* one per backend, shared by every worker (max=) */
+	struct slot_shared **slots; /* one per backend, shared by every worker (max=) and, for
+				     * a backend of the same name, by the workers of the
+				     * configurations before and after a reload */
 	struct slot_queue *slotq;  /* one per backend: requests waiting for max= */
 	bool slot_released;        /* a queue's backend has room: its waiters may go */
 	struct stats stats;
@@ -88,7 +90,8 @@ struct worker {
 	 * soon as it is idle, to its successor, a worker of the new configuration, which
 	 * adopts it from its inbox. */
 	uint64_t gen;              /* the configuration generation: 1 at start */
-	int wake_cmd;              /* enum worker_wake, stored before wake_fd is written */
+	int wake_cmd;              /* enum worker_wake bits, set before wake_fd is written */
+	int ready;                 /* 1 once its ring is made, -1 when that failed */
 	bool retiring;
 	struct worker *successor;  /* set before WORKER_WAKE_RETIRE; outlives this worker */
 	int inbox_fd;              /* eventfd: handed-over connections wait in inbox */
