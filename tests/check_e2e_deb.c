@@ -53,6 +53,8 @@ static const char *const owned[] = {
 	"/usr/lib/systemd/system/spliced.service",
 	"/etc/systemd/system/multi-user.target.wants/spliced.service",
 	"/var/log/spliced",
+	"/usr/lib/tmpfiles.d/spliced.conf",
+	"/run/spliced",
 };
 
 static bool exists(const char *path)
@@ -251,6 +253,8 @@ static void check_installed(void)
 	file_is("/etc/logrotate.d/spliced", S_IFREG, 0644);
 	file_is("/lib/systemd/system/spliced.service", S_IFREG, 0644);
 	file_is("/var/log/spliced", S_IFDIR, 0755);
+	file_is("/usr/lib/tmpfiles.d/spliced.conf", S_IFREG, 0644);
+	file_is("/run/spliced", S_IFDIR, 0755);   /* the PidFile's directory: -t checks it */
 
 	out = run_ok(conffiles, 30000);
 	ck_assert_msg(strstr(out, " /etc/spliced/spliced.conf ") &&
