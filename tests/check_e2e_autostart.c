@@ -582,6 +582,28 @@ START_TEST(test_privsep_same_user)
 }
 END_TEST
 
+/* No ProxyAutostart, started as root: the helper runs all the same (for binds at a
+ * reload), as User with only CAP_NET_BIND_SERVICE. */
+START_TEST(test_privsep_no_autostart)
+{
+	struct e2e_proc sp;
+	struct creds helper_creds = serving_creds;
+
+	if (!is_root()) {
+		fprintf(stderr, "SKIP privsep_no_autostart: not running as root (euid %d)\n",
+			(int)geteuid());
+		return;
+	}
+	helper_creds.groups_empty = false;
+	helper_creds.cap_eff = helper_creds.cap_prm = CAPS_BIND;
+	e2e_spliced_start(&sp, "ProxyPass /app/ http://127.0.0.1:1/\n");
+	ck_serves_404(&sp);
+	ck_all_threads(sp.pid, &serving_creds, "the serving process");
+	ck_helper(find_helper(sp.pid), &helper_creds);
+	stop_spliced_ok(&sp);
+}
+END_TEST
+
 /* One backend as another user (daemon): the helper becomes daemon, with only
  * CAP_NET_BIND_SERVICE. */
 START_TEST(test_privsep_one_other_user)
@@ -1618,6 +1640,7 @@ int main(void)
 	const struct ck_case cases[] = {
 		{ "privsep_same_user", test_privsep_same_user, 60 },
 		{ "privsep_one_other_user", test_privsep_one_other_user, 60 },
+		{ "privsep_no_autostart", test_privsep_no_autostart, 60 },
 		{ "privsep_two_users", test_privsep_two_users, 60 },
 		{ "cold_start_one_worker", test_cold_start_one_worker, 90 },
 		{ "cold_start_two_workers", test_cold_start_two_workers, 90 },
