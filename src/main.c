@@ -623,8 +623,12 @@ static int listen_by_helper(struct gen *g, unsigned l, unsigned li, const struct
 	unsigned k = l == g->cfg.nlisten ? 1 : g->nw;   /* MetricsListen: worker 0 only */
 	int fds[HELPER_BIND_MAX];
 
-	if (k > HELPER_BIND_MAX ||
-	    helper_bind(helper_sock, li, a, k, fds, RELOAD_HELPER_MS, err, errlen) < 0)
+	if (k > HELPER_BIND_MAX) {
+		snprintf(err, errlen, "%s: the helper binds at most %u sockets for %u workers",
+			 a->name, HELPER_BIND_MAX, k);
+		return -1;
+	}
+	if (helper_bind(helper_sock, li, a, k, fds, RELOAD_HELPER_MS, err, errlen) < 0)
 		return -1;
 	for (unsigned i = 0; i < k; i++)
 		g->lfd[i][l] = fds[i];
