@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -44,7 +45,9 @@
 #define HELPER_CMDLINE_MAX 200       /* bytes of a backend's command shown in the log */
 #define HELPER_ENV_PATH "PATH=/usr/local/bin:/usr/bin:/bin"
 #define HELPER_NEVER UINT64_MAX
-#define HELPER_SETID_CAPS ((1ull << CAP_SETUID) | (1ull << CAP_SETGID) | (1ull << CAP_KILL))
+#define HELPER_BIND_CAPS (1ull << CAP_NET_BIND_SERVICE)
+#define HELPER_SETID_CAPS ((1ull << CAP_SETUID) | (1ull << CAP_SETGID) | (1ull << CAP_KILL) | \
+			   HELPER_BIND_CAPS)
 #define HELPER_OUT_READS 16          /* reads of a backend's pipe per loop turn (of 4 KiB) */
 
 /* What defines one ProxyAutostart process, copied out of the configuration it was read
@@ -161,6 +164,21 @@ int helper_msg_check_request(const struct helper_msg *m, long len, unsigned nbac
 {
 	if (helper_msg_check_common(m, len, why) < 0)
 		return -EPROTO;
+	if (m->type == HMSG_BIND) {
+		if (m->backend >= CFG_MAX_LISTEN && m->backend != HELPER_LISTEN_METRICS) {
+			*why = "no such Listen line";
+			return -EPROTO;
+		}
+		if (m->starts == 0 || m->starts > HELPER_BIND_MAX) {
+			*why = "BIND asks for no socket or too many";
+			return -EPROTO;
+		}
+		if (m->state || m->pid || m->backoff_ms) {
+			*why = "non-zero field in a request";
+			return -EPROTO;
+		}
+		return 0;
+	}
 	if (m->type != HMSG_START && m->type != HMSG_STATUS && m->type != HMSG_STOP &&
 	    m->type != HMSG_RELOAD) {
 		*why = "not a request";
@@ -227,6 +245,18 @@ int helper_msg_check_reply(const struct helper_msg *m, long len, const char **wh
 		}
 		if (m->pid || m->starts || m->backoff_ms) {
 			*why = "non-zero field in RELOADED";
+			return -EPROTO;
+		}
+		return 0;
+	case HMSG_BOUND:
+		if ((m->backend >= CFG_MAX_LISTEN && m->backend != HELPER_LISTEN_METRICS) ||
+		    m->state >= 4096 || (m->state && m->starts) ||
+		    (!m->state && (m->starts == 0 || m->starts > HELPER_BOUND_MAX))) {
+			*why = "BOUND out of range";
+			return -EPROTO;
+		}
+		if (m->pid || m->backoff_ms) {
+			*why = "non-zero field in BOUND";
 			return -EPROTO;
 		}
 		return 0;
@@ -673,7 +703,11 @@ static int helper_privs_unprivileged(struct helper *h, const struct config *cfg,
 	return 0;
 }
 
-/* Every backend runs as uid:gid: the helper becomes that user for good. */
+/* Every backend runs as uid:gid: the helper becomes that user for good, keeping only
+ * CAP_NET_BIND_SERVICE (HMSG_BIND), which libcap-ng carries across the uid change
+ * (PR_SET_KEEPCAPS, cleared again before it returns). Not dumpable (helper_lock()): a
+ * backend of the same uid cannot ptrace it to use that capability. Its backends lose it
+ * at exec (no inheritable, ambient or bounding set), and before it (helper_exec()). */
 static int helper_privs_become(uid_t uid, gid_t gid, char *msg, size_t len)
 {
 	uid_t ruid, euid, suid;
@@ -681,6 +715,7 @@ static int helper_privs_become(uid_t uid, gid_t gid, char *msg, size_t len)
 	int ret;
 
 	capng_clear(CAPNG_SELECT_ALL);
+	capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_NET_BIND_SERVICE);
 	ret = capng_change_id((int)uid, (int)gid, CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING);
 	if (ret < 0) {
 		snprintf(msg, len, "switching to uid %u gid %u failed (capng_change_id %d)",
@@ -692,19 +727,19 @@ static int helper_privs_become(uid_t uid, gid_t gid, char *msg, size_t len)
 		return ret;
 	if (getresuid(&ruid, &euid, &suid) < 0 || getresgid(&rgid, &egid, &sgid) < 0 ||
 	    ruid != uid || euid != uid || suid != uid || rgid != gid || egid != gid ||
-	    sgid != gid || getgroups(0, NULL) > 0 || !helper_caps_are(0, true) ||
-	    capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE) {
-		snprintf(msg, len, "privileges still held after the switch to uid %u gid %u",
-			 (unsigned)uid, (unsigned)gid);
+	    sgid != gid || getgroups(0, NULL) > 0 || !helper_caps_are(HELPER_BIND_CAPS, true) ||
+	    prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0) != 0) {
+		snprintf(msg, len, "privileges other than CAP_NET_BIND_SERVICE still held after "
+			 "the switch to uid %u gid %u", (unsigned)uid, (unsigned)gid);
 		return -EPERM;
 	}
-	log_notice("helper", "helper: running as uid %u gid %u with no capabilities",
+	log_notice("helper", "helper: running as uid %u gid %u with CAP_NET_BIND_SERVICE only",
 		   (unsigned)uid, (unsigned)gid);
 	return 0;
 }
 
 /* Backends of different users: the helper stays uid 0 (it must switch to each) with only
- * the capabilities that switching and signalling them need. libcap-ng applies the
+ * the capabilities that switching and signalling them need, and binding (HMSG_BIND). libcap-ng applies the
  * bounding set before the capabilities, while CAP_SETPCAP is still held. */
 static int helper_privs_setid(char *msg, size_t len)
 {
@@ -712,7 +747,7 @@ static int helper_privs_setid(char *msg, size_t len)
 
 	capng_clear(CAPNG_SELECT_ALL);
 	capng_updatev(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_SETUID, CAP_SETGID,
-		      CAP_KILL, -1);
+		      CAP_KILL, CAP_NET_BIND_SERVICE, -1);
 	ret = capng_apply(CAPNG_SELECT_ALL);
 	if (ret < 0) {
 		snprintf(msg, len, "reducing capabilities failed (capng_apply %d)", ret);
@@ -722,11 +757,12 @@ static int helper_privs_setid(char *msg, size_t len)
 	if (ret < 0)
 		return ret;
 	if (!helper_caps_are(HELPER_SETID_CAPS, true)) {
-		snprintf(msg, len, "capabilities other than CAP_SETUID, CAP_SETGID, CAP_KILL "
-			 "still held");
+		snprintf(msg, len, "capabilities other than CAP_SETUID, CAP_SETGID, CAP_KILL, "
+			 "CAP_NET_BIND_SERVICE still held");
 		return -EPERM;
 	}
-	log_notice("helper", "helper: running as uid 0 with CAP_SETUID, CAP_SETGID, CAP_KILL only");
+	log_notice("helper", "helper: running as uid 0 with CAP_SETUID, CAP_SETGID, CAP_KILL, "
+		   "CAP_NET_BIND_SERVICE only");
 	return 0;
 }
 
@@ -938,6 +974,15 @@ static void __attribute__((noreturn)) helper_exec(const struct helper *h,
 		    egid != b->s.gid || sgid != b->s.gid || capng_get_caps_process() < 0 ||
 		    capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE ||
 		    capng_have_permitted_capabilities() != CAPNG_NONE)
+			goto fail;
+	} else {
+		/* The helper's own user: it keeps CAP_NET_BIND_SERVICE, the backend does not
+		 * (exec would clear it too: no inheritable, ambient or bounding set). */
+		stage = HS_PRIVS;
+		errno = EPERM;
+		capng_clear(CAPNG_SELECT_BOTH);
+		if (capng_apply(CAPNG_SELECT_CAPS) < 0 || capng_get_caps_process() < 0 ||
+		    capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE)
 			goto fail;
 	}
 	/* The backend dies with the helper, should the helper be killed (set after the id
@@ -1528,6 +1573,167 @@ out_free:
 	free(r);
 }
 
+/* ---- binding Listen addresses (HMSG_BIND) ---- */
+
+/* One listening socket for l, made as the serving process makes its own (main.c,
+ * listen_socket()): SO_REUSEADDR, SO_REUSEPORT (one socket per worker), IPV6_V6ONLY for
+ * IPv6, non-blocking, backlog 4096. The descriptor, or -errno. */
+static int helper_listen_socket(const struct cfg_listen *l)
+{
+	int one = 1, ret;
+	int fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    (l->addr.ss_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
+	    bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) < 0 ||
+	    listen(fd, 4096) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/* Nothing listens on l: a bind without SO_REUSEPORT succeeds (as main.c's
+ * listen_probe(): SO_REUSEPORT would let the new sockets share a port another process
+ * of the same user listens on). 0 or -errno (-EADDRINUSE). */
+static int helper_listen_probe(const struct cfg_listen *l)
+{
+	int one = 1, ret = 0;
+	int fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if ((l->addr.ss_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* The answer to HMSG_BIND: n descriptors (n > 0, in datagrams of HELPER_BOUND_MAX at
+ * most) or the errno err (n 0), each datagram not waited for longer than 2 s (then the
+ * conversation ends, as for a reload). */
+static void helper_reply_bound(struct helper *h, unsigned c, unsigned line, const int *fds,
+			       unsigned n, int err)
+{
+	struct helper_msg m = {
+		.magic = HELPER_MSG_MAGIC, .type = HMSG_BOUND, .backend = (uint16_t)line,
+		.state = (uint32_t)err,
+	};
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * HELPER_BOUND_MAX)];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct timeval tv = { .tv_sec = 2 };
+	unsigned sent = 0;
+
+	if (h->conv[c] < 0)
+		return;
+	setsockopt(h->conv[c], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	do {
+		unsigned k = n - sent < HELPER_BOUND_MAX ? n - sent : HELPER_BOUND_MAX;
+
+		if (!err) {
+			struct cmsghdr *cm;
+
+			memset(&u, 0, sizeof(u));
+			mh.msg_control = u.buf;
+			mh.msg_controllen = CMSG_SPACE(sizeof(int) * k);
+			cm = CMSG_FIRSTHDR(&mh);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int) * k);
+			memcpy(CMSG_DATA(cm), fds + sent, sizeof(int) * k);
+			m.starts = k;
+		}
+		if (sendmsg(h->conv[c], &mh, MSG_NOSIGNAL) != (ssize_t)sizeof(m))
+			goto out_fail;
+		sent += k;
+	} while (sent < n);
+	return;
+out_fail:
+	log_error("helper", "conversation %u ended: bind answer not taken: %s", c,
+		  strerror(errno));
+	helper_conv_close(h, c);
+}
+
+/* HMSG_BIND on conversation c (the last one). The address comes from the configuration
+ * file, read again now (never from the serving process): a compromised serving process
+ * can have the helper bind the addresses of the file's own Listen lines, nothing else.
+ * Read now rather than at the last HMSG_RELOAD: the serving process binds its new
+ * addresses before it asks the helper to reload (the last step of a reload that can
+ * fail), and checks what it gets against its own reading. */
+static void helper_bind_request(struct helper *h, unsigned c, const struct helper_msg *m)
+{
+	struct config *cfg = calloc(1, sizeof(*cfg));
+	const char *file = h->cfg_path ? h->cfg_path : "(built-in)";
+	const struct cfg_listen *l = NULL;
+	struct config_error cerr;
+	int fds[HELPER_BIND_MAX];
+	unsigned n = 0;
+	int ret = -ENOMEM;
+
+	memset(&cerr, 0, sizeof(cerr));
+	if (!cfg) {
+		log_error("helper", "bind: out of memory");
+		goto out_reply;
+	}
+	ret = h->cfg_path ? config_load(cfg, h->cfg_path, &cerr) : config_builtin(cfg, &cerr);
+	if (ret < 0) {
+		char what[sizeof(cerr.file) + sizeof(cerr.msg) + 32];
+
+		config_error_format(&cerr, what, sizeof(what));
+		log_error("helper", "bind: %s", what);
+		goto out_reply;
+	}
+	if (m->backend == HELPER_LISTEN_METRICS && cfg->metrics.addrlen)
+		l = &cfg->metrics;
+	else if (m->backend < cfg->nlisten)
+		l = &cfg->listen[m->backend];
+	if (!l) {
+		log_error("helper", "bind: %s has no %s line %u", file,
+			  m->backend == HELPER_LISTEN_METRICS ? "MetricsListen" : "Listen",
+			  m->backend);
+		ret = -ENOENT;
+		goto out_reply;
+	}
+	if (l->addr.ss_family != AF_INET && l->addr.ss_family != AF_INET6) {
+		ret = -EAFNOSUPPORT;
+		goto out_log;
+	}
+	ret = helper_listen_probe(l);
+	while (ret >= 0 && n < m->starts) {
+		ret = helper_listen_socket(l);
+		if (ret >= 0)
+			fds[n++] = ret;
+	}
+	if (ret >= 0) {
+		log_notice("helper", "bind: %s: %u listening sockets for the serving process",
+			   l->name, n);
+		ret = 0;
+		goto out_reply;
+	}
+out_log:
+	log_error("helper", "bind: could not bind to address %s: %s%s", l->name,
+		  strerror(-ret), ret == -EADDRINUSE ? " (another process listens there)" : "");
+out_reply:
+	helper_reply_bound(h, c, m->backend, fds, ret < 0 ? 0 : n, ret < 0 ? -ret : 0);
+	while (n-- > 0)
+		close(fds[n]);
+	if (cfg)
+		config_free(cfg);
+	free(cfg);
+}
+
 static void helper_request(struct helper *h, unsigned c, const struct helper_msg *m,
 			   uint64_t now)
 {
@@ -1585,6 +1791,7 @@ static void helper_conv_read(struct helper *h, unsigned c, uint64_t now)
 {
 	struct helper_msg m;
 	const char *why;
+	bool bad;
 	ssize_t n;
 
 	memset(&m, 0, sizeof(m));
@@ -1596,16 +1803,21 @@ static void helper_conv_read(struct helper *h, unsigned c, uint64_t now)
 		helper_conv_close(h, c);
 		return;
 	}
-	if (helper_msg_check_request(&m, (long)n, HELPER_MAX_SLOTS, &why) < 0 ||
-	    (m.type == HMSG_RELOAD && c != h->nconv - 1)) {
-		if (m.type == HMSG_RELOAD)
-			why = "reload asked on a worker's conversation";
+	bad = helper_msg_check_request(&m, (long)n, HELPER_MAX_SLOTS, &why) < 0;
+	if (!bad && (m.type == HMSG_RELOAD || m.type == HMSG_BIND) && c != h->nconv - 1) {
+		why = m.type == HMSG_RELOAD ? "reload asked on a worker's conversation"
+					    : "bind asked on a worker's conversation";
+		bad = true;
+	}
+	if (bad) {
 		log_error("helper", "conversation %u ended: %s", c, why);
 		helper_conv_close(h, c);
 		return;
 	}
 	if (m.type == HMSG_RELOAD)
 		helper_reload(h, c, now);
+	else if (m.type == HMSG_BIND)
+		helper_bind_request(h, c, &m);
 	else
 		helper_request(h, c, &m, now);
 }
@@ -1948,4 +2160,197 @@ int helper_shutdown(pid_t pid, int sock, const struct config *cfg)
 		if (errno != EINTR)
 			return -errno;
 	return -ETIMEDOUT;
+}
+
+/* ---- the serving side of HMSG_BIND ---- */
+
+bool helper_listener_check(int fd, const struct cfg_listen *l)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int v, type, domain;
+	socklen_t vl = sizeof(v);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &vl) < 0 || type != SOCK_STREAM)
+		return false;
+	vl = sizeof(domain);
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &vl) < 0 ||
+	    domain != l->addr.ss_family)
+		return false;
+	vl = sizeof(v);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &vl) < 0 || !v)
+		return false;
+	memset(&ss, 0, sizeof(ss));
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 || ss.ss_family != l->addr.ss_family)
+		return false;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)&ss, *b = (const void *)&l->addr;
+
+		return a->sin_port == b->sin_port && a->sin_addr.s_addr == b->sin_addr.s_addr;
+	}
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)&ss, *b = (const void *)&l->addr;
+
+		return a->sin6_port == b->sin6_port && a->sin6_scope_id == b->sin6_scope_id &&
+		       memcmp(&a->sin6_addr, &b->sin6_addr, sizeof(a->sin6_addr)) == 0;
+	}
+	return false;
+}
+
+static void helper_close_fds(int *fds, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		fds[i] = -1;
+	}
+}
+
+/* One datagram from the helper on sock, within the time left until `until`: *m and the
+ * descriptors it carries (at most max, close-on-exec), *nfd of them. 0, or -errno with
+ * msg set and nothing left open. */
+static int helper_recv_fds(int sock, uint64_t until, struct helper_msg *m, int *fds,
+			   unsigned max, unsigned *nfd, char *msg, size_t len)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * HELPER_BOUND_MAX)];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	const char *why;
+	ssize_t n;
+
+	*nfd = 0;
+	for (;;) {
+		struct pollfd p = { .fd = sock, .events = POLLIN };
+		uint64_t now = helper_now_ms();
+		int r;
+
+		if (now >= until) {
+			snprintf(msg, len, "the helper did not answer the bind in time");
+			return -ETIMEDOUT;
+		}
+		r = poll(&p, 1, (int)(until - now));
+		if (r < 0 && errno != EINTR) {
+			snprintf(msg, len, "waiting for the helper: poll: %s", strerror(errno));
+			return -errno;
+		}
+		if (r <= 0)
+			continue;
+		memset(m, 0, sizeof(*m));
+		n = recvmsg(sock, &mh, MSG_TRUNC | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n >= 0 || (errno != EAGAIN && errno != EINTR))
+			break;
+	}
+	if (n <= 0) {
+		snprintf(msg, len, "the helper closed its conversation");
+		return -EPIPE;
+	}
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		size_t k;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(fd));
+			if (*nfd < max)
+				fds[(*nfd)++] = fd;
+			else
+				close(fd);
+		}
+	}
+	if ((mh.msg_flags & MSG_CTRUNC) || helper_msg_check_reply(m, (long)n, &why) < 0) {
+		helper_close_fds(fds, *nfd);
+		*nfd = 0;
+		snprintf(msg, len, "the helper's answer to a bind: %s",
+			 mh.msg_flags & MSG_CTRUNC ? "descriptors cut off" : why);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* The HMSG_BOUND answers to a bind of k sockets on Listen line `line`: fds[0..k) or
+ * -errno with msg set (and fds closed). STATE messages in between are skipped. */
+static int helper_bound(int sock, unsigned line, const struct cfg_listen *l, unsigned k,
+			int *fds, uint64_t until, char *msg, size_t len)
+{
+	unsigned got = 0;
+
+	while (got < k) {
+		struct helper_msg m;
+		unsigned nfd;
+		int ret = helper_recv_fds(sock, until, &m, fds + got, k - got, &nfd, msg, len);
+
+		if (ret < 0)
+			return ret;
+		if (m.type != HMSG_BOUND && !nfd)
+			continue;
+		if (m.type != HMSG_BOUND || m.backend != line || m.starts != nfd ||
+		    (m.state && got)) {
+			helper_close_fds(fds + got, nfd);
+			snprintf(msg, len, "the helper's answer to a bind of %s does not match "
+				 "the request", l->name);
+			return -EPROTO;
+		}
+		if (m.state) {
+			snprintf(msg, len, "the helper could not bind %s: %s (the error log says "
+				 "why)", l->name, strerror((int)m.state));
+			return -(int)m.state;
+		}
+		got += nfd;
+	}
+	return 0;
+}
+
+int helper_bind(int sock, unsigned line, const struct cfg_listen *l, unsigned k, int *fds,
+		unsigned timeout_ms, char *msg, size_t len)
+{
+	uint64_t until = helper_now_ms() + timeout_ms;
+	struct helper_msg m;
+	int ret;
+
+	if (k == 0 || k > HELPER_BIND_MAX) {
+		snprintf(msg, len, "helper_bind: bad arguments");
+		return -EINVAL;   /* fds is not that long */
+	}
+	for (unsigned i = 0; i < k; i++)
+		fds[i] = -1;
+	if (line >= CFG_MAX_LISTEN && line != HELPER_LISTEN_METRICS) {
+		snprintf(msg, len, "helper_bind: bad arguments");
+		return -EINVAL;
+	}
+	helper_msg_request(&m, HMSG_BIND, line);
+	m.starts = k;
+	if (send(sock, &m, sizeof(m), MSG_NOSIGNAL) != (ssize_t)sizeof(m)) {
+		snprintf(msg, len, "asking the helper to bind %s: %s", l->name, strerror(errno));
+		return -errno;
+	}
+	ret = helper_bound(sock, line, l, k, fds, until, msg, len);
+	if (ret < 0)
+		goto out_close;
+	for (unsigned i = 0; i < k; i++) {
+		int fl = fcntl(fds[i], F_GETFL);
+
+		if (!helper_listener_check(fds[i], l)) {
+			snprintf(msg, len, "the helper bound another address than %s: the "
+				 "configuration file changed while it was read; reload again",
+				 l->name);
+			ret = -ESTALE;
+			goto out_close;
+		}
+		if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fds[i], F_SETFL, fl | O_NONBLOCK) < 0)) {
+			snprintf(msg, len, "%s: F_SETFL: %s", l->name, strerror(errno));
+			ret = -EBADF;
+			goto out_close;
+		}
+	}
+	return 0;
+out_close:
+	helper_close_fds(fds, k);
+	return ret;
 }

@@ -3,7 +3,8 @@
  * Start-up: read the configuration (nothing starts if it is wrong), open the error log,
  * make sure no other process listens on a Listen address, bind every listener once per
  * worker (SO_REUSEPORT) or share the one a service manager passed (socket activation,
- * sdlisten.c), fork the privileged helper when a backend has ProxyAutostart, leave root,
+ * sdlisten.c), fork the privileged helper (started as root, or a backend has
+ * ProxyAutostart: it starts backends and binds a privileged port a reload adds), leave root,
  * start the workers, then serve: SIGHUP reloads the configuration (a new generation of
  * workers takes over), SIGTERM/SIGINT stop gracefully: workers first, then the helper
  * stops the backends. */
@@ -669,16 +670,42 @@ static bool prev_activated(const struct gen *prev, const struct cfg_listen *l)
 	       prev->lact[prev->cfg.nlisten];
 }
 
+/* A new address at a reload that the serving user may not bind (a port below 1024): the
+ * helper, which keeps CAP_NET_BIND_SERVICE, binds it from its own reading of the file
+ * (Listen line li) and checks nothing else listens there; helper_bind() checks that what
+ * it sends is a listener on a's address. 0 or -1 (err). */
+static int listen_by_helper(struct gen *g, unsigned l, unsigned li, const struct cfg_listen *a,
+			    int helper_sock, char *err, size_t errlen)
+{
+	unsigned k = l == g->cfg.nlisten ? 1 : g->nw;   /* MetricsListen: worker 0 only */
+	int fds[HELPER_BIND_MAX];
+
+	if (k > HELPER_BIND_MAX) {
+		snprintf(err, errlen, "%s: the helper binds at most %u sockets for %u workers",
+			 a->name, HELPER_BIND_MAX, k);
+		return -1;
+	}
+	if (helper_bind(helper_sock, li, a, k, fds, RELOAD_HELPER_MS, err, errlen) < 0)
+		return -1;
+	for (unsigned i = 0; i < k; i++)
+		g->lfd[i][l] = fds[i];
+	log_notice("main", "%s: bound by the helper (%u sockets)", a->name, k);
+	return 0;
+}
+
 /* Every Listen address once per worker (SO_REUSEPORT), MetricsListen on worker 0's list
  * last, after checking that no other process listens there; or, at start, the socket the
  * service manager passed for it. At a reload an address the previous generation listens
  * on keeps its sockets (never closed: no connection is refused), and only new addresses
- * are bound, as the serving user. 0 or -1 (msg). */
-static int gen_listen(struct gen *g, const struct gen *prev, char *msg, size_t len)
+ * are bound, as the serving user, or by the helper (helper_sock >= 0) when that user
+ * may not. 0 or -1 (msg). */
+static int gen_listen(struct gen *g, const struct gen *prev, int helper_sock, char *msg,
+		      size_t len)
 {
 	const struct config *cfg = &g->cfg;
 	unsigned nl = cfg->nlisten + (cfg->metrics.addrlen ? 1 : 0);
 	char m[1000];
+	int ret;
 
 	g->lfd = calloc(g->nw, sizeof(*g->lfd));
 	if (!g->lfd) {
@@ -700,7 +727,13 @@ static int gen_listen(struct gen *g, const struct gen *prev, char *msg, size_t l
 			continue;
 		}
 		g->lact[l] = !prev && sdlisten_fd(&activated, li) >= 0;
-		if (!g->lact[l] && listen_probe(a, m, sizeof(m)) < 0)
+		ret = g->lact[l] ? 0 : listen_probe(a, m, sizeof(m));
+		if (ret == -EACCES && prev && helper_sock >= 0) {
+			if (listen_by_helper(g, l, li, a, helper_sock, m, sizeof(m)) < 0)
+				goto fail;
+			continue;
+		}
+		if (ret < 0)
 			goto fail;
 		for (unsigned i = 0; i < g->nw; i++) {
 			/* MetricsListen: worker 0 only */
@@ -714,9 +747,9 @@ static int gen_listen(struct gen *g, const struct gen *prev, char *msg, size_t l
 		continue;
 fail:
 		snprintf(msg, len, "%s%s%s", what, m,
-			 prev && errno == EACCES ? " (spliced runs as its User now: a port below "
-			 "1024 that was not bound at start needs a restart, or socket activation)"
-			 : "");
+			 prev && helper_sock < 0 && ret == -EACCES ? " (spliced runs as its User "
+			 "now, and no helper runs, which binds such a port when spliced starts as "
+			 "root: a restart, or socket activation, is needed)" : "");
 		return -1;
 	}
 	for (unsigned i = 0; i < g->nw; i++) {
@@ -748,7 +781,7 @@ fail:
 static int phase_listen(struct startup *st)
 {
 	if (listen_activated(&st->g->cfg, st->msg, sizeof(st->msg)) < 0 ||
-	    gen_listen(st->g, NULL, st->msg, sizeof(st->msg)) < 0)
+	    gen_listen(st->g, NULL, -1, st->msg, sizeof(st->msg)) < 0)
 		return -1;
 	sdlisten_close(&activated);   /* every worker has its own copy */
 	return 0;
@@ -795,7 +828,10 @@ static int phase_privileged(struct startup *st)
 	st->g->files_open = true;
 	if (open_files(cfg, &st->g->files, st->msg, sizeof(st->msg)) < 0)
 		return -1;
-	if (cfg->nautostart) {
+	/* Started as root, the helper runs even without ProxyAutostart: it binds a port
+	 * below 1024 that a reload adds (the serving process keeps no capability), and a
+	 * reload may add ProxyAutostart lines. */
+	if (cfg->nautostart || geteuid() == 0) {
 		/* One conversation per worker, and the last one for this thread's shutdown. */
 		int socks[st->nw + 1];
 		char m[sizeof(st->msg) - 32];
@@ -1262,7 +1298,7 @@ static bool reload(struct startup *st)
 	}
 	g->cfg_loaded = true;
 	if (reload_fixed(st, &g->cfg, msg, sizeof(msg)) < 0 ||
-	    gen_listen(g, st->g, msg, sizeof(msg)) < 0 ||
+	    gen_listen(g, st->g, helper_pid > 0 ? st->helper_sock : -1, msg, sizeof(msg)) < 0 ||
 	    open_access_logs(g, st->g, msg, sizeof(msg)) < 0)
 		goto fail;
 	g->files_open = true;

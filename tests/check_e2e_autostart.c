@@ -41,7 +41,8 @@
 #define NOGROUP_GID 65534
 #define DAEMON_ID   1              /* uid and gid of Debian's "daemon" */
 #define CAPS_NONE   "0000000000000000"
-#define CAPS_HELPER "00000000000000e0"   /* CAP_KILL, CAP_SETGID, CAP_SETUID */
+#define CAPS_BIND   "0000000000000400"   /* CAP_NET_BIND_SERVICE */
+#define CAPS_HELPER "00000000000004e0"   /* CAP_KILL, CAP_SETGID, CAP_SETUID, CAP_NET_BIND_SERVICE */
 #define SETTLE_MS   5000           /* a state that follows start-up must appear within this */
 
 /* ---- small helpers ------------------------------------------------------------------ */
@@ -551,7 +552,8 @@ static void ck_serves_404(const struct e2e_proc *sp)
 	e2e_client_close(&c);
 }
 
-/* One backend as the default user (nobody): the helper becomes nobody with nothing left. */
+/* One backend as the default user (nobody): the helper becomes nobody with only
+ * CAP_NET_BIND_SERVICE left (it binds a port below 1024 that a reload adds). */
 START_TEST(test_privsep_same_user)
 {
 	struct e2e_proc sp;
@@ -566,6 +568,7 @@ START_TEST(test_privsep_same_user)
 		return;
 	}
 	helper_creds.groups_empty = false;   /* the helper's groups are not specified */
+	helper_creds.cap_eff = helper_creds.cap_prm = CAPS_BIND;
 	run_dir(start, sizeof(start));
 	e2e_spliced_startf(&sp, "ProxyPass /app/ http://127.0.0.1:%d/\n"
 			   "ProxyAutostart http://127.0.0.1:%d -- %s -p %d -s %s\n",
@@ -579,13 +582,36 @@ START_TEST(test_privsep_same_user)
 }
 END_TEST
 
-/* One backend as another user (daemon): the helper becomes daemon, nothing left. */
+/* No ProxyAutostart, started as root: the helper runs all the same (for binds at a
+ * reload), as User with only CAP_NET_BIND_SERVICE. */
+START_TEST(test_privsep_no_autostart)
+{
+	struct e2e_proc sp;
+	struct creds helper_creds = serving_creds;
+
+	if (!is_root()) {
+		fprintf(stderr, "SKIP privsep_no_autostart: not running as root (euid %d)\n",
+			(int)geteuid());
+		return;
+	}
+	helper_creds.groups_empty = false;
+	helper_creds.cap_eff = helper_creds.cap_prm = CAPS_BIND;
+	e2e_spliced_start(&sp, "ProxyPass /app/ http://127.0.0.1:1/\n");
+	ck_serves_404(&sp);
+	ck_all_threads(sp.pid, &serving_creds, "the serving process");
+	ck_helper(find_helper(sp.pid), &helper_creds);
+	stop_spliced_ok(&sp);
+}
+END_TEST
+
+/* One backend as another user (daemon): the helper becomes daemon, with only
+ * CAP_NET_BIND_SERVICE. */
 START_TEST(test_privsep_one_other_user)
 {
 	struct e2e_proc sp;
 	int hfd, port = hold_port(&hfd);
 	struct creds helper_creds = {
-		.uid = DAEMON_ID, .gid = DAEMON_ID, .cap_eff = CAPS_NONE, .cap_prm = CAPS_NONE,
+		.uid = DAEMON_ID, .gid = DAEMON_ID, .cap_eff = CAPS_BIND, .cap_prm = CAPS_BIND,
 		.cap_bnd = CAPS_NONE,
 	};
 
@@ -605,7 +631,8 @@ START_TEST(test_privsep_one_other_user)
 }
 END_TEST
 
-/* Backends as two users: the helper keeps uid 0 with only CAP_KILL, CAP_SETGID, CAP_SETUID. */
+/* Backends as two users: the helper keeps uid 0 with only CAP_KILL, CAP_SETGID, CAP_SETUID
+ * and CAP_NET_BIND_SERVICE. */
 START_TEST(test_privsep_two_users)
 {
 	struct e2e_proc sp;
@@ -1644,6 +1671,7 @@ int main(void)
 	const struct ck_case cases[] = {
 		{ "privsep_same_user", test_privsep_same_user, 60 },
 		{ "privsep_one_other_user", test_privsep_one_other_user, 60 },
+		{ "privsep_no_autostart", test_privsep_no_autostart, 60 },
 		{ "privsep_two_users", test_privsep_two_users, 60 },
 		{ "cold_start_one_worker", test_cold_start_one_worker, 90 },
 		{ "cold_start_two_workers", test_cold_start_two_workers, 90 },

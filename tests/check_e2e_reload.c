@@ -7,6 +7,7 @@
  *    spliced_reloads_total{result="failed"} counts it; what cannot change (User, Workers)
  *    is refused with a message naming it;
  *  - a new Listen address is bound, a removed one stops accepting, MetricsListen moves;
+ *    started as root, a new port below 1024 is bound by the helper;
  *  - clients on keep-alive and new connections while reloads follow each other see no
  *    failed request (no reset, no 5xx);
  *  - `spliced -k reload` signals the process its PidFile names.
@@ -248,6 +249,62 @@ START_TEST(test_reload_listen)
 		      "the old MetricsListen still accepts");
 	ck_assert_int_eq(metric(mport2, "spliced_reloads_total{result=\"ok\"}"), 2);
 	e2e_client_open(&c, port2);
+	ck_assert_int_eq(get_port(&c, "/kept"), a.port);
+	e2e_client_close(&c);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	e2e_backend_stop(&a);
+}
+END_TEST
+
+/* Started as root, a reload adds a Listen on a port below 1024: the serving process (User,
+ * no capability) cannot bind it, the helper binds it from its own reading of the file
+ * and hands the sockets over; requests on it are answered. A reload removing it closes
+ * it. */
+START_TEST(test_reload_privileged_port)
+{
+	struct e2e_proc a, sp;
+	struct e2e_client c;
+	char line[64];
+	int port, rc = 0;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "SKIP reload_privileged_port: not running as root (euid %d)\n",
+			(int)geteuid());
+		return;
+	}
+	port = e2e_free_privileged_port();
+	ck_assert_msg(port > 0, "no free port between 600 and 1000 on 127.0.0.1");
+	e2e_backend_start(&a, NULL);
+	e2e_spliced_startf(&sp, "Workers 2\nProxyPass / http://127.0.0.1:%d/\n", a.port);
+	snprintf(line, sizeof(line), "Listen 127.0.0.1:%d\n", port);
+	e2e_conf_append(&sp, line);
+	ck_assert_msg(e2e_reload(&sp, 2), "the reload failed: %s", e2e_diag());
+	snprintf(line, sizeof(line), "127.0.0.1:%d: bound by the helper (2 sockets)", port);
+	ck_assert_msg(e2e_log_count(&sp, line) == 1, "%s", e2e_diag());
+	for (int i = 0; i < 4; i++) {   /* new connections, whichever worker takes them */
+		e2e_client_open(&c, port);
+		ck_assert_int_eq(get_port(&c, "/privileged"), a.port);
+		e2e_client_close(&c);
+	}
+	e2e_client_open(&c, sp.port);
+	ck_assert_int_eq(get_port(&c, "/first"), a.port);
+	e2e_client_close(&c);
+
+	snprintf(line, sizeof(line), "Listen 127.0.0.1:%d\n", port);
+	e2e_conf_replace(&sp, line, "");
+	ck_assert_msg(e2e_reload(&sp, 3), "the reload failed: %s", e2e_diag());
+	ck_assert_msg(e2e_log_wait_for(&sp, "configuration 2: its last requests finished", 10000),
+		      "%s", e2e_diag());
+	for (unsigned i = 0; i < 100; i++) {
+		rc = e2e_client_try_open(&c, port);
+		if (rc < 0)
+			break;
+		e2e_client_close(&c);
+		e2e_sleep_ms(50);
+	}
+	ck_assert_msg(rc == -ECONNREFUSED, "the removed Listen %d still accepts (%s)", port,
+		      strerror(-rc));
+	e2e_client_open(&c, sp.port);
 	ck_assert_int_eq(get_port(&c, "/kept"), a.port);
 	e2e_client_close(&c);
 	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
@@ -558,6 +615,7 @@ int main(void)
 		{ "reload_in_flight", test_reload_in_flight, 0 },
 		{ "reload_refused", test_reload_refused, 0 },
 		{ "reload_listen", test_reload_listen, 0 },
+		{ "reload_privileged_port", test_reload_privileged_port, 0 },
 		{ "reload_many_draining", test_reload_many_draining, 0 },
 		{ "reload_fresh_connections", test_reload_fresh_connections, 120 },
 		{ "reload_max_shared", test_reload_max_shared, 0 },

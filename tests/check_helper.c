@@ -275,6 +275,69 @@ START_TEST(test_check_request_reload)
 }
 END_TEST
 
+/* BIND names a Listen line (or MetricsListen) and 1..HELPER_BIND_MAX sockets; BOUND
+ * carries 1..HELPER_BOUND_MAX of them, or an errno and none. */
+START_TEST(test_check_bind_messages)
+{
+	struct helper_msg m = req(HMSG_BIND, CFG_MAX_LISTEN - 1);
+	struct helper_msg b = { .magic = HELPER_MSG_MAGIC, .type = HMSG_BOUND, .starts = 1 };
+	const char *why = NULL;
+
+	m.starts = HELPER_BIND_MAX;
+	ck_assert_int_eq(helper_msg_check_request(&m, sizeof(m), HELPER_MAX_SLOTS, &why), 0);
+	/* the line is no slot: not bounded by nbackend */
+	ck_assert_int_eq(helper_msg_check_request(&m, sizeof(m), 1, &why), 0);
+	m.backend = HELPER_LISTEN_METRICS;
+	m.starts = 1;
+	ck_assert_int_eq(helper_msg_check_request(&m, sizeof(m), HELPER_MAX_SLOTS, &why), 0);
+	m.backend = HELPER_LISTEN_METRICS + 1;
+	ck_assert_int_eq(helper_msg_check_request(&m, sizeof(m), HELPER_MAX_SLOTS, &why), -EPROTO);
+	m.backend = 0;
+	m.starts = 0;
+	ck_assert_int_eq(helper_msg_check_request(&m, sizeof(m), HELPER_MAX_SLOTS, &why), -EPROTO);
+	m.starts = HELPER_BIND_MAX + 1;
+	ck_assert_int_eq(helper_msg_check_request(&m, sizeof(m), HELPER_MAX_SLOTS, &why), -EPROTO);
+	m.starts = 1;
+	m.state = 1;
+	ck_assert_int_eq(helper_msg_check_request(&m, sizeof(m), HELPER_MAX_SLOTS, &why), -EPROTO);
+	m.state = 0;
+	m.pid = 1;
+	ck_assert_int_eq(helper_msg_check_request(&m, sizeof(m), HELPER_MAX_SLOTS, &why), -EPROTO);
+	m.pid = 0;
+	ck_assert_int_eq(helper_msg_check_request(&m, sizeof(m) - 1, HELPER_MAX_SLOTS, &why),
+			 -EPROTO);
+	/* a request is no reply, a BOUND no request */
+	ck_assert_int_eq(helper_msg_check_reply(&m, sizeof(m), &why), -EPROTO);
+	ck_assert_int_eq(helper_msg_check_request(&b, sizeof(b), HELPER_MAX_SLOTS, &why),
+			 -EPROTO);
+
+	ck_assert_int_eq(helper_msg_check_reply(&b, sizeof(b), &why), 0);
+	b.starts = HELPER_BOUND_MAX;
+	b.backend = HELPER_LISTEN_METRICS;
+	ck_assert_int_eq(helper_msg_check_reply(&b, sizeof(b), &why), 0);
+	b.starts = HELPER_BOUND_MAX + 1;
+	ck_assert_int_eq(helper_msg_check_reply(&b, sizeof(b), &why), -EPROTO);
+	b.starts = 0;
+	ck_assert_int_eq(helper_msg_check_reply(&b, sizeof(b), &why), -EPROTO);
+	b.state = EACCES;
+	ck_assert_int_eq(helper_msg_check_reply(&b, sizeof(b), &why), 0);
+	b.starts = 1;   /* an error carries no socket */
+	ck_assert_int_eq(helper_msg_check_reply(&b, sizeof(b), &why), -EPROTO);
+	b.starts = 0;
+	b.state = 4096;
+	ck_assert_int_eq(helper_msg_check_reply(&b, sizeof(b), &why), -EPROTO);
+	b.state = EACCES;
+	b.backend = CFG_MAX_LISTEN + 1;
+	ck_assert_int_eq(helper_msg_check_reply(&b, sizeof(b), &why), -EPROTO);
+	b.backend = 0;
+	b.pid = 3;
+	ck_assert_int_eq(helper_msg_check_reply(&b, sizeof(b), &why), -EPROTO);
+	b.pid = 0;
+	b.backoff_ms = 3;
+	ck_assert_int_eq(helper_msg_check_reply(&b, sizeof(b), &why), -EPROTO);
+}
+END_TEST
+
 /* A config with one ProxyAutostart entry, built by hand (no file, no stat). */
 static struct config *digest_cfg(void)
 {
@@ -1601,6 +1664,7 @@ START_TEST(test_privs_same_user)
 {
 	const char *argv[] = { "/bin/sleep", "30", NULL };
 	int socks[1];
+	struct helper_msg m;
 	pid_t hp;
 
 	if (!root) {
@@ -1611,14 +1675,24 @@ START_TEST(test_privs_same_user)
 	as_add("nobody", argv);
 	hp = spawn_synced(socks);
 	uid_is(hp, NOBODY);
-	ck_assert_str_eq(proc_status(hp, "CapEff"), "0000000000000000");
-	ck_assert_str_eq(proc_status(hp, "CapPrm"), "0000000000000000");
+	/* CAP_NET_BIND_SERVICE (bit 10) only, for HMSG_BIND */
+	ck_assert_str_eq(proc_status(hp, "CapEff"), "0000000000000400");
+	ck_assert_str_eq(proc_status(hp, "CapPrm"), "0000000000000400");
 	ck_assert_str_eq(proc_status(hp, "CapInh"), "0000000000000000");
 	ck_assert_str_eq(proc_status(hp, "CapBnd"), "0000000000000000");
 	ck_assert_str_eq(proc_status(hp, "CapAmb"), "0000000000000000");
 	ck_assert_str_eq(proc_status(hp, "NoNewPrivs"), "1");
 	ck_assert_str_eq(proc_status(hp, "Groups"), "");
-	ck_assert(log_has("helper: running as uid 65534 gid 65534 with no capabilities"));
+	ck_assert(log_has("helper: running as uid 65534 gid 65534 with CAP_NET_BIND_SERVICE "
+			  "only"));
+	/* its backend, of the same user, keeps nothing */
+	m = ask(socks[0], HMSG_START, 0);
+	ck_assert_uint_eq(m.state, HB_RUNNING);
+	uid_is(m.pid, NOBODY);
+	ck_assert_str_eq(proc_status(m.pid, "CapEff"), "0000000000000000");
+	ck_assert_str_eq(proc_status(m.pid, "CapPrm"), "0000000000000000");
+	ck_assert_str_eq(proc_status(m.pid, "CapInh"), "0000000000000000");
+	ck_assert_str_eq(proc_status(m.pid, "CapAmb"), "0000000000000000");
 	close_all(socks, 1);
 	ck_assert_int_eq(wait_exit(hp, 5000), 0);
 }
@@ -1639,13 +1713,15 @@ START_TEST(test_privs_mixed_users)
 	as_add("daemon", argv);
 	hp = spawn_synced(socks);
 	uid_is(hp, 0);
-	ck_assert_str_eq(proc_status(hp, "CapEff"), "00000000000000e0");
-	ck_assert_str_eq(proc_status(hp, "CapPrm"), "00000000000000e0");
+	/* CAP_KILL, CAP_SETGID, CAP_SETUID, CAP_NET_BIND_SERVICE */
+	ck_assert_str_eq(proc_status(hp, "CapEff"), "00000000000004e0");
+	ck_assert_str_eq(proc_status(hp, "CapPrm"), "00000000000004e0");
 	ck_assert_str_eq(proc_status(hp, "CapInh"), "0000000000000000");
 	ck_assert_str_eq(proc_status(hp, "CapBnd"), "0000000000000000");
 	ck_assert_str_eq(proc_status(hp, "CapAmb"), "0000000000000000");
 	ck_assert_str_eq(proc_status(hp, "NoNewPrivs"), "1");
-	ck_assert(log_has("helper: running as uid 0 with CAP_SETUID, CAP_SETGID, CAP_KILL only"));
+	ck_assert(log_has("helper: running as uid 0 with CAP_SETUID, CAP_SETGID, CAP_KILL, "
+			  "CAP_NET_BIND_SERVICE only"));
 	/* each backend runs as its own user, with nothing */
 	m = ask(socks[0], HMSG_START, 1);
 	ck_assert_uint_eq(m.state, HB_RUNNING);
@@ -2294,6 +2370,290 @@ START_TEST(test_reload_builtin)
 END_TEST
 
 /* One TCase per behaviour of the helper process, each test in its own temp dir and log. */
+/* ---- bind (HMSG_BIND) ---- */
+
+/* Writes the configuration file with `listen` (its Listen and MetricsListen lines) and
+ * no ProxyAutostart; loads it into cfg when `load`. */
+static void write_listen_cfg(const char *listen, bool load)
+{
+	char tmp[160], text[1024];
+	struct config_error err;
+	FILE *f;
+
+	snprintf(cfgpath, sizeof(cfgpath), "%s/spliced.conf", dir);
+	snprintf(tmp, sizeof(tmp), "%s.new", cfgpath);
+	snprintf(text, sizeof(text), "%s%sProxyPass / http://127.0.0.1:1/\n", listen,
+		 root ? "User nobody\n" : "");
+	f = fopen(tmp, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(fputs(text, f), 0);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(chmod(tmp, 0644), 0);
+	ck_assert_int_eq(rename(tmp, cfgpath), 0);
+	if (!load)
+		return;
+	config_free(cfg);
+	ck_assert_msg(config_load(cfg, cfgpath, &err) == 0, "%s:%u: %s", err.file, err.line,
+		      err.msg);
+}
+
+/* A 127.0.0.1 port free now (bound to port 0, then released). */
+static unsigned free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+/* connect() to 127.0.0.1:port: 0 or -errno. */
+static int connect_port(unsigned port, int *out)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), r;
+
+	ck_assert_int_ge(fd, 0);
+	r = connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ? -errno : 0;
+	if (r == 0 && out)
+		*out = fd;
+	else
+		close(fd);
+	return r;
+}
+
+/* Nothing listens on port, within 2 s: the helper closes its copies of the sockets it
+ * sent after sending them. */
+static bool refused_soon(unsigned port)
+{
+	for (int i = 0; i < 100; i++) {
+		if (connect_port(port, NULL) == -ECONNREFUSED)
+			return true;
+		sleep_ms(20);
+	}
+	return false;
+}
+
+/* A connection to port is queued on exactly one of the k listeners fds (SO_REUSEPORT
+ * picks one), which accepts it. */
+static void accepts_on(const int *fds, unsigned k, unsigned port)
+{
+	struct pollfd p[8];
+	int c = -1, a = -1;
+
+	ck_assert_uint_le(k, 8);
+	ck_assert_int_eq(connect_port(port, &c), 0);
+	for (unsigned i = 0; i < k; i++)
+		p[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+	ck_assert_int_eq(poll(p, k, 5000), 1);
+	for (unsigned i = 0; i < k; i++)
+		if (p[i].revents)
+			a = accept4(fds[i], NULL, NULL, SOCK_CLOEXEC);
+	ck_assert_int_ge(a, 0);
+	close(a);
+	close(c);
+}
+
+/* The helper binds the file's Listen line k times, as the serving process would: each
+ * socket a close-on-exec, non-blocking listener on that address, sharing it
+ * (SO_REUSEPORT); the MetricsListen line too. The conversation goes on after it. */
+START_TEST(test_bind_listen)
+{
+	unsigned p1 = free_port(), p2 = free_port();
+	char lines[256];
+	int socks[2], fds[3], mfd, r;
+	char msg[512];
+	struct helper_msg m;
+	pid_t hp;
+
+	snprintf(lines, sizeof(lines), "Listen 127.0.0.1:%u\nListen 127.0.0.1:%u\n"
+		 "MetricsListen 127.0.0.1:%u\n", free_port(), p1, p2);
+	write_listen_cfg(lines, true);
+	hp = spawn_file(2, socks);
+	r = helper_bind(socks[1], 1, &cfg->listen[1], 3, fds, 5000, msg, sizeof(msg));
+	ck_assert_msg(r == 0, "helper_bind: %d %s", r, msg);
+	for (unsigned i = 0; i < 3; i++) {
+		int one = 0;
+		socklen_t ol = sizeof(one);
+
+		ck_assert(helper_listener_check(fds[i], &cfg->listen[1]));
+		ck_assert(!helper_listener_check(fds[i], &cfg->listen[0]));
+		ck_assert(fcntl(fds[i], F_GETFD) & FD_CLOEXEC);
+		ck_assert(fcntl(fds[i], F_GETFL) & O_NONBLOCK);
+		ck_assert_int_eq(getsockopt(fds[i], SOL_SOCKET, SO_REUSEPORT, &one, &ol), 0);
+		ck_assert_int_eq(one, 1);
+	}
+	accepts_on(fds, 3, p1);
+	ck_assert(log_has("bind: 127.0.0.1:"));
+	r = helper_bind(socks[1], HELPER_LISTEN_METRICS, &cfg->metrics, 1, &mfd, 5000, msg,
+			sizeof(msg));
+	ck_assert_msg(r == 0, "helper_bind metrics: %d %s", r, msg);
+	accepts_on(&mfd, 1, p2);
+	/* a second bind of a listening address: another process (us) listens there */
+	r = helper_bind(socks[1], 1, &cfg->listen[1], 1, &mfd, 5000, msg, sizeof(msg));
+	ck_assert_int_eq(r, -EADDRINUSE);
+	ck_assert_int_eq(mfd, -1);
+	m = ask(socks[1], HMSG_STATUS, 0);
+	ck_assert_uint_eq(m.state, HB_STOPPED);
+	for (unsigned i = 0; i < 3; i++)
+		close(fds[i]);
+	close_all(socks, 2);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
+}
+END_TEST
+
+/* A line the file does not have is answered ENOENT and binds nothing (the conversation
+ * goes on); an index beyond any configuration, or no socket asked, is no request: the
+ * conversation ends. */
+START_TEST(test_bind_out_of_range)
+{
+	unsigned p1 = free_port();
+	char lines[128], msg[512];
+	struct cfg_listen other;
+	struct helper_msg m;
+	int socks[2], fd, r;
+	pid_t hp;
+
+	snprintf(lines, sizeof(lines), "Listen 127.0.0.1:%u\n", p1);
+	write_listen_cfg(lines, true);
+	other = cfg->listen[0];
+	hp = spawn_file(2, socks);
+	r = helper_bind(socks[1], 1, &other, 1, &fd, 5000, msg, sizeof(msg));
+	ck_assert_int_eq(r, -ENOENT);
+	ck_assert_int_eq(fd, -1);
+	ck_assert(log_has("has no Listen line 1"));
+	r = helper_bind(socks[1], HELPER_LISTEN_METRICS, &other, 1, &fd, 5000, msg, sizeof(msg));
+	ck_assert_int_eq(r, -ENOENT);
+	ck_assert(log_has("has no MetricsListen line"));
+	ck_assert_int_eq(connect_port(p1, NULL), -ECONNREFUSED);
+	m = ask(socks[1], HMSG_STATUS, 0);
+	ck_assert_uint_eq(m.state, HB_STOPPED);
+	/* the serving side refuses to ask for what no request can name */
+	ck_assert_int_eq(helper_bind(socks[1], CFG_MAX_LISTEN + 1, &other, 1, &fd, 5000, msg,
+				     sizeof(msg)), -EINVAL);
+	ck_assert_int_eq(helper_bind(socks[1], 0, &other, HELPER_BIND_MAX + 1, &fd, 5000, msg,
+				     sizeof(msg)), -EINVAL);
+	/* sent raw, they end the conversation */
+	helper_msg_request(&m, HMSG_BIND, CFG_MAX_LISTEN + 1);
+	m.starts = 1;
+	ck_assert_int_eq(send(socks[1], &m, sizeof(m), 0), (int)sizeof(m));
+	ck_assert(wait_eof(socks[1], 2000));
+	ck_assert(log_has("conversation 1 ended: no such Listen line"));
+	helper_msg_request(&m, HMSG_BIND, 0);
+	ck_assert_int_eq(send(socks[0], &m, sizeof(m), 0), (int)sizeof(m));
+	ck_assert(wait_eof(socks[0], 2000));
+	ck_assert(log_has("conversation 0 ended: BIND asks for no socket or too many"));
+	ck_assert_int_eq(connect_port(p1, NULL), -ECONNREFUSED);
+	close_all(socks, 2);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
+}
+END_TEST
+
+/* BIND on a worker's conversation ends that conversation and binds nothing; the last one
+ * still gets its sockets. */
+START_TEST(test_bind_worker_conversation)
+{
+	unsigned p1 = free_port();
+	char lines[128], msg[512];
+	struct helper_msg m;
+	int socks[3], fd, r;
+	pid_t hp;
+
+	snprintf(lines, sizeof(lines), "Listen 127.0.0.1:%u\n", p1);
+	write_listen_cfg(lines, true);
+	hp = spawn_file(3, socks);
+	helper_msg_request(&m, HMSG_BIND, 0);
+	m.starts = 1;
+	ck_assert_int_eq(send(socks[1], &m, sizeof(m), 0), (int)sizeof(m));
+	ck_assert(wait_eof(socks[1], 2000));
+	ck_assert(log_has("conversation 1 ended: bind asked on a worker's conversation"));
+	ck_assert(!log_has("listening sockets for the serving process"));
+	ck_assert_int_eq(connect_port(p1, NULL), -ECONNREFUSED);
+	r = helper_bind(socks[2], 0, &cfg->listen[0], 1, &fd, 5000, msg, sizeof(msg));
+	ck_assert_msg(r == 0, "helper_bind: %d %s", r, msg);
+	accepts_on(&fd, 1, p1);
+	close(fd);
+	close_all(socks, 3);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
+}
+END_TEST
+
+/* The file changed between the serving side's reading and the helper's: the sockets
+ * received are on another address, so helper_bind() fails with ESTALE and keeps none. */
+START_TEST(test_bind_file_changed)
+{
+	unsigned p1 = free_port(), p2 = free_port();
+	char lines[128], msg[512];
+	int socks[1], fds[2], r;
+	pid_t hp;
+
+	snprintf(lines, sizeof(lines), "Listen 127.0.0.1:%u\n", p1);
+	write_listen_cfg(lines, true);
+	hp = spawn_file(1, socks);
+	snprintf(lines, sizeof(lines), "Listen 127.0.0.1:%u\n", p2);
+	write_listen_cfg(lines, false);
+	r = helper_bind(socks[0], 0, &cfg->listen[0], 2, fds, 5000, msg, sizeof(msg));
+	ck_assert_int_eq(r, -ESTALE);
+	ck_assert_int_eq(fds[0], -1);
+	ck_assert_int_eq(fds[1], -1);
+	ck_assert(strstr(msg, "changed") != NULL);
+	/* nothing left listening on either */
+	ck_assert(refused_soon(p2));
+	ck_assert_int_eq(connect_port(p1, NULL), -ECONNREFUSED);
+	close_all(socks, 1);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
+}
+END_TEST
+
+/* Root only: the helper (nobody, with CAP_NET_BIND_SERVICE) binds a port below 1024 that
+ * this process cannot bind once it switched to nobody too, as the serving process does. */
+START_TEST(test_bind_privileged_port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	char lines[128], msg[512];
+	int socks[1], fds[2], r, fd;
+	unsigned port;
+	pid_t hp;
+
+	if (!root) {
+		fprintf(stderr, "check_helper: not root, skipping test_bind_privileged_port\n");
+		return;
+	}
+	port = (unsigned)e2e_free_privileged_port();
+	ck_assert_msg(port > 0, "no free port in 600..1000");
+	snprintf(lines, sizeof(lines), "Listen 127.0.0.1:%u\n", port);
+	write_listen_cfg(lines, true);
+	hp = spawn_file(1, socks);
+	uid_is(hp, NOBODY);
+	/* this process becomes nobody, without capabilities: it cannot bind the port */
+	ck_assert_int_eq(chmod(logpath, 0644), 0);
+	ck_assert_int_eq(chown(dir, NOBODY, NOBODY), 0);
+	ck_assert_int_eq(setgroups(0, NULL), 0);
+	ck_assert_int_eq(setresgid(NOBODY, NOBODY, NOBODY), 0);
+	ck_assert_int_eq(setresuid(NOBODY, NOBODY, NOBODY), 0);
+	ck_assert_str_eq(proc_status(getpid(), "CapEff"), "0000000000000000");
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	a.sin_port = htons((uint16_t)port);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), -1);
+	ck_assert_int_eq(errno, EACCES);
+	close(fd);
+	r = helper_bind(socks[0], 0, &cfg->listen[0], 2, fds, 5000, msg, sizeof(msg));
+	ck_assert_msg(r == 0, "helper_bind: %d %s", r, msg);
+	accepts_on(fds, 2, port);
+	close(fds[0]);
+	close(fds[1]);
+	ck_assert(refused_soon(port));
+	close_all(socks, 1);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
+}
+END_TEST
+
 static void add_process_tcase(Suite *s, const char *name, const TTest *test)
 {
 	TCase *tc = tcase_create(name);
@@ -2316,6 +2676,7 @@ int main(void)
 	tcase_add_test(tc, test_check_ready_table);
 	tcase_add_test(tc, test_check_reply_table);
 	tcase_add_test(tc, test_check_request_reload);
+	tcase_add_test(tc, test_check_bind_messages);
 	tcase_add_test(tc, test_autostart_digest);
 	suite_add_tcase(s, tc);
 
@@ -2362,6 +2723,11 @@ int main(void)
 	add_process_tcase(s, "reload_worker_conv", test_reload_worker_conversation);
 	add_process_tcase(s, "reload_builtin", test_reload_builtin);
 	add_process_tcase(s, "reload_no_free_slot", test_reload_no_free_slot);
+	add_process_tcase(s, "bind_listen", test_bind_listen);
+	add_process_tcase(s, "bind_out_of_range", test_bind_out_of_range);
+	add_process_tcase(s, "bind_worker_conv", test_bind_worker_conversation);
+	add_process_tcase(s, "bind_file_changed", test_bind_file_changed);
+	add_process_tcase(s, "bind_privileged", test_bind_privileged_port);
 
 	return ck_run_suite(s);
 }

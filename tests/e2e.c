@@ -683,6 +683,27 @@ int e2e_dead_port(void)
 	return port;
 }
 
+int e2e_free_privileged_port(void)
+{
+	for (int port = 1000; port >= 600; port--) {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int r, err;
+
+		if (fd < 0)
+			return 0;
+		r = bind(fd, (struct sockaddr *)&a, sizeof(a));
+		err = errno;
+		close(fd);
+		if (r == 0)
+			return port;
+		if (err == EACCES || err == EPERM)
+			return 0;
+	}
+	return 0;
+}
+
 static bool has_directive(const char *text, const char *name)
 {
 	size_t nl = strlen(name);

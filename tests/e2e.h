@@ -144,6 +144,11 @@ const char *e2e_diag(void);
  * ends, so a connect to it is refused and no other process can take it meanwhile. */
 int e2e_dead_port(void);
 
+/* A port below 1024 free on 127.0.0.1 now (no socket bound there, a listener may be
+ * bound): the first of 1000, 999, ... 600 a socket of ours can bind, released before
+ * returning. Needs CAP_NET_BIND_SERVICE; 0 when none is free or binding is refused. */
+int e2e_free_privileged_port(void);
+
 /* ---- raw client --------------------------------------------------------------------- */
 
 struct e2e_client {

@@ -18,6 +18,13 @@
  * set of lines fits while the old set is still stopping. */
 #define HELPER_MAX_SLOTS (2 * CFG_MAX_AUTOSTART)
 
+/* HMSG_BIND names a Listen line by its index, or MetricsListen by this one. */
+#define HELPER_LISTEN_METRICS CFG_MAX_LISTEN
+/* Sockets one HMSG_BIND may ask for (Workers is at most 256), and one HMSG_BOUND
+ * carries (below the kernel's SCM_MAX_FD, 253). */
+#define HELPER_BIND_MAX 256
+#define HELPER_BOUND_MAX 128
+
 enum helper_msg_type {
 	/* serving process -> helper: `backend` is a slot; every other field but magic and
 	 * type is zero */
@@ -27,6 +34,11 @@ enum helper_msg_type {
 					* restarted until the next HMSG_START */
 	HMSG_RELOAD = 4,               /* re-read the configuration file (last conversation
 					* only; `backend` is zero too) */
+	HMSG_BIND = 5,                 /* bind `starts` (1..HELPER_BIND_MAX) listening sockets
+					* on Listen line `backend` (< CFG_MAX_LISTEN, or
+					* HELPER_LISTEN_METRICS) of the configuration file
+					* as the helper reads it now (last conversation
+					* only); answered by HMSG_BOUND */
 	/* helper -> serving process: the answer to each request, and sent unasked to every
 	 * conversation when a backend's state changes */
 	HMSG_STATE = 0x81,
@@ -43,6 +55,11 @@ enum helper_msg_type {
 	 * `backend` = the number of MAPPED messages before it; or `state` = a positive errno
 	 * (the reload failed, nothing changed, the error log says why) and `backend` = 0. */
 	HMSG_RELOADED = 0x84,
+	/* helper -> serving process, the answer to HMSG_BIND: `backend` as asked; `state` 0
+	 * and `starts` descriptors attached (SCM_RIGHTS; 1..HELPER_BOUND_MAX per datagram,
+	 * as many datagrams as it takes to carry the number asked, in a row); or one
+	 * datagram with `state` = a positive errno, `starts` 0 and nothing attached. */
+	HMSG_BOUND = 0x85,
 };
 
 enum helper_bstate {
@@ -57,12 +74,13 @@ enum helper_bstate {
 struct helper_msg {
 	uint32_t magic;                /* HELPER_MSG_MAGIC */
 	uint16_t type;                 /* enum helper_msg_type */
-	uint16_t backend;              /* a slot (HMSG_MAPPED, HMSG_RELOADED: see there) */
-	uint32_t state;                /* HMSG_STATE: enum helper_bstate; HMSG_RELOADED: 0 or
-					* an errno; else 0 */
+	uint16_t backend;              /* a slot (HMSG_MAPPED, HMSG_RELOADED, HMSG_BIND,
+					* HMSG_BOUND: see there) */
+	uint32_t state;                /* HMSG_STATE: enum helper_bstate; HMSG_RELOADED,
+					* HMSG_BOUND: 0 or an errno; else 0 */
 	int32_t pid;                   /* HMSG_STATE: the running process, else 0 */
 	uint32_t starts;               /* HMSG_STATE: processes started so far; HMSG_MAPPED:
-					* the slot */
+					* the slot; HMSG_BIND, HMSG_BOUND: sockets */
 	uint32_t backoff_ms;           /* HMSG_STATE, HB_BACKOFF: time until the next start;
 					* HMSG_MAPPED: the entry's digest */
 };

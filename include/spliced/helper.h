@@ -6,10 +6,15 @@
  * file itself, so a compromised serving process can start, query and stop the commands
  * that file (or the built-in configuration) declares, and nothing else.
  *
- * Privileges kept by the helper (started as root): none when every ProxyAutostart backend
- * runs as one user and group (the helper then runs as that user); else uid 0 with only
- * CAP_SETUID, CAP_SETGID and CAP_KILL (effective and permitted; bounding set emptied).
- * Always PR_SET_NO_NEW_PRIVS. Started as another user: that user, no capabilities.
+ * It also binds the configuration's own Listen addresses for a reload that adds one on a
+ * port the serving process, which holds no capability, cannot bind (HMSG_BIND).
+ *
+ * Privileges kept by the helper (started as root): CAP_NET_BIND_SERVICE only when every
+ * ProxyAutostart backend runs as one user and group, or there is none (the helper then
+ * runs as that user, or as User/Group); else uid 0 with only CAP_SETUID, CAP_SETGID,
+ * CAP_KILL and CAP_NET_BIND_SERVICE. Effective and permitted; nothing inheritable or
+ * ambient; bounding set emptied; not dumpable; no backend keeps any of them. Always
+ * PR_SET_NO_NEW_PRIVS. Started as another user: that user, no capabilities.
  * The helper opens no file by a path a backend or the serving process could control with
  * more rights than theirs: a backend's Output= is opened by the backend's own process,
  * after it switched to the backend's user, and the error log is reopened (SIGUSR1)
@@ -70,6 +75,31 @@ pid_t helper_spawn(const struct config *cfg, const char *cfg_path, unsigned nsoc
  * The serving side compares each MAPPED digest with helper_autostart_digest() of its own
  * parse: a difference means the file changed between the two reads. */
 
+/* HMSG_BIND (accepted on socks[nsock - 1] only, like HMSG_RELOAD). The helper loads
+ * cfg_path again and binds k listening sockets on its Listen line `line` (or
+ * MetricsListen: HELPER_LISTEN_METRICS) as the serving process binds its own: after a
+ * probe without SO_REUSEPORT (another process listening there: EADDRINUSE), each with
+ * SO_REUSEADDR, SO_REUSEPORT, IPV6_V6ONLY for IPv6, non-blocking, backlog 4096. Only an
+ * address of that file: a compromised serving process can have it bind nothing else. The
+ * answer is HMSG_BOUND (helper-t.h); a failure (the file does not load, has no such line;
+ * bind) is logged and answered with its errno; the conversation goes on.
+ *
+ * helper_bind() is the serving side, on sock (the last conversation, blocking): it asks
+ * for k (1..HELPER_BIND_MAX) sockets, skips HMSG_STATE messages, waits timeout_ms at most,
+ * and checks that each socket received is a listening stream socket bound to l's address
+ * (helper_listener_check()): l is line `line` as the caller read the file; a difference
+ * means the file changed between the two reads. On success fds[0..k) are the caller's
+ * (close-on-exec, non-blocking) and 0 is returned. Else nothing is left open in this
+ * process (the helper closes its copies on its own time), every fds[i] is -1 (but for a k
+ * out of range), msg is set and the return is the helper's errno negated (-EACCES,
+ * -EADDRINUSE, -ENOENT...), -ESTALE (another address), -EPROTO (an answer that is not
+ * one), -ETIMEDOUT, -EPIPE (the conversation closed) or -EINVAL (bad arguments). */
+int helper_bind(int sock, unsigned line, const struct cfg_listen *l, unsigned k, int *fds,
+		unsigned timeout_ms, char *msg, size_t len);
+
+/* fd is a listening SOCK_STREAM socket of l's family bound to l's address and port. */
+bool helper_listener_check(int fd, const struct cfg_listen *l);
+
 /* A 32-bit FNV-1a hash of what defines backend a's process: its backend's name, its
  * command, Env=, the user and group it runs as (User=/Group=, else the server's
  * User/Group, as helper_backend_ids() picks them), Dir= and Output=. Not the timeouts,
@@ -87,7 +117,8 @@ void helper_msg_request(struct helper_msg *m, enum helper_msg_type type, unsigne
 
 /* Checks a datagram of `len` bytes (as recv(2) with MSG_TRUNC reported it) received by the
  * helper: exactly one request (magic, a request type, backend < nbackend, the other
- * fields zero). The helper passes HELPER_MAX_SLOTS: a slot not in use is answered
+ * fields zero; for HMSG_BIND: backend < CFG_MAX_LISTEN or HELPER_LISTEN_METRICS, starts
+ * 1..HELPER_BIND_MAX, the others zero). The helper passes HELPER_MAX_SLOTS: a slot not in use is answered
  * HB_STOPPED.
  * Returns 0, or -EPROTO with *why set to a static description. */
 int helper_msg_check_request(const struct helper_msg *m, long len, unsigned nbackend,
@@ -100,8 +131,10 @@ int helper_msg_check_state(const struct helper_msg *m, long len, unsigned nbacke
 
 /* The same for any datagram the serving process receives after READY: an HMSG_STATE as
  * above for a slot < HELPER_MAX_SLOTS, an HMSG_MAPPED (entry < CFG_MAX_AUTOSTART, slot
- * < HELPER_MAX_SLOTS, state and pid zero) or an HMSG_RELOADED (state 0 with at most
- * CFG_MAX_AUTOSTART entries, or an errno below 4096 with backend 0; the rest zero).
+ * < HELPER_MAX_SLOTS, state and pid zero), an HMSG_RELOADED (state 0 with at most
+ * CFG_MAX_AUTOSTART entries, or an errno below 4096 with backend 0; the rest zero) or an
+ * HMSG_BOUND (a Listen line or HELPER_LISTEN_METRICS; state 0 with 1..HELPER_BOUND_MAX
+ * sockets, or an errno below 4096 with none; pid and backoff_ms zero).
  * 0 or -EPROTO with *why set. */
 int helper_msg_check_reply(const struct helper_msg *m, long len, const char **why);
 
