@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
+#include "spliced/config.h"
 #include "spliced/remoteip.h"
 #include "guard.h"
 #include "suite.h"
@@ -399,6 +402,101 @@ START_TEST(test_walk_empty_conf)
 }
 END_TEST
 
+/* ---- the directives (config_parse) ---- */
+
+static struct config ccfg;
+static struct config_error cerr;
+
+static int cparse(const char *text)
+{
+	config_free(&ccfg);
+	config_defaults(&ccfg);
+	return config_parse(&ccfg, text, strlen(text), "/tmp/test.conf", &cerr);
+}
+
+#define BASE "Listen 127.0.0.1:8080\nProxyPass / http://127.0.0.1:8000/\n"
+
+/* The load fails on `line` with a message containing `part`. */
+static void cparse_err(const char *text, unsigned line, const char *part)
+{
+	ck_assert_msg(cparse(text) == -EINVAL, "accepted: %s", text);
+	ck_assert_msg(strstr(cerr.msg, part), "\"%s\" has no \"%s\"", cerr.msg, part);
+	ck_assert_uint_eq(cerr.line, line);
+}
+
+START_TEST(test_config_ok)
+{
+	uint8_t a[16];
+
+	ck_assert_int_eq(cparse(BASE "RemoteIPHeader x-forwarded-for\n"
+				"RemoteIPTrustedProxy 192.0.2.0/24 2001:db8::/32\n"
+				"remoteipinternalproxy 127.0.0.1 10.0.0.0/255.0.0.0\n"), 0);
+	ck_assert(ccfg.remoteip.on);
+	ck_assert_uint_eq(ccfg.remoteip.nnet, 4);
+	addr_of("10.3.3.3", a);
+	ck_assert(rip_find(&ccfg.remoteip, a)->internal);
+	addr_of("192.0.2.3", a);
+	ck_assert(!rip_find(&ccfg.remoteip, a)->internal);
+	/* <IfModule mod_remoteip.c> is taken: its directives are not skipped silently */
+	ck_assert_int_eq(cparse(BASE "<IfModule mod_remoteip.c>\nRemoteIPHeader X-Forwarded-For\n"
+				"RemoteIPInternalProxy 127.0.0.1\n</IfModule>\n"), 0);
+	ck_assert(ccfg.remoteip.on);
+	/* a configuration without them does nothing of the kind */
+	ck_assert_int_eq(cparse(BASE), 0);
+	ck_assert(!ccfg.remoteip.on);
+	ck_assert_uint_eq(ccfg.remoteip.nnet, 0);
+}
+END_TEST
+
+START_TEST(test_config_errors)
+{
+	cparse_err(BASE "RemoteIPHeader X-Real-IP\nRemoteIPTrustedProxy 10.0.0.1\n", 3,
+		   "RemoteIPHeader: only X-Forwarded-For is implemented");
+	cparse_err(BASE "RemoteIPHeader X-Forwarded-For\n", 3, "name the proxies");
+	cparse_err(BASE "RemoteIPTrustedProxy 10.0.0.1\n", 3, "without RemoteIPHeader");
+	cparse_err(BASE "RemoteIPHeader X-Forwarded-For\nRemoteIPTrustedProxy 10.0.0.1 localhost\n",
+		   4, "\"localhost\" is a hostname");
+	cparse_err(BASE "RemoteIPHeader X-Forwarded-For\nRemoteIPInternalProxy 10.0.0.1/8\n", 4,
+		   "bits set past");
+	cparse_err(BASE "RemoteIPHeader X-Forwarded-For\nRemoteIPInternalProxy\n", 4,
+		   "at least 1");
+	cparse_err(BASE "<VirtualHost *:8080>\nRemoteIPHeader X-Forwarded-For\n</VirtualHost>\n",
+		   4, "not allowed in <VirtualHost>");
+	cparse_err(BASE "RemoteIPProxiesHeader X-Forwarded-By\n", 3, "unknown directive");
+	cparse_err(BASE "RemoteIPTrustedProxyList /nonexistent/proxies.lst\n", 3,
+		   "/nonexistent/proxies.lst: cannot open");
+}
+END_TEST
+
+START_TEST(test_config_list)
+{
+	char path[] = "/tmp/check_remoteip.XXXXXX", text[512];
+	static const char good[] = "# the balancers\n192.0.2.0/24 # edge\n198.51.100.7\n";
+	static const char bad[] = "192.0.2.0/24\n\nbalancer.example\n";
+	int fd = mkstemp(path);
+	uint8_t a[16];
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, good, sizeof(good) - 1), (ssize_t)sizeof(good) - 1);
+	snprintf(text, sizeof(text), BASE "RemoteIPHeader X-Forwarded-For\n"
+		 "RemoteIPTrustedProxyList %s\nRemoteIPInternalProxy 127.0.0.1\n", path);
+	ck_assert_int_eq(cparse(text), 0);
+	ck_assert_uint_eq(ccfg.remoteip.nnet, 3);
+	addr_of("198.51.100.7", a);
+	ck_assert(!rip_find(&ccfg.remoteip, a)->internal);
+	snprintf(text, sizeof(text), BASE "RemoteIPHeader X-Forwarded-For\n"
+		 "RemoteIPInternalProxyList %s\n", path);
+	ck_assert_int_eq(cparse(text), 0);
+	ck_assert(rip_find(&ccfg.remoteip, a)->internal);
+	ck_assert_int_eq(ftruncate(fd, 0), 0);
+	ck_assert_int_eq(pwrite(fd, bad, sizeof(bad) - 1, 0), (ssize_t)sizeof(bad) - 1);
+	cparse_err(text, 4, "line 3: \"balancer.example\" is a hostname");
+	close(fd);
+	unlink(path);
+	config_free(&ccfg);
+}
+END_TEST
+
 static Suite *remoteip_suite(void)
 {
 	Suite *s = suite_create("remoteip");
@@ -422,6 +520,11 @@ static Suite *remoteip_suite(void)
 	tcase_add_test(tc, test_walk_stop);
 	tcase_add_test(tc, test_walk_hops);
 	tcase_add_test(tc, test_walk_empty_conf);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("config");
+	tcase_add_test(tc, test_config_ok);
+	tcase_add_test(tc, test_config_errors);
+	tcase_add_test(tc, test_config_list);
 	suite_add_tcase(s, tc);
 	return s;
 }

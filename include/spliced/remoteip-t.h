@@ -26,7 +26,8 @@ struct rip_conf {
 	struct rip_net *net;       /* heap (rip_conf_free), file order */
 	unsigned nnet;
 	unsigned cap;
-	unsigned first_line;       /* the first proxy line, for messages */
+	unsigned header_line;      /* where RemoteIPHeader and the first proxy are, for */
+	unsigned proxy_line;       /* messages about the pair */
 };
 
 /* What rip_resolve() found in a header value. */
