@@ -300,6 +300,7 @@ static void conn_log_request(struct conn *c, uint64_t ns)
 	const struct config *cfg = w->cfg;
 	struct alog_entry e = {
 		.client_ip = c->ip,
+		.peer_ip = c->peer_ip,
 		.client_port = c->port,
 		.local_port = c->server_port,
 		.head = c->loghead,
