@@ -583,6 +583,7 @@ static void conn_remote_ip(struct conn *c)
 		memcpy(c->ip, r.ip, sizeof(c->ip));
 		c->xff_cut = true;
 		c->xff_keep = r.keep;
+		TRACE_REMOTE_IP(c->id, c->ip, c->peer_ip);
 	}
 	if (r.stop)
 		log_debug("proxy", "[client %s:%u] X-Forwarded-For from a trusted proxy: stopped "
