@@ -206,6 +206,37 @@ START_TEST(test_untrusted_peer)
 }
 END_TEST
 
+/* The proxies come and go with a reload (SIGHUP): the new configuration's workers use the
+ * new list; a reload refused for a bad RemoteIP line keeps the running one. */
+START_TEST(test_reload)
+{
+	struct e2e_proc be, sp;
+	struct e2e_client c;
+	char seen[8192];
+
+	start(&be, &sp, "");
+	e2e_client_open(&c, sp.port);
+	ck_assert_int_eq(get(&c, "/a", "X-Forwarded-For: 203.0.113.7\r\n", seen, sizeof(seen)), 200);
+	ck_assert_str_eq(field(seen, "X-Forwarded-For"), "203.0.113.7, 127.0.0.1");
+	e2e_client_close(&c);
+
+	e2e_conf_append(&sp, "RemoteIPHeader X-Forwarded-For\nRemoteIPTrustedProxy 127.0.0.1\n");
+	ck_assert_msg(e2e_reload(&sp, 2), "the reload failed %s", e2e_diag());
+	e2e_client_open(&c, sp.port);
+	ck_assert_int_eq(get(&c, "/b", "X-Forwarded-For: 203.0.113.7\r\n", seen, sizeof(seen)), 200);
+	ck_assert_str_eq(field(seen, "X-Forwarded-For"), "203.0.113.7");
+	e2e_client_close(&c);
+
+	e2e_conf_replace(&sp, "RemoteIPTrustedProxy 127.0.0.1", "RemoteIPTrustedProxy lb.example");
+	ck_assert_msg(!e2e_reload(&sp, 3), "a hostname proxy was accepted %s", e2e_diag());
+	e2e_client_open(&c, sp.port);
+	ck_assert_int_eq(get(&c, "/c", "X-Forwarded-For: 203.0.113.7\r\n", seen, sizeof(seen)), 200);
+	ck_assert_str_eq(field(seen, "X-Forwarded-For"), "203.0.113.7");
+	e2e_client_close(&c);
+	stop(&be, &sp);
+}
+END_TEST
+
 /* A configuration spliced cannot honour exactly is not started. */
 START_TEST(test_refused_configs)
 {
@@ -245,6 +276,7 @@ static Suite *e2e_remoteip_suite(void)
 		{ "trusted_proxy", test_trusted_proxy, 0 },
 		{ "internal_chain", test_internal_chain, 0 },
 		{ "untrusted_peer", test_untrusted_peer, 0 },
+		{ "reload", test_reload, 0 },
 		{ "refused_configs", test_refused_configs, 0 },
 	};
 
