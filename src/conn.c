@@ -718,8 +718,9 @@ static enum conn_ev conn_route_act(struct conn *c, const struct route *rt)
 	}
 }
 
-/* The client address the access rules see: the peer of the connection. (The one place to
- * change when the address comes from a hop in front.) */
+/* The client address the access rules see: the peer of the connection, or the client a
+ * trusted proxy named (conn_remote_ip, run before), as httpd's Require ip with
+ * mod_remoteip. */
 static const char *conn_client_addr(const struct conn *c)
 {
 	return c->ip;

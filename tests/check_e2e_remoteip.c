@@ -206,6 +206,34 @@ START_TEST(test_untrusted_peer)
 }
 END_TEST
 
+/* Require ip (<Location>) judges the client a trusted proxy names, as httpd's
+ * mod_authz_host does with mod_remoteip; from anyone else, the peer. */
+START_TEST(test_require_ip)
+{
+	static const char loc[] = "<Location /staff/>\nRequire ip 203.0.113.0/24\n</Location>\n";
+	struct e2e_proc be, sp;
+	struct e2e_client c;
+	char conf[512];
+
+	snprintf(conf, sizeof(conf), "%sRemoteIPHeader X-Forwarded-For\n"
+		 "RemoteIPTrustedProxy 127.0.0.1\n", loc);
+	start(&be, &sp, conf);
+	e2e_client_open(&c, sp.port);
+	ck_assert_int_eq(get(&c, "/staff/x", "X-Forwarded-For: 203.0.113.7\r\n", NULL, 0), 200);
+	ck_assert_int_eq(get(&c, "/staff/x", "X-Forwarded-For: 198.51.100.1\r\n", NULL, 0), 403);
+	e2e_client_close(&c);
+	stop(&be, &sp);
+
+	snprintf(conf, sizeof(conf), "%sRemoteIPHeader X-Forwarded-For\n"
+		 "RemoteIPTrustedProxy 10.0.0.0/8\n", loc);
+	start(&be, &sp, conf);
+	e2e_client_open(&c, sp.port);
+	ck_assert_int_eq(get(&c, "/staff/x", "X-Forwarded-For: 203.0.113.7\r\n", NULL, 0), 403);
+	e2e_client_close(&c);
+	stop(&be, &sp);
+}
+END_TEST
+
 /* The proxies come and go with a reload (SIGHUP): the new configuration's workers use the
  * new list; a reload refused for a bad RemoteIP line keeps the running one. */
 START_TEST(test_reload)
@@ -276,6 +304,7 @@ static Suite *e2e_remoteip_suite(void)
 		{ "trusted_proxy", test_trusted_proxy, 0 },
 		{ "internal_chain", test_internal_chain, 0 },
 		{ "untrusted_peer", test_untrusted_peer, 0 },
+		{ "require_ip", test_require_ip, 0 },
 		{ "reload", test_reload, 0 },
 		{ "refused_configs", test_refused_configs, 0 },
 	};
