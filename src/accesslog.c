@@ -92,7 +92,7 @@ static int alog_directive(struct alog_format *f, char c, const char *arg, size_t
 		if (arg && !alog_arg_is(arg, alen, "c"))
 			return alog_fail(err, errlen, "%%{%.*s}a is not supported (only %%a, %%{c}a)",
 					 (int)(alen > 32 ? 32 : alen), arg);
-		op = ALOG_CLIENT_IP;
+		op = arg ? ALOG_PEER_IP : ALOG_CLIENT_IP;
 		arg = NULL;
 		break;
 	case 'l': case 'u': op = ALOG_DASH; break;
@@ -391,6 +391,7 @@ static void alog_item(struct alog_out *o, const struct alog_format *f,
 		      const struct alog_item *it, const struct alog_entry *e)
 {
 	const struct http_request *r = e->req;
+	const char *ip;
 	bool head = alog_has_head(e);
 
 	switch ((enum alog_op)it->op) {
@@ -399,6 +400,10 @@ static void alog_item(struct alog_out *o, const struct alog_format *f,
 		break;
 	case ALOG_CLIENT_IP:
 		alog_puts(o, e->client_ip && e->client_ip[0] ? e->client_ip : "-");
+		break;
+	case ALOG_PEER_IP:
+		ip = e->peer_ip ? e->peer_ip : e->client_ip;
+		alog_puts(o, ip && ip[0] ? ip : "-");
 		break;
 	case ALOG_CLIENT_PORT:
 		alog_u64(o, e->client_port);

@@ -33,6 +33,7 @@
 #include "spliced/authz.h"
 #include "spliced/config.h"
 #include "spliced/headers.h"
+#include "spliced/remoteip.h"
 #include "spliced/http.h"
 #include "spliced/log.h"
 #include "spliced/rewrite.h"
@@ -1980,6 +1981,7 @@ static bool cfg_module_loaded(const char *name)
 		"mod_proxy_http", "proxy_http_module", "mod_alias", "alias_module", "mod_dir",
 		"dir_module", "mod_mime", "mime_module", "mod_log_config", "log_config_module",
 		"mod_unixd", "unixd_module",
+		"mod_remoteip", "remoteip_module",
 	};
 	size_t n = strlen(name);
 
@@ -2135,6 +2137,101 @@ static int cfg_location_section(struct cfg_ctx *ctx, bool closing, const char *n
 	return rc < 0 ? cfg_fail(ctx, "<%s> %s", sect, msg) : 0;
 }
 
+/* ---- mod_remoteip ---- */
+
+/* RemoteIPHeader X-Forwarded-For: the only field whose list spliced walks and rewrites. */
+static int cfg_remoteip_header(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	char show[CFG_SHOW_MAX + 8];
+
+	(void)argc;
+	if (strcasecmp(argv[1], "X-Forwarded-For") != 0)
+		return cfg_fail(ctx, "only X-Forwarded-For is implemented, not \"%s\"",
+				cfg_show(argv[1], show, sizeof(show)));
+	ctx->cfg->remoteip.on = true;
+	ctx->cfg->remoteip.header_line = ctx->err->line;
+	return 0;
+}
+
+/* RemoteIPTrustedProxy / RemoteIPInternalProxy ADDRESS|CIDR... */
+static int cfg_remoteip_proxy(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	struct rip_conf *rc = &ctx->cfg->remoteip;
+	bool internal = strcasecmp(argv[0], "RemoteIPInternalProxy") == 0;
+	char show[CFG_SHOW_MAX + 8];
+	const char *why = NULL;
+
+	for (unsigned i = 1; i < argc; i++) {
+		int ret = rip_conf_add(rc, argv[i], internal, &why);
+
+		if (ret == -ENOMEM)
+			return cfg_fail(ctx, "out of memory");
+		if (ret < 0)
+			return cfg_fail(ctx, "\"%s\" %s", cfg_show(argv[i], show, sizeof(show)), why);
+	}
+	if (!rc->proxy_line)
+		rc->proxy_line = ctx->err->line;
+	return 0;
+}
+
+/* RemoteIPTrustedProxyList / RemoteIPInternalProxyList FILE (relative to ServerRoot). */
+static int cfg_remoteip_proxy_list(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	struct rip_conf *rc = &ctx->cfg->remoteip;
+	bool internal = strcasecmp(argv[0], "RemoteIPInternalProxyList") == 0;
+	char path[CFG_PATH_MAX], msg[sizeof(ctx->err->msg)], bad[64], show[CFG_SHOW_MAX + 8];
+	const char *why = NULL;
+	unsigned line = 0;
+	char *text = NULL;
+	size_t len = 0;
+	int n, ret;
+
+	(void)argc;
+	if (argv[1][0] == '/')
+		n = snprintf(path, sizeof(path), "%s", argv[1]);
+	else
+		n = snprintf(path, sizeof(path), "%s/%s", ctx->root, argv[1]);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return cfg_fail(ctx, "path too long");
+	if ((ret = cfg_read_file(path, &text, &len, ctx->err)) < 0) {
+		memcpy(msg, ctx->err->msg, sizeof(msg));
+		return cfg_fail(ctx, "%s: %s", path, msg);
+	}
+	ret = rip_conf_add_list(rc, text, len, internal, &line, bad, sizeof(bad), &why);
+	free(text);
+	if (ret == -ENOMEM)
+		return cfg_fail(ctx, "out of memory");
+	if (ret < 0)
+		return cfg_fail(ctx, "%s line %u: \"%s\" %s", path, line,
+				cfg_show(bad, show, sizeof(show)), why);
+	if (!rc->proxy_line)
+		rc->proxy_line = ctx->err->line;
+	return 0;
+}
+
+/* RemoteIPHeader and the proxies it is believed from go together: httpd believes every
+ * peer when no proxy is named, which spliced refuses to do; proxies without the header
+ * would be ignored. */
+static int cfg_remoteip_finish(struct cfg_ctx *ctx)
+{
+	const struct rip_conf *rc = &ctx->cfg->remoteip;
+
+	if (rc->on && rc->nnet == 0) {
+		ctx->err->line = rc->header_line;
+		ctx->directive = "RemoteIPHeader";
+		return cfg_fail(ctx, "name the proxies it is believed from with "
+				"RemoteIPTrustedProxy or RemoteIPInternalProxy (httpd would "
+				"believe any peer; spliced does not)");
+	}
+	if (!rc->on && rc->nnet) {
+		ctx->err->line = rc->proxy_line;
+		ctx->directive = NULL;
+		return cfg_fail(ctx, "RemoteIPTrustedProxy/RemoteIPInternalProxy without "
+				"RemoteIPHeader X-Forwarded-For have no effect");
+	}
+	return 0;
+}
+
 static const struct cfg_directive cfg_directives[] = {
 	{ "Include",               1, 1,                cfg_include,                true },
 	{ "IncludeOptional",       1, 1,                cfg_include,                true },
@@ -2192,6 +2289,11 @@ static const struct cfg_directive cfg_directives[] = {
 	{ "AuthMerging",           1, 1,                cfg_auth_merging,           true },
 	{ "Header",                2, CFG_MAX_ARGS - 1, cfg_header,                 true },
 	{ "RequestHeader",         2, CFG_MAX_ARGS - 1, cfg_header,                 true },
+	{ "RemoteIPHeader",        1, 1,                cfg_remoteip_header,        false },
+	{ "RemoteIPTrustedProxy",  1, CFG_MAX_ARGS - 1, cfg_remoteip_proxy,         false },
+	{ "RemoteIPInternalProxy", 1, CFG_MAX_ARGS - 1, cfg_remoteip_proxy,         false },
+	{ "RemoteIPTrustedProxyList", 1, 1,             cfg_remoteip_proxy_list,    false },
+	{ "RemoteIPInternalProxyList", 1, 1,            cfg_remoteip_proxy_list,    false },
 };
 
 /* ---- lines ---- */
@@ -2392,6 +2494,7 @@ void config_free(struct config *cfg)
 	rw_prog_free(&cfg->rw);
 	authz_free(&cfg->authz);
 	headers_free(&cfg->headers);
+	rip_conf_free(&cfg->remoteip);
 	config_defaults(cfg);
 }
 
@@ -2497,6 +2600,8 @@ static int cfg_finish(struct cfg_ctx *ctx)
 	/* -f/-d/-s conditions resolve beneath the file roots: DocumentRoot is one */
 	if (ctx->cfg->document_root[0] && config_file_root(ctx->cfg, ctx->cfg->document_root) == -ENOSPC)
 		return cfg_fail(ctx, "more than %d directories to serve files from", CFG_MAX_ROOTS);
+	if (cfg_remoteip_finish(ctx) < 0)
+		return -EINVAL;
 	if (rw_prog_finish(&ctx->cfg->rw, ctx->cfg, &line, msg, sizeof(msg)) < 0) {
 		ctx->err->line = line;
 		return cfg_fail(ctx, "%s", msg);

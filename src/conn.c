@@ -31,6 +31,7 @@
 #include "spliced/http.h"
 #include "spliced/log.h"
 #include "spliced/proxy.h"
+#include "spliced/remoteip.h"
 #include "spliced/rewrite.h"
 #include "spliced/ring.h"
 #include "spliced/route.h"
@@ -229,6 +230,10 @@ static enum conn_ev conn_page(struct conn *c)
  * the first). */
 static void conn_exchange_reset(struct conn *c)
 {
+	/* the client is the peer until a request says otherwise (conn_remote_ip) */
+	memcpy(c->ip, c->peer_ip, sizeof(c->ip));
+	c->from_proxy = false;
+	c->xff_cut = false;
 	c->head_started = false;
 	c->timed_out = false;
 	c->resp_started = false;
@@ -295,6 +300,7 @@ static void conn_log_request(struct conn *c, uint64_t ns)
 	const struct config *cfg = w->cfg;
 	struct alog_entry e = {
 		.client_ip = c->ip,
+		.peer_ip = c->peer_ip,
 		.client_port = c->port,
 		.local_port = c->server_port,
 		.head = c->loghead,
@@ -501,7 +507,7 @@ int conn_open(struct worker *w, struct conn *c, int fd, uint16_t server_port)
 	}
 	/* The client's address goes into X-Forwarded-For and the logs: a connection whose
 	 * peer cannot be named (reset before we got here) is not served. */
-	ret = conn_peer_name(fd, c->ip, sizeof(c->ip), &c->port);
+	ret = conn_peer_name(fd, c->peer_ip, sizeof(c->peer_ip), &c->port);
 	if (ret < 0) {
 		log_info("proxy", "a connection closed before its address could be read: %s",
 			 strerror(-ret));
@@ -550,6 +556,38 @@ static int conn_normalize_path(struct conn *c)
 	c->req.path.off += c->req.path.len - (uint32_t)n;
 	c->req.path.len = (uint32_t)n;
 	return 0;
+}
+
+/* RemoteIPHeader: the request's client address stays the peer's, or, when the peer is a
+ * trusted proxy, becomes what httpd's mod_remoteip finds in the last X-Forwarded-For field
+ * (src/remoteip.c). An unusable value leaves the peer's address and says why at debug. */
+static void conn_remote_ip(struct conn *c)
+{
+	const struct rip_conf *rc = &c->w->cfg->remoteip;
+	const char *head = c->buf + c->start;
+	const struct http_field *xff = NULL;
+	struct rip_result r;
+	uint8_t peer[16];
+
+	if (!rc->on || rip_parse_addr(c->peer_ip, strlen(c->peer_ip), peer) < 0 ||
+	    !rip_find(rc, peer))
+		return;
+	c->from_proxy = true;
+	for (unsigned i = 0; i < c->req.nnoted; i++)
+		if (c->req.noted[i].kind == HTTP_F_X_FORWARDED_FOR &&
+		    (!xff || c->req.noted[i].line.off > xff->line.off))
+			xff = &c->req.noted[i];
+	if (!xff)
+		return;
+	if (rip_resolve(rc, peer, head + xff->value.off, xff->value.len, &r) == 1) {
+		memcpy(c->ip, r.ip, sizeof(c->ip));
+		c->xff_cut = true;
+		c->xff_keep = r.keep;
+		TRACE_REMOTE_IP(c->id, c->ip, c->peer_ip);
+	}
+	if (r.stop)
+		log_debug("proxy", "[client %s:%u] X-Forwarded-For from a trusted proxy: stopped "
+			  "at %s; the client is %s", c->peer_ip, c->port, r.stop, c->ip);
 }
 
 /* The host of the request, decided once (see struct conn), copied out of the head before
@@ -680,8 +718,9 @@ static enum conn_ev conn_route_act(struct conn *c, const struct route *rt)
 	}
 }
 
-/* The client address the access rules see: the peer of the connection. (The one place to
- * change when the address comes from a hop in front.) */
+/* The client address the access rules see: the peer of the connection, or the client a
+ * trusted proxy named (conn_remote_ip, run before), as httpd's Require ip with
+ * mod_remoteip. */
 static const char *conn_client_addr(const struct conn *c)
 {
 	return c->ip;
@@ -840,6 +879,7 @@ static enum conn_ev conn_head_ready(struct conn *c)
 	c->head_only = c->req.meth == HTTP_METHOD_HEAD;
 	c->keep_alive = conn_wants_keep_alive(c);
 	conn_take_host(c);
+	conn_remote_ip(c);
 	return conn_dispatch(c);
 }
 

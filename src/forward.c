@@ -92,9 +92,10 @@ static bool fwd_request_drops(const struct fwd_target *t, unsigned kind)
 	case HTTP_F_UPGRADE:
 	case HTTP_F_EXPECT:
 	case HTTP_F_CONNECTION_LISTED:
+		return true;
 	case HTTP_F_X_FORWARDED_HOST:
 	case HTTP_F_X_FORWARDED_PROTO:
-		return true;
+		return !t->keep_forwarded;
 	default:
 		return false;
 	}
@@ -132,6 +133,7 @@ int fwd_request_head(struct fwd_head *out, char *head, size_t headroom,
 	const struct http_field *last_xff = NULL;
 	uint32_t end = req->head_len - 2; /* the final CRLF is sent after the added fields */
 	uint32_t cur = req->fields_off;
+	bool had_xfh = false, had_xfp = false;
 	long start;
 	int ret = 0;
 
@@ -147,11 +149,15 @@ int fwd_request_head(struct fwd_head *out, char *head, size_t headroom,
 	for (unsigned i = 0; i < req->nnoted; i++) {
 		const struct http_field *f = sorted[i];
 
+		had_xfh |= f->kind == HTTP_F_X_FORWARDED_HOST;
+		had_xfp |= f->kind == HTTP_F_X_FORWARDED_PROTO;
 		if (f == last_xff) {
 			uint32_t vend = f->value.off + f->value.len;
+			uint32_t kept = t->xff_cut && t->xff_keep < f->value.len
+					? f->value.off + t->xff_keep : vend;
 
-			ret |= fwd_push(out, head + cur, vend - cur);
-			if (f->value.len)
+			ret |= fwd_push(out, head + cur, kept - cur);
+			if (kept > f->value.off)
 				ret |= fwd_push_str(out, ", ");
 			ret |= fwd_push_str(out, t->client_ip);
 			cur = vend;
@@ -178,14 +184,16 @@ int fwd_request_head(struct fwd_head *out, char *head, size_t headroom,
 		ret |= fwd_push_str(out, t->client_ip);
 		ret |= fwd_push_str(out, "\r\n");
 	}
-	if (t->host) {
+	if (t->host && !(t->keep_forwarded && had_xfh)) {
 		ret |= fwd_push_str(out, "X-Forwarded-Host: ");
 		ret |= fwd_push_text(out, t->host, t->host_len);
 		ret |= fwd_push_str(out, "\r\n");
 	}
-	ret |= fwd_push_str(out, "X-Forwarded-Proto: ");
-	ret |= fwd_push_str(out, t->proto);
-	ret |= fwd_push_str(out, "\r\n");
+	if (!(t->keep_forwarded && had_xfp)) {
+		ret |= fwd_push_str(out, "X-Forwarded-Proto: ");
+		ret |= fwd_push_str(out, t->proto);
+		ret |= fwd_push_str(out, "\r\n");
+	}
 	if (t->upgrade_len) {
 		ret |= fwd_push_str(out, "Connection: Upgrade\r\nUpgrade: ");
 		ret |= fwd_push_text(out, t->upgrade, t->upgrade_len);

@@ -1291,12 +1291,12 @@ static bool reload(struct startup *st)
 	}
 	ret = st->cfg_path ? reload_load(g, st->cfg_path, msg, sizeof(msg))
 			   : config_builtin(&g->cfg, &cerr);
+	g->cfg_loaded = true;   /* a failed parse holds what it had compiled: freed too */
 	if (ret < 0) {
 		if (!st->cfg_path)
 			config_error_format(&cerr, msg, sizeof(msg));
 		goto fail;
 	}
-	g->cfg_loaded = true;
 	if (reload_fixed(st, &g->cfg, msg, sizeof(msg)) < 0 ||
 	    gen_listen(g, st->g, helper_pid > 0 ? st->helper_sock : -1, msg, sizeof(msg)) < 0 ||
 	    open_access_logs(g, st->g, msg, sizeof(msg)) < 0)

@@ -88,6 +88,9 @@ static int proxy_prepare_request(struct conn *c)
 		.host_len = c->host_len,
 		.client_ip = c->ip,
 		.proto = "http",
+		.xff_cut = c->xff_cut,
+		.xff_keep = c->xff_keep,
+		.keep_forwarded = c->from_proxy,
 	};
 	int ret;
 

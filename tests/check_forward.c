@@ -19,6 +19,9 @@ struct fixture {
 	char flat[8192];
 	bool underscores;         /* UnderscoresInHeaders On */
 	const char *upgrade;      /* the protocol the request may switch to, or NULL */
+	bool xff_cut;             /* RemoteIPHeader: the client came from X-Forwarded-For */
+	uint32_t xff_keep;
+	bool keep_forwarded;      /* ... from a trusted proxy */
 };
 
 static struct fixture fx;
@@ -50,7 +53,9 @@ static int build(const char *text, size_t headroom, const struct cfg_pass *pass,
 	static char host[HTTP_HOST_MAX];
 	struct fwd_target t = { .pass = pass, .backend = &be, .preserve_host = preserve,
 				.client_ip = ip, .proto = "http", .underscores = fx.underscores,
-				.upgrade = fx.upgrade, .upgrade_len = fx.upgrade ? strlen(fx.upgrade) : 0 };
+				.upgrade = fx.upgrade, .upgrade_len = fx.upgrade ? strlen(fx.upgrade) : 0,
+				.xff_cut = fx.xff_cut, .xff_keep = fx.xff_keep,
+				.keep_forwarded = fx.keep_forwarded };
 
 	memset(fx.buf, '#', sizeof(fx.buf));
 	memcpy(fx.buf + headroom, text, len);
@@ -97,6 +102,51 @@ START_TEST(test_xff_appended_to_last)
 	ck_assert_str_eq(flatten(&fx.out),
 			 "GET / HTTP/1.1\r\nX-Forwarded-For: 1.1.1.1\r\nX-Forwarded-For:2.2.2.2, "
 			 "9.9.9.9 \r\nB: c\r\nHost: 10.0.0.1:8000\r\nX-Forwarded-Host: h\r\n"
+			 "X-Forwarded-Proto: http\r\n\r\n");
+}
+END_TEST
+
+/* From a trusted proxy (RemoteIPHeader): the proxies' part of the last X-Forwarded-For is
+ * replaced by the client found, what the client wrote stays in front (httpd's
+ * mod_remoteip + mod_proxy); the proxy's X-Forwarded-Proto/-Host pass and ours are
+ * added only where it sent none. */
+START_TEST(test_trusted_proxy_fields)
+{
+	fx.xff_cut = true;
+	fx.keep_forwarded = true;
+	fx.xff_keep = 7;   /* "6.6.6.6" of "6.6.6.6, 203.0.113.7, 10.0.0.2" */
+	ck_assert_int_eq(build("GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-Proto: https\r\n"
+			       "X-Forwarded-For: 6.6.6.6, 203.0.113.7, 10.0.0.2 \r\n\r\n", 64,
+			       &pass_root, false, "203.0.113.7"), 0);
+	ck_assert_str_eq(flatten(&fx.out),
+			 "GET / HTTP/1.1\r\nX-Forwarded-Proto: https\r\n"
+			 "X-Forwarded-For: 6.6.6.6, 203.0.113.7 \r\nHost: 10.0.0.1:8000\r\n"
+			 "X-Forwarded-Host: h\r\n\r\n");
+	/* everything was proxies: the client alone */
+	fx.xff_keep = 0;
+	ck_assert_int_eq(build("GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-Host: public.example\r\n"
+			       "X-Forwarded-For: 203.0.113.7\r\n\r\n", 64, &pass_root, false,
+			       "203.0.113.7"), 0);
+	ck_assert_str_eq(flatten(&fx.out),
+			 "GET / HTTP/1.1\r\nX-Forwarded-Host: public.example\r\n"
+			 "X-Forwarded-For: 203.0.113.7\r\nHost: 10.0.0.1:8000\r\n"
+			 "X-Forwarded-Proto: http\r\n\r\n");
+	/* a trusted peer whose header was unusable: appended to, as from anyone */
+	fx.xff_cut = false;
+	ck_assert_int_eq(build("GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: garbage\r\n\r\n",
+			       64, &pass_root, false, "127.0.0.1"), 0);
+	ck_assert_str_eq(flatten(&fx.out),
+			 "GET / HTTP/1.1\r\nX-Forwarded-For: garbage, 127.0.0.1\r\n"
+			 "Host: 10.0.0.1:8000\r\nX-Forwarded-Host: h\r\n"
+			 "X-Forwarded-Proto: http\r\n\r\n");
+	/* anyone else: X-Forwarded-Proto/-Host replaced, as always */
+	fx.keep_forwarded = false;
+	ck_assert_int_eq(build("GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-Proto: https\r\n"
+			       "X-Forwarded-Host: evil\r\nX-Forwarded-For: 203.0.113.7\r\n\r\n",
+			       64, &pass_root, false, "198.51.100.1"), 0);
+	ck_assert_str_eq(flatten(&fx.out),
+			 "GET / HTTP/1.1\r\nX-Forwarded-For: 203.0.113.7, 198.51.100.1\r\n"
+			 "Host: 10.0.0.1:8000\r\nX-Forwarded-Host: h\r\n"
 			 "X-Forwarded-Proto: http\r\n\r\n");
 }
 END_TEST
@@ -521,6 +571,7 @@ static Suite *forward_suite(void)
 	tcase_add_test(tc, test_underscore_fields_allowed);
 	tcase_add_test(tc, test_underscore_connection_listed);
 	tcase_add_test(tc, test_forwarded_and_real_ip_dropped);
+	tcase_add_test(tc, test_trusted_proxy_fields);
 	tcase_add_test(tc, test_match_len_with_params);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("request_line_in_place");

@@ -15,7 +15,7 @@
 /* What one item of a compiled format prints. */
 enum alog_op {
 	ALOG_LITERAL = 1,          /* text[off..off+len) as is */
-	ALOG_CLIENT_IP,            /* %h %a %{c}a */
+	ALOG_CLIENT_IP,            /* %h %a (the client a trusted proxy names, else the peer) */
 	ALOG_CLIENT_PORT,          /* %{remote}p */
 	ALOG_DASH,                 /* %l %u: "-" (no identd, no authentication) */
 	ALOG_TIME,                 /* %t: [26/Nov/2026:13:24:39 +0000], local time */
@@ -35,6 +35,7 @@ enum alog_op {
 	ALOG_PROTOCOL,             /* %H: HTTP/1.1 or HTTP/1.0 */
 	ALOG_BYTES_IN,             /* %I: bytes received, head and body */
 	ALOG_BYTES_OUT,            /* %O: bytes sent, head and body */
+	ALOG_PEER_IP,              /* %{c}a: the connection's peer */
 };
 
 struct alog_item {
@@ -70,6 +71,8 @@ struct alog_entry {
 	struct timespec start;         /* %t: CLOCK_REALTIME when the request head began */
 	uint64_t duration_ns;          /* %D %T: from reading the head to the last byte sent */
 	const char *server_name;       /* %v: ServerName of the vhost that answered; NULL or "": "-" */
+	const char *peer_ip;           /* %{c}a: the peer, when a trusted proxy named another
+					* client (RemoteIPHeader); NULL: client_ip */
 };
 
 /* A per-worker, per-log double buffer of lines waiting to be written; see accesslog.h.

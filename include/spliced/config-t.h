@@ -9,6 +9,7 @@
 #include "spliced/accesslog-t.h"
 #include "spliced/authz-t.h"
 #include "spliced/headers-t.h"
+#include "spliced/remoteip-t.h"
 #include "spliced/rewrite-t.h"
 
 #define CFG_MAX_LISTEN 16
@@ -287,6 +288,9 @@ struct config {
 	unsigned nsrc_file;
 	struct authz authz;            /* <Location> sections and their Require rules */
 	struct hdr_conf headers;       /* Header and RequestHeader lines (mod_headers) */
+	/* RemoteIPHeader and RemoteIP{Trusted,Internal}Proxy[List] (server level); its
+	 * address list is on the heap, freed by config_free(). */
+	struct rip_conf remoteip;
 };
 
 /* Where a configuration error is. */

@@ -192,6 +192,14 @@ struct conn {
 	 * place. NULL between exchanges. */
 	char *hdrbuf;
 	uint32_t hdr_path_len;
+	/* RemoteIPHeader: ip is the current request's client, which a trusted proxy may name
+	 * in X-Forwarded-For; peer_ip is the connection's peer, which ip is reset to at each
+	 * request. */
+	char peer_ip[INET6_ADDRSTRLEN];
+	bool from_proxy;          /* the peer is a RemoteIP{Trusted,Internal}Proxy */
+	bool xff_cut;             /* ip came from the last X-Forwarded-For, whose first
+				   * xff_keep bytes go upstream before it */
+	uint32_t xff_keep;
 };
 
 #endif

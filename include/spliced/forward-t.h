@@ -45,6 +45,13 @@ struct fwd_target {
 					    * element of its Upgrade field), sent with
 					    * "Connection: Upgrade"; upgrade_len 0: none */
 	size_t upgrade_len;
+	/* RemoteIPHeader (the request came from a trusted proxy): */
+	bool xff_cut;                      /* client_ip came from the last X-Forwarded-For:
+					    * only its first xff_keep bytes are kept before
+					    * client_ip (the proxies' addresses are not) */
+	uint32_t xff_keep;
+	bool keep_forwarded;               /* the proxy's X-Forwarded-Proto/-Host pass; ours
+					    * are added only when it sent none */
 };
 
 /* What the response head rewriter knows for ProxyPassReverse* (cfg->reverse[]): the

@@ -15,6 +15,11 @@
  * Keep-Alive, Proxy-Connection, TE, Upgrade, Expect), X-Forwarded-Host/-Proto and, unless
  * preserved, Host are left out; ", client_ip" is appended to the last X-Forwarded-For (or
  * the field is added), then Host, X-Forwarded-Host and X-Forwarded-Proto are added.
+ * From a trusted proxy (RemoteIPHeader): with t->xff_cut, only the first t->xff_keep
+ * bytes of the last X-Forwarded-For's value stay before client_ip (the addresses of the
+ * proxies after the client are left out, as httpd's mod_remoteip does before mod_proxy
+ * appends); with t->keep_forwarded, X-Forwarded-Host/-Proto pass and each is added only
+ * when the request has none.
  * With t->upgrade_len, "Connection: Upgrade" and "Upgrade: " t->upgrade are added.
  * body[0..body_len) is appended (the body bytes that arrived with the head).
  * Returns 0, or -ENOSPC when the headroom or the added fields do not fit (the caller

@@ -22,6 +22,8 @@
 /* A tunnel closed: bytes from the client and to the client over the whole connection
  * (heads included, as request_end), its duration from the request head in ns. */
 #define TRACE_TUNNEL(id, in, out, ns) DTRACE_PROBE4(spliced, tunnel, id, in, out, ns)
+/* RemoteIPHeader: a trusted proxy (peer, a string) named the request's client (a string). */
+#define TRACE_REMOTE_IP(id, client, peer) DTRACE_PROBE3(spliced, remote_ip, id, client, peer)
 #define TRACE_PARSE_ERROR(id, status, reason) DTRACE_PROBE3(spliced, parse_error, id, status, reason)
 /* A reload (SIGHUP) ended: the configuration generation in use after it (1 at start, one
  * more per reload that took effect), and 1 when this one did, 0 when it failed. */
