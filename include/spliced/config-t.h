@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "spliced/accesslog-t.h"
+#include "spliced/proxyproto-t.h"
 #include "spliced/rewrite-t.h"
 
 #define CFG_MAX_LISTEN 16
@@ -33,6 +34,7 @@
 #define CFG_MAX_ALIAS 16
 #define CFG_MAX_REVERSE 64         /* ProxyPassReverse* lines, all sections together */
 #define CFG_MAX_INDEX 8
+#define CFG_MAX_PP_EXC 64         /* RemoteIPProxyProtocolExceptions ranges, all lines */
 
 /* Alias URL-PREFIX DIRECTORY */
 struct cfg_alias {
@@ -198,6 +200,13 @@ struct cfg_errdoc {
 	char value[CFG_PATH_MAX];
 };
 
+/* RemoteIPProxyProtocolExceptions host|range: in the main server (scope 0) or in a
+ * <VirtualHost>, for the listeners that section applies to. */
+struct cfg_pp_exc {
+	struct pp_range r;
+	uint16_t scope;
+};
+
 struct config {
 	struct cfg_listen listen[CFG_MAX_LISTEN];
 	unsigned nlisten;
@@ -264,6 +273,11 @@ struct config {
 	char file_root[CFG_MAX_ROOTS][CFG_PATH_MAX];
 	unsigned nroot;
 	struct rw_prog rw;             /* compiled RewriteRule/RewriteCond/RewriteMap */
+	/* RemoteIPProxyProtocol (mod_remoteip) per scope: 0 = not set, 1 = Off, 2 = On. A
+	 * <VirtualHost>'s applies to the Listen ports it names; config_proxy_protocol(). */
+	uint8_t pp_on[CFG_MAX_VHOSTS + 1];
+	struct cfg_pp_exc pp_exc[CFG_MAX_PP_EXC];
+	unsigned npp_exc;
 };
 
 /* Where a configuration error is. */
