@@ -29,6 +29,7 @@
 #include "spliced/http.h"
 #include "spliced/log.h"
 #include "spliced/proxy.h"
+#include "spliced/proxyproto.h"
 #include "spliced/rewrite.h"
 #include "spliced/ring.h"
 #include "spliced/route.h"
@@ -371,7 +372,7 @@ static enum conn_ev conn_finish(struct conn *c)
 	body_release_pipe(c);
 	proxy_release(c);
 	c->nreq++;
-	if (!c->keep_alive || w->stopping)
+	if (!c->keep_alive || w->stopping || (w->retiring && c->pp_carried))
 		return conn_linger(c);
 	/* Keep the pipelined bytes that follow, at the front, with headroom again. */
 	left = c->end - c->next;
@@ -482,7 +483,13 @@ int conn_open(struct worker *w, struct conn *c, int fd, uint16_t server_port)
 	conn_exchange_reset(c);
 	c->in_request = false;
 	c->id = ((uint64_t)w->id << 48) | ++w->conn_seq;
-	TRACE_CONN_OPEN(c->id, c->ip, c->port);
+	/* With RemoteIPProxyProtocol the client is known once the PROXY header is read: the
+	 * probe waits for it */
+	c->pp_carried = false;
+	c->pp_wait = config_proxy_protocol(w->cfg, server_port) &&
+		     !config_proxy_exception(w->cfg, server_port, c->ip);
+	if (!c->pp_wait)
+		TRACE_CONN_OPEN(c->id, c->ip, c->port);
 	c->start = c->end = c->scanned = CONN_HEADROOM;
 	c->rt_start_ms = w->now_ms;
 	c->rt_bytes = 0;
@@ -758,8 +765,68 @@ static enum conn_ev conn_head_bytes(struct conn *c)
 	return conn_head_ready(c);
 }
 
+/* ---- the PROXY protocol header (RemoteIPProxyProtocol) ------------------------------ */
+
+/* A connection without a valid PROXY header is closed without a response: what it sent
+ * is not HTTP to us, and a balancer that lost its header must not be answered as if the
+ * client were the balancer. Counted with the parse errors, by reason. */
+static enum conn_ev conn_pp_fail(struct conn *c, const char *reason)
+{
+	exch_count_parse_error(c, reason);
+	log_info("proxy", "[client %s:%u] %s: connection closed", c->ip, c->port, reason);
+	return EV_CLOSE;
+}
+
+/* Bytes at buf[start..end) on a connection whose PROXY header is still to come. */
+static enum conn_ev conn_pp_bytes(struct conn *c)
+{
+	struct pp_info pi;
+	ssize_t n = pp_parse(c->buf + c->start, c->end - c->start, &pi);
+	uint32_t left;
+
+	if (n == -2)
+		return conn_read_head(c);
+	if (n < 0)
+		return conn_pp_fail(c, pi.reason);
+	c->pp_wait = false;
+	if (!pi.local) {
+		log_debug("proxy", "[client %s:%u] PROXY v%u header: client %s:%u", c->ip, c->port,
+			  pi.version, pi.ip, pi.port);
+		memcpy(c->ip, pi.ip, sizeof(c->ip));
+		c->port = pi.port;
+		c->pp_carried = true;
+	}
+	TRACE_CONN_OPEN(c->id, c->ip, c->port);
+	/* the request follows at the front of the buffer, with its headroom */
+	left = c->end - c->start - (uint32_t)n;
+	memmove(c->buf + CONN_HEADROOM, c->buf + c->start + n, left);
+	c->start = c->scanned = CONN_HEADROOM;
+	c->end = CONN_HEADROOM + left;
+	if (!left)
+		return conn_read_head(c);
+	return conn_head_bytes(c);
+}
+
+/* A receive on a connection that owes a PROXY header. */
+static enum conn_ev conn_pp_recv(struct conn *c, int res)
+{
+	if (res <= 0)
+		return c->end > c->start ? conn_pp_fail(c, "closed in the middle of a PROXY header")
+					 : EV_CLOSE;
+	c->end += (uint32_t)res;
+	return conn_pp_bytes(c);
+}
+
 static enum conn_ev conn_head_recv(struct conn *c, int res)
 {
+	if (c->pp_wait && c->metrics) {
+		/* the metrics listener never takes a PROXY header (conn_open() cannot tell it
+		 * from a Listen one: the worker says so after) */
+		c->pp_wait = false;
+		TRACE_CONN_OPEN(c->id, c->ip, c->port);
+	}
+	if (c->pp_wait)
+		return conn_pp_recv(c, res);
 	if (res < 0 && c->timed_out && c->head_started)
 		return exch_refuse(c, 408, "timed out reading the request head");
 	if (res <= 0) {
@@ -988,7 +1055,10 @@ void conn_timeout(struct conn *c)
 	switch (c->state) {
 	case CS_HEAD:
 		if (!c->head_started) {
-			conn_close(c); /* idle keep-alive, or a connection that never spoke */
+			/* idle keep-alive, or a connection that never spoke */
+			if (c->pp_wait && c->end > c->start)
+				conn_pp_fail(c, "PROXY header timed out");
+			conn_close(c);
 			return;
 		}
 		break; /* the cancelled receive answers 408 */
@@ -1017,6 +1087,12 @@ void conn_retire_if_idle(struct conn *c)
 {
 	if (c->state != CS_HEAD || c->head_started || c->end != c->start || c->handoff)
 		return;
+	if (c->pp_carried) {
+		/* the successor would want a PROXY header again: closed instead (idle, so the
+		 * client opens another connection, as after a keep-alive timeout) */
+		conn_close(c);
+		return;
+	}
 	if (!c->pending) {
 		conn_handoff(c);
 		return;

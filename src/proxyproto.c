@@ -76,7 +76,7 @@ static ssize_t pp_v1_line(const char *line, size_t n, struct pp_info *out)
 	int family;
 
 	if (!pp_v1_word(line, n, &pos, &w[0], &wl[0]))
-		return pp_fail(out, "v1: no protocol");
+		return pp_fail(out, "PROXY v1: no protocol");
 	if (wl[0] == 7 && memcmp(w[0], "UNKNOWN", 7) == 0) {
 		/* the rest of the line, whatever it is, is to be ignored */
 		out->local = true;
@@ -87,20 +87,20 @@ static ssize_t pp_v1_line(const char *line, size_t n, struct pp_info *out)
 	else if (wl[0] == 4 && memcmp(w[0], "TCP6", 4) == 0)
 		family = AF_INET6;
 	else
-		return pp_fail(out, "v1: unknown protocol");
+		return pp_fail(out, "PROXY v1: unknown protocol");
 	for (int i = 1; i < 5; i++)
 		if (!pp_v1_word(line, n, &pos, &w[i], &wl[i]))
-			return pp_fail(out, "v1: missing address or port");
+			return pp_fail(out, "PROXY v1: missing address or port");
 	if (pos != n || line[n - 1] == ' ')
-		return pp_fail(out, "v1: extra fields");
+		return pp_fail(out, "PROXY v1: extra fields");
 	if (!pp_v1_addr(w[2], wl[2], family, a))
-		return pp_fail(out, "v1: bad destination address");
+		return pp_fail(out, "PROXY v1: bad destination address");
 	if (!pp_v1_port(w[4], wl[4], &out->port))
-		return pp_fail(out, "v1: bad destination port");
+		return pp_fail(out, "PROXY v1: bad destination port");
 	if (!pp_v1_port(w[3], wl[3], &out->port))
-		return pp_fail(out, "v1: bad source port");
+		return pp_fail(out, "PROXY v1: bad source port");
 	if (!pp_v1_addr(w[1], wl[1], family, a))
-		return pp_fail(out, "v1: bad source address");
+		return pp_fail(out, "PROXY v1: bad source address");
 	out->family = family;
 	inet_ntop(family, a, out->ip, sizeof(out->ip));
 	return 0;
@@ -120,16 +120,16 @@ static ssize_t pp_v1(const char *buf, size_t len, struct pp_info *out)
 			if (i + 1 == len)
 				return -2;
 			if (buf[i + 1] != '\n')
-				return pp_fail(out, "v1: CR without LF");
+				return pp_fail(out, "PROXY v1: CR without LF");
 			if (pp_v1_line(buf, i, out) < 0)
 				return -1;
 			return (ssize_t)(i + 2);
 		}
 		if (ch < 0x20 || ch > 0x7e)
-			return pp_fail(out, "v1: control or non-ASCII byte");
+			return pp_fail(out, "PROXY v1: control or non-ASCII byte");
 	}
 	if (len >= PP_V1_MAX)
-		return pp_fail(out, "v1: header longer than 107 bytes");
+		return pp_fail(out, "PROXY v1: header longer than 107 bytes");
 	return -2;
 }
 
@@ -163,17 +163,17 @@ static ssize_t pp_v2(const unsigned char *p, size_t len, struct pp_info *out)
 	if (len < 16)
 		return -2;
 	if ((p[12] >> 4) != 2)
-		return pp_fail(out, "v2: unknown version");
+		return pp_fail(out, "PROXY v2: unknown version");
 	cmd = p[12] & 0x0f;
 	fam = p[13] >> 4;
 	proto = p[13] & 0x0f;
 	if (cmd > 1)
-		return pp_fail(out, "v2: unknown command");
+		return pp_fail(out, "PROXY v2: unknown command");
 	if (fam > 3 || proto > 2)
-		return pp_fail(out, "v2: unknown address family or transport");
+		return pp_fail(out, "PROXY v2: unknown address family or transport");
 	total = 16 + (size_t)pp_be16(p + 14);
 	if (total > PP_V2_MAX)
-		return pp_fail(out, "v2: header longer than allowed");
+		return pp_fail(out, "PROXY v2: header longer than allowed");
 	if (len < total)
 		return -2;
 	if (cmd == 0 || fam == 0 || proto == 0) {
@@ -183,12 +183,12 @@ static ssize_t pp_v2(const unsigned char *p, size_t len, struct pp_info *out)
 		return (ssize_t)total;
 	}
 	if (proto == 2)
-		return pp_fail(out, "v2: datagram transport on a stream connection");
+		return pp_fail(out, "PROXY v2: datagram transport on a stream connection");
 	alen = fam == 1 ? 12 : fam == 2 ? 36 : 216;
 	if (total - 16 < alen)
-		return pp_fail(out, "v2: address block shorter than its family needs");
+		return pp_fail(out, "PROXY v2: address block shorter than its family needs");
 	if (!pp_v2_tlvs(p + 16 + alen, total - 16 - alen))
-		return pp_fail(out, "v2: a TLV runs past the header");
+		return pp_fail(out, "PROXY v2: a TLV runs past the header");
 	if (fam == 3) {
 		/* AF_UNIX: no IP address to give the client; keep the connection's */
 		out->local = true;

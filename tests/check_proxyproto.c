@@ -127,7 +127,7 @@ START_TEST(test_v1_length)
 	h[PP_V1_MAX - 2] = h[PP_V1_MAX - 1] = 'x';
 	ck_assert_int_eq(pp_parse(guard_at_end(h, PP_V1_MAX - 1), PP_V1_MAX - 1, &pi), -2);
 	ck_assert_int_eq(pp_parse(guard_at_end(h, PP_V1_MAX), PP_V1_MAX, &pi), -1);
-	ck_assert_str_eq(pi.reason, "v1: header longer than 107 bytes");
+	ck_assert_str_eq(pi.reason, "PROXY v1: header longer than 107 bytes");
 	memset(h + PP_V1_MAX, 'x', 100);
 	ck_assert_int_eq(pp_parse(guard_at_end(h, 200), 200, &pi), -1);
 	/* the CR is the 107th byte, the LF would be the 108th */
@@ -265,7 +265,7 @@ START_TEST(test_v2_tlv_bad)
 		size_t n = v2(b, 0x21, 0x11, a4, sizeof(a4), bad[i], blen[i], 0);
 
 		ck_assert_int_eq(parse_v2(b, n, &pi), -1);
-		ck_assert_str_eq(pi.reason, "v2: a TLV runs past the header");
+		ck_assert_str_eq(pi.reason, "PROXY v2: a TLV runs past the header");
 	}
 }
 END_TEST
@@ -340,7 +340,7 @@ START_TEST(test_v2_bad)
 	/* oversized: refused from the 16 bytes that say so */
 	n = v2(b, 0x21, 0x11, a4, sizeof(a4), NULL, 0, PP_V2_MAX);
 	ck_assert_int_eq(parse_v2(b, 16, &pi), -1);
-	ck_assert_str_eq(pi.reason, "v2: header longer than allowed");
+	ck_assert_str_eq(pi.reason, "PROXY v2: header longer than allowed");
 	n = v2(b, 0x21, 0x11, a4, sizeof(a4), NULL, 0, 65535 - 12);
 	ck_assert_int_eq(parse_v2(b, 16, &pi), -1);
 	/* exactly PP_V2_MAX is allowed */

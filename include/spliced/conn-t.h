@@ -183,6 +183,10 @@ struct conn {
 	char page[4096];          /* a response spliced makes itself */
 	uint32_t page_len;
 	uint32_t page_off;
+	/* RemoteIPProxyProtocol (src/proxyproto.c): ip and port above are the client's as a
+	 * PROXY header in front of the first request says, once it has been read. */
+	bool pp_wait;             /* the PROXY header is still to come: no HTTP before it */
+	bool pp_carried;          /* ip/port came from it (not handed over at a reload) */
 };
 
 #endif
