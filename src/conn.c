@@ -79,6 +79,8 @@ static void conn_close(struct conn *c)
 	c->state = CS_FREE;
 	w->free_slots[w->nfree++] = c->idx;
 	w->active--;
+	if (c->metrics)
+		w->metrics_active--;
 }
 
 /* Shuts our side, then reads and discards until the client closes too (or for
@@ -841,22 +843,52 @@ static enum conn_ev conn_head_recv(struct conn *c, int res)
 
 /* ---- the metrics page --------------------------------------------------------------- */
 
-/* GET /metrics on the MetricsListen socket; anything else there is 404. */
+/* GET /health: 200 while serving, 503 from the moment a graceful stop begins (the
+ * metrics listener keeps accepting until the exchanges in flight are over, see
+ * worker_stop_metrics()), so a balancer that checks it stops sending before we close. A
+ * reload is not a stop: the new workers answer 200. */
+static enum conn_ev conn_health(struct conn *c)
+{
+	bool up = !c->w->stopping;
+	const char *body = up ? "ok\n" : "stopping\n";
+	int n;
+
+	c->text = malloc(256);
+	if (!c->text)
+		return exch_fail(c, 500, "health: out of memory");
+	n = snprintf(c->text, 256, "HTTP/1.1 %s\r\nContent-Type: text/plain\r\n"
+		     "Content-Length: %zu\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n%s",
+		     up ? "200 OK" : "503 Service Unavailable", strlen(body), body);
+	c->keep_alive = false;
+	conn_count_status(c, up ? 200 : 503);
+	c->resp_started = true;
+	c->fhead = c->text;
+	c->out_head_len += (uint64_t)n - strlen(body);
+	c->page_len = (uint32_t)n - (c->head_only ? (uint32_t)strlen(body) : 0);
+	c->page_off = 0;
+	c->state = CS_METRICS;
+	exch_touch(c, exch_timeout_ms(c));
+	return exch_send(c, OP_CLIENT_SEND, c->fd, c->fhead, c->page_len) ? EV_CLOSE : EV_WAIT;
+}
+
+/* GET /metrics and /health on the MetricsListen socket; anything else there is 404. */
 static enum conn_ev conn_metrics(struct conn *c)
 {
 	const char *path = c->buf + c->start + c->req.path.off;
 	/* the head goes in front of the body, in the first CONN_TEXT_HEAD bytes */
 	enum { CONN_TEXT_HEAD = 256 };
-	struct stats_text t = { malloc(16384), CONN_TEXT_HEAD, 16384, false };
+	struct stats_text t;
 	char head[CONN_TEXT_HEAD];
 	size_t blen;
 	int hl;
 
-	if ((c->req.meth != HTTP_METHOD_GET && c->req.meth != HTTP_METHOD_HEAD) ||
-	    c->req.path.len != 8 || memcmp(path, "/metrics", 8) != 0) {
-		free(t.p);
-		return exch_refuse(c, 404, "metrics: only GET /metrics is served here");
-	}
+	if (c->req.meth != HTTP_METHOD_GET && c->req.meth != HTTP_METHOD_HEAD)
+		return exch_refuse(c, 404, "metrics: only GET /metrics and /health are served here");
+	if (c->req.path.len == 7 && memcmp(path, "/health", 7) == 0)
+		return conn_health(c);
+	if (c->req.path.len != 8 || memcmp(path, "/metrics", 8) != 0)
+		return exch_refuse(c, 404, "metrics: only GET /metrics and /health are served here");
+	t = (struct stats_text){ malloc(16384), CONN_TEXT_HEAD, 16384, false };
 	t.failed = !t.p;
 	if (t.p)
 		stats_render(c->w->cfg, &t);

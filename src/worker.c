@@ -349,7 +349,7 @@ static void worker_take(struct worker *w, int fd, uint16_t server_port, bool met
 	struct conn *c;
 	int one = 1;
 
-	if (!w->nfree || w->stopping) {
+	if (!w->nfree || (w->stopping && (!metrics || w->metrics_closing))) {
 		/* Over MaxConnections: refuse now rather than queue without bound. */
 		close(fd);
 		return;
@@ -365,6 +365,8 @@ static void worker_take(struct worker *w, int fd, uint16_t server_port, bool met
 		return;
 	}
 	c->metrics = metrics;
+	if (metrics && c->state != CS_FREE)
+		w->metrics_active++;
 }
 
 /* A retiring worker's accept on listener li ended. io_uring waits for a listening socket
@@ -509,11 +511,35 @@ static void worker_begin_stop(struct worker *w)
 	w->stopping = true;
 	w->stop_deadline_ms = w->now_ms + grace;
 	/* New connections are refused from now on: the main thread closes the listening
-	 * sockets (the ring keeps its own reference until the cancelled accept completes). */
-	worker_cancel_accepts(w);
+	 * sockets (the ring keeps its own reference until the cancelled accept completes).
+	 * The metrics listener's accept stays (its /health says 503 now) until the exchanges
+	 * in flight are over: worker_stop_metrics(). */
+	if (w->metrics_li < 0 || w->retiring) {
+		worker_cancel_accepts(w);
+	} else {
+		for (unsigned i = 0; i < w->nlisten; i++) {
+			struct io_uring_sqe *sqe = ring_sqe(&w->ring);
+
+			if ((int)i != w->metrics_li && sqe) {
+				io_uring_prep_cancel64(sqe, RING_UD(OP_ACCEPT, i), 0);
+				io_uring_sqe_set_data64(sqe, RING_UD(OP_NONE, 0));
+			}
+		}
+	}
 	for (uint32_t i = 0; i < w->nconns; i++)
 		if (w->conns[i].state != CS_FREE)
 			conn_stop_if_idle(&w->conns[i]);
+}
+
+/* Stopping, the last exchange of the other listeners is over: the metrics listener's
+ * accept goes, its connections close, and the worker can end. */
+static void worker_stop_metrics(struct worker *w)
+{
+	w->metrics_closing = true;
+	worker_cancel_accepts(w);
+	for (uint32_t i = 0; i < w->nconns && w->metrics_active; i++)
+		if (w->conns[i].metrics)
+			conn_abort(&w->conns[i]);
 }
 
 /* Reload: no more accepts here (the successor accepts on the same sockets), the
@@ -633,6 +659,8 @@ void *worker_main(void *arg)
 		/* the exchanges that ended added their lines: write the buffers that are due */
 		for (unsigned i = 0; i < w->cfg->ncustomlog; i++)
 			worker_alog_flush(w, i, false);
+		if (w->stopping && !w->metrics_closing && w->active == w->metrics_active)
+			worker_stop_metrics(w);
 		if (w->stopping || w->retiring) {
 			/* The access logs are written out before the worker ends. */
 			/* and the ring holds no accept or receive of the helper's conversation any

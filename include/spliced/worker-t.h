@@ -104,6 +104,10 @@ struct worker {
 	unsigned accepts_armed;    /* multishot accepts in the ring (until their last CQE) */
 	bool helper_armed;         /* a receive on helper_fd is in the ring */
 	uint16_t as_slot[CFG_MAX_AUTOSTART]; /* the helper's slot of each ProxyAutostart */
+	/* A graceful stop keeps the MetricsListen accept until the last exchange of the other
+	 * listeners ends, so that /health answers 503 meanwhile (balancers drain us). */
+	uint32_t metrics_active;   /* of active, the connections of the metrics listener */
+	bool metrics_closing;      /* stopping: its accept cancelled, its connections closed */
 };
 
 #endif
