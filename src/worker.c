@@ -518,9 +518,10 @@ static void worker_begin_stop(struct worker *w)
 		worker_cancel_accepts(w);
 	} else {
 		for (unsigned i = 0; i < w->nlisten; i++) {
-			struct io_uring_sqe *sqe = ring_sqe(&w->ring);
+			/* an SQE taken is submitted: only for the accepts cancelled */
+			struct io_uring_sqe *sqe = (int)i != w->metrics_li ? ring_sqe(&w->ring) : NULL;
 
-			if ((int)i != w->metrics_li && sqe) {
+			if (sqe) {
 				io_uring_prep_cancel64(sqe, RING_UD(OP_ACCEPT, i), 0);
 				io_uring_sqe_set_data64(sqe, RING_UD(OP_NONE, 0));
 			}
