@@ -1133,10 +1133,22 @@ void conn_retire_if_idle(struct conn *c)
 	ring_cancel_fd(&c->w->ring, c->fd);
 }
 
+/* How long a connection that has not sent its first request yet may still send it once a
+ * graceful stop began. */
+#define CONN_STOP_FRESH_MS 1000
+
 void conn_stop_if_idle(struct conn *c)
 {
-	if (c->state == CS_HEAD && !c->head_started)
-		conn_close(c);
+	if (c->state != CS_HEAD || c->head_started)
+		return;
+	/* One accepted a moment ago may have its first request on the way (a balancer sent it
+	 * before it saw /health's 503): it gets a moment for it, then closes as an idle one */
+	if (c->nreq == 0) {
+		if (c->deadline_ms > c->w->now_ms + CONN_STOP_FRESH_MS)
+			exch_touch(c, CONN_STOP_FRESH_MS);
+		return;
+	}
+	conn_close(c);
 }
 
 void conn_abort(struct conn *c)

@@ -554,6 +554,7 @@ static int phase_config(struct startup *st)
 }
 
 static struct sdlisten activated;   /* the sockets the service manager passed, if any */
+static bool socket_activated;       /* ... it passed some at start (they outlive us) */
 
 /* The socket a worker accepts on for Listen line li (SDLISTEN_METRICS: MetricsListen):
  * its own duplicate of the passed socket, when the service manager passed one for that
@@ -690,6 +691,7 @@ static int phase_listen(struct startup *st)
 	if (listen_activated(&st->g->cfg, st->msg, sizeof(st->msg)) < 0 ||
 	    gen_listen(st->g, NULL, st->msg, sizeof(st->msg)) < 0)
 		return -1;
+	socket_activated = activated.n > 0;
 	sdlisten_close(&activated);   /* every worker has its own copy */
 	return 0;
 }
@@ -1135,8 +1137,11 @@ static void gens_stop(struct startup *st)
 {
 	for (unsigned k = 0; k < st->ngens; k++)
 		for (unsigned i = 0; i < st->gens[k]->nw; i++)
-			if (st->gens[k]->w[i].thread)
+			if (st->gens[k]->w[i].thread) {
+				/* refuse new connections at once (worker_begin_stop()) */
+				st->gens[k]->w[i].refuse_on_stop = !socket_activated;
 				worker_stop(&st->gens[k]->w[i]);
+			}
 }
 
 /* Joins the workers that ended; frees the oldest generations whose workers all ended.

@@ -349,7 +349,9 @@ static void worker_take(struct worker *w, int fd, uint16_t server_port, bool met
 	struct conn *c;
 	int one = 1;
 
-	if (!w->nfree || (w->stopping && (!metrics || w->metrics_closing))) {
+	/* Stopping, what the kernel accepted before the listeners stopped is still served:
+	 * the client (a balancer) sent it here */
+	if (!w->nfree || (w->stopping && metrics && w->metrics_closing)) {
 		/* Over MaxConnections: refuse now rather than queue without bound. */
 		close(fd);
 		return;
@@ -367,6 +369,8 @@ static void worker_take(struct worker *w, int fd, uint16_t server_port, bool met
 	c->metrics = metrics;
 	if (metrics && c->state != CS_FREE)
 		w->metrics_active++;
+	if (w->stopping && c->state != CS_FREE)
+		conn_stop_if_idle(c);
 }
 
 /* A retiring worker's accept on listener li ended. io_uring waits for a listening socket
@@ -437,6 +441,8 @@ static void worker_inbox(struct worker *w, int res)
 		if (w->retiring) {
 			w->handed++;
 			worker_handoff(w->successor, in[i].fd, in[i].server_port, in[i].metrics);
+		} else if (w->stopping) {
+			close(in[i].fd);  /* an idle keep-alive connection: closed as at the stop */
 		} else {
 			w->adopted++;
 			worker_take(w, in[i].fd, in[i].server_port, in[i].metrics);
@@ -502,6 +508,30 @@ static bool worker_inbox_close(struct worker *w)
 	return empty;
 }
 
+/* A process stop: the Listen sockets stop listening now (shutdown(2) of a listening
+ * socket takes it out of the port's SO_REUSEPORT group), so that a connection a balancer
+ * sends before its check has seen /health's 503 is refused, and retried elsewhere, rather
+ * than completed by the kernel into a backlog nobody accepts and reset at the exit. Not
+ * at a reload (the sockets go on in the next configuration), not with socket activation
+ * (the service manager keeps the socket for the next start): main decides. */
+static void worker_refuse_listeners(struct worker *w)
+{
+	for (unsigned i = 0; i < w->nlisten; i++) {
+		if ((int)i == w->metrics_li)
+			continue;
+		/* what the kernel queued already is served (shutdown would reset it) */
+		for (unsigned n = 0; n < 4096; n++) {
+			int fd = accept4(w->listen_fd[i], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+			if (fd < 0)
+				break;
+			w->stats.accepted++;
+			worker_take(w, fd, w->listen_port[i], false);
+		}
+		shutdown(w->listen_fd[i], SHUT_RD);
+	}
+}
+
 static void worker_begin_stop(struct worker *w)
 {
 	uint64_t grace = w->cfg->timeout_ms < 30000 ? w->cfg->timeout_ms : 30000;
@@ -514,6 +544,8 @@ static void worker_begin_stop(struct worker *w)
 	 * sockets (the ring keeps its own reference until the cancelled accept completes).
 	 * The metrics listener's accept stays (its /health says 503 now) until the exchanges
 	 * in flight are over: worker_stop_metrics(). */
+	if (w->refuse_on_stop && !w->retiring)
+		worker_refuse_listeners(w);
 	if (w->metrics_li < 0 || w->retiring) {
 		worker_cancel_accepts(w);
 	} else {

@@ -26,7 +26,8 @@ void conn_complete(struct conn *c, int op, int res);
 /* Called from the worker's tick when c->deadline_ms has passed. */
 void conn_timeout(struct conn *c);
 
-/* Graceful stop: closes c if it is idle between requests. */
+/* Graceful stop: closes c if it is idle between requests; one that has not sent its first
+ * request yet gets a second for it (then closes as idle). */
 void conn_stop_if_idle(struct conn *c);
 
 /* Reload: c, when idle between requests with nothing buffered, goes to its worker's

@@ -108,6 +108,8 @@ struct worker {
 	 * listeners ends, so that /health answers 503 meanwhile (balancers drain us). */
 	uint32_t metrics_active;   /* of active, the connections of the metrics listener */
 	bool metrics_closing;      /* stopping: its accept cancelled, its connections closed */
+	bool refuse_on_stop;       /* set by main before a process stop: the Listen sockets
+				    * stop listening (see worker_begin_stop()) */
 };
 
 #endif
