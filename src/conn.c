@@ -488,6 +488,7 @@ int conn_open(struct worker *w, struct conn *c, int fd, uint16_t server_port)
 	/* With RemoteIPProxyProtocol the client is known once the PROXY header is read: the
 	 * probe waits for it */
 	c->pp_carried = false;
+	c->metrics = false;       /* the worker sets it (a previous one's must not count) */
 	c->pp_wait = config_proxy_protocol(w->cfg, server_port) &&
 		     !config_proxy_exception(w->cfg, server_port, c->ip);
 	if (!c->pp_wait)
