@@ -282,6 +282,37 @@ static bool backend_busy(int port)
 	return false;
 }
 
+/* A reload: a connection whose client came from a PROXY header is closed when idle (the
+ * new workers would wait for a header again); new connections speak PROXY as before. */
+START_TEST(test_reload)
+{
+	static const char hdr[] = "PROXY TCP4 203.0.113.7 127.0.0.1 40000 80\r\n";
+	struct e2e_proc be, sp;
+	struct e2e_client c;
+	struct e2e_response r;
+	char v[128];
+	int st;
+
+	e2e_backend_start(&be, NULL);
+	e2e_spliced_startf(&sp, "ProxyPass / http://127.0.0.1:%d/\nRemoteIPProxyProtocol On\n",
+			   be.port);
+	e2e_client_open(&c, sp.port);
+	ck_assert_int_eq(e2e_send_str(&c, hdr), 0);
+	e2e_roundtrip(&c, req_get, strlen(req_get), &r, false);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(xff(&r, v, sizeof(v)), "203.0.113.7");
+	e2e_response_free(&r);
+	ck_assert_msg(e2e_reload(&sp, 2), "reload failed: %s", e2e_diag());
+	st = e2e_wait_closed(&c, 20000);
+	ck_assert_msg(st == E2E_CLOSED_EOF || st == E2E_CLOSED_RESET, "still open: %d", st);
+	e2e_client_close(&c);
+	expect_client(sp.port, hdr, strlen(hdr), "203.0.113.7");
+	expect_closed(sp.port, req_get, strlen(req_get), false);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	e2e_backend_stop(&be);
+}
+END_TEST
+
 static int health(int mport)
 {
 	struct e2e_client c;
@@ -347,6 +378,7 @@ int main(void)
 		{ "carried_address", test_carried_address, 0 },
 		{ "refused", test_refused, 0 },
 		{ "exceptions", test_exceptions, 0 },
+		{ "reload", test_reload, 0 },
 		{ "health", test_health, 0 },
 	};
 
