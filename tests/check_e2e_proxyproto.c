@@ -357,6 +357,9 @@ START_TEST(test_health)
 	ck_assert_msg(backend_busy(be.port), "the slow request never reached the backend");
 	ck_assert_int_eq(kill(sp.pid, SIGTERM), 0);
 	ck_assert(e2e_log_wait_for(&sp, "SIGTERM", 5000));
+	/* the workers begin the stop a moment after main logs the signal */
+	for (int i = 0; i < 250 && health(mport) != 503; i++)
+		e2e_sleep_ms(20);
 	ck_assert_int_eq(health(mport), 503);
 	ck_assert_int_eq(e2e_read_response(&s, &r, false), 0);
 	ck_assert_int_eq(r.status, 200);

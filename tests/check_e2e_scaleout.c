@@ -277,6 +277,9 @@ START_TEST(test_haproxy_scaleout)
 	ck_assert(wait_until(recorded_slow, be.record, 10000));
 	ck_assert_int_eq(kill(a.pid, SIGTERM), 0);
 	ck_assert(e2e_log_wait_for(&a, "SIGTERM", 5000));
+	/* the workers begin the stop a moment after main logs the signal */
+	for (int i = 0; i < 250 && health(ma) != 503; i++)
+		e2e_sleep_ms(20);
 	ck_assert_int_eq(health(ma), 503);
 	ck_assert_msg(e2e_read_response(&s, &r, false) == 0, "the slow request: %s", r.err);
 	ck_assert_int_eq(r.status, 200);
