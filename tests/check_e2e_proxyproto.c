@@ -16,6 +16,13 @@
 #include "e2e.h"
 #include "suite.h"
 
+/* e2e_roundtrip() of the NUL-terminated request req. */
+static void roundtrip_str(struct e2e_client *c, const char *req, struct e2e_response *r,
+			  bool head)
+{
+	e2e_roundtrip(c, req, strlen(req), r, head);
+}
+
 static const char req_get[] = "GET / HTTP/1.1\r\nHost: pp\r\n\r\n";
 
 /* X-Forwarded-For of the head the backend echoed in r's body, into out. */
@@ -46,6 +53,11 @@ static void expect_client(int port, const void *hdr, size_t n, const char *want)
 	ck_assert_str_eq(xff(&r, v, sizeof(v)), want);
 	e2e_response_free(&r);
 	e2e_client_close(&c);
+}
+
+static void expect_str(int port, const char *hdr, const char *want)
+{
+	expect_client(port, hdr, strlen(hdr), want);
 }
 
 /* Sends bytes[0..n) (then, with shut, the end of the stream) and expects the connection
@@ -204,10 +216,10 @@ START_TEST(test_refused)
 	ck_assert_msg(!rec || len == 0, "the backend got: %s", rec ? e2e_esc(rec, len) : "");
 	free(rec);
 	/* a valid one still goes through */
-	expect_client(sp.port, "PROXY TCP4 203.0.113.8 127.0.0.1 1 80\r\n", 39, "203.0.113.8");
+	expect_str(sp.port, "PROXY TCP4 203.0.113.8 127.0.0.1 1 80\r\n", "203.0.113.8");
 	/* the metrics listener takes no header */
 	e2e_client_open(&c, mport);
-	e2e_roundtrip(&c, "GET /metrics HTTP/1.1\r\nHost: m\r\n\r\n", 34, &r, false);
+	roundtrip_str(&c, "GET /metrics HTTP/1.1\r\nHost: m\r\n\r\n", &r, false);
 	ck_assert_int_eq(r.status, 200);
 	text = strndup((const char *)r.body, r.body_len);
 	ck_assert_msg(strstr(text, "reason=\"no PROXY protocol header\""), "%s", text);
@@ -256,7 +268,7 @@ START_TEST(test_exceptions)
 	e2e_client_close(&c);
 	/* the one the section names: a header first */
 	expect_closed(port2, req_get, strlen(req_get), false);
-	expect_client(port2, "PROXY TCP4 203.0.113.9 127.0.0.1 1 80\r\n", 39, "203.0.113.9");
+	expect_str(port2, "PROXY TCP4 203.0.113.9 127.0.0.1 1 80\r\n", "203.0.113.9");
 	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
 	e2e_backend_stop(&be);
 }
@@ -271,7 +283,7 @@ static bool backend_busy(int port)
 		bool busy;
 
 		e2e_client_open(&c, port);
-		e2e_roundtrip(&c, "GET /stats HTTP/1.1\r\nHost: b\r\n\r\n", 34, &r, false);
+		roundtrip_str(&c, "GET /stats HTTP/1.1\r\nHost: b\r\n\r\n", &r, false);
 		busy = strstr((const char *)r.body, " busy=0 ") == NULL;
 		e2e_response_free(&r);
 		e2e_client_close(&c);
@@ -320,7 +332,7 @@ static int health(int mport)
 	int st;
 
 	e2e_client_open(&c, mport);
-	e2e_roundtrip(&c, "GET /health HTTP/1.1\r\nHost: m\r\n\r\n", 33, &r, false);
+	roundtrip_str(&c, "GET /health HTTP/1.1\r\nHost: m\r\n\r\n", &r, false);
 	st = r.status;
 	ck_assert_str_eq((const char *)r.body, st == 200 ? "ok\n" : "stopping\n");
 	e2e_response_free(&r);
@@ -343,7 +355,7 @@ START_TEST(test_health)
 			   be.port, mport);
 	ck_assert_int_eq(health(mport), 200);
 	e2e_client_open(&c, mport);
-	e2e_roundtrip(&c, "HEAD /health HTTP/1.1\r\nHost: m\r\n\r\n", 34, &r, true);
+	roundtrip_str(&c, "HEAD /health HTTP/1.1\r\nHost: m\r\n\r\n", &r, true);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_uint_eq(r.body_len, 0);
 	e2e_response_free(&r);

@@ -25,6 +25,13 @@
 #define LOAD_THREADS 2
 #define LOAD_MAX 1000000          /* requests per thread, a bound only */
 
+/* e2e_roundtrip() of the NUL-terminated request req. */
+static void roundtrip_str(struct e2e_client *c, const char *req, struct e2e_response *r,
+			  bool head)
+{
+	e2e_roundtrip(c, req, strlen(req), r, head);
+}
+
 /* Opens a client connection from 127.0.0.2 to 127.0.0.1:port. 0 or -errno. */
 static int open_from_2(struct e2e_client *c, int port)
 {
@@ -162,7 +169,7 @@ static int health(int mport)
 	int st;
 
 	e2e_client_open(&c, mport);
-	e2e_roundtrip(&c, "GET /health HTTP/1.1\r\nHost: m\r\n\r\n", 33, &r, false);
+	roundtrip_str(&c, "GET /health HTTP/1.1\r\nHost: m\r\n\r\n", &r, false);
 	st = r.status;
 	e2e_response_free(&r);
 	e2e_client_close(&c);
