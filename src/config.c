@@ -36,6 +36,7 @@
 #include "spliced/remoteip.h"
 #include "spliced/http.h"
 #include "spliced/log.h"
+#include "spliced/proxyproto.h"
 #include "spliced/rewrite.h"
 #include "spliced/uri.h"
 
@@ -445,6 +446,41 @@ static int cfg_metrics_listen(struct cfg_ctx *ctx, unsigned argc, char **argv)
 		return ret;
 	cfg->metrics = cfg->listen[saved];
 	cfg->nlisten = saved;
+	return 0;
+}
+
+/* RemoteIPProxyProtocol On|Off (mod_remoteip), server config or <VirtualHost>. */
+static int cfg_pp(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	bool on;
+	int rc;
+
+	(void)argc;
+	if ((rc = cfg_flag(ctx, argv[1], &on)) < 0)
+		return rc;
+	ctx->cfg->pp_on[ctx->scope] = on ? 2 : 1;
+	return 0;
+}
+
+/* RemoteIPProxyProtocolExceptions host|range ...: numeric addresses and CIDR ranges
+ * (httpd also takes host names, resolved at start-up: refused here, no DNS at load). */
+static int cfg_pp_exceptions(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	struct config *cfg = ctx->cfg;
+	char show[CFG_SHOW_MAX + 8];
+
+	for (unsigned i = 1; i < argc; i++) {
+		struct cfg_pp_exc *e = &cfg->pp_exc[cfg->npp_exc];
+
+		if (cfg->npp_exc == CFG_MAX_PP_EXC)
+			return cfg_fail(ctx, "more than %d addresses", CFG_MAX_PP_EXC);
+		if (pp_range_parse(argv[i], &e->r) < 0)
+			return cfg_fail(ctx, "\"%s\" is not a numeric IP address or CIDR range "
+					"(host names are not supported)",
+					cfg_show(argv[i], show, sizeof(show)));
+		e->scope = (uint16_t)ctx->scope;
+		cfg->npp_exc++;
+	}
 	return 0;
 }
 
@@ -2267,6 +2303,8 @@ static const struct cfg_directive cfg_directives[] = {
 	{ "MaxConnections",        1, 1,                cfg_max_connections,        false },
 	{ "Workers",               1, 1,                cfg_workers,                false },
 	{ "MetricsListen",         1, 1,                cfg_metrics_listen,         false },
+	{ "RemoteIPProxyProtocol", 1, 1,                cfg_pp,                     true },
+	{ "RemoteIPProxyProtocolExceptions", 1, CFG_MAX_ARGS - 1, cfg_pp_exceptions, true },
 	{ "DocumentRoot",          1, 1,                cfg_document_root,          false },
 	{ "Alias",                 2, 2,                cfg_alias_dir,              false },
 	{ "DirectoryIndex",        1, CFG_MAX_INDEX,    cfg_directory_index,        false },
@@ -2551,6 +2589,45 @@ static int cfg_root_paths(struct cfg_ctx *ctx)
 }
 
 /* What needs the whole text: map names, conditions left without a rule, rule lists. */
+static bool cfg_port_ok(const struct cfg_scope *sc, unsigned port);
+
+static unsigned cfg_listen_port(const struct cfg_listen *l)
+{
+	const struct sockaddr_storage *ss = &l->addr;
+
+	return ntohs(ss->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)ss)->sin6_port
+					       : ((const struct sockaddr_in *)ss)->sin_port);
+}
+
+/* RemoteIPProxyProtocol is a property of the listener (a PROXY header comes before any
+ * Host says which virtual host a request is for): two <VirtualHost> sections that name
+ * the same Listen port and disagree are refused. */
+static int cfg_pp_finish(struct cfg_ctx *ctx)
+{
+	const struct config *cfg = ctx->cfg;
+
+	for (unsigned i = 0; i < cfg->nlisten; i++) {
+		unsigned port = cfg_listen_port(&cfg->listen[i]), seen = 0, first = 0;
+
+		for (unsigned s = 1; s < cfg->nscope; s++) {
+			if (!cfg->pp_on[s] || !cfg_port_ok(&cfg->scope[s], port))
+				continue;
+			if (seen && seen != cfg->pp_on[s]) {
+				ctx->directive = "RemoteIPProxyProtocol";
+				ctx->err->line = cfg->scope[s].line;
+				return cfg_fail(ctx, "the <VirtualHost> sections at lines %u and %u "
+						"share Listen %s and disagree (the PROXY header comes "
+						"before the virtual host is known)",
+						cfg->scope[first].line, cfg->scope[s].line,
+						cfg->listen[i].name);
+			}
+			seen = cfg->pp_on[s];
+			first = first ? first : s;
+		}
+	}
+	return 0;
+}
+
 static int cfg_finish(struct cfg_ctx *ctx)
 {
 	char msg[sizeof(ctx->err->msg)];
@@ -2607,7 +2684,7 @@ static int cfg_finish(struct cfg_ctx *ctx)
 		return cfg_fail(ctx, "%s", msg);
 	}
 	ctx->err->line = 0;
-	return 0;
+	return cfg_pp_finish(ctx);
 }
 
 /* Reads text[0..len) line by line into ctx (the main file or an Include'd one),
@@ -3071,4 +3148,24 @@ void config_error_format(const struct config_error *err, char *out, size_t outle
 		snprintf(out, outlen, "%s: %s", err->file, err->msg);
 	else
 		snprintf(out, outlen, "%s", err->msg);
+}
+
+bool config_proxy_protocol(const struct config *cfg, unsigned port)
+{
+	for (unsigned s = 1; s < cfg->nscope; s++)
+		if (cfg->pp_on[s] && cfg_port_ok(&cfg->scope[s], port))
+			return cfg->pp_on[s] == 2;
+	return cfg->pp_on[0] == 2;
+}
+
+bool config_proxy_exception(const struct config *cfg, unsigned port, const char *ip)
+{
+	for (unsigned i = 0; i < cfg->npp_exc; i++) {
+		const struct cfg_pp_exc *e = &cfg->pp_exc[i];
+
+		if ((e->scope == 0 || cfg_port_ok(&cfg->scope[e->scope], port)) &&
+		    pp_range_match(&e->r, ip))
+			return true;
+	}
+	return false;
 }

@@ -32,6 +32,7 @@
 #include "spliced/log.h"
 #include "spliced/proxy.h"
 #include "spliced/remoteip.h"
+#include "spliced/proxyproto.h"
 #include "spliced/rewrite.h"
 #include "spliced/ring.h"
 #include "spliced/route.h"
@@ -82,6 +83,8 @@ static void conn_close(struct conn *c)
 	c->state = CS_FREE;
 	w->free_slots[w->nfree++] = c->idx;
 	w->active--;
+	if (c->metrics)
+		w->metrics_active--;
 }
 
 /* Shuts our side, then reads and discards until the client closes too (or for
@@ -381,8 +384,14 @@ static enum conn_ev conn_parse_error(struct conn *c, unsigned status, const char
  * configuration), which reads its next request; here its slot is freed. */
 static void conn_handoff(struct conn *c)
 {
+	struct conn_origin o = { .fd = c->fd, .server_port = c->server_port,
+				 .metrics = c->metrics, .carried = c->pp_carried, .port = c->port };
+
 	c->w->handed++;
-	worker_handoff(c->w->successor, c->fd, c->server_port, c->metrics);
+	/* the client a PROXY header named stays the client: no header comes again */
+	if (c->pp_carried)
+		memcpy(o.ip, c->peer_ip, sizeof(o.ip));
+	worker_handoff(c->w->successor, &o);
 	c->fd = -1;
 	conn_close(c);
 }
@@ -484,8 +493,10 @@ static enum conn_ev conn_read_head(struct conn *c)
 	return exch_recv(c, OP_CLIENT_RECV, c->fd, c->buf + c->end, room) ? EV_CLOSE : EV_WAIT;
 }
 
-int conn_open(struct worker *w, struct conn *c, int fd, uint16_t server_port)
+int conn_open(struct worker *w, struct conn *c, const struct conn_origin *o)
 {
+	int fd = o->fd;
+	uint16_t server_port = o->server_port;
 	int ret;
 
 	memset(c, 0, offsetof(struct conn, head));
@@ -517,10 +528,22 @@ int conn_open(struct worker *w, struct conn *c, int fd, uint16_t server_port)
 		close(fd);
 		return ret;
 	}
+	if (o->carried) {
+		/* handed over at a reload: its PROXY header was read by the previous worker */
+		memcpy(c->peer_ip, o->ip, sizeof(c->peer_ip));
+		c->port = o->port;
+	}
 	conn_exchange_reset(c);
 	c->in_request = false;
 	c->id = ((uint64_t)w->id << 48) | ++w->conn_seq;
-	TRACE_CONN_OPEN(c->id, c->ip, c->port);
+	/* With RemoteIPProxyProtocol the client is known once the PROXY header is read: the
+	 * probe waits for it */
+	c->pp_carried = o->carried;
+	c->metrics = false;       /* the worker sets it (a previous one's must not count) */
+	c->pp_wait = !o->carried && config_proxy_protocol(w->cfg, server_port) &&
+		     !config_proxy_exception(w->cfg, server_port, c->ip);
+	if (!c->pp_wait)
+		TRACE_CONN_OPEN(c->id, c->ip, c->port);
 	c->start = c->end = c->scanned = CONN_HEADROOM;
 	c->rt_start_ms = w->now_ms;
 	c->rt_bytes = 0;
@@ -915,8 +938,71 @@ static enum conn_ev conn_head_bytes(struct conn *c)
 	return conn_head_ready(c);
 }
 
+/* ---- the PROXY protocol header (RemoteIPProxyProtocol) ------------------------------ */
+
+/* A connection without a valid PROXY header is closed without a response: what it sent
+ * is not HTTP to us, and a balancer that lost its header must not be answered as if the
+ * client were the balancer. Counted with the parse errors, by reason. */
+static enum conn_ev conn_pp_fail(struct conn *c, const char *reason)
+{
+	exch_count_parse_error(c, reason);
+	log_info("proxy", "[client %s:%u] %s: connection closed", c->ip, c->port, reason);
+	return EV_CLOSE;
+}
+
+/* Bytes at buf[start..end) on a connection whose PROXY header is still to come. */
+static enum conn_ev conn_pp_bytes(struct conn *c)
+{
+	struct pp_info pi;
+	ssize_t n = pp_parse(c->buf + c->start, c->end - c->start, &pi);
+	uint32_t left;
+
+	if (n == -2)
+		return conn_read_head(c);
+	if (n < 0)
+		return conn_pp_fail(c, pi.reason);
+	c->pp_wait = false;
+	if (!pi.local) {
+		log_debug("proxy", "[client %s:%u] PROXY v%u header: client %s:%u", c->ip, c->port,
+			  pi.version, pi.ip, pi.port);
+		memcpy(c->ip, pi.ip, sizeof(c->ip));
+		/* the connection's peer from now on (RemoteIPHeader starts from it, and every
+		 * request of the connection resets the client to it) */
+		memcpy(c->peer_ip, pi.ip, sizeof(c->peer_ip));
+		c->port = pi.port;
+		c->pp_carried = true;
+	}
+	TRACE_CONN_OPEN(c->id, c->ip, c->port);
+	/* the request follows at the front of the buffer, with its headroom */
+	left = c->end - c->start - (uint32_t)n;
+	memmove(c->buf + CONN_HEADROOM, c->buf + c->start + n, left);
+	c->start = c->scanned = CONN_HEADROOM;
+	c->end = CONN_HEADROOM + left;
+	if (!left)
+		return conn_read_head(c);
+	return conn_head_bytes(c);
+}
+
+/* A receive on a connection that owes a PROXY header. */
+static enum conn_ev conn_pp_recv(struct conn *c, int res)
+{
+	if (res <= 0)
+		return c->end > c->start ? conn_pp_fail(c, "closed in the middle of a PROXY header")
+					 : EV_CLOSE;
+	c->end += (uint32_t)res;
+	return conn_pp_bytes(c);
+}
+
 static enum conn_ev conn_head_recv(struct conn *c, int res)
 {
+	if (c->pp_wait && c->metrics) {
+		/* the metrics listener never takes a PROXY header (conn_open() cannot tell it
+		 * from a Listen one: the worker says so after) */
+		c->pp_wait = false;
+		TRACE_CONN_OPEN(c->id, c->ip, c->port);
+	}
+	if (c->pp_wait)
+		return conn_pp_recv(c, res);
 	if (res < 0 && c->timed_out && c->head_started)
 		return exch_refuse(c, 408, "timed out reading the request head");
 	if (res <= 0) {
@@ -931,22 +1017,52 @@ static enum conn_ev conn_head_recv(struct conn *c, int res)
 
 /* ---- the metrics page --------------------------------------------------------------- */
 
-/* GET /metrics on the MetricsListen socket; anything else there is 404. */
+/* GET /health: 200 while serving, 503 from the moment a graceful stop begins (the
+ * metrics listener keeps accepting until the exchanges in flight are over, see
+ * worker_stop_metrics()), so a balancer that checks it stops sending before we close. A
+ * reload is not a stop: the new workers answer 200. */
+static enum conn_ev conn_health(struct conn *c)
+{
+	bool up = !c->w->stopping;
+	const char *body = up ? "ok\n" : "stopping\n";
+	int n;
+
+	c->text = malloc(256);
+	if (!c->text)
+		return exch_fail(c, 500, "health: out of memory");
+	n = snprintf(c->text, 256, "HTTP/1.1 %s\r\nContent-Type: text/plain\r\n"
+		     "Content-Length: %zu\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n%s",
+		     up ? "200 OK" : "503 Service Unavailable", strlen(body), body);
+	c->keep_alive = false;
+	conn_count_status(c, up ? 200 : 503);
+	c->resp_started = true;
+	c->fhead = c->text;
+	c->out_head_len += (uint64_t)n - strlen(body);
+	c->page_len = (uint32_t)n - (c->head_only ? (uint32_t)strlen(body) : 0);
+	c->page_off = 0;
+	c->state = CS_METRICS;
+	exch_touch(c, exch_timeout_ms(c));
+	return exch_send(c, OP_CLIENT_SEND, c->fd, c->fhead, c->page_len) ? EV_CLOSE : EV_WAIT;
+}
+
+/* GET /metrics and /health on the MetricsListen socket; anything else there is 404. */
 static enum conn_ev conn_metrics(struct conn *c)
 {
 	const char *path = c->buf + c->start + c->req.path.off;
 	/* the head goes in front of the body, in the first CONN_TEXT_HEAD bytes */
 	enum { CONN_TEXT_HEAD = 256 };
-	struct stats_text t = { malloc(16384), CONN_TEXT_HEAD, 16384, false };
+	struct stats_text t;
 	char head[CONN_TEXT_HEAD];
 	size_t blen;
 	int hl;
 
-	if ((c->req.meth != HTTP_METHOD_GET && c->req.meth != HTTP_METHOD_HEAD) ||
-	    c->req.path.len != 8 || memcmp(path, "/metrics", 8) != 0) {
-		free(t.p);
-		return exch_refuse(c, 404, "metrics: only GET /metrics is served here");
-	}
+	if (c->req.meth != HTTP_METHOD_GET && c->req.meth != HTTP_METHOD_HEAD)
+		return exch_refuse(c, 404, "metrics: only GET /metrics and /health are served here");
+	if (c->req.path.len == 7 && memcmp(path, "/health", 7) == 0)
+		return conn_health(c);
+	if (c->req.path.len != 8 || memcmp(path, "/metrics", 8) != 0)
+		return exch_refuse(c, 404, "metrics: only GET /metrics and /health are served here");
+	t = (struct stats_text){ malloc(16384), CONN_TEXT_HEAD, 16384, false };
 	t.failed = !t.p;
 	if (t.p)
 		stats_render(c->w->cfg, &t);
@@ -1161,7 +1277,10 @@ void conn_timeout(struct conn *c)
 	switch (c->state) {
 	case CS_HEAD:
 		if (!c->head_started) {
-			conn_close(c); /* idle keep-alive, or a connection that never spoke */
+			/* idle keep-alive, or a connection that never spoke */
+			if (c->pp_wait && c->end > c->start)
+				conn_pp_fail(c, "PROXY header timed out");
+			conn_close(c);
 			return;
 		}
 		break; /* the cancelled receive answers 408 */
@@ -1198,10 +1317,22 @@ void conn_retire_if_idle(struct conn *c)
 	ring_cancel_fd(&c->w->ring, c->fd);
 }
 
+/* How long a connection that has not sent its first request yet may still send it once a
+ * graceful stop began. */
+#define CONN_STOP_FRESH_MS 1000
+
 void conn_stop_if_idle(struct conn *c)
 {
-	if (c->state == CS_HEAD && !c->head_started)
-		conn_close(c);
+	if (c->state != CS_HEAD || c->head_started)
+		return;
+	/* One accepted a moment ago may have its first request on the way (a balancer sent it
+	 * before it saw /health's 503): it gets a moment for it, then closes as an idle one */
+	if (c->nreq == 0) {
+		if (c->deadline_ms > c->w->now_ms + CONN_STOP_FRESH_MS)
+			exch_touch(c, CONN_STOP_FRESH_MS);
+		return;
+	}
+	conn_close(c);
 }
 
 void conn_reclaim(struct conn *c)

@@ -602,6 +602,7 @@ static int phase_config(struct startup *st)
 }
 
 static struct sdlisten activated;   /* the sockets the service manager passed, if any */
+static bool socket_activated;       /* ... it passed some at start (they outlive us) */
 
 /* The socket a worker accepts on for Listen line li (SDLISTEN_METRICS: MetricsListen):
  * its own duplicate of the passed socket, when the service manager passed one for that
@@ -783,6 +784,7 @@ static int phase_listen(struct startup *st)
 	if (listen_activated(&st->g->cfg, st->msg, sizeof(st->msg)) < 0 ||
 	    gen_listen(st->g, NULL, -1, st->msg, sizeof(st->msg)) < 0)
 		return -1;
+	socket_activated = activated.n > 0;
 	sdlisten_close(&activated);   /* every worker has its own copy */
 	return 0;
 }
@@ -1186,11 +1188,11 @@ static int reload_helper(struct startup *st, struct gen *g, char *msg, size_t le
 	}
 }
 
-/* Generation from stops listening on the sockets that generation to (NULL: none, spliced
- * stops) does not use: shutdown(2), not close, so that the descriptor numbers stay valid
- * while from's workers finish; connections still queued there are refused (reset), new
- * ones are refused at once. Sockets passed by socket activation are left listening: they
- * are the service manager's, and what queues there waits for the next start. */
+/* At a reload, generation from stops listening on the sockets that generation to does not
+ * use: shutdown(2), not close, so that the descriptor numbers stay valid while from's
+ * workers finish (a retiring worker takes what was queued first: worker_drain_accepts());
+ * new connections are refused at once. Sockets passed by socket activation are left
+ * listening: they are the service manager's. (A graceful stop: worker_begin_stop().) */
 static void listeners_shut(const struct gen *from, const struct gen *to)
 {
 	for (unsigned i = 0; from->lfd && i < from->nw; i++) {
@@ -1348,13 +1350,15 @@ fail:
 
 /* ---- serving -------------------------------------------------------------------------- */
 
-
 static void gens_stop(struct startup *st)
 {
 	for (unsigned k = 0; k < st->ngens; k++)
 		for (unsigned i = 0; i < st->gens[k]->nw; i++)
-			if (st->gens[k]->w[i].thread)
+			if (st->gens[k]->w[i].thread) {
+				/* refuse new connections at once (worker_begin_stop()) */
+				st->gens[k]->w[i].refuse_on_stop = !socket_activated;
 				worker_stop(&st->gens[k]->w[i]);
+			}
 }
 
 /* Joins the workers that ended; frees the oldest generations whose workers all ended.
@@ -1437,8 +1441,6 @@ static int serve(struct startup *st)
 			notify_send("STOPPING=1\nSTATUS=stopping: finishing the requests in "
 				    "flight\n");
 			gens_stop(st);
-			for (unsigned k = 0; k < st->ngens; k++)
-				listeners_shut(st->gens[k], NULL);
 		}
 		if (!gens_reap(st, stopping, &code, &died))
 			break;

@@ -162,7 +162,7 @@ void worker_retire(struct worker *w, struct worker *successor)
 
 /* ---- connections handed over at a reload ------------------------------------------ */
 
-void worker_handoff(struct worker *to, int fd, uint16_t server_port, bool metrics)
+void worker_handoff(struct worker *to, const struct conn_origin *o)
 {
 	uint64_t one = 1;
 
@@ -173,7 +173,7 @@ void worker_handoff(struct worker *to, int fd, uint16_t server_port, bool metric
 		if (!to->inbox_closed) {
 			if (to->ninbox == to->inbox_cap) {
 				unsigned cap = to->inbox_cap ? 2 * to->inbox_cap : 64;
-				struct worker_handoff *n = realloc(to->inbox, cap * sizeof(*n));
+				struct conn_origin *n = realloc(to->inbox, cap * sizeof(*n));
 
 				if (!n) {
 					pthread_mutex_unlock(&to->inbox_lock);
@@ -182,7 +182,7 @@ void worker_handoff(struct worker *to, int fd, uint16_t server_port, bool metric
 				to->inbox = n;
 				to->inbox_cap = cap;
 			}
-			to->inbox[to->ninbox++] = (struct worker_handoff){ fd, server_port, metrics };
+			to->inbox[to->ninbox++] = *o;
 			pthread_mutex_unlock(&to->inbox_lock);
 			if (write(to->inbox_fd, &one, sizeof(one)) < 0)
 				log_error("worker", "waking worker %u for a handed-over connection: %s",
@@ -191,7 +191,7 @@ void worker_handoff(struct worker *to, int fd, uint16_t server_port, bool metric
 		}
 		pthread_mutex_unlock(&to->inbox_lock);
 	}
-	close(fd);
+	close(o->fd);
 }
 
 /* ---- the helper's messages ------------------------------------------------------ */
@@ -348,12 +348,16 @@ static void worker_arm_tick(struct worker *w)
 }
 
 /* A client connection for this worker: accepted, or handed over by a retiring one. */
-static void worker_take(struct worker *w, int fd, uint16_t server_port, bool metrics)
+static void worker_take(struct worker *w, const struct conn_origin *o)
 {
+	int fd = o->fd;
+	bool metrics = o->metrics;
 	struct conn *c;
 	int one = 1;
 
-	if (!w->nfree || w->stopping) {
+	/* Stopping, what the kernel accepted before the listeners stopped is still served:
+	 * the client (a balancer) sent it here */
+	if (!w->nfree || (w->stopping && metrics && w->metrics_closing)) {
 		/* Over MaxConnections: refuse now rather than queue without bound. */
 		close(fd);
 		return;
@@ -362,13 +366,17 @@ static void worker_take(struct worker *w, int fd, uint16_t server_port, bool met
 	c = &w->conns[w->free_slots[--w->nfree]];
 	w->active++;
 	c->idx = (uint32_t)(c - w->conns);
-	if (conn_open(w, c, fd, server_port) < 0) {
+	if (conn_open(w, c, o) < 0) {
 		c->state = CS_FREE;
 		w->free_slots[w->nfree++] = c->idx;
 		w->active--;
 		return;
 	}
 	c->metrics = metrics;
+	if (metrics && c->state != CS_FREE)
+		w->metrics_active++;
+	if (w->stopping && c->state != CS_FREE)
+		conn_stop_if_idle(c);
 }
 
 /* A retiring worker's accept on listener li ended. io_uring waits for a listening socket
@@ -385,7 +393,8 @@ static void worker_drain_accepts(struct worker *w, unsigned li)
 			return;   /* EAGAIN: nothing queued (other errors: the successor sees them) */
 		w->stats.accepted++;
 		w->handed++;
-		worker_handoff(w->successor, fd, w->listen_port[li], (int)li == w->metrics_li);
+		worker_handoff(w->successor, &(struct conn_origin){ .fd = fd,
+			       .server_port = w->listen_port[li], .metrics = (int)li == w->metrics_li });
 	}
 }
 
@@ -417,16 +426,18 @@ static void worker_accepted(struct worker *w, unsigned li, int res, unsigned fla
 	if (w->retiring) {
 		/* accepted as the accept was being cancelled: the successor serves it */
 		w->handed++;
-		worker_handoff(w->successor, res, w->listen_port[li], (int)li == w->metrics_li);
+		worker_handoff(w->successor, &(struct conn_origin){ .fd = res,
+			       .server_port = w->listen_port[li], .metrics = (int)li == w->metrics_li });
 		return;
 	}
-	worker_take(w, res, w->listen_port[li], (int)li == w->metrics_li);
+	worker_take(w, &(struct conn_origin){ .fd = res, .server_port = w->listen_port[li],
+					      .metrics = (int)li == w->metrics_li });
 }
 
 /* Connections handed over by the retiring worker of the previous configuration. */
 static void worker_inbox(struct worker *w, int res)
 {
-	struct worker_handoff *in;
+	struct conn_origin *in;
 	unsigned n;
 
 	pthread_mutex_lock(&w->inbox_lock);
@@ -438,10 +449,12 @@ static void worker_inbox(struct worker *w, int res)
 	for (unsigned i = 0; i < n; i++) {
 		if (w->retiring) {
 			w->handed++;
-			worker_handoff(w->successor, in[i].fd, in[i].server_port, in[i].metrics);
+			worker_handoff(w->successor, &in[i]);
+		} else if (w->stopping) {
+			close(in[i].fd);  /* an idle keep-alive connection: closed as at the stop */
 		} else {
 			w->adopted++;
-			worker_take(w, in[i].fd, in[i].server_port, in[i].metrics);
+			worker_take(w, &in[i]);
 		}
 	}
 	free(in);
@@ -504,6 +517,31 @@ static bool worker_inbox_close(struct worker *w)
 	return empty;
 }
 
+/* A process stop: the Listen sockets stop listening now (shutdown(2) of a listening
+ * socket takes it out of the port's SO_REUSEPORT group), so that a connection a balancer
+ * sends before its check has seen /health's 503 is refused, and retried elsewhere, rather
+ * than completed by the kernel into a backlog nobody accepts and reset at the exit. Not
+ * at a reload (the sockets go on in the next configuration), not with socket activation
+ * (the service manager keeps the socket for the next start): main decides. */
+static void worker_refuse_listeners(struct worker *w)
+{
+	for (unsigned i = 0; i < w->nlisten; i++) {
+		if ((int)i == w->metrics_li)
+			continue;
+		/* what the kernel queued already is served (shutdown would reset it) */
+		for (unsigned n = 0; n < 4096; n++) {
+			int fd = accept4(w->listen_fd[i], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+			if (fd < 0)
+				break;
+			w->stats.accepted++;
+			worker_take(w, &(struct conn_origin){ .fd = fd,
+							      .server_port = w->listen_port[i] });
+		}
+		shutdown(w->listen_fd[i], SHUT_RD);
+	}
+}
+
 static void worker_begin_stop(struct worker *w)
 {
 	uint64_t grace = w->cfg->timeout_ms < 30000 ? w->cfg->timeout_ms : 30000;
@@ -513,11 +551,38 @@ static void worker_begin_stop(struct worker *w)
 	w->stopping = true;
 	w->stop_deadline_ms = w->now_ms + grace;
 	/* New connections are refused from now on: the main thread closes the listening
-	 * sockets (the ring keeps its own reference until the cancelled accept completes). */
-	worker_cancel_accepts(w);
+	 * sockets (the ring keeps its own reference until the cancelled accept completes).
+	 * The metrics listener's accept stays (its /health says 503 now) until the exchanges
+	 * in flight are over: worker_stop_metrics(). */
+	if (w->refuse_on_stop && !w->retiring)
+		worker_refuse_listeners(w);
+	if (w->metrics_li < 0 || w->retiring) {
+		worker_cancel_accepts(w);
+	} else {
+		for (unsigned i = 0; i < w->nlisten; i++) {
+			/* an SQE taken is submitted: only for the accepts cancelled */
+			struct io_uring_sqe *sqe = (int)i != w->metrics_li ? ring_sqe(&w->ring) : NULL;
+
+			if (sqe) {
+				io_uring_prep_cancel64(sqe, RING_UD(OP_ACCEPT, i), 0);
+				io_uring_sqe_set_data64(sqe, RING_UD(OP_NONE, 0));
+			}
+		}
+	}
 	for (uint32_t i = 0; i < w->nconns; i++)
 		if (w->conns[i].state != CS_FREE)
 			conn_stop_if_idle(&w->conns[i]);
+}
+
+/* Stopping, the last exchange of the other listeners is over: the metrics listener's
+ * accept goes, its connections close, and the worker can end. */
+static void worker_stop_metrics(struct worker *w)
+{
+	w->metrics_closing = true;
+	worker_cancel_accepts(w);
+	for (uint32_t i = 0; i < w->nconns && w->metrics_active; i++)
+		if (w->conns[i].metrics)
+			conn_abort(&w->conns[i]);
 }
 
 /* Reload: no more accepts here (the successor accepts on the same sockets), the
@@ -643,6 +708,8 @@ void *worker_main(void *arg)
 		/* the exchanges that ended added their lines: write the buffers that are due */
 		for (unsigned i = 0; i < w->cfg->ncustomlog; i++)
 			worker_alog_flush(w, i, false);
+		if (w->stopping && !w->metrics_closing && w->active == w->metrics_active)
+			worker_stop_metrics(w);
 		if (w->stopping || w->retiring) {
 			/* The access logs are written out before the worker ends. */
 			/* and the ring holds no accept or receive of the helper's conversation any

@@ -303,6 +303,56 @@ END_TEST
 
 /* ---- directives ---- */
 
+/* RemoteIPProxyProtocol On|Off: the main server's for every Listen port, a
+ * <VirtualHost>'s for the ports it names; RemoteIPProxyProtocolExceptions likewise. */
+START_TEST(test_proxy_protocol)
+{
+	ck_assert_int_eq(parse("Listen 8080\nListen 8081\n"), 0);
+	ck_assert(!config_proxy_protocol(&cfg, 8080));
+	config_free(&cfg);
+	ck_assert_int_eq(parse("Listen 8080\nListen 8081\nremoteipproxyprotocol on\n"
+			       "RemoteIPProxyProtocolExceptions 127.0.0.1 10.0.0.0/8 ::1\n"), 0);
+	ck_assert(config_proxy_protocol(&cfg, 8080));
+	ck_assert(config_proxy_protocol(&cfg, 8081));
+	ck_assert(config_proxy_exception(&cfg, 8080, "127.0.0.1"));
+	ck_assert(config_proxy_exception(&cfg, 8081, "10.9.8.7"));
+	ck_assert(config_proxy_exception(&cfg, 8081, "::1"));
+	ck_assert(!config_proxy_exception(&cfg, 8080, "127.0.0.2"));
+	config_free(&cfg);
+	ck_assert_int_eq(parse("Listen 8080\nListen 8081\n"
+			       "<VirtualHost *:8081>\nRemoteIPProxyProtocol On\n"
+			       "RemoteIPProxyProtocolExceptions 192.0.2.0/24\n</VirtualHost>\n"
+			       "<VirtualHost *:8081>\nServerName b\n</VirtualHost>\n"), 0);
+	ck_assert(!config_proxy_protocol(&cfg, 8080));
+	ck_assert(config_proxy_protocol(&cfg, 8081));
+	ck_assert(config_proxy_exception(&cfg, 8081, "192.0.2.9"));
+	ck_assert(!config_proxy_exception(&cfg, 8080, "192.0.2.9"));
+	config_free(&cfg);
+	/* a section's Off wins over the main server's On for its port */
+	ck_assert_int_eq(parse("Listen 8080\nListen 8081\nRemoteIPProxyProtocol On\n"
+			       "<VirtualHost *:8080>\nRemoteIPProxyProtocol Off\n</VirtualHost>\n"), 0);
+	ck_assert(!config_proxy_protocol(&cfg, 8080));
+	ck_assert(config_proxy_protocol(&cfg, 8081));
+	config_free(&cfg);
+	ck_assert_int_eq(parse("Listen 8080\n<VirtualHost *:8080>\nRemoteIPProxyProtocol On\n"
+			       "</VirtualHost>\n<VirtualHost *:8080>\n"
+			       "RemoteIPProxyProtocol Off\n</VirtualHost>\n"), -EINVAL);
+	ck_assert_uint_eq(err.line, 5);
+	ck_assert_ptr_nonnull(strstr(err.msg, "lines 2 and 5 share Listen 8080 and disagree"));
+	config_free(&cfg);
+	ck_parse_err("RemoteIPProxyProtocol yes\n", 1,
+		     "RemoteIPProxyProtocol: \"yes\" must be On or Off");
+	ck_parse_err("RemoteIPProxyProtocolExceptions lb.example\n", 1,
+		     "RemoteIPProxyProtocolExceptions: \"lb.example\" is not a numeric IP address "
+		     "or CIDR range (host names are not supported)");
+	ck_parse_err("RemoteIPProxyProtocolExceptions 10.0.0.0/33\n", 1,
+		     "RemoteIPProxyProtocolExceptions: \"10.0.0.0/33\" is not a numeric IP address "
+		     "or CIDR range (host names are not supported)");
+	ck_parse_err("RemoteIPProxyProtocolExceptions\n", 1,
+		     "RemoteIPProxyProtocolExceptions: takes at least 1 arguments, 0 given");
+}
+END_TEST
+
 START_TEST(test_listen_forms)
 {
 	char ip[64];
@@ -1734,6 +1784,7 @@ static Suite *config_suite(void)
 		{ "access_log_limits", test_access_log_limits, 0 },
 		{ "autostart_forms", test_autostart_forms, 0 },
 		{ "autostart_errors", test_autostart_errors, 0 },
+		{ "proxy_protocol", test_proxy_protocol, 0 },
 	};
 
 	ck_add_cases(s, cases, CK_N(cases), 0, NULL, NULL);

@@ -467,6 +467,18 @@ static pid_t spawn(const char *const argv[], int out_fd, int err_fd)
 	return pid;
 }
 
+void e2e_spawn(struct e2e_proc *p, const char *const argv[], const char *out)
+{
+	int fd = open(out, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+	ck_assert_msg(fd >= 0, "%s: %s", out, strerror(errno));
+	memset(p, 0, sizeof(*p));
+	snprintf(p->out, sizeof(p->out), "%s", out);
+	p->pid = spawn(argv, fd, fd);
+	close(fd);
+	ck_assert_msg(p->pid > 0, "cannot start %s: %s", argv[0], strerror((int)-p->pid));
+}
+
 bool e2e_proc_wait(struct e2e_proc *p, int timeout_ms)
 {
 	long long deadline = now_ms() + timeout_ms;

@@ -88,6 +88,11 @@ void e2e_spliced_spawn_activated(struct e2e_proc *p, const char *config_text,
  * code, or 128 + signal number when killed by a signal. Idempotent once reaped. */
 int e2e_spliced_stop(struct e2e_proc *p);
 
+/* Starts argv (argv[0] absolute) with its standard output and error appended to the file
+ * `out`, registered with the watchdog as spliced and the testbackend are; sets p->pid and
+ * p->out. Fails the test when it cannot start. Stop it with kill() and e2e_proc_wait(). */
+void e2e_spawn(struct e2e_proc *p, const char *const argv[], const char *out);
+
 /* Waits up to timeout_ms for p to exit and reaps it; true when it has exited. */
 bool e2e_proc_wait(struct e2e_proc *p, int timeout_ms);
 /* Exit code of a reaped process, 128 + signal when it died of a signal. */

@@ -10,6 +10,7 @@
 #include "spliced/authz-t.h"
 #include "spliced/headers-t.h"
 #include "spliced/remoteip-t.h"
+#include "spliced/proxyproto-t.h"
 #include "spliced/rewrite-t.h"
 
 #define CFG_MAX_LISTEN 16
@@ -44,6 +45,7 @@ struct cfg_where {
 };
 #define CFG_MAX_REVERSE 64         /* ProxyPassReverse* lines, all sections together */
 #define CFG_MAX_INDEX 8
+#define CFG_MAX_PP_EXC 64         /* RemoteIPProxyProtocolExceptions ranges, all lines */
 
 /* Alias URL-PREFIX DIRECTORY */
 struct cfg_alias {
@@ -213,6 +215,13 @@ struct cfg_errdoc {
 	char value[CFG_PATH_MAX];
 };
 
+/* RemoteIPProxyProtocolExceptions host|range: in the main server (scope 0) or in a
+ * <VirtualHost>, for the listeners that section applies to. */
+struct cfg_pp_exc {
+	struct pp_range r;
+	uint16_t scope;
+};
+
 struct config {
 	struct cfg_listen listen[CFG_MAX_LISTEN];
 	unsigned nlisten;
@@ -291,6 +300,11 @@ struct config {
 	/* RemoteIPHeader and RemoteIP{Trusted,Internal}Proxy[List] (server level); its
 	 * address list is on the heap, freed by config_free(). */
 	struct rip_conf remoteip;
+	/* RemoteIPProxyProtocol (mod_remoteip) per scope: 0 = not set, 1 = Off, 2 = On. A
+	 * <VirtualHost>'s applies to the Listen ports it names; config_proxy_protocol(). */
+	uint8_t pp_on[CFG_MAX_VHOSTS + 1];
+	struct cfg_pp_exc pp_exc[CFG_MAX_PP_EXC];
+	unsigned npp_exc;
 };
 
 /* Where a configuration error is. */

@@ -89,6 +89,14 @@ int config_file_root(struct config *cfg, const char *dir);
 
 /* out->file and out->line of the directive at w (out->msg is left alone). */
 void config_where(const struct config *cfg, const struct cfg_where *w, struct config_error *out);
+/* RemoteIPProxyProtocol for connections to local port `port`: the setting of the
+ * <VirtualHost> sections naming that port (or any port), else the main server's (default
+ * Off). A port two sections disagree on is refused when the configuration is read. */
+bool config_proxy_protocol(const struct config *cfg, unsigned port);
+
+/* RemoteIPProxyProtocolExceptions: the peer address ip (text) may speak plain HTTP on
+ * local port `port` (a range of the main server, or of a <VirtualHost> naming the port). */
+bool config_proxy_exception(const struct config *cfg, unsigned port, const char *ip);
 
 /* Formats "file:line: msg" (or "file: msg") into out. */
 void config_error_format(const struct config_error *err, char *out, size_t outlen);

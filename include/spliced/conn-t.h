@@ -88,6 +88,17 @@ struct conn_body {
 
 struct worker;
 
+/* A client connection as it reaches a worker: accepted on a listener, or handed over by
+ * a retiring worker at a reload, then with the client a PROXY header named (carried). */
+struct conn_origin {
+	int fd;
+	uint16_t server_port;     /* the local port it came in on */
+	bool metrics;             /* accepted on MetricsListen */
+	bool carried;             /* ip/port: the client a PROXY header named */
+	uint16_t port;
+	char ip[INET6_ADDRSTRLEN];
+};
+
 struct conn {
 	struct worker *w;
 	uint32_t idx;
@@ -200,6 +211,10 @@ struct conn {
 	bool xff_cut;             /* ip came from the last X-Forwarded-For, whose first
 				   * xff_keep bytes go upstream before it */
 	uint32_t xff_keep;
+	/* RemoteIPProxyProtocol (src/proxyproto.c): ip and port above are the client's as a
+	 * PROXY header in front of the first request says, once it has been read. */
+	bool pp_wait;             /* the PROXY header is still to come: no HTTP before it */
+	bool pp_carried;          /* ip/port came from it (handed over with them at a reload) */
 };
 
 #endif

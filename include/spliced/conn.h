@@ -13,7 +13,7 @@ struct worker;
 
 /* Takes over an accepted, non-blocking client socket. Returns 0, or -errno (then the fd
  * is closed). */
-int conn_open(struct worker *w, struct conn *c, int fd, uint16_t server_port);
+int conn_open(struct worker *w, struct conn *c, const struct conn_origin *o);
 
 /* The peer address of socket fd as text (ip, at least INET6_ADDRSTRLEN bytes) and its
  * port. Returns 0, or -errno (the peer is gone: -ENOTCONN; not an IP socket:
@@ -26,7 +26,8 @@ void conn_complete(struct conn *c, int op, int res);
 /* Called from the worker's tick when c->deadline_ms has passed. */
 void conn_timeout(struct conn *c);
 
-/* Graceful stop: closes c if it is idle between requests. */
+/* Graceful stop: closes c if it is idle between requests; one that has not sent its first
+ * request yet gets a second for it (then closes as idle). */
 void conn_stop_if_idle(struct conn *c);
 
 /* Reload: c, when idle between requests with nothing buffered, goes to its worker's

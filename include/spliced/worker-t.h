@@ -20,12 +20,6 @@
 #include "spliced/slot-t.h"
 #include "spliced/stats-t.h"
 
-/* A client connection a retiring worker hands to its successor (reload). */
-struct worker_handoff {
-	int fd;
-	uint16_t server_port;
-	bool metrics;
-};
 
 enum worker_wake {
 	WORKER_WAKE_STOP = 1,      /* graceful stop: finish, close idle connections, end */
@@ -99,7 +93,7 @@ struct worker {
 	bool inbox_init;
 	bool inbox_closed;         /* the worker ended: handoffs go to its successor */
 	pthread_mutex_t inbox_lock;
-	struct worker_handoff *inbox;
+	struct conn_origin *inbox;
 	unsigned ninbox, inbox_cap;
 	uint64_t handed;           /* connections handed over / adopted (log line) */
 	uint64_t adopted;
@@ -107,6 +101,12 @@ struct worker {
 	unsigned accepts_armed;    /* multishot accepts in the ring (until their last CQE) */
 	bool helper_armed;         /* a receive on helper_fd is in the ring */
 	uint16_t as_slot[CFG_MAX_AUTOSTART]; /* the helper's slot of each ProxyAutostart */
+	/* A graceful stop keeps the MetricsListen accept until the last exchange of the other
+	 * listeners ends, so that /health answers 503 meanwhile (balancers drain us). */
+	uint32_t metrics_active;   /* of active, the connections of the metrics listener */
+	bool metrics_closing;      /* stopping: its accept cancelled, its connections closed */
+	bool refuse_on_stop;       /* set by main before a process stop: the Listen sockets
+				    * stop listening (see worker_begin_stop()) */
 };
 
 #endif

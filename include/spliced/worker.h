@@ -24,10 +24,11 @@ void worker_stop(struct worker *w);
  * it ends. Not async-signal-safe (called by the main thread outside signal handlers). */
 void worker_retire(struct worker *w, struct worker *successor);
 
-/* Hands client connection fd (accepted on local port server_port) to worker `to`, which
- * adopts it as if it had accepted it; a worker that ended passes it on to its successor;
- * with no one left, fd is closed. Any thread. */
-void worker_handoff(struct worker *to, int fd, uint16_t server_port, bool metrics);
+/* Hands client connection o->fd to worker `to`, which adopts it as if it had accepted it
+ * (with o->carried, the client a PROXY header named stays its client); a worker that
+ * ended passes it on to its successor; with no one left, the descriptor is closed. Any
+ * thread. */
+void worker_handoff(struct worker *to, const struct conn_origin *o);
 
 void worker_destroy(struct worker *w);
 
