@@ -48,6 +48,21 @@ static void conn_request_end(struct conn *c);
 
 /* ---- closing ---------------------------------------------------------------------- */
 
+/* The client socket and the buffers. */
+static void conn_free_io(struct conn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	free(c->buf);
+	free(c->rbuf);
+	free(c->loghead);
+	free(c->text);
+	free(c->hdrbuf);
+	c->buf = c->rbuf = c->loghead = c->text = c->hdrbuf = NULL;
+	c->loghead_cap = 0;
+}
+
 /* Frees the slot once nothing is in flight; until then cancels what is. */
 static void conn_close(struct conn *c)
 {
@@ -69,16 +84,7 @@ static void conn_close(struct conn *c)
 	c->fent = NULL;
 	conn_request_end(c);
 	TRACE_CONN_CLOSE(c->id, c->nreq);
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-	free(c->buf);
-	free(c->rbuf);
-	free(c->loghead);
-	free(c->text);
-	free(c->hdrbuf);
-	c->buf = c->rbuf = c->loghead = c->text = c->hdrbuf = NULL;
-	c->loghead_cap = 0;
+	conn_free_io(c);
 	/* the slot goes back to the worker's free list */
 	c->state = CS_FREE;
 	w->free_slots[w->nfree++] = c->idx;
@@ -1344,14 +1350,7 @@ void conn_reclaim(struct conn *c)
 	proxy_drop_upstream(c);   /* a max= count shared with the next configuration */
 	file_release(c->fent);
 	c->fent = NULL;
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-	free(c->buf);
-	free(c->rbuf);
-	free(c->loghead);
-	free(c->text);
-	c->buf = c->rbuf = c->loghead = c->text = NULL;
+	conn_free_io(c);
 	c->state = CS_FREE;
 }
 

@@ -234,39 +234,6 @@ void stats_total(struct stats *out)
 	pthread_mutex_unlock(&stats_reg.lock);
 }
 
-void stats_sum(const struct worker *all, unsigned n, struct stats *out)
-{
-	memset(out, 0, sizeof(*out));
-	for (unsigned i = 0; i < n; i++) {
-		const struct stats *s = &all[i].stats;
-
-		out->accepted += s->accepted;
-		out->requests += s->requests;
-		for (unsigned k = 0; k < 6; k++)
-			out->status[k] += s->status[k];
-		out->parse_errors += s->parse_errors;
-		out->bytes_spliced += s->bytes_spliced;
-		out->bytes_copied += s->bytes_copied;
-		out->splice_transfers += s->splice_transfers;
-		out->up_connects += s->up_connects;
-		out->up_reuses += s->up_reuses;
-		out->up_retries += s->up_retries;
-		out->autostarts += s->autostarts;
-		out->autostart_waits += s->autostart_waits;
-		out->autostart_fails += s->autostart_fails;
-		out->fields_dropped += s->fields_dropped;
-		out->tunnels += s->tunnels;
-		out->tunnels_active += s->tunnels_active;
-		out->authz_denied += s->authz_denied;
-		for (unsigned b = 0; b < CFG_MAX_BACKENDS; b++)
-			for (unsigned o = 0; o < SLOT_OUTCOMES; o++)
-				out->slot_waits[b][o] += s->slot_waits[b][o];
-		out->lat_sum_ns += s->lat_sum_ns;
-		for (unsigned k = 0; k < STATS_LAT_BUCKETS; k++)
-			out->lat_bucket[k] += s->lat_bucket[k];
-	}
-}
-
 void stats_text_add(struct stats_text *t, const char *fmt, ...)
 {
 	va_list ap;

@@ -23,10 +23,7 @@ void stats_count_parse_error(struct stats *st, const char *reason);
 /* One exchange took ns nanoseconds. */
 void stats_latency(struct stats *st, uint64_t ns);
 
-/* Sums n workers' counters (parse errors by reason are left out: their keys differ per
- * worker). */
 struct worker;
-void stats_sum(const struct worker *all, unsigned n, struct stats *out);
 
 /* The workers the metrics page counts. stats_live_add(): the n workers w[0..n) run
  * (0, -EBUSY: too many configurations still running, or -ENOMEM). stats_set_current():
