@@ -331,6 +331,40 @@ START_TEST(test_reload)
 }
 END_TEST
 
+/* Access rules see the client the PROXY header names: Require ip on <Location>. */
+START_TEST(test_require_ip)
+{
+	static const char in_range[] = "PROXY TCP4 203.0.113.7 127.0.0.1 40000 80\r\n";
+	static const char outside[] = "PROXY TCP4 198.51.100.9 127.0.0.1 40000 80\r\n";
+	static const char admin[] = "GET /admin/x HTTP/1.1\r\nHost: pp\r\n\r\n";
+	struct e2e_proc be, sp;
+	struct e2e_client c;
+	struct e2e_response r;
+
+	e2e_backend_start(&be, NULL);
+	e2e_spliced_startf(&sp, "ProxyPass / http://127.0.0.1:%d/\nRemoteIPProxyProtocol On\n"
+			   "<Location /admin>\n  Require ip 203.0.113.0/24\n</Location>\n", be.port);
+	e2e_client_open(&c, sp.port);
+	ck_assert_int_eq(e2e_send_str(&c, in_range), 0);
+	roundtrip_str(&c, admin, &r, false);
+	ck_assert_int_eq(r.status, 200);
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	/* the connection's own peer (127.0.0.1) is not what the rule sees */
+	e2e_client_open(&c, sp.port);
+	ck_assert_int_eq(e2e_send_str(&c, outside), 0);
+	roundtrip_str(&c, admin, &r, false);
+	ck_assert_int_eq(r.status, 403);
+	e2e_response_free(&r);
+	roundtrip_str(&c, req_get, &r, false);
+	ck_assert_int_eq(r.status, 200);
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	e2e_backend_stop(&be);
+}
+END_TEST
+
 static int health(int mport)
 {
 	struct e2e_client c;
@@ -400,6 +434,7 @@ int main(void)
 		{ "refused", test_refused, 0 },
 		{ "exceptions", test_exceptions, 0 },
 		{ "reload", test_reload, 0 },
+		{ "require_ip", test_require_ip, 0 },
 		{ "health", test_health, 0 },
 	};
 
