@@ -2971,11 +2971,17 @@ int config_builtin(struct config *cfg, struct config_error *err)
 
 bool config_builtin_demo(void)
 {
+	/* Decided once per process (and inherited by the helper): after the privilege drop
+	 * the tree may not be readable, and a reload of the built-in configuration, here or
+	 * in the helper, must read the same one as the start did. */
+	static int demo = -1;
 	struct stat st;
 
-	return access(SPLICED_DATADIR "/demo/app.py", R_OK) == 0 &&
-	       stat(SPLICED_DATADIR "/demo/site", &st) == 0 && S_ISDIR(st.st_mode) &&
-	       access("/usr/bin/python3", X_OK) == 0;
+	if (demo < 0)
+		demo = access(SPLICED_DATADIR "/demo/app.py", R_OK) == 0 &&
+		       stat(SPLICED_DATADIR "/demo/site", &st) == 0 && S_ISDIR(st.st_mode) &&
+		       access("/usr/bin/python3", X_OK) == 0;
+	return demo;
 }
 
 /* httpd matches ProxyPass prefixes as plain string prefixes, so "/app" would also take

@@ -54,7 +54,8 @@ int config_load_file(struct config *cfg, const char *path, struct config_error *
 int config_builtin(struct config *cfg, struct config_error *err);
 
 /* The demo's files (DATADIR/demo, DATADIR = the source tree the binary was built in) and
- * /usr/bin/python3 are there. */
+ * /usr/bin/python3 are there: looked at by the first call of the process, the answer kept
+ * (a reload after the privilege drop reads the same built-in configuration). */
 bool config_builtin_demo(void);
 
 /* The first ProxyPass of the main server whose prefix matches the URL-path path[0..len),
