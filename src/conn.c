@@ -391,7 +391,8 @@ static enum conn_ev conn_parse_error(struct conn *c, unsigned status, const char
 static void conn_handoff(struct conn *c)
 {
 	struct conn_origin o = { .fd = c->fd, .server_port = c->server_port,
-				 .metrics = c->metrics, .carried = c->pp_carried, .port = c->port };
+				 .metrics = c->metrics, .carried = c->pp_carried, .port = c->port,
+				 .nreq = c->nreq };
 
 	c->w->handed++;
 	/* the client a PROXY header named stays the client: no header comes again */
@@ -553,7 +554,11 @@ int conn_open(struct worker *w, struct conn *c, const struct conn_origin *o)
 	c->start = c->end = c->scanned = CONN_HEADROOM;
 	c->rt_start_ms = w->now_ms;
 	c->rt_bytes = 0;
-	exch_touch_client(c, &w->cfg->rt_header);
+	c->nreq = o->nreq;
+	if (c->nreq)   /* handed over between two requests: it waits as a keep-alive one */
+		exch_touch(c, w->cfg->keepalive_timeout_ms);
+	else
+		exch_touch_client(c, &w->cfg->rt_header);
 	conn_act(c, conn_read_head(c));
 	return 0;
 }

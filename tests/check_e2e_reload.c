@@ -500,6 +500,35 @@ START_TEST(test_stop_refuses_new)
 }
 END_TEST
 
+/* A connection handed over keeps its count of requests: MaxKeepAliveRequests 3 closes
+ * it after its third, whichever configuration answered the first two. */
+START_TEST(test_reload_keepalive_count)
+{
+	struct e2e_proc a, sp;
+	struct e2e_client c;
+	struct e2e_response r;
+
+	e2e_backend_start(&a, NULL);
+	e2e_spliced_startf(&sp, "Workers 1\nMaxKeepAliveRequests 3\n"
+			   "ProxyPass / http://127.0.0.1:%d/\n", a.port);
+	e2e_client_open(&c, sp.port);
+	ck_assert_int_eq(get_port(&c, "/1"), a.port);
+	ck_assert_int_eq(get_port(&c, "/2"), a.port);
+	e2e_conf_append(&sp, "LogLevel info\n");
+	ck_assert_msg(e2e_reload(&sp, 2), "%s", e2e_diag());
+	ck_assert_msg(e2e_log_wait_for(&sp, "1 idle connections went to the new configuration",
+				       10000), "not handed over: %s", e2e_diag());
+	e2e_roundtrip(&c, "GET /3 HTTP/1.1\r\nHost: k\r\n\r\n", 28, &r, false);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_msg(e2e_header_has_token(&r, "Connection", "close"), "the third request on "
+		      "the connection did not close it:\n%s", r.head);
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	e2e_backend_stop(&a);
+}
+END_TEST
+
 /* ---- reloads under load ------------------------------------------------------------- */
 
 #define LOAD_THREADS 6
@@ -623,6 +652,7 @@ int main(void)
 		{ "reload_max_shared", test_reload_max_shared, 0 },
 		{ "reload_listen_back", test_reload_listen_back, 0 },
 		{ "stop_refuses_new", test_stop_refuses_new, 0 },
+		{ "reload_keepalive_count", test_reload_keepalive_count, 0 },
 		{ "reload_under_load", test_reload_under_load, 120 },
 	};
 	Suite *s = suite_create("e2e_reload");

@@ -95,6 +95,7 @@ struct conn_origin {
 	uint16_t server_port;     /* the local port it came in on */
 	bool metrics;             /* accepted on MetricsListen */
 	bool carried;             /* ip/port: the client a PROXY header named */
+	unsigned nreq;            /* handed over: requests it had answered (0: new) */
 	uint16_t port;
 	char ip[INET6_ADDRSTRLEN];
 };
