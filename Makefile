@@ -42,7 +42,7 @@ FUZZ_HELP := $(filter-out $(FUZZ_SRC),$(wildcard fuzz/*.c))
 DEPS_PKGS := gcc make pkg-config liburing-dev libcap-ng-dev check libpcre2-dev \
              systemtap-sdt-dev curl bpftrace python3-cherrypy3 logrotate
 
-.PHONY: all deps run check test fuzz clean install uninstall deb FORCE
+.PHONY: all deps run check test fuzz fuzz-deps clean install uninstall deb FORCE
 # ./spliced is the normal build only; a sanitizer build stays in build-asan/.
 ifeq ($(SANITIZE),1)
 all: $(B)/spliced $(TOOL_BIN)
@@ -188,12 +188,27 @@ test: all $(TEST_BIN)
 check: deps
 	$(MAKE) test
 
-# libFuzzer targets (clang): make fuzz FUZZ_RUNS=100000
+# libFuzzer targets (clang): make fuzz FUZZ_RUNS=100000 [FUZZ_SEED=N]. Without FUZZ_SEED
+# libFuzzer picks a seed each run; CI fixes one (.ci/run), so that its run is repeatable
+# and a red CI always names a crash it can reproduce. New inputs go to a scratch copy of
+# the corpus (build/fuzz/corpus/), never into the repository's seeds.
 FUZZ_RUNS ?= 20000
-fuzz: $(FUZZ_SRC:fuzz/%.c=$(B)/fuzz/%)
-	@for f in $^; do echo "== $$f"; $$f -runs=$(FUZZ_RUNS) -max_len=4096 fuzz/corpus/$$(basename $$f) || exit 1; done
+FUZZ_SEED ?=
+FUZZ_PKGS := clang libclang-rt-14-dev
+fuzz: fuzz-deps $(FUZZ_SRC:fuzz/%.c=$(B)/fuzz/%)
+	@for f in $(FUZZ_SRC:fuzz/%.c=$(B)/fuzz/%); do n=$$(basename $$f); echo "== $$f"; \
+	  rm -rf $(B)/fuzz/corpus/$$n && mkdir -p $(B)/fuzz/corpus/$$n && \
+	  $$f -runs=$(FUZZ_RUNS) -max_len=4096 $(if $(FUZZ_SEED),-seed=$(FUZZ_SEED)) \
+	    $(B)/fuzz/corpus/$$n fuzz/corpus/$$n || exit 1; done
 
-$(B)/fuzz/%: fuzz/%.c $(FUZZ_HELP) $(LIB_SRC) $(wildcard include/spliced/*.h)
+fuzz-deps:
+	@missing=""; for p in $(FUZZ_PKGS); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+$(B)/fuzz/%: fuzz/%.c $(FUZZ_HELP) $(LIB_SRC) $(wildcard include/spliced/*.h) | fuzz-deps
 	@mkdir -p $(dir $@) fuzz/corpus/$*
 	clang -g -O1 -std=gnu11 -Iinclude -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
 	  -o $@ $< $(FUZZ_HELP) $(LIB_SRC) $(LIBS)
