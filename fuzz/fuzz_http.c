@@ -54,8 +54,20 @@ static void fz_span(struct http_span s, uint32_t head_len, const char *what)
 	fz_assert((uint64_t)s.off + s.len <= head_len, what);
 }
 
+/* A kind a request (or, with response, a response) may note: the common ones, then the
+ * request-only ones (Forwarded, X-Real-IP, names with '_') or the response-only ones
+ * (ProxyPassReverse's). */
+static bool fz_kind_ok(uint8_t k, bool response)
+{
+	if (k >= HTTP_F_HOST && k <= HTTP_F_CONNECTION_LISTED)
+		return true;
+	if (response)
+		return k >= HTTP_F_LOCATION && k <= HTTP_F_SET_COOKIE;
+	return k >= HTTP_F_FORWARDED && k <= HTTP_F_UNDERSCORE_ALIAS;
+}
+
 static void fz_noted(const char *buf, const struct http_field *f, unsigned n, uint32_t fields_off,
-		     uint32_t head_len)
+		     uint32_t head_len, bool response)
 {
 	fz_assert(n <= HTTP_MAX_NOTED, "nnoted bound");
 	for (unsigned i = 0; i < n; i++) {
@@ -69,7 +81,7 @@ static void fz_noted(const char *buf, const struct http_field *f, unsigned n, ui
 		fz_assert(x->value.off >= x->line.off &&
 				  x->value.off + x->value.len <= x->line.off + x->line.len - 2,
 			  "noted value inside its line");
-		fz_assert(x->kind >= HTTP_F_HOST && x->kind <= HTTP_F_CONNECTION_LISTED, "kind");
+		fz_assert(fz_kind_ok(x->kind, response), "kind");
 		if (i > 0)
 			fz_assert(f[i - 1].line.off + f[i - 1].line.len <= x->line.off,
 				  "noted in head order");
@@ -135,7 +147,7 @@ static void fz_request(const char *buf, size_t len, const struct http_limits *li
 		  "content_length bound");
 	fz_assert(r.version == 10 || r.has_host, "HTTP/1.1 has Host");
 	fz_assert(r.nfields <= lim->max_fields, "nfields bound");
-	fz_noted(buf, r.noted, r.nnoted, r.fields_off, r.head_len);
+	fz_noted(buf, r.noted, r.nnoted, r.fields_off, r.head_len, false);
 
 	/* Every shorter prefix is a valid prefix. */
 	{
@@ -169,7 +181,7 @@ static void fz_response(const char *buf, size_t len, const struct http_limits *l
 	if (m == HTTP_METHOD_HEAD || r.status < 200 || r.status == 204 || r.status == 304)
 		fz_assert(r.framing == HTTP_FRAMING_NONE, "no body");
 	fz_assert(r.fields_off <= r.head_len - 2, "response fields_off");
-	fz_noted(buf, r.noted, r.nnoted, r.fields_off, r.head_len);
+	fz_noted(buf, r.noted, r.nnoted, r.fields_off, r.head_len, true);
 	{
 		size_t k = fz_next(rng) % (size_t)rc;
 		struct http_response p;
