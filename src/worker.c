@@ -379,22 +379,35 @@ static void worker_take(struct worker *w, const struct conn_origin *o)
 		conn_stop_if_idle(c);
 }
 
-/* A retiring worker's accept on listener li ended. io_uring waits for a listening socket
- * exclusively: a connection that arrived while this worker's accept was being cancelled
- * may have woken only this worker's wait, not the successor's, and it would wait in the
- * queue until the next one arrives. So what is queued now is taken here (non-blocking
- * listeners) and handed over. */
-static void worker_drain_accepts(struct worker *w, unsigned li)
+/* A connection accepted on listener li: served here or, by a retiring worker, handed to
+ * its successor (accepted as the accept was being cancelled, or taken from the queue). */
+static void worker_arrived(struct worker *w, unsigned li, int fd)
+{
+	struct conn_origin o = { .fd = fd, .server_port = w->listen_port[li],
+				 .metrics = (int)li == w->metrics_li };
+
+	w->stats.accepted++;
+	if (w->retiring) {
+		w->handed++;
+		worker_handoff(w->successor, &o);
+		return;
+	}
+	worker_take(w, &o);
+}
+
+/* What is queued on listener li now (the listeners are non-blocking), bounded. Used when
+ * a retiring worker's accept ended: io_uring waits for a listening socket exclusively,
+ * so a connection that arrived while that accept was being cancelled may have woken only
+ * it, not the successor's, and would wait in the queue until the next one arrives. And
+ * by a stop, before the listeners stop listening. */
+static void worker_accept_queued(struct worker *w, unsigned li)
 {
 	for (unsigned n = 0; n < 4096; n++) {
 		int fd = accept4(w->listen_fd[li], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0)
-			return;   /* EAGAIN: nothing queued (other errors: the successor sees them) */
-		w->stats.accepted++;
-		w->handed++;
-		worker_handoff(w->successor, &(struct conn_origin){ .fd = fd,
-			       .server_port = w->listen_port[li], .metrics = (int)li == w->metrics_li });
+			return;   /* EAGAIN: nothing queued (other errors: the next accept sees them) */
+		worker_arrived(w, li, fd);
 	}
 }
 
@@ -403,7 +416,7 @@ static void worker_accepted(struct worker *w, unsigned li, int res, unsigned fla
 	if (!(flags & IORING_CQE_F_MORE)) {
 		w->accepts_armed--;
 		if (w->retiring && li < CFG_MAX_LISTEN + 1)
-			worker_drain_accepts(w, li);
+			worker_accept_queued(w, li);
 	}
 	if (!(flags & IORING_CQE_F_MORE) && !w->stopping && !w->retiring) {
 		if (res < 0 && res != -ECANCELED && w->now_ms - w->accept_log_ms >= 1000) {
@@ -420,18 +433,8 @@ static void worker_accepted(struct worker *w, unsigned li, int res, unsigned fla
 		else
 			worker_arm_accept(w, li);
 	}
-	if (res < 0)
-		return;
-	w->stats.accepted++;
-	if (w->retiring) {
-		/* accepted as the accept was being cancelled: the successor serves it */
-		w->handed++;
-		worker_handoff(w->successor, &(struct conn_origin){ .fd = res,
-			       .server_port = w->listen_port[li], .metrics = (int)li == w->metrics_li });
-		return;
-	}
-	worker_take(w, &(struct conn_origin){ .fd = res, .server_port = w->listen_port[li],
-					      .metrics = (int)li == w->metrics_li });
+	if (res >= 0)
+		worker_arrived(w, li, res);
 }
 
 /* Connections handed over by the retiring worker of the previous configuration. */
@@ -529,15 +532,7 @@ static void worker_refuse_listeners(struct worker *w)
 		if ((int)i == w->metrics_li)
 			continue;
 		/* what the kernel queued already is served (shutdown would reset it) */
-		for (unsigned n = 0; n < 4096; n++) {
-			int fd = accept4(w->listen_fd[i], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-			if (fd < 0)
-				break;
-			w->stats.accepted++;
-			worker_take(w, &(struct conn_origin){ .fd = fd,
-							      .server_port = w->listen_port[i] });
-		}
+		worker_accept_queued(w, i);
 		shutdown(w->listen_fd[i], SHUT_RD);
 	}
 }
