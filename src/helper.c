@@ -2015,38 +2015,61 @@ fail:
 	_exit(1);
 }
 
+/* The serving side waits for one datagram of the helper on sock until `until`
+ * (helper_now_ms()) into mh (MSG_TRUNC, descriptors close-on-exec). Its length; 0 when
+ * the helper closed the conversation or the receive failed; -ETIMEDOUT; or poll's
+ * -errno. */
+static ssize_t helper_recvmsg_until(int sock, struct msghdr *mh, uint64_t until)
+{
+	for (;;) {
+		struct pollfd p = { .fd = sock, .events = POLLIN };
+		uint64_t now = helper_now_ms();
+		ssize_t n;
+		int r;
+
+		if (now >= until)
+			return -ETIMEDOUT;
+		r = poll(&p, 1, (int)(until - now));
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (r <= 0)
+			continue;
+		n = recvmsg(sock, mh, MSG_TRUNC | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n >= 0)
+			return n;
+		if (errno != EAGAIN && errno != EINTR)
+			return 0;
+	}
+}
+
+/* One helper_msg from sock until `until`, as helper_recvmsg_until(). */
+static ssize_t helper_msg_recv_until(int sock, struct helper_msg *m, uint64_t until)
+{
+	struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	memset(m, 0, sizeof(*m));
+	return helper_recvmsg_until(sock, &mh, until);
+}
+
 /* The serving side of the set-up: the helper's first datagram on sock must be its
  * HMSG_READY, within HELPER_READY_MS. 0, or -errno with msg set. */
 static int helper_wait_ready(int sock, char *msg, size_t len)
 {
-	uint64_t deadline = helper_now_ms() + HELPER_READY_MS;
 	struct helper_msg m;
 	const char *why;
-	ssize_t n;
+	ssize_t n = helper_msg_recv_until(sock, &m, helper_now_ms() + HELPER_READY_MS);
 
-	for (;;) {
-		struct pollfd p = { .fd = sock, .events = POLLIN };
-		uint64_t now = helper_now_ms();
-		int r;
-
-		if (now >= deadline) {
-			snprintf(msg, len, "the helper did not finish its set-up within %u s",
-				 HELPER_READY_MS / 1000);
-			return -ETIMEDOUT;
-		}
-		r = poll(&p, 1, (int)(deadline - now));
-		if (r < 0 && errno != EINTR) {
-			snprintf(msg, len, "waiting for the helper: poll: %s", strerror(errno));
-			return -errno;
-		}
-		if (r <= 0)
-			continue;
-		memset(&m, 0, sizeof(m));
-		n = recv(sock, &m, sizeof(m), MSG_TRUNC | MSG_DONTWAIT);
-		if (n >= 0 || (errno != EAGAIN && errno != EINTR))
-			break;
+	if (n == -ETIMEDOUT) {
+		snprintf(msg, len, "the helper did not finish its set-up within %u s",
+			 HELPER_READY_MS / 1000);
+		return -ETIMEDOUT;
 	}
-	if (n <= 0) {
+	if (n < 0) {
+		snprintf(msg, len, "waiting for the helper: poll: %s", strerror((int)-n));
+		return (int)n;
+	}
+	if (n == 0) {
 		snprintf(msg, len, "the helper could not set up the backends' supervision and "
 			 "exited (the error log says why)");
 		return -EPERM;
@@ -2223,28 +2246,17 @@ static int helper_recv_fds(int sock, uint64_t until, struct helper_msg *m, int *
 	ssize_t n;
 
 	*nfd = 0;
-	for (;;) {
-		struct pollfd p = { .fd = sock, .events = POLLIN };
-		uint64_t now = helper_now_ms();
-		int r;
-
-		if (now >= until) {
-			snprintf(msg, len, "the helper did not answer the bind in time");
-			return -ETIMEDOUT;
-		}
-		r = poll(&p, 1, (int)(until - now));
-		if (r < 0 && errno != EINTR) {
-			snprintf(msg, len, "waiting for the helper: poll: %s", strerror(errno));
-			return -errno;
-		}
-		if (r <= 0)
-			continue;
-		memset(m, 0, sizeof(*m));
-		n = recvmsg(sock, &mh, MSG_TRUNC | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-		if (n >= 0 || (errno != EAGAIN && errno != EINTR))
-			break;
+	memset(m, 0, sizeof(*m));
+	n = helper_recvmsg_until(sock, &mh, until);
+	if (n == -ETIMEDOUT) {
+		snprintf(msg, len, "the helper did not answer the bind in time");
+		return -ETIMEDOUT;
 	}
-	if (n <= 0) {
+	if (n < 0) {
+		snprintf(msg, len, "waiting for the helper: poll: %s", strerror((int)-n));
+		return (int)n;
+	}
+	if (n == 0) {
 		snprintf(msg, len, "the helper closed its conversation");
 		return -EPIPE;
 	}
@@ -2353,4 +2365,71 @@ int helper_bind(int sock, unsigned line, const struct cfg_listen *l, unsigned k,
 out_close:
 	helper_close_fds(fds, k);
 	return ret;
+}
+
+int helper_reload_ask(int sock, const struct config *cfg, uint16_t *slot, unsigned timeout_ms,
+		      char *msg, size_t len)
+{
+	uint64_t until = helper_now_ms() + timeout_ms;
+	struct helper_msg m;
+	unsigned mapped = 0;
+	const char *why;
+
+	helper_msg_request(&m, HMSG_RELOAD, 0);
+	if (send(sock, &m, sizeof(m), MSG_NOSIGNAL) != (ssize_t)sizeof(m)) {
+		snprintf(msg, len, "asking the helper to reload: %s", strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		ssize_t n = helper_msg_recv_until(sock, &m, until);
+
+		if (n < 0) {
+			snprintf(msg, len, "the helper did not answer the reload within %u s",
+				 timeout_ms / 1000);
+			return -1;
+		}
+		if (n == 0) {
+			snprintf(msg, len, "the helper closed its conversation");
+			return -1;
+		}
+		if (helper_msg_check_reply(&m, (long)n, &why) < 0) {
+			snprintf(msg, len, "the helper's answer: %s", why);
+			return -1;
+		}
+		if (m.type == HMSG_STATE)
+			continue;
+		if (m.type == HMSG_MAPPED) {
+			const struct cfg_autostart *a;
+
+			if (m.backend >= cfg->nautostart) {
+				snprintf(msg, len, "the helper maps ProxyAutostart %u, the configuration "
+					 "has %u: it changed while it was read; reload again",
+					 m.backend, cfg->nautostart);
+				return -1;
+			}
+			a = &cfg->autostart[m.backend];
+			if (helper_autostart_digest(cfg, a) != m.backoff_ms) {
+				snprintf(msg, len, "ProxyAutostart %s (line %u) differs in the helper's "
+					 "reading: the file changed while it was read; reload again",
+					 cfg->backend[a->backend].name, a->line);
+				return -1;
+			}
+			slot[m.backend] = (uint16_t)m.starts;
+			mapped++;
+			continue;
+		}
+		/* HMSG_RELOADED */
+		if (m.state) {
+			snprintf(msg, len, "the helper refused the new ProxyAutostart lines: %s "
+				 "(its reason is in the error log)", strerror((int)m.state));
+			return -1;
+		}
+		if (m.backend != cfg->nautostart || mapped != cfg->nautostart) {
+			snprintf(msg, len, "the helper read %u ProxyAutostart lines, this process %u: "
+				 "the file changed while it was read; reload again", m.backend,
+				 cfg->nautostart);
+			return -1;
+		}
+		return 0;
+	}
 }

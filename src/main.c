@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1113,79 +1112,9 @@ static int reload_fixed(const struct startup *st, const struct config *n, char *
  * parsed must be the ones this process parsed (else the file changed in between). */
 static int reload_helper(struct startup *st, struct gen *g, char *msg, size_t len)
 {
-	struct helper_msg m;
-	unsigned mapped = 0;
-	uint64_t until;
-	struct timespec ts;
-	const char *why;
-
 	if (helper_pid <= 0 || st->helper_sock < 0)
 		return 0;
-	helper_msg_request(&m, HMSG_RELOAD, 0);
-	if (send(st->helper_sock, &m, sizeof(m), MSG_NOSIGNAL) != (ssize_t)sizeof(m)) {
-		snprintf(msg, len, "asking the helper to reload: %s", strerror(errno));
-		return -1;
-	}
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	until = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 + RELOAD_HELPER_MS;
-	for (;;) {
-		struct pollfd pfd = { .fd = st->helper_sock, .events = POLLIN };
-		uint64_t now;
-		ssize_t n;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-		if (now >= until || poll(&pfd, 1, (int)(until - now)) == 0) {
-			snprintf(msg, len, "the helper did not answer the reload within %u s",
-				 RELOAD_HELPER_MS / 1000);
-			return -1;
-		}
-		memset(&m, 0, sizeof(m));
-		n = recv(st->helper_sock, &m, sizeof(m), MSG_TRUNC);
-		if (n <= 0) {
-			snprintf(msg, len, "the helper closed its conversation");
-			return -1;
-		}
-		if (helper_msg_check_reply(&m, (long)n, &why) < 0) {
-			snprintf(msg, len, "the helper's answer: %s", why);
-			return -1;
-		}
-		if (m.type == HMSG_STATE)
-			continue;
-		if (m.type == HMSG_MAPPED) {
-			const struct cfg_autostart *a;
-
-			if (m.backend >= g->cfg.nautostart) {
-				snprintf(msg, len, "the helper maps ProxyAutostart %u, the configuration "
-					 "has %u: it changed while it was read; reload again",
-					 m.backend, g->cfg.nautostart);
-				return -1;
-			}
-			a = &g->cfg.autostart[m.backend];
-			if (helper_autostart_digest(&g->cfg, a) != m.backoff_ms) {
-				snprintf(msg, len, "ProxyAutostart %s (line %u) differs in the helper's "
-					 "reading: the file changed while it was read; reload again",
-					 g->cfg.backend[a->backend].name, a->line);
-				return -1;
-			}
-			g->as_slot[m.backend] = (uint16_t)m.starts;
-			mapped++;
-			continue;
-		}
-		/* HMSG_RELOADED */
-		if (m.state) {
-			snprintf(msg, len, "the helper refused the new ProxyAutostart lines: %s "
-				 "(its reason is in the error log)", strerror((int)m.state));
-			return -1;
-		}
-		if (m.backend != g->cfg.nautostart || mapped != g->cfg.nautostart) {
-			snprintf(msg, len, "the helper read %u ProxyAutostart lines, this process %u: "
-				 "the file changed while it was read; reload again", m.backend,
-				 g->cfg.nautostart);
-			return -1;
-		}
-		return 0;
-	}
+	return helper_reload_ask(st->helper_sock, &g->cfg, g->as_slot, RELOAD_HELPER_MS, msg, len);
 }
 
 /* At a reload, generation from stops listening on the sockets that generation to does not

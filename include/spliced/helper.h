@@ -159,4 +159,12 @@ unsigned helper_backoff_next(unsigned cur_ms, unsigned min_ms, unsigned max_ms,
  * it. Returns the helper's exit code, or -errno. */
 int helper_shutdown(pid_t pid, int sock, const struct config *cfg);
 
+/* The serving side of a reload (last conversation, sock): sends HMSG_RELOAD and reads the
+ * answer within timeout_ms, skipping HMSG_STATE. Each HMSG_MAPPED entry's digest must be
+ * helper_autostart_digest() of cfg's own entry (else the file changed between the two
+ * readings); slot[i] receives the helper's slot of cfg->autostart[i]. 0, or -1 with msg
+ * set (no answer, a refusal, a mismatch). */
+int helper_reload_ask(int sock, const struct config *cfg, uint16_t *slot, unsigned timeout_ms,
+		      char *msg, size_t len);
+
 #endif
