@@ -32,38 +32,18 @@ static void roundtrip_str(struct e2e_client *c, const char *req, struct e2e_resp
 	e2e_roundtrip(c, req, strlen(req), r, head);
 }
 
-/* Opens a client connection from 127.0.0.2 to 127.0.0.1:port. 0 or -errno. */
+/* Opens a client connection from 127.0.0.2 to 127.0.0.1:port, its reads and sends
+ * bounded by 10 s. 0 or -errno. */
 static int open_from_2(struct e2e_client *c, int port)
 {
-	struct sockaddr_in from = { .sin_family = AF_INET };
-	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	struct timeval tv = { .tv_sec = 10 };
-	int fd, err;
+	int rc = e2e_client_try_open_from(c, port, "127.0.0.2");
 
-	memset(c, 0, sizeof(*c));
-	c->fd = -1;
-	c->port = port;
-	c->timeout_ms = 10000;
-	inet_pton(AF_INET, "127.0.0.2", &from.sin_addr);
-	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (bind(fd, (struct sockaddr *)&from, sizeof(from)) < 0 ||
-	    connect(fd, (struct sockaddr *)&to, sizeof(to)) < 0) {
-		err = errno;
-		close(fd);
-		return -err;
+	if (rc == 0) {
+		c->timeout_ms = 10000;
+		setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	}
-	c->cap = 65536;
-	c->buf = malloc(c->cap);
-	if (!c->buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	c->fd = fd;
-	return 0;
+	return rc;
 }
 
 /* One request through the balancer on a new connection: 0 when it got a 200 whose

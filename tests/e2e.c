@@ -1137,7 +1137,13 @@ const char *e2e_diag(void)
 
 int e2e_client_try_open(struct e2e_client *c, int port)
 {
+	return e2e_client_try_open_from(c, port, NULL);
+}
+
+int e2e_client_try_open_from(struct e2e_client *c, int port, const char *from)
+{
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct sockaddr_in src = { .sin_family = AF_INET };
 	struct timeval tv = { .tv_sec = E2E_IO_TIMEOUT_MS / 1000 };
 	int one = 1, fd, err;
 
@@ -1150,6 +1156,12 @@ int e2e_client_try_open(struct e2e_client *c, int port)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));   /* bounds connect, send */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (from && (inet_pton(AF_INET, from, &src.sin_addr) != 1 ||
+		     bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0)) {
+		err = errno ? errno : EINVAL;
+		close(fd);
+		return -err;
+	}
 	while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		if (errno == EINTR)
 			continue;

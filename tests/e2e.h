@@ -189,6 +189,9 @@ struct e2e_response {
 
 /* Connects to 127.0.0.1:port. 0 or -errno. */
 int e2e_client_try_open(struct e2e_client *c, int port);
+/* Same, from the local IPv4 address `from` (e.g. "127.0.0.2"; NULL: the system's
+ * choice). */
+int e2e_client_try_open_from(struct e2e_client *c, int port, const char *from);
 /* Same, failing the test on error. */
 void e2e_client_open(struct e2e_client *c, int port);
 void e2e_client_close(struct e2e_client *c);
