@@ -648,26 +648,16 @@ static bool same_addr(const struct cfg_listen *a, const struct cfg_listen *b)
 	return a->addrlen == b->addrlen && memcmp(&a->addr, &b->addr, a->addrlen) == 0;
 }
 
-/* The listening sockets of the previous generation for address l (one per worker), or
- * NULL. */
-static const int *prev_listener(const struct gen *prev, unsigned w, const struct cfg_listen *l)
+/* The index of address l among prev's listeners (its Listen lines, then MetricsListen),
+ * or -1 (no prev, or not there). */
+static int prev_index(const struct gen *prev, const struct cfg_listen *l)
 {
 	for (unsigned k = 0; prev && k < prev->cfg.nlisten; k++)
 		if (same_addr(&prev->cfg.listen[k], l))
-			return &prev->lfd[w][k];
+			return (int)k;
 	if (prev && prev->cfg.metrics.addrlen && same_addr(&prev->cfg.metrics, l))
-		return &prev->lfd[w][prev->cfg.nlisten];
-	return NULL;
-}
-
-/* Whether prev's listener for address l was passed by socket activation. */
-static bool prev_activated(const struct gen *prev, const struct cfg_listen *l)
-{
-	for (unsigned k = 0; k < prev->cfg.nlisten; k++)
-		if (same_addr(&prev->cfg.listen[k], l))
-			return prev->lact[k];
-	return prev->cfg.metrics.addrlen && same_addr(&prev->cfg.metrics, l) &&
-	       prev->lact[prev->cfg.nlisten];
+		return (int)prev->cfg.nlisten;
+	return -1;
 }
 
 /* A new address at a reload that the serving user may not bind (a port below 1024): the
@@ -719,11 +709,14 @@ static int gen_listen(struct gen *g, const struct gen *prev, int helper_sock, ch
 	for (unsigned l = 0; l < nl; l++) {
 		const struct cfg_listen *a = l < cfg->nlisten ? &cfg->listen[l] : &cfg->metrics;
 		const char *what = l < cfg->nlisten ? "" : "MetricsListen: ";
-
 		unsigned li = l < cfg->nlisten ? l : SDLISTEN_METRICS;
+		int k = prev_index(prev, a);
 
-		if (prev_listener(prev, 0, a)) {
-			g->lact[l] = prev_activated(prev, a);
+		if (k >= 0) {
+			/* kept: the same sockets, every worker's */
+			for (unsigned i = 0; i < g->nw; i++)
+				g->lfd[i][l] = prev->lfd[i][k];
+			g->lact[l] = prev->lact[k];
 			continue;
 		}
 		g->lact[l] = !prev && sdlisten_fd(&activated, li) >= 0;
@@ -763,11 +756,6 @@ fail:
 		w->nall = g->nw;
 		w->gen = g->number;
 		for (unsigned l = 0; l < nl; l++) {
-			const struct cfg_listen *a = l < cfg->nlisten ? &cfg->listen[l] : &cfg->metrics;
-			const int *old = prev_listener(prev, i, a);
-
-			if (old)
-				g->lfd[i][l] = *old;
 			if (g->lfd[i][l] < 0)
 				continue; /* MetricsListen on another worker */
 			if (l == cfg->nlisten)

@@ -379,20 +379,26 @@ static void worker_take(struct worker *w, const struct conn_origin *o)
 		conn_stop_if_idle(c);
 }
 
-/* A connection accepted on listener li: served here or, by a retiring worker, handed to
- * its successor (accepted as the accept was being cancelled, or taken from the queue). */
+/* o is served here or, by a retiring worker, handed to its successor. */
+static void worker_serve_or_pass(struct worker *w, const struct conn_origin *o)
+{
+	if (w->retiring) {
+		w->handed++;
+		worker_handoff(w->successor, o);
+		return;
+	}
+	worker_take(w, o);
+}
+
+/* A connection accepted on listener li (a retiring worker's: accepted as the accept was
+ * being cancelled, or taken from the queue). */
 static void worker_arrived(struct worker *w, unsigned li, int fd)
 {
 	struct conn_origin o = { .fd = fd, .server_port = w->listen_port[li],
 				 .metrics = (int)li == w->metrics_li };
 
 	w->stats.accepted++;
-	if (w->retiring) {
-		w->handed++;
-		worker_handoff(w->successor, &o);
-		return;
-	}
-	worker_take(w, &o);
+	worker_serve_or_pass(w, &o);
 }
 
 /* What is queued on listener li now (the listeners are non-blocking), bounded. Used when
@@ -450,15 +456,10 @@ static void worker_inbox(struct worker *w, int res)
 	w->ninbox = w->inbox_cap = 0;
 	pthread_mutex_unlock(&w->inbox_lock);
 	for (unsigned i = 0; i < n; i++) {
-		if (w->retiring) {
-			w->handed++;
-			worker_handoff(w->successor, &in[i]);
-		} else if (w->stopping) {
+		if (w->stopping && !w->retiring)
 			close(in[i].fd);  /* an idle keep-alive connection: closed as at the stop */
-		} else {
-			w->adopted++;
-			worker_take(w, &in[i]);
-		}
+		else
+			worker_serve_or_pass(w, &in[i]);
 	}
 	free(in);
 	if (res >= 0 || res == -EINTR)

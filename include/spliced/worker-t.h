@@ -95,8 +95,7 @@ struct worker {
 	pthread_mutex_t inbox_lock;
 	struct conn_origin *inbox;
 	unsigned ninbox, inbox_cap;
-	uint64_t handed;           /* connections handed over / adopted (log line) */
-	uint64_t adopted;
+	uint64_t handed;           /* connections handed over (log line) */
 	bool helper_lent;          /* helper_fd went to the successor: not closed here */
 	unsigned accepts_armed;    /* multishot accepts in the ring (until their last CQE) */
 	bool helper_armed;         /* a receive on helper_fd is in the ring */
