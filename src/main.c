@@ -1107,8 +1107,8 @@ static int reload_helper(struct startup *st, struct gen *g, char *msg, size_t le
 
 /* At a reload, generation from stops listening on the sockets that generation to does not
  * use: shutdown(2), not close, so that the descriptor numbers stay valid while from's
- * workers finish (a retiring worker takes what was queued first: worker_drain_accepts());
- * new connections are refused at once. Sockets passed by socket activation are left
+ * workers finish; new connections are refused at once, and a connection the kernel had
+ * queued there that no retiring worker took yet (worker_accept_queued()) is reset. Sockets passed by socket activation are left
  * listening: they are the service manager's. (A graceful stop: worker_begin_stop().) */
 static void listeners_shut(const struct gen *from, const struct gen *to)
 {
