@@ -245,7 +245,7 @@ static void corpus_load(const char *file)
 			c = NULL;
 			if (ngroups >= MAX_GROUPS || !*arg || strlen(arg) >= sizeof(groups[0].name))
 				die(file, ln, "bad group line");
-			snprintf(groups[ngroups].name, sizeof(groups[0].name), "%s", arg);
+			memcpy(groups[ngroups].name, arg, strlen(arg) + 1);  /* length checked */
 			groups[ngroups].first = ncases;
 			ngroups++;
 			continue;
@@ -268,7 +268,7 @@ static void corpus_load(const char *file)
 			}
 			c = &cases[ncases++];
 			memset(c, 0, sizeof(*c));
-			snprintf(c->name, sizeof(c->name), "%s", arg);
+			memcpy(c->name, arg, strlen(arg) + 1);  /* length checked above */
 			c->lineno = ln;
 			c->group = ngroups - 1;
 			c->backend = -1;
