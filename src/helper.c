@@ -2286,6 +2286,26 @@ static int helper_recv_fds(int sock, uint64_t until, struct helper_msg *m, int *
 	return 0;
 }
 
+int helper_conv_drain(int sock)
+{
+	int n = 0;
+
+	for (unsigned i = 0; i < 4096; i++) {
+		struct helper_msg m;
+		int fds[HELPER_BOUND_MAX];
+		unsigned nfd;
+		char msg[160];
+		int ret = helper_recv_fds(sock, helper_now_ms() + 1, &m, fds, HELPER_BOUND_MAX,
+					  &nfd, msg, sizeof(msg));
+
+		if (ret < 0 && ret != -EPROTO)
+			break;
+		helper_close_fds(fds, nfd);
+		n++;
+	}
+	return n;
+}
+
 /* The HMSG_BOUND answers to a bind of k sockets on Listen line `line`: fds[0..k) or
  * -errno with msg set (and fds closed). STATE messages in between are skipped. */
 static int helper_bound(int sock, unsigned line, const struct cfg_listen *l, unsigned k,
