@@ -161,10 +161,22 @@ static int supervise_signal(struct supervise *sv, int sig, int *code)
 	return 0;
 }
 
+/* SIGUSR1: this process writes to the error log too. It reopens the file a moment after
+ * the serving process did, never creating it: made by root, a file the serving process
+ * could not reopen next time. */
+static void supervise_log_reopen(void)
+{
+	char why[1024];
+
+	if (log_reopen_present(why, sizeof(why)) < 0)
+		log_error("supervise", "SIGUSR1: reopening the error log: %s (the old file stays "
+			  "in use by the supervisor)", why);
+}
+
 int supervise_run(struct supervise *sv, const sigset_t *fwd, int *code)
 {
 	sigset_t set = *fwd;
-	uint64_t respawn_at = 0;
+	uint64_t respawn_at = 0, reopen_at = 0;
 	int ret;
 
 	sv->self = getpid();
@@ -190,13 +202,21 @@ int supervise_run(struct supervise *sv, const sigset_t *fwd, int *code)
 	}
 	for (;;) {
 		uint64_t now = supervise_now_ms();
-		uint64_t wait = respawn_at ? (respawn_at > now ? respawn_at - now : 0) : 1000;
+		uint64_t next = respawn_at && (!reopen_at || respawn_at < reopen_at) ? respawn_at
+										   : reopen_at;
+		uint64_t wait = next ? (next > now ? next - now : 0) : 1000;
 		struct timespec ts = { .tv_sec = (time_t)(wait / 1000),
 				       .tv_nsec = (long)(wait % 1000) * 1000000 };
 		int sig = wait ? sigtimedwait(&set, NULL, &ts) : -1, st;
 
 		if (sig > 0 && sig != SIGCHLD && supervise_signal(sv, sig, code))
 			break;
+		if (sig == SIGUSR1)
+			reopen_at = supervise_now_ms() + SUPERVISE_REOPEN_MS;
+		if (reopen_at && supervise_now_ms() >= reopen_at) {
+			reopen_at = 0;
+			supervise_log_reopen();
+		}
 		supervise_helper_check(sv);
 		if (sv->child && waitpid(sv->child, &st, WNOHANG) == sv->child &&
 		    supervise_ended(sv, st, code, &respawn_at))

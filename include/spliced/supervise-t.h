@@ -10,6 +10,7 @@
 #define SUPERVISE_CRASH_MAX 8        /* one more within the window: the supervisor gives up */
 #define SUPERVISE_BACKOFF_MIN_MS 100 /* the second crash in the window waits this long, */
 #define SUPERVISE_BACKOFF_MAX_MS 5000 /* doubling each time up to this; the first: none */
+#define SUPERVISE_REOPEN_MS 1000     /* SIGUSR1: the error log reopened this long after */
 
 /* When the last crashes happened (milliseconds, CLOCK_MONOTONIC): a ring of the most
  * recent SUPERVISE_CRASH_MAX + 1. */

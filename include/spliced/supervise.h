@@ -9,7 +9,9 @@
  * own, unchanged state: at once after the first crash within SUPERVISE_WINDOW_MS, then
  * after SUPERVISE_BACKOFF_MIN_MS doubling up to SUPERVISE_BACKOFF_MAX_MS; after more than
  * SUPERVISE_CRASH_MAX crashes within the window it gives up (the service manager then
- * decides). SIGHUP, SIGUSR1, SIGTERM and SIGINT are passed on to the serving process. */
+ * decides). SIGHUP, SIGUSR1, SIGTERM and SIGINT are passed on to the serving process;
+ * SUPERVISE_REOPEN_MS after a SIGUSR1 the supervisor reopens its own error log
+ * descriptor (log_reopen_present(): it never creates the file). */
 #ifndef SPLICED_SUPERVISE_H
 #define SPLICED_SUPERVISE_H
 
