@@ -1311,6 +1311,9 @@ static int phase_supervise(struct startup *st)
 	 * process inherits it (NotifyAccess=all). */
 	if (notify_init(m, sizeof(m)) < 0)
 		log_warn("main", "%s: readiness is not reported", m);
+	/* what only start-up needed (binding, opening, chown) is done */
+	if (privdrop_supervisor(st->msg, sizeof(st->msg)) < 0)
+		return startup_fail(st);
 	st->sv.helper = helper_pid;
 	ret = supervise_run(&st->sv, &st->signals, &code);
 	if (ret < 0) {

@@ -2,6 +2,7 @@
 #include <cap-ng.h>
 #include <errno.h>
 #include <grp.h>
+#include <stdbool.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,5 +141,39 @@ int privdrop_apply(const char *user, const char *group, int *applied, char *msg,
 	*applied = 1;
 	snprintf(msg, msglen, "running as uid %u gid %u with no capabilities", (unsigned)uid,
 		 (unsigned)gid);
+	return 0;
+}
+
+int privdrop_supervisor(char *msg, size_t msglen)
+{
+	static const unsigned keep[] = { CAP_SETUID, CAP_SETGID, CAP_SETPCAP, CAP_KILL,
+					 CAP_DAC_OVERRIDE };
+	bool held[sizeof(keep) / sizeof(keep[0])];
+
+	if (geteuid() != 0)
+		return 0;
+	capng_get_caps_process();
+	for (unsigned i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		held[i] = capng_have_capability(CAPNG_PERMITTED, keep[i]) &&
+			  capng_have_capability(CAPNG_BOUNDING_SET, keep[i]);
+	capng_clear(CAPNG_SELECT_BOTH);
+	for (unsigned i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		if (held[i] && capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED |
+					    CAPNG_BOUNDING_SET, keep[i]) < 0) {
+			snprintf(msg, msglen, "keeping capability %u failed", keep[i]);
+			return -EPERM;
+		}
+	if (capng_apply(CAPNG_SELECT_BOTH) < 0) {
+		snprintf(msg, msglen, "could not limit the supervisor's capabilities");
+		return -EPERM;
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) {
+		snprintf(msg, msglen, "clearing ambient capabilities: %s", strerror(errno));
+		return -errno;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		snprintf(msg, msglen, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+		return -errno;
+	}
 	return 0;
 }
