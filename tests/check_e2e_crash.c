@@ -196,6 +196,25 @@ static void ck_unprivileged(pid_t pid)
 	ck_assert_str_eq(status_field(pid, "CapPrm"), CAPS_NONE);
 }
 
+/* The supervisor, started as root, keeps uid 0 with at most CAP_DAC_OVERRIDE, CAP_KILL,
+ * CAP_SETGID, CAP_SETUID and CAP_SETPCAP (bits 1, 5, 6, 7, 8), bounding set included. */
+static void ck_supervisor_caps(pid_t pid)
+{
+	static const char *const sets[] = { "CapEff", "CapPrm", "CapBnd" };
+	const unsigned long long allowed = 0x1e2;
+
+	if (geteuid() != 0)
+		return;
+	ck_assert_str_eq(status_field(pid, "Uid"), "0");
+	for (unsigned i = 0; i < 3; i++) {
+		unsigned long long v = strtoull(status_field(pid, sets[i]), NULL, 16);
+
+		ck_assert_msg((v & ~allowed) == 0, "the supervisor's %s is %llx", sets[i], v);
+	}
+	ck_assert_str_eq(status_field(pid, "CapAmb"), CAPS_NONE);
+	ck_assert_str_eq(status_field(pid, "NoNewPrivs"), "1");
+}
+
 /* A directory nobody may write (the backend's -s file); *starts set. */
 static void start_file(char *starts, size_t len)
 {
@@ -235,7 +254,8 @@ static void ck_pid_file(const struct e2e_proc *sp)
 
 /* kill -9 of the serving process: a new one serves, as nobody with no capability, the
  * backend process is the same, the supervisor is the same; a connection made while no
- * serving process runs (the supervisor is held with SIGSTOP meanwhile) is served; a
+ * serving process runs (the supervisor is held with SIGSTOP meanwhile) is served; the
+ * supervisor holds only the capabilities a respawn needs; a
  * reload after the crash works and a second crash keeps the reloaded configuration; SIGTERM
  * stops everything, the backend too, with status 0. */
 START_TEST(test_crash_respawn)
@@ -257,6 +277,7 @@ START_TEST(test_crash_respawn)
 	s1 = wait_serving(&sp, 0);
 	ck_unprivileged(s1);
 	ck_pid_file(&sp);
+	ck_supervisor_caps(sp.pid);
 
 	/* the crash */
 	ck_assert_int_eq(kill(s1, SIGKILL), 0);
@@ -267,6 +288,7 @@ START_TEST(test_crash_respawn)
 	ck_unprivileged(s2);
 	ck_assert(e2e_proc_running(&sp));
 	ck_pid_file(&sp);
+	ck_supervisor_caps(sp.pid);
 	ck_assert_int_eq(backend_pid(starts, &n), b);
 	ck_assert_uint_eq(n, 1);
 	ck_assert(alive(b));
