@@ -659,14 +659,10 @@ static bool helper_caps_are(uint64_t want, bool bounds)
 
 static int helper_lock(char *msg, size_t len)
 {
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) {
-		snprintf(msg, len, "clearing ambient capabilities: %s", strerror(errno));
-		return -errno;
-	}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-		snprintf(msg, len, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
-		return -errno;
-	}
+	int ret = privdrop_lock(msg, len);
+
+	if (ret < 0)
+		return ret;
 	/* Not dumpable: a backend running as the helper's user cannot ptrace it. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	return 0;

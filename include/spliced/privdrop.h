@@ -18,6 +18,9 @@ int privdrop_ids(const char *user, const char *group, uid_t *uid, gid_t *gid, ch
 
 int privdrop_apply(const char *user, const char *group, int *applied, char *msg, size_t msglen);
 
+/* Clears the ambient capabilities and sets PR_SET_NO_NEW_PRIVS. 0 or -errno with msg set. */
+int privdrop_lock(char *msg, size_t msglen);
+
 /* The supervisor (supervise.h), when running as root: keeps uid 0 but of its capabilities
  * only what forking a serving process that runs privdrop_apply() needs (CAP_SETUID,
  * CAP_SETGID, CAP_SETPCAP), signalling that process and the helper when they run as
