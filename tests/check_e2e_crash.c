@@ -364,8 +364,9 @@ START_TEST(test_crash_loop)
 		ck_assert_int_eq(kill(s, SIGKILL), 0);
 	}
 	ck_assert_msg(e2e_proc_wait(&sp, 30000), "the supervisor still runs %s", e2e_diag());
-	ck_assert_int_eq(e2e_proc_exit_code(&sp), 1);
-	ck_assert(e2e_log_count(&sp, "crashes within 60 s, giving up") == 1);
+	ck_assert_msg(e2e_proc_exit_code(&sp) == 1 &&
+		      e2e_log_count(&sp, "crashes within 60 s, giving up") == 1, "%s",
+		      e2e_spliced_report(&sp));
 	ck_assert(e2e_log_count(&sp, "starting a new one in 100 ms (crash 2 within 60 s") == 1);
 	ck_assert(e2e_log_count(&sp, "starting a new one in 5000 ms") >= 1);
 	for (unsigned i = 0; i < 1000 && alive(b); i++)
