@@ -4,10 +4,12 @@
  * make sure no other process listens on a Listen address, bind every listener once per
  * worker (SO_REUSEPORT) or share the one a service manager passed (socket activation,
  * sdlisten.c), fork the privileged helper (started as root, or a backend has
- * ProxyAutostart: it starts backends and binds a privileged port a reload adds), leave root,
- * start the workers, then serve: SIGHUP reloads the configuration (a new generation of
- * workers takes over), SIGTERM/SIGINT stop gracefully: workers first, then the helper
- * stops the backends. */
+ * ProxyAutostart: it starts backends and binds a privileged port a reload adds), then stay
+ * as the supervisor (supervise.c) of a forked serving process, forked again if it crashes,
+ * on the same listeners and helper. The serving process leaves root, starts the workers,
+ * then serves: SIGHUP reloads the configuration (a new generation of workers takes over),
+ * SIGTERM/SIGINT stop gracefully: workers first, then the supervisor has the helper stop
+ * the backends. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -395,23 +397,6 @@ static void autostart_same_user_notice(const struct config *cfg)
 				   "user: give it its own User= to keep it out of spliced's reach",
 				   cfg->backend[a->backend].name, (unsigned)buid);
 	}
-}
-
-/* The helper should outlive the workers; if it does not, say so once (requests for a
- * stopped backend then get 503 after StartTimeout, the others are served as before). */
-static void helper_check(void)
-{
-	int st;
-
-	if (helper_pid <= 0 || waitpid(helper_pid, &st, WNOHANG) != helper_pid)
-		return;
-	if (WIFSIGNALED(st))
-		log_error("main", "the helper (pid %d) was killed by signal %d: backends are no "
-			  "longer started or supervised", (int)helper_pid, WTERMSIG(st));
-	else
-		log_error("main", "the helper (pid %d) exited with status %d: backends are no "
-			  "longer started or supervised", (int)helper_pid, WEXITSTATUS(st));
-	helper_pid = 0;
 }
 
 /* What start-up builds, phase by phase, for serve() and the shutdown. */
@@ -872,8 +857,6 @@ static int phase_drop(struct startup *st)
 	}
 	return 0;
 }
-
-
 
 /* Is fd used by a generation of st other than g? */
 static bool fd_shared(const struct startup *st, const struct gen *g, int fd, bool listener)
@@ -1419,7 +1402,6 @@ static int serve(struct startup *st)
 		struct timespec ts = { .tv_sec = 0, .tv_nsec = 200000000 };
 		int sig = sigtimedwait(&st->signals, NULL, &ts);
 
-		helper_check();
 		if (sig == SIGUSR1) {
 			char why[1024];
 			int ret = log_reopen(why, sizeof(why));
