@@ -5,8 +5,6 @@
  * next request, a connection made while no serving process runs waits in the listen queue
  * and is served, a reload and a stop work afterwards, and a crash loop ends the supervisor
  * with status 1. No timing is asserted: how long the new serving process took is printed. */
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -72,43 +70,13 @@ static bool alive(pid_t pid)
 	return s[0] && s[0] != 'Z';
 }
 
-/* The serving process: the child of sup named "spliced" (the helper is "spliced-helper"),
- * alive and not `not`; 0 when there is none. */
-static pid_t serving_pid(pid_t sup, pid_t not)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-	pid_t found = 0;
-
-	ck_assert(d != NULL);
-	while (!found && (de = readdir(d)) != NULL) {
-		pid_t pid;
-		char ppid[32];
-
-		if (!isdigit((unsigned char)de->d_name[0]))
-			continue;
-		pid = (pid_t)atoi(de->d_name);
-		if (pid == not || strcmp(status_field(pid, "Name"), "spliced") != 0)
-			continue;
-		snprintf(ppid, sizeof(ppid), "%s", status_field(pid, "PPid"));
-		if (atol(ppid) == (long)sup && alive(pid))
-			found = pid;
-	}
-	closedir(d);
-	return found;
-}
-
 /* The serving process other than `not`, waited for (bounded); fails the test if none. */
 static pid_t wait_serving(const struct e2e_proc *sp, pid_t not)
 {
-	long long deadline = mono_ms() + SETTLE_MS;
-	pid_t pid;
+	pid_t pid = e2e_serving_pid(sp->pid, not, SETTLE_MS);
 
-	while ((pid = serving_pid(sp->pid, not)) == 0) {
-		ck_assert_msg(mono_ms() < deadline, "no serving process (a child of %d other than "
-			      "%d) within %d ms %s", (int)sp->pid, (int)not, SETTLE_MS, e2e_diag());
-		e2e_sleep_ms(10);
-	}
+	ck_assert_msg(pid > 0, "no serving process (a child of %d other than %d) within %d ms %s",
+		      (int)sp->pid, (int)not, SETTLE_MS, e2e_diag());
 	return pid;
 }
 
@@ -303,7 +271,7 @@ START_TEST(test_crash_respawn)
 	ck_assert(!alive(s2));
 	ck_assert_int_eq(e2e_client_try_open(&gap, sp.port), 0);
 	ck_assert_int_eq(e2e_send_str(&gap, gap_req), 0);
-	ck_assert_int_eq(serving_pid(sp.pid, s2), 0);
+	ck_assert_int_eq(e2e_serving_pid(sp.pid, s2, 0), 0);
 	ck_assert_int_eq(kill(sp.pid, SIGCONT), 0);
 	ck_assert_msg(e2e_read_response(&gap, &r, false) == 0, "%s %s", r.err, e2e_diag());
 	ck_assert_int_eq(r.status, 200);
