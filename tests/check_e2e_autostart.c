@@ -403,33 +403,11 @@ static void ck_all_threads(pid_t pid, const struct creds *want, const char *what
 /* The child of parent named child_name, found within SETTLE_MS; fails the test if none. */
 static pid_t find_child(pid_t parent, const char *child_name)
 {
-	long long deadline = mono_ms() + SETTLE_MS;
+	pid_t found = e2e_child_pid(parent, child_name, 0, SETTLE_MS);
 
-	for (;;) {
-		DIR *d = opendir("/proc");
-		struct dirent *de;
-		pid_t found = 0;
-
-		ck_assert(d != NULL);
-		while (!found && (de = readdir(d)) != NULL) {
-			char *st, name[64], ppid[32];
-
-			if (!isdigit((unsigned char)de->d_name[0]))
-				continue;
-			st = proc_status((pid_t)atoi(de->d_name), 0);
-			if (st && status_field(st, "Name", name, sizeof(name)) &&
-			    status_field(st, "PPid", ppid, sizeof(ppid)) &&
-			    strcmp(name, child_name) == 0 && atol(ppid) == (long)parent)
-				found = (pid_t)atoi(de->d_name);
-			free(st);
-		}
-		closedir(d);
-		if (found)
-			return found;
-		ck_assert_msg(mono_ms() < deadline, "no child of spliced (pid %d) named "
-			      "\"%s\" within %d ms %s", (int)parent, child_name, SETTLE_MS, e2e_diag());
-		e2e_sleep_ms(50);
-	}
+	ck_assert_msg(found > 0, "no child of spliced (pid %d) named \"%s\" within %d ms %s",
+		      (int)parent, child_name, SETTLE_MS, e2e_diag());
+	return found;
 }
 
 /* The helper: a child of spliced (the supervisor). */

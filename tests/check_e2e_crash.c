@@ -73,7 +73,7 @@ static bool alive(pid_t pid)
 /* The serving process other than `not`, waited for (bounded); fails the test if none. */
 static pid_t wait_serving(const struct e2e_proc *sp, pid_t not)
 {
-	pid_t pid = e2e_serving_pid(sp->pid, not, SETTLE_MS);
+	pid_t pid = e2e_child_pid(sp->pid, "spliced", not, SETTLE_MS);
 
 	ck_assert_msg(pid > 0, "no serving process (a child of %d other than %d) within %d ms %s",
 		      (int)sp->pid, (int)not, SETTLE_MS, e2e_diag());
@@ -271,7 +271,7 @@ START_TEST(test_crash_respawn)
 	ck_assert(!alive(s2));
 	ck_assert_int_eq(e2e_client_try_open(&gap, sp.port), 0);
 	ck_assert_int_eq(e2e_send_str(&gap, gap_req), 0);
-	ck_assert_int_eq(e2e_serving_pid(sp.pid, s2, 0), 0);
+	ck_assert_int_eq(e2e_child_pid(sp.pid, "spliced", s2, 0), 0);
 	ck_assert_int_eq(kill(sp.pid, SIGCONT), 0);
 	ck_assert_msg(e2e_read_response(&gap, &r, false) == 0, "%s %s", r.err, e2e_diag());
 	ck_assert_int_eq(r.status, 200);

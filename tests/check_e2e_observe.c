@@ -136,7 +136,7 @@ START_TEST(test_probes)
 	e2e_backend_start(&be, NULL);
 	e2e_spliced_startf(&sp, "ProxyPass / http://127.0.0.1:%d/\n", be.port);
 	/* the probes fire in the serving process, the supervisor's child */
-	serving = e2e_serving_pid(sp.pid, 0, 10000);
+	serving = e2e_child_pid(sp.pid, "spliced", 0, 10000);
 	ck_assert_int_gt(serving, 0);
 	snprintf(script, sizeof(script),
 		 "usdt:%s:spliced:request_start /pid == %d/ { printf(\"start %%s %%s\\n\", "

@@ -542,7 +542,7 @@ static bool proc_name_ppid(pid_t pid, char *name, size_t len, long *ppid, char *
 	return true;
 }
 
-pid_t e2e_serving_pid(pid_t spliced, pid_t not, int timeout_ms)
+pid_t e2e_child_pid(pid_t parent, const char *child_name, pid_t not, int timeout_ms)
 {
 	long long deadline = now_ms() + timeout_ms;
 
@@ -559,7 +559,7 @@ pid_t e2e_serving_pid(pid_t spliced, pid_t not, int timeout_ms)
 
 			if (pid > 0 && pid != not &&
 			    proc_name_ppid(pid, name, sizeof(name), &ppid, &state) &&
-			    ppid == (long)spliced && state != 'Z' && strcmp(name, "spliced") == 0)
+			    ppid == (long)parent && state != 'Z' && strcmp(name, child_name) == 0)
 				found = pid;
 		}
 		closedir(d);
