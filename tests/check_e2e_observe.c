@@ -125,7 +125,7 @@ START_TEST(test_probes)
 	const char *bin = e2e_env_bin("SPLICED_BIN");
 	char script[1024], outpath[400], want[160];
 	char *out = NULL;
-	pid_t pid;
+	pid_t pid, serving;
 	int st, fd;
 	bool attached = false;
 
@@ -135,6 +135,9 @@ START_TEST(test_probes)
 	}
 	e2e_backend_start(&be, NULL);
 	e2e_spliced_startf(&sp, "ProxyPass / http://127.0.0.1:%d/\n", be.port);
+	/* the probes fire in the serving process, the supervisor's child */
+	serving = e2e_child_pid(sp.pid, "spliced", 0, 10000);
+	ck_assert_int_gt(serving, 0);
 	snprintf(script, sizeof(script),
 		 "usdt:%s:spliced:request_start /pid == %d/ { printf(\"start %%s %%s\\n\", "
 		 "str(arg1, arg2), str(arg3, arg4)); }\n"
@@ -143,7 +146,7 @@ START_TEST(test_probes)
 		 "usdt:%s:spliced:splice /pid == %d/ { printf(\"splice %%d %%d\\n\", arg1, arg2); }\n"
 		 "usdt:%s:spliced:request_end /pid == %d/ { printf(\"end %%d %%d %%s\\n\", arg1, "
 		 "arg3 > 100000 ? 1 : 0, str(arg5)); }\n",
-		 bin, sp.pid, bin, sp.pid, bin, sp.pid, bin, sp.pid);
+		 bin, serving, bin, serving, bin, serving, bin, serving);
 	snprintf(outpath, sizeof(outpath), "%s/bpftrace.out", sp.dir);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);

@@ -4,6 +4,7 @@
  * there is no main(). */
 #include <arpa/inet.h>
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -515,6 +516,57 @@ bool e2e_proc_wait(struct e2e_proc *p, int timeout_ms)
 bool e2e_proc_running(struct e2e_proc *p)
 {
 	return !e2e_proc_wait(p, 0);
+}
+
+/* Name, PPid and State of pid from /proc/PID/status; false when it is gone. */
+static bool proc_name_ppid(pid_t pid, char *name, size_t len, long *ppid, char *state)
+{
+	char path[64], *st, *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	st = e2e_read_file(path, NULL);
+	if (!st)
+		return false;
+	*ppid = -1;
+	*state = '?';
+	name[0] = '\0';
+	for (p = st; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		if (strncmp(p, "Name:\t", 6) == 0)
+			snprintf(name, len, "%.*s", (int)strcspn(p + 6, "\n"), p + 6);
+		else if (strncmp(p, "PPid:\t", 6) == 0)
+			*ppid = atol(p + 6);
+		else if (strncmp(p, "State:\t", 7) == 0)
+			*state = p[7];
+	}
+	free(st);
+	return true;
+}
+
+pid_t e2e_child_pid(pid_t parent, const char *child_name, pid_t not, int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+
+	for (;;) {
+		DIR *d = opendir("/proc");
+		struct dirent *de;
+		pid_t found = 0;
+
+		ck_assert(d != NULL);
+		while (!found && (de = readdir(d)) != NULL) {
+			pid_t pid = (pid_t)atoi(de->d_name);
+			char name[64], state;
+			long ppid;
+
+			if (pid > 0 && pid != not &&
+			    proc_name_ppid(pid, name, sizeof(name), &ppid, &state) &&
+			    ppid == (long)parent && state != 'Z' && strcmp(name, child_name) == 0)
+				found = pid;
+		}
+		closedir(d);
+		if (found || now_ms() >= deadline)
+			return found;
+		e2e_sleep_ms(10);
+	}
 }
 
 int e2e_proc_exit_code(const struct e2e_proc *p)

@@ -95,6 +95,10 @@ void e2e_spawn(struct e2e_proc *p, const char *const argv[], const char *out);
 
 /* Waits up to timeout_ms for p to exit and reaps it; true when it has exited. */
 bool e2e_proc_wait(struct e2e_proc *p, int timeout_ms);
+/* A live child of parent named child_name other than `not` (0: any), waited for (10 ms
+ * polls) at most timeout_ms; 0 when there is none. Under spliced's pid (its supervisor):
+ * "spliced" is the serving process, "spliced-helper" the helper. */
+pid_t e2e_child_pid(pid_t parent, const char *child_name, pid_t not, int timeout_ms);
 /* Exit code of a reaped process, 128 + signal when it died of a signal. */
 int e2e_proc_exit_code(const struct e2e_proc *p);
 /* Not reaped yet and not a zombie. */
