@@ -1,0 +1,105 @@
+/* Requests to a balancer:// pool; the contract is in include/spliced/member.h. */
+#include <stdio.h>
+#include <string.h>
+
+#include "spliced/balancer.h"
+#include "spliced/config.h"
+#include "spliced/exch.h"
+#include "spliced/http.h"
+#include "spliced/member.h"
+
+/* Bit i: member i may take a new request on this worker (not stopped or disabled, not
+ * in error: a connect failed less than its retry= ago). *wait_ms: the shortest time
+ * until a member in error is tried again (0: none is). */
+static uint32_t member_usable(const struct worker *w, const struct cfg_balancer *b,
+			      uint64_t *wait_ms)
+{
+	uint32_t usable = 0;
+
+	*wait_ms = 0;
+	for (unsigned i = 0; i < b->nmember; i++) {
+		const struct cfg_member *m = &b->member[i];
+		uint64_t until = w->pools[m->backend].error_until_ms;
+
+		if (m->status & (CFG_MEMBER_DISABLED | CFG_MEMBER_STOPPED))
+			continue;
+		if (w->now_ms < until) {
+			if (!*wait_ms || until - w->now_ms < *wait_ms)
+				*wait_ms = until - w->now_ms;
+			continue;
+		}
+		usable |= 1u << i;
+	}
+	return usable;
+}
+
+/* The member the request's session belongs to (stickysession=: the cookie, else the URL
+ * parameter, whose value ends in ".ROUTE"), or -1. */
+static int member_sticky(const struct conn *c, const struct cfg_balancer *b)
+{
+	const char *head = c->buf + c->start, *v;
+	size_t vlen, n;
+
+	if (!b->sticky_cookie[0])
+		return -1;
+	v = http_field_value(head, &c->req, "cookie", 6, &vlen);
+	if (v && bal_cookie_value(v, vlen, b->sticky_cookie, &v, &n))
+		return bal_route_member(b, v, n);
+	if (bal_param_value(head + c->req.target.off, c->req.target.len, b->sticky_param, &v, &n))
+		return bal_route_member(b, v, n);
+	return -1;
+}
+
+bool member_choose(struct conn *c, enum conn_ev *ev)
+{
+	struct worker *w = c->w;
+	const struct cfg_balancer *b = config_balancer(w->cfg, c->pass->backend);
+	unsigned bi = (unsigned)(c->pass->backend - CFG_BALANCER_BASE);
+	uint64_t wait_ms;
+	uint32_t usable = member_usable(w, b, &wait_ms);
+	int m = member_sticky(c, b);
+
+	if (m >= 0 && !(usable & (1u << m))) {
+		if (b->nofailover) {
+			c->page_hdr = (uint16_t)snprintf(c->page, sizeof(c->page),
+							 "Retry-After: %llu\r\n",
+							 (unsigned long long)(wait_ms + 999) / 1000 + !wait_ms);
+			*ev = exch_fail(c, 503, "%s: the session's member %s cannot take requests "
+					"(nofailover=On)", b->name,
+					w->cfg->backend[b->member[m].backend].name);
+			return false;
+		}
+		m = -1;
+	}
+	if (m < 0)
+		m = bal_pick(b, &w->bal[bi], usable);
+	if (m < 0) {
+		/* every member stopped, disabled or in error: the client may come back when
+		 * the first one in error is tried again */
+		c->page_hdr = (uint16_t)snprintf(c->page, sizeof(c->page), "Retry-After: %llu\r\n",
+						 wait_ms ? (unsigned long long)(wait_ms + 999) / 1000
+							 : 60ull);
+		*ev = exch_fail(c, 503, "%s: no member can take requests", b->name);
+		return false;
+	}
+	if (c->pass != &c->rwpass)
+		c->rwpass = *c->pass;
+	c->rwpass.backend = b->member[m].backend;
+	c->pass = &c->rwpass;
+	c->bal = (uint8_t)(bi + 1);
+	c->bal_member = (uint8_t)m;
+	w->bal[bi].m[m].busy++;
+	return true;
+}
+
+void member_done(struct conn *c)
+{
+	struct bal_member_state *m;
+
+	if (!c->bal)
+		return;
+	m = &c->w->bal[c->bal - 1].m[c->bal_member];
+	m->busy--;
+	m->traffic += c->bytes_in + c->bytes_out;
+	c->bal = 0;
+}

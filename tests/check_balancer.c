@@ -1,0 +1,330 @@
+/* Check suite for src/balancer.c (the member choice, sticky session values) and the
+ * balancer directives of src/config.c (<Proxy balancer://>, BalancerMember, ProxySet,
+ * ProxyPass and RewriteRule to a pool). No ring, no socket. */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "spliced/balancer.h"
+#include "spliced/config.h"
+#include "suite.h"
+
+static struct config cfg;
+static struct config_error err;
+
+static int parse(const char *text)
+{
+	config_free(&cfg);
+	config_defaults(&cfg);
+	return config_parse(&cfg, text, strlen(text), "t.conf", &err);
+}
+
+static void ck_parse_err(const char *text, unsigned line, const char *msg)
+{
+	ck_assert_int_eq(parse(text), -EINVAL);
+	ck_assert_msg(strstr(err.msg, msg), "error \"%s\" does not say \"%s\"", err.msg, msg);
+	ck_assert_uint_eq(err.line, line);
+}
+
+/* A pool of n members with these loadfactors and status flags. */
+static void pool(struct cfg_balancer *b, unsigned n, const unsigned *lf, const unsigned *st,
+		 unsigned method)
+{
+	memset(b, 0, sizeof(*b));
+	strcpy(b->name, "balancer://t");
+	b->nmember = n;
+	b->lbmethod = method;
+	for (unsigned i = 0; i < n; i++) {
+		b->member[i].backend = (int)i;
+		b->member[i].lbfactor = lf ? lf[i] : 1;
+		b->member[i].status = st ? st[i] : 0;
+	}
+}
+
+/* ---- byrequests --------------------------------------------------------------------- */
+
+START_TEST(test_byrequests_sequence)
+{
+	struct cfg_balancer b;
+	struct bal_state st = { 0 };
+	static const unsigned lf[3] = { 2, 1, 1 };
+	static const int want[8] = { 0, 1, 2, 0, 0, 1, 2, 0 };
+
+	/* httpd's arithmetic: credits (2,1,1) -> 0 chosen, gives back 4 -> (-2,1,1);
+	 * (0,2,2) -> 1; (2,-1,3) -> 2; (4,0,0) -> 0; back to (0,0,0) */
+	pool(&b, 3, lf, NULL, CFG_LB_BYREQUESTS);
+	for (unsigned i = 0; i < 8; i++)
+		ck_assert_int_eq(bal_pick(&b, &st, 0x7), want[i]);
+	for (unsigned i = 0; i < 3; i++)
+		ck_assert_int_eq(st.m[i].lbstatus, 0);
+}
+END_TEST
+
+START_TEST(test_byrequests_shares)
+{
+	struct cfg_balancer b;
+	struct bal_state st = { 0 };
+	static const unsigned lf[4] = { 1, 3, 5, 1 };
+	unsigned n[4] = { 0 };
+
+	pool(&b, 4, lf, NULL, CFG_LB_BYREQUESTS);
+	for (unsigned i = 0; i < 1000; i++)
+		n[bal_pick(&b, &st, 0xf)]++;
+	ck_assert_uint_eq(n[0], 100);
+	ck_assert_uint_eq(n[1], 300);
+	ck_assert_uint_eq(n[2], 500);
+	ck_assert_uint_eq(n[3], 100);
+}
+END_TEST
+
+/* Members left out of `usable` take nothing; the others share as if alone. */
+START_TEST(test_unusable_skipped)
+{
+	struct cfg_balancer b;
+	struct bal_state st = { 0 };
+	unsigned n[3] = { 0 };
+
+	pool(&b, 3, NULL, NULL, CFG_LB_BYREQUESTS);
+	for (unsigned i = 0; i < 100; i++)
+		n[bal_pick(&b, &st, 0x5)]++;
+	ck_assert_uint_eq(n[0], 50);
+	ck_assert_uint_eq(n[1], 0);
+	ck_assert_uint_eq(n[2], 50);
+	ck_assert_int_eq(bal_pick(&b, &st, 0), -1);
+}
+END_TEST
+
+/* A hot standby only when no other member is usable; two standbys share. */
+START_TEST(test_hot_standby)
+{
+	struct cfg_balancer b;
+	struct bal_state st = { 0 };
+	static const unsigned flags[3] = { 0, CFG_MEMBER_STANDBY, CFG_MEMBER_STANDBY };
+	unsigned n[3] = { 0 };
+
+	for (unsigned m = 0; m < 3; m++) {
+		pool(&b, 3, NULL, flags, m);
+		for (unsigned i = 0; i < 10; i++)
+			ck_assert_int_eq(bal_pick(&b, &st, 0x7), 0);
+	}
+	pool(&b, 3, NULL, flags, CFG_LB_BYREQUESTS);
+	for (unsigned i = 0; i < 10; i++)
+		n[bal_pick(&b, &st, 0x6)]++;
+	ck_assert_uint_eq(n[1], 5);
+	ck_assert_uint_eq(n[2], 5);
+}
+END_TEST
+
+/* ---- bybusyness, bytraffic ---------------------------------------------------------- */
+
+START_TEST(test_bybusyness)
+{
+	struct cfg_balancer b;
+	struct bal_state st = { 0 };
+	unsigned n[3] = { 0 };
+
+	pool(&b, 3, NULL, NULL, CFG_LB_BYBUSYNESS);
+	st.m[0].busy = 3;
+	st.m[1].busy = 1;
+	st.m[2].busy = 2;
+	ck_assert_int_eq(bal_pick(&b, &st, 0x7), 1);
+	ck_assert_int_eq(bal_pick(&b, &st, 0x5), 2);
+	/* equally busy: byrequests among them */
+	memset(&st, 0, sizeof(st));
+	st.m[0].busy = st.m[1].busy = st.m[2].busy = 4;
+	for (unsigned i = 0; i < 30; i++)
+		n[bal_pick(&b, &st, 0x7)]++;
+	ck_assert_uint_eq(n[0], 10);
+	ck_assert_uint_eq(n[1], 10);
+	ck_assert_uint_eq(n[2], 10);
+}
+END_TEST
+
+START_TEST(test_bytraffic)
+{
+	struct cfg_balancer b;
+	struct bal_state st = { 0 };
+	static const unsigned lf[3] = { 1, 4, 1 };
+
+	pool(&b, 3, lf, NULL, CFG_LB_BYTRAFFIC);
+	ck_assert_int_eq(bal_pick(&b, &st, 0x7), 0);    /* a tie: the first */
+	st.m[0].traffic = 1000;
+	st.m[1].traffic = 3000;                          /* 3000 / 4 = 750 */
+	st.m[2].traffic = 800;
+	ck_assert_int_eq(bal_pick(&b, &st, 0x7), 1);
+	ck_assert_int_eq(bal_pick(&b, &st, 0x5), 2);
+}
+END_TEST
+
+/* ---- sticky sessions ---------------------------------------------------------------- */
+
+START_TEST(test_sticky_values)
+{
+	const char *v;
+	size_t n;
+	static const char ck[] = "a=1; JSESSIONID=1A2B.node2;b=2";
+	static const char q[] = "/x;jsessionid=99.n1?x=1&jsessionid=77.node3";
+
+	ck_assert(bal_cookie_value(ck, strlen(ck), "JSESSIONID", &v, &n));
+	ck_assert_uint_eq(n, 10);
+	ck_assert(memcmp(v, "1A2B.node2", 10) == 0);
+	ck_assert(!bal_cookie_value(ck, strlen(ck), "jsessionid", &v, &n));
+	ck_assert(!bal_cookie_value("XJSESSIONID=1.a", 15, "JSESSIONID", &v, &n));
+	ck_assert(!bal_cookie_value("JSESSIONID=", 11, "JSESSIONID", &v, &n));
+	/* the whole value is never read past len */
+	ck_assert(!bal_cookie_value(ck, 5, "JSESSIONID", &v, &n));
+	ck_assert(bal_param_value(q, strlen(q), "jsessionid", &v, &n));
+	ck_assert(memcmp(v, "99.n1", n) == 0 && n == 5);
+	ck_assert(bal_param_value(q + 16, strlen(q + 16), "jsessionid", &v, &n));
+	ck_assert(memcmp(v, "77.node3", n) == 0 && n == 8);
+}
+END_TEST
+
+START_TEST(test_route_member)
+{
+	struct cfg_balancer b;
+
+	pool(&b, 3, NULL, NULL, CFG_LB_BYREQUESTS);
+	strcpy(b.member[0].route, "n1");
+	strcpy(b.member[2].route, "n12");
+	ck_assert_int_eq(bal_route_member(&b, "abc.n1", 6), 0);
+	ck_assert_int_eq(bal_route_member(&b, "abc.n12", 7), 2);
+	ck_assert_int_eq(bal_route_member(&b, "abc.n", 5), -1);
+	ck_assert_int_eq(bal_route_member(&b, "abcn1", 5), -1);
+	/* httpd takes what follows the first '.' */
+	ck_assert_int_eq(bal_route_member(&b, "a.b.n1", 6), -1);
+}
+END_TEST
+
+/* ---- configuration ------------------------------------------------------------------ */
+
+START_TEST(test_config_pool)
+{
+	const struct cfg_balancer *b;
+	const struct cfg_backend *be;
+
+	ck_assert_int_eq(parse("Listen 127.0.0.1:8080\n"
+			       "<Proxy balancer://App>\n"
+			       "    BalancerMember http://127.0.0.1:8001 loadfactor=2 max=5\n"
+			       "    BalancerMember http://127.0.0.1:8002/ retry=5 route=r2\n"
+			       "    BalancerMember unix:/run/app3.sock|http://localhost status=+H\n"
+			       "    ProxySet lbmethod=bybusyness stickysession=JSESSIONID|jsessionid\n"
+			       "</Proxy>\n"
+			       "ProxyPass /app/ balancer://app/sub/\n"
+			       "ProxyPass /plain/ http://127.0.0.1:8001/\n"), 0);
+	ck_assert_uint_eq(cfg.nbalancer, 1);
+	b = &cfg.balancer[0];
+	ck_assert_str_eq(b->name, "balancer://app");
+	ck_assert_uint_eq(b->nmember, 3);
+	ck_assert_uint_eq(b->lbmethod, CFG_LB_BYBUSYNESS);
+	ck_assert_str_eq(b->sticky_cookie, "JSESSIONID");
+	ck_assert_str_eq(b->sticky_param, "jsessionid");
+	ck_assert_uint_eq(b->member[0].lbfactor, 2);
+	ck_assert_uint_eq(b->member[1].lbfactor, 1);
+	ck_assert_str_eq(b->member[1].route, "r2");
+	ck_assert_uint_eq(b->member[2].status, CFG_MEMBER_STANDBY);
+	/* a member is a backend: a plain ProxyPass to the same URL shares it */
+	ck_assert_uint_eq(cfg.nbackend, 3);
+	ck_assert_int_eq(cfg.pass[1].backend, b->member[0].backend);
+	be = &cfg.backend[b->member[0].backend];
+	ck_assert_uint_eq(be->p.max, 5);
+	ck_assert_uint_eq(be->p.retry_s, 60);              /* httpd's default for members */
+	ck_assert_uint_eq(cfg.backend[b->member[1].backend].p.retry_s, 5);
+	ck_assert_int_eq(cfg.pass[0].backend, CFG_BALANCER_BASE);
+	ck_assert_ptr_eq(config_balancer(&cfg, cfg.pass[0].backend), b);
+	ck_assert_ptr_null(config_balancer(&cfg, cfg.pass[1].backend));
+	ck_assert_str_eq(cfg.pass[0].path, "/sub/");
+	ck_assert_str_eq(config_target_name(&cfg, cfg.pass[0].backend), "balancer://app");
+}
+END_TEST
+
+START_TEST(test_config_outside)
+{
+	ck_assert_int_eq(parse("Listen 127.0.0.1:8080\n"
+			       "ProxyPass /a/ balancer://p/ lbmethod=bytraffic nofailover=On\n"
+			       "BalancerMember balancer://p http://127.0.0.1:8001 status=+D-D+S\n"
+			       "ProxySet balancer://p stickysession=SID\n"
+			       "RewriteEngine On\n"
+			       "RewriteRule ^/b/(.*) balancer://p/$1 [P]\n"), 0);
+	ck_assert_uint_eq(cfg.balancer[0].lbmethod, CFG_LB_BYTRAFFIC);
+	ck_assert(cfg.balancer[0].nofailover);
+	ck_assert_uint_eq(cfg.balancer[0].member[0].status, CFG_MEMBER_STOPPED);
+	ck_assert_str_eq(cfg.balancer[0].sticky_cookie, "SID");
+	ck_assert_str_eq(cfg.balancer[0].sticky_param, "SID");
+	ck_assert_int_eq(cfg.rw.rule[0].backend, CFG_BALANCER_BASE);
+}
+END_TEST
+
+START_TEST(test_config_errors)
+{
+	static const char L[] = "Listen 127.0.0.1:8080\nProxyPass / balancer://a/\n";
+	char t[1024];
+
+#define BAD(body, line, msg) do { \
+		snprintf(t, sizeof(t), "%s<Proxy balancer://a>\n%s</Proxy>\n", L, body); \
+		ck_parse_err(t, line, msg); \
+	} while (0)
+	BAD("BalancerMember http://127.0.0.1:1 smax=2\n", 4, "parameter \"smax\" is not supported");
+	BAD("BalancerMember http://127.0.0.1:1 loadfactor=0\n", 4, "loadfactor");
+	BAD("BalancerMember http://127.0.0.1:1 loadfactor=101\n", 4, "loadfactor");
+	BAD("BalancerMember http://127.0.0.1:1 status=+E\n", 4, "status \"+E\"");
+	BAD("BalancerMember http://127.0.0.1:1 route=a/b\n", 4, "route \"a/b\"");
+	BAD("BalancerMember http://127.0.0.1:1/x\n", 4, "a path in a member's URL");
+	BAD("BalancerMember http://127.0.0.1:1\nBalancerMember http://127.0.0.1:1\n", 5,
+	    "already a member of balancer://a (line 4)");
+	BAD("BalancerMember balancer://b\n", 4, "balancer://b is not the balancer of this");
+	BAD("BalancerMember balancer://a balancer://b\n", 4, "a member cannot be a balancer");
+	BAD("BalancerMember http://127.0.0.1:1\nProxySet lbmethod=heartbeat\n", 5,
+	    "lbmethod \"heartbeat\" is not supported");
+	BAD("BalancerMember http://127.0.0.1:1\nProxySet growth=4\n", 5,
+	    "parameter \"growth\" is not supported");
+	BAD("BalancerMember http://127.0.0.1:1\nProxyPass /x/ http://127.0.0.1:2/\n", 5,
+	    "ProxyPass is not supported in <Proxy>");
+	BAD("BalancerMember http://127.0.0.1:1\n<Location /x>\n", 5, "not allowed in <Proxy>");
+#undef BAD
+	ck_parse_err("Listen 127.0.0.1:8080\nProxyPass / balancer://nobody/\n", 2,
+		     "balancer://nobody has no BalancerMember");
+	ck_parse_err("Listen 127.0.0.1:8080\n<Proxy http://127.0.0.1:1>\n</Proxy>\n", 2,
+		     "only balancer:// sections are supported");
+	ck_parse_err("Listen 127.0.0.1:8080\n<Proxy balancer://a>\nBalancerMember "
+		     "http://127.0.0.1:1\n", 2, "<Proxy> section is not closed");
+	ck_parse_err("Listen 127.0.0.1:8080\nBalancerMember http://127.0.0.1:1\n", 2,
+		     "the balancer comes first");
+	ck_parse_err("Listen 127.0.0.1:8080\nProxySet http://127.0.0.1:1 max=2\n", 2,
+		     "only balancer:// pools take ProxySet");
+	ck_parse_err("Listen 127.0.0.1:8080\nProxyPass / balancer://a/ max=3\n"
+		     "BalancerMember balancer://a http://127.0.0.1:1\n", 2,
+		     "max= belongs to each member");
+	ck_parse_err("Listen 127.0.0.1:8080\nProxyPass / balancer://a%b/\n", 2,
+		     "a balancer is named balancer://NAME");
+	ck_parse_err("Listen 127.0.0.1:8080\n<VirtualHost *:8080>\n<Proxy balancer://a>\n", 3,
+		     "balancers are defined in the main server");
+}
+END_TEST
+
+static Suite *balancer_suite(void)
+{
+	const struct ck_case cases[] = {
+		{ "byrequests_sequence", test_byrequests_sequence, 0 },
+		{ "byrequests_shares", test_byrequests_shares, 0 },
+		{ "unusable_skipped", test_unusable_skipped, 0 },
+		{ "hot_standby", test_hot_standby, 0 },
+		{ "bybusyness", test_bybusyness, 0 },
+		{ "bytraffic", test_bytraffic, 0 },
+		{ "sticky_values", test_sticky_values, 0 },
+		{ "route_member", test_route_member, 0 },
+		{ "config_pool", test_config_pool, 0 },
+		{ "config_outside", test_config_outside, 0 },
+		{ "config_errors", test_config_errors, 0 },
+	};
+	Suite *s = suite_create("balancer");
+
+	ck_add_cases(s, cases, CK_N(cases), 0, NULL, NULL);
+	return s;
+}
+
+int main(void)
+{
+	return ck_run_suite(balancer_suite());
+}

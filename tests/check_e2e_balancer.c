@@ -1,0 +1,405 @@
+/* End-to-end suite for balancer:// pools (<Proxy balancer://>, BalancerMember, ProxySet):
+ * the real spliced binary in front of several real tools/testbackend processes on
+ * 127.0.0.1 ports chosen at run time. Who answered is counted at the backends (their GET
+ * /stats request counts), never guessed from spliced's side.
+ *
+ * Needs SPLICED_BIN and TESTBACKEND_BIN (absolute paths; `make test` sets both). Every
+ * loop is bounded; nothing is timed: a slow member is told apart by what it was given. */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "e2e.h"
+#include "suite.h"
+
+#define NB_MAX 4
+
+/* ---- helpers ------------------------------------------------------------------------ */
+
+static void stop_spliced_ok(struct e2e_proc *sp)
+{
+	int code = e2e_spliced_stop(sp);
+
+	if (code != 0) {
+		char *rep = e2e_spliced_report(sp);
+
+		ck_abort_msg("spliced exited with %d after SIGTERM (expected 0)\n%s", code, rep);
+	}
+}
+
+#define ck_status(r, want) \
+	ck_assert_msg((r)->status == (want), "expected status %d, got %d; response head:\n%s\n%s", \
+		      (want), (r)->status, (r)->head ? (r)->head : "(none)", e2e_diag())
+
+/* Requests the backend on `port` has answered so far, this GET /stats included. */
+static unsigned long long backend_requests(int port)
+{
+	struct e2e_client c;
+	struct e2e_response r;
+	const char *p;
+	unsigned long long n;
+	static const char req[] = "GET /stats HTTP/1.1\r\nHost: b\r\n\r\n";
+
+	e2e_client_open(&c, port);
+	e2e_roundtrip(&c, req, sizeof(req) - 1, &r, false);
+	ck_assert_int_eq(r.status, 200);
+	p = strstr((const char *)r.body, "requests=");
+	ck_assert_ptr_nonnull(p);
+	n = strtoull(p + 9, NULL, 10);
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	return n;
+}
+
+/* n GETs of target over `nc` keep-alive connections, sent to all of them before any
+ * answer is read (so nc requests are in flight at once); every answer must be 200. */
+static void load(int port, const char *target, unsigned n, unsigned nc, const char *extra)
+{
+	struct e2e_client c[16];
+	char req[1024];
+	int len = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: a.example\r\n%s\r\n",
+			   target, extra ? extra : "");
+
+	ck_assert_uint_le(nc, 16);
+	for (unsigned i = 0; i < nc; i++)
+		e2e_client_open(&c[i], port);
+	for (unsigned done = 0; done < n; done += nc) {
+		unsigned k = n - done < nc ? n - done : nc;
+
+		for (unsigned i = 0; i < k; i++)
+			ck_assert_int_eq(e2e_send(&c[i], req, (size_t)len), 0);
+		for (unsigned i = 0; i < k; i++) {
+			struct e2e_response r;
+
+			ck_assert_msg(e2e_read_response(&c[i], &r, false) == 0, "request %u: %s\n%s",
+				      done + i, r.err, e2e_diag());
+			ck_status(&r, 200);
+			e2e_response_free(&r);
+		}
+	}
+	for (unsigned i = 0; i < nc; i++)
+		e2e_client_close(&c[i]);
+}
+
+/* One GET on a new connection; its status (the response kept in *out when not NULL). */
+static int get_once(int port, const char *target, const char *extra, struct e2e_response *out)
+{
+	struct e2e_client c;
+	struct e2e_response r;
+	char req[1024];
+	int len = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: a.example\r\n%s\r\n",
+			   target, extra ? extra : "");
+	int st;
+
+	e2e_client_open(&c, port);
+	e2e_roundtrip(&c, req, (size_t)len, &r, false);
+	st = r.status;
+	if (out)
+		*out = r;
+	else
+		e2e_response_free(&r);
+	e2e_client_close(&c);
+	return st;
+}
+
+/* The answers each backend gave between two counts (the second count's /stats not). */
+static void counts(const struct e2e_proc *b, unsigned nb, const unsigned long long *before,
+		   unsigned long long *got)
+{
+	for (unsigned i = 0; i < nb; i++)
+		got[i] = backend_requests(b[i].port) - before[i] - 1;
+}
+
+static void counts_start(const struct e2e_proc *b, unsigned nb, unsigned long long *before)
+{
+	for (unsigned i = 0; i < nb; i++)
+		before[i] = backend_requests(b[i].port);
+}
+
+/* "<Proxy balancer://app>" with a member per backend (member_params[i] after its URL),
+ * then `rest`. */
+static void start_pool(struct e2e_proc *sp, const struct e2e_proc *b, unsigned nb,
+		       const char *const *member_params, const char *set, const char *rest)
+{
+	char conf[4096];
+	size_t o = 0;
+
+	o += (size_t)snprintf(conf + o, sizeof(conf) - o, "<Proxy balancer://app>\n");
+	for (unsigned i = 0; i < nb; i++)
+		o += (size_t)snprintf(conf + o, sizeof(conf) - o,
+				      "    BalancerMember http://127.0.0.1:%d %s\n", b[i].port,
+				      member_params && member_params[i] ? member_params[i] : "");
+	o += (size_t)snprintf(conf + o, sizeof(conf) - o, "%s%s%s</Proxy>\n%s\n", set ? "    " : "",
+			      set ? set : "", set ? "\n" : "", rest);
+	ck_assert_uint_lt(o, sizeof(conf));
+	e2e_spliced_start(sp, conf);
+}
+
+static void ck_near(unsigned long long got, double want, double tol, const char *what)
+{
+	ck_assert_msg(got >= want * (1 - tol) && got <= want * (1 + tol),
+		      "%s: %llu requests, expected %.0f within %.0f%%", what, got, want, tol * 100);
+}
+
+/* ---- lbmethod=byrequests ------------------------------------------------------------ */
+
+/* 3,000 requests over three equal members: each gets a third, within 10 %. Two workers,
+ * each balancing its own requests. */
+START_TEST(test_byrequests_fair)
+{
+	struct e2e_proc b[3] = { 0 }, sp = { 0 };
+	unsigned long long before[3], got[3];
+
+	for (unsigned i = 0; i < 3; i++)
+		e2e_backend_start(&b[i], "");
+	start_pool(&sp, b, 3, NULL, NULL, "Workers 2\nProxyPass /app/ balancer://app/\n");
+	counts_start(b, 3, before);
+	load(sp.port, "/app/x?len=10", 3000, 8, NULL);
+	counts(b, 3, before, got);
+	for (unsigned i = 0; i < 3; i++)
+		ck_near(got[i], 1000, 0.10, "member");
+	ck_assert_uint_eq(got[0] + got[1] + got[2], 3000);
+	stop_spliced_ok(&sp);
+	for (unsigned i = 0; i < 3; i++)
+		e2e_backend_stop(&b[i]);
+}
+END_TEST
+
+/* loadfactor=2 takes twice the share of a loadfactor=1 member. */
+START_TEST(test_loadfactor)
+{
+	struct e2e_proc b[3] = { 0 }, sp = { 0 };
+	unsigned long long before[3], got[3];
+	const char *params[3] = { "loadfactor=2", "", "loadfactor=1" };
+
+	for (unsigned i = 0; i < 3; i++)
+		e2e_backend_start(&b[i], "");
+	start_pool(&sp, b, 3, params, NULL, "ProxyPass /app/ balancer://app/\n");
+	counts_start(b, 3, before);
+	load(sp.port, "/app/?len=1", 1200, 4, NULL);
+	counts(b, 3, before, got);
+	ck_near(got[0], 600, 0.10, "loadfactor=2");
+	ck_near(got[1], 300, 0.10, "loadfactor 1 (default)");
+	ck_near(got[2], 300, 0.10, "loadfactor=1");
+	stop_spliced_ok(&sp);
+	for (unsigned i = 0; i < 3; i++)
+		e2e_backend_stop(&b[i]);
+}
+END_TEST
+
+/* ---- lbmethod=bybusyness, bytraffic ------------------------------------------------- */
+
+/* A member that answers 50 ms later than the other holds its requests longer, so with 8
+ * requests in flight at a time it is given fewer. A count ordering, not a timing. */
+START_TEST(test_bybusyness_slow_member)
+{
+	struct e2e_proc b[2] = { 0 }, sp = { 0 };
+	unsigned long long before[2], got[2];
+
+	e2e_backend_start(&b[0], "");
+	e2e_backend_start(&b[1], "-D 50");
+	start_pool(&sp, b, 2, NULL, "ProxySet lbmethod=bybusyness",
+		   "ProxyPass /app/ balancer://app/\n");
+	counts_start(b, 2, before);
+	load(sp.port, "/app/?len=1", 400, 8, NULL);
+	counts(b, 2, before, got);
+	ck_assert_uint_eq(got[0] + got[1], 400);
+	ck_assert_msg(got[1] < got[0], "the slow member got %llu requests, the fast one %llu",
+		      got[1], got[0]);
+	stop_spliced_ok(&sp);
+	e2e_backend_stop(&b[0]);
+	e2e_backend_stop(&b[1]);
+}
+END_TEST
+
+/* The same pool with byrequests splits evenly whatever the speed: the ordering above
+ * comes from the method. */
+START_TEST(test_byrequests_ignores_speed)
+{
+	struct e2e_proc b[2] = { 0 }, sp = { 0 };
+	unsigned long long before[2], got[2];
+
+	e2e_backend_start(&b[0], "");
+	e2e_backend_start(&b[1], "-D 50");
+	start_pool(&sp, b, 2, NULL, NULL, "ProxyPass /app/ balancer://app/\n");
+	counts_start(b, 2, before);
+	load(sp.port, "/app/?len=1", 200, 8, NULL);
+	counts(b, 2, before, got);
+	ck_assert_uint_eq(got[0], 100);
+	ck_assert_uint_eq(got[1], 100);
+	stop_spliced_ok(&sp);
+	e2e_backend_stop(&b[0]);
+	e2e_backend_stop(&b[1]);
+}
+END_TEST
+
+/* bytraffic: after member 0 moved a large response, the next requests (small) go to
+ * the other until its bytes catch up. */
+START_TEST(test_bytraffic)
+{
+	struct e2e_proc b[2] = { 0 }, sp = { 0 };
+	unsigned long long before[2], got[2];
+
+	e2e_backend_start(&b[0], "");
+	e2e_backend_start(&b[1], "");
+	start_pool(&sp, b, 2, NULL, "ProxySet lbmethod=bytraffic",
+		   "ProxyPass /app/ balancer://app/\n");
+	counts_start(b, 2, before);
+	/* the first goes to member 0 (a tie: the first), 100 KB */
+	ck_assert_int_eq(get_once(sp.port, "/app/?len=100000", NULL, NULL), 200);
+	/* 50 requests of ~1 KB each go to member 1 */
+	load(sp.port, "/app/?len=1000", 50, 1, NULL);
+	counts(b, 2, before, got);
+	ck_assert_uint_eq(got[0], 1);
+	ck_assert_uint_eq(got[1], 50);
+	stop_spliced_ok(&sp);
+	e2e_backend_stop(&b[0]);
+	e2e_backend_stop(&b[1]);
+}
+END_TEST
+
+/* ---- status=, sticky sessions, [P] -------------------------------------------------- */
+
+/* A hot standby takes nothing while another member is usable; disabled and stopped
+ * members take nothing; when every member is stopped or disabled: 503 + Retry-After. */
+START_TEST(test_status_flags)
+{
+	struct e2e_proc b[4] = { 0 }, sp = { 0 };
+	unsigned long long before[4], got[4];
+	const char *params[4] = { "", "status=+H", "status=+D", "status=S" };
+	struct e2e_response r;
+	char conf[1024];
+
+	for (unsigned i = 0; i < 4; i++)
+		e2e_backend_start(&b[i], "");
+	snprintf(conf, sizeof(conf), "ProxyPass /app/ balancer://app/\n"
+		 "<Proxy balancer://none>\nBalancerMember http://127.0.0.1:%d status=+D\n"
+		 "</Proxy>\nProxyPass /none/ balancer://none/\n", b[0].port);
+	start_pool(&sp, b, 4, params, NULL, conf);
+	counts_start(b, 4, before);
+	load(sp.port, "/app/?len=1", 60, 2, NULL);
+	counts(b, 4, before, got);
+	ck_assert_uint_eq(got[0], 60);
+	ck_assert_uint_eq(got[1] + got[2] + got[3], 0);
+	ck_assert_int_eq(get_once(sp.port, "/none/", NULL, &r), 503);
+	ck_assert_ptr_nonnull(e2e_header(&r, "Retry-After"));
+	e2e_response_free(&r);
+	stop_spliced_ok(&sp);
+	for (unsigned i = 0; i < 4; i++)
+		e2e_backend_stop(&b[i]);
+}
+END_TEST
+
+/* stickysession=JSESSIONID|jsessionid: a cookie or URL parameter whose value ends in
+ * ".ROUTE" goes to the member with that route=, every time; without one, round robin. */
+START_TEST(test_sticky)
+{
+	struct e2e_proc b[3] = { 0 }, sp = { 0 };
+	unsigned long long before[3], got[3];
+	const char *params[3] = { "route=n1", "route=n2", "route=n3" };
+
+	for (unsigned i = 0; i < 3; i++)
+		e2e_backend_start(&b[i], "");
+	start_pool(&sp, b, 3, params, "ProxySet stickysession=JSESSIONID|jsessionid",
+		   "ProxyPass /app/ balancer://app/\n");
+	counts_start(b, 3, before);
+	load(sp.port, "/app/?len=1", 30, 3, "Cookie: a=b; JSESSIONID=1A2B.n2\r\n");
+	load(sp.port, "/app/?jsessionid=77.n3&len=1", 20, 2, NULL);
+	load(sp.port, "/app/?len=1", 30, 3, "Cookie: JSESSIONID=1A2B.nobody\r\n");
+	counts(b, 3, before, got);
+	ck_assert_uint_eq(got[0], 10);
+	ck_assert_uint_eq(got[1], 40);
+	ck_assert_uint_eq(got[2], 30);
+	stop_spliced_ok(&sp);
+	for (unsigned i = 0; i < 3; i++)
+		e2e_backend_stop(&b[i]);
+}
+END_TEST
+
+/* RewriteRule ... balancer://NAME/... [P] goes to the pool's members, and the path the
+ * rule wrote reaches them. Members outside a <Proxy> section, ProxySet outside too. */
+START_TEST(test_rewrite_p)
+{
+	struct e2e_proc b[2] = { 0 }, sp = { 0 };
+	unsigned long long before[2], got[2];
+	struct e2e_response r;
+
+	e2e_backend_start(&b[0], "");
+	e2e_backend_start(&b[1], "");
+	e2e_spliced_startf(&sp, "BalancerMember balancer://rw http://127.0.0.1:%d\n"
+			   "BalancerMember balancer://rw http://127.0.0.1:%d loadfactor=3\n"
+			   "ProxySet balancer://rw lbmethod=byrequests\n"
+			   "RewriteEngine On\n"
+			   "RewriteRule ^/old/(.*)$ balancer://rw/new/$1 [P]\n", b[0].port, b[1].port);
+	counts_start(b, 2, before);
+	ck_assert_int_eq(get_once(sp.port, "/old/thing", NULL, &r), 200);
+	ck_assert_msg(e2e_head_has_line(r.body, r.body_len, "GET /new/thing HTTP/1.1"),
+		      "the member saw:\n%s", r.body);
+	e2e_response_free(&r);
+	load(sp.port, "/old/x?len=1", 39, 3, NULL);
+	counts(b, 2, before, got);
+	ck_assert_uint_eq(got[0], 10);
+	ck_assert_uint_eq(got[1], 30);
+	stop_spliced_ok(&sp);
+	e2e_backend_stop(&b[0]);
+	e2e_backend_stop(&b[1]);
+}
+END_TEST
+
+/* What spliced does not do stops it at load, naming the parameter. */
+START_TEST(test_load_errors)
+{
+	static const struct { const char *conf, *needle; } bad[] = {
+		{ "<Proxy balancer://a>\nBalancerMember http://127.0.0.1:1 smax=3\n</Proxy>\n"
+		  "ProxyPass / balancer://a/\n", "smax" },
+		{ "<Proxy balancer://a>\nBalancerMember http://127.0.0.1:1\n"
+		  "ProxySet lbmethod=heartbeat\n</Proxy>\nProxyPass / balancer://a/\n", "heartbeat" },
+		{ "<Proxy balancer://a>\nBalancerMember http://127.0.0.1:1 status=+E\n</Proxy>\n"
+		  "ProxyPass / balancer://a/\n", "+E" },
+		{ "ProxyPass / balancer://nobody/\n", "balancer://nobody has no BalancerMember" },
+	};
+
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *conf = e2e_write_temp("bad.conf", bad[i].conf);
+		char full[2048], *out = NULL;
+		const char *argv[] = { e2e_env_bin("SPLICED_BIN"), "-t", "-c", conf, NULL };
+		int code;
+
+		snprintf(full, sizeof(full), "Listen 127.0.0.1:1\n%s", bad[i].conf);
+		conf = e2e_write_temp("bad.conf", full);
+		argv[3] = conf;
+		code = e2e_run(argv, &out);
+		ck_assert_msg(code == 1 && strstr(out, bad[i].needle),
+			      "case %u: exit %d, output:\n%s", i, code, out);
+		free(out);
+	}
+}
+END_TEST
+
+static Suite *e2e_balancer_suite(void)
+{
+	const struct ck_case cases[] = {
+		{ "byrequests_fair", test_byrequests_fair, 120 },
+		{ "loadfactor", test_loadfactor, 60 },
+		{ "bybusyness_slow_member", test_bybusyness_slow_member, 120 },
+		{ "byrequests_ignores_speed", test_byrequests_ignores_speed, 60 },
+		{ "bytraffic", test_bytraffic, 60 },
+		{ "status_flags", test_status_flags, 60 },
+		{ "sticky", test_sticky, 60 },
+		{ "rewrite_p", test_rewrite_p, 60 },
+		{ "load_errors", test_load_errors, 60 },
+	};
+	Suite *s = suite_create("e2e_balancer");
+
+	ck_add_cases(s, cases, CK_N(cases), 0, NULL, NULL);
+	return s;
+}
+
+int main(void)
+{
+	return ck_run_suite(e2e_balancer_suite());
+}
