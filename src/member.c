@@ -2,11 +2,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "spliced/log.h"
+
 #include "spliced/balancer.h"
 #include "spliced/config.h"
 #include "spliced/exch.h"
 #include "spliced/http.h"
 #include "spliced/member.h"
+#include "spliced/trace.h"
 
 /* Bit i: member i may take a new request on this worker (not stopped or disabled, not
  * in error: a connect failed less than its retry= ago). *wait_ms: the shortest time
@@ -50,6 +53,25 @@ static int member_sticky(const struct conn *c, const struct cfg_balancer *b)
 	return -1;
 }
 
+/* Every member stopped, disabled or in error: 503, and the client may come back when the
+ * first one in error is tried again (wait_ms; 0: none will be, a minute then). */
+static enum conn_ev member_unavailable(struct conn *c, const struct cfg_balancer *b,
+				       uint64_t wait_ms)
+{
+	c->page_hdr = (uint16_t)snprintf(c->page, sizeof(c->page), "Retry-After: %llu\r\n",
+					 wait_ms ? (unsigned long long)(wait_ms + 999) / 1000 : 60ull);
+	return exch_fail(c, 503, "%s: no member can take requests", b->name);
+}
+
+enum conn_ev member_none_left(struct conn *c)
+{
+	const struct cfg_balancer *b = &c->w->cfg->balancer[c->bal - 1];
+	uint64_t wait_ms;
+
+	member_usable(c->w, b, &wait_ms);
+	return member_unavailable(c, b, wait_ms);
+}
+
 bool member_choose(struct conn *c, enum conn_ev *ev)
 {
 	struct worker *w = c->w;
@@ -74,12 +96,7 @@ bool member_choose(struct conn *c, enum conn_ev *ev)
 	if (m < 0)
 		m = bal_pick(b, &w->bal[bi], usable);
 	if (m < 0) {
-		/* every member stopped, disabled or in error: the client may come back when
-		 * the first one in error is tried again */
-		c->page_hdr = (uint16_t)snprintf(c->page, sizeof(c->page), "Retry-After: %llu\r\n",
-						 wait_ms ? (unsigned long long)(wait_ms + 999) / 1000
-							 : 60ull);
-		*ev = exch_fail(c, 503, "%s: no member can take requests", b->name);
+		*ev = member_unavailable(c, b, wait_ms);
 		return false;
 	}
 	if (c->pass != &c->rwpass)
@@ -88,8 +105,76 @@ bool member_choose(struct conn *c, enum conn_ev *ev)
 	c->pass = &c->rwpass;
 	c->bal = (uint8_t)(bi + 1);
 	c->bal_member = (uint8_t)m;
+	c->bal_tried = (uint16_t)(1u << m);
 	w->bal[bi].m[m].busy++;
+	w->bal[bi].m[m].requests++;
 	return true;
+}
+
+/* c's member failed: in error on this worker for its retry= (logged once, when it goes
+ * into that state). */
+static void member_failed(struct conn *c, const char *why)
+{
+	struct worker *w = c->w;
+	const struct cfg_balancer *b = &w->cfg->balancer[c->bal - 1];
+	const struct cfg_member *cm = &b->member[c->bal_member];
+	const struct cfg_backend *be = &w->cfg->backend[cm->backend];
+	struct bal_member_state *m = &w->bal[c->bal - 1].m[c->bal_member];
+
+	m->failures++;
+	if (be->p.retry_s && w->pools[cm->backend].error_until_ms <= w->now_ms)
+		w->pools[cm->backend].error_until_ms = w->now_ms + be->p.retry_s * 1000ull;
+	if (m->in_error)
+		return;
+	m->in_error = true;
+	m->errors++;
+	TRACE_MEMBER_STATE(b->name, be->name, 0);
+	log_error("balancer", "%s: member %s in error (%s), not used for %u s (retry=)", b->name,
+		  be->name, why, be->p.retry_s);
+}
+
+bool member_failover(struct conn *c, const char *why)
+{
+	struct worker *w = c->w;
+	const struct cfg_balancer *b;
+	struct bal_state *st;
+	uint64_t wait_ms;
+	uint32_t usable;
+	int m;
+
+	if (!c->bal)
+		return false;
+	member_failed(c, why);
+	b = &w->cfg->balancer[c->bal - 1];
+	st = &w->bal[c->bal - 1];
+	usable = member_usable(w, b, &wait_ms) & ~(uint32_t)c->bal_tried;
+	m = bal_pick(b, st, usable);
+	if (m < 0)
+		return false;
+	st->m[c->bal_member].busy--;
+	c->bal_member = (uint8_t)m;
+	c->bal_tried |= (uint16_t)(1u << m);
+	c->rwpass.backend = b->member[m].backend;
+	st->m[m].busy++;
+	st->m[m].requests++;
+	return true;
+}
+
+void member_answered(struct conn *c)
+{
+	struct bal_member_state *m;
+	const struct cfg_balancer *b;
+
+	if (!c->bal)
+		return;
+	m = &c->w->bal[c->bal - 1].m[c->bal_member];
+	if (!m->in_error)
+		return;
+	m->in_error = false;
+	b = &c->w->cfg->balancer[c->bal - 1];
+	TRACE_MEMBER_STATE(b->name, c->w->cfg->backend[b->member[c->bal_member].backend].name, 1);
+	log_notice("balancer", "%s: member %s is back", b->name,
+		   c->w->cfg->backend[b->member[c->bal_member].backend].name);
 }
 
 void member_done(struct conn *c)

@@ -350,6 +350,170 @@ START_TEST(test_rewrite_p)
 }
 END_TEST
 
+/* ---- failures ----------------------------------------------------------------------- */
+
+/* load() that kills process `pid` in round `kill_round`, after that round's requests
+ * went out and before their answers are read: some are in flight on the killed member. */
+static void load_kill(int port, const char *target, unsigned n, unsigned nc,
+		      unsigned kill_round, struct e2e_proc *victim)
+{
+	struct e2e_client c[16];
+	char req[1024];
+	int len = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: a.example\r\n\r\n",
+			   target);
+	unsigned round = 0;
+
+	for (unsigned i = 0; i < nc; i++)
+		e2e_client_open(&c[i], port);
+	for (unsigned done = 0; done < n; done += nc, round++) {
+		unsigned k = n - done < nc ? n - done : nc;
+
+		for (unsigned i = 0; i < k; i++)
+			ck_assert_int_eq(e2e_send(&c[i], req, (size_t)len), 0);
+		if (round == kill_round) {
+			ck_assert_int_eq(kill(victim->pid, SIGKILL), 0);
+			ck_assert(e2e_proc_wait(victim, 10000));
+		}
+		for (unsigned i = 0; i < k; i++) {
+			struct e2e_response r;
+
+			ck_assert_msg(e2e_read_response(&c[i], &r, false) == 0, "request %u: %s\n%s",
+				      done + i, r.err, e2e_diag());
+			ck_status(&r, 200);
+			e2e_response_free(&r);
+		}
+	}
+	for (unsigned i = 0; i < nc; i++)
+		e2e_client_close(&c[i]);
+}
+
+/* A member killed under load (8 keep-alive clients, some of their GETs in flight on it):
+ * no GET fails; it is in error for retry=1 s, then, restarted on its port, it takes
+ * requests again; both changes are in the log. */
+START_TEST(test_kill_member_under_load)
+{
+	struct e2e_proc b[3] = { 0 }, sp = { 0 };
+	unsigned long long before[3], got[3];
+	const char *params[3] = { "retry=1", "retry=1", "retry=1" };
+	char args[64];
+	int port;
+
+	e2e_backend_start(&b[0], "");
+	e2e_backend_start(&b[1], "-D 20");
+	e2e_backend_start(&b[2], "");
+	port = b[1].port;
+	start_pool(&sp, b, 3, params, NULL, "ProxyPass /app/ balancer://app/\n");
+	load_kill(sp.port, "/app/?len=100", 1200, 8, 40, &b[1]);
+	ck_assert(e2e_log_wait_for(&sp, "member http://127.0.0.1:", 5000));
+	ck_assert_uint_ge(e2e_log_count(&sp, "in error"), 1);
+	/* back on its port; after retry=1 s the pool tries it again */
+	memset(&b[1], 0, sizeof(b[1]));
+	snprintf(args, sizeof(args), "-p %d", port);
+	e2e_backend_start(&b[1], args);
+	e2e_sleep_ms(1200);
+	counts_start(b, 3, before);
+	load(sp.port, "/app/?len=1", 300, 4, NULL);
+	counts(b, 3, before, got);
+	ck_assert_msg(got[1] >= 50, "the restarted member got %llu of 300 requests", got[1]);
+	ck_assert(e2e_log_wait_for(&sp, "is back", 5000));
+	stop_spliced_ok(&sp);
+	for (unsigned i = 0; i < 3; i++)
+		e2e_backend_stop(&b[i]);
+}
+END_TEST
+
+/* The hot standby takes every request once the other members are down; when it is down
+ * too: 503 with Retry-After, at once and for the requests after. */
+START_TEST(test_standby_then_503)
+{
+	struct e2e_proc b[3] = { 0 }, sp = { 0 };
+	unsigned long long before[3], got[3];
+	const char *params[3] = { "", "", "status=+H" };
+	struct e2e_response r;
+	const char *ra;
+
+	for (unsigned i = 0; i < 3; i++)
+		e2e_backend_start(&b[i], "");
+	start_pool(&sp, b, 3, params, NULL, "ProxyPass /app/ balancer://app/\n");
+	load(sp.port, "/app/?len=1", 20, 2, NULL);
+	e2e_backend_stop(&b[0]);
+	e2e_backend_stop(&b[1]);
+	before[2] = backend_requests(b[2].port);
+	load(sp.port, "/app/?len=1", 40, 4, NULL);
+	got[2] = backend_requests(b[2].port) - before[2] - 1;
+	ck_assert_uint_eq(got[2], 40);
+	e2e_backend_stop(&b[2]);
+	for (unsigned i = 0; i < 3; i++) {
+		ck_assert_int_eq(get_once(sp.port, "/app/", NULL, &r), 503);
+		ra = e2e_header(&r, "Retry-After");
+		ck_assert_msg(ra && atoi(ra) >= 1 && atoi(ra) <= 60, "Retry-After: %s",
+			      ra ? ra : "(none)");
+		e2e_response_free(&r);
+	}
+	(void)got;
+	stop_spliced_ok(&sp);
+}
+END_TEST
+
+/* A POST whose body went to a member that closes without answering is not sent to
+ * another (502); a GET is (200 from the other). */
+START_TEST(test_post_not_retried)
+{
+	struct e2e_proc b[2] = { 0 }, sp = { 0 };
+	unsigned long long before[2], got[2];
+	struct e2e_client c;
+	struct e2e_response r;
+	static const char post[] = "POST /app/?drop=1 HTTP/1.1\r\nHost: a\r\n"
+				   "Content-Length: 5\r\n\r\nhello";
+	const char *params[2] = { "", "" };
+
+	e2e_backend_start(&b[0], "");
+	e2e_backend_start(&b[1], "");
+	start_pool(&sp, b, 2, params, NULL, "ProxyPass /app/ balancer://app/\n");
+	counts_start(b, 2, before);
+	e2e_client_open(&c, sp.port);
+	e2e_roundtrip(&c, post, sizeof(post) - 1, &r, false);
+	ck_status(&r, 502);
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	counts(b, 2, before, got);
+	ck_assert_uint_eq(got[0] + got[1], 1);
+	stop_spliced_ok(&sp);
+	e2e_backend_stop(&b[0]);
+	e2e_backend_stop(&b[1]);
+}
+END_TEST
+
+/* A member whose port refuses: the request (a POST too: nothing was sent) goes to the
+ * next member; the refusing member is in error (the log says so once). */
+START_TEST(test_refused_fails_over)
+{
+	struct e2e_proc b = { 0 }, sp = { 0 };
+	struct e2e_client c;
+	struct e2e_response r;
+	static const char post[] = "POST /app/?body=echo HTTP/1.1\r\nHost: a\r\n"
+				   "Content-Length: 5\r\n\r\nhello";
+	int dead = e2e_dead_port();
+
+	e2e_backend_start(&b, "");
+	e2e_spliced_startf(&sp, "<Proxy balancer://app>\nBalancerMember http://127.0.0.1:%d\n"
+			   "BalancerMember http://127.0.0.1:%d\n</Proxy>\n"
+			   "ProxyPass /app/ balancer://app/\n", dead, b.port);
+	for (unsigned i = 0; i < 4; i++) {
+		e2e_client_open(&c, sp.port);
+		e2e_roundtrip(&c, post, sizeof(post) - 1, &r, false);
+		ck_status(&r, 200);
+		ck_assert_uint_eq(r.body_len, 5);
+		e2e_response_free(&r);
+		e2e_client_close(&c);
+	}
+	ck_assert(e2e_log_wait_for(&sp, "in error", 5000));
+	ck_assert_uint_eq(e2e_log_count(&sp, "in error"), 1);
+	stop_spliced_ok(&sp);
+	e2e_backend_stop(&b);
+}
+END_TEST
+
 /* What spliced does not do stops it at load, naming the parameter. */
 START_TEST(test_load_errors)
 {
@@ -391,6 +555,10 @@ static Suite *e2e_balancer_suite(void)
 		{ "status_flags", test_status_flags, 60 },
 		{ "sticky", test_sticky, 60 },
 		{ "rewrite_p", test_rewrite_p, 60 },
+		{ "kill_member_under_load", test_kill_member_under_load, 120 },
+		{ "standby_then_503", test_standby_then_503, 60 },
+		{ "post_not_retried", test_post_not_retried, 60 },
+		{ "refused_fails_over", test_refused_fails_over, 60 },
 		{ "load_errors", test_load_errors, 60 },
 	};
 	Suite *s = suite_create("e2e_balancer");
