@@ -107,7 +107,7 @@ bool member_choose(struct conn *c, enum conn_ev *ev)
 	c->bal_member = (uint8_t)m;
 	c->bal_tried = (uint16_t)(1u << m);
 	w->bal[bi].m[m].busy++;
-	w->bal[bi].m[m].requests++;
+	w->stats.member[b->member[m].backend][STATS_M_REQUESTS]++;
 	return true;
 }
 
@@ -121,13 +121,13 @@ static void member_failed(struct conn *c, const char *why)
 	const struct cfg_backend *be = &w->cfg->backend[cm->backend];
 	struct bal_member_state *m = &w->bal[c->bal - 1].m[c->bal_member];
 
-	m->failures++;
+	w->stats.member[cm->backend][STATS_M_FAILURES]++;
 	if (be->p.retry_s && w->pools[cm->backend].error_until_ms <= w->now_ms)
 		w->pools[cm->backend].error_until_ms = w->now_ms + be->p.retry_s * 1000ull;
 	if (m->in_error)
 		return;
 	m->in_error = true;
-	m->errors++;
+	w->stats.member[cm->backend][STATS_M_ERRORS]++;
 	TRACE_MEMBER_STATE(b->name, be->name, 0);
 	log_error("balancer", "%s: member %s in error (%s), not used for %u s (retry=)", b->name,
 		  be->name, why, be->p.retry_s);
@@ -156,7 +156,7 @@ bool member_failover(struct conn *c, const char *why)
 	c->bal_tried |= (uint16_t)(1u << m);
 	c->rwpass.backend = b->member[m].backend;
 	st->m[m].busy++;
-	st->m[m].requests++;
+	w->stats.member[b->member[m].backend][STATS_M_REQUESTS]++;
 	return true;
 }
 
@@ -172,6 +172,7 @@ void member_answered(struct conn *c)
 		return;
 	m->in_error = false;
 	b = &c->w->cfg->balancer[c->bal - 1];
+	c->w->stats.member[b->member[c->bal_member].backend][STATS_M_BACK]++;
 	TRACE_MEMBER_STATE(b->name, c->w->cfg->backend[b->member[c->bal_member].backend].name, 1);
 	log_notice("balancer", "%s: member %s is back", b->name,
 		   c->w->cfg->backend[b->member[c->bal_member].backend].name);

@@ -514,6 +514,61 @@ START_TEST(test_refused_fails_over)
 }
 END_TEST
 
+/* ---- metrics ------------------------------------------------------------------------ */
+
+static char *metrics(int mport)
+{
+	struct e2e_response r;
+	char *text;
+
+	ck_assert_int_eq(get_once(mport, "/metrics", NULL, &r), 200);
+	text = strdup((const char *)r.body);
+	e2e_response_free(&r);
+	return text;
+}
+
+static void ck_metric(const char *text, const char *line)
+{
+	ck_assert_msg(strstr(text, line), "the metrics page has no line \"%s\":\n%s", line, text);
+}
+
+/* Per member: up, requests, failures, errors (state changes), in flight; the existing
+ * per-backend lines name the members too. */
+START_TEST(test_member_metrics)
+{
+	struct e2e_proc b = { 0 }, sp = { 0 };
+	int dead = e2e_dead_port(), mport = e2e_free_port();
+	char line[256], *text;
+
+	e2e_backend_start(&b, "");
+	e2e_spliced_startf(&sp, "MetricsListen 127.0.0.1:%d\n<Proxy balancer://app>\n"
+			   "BalancerMember http://127.0.0.1:%d\n"
+			   "BalancerMember http://127.0.0.1:%d\n</Proxy>\n"
+			   "ProxyPass /app/ balancer://app/\n", mport, dead, b.port);
+	load(sp.port, "/app/?len=1", 10, 2, NULL);
+	text = metrics(mport);
+	snprintf(line, sizeof(line), "spliced_backend_up{backend=\"app\",member=\"http://127.0.0.1:%d\"} 0", dead);
+	ck_metric(text, line);
+	snprintf(line, sizeof(line), "spliced_backend_up{backend=\"app\",member=\"http://127.0.0.1:%d\"} 1", b.port);
+	ck_metric(text, line);
+	snprintf(line, sizeof(line), "spliced_backend_member_requests_total{backend=\"app\",member=\"http://127.0.0.1:%d\"} 10", b.port);
+	ck_metric(text, line);
+	snprintf(line, sizeof(line), "spliced_backend_member_requests_total{backend=\"app\",member=\"http://127.0.0.1:%d\"} 1", dead);
+	ck_metric(text, line);
+	snprintf(line, sizeof(line), "spliced_backend_member_failures_total{backend=\"app\",member=\"http://127.0.0.1:%d\"} 1", dead);
+	ck_metric(text, line);
+	snprintf(line, sizeof(line), "spliced_backend_member_errors_total{backend=\"app\",member=\"http://127.0.0.1:%d\"} 1", dead);
+	ck_metric(text, line);
+	snprintf(line, sizeof(line), "spliced_backend_member_in_flight{backend=\"app\",member=\"http://127.0.0.1:%d\"} 0", b.port);
+	ck_metric(text, line);
+	snprintf(line, sizeof(line), "spliced_backend_pool_idle{backend=\"http://127.0.0.1:%d\"}", b.port);
+	ck_metric(text, line);
+	free(text);
+	stop_spliced_ok(&sp);
+	e2e_backend_stop(&b);
+}
+END_TEST
+
 /* What spliced does not do stops it at load, naming the parameter. */
 START_TEST(test_load_errors)
 {
@@ -559,6 +614,7 @@ static Suite *e2e_balancer_suite(void)
 		{ "standby_then_503", test_standby_then_503, 60 },
 		{ "post_not_retried", test_post_not_retried, 60 },
 		{ "refused_fails_over", test_refused_fails_over, 60 },
+		{ "member_metrics", test_member_metrics, 60 },
 		{ "load_errors", test_load_errors, 60 },
 	};
 	Suite *s = suite_create("e2e_balancer");

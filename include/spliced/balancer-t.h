@@ -13,9 +13,6 @@ struct bal_member_state {
 	uint32_t busy;                 /* requests of this worker in flight on it */
 	uint64_t traffic;              /* bytes this worker moved through it, both ways */
 	bool in_error;                 /* it failed and was not seen answering since */
-	uint64_t requests;             /* requests given to it (spliced_member_requests_total) */
-	uint64_t failures;             /* connects refused, resets before a response byte */
-	uint64_t errors;               /* times it went into error state */
 };
 
 struct bal_state {
