@@ -1,6 +1,10 @@
 /* The member choice of a balancer:// pool; the contract is in include/spliced/balancer.h.
  * The arithmetic is httpd's (mod_lbmethod_byrequests, _bybusyness, _bytraffic), so a pool
  * moved from httpd shares its requests out the same way. */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -106,4 +110,122 @@ int bal_route_member(const struct cfg_balancer *b, const char *value, size_t len
 		    memcmp(b->member[i].route, dot + 1, rlen) == 0)
 			return (int)i;
 	return -1;
+}
+
+/* ---- health checks (mod_proxy_hcheck) ---------------------------------------------- */
+
+static const char *bal_skip_blank(const char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	return s;
+}
+
+/* "/RE/" at s, compiled, evaluated on every status into pass[]. */
+static int bal_hc_regex(const char *expr, const char *s, bool negate, uint8_t pass[125],
+			char *msg, size_t msglen)
+{
+	const char *end = s[0] == '/' ? strrchr(s + 1, '/') : NULL;
+	pcre2_code *re;
+	pcre2_match_data *md;
+	int err;
+	PCRE2_SIZE off;
+
+	if (!end || *bal_skip_blank(end + 1)) {
+		snprintf(msg, msglen, "expression \"%.100s\" is not supported: only one "
+			 "comparison, its regular expression written /.../", expr);
+		return -1;
+	}
+	re = pcre2_compile((PCRE2_SPTR)(s + 1), (PCRE2_SIZE)(end - s - 1), 0, &err, &off, NULL);
+	if (!re) {
+		snprintf(msg, msglen, "expression \"%.100s\": bad regular expression at offset %zu",
+			 expr, (size_t)off);
+		return -1;
+	}
+	md = pcre2_match_data_create_from_pattern(re, NULL);
+	if (!md) {
+		pcre2_code_free(re);
+		snprintf(msg, msglen, "out of memory");
+		return -1;
+	}
+	for (unsigned st = 100; st < 1000; st++) {
+		char txt[4];
+		bool m;
+
+		snprintf(txt, sizeof(txt), "%u", st);
+		m = pcre2_match(re, (PCRE2_SPTR)txt, 3, 0, 0, md, NULL) >= 0;
+		if (m != negate)
+			pass[st / 8] |= (uint8_t)(1u << (st % 8));
+	}
+	pcre2_match_data_free(md);
+	pcre2_code_free(re);
+	return 0;
+}
+
+int bal_hcexpr_compile(const char *expr, uint8_t pass[125], char *msg, size_t msglen)
+{
+	static const struct { const char *op; int lt, eq, gt; } cmp[] = {
+		{ "-eq", 0, 1, 0 }, { "-ne", 1, 0, 1 }, { "-lt", 1, 0, 0 }, { "-le", 1, 1, 0 },
+		{ "-gt", 0, 0, 1 }, { "-ge", 0, 1, 1 }, { "==", 0, 1, 0 }, { "!=", 1, 0, 1 },
+		{ "<=", 1, 1, 0 }, { ">=", 0, 1, 1 }, { "<", 1, 0, 0 }, { ">", 0, 0, 1 },
+	};
+	static const char var[] = "%{REQUEST_STATUS}";
+	const char *s = bal_skip_blank(expr);
+	char *end;
+	long n;
+
+	memset(pass, 0, 125);
+	if (strncmp(s, var, sizeof(var) - 1) != 0) {
+		snprintf(msg, msglen, "expression \"%.100s\" is not supported: only comparisons of "
+			 "%%{REQUEST_STATUS} are", expr);
+		return -1;
+	}
+	s = bal_skip_blank(s + sizeof(var) - 1);
+	if (strncmp(s, "=~", 2) == 0 || strncmp(s, "!~", 2) == 0)
+		return bal_hc_regex(expr, bal_skip_blank(s + 2), s[0] == '!', pass, msg, msglen);
+	for (unsigned i = 0; i < sizeof(cmp) / sizeof(cmp[0]); i++) {
+		size_t ol = strlen(cmp[i].op);
+
+		if (strncmp(s, cmp[i].op, ol) != 0)
+			continue;
+		s = bal_skip_blank(s + ol);
+		if (*s == '\'' && s[1] && strchr(s + 1, '\''))
+			s++;   /* '200' as well as 200 */
+		n = strtol(s, &end, 10);
+		if (end == s || (*end == '\'' ? *bal_skip_blank(end + 1) : *bal_skip_blank(end))) {
+			snprintf(msg, msglen, "expression \"%.100s\": %s needs a number", expr,
+				 cmp[i].op);
+			return -1;
+		}
+		for (long st = 100; st < 1000; st++)
+			if ((st < n && cmp[i].lt) || (st == n && cmp[i].eq) || (st > n && cmp[i].gt))
+				pass[st / 8] |= (uint8_t)(1u << (st % 8));
+		return 0;
+	}
+	snprintf(msg, msglen, "expression \"%.100s\" is not supported: the operators are =~ !~ "
+		 "-eq -ne -lt -le -gt -ge == != < <= > >=", expr);
+	return -1;
+}
+
+unsigned bal_hc_status(const char *buf, size_t len)
+{
+	unsigned st = 0;
+
+	if (len < 12 || memcmp(buf, "HTTP/1.", 7) != 0 || buf[8] != ' ')
+		return 0;
+	for (unsigned i = 9; i < 12; i++) {
+		if (buf[i] < '0' || buf[i] > '9')
+			return 0;
+		st = st * 10 + (unsigned)(buf[i] - '0');
+	}
+	return st >= 100 ? st : 0;
+}
+
+bool bal_hc_passes(const struct cfg_hcexpr *expr, unsigned status)
+{
+	if (status < 100 || status > 999)
+		return false;
+	if (!expr)
+		return status >= 200 && status < 400;
+	return expr->pass[status / 8] & (1u << (status % 8));
 }

@@ -31,6 +31,7 @@
 
 #include "spliced/accesslog.h"
 #include "spliced/authz.h"
+#include "spliced/balancer.h"
 #include "spliced/config.h"
 #include "spliced/headers.h"
 #include "spliced/remoteip.h"
@@ -872,7 +873,81 @@ static int cfg_member_status(struct cfg_ctx *ctx, const char *val, unsigned *sta
 	return 0;
 }
 
-/* A member's own parameter (loadfactor=, status=, route=): 1, 0 (not one), < 0. */
+/* mod_proxy_hcheck's parameters of a member: 1, 0 (not one), < 0. */
+static int cfg_member_hc_param(struct cfg_ctx *ctx, struct cfg_member *m, const char *key,
+			       const char *val)
+{
+	static const char *const meth[] = { "None", "TCP", "OPTIONS", "HEAD", "GET" };
+	char show[CFG_SHOW_MAX + 8];
+	uint64_t n;
+	int rc = 0;
+
+	if (strcasecmp(key, "hcmethod") == 0) {
+		for (unsigned i = 0; i < sizeof(meth) / sizeof(meth[0]); i++)
+			if (strcasecmp(val, meth[i]) == 0) {
+				m->hcmethod = i;
+				return 1;
+			}
+		return cfg_fail(ctx, "hcmethod \"%s\" is not supported (None, TCP, OPTIONS, HEAD "
+				"and GET are)", cfg_show(val, show, sizeof(show)));
+	}
+	if (strcasecmp(key, "hcuri") == 0) {
+		if (cfg_has_ctl(val, true) || strchr(val, '#'))
+			return cfg_fail(ctx, "hcuri must not contain blanks or a fragment");
+		if (val[0] != '/')
+			return cfg_fail(ctx, "hcuri \"%s\" must start with '/'",
+					cfg_show(val, show, sizeof(show)));
+		rc = cfg_copy(ctx, m->hcuri, sizeof(m->hcuri), val);
+	} else if (strcasecmp(key, "hcinterval") == 0) {
+		rc = cfg_number(ctx, val, 1, 86400, "seconds", &n);
+		m->hcinterval_ms = (unsigned)n * 1000;
+	} else if (strcasecmp(key, "hcpasses") == 0) {
+		rc = cfg_number(ctx, val, 1, 1000, "checks", &n);
+		m->hcpasses = (unsigned)n;
+	} else if (strcasecmp(key, "hcfails") == 0) {
+		rc = cfg_number(ctx, val, 1, 1000, "checks", &n);
+		m->hcfails = (unsigned)n;
+	} else if (strcasecmp(key, "hcexpr") == 0) {
+		rc = cfg_copy(ctx, m->hcexpr_name, sizeof(m->hcexpr_name), val);
+	} else {
+		return 0;
+	}
+	return rc < 0 ? rc : 1;
+}
+
+/* ProxyHCExpr NAME {EXPR}: the expression is decided at load for every status
+ * (bal_hcexpr_compile()); what it cannot decide is refused, naming it. */
+static int cfg_proxy_hcexpr(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	struct config *cfg = ctx->cfg;
+	struct cfg_hcexpr *e = &cfg->hcexpr[cfg->nhcexpr];
+	char text[1024], msg[256];
+	size_t used = 0, n;
+
+	if (cfg->nhcexpr == CFG_MAX_HCEXPR)
+		return cfg_fail(ctx, "more than %d expressions", CFG_MAX_HCEXPR);
+	for (unsigned i = 0; i < cfg->nhcexpr; i++)
+		if (strcmp(cfg->hcexpr[i].name, argv[1]) == 0)
+			return cfg_fail(ctx, "%s is already defined on line %u", argv[1],
+					cfg->hcexpr[i].line);
+	for (unsigned i = 2; i < argc; i++)
+		used += (size_t)snprintf(text + used, used < sizeof(text) ? sizeof(text) - used : 0,
+					 "%s%s", i > 2 ? " " : "", argv[i]);
+	n = strlen(text);
+	if (used >= sizeof(text) || n < 2 || text[0] != '{' || text[n - 1] != '}')
+		return cfg_fail(ctx, "the expression is written in braces: ProxyHCExpr NAME {EXPR}");
+	text[n - 1] = '\0';
+	memset(e, 0, sizeof(*e));
+	if (bal_hcexpr_compile(text + 1, e->pass, msg, sizeof(msg)) < 0)
+		return cfg_fail(ctx, "%s", msg);
+	if (cfg_copy(ctx, e->name, sizeof(e->name), argv[1]) < 0)
+		return -EINVAL;
+	e->line = ctx->err->line;
+	cfg->nhcexpr++;
+	return 0;
+}
+
+/* A member's own parameter (loadfactor=, status=, route=, hc...=): 1, 0 (not one), < 0. */
 static int cfg_member_param(struct cfg_ctx *ctx, struct cfg_member *m, const char *key,
 			    const char *val)
 {
@@ -891,6 +966,8 @@ static int cfg_member_param(struct cfg_ctx *ctx, struct cfg_member *m, const cha
 		rc = cfg_member_status(ctx, val, &m->status);
 	else if (strcasecmp(key, "route") == 0)
 		rc = cfg_lb_token(ctx, "route", val, strlen(val), m->route, sizeof(m->route));
+	else if (strncasecmp(key, "hc", 2) == 0)
+		return cfg_member_hc_param(ctx, m, key, val);
 	else
 		return 0;
 	return rc < 0 ? rc : 1;
@@ -926,7 +1003,7 @@ static int cfg_balancer_arg(struct cfg_ctx *ctx, unsigned argc, char **argv, uns
 static int cfg_balancer_member(struct cfg_ctx *ctx, unsigned argc, char **argv)
 {
 	struct config *cfg = ctx->cfg;
-	struct cfg_member m = { .lbfactor = 1, .line = ctx->err->line };
+	struct cfg_member m = { .lbfactor = 1, .line = ctx->err->line, .hcexpr = -1 };
 	struct cfg_bparams bp;
 	struct cfg_balancer *b;
 	const char *path;
@@ -2673,6 +2750,7 @@ static const struct cfg_directive cfg_directives[] = {
 	{ "ProxyPassReverseCookieDomain", 2, 2,         cfg_pass_reverse,           true },
 	{ "BalancerMember",        1, CFG_MAX_ARGS - 1, cfg_balancer_member,        false },
 	{ "ProxySet",              1, CFG_MAX_ARGS - 1, cfg_proxy_set,              false },
+	{ "ProxyHCExpr",           2, CFG_MAX_ARGS - 1, cfg_proxy_hcexpr,           false },
 	{ "ProxyAutostart",        1, CFG_MAX_ARGS - 1, cfg_proxy_autostart,        false },
 	{ "StartTimeout",          1, 1,                cfg_start_timeout,          false },
 	{ "RestartBackoff",        1, 2,                cfg_restart_backoff,        false },
@@ -3043,10 +3121,28 @@ static int cfg_balancers_finish(struct cfg_ctx *ctx)
 			return cfg_fail(ctx, "%s has no BalancerMember", b->name);
 		}
 		for (unsigned m = 0; m < b->nmember; m++) {
-			struct cfg_backend *be = &cfg->backend[b->member[m].backend];
+			struct cfg_member *cm = &cfg->balancer[i].member[m];
+			struct cfg_backend *be = &cfg->backend[cm->backend];
 
 			if (!be->p.retry_given && be->autostart < 0)
 				be->p.retry_s = 60;
+			if (!cm->hcinterval_ms)
+				cm->hcinterval_ms = 30000;
+			if (!cm->hcpasses)
+				cm->hcpasses = 1;
+			if (!cm->hcfails)
+				cm->hcfails = 1;
+			if (!cm->hcuri[0])
+				strcpy(cm->hcuri, "/");
+			for (unsigned e = 0; cm->hcexpr_name[0] && e < cfg->nhcexpr; e++)
+				if (strcmp(cfg->hcexpr[e].name, cm->hcexpr_name) == 0)
+					cm->hcexpr = (int)e;
+			if (cm->hcexpr_name[0] && cm->hcexpr < 0) {
+				ctx->err->line = cm->line;
+				ctx->directive = "BalancerMember";
+				return cfg_fail(ctx, "hcexpr=%s: no ProxyHCExpr of that name",
+						cm->hcexpr_name);
+			}
 		}
 	}
 	return 0;

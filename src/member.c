@@ -12,11 +12,13 @@
 #include "spliced/trace.h"
 
 /* Bit i: member i may take a new request on this worker (not stopped or disabled, not
- * in error: a connect failed less than its retry= ago). *wait_ms: the shortest time
- * until a member in error is tried again (0: none is). */
+ * out of rotation by its health checks, not in error: it failed less than its retry=
+ * ago). *wait_ms: the shortest time until a member in error is tried again (0: none
+ * is). */
 static uint32_t member_usable(const struct worker *w, const struct cfg_balancer *b,
 			      uint64_t *wait_ms)
 {
+	const struct bal_state *st = &w->bal[b - w->cfg->balancer];
 	uint32_t usable = 0;
 
 	*wait_ms = 0;
@@ -24,7 +26,7 @@ static uint32_t member_usable(const struct worker *w, const struct cfg_balancer 
 		const struct cfg_member *m = &b->member[i];
 		uint64_t until = w->pools[m->backend].error_until_ms;
 
-		if (m->status & (CFG_MEMBER_DISABLED | CFG_MEMBER_STOPPED))
+		if ((m->status & (CFG_MEMBER_DISABLED | CFG_MEMBER_STOPPED)) || st->m[i].hc_down)
 			continue;
 		if (w->now_ms < until) {
 			if (!*wait_ms || until - w->now_ms < *wait_ms)

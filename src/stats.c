@@ -299,6 +299,9 @@ static void stats_render_members(const struct config *cfg, const struct stats *s
 		  "any response byte" },
 		{ "spliced_backend_member_errors_total", "Times the member went into error state" },
 		{ "spliced_backend_member_back_total", "Times it answered again after that" },
+		{ "spliced_backend_member_hc_down_total", "Times its health checks took it out of "
+		  "rotation" },
+		{ "spliced_backend_member_hc_up_total", "Times its health checks brought it back" },
 	};
 	uint64_t up[CFG_MAX_BALANCERS * CFG_MAX_MEMBERS], busy[CFG_MAX_BALANCERS * CFG_MAX_MEMBERS];
 	unsigned n = 0;
@@ -318,7 +321,7 @@ static void stats_render_members(const struct config *cfg, const struct stats *s
 					if (w->cfg != cfg)
 						continue;
 					busy[n] += w->bal[p].m[m].busy;
-					if (w->bal[p].m[m].in_error)
+					if (w->bal[p].m[m].in_error || w->bal[p].m[m].hc_down)
 						up[n] = 0;
 				}
 			}

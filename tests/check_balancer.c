@@ -303,6 +303,109 @@ START_TEST(test_config_errors)
 }
 END_TEST
 
+/* ---- health checks ------------------------------------------------------------------ */
+
+static bool expr_passes(const char *expr, unsigned status)
+{
+	struct cfg_hcexpr e = { .name = "x" };
+	char msg[256];
+
+	ck_assert_msg(bal_hcexpr_compile(expr, e.pass, msg, sizeof(msg)) == 0, "%s: %s", expr, msg);
+	return bal_hc_passes(&e, status);
+}
+
+START_TEST(test_hcexpr)
+{
+	char msg[256];
+	uint8_t pass[125];
+
+	ck_assert(expr_passes("%{REQUEST_STATUS} =~ /^[23]/", 200));
+	ck_assert(expr_passes("%{REQUEST_STATUS} =~ /^[23]/", 302));
+	ck_assert(!expr_passes("%{REQUEST_STATUS} =~ /^[23]/", 404));
+	ck_assert(!expr_passes("%{REQUEST_STATUS} !~ /^5/", 503));
+	ck_assert(expr_passes("%{REQUEST_STATUS} !~ /^5/", 404));
+	ck_assert(expr_passes("%{REQUEST_STATUS} -lt 400", 399));
+	ck_assert(!expr_passes("%{REQUEST_STATUS} -lt 400", 400));
+	ck_assert(expr_passes("%{REQUEST_STATUS} == 204", 204));
+	ck_assert(!expr_passes("%{REQUEST_STATUS} == 204", 200));
+	ck_assert(expr_passes("  %{REQUEST_STATUS}>=500", 999));
+	ck_assert(expr_passes("%{REQUEST_STATUS} -ne '200'", 201));
+	ck_assert(!expr_passes("%{REQUEST_STATUS} -ne '200'", 200));
+	ck_assert_int_eq(bal_hcexpr_compile("hc('body') =~ /OK/", pass, msg, sizeof(msg)), -1);
+	ck_assert(strstr(msg, "hc('body')"));
+	ck_assert_int_eq(bal_hcexpr_compile("%{REQUEST_STATUS} =~ /^2/ && true", pass, msg,
+					    sizeof(msg)), -1);
+	ck_assert_int_eq(bal_hcexpr_compile("%{REQUEST_STATUS} =~ /(/", pass, msg, sizeof(msg)),
+			 -1);
+	ck_assert(strstr(msg, "bad regular expression"));
+	ck_assert_int_eq(bal_hcexpr_compile("%{REQUEST_STATUS} -lt x", pass, msg, sizeof(msg)), -1);
+	ck_assert_int_eq(bal_hcexpr_compile("%{REQUEST_STATUS} in {'200'}", pass, msg,
+					    sizeof(msg)), -1);
+	/* without an expression: 2xx and 3xx pass, as httpd */
+	ck_assert(bal_hc_passes(NULL, 200) && bal_hc_passes(NULL, 399));
+	ck_assert(!bal_hc_passes(NULL, 199) && !bal_hc_passes(NULL, 400) && !bal_hc_passes(NULL, 0));
+}
+END_TEST
+
+START_TEST(test_hc_status)
+{
+	ck_assert_uint_eq(bal_hc_status("HTTP/1.1 200 OK\r\n", 17), 200);
+	ck_assert_uint_eq(bal_hc_status("HTTP/1.0 503", 12), 503);
+	ck_assert_uint_eq(bal_hc_status("HTTP/1.0 50", 11), 0);
+	ck_assert_uint_eq(bal_hc_status("HTTP/2.0 200 OK", 15), 0);
+	ck_assert_uint_eq(bal_hc_status("HTTP/1.1 2x0 OK", 15), 0);
+	ck_assert_uint_eq(bal_hc_status("HTTP/1.1 099 OK", 15), 0);
+}
+END_TEST
+
+START_TEST(test_config_hc)
+{
+	const struct cfg_member *m;
+
+	ck_assert_int_eq(parse("Listen 127.0.0.1:8080\n"
+			       "ProxyHCExpr ok {%{REQUEST_STATUS} =~ /^[23]/}\n"
+			       "<Proxy balancer://a>\n"
+			       "BalancerMember http://127.0.0.1:1 hcmethod=GET hcuri=/health "
+			       "hcinterval=5 hcpasses=3 hcfails=2 hcexpr=ok\n"
+			       "BalancerMember http://127.0.0.1:2 hcmethod=tcp\n"
+			       "BalancerMember http://127.0.0.1:3\n"
+			       "</Proxy>\nProxyPass / balancer://a/\n"), 0);
+	m = &cfg.balancer[0].member[0];
+	ck_assert_uint_eq(m->hcmethod, CFG_HC_GET);
+	ck_assert_str_eq(m->hcuri, "/health");
+	ck_assert_uint_eq(m->hcinterval_ms, 5000);
+	ck_assert_uint_eq(m->hcpasses, 3);
+	ck_assert_uint_eq(m->hcfails, 2);
+	ck_assert_int_eq(m->hcexpr, 0);
+	m = &cfg.balancer[0].member[1];
+	ck_assert_uint_eq(m->hcmethod, CFG_HC_TCP);
+	ck_assert_uint_eq(m->hcinterval_ms, 30000);         /* httpd's defaults */
+	ck_assert_uint_eq(m->hcpasses, 1);
+	ck_assert_uint_eq(m->hcfails, 1);
+	ck_assert_str_eq(m->hcuri, "/");
+	ck_assert_int_eq(m->hcexpr, -1);
+	ck_assert_uint_eq(cfg.balancer[0].member[2].hcmethod, CFG_HC_NONE);
+	ck_parse_err("Listen 127.0.0.1:8080\n<Proxy balancer://a>\n"
+		     "BalancerMember http://127.0.0.1:1 hcmethod=GET hcexpr=nope\n</Proxy>\n"
+		     "ProxyPass / balancer://a/\n", 3, "hcexpr=nope: no ProxyHCExpr of that name");
+	ck_parse_err("Listen 127.0.0.1:8080\n<Proxy balancer://a>\n"
+		     "BalancerMember http://127.0.0.1:1 hcmethod=OPTIONS11\n</Proxy>\n", 3,
+		     "hcmethod \"OPTIONS11\" is not supported");
+	ck_parse_err("Listen 127.0.0.1:8080\n<Proxy balancer://a>\n"
+		     "BalancerMember http://127.0.0.1:1 hctemplate=t\n</Proxy>\n", 3,
+		     "parameter \"hctemplate\" is not supported");
+	ck_parse_err("Listen 127.0.0.1:8080\n<Proxy balancer://a>\n"
+		     "BalancerMember http://127.0.0.1:1 hcuri=health\n</Proxy>\n", 3,
+		     "must start with '/'");
+	ck_parse_err("Listen 127.0.0.1:8080\nProxyHCExpr x %{REQUEST_STATUS} == 200\n", 2,
+		     "written in braces");
+	ck_parse_err("Listen 127.0.0.1:8080\nProxyHCExpr x {%{REQUEST_STATUS} == 200}\n"
+		     "ProxyHCExpr x {%{REQUEST_STATUS} == 201}\n", 3, "already defined on line 2");
+	ck_parse_err("Listen 127.0.0.1:8080\nProxyHCTemplate t hcmethod=GET\n", 2,
+		     "unknown directive \"ProxyHCTemplate\"");
+}
+END_TEST
+
 static Suite *balancer_suite(void)
 {
 	const struct ck_case cases[] = {
@@ -317,6 +420,9 @@ static Suite *balancer_suite(void)
 		{ "config_pool", test_config_pool, 0 },
 		{ "config_outside", test_config_outside, 0 },
 		{ "config_errors", test_config_errors, 0 },
+		{ "hcexpr", test_hcexpr, 0 },
+		{ "hc_status", test_hc_status, 0 },
+		{ "config_hc", test_config_hc, 0 },
 	};
 	Suite *s = suite_create("balancer");
 

@@ -569,6 +569,86 @@ START_TEST(test_member_metrics)
 }
 END_TEST
 
+/* ---- health checks ------------------------------------------------------------------ */
+
+/* With hcmethod=GET (every second), a member killed under load leaves rotation by its
+ * failed check, no GET failing meanwhile; restarted on its port it is back after hcpasses
+ * passes, long before its retry= (60 s) would have let it. */
+START_TEST(test_hc_kill_and_back)
+{
+	struct e2e_proc b[3] = { 0 }, sp = { 0 };
+	unsigned long long before[3], got[3];
+	const char *hc = "hcmethod=GET hcuri=/health?len=2 hcinterval=1 hcpasses=2";
+	const char *params[3] = { hc, hc, hc };
+	char args[64];
+	int port;
+
+	for (unsigned i = 0; i < 3; i++)
+		e2e_backend_start(&b[i], i == 1 ? "-D 20" : "");
+	port = b[1].port;
+	start_pool(&sp, b, 3, params, NULL, "ProxyPass /app/ balancer://app/\n");
+	load_kill(sp.port, "/app/?len=100", 800, 8, 30, &b[1]);
+	ck_assert_msg(e2e_log_wait_for(&sp, "out of rotation", 5000), "%s", e2e_diag());
+	memset(&b[1], 0, sizeof(b[1]));
+	snprintf(args, sizeof(args), "-p %d", port);
+	e2e_backend_start(&b[1], args);
+	ck_assert_msg(e2e_log_wait_for(&sp, "back in rotation", 10000), "%s", e2e_diag());
+	counts_start(b, 3, before);
+	load(sp.port, "/app/?len=1", 300, 4, NULL);
+	counts(b, 3, before, got);
+	ck_assert_msg(got[1] >= 50, "the restarted member got %llu of 300 requests", got[1]);
+	stop_spliced_ok(&sp);
+	for (unsigned i = 0; i < 3; i++)
+		e2e_backend_stop(&b[i]);
+}
+END_TEST
+
+/* hcmethod=TCP finds a port that refuses before any request does: the requests never go
+ * there. hcexpr: a member whose check answers 404 fails {%{REQUEST_STATUS} =~ /^[23]/}. */
+START_TEST(test_hc_tcp_and_expr)
+{
+	struct e2e_proc b[2] = { 0 }, sp = { 0 };
+	int dead = e2e_dead_port(), mport = e2e_free_port();
+	unsigned long long before[2], got[2];
+	char line[256], *text;
+
+	e2e_backend_start(&b[0], "");
+	e2e_backend_start(&b[1], "");
+	e2e_spliced_startf(&sp, "MetricsListen 127.0.0.1:%d\n"
+			   "ProxyHCExpr ok {%%{REQUEST_STATUS} =~ /^[23]/}\n"
+			   "<Proxy balancer://app>\n"
+			   "BalancerMember http://127.0.0.1:%d hcmethod=TCP hcinterval=1\n"
+			   "BalancerMember http://127.0.0.1:%d hcmethod=HEAD hcuri=/?status=404 "
+			   "hcexpr=ok hcinterval=1\n"
+			   "BalancerMember http://127.0.0.1:%d hcmethod=GET hcuri=/?status=204 "
+			   "hcexpr=ok hcinterval=1\n"
+			   "</Proxy>\nProxyPass /app/ balancer://app/\n", mport, dead, b[0].port,
+			   b[1].port);
+	ck_assert_msg(e2e_log_wait_for(&sp, "Connection refused): out of rotation", 5000), "%s",
+		      e2e_diag());
+	ck_assert_msg(e2e_log_wait_for(&sp, "(status 404): out of rotation", 5000), "%s",
+		      e2e_diag());
+	counts_start(b, 2, before);
+	load(sp.port, "/app/?len=1", 30, 3, NULL);
+	counts(b, 2, before, got);
+	/* b[1] took them all (b[0] answered only its checks: the metrics below) */
+	ck_assert_uint_ge(got[1], 30);
+	text = metrics(mport);
+	snprintf(line, sizeof(line), "spliced_backend_member_requests_total{backend=\"app\",member=\"http://127.0.0.1:%d\"} 0", dead);
+	ck_metric(text, line);
+	snprintf(line, sizeof(line), "spliced_backend_member_requests_total{backend=\"app\",member=\"http://127.0.0.1:%d\"} 0", b[0].port);
+	ck_metric(text, line);
+	snprintf(line, sizeof(line), "spliced_backend_up{backend=\"app\",member=\"http://127.0.0.1:%d\"} 0", b[0].port);
+	ck_metric(text, line);
+	snprintf(line, sizeof(line), "spliced_backend_member_hc_down_total{backend=\"app\",member=\"http://127.0.0.1:%d\"} 1", dead);
+	ck_metric(text, line);
+	free(text);
+	stop_spliced_ok(&sp);
+	e2e_backend_stop(&b[0]);
+	e2e_backend_stop(&b[1]);
+}
+END_TEST
+
 /* What spliced does not do stops it at load, naming the parameter. */
 START_TEST(test_load_errors)
 {
@@ -580,6 +660,10 @@ START_TEST(test_load_errors)
 		{ "<Proxy balancer://a>\nBalancerMember http://127.0.0.1:1 status=+E\n</Proxy>\n"
 		  "ProxyPass / balancer://a/\n", "+E" },
 		{ "ProxyPass / balancer://nobody/\n", "balancer://nobody has no BalancerMember" },
+		{ "ProxyHCExpr x {%{REQUEST_STATUS} =~ /^2/ && -n %{HTTP_HOST}}\n", "/^2/ &&" },
+		{ "ProxyHCExpr x {hc('body') =~ /OK/}\n", "hc('body')" },
+		{ "<Proxy balancer://a>\nBalancerMember http://127.0.0.1:1 hcmethod=CPING\n"
+		  "</Proxy>\nProxyPass / balancer://a/\n", "CPING" },
 	};
 
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -615,6 +699,8 @@ static Suite *e2e_balancer_suite(void)
 		{ "post_not_retried", test_post_not_retried, 60 },
 		{ "refused_fails_over", test_refused_fails_over, 60 },
 		{ "member_metrics", test_member_metrics, 60 },
+		{ "hc_kill_and_back", test_hc_kill_and_back, 120 },
+		{ "hc_tcp_and_expr", test_hc_tcp_and_expr, 60 },
 		{ "load_errors", test_load_errors, 60 },
 	};
 	Suite *s = suite_create("e2e_balancer");

@@ -13,6 +13,7 @@ struct bal_member_state {
 	uint32_t busy;                 /* requests of this worker in flight on it */
 	uint64_t traffic;              /* bytes this worker moved through it, both ways */
 	bool in_error;                 /* it failed and was not seen answering since */
+	bool hc_down;                  /* its health checks took it out of rotation */
 };
 
 struct bal_state {

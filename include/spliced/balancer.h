@@ -32,4 +32,19 @@ bool bal_param_value(const char *q, size_t len, const char *name, const char **o
  * "1A2B3C.node1" goes to route=node1), or -1 (no '.', no member with that route). */
 int bal_route_member(const struct cfg_balancer *b, const char *value, size_t len);
 
+/* ProxyHCExpr's expression (the text between the braces): "%{REQUEST_STATUS} OP ARG"
+ * with OP =~ or !~ and ARG a /regular expression/ (PCRE2), or OP one of -eq -ne -lt -le
+ * -gt -ge == != < <= > >= and ARG a number. It is decided now for every status 100..999:
+ * bit s of pass[] set when status s passes. Returns 0, or -1 with msg set (anything else
+ * is refused, naming it). */
+int bal_hcexpr_compile(const char *expr, uint8_t pass[125], char *msg, size_t msglen);
+
+/* The status of a response's first bytes buf[0..len) ("HTTP/1.x NNN ..."): 100..999, 0
+ * when they are not a status line (yet). */
+unsigned bal_hc_status(const char *buf, size_t len);
+
+/* Whether a check with status `status` passes: expr's bit, or 2xx/3xx without expr
+ * (httpd's rule). */
+bool bal_hc_passes(const struct cfg_hcexpr *expr, unsigned status);
+
 #endif

@@ -130,6 +130,25 @@ enum cfg_lbmethod {
 #define CFG_MEMBER_DISABLED 0x2    /* +D: takes no new requests (sticky ones neither) */
 #define CFG_MEMBER_STOPPED  0x4    /* +S: takes no requests at all */
 
+enum cfg_hcmethod {
+	CFG_HC_NONE = 0,               /* no active health check (hcmethod=None) */
+	CFG_HC_TCP,                    /* a connect is enough */
+	CFG_HC_OPTIONS,                /* HTTP/1.0 requests: OPTIONS *, HEAD and GET hcuri */
+	CFG_HC_HEAD,
+	CFG_HC_GET,
+};
+
+#define CFG_MAX_HCEXPR 16          /* ProxyHCExpr lines */
+
+/* ProxyHCExpr NAME {EXPR}: which response statuses (100..999) pass a check. Only
+ * comparisons of %{REQUEST_STATUS} are understood, so the whole expression is decided
+ * at load, once per status. */
+struct cfg_hcexpr {
+	char name[64];
+	uint8_t pass[125];             /* bit s: status s passes */
+	unsigned line;
+};
+
 /* BalancerMember URL [key=value...]: the member is the backend config.backend[backend]
  * (its pool, max=, retry=, ProxyAutostart); these are the pool's own settings of it. */
 struct cfg_member {
@@ -138,6 +157,14 @@ struct cfg_member {
 	unsigned status;               /* CFG_MEMBER_* */
 	char route[CFG_ROUTE_MAX];     /* route=; "" = none */
 	unsigned line;
+	/* mod_proxy_hcheck's parameters: active checks, each worker its own (src/hcheck.c) */
+	unsigned hcmethod;             /* enum cfg_hcmethod */
+	char hcuri[CFG_NAME_MAX];      /* hcuri=: the path checked; "" = "/" */
+	unsigned hcinterval_ms;        /* hcinterval= seconds (default 30) */
+	unsigned hcpasses;             /* hcpasses= (default 1): passes to come back */
+	unsigned hcfails;              /* hcfails= (default 1): failures to leave rotation */
+	int hcexpr;                    /* hcexpr=: index into config.hcexpr, -1 = 2xx/3xx pass */
+	char hcexpr_name[64];          /* as written, resolved at the end of the file */
 };
 
 /* <Proxy balancer://NAME> ... </Proxy>, ProxySet balancer://NAME key=value... */
@@ -274,6 +301,8 @@ struct config {
 	unsigned nbackend;
 	struct cfg_balancer balancer[CFG_MAX_BALANCERS]; /* balancer:// pools, first named first */
 	unsigned nbalancer;
+	struct cfg_hcexpr hcexpr[CFG_MAX_HCEXPR]; /* ProxyHCExpr, file order */
+	unsigned nhcexpr;
 	struct cfg_autostart autostart[CFG_MAX_AUTOSTART]; /* ProxyAutostart, config order */
 	unsigned nautostart;
 	unsigned start_timeout_ms;     /* StartTimeout: default of ProxyAutostart, 10 s */

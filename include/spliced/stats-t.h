@@ -18,6 +18,8 @@ enum stats_member_count {
 	STATS_M_FAILURES,          /* refused connects, closes before any response byte */
 	STATS_M_ERRORS,            /* times it went into error state */
 	STATS_M_BACK,              /* times it answered again after that */
+	STATS_M_HC_DOWN,           /* times its health checks took it out of rotation */
+	STATS_M_HC_UP,             /* times they brought it back */
 	STATS_MEMBER_COUNTS
 };
 
