@@ -514,6 +514,27 @@ START_TEST(test_refused_fails_over)
 }
 END_TEST
 
+/* Members that ProxyAutostart starts: the first request each gets starts it and waits
+ * (none is lost, none goes elsewhere); both are running afterwards. */
+START_TEST(test_autostart_members)
+{
+	struct e2e_proc sp = { 0 };
+	int p1 = e2e_free_port(), p2 = e2e_free_port();
+	const char *bin = e2e_env_bin("TESTBACKEND_BIN");
+
+	e2e_spliced_startf(&sp, "<Proxy balancer://app>\nBalancerMember http://127.0.0.1:%d\n"
+			   "BalancerMember http://127.0.0.1:%d\n</Proxy>\n"
+			   "ProxyPass /app/ balancer://app/\n"
+			   "ProxyAutostart http://127.0.0.1:%d -- %s -p %d\n"
+			   "ProxyAutostart http://127.0.0.1:%d -- %s -p %d\n",
+			   p1, p2, p1, bin, p1, p2, bin, p2);
+	load(sp.port, "/app/?len=1", 20, 4, NULL);
+	ck_assert_uint_ge(backend_requests(p1), 10 + 1);
+	ck_assert_uint_ge(backend_requests(p2), 10 + 1);
+	stop_spliced_ok(&sp);
+}
+END_TEST
+
 /* ---- metrics ------------------------------------------------------------------------ */
 
 static char *metrics(int mport)
@@ -698,6 +719,7 @@ static Suite *e2e_balancer_suite(void)
 		{ "standby_then_503", test_standby_then_503, 60 },
 		{ "post_not_retried", test_post_not_retried, 60 },
 		{ "refused_fails_over", test_refused_fails_over, 60 },
+		{ "autostart_members", test_autostart_members, 60 },
 		{ "member_metrics", test_member_metrics, 60 },
 		{ "hc_kill_and_back", test_hc_kill_and_back, 120 },
 		{ "hc_tcp_and_expr", test_hc_tcp_and_expr, 60 },
