@@ -791,6 +791,15 @@ static int cfg_balancer_of(struct cfg_ctx *ctx, const char *url, const char **pa
 	return (int)cfg->nbalancer++;
 }
 
+/* The index of val in names[0..n) (any case), or -1. */
+static int cfg_keyword(const char *val, const char *const *names, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (strcasecmp(val, names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
 /* A word of stickysession= or route=: letters, digits and "-_." (a cookie name, a URL
  * parameter name, a route), 1 to cap - 1 bytes. */
 static int cfg_lb_token(struct cfg_ctx *ctx, const char *what, const char *v, size_t n,
@@ -820,11 +829,12 @@ static int cfg_balancer_param(struct cfg_ctx *ctx, struct cfg_balancer *b, const
 	int rc;
 
 	if (strcasecmp(key, "lbmethod") == 0) {
-		for (unsigned i = 0; i < sizeof(lbm) / sizeof(lbm[0]); i++)
-			if (strcasecmp(val, lbm[i]) == 0) {
-				b->lbmethod = i;
-				return 1;
-			}
+		int i = cfg_keyword(val, lbm, sizeof(lbm) / sizeof(lbm[0]));
+
+		if (i >= 0) {
+			b->lbmethod = (unsigned)i;
+			return 1;
+		}
 		return cfg_fail(ctx, "lbmethod \"%s\" is not supported (byrequests, bybusyness "
 				"and bytraffic are)", cfg_show(val, show, sizeof(show)));
 	}
@@ -883,11 +893,12 @@ static int cfg_member_hc_param(struct cfg_ctx *ctx, struct cfg_member *m, const 
 	int rc = 0;
 
 	if (strcasecmp(key, "hcmethod") == 0) {
-		for (unsigned i = 0; i < sizeof(meth) / sizeof(meth[0]); i++)
-			if (strcasecmp(val, meth[i]) == 0) {
-				m->hcmethod = i;
-				return 1;
-			}
+		int i = cfg_keyword(val, meth, sizeof(meth) / sizeof(meth[0]));
+
+		if (i >= 0) {
+			m->hcmethod = (unsigned)i;
+			return 1;
+		}
 		return cfg_fail(ctx, "hcmethod \"%s\" is not supported (None, TCP, OPTIONS, HEAD "
 				"and GET are)", cfg_show(val, show, sizeof(show)));
 	}

@@ -42,6 +42,23 @@ static void pool(struct cfg_balancer *b, unsigned n, const unsigned *lf, const u
 	}
 }
 
+/* `rounds` picks among `usable`: each member's count must be want[i]. */
+static void ck_picks(const struct cfg_balancer *b, struct bal_state *st, uint32_t usable,
+		     unsigned rounds, const unsigned *want)
+{
+	unsigned n[CFG_MAX_MEMBERS] = { 0 };
+
+	for (unsigned i = 0; i < rounds; i++) {
+		int m = bal_pick(b, st, usable);
+
+		ck_assert_int_ge(m, 0);
+		n[m]++;
+	}
+	for (unsigned i = 0; i < b->nmember; i++)
+		ck_assert_msg(n[i] == want[i], "member %u: %u picks of %u, expected %u", i, n[i],
+			      rounds, want[i]);
+}
+
 /* ---- byrequests --------------------------------------------------------------------- */
 
 START_TEST(test_byrequests_sequence)
@@ -66,15 +83,10 @@ START_TEST(test_byrequests_shares)
 	struct cfg_balancer b;
 	struct bal_state st = { 0 };
 	static const unsigned lf[4] = { 1, 3, 5, 1 };
-	unsigned n[4] = { 0 };
+	static const unsigned want[4] = { 100, 300, 500, 100 };
 
 	pool(&b, 4, lf, NULL, CFG_LB_BYREQUESTS);
-	for (unsigned i = 0; i < 1000; i++)
-		n[bal_pick(&b, &st, 0xf)]++;
-	ck_assert_uint_eq(n[0], 100);
-	ck_assert_uint_eq(n[1], 300);
-	ck_assert_uint_eq(n[2], 500);
-	ck_assert_uint_eq(n[3], 100);
+	ck_picks(&b, &st, 0xf, 1000, want);
 }
 END_TEST
 
@@ -83,14 +95,10 @@ START_TEST(test_unusable_skipped)
 {
 	struct cfg_balancer b;
 	struct bal_state st = { 0 };
-	unsigned n[3] = { 0 };
+	static const unsigned want[3] = { 50, 0, 50 };
 
 	pool(&b, 3, NULL, NULL, CFG_LB_BYREQUESTS);
-	for (unsigned i = 0; i < 100; i++)
-		n[bal_pick(&b, &st, 0x5)]++;
-	ck_assert_uint_eq(n[0], 50);
-	ck_assert_uint_eq(n[1], 0);
-	ck_assert_uint_eq(n[2], 50);
+	ck_picks(&b, &st, 0x5, 100, want);
 	ck_assert_int_eq(bal_pick(&b, &st, 0), -1);
 }
 END_TEST
@@ -101,18 +109,14 @@ START_TEST(test_hot_standby)
 	struct cfg_balancer b;
 	struct bal_state st = { 0 };
 	static const unsigned flags[3] = { 0, CFG_MEMBER_STANDBY, CFG_MEMBER_STANDBY };
-	unsigned n[3] = { 0 };
+	static const unsigned first[3] = { 10, 0, 0 }, standbys[3] = { 0, 5, 5 };
 
 	for (unsigned m = 0; m < 3; m++) {
 		pool(&b, 3, NULL, flags, m);
-		for (unsigned i = 0; i < 10; i++)
-			ck_assert_int_eq(bal_pick(&b, &st, 0x7), 0);
+		ck_picks(&b, &st, 0x7, 10, first);
 	}
 	pool(&b, 3, NULL, flags, CFG_LB_BYREQUESTS);
-	for (unsigned i = 0; i < 10; i++)
-		n[bal_pick(&b, &st, 0x6)]++;
-	ck_assert_uint_eq(n[1], 5);
-	ck_assert_uint_eq(n[2], 5);
+	ck_picks(&b, &st, 0x6, 10, standbys);
 }
 END_TEST
 
@@ -122,7 +126,7 @@ START_TEST(test_bybusyness)
 {
 	struct cfg_balancer b;
 	struct bal_state st = { 0 };
-	unsigned n[3] = { 0 };
+	static const unsigned even[3] = { 10, 10, 10 };
 
 	pool(&b, 3, NULL, NULL, CFG_LB_BYBUSYNESS);
 	st.m[0].busy = 3;
@@ -133,11 +137,7 @@ START_TEST(test_bybusyness)
 	/* equally busy: byrequests among them */
 	memset(&st, 0, sizeof(st));
 	st.m[0].busy = st.m[1].busy = st.m[2].busy = 4;
-	for (unsigned i = 0; i < 30; i++)
-		n[bal_pick(&b, &st, 0x7)]++;
-	ck_assert_uint_eq(n[0], 10);
-	ck_assert_uint_eq(n[1], 10);
-	ck_assert_uint_eq(n[2], 10);
+	ck_picks(&b, &st, 0x7, 30, even);
 }
 END_TEST
 

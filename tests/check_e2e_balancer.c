@@ -145,6 +145,37 @@ static void ck_near(unsigned long long got, double want, double tol, const char 
 		      "%s: %llu requests, expected %.0f within %.0f%%", what, got, want, tol * 100);
 }
 
+static void start_backends(struct e2e_proc *b, unsigned nb)
+{
+	for (unsigned i = 0; i < nb; i++)
+		e2e_backend_start(&b[i], "");
+}
+
+static void stop_all(struct e2e_proc *sp, struct e2e_proc *b, unsigned nb)
+{
+	stop_spliced_ok(sp);
+	for (unsigned i = 0; i < nb; i++)
+		e2e_backend_stop(&b[i]);
+}
+
+/* Two members, the second started with slow_args, the pool with `set`: n GETs from 8
+ * clients at a time, counted at the members into got[]; everything stopped after. */
+static void run_two(const char *slow_args, const char *set, unsigned n,
+		    unsigned long long got[2])
+{
+	struct e2e_proc b[2] = { 0 }, sp = { 0 };
+	unsigned long long before[2];
+
+	e2e_backend_start(&b[0], "");
+	e2e_backend_start(&b[1], slow_args);
+	start_pool(&sp, b, 2, NULL, set, "ProxyPass /app/ balancer://app/\n");
+	counts_start(b, 2, before);
+	load(sp.port, "/app/?len=1", n, 8, NULL);
+	counts(b, 2, before, got);
+	ck_assert_uint_eq(got[0] + got[1], n);
+	stop_all(&sp, b, 2);
+}
+
 /* ---- lbmethod=byrequests ------------------------------------------------------------ */
 
 /* 3,000 requests over three equal members: each gets a third, within 10 %. Two workers,
@@ -154,8 +185,7 @@ START_TEST(test_byrequests_fair)
 	struct e2e_proc b[3] = { 0 }, sp = { 0 };
 	unsigned long long before[3], got[3];
 
-	for (unsigned i = 0; i < 3; i++)
-		e2e_backend_start(&b[i], "");
+	start_backends(b, 3);
 	start_pool(&sp, b, 3, NULL, NULL, "Workers 2\nProxyPass /app/ balancer://app/\n");
 	counts_start(b, 3, before);
 	load(sp.port, "/app/x?len=10", 3000, 8, NULL);
@@ -163,9 +193,7 @@ START_TEST(test_byrequests_fair)
 	for (unsigned i = 0; i < 3; i++)
 		ck_near(got[i], 1000, 0.10, "member");
 	ck_assert_uint_eq(got[0] + got[1] + got[2], 3000);
-	stop_spliced_ok(&sp);
-	for (unsigned i = 0; i < 3; i++)
-		e2e_backend_stop(&b[i]);
+	stop_all(&sp, b, 3);
 }
 END_TEST
 
@@ -176,8 +204,7 @@ START_TEST(test_loadfactor)
 	unsigned long long before[3], got[3];
 	const char *params[3] = { "loadfactor=2", "", "loadfactor=1" };
 
-	for (unsigned i = 0; i < 3; i++)
-		e2e_backend_start(&b[i], "");
+	start_backends(b, 3);
 	start_pool(&sp, b, 3, params, NULL, "ProxyPass /app/ balancer://app/\n");
 	counts_start(b, 3, before);
 	load(sp.port, "/app/?len=1", 1200, 4, NULL);
@@ -185,9 +212,7 @@ START_TEST(test_loadfactor)
 	ck_near(got[0], 600, 0.10, "loadfactor=2");
 	ck_near(got[1], 300, 0.10, "loadfactor 1 (default)");
 	ck_near(got[2], 300, 0.10, "loadfactor=1");
-	stop_spliced_ok(&sp);
-	for (unsigned i = 0; i < 3; i++)
-		e2e_backend_stop(&b[i]);
+	stop_all(&sp, b, 3);
 }
 END_TEST
 
@@ -197,22 +222,11 @@ END_TEST
  * requests in flight at a time it is given fewer. A count ordering, not a timing. */
 START_TEST(test_bybusyness_slow_member)
 {
-	struct e2e_proc b[2] = { 0 }, sp = { 0 };
-	unsigned long long before[2], got[2];
+	unsigned long long got[2];
 
-	e2e_backend_start(&b[0], "");
-	e2e_backend_start(&b[1], "-D 50");
-	start_pool(&sp, b, 2, NULL, "ProxySet lbmethod=bybusyness",
-		   "ProxyPass /app/ balancer://app/\n");
-	counts_start(b, 2, before);
-	load(sp.port, "/app/?len=1", 400, 8, NULL);
-	counts(b, 2, before, got);
-	ck_assert_uint_eq(got[0] + got[1], 400);
+	run_two("-D 50", "ProxySet lbmethod=bybusyness", 400, got);
 	ck_assert_msg(got[1] < got[0], "the slow member got %llu requests, the fast one %llu",
 		      got[1], got[0]);
-	stop_spliced_ok(&sp);
-	e2e_backend_stop(&b[0]);
-	e2e_backend_stop(&b[1]);
 }
 END_TEST
 
@@ -220,20 +234,11 @@ END_TEST
  * comes from the method. */
 START_TEST(test_byrequests_ignores_speed)
 {
-	struct e2e_proc b[2] = { 0 }, sp = { 0 };
-	unsigned long long before[2], got[2];
+	unsigned long long got[2];
 
-	e2e_backend_start(&b[0], "");
-	e2e_backend_start(&b[1], "-D 50");
-	start_pool(&sp, b, 2, NULL, NULL, "ProxyPass /app/ balancer://app/\n");
-	counts_start(b, 2, before);
-	load(sp.port, "/app/?len=1", 200, 8, NULL);
-	counts(b, 2, before, got);
+	run_two("-D 50", NULL, 200, got);
 	ck_assert_uint_eq(got[0], 100);
 	ck_assert_uint_eq(got[1], 100);
-	stop_spliced_ok(&sp);
-	e2e_backend_stop(&b[0]);
-	e2e_backend_stop(&b[1]);
 }
 END_TEST
 
@@ -244,8 +249,7 @@ START_TEST(test_bytraffic)
 	struct e2e_proc b[2] = { 0 }, sp = { 0 };
 	unsigned long long before[2], got[2];
 
-	e2e_backend_start(&b[0], "");
-	e2e_backend_start(&b[1], "");
+	start_backends(b, 2);
 	start_pool(&sp, b, 2, NULL, "ProxySet lbmethod=bytraffic",
 		   "ProxyPass /app/ balancer://app/\n");
 	counts_start(b, 2, before);
@@ -256,9 +260,7 @@ START_TEST(test_bytraffic)
 	counts(b, 2, before, got);
 	ck_assert_uint_eq(got[0], 1);
 	ck_assert_uint_eq(got[1], 50);
-	stop_spliced_ok(&sp);
-	e2e_backend_stop(&b[0]);
-	e2e_backend_stop(&b[1]);
+	stop_all(&sp, b, 2);
 }
 END_TEST
 
@@ -274,8 +276,7 @@ START_TEST(test_status_flags)
 	struct e2e_response r;
 	char conf[1024];
 
-	for (unsigned i = 0; i < 4; i++)
-		e2e_backend_start(&b[i], "");
+	start_backends(b, 4);
 	snprintf(conf, sizeof(conf), "ProxyPass /app/ balancer://app/\n"
 		 "<Proxy balancer://none>\nBalancerMember http://127.0.0.1:%d status=+D\n"
 		 "</Proxy>\nProxyPass /none/ balancer://none/\n", b[0].port);
@@ -288,9 +289,7 @@ START_TEST(test_status_flags)
 	ck_assert_int_eq(get_once(sp.port, "/none/", NULL, &r), 503);
 	ck_assert_ptr_nonnull(e2e_header(&r, "Retry-After"));
 	e2e_response_free(&r);
-	stop_spliced_ok(&sp);
-	for (unsigned i = 0; i < 4; i++)
-		e2e_backend_stop(&b[i]);
+	stop_all(&sp, b, 4);
 }
 END_TEST
 
@@ -302,8 +301,7 @@ START_TEST(test_sticky)
 	unsigned long long before[3], got[3];
 	const char *params[3] = { "route=n1", "route=n2", "route=n3" };
 
-	for (unsigned i = 0; i < 3; i++)
-		e2e_backend_start(&b[i], "");
+	start_backends(b, 3);
 	start_pool(&sp, b, 3, params, "ProxySet stickysession=JSESSIONID|jsessionid",
 		   "ProxyPass /app/ balancer://app/\n");
 	counts_start(b, 3, before);
@@ -314,9 +312,7 @@ START_TEST(test_sticky)
 	ck_assert_uint_eq(got[0], 10);
 	ck_assert_uint_eq(got[1], 40);
 	ck_assert_uint_eq(got[2], 30);
-	stop_spliced_ok(&sp);
-	for (unsigned i = 0; i < 3; i++)
-		e2e_backend_stop(&b[i]);
+	stop_all(&sp, b, 3);
 }
 END_TEST
 
@@ -344,9 +340,7 @@ START_TEST(test_rewrite_p)
 	counts(b, 2, before, got);
 	ck_assert_uint_eq(got[0], 10);
 	ck_assert_uint_eq(got[1], 30);
-	stop_spliced_ok(&sp);
-	e2e_backend_stop(&b[0]);
-	e2e_backend_stop(&b[1]);
+	stop_all(&sp, b, 2);
 }
 END_TEST
 
@@ -416,9 +410,7 @@ START_TEST(test_kill_member_under_load)
 	counts(b, 3, before, got);
 	ck_assert_msg(got[1] >= 50, "the restarted member got %llu of 300 requests", got[1]);
 	ck_assert(e2e_log_wait_for(&sp, "is back", 5000));
-	stop_spliced_ok(&sp);
-	for (unsigned i = 0; i < 3; i++)
-		e2e_backend_stop(&b[i]);
+	stop_all(&sp, b, 3);
 }
 END_TEST
 
@@ -432,8 +424,7 @@ START_TEST(test_standby_then_503)
 	struct e2e_response r;
 	const char *ra;
 
-	for (unsigned i = 0; i < 3; i++)
-		e2e_backend_start(&b[i], "");
+	start_backends(b, 3);
 	start_pool(&sp, b, 3, params, NULL, "ProxyPass /app/ balancer://app/\n");
 	load(sp.port, "/app/?len=1", 20, 2, NULL);
 	e2e_backend_stop(&b[0]);
@@ -467,8 +458,7 @@ START_TEST(test_post_not_retried)
 				   "Content-Length: 5\r\n\r\nhello";
 	const char *params[2] = { "", "" };
 
-	e2e_backend_start(&b[0], "");
-	e2e_backend_start(&b[1], "");
+	start_backends(b, 2);
 	start_pool(&sp, b, 2, params, NULL, "ProxyPass /app/ balancer://app/\n");
 	counts_start(b, 2, before);
 	e2e_client_open(&c, sp.port);
@@ -478,9 +468,7 @@ START_TEST(test_post_not_retried)
 	e2e_client_close(&c);
 	counts(b, 2, before, got);
 	ck_assert_uint_eq(got[0] + got[1], 1);
-	stop_spliced_ok(&sp);
-	e2e_backend_stop(&b[0]);
-	e2e_backend_stop(&b[1]);
+	stop_all(&sp, b, 2);
 }
 END_TEST
 
@@ -618,9 +606,7 @@ START_TEST(test_hc_kill_and_back)
 	load(sp.port, "/app/?len=1", 300, 4, NULL);
 	counts(b, 3, before, got);
 	ck_assert_msg(got[1] >= 50, "the restarted member got %llu of 300 requests", got[1]);
-	stop_spliced_ok(&sp);
-	for (unsigned i = 0; i < 3; i++)
-		e2e_backend_stop(&b[i]);
+	stop_all(&sp, b, 3);
 }
 END_TEST
 
@@ -664,9 +650,7 @@ START_TEST(test_hc_tcp_and_expr)
 	snprintf(line, sizeof(line), "spliced_backend_member_hc_down_total{backend=\"app\",member=\"http://127.0.0.1:%d\"} 1", dead);
 	ck_metric(text, line);
 	free(text);
-	stop_spliced_ok(&sp);
-	e2e_backend_stop(&b[0]);
-	e2e_backend_stop(&b[1]);
+	stop_all(&sp, b, 2);
 }
 END_TEST
 
