@@ -508,7 +508,7 @@ START_TEST(test_autostart_members)
 {
 	struct e2e_proc sp = { 0 };
 	int p1 = e2e_free_port(), p2 = e2e_free_port();
-	const char *bin = e2e_env_bin("TESTBACKEND_BIN");
+	const char *bin = e2e_backend_bin_for_others();
 
 	e2e_spliced_startf(&sp, "<Proxy balancer://app>\nBalancerMember http://127.0.0.1:%d\n"
 			   "BalancerMember http://127.0.0.1:%d\n</Proxy>\n"
@@ -654,6 +654,47 @@ START_TEST(test_hc_tcp_and_expr)
 }
 END_TEST
 
+/* ---- the member_state probe --------------------------------------------------------- */
+
+/* bpftrace sees a member go into error (0) when it refuses, and come back (1) once it
+ * listens again and its retry=1 s is over. Skipped, saying so, without bpftrace. */
+START_TEST(test_member_state_probe)
+{
+	struct e2e_proc b[2] = { 0 }, sp = { 0 };
+	const char *bin = e2e_env_bin("SPLICED_BIN");
+	int port = e2e_free_port();
+	char script[512], outpath[400], want[2][160], args[64], *out;
+	pid_t pid;
+
+	e2e_backend_start(&b[0], "");
+	e2e_spliced_startf(&sp, "<Proxy balancer://app>\nBalancerMember http://127.0.0.1:%d\n"
+			   "BalancerMember http://127.0.0.1:%d retry=1\n</Proxy>\n"
+			   "ProxyPass /app/ balancer://app/\n", b[0].port, port);
+	snprintf(script, sizeof(script), "usdt:%s:spliced:member_state /pid == %d/ "
+		 "{ printf(\"member %%s %%s %%d\\n\", str(arg0), str(arg1), arg2); }\n",
+		 bin, sp.pid);
+	snprintf(outpath, sizeof(outpath), "%s/bpftrace.out", sp.dir);
+	pid = e2e_bpftrace_start("member_state_probe", script, outpath);
+	if (!pid) {
+		stop_all(&sp, b, 1);
+		return;
+	}
+	e2e_sleep_ms(300);
+	load(sp.port, "/app/?len=1", 4, 1, NULL);
+	snprintf(args, sizeof(args), "-p %d", port);
+	e2e_backend_start(&b[1], args);
+	e2e_sleep_ms(1100);
+	load(sp.port, "/app/?len=1", 4, 1, NULL);
+	for (unsigned k = 0; k < 2; k++)
+		snprintf(want[k], sizeof(want[k]), "member balancer://app http://127.0.0.1:%d %u",
+			 port, k);
+	out = e2e_bpftrace_stop(pid, outpath, want[1]);
+	ck_assert_msg(strstr(out, want[0]) && strstr(out, want[1]), "bpftrace saw:\n%s", out);
+	free(out);
+	stop_all(&sp, b, 2);
+}
+END_TEST
+
 /* What spliced does not do stops it at load, naming the parameter. */
 START_TEST(test_load_errors)
 {
@@ -707,6 +748,7 @@ static Suite *e2e_balancer_suite(void)
 		{ "member_metrics", test_member_metrics, 60 },
 		{ "hc_kill_and_back", test_hc_kill_and_back, 120 },
 		{ "hc_tcp_and_expr", test_hc_tcp_and_expr, 60 },
+		{ "member_state_probe", test_member_state_probe, 60 },
 		{ "load_errors", test_load_errors, 60 },
 	};
 	Suite *s = suite_create("e2e_balancer");
