@@ -113,23 +113,27 @@ bool member_choose(struct conn *c, enum conn_ev *ev)
 	return true;
 }
 
-/* c's member failed: in error on this worker for its retry= (logged once, when it goes
- * into that state). */
-static void member_failed(struct conn *c, const char *why)
+void member_failed(struct conn *c, const char *why)
 {
 	struct worker *w = c->w;
-	const struct cfg_balancer *b = &w->cfg->balancer[c->bal - 1];
-	const struct cfg_member *cm = &b->member[c->bal_member];
-	const struct cfg_backend *be = &w->cfg->backend[cm->backend];
-	struct bal_member_state *m = &w->bal[c->bal - 1].m[c->bal_member];
+	const struct cfg_balancer *b;
+	const struct cfg_backend *be;
+	struct bal_member_state *m;
+	int backend;
 
-	w->stats.member[cm->backend][STATS_M_FAILURES]++;
-	if (be->p.retry_s && w->pools[cm->backend].error_until_ms <= w->now_ms)
-		w->pools[cm->backend].error_until_ms = w->now_ms + be->p.retry_s * 1000ull;
+	if (!c->bal)
+		return;
+	b = &w->cfg->balancer[c->bal - 1];
+	backend = b->member[c->bal_member].backend;
+	be = &w->cfg->backend[backend];
+	m = &w->bal[c->bal - 1].m[c->bal_member];
+	w->stats.member[backend][STATS_M_FAILURES]++;
+	if (be->p.retry_s && w->pools[backend].error_until_ms <= w->now_ms)
+		w->pools[backend].error_until_ms = w->now_ms + be->p.retry_s * 1000ull;
 	if (m->in_error)
 		return;
 	m->in_error = true;
-	w->stats.member[cm->backend][STATS_M_ERRORS]++;
+	w->stats.member[backend][STATS_M_ERRORS]++;
 	TRACE_MEMBER_STATE(b->name, be->name, 0);
 	log_error("balancer", "%s: member %s in error (%s), not used for %u s (retry=)", b->name,
 		  be->name, why, be->p.retry_s);

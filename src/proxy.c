@@ -280,6 +280,7 @@ static enum conn_ev proxy_connected(struct conn *c, int res)
 	}
 	if (res < 0) {
 		proxy_connect_failed(c);
+		member_failed(c, c->timed_out ? "connect timed out" : strerror(-res));
 		if (c->timed_out)
 			return exch_upstream_error(c, 0, "connecting");
 		return exch_fail(c, 502, "backend %s: connect: %s%s", be->name, strerror(-res),

@@ -18,13 +18,17 @@
  * seconds until the first member in error is tried again). */
 bool member_choose(struct conn *c, enum conn_ev *ev);
 
+/* c's member failed (a refused or timed-out connect, a close before any response byte):
+ * in error on this worker for its retry= seconds, logged and counted when it goes into
+ * that state. Nothing when c went to no pool. */
+void member_failed(struct conn *c, const char *why);
+
 /* c's member failed it before answering (a refused connect, a reset before any response
- * byte): the member goes into error on this worker for its retry= seconds (logged and
- * counted when it goes into that state), and another member not tried yet for this
- * request is chosen, if one can take it. Returns true with c->pass (c->rwpass) naming the
- * new member's backend, which now counts the request in flight; false when none is left
- * (c keeps the failed member). Call it after c's connection to the failed one is given
- * up (its max= count is the old backend's). */
+ * byte): member_failed(), and another member not tried yet for this request is chosen,
+ * if one can take it. Returns true with c->pass (c->rwpass) naming the new member's
+ * backend, which now counts the request in flight; false when none is left (c keeps the
+ * failed member). Call it after c's connection to the failed one is given up (its max=
+ * count is the old backend's). */
 bool member_failover(struct conn *c, const char *why);
 
 /* After member_failover() found no member left: the 503 with Retry-After (the seconds
