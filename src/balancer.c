@@ -229,3 +229,49 @@ bool bal_hc_passes(const struct cfg_hcexpr *expr, unsigned status)
 		return status >= 200 && status < 400;
 	return expr->pass[status / 8] & (1u << (status % 8));
 }
+
+/* ---- members by load (ondemandmin=, spliced's own) ----------------------------------- */
+
+uint32_t bal_od_step(const struct cfg_balancer *b, struct bal_od_view *v, uint64_t now,
+		     uint64_t *sat_since)
+{
+	uint32_t stop = 0;
+	unsigned running = 0, kept = 0;
+	bool all_saturated = true;
+
+	for (unsigned i = 0; i < b->nmember; i++) {
+		if (v[i].od == BAL_OD_DRAINING && v[i].busy == 0) {
+			v[i].od = BAL_OD_PARKED;
+			stop |= 1u << i;
+		}
+		if (v[i].od != BAL_OD_RUNNING)
+			continue;
+		/* the first od_min running members stay; the others may leave when idle */
+		if (kept < b->od_min) {
+			kept++;
+		} else if (v[i].busy == 0 && now - v[i].last_ms >= b->od_idle_ms) {
+			v[i].od = BAL_OD_DRAINING;
+			continue;
+		}
+		running++;
+		all_saturated &= v[i].saturated;
+	}
+	if (!running || !all_saturated) {
+		*sat_since = 0;
+		return stop;
+	}
+	if (!*sat_since) {
+		*sat_since = now;
+		return stop;
+	}
+	if (now - *sat_since < b->od_wait_ms)
+		return stop;
+	for (unsigned i = 0; i < b->nmember; i++)
+		if (v[i].od == BAL_OD_PARKED) {
+			v[i].od = BAL_OD_RUNNING;
+			v[i].last_ms = now;
+			*sat_since = 0;
+			break;
+		}
+	return stop;
+}

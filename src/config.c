@@ -818,6 +818,27 @@ static int cfg_lb_token(struct cfg_ctx *ctx, const char *what, const char *v, si
 	return 0;
 }
 
+/* spliced's own pool parameters (httpd has none of them): members started and stopped
+ * by load. 1, 0 (not one), < 0. */
+static int cfg_ondemand_param(struct cfg_ctx *ctx, struct cfg_balancer *b, const char *key,
+			      const char *val)
+{
+	uint64_t n;
+	int rc;
+
+	if (strcasecmp(key, "ondemandmin") == 0) {
+		rc = cfg_number(ctx, val, 1, CFG_MAX_MEMBERS, "members", &n);
+		b->od_min = (unsigned)n;
+	} else if (strcasecmp(key, "ondemandwait") == 0) {
+		rc = cfg_duration_unit(ctx, val, strlen(val), 1, 1, 3600000u, &b->od_wait_ms);
+	} else if (strcasecmp(key, "ondemandidle") == 0) {
+		rc = cfg_duration_unit(ctx, val, strlen(val), 1000, 1, 86400000u, &b->od_idle_ms);
+	} else {
+		return 0;
+	}
+	return rc < 0 ? rc : 1;
+}
+
 /* A pool's parameter (ProxySet, or ProxyPass to a balancer://): 1 when key is one, 0
  * when not (nothing said), < 0 after cfg_fail(). */
 static int cfg_balancer_param(struct cfg_ctx *ctx, struct cfg_balancer *b, const char *key,
@@ -853,7 +874,7 @@ static int cfg_balancer_param(struct cfg_ctx *ctx, struct cfg_balancer *b, const
 		rc = cfg_flag(ctx, val, &b->nofailover);
 		return rc < 0 ? rc : 1;
 	}
-	return 0;
+	return cfg_ondemand_param(ctx, b, key, val);
 }
 
 /* status= of a member: httpd's letters, each set by itself or a '+' before it, cleared by
@@ -3118,6 +3139,43 @@ static int cfg_pp_finish(struct cfg_ctx *ctx)
 	return 0;
 }
 
+/* ondemandmin=: no more than the members, every one started by a ProxyAutostart line
+ * (a parked member is stopped through the helper, a needed one started by its first
+ * request); the durations' defaults. */
+static int cfg_ondemand_finish(struct cfg_ctx *ctx, struct cfg_balancer *b)
+{
+	if (!b->od_min) {
+		if (b->od_wait_ms || b->od_idle_ms) {
+			ctx->err->line = b->line;
+			return cfg_fail(ctx, "%s: ondemandwait= and ondemandidle= need ondemandmin=",
+					b->name);
+		}
+		return 0;
+	}
+	if (!b->od_wait_ms)
+		b->od_wait_ms = 1000;
+	if (!b->od_idle_ms)
+		b->od_idle_ms = 60000;
+	ctx->directive = "BalancerMember";
+	for (unsigned m = 0; m < b->nmember; m++) {
+		const struct cfg_backend *be = &ctx->cfg->backend[b->member[m].backend];
+
+		ctx->err->line = b->member[m].line;
+		if (be->autostart < 0)
+			return cfg_fail(ctx, "%s is a member of %s (ondemandmin=) but no "
+					"ProxyAutostart line starts it", be->name, b->name);
+		if (b->member[m].status)
+			return cfg_fail(ctx, "status= is not for members of %s: ondemandmin= "
+					"decides which run", b->name);
+	}
+	if (b->od_min > b->nmember) {
+		ctx->err->line = b->line;
+		return cfg_fail(ctx, "%s: ondemandmin=%u but %u members", b->name, b->od_min,
+				b->nmember);
+	}
+	return 0;
+}
+
 /* Every pool has a member; a member's retry= is httpd's 60 s unless written (or it is
  * started by ProxyAutostart, where a refused connect asks for a start). */
 static int cfg_balancers_finish(struct cfg_ctx *ctx)
@@ -3131,6 +3189,8 @@ static int cfg_balancers_finish(struct cfg_ctx *ctx)
 			ctx->err->line = b->line;
 			return cfg_fail(ctx, "%s has no BalancerMember", b->name);
 		}
+		if (cfg_ondemand_finish(ctx, &cfg->balancer[i]) < 0)
+			return -EINVAL;
 		for (unsigned m = 0; m < b->nmember; m++) {
 			struct cfg_member *cm = &cfg->balancer[i].member[m];
 			struct cfg_backend *be = &cfg->backend[cm->backend];

@@ -28,6 +28,9 @@ static uint32_t member_usable(const struct worker *w, const struct cfg_balancer 
 
 		if ((m->status & (CFG_MEMBER_DISABLED | CFG_MEMBER_STOPPED)) || st->m[i].hc_down)
 			continue;
+		if (b->od_min && w->slots &&
+		    __atomic_load_n(&w->slots[m->backend]->od, __ATOMIC_RELAXED) != BAL_OD_RUNNING)
+			continue;
 		if (w->now_ms < until) {
 			if (!*wait_ms || until - w->now_ms < *wait_ms)
 				*wait_ms = until - w->now_ms;
@@ -74,6 +77,22 @@ enum conn_ev member_none_left(struct conn *c)
 	return member_unavailable(c, b, wait_ms);
 }
 
+/* The request counts on member m of pool bi (in flight here and on the shared count the
+ * on-demand decision reads), or no longer (delta -1). */
+static void member_count(struct worker *w, unsigned bi, unsigned m, int delta)
+{
+	const struct cfg_member *cm = &w->cfg->balancer[bi].member[m];
+
+	w->bal[bi].m[m].busy += (uint32_t)delta;
+	if (delta > 0)
+		w->stats.member[cm->backend][STATS_M_REQUESTS]++;
+	if (!w->slots)
+		return;
+	__atomic_fetch_add(&w->slots[cm->backend]->busy, (unsigned)delta, __ATOMIC_RELAXED);
+	if (delta > 0)
+		__atomic_store_n(&w->slots[cm->backend]->last_ms, w->now_ms, __ATOMIC_RELAXED);
+}
+
 bool member_choose(struct conn *c, enum conn_ev *ev)
 {
 	struct worker *w = c->w;
@@ -108,8 +127,7 @@ bool member_choose(struct conn *c, enum conn_ev *ev)
 	c->bal = (uint8_t)(bi + 1);
 	c->bal_member = (uint8_t)m;
 	c->bal_tried = (uint16_t)(1u << m);
-	w->bal[bi].m[m].busy++;
-	w->stats.member[b->member[m].backend][STATS_M_REQUESTS]++;
+	member_count(w, bi, (unsigned)m, 1);
 	return true;
 }
 
@@ -157,12 +175,11 @@ bool member_failover(struct conn *c, const char *why)
 	m = bal_pick(b, st, usable);
 	if (m < 0)
 		return false;
-	st->m[c->bal_member].busy--;
+	member_count(w, c->bal - 1u, c->bal_member, -1);
 	c->bal_member = (uint8_t)m;
 	c->bal_tried |= (uint16_t)(1u << m);
 	c->rwpass.backend = b->member[m].backend;
-	st->m[m].busy++;
-	w->stats.member[b->member[m].backend][STATS_M_REQUESTS]++;
+	member_count(w, c->bal - 1u, (unsigned)m, 1);
 	return true;
 }
 
@@ -191,7 +208,7 @@ void member_done(struct conn *c)
 	if (!c->bal)
 		return;
 	m = &c->w->bal[c->bal - 1].m[c->bal_member];
-	m->busy--;
+	member_count(c->w, c->bal - 1u, c->bal_member, -1);
 	m->traffic += c->bytes_in + c->bytes_out;
 	c->bal = 0;
 }

@@ -19,6 +19,7 @@
 #include "spliced/rewrite.h"
 #include "spliced/hcheck.h"
 #include "spliced/log.h"
+#include "spliced/ondemand.h"
 #include "spliced/relay.h"
 #include "spliced/ring.h"
 #include "spliced/slot.h"
@@ -484,6 +485,7 @@ static void worker_tick(struct worker *w)
 			up_pool_prune(&w->pools[i], now, false);
 	conn_slot_tick(w);
 	hc_tick(w);
+	od_tick(w);
 	for (unsigned i = 0; i < w->cfg->ncustomlog; i++)
 		worker_alog_flush(w, i, true);
 	for (unsigned i = 0; i < w->nlisten && !w->stopping; i++)

@@ -406,6 +406,94 @@ START_TEST(test_config_hc)
 }
 END_TEST
 
+/* ---- members by load (ondemandmin=) ------------------------------------------------- */
+
+START_TEST(test_ondemand_step)
+{
+	struct cfg_balancer b;
+	struct bal_od_view v[3];
+	uint64_t since = 0;
+	uint32_t stop;
+
+	pool(&b, 3, NULL, NULL, CFG_LB_BYREQUESTS);
+	b.od_min = 1;
+	b.od_wait_ms = 300;
+	b.od_idle_ms = 2000;
+	memset(v, 0, sizeof(v));
+	/* at the start all run, never used: the two beyond od_min drain, then are parked
+	 * (their stop bits set: the caller skips those never used) */
+	v[0].last_ms = v[1].last_ms = v[2].last_ms = 0;
+	ck_assert_uint_eq(bal_od_step(&b, v, 5000, &since), 0);
+	ck_assert_uint_eq(v[0].od, BAL_OD_RUNNING);
+	ck_assert_uint_eq(v[1].od, BAL_OD_DRAINING);
+	ck_assert_uint_eq(v[2].od, BAL_OD_DRAINING);
+	ck_assert_uint_eq(bal_od_step(&b, v, 5100, &since), 0x6);
+	ck_assert_uint_eq(v[1].od, BAL_OD_PARKED);
+	/* the running one saturated: 300 ms later the first parked one runs */
+	v[0].saturated = true;
+	v[0].busy = 4;
+	ck_assert_uint_eq(bal_od_step(&b, v, 6000, &since), 0);
+	ck_assert_uint_eq(since, 6000);
+	bal_od_step(&b, v, 6200, &since);
+	ck_assert_uint_eq(v[1].od, BAL_OD_PARKED);
+	bal_od_step(&b, v, 6300, &since);
+	ck_assert_uint_eq(v[1].od, BAL_OD_RUNNING);
+	ck_assert_uint_eq(v[1].last_ms, 6300);
+	ck_assert_uint_eq(v[2].od, BAL_OD_PARKED);
+	/* one of the two running is not saturated: nothing more joins */
+	bal_od_step(&b, v, 7000, &since);
+	bal_od_step(&b, v, 8000, &since);
+	ck_assert_uint_eq(v[2].od, BAL_OD_PARKED);
+	ck_assert_uint_eq(since, 0);
+	/* member 1 idle for ondemandidle, but a request in flight keeps it */
+	v[1].busy = 1;
+	bal_od_step(&b, v, 9000, &since);
+	ck_assert_uint_eq(v[1].od, BAL_OD_RUNNING);
+	v[1].busy = 0;
+	bal_od_step(&b, v, 9000, &since);
+	ck_assert_uint_eq(v[1].od, BAL_OD_DRAINING);
+	/* draining: requests still in flight (given before) keep it until they are done */
+	v[1].busy = 2;
+	ck_assert_uint_eq(bal_od_step(&b, v, 9100, &since), 0);
+	v[1].busy = 0;
+	stop = bal_od_step(&b, v, 9200, &since);
+	ck_assert_uint_eq(stop, 0x2);
+	ck_assert_uint_eq(v[1].od, BAL_OD_PARKED);
+	/* the first od_min running members never leave, however idle */
+	v[0].busy = 0;
+	v[0].saturated = false;
+	bal_od_step(&b, v, 100000, &since);
+	ck_assert_uint_eq(v[0].od, BAL_OD_RUNNING);
+}
+END_TEST
+
+START_TEST(test_config_ondemand)
+{
+	ck_assert_int_eq(parse("Listen 127.0.0.1:8080\n<Proxy balancer://a>\n"
+			       "BalancerMember http://127.0.0.1:1\nBalancerMember http://127.0.0.1:2\n"
+			       "ProxySet ondemandmin=1 ondemandwait=2s\n</Proxy>\n"
+			       "ProxyPass / balancer://a/\n"
+			       "ProxyAutostart http://127.0.0.1:1 -- /bin/true\n"
+			       "ProxyAutostart http://127.0.0.1:2 -- /bin/true\n"), 0);
+	ck_assert_uint_eq(cfg.balancer[0].od_min, 1);
+	ck_assert_uint_eq(cfg.balancer[0].od_wait_ms, 2000);
+	ck_assert_uint_eq(cfg.balancer[0].od_idle_ms, 60000);
+	ck_parse_err("Listen 127.0.0.1:8080\n<Proxy balancer://a>\n"
+		     "BalancerMember http://127.0.0.1:1\nBalancerMember http://127.0.0.1:2\n"
+		     "ProxySet ondemandmin=1\n</Proxy>\nProxyPass / balancer://a/\n"
+		     "ProxyAutostart http://127.0.0.1:1 -- /bin/true\n", 4,
+		     "http://127.0.0.1:2 is a member of balancer://a (ondemandmin=) but no "
+		     "ProxyAutostart line starts it");
+	ck_parse_err("Listen 127.0.0.1:8080\n<Proxy balancer://a>\n"
+		     "BalancerMember http://127.0.0.1:1\nProxySet ondemandmin=2\n</Proxy>\n"
+		     "ProxyPass / balancer://a/\nProxyAutostart http://127.0.0.1:1 -- /bin/true\n",
+		     2, "ondemandmin=2 but 1 members");
+	ck_parse_err("Listen 127.0.0.1:8080\n<Proxy balancer://a>\n"
+		     "BalancerMember http://127.0.0.1:1\nProxySet ondemandidle=5\n</Proxy>\n"
+		     "ProxyPass / balancer://a/\n", 2, "need ondemandmin=");
+}
+END_TEST
+
 static Suite *balancer_suite(void)
 {
 	const struct ck_case cases[] = {
@@ -423,6 +511,8 @@ static Suite *balancer_suite(void)
 		{ "hcexpr", test_hcexpr, 0 },
 		{ "hc_status", test_hc_status, 0 },
 		{ "config_hc", test_config_hc, 0 },
+		{ "ondemand_step", test_ondemand_step, 0 },
+		{ "config_ondemand", test_config_ondemand, 0 },
 	};
 	Suite *s = suite_create("balancer");
 

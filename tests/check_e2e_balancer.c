@@ -523,6 +523,60 @@ START_TEST(test_autostart_members)
 }
 END_TEST
 
+/* A connect to 127.0.0.1:port is accepted. */
+static bool port_listens(int port)
+{
+	struct e2e_client c;
+
+	if (e2e_client_try_open(&c, port) < 0)
+		return false;
+	e2e_client_close(&c);
+	return true;
+}
+
+/* ondemandmin=1 (spliced's own): one member runs; with every running member busy for
+ * ondemandwait, the next joins (started by its first request), up to all three; after
+ * ondemandidle without requests, those beyond the first are drained and stopped. */
+START_TEST(test_ondemand)
+{
+	struct e2e_proc sp = { 0 };
+	int port[3] = { e2e_free_port(), e2e_free_port(), e2e_free_port() };
+	const char *bin = e2e_backend_bin_for_others();
+	char conf[2048];
+	size_t o;
+
+	o = (size_t)snprintf(conf, sizeof(conf), "<Proxy balancer://app>\n");
+	for (unsigned i = 0; i < 3; i++)
+		o += (size_t)snprintf(conf + o, sizeof(conf) - o,
+				      "BalancerMember http://127.0.0.1:%d\n", port[i]);
+	o += (size_t)snprintf(conf + o, sizeof(conf) - o, "ProxySet ondemandmin=1 "
+			      "ondemandwait=300 ondemandidle=2\n</Proxy>\n"
+			      "ProxyPass /app/ balancer://app/\n");
+	for (unsigned i = 0; i < 3; i++)
+		o += (size_t)snprintf(conf + o, sizeof(conf) - o,
+				      "ProxyAutostart http://127.0.0.1:%d -- %s -D 100 -p %d\n",
+				      port[i], bin, port[i]);
+	ck_assert_uint_lt(o, sizeof(conf));
+	e2e_spliced_start(&sp, conf);
+	e2e_sleep_ms(500);    /* the parked members are parked (a tick or two) */
+	load(sp.port, "/app/?len=1", 240, 6, NULL);
+	for (unsigned i = 0; i < 3; i++)
+		ck_assert_msg(port_listens(port[i]) && backend_requests(port[i]) > 1,
+			      "member %u did not run\n%s", i, e2e_diag());
+	ck_assert_uint_ge(e2e_log_count(&sp, "joins"), 2);
+	/* idle: the two that joined are drained and stopped, the first stays */
+	ck_assert_msg(e2e_log_wait_for(&sp, "drained and stopped", 8000), "%s", e2e_diag());
+	for (int i = 0; i < 100 && (port_listens(port[1]) || port_listens(port[2])); i++)
+		e2e_sleep_ms(100);
+	ck_assert(!port_listens(port[1]));
+	ck_assert(!port_listens(port[2]));
+	ck_assert(port_listens(port[0]));
+	/* and the pool still answers, from the member that runs */
+	load(sp.port, "/app/?len=1", 4, 1, NULL);
+	stop_spliced_ok(&sp);
+}
+END_TEST
+
 /* ---- metrics ------------------------------------------------------------------------ */
 
 static char *metrics(int mport)
@@ -745,6 +799,7 @@ static Suite *e2e_balancer_suite(void)
 		{ "post_not_retried", test_post_not_retried, 60 },
 		{ "refused_fails_over", test_refused_fails_over, 60 },
 		{ "autostart_members", test_autostart_members, 60 },
+		{ "ondemand", test_ondemand, 90 },
 		{ "member_metrics", test_member_metrics, 60 },
 		{ "hc_kill_and_back", test_hc_kill_and_back, 120 },
 		{ "hc_tcp_and_expr", test_hc_tcp_and_expr, 60 },

@@ -18,6 +18,25 @@ struct bal_member_state {
 
 struct bal_state {
 	struct bal_member_state m[CFG_MAX_MEMBERS];
+	uint64_t od_sat_since;         /* ondemand: every running member saturated since (0:
+					* not), kept by the worker that decides */
+};
+
+/* A member of an ondemandmin= pool (spliced's own option). */
+enum bal_od {
+	BAL_OD_RUNNING = 0,            /* in rotation (started by its first request) */
+	BAL_OD_PARKED,                 /* not in rotation, not running (stopped or never
+					* started) */
+	BAL_OD_DRAINING,               /* leaving: no new requests; stopped once idle */
+};
+
+/* What the on-demand decision sees of one member, and changes. */
+struct bal_od_view {
+	unsigned od;                   /* enum bal_od */
+	bool saturated;                /* requests wait for its max= connections, or (no
+					* max=) it has one in flight */
+	unsigned busy;                 /* requests in flight, all workers */
+	uint64_t last_ms;              /* when it was last given one */
 };
 
 #endif

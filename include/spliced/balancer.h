@@ -32,6 +32,16 @@ bool bal_param_value(const char *q, size_t len, const char *name, const char **o
  * "1A2B3C.node1" goes to route=node1), or -1 (no '.', no member with that route). */
 int bal_route_member(const struct cfg_balancer *b, const char *value, size_t len);
 
+/* One step of an ondemandmin= pool (spliced's own option) at now: v[i] is member i.
+ * When every running member has been saturated for b->od_wait_ms
+ * (*sat_since keeps since when), the first parked member runs; a running member beyond
+ * the first od_min running ones with nothing in flight and no request for b->od_idle_ms
+ * drains; a draining member with nothing in flight is parked and its bit set in the
+ * result (the caller stops it). Returns the members to stop. (Every member begins
+ * running and never used: those beyond od_min are parked by the idle rule.) */
+uint32_t bal_od_step(const struct cfg_balancer *b, struct bal_od_view *v, uint64_t now,
+		     uint64_t *sat_since);
+
 /* ProxyHCExpr's expression (the text between the braces): "%{REQUEST_STATUS} OP ARG"
  * with OP =~ or !~ and ARG a /regular expression/ (PCRE2), or OP one of -eq -ne -lt -le
  * -gt -ge == != < <= > >= and ARG a number. It is decided now for every status 100..999:

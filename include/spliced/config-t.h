@@ -177,6 +177,13 @@ struct cfg_balancer {
 	char sticky_param[64];         /* the URL parameter: NAME, or the part after '|' */
 	bool nofailover;               /* nofailover=On: a sticky request whose member is
 					* down fails (503) instead of going to another */
+	/* spliced's own (not httpd's): members started and stopped by load, all of them
+	 * ProxyAutostart backends (src/ondemand.c) */
+	unsigned od_min;               /* ondemandmin=: members kept running; 0 = off */
+	unsigned od_wait_ms;           /* ondemandwait=: every running member saturated this
+					* long starts the next (default 1000 ms) */
+	unsigned od_idle_ms;           /* ondemandidle=: a member beyond the first od_min with
+					* no request this long is drained and stopped (60 s) */
 	unsigned line;                 /* where it was first named */
 };
 
