@@ -30,6 +30,7 @@
 #include "spliced/headers.h"
 #include "spliced/http.h"
 #include "spliced/log.h"
+#include "spliced/member.h"
 #include "spliced/proxy.h"
 #include "spliced/remoteip.h"
 #include "spliced/proxyproto.h"
@@ -252,6 +253,7 @@ static void conn_exchange_reset(struct conn *c)
 	c->up_reused = false;
 	c->up_reusable = false;
 	c->retried = false;
+	c->up_answered = false;
 	c->body_streamed = false;
 	c->early_response = false;
 	c->wait_client = false;
@@ -354,6 +356,7 @@ static void conn_request_end(struct conn *c)
 	if (!c->in_request)
 		return;
 	c->in_request = false;
+	member_done(c);
 	ns = conn_now_ns() - c->t_start_ns;
 	if (c->tunneled)
 		tunnel_end(c); /* its latency was the time to the switch */
@@ -697,6 +700,7 @@ static unsigned conn_escape_query(struct conn *c)
 static enum conn_ev conn_route_act(struct conn *c, const struct route *rt)
 {
 	const char *path;
+	enum conn_ev ev;
 	unsigned st;
 
 	c->scope = rt->scope;
@@ -722,6 +726,8 @@ static enum conn_ev conn_route_act(struct conn *c, const struct route *rt)
 		st = conn_escape_query(c);
 		if (st)
 			return exch_fail(c, st, "target too long once its query is escaped");
+		if (config_balancer(c->w->cfg, c->pass->backend) && !member_choose(c, &ev))
+			return ev;
 		return proxy_start(c);
 	case ROUTE_FILE:
 		if (rt->file)

@@ -192,8 +192,9 @@ int fwd_request_head(struct fwd_head *out, char *head, size_t headroom,
 
 	/* One host for the whole request: the one its virtual host was chosen by. */
 	if (!t->preserve_host) {
+		/* an iovec of its own, pointing at the configuration: fwd_retarget() */
 		ret |= fwd_push_str(out, "Host: ");
-		ret |= fwd_push_str(out, t->backend->authority);
+		ret |= fwd_push(out, t->backend->authority, strlen(t->backend->authority));
 		ret |= fwd_push_str(out, "\r\n");
 	} else if (t->host) {
 		ret |= fwd_push_str(out, "Host: ");
@@ -446,6 +447,17 @@ void fwd_advance(struct fwd_head *h, size_t n)
 
 void fwd_rewind(struct fwd_head *h)
 {
+	fwd_finish(h);
+}
+
+void fwd_retarget(struct fwd_head *h, const char *from, const char *to)
+{
+	for (unsigned i = 0; i < h->niov; i++)
+		if (h->iov[i].iov_base == (const void *)from) {
+			h->total = h->total - h->iov[i].iov_len + strlen(to);
+			h->iov[i].iov_base = (void *)to;
+			h->iov[i].iov_len = strlen(to);
+		}
 	fwd_finish(h);
 }
 

@@ -16,6 +16,7 @@
 #include "spliced/forward.h"
 #include "spliced/http.h"
 #include "spliced/log.h"
+#include "spliced/member.h"
 #include "spliced/proxy.h"
 #include "spliced/ring-t.h"
 #include "spliced/slot.h"
@@ -242,6 +243,22 @@ static bool proxy_not_listening(const struct cfg_backend *be, int res)
 	return res == -ECONNREFUSED || (res == -ENOENT && be->addr.ss_family == AF_UNIX);
 }
 
+/* A pool's member failed c before answering (src/member.c): the request goes to another
+ * member, its head's Host following it. False when c went to no pool or no member is
+ * left; the connection to the failed one is given up either way. */
+static bool proxy_failover(struct conn *c, const char *why)
+{
+	const char *from = exch_backend(c)->authority;
+
+	if (!c->bal)
+		return false;
+	proxy_drop_upstream(c);
+	if (!member_failover(c, why))
+		return false;
+	fwd_retarget(&c->head, from, exch_backend(c)->authority);
+	return true;
+}
+
 static enum conn_ev proxy_connected(struct conn *c, int res)
 {
 	const struct cfg_backend *be = exch_backend(c);
@@ -255,8 +272,15 @@ static enum conn_ev proxy_connected(struct conn *c, int res)
 	if (res < 0 && c->as_probe && c->timed_out && c->w->now_ms >= c->wait_until_ms)
 		/* the probe's connect outlived the request's wait */
 		return as_fail(c, "did not accept connections within StartTimeout");
+	if (res < 0 && !c->timed_out && c->bal) {
+		/* nothing was sent: any request may go to another member */
+		if (proxy_failover(c, strerror(-res)))
+			return proxy_connect(c);
+		return member_none_left(c);
+	}
 	if (res < 0) {
 		proxy_connect_failed(c);
+		member_failed(c, c->timed_out ? "connect timed out" : strerror(-res));
 		if (c->timed_out)
 			return exch_upstream_error(c, 0, "connecting");
 		return exch_fail(c, 502, "backend %s: connect: %s%s", be->name, strerror(-res),
@@ -274,8 +298,14 @@ static enum conn_ev proxy_connected(struct conn *c, int res)
  * request is idempotent and its body was not streamed. */
 static bool proxy_retry(struct conn *c)
 {
-	if ((!c->up_reused && exch_backend(c)->autostart < 0) || c->retried || c->body_streamed ||
+	/* a new connection to a pool's member broke: another member, when one is left */
+	bool other = c->bal && !c->up_reused && exch_backend(c)->autostart < 0;
+
+	if ((!c->up_reused && exch_backend(c)->autostart < 0 && !other) ||
+	    (c->retried && !other) || c->up_answered || c->body_streamed ||
 	    !proxy_idempotent(&c->req))
+		return false;
+	if (other && !proxy_failover(c, "closed before responding"))
 		return false;
 	c->w->stats.up_retries++;
 	proxy_drop_upstream(c);
@@ -354,6 +384,8 @@ static enum conn_ev proxy_resp_received(struct conn *c, int res)
 				 exch_backend(c)->name);
 	}
 	exch_touch(c, exch_up_timeout_ms(c));
+	if (c->rlen == 0)
+		member_answered(c);
 	c->rlen += (uint32_t)res;
 	return proxy_resp_head(c);
 }
@@ -373,6 +405,7 @@ static enum conn_ev proxy_resp_interim(struct conn *c, uint32_t hl)
 	c->rlen -= hl;
 	/* The backend has seen the request: never send it again elsewhere. */
 	c->retried = true;
+	c->up_answered = true;
 	if (!forward)
 		return c->rlen ? proxy_resp_head(c) : proxy_resp_recv(c);
 	c->state = CS_RESP_INTERIM;

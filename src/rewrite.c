@@ -1084,7 +1084,7 @@ static void rw_trace_result(struct rw_ctx *ctx, const struct rw_result *out)
 	switch (out->kind) {
 	case RW_PROXY:
 		RW_TRACE(ctx, 1, "go-ahead with proxy request %s%s [OK]",
-			 cfg->backend[out->backend].name, out->out);
+			 config_target_name(cfg, out->backend), out->out);
 		break;
 	case RW_REDIRECT:
 		RW_TRACE(ctx, 1, "redirect to %s [REDIRECT/%u]", out->out, out->status);

@@ -17,7 +17,9 @@
 #include "spliced/file.h"
 #include "spliced/helper.h"
 #include "spliced/rewrite.h"
+#include "spliced/hcheck.h"
 #include "spliced/log.h"
+#include "spliced/ondemand.h"
 #include "spliced/relay.h"
 #include "spliced/ring.h"
 #include "spliced/slot.h"
@@ -112,6 +114,7 @@ void worker_destroy(struct worker *w)
 			conn_reclaim(&w->conns[i]);
 	for (unsigned i = 0; w->pools && i < w->cfg->nbackend; i++)
 		up_pool_prune(&w->pools[i], 0, true);
+	hc_destroy(w);
 	relay_pool_destroy(&w->pipes);
 	if (w->fcache_ready)
 		file_cache_destroy(&w->fcache);
@@ -481,6 +484,8 @@ static void worker_tick(struct worker *w)
 		for (unsigned i = 0; i < w->cfg->nbackend; i++)
 			up_pool_prune(&w->pools[i], now, false);
 	conn_slot_tick(w);
+	hc_tick(w);
+	od_tick(w);
 	for (unsigned i = 0; i < w->cfg->ncustomlog; i++)
 		worker_alog_flush(w, i, true);
 	for (unsigned i = 0; i < w->nlisten && !w->stopping; i++)
@@ -648,6 +653,9 @@ static void worker_dispatch(struct worker *w, struct io_uring_cqe *cqe)
 	case OP_AS_TIMER:
 		if (idx < w->cfg->nautostart)
 			conn_autostart_retry(w, idx);
+		return;
+	case OP_HCHECK:
+		hc_complete(w, idx, cqe->res);
 		return;
 	default:
 		break;

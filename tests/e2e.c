@@ -1932,3 +1932,70 @@ void e2e_copy_file(const char *src, const char *dst, mode_t mode)
 	close(fd);
 	free(data);
 }
+
+/* ---- probes ------------------------------------------------------------------------- */
+
+pid_t e2e_bpftrace_start(const char *name, const char *script, const char *out)
+{
+	char *text = NULL;
+	bool attached = false;
+	pid_t pid;
+	int st, fd;
+
+	if (access("/usr/bin/bpftrace", X_OK) != 0) {
+		fprintf(stderr, "SKIP %s: /usr/bin/bpftrace is not installed\n", name);
+		return 0;
+	}
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		/* unbuffered: every line is in the file as soon as its event fired */
+		execl("/usr/bin/bpftrace", "bpftrace", "-B", "none", "-e", script, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 300 && !attached; i++) {
+		free(text);
+		text = e2e_read_file(out, NULL);
+		attached = text && strstr(text, "Attaching");
+		if (!attached && waitpid(pid, &st, WNOHANG) == pid)
+			break;
+		if (!attached)
+			e2e_sleep_ms(50);
+	}
+	if (!attached) {
+		fprintf(stderr, "SKIP %s: bpftrace could not attach: %s\n", name, text ? text : "");
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		pid = 0;
+	}
+	free(text);
+	return pid;
+}
+
+char *e2e_bpftrace_stop(pid_t pid, const char *out, const char *want)
+{
+	char *text = NULL;
+	int st;
+
+	for (int i = 0; want && i < 200; i++) {
+		free(text);
+		text = e2e_read_file(out, NULL);
+		if (text && strstr(text, want))
+			break;
+		e2e_sleep_ms(50);
+	}
+	free(text);
+	/* bpftrace does not always end on SIGINT */
+	kill(pid, SIGINT);
+	for (int i = 0; i < 100 && waitpid(pid, &st, WNOHANG) != pid; i++)
+		e2e_sleep_ms(50);
+	if (kill(pid, 0) == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+	text = e2e_read_file(out, NULL);
+	return text ? text : strdup("");
+}

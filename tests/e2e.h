@@ -283,4 +283,16 @@ const char *e2e_backend_bin_for_others(void);
 /* Copies src to dst (created or truncated) with exactly `mode`; fails the test on error. */
 void e2e_copy_file(const char *src, const char *dst, mode_t mode);
 
+/* ---- probes ------------------------------------------------------------------------- */
+
+/* Starts /usr/bin/bpftrace -B none -e script, its output (unbuffered) into the file
+ * `out`, and waits (at most 15 s) until it says it is attaching. Returns its pid; 0 after
+ * printing "SKIP name: why" when bpftrace is missing or cannot attach (no root, no BPF),
+ * and the caller skips. */
+pid_t e2e_bpftrace_start(const char *name, const char *script, const char *out);
+
+/* Waits (at most 10 s) until `out` holds `want` (NULL: no wait), stops bpftrace (SIGINT,
+ * SIGKILL after 5 s) and returns what it wrote (malloc'd, "" when nothing). */
+char *e2e_bpftrace_stop(pid_t pid, const char *out, const char *want);
+
 #endif

@@ -99,6 +99,20 @@ bool config_proxy_protocol(const struct config *cfg, unsigned port);
  * local port `port` (a range of the main server, or of a <VirtualHost> naming the port). */
 bool config_proxy_exception(const struct config *cfg, unsigned port, const char *ip);
 
+/* A backend target (cfg_pass.backend, a [P] rule's backend): the balancer it names, or
+ * NULL when it is a backend (config.backend[target]). */
+static inline const struct cfg_balancer *config_balancer(const struct config *cfg, int target)
+{
+	return target >= CFG_BALANCER_BASE ? &cfg->balancer[target - CFG_BALANCER_BASE] : NULL;
+}
+
+/* The name of a backend target, for messages: "http://host:port" or "balancer://NAME". */
+static inline const char *config_target_name(const struct config *cfg, int target)
+{
+	return target >= CFG_BALANCER_BASE ? cfg->balancer[target - CFG_BALANCER_BASE].name
+					   : cfg->backend[target].name;
+}
+
 /* Formats "file:line: msg" (or "file: msg") into out. */
 void config_error_format(const struct config_error *err, char *out, size_t outlen);
 

@@ -130,6 +130,12 @@ struct conn {
 	uint8_t upgrade_len;      /* the protocol the request may switch to (see tunnel.h) */
 	char upgrade[48];
 	uint16_t wait_as;         /* waiting or as_probe: the ProxyAutostart (its queue) */
+	uint8_t bal;              /* the request went to a balancer:// pool: its index + 1
+				   * (0: not), its member `bal_member` (src/member.c) */
+	uint8_t bal_member;
+	uint16_t bal_tried;       /* the members this request was given to (bit per member) */
+	bool up_answered;         /* the backend sent an interim response: it has seen the
+				   * request, which never goes anywhere else */
 	bool slot_waiting;        /* in its backend's max= queue (CS_SLOT_WAIT) */
 	bool slot_held;           /* ufd counts in its backend's max= connections */
 	bool slot_waited;         /* this request waited for one (counted once it ends) */

@@ -12,6 +12,17 @@
 #define STATS_REASONS 32
 #define STATS_LAT_BUCKETS 12
 
+/* Counters of a pool's member (stats.member[backend][k]). */
+enum stats_member_count {
+	STATS_M_REQUESTS,          /* requests the pool gave it */
+	STATS_M_FAILURES,          /* refused connects, closes before any response byte */
+	STATS_M_ERRORS,            /* times it went into error state */
+	STATS_M_BACK,              /* times it answered again after that */
+	STATS_M_HC_DOWN,           /* times its health checks took it out of rotation */
+	STATS_M_HC_UP,             /* times they brought it back */
+	STATS_MEMBER_COUNTS
+};
+
 /* Counters of one worker: written only by it, read (approximately, while it runs) by the
  * metrics endpoint and summed by the main thread at exit. */
 struct stats {
@@ -41,6 +52,8 @@ struct stats {
 	/* requests that waited for a connection of a backend with max=, by how it ended */
 	uint64_t slot_waits[CFG_MAX_BACKENDS][SLOT_OUTCOMES];
 	uint64_t authz_denied;     /* requests answered 403 by a <Location>'s Require rules */
+	/* backends that are members of a balancer:// pool, by backend (src/member.c) */
+	uint64_t member[CFG_MAX_BACKENDS][STATS_MEMBER_COUNTS];
 };
 
 /* Text rendered on the heap: it grows as it is written, so a page always fits. */

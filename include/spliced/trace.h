@@ -28,5 +28,11 @@
 /* A reload (SIGHUP) ended: the configuration generation in use after it (1 at start, one
  * more per reload that took effect), and 1 when this one did, 0 when it failed. */
 #define TRACE_RELOAD(generation, ok) DTRACE_PROBE2(spliced, reload, generation, ok)
+/* A member of a balancer:// pool changed state on this worker: the pool's name
+ * ("balancer://app"), the member's ("http://127.0.0.1:8001"), 0 when it went into error,
+ * 1 when it answered again (up), 2 when a health check took it out, 3 when checks
+ * brought it back. */
+#define TRACE_MEMBER_STATE(balancer, member, state) \
+	DTRACE_PROBE3(spliced, member_state, balancer, member, state)
 
 #endif

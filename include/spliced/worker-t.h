@@ -17,6 +17,7 @@
 #include "spliced/relay-t.h"
 #include "spliced/upstream-t.h"
 #include "spliced/autostart-t.h"
+#include "spliced/balancer-t.h"
 #include "spliced/slot-t.h"
 #include "spliced/stats-t.h"
 
@@ -76,6 +77,9 @@ struct worker {
 	struct slot_queue *slotq;  /* one per backend: requests waiting for max= */
 	bool slot_released;        /* a queue's backend has room: its waiters may go */
 	struct stats stats;
+	struct bal_state bal[CFG_MAX_BALANCERS]; /* this worker's view of each pool's members */
+	struct hc_probe *hc;       /* health checks of the pools' members (src/hcheck.c),
+				    * [CFG_MAX_BALANCERS * CFG_MAX_MEMBERS]; NULL: none yet */
 	int exit_code;
 
 	/* Reload (src/main.c): the workers of the previous configuration retire. A retiring
