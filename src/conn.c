@@ -254,6 +254,7 @@ static void conn_exchange_reset(struct conn *c)
 	c->up_reusable = false;
 	c->retried = false;
 	c->up_answered = false;
+	c->ninterim = 0;
 	c->body_streamed = false;
 	c->early_response = false;
 	c->wait_client = false;

@@ -390,12 +390,22 @@ static enum conn_ev proxy_resp_received(struct conn *c, int res)
 	return proxy_resp_head(c);
 }
 
+/* Interim responses one request may get: each one restarts the backend's timeout, so
+ * without a bound a backend (or whatever answers in its place) could hold the exchange
+ * open for ever with 102s. Real ones send a few (103 Early Hints, 102 Processing). */
+#define PROXY_INTERIM_MAX 100
+
 /* An interim (1xx) response: forwarded to HTTP/1.1 clients, except 100 Continue, which
  * we already answered ourselves (Expect is not forwarded). */
 static enum conn_ev proxy_resp_interim(struct conn *c, uint32_t hl)
 {
 	bool forward = c->resp.status != 100 && c->req.version == 11;
 
+	if (++c->ninterim > PROXY_INTERIM_MAX) {
+		c->up_reusable = false;
+		return exch_fail(c, 502, "backend %s: more than %d interim (1xx) responses",
+				 exch_backend(c)->name, PROXY_INTERIM_MAX);
+	}
 	if (forward) {
 		memcpy(c->rbuf, "HTTP/1.1", 8);
 		memcpy(c->page, c->rbuf, hl < sizeof(c->page) ? hl : 0);

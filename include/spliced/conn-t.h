@@ -136,6 +136,7 @@ struct conn {
 	uint16_t bal_tried;       /* the members this request was given to (bit per member) */
 	bool up_answered;         /* the backend sent an interim response: it has seen the
 				   * request, which never goes anywhere else */
+	uint16_t ninterim;        /* interim responses of this request (PROXY_INTERIM_MAX) */
 	bool slot_waiting;        /* in its backend's max= queue (CS_SLOT_WAIT) */
 	bool slot_held;           /* ufd counts in its backend's max= connections */
 	bool slot_waited;         /* this request waited for one (counted once it ends) */
