@@ -87,7 +87,7 @@ static int proxy_prepare_request(struct conn *c)
 		.host = c->has_host ? c->host : NULL,
 		.host_len = c->host_len,
 		.client_ip = c->ip,
-		.proto = "http",
+		.proto = c->tls.on ? "https" : "http",
 		.xff_cut = c->xff_cut,
 		.xff_keep = c->xff_keep,
 		.keep_forwarded = c->from_proxy,

@@ -8,6 +8,7 @@
 
 #include "spliced/config-t.h"
 #include "spliced/slot-t.h"
+#include "spliced/tls-t.h"
 
 #define STATS_REASONS 32
 #define STATS_LAT_BUCKETS 12
@@ -41,6 +42,8 @@ struct stats {
 	/* requests that waited for a connection of a backend with max=, by how it ended */
 	uint64_t slot_waits[CFG_MAX_BACKENDS][SLOT_OUTCOMES];
 	uint64_t authz_denied;     /* requests answered 403 by a <Location>'s Require rules */
+	uint64_t tls_handshakes;   /* TLS handshakes completed */
+	uint64_t tls_fail[TLS_FAIL_N]; /* TLS handshakes failed, by enum tls_fail */
 };
 
 /* Text rendered on the heap: it grows as it is written, so a page always fits. */
