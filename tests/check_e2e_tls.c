@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -875,6 +876,55 @@ START_TEST(test_alpn)
 }
 END_TEST
 
+/* Keys only root may read: start-up reads them before the privilege drop; a reload,
+ * made by the serving process (User nobody), cannot, fails naming the file and keeps the
+ * running configuration; once the key is readable, the reload takes effect, and
+ * handshakes go on across both. */
+START_TEST(test_reload_key)
+{
+	struct e2e_proc be, sp;
+	struct tls_result r;
+	char key[512], *out, *log, want[700];
+	struct stat st;
+	int port;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "SKIP reload_key: needs root (User nobody, a root-only key)\n");
+		return;
+	}
+	make_certs();
+	snprintf(key, sizeof(key), "%s/b.test.key", e2e_temp_dir());
+	ck_assert_int_eq(chmod(key, 0644), 0);   /* only a.test's is root's alone */
+	snprintf(key, sizeof(key), "%s/a.test.key", e2e_temp_dir());
+	ck_assert_int_eq(chmod(key, 0600), 0);
+	e2e_backend_start(&be, "");
+	start_tls(&sp, be.port, "User nobody\n", &port);
+	ck_assert_int_eq(stat(key, &st), 0);
+	ck_assert_uint_eq(st.st_uid, 0);
+	tls_get(port, &o_a, "a.test", "/one", &r, &out, NULL);
+	ck_assert_msg(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", e2e_escs(out));
+	free(out);
+
+	ck_assert_msg(!e2e_reload(&sp, 2), "a reload read a root-only key as nobody");
+	log = e2e_spliced_log(&sp);
+	snprintf(want, sizeof(want), "SSLCertificateKeyFile %s: Permission denied", key);
+	ck_assert_msg(strstr(log, want), "%s", log);
+	free(log);
+	tls_get(port, &o_a, "a.test", "/two", &r, &out, NULL);   /* the running one serves */
+	ck_assert_msg(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", e2e_escs(out));
+	free(out);
+
+	ck_assert_int_eq(chmod(key, 0644), 0);
+	ck_assert_msg(e2e_reload(&sp, 2), "%s", e2e_diag());
+	tls_get(port, &o_a, "a.test", "/three", &r, &out, NULL);
+	ck_assert_msg(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", e2e_escs(out));
+	ck_assert_str_eq(r.cn, "a.test");
+	free(out);
+	e2e_spliced_stop(&sp);
+	e2e_backend_stop(&be);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("e2e_tls");
@@ -889,6 +939,7 @@ int main(void)
 		{ "plain_http", test_plain_http, 0 },
 		{ "bad_clients", test_bad_clients, 0 },
 		{ "alpn", test_alpn, 0 },
+		{ "reload_key", test_reload_key, 0 },
 	};
 
 	ck_add_cases(s, cases, CK_N(cases), 0, NULL, NULL);
