@@ -432,6 +432,7 @@ static enum conn_ev proxy_resp_head(struct conn *c)
 		.scope = c->scope,
 		.host = c->has_host ? c->host : NULL,
 		.host_len = c->host_len,
+		.https = c->tls.on,
 	};
 	int ret = http_parse_response_noting(c->rbuf, c->rlen, &w->rlim, c->req.meth,
 					     fwd_response_kinds(&rev), &c->resp);

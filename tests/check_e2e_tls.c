@@ -509,10 +509,21 @@ START_TEST(test_forwarded_and_log)
 
 	make_certs();
 	snprintf(path, sizeof(path), "%s/access.log", e2e_temp_dir());
-	snprintf(extra, sizeof(extra), "LogFormat \"%%a %%{SSL_PROTOCOL}x %%{SSL_CIPHER}x %%r\" tls\n"
-		 "CustomLog %s tls\n", path);
 	e2e_backend_start(&be, "");
+	snprintf(extra, sizeof(extra), "LogFormat \"%%a %%{SSL_PROTOCOL}x %%{SSL_CIPHER}x %%r\" tls\n"
+		 "CustomLog %s tls\nProxyPassReverse / http://127.0.0.1:%d/\n", path, be.port);
 	start_tls(&sp, be.port, extra, &port);
+	/* ProxyPassReverse names the origin the client asked: https */
+	{
+		char target[128];
+
+		snprintf(target, sizeof(target), "/?status=302&location=http://127.0.0.1:%d/next",
+			 be.port);
+		tls_get(port, &o_a, "a.test", target, &r, &out, NULL);
+		ck_assert_msg(strstr(out, "\r\nLocation: https://a.test/next\r\n"), "%s",
+			      e2e_escs(out));
+		free(out);
+	}
 	tls_get(port, &o_a, "a.test", "/proto", &r, &out, NULL);
 	ck_assert_msg(strstr(out, "\r\nX-Forwarded-Proto: https\r\n"), "%s", e2e_escs(out));
 	ck_assert_msg(strstr(out, "\r\nX-Forwarded-For: 127.0.0.1\r\n"), "%s", e2e_escs(out));
@@ -528,6 +539,7 @@ START_TEST(test_forwarded_and_log)
 	ck_assert(log != NULL);
 	ck_assert_msg(strstr(log, "127.0.0.1 TLSv1.3 TLS_"), "%s", log);
 	ck_assert_msg(strstr(log, " GET /proto HTTP/1.1\n"), "%s", log);
+	ck_assert_msg(strstr(log, "127.0.0.1 TLSv1.3 TLS_AES_256_GCM_SHA384 GET /proto"), "%s", log);
 	ck_assert_msg(strstr(log, "127.0.0.1 - - GET /plain HTTP/1.1\n"), "%s", log);
 	free(log);
 	e2e_backend_stop(&be);
