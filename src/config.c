@@ -2017,7 +2017,7 @@ static bool cfg_module_loaded(const char *name)
 		"mod_proxy_http", "proxy_http_module", "mod_alias", "alias_module", "mod_dir",
 		"dir_module", "mod_mime", "mime_module", "mod_log_config", "log_config_module",
 		"mod_unixd", "unixd_module",
-		"mod_remoteip", "remoteip_module",
+		"mod_remoteip", "remoteip_module", "mod_ssl", "ssl_module",
 	};
 	size_t n = strlen(name);
 

@@ -261,19 +261,12 @@ struct bridge {
 	pthread_t th;
 };
 
+/* All n bytes to fd: e2e_send() on a bare descriptor. 0 or -errno. */
 static int write_all(int fd, const void *p, size_t n)
 {
-	const char *c = p;
+	struct e2e_client c = { .fd = fd };
 
-	while (n) {
-		ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
-
-		if (w <= 0)
-			return -1;
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
+	return e2e_send(&c, p, n);
 }
 
 /* SSL_write of all n bytes on a non-blocking socket (bounded waits). */

@@ -181,6 +181,11 @@ START_TEST(test_errors)
 	/* a key in the certificate's file (no SSLCertificateKeyFile) is fine */
 	ck_assert_int_eq(parse("Listen 443\nProxyPass / http://127.0.0.1:9/\n<VirtualHost *:443>\n"
 			       "SSLEngine on\nSSLCertificateFile /a\n</VirtualHost>\n"), 0);
+	/* mod_ssl counts as loaded: Debian's <IfModule mod_ssl.c> blocks are read */
+	ck_assert_int_eq(parse("Listen 80\nProxyPass / http://127.0.0.1:9/\n<IfModule mod_ssl.c>\n"
+			       "SSLProtocol TLSv1.3\n</IfModule>\n<IfModule !ssl_module>\n"
+			       "SSLProtocol TLSv1.2\n</IfModule>\n"), 0);
+	ck_assert_uint_eq(cfg.tls->sc[0].protocols, TLS_P_13);
 	/* no SSL directive: no TLS state at all */
 	ck_assert_int_eq(parse("Listen 80\nProxyPass / http://127.0.0.1:9/\n"), 0);
 	ck_assert_ptr_null(cfg.tls);
