@@ -745,28 +745,6 @@ START_TEST(test_websocket)
 }
 END_TEST
 
-static long long metric(int port, const char *name)
-{
-	struct e2e_client c;
-	struct e2e_response r;
-	const char *p;
-	long long v = -1;
-	size_t n = strlen(name);
-	static const char get[] = "GET /metrics HTTP/1.1\r\nHost: m\r\n\r\n";
-
-	e2e_client_open(&c, port);
-	e2e_roundtrip(&c, get, sizeof(get) - 1, &r, false);
-	ck_assert_int_eq(r.status, 200);
-	for (p = (const char *)r.body; (p = strstr(p, name)) != NULL; p += n)
-		if ((p == (const char *)r.body || p[-1] == '\n') && p[n] == ' ') {
-			v = atoll(p + n + 1);
-			break;
-		}
-	e2e_response_free(&r);
-	e2e_client_close(&c);
-	return v;
-}
-
 /* Plain HTTP to the TLS port: nginx's 400 and a close. */
 START_TEST(test_plain_http)
 {
@@ -788,7 +766,7 @@ START_TEST(test_plain_http)
 	ck_assert_int_eq(e2e_wait_closed(&c, 10000), E2E_CLOSED_EOF);
 	e2e_response_free(&resp);
 	e2e_client_close(&c);
-	ck_assert_int_eq(metric(mport, "spliced_tls_handshake_failures_total{reason=\"plain_http\"}"), 1);
+	ck_assert_int_eq(e2e_metric(mport, "spliced_tls_handshake_failures_total{reason=\"plain_http\"}"), 1);
 	{
 		size_t n = 0;
 		char *rec = e2e_read_file(be.record, &n);
@@ -843,13 +821,13 @@ START_TEST(test_bad_clients)
 	tls_get(port, &o_a, "a.test", "/after", &r, &out, NULL);
 	ck_assert_msg(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", e2e_escs(out));
 	free(out);
-	ck_assert_int_eq(metric(mport, "spliced_tls_handshake_failures_total{reason=\"protocol\"}"), 1);
+	ck_assert_int_eq(e2e_metric(mport, "spliced_tls_handshake_failures_total{reason=\"protocol\"}"), 1);
 	/* the closed one is counted when spliced sees its FIN; bounded wait */
-	for (int i = 0; i < 100 && metric(mport, "spliced_tls_handshake_failures_total{reason=\"closed\"}") < 1; i++)
+	for (int i = 0; i < 100 && e2e_metric(mport, "spliced_tls_handshake_failures_total{reason=\"closed\"}") < 1; i++)
 		e2e_sleep_ms(50);
-	ck_assert_int_eq(metric(mport, "spliced_tls_handshake_failures_total{reason=\"closed\"}"), 1);
-	ck_assert_int_eq(metric(mport, "spliced_tls_handshake_failures_total{reason=\"timeout\"}"), 2);
-	ck_assert_int_ge(metric(mport, "spliced_tls_handshakes_total"), 1);
+	ck_assert_int_eq(e2e_metric(mport, "spliced_tls_handshake_failures_total{reason=\"closed\"}"), 1);
+	ck_assert_int_eq(e2e_metric(mport, "spliced_tls_handshake_failures_total{reason=\"timeout\"}"), 2);
+	ck_assert_int_ge(e2e_metric(mport, "spliced_tls_handshakes_total"), 1);
 	ck_assert(e2e_proc_running(&sp));
 	e2e_spliced_stop(&sp);
 	e2e_backend_stop(&be);
