@@ -724,6 +724,10 @@ static void tls_pump(struct worker *w, struct tls_sess *s)
 	}
 	/* connection -> client */
 	tls_flush(w, s);
+	/* the connection is over: what is left to send gets Timeout (a client that never
+	 * reads does not hold the session forever) */
+	if (s->plain_eof && s->deadline_ms == UINT64_MAX)
+		s->deadline_ms = w->now_ms + w->cfg->timeout_ms;
 	if (s->plain_eof && !s->shut_sent && !s->net_wr) {
 		SSL_shutdown(s->ssl);
 		s->shut_sent = true;
