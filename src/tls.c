@@ -450,6 +450,7 @@ static void tls_sess_release(struct worker *w, struct tls_sess *s)
 	memset(s, 0, sizeof(*s));
 	t->free[t->nfree++] = (uint32_t)(s - t->s);
 	t->active--;
+	w->stats.tls_active = t->active;
 }
 
 void tls_worker_destroy(struct worker *w)
@@ -629,6 +630,10 @@ static void tls_flush(struct worker *w, struct tls_sess *s)
 		return;
 	}
 	s->net_wr = true;
+	/* a client that does not read: Timeout without progress ends the session (the
+	 * plaintext end is not read meanwhile, so the connection's own end goes unseen) */
+	if (s->hs_done && !s->linger)
+		s->deadline_ms = w->now_ms + w->cfg->timeout_ms;
 }
 
 /* Plain HTTP on a TLS port: nginx's answer, then close. */
@@ -757,6 +762,7 @@ void tls_accept(struct worker *w, const struct conn_origin *o)
 	}
 	s = &t->s[t->free[--t->nfree]];
 	t->active++;
+	w->stats.tls_active = t->active;
 	memset(s, 0, sizeof(*s));
 	s->used = true;
 	s->idx = (uint32_t)(s - t->s);
@@ -848,6 +854,8 @@ static void tls_net_sent(struct worker *w, struct tls_sess *s, int res)
 	s->nout_off += (uint32_t)res;
 	if (s->nout_off >= s->nout_len)
 		s->nout_len = s->nout_off = 0;
+	if (s->hs_done && !s->linger && !s->plain_eof)
+		s->deadline_ms = UINT64_MAX;   /* it moves: the connection's timeouts apply */
 	if (s->linger && !s->hs_done) {
 		/* the 400 page or an alert: the rest of it, then FIN */
 		if (s->nout_len) {

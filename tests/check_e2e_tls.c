@@ -834,6 +834,43 @@ START_TEST(test_bad_clients)
 }
 END_TEST
 
+/* A client that asks for 50 MiB and never reads: once the connection code gave up
+ * (Timeout), the session ends too, within Timeout, instead of waiting forever for the
+ * client to take the rest. */
+START_TEST(test_stuck_client)
+{
+	struct e2e_proc be, sp;
+	struct tls_result r;
+	char extra[128];
+	static const char req[] = "GET /?len=52428800 HTTP/1.1\r\nHost: a.test\r\n\r\n";
+	int port, mport = e2e_free_port(), fd;
+	long long active = -1;
+	SSL_CTX *ctx;
+	SSL *ssl;
+
+	make_certs();
+	e2e_backend_start(&be, "");
+	snprintf(extra, sizeof(extra), "MetricsListen 127.0.0.1:%d\nTimeout 1\n", mport);
+	start_tls(&sp, be.port, extra, &port);
+	ctx = client_ctx(&o_a);
+	fd = tcp_connect(port);
+	ssl = tls_handshake_on(ctx, fd, &o_a, &r);
+	ck_assert(ssl != NULL);
+	ck_assert_int_eq(SSL_write(ssl, req, (int)sizeof(req) - 1), (int)sizeof(req) - 1);
+	ck_assert_int_eq(e2e_metric(mport, "spliced_tls_sessions_active"), 1);
+	for (int i = 0; i < 150 && active != 0; i++) {
+		e2e_sleep_ms(100);
+		active = e2e_metric(mport, "spliced_tls_sessions_active");
+	}
+	ck_assert_msg(active == 0, "the session of a client that does not read is still open");
+	SSL_free(ssl);
+	close(fd);
+	SSL_CTX_free(ctx);
+	e2e_spliced_stop(&sp);
+	e2e_backend_stop(&be);
+}
+END_TEST
+
 /* ALPN: http/1.1 chosen when offered; h2 alone gets the no_application_protocol alert. */
 START_TEST(test_alpn)
 {
@@ -923,6 +960,7 @@ int main(void)
 		{ "bad_clients", test_bad_clients, 0 },
 		{ "alpn", test_alpn, 0 },
 		{ "reload_key", test_reload_key, 0 },
+		{ "stuck_client", test_stuck_client, 0 },
 	};
 
 	ck_add_cases(s, cases, CK_N(cases), 0, NULL, NULL);

@@ -43,6 +43,7 @@ struct stats {
 	uint64_t slot_waits[CFG_MAX_BACKENDS][SLOT_OUTCOMES];
 	uint64_t authz_denied;     /* requests answered 403 by a <Location>'s Require rules */
 	uint64_t tls_handshakes;   /* TLS handshakes completed */
+	uint64_t tls_active;       /* TLS sessions alive now, handshaking or not (a gauge) */
 	uint64_t tls_fail[TLS_FAIL_N]; /* TLS handshakes failed, by enum tls_fail */
 };
 
