@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -945,6 +946,80 @@ START_TEST(test_reload_key)
 }
 END_TEST
 
+/* DIR/old.crt and DIR/old.key: a certificate that expired yesterday (the openssl command
+ * of Debian 12 cannot make one: made with the library). */
+static void make_expired_cert(void)
+{
+	EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	X509 *x = X509_new();
+	X509_NAME *n;
+	char path[512];
+	FILE *f;
+
+	ck_assert(pk && x);
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+	X509_gmtime_adj(X509_getm_notBefore(x), -2 * 86400L);
+	X509_gmtime_adj(X509_getm_notAfter(x), -86400L);
+	n = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"old.test", -1, -1, 0);
+	X509_set_issuer_name(x, n);
+	X509_set_pubkey(x, pk);
+	ck_assert(X509_sign(x, pk, EVP_sha256()) > 0);
+	snprintf(path, sizeof(path), "%s/old.crt", e2e_temp_dir());
+	ck_assert((f = fopen(path, "w")) != NULL);
+	PEM_write_X509(f, x);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/old.key", e2e_temp_dir());
+	ck_assert((f = fopen(path, "w")) != NULL);
+	PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL);
+	fclose(f);
+	X509_free(x);
+	EVP_PKEY_free(pk);
+}
+
+/* spliced -t reads the files as start-up would: an unreadable file and a key that does
+ * not match are errors with their file:line, an expired certificate a warning. */
+START_TEST(test_config_check)
+{
+	const char *d = e2e_temp_dir();
+	char conf[512], text[2048], want[700], *out = NULL;
+	const char *argv[] = { e2e_env_bin("SPLICED_BIN"), "-t", "-c", conf, NULL };
+
+	make_certs();
+	make_expired_cert();
+	snprintf(conf, sizeof(conf), "%s/check.conf", d);
+	snprintf(text, sizeof(text),
+		 "Listen 127.0.0.1:1 https\nProxyPass / http://127.0.0.1:9/\n"
+		 "<VirtualHost *:1>\nServerName a.test\nSSLEngine on\n"
+		 "SSLCertificateFile %s/a.test.crt\n"
+		 "SSLCertificateKeyFile %s/b.test.key\n"            /* line 7: b's key */
+		 "</VirtualHost>\n<VirtualHost *:1>\nServerName c.test\nSSLEngine on\n"
+		 "SSLCertificateFile %s/missing.crt\n"              /* line 12 */
+		 "</VirtualHost>\n<VirtualHost *:1>\nServerName old.test\nSSLEngine on\n"
+		 "SSLCertificateFile %s/old.crt\n"                  /* line 17 */
+		 "SSLCertificateKeyFile %s/old.key\n</VirtualHost>\n", d, d, d, d, d);
+	{
+		FILE *f = fopen(conf, "w");
+
+		ck_assert(f != NULL);
+		fputs(text, f);
+		fclose(f);
+	}
+	ck_assert_int_eq(e2e_run(argv, &out), 1);
+	snprintf(want, sizeof(want), "%s:7: SSLCertificateKeyFile %s/b.test.key does not match "
+		 "the certificate of %s/a.test.crt", conf, d, d);
+	ck_assert_msg(strstr(out, want), "%s", out);
+	snprintf(want, sizeof(want), "%s:12: SSLCertificateFile %s/missing.crt: No such file or "
+		 "directory", conf, d);
+	ck_assert_msg(strstr(out, want), "%s", out);
+	snprintf(want, sizeof(want), "warning: %s:17: SSLCertificateFile %s/old.crt: the "
+		 "certificate has expired", conf, d);
+	ck_assert_msg(strstr(out, want), "%s", out);
+	free(out);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("e2e_tls");
@@ -961,6 +1036,7 @@ int main(void)
 		{ "alpn", test_alpn, 0 },
 		{ "reload_key", test_reload_key, 0 },
 		{ "stuck_client", test_stuck_client, 0 },
+		{ "config_check", test_config_check, 0 },
 	};
 
 	ck_add_cases(s, cases, CK_N(cases), 0, NULL, NULL);
