@@ -39,6 +39,7 @@
 #include "spliced/log.h"
 #include "spliced/proxyproto.h"
 #include "spliced/rewrite.h"
+#include "spliced/tls.h"
 #include "spliced/uri.h"
 
 #define CFG_LINE_MAX 16384             /* bytes of one logical line, after joining */
@@ -398,9 +399,7 @@ static int cfg_listen(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	bool v6 = false;
 	int rc;
 
-	if (argc == 3 && strcasecmp(argv[2], "https") == 0)
-		return cfg_fail(ctx, "TLS is not supported");
-	if (argc == 3 && strcasecmp(argv[2], "http") != 0)
+	if (argc == 3 && strcasecmp(argv[2], "http") != 0 && strcasecmp(argv[2], "https") != 0)
 		return cfg_fail(ctx, "unknown protocol \"%s\"", cfg_show(argv[2], show, sizeof(show)));
 	if (cfg->nlisten == CFG_MAX_LISTEN)
 		return cfg_fail(ctx, "more than %d Listen directives", CFG_MAX_LISTEN);
@@ -430,6 +429,7 @@ static int cfg_listen(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	if ((rc = cfg_copy(ctx, l->name, sizeof(l->name), arg)) < 0)
 		return rc;
 	cfg_here(ctx, &l->at);
+	l->https = argc == 3 && strcasecmp(argv[2], "https") == 0;
 	cfg->nlisten++;
 	return 0;
 }
@@ -2517,7 +2517,7 @@ static bool cfg_module_loaded(const char *name)
 		"mod_proxy_http", "proxy_http_module", "mod_alias", "alias_module", "mod_dir",
 		"dir_module", "mod_mime", "mime_module", "mod_log_config", "log_config_module",
 		"mod_unixd", "unixd_module",
-		"mod_remoteip", "remoteip_module",
+		"mod_remoteip", "remoteip_module", "mod_ssl", "ssl_module",
 	};
 	size_t n = strlen(name);
 
@@ -2972,6 +2972,25 @@ static int cfg_section(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	return cfg_fail(ctx, "<%s> sections are not supported yet", show);
 }
 
+/* SSL* directives (mod_ssl): src/tlsconf.c reads them; unknown ones are refused there. */
+static int cfg_ssl(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	struct cfg_where at;
+	char msg[400], show[CFG_SHOW_MAX + 8];
+
+	ctx->directive = NULL;
+	cfg_show(argv[0], show, sizeof(show));
+	if (authz_in_location(&ctx->cfg->authz))
+		return cfg_fail(ctx, "%s is not supported in <Location>", show);
+	if (!ctx->cfg->tls && !(ctx->cfg->tls = tls_conf_new()))
+		return cfg_fail(ctx, "out of memory");
+	cfg_here(ctx, &at);
+	if (tls_conf_directive(ctx->cfg->tls, ctx->scope, argc, argv, ctx->root, &at, msg,
+			       sizeof(msg)) < 0)
+		return cfg_fail(ctx, "%s: %s", show, msg);
+	return 0;
+}
+
 static int cfg_dispatch(struct cfg_ctx *ctx, unsigned argc, char **argv)
 {
 	const struct cfg_directive *d = NULL;
@@ -2983,6 +3002,8 @@ static int cfg_dispatch(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	for (size_t i = 0; i < sizeof(cfg_directives) / sizeof(cfg_directives[0]) && !d; i++)
 		if (strcasecmp(argv[0], cfg_directives[i].name) == 0)
 			d = &cfg_directives[i];
+	if (!d && strncasecmp(argv[0], "SSL", 3) == 0)
+		return cfg_ssl(ctx, argc, argv);
 	if (!d)
 		return cfg_fail(ctx, "unknown directive \"%s\"", cfg_show(argv[0], show, sizeof(show)));
 	if (ctx->scope && !d->vhost)
@@ -3044,6 +3065,7 @@ void config_free(struct config *cfg)
 	authz_free(&cfg->authz);
 	headers_free(&cfg->headers);
 	rip_conf_free(&cfg->remoteip);
+	tls_conf_free(cfg->tls);
 	config_defaults(cfg);
 }
 
@@ -3102,7 +3124,7 @@ static int cfg_root_paths(struct cfg_ctx *ctx)
 /* What needs the whole text: map names, conditions left without a rule, rule lists. */
 static bool cfg_port_ok(const struct cfg_scope *sc, unsigned port);
 
-static unsigned cfg_listen_port(const struct cfg_listen *l)
+unsigned config_listen_port(const struct cfg_listen *l)
 {
 	const struct sockaddr_storage *ss = &l->addr;
 
@@ -3118,7 +3140,7 @@ static int cfg_pp_finish(struct cfg_ctx *ctx)
 	const struct config *cfg = ctx->cfg;
 
 	for (unsigned i = 0; i < cfg->nlisten; i++) {
-		unsigned port = cfg_listen_port(&cfg->listen[i]), seen = 0, first = 0;
+		unsigned port = config_listen_port(&cfg->listen[i]), seen = 0, first = 0;
 
 		for (unsigned s = 1; s < cfg->nscope; s++) {
 			if (!cfg->pp_on[s] || !cfg_port_ok(&cfg->scope[s], port))
@@ -3277,7 +3299,13 @@ static int cfg_finish(struct cfg_ctx *ctx)
 		return cfg_fail(ctx, "%s", msg);
 	}
 	ctx->err->line = 0;
-	return cfg_pp_finish(ctx);
+	if (cfg_pp_finish(ctx) < 0)
+		return -EINVAL;
+	if (tls_conf_finish(ctx->cfg, &line, msg, sizeof(msg)) < 0) {
+		ctx->err->line = line;
+		return cfg_fail(ctx, "%s", msg);
+	}
+	return 0;
 }
 
 /* Reads text[0..len) line by line into ctx (the main file or an Include'd one),

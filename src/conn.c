@@ -324,6 +324,8 @@ static void conn_log_request(struct conn *c, uint64_t ns)
 		.start = c->t_wall,
 		.duration_ns = ns,
 		.server_name = cfg->scope[c->scope].server_name,
+		.tls_protocol = c->tls.protocol,
+		.tls_cipher = c->tls.cipher,
 	};
 
 	for (unsigned i = 0; i < cfg->ncustomlog; i++)
@@ -396,7 +398,7 @@ static void conn_handoff(struct conn *c)
 {
 	struct conn_origin o = { .fd = c->fd, .server_port = c->server_port,
 				 .metrics = c->metrics, .carried = c->pp_carried, .port = c->port,
-				 .nreq = c->nreq };
+				 .nreq = c->nreq, .tls = c->tls };
 
 	c->w->handed++;
 	/* the client a PROXY header named stays the client: no header comes again */
@@ -529,7 +531,8 @@ int conn_open(struct worker *w, struct conn *c, const struct conn_origin *o)
 	}
 	/* The client's address goes into X-Forwarded-For and the logs: a connection whose
 	 * peer cannot be named (reset before we got here) is not served. */
-	ret = conn_peer_name(fd, c->peer_ip, sizeof(c->peer_ip), &c->port);
+	/* over TLS, fd is our end of a socketpair: the client's address came with it */
+	ret = o->tls.on ? 0 : conn_peer_name(fd, c->peer_ip, sizeof(c->peer_ip), &c->port);
 	if (ret < 0) {
 		log_info("proxy", "a connection closed before its address could be read: %s",
 			 strerror(-ret));
@@ -550,6 +553,7 @@ int conn_open(struct worker *w, struct conn *c, const struct conn_origin *o)
 	/* With RemoteIPProxyProtocol the client is known once the PROXY header is read: the
 	 * probe waits for it */
 	c->pp_carried = o->carried;
+	c->tls = o->tls;
 	c->metrics = false;       /* the worker sets it (a previous one's must not count) */
 	c->pp_wait = !o->carried && config_proxy_protocol(w->cfg, server_port) &&
 		     !config_proxy_exception(w->cfg, server_port, c->ip);
@@ -889,6 +893,7 @@ static enum conn_ev conn_dispatch(struct conn *c)
 		.request_line = c->rbuf + CONN_RESP_MAX / 2, .request_line_len = line_len,
 		.remote_addr = c->ip, .remote_addr_len = strlen(c->ip),
 		.remote_port = c->port, .server_port = c->server_port,
+		.https = c->tls.on,
 		.header = conn_header, .opaque = c,
 		.dst = c->rbuf, .dst_cap = CONN_RESP_MAX / 2,
 	};

@@ -324,7 +324,7 @@ static int fwd_rewrite_url(struct fwd_head *out, const char *head, const struct 
 	rest = fwd_url_part(e, v, f->value.len) + e->from_len;
 	ret |= fwd_push(out, head + *cur, f->value.off - *cur);
 	if (rev->host) {
-		ret |= fwd_push_str(out, "http://");
+		ret |= fwd_push_str(out, rev->https ? "https://" : "http://");
 		ret |= fwd_push_text(out, rev->host, rev->host_len);
 	}
 	ret |= fwd_push_text(out, e->to, e->to_len);

@@ -39,6 +39,7 @@
 #include "spliced/sdlisten.h"
 #include "spliced/stats.h"
 #include "spliced/supervise.h"
+#include "spliced/tls.h"
 #include "spliced/trace.h"
 #include "spliced/worker.h"
 
@@ -77,7 +78,10 @@ struct gen {
 	unsigned nlfd;               /* the Listen lines' then MetricsListen's */
 	bool lact[CFG_MAX_LISTEN + 1]; /* that listener was passed by socket activation */
 	uint16_t as_slot[CFG_MAX_AUTOSTART];
+	struct tls_ctxs *tls;        /* TLS contexts (certificates and keys read) or NULL */
 };
+
+static int gen_tls(struct gen *g, char *msg, size_t len);
 
 #define MAX_GENS 16               /* generations alive at once (reloads still draining) */
 
@@ -802,7 +806,8 @@ static int phase_privileged(struct startup *st)
 	    give_logs_to_user(st->g, st->msg, sizeof(st->msg)) < 0)
 		return -1;
 	st->g->files_open = true;
-	if (open_files(cfg, &st->g->files, st->msg, sizeof(st->msg)) < 0)
+	if (open_files(cfg, &st->g->files, st->msg, sizeof(st->msg)) < 0 ||
+	    gen_tls(st->g, st->msg, sizeof(st->msg)) < 0)
 		return -1;
 	/* Started as root, the helper runs even without ProxyAutostart: it binds a port
 	 * below 1024 that a reload adds (the serving process keeps no capability), and a
@@ -915,9 +920,32 @@ static void gen_free(struct startup *st, struct gen *g)
 	free(g->lfd);
 	free(g->w);
 	free(g->slots);             /* after the workers: their pools counted in them */
+	tls_ctxs_free(g->tls);      /* after the workers: their sessions used them */
 	if (g->cfg_loaded)
 		config_free(&g->cfg);
 	free(g);
+}
+
+/* TLS: the certificates and keys, read now (as root at start: a key only root may read
+ * works; at a reload by the serving process, which then must be able to read it). 0 or
+ * -1 (msg). */
+static int gen_tls(struct gen *g, char *msg, size_t len)
+{
+	static bool told;
+
+	if (tls_ctxs_load(&g->cfg, &g->tls, NULL, NULL, msg, len) < 0)
+		return -1;
+	if (g->tls && !told) {
+		told = true;
+		if (tls_kernel_available())
+			log_notice("main", "TLS: this kernel has kernel TLS, but spliced encrypts in "
+				   "user space: bodies over TLS are copied");
+		else
+			log_notice("main", "TLS: this kernel has no kernel TLS (TCP_ULP \"tls\" "
+				   "refused): records are encrypted in user space, bodies over TLS "
+				   "are copied");
+	}
+	return 0;
 }
 
 static struct gen *gen_new(unsigned nw, uint64_t number)
@@ -973,6 +1001,7 @@ static int gen_prepare(struct gen *g, const struct gen *prev, char *msg, size_t 
 		g->w[i].files = &g->files;
 		memcpy(g->w[i].alog_fd, g->alog_fd, sizeof(g->alog_fd));
 		g->w[i].gen = g->number;
+		g->w[i].tls_ctxs = g->tls;
 		ret = worker_init(&g->w[i], &g->cfg, i, per_worker);
 		if (ret < 0) {
 			snprintf(msg, len, "worker %u: %s", i, strerror(-ret));
@@ -1213,6 +1242,7 @@ static bool reload(struct startup *st)
 	/* what can fail comes before the helper, which applies the new ProxyAutostart lines
 	 * as soon as it has read them */
 	if (open_files(&g->cfg, &g->files, msg, sizeof(msg)) < 0 ||
+	    gen_tls(g, msg, sizeof(msg)) < 0 ||
 	    gen_prepare(g, st->g, msg, sizeof(msg)) < 0 ||
 	    reload_helper(st, g, msg, sizeof(msg)) < 0)
 		goto fail;

@@ -88,7 +88,7 @@ static int proxy_prepare_request(struct conn *c)
 		.host = c->has_host ? c->host : NULL,
 		.host_len = c->host_len,
 		.client_ip = c->ip,
-		.proto = "http",
+		.proto = c->tls.on ? "https" : "http",
 		.xff_cut = c->xff_cut,
 		.xff_keep = c->xff_keep,
 		.keep_forwarded = c->from_proxy,
@@ -475,6 +475,7 @@ static enum conn_ev proxy_resp_head(struct conn *c)
 		.scope = c->scope,
 		.host = c->has_host ? c->host : NULL,
 		.host_len = c->host_len,
+		.https = c->tls.on,
 	};
 	int ret = http_parse_response_noting(c->rbuf, c->rlen, &w->rlim, c->req.meth,
 					     fwd_response_kinds(&rev), &c->resp);

@@ -82,6 +82,10 @@ static void stats_add(struct stats *out, const struct stats *s, const struct con
 	out->tunnels += s->tunnels;
 	out->tunnels_active += s->tunnels_active;
 	out->authz_denied += s->authz_denied;
+	out->tls_handshakes += s->tls_handshakes;
+	out->tls_active += s->tls_active;
+	for (unsigned i = 0; i < TLS_FAIL_N; i++)
+		out->tls_fail[i] += s->tls_fail[i];
 	for (unsigned b = 0; from && to && b < from->nbackend && b < CFG_MAX_BACKENDS; b++) {
 		int nb = stats_backend_map(from, b, to);
 
@@ -437,6 +441,22 @@ static void stats_render_locked(const struct config *cfg, struct stats_text *t)
 		       "# HELP spliced_tunnels_active Tunnels open now.\n"
 		       "# TYPE spliced_tunnels_active gauge\nspliced_tunnels_active %llu\n",
 		       (unsigned long long)sum.tunnels, (unsigned long long)sum.tunnels_active);
+	stats_text_add(t, "# HELP spliced_tls_handshakes_total TLS handshakes completed.\n"
+		       "# TYPE spliced_tls_handshakes_total counter\n"
+		       "spliced_tls_handshakes_total %llu\n"
+		       "# HELP spliced_tls_sessions_active TLS sessions open now.\n"
+		       "# TYPE spliced_tls_sessions_active gauge\nspliced_tls_sessions_active %llu\n"
+		       "# HELP spliced_tls_handshake_failures_total TLS handshakes failed, by reason.\n"
+		       "# TYPE spliced_tls_handshake_failures_total counter\n",
+		       (unsigned long long)sum.tls_handshakes, (unsigned long long)sum.tls_active);
+	for (unsigned i = 0; i < TLS_FAIL_N; i++) {
+		static const char *const why[TLS_FAIL_N] = {
+			"plain_http", "protocol", "alpn", "closed", "timeout", "internal",
+		};
+
+		stats_text_add(t, "spliced_tls_handshake_failures_total{reason=\"%s\"} %llu\n",
+			       why[i], (unsigned long long)sum.tls_fail[i]);
+	}
 	stats_text_add(t, "# HELP spliced_parse_errors_total Requests refused, by reason.\n"
 		       "# TYPE spliced_parse_errors_total counter\n");
 	for (unsigned i = 0; i < stats_reg.nended; i++) {

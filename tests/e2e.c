@@ -1275,6 +1275,28 @@ int e2e_send_str(struct e2e_client *c, const char *s)
 	return e2e_send(c, s, strlen(s));
 }
 
+long long e2e_metric(int port, const char *name)
+{
+	static const char get[] = "GET /metrics HTTP/1.1\r\nHost: m\r\n\r\n";
+	struct e2e_client c;
+	struct e2e_response r;
+	const char *p;
+	long long v = -1;
+	size_t n = strlen(name);
+
+	e2e_client_open(&c, port);
+	e2e_roundtrip(&c, get, sizeof(get) - 1, &r, false);
+	ck_assert_int_eq(r.status, 200);
+	for (p = (const char *)r.body; (p = strstr(p, name)) != NULL; p += n)
+		if ((p == (const char *)r.body || p[-1] == '\n') && p[n] == ' ') {
+			v = atoll(p + n + 1);
+			break;
+		}
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	return v;
+}
+
 /* Waits for readability, at most timeout_ms. 1 readable, 0 timeout. */
 static int wait_readable(int fd, int timeout_ms)
 {

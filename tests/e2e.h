@@ -231,6 +231,11 @@ int e2e_read_until_eof(struct e2e_client *c, unsigned char **out, size_t *len, i
 /* Bytes received but not consumed by a response read. */
 size_t e2e_client_pending(const struct e2e_client *c);
 
+/* The value of the Prometheus sample `name` (with its labels, e.g.
+ * "spliced_tls_handshakes_total" or "x_total{reason=\"a\"}") on the metrics page of
+ * 127.0.0.1:port; -1 when the page has none. Fails the test when the page cannot be read. */
+long long e2e_metric(int port, const char *name);
+
 /* ---- echoed request heads (the testbackend's default body) -------------------------- */
 
 /* head[0..len) contains line (without CRLF) as a whole line. */

@@ -75,6 +75,8 @@ struct cfg_listen {
 	socklen_t addrlen;
 	char name[CFG_NAME_MAX];     /* as written, for messages: "127.0.0.1:8080" */
 	struct cfg_where at;
+	bool https;                  /* Listen ... https (TLS: the <VirtualHost> sections of
+				      * its port with SSLEngine on, see tls.h) */
 };
 
 /* ProxyPass key=value parameters. They belong to the backend (httpd's "worker" is the
@@ -388,7 +390,11 @@ struct config {
 	uint8_t pp_on[CFG_MAX_VHOSTS + 1];
 	struct cfg_pp_exc pp_exc[CFG_MAX_PP_EXC];
 	unsigned npp_exc;
+	/* SSL* directives (mod_ssl, src/tlsconf.c), on the heap; NULL when there is none */
+	struct tls_conf *tls;
 };
+
+struct tls_conf;
 
 /* Where a configuration error is. */
 struct config_error {

@@ -89,6 +89,9 @@ bool config_preserve_host(const struct config *cfg, unsigned scope);
 int config_file_root(struct config *cfg, const char *dir);
 
 /* out->file and out->line of the directive at w (out->msg is left alone). */
+/* The port of a Listen line. */
+unsigned config_listen_port(const struct cfg_listen *l);
+
 void config_where(const struct config *cfg, const struct cfg_where *w, struct config_error *out);
 /* RemoteIPProxyProtocol for connections to local port `port`: the setting of the
  * <VirtualHost> sections naming that port (or any port), else the main server's (default

@@ -13,6 +13,7 @@
 #include "spliced/forward-t.h"
 #include "spliced/http-t.h"
 #include "spliced/relay-t.h"
+#include "spliced/tls-t.h"
 
 /* Room in front of each request head for a longer rewritten request line. */
 #define CONN_HEADROOM 4096
@@ -96,8 +97,10 @@ struct conn_origin {
 	bool metrics;             /* accepted on MetricsListen */
 	bool carried;             /* ip/port: the client a PROXY header named */
 	unsigned nreq;            /* handed over: requests it had answered (0: new) */
+	bool tls_raw;             /* accepted on a TLS port: the handshake is still to come */
 	uint16_t port;
 	char ip[INET6_ADDRSTRLEN];
+	struct tls_facts tls;     /* it came over TLS (src/tls.c) */
 };
 
 struct conn {
@@ -223,6 +226,7 @@ struct conn {
 	 * PROXY header in front of the first request says, once it has been read. */
 	bool pp_wait;             /* the PROXY header is still to come: no HTTP before it */
 	bool pp_carried;          /* ip/port came from it (handed over with them at a reload) */
+	struct tls_facts tls;     /* the client came over TLS (src/tls.c): on, names */
 };
 
 #endif

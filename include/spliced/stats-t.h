@@ -8,6 +8,7 @@
 
 #include "spliced/config-t.h"
 #include "spliced/slot-t.h"
+#include "spliced/tls-t.h"
 
 #define STATS_REASONS 32
 #define STATS_LAT_BUCKETS 12
@@ -54,6 +55,9 @@ struct stats {
 	uint64_t authz_denied;     /* requests answered 403 by a <Location>'s Require rules */
 	/* backends that are members of a balancer:// pool, by backend (src/member.c) */
 	uint64_t member[CFG_MAX_BACKENDS][STATS_MEMBER_COUNTS];
+	uint64_t tls_handshakes;   /* TLS handshakes completed */
+	uint64_t tls_active;       /* TLS sessions alive now, handshaking or not (a gauge) */
+	uint64_t tls_fail[TLS_FAIL_N]; /* TLS handshakes failed, by enum tls_fail */
 };
 
 /* Text rendered on the heap: it grows as it is written, so a page always fits. */

@@ -22,6 +22,9 @@
 #include "spliced/stats-t.h"
 
 
+struct tls_ctxs;
+struct tls_worker;
+
 enum worker_wake {
 	WORKER_WAKE_STOP = 1,      /* graceful stop: finish, close idle connections, end */
 	WORKER_WAKE_RETIRE = 2,    /* reload: finish, hand idle connections over, end */
@@ -39,6 +42,7 @@ struct worker {
 	struct worker *all;        /* every worker (the metrics endpoint sums their stats) */
 	unsigned nall;
 	uint16_t listen_port[CFG_MAX_LISTEN + 1]; /* local port of each listener */
+	uint32_t listen_tls;       /* listeners whose connections are TLS (src/tls.c) */
 	uint32_t accept_paused;    /* listeners whose accept waits for the next tick */
 	uint64_t accept_log_ms;
 	int wake_fd;               /* eventfd: the main thread asks for a graceful stop */
@@ -108,6 +112,9 @@ struct worker {
 	 * listeners ends, so that /health answers 503 meanwhile (balancers drain us). */
 	uint32_t metrics_active;   /* of active, the connections of the metrics listener */
 	bool metrics_closing;      /* stopping: its accept cancelled, its connections closed */
+	const struct tls_ctxs *tls_ctxs; /* the configuration's TLS contexts (main owns them);
+				    * NULL without TLS */
+	struct tls_worker *tls;    /* TLS sessions in this ring (src/tls.c) */
 	bool refuse_on_stop;       /* set by main before a process stop: the Listen sockets
 				    * stop listening (see worker_begin_stop()) */
 };
