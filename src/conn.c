@@ -25,6 +25,7 @@
 #include "spliced/config.h"
 #include "spliced/conn.h"
 #include "spliced/exch.h"
+#include "spliced/hbuf.h"
 #include "spliced/file.h"
 #include "spliced/filesend.h"
 #include "spliced/headers.h"
@@ -48,19 +49,44 @@ static void conn_request_end(struct conn *c);
 
 /* ---- closing ---------------------------------------------------------------------- */
 
+/* ---- the request's buffers (a slot of the worker's pool, src/hbuf.c) ------------------ */
+
+void conn_buf_attach(struct conn *c, char *slot)
+{
+	c->buf = slot;
+	c->rbuf = slot + CONN_SLOT_RBUF;
+	c->loghead = slot + CONN_SLOT_LOGHEAD;
+}
+
+/* A slot taken from the pool directly (no receive selected one). 0 or -ENOMEM. */
+static int conn_buf_get(struct conn *c)
+{
+	char *slot = hbuf_get(&c->w->hb);
+
+	if (!slot)
+		return -ENOMEM;
+	conn_buf_attach(c, slot);
+	return 0;
+}
+
+/* The slot goes back to the pool: the connection holds no bytes (nor may anything in
+ * flight still write there). */
+static void conn_buf_release(struct conn *c)
+{
+	hbuf_put(&c->w->hb, c->buf);
+	c->buf = c->rbuf = c->loghead = NULL;
+}
+
 /* The client socket and the buffers. */
 static void conn_free_io(struct conn *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
-	free(c->buf);
-	free(c->rbuf);
-	free(c->loghead);
+	conn_buf_release(c);
 	free(c->text);
 	free(c->hdrbuf);
-	c->buf = c->rbuf = c->loghead = c->text = c->hdrbuf = NULL;
-	c->loghead_cap = 0;
+	c->text = c->hdrbuf = NULL;
 }
 
 /* Frees the slot once nothing is in flight; until then cancels what is. */
@@ -106,6 +132,8 @@ static enum conn_ev conn_linger(struct conn *c)
 	c->timed_out = false;
 	c->linger_bytes = 0;
 	exch_touch(c, CONN_LINGER_MS);
+	if (!c->buf && conn_buf_get(c) < 0)
+		return EV_CLOSE;
 	return exch_recv(c, OP_CLIENT_RECV, c->fd, c->buf, CONN_HEADROOM + CONN_HEAD_MAX)
 		       ? EV_CLOSE : EV_WAIT;
 }
@@ -287,16 +315,6 @@ static void conn_log_keep_head(struct conn *c)
 	uint32_t n = c->req.head_len;
 
 	clock_gettime(CLOCK_REALTIME, &c->t_wall);
-	if (n > c->loghead_cap) {
-		char *p = realloc(c->loghead, n);
-
-		if (!p) {
-			c->logreq.head_len = 0;
-			return;
-		}
-		c->loghead = p;
-		c->loghead_cap = n;
-	}
 	memcpy(c->loghead, c->buf + c->start, n);
 	c->logreq = c->req;
 }
@@ -416,9 +434,14 @@ static enum conn_ev conn_finish(struct conn *c)
 	c->nreq++;
 	if (!c->keep_alive || w->stopping)
 		return conn_linger(c);
-	/* Keep the pipelined bytes that follow, at the front, with headroom again. */
+	/* Keep the pipelined bytes that follow, at the front, with headroom again; with none,
+	 * the buffers go back to the pool while the connection waits (unless an operation
+	 * still in flight may write there: then at the next request's end). */
 	left = c->end - c->next;
-	memmove(c->buf + CONN_HEADROOM, c->buf + c->next, left);
+	if (left)
+		memmove(c->buf + CONN_HEADROOM, c->buf + c->next, left);
+	else if (!c->pending)
+		conn_buf_release(c);
 	c->start = c->scanned = CONN_HEADROOM;
 	c->end = CONN_HEADROOM + left;
 	free(c->text);
@@ -492,11 +515,18 @@ int conn_peer_name(int fd, char *ip, size_t iplen, uint16_t *port)
 	return -EAFNOSUPPORT;
 }
 
+/* Without a buffer (no bytes held) the receive selects a slot from the worker's ring
+ * only once bytes arrive, so that an idle connection holds none. */
 static enum conn_ev conn_read_head(struct conn *c)
 {
 	uint32_t room = CONN_HEADROOM + CONN_HEAD_MAX - c->end;
 
 	c->state = CS_HEAD;
+	if (!c->buf && hbuf_ring_on(&c->w->hb))
+		return exch_recv_select(c, OP_CLIENT_RECV, c->fd, CONN_HEAD_MAX, HBUF_GROUP)
+			       ? EV_CLOSE : EV_WAIT;
+	if (!c->buf && conn_buf_get(c) < 0)
+		return EV_CLOSE;
 	return exch_recv(c, OP_CLIENT_RECV, c->fd, c->buf + c->end, room) ? EV_CLOSE : EV_WAIT;
 }
 
@@ -515,23 +545,13 @@ int conn_open(struct worker *w, struct conn *c, const struct conn_origin *o)
 	c->ufd = -1;
 	c->server_port = server_port;
 	c->text = NULL;
-	c->buf = malloc(CONN_HEADROOM + CONN_HEAD_MAX);
-	c->rbuf = malloc(CONN_RESP_MAX);
-	if (!c->buf || !c->rbuf) {
-		free(c->buf);
-		free(c->rbuf);
-		close(fd);
-		return -ENOMEM;
-	}
+	c->buf = c->rbuf = c->loghead = NULL;   /* lent when bytes arrive */
 	/* The client's address goes into X-Forwarded-For and the logs: a connection whose
 	 * peer cannot be named (reset before we got here) is not served. */
 	ret = conn_peer_name(fd, c->peer_ip, sizeof(c->peer_ip), &c->port);
 	if (ret < 0) {
 		log_info("proxy", "a connection closed before its address could be read: %s",
 			 strerror(-ret));
-		free(c->buf);
-		free(c->rbuf);
-		c->buf = c->rbuf = NULL;
 		close(fd);
 		return ret;
 	}
@@ -923,6 +943,8 @@ static enum conn_ev conn_head_bytes(struct conn *c)
 	uint32_t have;
 	ssize_t hl;
 
+	if (!c->buf)   /* no bytes held: wait for some */
+		return conn_read_head(c);
 	/* RFC 9112 2.2: a server SHOULD ignore empty lines before a request line (clients
 	 * add one after a body); at most two, so this cannot be used to stall us. */
 	for (int k = 0; k < 2 && !c->head_started && c->end - c->start >= 2 &&
@@ -1006,6 +1028,9 @@ static enum conn_ev conn_pp_recv(struct conn *c, int res)
 
 static enum conn_ev conn_head_recv(struct conn *c, int res)
 {
+	/* the ring had no slot left when the bytes came: take one from the pool */
+	if (res == -ENOBUFS && !c->buf)
+		return conn_buf_get(c) < 0 ? EV_CLOSE : conn_read_head(c);
 	if (c->pp_wait && c->metrics) {
 		/* the metrics listener never takes a PROXY header (conn_open() cannot tell it
 		 * from a Listen one: the worker says so after) */

@@ -15,6 +15,7 @@
 #include "spliced/conn.h"
 #include "spliced/accesslog.h"
 #include "spliced/file.h"
+#include "spliced/hbuf.h"
 #include "spliced/helper.h"
 #include "spliced/rewrite.h"
 #include "spliced/log.h"
@@ -55,6 +56,9 @@ int worker_init(struct worker *w, const struct config *cfg, unsigned id, unsigne
 	w->waits = calloc(cfg->nautostart ? cfg->nautostart : 1, sizeof(*w->waits));
 	w->slotq = calloc(cfg->nbackend ? cfg->nbackend : 1, sizeof(*w->slotq));
 	if (!w->conns || !w->free_slots || !w->pools || !w->waits || !w->slotq)
+		return -ENOMEM;
+	/* a slot per connection and the ring's: hbuf_get() never runs dry */
+	if (hbuf_init(&w->hb, max_conns + HBUF_RING_ENTRIES, CONN_SLOT_SIZE) < 0)
 		return -ENOMEM;
 	for (unsigned i = 0; i < cfg->nautostart; i++) {
 		as_queue_init(&w->waits[i]);
@@ -113,6 +117,7 @@ void worker_destroy(struct worker *w)
 	for (unsigned i = 0; w->pools && i < w->cfg->nbackend; i++)
 		up_pool_prune(&w->pools[i], 0, true);
 	relay_pool_destroy(&w->pipes);
+	hbuf_destroy(&w->hb);
 	if (w->fcache_ready)
 		file_cache_destroy(&w->fcache);
 	rw_ctx_free(w->rw);
@@ -481,6 +486,7 @@ static void worker_tick(struct worker *w)
 		for (unsigned i = 0; i < w->cfg->nbackend; i++)
 			up_pool_prune(&w->pools[i], now, false);
 	conn_slot_tick(w);
+	hbuf_trim(&w->hb);
 	for (unsigned i = 0; i < w->cfg->ncustomlog; i++)
 		worker_alog_flush(w, i, true);
 	for (unsigned i = 0; i < w->nlisten && !w->stopping; i++)
@@ -615,6 +621,7 @@ static void worker_dispatch(struct worker *w, struct io_uring_cqe *cqe)
 	enum ring_op op = RING_UD_OP(ud);
 	uint32_t idx = RING_UD_IDX(ud);
 	struct conn *c;
+	char *slot;
 
 	switch (op) {
 	case OP_NONE:
@@ -652,13 +659,20 @@ static void worker_dispatch(struct worker *w, struct io_uring_cqe *cqe)
 	default:
 		break;
 	}
-	if (idx >= w->nconns)
-		return;
-	c = &w->conns[idx];
-	if (c->pending == 0 || c->state == CS_FREE) {
-		log_error("worker", "completion op %d for idle slot %u", op, idx);
+	/* a receive that selected a head buffer: the slot is the connection's now */
+	slot = cqe->flags & IORING_CQE_F_BUFFER ? hbuf_take_selected(&w->hb, cqe->flags) : NULL;
+	if (idx >= w->nconns) {
+		hbuf_put(&w->hb, slot);
 		return;
 	}
+	c = &w->conns[idx];
+	if (c->pending == 0 || c->state == CS_FREE || (slot && c->buf)) {
+		log_error("worker", "completion op %d for idle slot %u", op, idx);
+		hbuf_put(&w->hb, slot);
+		return;
+	}
+	if (slot)
+		conn_buf_attach(c, slot);
 	c->pending--;
 	conn_complete(c, op, cqe->res);
 }
@@ -677,6 +691,11 @@ void *worker_main(void *arg)
 		return NULL;
 	}
 	w->ring_ready = true;
+	/* idle connections wait with receives that take a head buffer when bytes come */
+	ret = hbuf_ring_setup(&w->hb, &w->ring, CONN_HEADROOM, CONN_HEAD_MAX);
+	if (ret < 0)
+		log_info("worker", "worker %u: no provided buffer ring (%s): idle connections "
+			 "keep their head buffers", w->id, strerror(-ret));
 	__atomic_store_n(&w->ready, 1, __ATOMIC_RELEASE);
 	for (unsigned i = 0; i < w->nlisten; i++)
 		worker_arm_accept(w, i);

@@ -22,6 +22,9 @@ int conn_peer_name(int fd, char *ip, size_t iplen, uint16_t *port);
 
 /* Handles the completion of an operation of type op on c (res as io_uring reports it). */
 void conn_complete(struct conn *c, int op, int res);
+/* A receive of c's selected a slot of the worker's head buffer pool (hbuf_take_selected()):
+ * it becomes c's buffers, before conn_complete() sees the receive. */
+void conn_buf_attach(struct conn *c, char *slot);
 
 /* Called from the worker's tick when c->deadline_ms has passed. */
 void conn_timeout(struct conn *c);
