@@ -31,6 +31,7 @@
 #include "spliced/headers.h"
 #include "spliced/http.h"
 #include "spliced/log.h"
+#include "spliced/park.h"
 #include "spliced/proxy.h"
 #include "spliced/remoteip.h"
 #include "spliced/proxyproto.h"
@@ -46,6 +47,7 @@
 
 static enum conn_ev conn_head_bytes(struct conn *c);
 static void conn_request_end(struct conn *c);
+static bool conn_park(struct conn *c);
 
 /* ---- closing ---------------------------------------------------------------------- */
 
@@ -454,6 +456,8 @@ static enum conn_ev conn_finish(struct conn *c)
 		return EV_WAIT;
 	}
 	exch_touch(c, w->cfg->keepalive_timeout_ms);
+	if (!left && conn_park(c))
+		return EV_WAIT;
 	if (w->retiring && !left) {
 		/* an operation of the exchange is still finishing: the connection waits for
 		 * its next request here, and goes over once that is done */
@@ -530,12 +534,9 @@ static enum conn_ev conn_read_head(struct conn *c)
 	return exch_recv(c, OP_CLIENT_RECV, c->fd, c->buf + c->end, room) ? EV_CLOSE : EV_WAIT;
 }
 
-int conn_open(struct worker *w, struct conn *c, const struct conn_origin *o)
+/* A slab slot made ready for the connection on fd: nothing of a previous one left. */
+static void conn_slot_clear(struct worker *w, struct conn *c, int fd, uint16_t server_port)
 {
-	int fd = o->fd;
-	uint16_t server_port = o->server_port;
-	int ret;
-
 	memset(c, 0, offsetof(struct conn, head));
 	memset(&c->body, 0, sizeof(c->body));
 	memset(&c->tun, 0, sizeof(c->tun));
@@ -546,6 +547,15 @@ int conn_open(struct worker *w, struct conn *c, const struct conn_origin *o)
 	c->server_port = server_port;
 	c->text = NULL;
 	c->buf = c->rbuf = c->loghead = NULL;   /* lent when bytes arrive */
+}
+
+int conn_open(struct worker *w, struct conn *c, const struct conn_origin *o)
+{
+	int fd = o->fd;
+	uint16_t server_port = o->server_port;
+	int ret;
+
+	conn_slot_clear(w, c, fd, server_port);
 	/* The client's address goes into X-Forwarded-For and the logs: a connection whose
 	 * peer cannot be named (reset before we got here) is not served. */
 	ret = conn_peer_name(fd, c->peer_ip, sizeof(c->peer_ip), &c->port);
@@ -581,6 +591,69 @@ int conn_open(struct worker *w, struct conn *c, const struct conn_origin *o)
 		exch_touch_client(c, &w->cfg->rt_header);
 	conn_act(c, conn_read_head(c));
 	return 0;
+}
+
+/* ---- parking (src/park.c) ----------------------------------------------------------- */
+
+/* The exchange is over, nothing is held or in flight: the connection leaves its slab slot
+ * for a parked record until its next request's bytes come. False when it cannot (then
+ * it waits here as before). */
+static bool conn_park(struct conn *c)
+{
+	struct worker *w = c->w;
+	struct conn_park *k;
+
+	if (!hbuf_ring_on(&w->hb) || c->buf || c->pending || c->metrics || c->pp_wait ||
+	    c->ufd >= 0 || c->fent || c->text || c->hdrbuf || c->slot_held || c->waiting ||
+	    c->slot_waiting || c->handoff)
+		return false;
+	k = park_get(&w->park);
+	if (!k)
+		return false;
+	k->fd = c->fd;
+	k->server_port = c->server_port;
+	k->port = c->port;
+	k->pp_carried = c->pp_carried;
+	k->nreq = c->nreq;
+	k->id = c->id;
+	k->deadline_ms = c->deadline_ms;
+	memcpy(k->peer_ip, c->peer_ip, sizeof(k->peer_ip));
+	if (park_wait(w, k) < 0)
+		return false;
+	/* the slot goes back to the worker's free list; the connection stays open (active) */
+	c->fd = -1;
+	c->state = CS_FREE;
+	w->free_slots[w->nfree++] = c->idx;
+	return true;
+}
+
+void conn_unpark(struct worker *w, const struct conn_park *k, char *slot, int res)
+{
+	struct conn *c;
+
+	if (!w->nfree) {   /* cannot happen: a slot per connection counted in active */
+		hbuf_put(&w->hb, slot);
+		close(k->fd);
+		w->active--;
+		return;
+	}
+	c = &w->conns[w->free_slots[--w->nfree]];
+	conn_slot_clear(w, c, k->fd, k->server_port);
+	memcpy(c->peer_ip, k->peer_ip, sizeof(c->peer_ip));
+	c->port = k->port;
+	c->pp_carried = k->pp_carried;
+	c->pp_wait = false;
+	c->metrics = false;       /* (a previous connection's in this slot must not count) */
+	c->in_request = false;
+	c->nreq = k->nreq;
+	c->id = k->id;
+	c->deadline_ms = k->deadline_ms;
+	conn_exchange_reset(c);
+	c->start = c->end = c->scanned = CONN_HEADROOM;
+	c->rt_start_ms = w->now_ms;
+	if (slot)
+		conn_buf_attach(c, slot);
+	conn_complete(c, OP_CLIENT_RECV, res);
 }
 
 static bool conn_wants_keep_alive(const struct conn *c)

@@ -19,6 +19,7 @@
 #include "spliced/helper.h"
 #include "spliced/rewrite.h"
 #include "spliced/log.h"
+#include "spliced/park.h"
 #include "spliced/relay.h"
 #include "spliced/ring.h"
 #include "spliced/slot.h"
@@ -58,7 +59,8 @@ int worker_init(struct worker *w, const struct config *cfg, unsigned id, unsigne
 	if (!w->conns || !w->free_slots || !w->pools || !w->waits || !w->slotq)
 		return -ENOMEM;
 	/* a slot per connection and the ring's: hbuf_get() never runs dry */
-	if (hbuf_init(&w->hb, max_conns + HBUF_RING_ENTRIES, CONN_SLOT_SIZE) < 0)
+	if (hbuf_init(&w->hb, max_conns + HBUF_RING_ENTRIES, CONN_SLOT_SIZE) < 0 ||
+	    park_init(&w->park, max_conns) < 0)
 		return -ENOMEM;
 	for (unsigned i = 0; i < cfg->nautostart; i++) {
 		as_queue_init(&w->waits[i]);
@@ -117,6 +119,7 @@ void worker_destroy(struct worker *w)
 	for (unsigned i = 0; w->pools && i < w->cfg->nbackend; i++)
 		up_pool_prune(&w->pools[i], 0, true);
 	relay_pool_destroy(&w->pipes);
+	park_destroy(w, &w->park);
 	hbuf_destroy(&w->hb);
 	if (w->fcache_ready)
 		file_cache_destroy(&w->fcache);
@@ -362,7 +365,8 @@ static void worker_take(struct worker *w, const struct conn_origin *o)
 
 	/* Stopping, what the kernel accepted before the listeners stopped is still served:
 	 * the client (a balancer) sent it here */
-	if (!w->nfree || (w->stopping && metrics && w->metrics_closing)) {
+	/* (parked connections hold no slab slot: active counts them) */
+	if (w->active >= w->nconns || (w->stopping && metrics && w->metrics_closing)) {
 		/* Over MaxConnections: refuse now rather than queue without bound. */
 		close(fd);
 		return;
@@ -486,6 +490,7 @@ static void worker_tick(struct worker *w)
 		for (unsigned i = 0; i < w->cfg->nbackend; i++)
 			up_pool_prune(&w->pools[i], now, false);
 	conn_slot_tick(w);
+	park_tick(w);
 	hbuf_trim(&w->hb);
 	for (unsigned i = 0; i < w->cfg->ncustomlog; i++)
 		worker_alog_flush(w, i, true);
@@ -496,6 +501,7 @@ static void worker_tick(struct worker *w)
 	if ((w->stopping || w->retiring) && now >= w->stop_deadline_ms) {
 		for (uint32_t i = 0; i < w->nconns; i++)
 			conn_abort(&w->conns[i]);
+		park_close_all(w);
 	}
 	worker_arm_tick(w);
 }
@@ -574,6 +580,7 @@ static void worker_begin_stop(struct worker *w)
 	for (uint32_t i = 0; i < w->nconns; i++)
 		if (w->conns[i].state != CS_FREE)
 			conn_stop_if_idle(&w->conns[i]);
+	park_close_all(w);
 }
 
 /* Stopping, the last exchange of the other listeners is over: the metrics listener's
@@ -611,6 +618,7 @@ static void worker_begin_retire(struct worker *w)
 	for (uint32_t i = 0; i < w->nconns; i++)
 		if (w->conns[i].state != CS_FREE)
 			conn_retire_if_idle(&w->conns[i]);
+	park_retire_all(w);
 	worker_inbox(w, -ECANCELED); /* what was handed to this worker goes on */
 }
 
@@ -651,6 +659,10 @@ static void worker_dispatch(struct worker *w, struct io_uring_cqe *cqe)
 		return;
 	case OP_HELPER_RECV:
 		worker_helper_msg(w, cqe->res);
+		return;
+	case OP_PARKED_RECV:
+		park_complete(w, idx, cqe->res, cqe->flags & IORING_CQE_F_BUFFER
+				? hbuf_take_selected(&w->hb, cqe->flags) : NULL);
 		return;
 	case OP_AS_TIMER:
 		if (idx < w->cfg->nautostart)

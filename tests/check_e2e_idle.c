@@ -1,5 +1,6 @@
-/* End-to-end suite for idle connections and the head buffer pool (src/hbuf.c): an idle
- * keep-alive connection holds no buffer (the spliced_head_buffers_in_use gauge), and
+/* End-to-end suite for idle connections, the head buffer pool (src/hbuf.c) and parking
+ * (src/park.c): an idle keep-alive connection holds no buffer (the
+ * spliced_head_buffers_in_use gauge) and survives reloads, timeouts and stops parked, and
  * heads that arrive in pieces, fill the largest buffer, or follow each other pipelined
  * past a buffer's end still reach the backend whole. The real spliced binary and the
  * real tools/testbackend on loopback; the backend answers a request without len= with
@@ -256,6 +257,52 @@ START_TEST(test_pipelined_past_buffer)
 }
 END_TEST
 
+/* Idle connections parked off the slab (src/park.c) through a reload, a KeepAliveTimeout
+ * and a graceful stop: handed to the new configuration's worker and answered there,
+ * closed when their time is up, closed at the stop with spliced exiting 0. */
+START_TEST(test_parked_reload_timeout_stop)
+{
+	enum { N = 50 };
+	static struct e2e_client c[N];
+	char path[64];
+
+	start();
+	for (int i = 0; i < N; i++) {
+		e2e_client_open(&c[i], sp.port);
+		snprintf(path, sizeof(path), "/before/%d", i);
+		get_echo(&c[i], path);
+	}
+	ck_assert_int_eq(buffers_settle(1), 1);
+	e2e_conf_replace(&sp, "KeepAliveTimeout 60\n", "KeepAliveTimeout 2\n");
+	ck_assert_msg(e2e_reload(&sp, 2), "%s", e2e_diag());
+	ck_assert_msg(e2e_log_wait_for(&sp, "50 idle connections went to the new configuration",
+				       10000), "%s", e2e_diag());
+	for (int i = 0; i < N; i++) {
+		snprintf(path, sizeof(path), "/after/%d", i);
+		get_echo(&c[i], path);
+	}
+	ck_assert_int_eq(metric("spliced_connections_active"), N + 1);
+	/* KeepAliveTimeout 2 of the new configuration: the first half stays quiet and is
+	 * closed; the second half asks again within it */
+	for (int round = 0; round < 3; round++) {
+		e2e_sleep_ms(800);
+		for (int i = N / 2; i < N; i++) {
+			snprintf(path, sizeof(path), "/again/%d/%d", round, i);
+			get_echo(&c[i], path);
+		}
+	}
+	for (int i = 0; i < N / 2; i++)
+		ck_assert_int_eq(e2e_wait_closed(&c[i], 5000), E2E_CLOSED_EOF);
+	ck_assert_int_eq(metric("spliced_connections_active"), N / 2 + 1);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	for (int i = N / 2; i < N; i++)
+		ck_assert_int_eq(e2e_wait_closed(&c[i], 5000), E2E_CLOSED_EOF);
+	for (int i = 0; i < N; i++)
+		e2e_client_close(&c[i]);
+	e2e_backend_stop(&be);
+}
+END_TEST
+
 static Suite *idle_suite(void)
 {
 	const struct ck_case cases[] = {
@@ -263,6 +310,7 @@ static Suite *idle_suite(void)
 		{ "head_in_pieces", test_head_in_pieces, 0 },
 		{ "largest_head", test_largest_head, 0 },
 		{ "pipelined_past_buffer", test_pipelined_past_buffer, 0 },
+		{ "parked_reload_timeout_stop", test_parked_reload_timeout_stop, 0 },
 	};
 	Suite *s = suite_create("e2e_idle");
 

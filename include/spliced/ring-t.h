@@ -24,6 +24,7 @@ enum ring_op {
 	OP_TUNNEL_POLL,  /* readiness for a tunnel's client -> backend splice (the other
 			  * direction, in flight at the same time, uses OP_SPLICE_POLL) */
 	OP_INBOX,        /* eventfd read: connections handed over by a retiring worker */
+	OP_PARKED_RECV,  /* a parked idle connection's receive; index = its record */
 };
 
 #define RING_UD(op, idx) (((uint64_t)(idx) << 8) | (uint64_t)(op))

@@ -12,6 +12,7 @@
 #include "spliced/accesslog-t.h"
 #include "spliced/file-t.h"
 #include "spliced/hbuf-t.h"
+#include "spliced/park-t.h"
 #include "spliced/helper-t.h"
 #include "spliced/rewrite-t.h"
 #include "spliced/http-t.h"
@@ -58,6 +59,7 @@ struct worker {
 	struct http_limits rlim;       /* response heads (LimitResponseField*) */
 	struct relay_pool pipes;
 	struct hbuf_pool hb;       /* request buffers, lent per request (src/hbuf.c) */
+	struct park_table park;    /* idle keep-alive connections off the slab (src/park.c) */
 	const struct file_roots *files;
 	struct file_cache fcache;
 	bool fcache_ready;
