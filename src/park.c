@@ -143,44 +143,44 @@ void park_complete(struct worker *w, uint32_t idx, int res, char *slot)
 	conn_unpark(w, &copy, slot, res);
 }
 
-void park_tick(struct worker *w)
+/* Why parked connections' receives are cancelled. */
+enum park_why {
+	PARK_DUE,       /* past the deadline: close (again each tick until the cancel lands) */
+	PARK_STOP,      /* every one: close */
+	PARK_RETIRE,    /* every one: to the successor worker */
+};
+
+static void park_cancel_each(struct worker *w, enum park_why why)
 {
 	struct park_table *t = &w->park;
 
 	for (uint32_t i = 0; i < t->n && t->parked; i++) {
 		struct conn_park *k = &t->recs[i];
 
-		if (k->fd >= 0 && k->pending && !k->handoff && k->deadline_ms <= w->now_ms) {
+		if (k->fd < 0 || !k->pending)
+			continue;
+		if (why == PARK_DUE ? k->handoff || k->deadline_ms > w->now_ms
+				    : k->closing || (why == PARK_RETIRE && k->handoff))
+			continue;
+		if (why == PARK_RETIRE)
+			k->handoff = true;
+		else
 			k->closing = true;
-			park_cancel(w, k);
-		}
+		park_cancel(w, k);
 	}
+}
+
+void park_tick(struct worker *w)
+{
+	park_cancel_each(w, PARK_DUE);
 }
 
 void park_close_all(struct worker *w)
 {
-	struct park_table *t = &w->park;
-
-	for (uint32_t i = 0; i < t->n && t->parked; i++) {
-		struct conn_park *k = &t->recs[i];
-
-		if (k->fd >= 0 && k->pending && !k->closing) {
-			k->closing = true;
-			park_cancel(w, k);
-		}
-	}
+	park_cancel_each(w, PARK_STOP);
 }
 
 void park_retire_all(struct worker *w)
 {
-	struct park_table *t = &w->park;
-
-	for (uint32_t i = 0; i < t->n && t->parked; i++) {
-		struct conn_park *k = &t->recs[i];
-
-		if (k->fd >= 0 && k->pending && !k->closing && !k->handoff) {
-			k->handoff = true;
-			park_cancel(w, k);
-		}
-	}
+	park_cancel_each(w, PARK_RETIRE);
 }

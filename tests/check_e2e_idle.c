@@ -36,43 +36,12 @@ static void stop(void)
 	e2e_backend_stop(&be);
 }
 
-/* The value of the metric line `name`, read from a fresh connection to the metrics
- * listener (whose own request holds one buffer while the page is made). */
-static long long metric(const char *name)
-{
-	struct e2e_client c;
-	struct e2e_response r;
-	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n";
-	long long v = -1;
-	const char *p;
-	size_t n = strlen(name);
-
-	e2e_client_open(&c, mport);
-	e2e_roundtrip(&c, req, sizeof(req) - 1, &r, false);
-	ck_assert_int_eq(r.status, 200);
-	for (p = (const char *)r.body; (p = strstr(p, name)) != NULL; p += n)
-		if ((p == (const char *)r.body || p[-1] == '\n') && p[n] == ' ') {
-			v = atoll(p + n + 1);
-			break;
-		}
-	e2e_response_free(&r);
-	e2e_client_close(&c);
-	return v;
-}
-
-/* The gauge once it settles at `want` (bounded: 200 reads 20 ms apart); the last value
- * otherwise. */
+/* The gauge of head buffers lent out once it settles at `want` (bounded), else the last
+ * value; read on a connection of its own to the metrics listener, whose request holds
+ * one buffer while the page is made. */
 static long long buffers_settle(long long want)
 {
-	long long v = -1;
-
-	for (int i = 0; i < 200; i++) {
-		v = metric("spliced_head_buffers_in_use");
-		if (v == want)
-			break;
-		e2e_sleep_ms(20);
-	}
-	return v;
+	return e2e_metric_wait(mport, "spliced_head_buffers_in_use", want);
 }
 
 /* GET `path` on c; the answer must be the backend's echo of that request. */
@@ -112,7 +81,7 @@ START_TEST(test_idle_many)
 		snprintf(path, sizeof(path), "/first/%d", i);
 		get_echo(&c[i], path);
 	}
-	ck_assert_int_eq(metric("spliced_connections_active"), NIDLE + 1);
+	ck_assert_int_eq(e2e_metric(mport, "spliced_connections_active"), NIDLE + 1);
 	ck_assert_int_eq(buffers_settle(1), 1);
 	/* five requests the backend holds for a moment: a buffer each while in flight */
 	for (int i = 0; i < 5; i++)
@@ -281,7 +250,7 @@ START_TEST(test_parked_reload_timeout_stop)
 		snprintf(path, sizeof(path), "/after/%d", i);
 		get_echo(&c[i], path);
 	}
-	ck_assert_int_eq(metric("spliced_connections_active"), N + 1);
+	ck_assert_int_eq(e2e_metric(mport, "spliced_connections_active"), N + 1);
 	/* KeepAliveTimeout 2 of the new configuration: the first half stays quiet and is
 	 * closed; the second half asks again within it */
 	for (int round = 0; round < 3; round++) {
@@ -293,7 +262,7 @@ START_TEST(test_parked_reload_timeout_stop)
 	}
 	for (int i = 0; i < N / 2; i++)
 		ck_assert_int_eq(e2e_wait_closed(&c[i], 5000), E2E_CLOSED_EOF);
-	ck_assert_int_eq(metric("spliced_connections_active"), N / 2 + 1);
+	ck_assert_int_eq(e2e_metric(mport, "spliced_connections_active"), N / 2 + 1);
 	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
 	for (int i = N / 2; i < N; i++)
 		ck_assert_int_eq(e2e_wait_closed(&c[i], 5000), E2E_CLOSED_EOF);
