@@ -12,7 +12,7 @@ int hbuf_init(struct hbuf_pool *p, uint32_t nslots, size_t slot_size)
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 
 	memset(p, 0, sizeof(*p));
-	if (!nslots || nslots > 65536)  /* a provided buffer id is 16 bits */
+	if (!nslots)
 		return -EINVAL;
 	p->slot = (slot_size + page - 1) / page * page;
 	/* reserved, not committed: a slot costs memory once a request writes into it */
@@ -60,13 +60,29 @@ static int64_t hbuf_pop(struct hbuf_pool *p)
 	return i;
 }
 
+/* The top free slot that a buffer ring can name (its id is 16 bits: with more than
+ * HBUF_BID_LIMIT slots, a lower one is brought to the top first), off the stack. */
+static int64_t hbuf_pop_armable(struct hbuf_pool *p)
+{
+	for (uint32_t k = p->nfree; k-- > 0;) {
+		uint32_t i = p->free[k];
+
+		if (i < HBUF_BID_LIMIT) {
+			p->free[k] = p->free[p->nfree - 1];
+			p->free[p->nfree - 1] = i;
+			return hbuf_pop(p);
+		}
+	}
+	return -1;
+}
+
 /* Fills the ring up with free slots. */
 static void hbuf_arm(struct hbuf_pool *p)
 {
 	int n = 0;
 
 	while (p->armed < HBUF_RING_ENTRIES) {
-		int64_t i = hbuf_pop(p);
+		int64_t i = hbuf_pop_armable(p);
 
 		if (i < 0)
 			break;
@@ -124,7 +140,7 @@ char *hbuf_take_selected(struct hbuf_pool *p, unsigned cqe_flags)
 {
 	uint32_t i = cqe_flags >> IORING_CQE_BUFFER_SHIFT;
 
-	if (!p->br || i >= p->nslots || !p->armed)
+	if (!p->br || i >= p->nslots || i >= HBUF_BID_LIMIT || !p->armed)
 		return NULL;
 	p->armed--;
 	p->dirty[i] = 1;

@@ -272,6 +272,23 @@ START_TEST(test_parked_reload_timeout_stop)
 }
 END_TEST
 
+/* MaxConnections past what a buffer ring's 16-bit ids name, on one worker: it starts and
+ * serves (the ring is armed with the slots it can name). */
+START_TEST(test_many_slots)
+{
+	struct e2e_client c;
+
+	e2e_backend_start(&be, NULL);
+	e2e_spliced_startf(&sp, "ProxyPass / http://127.0.0.1:%d/\nWorkers 1\n"
+			   "MaxConnections 70000\n", be.port);
+	e2e_client_open(&c, sp.port);
+	get_echo(&c, "/one");
+	get_echo(&c, "/two");
+	e2e_client_close(&c);
+	stop();
+}
+END_TEST
+
 static Suite *idle_suite(void)
 {
 	const struct ck_case cases[] = {
@@ -280,6 +297,7 @@ static Suite *idle_suite(void)
 		{ "largest_head", test_largest_head, 0 },
 		{ "pipelined_past_buffer", test_pipelined_past_buffer, 0 },
 		{ "parked_reload_timeout_stop", test_parked_reload_timeout_stop, 0 },
+		{ "many_slots", test_many_slots, 0 },
 	};
 	Suite *s = suite_create("e2e_idle");
 

@@ -10,6 +10,9 @@
  * that complete in one batch take that many before one of them sees -ENOBUFS (and takes
  * a slot from the pool directly). */
 #define HBUF_RING_ENTRIES 128
+/* Slots a buffer ring can name (16-bit ids): past that many, the others are lent only by
+ * hbuf_get(). */
+#define HBUF_BID_LIMIT 65536u
 /* The buffer group of the ring (one per worker ring). */
 #define HBUF_GROUP 0
 /* Free slots whose pages stay resident for the next requests; past that many, the tick

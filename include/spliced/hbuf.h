@@ -10,7 +10,8 @@
 
 #include "spliced/hbuf-t.h"
 
-/* Maps nslots slots of slot_size bytes (rounded up to pages), all free. 0 or -errno. */
+/* Maps nslots slots of slot_size bytes (rounded up to pages), all free; the ring arms only
+ * the first HBUF_BID_LIMIT. 0 or -errno. */
 int hbuf_init(struct hbuf_pool *p, uint32_t nslots, size_t slot_size);
 /* Unmaps everything (the ring that used the buffer ring must be gone). */
 void hbuf_destroy(struct hbuf_pool *p);
