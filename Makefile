@@ -42,7 +42,7 @@ FUZZ_HELP := $(filter-out $(FUZZ_SRC),$(wildcard fuzz/*.c))
 DEPS_PKGS := gcc make pkg-config liburing-dev libcap-ng-dev check libpcre2-dev \
              systemtap-sdt-dev curl bpftrace python3-cherrypy3 logrotate
 
-.PHONY: all deps run check test fuzz fuzz-deps clean install uninstall deb FORCE
+.PHONY: all deps run check test fuzz fuzz-deps clean install uninstall deb soak FORCE
 # ./spliced is the normal build only; a sanitizer build stays in build-asan/.
 ifeq ($(SANITIZE),1)
 all: $(B)/spliced $(TOOL_BIN)
@@ -187,6 +187,13 @@ test: all $(TEST_BIN)
 
 check: deps
 	$(MAKE) test
+
+# ---- make soak [SOAK_SECONDS=600]: mixed load, reloads and backend restarts (tools/soak)
+# against this build; fails on any failed request or on RSS, fd or pipe growth.
+SOAK_SECONDS ?= 600
+soak: all
+	SOAK_SECONDS=$(SOAK_SECONDS) SPLICED=$(CURDIR)/$(B)/spliced \
+	  TESTBACKEND=$(CURDIR)/$(B)/tools/testbackend /usr/bin/python3 tools/soak
 
 # libFuzzer targets (clang): make fuzz FUZZ_RUNS=100000 [FUZZ_SEED=N]. Without FUZZ_SEED
 # libFuzzer picks a seed each run; CI fixes one (.ci/run), so that its run is repeatable
