@@ -252,6 +252,7 @@ static void conn_exchange_reset(struct conn *c)
 	c->up_reused = false;
 	c->up_reusable = false;
 	c->retried = false;
+	c->up_resets = 0;
 	c->body_streamed = false;
 	c->early_response = false;
 	c->wait_client = false;
