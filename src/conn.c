@@ -285,6 +285,7 @@ static void conn_exchange_reset(struct conn *c)
 	c->retried = false;
 	c->up_answered = false;
 	c->ninterim = 0;
+	c->up_resets = 0;
 	c->body_streamed = false;
 	c->early_response = false;
 	c->wait_client = false;

@@ -237,10 +237,12 @@ enum conn_ev proxy_connect(struct conn *c)
 										    : EV_WAIT;
 }
 
-/* Nobody listens: refused, or a Unix socket's file is not there (yet). */
+/* Nobody listens: refused, reset (the listener was closed with our connection in its
+ * queue: the process is exiting), or a Unix socket's file is not there (yet). */
 static bool proxy_not_listening(const struct cfg_backend *be, int res)
 {
-	return res == -ECONNREFUSED || (res == -ENOENT && be->addr.ss_family == AF_UNIX);
+	return res == -ECONNREFUSED || res == -ECONNRESET ||
+	       (res == -ENOENT && be->addr.ss_family == AF_UNIX);
 }
 
 /* A pool's member failed c before answering (src/member.c): the request goes to another
@@ -292,21 +294,32 @@ static enum conn_ev proxy_connected(struct conn *c, int res)
 	return proxy_send_head(c);
 }
 
+/* A new connection made while a backend that spliced starts is dying can land in the
+ * dying process's accept queue and be reset in turn: that many more tries (tools/soak
+ * found it; each is refused once the process is gone, and the request then waits). */
+#define PROXY_DYING_RETRIES 3
+
 /* The backend we reused had closed the connection, or the connection to a backend that
  * spliced starts itself broke before any byte of the response (it died: a new one is
  * started and the request waits for it): try once more on a new connection when the
- * request is idempotent and its body was not streamed. */
+ * request is idempotent and its body was not streamed; to a backend spliced starts, up
+ * to PROXY_DYING_RETRIES more times while the retry's new connection breaks too. */
 static bool proxy_retry(struct conn *c)
 {
+	bool autostart = exch_backend(c)->autostart >= 0;
 	/* a new connection to a pool's member broke: another member, when one is left */
-	bool other = c->bal && !c->up_reused && exch_backend(c)->autostart < 0;
+	bool other = c->bal && !c->up_reused && !autostart;
+	/* to a backend spliced starts, a retry whose new connection broke too goes again (it
+	 * reached the dying process's queue), a few times */
+	bool again = autostart && !c->up_reused && c->up_resets < PROXY_DYING_RETRIES;
 
-	if ((!c->up_reused && exch_backend(c)->autostart < 0 && !other) ||
-	    (c->retried && !other) || c->up_answered || c->body_streamed ||
-	    !proxy_idempotent(&c->req))
+	if ((!c->up_reused && !autostart && !other) || (c->retried && !other && !again) ||
+	    c->up_answered || c->body_streamed || !proxy_idempotent(&c->req))
 		return false;
 	if (other && !proxy_failover(c, "closed before responding"))
 		return false;
+	if (c->retried && !other)
+		c->up_resets++;
 	c->w->stats.up_retries++;
 	proxy_drop_upstream(c);
 	c->retried = true;

@@ -1220,6 +1220,48 @@ START_TEST(test_clean_exit_restarts_on_demand)
 }
 END_TEST
 
+/* ---- a retry whose own new connection breaks too -------------------------------------
+ * While an autostarted backend dies, a new connection can land in the dying process's
+ * accept queue and be reset (tools/soak saw GETs answered 502 so): a GET is sent once
+ * more, then up to 3 more times while those new connections break before any answer.
+ * drop=1 (read the request, close) breaks every one of them: 5 sends, then 502. */
+
+START_TEST(test_retry_new_connection_broke)
+{
+	struct e2e_proc sp;
+	struct e2e_client c;
+	struct e2e_response r;
+	char start[400], rec[400], name[64];
+	int hfd, port = hold_port(&hfd);
+	const char *dir = run_dir(start, sizeof(start));
+	char *heads;
+
+	snprintf(rec, sizeof(rec), "%s/heads", dir);
+	snprintf(name, sizeof(name), "http://127.0.0.1:%d", port);
+	e2e_spliced_startf(&sp, "ProxyPass / %s/\nProxyAutostart %s -- %s -p %d -s %s -r %s\n",
+			   name, name, backend_bin(), port, start, rec);
+	close(hfd);
+	e2e_client_open(&c, sp.port);
+	c.timeout_ms = 20000;
+	get(&c, "/warm?len=3", &r);
+	ck_backend_200(&r, 3, "the request that starts the backend");
+	e2e_response_free(&r);
+	get(&c, "/x?drop=1", &r);
+	ck_assert_msg(r.status == 502, "a GET the backend drops every time: status %d, want 502",
+		      r.status);
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	heads = e2e_read_file(rec, NULL);
+	ck_assert_msg(heads && count_of(heads, "GET /x?drop=1 ") == 5,
+		      "the dropped GET should reach the backend 5 times (once, a retry, 3 more "
+		      "retries); heads:\n%s", heads ? heads : "(none)");
+	free(heads);
+	ck_assert_msg(count_starts(start) == 1, "a dropped request is no reason to restart the "
+		      "backend; starts:\n%s", e2e_read_file(start, NULL));
+	stop_spliced_ok(&sp);
+}
+END_TEST
+
 /* ---- SIGTERM stops the backend's whole group, SIGKILL after StopTimeout ------------- */
 
 START_TEST(test_stop_kills_group)
@@ -1672,6 +1714,7 @@ int main(void)
 		{ "errordocument_local_once", test_errordocument_local_once, 60 },
 		{ "helper_gone", test_helper_gone, 60 },
 		{ "clean_exit_restarts_on_demand", test_clean_exit_restarts_on_demand, 60 },
+		{ "retry_new_connection_broke", test_retry_new_connection_broke, 60 },
 		{ "stop_kills_group", test_stop_kills_group, 90 },
 		{ "command_checked_at_load", test_command_checked_at_load, 120 },
 		{ "exec_fails_at_run_time", test_exec_fails_at_run_time, 60 },

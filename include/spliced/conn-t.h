@@ -126,6 +126,8 @@ struct conn {
 	bool up_reused;           /* the backend connection came from the pool */
 	bool up_reusable;         /* it may go back to the pool when done */
 	bool retried;
+	uint8_t up_resets;        /* retries after a new connection to an autostart backend
+				   * broke too (proxy_retry) */
 	bool body_streamed;       /* request body bytes went upstream after the head */
 	bool early_response;      /* the backend answered before the whole request body went */
 	bool watching;            /* an OP_UP_WATCH poll on the backend is in flight */

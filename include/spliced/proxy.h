@@ -3,7 +3,8 @@
  * rewritten (src/forward.c) and its body relayed (src/body.c); the response head is read,
  * checked and rewritten, 1xx responses are forwarded, and the response body relayed.
  * An idempotent request whose backend connection broke before any response byte is
- * retried once on a new connection.
+ * retried once on a new connection (to a backend spliced starts, a few more times while
+ * those new connections break too: they reached the dying process).
  *
  * Every function returns what conn.c is to do next (enum conn_ev); none closes the client
  * connection or sends a page itself. */
