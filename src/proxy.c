@@ -42,8 +42,10 @@ void proxy_release(struct conn *c)
 {
 	struct worker *w = c->w;
 
-	if (c->ufd >= 0 && c->up_reusable && !w->stopping && !exch_backend(c)->p.disablereuse &&
-	    slot_pool(c)) {
+	/* A retiring worker (reload) keeps none: its successor has pools of its own, and a
+	 * kept connection would hold the backend's max= count it shares with the successor. */
+	if (c->ufd >= 0 && c->up_reusable && !w->stopping && !w->retiring &&
+	    !exch_backend(c)->p.disablereuse && slot_pool(c)) {
 		up_pool_put(&w->pools[c->pass->backend], c->ufd, w->now_ms);
 		c->ufd = -1;
 	}

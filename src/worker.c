@@ -647,6 +647,10 @@ static void worker_begin_retire(struct worker *w)
 		if (w->conns[i].state != CS_FREE)
 			conn_retire_if_idle(&w->conns[i]);
 	park_retire_all(w);
+	/* idle backend connections: of no use to the successor, and each holds its
+	 * backend's max= count that the successor shares */
+	for (unsigned i = 0; i < w->cfg->nbackend; i++)
+		up_pool_prune(&w->pools[i], 0, true);
 	worker_inbox(w, -ECANCELED); /* what was handed to this worker goes on */
 }
 
