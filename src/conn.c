@@ -808,6 +808,15 @@ static enum conn_ev conn_forbid(struct conn *c, int loc)
 			   c->buf + c->start + c->req.path.off, l ? l->prefix : "?", l ? l->line : 0);
 }
 
+/* An allocation for this request failed: 503 (a shortage passes, the request may be
+ * tried again), counted and logged (a line a second), and the connection closes. */
+static enum conn_ev conn_out_of_memory(struct conn *c, const char *what)
+{
+	stats_resource_error(&c->w->stats, STATS_RES_MEMORY, ENOMEM, c->w->now_ms, what);
+	c->keep_alive = false;
+	return exch_fail(c, 503, "out of memory for %s", what);
+}
+
 /* Header/RequestHeader are configured: c->hdrbuf for the exchange, with the path its
  * <Location> sections are matched on (the normalized path, or the one a RewriteRule
  * rewrote it to, normalized) kept behind the room for a head. 0, or -ENOMEM. */
@@ -887,7 +896,7 @@ static enum conn_ev conn_dispatch(struct conn *c)
 	};
 	route_request(w->cfg, w->files, w->rw, &in, &rt);
 	if (w->cfg->headers.n && conn_headers_begin(c, &in, &rt) < 0)
-		return exch_fail(c, 500, "out of memory for the Header rules");
+		return conn_out_of_memory(c, "the Header rules");
 	if (w->cfg->authz.nloc && conn_authz_denied(c, &in, &rt, &loc))
 		return conn_forbid(c, loc);
 	return conn_route_act(c, &rt);
@@ -1285,6 +1294,14 @@ void conn_autostart_helper_gone(struct worker *w)
 
 void conn_timeout(struct conn *c)
 {
+	/* once per connection closed for it: not again for a linger, nor when a missed cancel
+	 * makes the deadline fire again */
+	bool first = !c->timed_out && c->state != CS_LINGER && c->state != CS_ERROR &&
+		     c->state != CS_CLOSING;
+
+	if (first)
+		c->w->stats.timeouts[c->state != CS_HEAD ? STATS_TO_EXCHANGE :
+				     c->head_started ? STATS_TO_HEAD : STATS_TO_IDLE]++;
 	switch (c->state) {
 	case CS_HEAD:
 		if (!c->head_started) {

@@ -21,6 +21,7 @@
 #include "spliced/relay.h"
 #include "spliced/ring.h"
 #include "spliced/slot.h"
+#include "spliced/stats.h"
 #include "spliced/upstream.h"
 #include "spliced/worker.h"
 
@@ -354,11 +355,14 @@ static void worker_take(struct worker *w, const struct conn_origin *o)
 	bool metrics = o->metrics;
 	struct conn *c;
 	int one = 1;
+	int ret;
 
 	/* Stopping, what the kernel accepted before the listeners stopped is still served:
 	 * the client (a balancer) sent it here */
 	if (!w->nfree || (w->stopping && metrics && w->metrics_closing)) {
 		/* Over MaxConnections: refuse now rather than queue without bound. */
+		if (!w->nfree)
+			w->stats.refused++;
 		close(fd);
 		return;
 	}
@@ -366,7 +370,11 @@ static void worker_take(struct worker *w, const struct conn_origin *o)
 	c = &w->conns[w->free_slots[--w->nfree]];
 	w->active++;
 	c->idx = (uint32_t)(c - w->conns);
-	if (conn_open(w, c, o) < 0) {
+	ret = conn_open(w, c, o);
+	if (ret == -ENOMEM)
+		stats_resource_error(&w->stats, STATS_RES_MEMORY, ENOMEM, w->now_ms,
+				     "buffers for a new connection");
+	if (ret < 0) {
 		c->state = CS_FREE;
 		w->free_slots[w->nfree++] = c->idx;
 		w->active--;
@@ -419,13 +427,23 @@ static void worker_accept_queued(struct worker *w, unsigned li)
 
 static void worker_accepted(struct worker *w, unsigned li, int res, unsigned flags)
 {
+	bool short_of;
+
 	if (!(flags & IORING_CQE_F_MORE)) {
 		w->accepts_armed--;
 		if (w->retiring && li < CFG_MAX_LISTEN + 1)
 			worker_accept_queued(w, li);
 	}
+	/* Out of descriptors or memory: counted, and logged a line a second */
+	short_of = res == -EMFILE || res == -ENFILE || res == -ENOMEM || res == -ENOBUFS;
+	if (short_of)
+		stats_resource_error(&w->stats, res == -EMFILE || res == -ENFILE ?
+				     STATS_RES_FD_ACCEPT : STATS_RES_MEMORY, -res, w->now_ms,
+				     (int)li == w->metrics_li ? w->cfg->metrics.name :
+				     w->cfg->listen[li].name);
 	if (!(flags & IORING_CQE_F_MORE) && !w->stopping && !w->retiring) {
-		if (res < 0 && res != -ECANCELED && w->now_ms - w->accept_log_ms >= 1000) {
+		if (res < 0 && res != -ECANCELED && !short_of &&
+		    w->now_ms - w->accept_log_ms >= 1000) {
 			/* At most a line a second: out of descriptors, this repeats. */
 			w->accept_log_ms = w->now_ms;
 			log_error("worker", "accept on %s: %s",
@@ -434,7 +452,7 @@ static void worker_accepted(struct worker *w, unsigned li, int res, unsigned fla
 		}
 		/* Out of descriptors or memory, an immediate retry fails again on the same
 		 * waiting connection: retry from the next tick instead of spinning. */
-		if (res == -EMFILE || res == -ENFILE || res == -ENOMEM || res == -ENOBUFS)
+		if (short_of)
 			w->accept_paused |= 1u << li;
 		else
 			worker_arm_accept(w, li);
