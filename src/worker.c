@@ -348,6 +348,23 @@ static void worker_arm_tick(struct worker *w)
 	io_uring_sqe_set_data64(sqe, RING_UD(OP_TICK, 0));
 }
 
+/* A connection over this worker's share of MaxConnections: a 503 if the socket takes it
+ * now (a new socket's buffer always does), what the client sent already is read and
+ * dropped so that the close sends a FIN after the answer, not a reset that could destroy
+ * it; bounded (never waits), and no slot, buffer or timer is spent on it. */
+static void worker_refuse(int fd)
+{
+	static const char page[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+				   "Connection: close\r\nRetry-After: 1\r\n\r\n";
+	char sink[4096];
+
+	(void)!send(fd, page, sizeof(page) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	shutdown(fd, SHUT_WR);
+	for (unsigned i = 0; i < 16 && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
+		;
+	close(fd);
+}
+
 /* A client connection for this worker: accepted, or handed over by a retiring one. */
 static void worker_take(struct worker *w, const struct conn_origin *o)
 {
@@ -363,7 +380,10 @@ static void worker_take(struct worker *w, const struct conn_origin *o)
 		/* Over MaxConnections: refuse now rather than queue without bound. */
 		if (!w->nfree)
 			w->stats.refused++;
-		close(fd);
+		if (!w->nfree && o->nreq == 0)
+			worker_refuse(fd);    /* a handed-over one between requests: only closed */
+		else
+			close(fd);
 		return;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
