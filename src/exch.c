@@ -188,13 +188,14 @@ enum conn_ev exch_upstream_error(struct conn *c, int err, const char *what)
 			 err ? strerror(err) : "connection closed");
 }
 
-struct relay_pipe *exch_pipe_get(struct conn *c)
+struct relay_pipe *exch_pipe_get(struct conn *c, struct conn_body *b)
 {
-	struct relay_pipe *p = relay_pipe_get(&c->w->pipes);
+	struct relay_pipe *p = b->nopipe ? NULL : relay_pipe_get(&c->w->pipes);
 	int err = errno;
 
-	if (p)
+	if (p || b->nopipe)
 		return p;
+	b->nopipe = true;
 	if (err == EBUSY)
 		stats_resource_error(&c->w->stats, STATS_RES_PIPE_POOL, err, c->w->now_ms,
 				     "every pipe of the pool in use, body copied");
