@@ -85,7 +85,7 @@ static struct {
 	unsigned trickle_s, wait_s, workers, maxconn, settle_s, hold_s;
 	const char *extra[MAX_EXTRA];
 	unsigned nextra;
-} opt = { .n = { 1000, 1000, 1000 }, .clients = 4, .requests = 4000, .size = 1024,
+} opt = { .n = { 1000, 1000, 1000 }, .clients = 4, .requests = 20000, .size = 1024,
 	  .trickle_s = 2, .wait_s = 120, .workers = 1, .maxconn = 4096, .settle_s = 3,
 	  .hold_s = 15, .reader_body = 256 << 10 };
 
@@ -141,8 +141,9 @@ static int send_all(int fd, const char *p, size_t n)
 
 /* ---- normal clients ----------------------------------------------------------------- */
 
-/* One keep-alive GET on fd: the status, or -1 when the connection failed. */
-static int normal_get(int fd, unsigned size)
+/* One keep-alive GET on fd: the status, or -1 when the connection failed; *last: the
+ * response said Connection: close (MaxKeepAliveRequests reached). */
+static int normal_get(int fd, unsigned size, bool *last)
 {
 	char req[128], buf[16384];
 	int n = snprintf(req, sizeof(req), "GET /?len=%u HTTP/1.1\r\nHost: normal\r\n\r\n", size);
@@ -166,9 +167,13 @@ static int normal_get(int fd, unsigned size)
 	}
 	if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
 		return -1;
-	for (char *p = buf; p < end; p++)
+	*last = false;
+	for (char *p = buf; p < end; p++) {
 		if (strncasecmp(p, "\r\ncontent-length:", 17) == 0)
 			left = atoll(p + 17);
+		if (strncasecmp(p, "\r\nconnection: close", 19) == 0)
+			*last = true;
+	}
 	if (left < 0)
 		return -1;
 	left -= (long long)(buf + have - (end + 4));
@@ -195,6 +200,7 @@ static void *normal_run(void *arg)
 	int fd = -1;
 
 	for (unsigned i = 0; i < nc->count; i++) {
+		bool last = false;
 		double t;
 
 		if (fd < 0 && (fd = dial(opt.port, 0)) < 0) {
@@ -203,9 +209,13 @@ static void *normal_run(void *arg)
 			continue;
 		}
 		t = now_s();
-		if (normal_get(fd, opt.size) == 200) {
+		if (normal_get(fd, opt.size, &last) == 200) {
 			nc->ok++;
 			nc->lat[i] = now_s() - t;
+			if (last) {
+				close(fd);
+				fd = -1;
+			}
 		} else {
 			nc->failed++;
 			nc->lat[i] = -1;
@@ -271,14 +281,17 @@ static struct abuser *ab;
 static unsigned nab;
 static volatile bool ab_stop;
 
-static void ab_open(struct abuser *a, enum kind k)
+/* phase in [0, 1): where in its interval the abuser's trickle falls, so that 1,000
+ * independent clients do not all send in the same millisecond */
+static void ab_open(struct abuser *a, enum kind k, double phase)
 {
 	static const char loris[] = "GET / HTTP/1.1\r\nHost: abuse\r\nX-Slow: ";
 	char req[160];
 	int n = 0;
 
 	a->kind = k;
-	a->t_open = a->t_last = now_s();
+	a->t_open = now_s();
+	a->t_last = a->t_open - phase * (k == LORIS ? opt.trickle_s : 1);
 	a->fd = dial(opt.port, k == READER ? 4096 : 0);
 	if (a->fd < 0) {
 		a->t_close = a->t_open;
@@ -655,7 +668,8 @@ int main(int argc, char **argv)
 		for (unsigned i = 0, k = 0; i < nab; k = (k + 1) % KINDS)
 			if (left[k]) {
 				left[k]--;
-				ab_open(&ab[i++], (enum kind)k);
+				ab_open(&ab[i], (enum kind)k, (double)(i % 997) / 997);
+				i++;
 			}
 	}
 	if (pthread_create(&th, NULL, ab_run, NULL) != 0)
@@ -692,9 +706,10 @@ int main(int argc, char **argv)
 	after = -1;
 	{
 		int fd = dial(opt.port, 0);
+		bool last;
 
 		if (fd >= 0) {
-			after = normal_get(fd, opt.size);
+			after = normal_get(fd, opt.size, &last);
 			close(fd);
 		}
 	}
