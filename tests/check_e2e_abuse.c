@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "e2e.h"
+#include "spliced/relay-t.h"
 #include "suite.h"
 
 #define ck_status(r, want) \
@@ -432,6 +433,43 @@ START_TEST(test_pipe_refused_body_copied)
 }
 END_TEST
 
+/* Slow uploads large enough to splice hold every pipe of the worker's pool: a response
+ * body is copied instead, every byte right, counted once as pipe_pool. */
+START_TEST(test_pipe_pool_in_use_body_copied)
+{
+	static const char upload[] = "POST /?len=10 HTTP/1.1\r\nHost: a\r\n"
+				     "Content-Length: 1000000\r\n\r\n0123456789";
+	struct e2e_client up[RELAY_POOL_MAX];
+	struct e2e_proc be, sp;
+	int mport = e2e_free_port();
+	char target[64];
+
+	snprintf(target, sizeof(target), "/?len=%u", PIPE_BODY);
+	e2e_backend_start(&be, NULL);
+	e2e_spliced_startf(&sp, "MetricsListen 127.0.0.1:%d\nTimeout 30\n"
+			   "RequestReadTimeout body=0\nProxyPass / http://127.0.0.1:%d/\n",
+			   mport, be.port);
+	for (unsigned i = 0; i < RELAY_POOL_MAX; i++) {
+		ck_assert_int_eq(e2e_client_try_open(&up[i], sp.port), 0);
+		ck_assert_int_eq(e2e_send(&up[i], upload, sizeof(upload) - 1), 0);
+	}
+	/* until each upload has its pipe: their bodies splice (one transfer each) */
+	for (int i = 0; i < 250 && metric(mport, "spliced_resource_errors_total"
+					  "{resource=\"pipe_pool\"}") == 0; i++) {
+		ck_assert_int_eq(get_once(sp.port, target, PIPE_BODY), 200);
+		e2e_sleep_ms(20);
+	}
+	ck_assert_int_eq(metric(mport, "spliced_resource_errors_total{resource=\"pipe_pool\"}"),
+			 1);
+	ck_assert(e2e_log_wait_for(&sp, "every pipe of the pool in use, body copied", 5000));
+	for (unsigned i = 0; i < RELAY_POOL_MAX; i++)
+		e2e_client_close(&up[i]);
+	ck_assert_int_eq(get_once(sp.port, target, PIPE_BODY), 200);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	e2e_backend_stop(&be);
+}
+END_TEST
+
 int main(void)
 {
 	const struct ck_case cases[] = {
@@ -440,6 +478,7 @@ int main(void)
 		{ "emfile_on_accept", test_emfile_on_accept, 0 },
 		{ "emfile_on_connect", test_emfile_on_connect, 0 },
 		{ "pipe_refused_body_copied", test_pipe_refused_body_copied, 0 },
+		{ "pipe_pool_in_use_body_copied", test_pipe_pool_in_use_body_copied, 0 },
 	};
 	Suite *s = suite_create("e2e_abuse");
 
