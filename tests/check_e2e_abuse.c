@@ -62,6 +62,18 @@ static int get_once(int port, const char *target, size_t len)
 	return status;
 }
 
+/* get_once() until it gives 200, at most 100 times 100 ms apart: the last status. */
+static int get_until_200(int port, const char *target, size_t len)
+{
+	int status = get_once(port, target, len);
+
+	for (int i = 0; i < 100 && status != 200; i++) {
+		e2e_sleep_ms(100);
+		status = get_once(port, target, len);
+	}
+	return status;
+}
+
 /* The value of the metric line `name` (labels included) on spliced's metrics page at
  * port mport, -1 when absent or the page could not be read. */
 static long long metric(int mport, const char *name)
@@ -178,6 +190,21 @@ static void fds_settle(const struct e2e_proc *sp)
 	}
 }
 
+/* Each of c[0..n) gets a 408, then the close; closed here. */
+static void expect_408_closed(struct e2e_client *c, unsigned n, const char *what)
+{
+	struct e2e_response r;
+
+	for (unsigned i = 0; i < n; i++) {
+		ck_assert_msg(e2e_read_response(&c[i], &r, false) == 0, "%s %u: %s\n%s", what, i,
+			      r.err, e2e_diag());
+		ck_status(&r, 408);
+		e2e_response_free(&r);
+		ck_assert_int_gt(e2e_wait_closed(&c[i], 10000), E2E_OPEN);
+		e2e_client_close(&c[i]);
+	}
+}
+
 #define SLOWLORIS 200
 #define SLOW_UPLOADS 100
 #define SLOW_READERS 20
@@ -194,7 +221,6 @@ START_TEST(test_abusers_closed_by_their_timeouts)
 	struct e2e_client *up = calloc(SLOW_UPLOADS, sizeof(*up));
 	struct e2e_client rd[SLOW_READERS];
 	struct e2e_proc be, sp;
-	struct e2e_response r;
 	int mport = e2e_free_port();
 	char req[128];
 	int n;
@@ -223,24 +249,8 @@ START_TEST(test_abusers_closed_by_their_timeouts)
 	/* a normal client, while they are all connected */
 	ck_assert_int_eq(get_once(sp.port, "/?len=100000", 100000), 200);
 
-	/* every head left unfinished: 408, then the close */
-	for (unsigned i = 0; i < SLOWLORIS; i++) {
-		ck_assert_msg(e2e_read_response(&loris[i], &r, false) == 0, "slowloris %u: %s\n%s",
-			      i, r.err, e2e_diag());
-		ck_status(&r, 408);
-		e2e_response_free(&r);
-		ck_assert_int_gt(e2e_wait_closed(&loris[i], 10000), E2E_OPEN);
-		e2e_client_close(&loris[i]);
-	}
-	/* every stalled upload: 408 (the backend's request is abandoned), then the close */
-	for (unsigned i = 0; i < SLOW_UPLOADS; i++) {
-		ck_assert_msg(e2e_read_response(&up[i], &r, false) == 0, "upload %u: %s\n%s",
-			      i, r.err, e2e_diag());
-		ck_status(&r, 408);
-		e2e_response_free(&r);
-		ck_assert_int_gt(e2e_wait_closed(&up[i], 10000), E2E_OPEN);
-		e2e_client_close(&up[i]);
-	}
+	expect_408_closed(loris, SLOWLORIS, "slowloris");  /* every head left unfinished */
+	expect_408_closed(up, SLOW_UPLOADS, "upload");     /* the backend's request abandoned */
 	/* every reader that stopped reading: cut off by Timeout (logged), before the end of
 	 * its body; what was sent before is still read, then the close */
 	for (int i = 0; i < 300 && e2e_log_count(&sp, "sending to the client") +
@@ -284,7 +294,6 @@ START_TEST(test_max_connections_refuses_cleanly)
 	struct e2e_response r;
 	static const char req[] = "GET /?len=5 HTTP/1.1\r\nHost: a\r\n\r\n";
 	int mport = e2e_free_port();
-	int status = -1;
 
 	e2e_backend_start(&be, NULL);
 	e2e_spliced_startf(&sp, "MetricsListen 127.0.0.1:%d\nMaxConnections %d\n"
@@ -307,12 +316,7 @@ START_TEST(test_max_connections_refuses_cleanly)
 	e2e_response_free(&r);
 	for (unsigned i = 0; i < MAXCONN; i++)
 		e2e_client_close(&idle[i]);
-	for (int i = 0; i < 100 && status != 200; i++) {
-		status = get_once(sp.port, "/?len=5", 5);
-		if (status != 200)
-			e2e_sleep_ms(50);
-	}
-	ck_assert_int_eq(status, 200);
+	ck_assert_int_eq(get_until_200(sp.port, "/?len=5", 5), 200);
 	ck_assert_int_ge(metric(mport, "spliced_connections_refused_total"), 1);
 	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
 	e2e_backend_stop(&be);
@@ -337,7 +341,7 @@ START_TEST(test_emfile_on_accept)
 	unsigned lines, n = 0;
 	char real[512], script[700];
 	const char *wrap;
-	int status = -1;
+	int status;
 
 	snprintf(real, sizeof(real), "%s", e2e_env_bin("SPLICED_BIN"));
 	snprintf(script, sizeof(script), "#!/bin/sh\nulimit -n %d || exit 1\nexec '%s' \"$@\"\n",
@@ -369,11 +373,7 @@ START_TEST(test_emfile_on_accept)
 	for (unsigned i = 0; i < n; i++)
 		e2e_client_close(&c[i]);
 	/* the closed ones are accepted, read as closed and let go; then a request goes */
-	for (int i = 0; i < 100 && status != 200; i++) {
-		status = get_once(sp.port, "/?len=100", 100);
-		if (status != 200)
-			e2e_sleep_ms(100);
-	}
+	status = get_until_200(sp.port, "/?len=100", 100);
 	ck_assert_msg(status == 200, "not served after the descriptors came back: %d\n%s",
 		      status, e2e_diag());
 	ck_assert_int_ge(metric(mport, "spliced_resource_errors_total{resource=\"fd_accept\"}"), 1);
