@@ -1049,7 +1049,7 @@ static enum conn_ev conn_health(struct conn *c)
 
 	c->text = malloc(256);
 	if (!c->text)
-		return exch_fail(c, 500, "health: out of memory");
+		return conn_out_of_memory(c, "the health page");
 	n = snprintf(c->text, 256, "HTTP/1.1 %s\r\nContent-Type: text/plain\r\n"
 		     "Content-Length: %zu\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n%s",
 		     up ? "200 OK" : "503 Service Unavailable", strlen(body), body);
@@ -1088,7 +1088,7 @@ static enum conn_ev conn_metrics(struct conn *c)
 		stats_render(c->w->cfg, &t);
 	if (t.failed) {
 		free(t.p);
-		return exch_fail(c, 500, "metrics: out of memory");
+		return conn_out_of_memory(c, "the metrics page");
 	}
 	blen = t.len - CONN_TEXT_HEAD;
 	hl = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Type: text/plain; "

@@ -39,7 +39,7 @@ void stats_count_parse_error(struct stats *st, const char *reason)
 }
 
 static const char *const stats_res_name[STATS_RES_N] = {
-	"fd_accept", "fd_connect", "pipe", "pipe_pool", "memory",
+	"fd_accept", "fd_connect", "fd_file", "pipe", "pipe_pool", "memory",
 };
 
 void stats_resource_error(struct stats *st, enum stats_resource r, int err, uint64_t now_ms,

@@ -404,6 +404,31 @@ START_TEST(test_emfile_on_connect)
 }
 END_TEST
 
+/* Out of descriptors to open a static file: 503 (was 500), logged and counted; served
+ * once they are back. */
+START_TEST(test_emfile_on_file_open)
+{
+	struct e2e_proc sp;
+	const char *file = e2e_write_temp("hello.txt", "hello\n");
+	int mport = e2e_free_port();
+	char root[512];
+
+	ck_assert_int_eq(chmod(file, 0644), 0);
+	snprintf(root, sizeof(root), "%s", file);
+	*strrchr(root, '/') = 0;
+	e2e_spliced_startf(&sp, "MetricsListen 127.0.0.1:%d\nDocumentRoot \"%s\"\n", mport,
+			   root);
+	fds_settle(&sp);
+	limit_fds(&sp, 1);   /* the client's connection takes the last one */
+	ck_assert_int_eq(get_once(sp.port, "/hello.txt", 0), 503);
+	ck_assert(e2e_log_wait_for(&sp, "a static file: Too many open files (fd_file", 5000));
+	unlimit_fds(&sp);
+	ck_assert_int_eq(get_once(sp.port, "/hello.txt", 0), 200);
+	ck_assert_int_ge(metric(mport, "spliced_resource_errors_total{resource=\"fd_file\"}"), 1);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+}
+END_TEST
+
 #define PIPE_BODY (1u << 20)
 
 /* No descriptor left for a pipe: a body that would be spliced is copied, every byte
@@ -477,6 +502,7 @@ int main(void)
 		{ "max_connections_refuses_cleanly", test_max_connections_refuses_cleanly, 0 },
 		{ "emfile_on_accept", test_emfile_on_accept, 0 },
 		{ "emfile_on_connect", test_emfile_on_connect, 0 },
+		{ "emfile_on_file_open", test_emfile_on_file_open, 0 },
 		{ "pipe_refused_body_copied", test_pipe_refused_body_copied, 0 },
 		{ "pipe_pool_in_use_body_copied", test_pipe_pool_in_use_body_copied, 0 },
 	};

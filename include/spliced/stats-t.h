@@ -16,6 +16,7 @@
 enum stats_resource {
 	STATS_RES_FD_ACCEPT,       /* accept: out of descriptors (EMFILE, ENFILE) */
 	STATS_RES_FD_CONNECT,      /* a backend socket: out of descriptors */
+	STATS_RES_FD_FILE,         /* a static file: out of descriptors */
 	STATS_RES_PIPE,            /* pipe2 failed: the body is copied instead */
 	STATS_RES_PIPE_POOL,       /* every pipe of the worker's pool in use: copied */
 	STATS_RES_MEMORY,          /* an allocation on the request path, accept's ENOMEM */
