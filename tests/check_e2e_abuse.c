@@ -382,6 +382,25 @@ START_TEST(test_emfile_on_accept)
 }
 END_TEST
 
+/* With one descriptor left (the client's connection takes it), GET target is a 503 and
+ * the error log has `line`; with the limit back, a 200; the metrics page (metrics port
+ * mport) counts the resource. */
+static void last_fd_gives_503(const struct e2e_proc *sp, int mport, const char *target,
+			      const char *line, const char *resource)
+{
+	char name[128];
+
+	fds_settle(sp);
+	limit_fds(sp, 1);
+	ck_assert_int_eq(get_once(sp->port, target, 0), 503);
+	ck_assert_msg(e2e_log_wait_for(sp, line, 5000), "no \"%s\" in the log\n%s", line,
+		      e2e_diag());
+	unlimit_fds(sp);
+	ck_assert_int_eq(get_once(sp->port, target, 0), 200);
+	snprintf(name, sizeof(name), "spliced_resource_errors_total{resource=\"%s\"}", resource);
+	ck_assert_int_ge(metric(mport, name), 1);
+}
+
 /* Out of descriptors for a backend socket: 503 for that request, logged and counted;
  * the next request, descriptors back, is served. */
 START_TEST(test_emfile_on_connect)
@@ -392,13 +411,8 @@ START_TEST(test_emfile_on_connect)
 	e2e_backend_start(&be, NULL);
 	e2e_spliced_startf(&sp, "MetricsListen 127.0.0.1:%d\n"
 			   "ProxyPass / http://127.0.0.1:%d/ disablereuse=On\n", mport, be.port);
-	fds_settle(&sp);
-	limit_fds(&sp, 1);   /* the client's connection takes the last one */
-	ck_assert_int_eq(get_once(sp.port, "/?len=100", 100), 503);
-	ck_assert(e2e_log_wait_for(&sp, "socket for a backend: Too many open files", 5000));
-	unlimit_fds(&sp);
-	ck_assert_int_eq(get_once(sp.port, "/?len=100", 100), 200);
-	ck_assert_int_ge(metric(mport, "spliced_resource_errors_total{resource=\"fd_connect\"}"), 1);
+	last_fd_gives_503(&sp, mport, "/?len=100", "socket for a backend: Too many open files",
+			  "fd_connect");
 	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
 	e2e_backend_stop(&be);
 }
@@ -418,13 +432,8 @@ START_TEST(test_emfile_on_file_open)
 	*strrchr(root, '/') = 0;
 	e2e_spliced_startf(&sp, "MetricsListen 127.0.0.1:%d\nDocumentRoot \"%s\"\n", mport,
 			   root);
-	fds_settle(&sp);
-	limit_fds(&sp, 1);   /* the client's connection takes the last one */
-	ck_assert_int_eq(get_once(sp.port, "/hello.txt", 0), 503);
-	ck_assert(e2e_log_wait_for(&sp, "a static file: Too many open files (fd_file", 5000));
-	unlimit_fds(&sp);
-	ck_assert_int_eq(get_once(sp.port, "/hello.txt", 0), 200);
-	ck_assert_int_ge(metric(mport, "spliced_resource_errors_total{resource=\"fd_file\"}"), 1);
+	last_fd_gives_503(&sp, mport, "/hello.txt", "a static file: Too many open files",
+			  "fd_file");
 	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
 }
 END_TEST
