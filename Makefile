@@ -16,7 +16,8 @@ DATADIR_CPPFLAGS := -DSPLICED_DATADIR='"$(CURDIR)"'
 ifeq ($(WERROR),1)
 override CFLAGS += -Werror
 endif
-LIBS    := -luring -lcap-ng -lpthread -lpcre2-8
+LIBS    := -luring -lcap-ng -lpthread -lpcre2-8 \
+           $(shell pkg-config --libs openssl 2>/dev/null || echo -lssl -lcrypto)
 
 ifeq ($(SANITIZE),1)
 B       := build-asan
@@ -40,7 +41,7 @@ FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_HELP := $(filter-out $(FUZZ_SRC),$(wildcard fuzz/*.c))
 
 DEPS_PKGS := gcc make pkg-config liburing-dev libcap-ng-dev check libpcre2-dev \
-             systemtap-sdt-dev curl bpftrace python3-cherrypy3 logrotate
+             systemtap-sdt-dev curl bpftrace python3-cherrypy3 logrotate libssl-dev openssl
 
 .PHONY: all deps run check test fuzz fuzz-deps clean install uninstall deb FORCE
 # ./spliced is the normal build only; a sanitizer build stays in build-asan/.

@@ -14,20 +14,44 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* A ProxyPass or [P] target: "!" (-1), a backend, or a pool (CFG_BALANCER_BASE on). */
+static int target_ok(const struct config *cfg, int t)
+{
+	if (t >= CFG_BALANCER_BASE)
+		return t - CFG_BALANCER_BASE < (int)cfg->nbalancer;
+	return t < (int)cfg->nbackend;
+}
+
 static void check_config(const struct config *cfg)
 {
 	static const char *paths[] = { "/", "/a", "/a/", "/a?b", "/apple", "" };
 
 	if (cfg->nlisten > CFG_MAX_LISTEN || cfg->npass > CFG_MAX_PASS ||
-	    cfg->nbackend > CFG_MAX_BACKENDS)
+	    cfg->nbackend > CFG_MAX_BACKENDS || cfg->nbalancer > CFG_MAX_BALANCERS ||
+	    cfg->nhcexpr > CFG_MAX_HCEXPR)
 		abort();
+	for (unsigned i = 0; i < cfg->rw.nrule; i++)
+		if (cfg->rw.rule[i].backend >= 0 && !target_ok(cfg, cfg->rw.rule[i].backend))
+			abort();
 	for (unsigned i = 0; i < cfg->npass; i++) {
 		const struct cfg_pass *p = &cfg->pass[i];
 
 		if (p->prefix[0] != '/' || p->prefix_len != strlen(p->prefix) ||
-		    p->path_len != strlen(p->path) || p->backend >= (int)cfg->nbackend ||
+		    p->path_len != strlen(p->path) || !target_ok(cfg, p->backend) ||
 		    (p->backend >= 0 && p->path[0] != '/'))
 			abort();
+	}
+	for (unsigned i = 0; i < cfg->nbalancer; i++) {
+		const struct cfg_balancer *b = &cfg->balancer[i];
+
+		if (b->nmember == 0 || b->nmember > CFG_MAX_MEMBERS)
+			abort();
+		for (unsigned m = 0; m < b->nmember; m++)
+			if (b->member[m].backend < 0 || b->member[m].backend >= (int)cfg->nbackend ||
+			    b->member[m].lbfactor < 1 || b->member[m].lbfactor > 100 ||
+			    b->member[m].hcexpr >= (int)cfg->nhcexpr || b->member[m].hcpasses < 1 ||
+			    b->member[m].hcfails < 1 || b->member[m].hcinterval_ms < 1000)
+				abort();
 	}
 	for (unsigned i = 0; i < cfg->nlisten; i++)
 		if (cfg->listen[i].addrlen == 0 || cfg->listen[i].name[0] == '\0')

@@ -142,6 +142,18 @@ static int alog_directive(struct alog_format *f, char c, const char *arg, size_t
 	case 'H': op = ALOG_PROTOCOL; break;
 	case 'I': op = ALOG_BYTES_IN; break;
 	case 'O': op = ALOG_BYTES_OUT; break;
+	case 'x':
+		/* mod_ssl's variables: "-" for a request not over TLS */
+		if (arg && alog_arg_is(arg, alen, "SSL_PROTOCOL"))
+			op = ALOG_SSL_PROTOCOL;
+		else if (arg && alog_arg_is(arg, alen, "SSL_CIPHER"))
+			op = ALOG_SSL_CIPHER;
+		else
+			return alog_fail(err, errlen, "%%{%.*s}x is not supported (only "
+					 "%%{SSL_PROTOCOL}x and %%{SSL_CIPHER}x)",
+					 (int)(alen > 32 ? 32 : alen), arg ? arg : "");
+		arg = NULL;
+		break;
 	case '%':
 		return alog_literal(f, '%', err, errlen);
 	default:
@@ -410,6 +422,12 @@ static void alog_item(struct alog_out *o, const struct alog_format *f,
 		break;
 	case ALOG_DASH:
 		alog_put(o, "-", 1);
+		break;
+	case ALOG_SSL_PROTOCOL:
+		alog_puts(o, e->tls_protocol ? e->tls_protocol : "-");
+		break;
+	case ALOG_SSL_CIPHER:
+		alog_puts(o, e->tls_cipher ? e->tls_cipher : "-");
 		break;
 	case ALOG_TIME:
 		alog_time(o, &e->start);

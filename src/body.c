@@ -114,6 +114,14 @@ static uint64_t body_timeout_ms(const struct conn *c)
 	return c->body.response ? exch_up_timeout_ms(c) : exch_timeout_ms(c);
 }
 
+/* A send waits on the receiver: the client (Timeout) for a response body, the backend
+ * (its timeout=, ProxyTimeout) for a request body, so a backend that accepts an upload and
+ * never reads it gets a 504 after its own timeout. */
+static uint64_t body_send_timeout_ms(const struct conn *c)
+{
+	return c->body.response ? exch_timeout_ms(c) : exch_up_timeout_ms(c);
+}
+
 static enum conn_ev body_pump(struct conn *c)
 {
 	struct conn_body *b = &c->body;
@@ -145,7 +153,9 @@ static enum conn_ev body_pump(struct conn *c)
 		return body_step(c);
 	case RELAY_WAIT_IN:
 		b->wait_out = false;
-		if (!b->response) {
+		if (b->response) {
+			exch_touch(c, exch_up_timeout_ms(c));  /* the backend's pace */
+		} else {
 			if (body_backend_spoke(c))
 				return EV_DONE;
 			if (exch_watch(c))
@@ -158,6 +168,7 @@ static enum conn_ev body_pump(struct conn *c)
 	case RELAY_WAIT_OUT:
 		/* a backend that stops reading may have answered: POLLIN says so */
 		b->wait_out = true;
+		exch_touch(c, body_send_timeout_ms(c));
 		ret = exch_poll(c, b->to, b->response ? POLLOUT : POLLOUT | POLLIN);
 		break;
 	case RELAY_EOF:
@@ -176,8 +187,10 @@ static enum conn_ev body_step(struct conn *c)
 	int recv_op = b->response ? OP_UP_RECV : OP_CLIENT_RECV;
 	size_t want;
 
-	if (b->len)
+	if (b->len) {
+		exch_touch(c, body_send_timeout_ms(c));
 		return exch_send(c, send_op, b->to, b->buf + b->off, b->len) ? EV_CLOSE : EV_WAIT;
+	}
 	if (body_done(b))
 		return EV_DONE;
 	if (!b->response)
@@ -198,6 +211,10 @@ static enum conn_ev body_step(struct conn *c)
 		c->wait_client = true;
 		/* the client's pace: RequestReadTimeout body= */
 		exch_touch_client(c, &c->w->cfg->rt_body);
+	} else {
+		/* the backend's (timeout=, ProxyTimeout): the send to the client before this
+		 * left the client's Timeout as the deadline */
+		exch_touch(c, exch_up_timeout_ms(c));
 	}
 	return exch_recv(c, recv_op, b->from, b->buf + b->rd, want) ? EV_CLOSE : EV_WAIT;
 }

@@ -18,12 +18,14 @@
 #include "spliced/helper.h"
 #include "spliced/mime.h"
 #include "spliced/privdrop.h"
+#include "spliced/tls.h"
 
 /* Findings are kept, then reported in configuration order. At most: User, Group, ErrorLog,
  * PidFile, TypesConfig, DocumentRoot, and per CustomLog, Alias, Listen (+ MetricsListen),
  * ProxyAutostart (ids, Dir=, Output=) and file root. */
 #define CFGCHECK_MAX (6 + CFG_MAX_CUSTOMLOG + CFG_MAX_ALIAS + CFG_MAX_LISTEN + 1 + \
-		      3 * CFG_MAX_AUTOSTART + CFG_MAX_ROOTS)
+		      3 * CFG_MAX_AUTOSTART + CFG_MAX_ROOTS + 2 * TLS_MAX_FILES + TLS_MAX_CMDS + \
+		      CFG_MAX_VHOSTS)
 
 struct cfgcheck_finding {
 	struct cfg_where at;           /* line 0: no directive (after the others) */
@@ -182,6 +184,23 @@ static void cfgcheck_autostart(struct cfgcheck *c, const struct cfg_autostart *a
 		cfgcheck_parent(c, &a->at, "ProxyAutostart Output=", a->output);
 }
 
+static void cfgcheck_tls_said(void *arg, bool warning, const struct cfg_where *at,
+			      const char *msg)
+{
+	cfgcheck_say(arg, warning, at, "%s", msg);
+}
+
+/* Certificates and keys, read as start-up reads them: unreadable files, a key that does
+ * not match its certificate, an expired certificate (a warning), what OpenSSL refuses. */
+static void cfgcheck_tls(struct cfgcheck *c)
+{
+	struct tls_ctxs *x;
+	char msg[512];
+
+	if (tls_ctxs_load(c->cfg, &x, cfgcheck_tls_said, c, msg, sizeof(msg)) == 0)
+		tls_ctxs_free(x);
+}
+
 unsigned cfgcheck_run(const struct config *cfg, cfgcheck_report *report, void *arg)
 {
 	struct cfgcheck c = { .cfg = cfg, .f = calloc(CFGCHECK_MAX, sizeof(*c.f)) };
@@ -216,6 +235,7 @@ unsigned cfgcheck_run(const struct config *cfg, cfgcheck_report *report, void *a
 		cfgcheck_dir(&c, &cfg->alias[i].at, what, cfg->alias[i].dir);
 	}
 	cfgcheck_types(&c);
+	cfgcheck_tls(&c);
 	for (unsigned i = 0; i < cfg->nautostart; i++)
 		cfgcheck_autostart(&c, &cfg->autostart[i]);
 	/* start-up only warns: a rule may name a directory that is made later */

@@ -31,6 +31,7 @@
 
 #include "spliced/accesslog.h"
 #include "spliced/authz.h"
+#include "spliced/balancer.h"
 #include "spliced/config.h"
 #include "spliced/headers.h"
 #include "spliced/remoteip.h"
@@ -38,6 +39,7 @@
 #include "spliced/log.h"
 #include "spliced/proxyproto.h"
 #include "spliced/rewrite.h"
+#include "spliced/tls.h"
 #include "spliced/uri.h"
 
 #define CFG_LINE_MAX 16384             /* bytes of one logical line, after joining */
@@ -72,6 +74,7 @@ struct cfg_ctx {
 	uint8_t cond[CFG_COND_MAX];    /* open <IfModule>/<IfDefine> (CFG_COND_*) */
 	unsigned ncond;
 	unsigned skip;                 /* > 0: inside the false condition cond[skip - 1] */
+	unsigned proxy;                /* inside <Proxy balancer://...>: its index + 1 */
 };
 
 enum { CFG_COND_MODULE = 1, CFG_COND_DEFINE };
@@ -396,9 +399,7 @@ static int cfg_listen(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	bool v6 = false;
 	int rc;
 
-	if (argc == 3 && strcasecmp(argv[2], "https") == 0)
-		return cfg_fail(ctx, "TLS is not supported");
-	if (argc == 3 && strcasecmp(argv[2], "http") != 0)
+	if (argc == 3 && strcasecmp(argv[2], "http") != 0 && strcasecmp(argv[2], "https") != 0)
 		return cfg_fail(ctx, "unknown protocol \"%s\"", cfg_show(argv[2], show, sizeof(show)));
 	if (cfg->nlisten == CFG_MAX_LISTEN)
 		return cfg_fail(ctx, "more than %d Listen directives", CFG_MAX_LISTEN);
@@ -428,6 +429,7 @@ static int cfg_listen(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	if ((rc = cfg_copy(ctx, l->name, sizeof(l->name), arg)) < 0)
 		return rc;
 	cfg_here(ctx, &l->at);
+	l->https = argc == 3 && strcasecmp(argv[2], "https") == 0;
 	cfg->nlisten++;
 	return 0;
 }
@@ -518,61 +520,100 @@ static int cfg_upgrade(struct cfg_ctx *ctx, const char *val, char *dst, size_t d
 static int cfg_duration_unit(struct cfg_ctx *ctx, const char *arg, size_t len, unsigned scale,
 			     unsigned min_ms, unsigned max_ms, unsigned *out_ms);
 
-/* ProxyPass parameters, with httpd's names and units: those spliced does what httpd does
- * with (timeout, connectiontimeout, ttl, max, acquire, retry, disablereuse, keepalive)
- * go into *bp, the backend's; upgrade= into the route p; any other is refused rather than
- * silently run with a setting the admin believes is in force. One `else if` per key. */
-static int cfg_pass_params(struct cfg_ctx *ctx, unsigned argc, char **argv,
-			   struct cfg_bparams *bp, struct cfg_pass *p)
+/* One ProxyPass (or BalancerMember) parameter key=val that belongs to the backend, with
+ * httpd's names and units (timeout, connectiontimeout, ttl, max, acquire, retry,
+ * disablereuse, keepalive), into *bp. Returns 1 when it was one of them, 0 when key is
+ * something else (nothing said), or < 0 after cfg_fail(). One `else if` per key. */
+static int cfg_bparam(struct cfg_ctx *ctx, const char *key, const char *val,
+		      struct cfg_bparams *bp)
+{
+	uint64_t n = 0;
+	int rc;
+
+	if (strcasecmp(key, "timeout") == 0)
+		rc = cfg_duration_unit(ctx, val, strlen(val), 1000, 1, 86400000u, &bp->timeout_ms);
+	else if (strcasecmp(key, "connectiontimeout") == 0)
+		rc = cfg_duration_unit(ctx, val, strlen(val), 1000, 1, 86400000u,
+				       &bp->connect_timeout_ms);
+	else if (strcasecmp(key, "acquire") == 0)
+		rc = cfg_duration_unit(ctx, val, strlen(val), 1, 1, 86400000u, &bp->acquire_ms);
+	else if (strcasecmp(key, "ttl") == 0) {
+		rc = cfg_number(ctx, val, 1, 86400, "seconds", &n);
+		bp->ttl_ms = (unsigned)n * 1000;
+	} else if (strcasecmp(key, "max") == 0) {
+		rc = cfg_number(ctx, val, 0, 1000000, "connections", &n);
+		bp->max = (unsigned)n;
+	} else if (strcasecmp(key, "retry") == 0) {
+		rc = cfg_number(ctx, val, 0, 86400, "seconds", &n);
+		bp->retry_s = (unsigned)n;
+		bp->retry_given = true;
+	} else if (strcasecmp(key, "disablereuse") == 0)
+		rc = cfg_flag(ctx, val, &bp->disablereuse);
+	else if (strcasecmp(key, "keepalive") == 0)
+		rc = cfg_flag(ctx, val, &bp->keepalive);
+	else
+		return 0;
+	return rc < 0 ? rc : 1;
+}
+
+/* A parameter word "key=value" split in place (the '=' becomes NUL); NULL after
+ * cfg_fail() when it has no '='. cfg_param_join() puts the '=' back. */
+static char *cfg_param_split(struct cfg_ctx *ctx, char *word)
+{
+	char show[CFG_SHOW_MAX + 8];
+	char *eq = strchr(word, '=');
+
+	if (!eq) {
+		cfg_fail(ctx, "option \"%s\" is not supported", cfg_show(word, show, sizeof(show)));
+		return NULL;
+	}
+	*eq = '\0';
+	return eq + 1;
+}
+
+static void cfg_param_join(char *val)
+{
+	val[-1] = '=';
+}
+
+static int cfg_param_unknown(struct cfg_ctx *ctx, const char *key)
 {
 	char show[CFG_SHOW_MAX + 8];
 
-	memset(bp, 0, sizeof(*bp));
-	for (unsigned i = 3; i < argc; i++) {
-		char *eq = strchr(argv[i], '=');
-		const char *val = eq ? eq + 1 : NULL;
-		uint64_t n = 0;
-		int rc = 0;
+	return cfg_fail(ctx, "parameter \"%s\" is not supported", cfg_show(key, show, sizeof(show)));
+}
 
-		if (!eq)
-			return cfg_fail(ctx, "option \"%s\" is not supported",
-					cfg_show(argv[i], show, sizeof(show)));
-		*eq = '\0';
-		if (strcasecmp(argv[i], "timeout") == 0)
-			rc = cfg_duration_unit(ctx, val, strlen(val), 1000, 1, 86400000u,
-					       &bp->timeout_ms);
-		else if (strcasecmp(argv[i], "connectiontimeout") == 0)
-			rc = cfg_duration_unit(ctx, val, strlen(val), 1000, 1, 86400000u,
-					       &bp->connect_timeout_ms);
-		else if (strcasecmp(argv[i], "acquire") == 0)
-			rc = cfg_duration_unit(ctx, val, strlen(val), 1, 1, 86400000u,
-					       &bp->acquire_ms);
-		else if (strcasecmp(argv[i], "ttl") == 0) {
-			rc = cfg_number(ctx, val, 1, 86400, "seconds", &n);
-			bp->ttl_ms = (unsigned)n * 1000;
-		} else if (strcasecmp(argv[i], "max") == 0) {
-			rc = cfg_number(ctx, val, 0, 1000000, "connections", &n);
-			bp->max = (unsigned)n;
-		} else if (strcasecmp(argv[i], "retry") == 0) {
-			rc = cfg_number(ctx, val, 0, 86400, "seconds", &n);
-			bp->retry_s = (unsigned)n;
-		} else if (strcasecmp(argv[i], "disablereuse") == 0)
-			rc = cfg_flag(ctx, val, &bp->disablereuse);
-		else if (strcasecmp(argv[i], "keepalive") == 0)
-			rc = cfg_flag(ctx, val, &bp->keepalive);
-		else if (strcasecmp(argv[i], "upgrade") == 0)
-			rc = cfg_upgrade(ctx, val, p->upgrade, sizeof(p->upgrade));
-		else
-			rc = cfg_fail(ctx, "parameter \"%s\" is not supported",
-				      cfg_show(argv[i], show, sizeof(show)));
-		*eq = '=';
-		if (rc < 0)
-			return rc;
-	}
+static int cfg_bparams_check(struct cfg_ctx *ctx, const struct cfg_bparams *bp)
+{
 	if (bp->acquire_ms && !bp->max)
 		return cfg_fail(ctx, "acquire= needs max= (it is how long a request waits for "
 				"one of the max connections)");
 	return 0;
+}
+
+/* ProxyPass parameters: those of the backend (cfg_bparam()) go into *bp, upgrade= into
+ * the route p; any other is refused rather than silently run with a setting the admin
+ * believes is in force. */
+static int cfg_pass_params(struct cfg_ctx *ctx, unsigned argc, char **argv,
+			   struct cfg_bparams *bp, struct cfg_pass *p)
+{
+	memset(bp, 0, sizeof(*bp));
+	for (unsigned i = 3; i < argc; i++) {
+		char *val = cfg_param_split(ctx, argv[i]);
+		int rc;
+
+		if (!val)
+			return -EINVAL;
+		rc = cfg_bparam(ctx, argv[i], val, bp);
+		if (rc == 0 && strcasecmp(argv[i], "upgrade") == 0)
+			rc = cfg_upgrade(ctx, val, p->upgrade, sizeof(p->upgrade));
+		else if (rc == 0)
+			rc = cfg_param_unknown(ctx, argv[i]);
+		cfg_param_join(val);
+		if (rc < 0)
+			return rc;
+	}
+	return cfg_bparams_check(ctx, bp);
 }
 
 /* The parameters of a ProxyPass line go to its backend: the first line that gives some
@@ -702,6 +743,453 @@ static int cfg_backend_of(struct cfg_ctx *ctx, const char *url, const char **pat
 	return (int)cfg->nbackend++;
 }
 
+/* ---- balancers (mod_proxy_balancer) ---- */
+
+static bool cfg_is_balancer(const char *url)
+{
+	return strncasecmp(url, "balancer://", 11) == 0;
+}
+
+/* The pool of "balancer://NAME[/path]": the entry of that name (any case), or a new one
+ * (a ProxyPass may name it before its <Proxy> section, as in httpd). *path_out points at
+ * the URL's path ("" if none). Returns its index, or < 0 after cfg_fail(). */
+static int cfg_balancer_of(struct cfg_ctx *ctx, const char *url, const char **path_out)
+{
+	struct config *cfg = ctx->cfg;
+	const char *name = url + 11;
+	size_t n = strcspn(name, "/");
+	char show[CFG_SHOW_MAX + 8], full[CFG_NAME_MAX];
+	struct cfg_balancer *b;
+
+	if (n == 0 || n > 64)
+		return cfg_fail(ctx, "\"%s\": a balancer is named balancer://NAME, NAME of 1 to "
+				"64 letters, digits, '.', '-' or '_'", cfg_show(url, show, sizeof(show)));
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) && !strchr(".-_", name[i]))
+			return cfg_fail(ctx, "\"%s\": a balancer is named balancer://NAME, NAME of "
+					"letters, digits, '.', '-' or '_'",
+					cfg_show(url, show, sizeof(show)));
+	if (cfg_has_ctl(name + n, true) || strpbrk(name + n, "?#"))
+		return cfg_fail(ctx, "the URL must not contain blanks, a query or a fragment");
+	if (strlen(name + n) >= CFG_NAME_MAX)
+		return cfg_fail(ctx, "the URL's path is too long (more than %d bytes)",
+				CFG_NAME_MAX - 1);
+	memcpy(full, "balancer://", 11);
+	for (size_t i = 0; i < n; i++)
+		full[11 + i] = (char)tolower((unsigned char)name[i]);
+	full[11 + n] = '\0';
+	*path_out = name + n;
+	for (unsigned i = 0; i < cfg->nbalancer; i++)
+		if (strcmp(cfg->balancer[i].name, full) == 0)
+			return (int)i;
+	if (cfg->nbalancer == CFG_MAX_BALANCERS)
+		return cfg_fail(ctx, "more than %d balancers", CFG_MAX_BALANCERS);
+	b = &cfg->balancer[cfg->nbalancer];
+	memset(b, 0, sizeof(*b));
+	strcpy(b->name, full);
+	b->line = ctx->err->line;
+	return (int)cfg->nbalancer++;
+}
+
+/* The index of val in names[0..n) (any case), or -1. */
+static int cfg_keyword(const char *val, const char *const *names, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (strcasecmp(val, names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* A word of stickysession= or route=: letters, digits and "-_." (a cookie name, a URL
+ * parameter name, a route), 1 to cap - 1 bytes. */
+static int cfg_lb_token(struct cfg_ctx *ctx, const char *what, const char *v, size_t n,
+			char *dst, size_t cap)
+{
+	char show[CFG_SHOW_MAX + 8];
+
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)v[i]) && !strchr("-_.", v[i]))
+			n = 0;
+	if (n == 0 || n >= cap)
+		return cfg_fail(ctx, "%s \"%s\": 1 to %zu letters, digits, '-', '_' or '.'", what,
+				cfg_show(v, show, sizeof(show)), cap - 1);
+	memcpy(dst, v, n);
+	dst[n] = '\0';
+	return 0;
+}
+
+/* spliced's own pool parameters (httpd has none of them): members started and stopped
+ * by load. 1, 0 (not one), < 0. */
+static int cfg_ondemand_param(struct cfg_ctx *ctx, struct cfg_balancer *b, const char *key,
+			      const char *val)
+{
+	uint64_t n;
+	int rc;
+
+	if (strcasecmp(key, "ondemandmin") == 0) {
+		rc = cfg_number(ctx, val, 1, CFG_MAX_MEMBERS, "members", &n);
+		b->od_min = (unsigned)n;
+	} else if (strcasecmp(key, "ondemandwait") == 0) {
+		rc = cfg_duration_unit(ctx, val, strlen(val), 1, 1, 3600000u, &b->od_wait_ms);
+	} else if (strcasecmp(key, "ondemandidle") == 0) {
+		rc = cfg_duration_unit(ctx, val, strlen(val), 1000, 1, 86400000u, &b->od_idle_ms);
+	} else {
+		return 0;
+	}
+	return rc < 0 ? rc : 1;
+}
+
+/* A pool's parameter (ProxySet, or ProxyPass to a balancer://): 1 when key is one, 0
+ * when not (nothing said), < 0 after cfg_fail(). */
+static int cfg_balancer_param(struct cfg_ctx *ctx, struct cfg_balancer *b, const char *key,
+			      const char *val)
+{
+	static const char *const lbm[] = { "byrequests", "bybusyness", "bytraffic" };
+	char show[CFG_SHOW_MAX + 8];
+	const char *bar;
+	int rc;
+
+	if (strcasecmp(key, "lbmethod") == 0) {
+		int i = cfg_keyword(val, lbm, sizeof(lbm) / sizeof(lbm[0]));
+
+		if (i >= 0) {
+			b->lbmethod = (unsigned)i;
+			return 1;
+		}
+		return cfg_fail(ctx, "lbmethod \"%s\" is not supported (byrequests, bybusyness "
+				"and bytraffic are)", cfg_show(val, show, sizeof(show)));
+	}
+	if (strcasecmp(key, "stickysession") == 0) {
+		/* NAME, or COOKIE|PARAMETER (httpd: JSESSIONID|jsessionid) */
+		bar = strchr(val, '|');
+		rc = cfg_lb_token(ctx, "stickysession", val, bar ? (size_t)(bar - val) : strlen(val),
+				  b->sticky_cookie, sizeof(b->sticky_cookie));
+		if (rc == 0)
+			rc = cfg_lb_token(ctx, "stickysession", bar ? bar + 1 : val,
+					  strlen(bar ? bar + 1 : val), b->sticky_param,
+					  sizeof(b->sticky_param));
+		return rc < 0 ? rc : 1;
+	}
+	if (strcasecmp(key, "nofailover") == 0) {
+		rc = cfg_flag(ctx, val, &b->nofailover);
+		return rc < 0 ? rc : 1;
+	}
+	return cfg_ondemand_param(ctx, b, key, val);
+}
+
+/* status= of a member: httpd's letters, each set by itself or a '+' before it, cleared by
+ * a '-' ("+H", "S-E"); only those spliced acts on are accepted. */
+static int cfg_member_status(struct cfg_ctx *ctx, const char *val, unsigned *status)
+{
+	char show[CFG_SHOW_MAX + 8];
+
+	if (!*val)
+		return cfg_fail(ctx, "status= needs a letter (H, D or S)");
+	for (const char *v = val; *v; v++) {
+		bool clear = *v == '-';
+		unsigned bit;
+
+		if (*v == '+' || *v == '-')
+			v++;
+		switch (toupper((unsigned char)*v)) {
+		case 'H': bit = CFG_MEMBER_STANDBY; break;
+		case 'D': bit = CFG_MEMBER_DISABLED; break;
+		case 'S': bit = CFG_MEMBER_STOPPED; break;
+		default:
+			return cfg_fail(ctx, "status \"%s\": only H (hot standby), D (disabled) and "
+					"S (stopped) are supported", cfg_show(val, show, sizeof(show)));
+		}
+		*status = clear ? *status & ~bit : *status | bit;
+	}
+	return 0;
+}
+
+/* mod_proxy_hcheck's parameters of a member: 1, 0 (not one), < 0. */
+static int cfg_member_hc_param(struct cfg_ctx *ctx, struct cfg_member *m, const char *key,
+			       const char *val)
+{
+	static const char *const meth[] = { "None", "TCP", "OPTIONS", "HEAD", "GET" };
+	char show[CFG_SHOW_MAX + 8];
+	uint64_t n;
+	int rc = 0;
+
+	if (strcasecmp(key, "hcmethod") == 0) {
+		int i = cfg_keyword(val, meth, sizeof(meth) / sizeof(meth[0]));
+
+		if (i >= 0) {
+			m->hcmethod = (unsigned)i;
+			return 1;
+		}
+		return cfg_fail(ctx, "hcmethod \"%s\" is not supported (None, TCP, OPTIONS, HEAD "
+				"and GET are)", cfg_show(val, show, sizeof(show)));
+	}
+	if (strcasecmp(key, "hcuri") == 0) {
+		if (cfg_has_ctl(val, true) || strchr(val, '#'))
+			return cfg_fail(ctx, "hcuri must not contain blanks or a fragment");
+		if (val[0] != '/')
+			return cfg_fail(ctx, "hcuri \"%s\" must start with '/'",
+					cfg_show(val, show, sizeof(show)));
+		rc = cfg_copy(ctx, m->hcuri, sizeof(m->hcuri), val);
+	} else if (strcasecmp(key, "hcinterval") == 0) {
+		rc = cfg_number(ctx, val, 1, 86400, "seconds", &n);
+		m->hcinterval_ms = (unsigned)n * 1000;
+	} else if (strcasecmp(key, "hcpasses") == 0) {
+		rc = cfg_number(ctx, val, 1, 1000, "checks", &n);
+		m->hcpasses = (unsigned)n;
+	} else if (strcasecmp(key, "hcfails") == 0) {
+		rc = cfg_number(ctx, val, 1, 1000, "checks", &n);
+		m->hcfails = (unsigned)n;
+	} else if (strcasecmp(key, "hcexpr") == 0) {
+		rc = cfg_copy(ctx, m->hcexpr_name, sizeof(m->hcexpr_name), val);
+	} else {
+		return 0;
+	}
+	return rc < 0 ? rc : 1;
+}
+
+/* ProxyHCExpr NAME {EXPR}: the expression is decided at load for every status
+ * (bal_hcexpr_compile()); what it cannot decide is refused, naming it. */
+static int cfg_proxy_hcexpr(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	struct config *cfg = ctx->cfg;
+	struct cfg_hcexpr *e = &cfg->hcexpr[cfg->nhcexpr];
+	char text[1024], msg[256];
+	size_t used = 0, n;
+
+	if (cfg->nhcexpr == CFG_MAX_HCEXPR)
+		return cfg_fail(ctx, "more than %d expressions", CFG_MAX_HCEXPR);
+	for (unsigned i = 0; i < cfg->nhcexpr; i++)
+		if (strcmp(cfg->hcexpr[i].name, argv[1]) == 0)
+			return cfg_fail(ctx, "%s is already defined on line %u", argv[1],
+					cfg->hcexpr[i].line);
+	for (unsigned i = 2; i < argc; i++)
+		used += (size_t)snprintf(text + used, used < sizeof(text) ? sizeof(text) - used : 0,
+					 "%s%s", i > 2 ? " " : "", argv[i]);
+	n = strlen(text);
+	if (used >= sizeof(text) || n < 2 || text[0] != '{' || text[n - 1] != '}')
+		return cfg_fail(ctx, "the expression is written in braces: ProxyHCExpr NAME {EXPR}");
+	text[n - 1] = '\0';
+	memset(e, 0, sizeof(*e));
+	if (bal_hcexpr_compile(text + 1, e->pass, msg, sizeof(msg)) < 0)
+		return cfg_fail(ctx, "%s", msg);
+	if (cfg_copy(ctx, e->name, sizeof(e->name), argv[1]) < 0)
+		return -EINVAL;
+	e->line = ctx->err->line;
+	cfg->nhcexpr++;
+	return 0;
+}
+
+/* A member's own parameter (loadfactor=, status=, route=, hc...=): 1, 0 (not one), < 0. */
+static int cfg_member_param(struct cfg_ctx *ctx, struct cfg_member *m, const char *key,
+			    const char *val)
+{
+	uint64_t n;
+	int rc;
+
+	if (strcasecmp(key, "loadfactor") == 0) {
+		char show[CFG_SHOW_MAX + 8];
+
+		if (cfg_u64(val, strlen(val), &n) < 0 || n < 1 || n > 100)
+			return cfg_fail(ctx, "loadfactor=%s: a whole number from 1 to 100",
+					cfg_show(val, show, sizeof(show)));
+		m->lbfactor = (unsigned)n;
+		rc = 0;
+	} else if (strcasecmp(key, "status") == 0)
+		rc = cfg_member_status(ctx, val, &m->status);
+	else if (strcasecmp(key, "route") == 0)
+		rc = cfg_lb_token(ctx, "route", val, strlen(val), m->route, sizeof(m->route));
+	else if (strncasecmp(key, "hc", 2) == 0)
+		return cfg_member_hc_param(ctx, m, key, val);
+	else
+		return 0;
+	return rc < 0 ? rc : 1;
+}
+
+/* The pool a BalancerMember or ProxySet line is about: the <Proxy> section it is in, or
+ * its first argument ("balancer://NAME", outside sections). *first: the next argument. */
+static int cfg_balancer_arg(struct cfg_ctx *ctx, unsigned argc, char **argv, unsigned *first)
+{
+	const char *path;
+	int bi;
+
+	*first = 1;
+	if (ctx->proxy && !(argc > 1 && cfg_is_balancer(argv[1])))
+		return (int)ctx->proxy - 1;
+	if (argc < 2 || !cfg_is_balancer(argv[1]))
+		return cfg_fail(ctx, "outside <Proxy balancer://NAME> the balancer comes first: "
+				"%s balancer://NAME ...", ctx->directive);
+	if ((bi = cfg_balancer_of(ctx, argv[1], &path)) < 0)
+		return bi;
+	if (ctx->proxy && (unsigned)bi != ctx->proxy - 1)
+		return cfg_fail(ctx, "%s is not the balancer of this <Proxy> section",
+				ctx->cfg->balancer[bi].name);
+	if (path[0] && strcmp(path, "/") != 0)
+		return cfg_fail(ctx, "a balancer has no path here");
+	*first = 2;
+	return bi;
+}
+
+/* BalancerMember [balancer://NAME] URL [key=value...]: the URL is a backend like a
+ * ProxyPass's (its pool, max=, retry=, ProxyAutostart); loadfactor=, status=, route= are
+ * the pool's view of it, every other parameter the backend's. */
+static int cfg_balancer_member(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	struct config *cfg = ctx->cfg;
+	struct cfg_member m = { .lbfactor = 1, .line = ctx->err->line, .hcexpr = -1 };
+	struct cfg_bparams bp;
+	struct cfg_balancer *b;
+	const char *path;
+	unsigned first;
+	int bi, backend, rc;
+
+	if ((bi = cfg_balancer_arg(ctx, argc, argv, &first)) < 0)
+		return bi;
+	b = &cfg->balancer[bi];
+	if (first >= argc)
+		return cfg_fail(ctx, "needs the member's URL");
+	if (b->nmember == CFG_MAX_MEMBERS)
+		return cfg_fail(ctx, "more than %d members in %s", CFG_MAX_MEMBERS, b->name);
+	memset(&bp, 0, sizeof(bp));
+	for (unsigned i = first + 1; i < argc; i++) {
+		char *val = cfg_param_split(ctx, argv[i]);
+
+		if (!val)
+			return -EINVAL;
+		rc = cfg_member_param(ctx, &m, argv[i], val);
+		if (rc == 0)
+			rc = cfg_bparam(ctx, argv[i], val, &bp);
+		if (rc == 0)
+			rc = cfg_param_unknown(ctx, argv[i]);
+		cfg_param_join(val);
+		if (rc < 0)
+			return rc;
+	}
+	if ((rc = cfg_bparams_check(ctx, &bp)) < 0)
+		return rc;
+	if (cfg_is_balancer(argv[first]))
+		return cfg_fail(ctx, "a member cannot be a balancer");
+	if ((backend = cfg_backend_of(ctx, argv[first], &path)) < 0)
+		return backend;
+	if (path[0] && strcmp(path, "/") != 0)
+		return cfg_fail(ctx, "a path in a member's URL is not supported (the path comes "
+				"from the ProxyPass or RewriteRule)");
+	for (unsigned i = 0; i < b->nmember; i++)
+		if (b->member[i].backend == backend)
+			return cfg_fail(ctx, "%s is already a member of %s (line %u)",
+					cfg->backend[backend].name, b->name, b->member[i].line);
+	if ((rc = cfg_backend_params(ctx, &cfg->backend[backend], &bp)) < 0)
+		return rc;
+	m.backend = backend;
+	b->member[b->nmember++] = m;
+	return 0;
+}
+
+/* ProxySet [balancer://NAME] key=value...: the pool's parameters (inside its <Proxy>
+ * section the name may be left out). A backend's URL is refused: its parameters go on
+ * its ProxyPass or BalancerMember line. */
+static int cfg_proxy_set(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	char show[CFG_SHOW_MAX + 8];
+	unsigned first;
+	int bi, rc;
+
+	if (!ctx->proxy && argc > 1 && !cfg_is_balancer(argv[1]) && !strchr(argv[1], '='))
+		return cfg_fail(ctx, "\"%s\": only balancer:// pools take ProxySet; give a "
+				"backend's parameters on its ProxyPass or BalancerMember line",
+				cfg_show(argv[1], show, sizeof(show)));
+	if ((bi = cfg_balancer_arg(ctx, argc, argv, &first)) < 0)
+		return bi;
+	if (first >= argc)
+		return cfg_fail(ctx, "needs key=value parameters");
+	for (unsigned i = first; i < argc; i++) {
+		char *val = cfg_param_split(ctx, argv[i]);
+
+		if (!val)
+			return -EINVAL;
+		rc = cfg_balancer_param(ctx, &ctx->cfg->balancer[bi], argv[i], val);
+		if (rc == 0)
+			rc = cfg_param_unknown(ctx, argv[i]);
+		cfg_param_join(val);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* <Proxy balancer://NAME> ... </Proxy>: BalancerMember and ProxySet lines of one pool.
+ * Main server only (the pools are the server's; a <VirtualHost>'s ProxyPass may name
+ * any). Other <Proxy> sections (access rules for a backend URL) are refused. */
+static int cfg_proxy_section(struct cfg_ctx *ctx, bool closing, unsigned argc, char **argv)
+{
+	char show[CFG_SHOW_MAX + 8];
+	char *last = argv[argc - 1];
+	size_t n = strlen(last);
+	const char *path;
+	int bi;
+
+	ctx->directive = closing ? "</Proxy>" : "<Proxy>";
+	if (closing) {
+		if (!ctx->proxy)
+			return cfg_fail(ctx, "without matching <Proxy> section");
+		if (argc > 1)
+			return cfg_fail(ctx, "takes no arguments");
+		ctx->proxy = 0;
+		return 0;
+	}
+	if (ctx->proxy)
+		return cfg_fail(ctx, "sections cannot be nested");
+	if (ctx->scope)
+		return cfg_fail(ctx, "balancers are defined in the main server, not in "
+				"<VirtualHost> (whose ProxyPass lines may name them)");
+	if (last[n - 1] != '>')
+		return cfg_fail(ctx, "missing '>' at the end of the line");
+	last[n - 1] = '\0';
+	argc -= last[0] == '\0';
+	if (argc != 2)
+		return cfg_fail(ctx, "takes one balancer://NAME");
+	if (!cfg_is_balancer(argv[1]))
+		return cfg_fail(ctx, "<Proxy %s>: only balancer:// sections are supported",
+				cfg_show(argv[1], show, sizeof(show)));
+	if ((bi = cfg_balancer_of(ctx, argv[1], &path)) < 0)
+		return bi;
+	if (path[0] && strcmp(path, "/") != 0)
+		return cfg_fail(ctx, "a balancer has no path here");
+	ctx->proxy = (unsigned)bi + 1;
+	return 0;
+}
+
+/* ProxyPass PREFIX balancer://NAME[/path] [key=value...]: the pool's parameters may be
+ * given here too (httpd), and upgrade=; a backend's belong on its BalancerMember line. */
+static int cfg_proxypass_balancer(struct cfg_ctx *ctx, unsigned argc, char **argv,
+				  struct cfg_pass *p)
+{
+	struct cfg_bparams bp;
+	const char *path;
+	int bi, rc;
+
+	if ((bi = cfg_balancer_of(ctx, argv[2], &path)) < 0)
+		return bi;
+	for (unsigned i = 3; i < argc; i++) {
+		char *val = cfg_param_split(ctx, argv[i]);
+
+		if (!val)
+			return -EINVAL;
+		rc = cfg_balancer_param(ctx, &ctx->cfg->balancer[bi], argv[i], val);
+		if (rc == 0 && strcasecmp(argv[i], "upgrade") == 0)
+			rc = cfg_upgrade(ctx, val, p->upgrade, sizeof(p->upgrade));
+		else if (rc == 0 && (rc = cfg_bparam(ctx, argv[i], val, &bp)) > 0)
+			rc = cfg_fail(ctx, "%s= belongs to each member: give it on the "
+				      "BalancerMember lines", argv[i]);
+		else if (rc == 0)
+			rc = cfg_param_unknown(ctx, argv[i]);
+		cfg_param_join(val);
+		if (rc < 0)
+			return rc;
+	}
+	strcpy(p->path, path[0] ? path : "/");
+	return CFG_BALANCER_BASE + bi;
+}
+
 /* ProxyPass PREFIX URL|! [key=value...] */
 static int cfg_proxypass(struct cfg_ctx *ctx, unsigned argc, char **argv)
 {
@@ -719,6 +1207,13 @@ static int cfg_proxypass(struct cfg_ctx *ctx, unsigned argc, char **argv)
 				cfg_show(argv[1], show, sizeof(show)));
 	if (cfg_has_ctl(argv[1], false))
 		return cfg_fail(ctx, "control character in path");
+	if (cfg_is_balancer(url)) {
+		memset(p, 0, sizeof(*p));
+		if ((rc = cfg_copy(ctx, p->prefix, sizeof(p->prefix), argv[1])) < 0 ||
+		    (backend = cfg_proxypass_balancer(ctx, argc, argv, p)) < 0)
+			return rc < 0 ? rc : backend;
+		goto out_add;
+	}
 	if ((rc = cfg_pass_params(ctx, argc, argv, &bp, p)) < 0 ||
 	    (rc = cfg_copy(ctx, p->prefix, sizeof(p->prefix), argv[1])) < 0)
 		return rc;
@@ -743,6 +1238,7 @@ static int cfg_proxypass(struct cfg_ctx *ctx, unsigned argc, char **argv)
 		return rc;
 	/* cfg_backend_of() checked that the path fits; "!" has none */
 	strcpy(p->path, backend >= 0 && path[0] == '\0' ? "/" : path);
+out_add:
 	p->prefix_len = (uint32_t)strlen(p->prefix);
 	p->path_len = (uint32_t)strlen(p->path);
 	p->backend = backend;
@@ -1299,7 +1795,11 @@ static int cfg_rewrite_rule(struct cfg_ctx *ctx, unsigned argc, char **argv)
 
 	if (idx < 0)
 		return cfg_fail(ctx, "%s", msg);
-	if (info.proxy_url[0]) {
+	if (info.proxy_url[0] && cfg_is_balancer(info.proxy_url)) {
+		if ((n = cfg_balancer_of(ctx, info.proxy_url, &path)) < 0)
+			return n;
+		cfg->rw.rule[idx].backend = (int16_t)(CFG_BALANCER_BASE + n);
+	} else if (info.proxy_url[0]) {
 		if ((n = cfg_backend_of(ctx, info.proxy_url, &path)) < 0)
 			return n;
 		cfg->rw.rule[idx].backend = (int16_t)n;
@@ -2017,7 +2517,7 @@ static bool cfg_module_loaded(const char *name)
 		"mod_proxy_http", "proxy_http_module", "mod_alias", "alias_module", "mod_dir",
 		"dir_module", "mod_mime", "mime_module", "mod_log_config", "log_config_module",
 		"mod_unixd", "unixd_module",
-		"mod_remoteip", "remoteip_module",
+		"mod_remoteip", "remoteip_module", "mod_ssl", "ssl_module",
 	};
 	size_t n = strlen(name);
 
@@ -2280,6 +2780,9 @@ static const struct cfg_directive cfg_directives[] = {
 	{ "ProxyPassReverse",      2, 2,                cfg_pass_reverse,           true },
 	{ "ProxyPassReverseCookiePath", 2, 2,           cfg_pass_reverse,           true },
 	{ "ProxyPassReverseCookieDomain", 2, 2,         cfg_pass_reverse,           true },
+	{ "BalancerMember",        1, CFG_MAX_ARGS - 1, cfg_balancer_member,        false },
+	{ "ProxySet",              1, CFG_MAX_ARGS - 1, cfg_proxy_set,              false },
+	{ "ProxyHCExpr",           2, CFG_MAX_ARGS - 1, cfg_proxy_hcexpr,           false },
 	{ "ProxyAutostart",        1, CFG_MAX_ARGS - 1, cfg_proxy_autostart,        false },
 	{ "StartTimeout",          1, 1,                cfg_start_timeout,          false },
 	{ "RestartBackoff",        1, 2,                cfg_restart_backoff,        false },
@@ -2440,6 +2943,11 @@ static int cfg_section(struct cfg_ctx *ctx, unsigned argc, char **argv)
 
 	if (cond)
 		return closing ? cfg_cond_close(ctx, cond, argc) : cfg_cond_open(ctx, cond, argc, argv);
+	if (len == 5 && strncasecmp(name, "Proxy", 5) == 0)
+		return cfg_proxy_section(ctx, closing, argc, argv);
+	if (ctx->proxy)
+		return cfg_fail(ctx, "<%.*s> is not allowed in <Proxy>", (int)(len > 32 ? 32 : len),
+				name);
 	if ((len == 8 && strncasecmp(name, "Location", 8) == 0) ||
 	    ((len == 10 || len == 11) && strncasecmp(name, "Require", 7) == 0))
 		return cfg_location_section(ctx, closing, name, len, argc, argv);
@@ -2464,6 +2972,25 @@ static int cfg_section(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	return cfg_fail(ctx, "<%s> sections are not supported yet", show);
 }
 
+/* SSL* directives (mod_ssl): src/tlsconf.c reads them; unknown ones are refused there. */
+static int cfg_ssl(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	struct cfg_where at;
+	char msg[400], show[CFG_SHOW_MAX + 8];
+
+	ctx->directive = NULL;
+	cfg_show(argv[0], show, sizeof(show));
+	if (authz_in_location(&ctx->cfg->authz))
+		return cfg_fail(ctx, "%s is not supported in <Location>", show);
+	if (!ctx->cfg->tls && !(ctx->cfg->tls = tls_conf_new()))
+		return cfg_fail(ctx, "out of memory");
+	cfg_here(ctx, &at);
+	if (tls_conf_directive(ctx->cfg->tls, ctx->scope, argc, argv, ctx->root, &at, msg,
+			       sizeof(msg)) < 0)
+		return cfg_fail(ctx, "%s: %s", show, msg);
+	return 0;
+}
+
 static int cfg_dispatch(struct cfg_ctx *ctx, unsigned argc, char **argv)
 {
 	const struct cfg_directive *d = NULL;
@@ -2475,10 +3002,15 @@ static int cfg_dispatch(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	for (size_t i = 0; i < sizeof(cfg_directives) / sizeof(cfg_directives[0]) && !d; i++)
 		if (strcasecmp(argv[0], cfg_directives[i].name) == 0)
 			d = &cfg_directives[i];
+	if (!d && strncasecmp(argv[0], "SSL", 3) == 0)
+		return cfg_ssl(ctx, argc, argv);
 	if (!d)
 		return cfg_fail(ctx, "unknown directive \"%s\"", cfg_show(argv[0], show, sizeof(show)));
 	if (ctx->scope && !d->vhost)
 		return cfg_fail(ctx, "%s is not allowed in <VirtualHost>", d->name);
+	if (ctx->proxy && d->handler != cfg_balancer_member && d->handler != cfg_proxy_set)
+		return cfg_fail(ctx, "%s is not supported in <Proxy> (BalancerMember and ProxySet "
+				"are)", d->name);
 	if (authz_in_location(&ctx->cfg->authz) && d->handler != cfg_require &&
 	    d->handler != cfg_auth_merging && d->handler != cfg_header)
 		return cfg_fail(ctx, "%s is not supported in <Location> (Require, AuthMerging, "
@@ -2533,6 +3065,7 @@ void config_free(struct config *cfg)
 	authz_free(&cfg->authz);
 	headers_free(&cfg->headers);
 	rip_conf_free(&cfg->remoteip);
+	tls_conf_free(cfg->tls);
 	config_defaults(cfg);
 }
 
@@ -2591,7 +3124,7 @@ static int cfg_root_paths(struct cfg_ctx *ctx)
 /* What needs the whole text: map names, conditions left without a rule, rule lists. */
 static bool cfg_port_ok(const struct cfg_scope *sc, unsigned port);
 
-static unsigned cfg_listen_port(const struct cfg_listen *l)
+unsigned config_listen_port(const struct cfg_listen *l)
 {
 	const struct sockaddr_storage *ss = &l->addr;
 
@@ -2607,7 +3140,7 @@ static int cfg_pp_finish(struct cfg_ctx *ctx)
 	const struct config *cfg = ctx->cfg;
 
 	for (unsigned i = 0; i < cfg->nlisten; i++) {
-		unsigned port = cfg_listen_port(&cfg->listen[i]), seen = 0, first = 0;
+		unsigned port = config_listen_port(&cfg->listen[i]), seen = 0, first = 0;
 
 		for (unsigned s = 1; s < cfg->nscope; s++) {
 			if (!cfg->pp_on[s] || !cfg_port_ok(&cfg->scope[s], port))
@@ -2623,6 +3156,86 @@ static int cfg_pp_finish(struct cfg_ctx *ctx)
 			}
 			seen = cfg->pp_on[s];
 			first = first ? first : s;
+		}
+	}
+	return 0;
+}
+
+/* ondemandmin=: no more than the members, every one started by a ProxyAutostart line
+ * (a parked member is stopped through the helper, a needed one started by its first
+ * request); the durations' defaults. */
+static int cfg_ondemand_finish(struct cfg_ctx *ctx, struct cfg_balancer *b)
+{
+	if (!b->od_min) {
+		if (b->od_wait_ms || b->od_idle_ms) {
+			ctx->err->line = b->line;
+			return cfg_fail(ctx, "%s: ondemandwait= and ondemandidle= need ondemandmin=",
+					b->name);
+		}
+		return 0;
+	}
+	if (!b->od_wait_ms)
+		b->od_wait_ms = 1000;
+	if (!b->od_idle_ms)
+		b->od_idle_ms = 60000;
+	ctx->directive = "BalancerMember";
+	for (unsigned m = 0; m < b->nmember; m++) {
+		const struct cfg_backend *be = &ctx->cfg->backend[b->member[m].backend];
+
+		ctx->err->line = b->member[m].line;
+		if (be->autostart < 0)
+			return cfg_fail(ctx, "%s is a member of %s (ondemandmin=) but no "
+					"ProxyAutostart line starts it", be->name, b->name);
+		if (b->member[m].status)
+			return cfg_fail(ctx, "status= is not for members of %s: ondemandmin= "
+					"decides which run", b->name);
+	}
+	if (b->od_min > b->nmember) {
+		ctx->err->line = b->line;
+		return cfg_fail(ctx, "%s: ondemandmin=%u but %u members", b->name, b->od_min,
+				b->nmember);
+	}
+	return 0;
+}
+
+/* Every pool has a member; a member's retry= is httpd's 60 s unless written (or it is
+ * started by ProxyAutostart, where a refused connect asks for a start). */
+static int cfg_balancers_finish(struct cfg_ctx *ctx)
+{
+	struct config *cfg = ctx->cfg;
+
+	for (unsigned i = 0; i < cfg->nbalancer; i++) {
+		const struct cfg_balancer *b = &cfg->balancer[i];
+
+		if (b->nmember == 0) {
+			ctx->err->line = b->line;
+			return cfg_fail(ctx, "%s has no BalancerMember", b->name);
+		}
+		if (cfg_ondemand_finish(ctx, &cfg->balancer[i]) < 0)
+			return -EINVAL;
+		for (unsigned m = 0; m < b->nmember; m++) {
+			struct cfg_member *cm = &cfg->balancer[i].member[m];
+			struct cfg_backend *be = &cfg->backend[cm->backend];
+
+			if (!be->p.retry_given && be->autostart < 0)
+				be->p.retry_s = 60;
+			if (!cm->hcinterval_ms)
+				cm->hcinterval_ms = 30000;
+			if (!cm->hcpasses)
+				cm->hcpasses = 1;
+			if (!cm->hcfails)
+				cm->hcfails = 1;
+			if (!cm->hcuri[0])
+				strcpy(cm->hcuri, "/");
+			for (unsigned e = 0; cm->hcexpr_name[0] && e < cfg->nhcexpr; e++)
+				if (strcmp(cfg->hcexpr[e].name, cm->hcexpr_name) == 0)
+					cm->hcexpr = (int)e;
+			if (cm->hcexpr_name[0] && cm->hcexpr < 0) {
+				ctx->err->line = cm->line;
+				ctx->directive = "BalancerMember";
+				return cfg_fail(ctx, "hcexpr=%s: no ProxyHCExpr of that name",
+						cm->hcexpr_name);
+			}
 		}
 	}
 	return 0;
@@ -2654,6 +3267,8 @@ static int cfg_finish(struct cfg_ctx *ctx)
 		if (!a->queue)
 			a->queue = 256;
 	}
+	if (cfg_balancers_finish(ctx) < 0)
+		return -EINVAL;
 	for (unsigned i = 0; i < ctx->cfg->nbackend; i++) {
 		struct cfg_backend *b = &ctx->cfg->backend[i];
 		struct cfg_bparams *p = &b->p;
@@ -2684,7 +3299,13 @@ static int cfg_finish(struct cfg_ctx *ctx)
 		return cfg_fail(ctx, "%s", msg);
 	}
 	ctx->err->line = 0;
-	return cfg_pp_finish(ctx);
+	if (cfg_pp_finish(ctx) < 0)
+		return -EINVAL;
+	if (tls_conf_finish(ctx->cfg, &line, msg, sizeof(msg)) < 0) {
+		ctx->err->line = line;
+		return cfg_fail(ctx, "%s", msg);
+	}
+	return 0;
 }
 
 /* Reads text[0..len) line by line into ctx (the main file or an Include'd one),
@@ -2769,6 +3390,12 @@ int config_parse_all(struct config *cfg, const char *text, size_t len, const cha
 		ctx.directive = NULL;
 		ctx.err->line = cfg->scope[ctx.scope].line;
 		cfg_fail(&ctx, "<VirtualHost> section is not closed");
+		cfg_record_stop(&ctx);
+	}
+	if (rc == 0 && ctx.proxy) {
+		ctx.directive = NULL;
+		ctx.err->line = cfg->balancer[ctx.proxy - 1].line;
+		cfg_fail(&ctx, "<Proxy> section is not closed");
 		cfg_record_stop(&ctx);
 	}
 	if (rc == 0 && errs->n == 0 && authz_in_location(&cfg->authz)) {

@@ -30,6 +30,7 @@
 #include "spliced/headers.h"
 #include "spliced/http.h"
 #include "spliced/log.h"
+#include "spliced/member.h"
 #include "spliced/proxy.h"
 #include "spliced/remoteip.h"
 #include "spliced/proxyproto.h"
@@ -252,6 +253,8 @@ static void conn_exchange_reset(struct conn *c)
 	c->up_reused = false;
 	c->up_reusable = false;
 	c->retried = false;
+	c->up_answered = false;
+	c->ninterim = 0;
 	c->body_streamed = false;
 	c->early_response = false;
 	c->wait_client = false;
@@ -321,6 +324,8 @@ static void conn_log_request(struct conn *c, uint64_t ns)
 		.start = c->t_wall,
 		.duration_ns = ns,
 		.server_name = cfg->scope[c->scope].server_name,
+		.tls_protocol = c->tls.protocol,
+		.tls_cipher = c->tls.cipher,
 	};
 
 	for (unsigned i = 0; i < cfg->ncustomlog; i++)
@@ -354,6 +359,7 @@ static void conn_request_end(struct conn *c)
 	if (!c->in_request)
 		return;
 	c->in_request = false;
+	member_done(c);
 	ns = conn_now_ns() - c->t_start_ns;
 	if (c->tunneled)
 		tunnel_end(c); /* its latency was the time to the switch */
@@ -392,7 +398,7 @@ static void conn_handoff(struct conn *c)
 {
 	struct conn_origin o = { .fd = c->fd, .server_port = c->server_port,
 				 .metrics = c->metrics, .carried = c->pp_carried, .port = c->port,
-				 .nreq = c->nreq };
+				 .nreq = c->nreq, .tls = c->tls };
 
 	c->w->handed++;
 	/* the client a PROXY header named stays the client: no header comes again */
@@ -525,7 +531,8 @@ int conn_open(struct worker *w, struct conn *c, const struct conn_origin *o)
 	}
 	/* The client's address goes into X-Forwarded-For and the logs: a connection whose
 	 * peer cannot be named (reset before we got here) is not served. */
-	ret = conn_peer_name(fd, c->peer_ip, sizeof(c->peer_ip), &c->port);
+	/* over TLS, fd is our end of a socketpair: the client's address came with it */
+	ret = o->tls.on ? 0 : conn_peer_name(fd, c->peer_ip, sizeof(c->peer_ip), &c->port);
 	if (ret < 0) {
 		log_info("proxy", "a connection closed before its address could be read: %s",
 			 strerror(-ret));
@@ -546,6 +553,7 @@ int conn_open(struct worker *w, struct conn *c, const struct conn_origin *o)
 	/* With RemoteIPProxyProtocol the client is known once the PROXY header is read: the
 	 * probe waits for it */
 	c->pp_carried = o->carried;
+	c->tls = o->tls;
 	c->metrics = false;       /* the worker sets it (a previous one's must not count) */
 	c->pp_wait = !o->carried && config_proxy_protocol(w->cfg, server_port) &&
 		     !config_proxy_exception(w->cfg, server_port, c->ip);
@@ -697,6 +705,7 @@ static unsigned conn_escape_query(struct conn *c)
 static enum conn_ev conn_route_act(struct conn *c, const struct route *rt)
 {
 	const char *path;
+	enum conn_ev ev;
 	unsigned st;
 
 	c->scope = rt->scope;
@@ -722,6 +731,8 @@ static enum conn_ev conn_route_act(struct conn *c, const struct route *rt)
 		st = conn_escape_query(c);
 		if (st)
 			return exch_fail(c, st, "target too long once its query is escaped");
+		if (config_balancer(c->w->cfg, c->pass->backend) && !member_choose(c, &ev))
+			return ev;
 		return proxy_start(c);
 	case ROUTE_FILE:
 		if (rt->file)
@@ -891,6 +902,7 @@ static enum conn_ev conn_dispatch(struct conn *c)
 		.request_line = c->rbuf + CONN_RESP_MAX / 2, .request_line_len = line_len,
 		.remote_addr = c->ip, .remote_addr_len = strlen(c->ip),
 		.remote_port = c->port, .server_port = c->server_port,
+		.https = c->tls.on,
 		.header = conn_header, .opaque = c,
 		.dst = c->rbuf, .dst_cap = CONN_RESP_MAX / 2,
 	};

@@ -1,6 +1,7 @@
 /* Head rewriting for proxied requests and responses: zero-copy iovecs over the receive
  * buffer, the request line rewritten in place in the headroom in front of it. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -101,6 +102,15 @@ static bool fwd_request_drops(const struct fwd_target *t, unsigned kind)
 	}
 }
 
+/* A Content-Length value as a backend should read it: no leading zero. RFC 9112 allows
+ * "005", but a parser that takes a leading 0 for octal reads "010" as 8, and one that
+ * keeps a fixed number of digits reads "0000000000000000000005" as 0: either way the
+ * body's end moves, and the next request begins inside it. */
+static bool fwd_length_canonical(const char *head, const struct http_field *f)
+{
+	return f->value.len == 1 || head[f->value.off] != '0';
+}
+
 /* Writes "METHOD SP backend-path rest" so that it ends where the received target's
  * remainder begins; the remainder, query and version stay where they are. A prefix mapped
  * to itself leaves the path as received (";params" in it included). Returns the offset
@@ -133,7 +143,7 @@ int fwd_request_head(struct fwd_head *out, char *head, size_t headroom,
 	const struct http_field *last_xff = NULL;
 	uint32_t end = req->head_len - 2; /* the final CRLF is sent after the added fields */
 	uint32_t cur = req->fields_off;
-	bool had_xfh = false, had_xfp = false;
+	bool had_xfh = false, had_xfp = false, length_anew = false;
 	long start;
 	int ret = 0;
 
@@ -165,14 +175,26 @@ int fwd_request_head(struct fwd_head *out, char *head, size_t headroom,
 			ret |= fwd_push(out, head + cur, f->line.off - cur);
 			cur = f->line.off + f->line.len;
 			out->dropped += f->kind == HTTP_F_UNDERSCORE || f->kind == HTTP_F_UNDERSCORE_ALIAS;
+		} else if (f->kind == HTTP_F_CONTENT_LENGTH && !fwd_length_canonical(head, f)) {
+			ret |= fwd_push(out, head + cur, f->line.off - cur);
+			cur = f->line.off + f->line.len;
+			length_anew = true;
 		}
 	}
 	ret |= fwd_push(out, head + cur, end - cur);
+	if (length_anew) {
+		char cl[48];
+		int n = snprintf(cl, sizeof(cl), "Content-Length: %llu\r\n",
+				 (unsigned long long)req->content_length);
+
+		ret |= fwd_push_text(out, cl, (size_t)n);
+	}
 
 	/* One host for the whole request: the one its virtual host was chosen by. */
 	if (!t->preserve_host) {
+		/* an iovec of its own, pointing at the configuration: fwd_retarget() */
 		ret |= fwd_push_str(out, "Host: ");
-		ret |= fwd_push_str(out, t->backend->authority);
+		ret |= fwd_push(out, t->backend->authority, strlen(t->backend->authority));
 		ret |= fwd_push_str(out, "\r\n");
 	} else if (t->host) {
 		ret |= fwd_push_str(out, "Host: ");
@@ -302,7 +324,7 @@ static int fwd_rewrite_url(struct fwd_head *out, const char *head, const struct 
 	rest = fwd_url_part(e, v, f->value.len) + e->from_len;
 	ret |= fwd_push(out, head + *cur, f->value.off - *cur);
 	if (rev->host) {
-		ret |= fwd_push_str(out, "http://");
+		ret |= fwd_push_str(out, rev->https ? "https://" : "http://");
 		ret |= fwd_push_text(out, rev->host, rev->host_len);
 	}
 	ret |= fwd_push_text(out, e->to, e->to_len);
@@ -425,6 +447,17 @@ void fwd_advance(struct fwd_head *h, size_t n)
 
 void fwd_rewind(struct fwd_head *h)
 {
+	fwd_finish(h);
+}
+
+void fwd_retarget(struct fwd_head *h, const char *from, const char *to)
+{
+	for (unsigned i = 0; i < h->niov; i++)
+		if (h->iov[i].iov_base == (const void *)from) {
+			h->total = h->total - h->iov[i].iov_len + strlen(to);
+			h->iov[i].iov_base = (void *)to;
+			h->iov[i].iov_len = strlen(to);
+		}
 	fwd_finish(h);
 }
 

@@ -659,14 +659,10 @@ static bool helper_caps_are(uint64_t want, bool bounds)
 
 static int helper_lock(char *msg, size_t len)
 {
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) {
-		snprintf(msg, len, "clearing ambient capabilities: %s", strerror(errno));
-		return -errno;
-	}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-		snprintf(msg, len, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
-		return -errno;
-	}
+	int ret = privdrop_lock(msg, len);
+
+	if (ret < 0)
+		return ret;
 	/* Not dumpable: a backend running as the helper's user cannot ptrace it. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	return 0;
@@ -2284,6 +2280,26 @@ static int helper_recv_fds(int sock, uint64_t until, struct helper_msg *m, int *
 		return -EPROTO;
 	}
 	return 0;
+}
+
+int helper_conv_drain(int sock)
+{
+	int n = 0;
+
+	for (unsigned i = 0; i < 4096; i++) {
+		struct helper_msg m;
+		int fds[HELPER_BOUND_MAX];
+		unsigned nfd;
+		char msg[160];
+		int ret = helper_recv_fds(sock, helper_now_ms() + 1, &m, fds, HELPER_BOUND_MAX,
+					  &nfd, msg, sizeof(msg));
+
+		if (ret < 0 && ret != -EPROTO)
+			break;
+		helper_close_fds(fds, nfd);
+		n++;
+	}
+	return n;
 }
 
 /* The HMSG_BOUND answers to a bind of k sockets on Listen line `line`: fds[0..k) or

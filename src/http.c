@@ -235,6 +235,11 @@ ssize_t http_head_end(const char *buf, size_t len, size_t from)
 			return 0;
 		if (stop == 0 || buf[stop - 1] != '\r')
 			return -1;
+		/* CR CR LF: the first CR is bare. Left to the full parse, a head ending
+		 * "\r\n\r\r\n" would wait for more bytes (until the head timeout) instead of
+		 * getting its 400 at once. */
+		if (stop >= 2 && buf[stop - 2] == '\r')
+			return -1;
 		if (stop >= 3 && buf[stop - 2] == '\n' && buf[stop - 3] == '\r')
 			return (ssize_t)(stop + 1);
 		i = stop + 1;

@@ -171,6 +171,19 @@ int log_reopen(char *msg, size_t len)
 	return log_reopen_fd(log_fd, log_path, log_owner, msg, len);
 }
 
+int log_reopen_present(char *msg, size_t len)
+{
+	struct stat st;
+
+	if (log_fd == STDERR_FILENO || !log_path[0])
+		return 0;
+	if (lstat(log_path, &st) < 0) {
+		snprintf(msg, len, "%s: %s", log_path, strerror(errno));
+		return -errno;
+	}
+	return log_reopen_fd(log_fd, log_path, log_owner, msg, len);
+}
+
 void log_set_level(enum log_level lv)
 {
 	log_level = lv;

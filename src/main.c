@@ -4,10 +4,12 @@
  * make sure no other process listens on a Listen address, bind every listener once per
  * worker (SO_REUSEPORT) or share the one a service manager passed (socket activation,
  * sdlisten.c), fork the privileged helper (started as root, or a backend has
- * ProxyAutostart: it starts backends and binds a privileged port a reload adds), leave root,
- * start the workers, then serve: SIGHUP reloads the configuration (a new generation of
- * workers takes over), SIGTERM/SIGINT stop gracefully: workers first, then the helper
- * stops the backends. */
+ * ProxyAutostart: it starts backends and binds a privileged port a reload adds), then stay
+ * as the supervisor (supervise.c) of a forked serving process, forked again if it crashes,
+ * on the same listeners and helper. The serving process leaves root, starts the workers,
+ * then serves: SIGHUP reloads the configuration (a new generation of workers takes over),
+ * SIGTERM/SIGINT stop gracefully: workers first, then the supervisor has the helper stop
+ * the backends. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -36,6 +38,8 @@
 #include "spliced/relay-t.h"
 #include "spliced/sdlisten.h"
 #include "spliced/stats.h"
+#include "spliced/supervise.h"
+#include "spliced/tls.h"
 #include "spliced/trace.h"
 #include "spliced/worker.h"
 
@@ -74,7 +78,10 @@ struct gen {
 	unsigned nlfd;               /* the Listen lines' then MetricsListen's */
 	bool lact[CFG_MAX_LISTEN + 1]; /* that listener was passed by socket activation */
 	uint16_t as_slot[CFG_MAX_AUTOSTART];
+	struct tls_ctxs *tls;        /* TLS contexts (certificates and keys read) or NULL */
 };
+
+static int gen_tls(struct gen *g, char *msg, size_t len);
 
 #define MAX_GENS 16               /* generations alive at once (reloads still draining) */
 
@@ -396,23 +403,6 @@ static void autostart_same_user_notice(const struct config *cfg)
 	}
 }
 
-/* The helper should outlive the workers; if it does not, say so once (requests for a
- * stopped backend then get 503 after StartTimeout, the others are served as before). */
-static void helper_check(void)
-{
-	int st;
-
-	if (helper_pid <= 0 || waitpid(helper_pid, &st, WNOHANG) != helper_pid)
-		return;
-	if (WIFSIGNALED(st))
-		log_error("main", "the helper (pid %d) was killed by signal %d: backends are no "
-			  "longer started or supervised", (int)helper_pid, WTERMSIG(st));
-	else
-		log_error("main", "the helper (pid %d) exited with status %d: backends are no "
-			  "longer started or supervised", (int)helper_pid, WEXITSTATUS(st));
-	helper_pid = 0;
-}
-
 /* What start-up builds, phase by phase, for serve() and the shutdown. */
 struct startup {
 	struct gen *g;              /* the current generation */
@@ -425,6 +415,7 @@ struct startup {
 	int pid_fd;                 /* PidFile written, -1: none */
 	unsigned nw;
 	int helper_sock;            /* main's conversation with the helper, -1: none */
+	struct supervise sv;        /* the supervisor, and in a serving process its parent */
 	sigset_t signals;           /* taken by the main thread only */
 	char msg[1024];             /* why a phase failed */
 };
@@ -815,7 +806,8 @@ static int phase_privileged(struct startup *st)
 	    give_logs_to_user(st->g, st->msg, sizeof(st->msg)) < 0)
 		return -1;
 	st->g->files_open = true;
-	if (open_files(cfg, &st->g->files, st->msg, sizeof(st->msg)) < 0)
+	if (open_files(cfg, &st->g->files, st->msg, sizeof(st->msg)) < 0 ||
+	    gen_tls(st->g, st->msg, sizeof(st->msg)) < 0)
 		return -1;
 	/* Started as root, the helper runs even without ProxyAutostart: it binds a port
 	 * below 1024 that a reload adds (the serving process keeps no capability), and a
@@ -854,11 +846,6 @@ static bool runs_as_user(const struct config *cfg)
 static int phase_drop(struct startup *st)
 {
 	int applied;
-	char m[sizeof(st->msg) - 32];
-
-	/* The service manager's socket, connected while it is reachable. */
-	if (notify_init(m, sizeof(m)) < 0)
-		log_warn("main", "%s: readiness is not reported", m);
 
 	if (privdrop_apply(st->g->cfg.user, st->g->cfg.group, &applied, st->msg, sizeof(st->msg)) < 0)
 		return -1;
@@ -867,6 +854,12 @@ static int phase_drop(struct startup *st)
 	else if ((st->g->cfg.user[0] || st->g->cfg.group[0]) && !runs_as_user(&st->g->cfg))
 		log_warn("main", "not started as root: User/Group cannot be applied, running as uid %u",
 			 (unsigned)getuid());
+	/* after the drop, which clears it */
+	if (supervise_bind_to_parent(&st->sv) < 0) {
+		snprintf(st->msg, sizeof(st->msg), "the supervisor (pid %d) ended",
+			 (int)st->sv.self);
+		return -1;
+	}
 	return 0;
 }
 
@@ -927,9 +920,32 @@ static void gen_free(struct startup *st, struct gen *g)
 	free(g->lfd);
 	free(g->w);
 	free(g->slots);             /* after the workers: their pools counted in them */
+	tls_ctxs_free(g->tls);      /* after the workers: their sessions used them */
 	if (g->cfg_loaded)
 		config_free(&g->cfg);
 	free(g);
+}
+
+/* TLS: the certificates and keys, read now (as root at start: a key only root may read
+ * works; at a reload by the serving process, which then must be able to read it). 0 or
+ * -1 (msg). */
+static int gen_tls(struct gen *g, char *msg, size_t len)
+{
+	static bool told;
+
+	if (tls_ctxs_load(&g->cfg, &g->tls, NULL, NULL, msg, len) < 0)
+		return -1;
+	if (g->tls && !told) {
+		told = true;
+		if (tls_kernel_available())
+			log_notice("main", "TLS: this kernel has kernel TLS, but spliced encrypts in "
+				   "user space: bodies over TLS are copied");
+		else
+			log_notice("main", "TLS: this kernel has no kernel TLS (TCP_ULP \"tls\" "
+				   "refused): records are encrypted in user space, bodies over TLS "
+				   "are copied");
+	}
+	return 0;
 }
 
 static struct gen *gen_new(unsigned nw, uint64_t number)
@@ -985,6 +1001,7 @@ static int gen_prepare(struct gen *g, const struct gen *prev, char *msg, size_t 
 		g->w[i].files = &g->files;
 		memcpy(g->w[i].alog_fd, g->alog_fd, sizeof(g->alog_fd));
 		g->w[i].gen = g->number;
+		g->w[i].tls_ctxs = g->tls;
 		ret = worker_init(&g->w[i], &g->cfg, i, per_worker);
 		if (ret < 0) {
 			snprintf(msg, len, "worker %u: %s", i, strerror(-ret));
@@ -1063,7 +1080,8 @@ static int phase_workers(struct startup *st)
 	/* The listeners were listening since phase_listen and every worker runs now. */
 	notify_send("READY=1\nSTATUS=serving on %s%s, %u workers\nMAINPID=%d\n",
 		    st->g->cfg.listen[0].name, st->g->cfg.nlisten > 1 ? " and more" : "", st->nw,
-		    (int)getpid());
+		    (int)st->sv.self);
+	supervise_ready(&st->sv);
 	return 0;
 }
 
@@ -1224,6 +1242,7 @@ static bool reload(struct startup *st)
 	/* what can fail comes before the helper, which applies the new ProxyAutostart lines
 	 * as soon as it has read them */
 	if (open_files(&g->cfg, &g->files, msg, sizeof(msg)) < 0 ||
+	    gen_tls(g, msg, sizeof(msg)) < 0 ||
 	    gen_prepare(g, st->g, msg, sizeof(msg)) < 0 ||
 	    reload_helper(st, g, msg, sizeof(msg)) < 0)
 		goto fail;
@@ -1265,15 +1284,96 @@ fail:
 	return false;
 }
 
+/* The supervisor is done: the serving process stopped (or crashed too often). The helper
+ * stops the backends as at every stop: the serving process's conversations are closed,
+ * and this process's copies now. */
+static void supervisor_end(struct startup *st, int code)
+{
+	for (unsigned i = 0; i < st->g->nw; i++) {
+		if (st->g->w[i].helper_fd >= 0)
+			close(st->g->w[i].helper_fd);
+		st->g->w[i].helper_fd = -1;
+	}
+	if (st->sv.helper > 0) {
+		int hret = helper_shutdown(st->sv.helper, st->helper_sock, &st->g->cfg);
+
+		if (hret != 0)
+			log_error("main", "the helper ended with %d", hret);
+	} else if (st->helper_sock >= 0) {
+		close(st->helper_sock);
+	}
+	st->helper_sock = -1;
+	pid_file_remove(st);
+	st->ngens = 0;
+	gen_free(st, st->g);
+	st->g = NULL;
+	log_notice("main", code ? "stopped (exit status %d)" : "stopped", code);
+	notify_send("STATUS=stopped\n");
+	notify_close();
+}
+
+/* The process that started becomes the supervisor (supervise.h), holding what the
+ * privileged set-up opened; a child drops privileges and serves. Returns -1 in the serving
+ * process (go on), else the supervisor's exit code. */
+static int phase_supervise(struct startup *st)
+{
+	char m[sizeof(st->msg) - 32];
+	int code = 0, ret;
+
+	/* The service manager's socket, connected while it is reachable; every serving
+	 * process inherits it (NotifyAccess=all). */
+	if (notify_init(m, sizeof(m)) < 0)
+		log_warn("main", "%s: readiness is not reported", m);
+	/* what only start-up needed (binding, opening, chown) is done */
+	if (privdrop_supervisor(st->msg, sizeof(st->msg)) < 0)
+		return startup_fail(st);
+	st->sv.helper = helper_pid;
+	ret = supervise_run(&st->sv, &st->signals, &code);
+	if (ret < 0) {
+		snprintf(st->msg, sizeof(st->msg), "forking the serving process: %s",
+			 strerror(-ret));
+		return startup_fail(st);
+	}
+	if (ret == 0) {
+		/* the supervisor owns the PidFile, and the helper is its child */
+		if (st->pid_fd >= 0)
+			close(st->pid_fd);
+		st->pid_fd = -1;
+		return -1;
+	}
+	supervisor_end(st, code);
+	return code;
+}
+
+/* A serving process started after a crash: what its predecessor left unread on the
+ * helper's conversation is dropped, and a configuration reloaded since start is read
+ * again (the supervisor holds the one read at start). */
+static void phase_respawned(struct startup *st)
+{
+	int n;
+
+	if (st->sv.started <= 1)
+		return;
+	n = st->helper_sock >= 0 ? helper_conv_drain(st->helper_sock) : 0;
+	log_notice("main", "serving again after a crash (serving process %u)%s", st->sv.started,
+		   st->sv.reloads ? "; the configuration was reloaded since start: reloading it"
+				  : "");
+	if (n > 0)
+		log_info("main", "%d messages of the helper to the previous serving process dropped",
+			 n);
+	if (st->sv.reloads)
+		reload(st);
+}
+
 /* ---- serving -------------------------------------------------------------------------- */
 
-static void gens_stop(struct startup *st)
+static void gens_stop(struct startup *st, bool refuse)
 {
 	for (unsigned k = 0; k < st->ngens; k++)
 		for (unsigned i = 0; i < st->gens[k]->nw; i++)
 			if (st->gens[k]->w[i].thread) {
 				/* refuse new connections at once (worker_begin_stop()) */
-				st->gens[k]->w[i].refuse_on_stop = !socket_activated;
+				st->gens[k]->w[i].refuse_on_stop = refuse && !socket_activated;
 				worker_stop(&st->gens[k]->w[i]);
 			}
 }
@@ -1332,7 +1432,6 @@ static int serve(struct startup *st)
 		struct timespec ts = { .tv_sec = 0, .tv_nsec = 200000000 };
 		int sig = sigtimedwait(&st->signals, NULL, &ts);
 
-		helper_check();
 		if (sig == SIGUSR1) {
 			char why[1024];
 			int ret = log_reopen(why, sizeof(why));
@@ -1357,7 +1456,7 @@ static int serve(struct startup *st)
 			stopping = true;
 			notify_send("STOPPING=1\nSTATUS=stopping: finishing the requests in "
 				    "flight\n");
-			gens_stop(st);
+			gens_stop(st, true);
 		}
 		if (!gens_reap(st, stopping, &code, &died))
 			break;
@@ -1365,7 +1464,8 @@ static int serve(struct startup *st)
 			stopping = true;
 			code = 1;
 			notify_send("STOPPING=1\nSTATUS=stopping: a worker ended unexpectedly\n");
-			gens_stop(st);
+			/* the listeners stay: the supervisor starts a new serving process on them */
+			gens_stop(st, false);
 		}
 	}
 	return code;
@@ -1391,18 +1491,14 @@ static void phase_shutdown(struct startup *st)
 			worker_destroy(&st->g->w[i]);
 		st->g->w[i].cfg = NULL;
 	}
-	if (helper_pid > 0) {
-		int hret = helper_shutdown(helper_pid, st->helper_sock, &st->g->cfg);
-
-		if (hret != 0)
-			log_error("main", "the helper ended with %d", hret);
-	}
-	pid_file_remove(st);
+	/* the supervisor keeps its copies: it stops the helper once this process is gone */
+	if (st->helper_sock >= 0)
+		close(st->helper_sock);
+	st->helper_sock = -1;
 	st->ngens = 0;
 	gen_free(st, st->g);
 	st->g = NULL;
-	log_notice("main", "stopped");
-	notify_send("STATUS=stopped\n");
+	log_info("main", "serving process %u stopped", st->sv.started);
 	notify_close();
 	stats_live_clear();
 }
@@ -1444,9 +1540,14 @@ int main(int argc, char **argv)
 	sigaddset(&st.signals, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &st.signals, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (phase_listen(&st) < 0 || phase_privileged(&st) < 0 || phase_drop(&st) < 0 ||
-	    phase_workers(&st) < 0)
+	if (phase_listen(&st) < 0 || phase_privileged(&st) < 0)
 		return startup_fail(&st);
+	ret = phase_supervise(&st);
+	if (ret >= 0)
+		return ret;
+	if (phase_drop(&st) < 0 || phase_workers(&st) < 0)
+		return startup_fail(&st);
+	phase_respawned(&st);
 	ret = serve(&st);
 	phase_shutdown(&st);
 	return ret;

@@ -2,6 +2,7 @@
 #include <cap-ng.h>
 #include <errno.h>
 #include <grp.h>
+#include <stdbool.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,19 @@ int privdrop_ids(const char *user, const char *group, uid_t *uid, gid_t *gid, ch
 	return 0;
 }
 
+int privdrop_lock(char *msg, size_t msglen)
+{
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) {
+		snprintf(msg, msglen, "clearing ambient capabilities: %s", strerror(errno));
+		return -errno;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		snprintf(msg, msglen, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
 int privdrop_apply(const char *user, const char *group, int *applied, char *msg, size_t msglen)
 {
 	const char *u = user && *user ? user : "nobody";
@@ -91,14 +105,9 @@ int privdrop_apply(const char *user, const char *group, int *applied, char *msg,
 			snprintf(msg, msglen, "could not clear capabilities");
 			return -EPERM;
 		}
-		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) {
-			snprintf(msg, msglen, "clearing ambient capabilities: %s", strerror(errno));
-			return -errno;
-		}
-		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-			snprintf(msg, msglen, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
-			return -errno;
-		}
+		ret = privdrop_lock(msg, msglen);
+		if (ret < 0)
+			return ret;
 		capng_get_caps_process();
 		if (capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE) {
 			snprintf(msg, msglen, "capabilities still held after clearing them");
@@ -120,14 +129,9 @@ int privdrop_apply(const char *user, const char *group, int *applied, char *msg,
 			 (unsigned)uid, (unsigned)gid, ret);
 		return -EPERM;
 	}
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) {
-		snprintf(msg, msglen, "clearing ambient capabilities: %s", strerror(errno));
-		return -errno;
-	}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-		snprintf(msg, msglen, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
-		return -errno;
-	}
+	ret = privdrop_lock(msg, msglen);
+	if (ret < 0)
+		return ret;
 	/* Trust nothing: check that what we asked for is what we have. */
 	if (getresuid(&ruid, &euid, &suid) < 0 || getresgid(&rgid, &egid, &sgid) < 0 ||
 	    ruid != uid || euid != uid || suid != uid || rgid != gid || egid != gid ||
@@ -141,4 +145,30 @@ int privdrop_apply(const char *user, const char *group, int *applied, char *msg,
 	snprintf(msg, msglen, "running as uid %u gid %u with no capabilities", (unsigned)uid,
 		 (unsigned)gid);
 	return 0;
+}
+
+int privdrop_supervisor(char *msg, size_t msglen)
+{
+	static const unsigned keep[] = { CAP_SETUID, CAP_SETGID, CAP_SETPCAP, CAP_KILL,
+					 CAP_DAC_OVERRIDE };
+	bool held[sizeof(keep) / sizeof(keep[0])];
+
+	if (geteuid() != 0)
+		return 0;
+	capng_get_caps_process();
+	for (unsigned i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		held[i] = capng_have_capability(CAPNG_PERMITTED, keep[i]) &&
+			  capng_have_capability(CAPNG_BOUNDING_SET, keep[i]);
+	capng_clear(CAPNG_SELECT_BOTH);
+	for (unsigned i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		if (held[i] && capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED |
+					    CAPNG_BOUNDING_SET, keep[i]) < 0) {
+			snprintf(msg, msglen, "keeping capability %u failed", keep[i]);
+			return -EPERM;
+		}
+	if (capng_apply(CAPNG_SELECT_BOTH) < 0) {
+		snprintf(msg, msglen, "could not limit the supervisor's capabilities");
+		return -EPERM;
+	}
+	return privdrop_lock(msg, msglen);
 }

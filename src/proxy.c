@@ -16,6 +16,7 @@
 #include "spliced/forward.h"
 #include "spliced/http.h"
 #include "spliced/log.h"
+#include "spliced/member.h"
 #include "spliced/proxy.h"
 #include "spliced/ring-t.h"
 #include "spliced/slot.h"
@@ -87,7 +88,7 @@ static int proxy_prepare_request(struct conn *c)
 		.host = c->has_host ? c->host : NULL,
 		.host_len = c->host_len,
 		.client_ip = c->ip,
-		.proto = "http",
+		.proto = c->tls.on ? "https" : "http",
 		.xff_cut = c->xff_cut,
 		.xff_keep = c->xff_keep,
 		.keep_forwarded = c->from_proxy,
@@ -248,6 +249,22 @@ static bool proxy_not_listening(const struct cfg_backend *be, int res)
 	return res == -ECONNREFUSED || (res == -ENOENT && be->addr.ss_family == AF_UNIX);
 }
 
+/* A pool's member failed c before answering (src/member.c): the request goes to another
+ * member, its head's Host following it. False when c went to no pool or no member is
+ * left; the connection to the failed one is given up either way. */
+static bool proxy_failover(struct conn *c, const char *why)
+{
+	const char *from = exch_backend(c)->authority;
+
+	if (!c->bal)
+		return false;
+	proxy_drop_upstream(c);
+	if (!member_failover(c, why))
+		return false;
+	fwd_retarget(&c->head, from, exch_backend(c)->authority);
+	return true;
+}
+
 static enum conn_ev proxy_connected(struct conn *c, int res)
 {
 	const struct cfg_backend *be = exch_backend(c);
@@ -261,8 +278,15 @@ static enum conn_ev proxy_connected(struct conn *c, int res)
 	if (res < 0 && c->as_probe && c->timed_out && c->w->now_ms >= c->wait_until_ms)
 		/* the probe's connect outlived the request's wait */
 		return as_fail(c, "did not accept connections within StartTimeout");
+	if (res < 0 && !c->timed_out && c->bal) {
+		/* nothing was sent: any request may go to another member */
+		if (proxy_failover(c, strerror(-res)))
+			return proxy_connect(c);
+		return member_none_left(c);
+	}
 	if (res < 0) {
 		proxy_connect_failed(c);
+		member_failed(c, c->timed_out ? "connect timed out" : strerror(-res));
 		if (c->timed_out)
 			return exch_upstream_error(c, 0, "connecting");
 		return exch_fail(c, 502, "backend %s: connect: %s%s", be->name, strerror(-res),
@@ -280,8 +304,14 @@ static enum conn_ev proxy_connected(struct conn *c, int res)
  * request is idempotent and its body was not streamed. */
 static bool proxy_retry(struct conn *c)
 {
-	if ((!c->up_reused && exch_backend(c)->autostart < 0) || c->retried || c->body_streamed ||
+	/* a new connection to a pool's member broke: another member, when one is left */
+	bool other = c->bal && !c->up_reused && exch_backend(c)->autostart < 0;
+
+	if ((!c->up_reused && exch_backend(c)->autostart < 0 && !other) ||
+	    (c->retried && !other) || c->up_answered || c->body_streamed ||
 	    !proxy_idempotent(&c->req))
+		return false;
+	if (other && !proxy_failover(c, "closed before responding"))
 		return false;
 	c->w->stats.up_retries++;
 	proxy_drop_upstream(c);
@@ -360,9 +390,16 @@ static enum conn_ev proxy_resp_received(struct conn *c, int res)
 				 exch_backend(c)->name);
 	}
 	exch_touch(c, exch_up_timeout_ms(c));
+	if (c->rlen == 0)
+		member_answered(c);
 	c->rlen += (uint32_t)res;
 	return proxy_resp_head(c);
 }
+
+/* Interim responses one request may get: each one restarts the backend's timeout, so
+ * without a bound a backend (or whatever answers in its place) could hold the exchange
+ * open for ever with 102s. Real ones send a few (103 Early Hints, 102 Processing). */
+#define PROXY_INTERIM_MAX 100
 
 /* An interim (1xx) response: forwarded to HTTP/1.1 clients, except 100 Continue, which
  * we already answered ourselves (Expect is not forwarded). */
@@ -370,6 +407,11 @@ static enum conn_ev proxy_resp_interim(struct conn *c, uint32_t hl)
 {
 	bool forward = c->resp.status != 100 && c->req.version == 11;
 
+	if (++c->ninterim > PROXY_INTERIM_MAX) {
+		c->up_reusable = false;
+		return exch_fail(c, 502, "backend %s: more than %d interim (1xx) responses",
+				 exch_backend(c)->name, PROXY_INTERIM_MAX);
+	}
 	if (forward) {
 		memcpy(c->rbuf, "HTTP/1.1", 8);
 		memcpy(c->page, c->rbuf, hl < sizeof(c->page) ? hl : 0);
@@ -379,6 +421,7 @@ static enum conn_ev proxy_resp_interim(struct conn *c, uint32_t hl)
 	c->rlen -= hl;
 	/* The backend has seen the request: never send it again elsewhere. */
 	c->retried = true;
+	c->up_answered = true;
 	if (!forward)
 		return c->rlen ? proxy_resp_head(c) : proxy_resp_recv(c);
 	c->state = CS_RESP_INTERIM;
@@ -438,6 +481,7 @@ static enum conn_ev proxy_resp_head(struct conn *c)
 		.scope = c->scope,
 		.host = c->has_host ? c->host : NULL,
 		.host_len = c->host_len,
+		.https = c->tls.on,
 	};
 	int ret = http_parse_response_noting(c->rbuf, c->rlen, &w->rlim, c->req.meth,
 					     fwd_response_kinds(&rev), &c->resp);

@@ -379,7 +379,7 @@ static void rw_put_var(struct rw_ctx *ctx, const struct rw_state *st, struct rw_
 	case RW_V_THE_REQUEST: sk_wire(s, in->request_line ? in->request_line : "",
 				       in->request_line ? in->request_line_len : 0); break;
 	case RW_V_REQUEST_METHOD: rw_put_str(s, in->method, in->method_len); break;
-	case RW_V_REQUEST_SCHEME: sk_data(s, "http", NULL, 4); break;
+	case RW_V_REQUEST_SCHEME: sk_data(s, in->https ? "https" : "http", NULL, 4 + in->https); break;
 	case RW_V_SERVER_PROTOCOL:
 		sp = in->request_line ? memrchr(in->request_line, ' ', in->request_line_len) : NULL;
 		if (sp)
@@ -396,7 +396,7 @@ static void rw_put_var(struct rw_ctx *ctx, const struct rw_state *st, struct rw_
 	case RW_V_SERVER_NAME: rw_put_server_name(ctx, s); break;
 	case RW_V_SERVER_SOFTWARE: sk_data(s, "spliced", NULL, 7); break;
 	case RW_V_REQUEST_FILENAME: sk_data(s, st->cur->b, st->cur->f, st->cur->len); break;
-	case RW_V_HTTPS: sk_data(s, "off", NULL, 3); break;
+	case RW_V_HTTPS: sk_data(s, in->https ? "on" : "off", NULL, in->https ? 2 : 3); break;
 	case RW_V_IS_SUBREQ: sk_data(s, "false", NULL, 5); break;
 	case RW_V_IPV6:
 		sp = in->remote_addr && memchr(in->remote_addr, ':', in->remote_addr_len) ? "on" : "off";
@@ -742,11 +742,12 @@ static bool rw_reduce(struct rw_ctx *ctx, struct rw_state *st, uint32_t sl)
 	struct rw_cells *c = st->cur;
 	const char *h = c->b + sl, *colon = memchr(h, ':', st->prefix_len - sl);
 	size_t hl = colon ? (size_t)(colon - h) : st->prefix_len - sl;
-	int64_t port = colon ? rw_atoi(colon + 1, (size_t)(c->b + st->prefix_len - colon - 1)) : 80;
+	int64_t port = colon ? rw_atoi(colon + 1, (size_t)(c->b + st->prefix_len - colon - 1))
+			     : sl == 8 ? 443 : 80;
 	bool same = in->host && hl <= in->host_len && strncasecmp(h, in->host, hl) == 0 &&
 		    (hl == in->host_len || in->host[hl] == ':');
 
-	if (hl == 0 || h[0] == '[' || port != in->server_port)
+	if (hl == 0 || h[0] == '[' || port != in->server_port || (sl == 8) != in->https)
 		return false;
 	same |= rw_host_is(h, hl, sc->server_name) || rw_host_is(h, hl, ctx->cfg->scope[0].server_name);
 	for (uint32_t i = 0; i < sc->nname && !same; i++)
@@ -773,7 +774,8 @@ static bool rw_qualify(struct rw_ctx *ctx, struct rw_state *st)
 	char pre[CFG_NAME_MAX + 16];
 	const char *h = ctx->in->host ? ctx->in->host : ctx->cfg->scope[ctx->scope].server_name;
 	size_t hl = ctx->in->host ? ctx->in->host_len : strlen(h);
-	int n = snprintf(pre, sizeof(pre), "http://%.*s%s", (int)(hl < CFG_NAME_MAX ? hl : 0), h,
+	int n = snprintf(pre, sizeof(pre), "%s://%.*s%s", ctx->in->https ? "https" : "http",
+			 (int)(hl < CFG_NAME_MAX ? hl : 0), h,
 			 c->len && c->b[0] == '/' ? "" : "/");
 
 	if (n < 0 || (size_t)n + c->len > RW_PATH_MAX)
@@ -1084,7 +1086,7 @@ static void rw_trace_result(struct rw_ctx *ctx, const struct rw_result *out)
 	switch (out->kind) {
 	case RW_PROXY:
 		RW_TRACE(ctx, 1, "go-ahead with proxy request %s%s [OK]",
-			 cfg->backend[out->backend].name, out->out);
+			 config_target_name(cfg, out->backend), out->out);
 		break;
 	case RW_REDIRECT:
 		RW_TRACE(ctx, 1, "redirect to %s [REDIRECT/%u]", out->out, out->status);

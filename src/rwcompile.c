@@ -719,11 +719,13 @@ static int rw_proxy_sub(const char *sub, struct rw_rule_info *info, size_t *path
 				      "unix:/PATH|http://host[:port]/..., not \"%s\"",
 				      rw_show(sub, strlen(sub), show, sizeof(show)));
 		a += 7;
+	} else if (strncasecmp(sub, "balancer://", 11) == 0) {
+		a = 11;  /* a pool (config.c: <Proxy balancer://NAME>) */
 	} else if (strncasecmp(sub, "https://", 8) == 0) {
 		return rw_err(msg, msglen, "TLS to backends is not supported");
 	} else if (strncasecmp(sub, "http://", 7) != 0) {
-		return rw_err(msg, msglen, "[P] needs a substitution http://host[:port]/... or "
-			      "unix:/PATH|http://host/..., not \"%s\"",
+		return rw_err(msg, msglen, "[P] needs a substitution http://host[:port]/..., "
+			      "unix:/PATH|http://host/... or balancer://NAME/..., not \"%s\"",
 			      rw_show(sub, strlen(sub), show, sizeof(show)));
 	}
 	for (e = a; sub[e] && !strchr("/?$%\\", sub[e]); e++)

@@ -105,11 +105,17 @@ static void stats_add(struct stats *out, const struct stats *s, const struct con
 		out->timeouts[k] += s->timeouts[k];
 	for (unsigned k = 0; k < STATS_RES_N; k++)
 		out->resource_errors[k] += s->resource_errors[k];
+	out->tls_handshakes += s->tls_handshakes;
+	out->tls_active += s->tls_active;
+	for (unsigned i = 0; i < TLS_FAIL_N; i++)
+		out->tls_fail[i] += s->tls_fail[i];
 	for (unsigned b = 0; from && to && b < from->nbackend && b < CFG_MAX_BACKENDS; b++) {
 		int nb = stats_backend_map(from, b, to);
 
 		for (unsigned o = 0; nb >= 0 && o < SLOT_OUTCOMES; o++)
 			out->slot_waits[nb][o] += s->slot_waits[b][o];
+		for (unsigned k = 0; nb >= 0 && k < STATS_MEMBER_COUNTS; k++)
+			out->member[nb][k] += s->member[b][k];
 	}
 	out->lat_sum_ns += s->lat_sum_ns;
 	for (unsigned k = 0; k < STATS_LAT_BUCKETS; k++)
@@ -293,6 +299,81 @@ void stats_render(const struct config *cfg, struct stats_text *t)
 	pthread_mutex_unlock(&stats_reg.lock);
 }
 
+/* One line per member of each balancer:// pool, labelled with the pool's name (without
+ * "balancer://") and the member's backend. */
+static void stats_member_lines(const struct config *cfg, struct stats_text *t,
+			       const char *metric, const uint64_t *v)
+{
+	unsigned n = 0;
+
+	for (unsigned p = 0; p < cfg->nbalancer; p++)
+		for (unsigned m = 0; m < cfg->balancer[p].nmember; m++)
+			stats_text_add(t, "%s{backend=\"%s\",member=\"%s\"} %llu\n", metric,
+				       cfg->balancer[p].name + 11,
+				       cfg->backend[cfg->balancer[p].member[m].backend].name,
+				       (unsigned long long)v[n++]);
+}
+
+/* The members of the pools: up (every live worker of this configuration may give it a
+ * request: not stopped, disabled or in error there), requests in flight (read while the
+ * workers run, as the pools' idle counts are), and the counters. */
+static void stats_render_members(const struct config *cfg, const struct stats *sum,
+				 struct stats_text *t)
+{
+	static const struct { const char *name, *help; } cnt[STATS_MEMBER_COUNTS] = {
+		{ "spliced_backend_member_requests_total", "Requests a pool gave the member" },
+		{ "spliced_backend_member_failures_total", "Refused connects and closes before "
+		  "any response byte" },
+		{ "spliced_backend_member_errors_total", "Times the member went into error state" },
+		{ "spliced_backend_member_back_total", "Times it answered again after that" },
+		{ "spliced_backend_member_hc_down_total", "Times its health checks took it out of "
+		  "rotation" },
+		{ "spliced_backend_member_hc_up_total", "Times its health checks brought it back" },
+	};
+	uint64_t up[CFG_MAX_BALANCERS * CFG_MAX_MEMBERS], busy[CFG_MAX_BALANCERS * CFG_MAX_MEMBERS];
+	unsigned n = 0;
+
+	if (!cfg->nbalancer)
+		return;
+	for (unsigned p = 0; p < cfg->nbalancer; p++) {
+		for (unsigned m = 0; m < cfg->balancer[p].nmember; m++, n++) {
+			const struct cfg_member *cm = &cfg->balancer[p].member[m];
+
+			up[n] = !(cm->status & (CFG_MEMBER_DISABLED | CFG_MEMBER_STOPPED));
+			busy[n] = 0;
+			for (unsigned g = 0; g < stats_reg.nlive; g++) {
+				for (unsigned i = 0; i < stats_reg.live[g].n; i++) {
+					const struct worker *w = &stats_reg.live[g].w[i];
+
+					if (w->cfg != cfg)
+						continue;
+					busy[n] += w->bal[p].m[m].busy;
+					if (w->bal[p].m[m].in_error || w->bal[p].m[m].hc_down)
+						up[n] = 0;
+				}
+			}
+		}
+	}
+	stats_text_add(t, "# HELP spliced_backend_up 1 when the member of a balancer:// pool can "
+		       "take requests on every worker.\n# TYPE spliced_backend_up gauge\n");
+	stats_member_lines(cfg, t, "spliced_backend_up", up);
+	stats_text_add(t, "# HELP spliced_backend_member_in_flight Requests on the member now.\n"
+		       "# TYPE spliced_backend_member_in_flight gauge\n");
+	stats_member_lines(cfg, t, "spliced_backend_member_in_flight", busy);
+	for (unsigned k = 0; k < STATS_MEMBER_COUNTS; k++) {
+		uint64_t v[CFG_MAX_BALANCERS * CFG_MAX_MEMBERS];
+
+		n = 0;
+		for (unsigned p = 0; p < cfg->nbalancer; p++)
+			for (unsigned m = 0; m < cfg->balancer[p].nmember; m++)
+				v[n++] = sum->member[cfg->balancer[p].member[m].backend][k];
+		stats_text_add(t, "# HELP %s %s.\n# TYPE %s counter\n", cnt[k].name, cnt[k].help,
+			       cnt[k].name);
+		stats_member_lines(cfg, t, cnt[k].name, v);
+	}
+}
+
+
 static void stats_render_locked(const struct config *cfg, struct stats_text *t)
 {
 	static const char *const cls[6] = { "none", "1xx", "2xx", "3xx", "4xx", "5xx" };
@@ -387,6 +468,7 @@ static void stats_render_locked(const struct config *cfg, struct stats_text *t)
 				       "%llu\n", cfg->backend[b].name, outcome[o],
 				       (unsigned long long)sum.slot_waits[b][o]);
 	}
+	stats_render_members(cfg, &sum, t);
 	stats_text_add(t, "# HELP spliced_requests_denied_total Requests answered 403 by the "
 		       "Require rules of a <Location>.\n# TYPE spliced_requests_denied_total counter\n"
 		       "spliced_requests_denied_total %llu\n", (unsigned long long)sum.authz_denied);
@@ -401,6 +483,22 @@ static void stats_render_locked(const struct config *cfg, struct stats_text *t)
 		       "# HELP spliced_tunnels_active Tunnels open now.\n"
 		       "# TYPE spliced_tunnels_active gauge\nspliced_tunnels_active %llu\n",
 		       (unsigned long long)sum.tunnels, (unsigned long long)sum.tunnels_active);
+	stats_text_add(t, "# HELP spliced_tls_handshakes_total TLS handshakes completed.\n"
+		       "# TYPE spliced_tls_handshakes_total counter\n"
+		       "spliced_tls_handshakes_total %llu\n"
+		       "# HELP spliced_tls_sessions_active TLS sessions open now.\n"
+		       "# TYPE spliced_tls_sessions_active gauge\nspliced_tls_sessions_active %llu\n"
+		       "# HELP spliced_tls_handshake_failures_total TLS handshakes failed, by reason.\n"
+		       "# TYPE spliced_tls_handshake_failures_total counter\n",
+		       (unsigned long long)sum.tls_handshakes, (unsigned long long)sum.tls_active);
+	for (unsigned i = 0; i < TLS_FAIL_N; i++) {
+		static const char *const why[TLS_FAIL_N] = {
+			"plain_http", "protocol", "alpn", "closed", "timeout", "internal",
+		};
+
+		stats_text_add(t, "spliced_tls_handshake_failures_total{reason=\"%s\"} %llu\n",
+			       why[i], (unsigned long long)sum.tls_fail[i]);
+	}
 	stats_text_add(t, "# HELP spliced_parse_errors_total Requests refused, by reason.\n"
 		       "# TYPE spliced_parse_errors_total counter\n");
 	for (unsigned i = 0; i < stats_reg.nended; i++) {

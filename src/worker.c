@@ -17,11 +17,14 @@
 #include "spliced/file.h"
 #include "spliced/helper.h"
 #include "spliced/rewrite.h"
+#include "spliced/hcheck.h"
 #include "spliced/log.h"
+#include "spliced/ondemand.h"
 #include "spliced/relay.h"
 #include "spliced/ring.h"
 #include "spliced/slot.h"
 #include "spliced/stats.h"
+#include "spliced/tls.h"
 #include "spliced/upstream.h"
 #include "spliced/worker.h"
 
@@ -77,12 +80,14 @@ int worker_init(struct worker *w, const struct config *cfg, unsigned id, unsigne
 		w->listen_port[i] = ntohs(ss->ss_family == AF_INET6 ?
 					  ((const struct sockaddr_in6 *)ss)->sin6_port :
 					  ((const struct sockaddr_in *)ss)->sin_port);
+		if ((int)i != w->metrics_li && w->tls_ctxs && tls_port_on(cfg, w->listen_port[i]))
+			w->listen_tls |= 1u << i;
 	}
 	for (unsigned i = 0; i < cfg->ncustomlog; i++)
 		if (alog_buf_init(&w->alog[i], 2 * 65536, 0) < 0)
 			return -ENOMEM;
 	w->rw = rw_ctx_create(cfg);
-	if (!w->rw)
+	if (!w->rw || tls_worker_init(w) < 0)
 		return -ENOMEM;
 	if (file_cache_init(&w->fcache, FILE_CACHE_SLOTS_DEFAULT, FILE_CACHE_TTL_MS_DEFAULT) < 0)
 		return -ENOMEM;
@@ -107,12 +112,14 @@ void worker_destroy(struct worker *w)
 	if (w->ring_ready)
 		io_uring_queue_exit(&w->ring);
 	w->ring_ready = false;
+	tls_worker_destroy(w);
 	/* connections a hard stop left behind: their descriptors and buffers */
 	for (uint32_t i = 0; w->conns && i < w->nconns; i++)
 		if (w->conns[i].state != CS_FREE)
 			conn_reclaim(&w->conns[i]);
 	for (unsigned i = 0; w->pools && i < w->cfg->nbackend; i++)
 		up_pool_prune(&w->pools[i], 0, true);
+	hc_destroy(w);
 	relay_pool_destroy(&w->pipes);
 	if (w->fcache_ready)
 		file_cache_destroy(&w->fcache);
@@ -374,14 +381,21 @@ static void worker_take(struct worker *w, const struct conn_origin *o)
 	int one = 1;
 	int ret;
 
+	if (o->tls_raw) {          /* a TLS port's: the handshake comes first */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		tls_accept(w, o);
+		return;
+	}
 	/* Stopping, what the kernel accepted before the listeners stopped is still served:
 	 * the client (a balancer) sent it here */
 	if (!w->nfree || (w->stopping && metrics && w->metrics_closing)) {
 		/* Over MaxConnections: refuse now rather than queue without bound. */
 		if (!w->nfree)
 			w->stats.refused++;
-		if (!w->nfree && o->nreq == 0)
-			worker_refuse(fd);    /* a handed-over one between requests: only closed */
+		/* a handed-over one between requests, or one over TLS (whose bytes are the
+		 * session's records), is only closed */
+		if (!w->nfree && o->nreq == 0 && !o->tls.on)
+			worker_refuse(fd);
 		else
 			close(fd);
 		return;
@@ -423,7 +437,8 @@ static void worker_serve_or_pass(struct worker *w, const struct conn_origin *o)
 static void worker_arrived(struct worker *w, unsigned li, int fd)
 {
 	struct conn_origin o = { .fd = fd, .server_port = w->listen_port[li],
-				 .metrics = (int)li == w->metrics_li };
+				 .metrics = (int)li == w->metrics_li,
+				 .tls_raw = li < 32 && (w->listen_tls & (1u << li)) };
 
 	w->stats.accepted++;
 	worker_serve_or_pass(w, &o);
@@ -519,6 +534,9 @@ static void worker_tick(struct worker *w)
 		for (unsigned i = 0; i < w->cfg->nbackend; i++)
 			up_pool_prune(&w->pools[i], now, false);
 	conn_slot_tick(w);
+	hc_tick(w);
+	od_tick(w);
+	tls_tick(w);
 	for (unsigned i = 0; i < w->cfg->ncustomlog; i++)
 		worker_alog_flush(w, i, true);
 	for (unsigned i = 0; i < w->nlisten && !w->stopping; i++)
@@ -528,6 +546,7 @@ static void worker_tick(struct worker *w)
 	if ((w->stopping || w->retiring) && now >= w->stop_deadline_ms) {
 		for (uint32_t i = 0; i < w->nconns; i++)
 			conn_abort(&w->conns[i]);
+		tls_stop(w, true);
 	}
 	worker_arm_tick(w);
 }
@@ -606,6 +625,7 @@ static void worker_begin_stop(struct worker *w)
 	for (uint32_t i = 0; i < w->nconns; i++)
 		if (w->conns[i].state != CS_FREE)
 			conn_stop_if_idle(&w->conns[i]);
+	tls_stop(w, false);
 }
 
 /* Stopping, the last exchange of the other listeners is over: the metrics listener's
@@ -687,6 +707,20 @@ static void worker_dispatch(struct worker *w, struct io_uring_cqe *cqe)
 		if (idx < w->cfg->nautostart)
 			conn_autostart_retry(w, idx);
 		return;
+	case OP_HCHECK:
+		hc_complete(w, idx, cqe->res);
+		return;
+	case OP_TLS_NET_RECV:
+	case OP_TLS_NET_SEND:
+	case OP_TLS_PLAIN_RECV:
+	case OP_TLS_PLAIN_SEND: {
+		struct conn_origin o;
+
+		/* a handshake done: its plaintext end is a client connection */
+		if (tls_complete(w, op, idx, cqe->res, &o))
+			worker_serve_or_pass(w, &o);
+		return;
+	}
 	default:
 		break;
 	}
@@ -748,7 +782,8 @@ void *worker_main(void *arg)
 			/* The access logs are written out before the worker ends. */
 			/* and the ring holds no accept or receive of the helper's conversation any
 			 * more: after a reload, what they would take belongs to the successor */
-			if (w->active == 0 && worker_alog_idle(w) && !w->accepts_armed &&
+			if (w->active == 0 && !tls_active(w) && worker_alog_idle(w) &&
+			    !w->accepts_armed &&
 			    !(w->retiring && w->helper_armed) && worker_inbox_close(w))
 				break;
 			/* a retiring worker has no deadline of its own (each exchange has its

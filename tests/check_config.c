@@ -392,7 +392,9 @@ END_TEST
 
 START_TEST(test_listen_errors2)
 {
-	ck_parse_err("Listen 443 https\n", 1, "Listen: TLS is not supported");
+	/* TLS: a port needs its <VirtualHost> with SSLEngine on (check_tls has the rest) */
+	ck_parse_err("Listen 443 https\n", 1,
+		     "Listen 443 https: no <VirtualHost *:443> with SSLEngine on");
 	ck_parse_err("Listen 443 ftp\n", 1, "Listen: unknown protocol \"ftp\"");
 	ck_parse_err("Listen ::1:80\n", 1,
 		     "Listen: an IPv6 address must be in brackets, e.g. [::1]:80");
@@ -1366,9 +1368,9 @@ END_TEST
 START_TEST(test_ifmodule_ifdefine)
 {
 	ck_assert_int_eq(parse("<IfModule mod_rewrite.c>\nRewriteEngine On\n</IfModule>\n"
-			       "<IfModule ssl_module>\nSSLEngine on\n<IfModule x>\nBogus\n</IfModule>\n"
+			       "<IfModule http2_module>\nH2Direct on\n<IfModule x>\nBogus\n</IfModule>\n"
 			       "</IfModule>\n"
-			       "<IfModule !mod_ssl.c>\nTimeout 7\n</IfModule>\n"
+			       "<IfModule !mod_http2.c>\nTimeout 7\n</IfModule>\n"
 			       "<IfDefine !NOPE>\nKeepAliveTimeout 2\n</IfDefine>\n"
 			       "Define WITH_X\n<IfDefine WITH_X>\nMaxKeepAliveRequests 5\n</IfDefine>\n"
 			       "UnDefine WITH_X\n<IfDefine WITH_X>\nMaxKeepAliveRequests 9\n</IfDefine>\n"),
@@ -1378,8 +1380,8 @@ START_TEST(test_ifmodule_ifdefine)
 	ck_assert_uint_eq(cfg.keepalive_timeout_ms, 2000);
 	ck_assert_uint_eq(cfg.max_keepalive_requests, 5);
 	/* a directive spliced does not implement is still an error where it is read */
-	ck_parse_err("<IfModule mod_proxy.c>\nSSLEngine on\n</IfModule>\n", 2,
-		     "unknown directive \"SSLEngine\"");
+	ck_parse_err("<IfModule mod_proxy.c>\nH2Direct on\n</IfModule>\n", 2,
+		     "unknown directive \"H2Direct\"");
 	ck_parse_err("</IfModule>\n", 1, "</IfModule> without matching <IfModule> section");
 	ck_parse_err("<IfModule a>\n</IfDefine>\n", 2,
 		     "</IfDefine> without matching <IfDefine> section");

@@ -400,36 +400,26 @@ static void ck_all_threads(pid_t pid, const struct creds *want, const char *what
 	free(st);
 }
 
-/* The child of parent named spliced-helper, found within SETTLE_MS; fails the test if none. */
+/* The child of parent named child_name, found within SETTLE_MS; fails the test if none. */
+static pid_t find_child(pid_t parent, const char *child_name)
+{
+	pid_t found = e2e_child_pid(parent, child_name, 0, SETTLE_MS);
+
+	ck_assert_msg(found > 0, "no child of spliced (pid %d) named \"%s\" within %d ms %s",
+		      (int)parent, child_name, SETTLE_MS, e2e_diag());
+	return found;
+}
+
+/* The helper: a child of spliced (the supervisor). */
 static pid_t find_helper(pid_t parent)
 {
-	long long deadline = mono_ms() + SETTLE_MS;
+	return find_child(parent, "spliced-helper");
+}
 
-	for (;;) {
-		DIR *d = opendir("/proc");
-		struct dirent *de;
-		pid_t found = 0;
-
-		ck_assert(d != NULL);
-		while (!found && (de = readdir(d)) != NULL) {
-			char *st, name[64], ppid[32];
-
-			if (!isdigit((unsigned char)de->d_name[0]))
-				continue;
-			st = proc_status((pid_t)atoi(de->d_name), 0);
-			if (st && status_field(st, "Name", name, sizeof(name)) &&
-			    status_field(st, "PPid", ppid, sizeof(ppid)) &&
-			    strcmp(name, "spliced-helper") == 0 && atol(ppid) == (long)parent)
-				found = (pid_t)atoi(de->d_name);
-			free(st);
-		}
-		closedir(d);
-		if (found)
-			return found;
-		ck_assert_msg(mono_ms() < deadline, "no child of spliced (pid %d) named "
-			      "\"spliced-helper\" within %d ms %s", (int)parent, SETTLE_MS, e2e_diag());
-		e2e_sleep_ms(50);
-	}
+/* The serving process: the supervisor's other child. */
+static pid_t find_serving(pid_t parent)
+{
+	return find_child(parent, "spliced");
 }
 
 /* The helper's credentials match want within SETTLE_MS (it drops them after the fork). */
@@ -575,7 +565,7 @@ START_TEST(test_privsep_same_user)
 			   port, port, backend_bin(), port, start);
 	close(hfd);
 	ck_serves_404(&sp);
-	ck_all_threads(sp.pid, &serving_creds, "the serving process");
+	ck_all_threads(find_serving(sp.pid), &serving_creds, "the serving process");
 	helper = find_helper(sp.pid);
 	ck_helper(helper, &helper_creds);
 	stop_spliced_ok(&sp);
@@ -598,7 +588,7 @@ START_TEST(test_privsep_no_autostart)
 	helper_creds.cap_eff = helper_creds.cap_prm = CAPS_BIND;
 	e2e_spliced_start(&sp, "ProxyPass /app/ http://127.0.0.1:1/\n");
 	ck_serves_404(&sp);
-	ck_all_threads(sp.pid, &serving_creds, "the serving process");
+	ck_all_threads(find_serving(sp.pid), &serving_creds, "the serving process");
 	ck_helper(find_helper(sp.pid), &helper_creds);
 	stop_spliced_ok(&sp);
 }
@@ -625,7 +615,7 @@ START_TEST(test_privsep_one_other_user)
 			   port, port, backend_bin(), port);
 	close(hfd);
 	ck_serves_404(&sp);
-	ck_all_threads(sp.pid, &serving_creds, "the serving process");
+	ck_all_threads(find_serving(sp.pid), &serving_creds, "the serving process");
 	ck_helper(find_helper(sp.pid), &helper_creds);
 	stop_spliced_ok(&sp);
 }
@@ -657,7 +647,7 @@ START_TEST(test_privsep_two_users)
 	close(hfd1);
 	close(hfd2);
 	ck_serves_404(&sp);
-	ck_all_threads(sp.pid, &serving_creds, "the serving process");
+	ck_all_threads(find_serving(sp.pid), &serving_creds, "the serving process");
 	ck_helper(find_helper(sp.pid), &helper_creds);
 	stop_spliced_ok(&sp);
 }

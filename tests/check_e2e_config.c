@@ -37,7 +37,7 @@ START_TEST(test_debian_layout)
 	ck_assert_int_eq(mkdir(sites, 0755), 0);
 	snprintf(text, sizeof(text), "ProxyPass /app/ http://127.0.0.1:${BACKEND_PORT}/\n");
 	write_file(sites, "000-default.conf", text);
-	write_file(sites, "010-other.conf", "<IfModule mod_ssl.c>\nSSLEngine on\n</IfModule>\n"
+	write_file(sites, "010-other.conf", "<IfModule mod_http2.c>\nH2Direct on\n</IfModule>\n"
 		   "<IfModule mod_rewrite.c>\nRewriteEngine On\nRewriteRule ^/old$ /app/new [PT]\n"
 		   "</IfModule>\n");
 	setenv("SPLICED_TEST_SITES", sites, 1);
@@ -59,7 +59,7 @@ START_TEST(test_debian_layout)
 	e2e_backend_stop(&be);
 
 	/* an error in an included file: spliced -t names that file and line, and exits 1 */
-	write_file(sites, "020-bad.conf", "Timeout 3\nSSLEngine on\n");
+	write_file(sites, "020-bad.conf", "Timeout 3\nH2Direct on\n");
 	{
 		char conf[600], *out = NULL;
 		const char *argv[] = { e2e_env_bin("SPLICED_BIN"), "-t", "-c", conf, NULL };
@@ -69,7 +69,7 @@ START_TEST(test_debian_layout)
 		write_file(dir, "main.conf", "Listen 127.0.0.1:1\nDefine BACKEND_PORT 9\n"
 			   "Include sites-enabled/*.conf\n");
 		ck_assert_int_eq(e2e_run(argv, &out), 1);
-		snprintf(want, sizeof(want), "%s/020-bad.conf:2: unknown directive \"SSLEngine\"",
+		snprintf(want, sizeof(want), "%s/020-bad.conf:2: unknown directive \"H2Direct\"",
 			 sites);
 		ck_assert_msg(strstr(out, want), "output: %s", out);
 		free(out);
@@ -113,7 +113,7 @@ START_TEST(test_t_all_syntax_errors)
 		   "ProxyPass / http://127.0.0.1:9/\n"
 		   "Timeout never\n"
 		   "Include inc.conf\n"
-		   "SSLEngine on\n"
+		   "H2Direct on\n"
 		   "ProxyPass /x\n");
 	snprintf(conf, sizeof(conf), "%s/main.conf", dir);
 	snprintf(inc, sizeof(inc), "%s/inc.conf", dir);
@@ -124,7 +124,7 @@ START_TEST(test_t_all_syntax_errors)
 	ck_assert_msg(strstr(out, want) == out, "stderr: %s", out);   /* the first, first */
 	snprintf(want, sizeof(want), "spliced: %s:2: KeepAliveTimeout: ", inc);
 	ck_assert_msg(strstr(out, want), "stderr: %s", out);
-	snprintf(want, sizeof(want), "spliced: %s:5: unknown directive \"SSLEngine\"\n", conf);
+	snprintf(want, sizeof(want), "spliced: %s:5: unknown directive \"H2Direct\"\n", conf);
 	ck_assert_msg(strstr(out, want), "stderr: %s", out);
 	snprintf(want, sizeof(want), "spliced: %s:6: ProxyPass: takes at least 2 arguments, "
 		 "1 given\n", conf);

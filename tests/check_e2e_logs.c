@@ -342,12 +342,14 @@ START_TEST(test_rotation_symlink_not_followed)
 	ck_assert(wait_count(erot, "SIGUSR1: reopening the error log", 1, 10000));
 	ck_assert_uint_eq(count_in(erot, "access.log: is a symbolic link, not followed (the "
 				   "old file stays in use)"), 1);
-	/* once by the serving process and once by the helper (started as root, it runs and
-	 * writes to the error log too, and reopens it on the SIGUSR1 it is sent) */
+	/* once by the serving process, once by the helper (started as root, it runs and
+	 * writes to the error log too, and reopens it on the SIGUSR1 it is sent) and once by
+	 * the supervisor, which writes to it too */
 	ck_assert(wait_count(erot, "error.log: is a symbolic link, not followed (the old file "
-			     "stays in use", 2, 10000));
+			     "stays in use", 3, 10000));
 	ck_assert_uint_eq(count_in(erot, "error.log: is a symbolic link, not followed (the "
-				   "old file stays in use"), 2);
+				   "old file stays in use"), 3);
+	ck_assert_uint_eq(count_in(erot, "[supervise:error] [pid"), 1);
 	ck_assert_uint_eq(count_in(erot, "[helper:error] [pid"), 1);
 	get_ok(sp.port, "/second");
 	ck_assert(wait_count(arot, "GET /second", 1, 10000));

@@ -125,9 +125,7 @@ START_TEST(test_probes)
 	const char *bin = e2e_env_bin("SPLICED_BIN");
 	char script[1024], outpath[400], want[160];
 	char *out = NULL;
-	pid_t pid;
-	int st, fd;
-	bool attached = false;
+	pid_t pid, serving;
 
 	if (access("/usr/bin/bpftrace", X_OK) != 0) {
 		fprintf(stderr, "SKIP probes: /usr/bin/bpftrace is not installed\n");
@@ -135,6 +133,9 @@ START_TEST(test_probes)
 	}
 	e2e_backend_start(&be, NULL);
 	e2e_spliced_startf(&sp, "ProxyPass / http://127.0.0.1:%d/\n", be.port);
+	/* the probes fire in the serving process, the supervisor's child */
+	serving = e2e_child_pid(sp.pid, "spliced", 0, 10000);
+	ck_assert_int_gt(serving, 0);
 	snprintf(script, sizeof(script),
 		 "usdt:%s:spliced:request_start /pid == %d/ { printf(\"start %%s %%s\\n\", "
 		 "str(arg1, arg2), str(arg3, arg4)); }\n"
@@ -143,32 +144,10 @@ START_TEST(test_probes)
 		 "usdt:%s:spliced:splice /pid == %d/ { printf(\"splice %%d %%d\\n\", arg1, arg2); }\n"
 		 "usdt:%s:spliced:request_end /pid == %d/ { printf(\"end %%d %%d %%s\\n\", arg1, "
 		 "arg3 > 100000 ? 1 : 0, str(arg5)); }\n",
-		 bin, sp.pid, bin, sp.pid, bin, sp.pid, bin, sp.pid);
+		 bin, serving, bin, serving, bin, serving, bin, serving);
 	snprintf(outpath, sizeof(outpath), "%s/bpftrace.out", sp.dir);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		fd = open(outpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		/* unbuffered: every line is in the file as soon as its event fired */
-		execl("/usr/bin/bpftrace", "bpftrace", "-B", "none", "-e", script, (char *)NULL);
-		_exit(127);
-	}
-	/* Bounded wait for "Attaching N probes" (or a failure). */
-	for (int i = 0; i < 300 && !attached; i++) {
-		free(out);
-		out = e2e_read_file(outpath, NULL);
-		attached = out && strstr(out, "Attaching");
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			break;
-		e2e_sleep_ms(50);
-	}
-	if (!attached) {
-		fprintf(stderr, "SKIP probes: bpftrace could not attach: %s\n", out ? out : "");
-		kill(pid, SIGKILL);
-		waitpid(pid, &st, 0);
-		free(out);
+	pid = e2e_bpftrace_start("probes", script, outpath);
+	if (!pid) {
 		e2e_spliced_stop(&sp);
 		e2e_backend_stop(&be);
 		return;
@@ -179,25 +158,9 @@ START_TEST(test_probes)
 	ck_assert_int_eq(r.status, 200);
 	e2e_response_free(&r);
 	e2e_client_close(&c);
-	/* the lines arrive as the events fire: wait (bounded) for the last one, then stop
-	 * bpftrace, which does not always end on SIGINT: SIGKILL after a bounded wait */
+	/* the lines arrive as the events fire: wait (bounded) for the last one */
 	snprintf(want, sizeof(want), "end 200 1 http://127.0.0.1:%d", be.port);
-	for (int i = 0; i < 200; i++) {
-		free(out);
-		out = e2e_read_file(outpath, NULL);
-		if (out && strstr(out, want))
-			break;
-		e2e_sleep_ms(50);
-	}
-	kill(pid, SIGINT);
-	for (int i = 0; i < 100 && waitpid(pid, &st, WNOHANG) != pid; i++)
-		e2e_sleep_ms(50);
-	if (kill(pid, 0) == 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &st, 0);
-	}
-	free(out);
-	out = e2e_read_file(outpath, NULL);
+	out = e2e_bpftrace_stop(pid, outpath, want);
 	ck_assert_ptr_nonnull(out);
 	ck_assert_msg(strstr(out, "start GET /probe/x?len=200000"), "request_start: %s", out);
 	snprintf(want, sizeof(want), "backend http://127.0.0.1:%d 0", be.port);

@@ -165,6 +165,28 @@ START_TEST(test_hop_by_hop_dropped)
 }
 END_TEST
 
+/* A Content-Length with leading zeros goes upstream as its decimal value (a backend could
+ * read "010" as octal 8); a canonical one passes byte for byte, OWS included. */
+START_TEST(test_content_length_canonical)
+{
+	ck_assert_int_eq(build("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 0010\r\nA: b\r\n"
+			       "\r\n0123456789", 64, &pass_root, false, "1.2.3.4"), 0);
+	ck_assert_str_eq(flatten(&fx.out),
+			 "POST /p HTTP/1.1\r\nA: b\r\nContent-Length: 10\r\nHost: 10.0.0.1:8000\r\n"
+			 "X-Forwarded-For: 1.2.3.4\r\nX-Forwarded-Host: h\r\n"
+			 "X-Forwarded-Proto: http\r\n\r\n0123456789");
+	ck_assert_int_eq(build("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 00\r\n\r\n", 64,
+			       &pass_root, false, "1.2.3.4"), 0);
+	ck_assert_ptr_nonnull(strstr(flatten(&fx.out), "\r\nContent-Length: 0\r\n"));
+	ck_assert_int_eq(build("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length:\t0 \r\n\r\n", 64,
+			       &pass_root, false, "1.2.3.4"), 0);
+	ck_assert_ptr_nonnull(strstr(flatten(&fx.out), "\r\nContent-Length:\t0 \r\n"));
+	ck_assert_int_eq(build("POST /p HTTP/1.1\r\nContent-Length: 12\r\nHost: h\r\n\r\n", 64,
+			       &pass_root, false, "1.2.3.4"), 0);
+	ck_assert_ptr_nonnull(strstr(flatten(&fx.out), "POST /p HTTP/1.1\r\nContent-Length: 12\r\n"));
+}
+END_TEST
+
 START_TEST(test_prefix_longer_path)
 {
 	struct cfg_pass p = { .prefix = "/app/", .prefix_len = 5, .path = "/backend/base/",
@@ -563,6 +585,7 @@ static Suite *forward_suite(void)
 	tcase_add_test(tc, test_preserve_host);
 	tcase_add_test(tc, test_xff_appended_to_last);
 	tcase_add_test(tc, test_hop_by_hop_dropped);
+	tcase_add_test(tc, test_content_length_canonical);
 	tcase_add_test(tc, test_absolute_form);
 	tcase_add_test(tc, test_upgrade_forwarded);
 	suite_add_tcase(s, tc);

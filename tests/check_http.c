@@ -1758,6 +1758,13 @@ START_TEST(test_head_end_invalid)
 	ck_assert_int_eq(http_head_end(guard_at_end("GET / HTTP/1.1\r\nHost: a\n\r\n", 26), 26, 0), -1);
 	ck_assert_int_eq(http_head_end(guard_at_end("GET / HTTP/1.1\r\n\n", 17), 17, 0), -1);
 	ck_assert_int_eq(http_head_end(guard_at_end("GET /\0 HTTP/1.1\r\n\r\n", 19), 19, 0), -1);
+	/* a bare CR right before CRLF: refused when its LF arrives, not left waiting for a
+	 * CRLFCRLF that the bytes so far can no longer form validly */
+	ck_assert_int_eq(http_head_end(guard_at_end("GET / HTTP/1.1\r\nHost: a\r\n\r\r\n", 28), 28, 0),
+			 -1);
+	ck_assert_int_eq(http_head_end(guard_at_end("GET / HTTP/1.1\r\r\n", 17), 17, 0), -1);
+	ck_assert_int_eq(http_head_end(guard_at_end("GET / HTTP/1.1\r\nHost: a\r\n\r\r\n", 28), 28, 27),
+			 -1);
 	ck_assert_int_eq(http_head_end(guard_at_end("GET /\0", 6), 6, 0), -1);
 	ck_assert_int_eq(http_head_end(guard_at_end("\0", 1), 1, 0), -1);
 	/* The byte before `from` is what makes an LF at `from` valid or bare. */

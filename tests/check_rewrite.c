@@ -597,7 +597,7 @@ static const struct {
 	{ "RewriteRule ^/a https://b/ [P]\n", 1, "RewriteRule: TLS to backends is not supported" },
 	{ "RewriteRule ^/a - [P]\n", 1, "RewriteRule: [P] needs a substitution, not \"-\"" },
 	{ "RewriteRule ^/a " B9 "/ [P,F]\n", 1, "RewriteRule: [P] cannot go with F, G or R=4xx/5xx" },
-	{ "RewriteRule ^/a /b/c [P]\n", 1, "RewriteRule: [P] needs a substitution http://host[:port]/... or unix:/PATH|http://host/..., not \"/b/c\"" },
+	{ "RewriteRule ^/a /b/c [P]\n", 1, "RewriteRule: [P] needs a substitution http://host[:port]/..., unix:/PATH|http://host/... or balancer://NAME/..., not \"/b/c\"" },
 	{ "RewriteRule ^/a http://fail.invalid/ [P]\n", 1, NULL },  /* the resolver's message */
 	{ "RewriteRule ^/a relative\n", 1, "RewriteRule: substitution \"relative\" must be a URL-path or filesystem path starting with '/', an http:// or https:// URL, a variable, or \"-\"" },
 	{ "RewriteRule ^/a /etc/./x/$1\n", 1, "RewriteRule: the directory \"/etc/./x\" is not a plain absolute path (no \".\", \"..\" or \"//\")" },

@@ -4,6 +4,7 @@
  * there is no main(). */
 #include <arpa/inet.h>
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -515,6 +516,57 @@ bool e2e_proc_wait(struct e2e_proc *p, int timeout_ms)
 bool e2e_proc_running(struct e2e_proc *p)
 {
 	return !e2e_proc_wait(p, 0);
+}
+
+/* Name, PPid and State of pid from /proc/PID/status; false when it is gone. */
+static bool proc_name_ppid(pid_t pid, char *name, size_t len, long *ppid, char *state)
+{
+	char path[64], *st, *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	st = e2e_read_file(path, NULL);
+	if (!st)
+		return false;
+	*ppid = -1;
+	*state = '?';
+	name[0] = '\0';
+	for (p = st; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		if (strncmp(p, "Name:\t", 6) == 0)
+			snprintf(name, len, "%.*s", (int)strcspn(p + 6, "\n"), p + 6);
+		else if (strncmp(p, "PPid:\t", 6) == 0)
+			*ppid = atol(p + 6);
+		else if (strncmp(p, "State:\t", 7) == 0)
+			*state = p[7];
+	}
+	free(st);
+	return true;
+}
+
+pid_t e2e_child_pid(pid_t parent, const char *child_name, pid_t not, int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+
+	for (;;) {
+		DIR *d = opendir("/proc");
+		struct dirent *de;
+		pid_t found = 0;
+
+		ck_assert(d != NULL);
+		while (!found && (de = readdir(d)) != NULL) {
+			pid_t pid = (pid_t)atoi(de->d_name);
+			char name[64], state;
+			long ppid;
+
+			if (pid > 0 && pid != not &&
+			    proc_name_ppid(pid, name, sizeof(name), &ppid, &state) &&
+			    ppid == (long)parent && state != 'Z' && strcmp(name, child_name) == 0)
+				found = pid;
+		}
+		closedir(d);
+		if (found || now_ms() >= deadline)
+			return found;
+		e2e_sleep_ms(10);
+	}
 }
 
 int e2e_proc_exit_code(const struct e2e_proc *p)
@@ -1237,6 +1289,28 @@ int e2e_send_str(struct e2e_client *c, const char *s)
 	return e2e_send(c, s, strlen(s));
 }
 
+long long e2e_metric(int port, const char *name)
+{
+	static const char get[] = "GET /metrics HTTP/1.1\r\nHost: m\r\n\r\n";
+	struct e2e_client c;
+	struct e2e_response r;
+	const char *p;
+	long long v = -1;
+	size_t n = strlen(name);
+
+	e2e_client_open(&c, port);
+	e2e_roundtrip(&c, get, sizeof(get) - 1, &r, false);
+	ck_assert_int_eq(r.status, 200);
+	for (p = (const char *)r.body; (p = strstr(p, name)) != NULL; p += n)
+		if ((p == (const char *)r.body || p[-1] == '\n') && p[n] == ' ') {
+			v = atoll(p + n + 1);
+			break;
+		}
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	return v;
+}
+
 /* Waits for readability, at most timeout_ms. 1 readable, 0 timeout. */
 static int wait_readable(int fd, int timeout_ms)
 {
@@ -1893,4 +1967,71 @@ void e2e_copy_file(const char *src, const char *dst, mode_t mode)
 	ck_assert_int_eq(fchmod(fd, mode), 0);
 	close(fd);
 	free(data);
+}
+
+/* ---- probes ------------------------------------------------------------------------- */
+
+pid_t e2e_bpftrace_start(const char *name, const char *script, const char *out)
+{
+	char *text = NULL;
+	bool attached = false;
+	pid_t pid;
+	int st, fd;
+
+	if (access("/usr/bin/bpftrace", X_OK) != 0) {
+		fprintf(stderr, "SKIP %s: /usr/bin/bpftrace is not installed\n", name);
+		return 0;
+	}
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		/* unbuffered: every line is in the file as soon as its event fired */
+		execl("/usr/bin/bpftrace", "bpftrace", "-B", "none", "-e", script, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 300 && !attached; i++) {
+		free(text);
+		text = e2e_read_file(out, NULL);
+		attached = text && strstr(text, "Attaching");
+		if (!attached && waitpid(pid, &st, WNOHANG) == pid)
+			break;
+		if (!attached)
+			e2e_sleep_ms(50);
+	}
+	if (!attached) {
+		fprintf(stderr, "SKIP %s: bpftrace could not attach: %s\n", name, text ? text : "");
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		pid = 0;
+	}
+	free(text);
+	return pid;
+}
+
+char *e2e_bpftrace_stop(pid_t pid, const char *out, const char *want)
+{
+	char *text = NULL;
+	int st;
+
+	for (int i = 0; want && i < 200; i++) {
+		free(text);
+		text = e2e_read_file(out, NULL);
+		if (text && strstr(text, want))
+			break;
+		e2e_sleep_ms(50);
+	}
+	free(text);
+	/* bpftrace does not always end on SIGINT */
+	kill(pid, SIGINT);
+	for (int i = 0; i < 100 && waitpid(pid, &st, WNOHANG) != pid; i++)
+		e2e_sleep_ms(50);
+	if (kill(pid, 0) == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+	text = e2e_read_file(out, NULL);
+	return text ? text : strdup("");
 }

@@ -95,6 +95,10 @@ void e2e_spawn(struct e2e_proc *p, const char *const argv[], const char *out);
 
 /* Waits up to timeout_ms for p to exit and reaps it; true when it has exited. */
 bool e2e_proc_wait(struct e2e_proc *p, int timeout_ms);
+/* A live child of parent named child_name other than `not` (0: any), waited for (10 ms
+ * polls) at most timeout_ms; 0 when there is none. Under spliced's pid (its supervisor):
+ * "spliced" is the serving process, "spliced-helper" the helper. */
+pid_t e2e_child_pid(pid_t parent, const char *child_name, pid_t not, int timeout_ms);
 /* Exit code of a reaped process, 128 + signal when it died of a signal. */
 int e2e_proc_exit_code(const struct e2e_proc *p);
 /* Not reaped yet and not a zombie. */
@@ -230,6 +234,11 @@ int e2e_read_until_eof(struct e2e_client *c, unsigned char **out, size_t *len, i
 /* Bytes received but not consumed by a response read. */
 size_t e2e_client_pending(const struct e2e_client *c);
 
+/* The value of the Prometheus sample `name` (with its labels, e.g.
+ * "spliced_tls_handshakes_total" or "x_total{reason=\"a\"}") on the metrics page of
+ * 127.0.0.1:port; -1 when the page has none. Fails the test when the page cannot be read. */
+long long e2e_metric(int port, const char *name);
+
 /* ---- echoed request heads (the testbackend's default body) -------------------------- */
 
 /* head[0..len) contains line (without CRLF) as a whole line. */
@@ -281,5 +290,17 @@ const char *e2e_backend_bin_for_others(void);
 
 /* Copies src to dst (created or truncated) with exactly `mode`; fails the test on error. */
 void e2e_copy_file(const char *src, const char *dst, mode_t mode);
+
+/* ---- probes ------------------------------------------------------------------------- */
+
+/* Starts /usr/bin/bpftrace -B none -e script, its output (unbuffered) into the file
+ * `out`, and waits (at most 15 s) until it says it is attaching. Returns its pid; 0 after
+ * printing "SKIP name: why" when bpftrace is missing or cannot attach (no root, no BPF),
+ * and the caller skips. */
+pid_t e2e_bpftrace_start(const char *name, const char *script, const char *out);
+
+/* Waits (at most 10 s) until `out` holds `want` (NULL: no wait), stops bpftrace (SIGINT,
+ * SIGKILL after 5 s) and returns what it wrote (malloc'd, "" when nothing). */
+char *e2e_bpftrace_stop(pid_t pid, const char *out, const char *want);
 
 #endif

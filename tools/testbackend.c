@@ -5,7 +5,7 @@
  * request belong to the next).
  *
  * Usage: testbackend [-a ADDR] [-p PORT] [-u PATH] [-r RECORDFILE] [-c] [-d MS]
- *                    [-s STARTFILE] [-o TEXT] [-T]
+ *                    [-s STARTFILE] [-o TEXT] [-T] [-D MS]
  *   -a ADDR   numeric IPv4/IPv6 address to listen on (default 127.0.0.1)
  *   -p PORT   port (default 0: the kernel chooses)
  *   -u PATH   listen on the Unix-domain stream socket PATH instead (a file
@@ -23,6 +23,8 @@
  *             or the error on stdout
  *   -o TEXT   after listen(), print "TEXT" on stdout and "TEXT (stderr)" on
  *             stderr (one write() each)
+ *   -D MS     sleep MS milliseconds before every response head (GET /stats
+ *             excepted), besides delay=: an instance slower than its peers
  * After listen() it prints exactly one line "listening ADDR:PORT\n" on
  * stdout (IPv6: "listening [ADDR]:PORT") and flushes it, then the -T and -o
  * lines.
@@ -108,6 +110,7 @@ static const char usage_text[] =
 "usage: testbackend [-a ADDR] [-p PORT] [-u PATH] [-r RECORDFILE] [-c] [-d MS] [-s STARTFILE]\n"
 "  -d MS: sleep before listen(); -s FILE: append \"start PID\" to FILE at start\n"
 "  -o TEXT: print TEXT on stdout and stderr; -T: try ftruncate(1, 0), print the result\n"
+"  -D MS: sleep MS before every response head (not /stats)\n"
 "query parameters (any path): status=N len=N mode=cl|chunked|close chunk=N\n"
 "  delay=MS hdelay=MS early=N body=echo|wire connection=TOKEN drop=1 sleepclose=MS\n"
 "  say=WORD hdrs=N bighdr=N location=URL cookie=SETCOOKIE field=LINE (percent-decoded) repeat=N;\n"
@@ -116,6 +119,7 @@ static const char usage_text[] =
 static unsigned char pattern_buf[PIECE + PATTERN_MOD];
 static int record_fd = -1;
 static bool opt_close_only;
+static unsigned long long opt_slow_ms;  /* -D: every response this much later */
 static atomic_ullong stat_conns;
 static atomic_ullong stat_requests;
 static atomic_ullong stat_open, stat_maxopen;   /* connections */
@@ -1061,6 +1065,8 @@ static int handle_one(struct conn *c)
 	}
 	if (pr.delay)
 		sleep_ms(pr.delay);
+	if (opt_slow_ms && !is_stats)
+		sleep_ms(opt_slow_ms);
 	/* before the first byte of the response: no later request can overlap with it */
 	if (busy)
 		atomic_fetch_sub(&stat_busy, 1);
@@ -1257,7 +1263,7 @@ int main(int argc, char **argv)
 	bool try_truncate = false;
 	unsigned long long listen_delay = 0;
 	int opt;
-	while ((opt = getopt(argc, argv, "a:p:u:r:cd:s:o:Th")) != -1) {
+	while ((opt = getopt(argc, argv, "a:p:u:r:cd:s:o:TD:h")) != -1) {
 		switch (opt) {
 		case 'u': unix_path = optarg; break;
 		case 'a': addr = optarg; break;
@@ -1271,6 +1277,10 @@ int main(int argc, char **argv)
 		case 's': startfile = optarg; break;
 		case 'o': say_text = optarg; break;
 		case 'T': try_truncate = true; break;
+		case 'D':
+			if (!parse_u64(optarg, strlen(optarg), MAX_MS, &opt_slow_ms))
+				usage();
+			break;
 		default: usage();
 		}
 	}

@@ -36,6 +36,8 @@ enum alog_op {
 	ALOG_BYTES_IN,             /* %I: bytes received, head and body */
 	ALOG_BYTES_OUT,            /* %O: bytes sent, head and body */
 	ALOG_PEER_IP,              /* %{c}a: the connection's peer */
+	ALOG_SSL_PROTOCOL,         /* %{SSL_PROTOCOL}x: "TLSv1.3", "-" without TLS */
+	ALOG_SSL_CIPHER,           /* %{SSL_CIPHER}x */
 };
 
 struct alog_item {
@@ -73,6 +75,8 @@ struct alog_entry {
 	const char *server_name;       /* %v: ServerName of the vhost that answered; NULL or "": "-" */
 	const char *peer_ip;           /* %{c}a: the peer, when a trusted proxy named another
 					* client (RemoteIPHeader); NULL: client_ip */
+	const char *tls_protocol;      /* %{SSL_PROTOCOL}x; NULL: "-" (not over TLS) */
+	const char *tls_cipher;        /* %{SSL_CIPHER}x */
 };
 
 /* A per-worker, per-log double buffer of lines waiting to be written; see accesslog.h.

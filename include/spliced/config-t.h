@@ -75,6 +75,8 @@ struct cfg_listen {
 	socklen_t addrlen;
 	char name[CFG_NAME_MAX];     /* as written, for messages: "127.0.0.1:8080" */
 	struct cfg_where at;
+	bool https;                  /* Listen ... https (TLS: the <VirtualHost> sections of
+				      * its port with SSLEngine on, see tls.h) */
 };
 
 /* ProxyPass key=value parameters. They belong to the backend (httpd's "worker" is the
@@ -93,6 +95,8 @@ struct cfg_bparams {
 					* are answered 503 for this long (per worker); 0 = never */
 	bool disablereuse;             /* disablereuse=On: no keep-alive pool */
 	bool keepalive;                /* keepalive=On: SO_KEEPALIVE on backend sockets */
+	bool retry_given;              /* retry= was written (a balancer member's default is
+					* 60 s, httpd's; a plain backend's 0) */
 };
 
 #define CFG_TTL_DEFAULT_MS 15000   /* ttl= when not given (httpd: no limit) */
@@ -107,6 +111,82 @@ struct cfg_backend {
 	int autostart;                 /* index into config.autostart, -1 = none */
 	struct cfg_bparams p;          /* ProxyPass key=value parameters */
 	unsigned params_line;          /* the line that gave them; 0 = none did */
+};
+
+/* A backend target (cfg_pass.backend, a [P] rule's backend) at or above this names
+ * balancer (target - CFG_BALANCER_BASE): a request to it goes to one of its members,
+ * chosen per request (src/member.c); below it, config.backend[target]. */
+#define CFG_BALANCER_BASE 1024
+#define CFG_MAX_BALANCERS 16       /* <Proxy balancer://NAME> pools */
+#define CFG_MAX_MEMBERS 16         /* BalancerMember lines of one pool */
+#define CFG_ROUTE_MAX 64           /* route= of a member */
+
+enum cfg_lbmethod {
+	CFG_LB_BYREQUESTS = 0,         /* weighted round robin (httpd's lbstatus/lbfactor) */
+	CFG_LB_BYBUSYNESS,             /* fewest requests in flight, ties by byrequests */
+	CFG_LB_BYTRAFFIC,              /* fewest bytes moved, divided by loadfactor */
+};
+
+/* status= flags of a member (httpd's letters) */
+#define CFG_MEMBER_STANDBY  0x1    /* +H: hot standby, used when no other member can be */
+#define CFG_MEMBER_DISABLED 0x2    /* +D: takes no new requests (sticky ones neither) */
+#define CFG_MEMBER_STOPPED  0x4    /* +S: takes no requests at all */
+
+enum cfg_hcmethod {
+	CFG_HC_NONE = 0,               /* no active health check (hcmethod=None) */
+	CFG_HC_TCP,                    /* a connect is enough */
+	CFG_HC_OPTIONS,                /* HTTP/1.0 requests: OPTIONS *, HEAD and GET hcuri */
+	CFG_HC_HEAD,
+	CFG_HC_GET,
+};
+
+#define CFG_MAX_HCEXPR 16          /* ProxyHCExpr lines */
+
+/* ProxyHCExpr NAME {EXPR}: which response statuses (100..999) pass a check. Only
+ * comparisons of %{REQUEST_STATUS} are understood, so the whole expression is decided
+ * at load, once per status. */
+struct cfg_hcexpr {
+	char name[64];
+	uint8_t pass[125];             /* bit s: status s passes */
+	unsigned line;
+};
+
+/* BalancerMember URL [key=value...]: the member is the backend config.backend[backend]
+ * (its pool, max=, retry=, ProxyAutostart); these are the pool's own settings of it. */
+struct cfg_member {
+	int backend;                   /* index into config.backend */
+	unsigned lbfactor;             /* loadfactor=, 1..100, default 1 */
+	unsigned status;               /* CFG_MEMBER_* */
+	char route[CFG_ROUTE_MAX];     /* route=; "" = none */
+	unsigned line;
+	/* mod_proxy_hcheck's parameters: active checks, each worker its own (src/hcheck.c) */
+	unsigned hcmethod;             /* enum cfg_hcmethod */
+	char hcuri[CFG_NAME_MAX];      /* hcuri=: the path checked; "" = "/" */
+	unsigned hcinterval_ms;        /* hcinterval= seconds (default 30) */
+	unsigned hcpasses;             /* hcpasses= (default 1): passes to come back */
+	unsigned hcfails;              /* hcfails= (default 1): failures to leave rotation */
+	int hcexpr;                    /* hcexpr=: index into config.hcexpr, -1 = 2xx/3xx pass */
+	char hcexpr_name[64];          /* as written, resolved at the end of the file */
+};
+
+/* <Proxy balancer://NAME> ... </Proxy>, ProxySet balancer://NAME key=value... */
+struct cfg_balancer {
+	char name[CFG_NAME_MAX];       /* "balancer://app" (lower case), for messages, metrics */
+	struct cfg_member member[CFG_MAX_MEMBERS];
+	unsigned nmember;
+	unsigned lbmethod;             /* enum cfg_lbmethod (lbmethod=) */
+	char sticky_cookie[64];        /* stickysession=NAME or the part before '|'; "" = none */
+	char sticky_param[64];         /* the URL parameter: NAME, or the part after '|' */
+	bool nofailover;               /* nofailover=On: a sticky request whose member is
+					* down fails (503) instead of going to another */
+	/* spliced's own (not httpd's): members started and stopped by load, all of them
+	 * ProxyAutostart backends (src/ondemand.c) */
+	unsigned od_min;               /* ondemandmin=: members kept running; 0 = off */
+	unsigned od_wait_ms;           /* ondemandwait=: every running member saturated this
+					* long starts the next (default 1000 ms) */
+	unsigned od_idle_ms;           /* ondemandidle=: a member beyond the first od_min with
+					* no request this long is drained and stopped (60 s) */
+	unsigned line;                 /* where it was first named */
 };
 
 /* ProxyAutostart URL [Key=Value ...] -- /absolute/command [ARG ...]
@@ -152,7 +232,8 @@ struct cfg_pass {
 	uint32_t prefix_len;
 	char path[CFG_NAME_MAX];       /* path of the backend URL replacing the prefix, e.g. "/" */
 	uint32_t path_len;
-	int backend;                   /* index into config.backend; -1 for "!" (not proxied) */
+	int backend;                   /* index into config.backend, or a balancer (from
+					* CFG_BALANCER_BASE on); -1 for "!" (not proxied) */
 	uint16_t scope;                /* 0: main server; else the <VirtualHost> it is in */
 	char upgrade[64];              /* upgrade=: protocols a client may switch to, lower
 					* case, comma-separated; "" = none (Upgrade dropped) */
@@ -227,6 +308,10 @@ struct config {
 	unsigned nlisten;
 	struct cfg_backend backend[CFG_MAX_BACKENDS];
 	unsigned nbackend;
+	struct cfg_balancer balancer[CFG_MAX_BALANCERS]; /* balancer:// pools, first named first */
+	unsigned nbalancer;
+	struct cfg_hcexpr hcexpr[CFG_MAX_HCEXPR]; /* ProxyHCExpr, file order */
+	unsigned nhcexpr;
 	struct cfg_autostart autostart[CFG_MAX_AUTOSTART]; /* ProxyAutostart, config order */
 	unsigned nautostart;
 	unsigned start_timeout_ms;     /* StartTimeout: default of ProxyAutostart, 10 s */
@@ -305,7 +390,11 @@ struct config {
 	uint8_t pp_on[CFG_MAX_VHOSTS + 1];
 	struct cfg_pp_exc pp_exc[CFG_MAX_PP_EXC];
 	unsigned npp_exc;
+	/* SSL* directives (mod_ssl, src/tlsconf.c), on the heap; NULL when there is none */
+	struct tls_conf *tls;
 };
+
+struct tls_conf;
 
 /* Where a configuration error is. */
 struct config_error {

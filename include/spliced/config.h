@@ -89,6 +89,9 @@ bool config_preserve_host(const struct config *cfg, unsigned scope);
 int config_file_root(struct config *cfg, const char *dir);
 
 /* out->file and out->line of the directive at w (out->msg is left alone). */
+/* The port of a Listen line. */
+unsigned config_listen_port(const struct cfg_listen *l);
+
 void config_where(const struct config *cfg, const struct cfg_where *w, struct config_error *out);
 /* RemoteIPProxyProtocol for connections to local port `port`: the setting of the
  * <VirtualHost> sections naming that port (or any port), else the main server's (default
@@ -98,6 +101,20 @@ bool config_proxy_protocol(const struct config *cfg, unsigned port);
 /* RemoteIPProxyProtocolExceptions: the peer address ip (text) may speak plain HTTP on
  * local port `port` (a range of the main server, or of a <VirtualHost> naming the port). */
 bool config_proxy_exception(const struct config *cfg, unsigned port, const char *ip);
+
+/* A backend target (cfg_pass.backend, a [P] rule's backend): the balancer it names, or
+ * NULL when it is a backend (config.backend[target]). */
+static inline const struct cfg_balancer *config_balancer(const struct config *cfg, int target)
+{
+	return target >= CFG_BALANCER_BASE ? &cfg->balancer[target - CFG_BALANCER_BASE] : NULL;
+}
+
+/* The name of a backend target, for messages: "http://host:port" or "balancer://NAME". */
+static inline const char *config_target_name(const struct config *cfg, int target)
+{
+	return target >= CFG_BALANCER_BASE ? cfg->balancer[target - CFG_BALANCER_BASE].name
+					   : cfg->backend[target].name;
+}
 
 /* Formats "file:line: msg" (or "file: msg") into out. */
 void config_error_format(const struct config_error *err, char *out, size_t outlen);

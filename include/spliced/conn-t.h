@@ -13,6 +13,7 @@
 #include "spliced/forward-t.h"
 #include "spliced/http-t.h"
 #include "spliced/relay-t.h"
+#include "spliced/tls-t.h"
 
 /* Room in front of each request head for a longer rewritten request line. */
 #define CONN_HEADROOM 4096
@@ -98,8 +99,10 @@ struct conn_origin {
 	bool metrics;             /* accepted on MetricsListen */
 	bool carried;             /* ip/port: the client a PROXY header named */
 	unsigned nreq;            /* handed over: requests it had answered (0: new) */
+	bool tls_raw;             /* accepted on a TLS port: the handshake is still to come */
 	uint16_t port;
 	char ip[INET6_ADDRSTRLEN];
+	struct tls_facts tls;     /* it came over TLS (src/tls.c) */
 };
 
 struct conn {
@@ -132,6 +135,13 @@ struct conn {
 	uint8_t upgrade_len;      /* the protocol the request may switch to (see tunnel.h) */
 	char upgrade[48];
 	uint16_t wait_as;         /* waiting or as_probe: the ProxyAutostart (its queue) */
+	uint8_t bal;              /* the request went to a balancer:// pool: its index + 1
+				   * (0: not), its member `bal_member` (src/member.c) */
+	uint8_t bal_member;
+	uint16_t bal_tried;       /* the members this request was given to (bit per member) */
+	bool up_answered;         /* the backend sent an interim response: it has seen the
+				   * request, which never goes anywhere else */
+	uint16_t ninterim;        /* interim responses of this request (PROXY_INTERIM_MAX) */
 	bool slot_waiting;        /* in its backend's max= queue (CS_SLOT_WAIT) */
 	bool slot_held;           /* ufd counts in its backend's max= connections */
 	bool slot_waited;         /* this request waited for one (counted once it ends) */
@@ -218,6 +228,7 @@ struct conn {
 	 * PROXY header in front of the first request says, once it has been read. */
 	bool pp_wait;             /* the PROXY header is still to come: no HTTP before it */
 	bool pp_carried;          /* ip/port came from it (handed over with them at a reload) */
+	struct tls_facts tls;     /* the client came over TLS (src/tls.c): on, names */
 };
 
 #endif

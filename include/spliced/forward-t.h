@@ -63,6 +63,7 @@ struct fwd_reverse {
 					    * URLs become "http://host" + path; NULL: the
 					    * path alone (a relative reference) */
 	size_t host_len;
+	bool https;                        /* the client came over TLS: "https://host" */
 };
 
 #endif

@@ -71,4 +71,10 @@ void fwd_advance(struct fwd_head *h, size_t n);
 /* Makes the whole head unsent again (to send it on another connection). */
 void fwd_rewind(struct fwd_head *h);
 
+/* The head goes to another backend (a pool's next member): the Host that named backend
+ * authority `from` (the string of the configuration fwd_request_head() was given) names
+ * `to` instead, and the whole head is unsent again. No Host of ours (ProxyPreserveHost):
+ * only the rewind. */
+void fwd_retarget(struct fwd_head *h, const char *from, const char *to);
+
 #endif

@@ -167,4 +167,9 @@ int helper_shutdown(pid_t pid, int sock, const struct config *cfg);
 int helper_reload_ask(int sock, const struct config *cfg, uint16_t *slot, unsigned timeout_ms,
 		      char *msg, size_t len);
 
+/* Drops what is queued on sock (the last conversation) and was meant for a serving process
+ * that ended (an answer to a reload or a bind it asked for, states), closing any descriptor
+ * it carries; waits 1 ms at most for each. Returns how many datagrams were dropped. */
+int helper_conv_drain(int sock);
+
 #endif

@@ -14,7 +14,7 @@
 /* Cheap check run on every receive before a full parse: looks for the end of a head
  * (CRLFCRLF) in buf[0..len), starting at `from` (bytes before it were checked already).
  * Returns the head length (offset after CRLFCRLF), 0 if not found yet, -1 if a byte that can
- * never be valid in a head (NUL, or LF not preceded by CR) was seen. */
+ * never be valid in a head (NUL, LF not preceded by CR, or CR CR LF) was seen. */
 ssize_t http_head_end(const char *buf, size_t len, size_t from);
 
 /* Parses a request head in buf[0..len).

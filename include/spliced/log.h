@@ -44,6 +44,11 @@ int log_open(const char *path, uid_t owner_ok, char *msg, size_t len);
  * with msg set (the old file stays in use). */
 int log_reopen(char *msg, size_t len);
 
+/* The same, but only when something is at the path: a process that must not create the
+ * file (the supervisor, as root, after the serving process made it as User). -ENOENT
+ * with msg set when nothing is there. */
+int log_reopen_present(char *msg, size_t len);
+
 /* The error log's descriptor (STDERR_FILENO when it is standard error). */
 int log_fd_get(void);
 

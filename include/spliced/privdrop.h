@@ -2,6 +2,7 @@
 #ifndef SPLICED_PRIVDROP_H
 #define SPLICED_PRIVDROP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -16,5 +17,17 @@ int privdrop_ids(const char *user, const char *group, uid_t *uid, gid_t *gid, ch
 		 size_t msglen);
 
 int privdrop_apply(const char *user, const char *group, int *applied, char *msg, size_t msglen);
+
+/* Clears the ambient capabilities and sets PR_SET_NO_NEW_PRIVS. 0 or -errno with msg set. */
+int privdrop_lock(char *msg, size_t msglen);
+
+/* The supervisor (supervise.h), when running as root: keeps uid 0 but of its capabilities
+ * only what forking a serving process that runs privdrop_apply() needs (CAP_SETUID,
+ * CAP_SETGID, CAP_SETPCAP), signalling that process and the helper when they run as
+ * other users (CAP_KILL) and reopening the error log, which belongs to User
+ * (CAP_DAC_OVERRIDE): in the effective, permitted and bounding sets, each only if it was
+ * held; nothing inheritable or ambient; no_new_privs. Not root: nothing changes. 0 or -errno with msg
+ * set. */
+int privdrop_supervisor(char *msg, size_t msglen);
 
 #endif

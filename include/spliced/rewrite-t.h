@@ -177,6 +177,7 @@ struct rw_input {
 	const char *remote_addr;  size_t remote_addr_len;   /* client IP as text */
 	uint16_t remote_port;
 	uint16_t server_port;                     /* local port the request came in on */
+	bool https;                               /* it came over TLS: %{HTTPS} is "on" */
 	rw_header_fn *header;                     /* may be NULL: every header is absent */
 	void *opaque;
 	/* Where `out` is written (NUL-terminated); NULL = a buffer in the rw_ctx, valid until

@@ -24,6 +24,12 @@ enum ring_op {
 	OP_TUNNEL_POLL,  /* readiness for a tunnel's client -> backend splice (the other
 			  * direction, in flight at the same time, uses OP_SPLICE_POLL) */
 	OP_INBOX,        /* eventfd read: connections handed over by a retiring worker */
+	OP_HCHECK,       /* a step of a pool member's health check; index = pool *
+			  * CFG_MAX_MEMBERS + member (src/hcheck.c) */
+	OP_TLS_NET_RECV, /* TLS (src/tls.c): index = the worker's TLS session */
+	OP_TLS_NET_SEND,
+	OP_TLS_PLAIN_RECV,
+	OP_TLS_PLAIN_SEND,
 };
 
 #define RING_UD(op, idx) (((uint64_t)(idx) << 8) | (uint64_t)(op))

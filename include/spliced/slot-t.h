@@ -15,6 +15,11 @@ struct slot_shared {
 	unsigned open;             /* connections open now (in use or pooled), all workers */
 	unsigned waiting;          /* requests waiting for one, all workers */
 	unsigned refs;             /* configuration generations that use it (main thread) */
+	/* A member of a balancer:// pool (src/member.c, src/ondemand.c), every backend: */
+	unsigned busy;             /* requests a pool gave it, in flight, all workers */
+	uint64_t last_ms;          /* when a pool last gave it one (CLOCK_MONOTONIC ms) */
+	unsigned od;               /* ondemandmin= pools: enum bal_od, written by the worker
+				    * that decides (src/ondemand.c), read by all */
 };
 
 /* The requests of one worker waiting for one backend's connections: a FIFO of connection

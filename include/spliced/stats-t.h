@@ -8,6 +8,7 @@
 
 #include "spliced/config-t.h"
 #include "spliced/slot-t.h"
+#include "spliced/tls-t.h"
 
 #define STATS_REASONS 32
 #define STATS_LAT_BUCKETS 12
@@ -29,6 +30,17 @@ enum stats_timeout {
 	STATS_TO_HEAD,             /* a request head begun and not finished */
 	STATS_TO_EXCHANGE,         /* anything later: body, backend, a client not reading */
 	STATS_TO_N
+};
+
+/* Counters of a pool's member (stats.member[backend][k]). */
+enum stats_member_count {
+	STATS_M_REQUESTS,          /* requests the pool gave it */
+	STATS_M_FAILURES,          /* refused connects, closes before any response byte */
+	STATS_M_ERRORS,            /* times it went into error state */
+	STATS_M_BACK,              /* times it answered again after that */
+	STATS_M_HC_DOWN,           /* times its health checks took it out of rotation */
+	STATS_M_HC_UP,             /* times they brought it back */
+	STATS_MEMBER_COUNTS
 };
 
 /* Counters of one worker: written only by it, read (approximately, while it runs) by the
@@ -60,6 +72,11 @@ struct stats {
 	/* requests that waited for a connection of a backend with max=, by how it ended */
 	uint64_t slot_waits[CFG_MAX_BACKENDS][SLOT_OUTCOMES];
 	uint64_t authz_denied;     /* requests answered 403 by a <Location>'s Require rules */
+	/* backends that are members of a balancer:// pool, by backend (src/member.c) */
+	uint64_t member[CFG_MAX_BACKENDS][STATS_MEMBER_COUNTS];
+	uint64_t tls_handshakes;   /* TLS handshakes completed */
+	uint64_t tls_active;       /* TLS sessions alive now, handshaking or not (a gauge) */
+	uint64_t tls_fail[TLS_FAIL_N]; /* TLS handshakes failed, by enum tls_fail */
 	uint64_t refused;          /* connections closed at once: the worker's share of
 				    * MaxConnections was full */
 	uint64_t timeouts[STATS_TO_N];

@@ -27,6 +27,16 @@
 #define TRACE_PARSE_ERROR(id, status, reason) DTRACE_PROBE3(spliced, parse_error, id, status, reason)
 /* A reload (SIGHUP) ended: the configuration generation in use after it (1 at start, one
  * more per reload that took effect), and 1 when this one did, 0 when it failed. */
+/* A TLS handshake ended: ok 1 with the protocol and cipher names, or 0 with the reason
+ * (and ""). id: the session's (not the connection's that follows it). */
+#define TRACE_TLS_HANDSHAKE(id, ok, proto, cipher) \
+	DTRACE_PROBE4(spliced, tls_handshake, id, ok, proto, cipher)
 #define TRACE_RELOAD(generation, ok) DTRACE_PROBE2(spliced, reload, generation, ok)
+/* A member of a balancer:// pool changed state on this worker: the pool's name
+ * ("balancer://app"), the member's ("http://127.0.0.1:8001"), 0 when it went into error,
+ * 1 when it answered again (up), 2 when a health check took it out, 3 when checks
+ * brought it back. */
+#define TRACE_MEMBER_STATE(balancer, member, state) \
+	DTRACE_PROBE3(spliced, member_state, balancer, member, state)
 
 #endif

@@ -17,9 +17,13 @@
 #include "spliced/relay-t.h"
 #include "spliced/upstream-t.h"
 #include "spliced/autostart-t.h"
+#include "spliced/balancer-t.h"
 #include "spliced/slot-t.h"
 #include "spliced/stats-t.h"
 
+
+struct tls_ctxs;
+struct tls_worker;
 
 enum worker_wake {
 	WORKER_WAKE_STOP = 1,      /* graceful stop: finish, close idle connections, end */
@@ -38,6 +42,7 @@ struct worker {
 	struct worker *all;        /* every worker (the metrics endpoint sums their stats) */
 	unsigned nall;
 	uint16_t listen_port[CFG_MAX_LISTEN + 1]; /* local port of each listener */
+	uint32_t listen_tls;       /* listeners whose connections are TLS (src/tls.c) */
 	uint32_t accept_paused;    /* listeners whose accept waits for the next tick */
 	uint64_t accept_log_ms;
 	int wake_fd;               /* eventfd: the main thread asks for a graceful stop */
@@ -76,6 +81,9 @@ struct worker {
 	struct slot_queue *slotq;  /* one per backend: requests waiting for max= */
 	bool slot_released;        /* a queue's backend has room: its waiters may go */
 	struct stats stats;
+	struct bal_state bal[CFG_MAX_BALANCERS]; /* this worker's view of each pool's members */
+	struct hc_probe *hc;       /* health checks of the pools' members (src/hcheck.c),
+				    * [CFG_MAX_BALANCERS * CFG_MAX_MEMBERS]; NULL: none yet */
 	int exit_code;
 
 	/* Reload (src/main.c): the workers of the previous configuration retire. A retiring
@@ -104,6 +112,9 @@ struct worker {
 	 * listeners ends, so that /health answers 503 meanwhile (balancers drain us). */
 	uint32_t metrics_active;   /* of active, the connections of the metrics listener */
 	bool metrics_closing;      /* stopping: its accept cancelled, its connections closed */
+	const struct tls_ctxs *tls_ctxs; /* the configuration's TLS contexts (main owns them);
+				    * NULL without TLS */
+	struct tls_worker *tls;    /* TLS sessions in this ring (src/tls.c) */
 	bool refuse_on_stop;       /* set by main before a process stop: the Listen sockets
 				    * stop listening (see worker_begin_stop()) */
 };

@@ -1,0 +1,91 @@
+/* TLS termination (mod_ssl's directives, OpenSSL with memory BIOs in the worker's ring).
+ *
+ * src/tlsconf.c (pure): the SSL directives into struct tls_conf, the checks once the
+ * file is read, and the SNI choice. src/tls.c: the OpenSSL contexts of a configuration
+ * (made where the key files can be read: before the privilege drop, and at a reload by
+ * the serving process), and per worker the TLS sessions: a session owns the accepted TCP
+ * socket and relays plaintext to the connection code through an AF_UNIX socketpair,
+ * whose other end conn_open() takes as if it were the accepted socket. */
+#ifndef SPLICED_TLS_H
+#define SPLICED_TLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "spliced/tls-t.h"
+#include "spliced/conn-t.h"
+#include "spliced/ring-t.h"
+
+/* ---- configuration (tlsconf.c) ---- */
+
+/* An empty tls_conf (every value "not given"), or NULL when out of memory. */
+struct tls_conf *tls_conf_new(void);
+void tls_conf_free(struct tls_conf *t);
+
+/* One SSL* directive line (argv[0] the name) in scope (0: main server). Relative paths
+ * start at root. 0, or -1 with msg set (without the directive's name). */
+int tls_conf_directive(struct tls_conf *t, unsigned scope, unsigned argc, char **argv,
+		       const char *root, const struct cfg_where *at, char *msg, size_t len);
+
+/* After the whole configuration: every SSLEngine on section has its files and names its
+ * Listen ports, a port is TLS for all its sections or none, Listen ... https has one.
+ * 0, or -1 with msg and *line (0: none) set. */
+int tls_conf_finish(const struct config *cfg, unsigned *line, char *msg, size_t len);
+
+/* <VirtualHost> scope has SSLEngine on. */
+bool tls_scope_on(const struct config *cfg, unsigned scope);
+/* Connections to port are TLS. */
+bool tls_port_on(const struct config *cfg, unsigned port);
+/* Scope's values with the main server's where it gives none, defaults applied. */
+void tls_scope_merged(const struct config *cfg, unsigned scope, struct tls_scope *out);
+/* Whose certificate a client of port gets for SNI name (NULL or "": none): the
+ * <VirtualHost> with SSLEngine on on that port whose ServerName/ServerAlias matches,
+ * else the first such section of the port, as httpd. 0 when the port has none. */
+unsigned tls_sni_scope(const struct config *cfg, unsigned port, const char *name);
+
+/* ---- contexts and sessions (tls.c) ---- */
+
+struct tls_ctxs;
+struct worker;
+
+/* Reports a finding while contexts are made (spliced -t lists them; start-up logs the
+ * warnings): at = where the file was named. */
+typedef void tls_report_fn(void *arg, bool warning, const struct cfg_where *at,
+			   const char *msg);
+
+/* The OpenSSL contexts of cfg (one per <VirtualHost> with SSLEngine on), reading every
+ * certificate and key file now. *out is NULL when cfg has no TLS. 0, or -1 when a file
+ * cannot be read or used (reported, with the first such message in msg). report may be
+ * NULL (warnings then go to the error log). */
+int tls_ctxs_load(const struct config *cfg, struct tls_ctxs **out, tls_report_fn *report,
+		  void *arg, char *msg, size_t len);
+void tls_ctxs_free(struct tls_ctxs *x);
+
+/* Which path encrypted bodies can take on this kernel, for the start-up log: kernel TLS
+ * (TCP_ULP "tls" accepted) or not. Probed once on a loopback connection. */
+bool tls_kernel_available(void);
+
+/* A worker's TLS sessions (w->tls). 0 or -ENOMEM. */
+int tls_worker_init(struct worker *w);
+void tls_worker_destroy(struct worker *w);
+
+/* o->fd, accepted on a TLS port, starts its handshake here (closed when it cannot). */
+void tls_accept(struct worker *w, const struct conn_origin *o);
+
+/* A completion of one of the OP_TLS_* operations of session idx. True when it finished
+ * a handshake: *out is then the plaintext end of the connection, for the worker to open
+ * as a client connection (it owns out->fd). */
+bool tls_complete(struct worker *w, enum ring_op op, uint32_t idx, int res,
+		  struct conn_origin *out);
+
+/* Every tick: handshakes and lingering closes past their deadline end. */
+void tls_tick(struct worker *w);
+
+/* A stop: handshakes in progress end now (established sessions end with their
+ * connection). With hard: every session ends now. */
+void tls_stop(struct worker *w, bool hard);
+
+/* Sessions alive (the worker does not end before they do). */
+unsigned tls_active(const struct worker *w);
+
+#endif

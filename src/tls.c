@@ -1,0 +1,987 @@
+/* TLS termination in the worker's ring. The accepted TCP socket belongs to a session
+ * here: its bytes are received and sent with io_uring operations, and OpenSSL reads and
+ * writes them through memory BIOs, so nothing ever blocks the worker. Once the handshake
+ * is done the plaintext goes through an AF_UNIX socketpair whose other end is handed to
+ * conn_open() as the client socket: every path of the connection code (heads, bodies
+ * spliced or copied, files, tunnels, pages, timeouts) runs unchanged on it. With kernel
+ * TLS the TCP socket itself would go there instead; this kernel has none (see
+ * tls_kernel_available()), so the records are made here and bodies are copied. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "spliced/config.h"
+#include "spliced/conn.h"
+#include "spliced/log.h"
+#include "spliced/ring.h"
+#include "spliced/tls.h"
+#include "spliced/trace.h"
+#include "spliced/worker.h"
+
+#define TLS_BUF 16384              /* one record's plaintext */
+#define TLS_NOUT (TLS_BUF + 1024)  /* a record with its overhead */
+#define TLS_FILE_MAX (1u << 20)    /* a certificate or key file bigger is a mistake */
+#define TLS_LINGER_MS 2000
+
+struct tls_ctxs {
+	const struct config *cfg;
+	SSL_CTX *ctx[CFG_MAX_VHOSTS + 1]; /* by scope; NULL where SSLEngine is not on */
+};
+
+/* ---- contexts ---- */
+
+struct tls_load {
+	const struct config *cfg;
+	tls_report_fn *report;
+	void *arg;
+	char *msg;
+	size_t len;
+	unsigned errors;
+};
+
+static void tls_say(struct tls_load *l, bool warning, const struct cfg_where *at,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void tls_say(struct tls_load *l, bool warning, const struct cfg_where *at,
+		    const char *fmt, ...)
+{
+	struct config_error e;
+	char text[500], full[1400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (l->report) {
+		l->report(l->arg, warning, at, text);
+	} else {
+		config_where(l->cfg, at, &e);
+		snprintf(e.msg, sizeof(e.msg), "%s", text);
+		config_error_format(&e, full, sizeof(full));
+		if (warning)
+			log_warn("tls", "%s", full);
+	}
+	if (!warning && l->errors++ == 0) {
+		config_where(l->cfg, at, &e);
+		snprintf(e.msg, sizeof(e.msg), "%s", text);
+		config_error_format(&e, l->msg, l->len);
+	}
+}
+
+/* OpenSSL's last error, as text. */
+static const char *tls_err(char *buf, size_t len)
+{
+	unsigned long e = ERR_peek_last_error();
+
+	if (!e)
+		snprintf(buf, len, "no usable data");
+	else
+		ERR_error_string_n(e, buf, len);
+	ERR_clear_error();
+	return buf;
+}
+
+/* The whole file as a memory BIO (read here, so that a failure names errno). */
+static BIO *tls_file_bio(struct tls_load *l, const struct tls_file *f, const char *what)
+{
+	struct stat st;
+	char *data;
+	ssize_t n;
+	BIO *b;
+	int fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0) {
+		tls_say(l, false, &f->at, "%s %s: %s", what, f->path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)TLS_FILE_MAX) {
+		tls_say(l, false, &f->at, "%s %s: not a regular file of at most 1 MiB", what,
+			f->path);
+		close(fd);
+		return NULL;
+	}
+	data = malloc((size_t)st.st_size + 1);
+	n = data ? read(fd, data, (size_t)st.st_size) : -1;
+	close(fd);
+	if (n < 0) {
+		tls_say(l, false, &f->at, "%s %s: %s", what, f->path, strerror(errno));
+		free(data);
+		return NULL;
+	}
+	b = BIO_new(BIO_s_mem());
+	if (b) /* BIO_reset() rewinds, to read the key from a certificate's file */
+		BIO_set_flags(b, BIO_FLAGS_NONCLEAR_RST);
+	if (b && BIO_write(b, data, (int)n) != (int)n) {
+		BIO_free(b);
+		b = NULL;
+	}
+	OPENSSL_cleanse(data, (size_t)n);
+	free(data);
+	if (!b)
+		tls_say(l, false, &f->at, "%s %s: out of memory", what, f->path);
+	return b;
+}
+
+static const struct tls_file *tls_nth(const struct tls_conf *t, unsigned scope,
+				      enum tls_file_kind kind, unsigned n)
+{
+	for (unsigned i = 0; i < t->nfile; i++)
+		if (t->file[i].scope == scope && t->file[i].kind == kind && n-- == 0)
+			return &t->file[i];
+	return NULL;
+}
+
+/* Certificate (and its chain) from cert, key from key (or from cert when key is NULL)
+ * into ctx; the chain file's certificates after it. 0 or -1 (reported). */
+static int tls_load_pair(struct tls_load *l, SSL_CTX *ctx, const struct tls_file *cert,
+			 const struct tls_file *key, const struct tls_file *chain)
+{
+	char e[256];
+	X509 *x = NULL, *extra;
+	EVP_PKEY *pk = NULL;
+	BIO *b = tls_file_bio(l, cert, "SSLCertificateFile");
+	int ret = -1;
+
+	if (!b)
+		return -1;
+	x = PEM_read_bio_X509_AUX(b, NULL, NULL, NULL);
+	if (!x || SSL_CTX_use_certificate(ctx, x) != 1) {
+		tls_say(l, false, &cert->at, "SSLCertificateFile %s: no certificate (%s)",
+			cert->path, tls_err(e, sizeof(e)));
+		goto out;
+	}
+	if (X509_cmp_current_time(X509_get0_notAfter(x)) < 0)
+		tls_say(l, true, &cert->at, "SSLCertificateFile %s: the certificate has expired",
+			cert->path);
+	/* the rest of the file is its chain */
+	SSL_CTX_clear_chain_certs(ctx);
+	while ((extra = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
+		if (SSL_CTX_add0_chain_cert(ctx, extra) != 1)
+			X509_free(extra);
+	ERR_clear_error();
+	if (key) {
+		BIO_free(b);
+		b = tls_file_bio(l, key, "SSLCertificateKeyFile");
+		if (!b)
+			goto out;
+	} else {
+		key = cert;
+		BIO_reset(b);
+	}
+	pk = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+	if (!pk) {
+		tls_say(l, false, &key->at, "%s %s: no private key (%s)", key == cert ?
+			"SSLCertificateFile" : "SSLCertificateKeyFile", key->path,
+			tls_err(e, sizeof(e)));
+		goto out;
+	}
+	if (!X509_check_private_key(x, pk) || SSL_CTX_use_PrivateKey(ctx, pk) != 1) {
+		ERR_clear_error();
+		tls_say(l, false, &key->at, "SSLCertificateKeyFile %s does not match the "
+			"certificate of %s", key->path, cert->path);
+		goto out;
+	}
+	if (chain) {
+		BIO_free(b);
+		b = tls_file_bio(l, chain, "SSLCertificateChainFile");
+		if (!b)
+			goto out;
+		while ((extra = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
+			if (SSL_CTX_add0_chain_cert(ctx, extra) != 1)
+				X509_free(extra);
+		ERR_clear_error();
+	}
+	ret = 0;
+out:
+	EVP_PKEY_free(pk);
+	X509_free(x);
+	BIO_free(b);
+	return ret;
+}
+
+/* ALPN: http/1.1 only. A client that offers ALPN without it gets a
+ * no_application_protocol alert (h2 alone, for one). */
+static int tls_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+		    const unsigned char *in, unsigned inlen, void *arg)
+{
+	(void)ssl;
+	(void)arg;
+	for (unsigned i = 0; i < inlen;) {
+		unsigned n = in[i];
+
+		if (i + 1 + n > inlen)
+			break;
+		if (n == 8 && memcmp(in + i + 1, "http/1.1", 8) == 0) {
+			*out = in + i + 1;
+			*outlen = 8;
+			return SSL_TLSEXT_ERR_OK;
+		}
+		i += 1 + n;
+	}
+	return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+struct tls_sess;
+static int tls_sni(SSL *ssl, int *alert, void *arg);
+
+static SSL_CTX *tls_ctx_new(struct tls_load *l, struct tls_ctxs *x, unsigned s)
+{
+	const struct config *cfg = l->cfg;
+	const struct tls_conf *t = cfg->tls;
+	struct tls_scope m;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	SSL_CONF_CTX *cc = NULL;
+	char sid[32], e[256];
+	unsigned ncert = 0;
+	long opts;
+
+	if (!ctx) {
+		tls_say(l, false, &t->sc[s].engine_at, "SSLEngine: %s", tls_err(e, sizeof(e)));
+		return NULL;
+	}
+	tls_scope_merged(cfg, s, &m);
+	SSL_CTX_set_min_proto_version(ctx, m.protocols & TLS_P_12 ? TLS1_2_VERSION
+								   : TLS1_3_VERSION);
+	SSL_CTX_set_max_proto_version(ctx, m.protocols & TLS_P_13 ? TLS1_3_VERSION
+								   : TLS1_2_VERSION);
+	opts = SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION;
+	if (m.honor_order == 1)
+		opts |= SSL_OP_CIPHER_SERVER_PREFERENCE;
+	if (m.tickets == 0)
+		opts |= SSL_OP_NO_TICKET;
+	SSL_CTX_set_options(ctx, (uint64_t)opts);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	if (m.ciphers[0] && SSL_CTX_set_cipher_list(ctx, m.ciphers) != 1)
+		tls_say(l, false, &t->sc[s].engine_at, "SSLCipherSuite \"%s\": %s", m.ciphers,
+			tls_err(e, sizeof(e)));
+	if (m.suites[0] && SSL_CTX_set_ciphersuites(ctx, m.suites) != 1)
+		tls_say(l, false, &t->sc[s].engine_at, "SSLCipherSuite TLSv1.3 \"%s\": %s",
+			m.suites, tls_err(e, sizeof(e)));
+	snprintf(sid, sizeof(sid), "spliced-%u", s);
+	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)sid, (unsigned)strlen(sid));
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	SSL_CTX_set_alpn_select_cb(ctx, tls_alpn, NULL);
+	SSL_CTX_set_tlsext_servername_callback(ctx, tls_sni);
+	SSL_CTX_set_tlsext_servername_arg(ctx, x);
+	for (const struct tls_file *c; (c = tls_nth(t, s, TLS_F_CERT, ncert)) != NULL; ncert++)
+		if (tls_load_pair(l, ctx, c, tls_nth(t, s, TLS_F_KEY, ncert),
+				  tls_nth(t, s, TLS_F_CHAIN, 0)) < 0)
+			break;
+	/* SSLOpenSSLConfCmd: the main server's, then the section's */
+	cc = SSL_CONF_CTX_new();
+	if (cc) {
+		SSL_CONF_CTX_set_flags(cc, SSL_CONF_FLAG_FILE | SSL_CONF_FLAG_SERVER |
+					   SSL_CONF_FLAG_CERTIFICATE | SSL_CONF_FLAG_SHOW_ERRORS);
+		SSL_CONF_CTX_set_ssl_ctx(cc, ctx);
+		for (unsigned pass = 0; pass < 2; pass++)
+			for (unsigned i = 0; i < t->ncmd; i++)
+				if (t->cmd[i].scope == (pass ? s : 0) &&
+				    SSL_CONF_cmd(cc, t->cmd[i].name, t->cmd[i].value) <= 0)
+					tls_say(l, false, &t->cmd[i].at, "SSLOpenSSLConfCmd %s \"%s\": "
+						"refused by OpenSSL (%s)", t->cmd[i].name,
+						t->cmd[i].value, tls_err(e, sizeof(e)));
+		SSL_CONF_CTX_finish(cc);
+		SSL_CONF_CTX_free(cc);
+	}
+	return ctx;
+}
+
+int tls_ctxs_load(const struct config *cfg, struct tls_ctxs **out, tls_report_fn *report,
+		  void *arg, char *msg, size_t len)
+{
+	struct tls_load l = { .cfg = cfg, .report = report, .arg = arg, .msg = msg, .len = len };
+	struct tls_ctxs *x;
+
+	*out = NULL;
+	if (!cfg->tls)
+		return 0;
+	x = calloc(1, sizeof(*x));
+	if (!x) {
+		snprintf(msg, len, "out of memory");
+		return -1;
+	}
+	x->cfg = cfg;
+	for (unsigned s = 1; s < cfg->nscope; s++)
+		if (tls_scope_on(cfg, s))
+			x->ctx[s] = tls_ctx_new(&l, x, s);
+	if (l.errors) {
+		tls_ctxs_free(x);
+		return -1;
+	}
+	*out = x;
+	return 0;
+}
+
+void tls_ctxs_free(struct tls_ctxs *x)
+{
+	if (!x)
+		return;
+	for (unsigned s = 0; s <= CFG_MAX_VHOSTS; s++)
+		SSL_CTX_free(x->ctx[s]);
+	free(x);
+}
+
+bool tls_kernel_available(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), c = -1, s = -1;
+	bool ok = false;
+
+	if (ls < 0)
+		return false;
+	if (bind(ls, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(ls, 1) == 0 &&
+	    getsockname(ls, (struct sockaddr *)&a, &al) == 0 &&
+	    (c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0 &&
+	    connect(c, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    (s = accept4(ls, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+		ok = setsockopt(s, SOL_TCP, TCP_ULP, "tls", sizeof("tls")) == 0;
+	if (s >= 0)
+		close(s);
+	if (c >= 0)
+		close(c);
+	close(ls);
+	return ok;
+}
+
+/* ---- sessions ---- */
+
+/* One client's TLS connection. `net` is the TCP socket, `plain` our end of the
+ * socketpair (the connection code has the other). Each direction has one operation in
+ * flight at most: client -> backend: recv(net) -> SSL_read -> send(plain); backend ->
+ * client: recv(plain) -> SSL_write -> send(net). The handshake shares net's recv and
+ * send. */
+struct tls_sess {
+	SSL *ssl;
+	BIO *rb, *wb;                  /* records from the client / to it (owned by ssl) */
+	int net, plain;
+	uint32_t idx;
+	uint8_t pending;               /* operations in the ring naming this session */
+	bool used;
+	bool hs_done;
+	bool first;                    /* no byte received yet (plain HTTP detection) */
+	bool net_rd, net_wr, plain_rd, plain_wr; /* an operation of each kind is in flight */
+	bool net_eof;                  /* the client sent FIN (or close_notify) */
+	bool plain_eof;                /* the connection code closed its write side */
+	bool plain_gone;               /* ... and its read side: what the client sends is dropped */
+	bool shut_sent;                /* close_notify is queued */
+	bool linger;                   /* our side is done: net is read until EOF or deadline */
+	bool dead;                     /* closing: waits for pending == 0 */
+	uint64_t deadline_ms;
+	uint64_t id;
+	uint16_t server_port;
+	uint16_t port;
+	char ip[INET6_ADDRSTRLEN];
+	char *nin, *pin;               /* receive buffers: net (records), plain */
+	char *pout, *nout;             /* what goes out: plaintext to plain, records to net */
+	uint32_t pout_off, pout_len, nout_off, nout_len;
+	struct conn_origin handoff;    /* the plaintext end, once the handshake is done */
+	bool has_handoff;
+};
+
+struct tls_worker {
+	struct tls_sess *s;
+	uint32_t n;
+	uint32_t *free;
+	uint32_t nfree;
+	uint32_t active;
+};
+
+static const char tls_plain_page[] =
+	"HTTP/1.1 400 Bad Request\r\n"
+	"Content-Type: text/html\r\n"
+	"Content-Length: 146\r\n"
+	"Connection: close\r\n"
+	"\r\n"
+	"<html><head><title>400 Bad Request</title></head><body>\n"
+	"<h1>Bad Request</h1>\n"
+	"<p>The plain HTTP request was sent to HTTPS port.</p>\n"
+	"</body></html>\n";
+
+int tls_worker_init(struct worker *w)
+{
+	struct tls_worker *t;
+
+	w->tls = NULL;
+	if (!w->tls_ctxs)
+		return 0;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->n = w->nconns;
+	t->s = calloc(t->n, sizeof(*t->s));
+	t->free = calloc(t->n, sizeof(*t->free));
+	if (!t->s || !t->free) {
+		free(t->s);
+		free(t->free);
+		free(t);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < t->n; i++)
+		t->free[i] = t->n - 1 - i;
+	t->nfree = t->n;
+	w->tls = t;
+	return 0;
+}
+
+static void tls_sess_release(struct worker *w, struct tls_sess *s)
+{
+	struct tls_worker *t = w->tls;
+
+	SSL_free(s->ssl);
+	if (s->has_handoff)
+		close(s->handoff.fd);
+	if (s->net >= 0)
+		close(s->net);
+	if (s->plain >= 0)
+		close(s->plain);
+	free(s->nin);  /* one allocation for the four buffers */
+	memset(s, 0, sizeof(*s));
+	t->free[t->nfree++] = (uint32_t)(s - t->s);
+	t->active--;
+	w->stats.tls_active = t->active;
+}
+
+void tls_worker_destroy(struct worker *w)
+{
+	struct tls_worker *t = w->tls;
+
+	if (!t)
+		return;
+	for (uint32_t i = 0; i < t->n; i++)
+		if (t->s[i].used)
+			tls_sess_release(w, &t->s[i]);
+	free(t->s);
+	free(t->free);
+	free(t);
+	w->tls = NULL;
+}
+
+unsigned tls_active(const struct worker *w)
+{
+	return w->tls ? w->tls->active : 0;
+}
+
+/* SNI: the certificate of the <VirtualHost> the name selects. */
+static int tls_sni(SSL *ssl, int *alert, void *arg)
+{
+	struct tls_ctxs *x = arg;
+	const struct tls_sess *s = SSL_get_app_data(ssl);
+	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	unsigned scope;
+
+	(void)alert;
+	if (!s)
+		return SSL_TLSEXT_ERR_OK;
+	scope = tls_sni_scope(x->cfg, s->server_port, name);
+	if (scope && x->ctx[scope] && x->ctx[scope] != SSL_get_SSL_CTX(ssl))
+		SSL_set_SSL_CTX(ssl, x->ctx[scope]);
+	return SSL_TLSEXT_ERR_OK;
+}
+
+static int tls_submit_recv(struct worker *w, struct tls_sess *s, enum ring_op op, int fd,
+			   char *buf, size_t len)
+{
+	struct io_uring_sqe *sqe = ring_sqe(&w->ring);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_recv(sqe, fd, buf, len, 0);
+	io_uring_sqe_set_data64(sqe, RING_UD(op, s->idx));
+	s->pending++;
+	return 0;
+}
+
+static int tls_submit_send(struct worker *w, struct tls_sess *s, enum ring_op op, int fd,
+			   const char *buf, size_t len)
+{
+	struct io_uring_sqe *sqe = ring_sqe(&w->ring);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, RING_UD(op, s->idx));
+	s->pending++;
+	return 0;
+}
+
+/* The session ends: what is in flight is cancelled; the slot is freed once the last
+ * completion arrived. The connection code sees its socket's end. */
+static void tls_kill(struct worker *w, struct tls_sess *s)
+{
+	if (s->dead)
+		return;
+	s->dead = true;
+	if (s->plain >= 0)
+		shutdown(s->plain, SHUT_RDWR);
+	if (s->pending) {
+		if (s->net >= 0)
+			ring_cancel_fd(&w->ring, s->net);
+		if (s->plain >= 0)
+			ring_cancel_fd(&w->ring, s->plain);
+		return;
+	}
+	tls_sess_release(w, s);
+}
+
+static void tls_fail(struct worker *w, struct tls_sess *s, enum tls_fail why, const char *what)
+{
+	static const char *const name[TLS_FAIL_N] = {
+		"plain HTTP", "protocol error", "ALPN without http/1.1", "closed by the client",
+		"timeout", "internal error",
+	};
+
+	w->stats.tls_fail[why]++;
+	TRACE_TLS_HANDSHAKE(s->id, 0, name[why], "");
+	log_debug("tls", "handshake with %s:%u failed: %s%s%s", s->ip, s->port, name[why],
+		  what ? ": " : "", what ? what : "");
+	tls_kill(w, s);
+}
+
+/* Our side is done (close_notify or the 400 page queued): FIN once it is sent, then what
+ * the client sends is read and dropped until its EOF or TLS_LINGER_MS, so that it sees
+ * the end rather than a reset. */
+static void tls_linger(struct worker *w, struct tls_sess *s)
+{
+	s->linger = true;
+	s->deadline_ms = w->now_ms + TLS_LINGER_MS;
+}
+
+static void tls_pump(struct worker *w, struct tls_sess *s);
+
+/* Lingering, the client's bytes are read (and dropped) until its EOF; the session ends
+ * then, or at the deadline. */
+static void tls_drain(struct worker *w, struct tls_sess *s)
+{
+	if (!s->linger || s->dead || s->net_rd || s->net_wr)
+		return;
+	if (s->net_eof) {
+		tls_kill(w, s);
+		return;
+	}
+	if (tls_submit_recv(w, s, OP_TLS_NET_RECV, s->net, s->nin, TLS_BUF) < 0) {
+		tls_kill(w, s);
+		return;
+	}
+	s->net_rd = true;
+}
+
+/* The handshake is over: the plaintext end goes to the connection code. */
+static int tls_established(struct worker *w, struct tls_sess *s)
+{
+	int sv[2];
+	struct conn_origin o = { .server_port = s->server_port, .carried = true,
+				 .port = s->port };
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
+		tls_fail(w, s, TLS_FAIL_INTERNAL, strerror(errno));
+		return -1;
+	}
+	s->hs_done = true;
+	s->plain = sv[0];
+	s->deadline_ms = UINT64_MAX;
+	o.fd = sv[1];
+	memcpy(o.ip, s->ip, sizeof(o.ip));
+	o.tls.on = true;
+	o.tls.protocol = SSL_get_version(s->ssl);
+	o.tls.cipher = SSL_get_cipher_name(s->ssl);
+	w->stats.tls_handshakes++;
+	TRACE_TLS_HANDSHAKE(s->id, 1, o.tls.protocol, o.tls.cipher);
+	log_debug("tls", "%s:%u: %s %s%s", s->ip, s->port, o.tls.protocol, o.tls.cipher,
+		  SSL_session_reused(s->ssl) ? " (resumed)" : "");
+	s->handoff = o;    /* tls_complete() gives it to the worker */
+	s->has_handoff = true;
+	return 0;
+}
+
+/* Records waiting in the write BIO go to the client, one send at a time. */
+static void tls_flush(struct worker *w, struct tls_sess *s)
+{
+	int n;
+
+	if (s->net_wr || s->dead)
+		return;
+	if (!s->nout_len) {
+		n = BIO_read(s->wb, s->nout, TLS_NOUT);
+		if (n <= 0) {
+			if (s->shut_sent && !s->linger) {
+				shutdown(s->net, SHUT_WR);
+				tls_linger(w, s);
+			}
+			return;
+		}
+		s->nout_off = 0;
+		s->nout_len = (uint32_t)n;
+	}
+	if (tls_submit_send(w, s, OP_TLS_NET_SEND, s->net, s->nout + s->nout_off,
+			    s->nout_len - s->nout_off) < 0) {
+		tls_kill(w, s);
+		return;
+	}
+	s->net_wr = true;
+	/* a client that does not read: Timeout without progress ends the session (the
+	 * plaintext end is not read meanwhile, so the connection's own end goes unseen) */
+	if (s->hs_done && !s->linger)
+		s->deadline_ms = w->now_ms + w->cfg->timeout_ms;
+}
+
+/* Plain HTTP on a TLS port: nginx's answer, then close. */
+static bool tls_plain_http(const char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && i < 8 && p[i] >= 'A' && p[i] <= 'Z')
+		i++;
+	return i >= 3 && i < n && p[i] == ' ';
+}
+
+static void tls_handshake(struct worker *w, struct tls_sess *s)
+{
+	int r = SSL_do_handshake(s->ssl), e;
+	char buf[256];
+	unsigned long code;
+
+	if (r == 1) {
+		if (tls_established(w, s) == 0)
+			tls_pump(w, s);
+		return;
+	}
+	e = SSL_get_error(s->ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		tls_flush(w, s);
+		if (s->net_eof)
+			tls_fail(w, s, TLS_FAIL_CLOSED, NULL);
+		else if (!s->net_rd && !s->dead &&
+			 tls_submit_recv(w, s, OP_TLS_NET_RECV, s->net, s->nin, TLS_BUF) == 0)
+			s->net_rd = true;
+		return;
+	}
+	code = ERR_peek_last_error();
+	ERR_error_string_n(code, buf, sizeof(buf));
+	ERR_clear_error();
+	/* the alert OpenSSL made goes out first, then FIN (tls_net_sent()) */
+	if (ERR_GET_REASON(code) == SSL_R_NO_APPLICATION_PROTOCOL) {
+		w->stats.tls_fail[TLS_FAIL_ALPN]++;
+		TRACE_TLS_HANDSHAKE(s->id, 0, "alpn", "");
+		log_debug("tls", "handshake with %s:%u failed: ALPN without http/1.1", s->ip,
+			  s->port);
+	} else {
+		w->stats.tls_fail[TLS_FAIL_PROTOCOL]++;
+		TRACE_TLS_HANDSHAKE(s->id, 0, "protocol", "");
+		log_debug("tls", "handshake with %s:%u failed: %s", s->ip, s->port,
+			  s->net_eof ? "closed by the client" : buf);
+	}
+	tls_linger(w, s);
+	tls_flush(w, s);
+	if (!s->net_wr)
+		tls_kill(w, s);   /* nothing to say to it */
+}
+
+/* After the handshake: moves what can move in both directions. */
+static void tls_pump(struct worker *w, struct tls_sess *s)
+{
+	if (s->dead)
+		return;
+	if (!s->hs_done) {
+		if (!s->linger)
+			tls_handshake(w, s);
+		return;
+	}
+	/* client -> connection */
+	while (!s->plain_wr && !s->plain_gone && !s->net_eof) {
+		int n = SSL_read(s->ssl, s->pout, TLS_BUF), e;
+
+		if (n > 0) {
+			s->pout_off = 0;
+			s->pout_len = (uint32_t)n;
+			if (tls_submit_send(w, s, OP_TLS_PLAIN_SEND, s->plain, s->pout,
+					    (size_t)n) < 0) {
+				tls_kill(w, s);
+				return;
+			}
+			s->plain_wr = true;
+			break;
+		}
+		e = SSL_get_error(s->ssl, n);
+		if (e == SSL_ERROR_WANT_READ) {
+			if (!s->net_rd && tls_submit_recv(w, s, OP_TLS_NET_RECV, s->net, s->nin,
+							   TLS_BUF) == 0)
+				s->net_rd = true;
+			break;
+		}
+		/* close_notify, a bad record or a renegotiation attempt: no more from it */
+		ERR_clear_error();
+		s->net_eof = true;
+		if (e != SSL_ERROR_ZERO_RETURN)
+			log_debug("tls", "%s:%u: the TLS session ended (%d)", s->ip, s->port, e);
+		shutdown(s->plain, SHUT_WR);
+	}
+	/* connection -> client */
+	tls_flush(w, s);
+	/* the connection is over: what is left to send gets Timeout (a client that never
+	 * reads does not hold the session forever) */
+	if (s->plain_eof && s->deadline_ms == UINT64_MAX)
+		s->deadline_ms = w->now_ms + w->cfg->timeout_ms;
+	if (s->plain_eof && !s->shut_sent && !s->net_wr) {
+		SSL_shutdown(s->ssl);
+		s->shut_sent = true;
+		tls_flush(w, s);
+	}
+	if (!s->plain_rd && !s->plain_eof && !s->net_wr && !s->dead) {
+		if (tls_submit_recv(w, s, OP_TLS_PLAIN_RECV, s->plain, s->pin, TLS_BUF) < 0) {
+			tls_kill(w, s);
+			return;
+		}
+		s->plain_rd = true;
+	}
+	tls_drain(w, s);
+}
+
+void tls_accept(struct worker *w, const struct conn_origin *o)
+{
+	struct tls_worker *t = w->tls;
+	const struct tls_ctxs *x = w->tls_ctxs;
+	unsigned scope = x ? tls_sni_scope(w->cfg, o->server_port, NULL) : 0;
+	struct tls_sess *s;
+	int ret;
+
+	if (!t || !t->nfree || !scope || !x->ctx[scope]) {
+		close(o->fd);
+		return;
+	}
+	s = &t->s[t->free[--t->nfree]];
+	t->active++;
+	w->stats.tls_active = t->active;
+	memset(s, 0, sizeof(*s));
+	s->used = true;
+	s->idx = (uint32_t)(s - t->s);
+	s->net = o->fd;
+	s->plain = -1;
+	s->first = true;
+	s->server_port = o->server_port;
+	s->id = ((uint64_t)w->id << 48) | (1ull << 47) | ++w->conn_seq;
+	ret = conn_peer_name(o->fd, s->ip, sizeof(s->ip), &s->port);
+	s->nin = malloc(3 * TLS_BUF + TLS_NOUT);
+	s->ssl = s->nin && ret == 0 ? SSL_new(x->ctx[scope]) : NULL;
+	s->rb = s->ssl ? BIO_new(BIO_s_mem()) : NULL;
+	s->wb = s->rb ? BIO_new(BIO_s_mem()) : NULL;
+	if (!s->wb) {
+		BIO_free(s->rb);
+		tls_fail(w, s, ret < 0 ? TLS_FAIL_CLOSED : TLS_FAIL_INTERNAL, NULL);
+		return;
+	}
+	s->pin = s->nin + TLS_BUF;
+	s->pout = s->pin + TLS_BUF;
+	s->nout = s->pout + TLS_BUF;
+	BIO_set_mem_eof_return(s->rb, -1);
+	SSL_set_bio(s->ssl, s->rb, s->wb);
+	SSL_set_app_data(s->ssl, s);
+	SSL_set_accept_state(s->ssl);
+	s->deadline_ms = w->now_ms + (w->cfg->rt_header.initial_ms ? w->cfg->rt_header.initial_ms
+								   : w->cfg->timeout_ms);
+	if (tls_submit_recv(w, s, OP_TLS_NET_RECV, s->net, s->nin, TLS_BUF) < 0) {
+		tls_fail(w, s, TLS_FAIL_INTERNAL, "ring full");
+		return;
+	}
+	s->net_rd = true;
+}
+
+static void tls_net_received(struct worker *w, struct tls_sess *s, int res)
+{
+	s->net_rd = false;
+	if (s->dead)
+		return;
+	if (res <= 0) {
+		s->net_eof = true;
+		if (!s->hs_done && !s->linger) {
+			tls_fail(w, s, TLS_FAIL_CLOSED, res < 0 ? strerror(-res) : NULL);
+			return;
+		}
+		if (s->plain >= 0 && !s->plain_gone)
+			shutdown(s->plain, SHUT_WR);
+		if (s->linger || res < 0) {
+			tls_kill(w, s);
+			return;
+		}
+		tls_pump(w, s);
+		return;
+	}
+	if (s->linger) {  /* dropped */
+		tls_drain(w, s);
+		return;
+	}
+	if (s->first && tls_plain_http(s->nin, (size_t)res)) {
+		s->first = false;
+		w->stats.tls_fail[TLS_FAIL_PLAIN_HTTP]++;
+		TRACE_TLS_HANDSHAKE(s->id, 0, "plain HTTP", "");
+		log_debug("tls", "%s:%u: plain HTTP sent to a TLS port: 400", s->ip, s->port);
+		memcpy(s->nout, tls_plain_page, sizeof(tls_plain_page) - 1);
+		s->nout_off = 0;
+		s->nout_len = sizeof(tls_plain_page) - 1;
+		tls_linger(w, s);  /* FIN once it is sent: tls_net_sent() */
+		tls_flush(w, s);
+		return;
+	}
+	s->first = false;
+	if (BIO_write(s->rb, s->nin, res) != res) {
+		tls_fail(w, s, TLS_FAIL_INTERNAL, "out of memory");
+		return;
+	}
+	tls_pump(w, s);
+}
+
+static void tls_net_sent(struct worker *w, struct tls_sess *s, int res)
+{
+	s->net_wr = false;
+	if (s->dead)
+		return;
+	if (res <= 0) {
+		log_debug("tls", "%s:%u: send: %s", s->ip, s->port, strerror(res ? -res : EPIPE));
+		tls_kill(w, s);
+		return;
+	}
+	s->nout_off += (uint32_t)res;
+	if (s->nout_off >= s->nout_len)
+		s->nout_len = s->nout_off = 0;
+	if (s->hs_done && !s->linger && !s->plain_eof)
+		s->deadline_ms = UINT64_MAX;   /* it moves: the connection's timeouts apply */
+	if (s->linger && !s->hs_done) {
+		/* the 400 page or an alert: the rest of it, then FIN */
+		if (s->nout_len) {
+			tls_flush(w, s);
+			return;
+		}
+		if (BIO_ctrl_pending(s->wb)) {
+			tls_flush(w, s);
+			return;
+		}
+		shutdown(s->net, SHUT_WR);
+		tls_drain(w, s);
+		return;
+	}
+	tls_pump(w, s);
+}
+
+static void tls_plain_received(struct worker *w, struct tls_sess *s, int res)
+{
+	s->plain_rd = false;
+	if (s->dead)
+		return;
+	if (res <= 0) {
+		s->plain_eof = true;
+		tls_pump(w, s);
+		return;
+	}
+	/* a memory BIO takes the whole record: SSL_write() does not stop halfway */
+	if (SSL_write(s->ssl, s->pin, res) != res) {
+		ERR_clear_error();
+		tls_kill(w, s);
+		return;
+	}
+	tls_pump(w, s);
+}
+
+static void tls_plain_sent(struct worker *w, struct tls_sess *s, int res)
+{
+	s->plain_wr = false;
+	if (s->dead)
+		return;
+	if (res <= 0) {
+		/* the connection is gone: what the client still sends goes nowhere */
+		s->plain_gone = true;
+		s->pout_len = 0;
+		tls_pump(w, s);
+		return;
+	}
+	s->pout_off += (uint32_t)res;
+	if (s->pout_off < s->pout_len) {
+		if (tls_submit_send(w, s, OP_TLS_PLAIN_SEND, s->plain, s->pout + s->pout_off,
+				    s->pout_len - s->pout_off) < 0) {
+			tls_kill(w, s);
+			return;
+		}
+		s->plain_wr = true;
+		return;
+	}
+	s->pout_len = 0;
+	tls_pump(w, s);
+}
+
+bool tls_complete(struct worker *w, enum ring_op op, uint32_t idx, int res,
+		  struct conn_origin *out)
+{
+	struct tls_sess *s;
+	bool ready;
+
+	if (!w->tls || idx >= w->tls->n || !w->tls->s[idx].used || !w->tls->s[idx].pending) {
+		log_error("tls", "completion op %d for idle session %u", op, idx);
+		return false;
+	}
+	s = &w->tls->s[idx];
+	s->pending--;
+	switch (op) {
+	case OP_TLS_NET_RECV:
+		tls_net_received(w, s, res);
+		break;
+	case OP_TLS_NET_SEND:
+		tls_net_sent(w, s, res);
+		break;
+	case OP_TLS_PLAIN_RECV:
+		tls_plain_received(w, s, res);
+		break;
+	case OP_TLS_PLAIN_SEND:
+		tls_plain_sent(w, s, res);
+		break;
+	default:
+		break;
+	}
+	ready = s->has_handoff;
+	if (ready) {
+		*out = s->handoff;
+		s->has_handoff = false;
+		if (s->dead)   /* ended at once: the connection code sees only the end */
+			shutdown(out->fd, SHUT_RDWR);
+	}
+	if (s->used && s->dead && !s->pending)
+		tls_sess_release(w, s);
+	return ready;
+}
+
+void tls_tick(struct worker *w)
+{
+	struct tls_worker *t = w->tls;
+
+	for (uint32_t i = 0; t && i < t->n && t->active; i++) {
+		struct tls_sess *s = &t->s[i];
+
+		if (!s->used || s->dead || s->deadline_ms > w->now_ms)
+			continue;
+		if (!s->hs_done && !s->linger)
+			tls_fail(w, s, TLS_FAIL_TIMEOUT, NULL);
+		else
+			tls_kill(w, s);
+	}
+}
+
+void tls_stop(struct worker *w, bool hard)
+{
+	struct tls_worker *t = w->tls;
+
+	for (uint32_t i = 0; t && i < t->n && t->active; i++) {
+		struct tls_sess *s = &t->s[i];
+
+		if (s->used && !s->dead && (hard || !s->hs_done))
+			tls_kill(w, s);
+	}
+}

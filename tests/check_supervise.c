@@ -1,0 +1,117 @@
+/* Check suite for src/supervise.c: the crash window and the back-off (pure), and the
+ * supervisor's loop with real children: a first child that fails before it serves is
+ * not started again, a crash after it served is, a SIGTERM is passed on and ends it. */
+#include <check.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "spliced/supervise.h"
+#include "suite.h"
+
+START_TEST(test_backoff)
+{
+	static const unsigned want[] = { 0, 0, 100, 200, 400, 800, 1600, 3200, 5000, 5000 };
+
+	for (unsigned n = 0; n < sizeof(want) / sizeof(want[0]); n++)
+		ck_assert_uint_eq(supervise_backoff_ms(n), want[n]);
+	ck_assert_uint_eq(supervise_backoff_ms(1000), SUPERVISE_BACKOFF_MAX_MS);
+}
+END_TEST
+
+/* crashes 1 ms apart are counted up to the ring's size, and stay there */
+START_TEST(test_crash_burst)
+{
+	struct supervise_crashes c = { 0 };
+
+	for (unsigned i = 1; i <= SUPERVISE_CRASH_MAX + 1; i++)
+		ck_assert_uint_eq(supervise_crash_note(&c, 1000 + i), i);
+	ck_assert_uint_eq(supervise_crash_note(&c, 2000), SUPERVISE_CRASH_MAX + 1);
+	ck_assert_uint_eq(c.n, SUPERVISE_CRASH_MAX + 2);
+}
+END_TEST
+
+/* only the crashes within SUPERVISE_WINDOW_MS before the new one count */
+START_TEST(test_crash_window)
+{
+	struct supervise_crashes c = { 0 };
+
+	ck_assert_uint_eq(supervise_crash_note(&c, 5000), 1);
+	ck_assert_uint_eq(supervise_crash_note(&c, 6000), 2);
+	ck_assert_uint_eq(supervise_crash_note(&c, 5000 + SUPERVISE_WINDOW_MS - 1), 3);
+	ck_assert_uint_eq(supervise_crash_note(&c, 6000 + SUPERVISE_WINDOW_MS), 2);
+	ck_assert_uint_eq(supervise_crash_note(&c, 100000 + 3 * SUPERVISE_WINDOW_MS), 1);
+}
+END_TEST
+
+static sigset_t fwd;
+
+static void setup(void)
+{
+	sigemptyset(&fwd);
+	sigaddset(&fwd, SIGTERM);
+	sigaddset(&fwd, SIGINT);
+	sigaddset(&fwd, SIGHUP);
+	sigaddset(&fwd, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &fwd, NULL);
+}
+
+/* The first serving process fails before it served: its status, not started again. */
+START_TEST(test_first_fails)
+{
+	struct supervise sv = { .helper = 0 };
+	int code = -1, ret = supervise_run(&sv, &fwd, &code);
+
+	if (ret == 0)
+		_exit(3);
+	ck_assert_int_eq(ret, 1);
+	ck_assert_int_eq(code, 3);
+	ck_assert_uint_eq(sv.started, 1);
+}
+END_TEST
+
+/* A serving process killed after it served is replaced at once (the first crash); the
+ * second one gets the supervisor's SIGTERM passed on and exits 0: so does the supervisor. */
+START_TEST(test_respawn_then_stop)
+{
+	struct supervise sv = { .helper = 0 };
+	int code = -1, ret = supervise_run(&sv, &fwd, &code), sig = 0;
+
+	if (ret == 0) {
+		supervise_ready(&sv);
+		if (sv.started == 1)
+			raise(SIGKILL);
+		/* the second: asks the supervisor to stop, waits for its SIGTERM (bounded) */
+		kill(sv.self, SIGTERM);
+		for (unsigned i = 0; i < 100 && sig != SIGTERM; i++) {
+			struct timespec ts = { .tv_sec = 0, .tv_nsec = 100000000 };
+
+			sig = sigtimedwait(&fwd, NULL, &ts);
+		}
+		_exit(sig == SIGTERM ? 0 : 9);
+	}
+	ck_assert_int_eq(ret, 1);
+	ck_assert_int_eq(code, 0);
+	ck_assert_uint_eq(sv.started, 2);
+	ck_assert_uint_eq(sv.crashes.n, 1);
+	ck_assert(sv.stopping);
+}
+END_TEST
+
+int main(void)
+{
+	const struct ck_case cases[] = {
+		{ "backoff", test_backoff, 0 },
+		{ "crash_burst", test_crash_burst, 0 },
+		{ "crash_window", test_crash_window, 0 },
+		{ "first_fails", test_first_fails, 0 },
+		{ "respawn_then_stop", test_respawn_then_stop, 0 },
+	};
+	Suite *s = suite_create("supervise");
+
+	ck_add_cases(s, cases, CK_N(cases), 30, setup, NULL);
+	return ck_run_suite(s);
+}
