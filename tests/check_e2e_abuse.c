@@ -98,6 +98,15 @@ static long long metric(int mport, const char *name)
 	return v;
 }
 
+/* spliced's serving process (the pid started is its supervisor). */
+static pid_t serving(const struct e2e_proc *sp)
+{
+	pid_t pid = e2e_child_pid(sp->pid, "spliced", 0, 5000);
+
+	ck_assert_msg(pid > 0, "no serving process under %d\n%s", (int)sp->pid, e2e_diag());
+	return pid;
+}
+
 /* User + system CPU time of pid, in clock ticks. */
 static unsigned long long cpu_ticks(pid_t pid)
 {
@@ -116,25 +125,45 @@ static unsigned long long cpu_ticks(pid_t pid)
 	return ut + st;
 }
 
-/* Descriptors pid has open now. */
-static unsigned open_fds(pid_t pid)
+/* Descriptors pid has open now; with `spare`, *limit: the open-files limit under which
+ * exactly `spare` more can be opened (a new descriptor takes the lowest free number and
+ * must be below the limit, so holes in the table count, not only the total). */
+static unsigned open_fds_limit(pid_t pid, unsigned spare, unsigned *limit)
 {
+	static bool used[65536];
 	char path[64];
 	struct dirent *e;
-	unsigned n = 0;
+	unsigned n = 0, fd = 0;
 	DIR *d;
 
+	memset(used, 0, sizeof(used));
 	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
 	d = opendir(path);
 	ck_assert_ptr_nonnull(d);
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
+	while ((e = readdir(d))) {
+		long k = e->d_name[0] != '.' ? atol(e->d_name) : -1;
+
+		if (k >= 0 && k < 65536)
+			used[k] = true;
+		n += k >= 0;
+	}
 	closedir(d);
+	/* the free number the (spare+1)th new descriptor would get is the limit */
+	for (unsigned free_seen = 0; fd < 65536; fd++)
+		if (!used[fd] && free_seen++ == spare)
+			break;
+	if (limit)
+		*limit = fd;
 	return n;
 }
 
-/* spliced's soft open-files limit set to soft, its hard limit left: from a child that
- * becomes spliced's user and group, since prlimit() on another user's process needs
+static unsigned open_fds(pid_t pid)
+{
+	return open_fds_limit(pid, 0, NULL);
+}
+
+/* The soft open-files limit of spliced's serving process set to soft, its hard limit
+ * left: from a child that becomes its user and group, since prlimit() on another user's process needs
  * CAP_SYS_RESOURCE, which a container's root may lack (the soft limit is what the
  * kernel enforces; a process may set it anywhere below its hard limit). */
 static void set_soft_nofile(const struct e2e_proc *sp, rlim_t soft)
@@ -144,7 +173,9 @@ static void set_soft_nofile(const struct e2e_proc *sp, rlim_t soft)
 	int status;
 	pid_t pid;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)sp->pid);
+	pid_t target = serving(sp);
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)target);
 	text = e2e_read_file(path, NULL);
 	ck_assert_ptr_nonnull(text);
 	u = strstr(text, "\nUid:");
@@ -158,20 +189,23 @@ static void set_soft_nofile(const struct e2e_proc *sp, rlim_t soft)
 		struct rlimit rl;
 
 		if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0 ||
-		    prlimit(sp->pid, RLIMIT_NOFILE, NULL, &rl) < 0)
+		    prlimit(target, RLIMIT_NOFILE, NULL, &rl) < 0)
 			_exit(1);
 		rl.rlim_cur = soft < rl.rlim_max ? soft : rl.rlim_max;
-		_exit(prlimit(sp->pid, RLIMIT_NOFILE, &rl, NULL) < 0 ? 2 : 0);
+		_exit(prlimit(target, RLIMIT_NOFILE, &rl, NULL) < 0 ? 2 : 0);
 	}
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		      "prlimit as uid %u gid %u failed (%d)", uid, gid, status);
 }
 
-/* spliced's limit set to what it holds now plus `spare`. */
+/* spliced's limit set so that `spare` more descriptors can be opened, not one more. */
 static void limit_fds(const struct e2e_proc *sp, unsigned spare)
 {
-	set_soft_nofile(sp, open_fds(sp->pid) + spare);
+	unsigned limit;
+
+	open_fds_limit(serving(sp), spare, &limit);
+	set_soft_nofile(sp, limit);
 }
 
 static void unlimit_fds(const struct e2e_proc *sp)
@@ -184,7 +218,7 @@ static void fds_settle(const struct e2e_proc *sp)
 {
 	unsigned prev = 0, now;
 
-	for (int i = 0; i < 50 && (now = open_fds(sp->pid)) != prev; i++) {
+	for (int i = 0; i < 50 && (now = open_fds(serving(sp))) != prev; i++) {
 		prev = now;
 		e2e_sleep_ms(100);
 	}
@@ -363,9 +397,9 @@ START_TEST(test_emfile_on_accept)
 	ck_assert_msg(e2e_log_wait_for(&sp, "Too many open files (fd_accept", 5000), "%s",
 		      e2e_diag());
 	/* connections wait in the backlog: spliced must not spin on them */
-	t0 = cpu_ticks(sp.pid);
+	t0 = cpu_ticks(serving(&sp));
 	e2e_sleep_ms(2000);
-	t1 = cpu_ticks(sp.pid);
+	t1 = cpu_ticks(serving(&sp));
 	ck_assert_msg(t1 - t0 < (unsigned long long)hz, "spliced used %llu of %ld ticks (more "
 		      "than half of 2 s) while out of descriptors", t1 - t0, 2 * hz);
 	lines = e2e_log_count(&sp, "fd_accept");
