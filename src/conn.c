@@ -25,12 +25,14 @@
 #include "spliced/config.h"
 #include "spliced/conn.h"
 #include "spliced/exch.h"
+#include "spliced/hbuf.h"
 #include "spliced/file.h"
 #include "spliced/filesend.h"
 #include "spliced/headers.h"
 #include "spliced/http.h"
 #include "spliced/log.h"
 #include "spliced/member.h"
+#include "spliced/park.h"
 #include "spliced/proxy.h"
 #include "spliced/remoteip.h"
 #include "spliced/proxyproto.h"
@@ -46,8 +48,37 @@
 
 static enum conn_ev conn_head_bytes(struct conn *c);
 static void conn_request_end(struct conn *c);
+static bool conn_park(struct conn *c);
 
 /* ---- closing ---------------------------------------------------------------------- */
+
+/* ---- the request's buffers (a slot of the worker's pool, src/hbuf.c) ------------------ */
+
+void conn_buf_attach(struct conn *c, char *slot)
+{
+	c->buf = slot;
+	c->rbuf = slot + CONN_SLOT_RBUF;
+	c->loghead = slot + CONN_SLOT_LOGHEAD;
+}
+
+/* A slot taken from the pool directly (no receive selected one). 0 or -ENOMEM. */
+static int conn_buf_get(struct conn *c)
+{
+	char *slot = hbuf_get(&c->w->hb);
+
+	if (!slot)
+		return -ENOMEM;
+	conn_buf_attach(c, slot);
+	return 0;
+}
+
+/* The slot goes back to the pool: the connection holds no bytes (nor may anything in
+ * flight still write there). */
+static void conn_buf_release(struct conn *c)
+{
+	hbuf_put(&c->w->hb, c->buf);
+	c->buf = c->rbuf = c->loghead = NULL;
+}
 
 /* The client socket and the buffers. */
 static void conn_free_io(struct conn *c)
@@ -55,13 +86,10 @@ static void conn_free_io(struct conn *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
-	free(c->buf);
-	free(c->rbuf);
-	free(c->loghead);
+	conn_buf_release(c);
 	free(c->text);
 	free(c->hdrbuf);
-	c->buf = c->rbuf = c->loghead = c->text = c->hdrbuf = NULL;
-	c->loghead_cap = 0;
+	c->text = c->hdrbuf = NULL;
 }
 
 /* Frees the slot once nothing is in flight; until then cancels what is. */
@@ -107,6 +135,8 @@ static enum conn_ev conn_linger(struct conn *c)
 	c->timed_out = false;
 	c->linger_bytes = 0;
 	exch_touch(c, CONN_LINGER_MS);
+	if (!c->buf && conn_buf_get(c) < 0)
+		return EV_CLOSE;
 	return exch_recv(c, OP_CLIENT_RECV, c->fd, c->buf, CONN_HEADROOM + CONN_HEAD_MAX)
 		       ? EV_CLOSE : EV_WAIT;
 }
@@ -290,16 +320,6 @@ static void conn_log_keep_head(struct conn *c)
 	uint32_t n = c->req.head_len;
 
 	clock_gettime(CLOCK_REALTIME, &c->t_wall);
-	if (n > c->loghead_cap) {
-		char *p = realloc(c->loghead, n);
-
-		if (!p) {
-			c->logreq.head_len = 0;
-			return;
-		}
-		c->loghead = p;
-		c->loghead_cap = n;
-	}
 	memcpy(c->loghead, c->buf + c->start, n);
 	c->logreq = c->req;
 }
@@ -422,9 +442,14 @@ static enum conn_ev conn_finish(struct conn *c)
 	c->nreq++;
 	if (!c->keep_alive || w->stopping)
 		return conn_linger(c);
-	/* Keep the pipelined bytes that follow, at the front, with headroom again. */
+	/* Keep the pipelined bytes that follow, at the front, with headroom again; with none,
+	 * the buffers go back to the pool while the connection waits (unless an operation
+	 * still in flight may write there: then at the next request's end). */
 	left = c->end - c->next;
-	memmove(c->buf + CONN_HEADROOM, c->buf + c->next, left);
+	if (left)
+		memmove(c->buf + CONN_HEADROOM, c->buf + c->next, left);
+	else if (!c->pending)
+		conn_buf_release(c);
 	c->start = c->scanned = CONN_HEADROOM;
 	c->end = CONN_HEADROOM + left;
 	free(c->text);
@@ -437,6 +462,8 @@ static enum conn_ev conn_finish(struct conn *c)
 		return EV_WAIT;
 	}
 	exch_touch(c, w->cfg->keepalive_timeout_ms);
+	if (!left && conn_park(c))
+		return EV_WAIT;
 	if (w->retiring && !left) {
 		/* an operation of the exchange is still finishing: the connection waits for
 		 * its next request here, and goes over once that is done */
@@ -498,20 +525,24 @@ int conn_peer_name(int fd, char *ip, size_t iplen, uint16_t *port)
 	return -EAFNOSUPPORT;
 }
 
+/* Without a buffer (no bytes held) the receive selects a slot from the worker's ring
+ * only once bytes arrive, so that an idle connection holds none. */
 static enum conn_ev conn_read_head(struct conn *c)
 {
 	uint32_t room = CONN_HEADROOM + CONN_HEAD_MAX - c->end;
 
 	c->state = CS_HEAD;
+	if (!c->buf && hbuf_ring_on(&c->w->hb))
+		return exch_recv_select(c, OP_CLIENT_RECV, c->fd, CONN_HEAD_MAX, HBUF_GROUP)
+			       ? EV_CLOSE : EV_WAIT;
+	if (!c->buf && conn_buf_get(c) < 0)
+		return EV_CLOSE;
 	return exch_recv(c, OP_CLIENT_RECV, c->fd, c->buf + c->end, room) ? EV_CLOSE : EV_WAIT;
 }
 
-int conn_open(struct worker *w, struct conn *c, const struct conn_origin *o)
+/* A slab slot made ready for the connection on fd: nothing of a previous one left. */
+static void conn_slot_clear(struct worker *w, struct conn *c, int fd, uint16_t server_port)
 {
-	int fd = o->fd;
-	uint16_t server_port = o->server_port;
-	int ret;
-
 	memset(c, 0, offsetof(struct conn, head));
 	memset(&c->body, 0, sizeof(c->body));
 	memset(&c->tun, 0, sizeof(c->tun));
@@ -521,14 +552,16 @@ int conn_open(struct worker *w, struct conn *c, const struct conn_origin *o)
 	c->ufd = -1;
 	c->server_port = server_port;
 	c->text = NULL;
-	c->buf = malloc(CONN_HEADROOM + CONN_HEAD_MAX);
-	c->rbuf = malloc(CONN_RESP_MAX);
-	if (!c->buf || !c->rbuf) {
-		free(c->buf);
-		free(c->rbuf);
-		close(fd);
-		return -ENOMEM;
-	}
+	c->buf = c->rbuf = c->loghead = NULL;   /* lent when bytes arrive */
+}
+
+int conn_open(struct worker *w, struct conn *c, const struct conn_origin *o)
+{
+	int fd = o->fd;
+	uint16_t server_port = o->server_port;
+	int ret;
+
+	conn_slot_clear(w, c, fd, server_port);
 	/* The client's address goes into X-Forwarded-For and the logs: a connection whose
 	 * peer cannot be named (reset before we got here) is not served. */
 	/* over TLS, fd is our end of a socketpair: the client's address came with it */
@@ -536,9 +569,6 @@ int conn_open(struct worker *w, struct conn *c, const struct conn_origin *o)
 	if (ret < 0) {
 		log_info("proxy", "a connection closed before its address could be read: %s",
 			 strerror(-ret));
-		free(c->buf);
-		free(c->rbuf);
-		c->buf = c->rbuf = NULL;
 		close(fd);
 		return ret;
 	}
@@ -569,6 +599,71 @@ int conn_open(struct worker *w, struct conn *c, const struct conn_origin *o)
 		exch_touch_client(c, &w->cfg->rt_header);
 	conn_act(c, conn_read_head(c));
 	return 0;
+}
+
+/* ---- parking (src/park.c) ----------------------------------------------------------- */
+
+/* The exchange is over, nothing is held or in flight: the connection leaves its slab slot
+ * for a parked record until its next request's bytes come. False when it cannot (then
+ * it waits here as before). */
+static bool conn_park(struct conn *c)
+{
+	struct worker *w = c->w;
+	struct conn_park *k;
+
+	if (!hbuf_ring_on(&w->hb) || c->buf || c->pending || c->metrics || c->pp_wait ||
+	    c->ufd >= 0 || c->fent || c->text || c->hdrbuf || c->slot_held || c->waiting ||
+	    c->slot_waiting || c->handoff)
+		return false;
+	k = park_get(&w->park);
+	if (!k)
+		return false;
+	k->fd = c->fd;
+	k->server_port = c->server_port;
+	k->port = c->port;
+	k->pp_carried = c->pp_carried;
+	k->tls = c->tls;
+	k->nreq = c->nreq;
+	k->id = c->id;
+	k->deadline_ms = c->deadline_ms;
+	memcpy(k->peer_ip, c->peer_ip, sizeof(k->peer_ip));
+	if (park_wait(w, k) < 0)
+		return false;
+	/* the slot goes back to the worker's free list; the connection stays open (active) */
+	c->fd = -1;
+	c->state = CS_FREE;
+	w->free_slots[w->nfree++] = c->idx;
+	return true;
+}
+
+void conn_unpark(struct worker *w, const struct conn_park *k, char *slot, int res)
+{
+	struct conn *c;
+
+	if (!w->nfree) {   /* cannot happen: a slot per connection counted in active */
+		hbuf_put(&w->hb, slot);
+		close(k->fd);
+		w->active--;
+		return;
+	}
+	c = &w->conns[w->free_slots[--w->nfree]];
+	conn_slot_clear(w, c, k->fd, k->server_port);
+	memcpy(c->peer_ip, k->peer_ip, sizeof(c->peer_ip));
+	c->port = k->port;
+	c->pp_carried = k->pp_carried;
+	c->tls = k->tls;           /* (not the slot's previous connection's) */
+	c->pp_wait = false;
+	c->metrics = false;       /* (a previous connection's in this slot must not count) */
+	c->in_request = false;
+	c->nreq = k->nreq;
+	c->id = k->id;
+	c->deadline_ms = k->deadline_ms;
+	conn_exchange_reset(c);
+	c->start = c->end = c->scanned = CONN_HEADROOM;
+	c->rt_start_ms = w->now_ms;
+	if (slot)
+		conn_buf_attach(c, slot);
+	conn_complete(c, OP_CLIENT_RECV, res);
 }
 
 static bool conn_wants_keep_alive(const struct conn *c)
@@ -944,6 +1039,8 @@ static enum conn_ev conn_head_bytes(struct conn *c)
 	uint32_t have;
 	ssize_t hl;
 
+	if (!c->buf)   /* no bytes held: wait for some */
+		return conn_read_head(c);
 	/* RFC 9112 2.2: a server SHOULD ignore empty lines before a request line (clients
 	 * add one after a body); at most two, so this cannot be used to stall us. */
 	for (int k = 0; k < 2 && !c->head_started && c->end - c->start >= 2 &&
@@ -1027,6 +1124,9 @@ static enum conn_ev conn_pp_recv(struct conn *c, int res)
 
 static enum conn_ev conn_head_recv(struct conn *c, int res)
 {
+	/* the ring had no slot left when the bytes came: take one from the pool */
+	if (res == -ENOBUFS && !c->buf)
+		return conn_buf_get(c) < 0 ? EV_CLOSE : conn_read_head(c);
 	if (c->pp_wait && c->metrics) {
 		/* the metrics listener never takes a PROXY header (conn_open() cannot tell it
 		 * from a Listen one: the worker says so after) */

@@ -36,6 +36,18 @@ int exch_recv(struct conn *c, int op, int fd, void *buf, size_t len)
 	return 0;
 }
 
+int exch_recv_select(struct conn *c, int op, int fd, unsigned len, uint16_t group)
+{
+	struct io_uring_sqe *sqe = exch_sqe(c, op);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_recv(sqe, fd, NULL, len, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = group;
+	return 0;
+}
+
 static int exch_send_flags(struct conn *c, int op, int fd, const void *buf, size_t len,
 			   int flags)
 {

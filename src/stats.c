@@ -254,6 +254,18 @@ static void stats_collect(int i, const struct config *cfg, struct stats *out, ui
 	}
 }
 
+/* Under the lock: the head buffers lent to connections now, over the live workers (an
+ * ended worker lent none). */
+static uint64_t stats_head_buffers(void)
+{
+	uint64_t n = 0;
+
+	for (unsigned g = 0; g < stats_reg.nlive; g++)
+		for (unsigned k = 0; k < stats_reg.live[g].n; k++)
+			n += stats_reg.live[g].w[k].hb.in_use;
+	return n;
+}
+
 void stats_total(struct stats *out)
 {
 	uint64_t active;
@@ -405,6 +417,10 @@ static void stats_render_locked(const struct config *cfg, struct stats_text *t)
 		       "# TYPE spliced_connections_active gauge\nspliced_connections_active %llu\n"
 		       "# TYPE spliced_connections_total counter\nspliced_connections_total %llu\n",
 		       (unsigned long long)active, (unsigned long long)sum.accepted);
+	stats_text_add(t, "# HELP spliced_head_buffers_in_use Request buffers lent to "
+		       "connections now (an idle keep-alive connection holds none).\n"
+		       "# TYPE spliced_head_buffers_in_use gauge\nspliced_head_buffers_in_use %llu\n",
+		       (unsigned long long)stats_head_buffers());
 	stats_text_add(t, "# HELP spliced_connections_refused_total Client connections closed "
 		       "at once: MaxConnections was reached.\n"
 		       "# TYPE spliced_connections_refused_total counter\n"

@@ -15,11 +15,13 @@
 #include "spliced/conn.h"
 #include "spliced/accesslog.h"
 #include "spliced/file.h"
+#include "spliced/hbuf.h"
 #include "spliced/helper.h"
 #include "spliced/rewrite.h"
 #include "spliced/hcheck.h"
 #include "spliced/log.h"
 #include "spliced/ondemand.h"
+#include "spliced/park.h"
 #include "spliced/relay.h"
 #include "spliced/ring.h"
 #include "spliced/slot.h"
@@ -59,6 +61,10 @@ int worker_init(struct worker *w, const struct config *cfg, unsigned id, unsigne
 	w->waits = calloc(cfg->nautostart ? cfg->nautostart : 1, sizeof(*w->waits));
 	w->slotq = calloc(cfg->nbackend ? cfg->nbackend : 1, sizeof(*w->slotq));
 	if (!w->conns || !w->free_slots || !w->pools || !w->waits || !w->slotq)
+		return -ENOMEM;
+	/* a slot per connection and the ring's: hbuf_get() never runs dry */
+	if (hbuf_init(&w->hb, max_conns + HBUF_RING_ENTRIES, CONN_SLOT_SIZE) < 0 ||
+	    park_init(&w->park, max_conns) < 0)
 		return -ENOMEM;
 	for (unsigned i = 0; i < cfg->nautostart; i++) {
 		as_queue_init(&w->waits[i]);
@@ -121,6 +127,8 @@ void worker_destroy(struct worker *w)
 		up_pool_prune(&w->pools[i], 0, true);
 	hc_destroy(w);
 	relay_pool_destroy(&w->pipes);
+	park_destroy(w, &w->park);
+	hbuf_destroy(&w->hb);
 	if (w->fcache_ready)
 		file_cache_destroy(&w->fcache);
 	rw_ctx_free(w->rw);
@@ -388,7 +396,8 @@ static void worker_take(struct worker *w, const struct conn_origin *o)
 	}
 	/* Stopping, what the kernel accepted before the listeners stopped is still served:
 	 * the client (a balancer) sent it here */
-	if (!w->nfree || (w->stopping && metrics && w->metrics_closing)) {
+	/* (parked connections hold no slab slot: active counts them) */
+	if (w->active >= w->nconns || (w->stopping && metrics && w->metrics_closing)) {
 		/* Over MaxConnections: refuse now rather than queue without bound. */
 		if (!w->nfree)
 			w->stats.refused++;
@@ -537,6 +546,8 @@ static void worker_tick(struct worker *w)
 	hc_tick(w);
 	od_tick(w);
 	tls_tick(w);
+	park_tick(w);
+	hbuf_trim(&w->hb);
 	for (unsigned i = 0; i < w->cfg->ncustomlog; i++)
 		worker_alog_flush(w, i, true);
 	for (unsigned i = 0; i < w->nlisten && !w->stopping; i++)
@@ -547,6 +558,7 @@ static void worker_tick(struct worker *w)
 		for (uint32_t i = 0; i < w->nconns; i++)
 			conn_abort(&w->conns[i]);
 		tls_stop(w, true);
+		park_close_all(w);
 	}
 	worker_arm_tick(w);
 }
@@ -626,6 +638,7 @@ static void worker_begin_stop(struct worker *w)
 		if (w->conns[i].state != CS_FREE)
 			conn_stop_if_idle(&w->conns[i]);
 	tls_stop(w, false);
+	park_close_all(w);
 }
 
 /* Stopping, the last exchange of the other listeners is over: the metrics listener's
@@ -663,6 +676,7 @@ static void worker_begin_retire(struct worker *w)
 	for (uint32_t i = 0; i < w->nconns; i++)
 		if (w->conns[i].state != CS_FREE)
 			conn_retire_if_idle(&w->conns[i]);
+	park_retire_all(w);
 	worker_inbox(w, -ECANCELED); /* what was handed to this worker goes on */
 }
 
@@ -673,6 +687,7 @@ static void worker_dispatch(struct worker *w, struct io_uring_cqe *cqe)
 	enum ring_op op = RING_UD_OP(ud);
 	uint32_t idx = RING_UD_IDX(ud);
 	struct conn *c;
+	char *slot;
 
 	switch (op) {
 	case OP_NONE:
@@ -703,6 +718,10 @@ static void worker_dispatch(struct worker *w, struct io_uring_cqe *cqe)
 	case OP_HELPER_RECV:
 		worker_helper_msg(w, cqe->res);
 		return;
+	case OP_PARKED_RECV:
+		park_complete(w, idx, cqe->res, cqe->flags & IORING_CQE_F_BUFFER
+				? hbuf_take_selected(&w->hb, cqe->flags) : NULL);
+		return;
 	case OP_AS_TIMER:
 		if (idx < w->cfg->nautostart)
 			conn_autostart_retry(w, idx);
@@ -724,13 +743,20 @@ static void worker_dispatch(struct worker *w, struct io_uring_cqe *cqe)
 	default:
 		break;
 	}
-	if (idx >= w->nconns)
-		return;
-	c = &w->conns[idx];
-	if (c->pending == 0 || c->state == CS_FREE) {
-		log_error("worker", "completion op %d for idle slot %u", op, idx);
+	/* a receive that selected a head buffer: the slot is the connection's now */
+	slot = cqe->flags & IORING_CQE_F_BUFFER ? hbuf_take_selected(&w->hb, cqe->flags) : NULL;
+	if (idx >= w->nconns) {
+		hbuf_put(&w->hb, slot);
 		return;
 	}
+	c = &w->conns[idx];
+	if (c->pending == 0 || c->state == CS_FREE || (slot && c->buf)) {
+		log_error("worker", "completion op %d for idle slot %u", op, idx);
+		hbuf_put(&w->hb, slot);
+		return;
+	}
+	if (slot)
+		conn_buf_attach(c, slot);
 	c->pending--;
 	conn_complete(c, op, cqe->res);
 }
@@ -749,6 +775,11 @@ void *worker_main(void *arg)
 		return NULL;
 	}
 	w->ring_ready = true;
+	/* idle connections wait with receives that take a head buffer when bytes come */
+	ret = hbuf_ring_setup(&w->hb, &w->ring, CONN_HEADROOM, CONN_HEAD_MAX);
+	if (ret < 0)
+		log_info("worker", "worker %u: no provided buffer ring (%s): idle connections "
+			 "keep their head buffers", w->id, strerror(-ret));
 	__atomic_store_n(&w->ready, 1, __ATOMIC_RELEASE);
 	for (unsigned i = 0; i < w->nlisten; i++)
 		worker_arm_accept(w, i);

@@ -540,6 +540,43 @@ START_TEST(test_forwarded_and_log)
 }
 END_TEST
 
+/* Keep-alive over TLS: an idle connection between requests leaves its slab slot (it is
+ * parked, src/park.c) and takes one again for the next request; the session's facts come
+ * back with it, whatever connection used the slot meanwhile (here a plain one). */
+START_TEST(test_keepalive_facts)
+{
+	struct e2e_proc be, sp;
+	struct e2e_client tc, pc;
+	struct e2e_response r;
+	struct bridge b;
+	int port;
+
+	make_certs();
+	e2e_backend_start(&be, "");
+	start_tls(&sp, be.port, "", &port);
+	bridge_start(&b, port, &o_a);
+	e2e_client_open(&tc, b.port);
+	for (int i = 0; i < 3; i++) {
+		e2e_roundtrip(&tc, "GET /tls HTTP/1.1\r\nHost: a.test\r\n\r\n", 35, &r, false);
+		ck_assert_int_eq(r.status, 200);
+		ck_assert_msg(e2e_head_has_line(r.body, r.body_len, "X-Forwarded-Proto: https"),
+			      "request %d on the TLS connection: %s", i, e2e_esc(r.body, r.body_len));
+		e2e_response_free(&r);
+		/* a plain connection meanwhile, which may take the slot the TLS one left */
+		e2e_client_open(&pc, sp.port);
+		e2e_roundtrip(&pc, "GET /plain HTTP/1.1\r\nHost: x\r\n\r\n", 32, &r, false);
+		ck_assert_msg(e2e_head_has_line(r.body, r.body_len, "X-Forwarded-Proto: http"),
+			      "plain request %d: %s", i, e2e_esc(r.body, r.body_len));
+		e2e_response_free(&r);
+		e2e_client_close(&pc);
+	}
+	e2e_client_close(&tc);
+	bridge_end(&b);
+	e2e_spliced_stop(&sp);
+	e2e_backend_stop(&be);
+}
+END_TEST
+
 /* RewriteCond %{HTTPS} off on the plain port redirects; over TLS the rule does not. */
 START_TEST(test_redirect)
 {
@@ -1028,6 +1065,7 @@ int main(void)
 		{ "versions", test_versions, 0 },
 		{ "resume", test_resume, 0 },
 		{ "forwarded_and_log", test_forwarded_and_log, 0 },
+		{ "keepalive_facts", test_keepalive_facts, 0 },
 		{ "redirect", test_redirect, 0 },
 		{ "bodies", test_bodies, 0 },
 		{ "websocket", test_websocket, 0 },

@@ -565,40 +565,6 @@ static void ws_close(struct e2e_client *c)
 	e2e_client_close(c);
 }
 
-#define METRICS_GET "GET /metrics HTTP/1.1\r\nHost: m\r\n\r\n"
-
-/* The value of metric line `name`, or -1. */
-static long long metric(int port, const char *name)
-{
-	struct e2e_client c;
-	struct e2e_response r;
-	const char *p;
-	long long v = -1;
-	size_t n = strlen(name);
-
-	e2e_client_open(&c, port);
-	e2e_roundtrip(&c, METRICS_GET, strlen(METRICS_GET), &r, false);
-	ck_assert_int_eq(r.status, 200);
-	for (p = (const char *)r.body; (p = strstr(p, name)) != NULL; p += n)
-		if ((p == (const char *)r.body || p[-1] == '\n') && p[n] == ' ') {
-			v = atoll(p + n + 1);
-			break;
-		}
-	e2e_response_free(&r);
-	e2e_client_close(&c);
-	return v;
-}
-
-/* Polls (bounded) until metric `name` is `want`; returns the last value. */
-static long long metric_wait(int port, const char *name, long long want)
-{
-	long long v = -1;
-
-	for (int i = 0; i < 200 && (v = metric(port, name)) != want; i++)
-		e2e_sleep_ms(25);
-	return v;
-}
-
 /* ---- tests -------------------------------------------------------------------------- */
 
 /* The accept value of RFC 6455's own example, and SHA-1 of "abc" (FIPS 180-4): the server's
@@ -642,7 +608,7 @@ START_TEST(test_echo)
 			   "LogFormat \"tunnel %%>s %%I %%O %%D\" t\nCustomLog %s t\n",
 			   port, port, mport, alog);
 	ws_connect(&c, sp.port, "/ws");
-	ck_assert_int_eq(metric(mport, "spliced_tunnels_active"), 1);
+	ck_assert_int_eq(e2e_metric(mport, "spliced_tunnels_active"), 1);
 	ws_roundtrip(&c, 0x1, "hello, tunnel", 13, 0x81);
 	for (int i = 0; i < 256; i++)
 		bin[i] = (unsigned char)i;
@@ -653,10 +619,10 @@ START_TEST(test_echo)
 	ws_roundtrip(&c, 0x9, "p1", 2, 0x8a);           /* ping -> pong */
 	ws_roundtrip(&c, 0x1, "", 0, 0x81);
 	ws_close(&c);
-	ck_assert_int_eq(metric_wait(mport, "spliced_tunnels_active", 0), 0);
-	ck_assert_int_eq(metric(mport, "spliced_tunnels_total"), 1);
-	ck_assert_int_eq(metric(mport, "spliced_requests_total{class=\"1xx\"}"), 1);
-	ck_assert_int_gt(metric(mport, "spliced_bytes_total{how=\"spliced\"}"), 0);
+	ck_assert_int_eq(e2e_metric_wait(mport, "spliced_tunnels_active", 0), 0);
+	ck_assert_int_eq(e2e_metric(mport, "spliced_tunnels_total"), 1);
+	ck_assert_int_eq(e2e_metric(mport, "spliced_requests_total{class=\"1xx\"}"), 1);
+	ck_assert_int_gt(e2e_metric(mport, "spliced_bytes_total{how=\"spliced\"}"), 0);
 	for (int i = 0; i < 200; i++) {
 		free(text);
 		text = e2e_read_file(alog, NULL);
@@ -711,7 +677,7 @@ START_TEST(test_concurrent)
 	e2e_spliced_startf(&sp, WS_CONF "MetricsListen 127.0.0.1:%d\n", port, port, mport);
 	for (int i = 0; i < N; i++)
 		ws_connect(&c[i], sp.port, "/ws");
-	ck_assert_int_eq(metric(mport, "spliced_tunnels_active"), N);
+	ck_assert_int_eq(e2e_metric(mport, "spliced_tunnels_active"), N);
 	for (int i = 0; i < N; i++) {
 		int n = snprintf(msg, sizeof(msg), "message %d", i);
 
@@ -729,8 +695,8 @@ START_TEST(test_concurrent)
 	}
 	for (int i = 0; i < N; i++)
 		ws_close(&c[i]);
-	ck_assert_int_eq(metric_wait(mport, "spliced_tunnels_active", 0), 0);
-	ck_assert_int_eq(metric(mport, "spliced_tunnels_total"), N);
+	ck_assert_int_eq(e2e_metric_wait(mport, "spliced_tunnels_active", 0), 0);
+	ck_assert_int_eq(e2e_metric(mport, "spliced_tunnels_total"), N);
 	free(c);
 	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
 }

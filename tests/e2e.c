@@ -1126,6 +1126,37 @@ bool e2e_reload(const struct e2e_proc *sp, unsigned gen)
 	return false;
 }
 
+long long e2e_metric(int port, const char *name)
+{
+	static const char get[] = "GET /metrics HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n";
+	struct e2e_client c;
+	struct e2e_response r;
+	const char *p;
+	long long v = -1;
+	size_t n = strlen(name);
+
+	e2e_client_open(&c, port);
+	e2e_roundtrip(&c, get, sizeof(get) - 1, &r, false);
+	ck_assert_int_eq(r.status, 200);
+	for (p = (const char *)r.body; (p = strstr(p, name)) != NULL; p += n)
+		if ((p == (const char *)r.body || p[-1] == '\n') && p[n] == ' ') {
+			v = atoll(p + n + 1);
+			break;
+		}
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	return v;
+}
+
+long long e2e_metric_wait(int port, const char *name, long long want)
+{
+	long long v = -1;
+
+	for (int i = 0; i < 200 && (v = e2e_metric(port, name)) != want; i++)
+		e2e_sleep_ms(25);
+	return v;
+}
+
 bool e2e_stats_get(const char *log, const char *key, unsigned long long *val)
 {
 	const char *line = NULL, *p = log, *end, *k;
@@ -1287,28 +1318,6 @@ int e2e_send(struct e2e_client *c, const void *p, size_t n)
 int e2e_send_str(struct e2e_client *c, const char *s)
 {
 	return e2e_send(c, s, strlen(s));
-}
-
-long long e2e_metric(int port, const char *name)
-{
-	static const char get[] = "GET /metrics HTTP/1.1\r\nHost: m\r\n\r\n";
-	struct e2e_client c;
-	struct e2e_response r;
-	const char *p;
-	long long v = -1;
-	size_t n = strlen(name);
-
-	e2e_client_open(&c, port);
-	e2e_roundtrip(&c, get, sizeof(get) - 1, &r, false);
-	ck_assert_int_eq(r.status, 200);
-	for (p = (const char *)r.body; (p = strstr(p, name)) != NULL; p += n)
-		if ((p == (const char *)r.body || p[-1] == '\n') && p[n] == ' ') {
-			v = atoll(p + n + 1);
-			break;
-		}
-	e2e_response_free(&r);
-	e2e_client_close(&c);
-	return v;
 }
 
 /* Waits for readability, at most timeout_ms. 1 readable, 0 timeout. */

@@ -143,6 +143,11 @@ bool e2e_reload(const struct e2e_proc *p, unsigned gen);
 
 /* From the last "stats:" line of log: the value of " key=". False if absent. */
 bool e2e_stats_get(const char *log, const char *key, unsigned long long *val);
+/* The value of the Prometheus metric line `name` (labels included) on the metrics page
+ * that `GET /metrics` on 127.0.0.1:port serves (a connection of its own), or -1. */
+long long e2e_metric(int port, const char *name);
+/* Reads it until it is `want` (bounded: 200 reads 25 ms apart); returns the last value. */
+long long e2e_metric_wait(int port, const char *name, long long want);
 /* Short, printable description of the last started spliced: running or exit status,
  * and the tail of its error log. Static storage. For failure messages. */
 const char *e2e_diag(void);
@@ -233,11 +238,6 @@ int e2e_wait_closed(struct e2e_client *c, int timeout_ms);
 int e2e_read_until_eof(struct e2e_client *c, unsigned char **out, size_t *len, int timeout_ms);
 /* Bytes received but not consumed by a response read. */
 size_t e2e_client_pending(const struct e2e_client *c);
-
-/* The value of the Prometheus sample `name` (with its labels, e.g.
- * "spliced_tls_handshakes_total" or "x_total{reason=\"a\"}") on the metrics page of
- * 127.0.0.1:port; -1 when the page has none. Fails the test when the page cannot be read. */
-long long e2e_metric(int port, const char *name);
 
 /* ---- echoed request heads (the testbackend's default body) -------------------------- */
 

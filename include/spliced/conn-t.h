@@ -27,6 +27,12 @@
 /* Room to edit a head in for Header/RequestHeader: the largest head and what the edits
  * may add. */
 #define CONN_HDRBUF (CONN_HEAD_MAX + 8192)
+/* A request's buffers are one slot of the worker's head buffer pool (src/hbuf.c), lent
+ * from the moment its first bytes arrive until it is answered: buf (headroom + head),
+ * then rbuf, then the access log's copy of the head. */
+#define CONN_SLOT_RBUF (CONN_HEADROOM + CONN_HEAD_MAX)
+#define CONN_SLOT_LOGHEAD (CONN_SLOT_RBUF + CONN_RESP_MAX)
+#define CONN_SLOT_SIZE (CONN_SLOT_LOGHEAD + CONN_HEAD_MAX)
 
 enum conn_state {
 	CS_FREE = 0,
@@ -160,6 +166,8 @@ struct conn {
 	uint64_t linger_bytes;
 	unsigned nreq;            /* requests answered on this connection */
 
+	/* buf, rbuf and loghead: the pool slot lent for the current request (see
+	 * CONN_SLOT_SIZE); NULL while the connection is idle with no bytes to keep */
 	char *buf;                /* CONN_HEADROOM + CONN_HEAD_MAX */
 	uint32_t start;           /* the current request begins at buf[start] */
 	uint32_t end;             /* received bytes end at buf[end] */
@@ -199,7 +207,6 @@ struct conn {
 	uint64_t out_head_len;    /* of bytes_out, the heads (the rest is body) */
 	struct timespec t_wall;   /* wall clock at request start, for the access log's %t */
 	char *loghead;            /* the request head as received, for the access log */
-	uint32_t loghead_cap;
 	struct http_request logreq; /* its parse, spans into loghead */
 	struct file_ent *fent;    /* the static file being sent (a cache reference) */
 	int64_t foff;             /* its next byte */

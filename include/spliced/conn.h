@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "spliced/conn-t.h"
+#include "spliced/park-t.h"
 
 struct worker;
 
@@ -22,6 +23,13 @@ int conn_peer_name(int fd, char *ip, size_t iplen, uint16_t *port);
 
 /* Handles the completion of an operation of type op on c (res as io_uring reports it). */
 void conn_complete(struct conn *c, int op, int res);
+/* A receive of c's selected a slot of the worker's head buffer pool (hbuf_take_selected()):
+ * it becomes c's buffers, before conn_complete() sees the receive. */
+void conn_buf_attach(struct conn *c, char *slot);
+/* A parked connection's receive completed with res (bytes, or -ENOBUFS: the ring had no
+ * buffer) into slot (NULL: none): it takes a slab slot again and goes on with its next
+ * request as if the receive had been its own (src/park.c; k is a copy, its record free). */
+void conn_unpark(struct worker *w, const struct conn_park *k, char *slot, int res);
 
 /* Called from the worker's tick when c->deadline_ms has passed. */
 void conn_timeout(struct conn *c);

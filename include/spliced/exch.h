@@ -18,6 +18,9 @@
  * caller returns EV_CLOSE). */
 int exch_recv(struct conn *c, int op, int fd, void *buf, size_t len);
 int exch_send(struct conn *c, int op, int fd, const void *buf, size_t len);
+/* A receive into a buffer the kernel selects from the provided buffer ring `group` when
+ * bytes arrive (the completion's flags name it; see hbuf_take_selected()). */
+int exch_recv_select(struct conn *c, int op, int fd, unsigned len, uint16_t group);
 /* The same with MSG_MORE: more follows at once (a head before its body). */
 int exch_send_more(struct conn *c, int op, int fd, const void *buf, size_t len);
 /* iov must stay valid until the completion; c->msg carries it. */

@@ -30,6 +30,7 @@ enum ring_op {
 	OP_TLS_NET_SEND,
 	OP_TLS_PLAIN_RECV,
 	OP_TLS_PLAIN_SEND,
+	OP_PARKED_RECV,  /* a parked idle connection's receive; index = its record */
 };
 
 #define RING_UD(op, idx) (((uint64_t)(idx) << 8) | (uint64_t)(op))

@@ -11,6 +11,8 @@
 #include "spliced/conn-t.h"
 #include "spliced/accesslog-t.h"
 #include "spliced/file-t.h"
+#include "spliced/hbuf-t.h"
+#include "spliced/park-t.h"
 #include "spliced/helper-t.h"
 #include "spliced/rewrite-t.h"
 #include "spliced/http-t.h"
@@ -61,6 +63,8 @@ struct worker {
 	struct http_limits lim;        /* request heads */
 	struct http_limits rlim;       /* response heads (LimitResponseField*) */
 	struct relay_pool pipes;
+	struct hbuf_pool hb;       /* request buffers, lent per request (src/hbuf.c) */
+	struct park_table park;    /* idle keep-alive connections off the slab (src/park.c) */
 	const struct file_roots *files;
 	struct file_cache fcache;
 	bool fcache_ready;
