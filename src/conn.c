@@ -66,8 +66,11 @@ static int conn_buf_get(struct conn *c)
 {
 	char *slot = hbuf_get(&c->w->hb);
 
-	if (!slot)
+	if (!slot) {   /* the connection closes: counted, and logged a line a second */
+		stats_resource_error(&c->w->stats, STATS_RES_MEMORY, ENOMEM, c->w->now_ms,
+				     "a request buffer (the worker's pool is empty)");
 		return -ENOMEM;
+	}
 	conn_buf_attach(c, slot);
 	return 0;
 }

@@ -387,7 +387,6 @@ static void worker_take(struct worker *w, const struct conn_origin *o)
 	bool metrics = o->metrics;
 	struct conn *c;
 	int one = 1;
-	int ret;
 
 	if (o->tls_raw) {          /* a TLS port's: the handshake comes first */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -413,11 +412,7 @@ static void worker_take(struct worker *w, const struct conn_origin *o)
 	c = &w->conns[w->free_slots[--w->nfree]];
 	w->active++;
 	c->idx = (uint32_t)(c - w->conns);
-	ret = conn_open(w, c, o);
-	if (ret == -ENOMEM)
-		stats_resource_error(&w->stats, STATS_RES_MEMORY, ENOMEM, w->now_ms,
-				     "buffers for a new connection");
-	if (ret < 0) {
+	if (conn_open(w, c, o) < 0) {
 		c->state = CS_FREE;
 		w->free_slots[w->nfree++] = c->idx;
 		w->active--;

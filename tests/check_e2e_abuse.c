@@ -74,30 +74,6 @@ static int get_until_200(int port, const char *target, size_t len)
 	return status;
 }
 
-/* The value of the metric line `name` (labels included) on spliced's metrics page at
- * port mport, -1 when absent or the page could not be read. */
-static long long metric(int mport, const char *name)
-{
-	struct e2e_client c;
-	struct e2e_response r;
-	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: m\r\n\r\n";
-	char needle[256];
-	const char *p;
-	long long v = -1;
-
-	if (e2e_client_try_open(&c, mport) < 0)
-		return -1;
-	if (e2e_send(&c, req, sizeof(req) - 1) == 0 && e2e_read_response(&c, &r, false) == 0) {
-		snprintf(needle, sizeof(needle), "\n%s ", name);
-		p = r.status == 200 ? strstr((const char *)r.body, needle) : NULL;
-		if (p)
-			v = atoll(p + strlen(needle));
-		e2e_response_free(&r);
-	}
-	e2e_client_close(&c);
-	return v;
-}
-
 /* spliced's serving process (the pid started is its supervisor). */
 static pid_t serving(const struct e2e_proc *sp)
 {
@@ -303,8 +279,8 @@ START_TEST(test_abusers_closed_by_their_timeouts)
 		free(all);
 		e2e_client_close(&rd[i]);
 	}
-	ck_assert_int_ge(metric(mport, "spliced_timeouts_total{stage=\"head\"}"), SLOWLORIS);
-	ck_assert_int_ge(metric(mport, "spliced_timeouts_total{stage=\"exchange\"}"),
+	ck_assert_int_ge(e2e_metric(mport, "spliced_timeouts_total{stage=\"head\"}"), SLOWLORIS);
+	ck_assert_int_ge(e2e_metric(mport, "spliced_timeouts_total{stage=\"exchange\"}"),
 			 SLOW_UPLOADS + SLOW_READERS);
 	ck_assert(e2e_log_wait_for(&sp, "timed out reading the request head", 5000));
 	ck_assert(e2e_log_wait_for(&sp, "request body: timed out", 5000));
@@ -351,7 +327,7 @@ START_TEST(test_max_connections_refuses_cleanly)
 	for (unsigned i = 0; i < MAXCONN; i++)
 		e2e_client_close(&idle[i]);
 	ck_assert_int_eq(get_until_200(sp.port, "/?len=5", 5), 200);
-	ck_assert_int_ge(metric(mport, "spliced_connections_refused_total"), 1);
+	ck_assert_int_ge(e2e_metric(mport, "spliced_connections_refused_total"), 1);
 	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
 	e2e_backend_stop(&be);
 }
@@ -410,7 +386,7 @@ START_TEST(test_emfile_on_accept)
 	status = get_until_200(sp.port, "/?len=100", 100);
 	ck_assert_msg(status == 200, "not served after the descriptors came back: %d\n%s",
 		      status, e2e_diag());
-	ck_assert_int_ge(metric(mport, "spliced_resource_errors_total{resource=\"fd_accept\"}"), 1);
+	ck_assert_int_ge(e2e_metric(mport, "spliced_resource_errors_total{resource=\"fd_accept\"}"), 1);
 	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
 	e2e_backend_stop(&be);
 }
@@ -432,7 +408,7 @@ static void last_fd_gives_503(const struct e2e_proc *sp, int mport, const char *
 	unlimit_fds(sp);
 	ck_assert_int_eq(get_once(sp->port, target, 0), 200);
 	snprintf(name, sizeof(name), "spliced_resource_errors_total{resource=\"%s\"}", resource);
-	ck_assert_int_ge(metric(mport, name), 1);
+	ck_assert_int_ge(e2e_metric(mport, name), 1);
 }
 
 /* Out of descriptors for a backend socket: 503 for that request, logged and counted;
@@ -492,10 +468,10 @@ START_TEST(test_pipe_refused_body_copied)
 	ck_assert_int_eq(get_once(sp.port, target, PIPE_BODY), 200);
 	ck_assert(e2e_log_wait_for(&sp, "pipe, body copied: Too many open files", 5000));
 	unlimit_fds(&sp);
-	ck_assert_int_ge(metric(mport, "spliced_resource_errors_total{resource=\"pipe\"}"), 1);
-	spliced0 = metric(mport, "spliced_bytes_total{how=\"spliced\"}");
+	ck_assert_int_ge(e2e_metric(mport, "spliced_resource_errors_total{resource=\"pipe\"}"), 1);
+	spliced0 = e2e_metric(mport, "spliced_bytes_total{how=\"spliced\"}");
 	ck_assert_int_eq(get_once(sp.port, target, PIPE_BODY), 200);
-	ck_assert_int_gt(metric(mport, "spliced_bytes_total{how=\"spliced\"}"), spliced0);
+	ck_assert_int_gt(e2e_metric(mport, "spliced_bytes_total{how=\"spliced\"}"), spliced0);
 	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
 	e2e_backend_stop(&be);
 }
@@ -522,12 +498,12 @@ START_TEST(test_pipe_pool_in_use_body_copied)
 		ck_assert_int_eq(e2e_send(&up[i], upload, sizeof(upload) - 1), 0);
 	}
 	/* until each upload has its pipe: their bodies splice (one transfer each) */
-	for (int i = 0; i < 250 && metric(mport, "spliced_resource_errors_total"
+	for (int i = 0; i < 250 && e2e_metric(mport, "spliced_resource_errors_total"
 					  "{resource=\"pipe_pool\"}") == 0; i++) {
 		ck_assert_int_eq(get_once(sp.port, target, PIPE_BODY), 200);
 		e2e_sleep_ms(20);
 	}
-	ck_assert_int_eq(metric(mport, "spliced_resource_errors_total{resource=\"pipe_pool\"}"),
+	ck_assert_int_eq(e2e_metric(mport, "spliced_resource_errors_total{resource=\"pipe_pool\"}"),
 			 1);
 	ck_assert(e2e_log_wait_for(&sp, "every pipe of the pool in use, body copied", 5000));
 	for (unsigned i = 0; i < RELAY_POOL_MAX; i++)
