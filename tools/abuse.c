@@ -29,6 +29,8 @@
  *   tools/abuse [options]           starts build/tools/testbackend and build/spliced
  *                                   (SPLICED_BIN, TESTBACKEND_BIN override) with the
  *                                   configuration printed at the start, stops them after
+ *                                   and removes its directory (/tmp/abuse-XXXXXX: the
+ *                                   configuration and error.log) unless ABUSE_KEEP=1
  *   tools/abuse -p PORT [-m MPORT]  a running spliced whose ProxyPass / leads to a
  *                                   testbackend (MPORT: its MetricsListen port)
  * Options: -l N slowloris (1000), -r N readers (1000), -u N uploads (1000), -b SIZE the
@@ -796,6 +798,15 @@ int main(int argc, char **argv)
 	if (be_pid) {
 		kill(be_pid, SIGTERM);
 		waitpid(be_pid, NULL, 0);
+	}
+	if (sp_pid && !getenv("ABUSE_KEEP")) {
+		char path[128];
+
+		snprintf(path, sizeof(path), "%s/spliced.conf", dir);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/error.log", dir);
+		unlink(path);
+		rmdir(dir);
 	}
 	free(ab);
 	return responsive ? 0 : 1;
