@@ -36,7 +36,7 @@ TEST_SRC  := $(sort $(wildcard tests/check_*.c))
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 TEST_HELP := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
 TOOL_BIN  := $(B)/tools/testbackend $(B)/tools/splicebench $(B)/tools/rewritetest \
-             $(B)/tools/rwbench
+             $(B)/tools/rwbench $(B)/tools/abuse
 FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_HELP := $(filter-out $(FUZZ_SRC),$(wildcard fuzz/*.c))
 

@@ -79,7 +79,7 @@ static bool body_try_splice(struct conn *c)
 	}
 	if (n < RELAY_SPLICE_MIN)
 		return false;
-	b->sp.pipe = relay_pipe_get(&c->w->pipes);
+	b->sp.pipe = exch_pipe_get(c, b);
 	if (!b->sp.pipe)
 		return false;
 	b->sp.from = b->from;

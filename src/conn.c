@@ -66,8 +66,11 @@ static int conn_buf_get(struct conn *c)
 {
 	char *slot = hbuf_get(&c->w->hb);
 
-	if (!slot)
+	if (!slot) {   /* the connection closes: counted, and logged a line a second */
+		stats_resource_error(&c->w->stats, STATS_RES_MEMORY, ENOMEM, c->w->now_ms,
+				     "a request buffer (the worker's pool is empty)");
 		return -ENOMEM;
+	}
 	conn_buf_attach(c, slot);
 	return 0;
 }
@@ -915,6 +918,15 @@ static enum conn_ev conn_forbid(struct conn *c, int loc)
 			   c->buf + c->start + c->req.path.off, l ? l->prefix : "?", l ? l->line : 0);
 }
 
+/* An allocation for this request failed: 503 (a shortage passes, the request may be
+ * tried again), counted and logged (a line a second), and the connection closes. */
+static enum conn_ev conn_out_of_memory(struct conn *c, const char *what)
+{
+	stats_resource_error(&c->w->stats, STATS_RES_MEMORY, ENOMEM, c->w->now_ms, what);
+	c->keep_alive = false;
+	return exch_fail(c, 503, "out of memory for %s", what);
+}
+
 /* Header/RequestHeader are configured: c->hdrbuf for the exchange, with the path its
  * <Location> sections are matched on (the normalized path, or the one a RewriteRule
  * rewrote it to, normalized) kept behind the room for a head. 0, or -ENOMEM. */
@@ -995,7 +1007,7 @@ static enum conn_ev conn_dispatch(struct conn *c)
 	};
 	route_request(w->cfg, w->files, w->rw, &in, &rt);
 	if (w->cfg->headers.n && conn_headers_begin(c, &in, &rt) < 0)
-		return exch_fail(c, 500, "out of memory for the Header rules");
+		return conn_out_of_memory(c, "the Header rules");
 	if (w->cfg->authz.nloc && conn_authz_denied(c, &in, &rt, &loc))
 		return conn_forbid(c, loc);
 	return conn_route_act(c, &rt);
@@ -1153,7 +1165,7 @@ static enum conn_ev conn_health(struct conn *c)
 
 	c->text = malloc(256);
 	if (!c->text)
-		return exch_fail(c, 500, "health: out of memory");
+		return conn_out_of_memory(c, "the health page");
 	n = snprintf(c->text, 256, "HTTP/1.1 %s\r\nContent-Type: text/plain\r\n"
 		     "Content-Length: %zu\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n%s",
 		     up ? "200 OK" : "503 Service Unavailable", strlen(body), body);
@@ -1192,7 +1204,7 @@ static enum conn_ev conn_metrics(struct conn *c)
 		stats_render(c->w->cfg, &t);
 	if (t.failed) {
 		free(t.p);
-		return exch_fail(c, 500, "metrics: out of memory");
+		return conn_out_of_memory(c, "the metrics page");
 	}
 	blen = t.len - CONN_TEXT_HEAD;
 	hl = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Type: text/plain; "
@@ -1398,6 +1410,14 @@ void conn_autostart_helper_gone(struct worker *w)
 
 void conn_timeout(struct conn *c)
 {
+	/* once per connection closed for it: not again for a linger, nor when a missed cancel
+	 * makes the deadline fire again */
+	bool first = !c->timed_out && c->state != CS_LINGER && c->state != CS_ERROR &&
+		     c->state != CS_CLOSING;
+
+	if (first)
+		c->w->stats.timeouts[c->state != CS_HEAD ? STATS_TO_EXCHANGE :
+				     c->head_started ? STATS_TO_HEAD : STATS_TO_IDLE]++;
 	switch (c->state) {
 	case CS_HEAD:
 		if (!c->head_started) {

@@ -10,6 +10,7 @@
 #include "spliced/forward.h"
 #include "spliced/headers.h"
 #include "spliced/log.h"
+#include "spliced/relay.h"
 #include "spliced/ring.h"
 #include "spliced/stats.h"
 #include "spliced/trace.h"
@@ -197,6 +198,23 @@ enum conn_ev exch_upstream_error(struct conn *c, int err, const char *what)
 		return exch_fail(c, 504, "backend %s timed out (%s)", be->name, what);
 	return exch_fail(c, 502, "backend %s: %s: %s", be->name, what,
 			 err ? strerror(err) : "connection closed");
+}
+
+struct relay_pipe *exch_pipe_get(struct conn *c, struct conn_body *b)
+{
+	struct relay_pipe *p = b->nopipe ? NULL : relay_pipe_get(&c->w->pipes);
+	int err = errno;
+
+	if (p || b->nopipe)
+		return p;
+	b->nopipe = true;
+	if (err == EBUSY)
+		stats_resource_error(&c->w->stats, STATS_RES_PIPE_POOL, err, c->w->now_ms,
+				     "every pipe of the pool in use, body copied");
+	else
+		stats_resource_error(&c->w->stats, err == ENOMEM ? STATS_RES_MEMORY :
+				     STATS_RES_PIPE, err, c->w->now_ms, "pipe, body copied");
+	return NULL;
 }
 
 void exch_count_parse_error(struct conn *c, const char *reason)

@@ -508,6 +508,10 @@ static unsigned file_errno_status(int e)
 	case ENODEV:
 	case ETXTBSY:
 		return 403;
+	case EMFILE:  /* spliced's own shortage, which passes: try again */
+	case ENFILE:
+	case ENOMEM:
+		return 503;
 	default:
 		return 500;
 	}
@@ -803,7 +807,7 @@ static unsigned file_lookup(struct file_cache *c, const struct file_root *r,
 	if (!e) {
 		close(fd);
 		*err = -ENOMEM;
-		return 500;
+		return 503;
 	}
 	if (cacheable)
 		file_cache_insert(c, e);

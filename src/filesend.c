@@ -4,6 +4,7 @@
  * second half of c->rbuf; the head goes out with MSG_MORE so that it shares a segment
  * with the first bytes of a small file, then relay_file_pump() moves the bytes with
  * sendfile(2), waiting for POLLOUT when the socket is full. */
+#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -83,6 +84,9 @@ enum conn_ev filesend_path(struct conn *c, const struct file_root *root, const c
 	TRACE_FILE(c->id, dpath, rep.status, rep.size);
 	if (rep.head_len == 0) {
 		/* an error page of ours, with the fields file_serve() asks for (Allow, Location) */
+		if (rep.status == 503 && rep.err)   /* out of descriptors or memory: counted */
+			stats_resource_error(&w->stats, rep.err == -ENOMEM ? STATS_RES_MEMORY :
+					     STATS_RES_FD_FILE, -rep.err, w->now_ms, "a static file");
 		if (rep.status == 500)
 			log_error("file", "[client %s:%u] %.*s: %s", c->ip, c->port,
 				  (int)c->req.path.len, path, strerror(-rep.err));

@@ -229,7 +229,13 @@ enum conn_ev proxy_connect(struct conn *c)
 	fd = up_socket(be);
 	if (fd < 0) {
 		slot_put(c);
-		return exch_fail(c, 502, "socket for %s: %s", be->name, strerror(-fd));
+		if (fd != -EMFILE && fd != -ENFILE && fd != -ENOMEM && fd != -ENOBUFS)
+			return exch_fail(c, 502, "socket for %s: %s", be->name, strerror(-fd));
+		/* spliced's own shortage, which passes: 503, as a full queue answers */
+		stats_resource_error(&w->stats, fd == -EMFILE || fd == -ENFILE ?
+				     STATS_RES_FD_CONNECT : STATS_RES_MEMORY, -fd, w->now_ms,
+				     "socket for a backend");
+		return exch_fail(c, 503, "socket for %s: %s", be->name, strerror(-fd));
 	}
 	w->stats.up_connects++;
 	c->ufd = fd;

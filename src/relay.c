@@ -15,14 +15,17 @@ struct relay_pipe *relay_pipe_get(struct relay_pool *pool)
 
 	if (pool->nfree)
 		return pool->free[--pool->nfree];
-	if (pool->live >= RELAY_POOL_MAX)
+	if (pool->live >= RELAY_POOL_MAX) {
+		errno = EBUSY;
 		return NULL;
+	}
 	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
 		return NULL;
 	p = malloc(sizeof(*p));
 	if (!p) {
 		close(fds[0]);
 		close(fds[1]);
+		errno = ENOMEM;
 		return NULL;
 	}
 	/* Over the per-user soft limit the kernel refuses to grow the pipe; the default

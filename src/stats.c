@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "spliced/log.h"
 #include "spliced/stats.h"
 #include "spliced/worker-t.h"
 
@@ -35,6 +36,23 @@ void stats_count_parse_error(struct stats *st, const char *reason)
 	}
 	if (i < STATS_REASONS)
 		st->perr[i].n++;
+}
+
+static const char *const stats_res_name[STATS_RES_N] = {
+	"fd_accept", "fd_connect", "fd_file", "pipe", "pipe_pool", "memory",
+};
+
+void stats_resource_error(struct stats *st, enum stats_resource r, int err, uint64_t now_ms,
+			  const char *what)
+{
+	uint64_t last = st->resource_log_ms[r];   /* 0: never logged; else the time + 1 */
+
+	st->resource_errors[r]++;
+	if (last && now_ms + 1 - last < 1000)
+		return;
+	st->resource_log_ms[r] = now_ms + 1;
+	log_error("resource", "%s: %s (%s, %llu so far; at most one line a second)", what,
+		  strerror(err), stats_res_name[r], (unsigned long long)st->resource_errors[r]);
 }
 
 void stats_latency(struct stats *st, uint64_t ns)
@@ -82,6 +100,11 @@ static void stats_add(struct stats *out, const struct stats *s, const struct con
 	out->tunnels += s->tunnels;
 	out->tunnels_active += s->tunnels_active;
 	out->authz_denied += s->authz_denied;
+	out->refused += s->refused;
+	for (unsigned k = 0; k < STATS_TO_N; k++)
+		out->timeouts[k] += s->timeouts[k];
+	for (unsigned k = 0; k < STATS_RES_N; k++)
+		out->resource_errors[k] += s->resource_errors[k];
 	out->tls_handshakes += s->tls_handshakes;
 	out->tls_active += s->tls_active;
 	for (unsigned i = 0; i < TLS_FAIL_N; i++)
@@ -398,6 +421,25 @@ static void stats_render_locked(const struct config *cfg, struct stats_text *t)
 		       "connections now (an idle keep-alive connection holds none).\n"
 		       "# TYPE spliced_head_buffers_in_use gauge\nspliced_head_buffers_in_use %llu\n",
 		       (unsigned long long)stats_head_buffers());
+	stats_text_add(t, "# HELP spliced_connections_refused_total Client connections closed "
+		       "at once: MaxConnections was reached.\n"
+		       "# TYPE spliced_connections_refused_total counter\n"
+		       "spliced_connections_refused_total %llu\n"
+		       "# HELP spliced_timeouts_total Client connections closed at a deadline, by "
+		       "stage.\n# TYPE spliced_timeouts_total counter\n"
+		       "spliced_timeouts_total{stage=\"idle\"} %llu\n"
+		       "spliced_timeouts_total{stage=\"head\"} %llu\n"
+		       "spliced_timeouts_total{stage=\"exchange\"} %llu\n",
+		       (unsigned long long)sum.refused,
+		       (unsigned long long)sum.timeouts[STATS_TO_IDLE],
+		       (unsigned long long)sum.timeouts[STATS_TO_HEAD],
+		       (unsigned long long)sum.timeouts[STATS_TO_EXCHANGE]);
+	stats_text_add(t, "# HELP spliced_resource_errors_total Operations the system refused "
+		       "a resource for, by resource.\n"
+		       "# TYPE spliced_resource_errors_total counter\n");
+	for (unsigned k = 0; k < STATS_RES_N; k++)
+		stats_text_add(t, "spliced_resource_errors_total{resource=\"%s\"} %llu\n",
+			       stats_res_name[k], (unsigned long long)sum.resource_errors[k]);
 	stats_text_add(t, "# HELP spliced_backend_connections_total Backend connections used, "
 		       "by kind.\n# TYPE spliced_backend_connections_total counter\n"
 		       "spliced_backend_connections_total{kind=\"new\"} %llu\n"

@@ -204,7 +204,7 @@ static enum conn_ev tunnel_pump(struct conn *c, struct conn_body *d)
 
 static bool tunnel_try_splice(struct conn *c, struct conn_body *d)
 {
-	d->sp.pipe = relay_pipe_get(&c->w->pipes);
+	d->sp.pipe = exch_pipe_get(c, d);
 	if (!d->sp.pipe)
 		return false;
 	d->sp.from = d->from;

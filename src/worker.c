@@ -26,6 +26,7 @@
 #include "spliced/relay.h"
 #include "spliced/ring.h"
 #include "spliced/slot.h"
+#include "spliced/stats.h"
 #include "spliced/tls.h"
 #include "spliced/upstream.h"
 #include "spliced/worker.h"
@@ -372,6 +373,23 @@ static void worker_arm_tick(struct worker *w)
 	io_uring_sqe_set_data64(sqe, RING_UD(OP_TICK, 0));
 }
 
+/* A connection over this worker's share of MaxConnections: a 503 if the socket takes it
+ * now (a new socket's buffer always does), what the client sent already is read and
+ * dropped so that the close sends a FIN after the answer, not a reset that could destroy
+ * it; bounded (never waits), and no slot, buffer or timer is spent on it. */
+static void worker_refuse(int fd)
+{
+	static const char page[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+				   "Connection: close\r\nRetry-After: 1\r\n\r\n";
+	char sink[4096];
+
+	(void)!send(fd, page, sizeof(page) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	shutdown(fd, SHUT_WR);
+	for (unsigned i = 0; i < 16 && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
+		;
+	close(fd);
+}
+
 /* A client connection for this worker: accepted, or handed over by a retiring one. */
 static void worker_take(struct worker *w, const struct conn_origin *o)
 {
@@ -390,7 +408,14 @@ static void worker_take(struct worker *w, const struct conn_origin *o)
 	/* (parked connections hold no slab slot: active counts them) */
 	if (w->active >= w->nconns || (w->stopping && metrics && w->metrics_closing)) {
 		/* Over MaxConnections: refuse now rather than queue without bound. */
-		close(fd);
+		if (!w->nfree)
+			w->stats.refused++;
+		/* a handed-over one between requests, or one over TLS (whose bytes are the
+		 * session's records), is only closed */
+		if (!w->nfree && o->nreq == 0 && !o->tls.on)
+			worker_refuse(fd);
+		else
+			close(fd);
 		return;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -451,13 +476,23 @@ static void worker_accept_queued(struct worker *w, unsigned li)
 
 static void worker_accepted(struct worker *w, unsigned li, int res, unsigned flags)
 {
+	bool short_of;
+
 	if (!(flags & IORING_CQE_F_MORE)) {
 		w->accepts_armed--;
 		if (w->retiring && li < CFG_MAX_LISTEN + 1)
 			worker_accept_queued(w, li);
 	}
+	/* Out of descriptors or memory: counted, and logged a line a second */
+	short_of = res == -EMFILE || res == -ENFILE || res == -ENOMEM || res == -ENOBUFS;
+	if (short_of)
+		stats_resource_error(&w->stats, res == -EMFILE || res == -ENFILE ?
+				     STATS_RES_FD_ACCEPT : STATS_RES_MEMORY, -res, w->now_ms,
+				     (int)li == w->metrics_li ? w->cfg->metrics.name :
+				     w->cfg->listen[li].name);
 	if (!(flags & IORING_CQE_F_MORE) && !w->stopping && !w->retiring) {
-		if (res < 0 && res != -ECANCELED && w->now_ms - w->accept_log_ms >= 1000) {
+		if (res < 0 && res != -ECANCELED && !short_of &&
+		    w->now_ms - w->accept_log_ms >= 1000) {
 			/* At most a line a second: out of descriptors, this repeats. */
 			w->accept_log_ms = w->now_ms;
 			log_error("worker", "accept on %s: %s",
@@ -466,7 +501,7 @@ static void worker_accepted(struct worker *w, unsigned li, int res, unsigned fla
 		}
 		/* Out of descriptors or memory, an immediate retry fails again on the same
 		 * waiting connection: retry from the next tick instead of spinning. */
-		if (res == -EMFILE || res == -ENFILE || res == -ENOMEM || res == -ENOBUFS)
+		if (short_of)
 			w->accept_paused |= 1u << li;
 		else
 			worker_arm_accept(w, li);

@@ -3,11 +3,14 @@
  * follow their backend's name into the next configuration; the metrics page. Workers here
  * are plain structs with counters (no ring, no thread). */
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "spliced/config.h"
+#include "spliced/log.h"
 #include "spliced/stats.h"
 #include "spliced/worker-t.h"
 #include "suite.h"
@@ -222,6 +225,64 @@ START_TEST(test_failed_reload_keeps_current)
 }
 END_TEST
 
+/* A shortage is counted each time and logged at most once a second per resource and
+ * worker; the page sums the workers, the ended ones included. */
+START_TEST(test_resource_errors)
+{
+	char path[] = "/tmp/check_stats_log.XXXXXX";
+	char msg[256];
+	char line[512];
+	char *text;
+	unsigned lines = 0;
+	bool counted = false;
+	FILE *f;
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_msg(log_open(path, 0, msg, sizeof(msg)) == 0, "%s", msg);
+	ck_assert_int_eq(stats_live_add(g1, 2), 0);
+	stats_set_current(&c1);
+	stats_resource_error(&g1[0].stats, STATS_RES_FD_ACCEPT, EMFILE, 0, "accept on x");
+	stats_resource_error(&g1[0].stats, STATS_RES_FD_ACCEPT, EMFILE, 100, "accept on x");
+	stats_resource_error(&g1[0].stats, STATS_RES_FD_ACCEPT, EMFILE, 999, "accept on x");
+	stats_resource_error(&g1[0].stats, STATS_RES_PIPE, ENFILE, 999, "pipe");
+	stats_resource_error(&g1[0].stats, STATS_RES_FD_ACCEPT, EMFILE, 1000, "accept on x");
+	stats_resource_error(&g1[1].stats, STATS_RES_FD_ACCEPT, EMFILE, 0, "accept on y");
+	g1[0].stats.refused = 2;
+	g1[1].stats.refused = 3;
+	g1[1].stats.timeouts[STATS_TO_HEAD] = 4;
+	stats_live_end(g1);
+	ck_assert_int_eq(stats_live_add(g2, 2), 0);
+	stats_set_current(&c2);
+	stats_resource_error(&g2[0].stats, STATS_RES_MEMORY, ENOMEM, 5, "buffers");
+	g2[0].stats.timeouts[STATS_TO_HEAD] = 1;
+	text = page(&c2);
+	ck_assert_int_eq(value(text, "spliced_resource_errors_total{resource=\"fd_accept\"}"), 5);
+	ck_assert_int_eq(value(text, "spliced_resource_errors_total{resource=\"pipe\"}"), 1);
+	ck_assert_int_eq(value(text, "spliced_resource_errors_total{resource=\"memory\"}"), 1);
+	ck_assert_int_eq(value(text, "spliced_resource_errors_total{resource=\"fd_connect\"}"), 0);
+	ck_assert_int_eq(value(text, "spliced_connections_refused_total"), 5);
+	ck_assert_int_eq(value(text, "spliced_timeouts_total{stage=\"head\"}"), 5);
+	ck_assert_int_eq(value(text, "spliced_timeouts_total{stage=\"idle\"}"), 0);
+	free(text);
+	/* lines: x at 0 and at 1000 (with the count so far), y at 0, the pipe, the memory */
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f)) {
+		lines++;
+		if (strstr(line, "accept on x: Too many open files (fd_accept, 4 so far"))
+			counted = true;
+	}
+	fclose(f);
+	ck_assert_msg(counted, "no line with the count in %s", path);
+	ck_assert_uint_eq(lines, 5);
+	log_open(NULL, 0, msg, sizeof(msg));
+	if (counted)
+		unlink(path);
+}
+END_TEST
+
 int main(void)
 {
 	const struct ck_case cases[] = {
@@ -231,6 +292,7 @@ int main(void)
 		{ "reloads_on_the_page", test_reloads_on_the_page, 0 },
 		{ "active_connections", test_active_connections, 0 },
 		{ "failed_reload_keeps_current", test_failed_reload_keeps_current, 0 },
+		{ "resource_errors", test_resource_errors, 0 },
 	};
 	Suite *s = suite_create("stats");
 

@@ -1223,7 +1223,19 @@ int e2e_client_try_open(struct e2e_client *c, int port)
 	return e2e_client_try_open_from(c, port, NULL);
 }
 
+static int e2e_client_connect(struct e2e_client *c, int port, const char *from, int rcvbuf);
+
 int e2e_client_try_open_from(struct e2e_client *c, int port, const char *from)
+{
+	return e2e_client_connect(c, port, from, 0);
+}
+
+int e2e_client_try_open_rcvbuf(struct e2e_client *c, int port, int rcvbuf)
+{
+	return e2e_client_connect(c, port, NULL, rcvbuf);
+}
+
+static int e2e_client_connect(struct e2e_client *c, int port, const char *from, int rcvbuf)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	struct sockaddr_in src = { .sin_family = AF_INET };
@@ -1238,6 +1250,8 @@ int e2e_client_try_open_from(struct e2e_client *c, int port, const char *from)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));   /* bounds connect, send */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (rcvbuf)   /* before the connect, so the window offered is that small */
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (from && (inet_pton(AF_INET, from, &src.sin_addr) != 1 ||
 		     bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0)) {

@@ -201,6 +201,9 @@ int e2e_client_try_open(struct e2e_client *c, int port);
 /* Same, from the local IPv4 address `from` (e.g. "127.0.0.2"; NULL: the system's
  * choice). */
 int e2e_client_try_open_from(struct e2e_client *c, int port, const char *from);
+/* Same, with a receive buffer of rcvbuf bytes set before the connect (a client that
+ * reads slowly fills it at once). */
+int e2e_client_try_open_rcvbuf(struct e2e_client *c, int port, int rcvbuf);
 /* Same, failing the test on error. */
 void e2e_client_open(struct e2e_client *c, int port);
 void e2e_client_close(struct e2e_client *c);

@@ -87,6 +87,8 @@ struct conn_body {
 	uint32_t off;             /* buf[off..off+len) is waiting to be sent */
 	uint32_t len;
 	bool splicing;
+	bool nopipe;              /* a pipe was refused (pool in use, or the system's
+				   * limits): copied to the end, counted once */
 	bool wait_out;            /* the last poll waited for `to` to drain */
 	bool shut;                /* tunnel: the EOF of `from` was passed on (`to` shut for
 				   * writing) */

@@ -115,6 +115,11 @@ ssize_t exch_headers(struct conn *c, enum hdr_table t, char *head, size_t len, s
  * edited in c->hdrbuf and c->head made of it and body. 0, or -ENOSPC. */
 int exch_headers_fwd(struct conn *c, enum hdr_table t, const char *body, size_t body_len);
 
+/* A pipe of the worker's pool for a splice run of body b, or NULL: b is copied instead,
+ * to its end (b->nopipe). The pool in use to the last pipe, or the system refusing a new
+ * one (descriptors, memory), is counted once per body and logged (a line a second). */
+struct relay_pipe *exch_pipe_get(struct conn *c, struct conn_body *b);
+
 /* A request refused as malformed, counted under `reason` (a static string). */
 void exch_count_parse_error(struct conn *c, const char *reason);
 

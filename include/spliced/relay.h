@@ -7,7 +7,8 @@
 #include "spliced/relay-t.h"
 
 /* A pipe from the pool, created on demand up to RELAY_POOL_MAX; NULL when the pool is
- * exhausted or pipes cannot be made (the caller copies instead). */
+ * exhausted (errno EBUSY) or a pipe cannot be made (errno from pipe2(), e.g. EMFILE, or
+ * ENOMEM); the caller copies instead. */
 struct relay_pipe *relay_pipe_get(struct relay_pool *pool);
 
 /* Returns a pipe. A pipe that may still hold data (`dirty`) is closed, never reused. */

@@ -13,6 +13,25 @@
 #define STATS_REASONS 32
 #define STATS_LAT_BUCKETS 12
 
+/* What the system ran out of (spliced_resource_errors_total{resource}). */
+enum stats_resource {
+	STATS_RES_FD_ACCEPT,       /* accept: out of descriptors (EMFILE, ENFILE) */
+	STATS_RES_FD_CONNECT,      /* a backend socket: out of descriptors */
+	STATS_RES_FD_FILE,         /* a static file: out of descriptors */
+	STATS_RES_PIPE,            /* pipe2 failed: the body is copied instead */
+	STATS_RES_PIPE_POOL,       /* every pipe of the worker's pool in use: copied */
+	STATS_RES_MEMORY,          /* an allocation on the request path, accept's ENOMEM */
+	STATS_RES_N
+};
+
+/* Why spliced closed a connection at its deadline (spliced_timeouts_total{stage}). */
+enum stats_timeout {
+	STATS_TO_IDLE,             /* between requests, or before the first byte */
+	STATS_TO_HEAD,             /* a request head begun and not finished */
+	STATS_TO_EXCHANGE,         /* anything later: body, backend, a client not reading */
+	STATS_TO_N
+};
+
 /* Counters of a pool's member (stats.member[backend][k]). */
 enum stats_member_count {
 	STATS_M_REQUESTS,          /* requests the pool gave it */
@@ -58,6 +77,11 @@ struct stats {
 	uint64_t tls_handshakes;   /* TLS handshakes completed */
 	uint64_t tls_active;       /* TLS sessions alive now, handshaking or not (a gauge) */
 	uint64_t tls_fail[TLS_FAIL_N]; /* TLS handshakes failed, by enum tls_fail */
+	uint64_t refused;          /* connections closed at once: the worker's share of
+				    * MaxConnections was full */
+	uint64_t timeouts[STATS_TO_N];
+	uint64_t resource_errors[STATS_RES_N];
+	uint64_t resource_log_ms[STATS_RES_N]; /* last error-log line, per resource (not summed) */
 };
 
 /* Text rendered on the heap: it grows as it is written, so a page always fits. */

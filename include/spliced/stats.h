@@ -20,6 +20,11 @@ void stats_count_status(struct stats *st, unsigned status);
  * address). The first STATS_REASONS reasons get their own counter. */
 void stats_count_parse_error(struct stats *st, const char *reason);
 
+/* The system refused a resource (err: the errno, positive) while doing `what`: counted
+ * under r, and an error-log line naming it, at most one a second per resource and worker
+ * (now_ms: the worker's clock), since a shortage repeats for every request meanwhile. */
+void stats_resource_error(struct stats *st, enum stats_resource r, int err, uint64_t now_ms,
+			  const char *what);
 /* One exchange took ns nanoseconds. */
 void stats_latency(struct stats *st, uint64_t ns);
 

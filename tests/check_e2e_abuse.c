@@ -1,0 +1,532 @@
+/* End-to-end suite for slow and greedy clients and resource exhaustion (issue 18), on
+ * the real binary and the real test backend:
+ *
+ * - a few hundred abusers at once (heads trickled and left unfinished, responses not
+ *   read, uploads stalled) are each closed by their deadline (RequestReadTimeout,
+ *   Timeout), the metrics count them by stage, and a normal client is served meanwhile;
+ * - over MaxConnections a client gets a 503 and a close at once (no hang), and is served
+ *   once the others go;
+ * - spliced's open-files limit lowered under it (prlimit, as root could any time): accept
+ *   failing with EMFILE does not make it spin (its CPU time over a bounded period is a
+ *   resource count, asserted loosely), it logs at most a line a second and counts it,
+ *   and it serves again once descriptors are free, without a restart; a backend socket
+ *   refused is a 503; a pipe refused is a body copied, byte for byte.
+ *
+ * No timing is asserted: deadlines are only bounded from above by the loops. */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "e2e.h"
+#include "spliced/relay-t.h"
+#include "suite.h"
+
+#define ck_status(r, want) \
+	ck_assert_msg((r)->status == (want), "expected status %d, got %d; head:\n%s\n%s", (want), \
+		      (r)->status, e2e_escs((r)->head), e2e_diag())
+
+/* One GET on a new connection: the status (the body's pattern checked when len > 0),
+ * or -1 when the connection failed. */
+static int get_once(int port, const char *target, size_t len)
+{
+	struct e2e_client c;
+	struct e2e_response r;
+	char req[256];
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: h\r\nConnection: close"
+			 "\r\n\r\n", target);
+	int status;
+
+	if (e2e_client_try_open(&c, port) < 0)
+		return -1;
+	c.timeout_ms = 10000;
+	if (e2e_send(&c, req, (size_t)n) < 0 || e2e_read_response(&c, &r, false) < 0) {
+		e2e_client_close(&c);
+		return -1;
+	}
+	status = r.status;
+	if (status == 200 && len) {
+		ck_assert_uint_eq(r.body_len, len);
+		ck_assert_int_eq(e2e_pattern_mismatch(r.body, r.body_len), -1);
+	}
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	return status;
+}
+
+/* get_once() until it gives 200, at most 100 times 100 ms apart: the last status. */
+static int get_until_200(int port, const char *target, size_t len)
+{
+	int status = get_once(port, target, len);
+
+	for (int i = 0; i < 100 && status != 200; i++) {
+		e2e_sleep_ms(100);
+		status = get_once(port, target, len);
+	}
+	return status;
+}
+
+/* spliced's serving process (the pid started is its supervisor). */
+static pid_t serving(const struct e2e_proc *sp)
+{
+	pid_t pid = e2e_child_pid(sp->pid, "spliced", 0, 5000);
+
+	ck_assert_msg(pid > 0, "no serving process under %d\n%s", (int)sp->pid, e2e_diag());
+	return pid;
+}
+
+/* User + system CPU time of pid, in clock ticks. */
+static unsigned long long cpu_ticks(pid_t pid)
+{
+	char path[64];
+	char *text, *p;
+	unsigned long long ut = 0, st = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	text = e2e_read_file(path, NULL);
+	ck_assert_ptr_nonnull(text);
+	p = strrchr(text, ')');   /* the command may hold blanks; fields 14, 15 after it */
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+				&ut, &st), 2);
+	free(text);
+	return ut + st;
+}
+
+/* Descriptors pid has open now; with `spare`, *limit: the open-files limit under which
+ * exactly `spare` more can be opened (a new descriptor takes the lowest free number and
+ * must be below the limit, so holes in the table count, not only the total). */
+static unsigned open_fds_limit(pid_t pid, unsigned spare, unsigned *limit)
+{
+	static bool used[65536];
+	char path[64];
+	struct dirent *e;
+	unsigned n = 0, fd = 0;
+	DIR *d;
+
+	memset(used, 0, sizeof(used));
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d))) {
+		long k = e->d_name[0] != '.' ? atol(e->d_name) : -1;
+
+		if (k >= 0 && k < 65536)
+			used[k] = true;
+		n += k >= 0;
+	}
+	closedir(d);
+	/* the free number the (spare+1)th new descriptor would get is the limit */
+	for (unsigned free_seen = 0; fd < 65536; fd++)
+		if (!used[fd] && free_seen++ == spare)
+			break;
+	if (limit)
+		*limit = fd;
+	return n;
+}
+
+static unsigned open_fds(pid_t pid)
+{
+	return open_fds_limit(pid, 0, NULL);
+}
+
+/* The soft open-files limit of spliced's serving process set to soft, its hard limit
+ * left: from a child that becomes its user and group, since prlimit() on another user's process needs
+ * CAP_SYS_RESOURCE, which a container's root may lack (the soft limit is what the
+ * kernel enforces; a process may set it anywhere below its hard limit). */
+static void set_soft_nofile(const struct e2e_proc *sp, rlim_t soft)
+{
+	char path[64], *text, *u, *g;
+	unsigned uid, gid;
+	int status;
+	pid_t pid;
+
+	pid_t target = serving(sp);
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)target);
+	text = e2e_read_file(path, NULL);
+	ck_assert_ptr_nonnull(text);
+	u = strstr(text, "\nUid:");
+	g = strstr(text, "\nGid:");
+	ck_assert(u && g && sscanf(u, "\nUid: %*u %u", &uid) == 1 &&
+		  sscanf(g, "\nGid: %*u %u", &gid) == 1);
+	free(text);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct rlimit rl;
+
+		if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0 ||
+		    prlimit(target, RLIMIT_NOFILE, NULL, &rl) < 0)
+			_exit(1);
+		rl.rlim_cur = soft < rl.rlim_max ? soft : rl.rlim_max;
+		_exit(prlimit(target, RLIMIT_NOFILE, &rl, NULL) < 0 ? 2 : 0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "prlimit as uid %u gid %u failed (%d)", uid, gid, status);
+}
+
+/* spliced's limit set so that `spare` more descriptors can be opened, not one more. */
+static void limit_fds(const struct e2e_proc *sp, unsigned spare)
+{
+	unsigned limit;
+
+	open_fds_limit(serving(sp), spare, &limit);
+	set_soft_nofile(sp, limit);
+}
+
+static void unlimit_fds(const struct e2e_proc *sp)
+{
+	set_soft_nofile(sp, RLIM_INFINITY);
+}
+
+/* Until spliced's descriptors stop changing (the start-up probe's connection closed). */
+static void fds_settle(const struct e2e_proc *sp)
+{
+	unsigned prev = 0, now;
+
+	for (int i = 0; i < 50 && (now = open_fds(serving(sp))) != prev; i++) {
+		prev = now;
+		e2e_sleep_ms(100);
+	}
+}
+
+/* Each of c[0..n) gets a 408, then the close; closed here. */
+static void expect_408_closed(struct e2e_client *c, unsigned n, const char *what)
+{
+	struct e2e_response r;
+
+	for (unsigned i = 0; i < n; i++) {
+		ck_assert_msg(e2e_read_response(&c[i], &r, false) == 0, "%s %u: %s\n%s", what, i,
+			      r.err, e2e_diag());
+		ck_status(&r, 408);
+		e2e_response_free(&r);
+		ck_assert_int_gt(e2e_wait_closed(&c[i], 10000), E2E_OPEN);
+		e2e_client_close(&c[i]);
+	}
+}
+
+#define SLOWLORIS 200
+#define SLOW_UPLOADS 100
+#define SLOW_READERS 20
+#define READER_BODY (32u << 20)
+
+/* Slowloris, slow uploads and slow readers at once: each closed by its deadline, counted
+ * by stage; a normal client is answered correctly while they hold their connections. */
+START_TEST(test_abusers_closed_by_their_timeouts)
+{
+	static const char head[] = "GET / HTTP/1.1\r\nHost: a\r\nX-Slow: 0123";
+	static const char upload[] = "POST /?len=10 HTTP/1.1\r\nHost: a\r\n"
+				     "Content-Length: 1000000\r\n\r\n0123456789";
+	struct e2e_client *loris = calloc(SLOWLORIS, sizeof(*loris));
+	struct e2e_client *up = calloc(SLOW_UPLOADS, sizeof(*up));
+	struct e2e_client rd[SLOW_READERS];
+	struct e2e_proc be, sp;
+	int mport = e2e_free_port();
+	char req[128];
+	int n;
+
+	ck_assert(loris && up);
+	e2e_backend_start(&be, NULL);
+	e2e_spliced_startf(&sp, "MetricsListen 127.0.0.1:%d\nTimeout 2\n"
+			   "RequestReadTimeout header=1-2,MinRate=500 body=1,MinRate=500\n"
+			   "ProxyPass / http://127.0.0.1:%d/\n", mport, be.port);
+	for (unsigned i = 0; i < SLOWLORIS; i++) {
+		ck_assert_int_eq(e2e_client_try_open(&loris[i], sp.port), 0);
+		loris[i].timeout_ms = 15000;
+		ck_assert_int_eq(e2e_send(&loris[i], head, sizeof(head) - 1), 0);
+	}
+	for (unsigned i = 0; i < SLOW_UPLOADS; i++) {
+		ck_assert_int_eq(e2e_client_try_open(&up[i], sp.port), 0);
+		up[i].timeout_ms = 15000;
+		ck_assert_int_eq(e2e_send(&up[i], upload, sizeof(upload) - 1), 0);
+	}
+	n = snprintf(req, sizeof(req), "GET /?len=%u HTTP/1.1\r\nHost: a\r\n\r\n", READER_BODY);
+	for (unsigned i = 0; i < SLOW_READERS; i++) {
+		ck_assert_int_eq(e2e_client_try_open_rcvbuf(&rd[i], sp.port, 4096), 0);
+		rd[i].timeout_ms = 15000;
+		ck_assert_int_eq(e2e_send(&rd[i], req, (size_t)n), 0);
+	}
+	/* a normal client, while they are all connected */
+	ck_assert_int_eq(get_once(sp.port, "/?len=100000", 100000), 200);
+
+	expect_408_closed(loris, SLOWLORIS, "slowloris");  /* every head left unfinished */
+	expect_408_closed(up, SLOW_UPLOADS, "upload");     /* the backend's request abandoned */
+	/* every reader that stopped reading: cut off by Timeout (logged), before the end of
+	 * its body; what was sent before is still read, then the close */
+	for (int i = 0; i < 300 && e2e_log_count(&sp, "sending to the client") +
+				   e2e_log_count(&sp, "response body: waiting") < SLOW_READERS; i++)
+		e2e_sleep_ms(50);
+	ck_assert_uint_ge(e2e_log_count(&sp, "sending to the client") +
+			  e2e_log_count(&sp, "response body: waiting"), SLOW_READERS);
+	for (unsigned i = 0; i < SLOW_READERS; i++) {
+		unsigned char *all = NULL;
+		size_t len = 0;
+		int ret = e2e_read_until_eof(&rd[i], &all, &len, 15000);
+
+		ck_assert_msg(ret == 0 || ret == -ECONNRESET, "reader %u: %d\n%s", i, ret,
+			      e2e_diag());
+		ck_assert_msg(len < READER_BODY, "reader %u got the whole body", i);
+		free(all);
+		e2e_client_close(&rd[i]);
+	}
+	ck_assert_int_ge(e2e_metric(mport, "spliced_timeouts_total{stage=\"head\"}"), SLOWLORIS);
+	ck_assert_int_ge(e2e_metric(mport, "spliced_timeouts_total{stage=\"exchange\"}"),
+			 SLOW_UPLOADS + SLOW_READERS);
+	ck_assert(e2e_log_wait_for(&sp, "timed out reading the request head", 5000));
+	ck_assert(e2e_log_wait_for(&sp, "request body: timed out", 5000));
+	/* and it serves as before */
+	ck_assert_int_eq(get_once(sp.port, "/?len=100000", 100000), 200);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	e2e_backend_stop(&be);
+	free(loris);
+	free(up);
+}
+END_TEST
+
+#define MAXCONN 10
+
+/* A client over MaxConnections: a 503 with Retry-After and a close at once; served
+ * again once the connections that held the slots are gone. */
+START_TEST(test_max_connections_refuses_cleanly)
+{
+	struct e2e_client idle[MAXCONN], c;
+	struct e2e_proc be, sp;
+	struct e2e_response r;
+	static const char req[] = "GET /?len=5 HTTP/1.1\r\nHost: a\r\n\r\n";
+	int mport = e2e_free_port();
+
+	e2e_backend_start(&be, NULL);
+	e2e_spliced_startf(&sp, "MetricsListen 127.0.0.1:%d\nMaxConnections %d\n"
+			   "RequestReadTimeout header=30\nProxyPass / http://127.0.0.1:%d/\n",
+			   mport, MAXCONN, be.port);
+	e2e_sleep_ms(200);   /* the start-up probe's connection closed */
+	for (unsigned i = 0; i < MAXCONN; i++)
+		ck_assert_int_eq(e2e_client_try_open(&idle[i], sp.port), 0);
+	e2e_client_open(&c, sp.port);
+	c.timeout_ms = 10000;
+	e2e_roundtrip(&c, req, sizeof(req) - 1, &r, false);
+	ck_status(&r, 503);
+	ck_assert_ptr_nonnull(e2e_header(&r, "Retry-After"));
+	e2e_response_free(&r);
+	ck_assert_int_gt(e2e_wait_closed(&c, 10000), E2E_OPEN);
+	e2e_client_close(&c);
+	/* the held connections still work */
+	e2e_roundtrip(&idle[0], req, sizeof(req) - 1, &r, false);
+	ck_status(&r, 200);
+	e2e_response_free(&r);
+	for (unsigned i = 0; i < MAXCONN; i++)
+		e2e_client_close(&idle[i]);
+	ck_assert_int_eq(get_until_200(sp.port, "/?len=5", 5), 200);
+	ck_assert_int_ge(e2e_metric(mport, "spliced_connections_refused_total"), 1);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	e2e_backend_stop(&be);
+}
+END_TEST
+
+#define LOW_NOFILE 64
+
+/* Out of descriptors at accept: the multishot accept ends with EMFILE and is re-armed
+ * from the next tick, not at once; a line a second in the log; served again once
+ * descriptors are free, the limit still as low. io_uring reads the open-files limit when
+ * the accept is submitted, so lowering it under a running spliced would not reach the
+ * accept already armed: spliced starts with it low (soft and hard, through a shell's
+ * ulimit), and the test fills it with idle connections. */
+START_TEST(test_emfile_on_accept)
+{
+	struct e2e_client c[LOW_NOFILE];
+	struct e2e_proc be, sp;
+	int mport = e2e_free_port();
+	unsigned long long t0, t1;
+	long hz = sysconf(_SC_CLK_TCK);
+	unsigned lines, n = 0;
+	char real[512], script[700];
+	const char *wrap;
+	int status;
+
+	snprintf(real, sizeof(real), "%s", e2e_env_bin("SPLICED_BIN"));
+	snprintf(script, sizeof(script), "#!/bin/sh\nulimit -n %d || exit 1\nexec '%s' \"$@\"\n",
+		 LOW_NOFILE, real);
+	wrap = e2e_write_temp("spliced-lownofile", script);
+	ck_assert_int_eq(chmod(wrap, 0755), 0);
+	e2e_backend_start(&be, NULL);
+	setenv("SPLICED_BIN", wrap, 1);
+	e2e_spliced_startf(&sp, "MetricsListen 127.0.0.1:%d\nRequestReadTimeout header=30\n"
+			   "MaxConnections 1000\nProxyPass / http://127.0.0.1:%d/\n", mport, be.port);
+	setenv("SPLICED_BIN", real, 1);
+	fds_settle(&sp);
+	/* idle connections until spliced's accept fails (each one accepted takes one) */
+	while (n < LOW_NOFILE && !e2e_log_count(&sp, "Too many open files (fd_accept")) {
+		ck_assert_int_eq(e2e_client_try_open(&c[n], sp.port), 0);
+		n++;
+		e2e_sleep_ms(20);
+	}
+	ck_assert_msg(e2e_log_wait_for(&sp, "Too many open files (fd_accept", 5000), "%s",
+		      e2e_diag());
+	/* connections wait in the backlog: spliced must not spin on them */
+	t0 = cpu_ticks(serving(&sp));
+	e2e_sleep_ms(2000);
+	t1 = cpu_ticks(serving(&sp));
+	ck_assert_msg(t1 - t0 < (unsigned long long)hz, "spliced used %llu of %ld ticks (more "
+		      "than half of 2 s) while out of descriptors", t1 - t0, 2 * hz);
+	lines = e2e_log_count(&sp, "fd_accept");
+	ck_assert_msg(lines >= 1 && lines <= 6, "%u fd_accept lines in about 2 s", lines);
+	for (unsigned i = 0; i < n; i++)
+		e2e_client_close(&c[i]);
+	/* the closed ones are accepted, read as closed and let go; then a request goes */
+	status = get_until_200(sp.port, "/?len=100", 100);
+	ck_assert_msg(status == 200, "not served after the descriptors came back: %d\n%s",
+		      status, e2e_diag());
+	ck_assert_int_ge(e2e_metric(mport, "spliced_resource_errors_total{resource=\"fd_accept\"}"), 1);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	e2e_backend_stop(&be);
+}
+END_TEST
+
+/* With one descriptor left (the client's connection takes it), GET target is a 503 and
+ * the error log has `line`; with the limit back, a 200; the metrics page (metrics port
+ * mport) counts the resource. */
+static void last_fd_gives_503(const struct e2e_proc *sp, int mport, const char *target,
+			      const char *line, const char *resource)
+{
+	char name[128];
+
+	fds_settle(sp);
+	limit_fds(sp, 1);
+	ck_assert_int_eq(get_once(sp->port, target, 0), 503);
+	ck_assert_msg(e2e_log_wait_for(sp, line, 5000), "no \"%s\" in the log\n%s", line,
+		      e2e_diag());
+	unlimit_fds(sp);
+	ck_assert_int_eq(get_once(sp->port, target, 0), 200);
+	snprintf(name, sizeof(name), "spliced_resource_errors_total{resource=\"%s\"}", resource);
+	ck_assert_int_ge(e2e_metric(mport, name), 1);
+}
+
+/* Out of descriptors for a backend socket: 503 for that request, logged and counted;
+ * the next request, descriptors back, is served. */
+START_TEST(test_emfile_on_connect)
+{
+	struct e2e_proc be, sp;
+	int mport = e2e_free_port();
+
+	e2e_backend_start(&be, NULL);
+	e2e_spliced_startf(&sp, "MetricsListen 127.0.0.1:%d\n"
+			   "ProxyPass / http://127.0.0.1:%d/ disablereuse=On\n", mport, be.port);
+	last_fd_gives_503(&sp, mport, "/?len=100", "socket for a backend: Too many open files",
+			  "fd_connect");
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	e2e_backend_stop(&be);
+}
+END_TEST
+
+/* Out of descriptors to open a static file: 503 (was 500), logged and counted; served
+ * once they are back. */
+START_TEST(test_emfile_on_file_open)
+{
+	struct e2e_proc sp;
+	const char *file = e2e_write_temp("hello.txt", "hello\n");
+	int mport = e2e_free_port();
+	char root[512];
+
+	ck_assert_int_eq(chmod(file, 0644), 0);
+	snprintf(root, sizeof(root), "%s", file);
+	*strrchr(root, '/') = 0;
+	e2e_spliced_startf(&sp, "MetricsListen 127.0.0.1:%d\nDocumentRoot \"%s\"\n", mport,
+			   root);
+	last_fd_gives_503(&sp, mport, "/hello.txt", "a static file: Too many open files",
+			  "fd_file");
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+}
+END_TEST
+
+#define PIPE_BODY (1u << 20)
+
+/* No descriptor left for a pipe: a body that would be spliced is copied, every byte
+ * right, logged and counted; with descriptors back it is spliced again. */
+START_TEST(test_pipe_refused_body_copied)
+{
+	struct e2e_proc be, sp;
+	int mport = e2e_free_port();
+	char target[64];
+	long long spliced0;
+
+	snprintf(target, sizeof(target), "/?len=%u", PIPE_BODY);
+	e2e_backend_start(&be, NULL);
+	e2e_spliced_startf(&sp, "MetricsListen 127.0.0.1:%d\n"
+			   "ProxyPass / http://127.0.0.1:%d/ disablereuse=On\n", mport, be.port);
+	fds_settle(&sp);
+	limit_fds(&sp, 2);   /* the client's and the backend's sockets, no pipe */
+	ck_assert_int_eq(get_once(sp.port, target, PIPE_BODY), 200);
+	ck_assert(e2e_log_wait_for(&sp, "pipe, body copied: Too many open files", 5000));
+	unlimit_fds(&sp);
+	ck_assert_int_ge(e2e_metric(mport, "spliced_resource_errors_total{resource=\"pipe\"}"), 1);
+	spliced0 = e2e_metric(mport, "spliced_bytes_total{how=\"spliced\"}");
+	ck_assert_int_eq(get_once(sp.port, target, PIPE_BODY), 200);
+	ck_assert_int_gt(e2e_metric(mport, "spliced_bytes_total{how=\"spliced\"}"), spliced0);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	e2e_backend_stop(&be);
+}
+END_TEST
+
+/* Slow uploads large enough to splice hold every pipe of the worker's pool: a response
+ * body is copied instead, every byte right, counted once as pipe_pool. */
+START_TEST(test_pipe_pool_in_use_body_copied)
+{
+	static const char upload[] = "POST /?len=10 HTTP/1.1\r\nHost: a\r\n"
+				     "Content-Length: 1000000\r\n\r\n0123456789";
+	struct e2e_client up[RELAY_POOL_MAX];
+	struct e2e_proc be, sp;
+	int mport = e2e_free_port();
+	char target[64];
+
+	snprintf(target, sizeof(target), "/?len=%u", PIPE_BODY);
+	e2e_backend_start(&be, NULL);
+	e2e_spliced_startf(&sp, "MetricsListen 127.0.0.1:%d\nTimeout 30\n"
+			   "RequestReadTimeout body=0\nProxyPass / http://127.0.0.1:%d/\n",
+			   mport, be.port);
+	for (unsigned i = 0; i < RELAY_POOL_MAX; i++) {
+		ck_assert_int_eq(e2e_client_try_open(&up[i], sp.port), 0);
+		ck_assert_int_eq(e2e_send(&up[i], upload, sizeof(upload) - 1), 0);
+	}
+	/* until each upload has its pipe: their bodies splice (one transfer each) */
+	for (int i = 0; i < 250 && e2e_metric(mport, "spliced_resource_errors_total"
+					  "{resource=\"pipe_pool\"}") == 0; i++) {
+		ck_assert_int_eq(get_once(sp.port, target, PIPE_BODY), 200);
+		e2e_sleep_ms(20);
+	}
+	ck_assert_int_eq(e2e_metric(mport, "spliced_resource_errors_total{resource=\"pipe_pool\"}"),
+			 1);
+	ck_assert(e2e_log_wait_for(&sp, "every pipe of the pool in use, body copied", 5000));
+	for (unsigned i = 0; i < RELAY_POOL_MAX; i++)
+		e2e_client_close(&up[i]);
+	ck_assert_int_eq(get_once(sp.port, target, PIPE_BODY), 200);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	e2e_backend_stop(&be);
+}
+END_TEST
+
+int main(void)
+{
+	const struct ck_case cases[] = {
+		{ "abusers_closed_by_their_timeouts", test_abusers_closed_by_their_timeouts, 0 },
+		{ "max_connections_refuses_cleanly", test_max_connections_refuses_cleanly, 0 },
+		{ "emfile_on_accept", test_emfile_on_accept, 0 },
+		{ "emfile_on_connect", test_emfile_on_connect, 0 },
+		{ "emfile_on_file_open", test_emfile_on_file_open, 0 },
+		{ "pipe_refused_body_copied", test_pipe_refused_body_copied, 0 },
+		{ "pipe_pool_in_use_body_copied", test_pipe_pool_in_use_body_copied, 0 },
+	};
+	Suite *s = suite_create("e2e_abuse");
+
+	ck_add_cases(s, cases, CK_N(cases), 0, NULL, NULL);
+	return ck_run_suite(s);
+}
