@@ -205,7 +205,7 @@ static int start_with_backend(struct e2e_proc *sp, char *starts, size_t len)
 			   "ProxyPass / http://127.0.0.1:%d/\n"
 			   "ProxyAutostart http://127.0.0.1:%d -- %s -p %d -s %s\n",
 			   geteuid() == 0 ? "User nobody\nGroup nogroup\n" : "", e2e_temp_dir(),
-			   bport, bport, e2e_env_bin("TESTBACKEND_BIN"), bport, starts);
+			   bport, bport, e2e_backend_bin_for_others(), bport, starts);
 	return bport;
 }
 
