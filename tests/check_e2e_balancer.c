@@ -6,6 +6,7 @@
  * Needs SPLICED_BIN and TESTBACKEND_BIN (absolute paths; `make test` sets both). Every
  * loop is bounded; nothing is timed: a slow member is told apart by what it was given. */
 #include <check.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +84,63 @@ static void load(int port, const char *target, unsigned n, unsigned nc, const ch
 	}
 	for (unsigned i = 0; i < nc; i++)
 		e2e_client_close(&c[i]);
+}
+
+/* load() without the waves: each of nc clients (threads) sends its next request as soon
+ * as its answer came, so requests arrive one by one as members answer, as a balancer's
+ * traffic does (with waves, all nc requests of a wave may be picked before any answer
+ * came back, which hides what bybusyness measures). */
+struct free_client {
+	int port;
+	const char *req;
+	size_t len;
+	unsigned n;
+	unsigned failed;
+};
+
+static void *free_client_run(void *arg)
+{
+	struct free_client *f = arg;
+	struct e2e_client c;
+
+	if (e2e_client_try_open(&c, f->port) != 0) {
+		f->failed = f->n;
+		return NULL;
+	}
+	for (unsigned i = 0; i < f->n; i++) {
+		struct e2e_response r;
+
+		if (e2e_send(&c, f->req, f->len) != 0 || e2e_read_response(&c, &r, false) != 0) {
+			f->failed += f->n - i;
+			break;
+		}
+		if (r.status != 200)
+			f->failed++;
+		e2e_response_free(&r);
+	}
+	e2e_client_close(&c);
+	return NULL;
+}
+
+static void load_free(int port, const char *target, unsigned n, unsigned nc)
+{
+	struct free_client f[16];
+	pthread_t th[16];
+	char req[1024];
+	int len = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: a.example\r\n\r\n",
+			   target);
+	unsigned failed = 0;
+
+	ck_assert_uint_le(nc, 16);
+	for (unsigned i = 0; i < nc; i++) {
+		f[i] = (struct free_client){ port, req, (size_t)len, n / nc + (i < n % nc), 0 };
+		ck_assert_int_eq(pthread_create(&th[i], NULL, free_client_run, &f[i]), 0);
+	}
+	for (unsigned i = 0; i < nc; i++) {
+		pthread_join(th[i], NULL);
+		failed += f[i].failed;
+	}
+	ck_assert_msg(failed == 0, "%u of %u requests failed: %s", failed, n, e2e_diag());
 }
 
 /* One GET on a new connection; its status (the response kept in *out when not NULL). */
@@ -170,7 +228,7 @@ static void run_two(const char *slow_args, const char *set, unsigned n,
 	e2e_backend_start(&b[1], slow_args);
 	start_pool(&sp, b, 2, NULL, set, "ProxyPass /app/ balancer://app/\n");
 	counts_start(b, 2, before);
-	load(sp.port, "/app/?len=1", n, 8, NULL);
+	load_free(sp.port, "/app/?len=1", n, 8);
 	counts(b, 2, before, got);
 	ck_assert_uint_eq(got[0] + got[1], n);
 	stop_all(&sp, b, 2);
@@ -225,6 +283,7 @@ START_TEST(test_bybusyness_slow_member)
 	unsigned long long got[2];
 
 	run_two("-D 50", "ProxySet lbmethod=bybusyness", 400, got);
+	printf("bybusyness: fast member %llu, slow member %llu of 400\n", got[0], got[1]);
 	ck_assert_msg(got[1] < got[0], "the slow member got %llu requests, the fast one %llu",
 		      got[1], got[0]);
 }
