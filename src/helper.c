@@ -811,6 +811,14 @@ static int helper_privileges(struct helper *h, const struct config *cfg, char *m
 
 	if (geteuid() != 0)
 		return helper_privs_unprivileged(h, cfg, msg, len);
+	/* a bounding set without it (a systemd unit's CapabilityBoundingSet): the files a
+	 * reload reads are then those the helper's user may read */
+	if (keys && (capng_get_caps_process() < 0 ||
+		     capng_have_capability(CAPNG_PERMITTED, CAP_DAC_READ_SEARCH) != 1)) {
+		log_warn("helper", "helper: CAP_DAC_READ_SEARCH is not available (bounding set?): "
+			 "a reload reads only the SSL files its user may read");
+		keys = 0;
+	}
 	if (h->nb) {
 		uid = h->b[0].s.uid;
 		gid = h->b[0].s.gid;
