@@ -1709,21 +1709,37 @@ out_fail:
 	helper_conv_close(h, c);
 }
 
-/* The configuration file as the helper reads it now, into cfg (zeroed; to config_free()
- * even on failure). 0, or -errno with the reason logged, prefixed with what. */
-static int helper_cfg_read(const struct helper *h, struct config *cfg, const char *what)
+/* The configuration file as the helper reads it now (HMSG_BIND, HMSG_OPEN), on the heap
+ * (helper_cfg_free()). NULL with *ret = -errno and the reason logged, prefixed with
+ * what, when it cannot be read or allocated. */
+static struct config *helper_cfg_read(const struct helper *h, const char *what, int *ret)
 {
+	struct config *cfg = calloc(1, sizeof(*cfg));
 	struct config_error cerr;
 	char text[sizeof(cerr.file) + sizeof(cerr.msg) + 32];
-	int ret;
 
+	if (!cfg) {
+		log_error("helper", "%s: out of memory", what);
+		*ret = -ENOMEM;
+		return NULL;
+	}
 	memset(&cerr, 0, sizeof(cerr));
-	ret = h->cfg_path ? config_load(cfg, h->cfg_path, &cerr) : config_builtin(cfg, &cerr);
-	if (ret < 0) {
+	*ret = h->cfg_path ? config_load(cfg, h->cfg_path, &cerr) : config_builtin(cfg, &cerr);
+	if (*ret < 0) {
 		config_error_format(&cerr, text, sizeof(text));
 		log_error("helper", "%s: %s", what, text);
+		config_free(cfg);   /* what a failed parse had compiled */
+		free(cfg);
+		return NULL;
 	}
-	return ret;
+	return cfg;
+}
+
+static void helper_cfg_free(struct config *cfg)
+{
+	if (cfg)
+		config_free(cfg);
+	free(cfg);
 }
 
 /* HMSG_BIND on conversation c (the last one). The address comes from the configuration
@@ -1734,19 +1750,14 @@ static int helper_cfg_read(const struct helper *h, struct config *cfg, const cha
  * fail), and checks what it gets against its own reading. */
 static void helper_bind_request(struct helper *h, unsigned c, const struct helper_msg *m)
 {
-	struct config *cfg = calloc(1, sizeof(*cfg));
 	const char *file = h->cfg_path ? h->cfg_path : "(built-in)";
 	const struct cfg_listen *l = NULL;
 	int fds[HELPER_BIND_MAX];
 	unsigned n = 0;
-	int ret = -ENOMEM;
+	int ret;
+	struct config *cfg = helper_cfg_read(h, "bind", &ret);
 
-	if (!cfg) {
-		log_error("helper", "bind: out of memory");
-		goto out_reply;
-	}
-	ret = helper_cfg_read(h, cfg, "bind");
-	if (ret < 0)
+	if (!cfg)
 		goto out_reply;
 	if (m->backend == HELPER_LISTEN_METRICS && cfg->metrics.addrlen)
 		l = &cfg->metrics;
@@ -1783,9 +1794,7 @@ out_reply:
 			 0);
 	while (n-- > 0)
 		close(fds[n]);
-	if (cfg)
-		config_free(cfg);
-	free(cfg);
+	helper_cfg_free(cfg);
 }
 
 /* ---- opening certificate and key files (HMSG_OPEN) ---- */
@@ -1795,18 +1804,13 @@ out_reply:
  * open the files of the file's own SSL directives, nothing else. */
 static void helper_open_request(struct helper *h, unsigned c, const struct helper_msg *m)
 {
-	struct config *cfg = calloc(1, sizeof(*cfg));
 	const struct tls_file *f;
 	uint32_t digest = 0;
 	struct stat st;
-	int fd = -1, ret = -ENOMEM;
+	int fd = -1, ret;
+	struct config *cfg = helper_cfg_read(h, "open", &ret);
 
-	if (!cfg) {
-		log_error("helper", "open: out of memory");
-		goto out_reply;
-	}
-	ret = helper_cfg_read(h, cfg, "open");
-	if (ret < 0)
+	if (!cfg)
 		goto out_reply;
 	if (!cfg->tls || m->backend >= cfg->tls->nfile) {
 		log_error("helper", "open: %s names no certificate or key file %u",
@@ -1834,9 +1838,7 @@ out_reply:
 			 digest);
 	if (fd >= 0)
 		close(fd);
-	if (cfg)
-		config_free(cfg);
-	free(cfg);
+	helper_cfg_free(cfg);
 }
 
 static void helper_request(struct helper *h, unsigned c, const struct helper_msg *m,
