@@ -48,6 +48,7 @@
 #define HELPER_BIND_CAPS (1ull << CAP_NET_BIND_SERVICE)
 #define HELPER_SETID_CAPS ((1ull << CAP_SETUID) | (1ull << CAP_SETGID) | (1ull << CAP_KILL) | \
 			   HELPER_BIND_CAPS)
+#define HELPER_KEY_CAPS (1ull << CAP_DAC_READ_SEARCH)
 #define HELPER_OUT_READS 16          /* reads of a backend's pipe per loop turn (of 4 KiB) */
 
 /* What defines one ProxyAutostart process, copied out of the configuration it was read
@@ -179,6 +180,17 @@ int helper_msg_check_request(const struct helper_msg *m, long len, unsigned nbac
 		}
 		return 0;
 	}
+	if (m->type == HMSG_OPEN) {
+		if (m->backend >= TLS_MAX_FILES) {
+			*why = "no such certificate or key file";
+			return -EPROTO;
+		}
+		if (m->state || m->pid || m->starts || m->backoff_ms) {
+			*why = "non-zero field in a request";
+			return -EPROTO;
+		}
+		return 0;
+	}
 	if (m->type != HMSG_START && m->type != HMSG_STATUS && m->type != HMSG_STOP &&
 	    m->type != HMSG_RELOAD) {
 		*why = "not a request";
@@ -260,6 +272,17 @@ int helper_msg_check_reply(const struct helper_msg *m, long len, const char **wh
 			return -EPROTO;
 		}
 		return 0;
+	case HMSG_OPENED:
+		if (m->backend >= TLS_MAX_FILES || m->state >= 4096 ||
+		    (m->state && (m->starts || m->backoff_ms)) || (!m->state && m->starts != 1)) {
+			*why = "OPENED out of range";
+			return -EPROTO;
+		}
+		if (m->pid) {
+			*why = "non-zero field in OPENED";
+			return -EPROTO;
+		}
+		return 0;
 	default:
 		*why = "not a reply";
 		return -EPROTO;
@@ -287,6 +310,14 @@ static uint32_t helper_fnv_str(uint32_t h, const char *buf, size_t cap, size_t o
 	if (n)
 		h = helper_fnv(h, buf + off, n);
 	return helper_fnv(h, "", 1);
+}
+
+uint32_t helper_tls_file_digest(const struct tls_file *f)
+{
+	uint32_t h = helper_fnv_str(HELPER_FNV_BASIS, f->path, sizeof(f->path), 0);
+
+	h = helper_fnv(h, &f->kind, sizeof(f->kind));
+	return helper_fnv(h, &f->scope, sizeof(f->scope));
 }
 
 uint32_t helper_autostart_digest(const struct config *cfg, const struct cfg_autostart *a)
@@ -704,7 +735,7 @@ static int helper_privs_unprivileged(struct helper *h, const struct config *cfg,
  * (PR_SET_KEEPCAPS, cleared again before it returns). Not dumpable (helper_lock()): a
  * backend of the same uid cannot ptrace it to use that capability. Its backends lose it
  * at exec (no inheritable, ambient or bounding set), and before it (helper_exec()). */
-static int helper_privs_become(uid_t uid, gid_t gid, char *msg, size_t len)
+static int helper_privs_become(uid_t uid, gid_t gid, uint64_t keys, char *msg, size_t len)
 {
 	uid_t ruid, euid, suid;
 	gid_t rgid, egid, sgid;
@@ -712,6 +743,8 @@ static int helper_privs_become(uid_t uid, gid_t gid, char *msg, size_t len)
 
 	capng_clear(CAPNG_SELECT_ALL);
 	capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_NET_BIND_SERVICE);
+	if (keys)
+		capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_DAC_READ_SEARCH);
 	ret = capng_change_id((int)uid, (int)gid, CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING);
 	if (ret < 0) {
 		snprintf(msg, len, "switching to uid %u gid %u failed (capng_change_id %d)",
@@ -723,27 +756,30 @@ static int helper_privs_become(uid_t uid, gid_t gid, char *msg, size_t len)
 		return ret;
 	if (getresuid(&ruid, &euid, &suid) < 0 || getresgid(&rgid, &egid, &sgid) < 0 ||
 	    ruid != uid || euid != uid || suid != uid || rgid != gid || egid != gid ||
-	    sgid != gid || getgroups(0, NULL) > 0 || !helper_caps_are(HELPER_BIND_CAPS, true) ||
+	    sgid != gid || getgroups(0, NULL) > 0 ||
+	    !helper_caps_are(HELPER_BIND_CAPS | keys, true) ||
 	    prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0) != 0) {
 		snprintf(msg, len, "privileges other than CAP_NET_BIND_SERVICE still held after "
 			 "the switch to uid %u gid %u", (unsigned)uid, (unsigned)gid);
 		return -EPERM;
 	}
-	log_notice("helper", "helper: running as uid %u gid %u with CAP_NET_BIND_SERVICE only",
-		   (unsigned)uid, (unsigned)gid);
+	log_notice("helper", "helper: running as uid %u gid %u with CAP_NET_BIND_SERVICE%s only",
+		   (unsigned)uid, (unsigned)gid, keys ? " and CAP_DAC_READ_SEARCH" : "");
 	return 0;
 }
 
 /* Backends of different users: the helper stays uid 0 (it must switch to each) with only
  * the capabilities that switching and signalling them need, and binding (HMSG_BIND). libcap-ng applies the
  * bounding set before the capabilities, while CAP_SETPCAP is still held. */
-static int helper_privs_setid(char *msg, size_t len)
+static int helper_privs_setid(uint64_t keys, char *msg, size_t len)
 {
 	int ret;
 
 	capng_clear(CAPNG_SELECT_ALL);
 	capng_updatev(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_SETUID, CAP_SETGID,
 		      CAP_KILL, CAP_NET_BIND_SERVICE, -1);
+	if (keys)
+		capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_DAC_READ_SEARCH);
 	ret = capng_apply(CAPNG_SELECT_ALL);
 	if (ret < 0) {
 		snprintf(msg, len, "reducing capabilities failed (capng_apply %d)", ret);
@@ -752,13 +788,13 @@ static int helper_privs_setid(char *msg, size_t len)
 	ret = helper_lock(msg, len);
 	if (ret < 0)
 		return ret;
-	if (!helper_caps_are(HELPER_SETID_CAPS, true)) {
+	if (!helper_caps_are(HELPER_SETID_CAPS | keys, true)) {
 		snprintf(msg, len, "capabilities other than CAP_SETUID, CAP_SETGID, CAP_KILL, "
 			 "CAP_NET_BIND_SERVICE still held");
 		return -EPERM;
 	}
 	log_notice("helper", "helper: running as uid 0 with CAP_SETUID, CAP_SETGID, CAP_KILL, "
-		   "CAP_NET_BIND_SERVICE only");
+		   "CAP_NET_BIND_SERVICE%s only", keys ? ", CAP_DAC_READ_SEARCH" : "");
 	return 0;
 }
 
@@ -766,6 +802,8 @@ static int helper_privs_setid(char *msg, size_t len)
  * 0 or -errno with msg set. */
 static int helper_privileges(struct helper *h, const struct config *cfg, char *msg, size_t len)
 {
+	/* HMSG_OPEN: the certificate and key files, which may be root's alone */
+	uint64_t keys = cfg->tls && cfg->tls->nfile ? HELPER_KEY_CAPS : 0;
 	bool same = true;
 	uid_t uid;
 	gid_t gid;
@@ -773,6 +811,14 @@ static int helper_privileges(struct helper *h, const struct config *cfg, char *m
 
 	if (geteuid() != 0)
 		return helper_privs_unprivileged(h, cfg, msg, len);
+	/* a bounding set without it (a systemd unit's CapabilityBoundingSet): the files a
+	 * reload reads are then those the helper's user may read */
+	if (keys && (capng_get_caps_process() < 0 ||
+		     capng_have_capability(CAPNG_PERMITTED, CAP_DAC_READ_SEARCH) != 1)) {
+		log_warn("helper", "helper: CAP_DAC_READ_SEARCH is not available (bounding set?): "
+			 "a reload reads only the SSL files its user may read");
+		keys = 0;
+	}
 	if (h->nb) {
 		uid = h->b[0].s.uid;
 		gid = h->b[0].s.gid;
@@ -804,10 +850,10 @@ static int helper_privileges(struct helper *h, const struct config *cfg, char *m
 	if (same) {
 		h->uid = uid;
 		h->gid = gid;
-		return helper_privs_become(uid, gid, msg, len);
+		return helper_privs_become(uid, gid, keys, msg, len);
 	}
 	h->switch_ids = true;
-	return helper_privs_setid(msg, len);
+	return helper_privs_setid(keys, msg, len);
 }
 
 /* ---- talking to the serving process ---- */
@@ -1613,15 +1659,16 @@ static int helper_listen_probe(const struct cfg_listen *l)
 	return ret;
 }
 
-/* The answer to HMSG_BIND: n descriptors (n > 0, in datagrams of HELPER_BOUND_MAX at
- * most) or the errno err (n 0), each datagram not waited for longer than 2 s (then the
- * conversation ends, as for a reload). */
-static void helper_reply_bound(struct helper *h, unsigned c, unsigned line, const int *fds,
-			       unsigned n, int err)
+/* The answer to HMSG_BIND (HMSG_BOUND) or HMSG_OPEN (HMSG_OPENED, with extra): n
+ * descriptors (n > 0, in datagrams of HELPER_BOUND_MAX at most) or the errno err (n 0),
+ * each datagram not waited for longer than 2 s (then the conversation ends, as for a
+ * reload). */
+static void helper_reply_fds(struct helper *h, unsigned c, enum helper_msg_type type,
+			     unsigned line, const int *fds, unsigned n, int err, uint32_t extra)
 {
 	struct helper_msg m = {
-		.magic = HELPER_MSG_MAGIC, .type = HMSG_BOUND, .backend = (uint16_t)line,
-		.state = (uint32_t)err,
+		.magic = HELPER_MSG_MAGIC, .type = (uint16_t)type, .backend = (uint16_t)line,
+		.state = (uint32_t)err, .backoff_ms = err ? 0 : extra,
 	};
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * HELPER_BOUND_MAX)];
@@ -1657,9 +1704,42 @@ static void helper_reply_bound(struct helper *h, unsigned c, unsigned line, cons
 	} while (sent < n);
 	return;
 out_fail:
-	log_error("helper", "conversation %u ended: bind answer not taken: %s", c,
-		  strerror(errno));
+	log_error("helper", "conversation %u ended: %s answer not taken: %s", c,
+		  type == HMSG_OPENED ? "open" : "bind", strerror(errno));
 	helper_conv_close(h, c);
+}
+
+/* The configuration file as the helper reads it now (HMSG_BIND, HMSG_OPEN), on the heap
+ * (helper_cfg_free()). NULL with *ret = -errno and the reason logged, prefixed with
+ * what, when it cannot be read or allocated. */
+static struct config *helper_cfg_read(const struct helper *h, const char *what, int *ret)
+{
+	struct config *cfg = calloc(1, sizeof(*cfg));
+	struct config_error cerr;
+	char text[sizeof(cerr.file) + sizeof(cerr.msg) + 32];
+
+	if (!cfg) {
+		log_error("helper", "%s: out of memory", what);
+		*ret = -ENOMEM;
+		return NULL;
+	}
+	memset(&cerr, 0, sizeof(cerr));
+	*ret = h->cfg_path ? config_load(cfg, h->cfg_path, &cerr) : config_builtin(cfg, &cerr);
+	if (*ret < 0) {
+		config_error_format(&cerr, text, sizeof(text));
+		log_error("helper", "%s: %s", what, text);
+		config_free(cfg);   /* what a failed parse had compiled */
+		free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+static void helper_cfg_free(struct config *cfg)
+{
+	if (cfg)
+		config_free(cfg);
+	free(cfg);
 }
 
 /* HMSG_BIND on conversation c (the last one). The address comes from the configuration
@@ -1670,27 +1750,15 @@ out_fail:
  * fail), and checks what it gets against its own reading. */
 static void helper_bind_request(struct helper *h, unsigned c, const struct helper_msg *m)
 {
-	struct config *cfg = calloc(1, sizeof(*cfg));
 	const char *file = h->cfg_path ? h->cfg_path : "(built-in)";
 	const struct cfg_listen *l = NULL;
-	struct config_error cerr;
 	int fds[HELPER_BIND_MAX];
 	unsigned n = 0;
-	int ret = -ENOMEM;
+	int ret;
+	struct config *cfg = helper_cfg_read(h, "bind", &ret);
 
-	memset(&cerr, 0, sizeof(cerr));
-	if (!cfg) {
-		log_error("helper", "bind: out of memory");
+	if (!cfg)
 		goto out_reply;
-	}
-	ret = h->cfg_path ? config_load(cfg, h->cfg_path, &cerr) : config_builtin(cfg, &cerr);
-	if (ret < 0) {
-		char what[sizeof(cerr.file) + sizeof(cerr.msg) + 32];
-
-		config_error_format(&cerr, what, sizeof(what));
-		log_error("helper", "bind: %s", what);
-		goto out_reply;
-	}
 	if (m->backend == HELPER_LISTEN_METRICS && cfg->metrics.addrlen)
 		l = &cfg->metrics;
 	else if (m->backend < cfg->nlisten)
@@ -1722,12 +1790,55 @@ out_log:
 	log_error("helper", "bind: could not bind to address %s: %s%s", l->name,
 		  strerror(-ret), ret == -EADDRINUSE ? " (another process listens there)" : "");
 out_reply:
-	helper_reply_bound(h, c, m->backend, fds, ret < 0 ? 0 : n, ret < 0 ? -ret : 0);
+	helper_reply_fds(h, c, HMSG_BOUND, m->backend, fds, ret < 0 ? 0 : n, ret < 0 ? -ret : 0,
+			 0);
 	while (n-- > 0)
 		close(fds[n]);
-	if (cfg)
-		config_free(cfg);
-	free(cfg);
+	helper_cfg_free(cfg);
+}
+
+/* ---- opening certificate and key files (HMSG_OPEN) ---- */
+
+/* HMSG_OPEN on conversation c (the last one). The path comes from the configuration file,
+ * read again now, as for HMSG_BIND: a compromised serving process can have the helper
+ * open the files of the file's own SSL directives, nothing else. */
+static void helper_open_request(struct helper *h, unsigned c, const struct helper_msg *m)
+{
+	const struct tls_file *f;
+	uint32_t digest = 0;
+	struct stat st;
+	int fd = -1, ret;
+	struct config *cfg = helper_cfg_read(h, "open", &ret);
+
+	if (!cfg)
+		goto out_reply;
+	if (!cfg->tls || m->backend >= cfg->tls->nfile) {
+		log_error("helper", "open: %s names no certificate or key file %u",
+			  h->cfg_path ? h->cfg_path : "(built-in)", m->backend);
+		ret = -ENOENT;
+		goto out_reply;
+	}
+	f = &cfg->tls->file[m->backend];
+	fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		ret = -errno;
+		log_error("helper", "open: %s: %s", f->path, strerror(-ret));
+		goto out_reply;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)(1 << 20)) {
+		log_error("helper", "open: %s: not a regular file of at most 1 MiB", f->path);
+		ret = -EINVAL;
+		goto out_reply;
+	}
+	digest = helper_tls_file_digest(f);
+	log_notice("helper", "open: %s for the serving process", f->path);
+	ret = 0;
+out_reply:
+	helper_reply_fds(h, c, HMSG_OPENED, m->backend, &fd, ret < 0 ? 0 : 1, ret < 0 ? -ret : 0,
+			 digest);
+	if (fd >= 0)
+		close(fd);
+	helper_cfg_free(cfg);
 }
 
 static void helper_request(struct helper *h, unsigned c, const struct helper_msg *m,
@@ -1800,9 +1911,11 @@ static void helper_conv_read(struct helper *h, unsigned c, uint64_t now)
 		return;
 	}
 	bad = helper_msg_check_request(&m, (long)n, HELPER_MAX_SLOTS, &why) < 0;
-	if (!bad && (m.type == HMSG_RELOAD || m.type == HMSG_BIND) && c != h->nconv - 1) {
+	if (!bad && (m.type == HMSG_RELOAD || m.type == HMSG_BIND || m.type == HMSG_OPEN) &&
+	    c != h->nconv - 1) {
 		why = m.type == HMSG_RELOAD ? "reload asked on a worker's conversation"
-					    : "bind asked on a worker's conversation";
+		    : m.type == HMSG_BIND   ? "bind asked on a worker's conversation"
+					    : "open asked on a worker's conversation";
 		bad = true;
 	}
 	if (bad) {
@@ -1814,6 +1927,8 @@ static void helper_conv_read(struct helper *h, unsigned c, uint64_t now)
 		helper_reload(h, c, now);
 	else if (m.type == HMSG_BIND)
 		helper_bind_request(h, c, &m);
+	else if (m.type == HMSG_OPEN)
+		helper_open_request(h, c, &m);
 	else
 		helper_request(h, c, &m, now);
 }
@@ -2381,6 +2496,57 @@ int helper_bind(int sock, unsigned line, const struct cfg_listen *l, unsigned k,
 out_close:
 	helper_close_fds(fds, k);
 	return ret;
+}
+
+/* ---- the serving side of HMSG_OPEN ---- */
+
+int helper_open(int sock, unsigned index, const struct tls_file *f, unsigned timeout_ms,
+		char *msg, size_t len)
+{
+	uint64_t until = helper_now_ms() + timeout_ms;
+	struct helper_msg m;
+	struct stat st;
+	unsigned nfd;
+	int fd = -1, ret;
+
+	if (index >= TLS_MAX_FILES) {
+		snprintf(msg, len, "helper_open: bad arguments");
+		return -EINVAL;
+	}
+	helper_msg_request(&m, HMSG_OPEN, index);
+	if (send(sock, &m, sizeof(m), MSG_NOSIGNAL) != (ssize_t)sizeof(m)) {
+		ret = -errno;
+		snprintf(msg, len, "asking the helper to open %s: %s", f->path, strerror(-ret));
+		return ret;
+	}
+	do {   /* HMSG_STATE messages in between are skipped */
+		ret = helper_recv_fds(sock, until, &m, &fd, 1, &nfd, msg, len);
+		if (ret < 0)
+			return ret;
+	} while (m.type == HMSG_STATE && !nfd);
+	if (m.type != HMSG_OPENED || m.backend != index || m.starts != nfd) {
+		helper_close_fds(&fd, nfd);
+		snprintf(msg, len, "the helper's answer to opening %s does not match the request",
+			 f->path);
+		return -EPROTO;
+	}
+	if (m.state) {
+		snprintf(msg, len, "the helper could not open %s: %s (the error log says why)",
+			 f->path, strerror((int)m.state));
+		return -(int)m.state;
+	}
+	if (m.backoff_ms != helper_tls_file_digest(f)) {
+		helper_close_fds(&fd, nfd);
+		snprintf(msg, len, "the helper opened another file than %s: the configuration "
+			 "file changed while it was read; reload again", f->path);
+		return -ESTALE;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		helper_close_fds(&fd, nfd);
+		snprintf(msg, len, "the helper's descriptor for %s is not a regular file", f->path);
+		return -EPROTO;
+	}
+	return fd;
 }
 
 int helper_reload_ask(int sock, const struct config *cfg, uint16_t *slot, unsigned timeout_ms,

@@ -81,7 +81,7 @@ struct gen {
 	struct tls_ctxs *tls;        /* TLS contexts (certificates and keys read) or NULL */
 };
 
-static int gen_tls(struct gen *g, char *msg, size_t len);
+static int gen_tls(struct gen *g, int helper_sock, char *msg, size_t len);
 
 #define MAX_GENS 16               /* generations alive at once (reloads still draining) */
 
@@ -807,7 +807,7 @@ static int phase_privileged(struct startup *st)
 		return -1;
 	st->g->files_open = true;
 	if (open_files(cfg, &st->g->files, st->msg, sizeof(st->msg)) < 0 ||
-	    gen_tls(st->g, st->msg, sizeof(st->msg)) < 0)
+	    gen_tls(st->g, -1, st->msg, sizeof(st->msg)) < 0)
 		return -1;
 	/* Started as root, the helper runs even without ProxyAutostart: it binds a port
 	 * below 1024 that a reload adds (the serving process keeps no capability), and a
@@ -926,14 +926,24 @@ static void gen_free(struct startup *st, struct gen *g)
 	free(g);
 }
 
-/* TLS: the certificates and keys, read now (as root at start: a key only root may read
- * works; at a reload by the serving process, which then must be able to read it). 0 or
- * -1 (msg). */
-static int gen_tls(struct gen *g, char *msg, size_t len)
+/* A certificate or key file opened by the helper (tls_open_fn; arg: its conversation). */
+static int gen_tls_open(void *arg, unsigned index, const struct tls_file *f, char *msg,
+			size_t len)
+{
+	return helper_open(*(int *)arg, index, f, RELOAD_HELPER_MS, msg, len);
+}
+
+/* TLS: the certificates and keys, read now: as root at start (a key only root may read
+ * works), and at a reload through the helper when there is one (helper_sock >= 0: it
+ * opens the files its own reading of the configuration names, with the rights it kept
+ * for that); without a helper, by the serving process, which then must be able to read
+ * them. 0 or -1 (msg). */
+static int gen_tls(struct gen *g, int helper_sock, char *msg, size_t len)
 {
 	static bool told;
 
-	if (tls_ctxs_load(&g->cfg, &g->tls, NULL, NULL, msg, len) < 0)
+	if (tls_ctxs_load_via(&g->cfg, &g->tls, NULL, NULL,
+			      helper_sock >= 0 ? gen_tls_open : NULL, &helper_sock, msg, len) < 0)
 		return -1;
 	if (g->tls && !told) {
 		told = true;
@@ -1242,7 +1252,7 @@ static bool reload(struct startup *st)
 	/* what can fail comes before the helper, which applies the new ProxyAutostart lines
 	 * as soon as it has read them */
 	if (open_files(&g->cfg, &g->files, msg, sizeof(msg)) < 0 ||
-	    gen_tls(g, msg, sizeof(msg)) < 0 ||
+	    gen_tls(g, helper_pid > 0 ? st->helper_sock : -1, msg, sizeof(msg)) < 0 ||
 	    gen_prepare(g, st->g, msg, sizeof(msg)) < 0 ||
 	    reload_helper(st, g, msg, sizeof(msg)) < 0)
 		goto fail;

@@ -46,6 +46,8 @@ struct tls_load {
 	const struct config *cfg;
 	tls_report_fn *report;
 	void *arg;
+	tls_open_fn *open;         /* NULL: open(2) */
+	void *open_arg;
 	char *msg;
 	size_t len;
 	unsigned errors;
@@ -99,10 +101,16 @@ static BIO *tls_file_bio(struct tls_load *l, const struct tls_file *f, const cha
 	char *data;
 	ssize_t n;
 	BIO *b;
-	int fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	char why[400];
+	int fd = l->open ? l->open(l->open_arg, (unsigned)(f - l->cfg->tls->file), f, why,
+				   sizeof(why))
+			 : open(f->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 
 	if (fd < 0) {
-		tls_say(l, false, &f->at, "%s %s: %s", what, f->path, strerror(errno));
+		if (l->open)
+			tls_say(l, false, &f->at, "%s %s: %s", what, f->path, why);
+		else
+			tls_say(l, false, &f->at, "%s %s: %s", what, f->path, strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)TLS_FILE_MAX) {
@@ -300,7 +308,14 @@ static SSL_CTX *tls_ctx_new(struct tls_load *l, struct tls_ctxs *x, unsigned s)
 int tls_ctxs_load(const struct config *cfg, struct tls_ctxs **out, tls_report_fn *report,
 		  void *arg, char *msg, size_t len)
 {
-	struct tls_load l = { .cfg = cfg, .report = report, .arg = arg, .msg = msg, .len = len };
+	return tls_ctxs_load_via(cfg, out, report, arg, NULL, NULL, msg, len);
+}
+
+int tls_ctxs_load_via(const struct config *cfg, struct tls_ctxs **out, tls_report_fn *report,
+		      void *arg, tls_open_fn *open_fn, void *open_arg, char *msg, size_t len)
+{
+	struct tls_load l = { .cfg = cfg, .report = report, .arg = arg, .open = open_fn,
+			      .open_arg = open_arg, .msg = msg, .len = len };
 	struct tls_ctxs *x;
 
 	*out = NULL;

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,8 +109,21 @@ struct tls_result {
 	char version[16];
 	bool reused;
 	char alpn[32];
+	char fp[65];                  /* the certificate's SHA-256 fingerprint, hex */
 	unsigned long err;            /* the OpenSSL error when !ok */
 };
+
+/* x's SHA-256 fingerprint in hex. */
+static void cert_fp(X509 *x, char out[65])
+{
+	unsigned char md[32];
+	unsigned n = 0;
+
+	ck_assert_int_eq(X509_digest(x, EVP_sha256(), md, &n), 1);
+	ck_assert_uint_eq(n, 32);
+	for (unsigned i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
 
 static SSL_SESSION *last_session;   /* the last session (ticket) a server gave */
 
@@ -182,6 +196,7 @@ static SSL *tls_handshake_on(SSL_CTX *ctx, int fd, const struct tls_opts *o,
 		X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, r->cn,
 					  sizeof(r->cn));
 		r->key_type = pk ? EVP_PKEY_base_id(pk) : 0;
+		cert_fp(peer, r->fp);
 		X509_free(peer);
 	}
 	snprintf(r->version, sizeof(r->version), "%s", SSL_get_version(ssl));
@@ -934,16 +949,67 @@ START_TEST(test_alpn)
 }
 END_TEST
 
-/* Keys only root may read: start-up reads them before the privilege drop; a reload,
- * made by the serving process (User nobody), cannot, fails naming the file and keeps the
- * running configuration; once the key is readable, the reload takes effect, and
- * handshakes go on across both. */
+/* The fingerprint of the certificate in DIR/name.crt. */
+static void file_fp(const char *name, char out[65])
+{
+	char path[512];
+	FILE *f;
+	X509 *x;
+
+	snprintf(path, sizeof(path), "%s/%s.crt", e2e_temp_dir(), name);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	ck_assert_ptr_nonnull(x);
+	cert_fp(x, out);
+	X509_free(x);
+}
+
+/* A new a.test certificate and key (root's alone, 0600); its fingerprint in fp. */
+static void renew_a(char fp[65])
+{
+	char key[512];
+	struct stat st;
+
+	make_cert("a.test", true);
+	snprintf(key, sizeof(key), "%s/a.test.key", e2e_temp_dir());
+	ck_assert_int_eq(chmod(key, 0600), 0);
+	ck_assert_int_eq(stat(key, &st), 0);
+	ck_assert_uint_eq(st.st_uid, 0);
+	file_fp("a.test", fp);
+}
+
+/* GET path for a.test: 200 and the certificate served has fingerprint fp, within 10 s
+ * (bounded: a new serving process may be taking its reload). */
+static void served_fp(int port, const char *path, const char *fp)
+{
+	struct tls_result r;
+	char *out = NULL;
+
+	for (int i = 0; i < 200; i++) {
+		free(out);
+		tls_get(port, &o_a, "a.test", path, &r, &out, NULL);
+		if (strcmp(r.fp, fp) == 0)
+			break;
+		e2e_sleep_ms(50);
+	}
+	ck_assert_msg(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", e2e_escs(out));
+	ck_assert_str_eq(r.cn, "a.test");
+	ck_assert_str_eq(r.fp, fp);
+	free(out);
+}
+
+/* Keys only root may read (0600, root's), User nobody: start-up reads them before the
+ * privilege drop; a reload has the helper open them (the serving process, nobody, could
+ * not): a reload with a new certificate serves it. After a kill -9 of the serving
+ * process, the new one (which reloads the configuration reloaded since start) serves it
+ * too, and reloads again with the helper. */
 START_TEST(test_reload_key)
 {
 	struct e2e_proc be, sp;
-	struct tls_result r;
-	char key[512], *out, *log, want[700];
-	struct stat st;
+	char key[512], fp1[65], fp2[65], fp3[65];
+	pid_t s1, s2;
 	int port;
 
 	if (geteuid() != 0) {
@@ -952,32 +1018,46 @@ START_TEST(test_reload_key)
 	}
 	make_certs();
 	snprintf(key, sizeof(key), "%s/b.test.key", e2e_temp_dir());
-	ck_assert_int_eq(chmod(key, 0644), 0);   /* only a.test's is root's alone */
-	snprintf(key, sizeof(key), "%s/a.test.key", e2e_temp_dir());
 	ck_assert_int_eq(chmod(key, 0600), 0);
+	renew_a(fp1);
 	e2e_backend_start(&be, "");
 	start_tls(&sp, be.port, "User nobody\n", &port);
-	ck_assert_int_eq(stat(key, &st), 0);
-	ck_assert_uint_eq(st.st_uid, 0);
-	tls_get(port, &o_a, "a.test", "/one", &r, &out, NULL);
-	ck_assert_msg(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", e2e_escs(out));
-	free(out);
+	served_fp(port, "/one", fp1);
+	s1 = e2e_child_pid(sp.pid, "spliced", 0, 10000);
+	ck_assert_int_gt(s1, 0);
+	/* the serving process runs as nobody: it could not open the key itself */
+	{
+		char path[64], *st;
 
-	ck_assert_msg(!e2e_reload(&sp, 2), "a reload read a root-only key as nobody");
-	log = e2e_spliced_log(&sp);
-	snprintf(want, sizeof(want), "SSLCertificateKeyFile %s: Permission denied", key);
-	ck_assert_msg(strstr(log, want), "%s", log);
-	free(log);
-	tls_get(port, &o_a, "a.test", "/two", &r, &out, NULL);   /* the running one serves */
-	ck_assert_msg(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", e2e_escs(out));
-	free(out);
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)s1);
+		st = e2e_read_file(path, NULL);
+		ck_assert_ptr_nonnull(st);
+		ck_assert_msg(strstr(st, "Uid:\t65534\t65534\t65534\t65534"), "%s", st);
+		free(st);
+	}
 
-	ck_assert_int_eq(chmod(key, 0644), 0);
+	renew_a(fp2);
+	ck_assert_str_ne(fp1, fp2);
 	ck_assert_msg(e2e_reload(&sp, 2), "%s", e2e_diag());
-	tls_get(port, &o_a, "a.test", "/three", &r, &out, NULL);
-	ck_assert_msg(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", e2e_escs(out));
-	ck_assert_str_eq(r.cn, "a.test");
-	free(out);
+	snprintf(key, sizeof(key), "open: %s/a.test.key for the serving process",
+		 e2e_temp_dir());
+	ck_assert_msg(e2e_log_wait_for(&sp, key, 5000), "%s", e2e_diag());
+	served_fp(port, "/two", fp2);
+
+	/* a crash: the new serving process reloads (through the helper) and serves fp2 */
+	ck_assert_int_eq(kill(s1, SIGKILL), 0);
+	s2 = e2e_child_pid(sp.pid, "spliced", s1, 10000);
+	ck_assert_msg(s2 > 0, "no new serving process %s", e2e_diag());
+	ck_assert_msg(e2e_log_wait_for(&sp, "serving again after a crash", 10000), "%s",
+		      e2e_diag());
+	served_fp(port, "/three", fp2);
+
+	/* and it reloads a new certificate too */
+	renew_a(fp3);
+	ck_assert_str_ne(fp2, fp3);
+	ck_assert_int_eq(kill(sp.pid, SIGHUP), 0);
+	served_fp(port, "/four", fp3);
+	ck_assert_uint_eq(e2e_log_count(&sp, "Permission denied"), 0);
 	e2e_spliced_stop(&sp);
 	e2e_backend_stop(&be);
 }

@@ -338,6 +338,82 @@ START_TEST(test_check_bind_messages)
 }
 END_TEST
 
+/* HMSG_OPEN names an entry of the SSL files (no slot); HMSG_OPENED carries one
+ * descriptor, or an errno and nothing. */
+START_TEST(test_check_open_messages)
+{
+	struct helper_msg m = req(HMSG_OPEN, TLS_MAX_FILES - 1);
+	struct helper_msg o = { .magic = HELPER_MSG_MAGIC, .type = HMSG_OPENED, .starts = 1,
+				.backoff_ms = 0x12345678 };
+	const char *why = NULL;
+
+	ck_assert_int_eq(helper_msg_check_request(&m, sizeof(m), HELPER_MAX_SLOTS, &why), 0);
+	ck_assert_int_eq(helper_msg_check_request(&m, sizeof(m), 1, &why), 0);
+	m.backend = TLS_MAX_FILES;
+	ck_assert_int_eq(helper_msg_check_request(&m, sizeof(m), HELPER_MAX_SLOTS, &why), -EPROTO);
+	ck_assert_str_eq(why, "no such certificate or key file");
+	m.backend = 0;
+	m.starts = 1;     /* no field but the entry */
+	ck_assert_int_eq(helper_msg_check_request(&m, sizeof(m), HELPER_MAX_SLOTS, &why), -EPROTO);
+	m.starts = 0;
+	m.backoff_ms = 1;
+	ck_assert_int_eq(helper_msg_check_request(&m, sizeof(m), HELPER_MAX_SLOTS, &why), -EPROTO);
+	m.backoff_ms = 0;
+	m.state = 1;
+	ck_assert_int_eq(helper_msg_check_request(&m, sizeof(m), HELPER_MAX_SLOTS, &why), -EPROTO);
+	m.state = 0;
+	ck_assert_int_eq(helper_msg_check_request(&m, sizeof(m) + 1, HELPER_MAX_SLOTS, &why),
+			 -EPROTO);
+	ck_assert_int_eq(helper_msg_check_reply(&m, sizeof(m), &why), -EPROTO);
+	ck_assert_int_eq(helper_msg_check_request(&o, sizeof(o), HELPER_MAX_SLOTS, &why),
+			 -EPROTO);
+
+	ck_assert_int_eq(helper_msg_check_reply(&o, sizeof(o), &why), 0);
+	o.starts = 2;     /* one file, one descriptor */
+	ck_assert_int_eq(helper_msg_check_reply(&o, sizeof(o), &why), -EPROTO);
+	o.starts = 0;
+	ck_assert_int_eq(helper_msg_check_reply(&o, sizeof(o), &why), -EPROTO);
+	o.state = EACCES; /* an error: no descriptor, no digest */
+	ck_assert_int_eq(helper_msg_check_reply(&o, sizeof(o), &why), -EPROTO);
+	o.backoff_ms = 0;
+	ck_assert_int_eq(helper_msg_check_reply(&o, sizeof(o), &why), 0);
+	o.state = 4096;
+	ck_assert_int_eq(helper_msg_check_reply(&o, sizeof(o), &why), -EPROTO);
+	o.state = 0;
+	o.starts = 1;
+	o.backend = TLS_MAX_FILES;
+	ck_assert_int_eq(helper_msg_check_reply(&o, sizeof(o), &why), -EPROTO);
+	o.backend = 0;
+	o.pid = 1;
+	ck_assert_int_eq(helper_msg_check_reply(&o, sizeof(o), &why), -EPROTO);
+}
+END_TEST
+
+/* The file digest changes with the path, the kind and the scope. */
+START_TEST(test_tls_file_digest)
+{
+	struct tls_file a, b;
+	uint32_t d;
+
+	memset(&a, 0, sizeof(a));
+	snprintf(a.path, sizeof(a.path), "/etc/ssl/a.key");
+	a.kind = TLS_F_KEY;
+	a.scope = 1;
+	b = a;
+	d = helper_tls_file_digest(&a);
+	b.at.line = 99;   /* where it was named is not what is opened */
+	ck_assert_uint_eq(helper_tls_file_digest(&b), d);
+	snprintf(b.path, sizeof(b.path), "/etc/shadow");
+	ck_assert_uint_ne(helper_tls_file_digest(&b), d);
+	b = a;
+	b.kind = TLS_F_CERT;
+	ck_assert_uint_ne(helper_tls_file_digest(&b), d);
+	b = a;
+	b.scope = 2;
+	ck_assert_uint_ne(helper_tls_file_digest(&b), d);
+}
+END_TEST
+
 /* A config with one ProxyAutostart entry, built by hand (no file, no stat). */
 static struct config *digest_cfg(void)
 {
@@ -2654,6 +2730,163 @@ START_TEST(test_bind_privileged_port)
 }
 END_TEST
 
+/* ---- opening certificate and key files (HMSG_OPEN) ---- */
+
+/* DIR/name holding text, with mode. */
+static void write_file(const char *name, const char *text, mode_t mode)
+{
+	char path[160];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(fputs(text, f), 0);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(chmod(path, mode), 0);
+}
+
+/* The configuration file with one TLS <VirtualHost> naming DIR/c.crt and DIR/c.key (the
+ * files hold "CERT\n" and "KEY\n"; the key only its owner may read), loaded into cfg.
+ * The helper only opens them: their content does not matter to it. */
+static void write_tls_cfg(void)
+{
+	unsigned p = free_port();
+	char lines[768];
+
+	write_file("c.crt", "CERT\n", 0644);
+	write_file("c.key", "KEY\n", 0600);
+	snprintf(lines, sizeof(lines),
+		 "Listen 127.0.0.1:%u https\n<VirtualHost *:%u>\nSSLEngine on\n"
+		 "SSLCertificateFile %s/c.crt\nSSLCertificateKeyFile %s/c.key\n"
+		 "</VirtualHost>\n", p, p, dir, dir);
+	write_listen_cfg(lines, true);
+	ck_assert_ptr_nonnull(cfg->tls);
+	ck_assert_uint_eq(cfg->tls->nfile, 2);
+}
+
+/* What fd reads, as a string (it is closed). */
+static const char *read_fd(int fd)
+{
+	static char buf[64];
+	ssize_t n;
+
+	ck_assert_int_ge(fd, 0);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	ck_assert_int_ge(n, 0);
+	buf[n] = '\0';
+	ck_assert_int_ne(fcntl(fd, F_GETFD) & FD_CLOEXEC, 0);
+	close(fd);
+	return buf;
+}
+
+/* A configured file is passed; an entry the configuration does not have is refused, and
+ * the conversation goes on; a path other than the configuration's (/etc/shadow) is
+ * never opened: the request names an entry, and the helper's digest of what it opened
+ * differs from /etc/shadow's (-ESTALE, no descriptor kept). An entry past the table
+ * ends the conversation. */
+START_TEST(test_open_configured)
+{
+	struct tls_file shadow;
+	struct helper_msg m;
+	int socks[1], r;
+	char msg[512];
+	pid_t hp;
+
+	write_tls_cfg();
+	hp = spawn_file(1, socks);
+	ck_assert_str_eq(read_fd(helper_open(socks[0], 0, &cfg->tls->file[0], 5000, msg,
+					     sizeof(msg))), "CERT\n");
+	r = helper_open(socks[0], 1, &cfg->tls->file[1], 5000, msg, sizeof(msg));
+	ck_assert_msg(r >= 0, "helper_open: %d %s", r, msg);
+	ck_assert_str_eq(read_fd(r), "KEY\n");
+	ck_assert(log_has("open: "));
+
+	r = helper_open(socks[0], 2, &cfg->tls->file[1], 5000, msg, sizeof(msg));
+	ck_assert_int_eq(r, -ENOENT);
+	ck_assert(log_has("names no certificate or key file 2"));
+
+	shadow = cfg->tls->file[1];
+	snprintf(shadow.path, sizeof(shadow.path), "/etc/shadow");
+	r = helper_open(socks[0], 1, &shadow, 5000, msg, sizeof(msg));
+	ck_assert_int_eq(r, -ESTALE);
+	ck_assert(strstr(msg, "changed") != NULL);
+	ck_assert(!log_has("/etc/shadow"));
+
+	r = helper_open(socks[0], TLS_MAX_FILES, &shadow, 5000, msg, sizeof(msg));
+	ck_assert_int_eq(r, -EINVAL);   /* refused before it is asked */
+	helper_msg_request(&m, HMSG_OPEN, TLS_MAX_FILES);
+	ck_assert_int_eq(send(socks[0], &m, sizeof(m), 0), (int)sizeof(m));
+	ck_assert(wait_eof(socks[0], 2000));
+	ck_assert(log_has("conversation 0 ended: no such certificate or key file"));
+	close_all(socks, 1);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
+}
+END_TEST
+
+/* Only the last conversation may ask: on a worker's, the conversation ends. */
+START_TEST(test_open_worker_conversation)
+{
+	struct helper_msg m;
+	int socks[2], r;
+	char msg[512];
+	pid_t hp;
+
+	write_tls_cfg();
+	hp = spawn_file(2, socks);
+	helper_msg_request(&m, HMSG_OPEN, 1);
+	ck_assert_int_eq(send(socks[0], &m, sizeof(m), 0), (int)sizeof(m));
+	ck_assert(wait_eof(socks[0], 2000));
+	ck_assert(log_has("conversation 0 ended: open asked on a worker's conversation"));
+	ck_assert(!log_has("for the serving process"));
+	r = helper_open(socks[1], 1, &cfg->tls->file[1], 5000, msg, sizeof(msg));
+	ck_assert_msg(r >= 0, "helper_open: %d %s", r, msg);
+	ck_assert_str_eq(read_fd(r), "KEY\n");
+	close_all(socks, 2);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
+}
+END_TEST
+
+/* Root only: a key only root may read (0600). The helper (nobody, with
+ * CAP_NET_BIND_SERVICE and CAP_DAC_READ_SEARCH: the configuration has TLS files) opens
+ * it for this process once it switched to nobody, which cannot open it itself, as the
+ * serving process. */
+START_TEST(test_open_root_only_key)
+{
+	struct stat st;
+	char key[160], msg[512];
+	int socks[1], r;
+	pid_t hp;
+
+	if (!root) {
+		fprintf(stderr, "check_helper: not root, skipping test_open_root_only_key\n");
+		return;
+	}
+	write_tls_cfg();
+	snprintf(key, sizeof(key), "%s/c.key", dir);
+	ck_assert_int_eq(stat(key, &st), 0);
+	ck_assert_uint_eq(st.st_uid, 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0600);
+	hp = spawn_file(1, socks);
+	uid_is(hp, NOBODY);
+	ck_assert_str_eq(proc_status(hp, "CapEff"), "0000000000000404");
+	ck_assert_str_eq(proc_status(hp, "CapPrm"), "0000000000000404");
+	ck_assert_str_eq(proc_status(hp, "CapBnd"), "0000000000000000");
+	ck_assert(log_has("with CAP_NET_BIND_SERVICE and CAP_DAC_READ_SEARCH only"));
+	ck_assert_int_eq(chmod(logpath, 0644), 0);
+	ck_assert_int_eq(setgroups(0, NULL), 0);
+	ck_assert_int_eq(setresgid(NOBODY, NOBODY, NOBODY), 0);
+	ck_assert_int_eq(setresuid(NOBODY, NOBODY, NOBODY), 0);
+	ck_assert_int_eq(open(key, O_RDONLY | O_CLOEXEC), -1);
+	ck_assert_int_eq(errno, EACCES);
+	r = helper_open(socks[0], 1, &cfg->tls->file[1], 5000, msg, sizeof(msg));
+	ck_assert_msg(r >= 0, "helper_open: %d %s", r, msg);
+	ck_assert_str_eq(read_fd(r), "KEY\n");
+	close_all(socks, 1);
+	ck_assert_int_eq(wait_exit(hp, 5000), 0);
+}
+END_TEST
+
 static void add_process_tcase(Suite *s, const char *name, const TTest *test)
 {
 	TCase *tc = tcase_create(name);
@@ -2677,6 +2910,8 @@ int main(void)
 	tcase_add_test(tc, test_check_reply_table);
 	tcase_add_test(tc, test_check_request_reload);
 	tcase_add_test(tc, test_check_bind_messages);
+	tcase_add_test(tc, test_check_open_messages);
+	tcase_add_test(tc, test_tls_file_digest);
 	tcase_add_test(tc, test_autostart_digest);
 	suite_add_tcase(s, tc);
 
@@ -2728,6 +2963,9 @@ int main(void)
 	add_process_tcase(s, "bind_worker_conv", test_bind_worker_conversation);
 	add_process_tcase(s, "bind_file_changed", test_bind_file_changed);
 	add_process_tcase(s, "bind_privileged", test_bind_privileged_port);
+	add_process_tcase(s, "open_configured", test_open_configured);
+	add_process_tcase(s, "open_worker_conv", test_open_worker_conversation);
+	add_process_tcase(s, "open_root_only_key", test_open_root_only_key);
 
 	return ck_run_suite(s);
 }

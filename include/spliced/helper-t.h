@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "spliced/config-t.h"
+#include "spliced/tls-t.h"
 
 /* Every message, both ways, is one struct helper_msg in one SOCK_SEQPACKET datagram of
  * exactly sizeof(struct helper_msg) bytes. */
@@ -39,6 +40,10 @@ enum helper_msg_type {
 					* HELPER_LISTEN_METRICS) of the configuration file
 					* as the helper reads it now (last conversation
 					* only); answered by HMSG_BOUND */
+	HMSG_OPEN = 6,                 /* open the certificate or key file `backend` (an
+					* index of config.tls->file, < TLS_MAX_FILES) of
+					* the configuration file as the helper reads it now
+					* (last conversation only); answered by HMSG_OPENED */
 	/* helper -> serving process: the answer to each request, and sent unasked to every
 	 * conversation when a backend's state changes */
 	HMSG_STATE = 0x81,
@@ -60,6 +65,11 @@ enum helper_msg_type {
 	 * as many datagrams as it takes to carry the number asked, in a row); or one
 	 * datagram with `state` = a positive errno, `starts` 0 and nothing attached. */
 	HMSG_BOUND = 0x85,
+	/* helper -> serving process, the answer to HMSG_OPEN: `backend` as asked; `state` 0,
+	 * `starts` 1, one read-only descriptor attached (SCM_RIGHTS) and `backoff_ms` =
+	 * helper_tls_file_digest() of the file as the helper parsed it; or `state` = a
+	 * positive errno, `starts` and `backoff_ms` 0 and nothing attached. */
+	HMSG_OPENED = 0x86,
 };
 
 enum helper_bstate {
@@ -75,14 +85,14 @@ struct helper_msg {
 	uint32_t magic;                /* HELPER_MSG_MAGIC */
 	uint16_t type;                 /* enum helper_msg_type */
 	uint16_t backend;              /* a slot (HMSG_MAPPED, HMSG_RELOADED, HMSG_BIND,
-					* HMSG_BOUND: see there) */
+					* HMSG_BOUND, HMSG_OPEN, HMSG_OPENED: see there) */
 	uint32_t state;                /* HMSG_STATE: enum helper_bstate; HMSG_RELOADED,
 					* HMSG_BOUND: 0 or an errno; else 0 */
 	int32_t pid;                   /* HMSG_STATE: the running process, else 0 */
 	uint32_t starts;               /* HMSG_STATE: processes started so far; HMSG_MAPPED:
 					* the slot; HMSG_BIND, HMSG_BOUND: sockets */
 	uint32_t backoff_ms;           /* HMSG_STATE, HB_BACKOFF: time until the next start;
-					* HMSG_MAPPED: the entry's digest */
+					* HMSG_MAPPED, HMSG_OPENED: the digest */
 };
 
 #endif

@@ -7,14 +7,18 @@
  * that file (or the built-in configuration) declares, and nothing else.
  *
  * It also binds the configuration's own Listen addresses for a reload that adds one on a
- * port the serving process, which holds no capability, cannot bind (HMSG_BIND).
+ * port the serving process, which holds no capability, cannot bind (HMSG_BIND), and opens
+ * the configuration's own certificate and key files for a reload (HMSG_OPEN), so that a
+ * key only root may read works after the privilege drop too.
  *
  * Privileges kept by the helper (started as root): CAP_NET_BIND_SERVICE only when every
  * ProxyAutostart backend runs as one user and group, or there is none (the helper then
  * runs as that user, or as User/Group); else uid 0 with only CAP_SETUID, CAP_SETGID,
  * CAP_KILL and CAP_NET_BIND_SERVICE. Effective and permitted; nothing inheritable or
  * ambient; bounding set emptied; not dumpable; no backend keeps any of them. Always
- * PR_SET_NO_NEW_PRIVS. Started as another user: that user, no capabilities.
+ * PR_SET_NO_NEW_PRIVS. When the configuration it starts with names SSL certificate or
+ * key files, CAP_DAC_READ_SEARCH too (HMSG_OPEN), in either case: it reads only files that
+ * configuration file names. Started as another user: that user, no capabilities.
  * The helper opens no file by a path a backend or the serving process could control with
  * more rights than theirs: a backend's Output= is opened by the backend's own process,
  * after it switched to the backend's user, and the error log is reopened (SIGUSR1)
@@ -97,6 +101,28 @@ pid_t helper_spawn(const struct config *cfg, const char *cfg_path, unsigned nsoc
 int helper_bind(int sock, unsigned line, const struct cfg_listen *l, unsigned k, int *fds,
 		unsigned timeout_ms, char *msg, size_t len);
 
+/* HMSG_OPEN (accepted on socks[nsock - 1] only, like HMSG_BIND). The helper loads cfg_path
+ * again and opens the SSLCertificateFile, SSLCertificateKeyFile or SSLCertificateChainFile
+ * of index `backend` in its reading (config.tls->file[]), read-only, following symbolic
+ * links (the file names them, and only root may write it), non-blocking: a path that is
+ * not in that file cannot be asked for, so a compromised serving process cannot have it
+ * open /etc/shadow. Not a regular file of at most 1 MiB: EINVAL. The answer is HMSG_OPENED
+ * (helper-t.h); a failure (the file does not load, has no such entry, open) is logged and
+ * answered with its errno; the conversation goes on.
+ *
+ * helper_open() is the serving side, on sock (the last conversation, blocking): it asks
+ * for entry `index`, which is f in the caller's reading, skips HMSG_STATE messages and
+ * waits timeout_ms at most. The helper's digest must be helper_tls_file_digest(f) (else
+ * the file changed between the two readings). Returns the descriptor (close-on-exec, the
+ * caller's), or the helper's errno negated (-EACCES, -ENOENT...), -ESTALE (another file),
+ * -EPROTO, -ETIMEDOUT, -EPIPE or -EINVAL (index out of range) with msg set and nothing
+ * left open. */
+int helper_open(int sock, unsigned index, const struct tls_file *f, unsigned timeout_ms,
+		char *msg, size_t len);
+
+/* A 32-bit FNV-1a hash of f's path, kind and scope. Pure. */
+uint32_t helper_tls_file_digest(const struct tls_file *f);
+
 /* fd is a listening SOCK_STREAM socket of l's family bound to l's address and port. */
 bool helper_listener_check(int fd, const struct cfg_listen *l);
 
@@ -118,7 +144,8 @@ void helper_msg_request(struct helper_msg *m, enum helper_msg_type type, unsigne
 /* Checks a datagram of `len` bytes (as recv(2) with MSG_TRUNC reported it) received by the
  * helper: exactly one request (magic, a request type, backend < nbackend, the other
  * fields zero; for HMSG_BIND: backend < CFG_MAX_LISTEN or HELPER_LISTEN_METRICS, starts
- * 1..HELPER_BIND_MAX, the others zero). The helper passes HELPER_MAX_SLOTS: a slot not in use is answered
+ * 1..HELPER_BIND_MAX, the others zero; for HMSG_OPEN: backend < TLS_MAX_FILES, the
+ * others zero). The helper passes HELPER_MAX_SLOTS: a slot not in use is answered
  * HB_STOPPED.
  * Returns 0, or -EPROTO with *why set to a static description. */
 int helper_msg_check_request(const struct helper_msg *m, long len, unsigned nbackend,
@@ -134,7 +161,9 @@ int helper_msg_check_state(const struct helper_msg *m, long len, unsigned nbacke
  * < HELPER_MAX_SLOTS, state and pid zero), an HMSG_RELOADED (state 0 with at most
  * CFG_MAX_AUTOSTART entries, or an errno below 4096 with backend 0; the rest zero) or an
  * HMSG_BOUND (a Listen line or HELPER_LISTEN_METRICS; state 0 with 1..HELPER_BOUND_MAX
- * sockets, or an errno below 4096 with none; pid and backoff_ms zero).
+ * sockets, or an errno below 4096 with none; pid and backoff_ms zero) or an HMSG_OPENED
+ * (backend < TLS_MAX_FILES; state 0 with starts 1, or an errno below 4096 with starts and
+ * backoff_ms 0; pid zero).
  * 0 or -EPROTO with *why set. */
 int helper_msg_check_reply(const struct helper_msg *m, long len, const char **why);
 

@@ -3,7 +3,7 @@
  * src/tlsconf.c (pure): the SSL directives into struct tls_conf, the checks once the
  * file is read, and the SNI choice. src/tls.c: the OpenSSL contexts of a configuration
  * (made where the key files can be read: before the privilege drop, and at a reload by
- * the serving process), and per worker the TLS sessions: a session owns the accepted TCP
+ * the serving process, which has them opened by the privileged helper), and per worker the TLS sessions: a session owns the accepted TCP
  * socket and relays plaintext to the connection code through an AF_UNIX socketpair,
  * whose other end conn_open() takes as if it were the accepted socket. */
 #ifndef SPLICED_TLS_H
@@ -60,6 +60,16 @@ typedef void tls_report_fn(void *arg, bool warning, const struct cfg_where *at,
 int tls_ctxs_load(const struct config *cfg, struct tls_ctxs **out, tls_report_fn *report,
 		  void *arg, char *msg, size_t len);
 void tls_ctxs_free(struct tls_ctxs *x);
+
+/* Opens certificate or key file f, entry `index` of cfg->tls->file, for reading: the
+ * descriptor (the caller's), or -errno with msg set. */
+typedef int tls_open_fn(void *arg, unsigned index, const struct tls_file *f, char *msg,
+			size_t len);
+
+/* tls_ctxs_load() reading each file through open_fn(open_arg, ...) (the privileged helper,
+ * at a reload after the privilege drop) instead of open(2); open_fn NULL: open(2). */
+int tls_ctxs_load_via(const struct config *cfg, struct tls_ctxs **out, tls_report_fn *report,
+		      void *arg, tls_open_fn *open_fn, void *open_arg, char *msg, size_t len);
 
 /* Which path encrypted bodies can take on this kernel, for the start-up log: kernel TLS
  * (TCP_ULP "tls" accepted) or not. Probed once on a loopback connection. */
