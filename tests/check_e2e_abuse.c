@@ -16,6 +16,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -514,6 +515,147 @@ START_TEST(test_pipe_pool_in_use_body_copied)
 }
 END_TEST
 
+/* ---- memory pressure: tests/failmalloc.c (LD_PRELOAD) ---------------------------------- */
+
+/* One request on connection c: its status, or 0 when the connection closed (EOF or a
+ * reset) without an answer; c is closed unless the answer keeps it open. */
+static int ask(struct e2e_client *c, const char *target)
+{
+	struct e2e_response r;
+	char req[256];
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: h\r\n\r\n", target);
+	int status;
+
+	c->timeout_ms = 10000;
+	if (e2e_send(c, req, (size_t)n) < 0)
+		return 0;
+	if (e2e_read_response(c, &r, false) < 0) {
+		ck_assert_msg(e2e_wait_closed(c, 10000) > E2E_OPEN, "%s: no answer and no close\n%s",
+			      target, e2e_diag());
+		return 0;
+	}
+	status = r.status;
+	e2e_response_free(&r);
+	if (status == 503)   /* and the connection closes: nothing half-done is kept */
+		ck_assert_msg(e2e_wait_closed(c, 10000) > E2E_OPEN, "%s: 503 without a close",
+			      target);
+	return status;
+}
+
+/* ask() on a new connection (closed here). */
+static int ask_new(int port, const char *target)
+{
+	struct e2e_client c;
+	int status;
+
+	ck_assert_int_eq(e2e_client_try_open(&c, port), 0);
+	status = ask(&c, target);
+	e2e_client_close(&c);
+	return status;
+}
+
+/* The shim next to this test binary (build/tests/libfailmalloc.so). */
+static void failmalloc_path(char *out, size_t len)
+{
+	char self[400];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	ck_assert_int_gt(n, 0);
+	self[n] = 0;
+	*strrchr(self, '/') = 0;
+	snprintf(out, len, "%s/libfailmalloc.so", self);
+	ck_assert_msg(access(out, R_OK) == 0, "%s is missing: make %s", out, out);
+}
+
+/* Every allocation of the serving process's worker threads refused while a file exists
+ * (tests/failmalloc.c; only worker threads, so the outcome of each request is the code's,
+ * not chance's): each kind of request gets its 503 or a clean close, or, when its path
+ * allocates nothing, its answer; the serving process is the same one throughout (the
+ * supervisor restarting it would hide a crash); the refusals are counted and logged; the
+ * file removed, everything is served again on new and old connections. */
+START_TEST(test_memory_pressure)
+{
+	const char *page = e2e_write_temp("mem.txt", "hello\n");
+	const char *cold = e2e_write_temp("cold.txt", "cold\n");
+	const char *flag = e2e_write_temp("failmalloc.on", "");
+	struct e2e_client ka, mk;
+	struct e2e_proc be, sp;
+	int mport = e2e_free_port();
+	char so[512], real[512], script[2048], root[512], fpath[512];
+	const char *wrap;
+	pid_t pid0;
+	int st;
+
+	ck_assert_int_eq(chmod(page, 0644), 0);
+	ck_assert_int_eq(chmod(cold, 0644), 0);
+	snprintf(fpath, sizeof(fpath), "%s", flag);
+	ck_assert_int_eq(unlink(fpath), 0);
+	snprintf(root, sizeof(root), "%s", page);
+	*strrchr(root, '/') = 0;
+	failmalloc_path(so, sizeof(so));
+	snprintf(real, sizeof(real), "%s", e2e_env_bin("SPLICED_BIN"));
+	/* under ASan the shim sits on ASan's allocator, which must not insist on coming first */
+	snprintf(script, sizeof(script), "#!/bin/sh\nexport LD_PRELOAD='%s' FAILMALLOC_FILE='%s'"
+		 "\nexport ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0\""
+		 "\nexec '%s' \"$@\"\n", so, fpath, real);
+	wrap = e2e_write_temp("spliced-failmalloc", script);
+	ck_assert_int_eq(chmod(wrap, 0755), 0);
+	e2e_backend_start(&be, NULL);
+	setenv("SPLICED_BIN", wrap, 1);
+	e2e_spliced_startf(&sp, "MetricsListen 127.0.0.1:%d\nDocumentRoot \"%s\"\n"
+			   "ProxyPass /p/ http://127.0.0.1:%d/\n", mport, root, be.port);
+	setenv("SPLICED_BIN", real, 1);
+	pid0 = serving(&sp);
+	/* a keep-alive client and one of the metrics port, each served once before */
+	e2e_client_open(&ka, sp.port);
+	ck_assert_int_eq(ask(&ka, "/p/?len=10"), 200);
+	ck_assert_int_eq(ask_new(sp.port, "/mem.txt"), 200);
+
+	/* the heap refuses */
+	ck_assert_int_eq(close(open(fpath, O_WRONLY | O_CREAT, 0644)), 0);
+	e2e_sleep_ms(50);   /* the shim sees the file within 10 ms */
+	ck_assert_int_eq(ask_new(mport, "/metrics"), 503);
+	ck_assert_int_eq(ask_new(mport, "/health"), 503);
+	ck_assert_int_eq(ask_new(sp.port, "/cold.txt"), 503);        /* a cache entry */
+	/* what needs nothing but the worker's pools is served */
+	ck_assert_int_eq(ask_new(sp.port, "/p/?len=100000"), 200);
+	ck_assert_int_eq(ask(&ka, "/p/?len=10"), 200);
+	ck_assert_int_eq(ask_new(sp.port, "/mem.txt"), 200);         /* cached before */
+	e2e_client_open(&mk, mport);   /* an idle connection, its request after the pressure */
+	ck_assert_int_eq(pid0, serving(&sp));
+	ck_assert_msg(e2e_log_wait_for(&sp, "(memory, ", 5000), "%s", e2e_diag());
+
+	/* the heap is back: everything served, nothing restarted */
+	ck_assert_int_eq(unlink(fpath), 0);
+	e2e_sleep_ms(50);
+	ck_assert_int_eq(ask(&mk, "/metrics"), 200);
+	e2e_client_close(&mk);
+	ck_assert_int_eq(ask_new(mport, "/health"), 200);
+	ck_assert_int_eq(ask_new(sp.port, "/cold.txt"), 200);
+	ck_assert_int_eq(ask(&ka, "/p/?len=10"), 200);
+	e2e_client_close(&ka);
+	ck_assert_int_ge(e2e_metric(mport, "spliced_resource_errors_total{resource=\"memory\"}"), 3);
+	ck_assert_int_eq(pid0, serving(&sp));
+
+	/* Header rules need a buffer for each exchange: with them, a proxied request is a 503
+	 * under pressure (a reload adds them, the heap there to start its workers) */
+	e2e_conf_append(&sp, "Header set X-Edited yes\n");
+	ck_assert(e2e_reload(&sp, 2));
+	pid0 = serving(&sp);
+	ck_assert_int_eq(close(open(fpath, O_WRONLY | O_CREAT, 0644)), 0);
+	e2e_sleep_ms(50);
+	ck_assert_int_eq(ask_new(sp.port, "/p/?len=10"), 503);
+	ck_assert_int_eq(unlink(fpath), 0);
+	e2e_sleep_ms(50);
+	ck_assert_int_eq(ask_new(sp.port, "/p/?len=10"), 200);
+	ck_assert(e2e_log_wait_for(&sp, "out of memory for the Header rules", 5000));
+	ck_assert_int_eq(pid0, serving(&sp));
+	st = e2e_spliced_stop(&sp);
+	ck_assert_msg(st == 0, "spliced stopped with %d\n%s", st, e2e_diag());
+	e2e_backend_stop(&be);
+}
+END_TEST
+
 int main(void)
 {
 	const struct ck_case cases[] = {
@@ -524,6 +666,7 @@ int main(void)
 		{ "emfile_on_file_open", test_emfile_on_file_open, 0 },
 		{ "pipe_refused_body_copied", test_pipe_refused_body_copied, 0 },
 		{ "pipe_pool_in_use_body_copied", test_pipe_pool_in_use_body_copied, 0 },
+		{ "memory_pressure", test_memory_pressure, 0 },
 	};
 	Suite *s = suite_create("e2e_abuse");
 
