@@ -18,6 +18,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -567,6 +570,35 @@ static void failmalloc_path(char *out, size_t len)
 	ck_assert_msg(access(out, R_OK) == 0, "%s is missing: make %s", out, out);
 }
 
+/* SPLICED_BIN pointed at a script that runs the real one (its path in real) with the
+ * shim preloaded, failing while the file fpath exists; set back by the caller once
+ * spliced is started. */
+static void failmalloc_spliced(const char *fpath, char *real, size_t len)
+{
+	char so[512], script[2048];
+	const char *wrap;
+
+	failmalloc_path(so, sizeof(so));
+	snprintf(real, len, "%s", e2e_env_bin("SPLICED_BIN"));
+	/* under ASan the shim sits on ASan's allocator, which must not insist on coming first */
+	snprintf(script, sizeof(script), "#!/bin/sh\nexport LD_PRELOAD='%s' FAILMALLOC_FILE='%s'"
+		 "\nexport ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0\""
+		 "\nexec '%s' \"$@\"\n", so, fpath, real);
+	wrap = e2e_write_temp("spliced-failmalloc", script);
+	ck_assert_int_eq(chmod(wrap, 0755), 0);
+	setenv("SPLICED_BIN", wrap, 1);
+}
+
+/* The control file of the shim created (the heap refuses) or removed. */
+static void failmalloc_set(const char *fpath, bool on)
+{
+	if (on)
+		ck_assert_int_eq(close(open(fpath, O_WRONLY | O_CREAT, 0644)), 0);
+	else
+		ck_assert_int_eq(unlink(fpath), 0);
+	e2e_sleep_ms(50);   /* the shim looks at most every 10 ms */
+}
+
 /* Every allocation of the serving process's worker threads refused while a file exists
  * (tests/failmalloc.c; only worker threads, so the outcome of each request is the code's,
  * not chance's): each kind of request gets its 503 or a clean close, or, when its path
@@ -581,8 +613,7 @@ START_TEST(test_memory_pressure)
 	struct e2e_client ka, mk;
 	struct e2e_proc be, sp;
 	int mport = e2e_free_port();
-	char so[512], real[512], script[2048], root[512], fpath[512];
-	const char *wrap;
+	char real[512], root[512], fpath[512];
 	pid_t pid0;
 	int st;
 
@@ -592,16 +623,8 @@ START_TEST(test_memory_pressure)
 	ck_assert_int_eq(unlink(fpath), 0);
 	snprintf(root, sizeof(root), "%s", page);
 	*strrchr(root, '/') = 0;
-	failmalloc_path(so, sizeof(so));
-	snprintf(real, sizeof(real), "%s", e2e_env_bin("SPLICED_BIN"));
-	/* under ASan the shim sits on ASan's allocator, which must not insist on coming first */
-	snprintf(script, sizeof(script), "#!/bin/sh\nexport LD_PRELOAD='%s' FAILMALLOC_FILE='%s'"
-		 "\nexport ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0\""
-		 "\nexec '%s' \"$@\"\n", so, fpath, real);
-	wrap = e2e_write_temp("spliced-failmalloc", script);
-	ck_assert_int_eq(chmod(wrap, 0755), 0);
 	e2e_backend_start(&be, NULL);
-	setenv("SPLICED_BIN", wrap, 1);
+	failmalloc_spliced(fpath, real, sizeof(real));
 	e2e_spliced_startf(&sp, "MetricsListen 127.0.0.1:%d\nDocumentRoot \"%s\"\n"
 			   "ProxyPass /p/ http://127.0.0.1:%d/\n", mport, root, be.port);
 	setenv("SPLICED_BIN", real, 1);
@@ -612,8 +635,7 @@ START_TEST(test_memory_pressure)
 	ck_assert_int_eq(ask_new(sp.port, "/mem.txt"), 200);
 
 	/* the heap refuses */
-	ck_assert_int_eq(close(open(fpath, O_WRONLY | O_CREAT, 0644)), 0);
-	e2e_sleep_ms(50);   /* the shim sees the file within 10 ms */
+	failmalloc_set(fpath, true);
 	ck_assert_int_eq(ask_new(mport, "/metrics"), 503);
 	ck_assert_int_eq(ask_new(mport, "/health"), 503);
 	ck_assert_int_eq(ask_new(sp.port, "/cold.txt"), 503);        /* a cache entry */
@@ -626,8 +648,7 @@ START_TEST(test_memory_pressure)
 	ck_assert_msg(e2e_log_wait_for(&sp, "(memory, ", 5000), "%s", e2e_diag());
 
 	/* the heap is back: everything served, nothing restarted */
-	ck_assert_int_eq(unlink(fpath), 0);
-	e2e_sleep_ms(50);
+	failmalloc_set(fpath, false);
 	ck_assert_int_eq(ask(&mk, "/metrics"), 200);
 	e2e_client_close(&mk);
 	ck_assert_int_eq(ask_new(mport, "/health"), 200);
@@ -642,16 +663,103 @@ START_TEST(test_memory_pressure)
 	e2e_conf_append(&sp, "Header set X-Edited yes\n");
 	ck_assert(e2e_reload(&sp, 2));
 	pid0 = serving(&sp);
-	ck_assert_int_eq(close(open(fpath, O_WRONLY | O_CREAT, 0644)), 0);
-	e2e_sleep_ms(50);
+	failmalloc_set(fpath, true);
 	ck_assert_int_eq(ask_new(sp.port, "/p/?len=10"), 503);
-	ck_assert_int_eq(unlink(fpath), 0);
-	e2e_sleep_ms(50);
+	failmalloc_set(fpath, false);
 	ck_assert_int_eq(ask_new(sp.port, "/p/?len=10"), 200);
 	ck_assert(e2e_log_wait_for(&sp, "out of memory for the Header rules", 5000));
 	ck_assert_int_eq(pid0, serving(&sp));
 	st = e2e_spliced_stop(&sp);
 	ck_assert_msg(st == 0, "spliced stopped with %d\n%s", st, e2e_diag());
+	e2e_backend_stop(&be);
+}
+END_TEST
+
+/* One GET target over a new TLS connection to port (every call bounded by socket
+ * timeouts): the status, or 0 when the handshake failed or the connection closed
+ * without an answer. */
+static int tls_get(int port, const char *target)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct timeval tv = { .tv_sec = 10 };
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char req[256], resp[4096];
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: a.test\r\nConnection: "
+			 "close\r\n\r\n", target);
+	int got = 0, status = 0, k;
+	SSL *ssl;
+
+	ck_assert(ctx && fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ssl = SSL_new(ctx);
+	ck_assert_ptr_nonnull(ssl);
+	SSL_set_fd(ssl, fd);
+	SSL_set_tlsext_host_name(ssl, "a.test");
+	if (SSL_connect(ssl) == 1 && SSL_write(ssl, req, n) == n) {
+		while (got < (int)sizeof(resp) - 1 &&
+		       (k = SSL_read(ssl, resp + got, (int)sizeof(resp) - 1 - got)) > 0)
+			got += k;
+		resp[got] = 0;
+		if (sscanf(resp, "HTTP/1.1 %d ", &status) != 1)
+			status = 0;
+	}
+	ERR_clear_error();
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	close(fd);
+	return status;
+}
+
+/* The same pressure on a TLS port: a new TLS connection fails its handshake (a close,
+ * counted as memory), the serving process unchanged; served again once it passes. */
+START_TEST(test_memory_pressure_tls)
+{
+	const char *flag = e2e_write_temp("failmalloc.on", "");
+	const char *d = e2e_temp_dir();
+	struct e2e_proc be, sp;
+	int mport = e2e_free_port(), tport = e2e_free_port();
+	char real[512], fpath[512], crt[512], key[512], *out = NULL;
+	pid_t pid0;
+	int rc;
+
+	snprintf(fpath, sizeof(fpath), "%s", flag);
+	ck_assert_int_eq(unlink(fpath), 0);
+	snprintf(crt, sizeof(crt), "%s/a.test.crt", d);
+	snprintf(key, sizeof(key), "%s/a.test.key", d);
+	{
+		const char *argv[] = { "/usr/bin/openssl", "req", "-x509", "-newkey", "ec",
+				       "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+				       key, "-out", crt, "-days", "2", "-subj", "/CN=a.test", NULL };
+
+		rc = e2e_run(argv, &out);
+	}
+	ck_assert_msg(rc == 0, "openssl req: %s", out);
+	free(out);
+	e2e_backend_start(&be, NULL);
+	failmalloc_spliced(fpath, real, sizeof(real));
+	e2e_spliced_startf(&sp, "MetricsListen 127.0.0.1:%d\nListen 127.0.0.1:%d https\n"
+			   "ProxyPass / http://127.0.0.1:%d/\n<VirtualHost *:%d>\n"
+			   "  ServerName a.test\n  SSLEngine on\n  SSLCertificateFile %s\n"
+			   "  SSLCertificateKeyFile %s\n</VirtualHost>\n", mport, tport, be.port,
+			   tport, crt, key);
+	setenv("SPLICED_BIN", real, 1);
+	pid0 = serving(&sp);
+	ck_assert_int_eq(tls_get(tport, "/?len=10"), 200);
+	failmalloc_set(fpath, true);
+	ck_assert_int_eq(tls_get(tport, "/?len=10"), 0);
+	ck_assert_int_eq(get_once(sp.port, "/?len=10", 10), 200);   /* plain HTTP needs none */
+	ck_assert_int_eq(pid0, serving(&sp));
+	failmalloc_set(fpath, false);
+	ck_assert_int_eq(tls_get(tport, "/?len=10"), 200);
+	ck_assert_int_ge(e2e_metric(mport, "spliced_resource_errors_total{resource=\"memory\"}"), 1);
+	ck_assert(e2e_log_wait_for(&sp, "a TLS session: Cannot allocate memory (memory", 5000));
+	ck_assert_int_eq(pid0, serving(&sp));
+	rc = e2e_spliced_stop(&sp);
+	ck_assert_msg(rc == 0, "spliced stopped with %d\n%s", rc, e2e_diag());
 	e2e_backend_stop(&be);
 }
 END_TEST
@@ -667,6 +775,7 @@ int main(void)
 		{ "pipe_refused_body_copied", test_pipe_refused_body_copied, 0 },
 		{ "pipe_pool_in_use_body_copied", test_pipe_pool_in_use_body_copied, 0 },
 		{ "memory_pressure", test_memory_pressure, 0 },
+		{ "memory_pressure_tls", test_memory_pressure_tls, 0 },
 	};
 	Suite *s = suite_create("e2e_abuse");
 

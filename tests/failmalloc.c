@@ -55,6 +55,7 @@ static size_t boot_used;
 static bool booting;
 
 static const char *fail_path;
+static atomic_bool path_read;   /* by the first other thread: ASan allocates before environ */
 static atomic_bool fail_on;
 static atomic_llong next_check_ms;
 
@@ -72,7 +73,6 @@ static void fm_init(void)
 	real_memalign = (memalign_fn)dlsym(RTLD_NEXT, "memalign");
 	real_valloc = (valloc_fn)dlsym(RTLD_NEXT, "valloc");
 	real_pvalloc = (valloc_fn)dlsym(RTLD_NEXT, "pvalloc");
-	fail_path = getenv("FAILMALLOC_FILE");
 	booting = false;
 }
 
@@ -99,7 +99,13 @@ static bool fm_fail(void)
 	struct stat st;
 	long long now;
 
-	if (!fail_path || syscall(SYS_gettid) == getpid())
+	if (syscall(SYS_gettid) == getpid())
+		return false;
+	if (!atomic_load_explicit(&path_read, memory_order_acquire)) {
+		fail_path = getenv("FAILMALLOC_FILE");
+		atomic_store_explicit(&path_read, true, memory_order_release);
+	}
+	if (!fail_path)
 		return false;
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
