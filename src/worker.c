@@ -553,6 +553,7 @@ static void worker_tick(struct worker *w)
 	tls_tick(w);
 	park_tick(w);
 	hbuf_trim(&w->hb);
+	stats_timeout_flush(&w->stats, now);
 	for (unsigned i = 0; i < w->cfg->ncustomlog; i++)
 		worker_alog_flush(w, i, true);
 	for (unsigned i = 0; i < w->nlisten && !w->stopping; i++)
