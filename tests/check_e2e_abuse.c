@@ -486,27 +486,30 @@ START_TEST(test_pipe_refused_body_copied)
 }
 END_TEST
 
-/* Slow uploads large enough to splice hold every pipe of the worker's pool: a response
- * body is copied instead, every byte right, counted once as pipe_pool. */
+#define HOLD_BODY (16u << 20)
+
+/* Readers that stop reading hold every pipe of the worker's pool (each with bytes in it
+ * that cannot go out): another response body is copied instead, every byte right,
+ * counted once as pipe_pool; spliced again once they are gone. */
 START_TEST(test_pipe_pool_in_use_body_copied)
 {
-	static const char upload[] = "POST /?len=10 HTTP/1.1\r\nHost: a\r\n"
-				     "Content-Length: 1000000\r\n\r\n0123456789";
-	struct e2e_client up[RELAY_POOL_MAX];
+	struct e2e_client rd[RELAY_POOL_MAX];
 	struct e2e_proc be, sp;
 	int mport = e2e_free_port();
-	char target[64];
+	char target[64], req[128];
+	long long spliced0;
+	int n;
 
 	snprintf(target, sizeof(target), "/?len=%u", PIPE_BODY);
+	n = snprintf(req, sizeof(req), "GET /?len=%u HTTP/1.1\r\nHost: a\r\n\r\n", HOLD_BODY);
 	e2e_backend_start(&be, NULL);
 	e2e_spliced_startf(&sp, "MetricsListen 127.0.0.1:%d\nTimeout 30\n"
-			   "RequestReadTimeout body=0\nProxyPass / http://127.0.0.1:%d/\n",
-			   mport, be.port);
+			   "ProxyPass / http://127.0.0.1:%d/\n", mport, be.port);
 	for (unsigned i = 0; i < RELAY_POOL_MAX; i++) {
-		ck_assert_int_eq(e2e_client_try_open(&up[i], sp.port), 0);
-		ck_assert_int_eq(e2e_send(&up[i], upload, sizeof(upload) - 1), 0);
+		ck_assert_int_eq(e2e_client_try_open_rcvbuf(&rd[i], sp.port, 4096), 0);
+		ck_assert_int_eq(e2e_send(&rd[i], req, (size_t)n), 0);
 	}
-	/* until each upload has its pipe: their bodies splice (one transfer each) */
+	/* until each reader's response holds its pipe: a body then copied */
 	for (int i = 0; i < 250 && e2e_metric(mport, "spliced_resource_errors_total"
 					  "{resource=\"pipe_pool\"}") == 0; i++) {
 		ck_assert_int_eq(get_once(sp.port, target, PIPE_BODY), 200);
@@ -516,10 +519,77 @@ START_TEST(test_pipe_pool_in_use_body_copied)
 			 1);
 	ck_assert(e2e_log_wait_for(&sp, "every pipe of the pool in use, body copied", 5000));
 	for (unsigned i = 0; i < RELAY_POOL_MAX; i++)
-		e2e_client_close(&up[i]);
-	ck_assert_int_eq(get_once(sp.port, target, PIPE_BODY), 200);
+		e2e_client_close(&rd[i]);
+	spliced0 = e2e_metric(mport, "spliced_bytes_total{how=\"spliced\"}");
+	ck_assert_int_eq(get_until_200(sp.port, target, PIPE_BODY), 200);
+	ck_assert_int_gt(e2e_metric(mport, "spliced_bytes_total{how=\"spliced\"}"), spliced0);
 	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
 	e2e_backend_stop(&be);
+}
+END_TEST
+
+#define TRICKLERS (RELAY_POOL_MAX + 8)
+
+/* Uploads that trickle (a few bytes, then silence) take no pipe while they wait: with
+ * more of them than the pool has pipes, a response body and a fast upload are still
+ * spliced and nothing is counted as pipe_pool; the trickles go on (copied) and each
+ * gets its 408 in the end. */
+START_TEST(test_slow_uploads_hold_no_pipe)
+{
+	static const char upload[] = "POST /?len=10 HTTP/1.1\r\nHost: a\r\n"
+				     "Content-Length: 1000000\r\n\r\n0123456789";
+	struct e2e_client *up = calloc(TRICKLERS, sizeof(*up));
+	struct e2e_client c;
+	struct e2e_response r;
+	struct e2e_proc be, sp;
+	int mport = e2e_free_port();
+	char target[64], head[160];
+	char *body = malloc(PIPE_BODY);
+	long long spliced0;
+	int n;
+
+	ck_assert(up && body);
+	memset(body, 'x', PIPE_BODY);
+	snprintf(target, sizeof(target), "/?len=%u", PIPE_BODY);
+	e2e_backend_start(&be, NULL);
+	e2e_spliced_startf(&sp, "MetricsListen 127.0.0.1:%d\nTimeout 30\n"
+			   "RequestReadTimeout body=3\nProxyPass / http://127.0.0.1:%d/\n",
+			   mport, be.port);
+	for (unsigned i = 0; i < TRICKLERS; i++) {
+		ck_assert_int_eq(e2e_client_try_open(&up[i], sp.port), 0);
+		up[i].timeout_ms = 15000;
+		ck_assert_int_eq(e2e_send(&up[i], upload, sizeof(upload) - 1), 0);
+	}
+	e2e_sleep_ms(200);   /* each upload's body begun, its 10 bytes passed on */
+	spliced0 = e2e_metric(mport, "spliced_bytes_total{how=\"spliced\"}");
+	ck_assert_int_eq(get_once(sp.port, target, PIPE_BODY), 200);
+	ck_assert_int_ge(e2e_metric(mport, "spliced_bytes_total{how=\"spliced\"}") - spliced0,
+			 PIPE_BODY / 2);
+	/* a fast upload of 1 MiB: spliced too */
+	spliced0 = e2e_metric(mport, "spliced_bytes_total{how=\"spliced\"}");
+	e2e_client_open(&c, sp.port);
+	c.timeout_ms = 10000;
+	n = snprintf(head, sizeof(head), "POST /?len=10 HTTP/1.1\r\nHost: a\r\nContent-Length: "
+		     "%u\r\n\r\n", PIPE_BODY);
+	ck_assert_int_eq(e2e_send(&c, head, (size_t)n), 0);
+	ck_assert_int_eq(e2e_send(&c, body, PIPE_BODY), 0);
+	ck_assert_int_eq(e2e_read_response(&c, &r, false), 0);
+	ck_status(&r, 200);
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	ck_assert_int_gt(e2e_metric(mport, "spliced_bytes_total{how=\"spliced\"}"), spliced0);
+	ck_assert_int_eq(e2e_metric(mport, "spliced_resource_errors_total{resource=\"pipe_pool\"}"),
+			 0);
+	/* the trickles go on, copied, until RequestReadTimeout body= cuts them */
+	for (unsigned i = 0; i < TRICKLERS; i++)
+		ck_assert_int_eq(e2e_send(&up[i], "abcdefghij", 10), 0);
+	expect_408_closed(up, TRICKLERS, "upload");
+	ck_assert_int_eq(e2e_metric(mport, "spliced_resource_errors_total{resource=\"pipe_pool\"}"),
+			 0);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	e2e_backend_stop(&be);
+	free(body);
+	free(up);
 }
 END_TEST
 
@@ -779,6 +849,7 @@ int main(void)
 		{ "emfile_on_file_open", test_emfile_on_file_open, 0 },
 		{ "pipe_refused_body_copied", test_pipe_refused_body_copied, 0 },
 		{ "pipe_pool_in_use_body_copied", test_pipe_pool_in_use_body_copied, 0 },
+		{ "slow_uploads_hold_no_pipe", test_slow_uploads_hold_no_pipe, 0 },
 		{ "memory_pressure", test_memory_pressure, 0 },
 		{ "memory_pressure_tls", test_memory_pressure_tls, 0 },
 	};
