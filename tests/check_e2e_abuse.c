@@ -459,6 +459,19 @@ END_TEST
 
 #define PIPE_BODY (1u << 20)
 
+/* GET target (PIPE_BODY bytes) is served, spliced (the spliced byte count grows); then
+ * spliced and the backend are stopped. */
+static void spliced_again_then_stop(struct e2e_proc *sp, struct e2e_proc *be, int mport,
+				    const char *target)
+{
+	long long spliced0 = e2e_metric(mport, "spliced_bytes_total{how=\"spliced\"}");
+
+	ck_assert_int_eq(get_until_200(sp->port, target, PIPE_BODY), 200);
+	ck_assert_int_gt(e2e_metric(mport, "spliced_bytes_total{how=\"spliced\"}"), spliced0);
+	ck_assert_int_eq(e2e_spliced_stop(sp), 0);
+	e2e_backend_stop(be);
+}
+
 /* No descriptor left for a pipe: a body that would be spliced is copied, every byte
  * right, logged and counted; with descriptors back it is spliced again. */
 START_TEST(test_pipe_refused_body_copied)
@@ -466,7 +479,6 @@ START_TEST(test_pipe_refused_body_copied)
 	struct e2e_proc be, sp;
 	int mport = e2e_free_port();
 	char target[64];
-	long long spliced0;
 
 	snprintf(target, sizeof(target), "/?len=%u", PIPE_BODY);
 	e2e_backend_start(&be, NULL);
@@ -478,11 +490,7 @@ START_TEST(test_pipe_refused_body_copied)
 	ck_assert(e2e_log_wait_for(&sp, "pipe, body copied: Too many open files", 5000));
 	unlimit_fds(&sp);
 	ck_assert_int_ge(e2e_metric(mport, "spliced_resource_errors_total{resource=\"pipe\"}"), 1);
-	spliced0 = e2e_metric(mport, "spliced_bytes_total{how=\"spliced\"}");
-	ck_assert_int_eq(get_once(sp.port, target, PIPE_BODY), 200);
-	ck_assert_int_gt(e2e_metric(mport, "spliced_bytes_total{how=\"spliced\"}"), spliced0);
-	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
-	e2e_backend_stop(&be);
+	spliced_again_then_stop(&sp, &be, mport, target);
 }
 END_TEST
 
@@ -497,7 +505,6 @@ START_TEST(test_pipe_pool_in_use_body_copied)
 	struct e2e_proc be, sp;
 	int mport = e2e_free_port();
 	char target[64], req[128];
-	long long spliced0;
 	int n;
 
 	snprintf(target, sizeof(target), "/?len=%u", PIPE_BODY);
@@ -520,11 +527,7 @@ START_TEST(test_pipe_pool_in_use_body_copied)
 	ck_assert(e2e_log_wait_for(&sp, "every pipe of the pool in use, body copied", 5000));
 	for (unsigned i = 0; i < RELAY_POOL_MAX; i++)
 		e2e_client_close(&rd[i]);
-	spliced0 = e2e_metric(mport, "spliced_bytes_total{how=\"spliced\"}");
-	ck_assert_int_eq(get_until_200(sp.port, target, PIPE_BODY), 200);
-	ck_assert_int_gt(e2e_metric(mport, "spliced_bytes_total{how=\"spliced\"}"), spliced0);
-	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
-	e2e_backend_stop(&be);
+	spliced_again_then_stop(&sp, &be, mport, target);
 }
 END_TEST
 
@@ -674,6 +677,18 @@ static void failmalloc_set(const char *fpath, bool on)
 	e2e_sleep_ms(50);   /* the shim looks at most every 10 ms */
 }
 
+/* The serving process is still pid0 (no crash hidden by a restart); spliced then stops
+ * cleanly, and the backend. */
+static void same_process_then_stop(struct e2e_proc *sp, struct e2e_proc *be, pid_t pid0)
+{
+	int st;
+
+	ck_assert_int_eq(pid0, serving(sp));
+	st = e2e_spliced_stop(sp);
+	ck_assert_msg(st == 0, "spliced stopped with %d\n%s", st, e2e_diag());
+	e2e_backend_stop(be);
+}
+
 /* Every allocation of the serving process's worker threads refused while a file exists
  * (tests/failmalloc.c; only worker threads, so the outcome of each request is the code's,
  * not chance's): each kind of request gets its 503 or a clean close, or, when its path
@@ -690,7 +705,6 @@ START_TEST(test_memory_pressure)
 	int mport = e2e_free_port();
 	char real[512], root[512], fpath[512];
 	pid_t pid0;
-	int st;
 
 	ck_assert_int_eq(chmod(page, 0644), 0);
 	ck_assert_int_eq(chmod(cold, 0644), 0);
@@ -743,10 +757,7 @@ START_TEST(test_memory_pressure)
 	failmalloc_set(fpath, false);
 	ck_assert_int_eq(ask_new(sp.port, "/p/?len=10"), 200);
 	ck_assert(e2e_log_wait_for(&sp, "out of memory for the Header rules", 5000));
-	ck_assert_int_eq(pid0, serving(&sp));
-	st = e2e_spliced_stop(&sp);
-	ck_assert_msg(st == 0, "spliced stopped with %d\n%s", st, e2e_diag());
-	e2e_backend_stop(&be);
+	same_process_then_stop(&sp, &be, pid0);
 }
 END_TEST
 
@@ -832,10 +843,7 @@ START_TEST(test_memory_pressure_tls)
 	ck_assert_int_eq(tls_get(tport, "/?len=10"), 200);
 	ck_assert_int_ge(e2e_metric(mport, "spliced_resource_errors_total{resource=\"memory\"}"), 1);
 	ck_assert(e2e_log_wait_for(&sp, "a TLS session: Cannot allocate memory (memory", 5000));
-	ck_assert_int_eq(pid0, serving(&sp));
-	rc = e2e_spliced_stop(&sp);
-	ck_assert_msg(rc == 0, "spliced stopped with %d\n%s", rc, e2e_diag());
-	e2e_backend_stop(&be);
+	same_process_then_stop(&sp, &be, pid0);
 }
 END_TEST
 
