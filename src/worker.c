@@ -837,6 +837,7 @@ void *worker_main(void *arg)
 			}
 		}
 	}
+	stats_timeout_flush(&w->stats, UINT64_MAX - 1);   /* the last count, not lost at the end */
 	if (w->retiring)
 		log_info("worker", "worker %u of configuration %llu ended: %llu idle connections "
 			 "went to the new configuration", w->id, (unsigned long long)w->gen,

@@ -315,6 +315,8 @@ START_TEST(test_timeout_lines)
 	ck_assert(stats_timeout_line(&st, STATS_TO_EXCHANGE, 1600));
 	stats_timeout_flush(&st, 1600);   /* nothing quiet in exchange; head's second runs */
 	ck_assert_uint_eq(st.timeout_quiet[STATS_TO_HEAD], 1);
+	stats_timeout_flush(&st, UINT64_MAX - 1);   /* a worker ending: the rest */
+	ck_assert_uint_eq(st.timeout_quiet[STATS_TO_HEAD], 0);
 	f = fopen(path, "r");
 	ck_assert_ptr_nonnull(f);
 	while (fgets(line, sizeof(line), f)) {
@@ -325,7 +327,7 @@ START_TEST(test_timeout_lines)
 	fclose(f);
 	ck_assert_uint_eq(sum999, 1);
 	ck_assert_uint_eq(sum1, 1);
-	ck_assert_uint_eq(lines, 2);   /* the callers log the lines stats_timeout_line allows */
+	ck_assert_uint_eq(lines, 3);   /* the callers log the lines stats_timeout_line allows */
 	log_open(NULL, 0, msg, sizeof(msg));
 	unlink(path);
 }

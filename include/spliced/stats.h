@@ -31,7 +31,8 @@ void stats_resource_error(struct stats *st, enum stats_resource r, int err, uint
  * wave of a thousand slow clients writes a line a second, not a thousand. */
 bool stats_timeout_line(struct stats *st, enum stats_timeout stage, uint64_t now_ms);
 /* From the worker's tick: one info line per stage with lines left out, once the second
- * of its last line is over ("N more ... closed at their deadline"). */
+ * of its last line is over ("N more ... closed at their deadline"); with now_ms
+ * UINT64_MAX - 1 (a worker ending), whatever is left. */
 void stats_timeout_flush(struct stats *st, uint64_t now_ms);
 /* One exchange took ns nanoseconds. */
 void stats_latency(struct stats *st, uint64_t ns);
