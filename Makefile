@@ -34,7 +34,7 @@ LIB_SRC   := $(filter-out src/main.c,$(sort $(wildcard src/*.c)))
 LIB_OBJ   := $(LIB_SRC:src/%.c=$(B)/src/%.o)
 TEST_SRC  := $(sort $(wildcard tests/check_*.c))
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(B)/tests/%)
-TEST_HELP := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
+TEST_HELP := $(filter-out $(TEST_SRC) tests/failmalloc.c,$(wildcard tests/*.c))
 TOOL_BIN  := $(B)/tools/testbackend $(B)/tools/splicebench $(B)/tools/rewritetest \
              $(B)/tools/rwbench $(B)/tools/abuse
 FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
@@ -78,6 +78,14 @@ $(B)/tests/check_%: tests/check_%.c $(TEST_HELP) $(wildcard tests/*.h) $(B)/libs
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(DATADIR_CPPFLAGS) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(TEST_HELP) \
 	  $(B)/libspliced.a $(LIBS) $(CHECK_LIBS)
+
+# An LD_PRELOAD shim that makes the heap refuse while a file exists (tests/failmalloc.c),
+# for the memory-pressure case of check_e2e_abuse; built without the sanitizers, whose
+# allocator it sits on top of.
+$(B)/tests/libfailmalloc.so: tests/failmalloc.c Makefile
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(WARN) -O2 -g -fPIC -shared -o $@ $< -ldl
+$(B)/tests/check_e2e_abuse: $(B)/tests/libfailmalloc.so
 
 # ---- make install [PREFIX=/usr/local] [DESTDIR=] [SYSCONFDIR=/etc] ----
 # The installed binary is linked from the same objects except config.c, compiled with

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "spliced/body.h"
@@ -58,6 +59,30 @@ static enum conn_ev body_error(struct conn *c, int err, const char *what)
 	return exch_fail(c, 0, "request body: %s: %s", what, err ? strerror(err) : "closed early");
 }
 
+/* Bytes readable on socket fd now (0 when it cannot tell). */
+static int body_readable(int fd)
+{
+	int n = 0;
+
+	return ioctl(fd, FIONREAD, &n) == 0 ? n : 0;
+}
+
+/* Ends a splice run whose pipe is empty before the end of its part: the pipe goes back
+ * to the pool, the body's framing state takes what was moved. */
+static void body_splice_pause(struct conn *c)
+{
+	struct conn_body *b = &c->body;
+
+	exch_trace_splice(c, b->sp.moved, b->response ? 1 : 0);
+	if (b->framing == HTTP_FRAMING_LENGTH)
+		b->left = b->sp.left;
+	else if (b->framing == HTTP_FRAMING_CHUNKED)
+		http_chunked_skip(&b->ck, b->sp.moved);
+	b->splicing = false;
+	relay_pipe_put(&c->w->pipes, b->sp.pipe, false);
+	b->sp.pipe = NULL;
+}
+
 /* Starts a splice run if this part of the body is worth it and a pipe is free. */
 static bool body_try_splice(struct conn *c)
 {
@@ -78,6 +103,10 @@ static bool body_try_splice(struct conn *c)
 		n = 0;
 	}
 	if (n < RELAY_SPLICE_MIN)
+		return false;
+	/* A request body takes a pipe only once a splice's worth is there to read: a client
+	 * that trickles its upload is copied, not left holding one of the worker's pipes. */
+	if (!b->response && body_readable(b->from) < RELAY_SPLICE_MIN)
 		return false;
 	b->sp.pipe = exch_pipe_get(c, b);
 	if (!b->sp.pipe)
@@ -158,6 +187,10 @@ static enum conn_ev body_pump(struct conn *c)
 		} else {
 			if (body_backend_spoke(c))
 				return EV_DONE;
+			if (b->sp.in_pipe == 0) {   /* the client paused: no pipe while it waits */
+				body_splice_pause(c);
+				return body_step(c);
+			}
 			if (exch_watch(c))
 				return EV_CLOSE;
 			c->wait_client = true;

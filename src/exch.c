@@ -162,8 +162,12 @@ static enum conn_ev exch_failv(struct conn *c, unsigned status, bool client, con
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (status >= 500 && !client)
 		log_error("proxy", "[client %s:%u] %s", c->ip, c->port, msg);
-	else
+	else if (!c->timed_out || stats_timeout_line(&c->w->stats, c->state == CS_HEAD ?
+						     STATS_TO_HEAD : STATS_TO_EXCHANGE,
+						     c->w->now_ms))
 		log_info("proxy", "[client %s:%u] %s", c->ip, c->port, msg);
+	else   /* one of a wave of slow clients: counted, summed up a second later */
+		log_debug("proxy", "[client %s:%u] %s", c->ip, c->port, msg);
 	c->fail_status = (uint16_t)status;
 	return EV_PAGE;
 }

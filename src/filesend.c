@@ -84,9 +84,11 @@ enum conn_ev filesend_path(struct conn *c, const struct file_root *root, const c
 	TRACE_FILE(c->id, dpath, rep.status, rep.size);
 	if (rep.head_len == 0) {
 		/* an error page of ours, with the fields file_serve() asks for (Allow, Location) */
-		if (rep.status == 503 && rep.err)   /* out of descriptors or memory: counted */
+		if (rep.status == 503 && rep.err) {   /* out of descriptors or memory: counted */
 			stats_resource_error(&w->stats, rep.err == -ENOMEM ? STATS_RES_MEMORY :
 					     STATS_RES_FD_FILE, -rep.err, w->now_ms, "a static file");
+			c->keep_alive = false;   /* as for a proxied request: the 503 closes */
+		}
 		if (rep.status == 500)
 			log_error("file", "[client %s:%u] %.*s: %s", c->ip, c->port,
 				  (int)c->req.path.len, path, strerror(-rep.err));

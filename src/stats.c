@@ -55,6 +55,39 @@ void stats_resource_error(struct stats *st, enum stats_resource r, int err, uint
 		  strerror(err), stats_res_name[r], (unsigned long long)st->resource_errors[r]);
 }
 
+static const char *const stats_to_name[STATS_TO_N] = { "idle", "head", "exchange" };
+
+/* The count of lines left out for stage, logged; the window starts again from now. */
+static void stats_timeout_summary(struct stats *st, enum stats_timeout stage, uint64_t now_ms)
+{
+	log_info("proxy", "%llu more clients closed at their deadline (%s) since the last line "
+		 "(at most one line a second per stage and worker; each at debug level)",
+		 (unsigned long long)st->timeout_quiet[stage], stats_to_name[stage]);
+	st->timeout_quiet[stage] = 0;
+	st->timeout_log_ms[stage] = now_ms + 1;
+}
+
+bool stats_timeout_line(struct stats *st, enum stats_timeout stage, uint64_t now_ms)
+{
+	uint64_t last = st->timeout_log_ms[stage];   /* 0: never logged; else the time + 1 */
+
+	if (last && now_ms + 1 - last < 1000) {
+		st->timeout_quiet[stage]++;
+		return false;
+	}
+	if (st->timeout_quiet[stage])
+		stats_timeout_summary(st, stage, now_ms);
+	st->timeout_log_ms[stage] = now_ms + 1;
+	return true;
+}
+
+void stats_timeout_flush(struct stats *st, uint64_t now_ms)
+{
+	for (unsigned k = 0; k < STATS_TO_N; k++)
+		if (st->timeout_quiet[k] && now_ms + 1 - st->timeout_log_ms[k] >= 1000)
+			stats_timeout_summary(st, (enum stats_timeout)k, now_ms);
+}
+
 void stats_latency(struct stats *st, uint64_t ns)
 {
 	unsigned b = 0;

@@ -26,6 +26,7 @@
 #include "spliced/conn.h"
 #include "spliced/log.h"
 #include "spliced/ring.h"
+#include "spliced/stats.h"
 #include "spliced/tls.h"
 #include "spliced/trace.h"
 #include "spliced/worker.h"
@@ -793,6 +794,9 @@ void tls_accept(struct worker *w, const struct conn_origin *o)
 	s->wb = s->rb ? BIO_new(BIO_s_mem()) : NULL;
 	if (!s->wb) {
 		BIO_free(s->rb);
+		if (ret == 0)   /* the buffers, SSL_new or a BIO refused: out of memory */
+			stats_resource_error(&w->stats, STATS_RES_MEMORY, ENOMEM, w->now_ms,
+					     "a TLS session");
 		tls_fail(w, s, ret < 0 ? TLS_FAIL_CLOSED : TLS_FAIL_INTERNAL, NULL);
 		return;
 	}

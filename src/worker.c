@@ -553,6 +553,7 @@ static void worker_tick(struct worker *w)
 	tls_tick(w);
 	park_tick(w);
 	hbuf_trim(&w->hb);
+	stats_timeout_flush(&w->stats, now);
 	for (unsigned i = 0; i < w->cfg->ncustomlog; i++)
 		worker_alog_flush(w, i, true);
 	for (unsigned i = 0; i < w->nlisten && !w->stopping; i++)
@@ -836,6 +837,7 @@ void *worker_main(void *arg)
 			}
 		}
 	}
+	stats_timeout_flush(&w->stats, UINT64_MAX - 1);   /* the last count, not lost at the end */
 	if (w->retiring)
 		log_info("worker", "worker %u of configuration %llu ended: %llu idle connections "
 			 "went to the new configuration", w->id, (unsigned long long)w->gen,

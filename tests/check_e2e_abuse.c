@@ -16,7 +16,11 @@
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,13 +265,11 @@ START_TEST(test_abusers_closed_by_their_timeouts)
 
 	expect_408_closed(loris, SLOWLORIS, "slowloris");  /* every head left unfinished */
 	expect_408_closed(up, SLOW_UPLOADS, "upload");     /* the backend's request abandoned */
-	/* every reader that stopped reading: cut off by Timeout (logged), before the end of
+	/* every reader that stopped reading: cut off by Timeout (counted), before the end of
 	 * its body; what was sent before is still read, then the close */
-	for (int i = 0; i < 300 && e2e_log_count(&sp, "sending to the client") +
-				   e2e_log_count(&sp, "response body: waiting") < SLOW_READERS; i++)
+	for (int i = 0; i < 300 && e2e_metric(mport, "spliced_timeouts_total{stage=\"exchange\"}")
+				   < SLOW_UPLOADS + SLOW_READERS; i++)
 		e2e_sleep_ms(50);
-	ck_assert_uint_ge(e2e_log_count(&sp, "sending to the client") +
-			  e2e_log_count(&sp, "response body: waiting"), SLOW_READERS);
 	for (unsigned i = 0; i < SLOW_READERS; i++) {
 		unsigned char *all = NULL;
 		size_t len = 0;
@@ -284,6 +286,13 @@ START_TEST(test_abusers_closed_by_their_timeouts)
 			 SLOW_UPLOADS + SLOW_READERS);
 	ck_assert(e2e_log_wait_for(&sp, "timed out reading the request head", 5000));
 	ck_assert(e2e_log_wait_for(&sp, "request body: timed out", 5000));
+	/* a line a second per stage and the others summed up, not a line per abuser (the
+	 * bound is loose: the waves are cut over a few seconds) */
+	ck_assert(e2e_log_wait_for(&sp, "more clients closed at their deadline (head)", 5000));
+	ck_assert(e2e_log_wait_for(&sp, "more clients closed at their deadline (exchange)",
+				   5000));
+	ck_assert_uint_le(e2e_log_count(&sp, "timed out reading the request head"), SLOWLORIS / 10);
+	ck_assert_uint_le(e2e_log_count(&sp, "request body: timed out"), SLOW_UPLOADS / 5);
 	/* and it serves as before */
 	ck_assert_int_eq(get_once(sp.port, "/?len=100000", 100000), 200);
 	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
@@ -450,6 +459,19 @@ END_TEST
 
 #define PIPE_BODY (1u << 20)
 
+/* GET target (PIPE_BODY bytes) is served, spliced (the spliced byte count grows); then
+ * spliced and the backend are stopped. */
+static void spliced_again_then_stop(struct e2e_proc *sp, struct e2e_proc *be, int mport,
+				    const char *target)
+{
+	long long spliced0 = e2e_metric(mport, "spliced_bytes_total{how=\"spliced\"}");
+
+	ck_assert_int_eq(get_until_200(sp->port, target, PIPE_BODY), 200);
+	ck_assert_int_gt(e2e_metric(mport, "spliced_bytes_total{how=\"spliced\"}"), spliced0);
+	ck_assert_int_eq(e2e_spliced_stop(sp), 0);
+	e2e_backend_stop(be);
+}
+
 /* No descriptor left for a pipe: a body that would be spliced is copied, every byte
  * right, logged and counted; with descriptors back it is spliced again. */
 START_TEST(test_pipe_refused_body_copied)
@@ -457,7 +479,6 @@ START_TEST(test_pipe_refused_body_copied)
 	struct e2e_proc be, sp;
 	int mport = e2e_free_port();
 	char target[64];
-	long long spliced0;
 
 	snprintf(target, sizeof(target), "/?len=%u", PIPE_BODY);
 	e2e_backend_start(&be, NULL);
@@ -469,35 +490,33 @@ START_TEST(test_pipe_refused_body_copied)
 	ck_assert(e2e_log_wait_for(&sp, "pipe, body copied: Too many open files", 5000));
 	unlimit_fds(&sp);
 	ck_assert_int_ge(e2e_metric(mport, "spliced_resource_errors_total{resource=\"pipe\"}"), 1);
-	spliced0 = e2e_metric(mport, "spliced_bytes_total{how=\"spliced\"}");
-	ck_assert_int_eq(get_once(sp.port, target, PIPE_BODY), 200);
-	ck_assert_int_gt(e2e_metric(mport, "spliced_bytes_total{how=\"spliced\"}"), spliced0);
-	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
-	e2e_backend_stop(&be);
+	spliced_again_then_stop(&sp, &be, mport, target);
 }
 END_TEST
 
-/* Slow uploads large enough to splice hold every pipe of the worker's pool: a response
- * body is copied instead, every byte right, counted once as pipe_pool. */
+#define HOLD_BODY (16u << 20)
+
+/* Readers that stop reading hold every pipe of the worker's pool (each with bytes in it
+ * that cannot go out): another response body is copied instead, every byte right,
+ * counted once as pipe_pool; spliced again once they are gone. */
 START_TEST(test_pipe_pool_in_use_body_copied)
 {
-	static const char upload[] = "POST /?len=10 HTTP/1.1\r\nHost: a\r\n"
-				     "Content-Length: 1000000\r\n\r\n0123456789";
-	struct e2e_client up[RELAY_POOL_MAX];
+	struct e2e_client rd[RELAY_POOL_MAX];
 	struct e2e_proc be, sp;
 	int mport = e2e_free_port();
-	char target[64];
+	char target[64], req[128];
+	int n;
 
 	snprintf(target, sizeof(target), "/?len=%u", PIPE_BODY);
+	n = snprintf(req, sizeof(req), "GET /?len=%u HTTP/1.1\r\nHost: a\r\n\r\n", HOLD_BODY);
 	e2e_backend_start(&be, NULL);
 	e2e_spliced_startf(&sp, "MetricsListen 127.0.0.1:%d\nTimeout 30\n"
-			   "RequestReadTimeout body=0\nProxyPass / http://127.0.0.1:%d/\n",
-			   mport, be.port);
+			   "ProxyPass / http://127.0.0.1:%d/\n", mport, be.port);
 	for (unsigned i = 0; i < RELAY_POOL_MAX; i++) {
-		ck_assert_int_eq(e2e_client_try_open(&up[i], sp.port), 0);
-		ck_assert_int_eq(e2e_send(&up[i], upload, sizeof(upload) - 1), 0);
+		ck_assert_int_eq(e2e_client_try_open_rcvbuf(&rd[i], sp.port, 4096), 0);
+		ck_assert_int_eq(e2e_send(&rd[i], req, (size_t)n), 0);
 	}
-	/* until each upload has its pipe: their bodies splice (one transfer each) */
+	/* until each reader's response holds its pipe: a body then copied */
 	for (int i = 0; i < 250 && e2e_metric(mport, "spliced_resource_errors_total"
 					  "{resource=\"pipe_pool\"}") == 0; i++) {
 		ck_assert_int_eq(get_once(sp.port, target, PIPE_BODY), 200);
@@ -507,10 +526,324 @@ START_TEST(test_pipe_pool_in_use_body_copied)
 			 1);
 	ck_assert(e2e_log_wait_for(&sp, "every pipe of the pool in use, body copied", 5000));
 	for (unsigned i = 0; i < RELAY_POOL_MAX; i++)
-		e2e_client_close(&up[i]);
+		e2e_client_close(&rd[i]);
+	spliced_again_then_stop(&sp, &be, mport, target);
+}
+END_TEST
+
+#define TRICKLERS (RELAY_POOL_MAX + 8)
+
+/* Uploads that trickle (a few bytes, then silence) take no pipe while they wait: with
+ * more of them than the pool has pipes, a response body and a fast upload are still
+ * spliced and nothing is counted as pipe_pool; the trickles go on (copied) and each
+ * gets its 408 in the end. */
+START_TEST(test_slow_uploads_hold_no_pipe)
+{
+	static const char upload[] = "POST /?len=10 HTTP/1.1\r\nHost: a\r\n"
+				     "Content-Length: 1000000\r\n\r\n0123456789";
+	struct e2e_client *up = calloc(TRICKLERS, sizeof(*up));
+	struct e2e_client c;
+	struct e2e_response r;
+	struct e2e_proc be, sp;
+	int mport = e2e_free_port();
+	char target[64], head[160];
+	char *body = malloc(PIPE_BODY);
+	long long spliced0;
+	int n;
+
+	ck_assert(up && body);
+	memset(body, 'x', PIPE_BODY);
+	snprintf(target, sizeof(target), "/?len=%u", PIPE_BODY);
+	e2e_backend_start(&be, NULL);
+	e2e_spliced_startf(&sp, "MetricsListen 127.0.0.1:%d\nTimeout 30\n"
+			   "RequestReadTimeout body=3\nProxyPass / http://127.0.0.1:%d/\n",
+			   mport, be.port);
+	for (unsigned i = 0; i < TRICKLERS; i++) {
+		ck_assert_int_eq(e2e_client_try_open(&up[i], sp.port), 0);
+		up[i].timeout_ms = 15000;
+		ck_assert_int_eq(e2e_send(&up[i], upload, sizeof(upload) - 1), 0);
+	}
+	e2e_sleep_ms(200);   /* each upload's body begun, its 10 bytes passed on */
+	spliced0 = e2e_metric(mport, "spliced_bytes_total{how=\"spliced\"}");
 	ck_assert_int_eq(get_once(sp.port, target, PIPE_BODY), 200);
+	ck_assert_int_ge(e2e_metric(mport, "spliced_bytes_total{how=\"spliced\"}") - spliced0,
+			 PIPE_BODY / 2);
+	/* a fast upload of 1 MiB: spliced too */
+	spliced0 = e2e_metric(mport, "spliced_bytes_total{how=\"spliced\"}");
+	e2e_client_open(&c, sp.port);
+	c.timeout_ms = 10000;
+	n = snprintf(head, sizeof(head), "POST /?len=10 HTTP/1.1\r\nHost: a\r\nContent-Length: "
+		     "%u\r\n\r\n", PIPE_BODY);
+	ck_assert_int_eq(e2e_send(&c, head, (size_t)n), 0);
+	ck_assert_int_eq(e2e_send(&c, body, PIPE_BODY), 0);
+	ck_assert_int_eq(e2e_read_response(&c, &r, false), 0);
+	ck_status(&r, 200);
+	e2e_response_free(&r);
+	e2e_client_close(&c);
+	ck_assert_int_gt(e2e_metric(mport, "spliced_bytes_total{how=\"spliced\"}"), spliced0);
+	ck_assert_int_eq(e2e_metric(mport, "spliced_resource_errors_total{resource=\"pipe_pool\"}"),
+			 0);
+	/* the trickles go on, copied, until RequestReadTimeout body= cuts them */
+	for (unsigned i = 0; i < TRICKLERS; i++)
+		ck_assert_int_eq(e2e_send(&up[i], "abcdefghij", 10), 0);
+	expect_408_closed(up, TRICKLERS, "upload");
+	ck_assert_int_eq(e2e_metric(mport, "spliced_resource_errors_total{resource=\"pipe_pool\"}"),
+			 0);
 	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
 	e2e_backend_stop(&be);
+	free(body);
+	free(up);
+}
+END_TEST
+
+/* ---- memory pressure: tests/failmalloc.c (LD_PRELOAD) ---------------------------------- */
+
+/* One request on connection c: its status, or 0 when the connection closed (EOF or a
+ * reset) without an answer; c is closed unless the answer keeps it open. */
+static int ask(struct e2e_client *c, const char *target)
+{
+	struct e2e_response r;
+	char req[256];
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: h\r\n\r\n", target);
+	int status;
+
+	c->timeout_ms = 10000;
+	if (e2e_send(c, req, (size_t)n) < 0)
+		return 0;
+	if (e2e_read_response(c, &r, false) < 0) {
+		ck_assert_msg(e2e_wait_closed(c, 10000) > E2E_OPEN, "%s: no answer and no close\n%s",
+			      target, e2e_diag());
+		return 0;
+	}
+	status = r.status;
+	e2e_response_free(&r);
+	if (status == 503)   /* and the connection closes: nothing half-done is kept */
+		ck_assert_msg(e2e_wait_closed(c, 10000) > E2E_OPEN, "%s: 503 without a close",
+			      target);
+	return status;
+}
+
+/* ask() on a new connection (closed here). */
+static int ask_new(int port, const char *target)
+{
+	struct e2e_client c;
+	int status;
+
+	ck_assert_int_eq(e2e_client_try_open(&c, port), 0);
+	status = ask(&c, target);
+	e2e_client_close(&c);
+	return status;
+}
+
+/* The shim next to this test binary (build/tests/libfailmalloc.so). */
+static void failmalloc_path(char *out, size_t len)
+{
+	char self[400];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	ck_assert_int_gt(n, 0);
+	self[n] = 0;
+	*strrchr(self, '/') = 0;
+	snprintf(out, len, "%s/libfailmalloc.so", self);
+	ck_assert_msg(access(out, R_OK) == 0, "%s is missing: make %s", out, out);
+}
+
+/* SPLICED_BIN pointed at a script that runs the real one (its path in real) with the
+ * shim preloaded, failing while the file fpath exists; set back by the caller once
+ * spliced is started. */
+static void failmalloc_spliced(const char *fpath, char *real, size_t len)
+{
+	char so[512], script[2048];
+	const char *wrap;
+
+	failmalloc_path(so, sizeof(so));
+	snprintf(real, len, "%s", e2e_env_bin("SPLICED_BIN"));
+	/* under ASan the shim sits on ASan's allocator, which must not insist on coming first */
+	snprintf(script, sizeof(script), "#!/bin/sh\nexport LD_PRELOAD='%s' FAILMALLOC_FILE='%s'"
+		 "\nexport ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0\""
+		 "\nexec '%s' \"$@\"\n", so, fpath, real);
+	wrap = e2e_write_temp("spliced-failmalloc", script);
+	ck_assert_int_eq(chmod(wrap, 0755), 0);
+	setenv("SPLICED_BIN", wrap, 1);
+}
+
+/* The control file of the shim created (the heap refuses) or removed. */
+static void failmalloc_set(const char *fpath, bool on)
+{
+	if (on)
+		ck_assert_int_eq(close(open(fpath, O_WRONLY | O_CREAT, 0644)), 0);
+	else
+		ck_assert_int_eq(unlink(fpath), 0);
+	e2e_sleep_ms(50);   /* the shim looks at most every 10 ms */
+}
+
+/* The serving process is still pid0 (no crash hidden by a restart); spliced then stops
+ * cleanly, and the backend. */
+static void same_process_then_stop(struct e2e_proc *sp, struct e2e_proc *be, pid_t pid0)
+{
+	int st;
+
+	ck_assert_int_eq(pid0, serving(sp));
+	st = e2e_spliced_stop(sp);
+	ck_assert_msg(st == 0, "spliced stopped with %d\n%s", st, e2e_diag());
+	e2e_backend_stop(be);
+}
+
+/* Every allocation of the serving process's worker threads refused while a file exists
+ * (tests/failmalloc.c; only worker threads, so the outcome of each request is the code's,
+ * not chance's): each kind of request gets its 503 or a clean close, or, when its path
+ * allocates nothing, its answer; the serving process is the same one throughout (the
+ * supervisor restarting it would hide a crash); the refusals are counted and logged; the
+ * file removed, everything is served again on new and old connections. */
+START_TEST(test_memory_pressure)
+{
+	const char *page = e2e_write_temp("mem.txt", "hello\n");
+	const char *cold = e2e_write_temp("cold.txt", "cold\n");
+	const char *flag = e2e_write_temp("failmalloc.on", "");
+	struct e2e_client ka, mk;
+	struct e2e_proc be, sp;
+	int mport = e2e_free_port();
+	char real[512], root[512], fpath[512];
+	pid_t pid0;
+
+	ck_assert_int_eq(chmod(page, 0644), 0);
+	ck_assert_int_eq(chmod(cold, 0644), 0);
+	snprintf(fpath, sizeof(fpath), "%s", flag);
+	ck_assert_int_eq(unlink(fpath), 0);
+	snprintf(root, sizeof(root), "%s", page);
+	*strrchr(root, '/') = 0;
+	e2e_backend_start(&be, NULL);
+	failmalloc_spliced(fpath, real, sizeof(real));
+	e2e_spliced_startf(&sp, "MetricsListen 127.0.0.1:%d\nDocumentRoot \"%s\"\n"
+			   "ProxyPass /p/ http://127.0.0.1:%d/\n", mport, root, be.port);
+	setenv("SPLICED_BIN", real, 1);
+	pid0 = serving(&sp);
+	/* a keep-alive client and one of the metrics port, each served once before */
+	e2e_client_open(&ka, sp.port);
+	ck_assert_int_eq(ask(&ka, "/p/?len=10"), 200);
+	ck_assert_int_eq(ask_new(sp.port, "/mem.txt"), 200);
+
+	/* the heap refuses */
+	failmalloc_set(fpath, true);
+	ck_assert_int_eq(ask_new(mport, "/metrics"), 503);
+	ck_assert_int_eq(ask_new(mport, "/health"), 503);
+	ck_assert_int_eq(ask_new(sp.port, "/cold.txt"), 503);        /* a cache entry */
+	/* what needs nothing but the worker's pools is served */
+	ck_assert_int_eq(ask_new(sp.port, "/p/?len=100000"), 200);
+	ck_assert_int_eq(ask(&ka, "/p/?len=10"), 200);
+	ck_assert_int_eq(ask_new(sp.port, "/mem.txt"), 200);         /* cached before */
+	e2e_client_open(&mk, mport);   /* an idle connection, its request after the pressure */
+	ck_assert_int_eq(pid0, serving(&sp));
+	ck_assert_msg(e2e_log_wait_for(&sp, "(memory, ", 5000), "%s", e2e_diag());
+
+	/* the heap is back: everything served, nothing restarted */
+	failmalloc_set(fpath, false);
+	ck_assert_int_eq(ask(&mk, "/metrics"), 200);
+	e2e_client_close(&mk);
+	ck_assert_int_eq(ask_new(mport, "/health"), 200);
+	ck_assert_int_eq(ask_new(sp.port, "/cold.txt"), 200);
+	ck_assert_int_eq(ask(&ka, "/p/?len=10"), 200);
+	e2e_client_close(&ka);
+	ck_assert_int_ge(e2e_metric(mport, "spliced_resource_errors_total{resource=\"memory\"}"), 3);
+	ck_assert_int_eq(pid0, serving(&sp));
+
+	/* Header rules need a buffer for each exchange: with them, a proxied request is a 503
+	 * under pressure (a reload adds them, the heap there to start its workers) */
+	e2e_conf_append(&sp, "Header set X-Edited yes\n");
+	ck_assert(e2e_reload(&sp, 2));
+	pid0 = serving(&sp);
+	failmalloc_set(fpath, true);
+	ck_assert_int_eq(ask_new(sp.port, "/p/?len=10"), 503);
+	failmalloc_set(fpath, false);
+	ck_assert_int_eq(ask_new(sp.port, "/p/?len=10"), 200);
+	ck_assert(e2e_log_wait_for(&sp, "out of memory for the Header rules", 5000));
+	same_process_then_stop(&sp, &be, pid0);
+}
+END_TEST
+
+/* One GET target over a new TLS connection to port (every call bounded by socket
+ * timeouts): the status, or 0 when the handshake failed or the connection closed
+ * without an answer. */
+static int tls_get(int port, const char *target)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct timeval tv = { .tv_sec = 10 };
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char req[256], resp[4096];
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: a.test\r\nConnection: "
+			 "close\r\n\r\n", target);
+	int got = 0, status = 0, k;
+	SSL *ssl;
+
+	ck_assert(ctx && fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ssl = SSL_new(ctx);
+	ck_assert_ptr_nonnull(ssl);
+	SSL_set_fd(ssl, fd);
+	SSL_set_tlsext_host_name(ssl, "a.test");
+	if (SSL_connect(ssl) == 1 && SSL_write(ssl, req, n) == n) {
+		while (got < (int)sizeof(resp) - 1 &&
+		       (k = SSL_read(ssl, resp + got, (int)sizeof(resp) - 1 - got)) > 0)
+			got += k;
+		resp[got] = 0;
+		if (sscanf(resp, "HTTP/1.1 %d ", &status) != 1)
+			status = 0;
+	}
+	ERR_clear_error();
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	close(fd);
+	return status;
+}
+
+/* The same pressure on a TLS port: a new TLS connection fails its handshake (a close,
+ * counted as memory), the serving process unchanged; served again once it passes. */
+START_TEST(test_memory_pressure_tls)
+{
+	const char *flag = e2e_write_temp("failmalloc.on", "");
+	const char *d = e2e_temp_dir();
+	struct e2e_proc be, sp;
+	int mport = e2e_free_port(), tport = e2e_free_port();
+	char real[512], fpath[512], crt[512], key[512], *out = NULL;
+	pid_t pid0;
+	int rc;
+
+	snprintf(fpath, sizeof(fpath), "%s", flag);
+	ck_assert_int_eq(unlink(fpath), 0);
+	snprintf(crt, sizeof(crt), "%s/a.test.crt", d);
+	snprintf(key, sizeof(key), "%s/a.test.key", d);
+	{
+		const char *argv[] = { "/usr/bin/openssl", "req", "-x509", "-newkey", "ec",
+				       "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+				       key, "-out", crt, "-days", "2", "-subj", "/CN=a.test", NULL };
+
+		rc = e2e_run(argv, &out);
+	}
+	ck_assert_msg(rc == 0, "openssl req: %s", out);
+	free(out);
+	e2e_backend_start(&be, NULL);
+	failmalloc_spliced(fpath, real, sizeof(real));
+	e2e_spliced_startf(&sp, "MetricsListen 127.0.0.1:%d\nListen 127.0.0.1:%d https\n"
+			   "ProxyPass / http://127.0.0.1:%d/\n<VirtualHost *:%d>\n"
+			   "  ServerName a.test\n  SSLEngine on\n  SSLCertificateFile %s\n"
+			   "  SSLCertificateKeyFile %s\n</VirtualHost>\n", mport, tport, be.port,
+			   tport, crt, key);
+	setenv("SPLICED_BIN", real, 1);
+	pid0 = serving(&sp);
+	ck_assert_int_eq(tls_get(tport, "/?len=10"), 200);
+	failmalloc_set(fpath, true);
+	ck_assert_int_eq(tls_get(tport, "/?len=10"), 0);
+	ck_assert_int_eq(get_once(sp.port, "/?len=10", 10), 200);   /* plain HTTP needs none */
+	ck_assert_int_eq(pid0, serving(&sp));
+	failmalloc_set(fpath, false);
+	ck_assert_int_eq(tls_get(tport, "/?len=10"), 200);
+	ck_assert_int_ge(e2e_metric(mport, "spliced_resource_errors_total{resource=\"memory\"}"), 1);
+	ck_assert(e2e_log_wait_for(&sp, "a TLS session: Cannot allocate memory (memory", 5000));
+	same_process_then_stop(&sp, &be, pid0);
 }
 END_TEST
 
@@ -524,6 +857,9 @@ int main(void)
 		{ "emfile_on_file_open", test_emfile_on_file_open, 0 },
 		{ "pipe_refused_body_copied", test_pipe_refused_body_copied, 0 },
 		{ "pipe_pool_in_use_body_copied", test_pipe_pool_in_use_body_copied, 0 },
+		{ "slow_uploads_hold_no_pipe", test_slow_uploads_hold_no_pipe, 0 },
+		{ "memory_pressure", test_memory_pressure, 0 },
+		{ "memory_pressure_tls", test_memory_pressure_tls, 0 },
 	};
 	Suite *s = suite_create("e2e_abuse");
 

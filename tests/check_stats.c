@@ -283,6 +283,56 @@ START_TEST(test_resource_errors)
 }
 END_TEST
 
+/* Lines of connections closed at their deadline: the first of each stage in a second
+ * logged, the others counted and summed up in one line once the second is over (by the
+ * tick, or by the next line); the stages apart. */
+START_TEST(test_timeout_lines)
+{
+	char path[] = "/tmp/check_stats_log.XXXXXX";
+	char msg[256], line[512];
+	struct stats st;
+	unsigned lines = 0, sum999 = 0, sum1 = 0;
+	FILE *f;
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_msg(log_open(path, 0, msg, sizeof(msg)) == 0, "%s", msg);
+	memset(&st, 0, sizeof(st));
+	ck_assert(stats_timeout_line(&st, STATS_TO_HEAD, 0));
+	for (unsigned i = 0; i < 999; i++)
+		ck_assert(!stats_timeout_line(&st, STATS_TO_HEAD, 10 + i % 900));
+	ck_assert(stats_timeout_line(&st, STATS_TO_EXCHANGE, 500));   /* its own stage */
+	ck_assert(!stats_timeout_line(&st, STATS_TO_EXCHANGE, 600));
+	stats_timeout_flush(&st, 998);   /* the second not over: nothing yet */
+	ck_assert_uint_eq(st.timeout_quiet[STATS_TO_HEAD], 999);
+	stats_timeout_flush(&st, 1000);  /* head's summary; exchange's second goes on */
+	ck_assert_uint_eq(st.timeout_quiet[STATS_TO_HEAD], 0);
+	ck_assert_uint_eq(st.timeout_quiet[STATS_TO_EXCHANGE], 1);
+	/* the summary opened a second of its own: the next one is counted */
+	ck_assert(!stats_timeout_line(&st, STATS_TO_HEAD, 1500));
+	/* exchange's next line after its second: the summary first, then the line */
+	ck_assert(stats_timeout_line(&st, STATS_TO_EXCHANGE, 1600));
+	stats_timeout_flush(&st, 1600);   /* nothing quiet in exchange; head's second runs */
+	ck_assert_uint_eq(st.timeout_quiet[STATS_TO_HEAD], 1);
+	stats_timeout_flush(&st, UINT64_MAX - 1);   /* a worker ending: the rest */
+	ck_assert_uint_eq(st.timeout_quiet[STATS_TO_HEAD], 0);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f)) {
+		lines++;
+		sum999 += strstr(line, "999 more clients closed at their deadline (head)") != NULL;
+		sum1 += strstr(line, "1 more clients closed at their deadline (exchange)") != NULL;
+	}
+	fclose(f);
+	ck_assert_uint_eq(sum999, 1);
+	ck_assert_uint_eq(sum1, 1);
+	ck_assert_uint_eq(lines, 3);   /* the callers log the lines stats_timeout_line allows */
+	log_open(NULL, 0, msg, sizeof(msg));
+	unlink(path);
+}
+END_TEST
+
 int main(void)
 {
 	const struct ck_case cases[] = {
@@ -293,6 +343,7 @@ int main(void)
 		{ "active_connections", test_active_connections, 0 },
 		{ "failed_reload_keeps_current", test_failed_reload_keeps_current, 0 },
 		{ "resource_errors", test_resource_errors, 0 },
+		{ "timeout_lines", test_timeout_lines, 0 },
 	};
 	Suite *s = suite_create("stats");
 

@@ -610,7 +610,8 @@ static pid_t serving_pid(pid_t parent)
 static void metrics_print(void)
 {
 	static const char *const want[] = { "spliced_timeouts_total", "spliced_connections_refused",
-					    "spliced_resource_errors_total", "spliced_requests_total{class=\"4xx\"}" };
+					    "spliced_resource_errors_total", "spliced_requests_total{class=\"4xx\"}",
+					    "spliced_bytes_total" };
 	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n";
 	size_t cap = 1 << 20, have = 0;
 	char *page = malloc(cap + 1);

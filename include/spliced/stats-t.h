@@ -82,6 +82,10 @@ struct stats {
 	uint64_t timeouts[STATS_TO_N];
 	uint64_t resource_errors[STATS_RES_N];
 	uint64_t resource_log_ms[STATS_RES_N]; /* last error-log line, per resource (not summed) */
+	/* lines of connections closed at their deadline, per stage (not summed): the last
+	 * one logged (its time + 1) and those left out since */
+	uint64_t timeout_log_ms[STATS_TO_N];
+	uint64_t timeout_quiet[STATS_TO_N];
 };
 
 /* Text rendered on the heap: it grows as it is written, so a page always fits. */

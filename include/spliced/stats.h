@@ -25,6 +25,15 @@ void stats_count_parse_error(struct stats *st, const char *reason);
  * (now_ms: the worker's clock), since a shortage repeats for every request meanwhile. */
 void stats_resource_error(struct stats *st, enum stats_resource r, int err, uint64_t now_ms,
 			  const char *what);
+/* A connection closed at its deadline in `stage` has a line to log: true when it is the
+ * first of its stage and worker in a second, to be logged as usual; false when it is only
+ * counted (and goes to the debug level), its count logged by stats_timeout_flush(). So a
+ * wave of a thousand slow clients writes a line a second, not a thousand. */
+bool stats_timeout_line(struct stats *st, enum stats_timeout stage, uint64_t now_ms);
+/* From the worker's tick: one info line per stage with lines left out, once the second
+ * of its last line is over ("N more ... closed at their deadline"); with now_ms
+ * UINT64_MAX - 1 (a worker ending), whatever is left. */
+void stats_timeout_flush(struct stats *st, uint64_t now_ms);
 /* One exchange took ns nanoseconds. */
 void stats_latency(struct stats *st, uint64_t ns);
 
