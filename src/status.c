@@ -35,8 +35,8 @@ void status_query(const char *q, size_t len, struct status_req *out)
 			unsigned v = 0;
 			size_t k = i + 8;
 
-			while (k < i + n && q[k] >= '0' && q[k] <= '9' && v <= 3600)
-				v = v * 10 + (unsigned)(q[k++] - '0');
+			for (; k < i + n && q[k] >= '0' && q[k] <= '9'; k++)
+				v = v > 3600 ? v : v * 10 + (unsigned)(q[k] - '0');
 			if (k == i + n)
 				out->refresh = v < 1 ? 1 : v > 3600 ? 3600 : v;
 		}
