@@ -368,7 +368,9 @@ static void conn_request_begin(struct conn *c)
 	c->bytes_in = c->req.head_len;
 	c->bytes_out = 0;
 	c->out_head_len = 0;
-	if (c->w->cfg->ncustomlog)
+	/* the status page's slowest requests read the copy too: forwarding rewrites the
+	 * request line in place */
+	if (c->w->cfg->ncustomlog || !c->w->cfg->status_brief)
 		conn_log_keep_head(c);
 	c->backend_name = "";
 	TRACE_REQUEST_START(c->id, head + c->req.method.off, c->req.method.len,
@@ -379,15 +381,13 @@ static void conn_request_begin(struct conn *c)
 /* The status page's slowest requests (src/status.c): what the request asked for. */
 static void conn_slow_note(struct conn *c, uint64_t ns)
 {
-	const char *head = c->buf ? c->buf + c->start : NULL;
+	const struct http_request *r = &c->logreq;
 
-	/* a head parsed this exchange (a parse error may have left the offsets unset) */
-	if (!head || !c->req.head_len || c->req.path.off + c->req.path.len > c->req.head_len ||
-	    c->req.method.off + c->req.method.len > c->req.head_len)
+	if (!c->loghead || !r->head_len)  /* the parser refused the head */
 		return;
-	status_slow_note(&c->w->slow, c->w->now_ms, ns, c->status, head + c->req.method.off,
-			 c->req.method.len, c->has_host ? c->host : NULL, c->host_len,
-			 head + c->req.path.off, c->req.path.len, c->backend_name);
+	status_slow_note(&c->w->slow, c->w->now_ms, ns, c->status, c->loghead + r->method.off,
+			 r->method.len, c->has_host ? c->host : NULL, c->host_len,
+			 c->loghead + r->path.off, r->path.len, c->backend_name);
 }
 
 /* The exchange is over (answered, or abandoned): latency, probe. */
