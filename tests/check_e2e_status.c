@@ -226,6 +226,67 @@ START_TEST(markup_escaped)
 }
 END_TEST
 
+/* Every backend with its state: a pool's member that refuses connections is down, the
+ * one that answers up; an autostarted backend, once a request started it, is up with its
+ * pid and one start. */
+START_TEST(backends_and_pools)
+{
+	struct e2e_proc be, sp;
+	struct e2e_response r;
+	int dead = e2e_dead_port(), aport = e2e_free_port();
+	char want[256], conf[1024];
+	const char *body, *row;
+
+	e2e_backend_start(&be, NULL);
+	snprintf(conf, sizeof(conf), "<Proxy balancer://app>\nBalancerMember http://127.0.0.1:%d\n"
+		 "BalancerMember http://127.0.0.1:%d\n</Proxy>\nProxyPass /pool balancer://app\n"
+		 "ProxyPass /auto http://127.0.0.1:%d/\n"
+		 "ProxyAutostart http://127.0.0.1:%d -- %s -p %d\n" STATUS_LOC, be.port, dead,
+		 aport, aport, e2e_backend_bin_for_others(), aport);
+	e2e_spliced_start(&sp, conf);
+	for (int i = 0; i < 4; i++) {
+		get(sp.port, "/pool/x", NULL, &r);
+		ck_assert_int_eq(r.status, 200);  /* the refused one fails over */
+		e2e_response_free(&r);
+	}
+	get(sp.port, "/auto/x", NULL, &r);
+	ck_assert_msg(r.status == 200, "autostart: %d %s", r.status, e2e_diag());
+	e2e_response_free(&r);
+	get(sp.port, "/server-status", NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	body = (const char *)r.body;
+	snprintf(want, sizeof(want), "<td>balancer://app</td><td>http://127.0.0.1:%d</td><td>"
+		 "<span class=\"s up\">up</span>", be.port);
+	ck_assert_msg(strstr(body, want), "no %s", want);
+	snprintf(want, sizeof(want), "<td>balancer://app</td><td>http://127.0.0.1:%d</td><td>"
+		 "<span class=\"s down\">down</span>", dead);
+	ck_assert_msg(strstr(body, want), "no %s", want);
+	snprintf(want, sizeof(want), "<tr><td>http://127.0.0.1:%d</td><td><span class=\"s up\">"
+		 "up</span>", aport);
+	row = strstr(body, want);
+	ck_assert_msg(row, "no %s", want);
+	/* in flight, queued, open (max), idle, then pid, uptime, starts */
+	{
+		const char *cell = row;
+		long pid;
+
+		for (int k = 0; k < 7 && cell; k++)
+			cell = strstr(cell + 1, "<td");
+		ck_assert_ptr_nonnull(cell);
+		pid = strtol(strchr(cell, '>') + 1, NULL, 10);
+		ck_assert_msg(pid > 1, "pid cell: %.80s", cell);
+		for (int k = 0; k < 2 && cell; k++)
+			cell = strstr(cell + 1, "<td");
+		ck_assert_ptr_nonnull(cell);
+		ck_assert_msg(strncmp(cell, "<td class=\"n\">1</td>", 20) == 0, "starts: %.80s",
+			      cell);
+	}
+	e2e_response_free(&r);
+	e2e_spliced_stop(&sp);
+	e2e_backend_stop(&be);
+}
+END_TEST
+
 /* spliced -t refuses a status page without an access rule on a public address, and
  * takes it with one. */
 START_TEST(load_check)
@@ -319,6 +380,7 @@ int main(void)
 		{ "auto_agrees_with_metrics", auto_agrees_with_metrics, 0 },
 		{ "html_page", html_page, 0 },
 		{ "markup_escaped", markup_escaped, 0 },
+		{ "backends_and_pools", backends_and_pools, 0 },
 		{ "load_check", load_check, 0 },
 		{ "screenshot", screenshot, 180 },
 	};
