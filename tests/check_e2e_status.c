@@ -159,7 +159,7 @@ START_TEST(html_page)
 	ck_assert(!strstr(body, "src="));
 	ck_assert(!strstr(body, "href="));
 	for (const char *h2 = "Traffic\0Responses by status class\0Latency\0Workers\0Backends\0"
-	     "Slowest requests"; *h2; h2 += strlen(h2) + 1) {
+	     "Slowest requests\0"; *h2; h2 += strlen(h2) + 1) {
 		snprintf(want, sizeof(want), "<h2>%s", h2);
 		ck_assert_msg(strstr(body, want), "no %s", want);
 	}
