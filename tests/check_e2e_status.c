@@ -37,19 +37,6 @@ static double auto_field(const char *text, const char *key)
 	return -1;
 }
 
-static long long metric(const char *text, const char *name)
-{
-	const char *p = text;
-	size_t n = strlen(name);
-
-	while ((p = strstr(p, name)) != NULL) {
-		if ((p == text || p[-1] == '\n') && p[n] == ' ')
-			return atoll(p + n + 1);
-		p += n;
-	}
-	return -1;
-}
-
 static void start_pair(struct e2e_proc *be, struct e2e_proc *sp, int mport, const char *more)
 {
 	e2e_backend_start(be, NULL);
@@ -96,26 +83,26 @@ START_TEST(auto_agrees_with_metrics)
 			      "not \"Key: value\": %.*s", (int)(strchr(p, '\n') - p), p);
 	}
 	ck_assert_msg(auto_field(aut, "Total Accesses") == 9, "%s", aut);
-	ck_assert_int_eq(metric(met, "spliced_requests_total{class=\"2xx\"}"),
+	ck_assert_int_eq(e2e_metric_in(met, "spliced_requests_total{class=\"2xx\"}"),
 			 (long long)auto_field(aut, "Requests2xx") + 1);
-	ck_assert_int_eq(metric(met, "spliced_requests_total{class=\"4xx\"}"),
+	ck_assert_int_eq(e2e_metric_in(met, "spliced_requests_total{class=\"4xx\"}"),
 			 (long long)auto_field(aut, "Requests4xx"));
 	ck_assert_int_eq((long long)auto_field(aut, "Requests2xx"), 7);
 	ck_assert_int_eq((long long)auto_field(aut, "Requests4xx"), 2);
-	ck_assert_int_eq(metric(met, "spliced_request_duration_seconds_count"),
+	ck_assert_int_eq(e2e_metric_in(met, "spliced_request_duration_seconds_count"),
 			 (long long)auto_field(aut, "Total Accesses") + 1);
 	/* body bytes: 7 x 3000 from the backend, more than the metrics page had counted */
 	ck_assert_int_eq((long long)auto_field(aut, "BytesSpliced") +
 			 (long long)auto_field(aut, "BytesCopied"),
-			 metric(met, "spliced_bytes_total{how=\"spliced\"}") +
-			 metric(met, "spliced_bytes_total{how=\"copied\"}"));
+			 e2e_metric_in(met, "spliced_bytes_total{how=\"spliced\"}") +
+			 e2e_metric_in(met, "spliced_bytes_total{how=\"copied\"}"));
 	ck_assert_int_eq((long long)auto_field(aut, "Total kBytes"),
 			 (long long)(auto_field(aut, "BytesSpliced") +
 				     auto_field(aut, "BytesCopied")) / 1024);
 	ck_assert_int_ge((long long)auto_field(aut, "BytesCopied") +
 			 (long long)auto_field(aut, "BytesSpliced"), 21000);
 	ck_assert_int_eq((long long)auto_field(aut, "ParentServerConfigGeneration"),
-			 metric(met, "spliced_config_generation"));
+			 e2e_metric_in(met, "spliced_config_generation"));
 	ck_assert(auto_field(aut, "Uptime") >= 0);
 	ck_assert(auto_field(aut, "ReqPerSec") >= 0);
 	ck_assert(auto_field(aut, "BusyWorkers") >= 1); /* the one answering */
