@@ -482,7 +482,8 @@ static void status_backends(struct status_ctx *x, const struct stats_view *v)
 
 	stats_text_add(t, "<h2>Backends</h2><table><tr><th>Backend</th><th>State</th>"
 		       "<th>In flight</th><th>Queued</th><th>Open (max)</th><th>Idle pooled</th>"
-		       "<th>Pid</th><th>Process uptime</th><th>Starts</th><th>Next start in</th>"
+		       "<th>Pid</th><th>Process uptime</th><th>Starts</th><th>Last exit</th>"
+		       "<th>Next start in</th>"
 		       "</tr>");
 	for (unsigned b = 0; b < cfg->nbackend && t->len < STATUS_PAGE_MAX; b++) {
 		struct status_backend sb;
@@ -496,7 +497,7 @@ static void status_backends(struct status_ctx *x, const struct stats_view *v)
 			       "<td class=\"n\">%u (%u)</td><td class=\"n\">%u</td>", sb.busy,
 			       sb.queued, sb.open, cfg->backend[b].p.max, sb.idle);
 		if (!sb.as) {
-			stats_text_add(t, "<td colspan=\"4\">not autostarted</td></tr>");
+			stats_text_add(t, "<td colspan=\"5\">not autostarted</td></tr>");
 			continue;
 		}
 		stats_text_add(t, "<td class=\"n\">%d</td><td>", sb.as->hpid);
@@ -505,6 +506,13 @@ static void status_backends(struct status_ctx *x, const struct stats_view *v)
 		else
 			stats_text_add(t, "-");
 		stats_text_add(t, "</td><td class=\"n\">%u</td><td>", sb.as->hstarts);
+		if (!sb.as->hlast_exit)
+			stats_text_add(t, "-");
+		else if (sb.as->hlast_exit > 256)
+			stats_text_add(t, "signal %u", sb.as->hlast_exit - 257);
+		else
+			stats_text_add(t, "status %u", sb.as->hlast_exit - 1);
+		stats_text_add(t, "</td><td>");
 		if (sb.as->hstate == HB_BACKOFF && sb.as->hbackoff_ms) {
 			uint64_t at = sb.as->hbackoff_at_ms + sb.as->hbackoff_ms;
 

@@ -3,6 +3,7 @@
  * traffic, ?auto as scripts parse it, markup in what clients send escaped, the load
  * check, and a screenshot by a headless Chromium (Debian's chromium). */
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,7 +216,7 @@ END_TEST
 
 /* Every backend with its state: a pool's member that refuses connections is down, the
  * one that answers up; an autostarted backend, once a request started it, is up with its
- * pid and one start. */
+ * pid and one start, and once killed the page says so. */
 START_TEST(backends_and_pools)
 {
 	struct e2e_proc be, sp;
@@ -253,9 +254,9 @@ START_TEST(backends_and_pools)
 	row = strstr(body, want);
 	ck_assert_msg(row, "no %s", want);
 	/* in flight, queued, open (max), idle, then pid, uptime, starts */
+	long pid;
 	{
 		const char *cell = row;
-		long pid;
 
 		for (int k = 0; k < 7 && cell; k++)
 			cell = strstr(cell + 1, "<td");
@@ -265,10 +266,24 @@ START_TEST(backends_and_pools)
 		for (int k = 0; k < 2 && cell; k++)
 			cell = strstr(cell + 1, "<td");
 		ck_assert_ptr_nonnull(cell);
-		ck_assert_msg(strncmp(cell, "<td class=\"n\">1</td>", 20) == 0, "starts: %.80s",
-			      cell);
+		ck_assert_msg(strncmp(cell, "<td class=\"n\">1</td><td>-</td>", 30) == 0,
+			      "starts, last exit: %.80s", cell);
 	}
 	e2e_response_free(&r);
+	/* the backend killed: the page says how it ended (the helper starts it again) */
+	ck_assert_int_eq(kill((pid_t)pid, SIGKILL), 0);
+	{
+		bool seen = false;
+
+		for (int i = 0; i < 200 && !seen; i++) {
+			get(sp.port, "/server-status", NULL, &r);
+			seen = strstr((const char *)r.body, "<td>signal 9</td>") != NULL;
+			e2e_response_free(&r);
+			if (!seen)
+				e2e_sleep_ms(25);
+		}
+		ck_assert_msg(seen, "no \"signal 9\" on the page after the backend was killed");
+	}
 	e2e_spliced_stop(&sp);
 	e2e_backend_stop(&be);
 }

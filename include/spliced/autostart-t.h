@@ -25,6 +25,7 @@ struct as_queue {
 	uint32_t hbackoff_ms;      /* ... and its backoff when HB_BACKOFF */
 	int32_t hpid;              /* ... the process running, 0: none */
 	uint32_t hstarts;          /* ... processes started so far */
+	uint32_t hlast_exit;       /* ... how the last one ended (helper_msg.last_exit) */
 	uint64_t hsince_ms;        /* the worker's clock when hpid last changed */
 	uint64_t hbackoff_at_ms;   /* ... when hbackoff_ms was said */
 };
