@@ -399,6 +399,10 @@ static void conn_request_end(struct conn *c)
 		return;
 	c->in_request = false;
 	member_done(c);
+	if (c->inflight_be) {
+		c->w->be_inflight[c->inflight_be - 1]--;
+		c->inflight_be = 0;
+	}
 	ns = conn_now_ns() - c->t_start_ns;
 	if (c->tunneled)
 		tunnel_end(c); /* its latency was the time to the switch */
@@ -851,6 +855,10 @@ static enum conn_ev conn_route_act(struct conn *c, const struct route *rt)
 			return exch_fail(c, st, "target too long once its query is escaped");
 		if (config_balancer(c->w->cfg, c->pass->backend) && !member_choose(c, &ev))
 			return ev;
+		if (c->pass->backend >= 0 && c->pass->backend < CFG_MAX_BACKENDS) {
+			c->inflight_be = (uint8_t)(c->pass->backend + 1);
+			c->w->be_inflight[c->pass->backend]++;
+		}
 		return proxy_start(c);
 	case ROUTE_FILE:
 		if (rt->file)

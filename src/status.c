@@ -429,6 +429,7 @@ static void status_workers(struct status_ctx *x, const struct stats_view *v)
 struct status_backend {
 	const char *state;
 	unsigned open, waiting, busy, idle, queued;
+	unsigned inflight;         /* routed to it directly (busy: by a pool) */
 	bool have_slot;
 	const struct as_queue *as; /* autostarted: the helper's word, from one worker */
 };
@@ -442,6 +443,7 @@ static void status_backend_read(const struct stats_view *v, const struct config 
 	memset(out, 0, sizeof(*out));
 	out->state = "unchecked";
 	STATUS_FOR_CUR(v, cfg, w) {
+		out->inflight += w->be_inflight[b];
 		if (w->pools)
 			out->idle += w->pools[b].n;
 		if (w->slotq)
@@ -494,8 +496,9 @@ static void status_backends(struct status_ctx *x, const struct stats_view *v)
 		stats_text_add(t, "</td><td>");
 		status_state(t, sb.state);
 		stats_text_add(t, "</td><td class=\"n\">%u</td><td class=\"n\">%u</td>"
-			       "<td class=\"n\">%u (%u)</td><td class=\"n\">%u</td>", sb.busy,
-			       sb.queued, sb.open, cfg->backend[b].p.max, sb.idle);
+			       "<td class=\"n\">%u (%u)</td><td class=\"n\">%u</td>",
+			       sb.busy + sb.inflight, sb.queued, sb.open, cfg->backend[b].p.max,
+			       sb.idle);
 		if (!sb.as) {
 			stats_text_add(t, "<td colspan=\"5\">not autostarted</td></tr>");
 			continue;

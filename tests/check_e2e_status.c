@@ -155,6 +155,42 @@ START_TEST(html_page)
 	ck_assert_msg(strstr(body, want), "no %s", want);
 	ck_assert(strstr(body, "<td>/app/x</td>")); /* a slow-ring entry */
 	e2e_response_free(&r);
+	/* a request the backend holds is in flight on its row, and not after */
+	{
+		struct e2e_client slow;
+		int in_flight = -1;
+
+		e2e_client_open(&slow, sp.port);
+		ck_assert_int_eq(e2e_send_str(&slow, "GET /app/x?delay=1500 HTTP/1.1\r\nHost: s\r\n\r\n"),
+				 0);
+		snprintf(want, sizeof(want), "<tr><td>http://127.0.0.1:%d</td><td><span class=\"s "
+			 "unchecked\">unchecked</span></td><td class=\"n\">", be.port);
+		for (int i = 0; i < 100 && in_flight != 1; i++) {
+			get(sp.port, "/server-status", NULL, &r);
+			body = strstr((const char *)r.body, want);
+			ck_assert_msg(body, "no %s", want);
+			in_flight = atoi(body + strlen(want));
+			e2e_response_free(&r);
+			if (in_flight != 1)
+				e2e_sleep_ms(10);
+		}
+		ck_assert_int_eq(in_flight, 1);
+		ck_assert_int_eq(e2e_read_response(&slow, &r, false), 0);
+		ck_assert_int_eq(r.status, 200);
+		e2e_response_free(&r);
+		e2e_client_close(&slow);
+		/* (the exchange ends when the worker sees its last send complete) */
+		for (int i = 0; i < 100 && in_flight != 0; i++) {
+			get(sp.port, "/server-status", NULL, &r);
+			body = strstr((const char *)r.body, want);
+			ck_assert_ptr_nonnull(body);
+			in_flight = atoi(body + strlen(want));
+			e2e_response_free(&r);
+			if (in_flight != 0)
+				e2e_sleep_ms(10);
+		}
+		ck_assert_int_eq(in_flight, 0);
+	}
 	/* a POST is refused, HEAD has the head only */
 	{
 		struct e2e_client c;
