@@ -853,9 +853,11 @@ static enum conn_ev conn_route_act(struct conn *c, const struct route *rt)
 		st = conn_escape_query(c);
 		if (st)
 			return exch_fail(c, st, "target too long once its query is escaped");
-		if (config_balancer(c->w->cfg, c->pass->backend) && !member_choose(c, &ev))
-			return ev;
-		if (c->pass->backend >= 0 && c->pass->backend < CFG_MAX_BACKENDS) {
+		if (config_balancer(c->w->cfg, c->pass->backend)) {
+			if (!member_choose(c, &ev))
+				return ev;
+		} else if (c->pass->backend >= 0 && c->pass->backend < CFG_MAX_BACKENDS) {
+			/* (a pool's members count theirs: member.c) */
 			c->inflight_be = (uint8_t)(c->pass->backend + 1);
 			c->w->be_inflight[c->pass->backend]++;
 		}
