@@ -115,7 +115,7 @@ START_TEST(auto_agrees_with_metrics)
 	e2e_response_free(&r);
 	free(aut);
 	free(met);
-	e2e_spliced_stop(&sp);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
 	e2e_backend_stop(&be);
 }
 END_TEST
@@ -202,7 +202,7 @@ START_TEST(html_page)
 		e2e_response_free(&r);
 		e2e_client_close(&c);
 	}
-	e2e_spliced_stop(&sp);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
 	e2e_backend_stop(&be);
 }
 END_TEST
@@ -245,7 +245,7 @@ START_TEST(markup_escaped)
 	ck_assert_msg(strstr(body, "/nothing/&#39;onmouseover=&#39;alert(1)"),
 		      "the quoted path is not escaped: %.3000s", strstr(body, "Slowest") ?: body);
 	e2e_response_free(&r);
-	e2e_spliced_stop(&sp);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
 	e2e_backend_stop(&be);
 }
 END_TEST
@@ -320,7 +320,7 @@ START_TEST(backends_and_pools)
 		}
 		ck_assert_msg(seen, "no \"signal 9\" on the page after the backend was killed");
 	}
-	e2e_spliced_stop(&sp);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
 	e2e_backend_stop(&be);
 }
 END_TEST
@@ -391,7 +391,7 @@ START_TEST(screenshot)
 		 * namespaces...): say so loudly, never pass silently */
 		fprintf(stderr, "SKIP screenshot: chromium failed (exit %d): %.600s\n", rc, out);
 		free(out);
-		e2e_spliced_stop(&sp);
+		ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
 		e2e_backend_stop(&be);
 		return;
 	}
@@ -407,7 +407,7 @@ START_TEST(screenshot)
 	fprintf(stderr, "screenshot: %s, %zu bytes\n", png, len);
 	free(data);
 	free(out);
-	e2e_spliced_stop(&sp);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
 	e2e_backend_stop(&be);
 }
 END_TEST
