@@ -460,6 +460,18 @@ static void status_backend_read(const struct stats_view *v, const struct config 
 			out->busy = w->slots[b]->busy;
 		}
 	}
+	/* a pool's member: what the pools' workers saw of it */
+	for (unsigned p = 0; p < cfg->nbalancer; p++) {
+		for (unsigned m = 0; m < cfg->balancer[p].nmember; m++) {
+			if (cfg->balancer[p].member[m].backend != (int)b)
+				continue;
+			if (strcmp(out->state, "down") != 0)
+				out->state = "up";
+			STATUS_FOR_CUR(v, cfg, w)
+				if (w->bal[p].m[m].in_error || w->bal[p].m[m].hc_down)
+					out->state = "down";
+		}
+	}
 	if (out->as) {
 		static const char *const st[4] = { "stopped", "up", "down", "draining" };
 

@@ -356,7 +356,7 @@ START_TEST(screenshot)
 	struct e2e_proc be, sp;
 	struct e2e_response r;
 	int mport = e2e_free_port();
-	char png[600], url[128], shot[700], winsize[] = "--window-size=1280,1400";
+	char png[600], url[128], shot[700], winsize[] = "--window-size=1280,1800";
 	const char *bin = e2e_env_bin("SPLICED_BIN");
 	const char *slash = strrchr(bin, '/');
 	unsigned char *data;
@@ -371,9 +371,16 @@ START_TEST(screenshot)
 	}
 	snprintf(png, sizeof(png), "%.*s/status-page.png", (int)(slash - bin), bin);
 	unlink(png);
-	start_pair(&be, &sp, mport, NULL);
-	for (int i = 0; i < 20; i++) {
-		get(sp.port, i % 4 ? "/app/page?len=2000" : "/missing", NULL, &r);
+	e2e_backend_start(&be, NULL);
+	/* a pool with a member that refuses connections: both colours on the picture */
+	e2e_spliced_startf(&sp, "ProxyPass /app http://127.0.0.1:%d/\nMetricsListen 127.0.0.1:%d\n"
+			   "<Proxy balancer://shop>\nBalancerMember http://127.0.0.1:%d\n"
+			   "BalancerMember http://127.0.0.1:%d\n</Proxy>\n"
+			   "ProxyPass /shop balancer://shop\n" STATUS_LOC, be.port, mport, be.port,
+			   e2e_dead_port());
+	for (int i = 0; i < 24; i++) {
+		get(sp.port, i % 4 == 0 ? "/missing" : i % 4 == 1 ? "/shop/cart" :
+		    "/app/page?len=2000", NULL, &r);
 		e2e_response_free(&r);
 	}
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/server-status", sp.port);
@@ -401,7 +408,7 @@ START_TEST(screenshot)
 	ck_assert_uint_eq((unsigned)data[16] << 24 | (unsigned)data[17] << 16 |
 			  (unsigned)data[18] << 8 | data[19], 1280);
 	ck_assert_uint_eq((unsigned)data[20] << 24 | (unsigned)data[21] << 16 |
-			  (unsigned)data[22] << 8 | data[23], 1400);
+			  (unsigned)data[22] << 8 | data[23], 1800);
 	/* a blank page of this size compresses to a few KiB; a drawn one is far larger */
 	ck_assert_msg(len > 20000 && len < 8000000, "%zu bytes", len);
 	fprintf(stderr, "screenshot: %s, %zu bytes\n", png, len);
