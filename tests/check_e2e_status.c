@@ -120,6 +120,27 @@ START_TEST(auto_agrees_with_metrics)
 }
 END_TEST
 
+/* The number after `row` (a backend row up to its in-flight cell) on the status page, read
+ * until it is `want` (bounded: 100 reads 10 ms apart); the last value. */
+static int wait_in_flight(int port, const char *row, int want)
+{
+	struct e2e_response r;
+	int n = -1;
+
+	for (int i = 0; i < 100 && n != want; i++) {
+		const char *p;
+
+		if (i)
+			e2e_sleep_ms(10);
+		get(port, "/server-status", NULL, &r);
+		p = strstr((const char *)r.body, row);
+		ck_assert_msg(p, "no %s", row);
+		n = atoi(p + strlen(row));
+		e2e_response_free(&r);
+	}
+	return n;
+}
+
 /* The HTML page: one self-contained document (no script, no external reference), the
  * sections, the backend, ?refresh=N. */
 START_TEST(html_page)
@@ -158,40 +179,21 @@ START_TEST(html_page)
 	/* a request the backend holds is in flight on its row, and not after */
 	{
 		struct e2e_client slow;
-		int in_flight = -1;
 
 		e2e_client_open(&slow, sp.port);
 		ck_assert_int_eq(e2e_send_str(&slow, "GET /app/x?delay=1500 HTTP/1.1\r\nHost: s\r\n\r\n"),
 				 0);
 		snprintf(want, sizeof(want), "<tr><td>http://127.0.0.1:%d</td><td><span class=\"s "
 			 "unchecked\">unchecked</span></td><td class=\"n\">", be.port);
-		for (int i = 0; i < 100 && in_flight != 1; i++) {
-			get(sp.port, "/server-status", NULL, &r);
-			body = strstr((const char *)r.body, want);
-			ck_assert_msg(body, "no %s", want);
-			in_flight = atoi(body + strlen(want));
-			e2e_response_free(&r);
-			if (in_flight != 1)
-				e2e_sleep_ms(10);
-		}
-		ck_assert_int_eq(in_flight, 1);
+		ck_assert_int_eq(wait_in_flight(sp.port, want, 1), 1);
 		ck_assert_int_eq(e2e_read_response(&slow, &r, false), 0);
 		ck_assert_int_eq(r.status, 200);
 		e2e_response_free(&r);
 		e2e_client_close(&slow);
 		/* (the exchange ends when the worker sees its last send complete) */
-		for (int i = 0; i < 100 && in_flight != 0; i++) {
-			get(sp.port, "/server-status", NULL, &r);
-			body = strstr((const char *)r.body, want);
-			ck_assert_ptr_nonnull(body);
-			in_flight = atoi(body + strlen(want));
-			e2e_response_free(&r);
-			if (in_flight != 0)
-				e2e_sleep_ms(10);
-		}
-		ck_assert_int_eq(in_flight, 0);
+		ck_assert_int_eq(wait_in_flight(sp.port, want, 0), 0);
 	}
-	/* a POST is refused, HEAD has the head only */
+	/* a POST is refused */
 	{
 		struct e2e_client c;
 
