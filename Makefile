@@ -41,7 +41,8 @@ FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_HELP := $(filter-out $(FUZZ_SRC),$(wildcard fuzz/*.c))
 
 DEPS_PKGS := gcc make pkg-config liburing-dev libcap-ng-dev check libpcre2-dev \
-             systemtap-sdt-dev curl bpftrace python3-cherrypy3 logrotate libssl-dev openssl
+             systemtap-sdt-dev curl bpftrace python3-cherrypy3 logrotate libssl-dev openssl \
+             chromium
 
 .PHONY: all deps run check test fuzz fuzz-deps clean install uninstall deb soak bench FORCE
 # ./spliced is the normal build only; a sanitizer build stays in build-asan/.

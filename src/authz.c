@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "spliced/authz.h"
@@ -542,6 +543,43 @@ static int az_combine(bool and, int a, int b)
 	if (and)
 		return a == AZ_DENIED || b == AZ_DENIED ? AZ_DENIED : AZ_GRANTED;
 	return a == AZ_GRANTED || b == AZ_GRANTED ? AZ_GRANTED : AZ_DENIED;
+}
+
+int authz_set_handler(struct authz *az, const char *name, char *msg, size_t msglen)
+{
+	struct authz_loc *l;
+
+	if (!az->open)
+		return az_fail(msg, msglen, "is only supported in <Location>");
+	l = &az->loc[az->nloc - 1];
+	if (strcasecmp(name, "server-status") == 0)
+		l->handler = AUTHZ_HANDLER_STATUS;
+	else if (strcasecmp(name, "None") == 0)
+		l->handler = AUTHZ_HANDLER_NONE;
+	else
+		return az_fail(msg, msglen, "handler \"%.64s\" is not implemented (server-status "
+			       "and None are)", name);
+	return 0;
+}
+
+enum authz_handler authz_handler(const struct authz *az, unsigned scope, const char *path,
+				 size_t len, int *loc)
+{
+	enum authz_handler h = AUTHZ_HANDLER_NONE;
+
+	*loc = -1;
+	for (unsigned pass = 0; pass < (scope ? 2u : 1u); pass++) {
+		for (unsigned i = 0; i < az->nloc; i++) {
+			const struct authz_loc *l = &az->loc[i];
+
+			if (l->handler == AUTHZ_HANDLER_UNSET || l->scope != (pass ? scope : 0) ||
+			    !authz_prefix_match(l->prefix, l->prefix_len, path, len))
+				continue;
+			h = (enum authz_handler)l->handler;
+			*loc = h == AUTHZ_HANDLER_NONE ? -1 : (int)i;
+		}
+	}
+	return h;
 }
 
 void authz_decide(const struct authz *az, unsigned scope, const char *path, size_t len,

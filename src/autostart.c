@@ -256,6 +256,12 @@ void as_state(struct worker *w, const struct helper_msg *m)
 
 	q->hstate = m->state;
 	q->hbackoff_ms = m->backoff_ms;
+	q->hbackoff_at_ms = w->now_ms;
+	if (q->hpid != m->pid)
+		q->hsince_ms = w->now_ms;
+	q->hpid = m->pid;
+	q->hstarts = m->starts;
+	q->hlast_exit = m->last_exit;
 	if (m->state == HB_RUNNING && q->n && !q->probing) {
 		/* it runs now: try soon, whatever the delay had grown to */
 		q->delay_ms = AS_RETRY_FIRST_MS;

@@ -31,6 +31,7 @@
 
 #include "spliced/accesslog.h"
 #include "spliced/authz.h"
+#include "spliced/status.h"
 #include "spliced/balancer.h"
 #include "spliced/config.h"
 #include "spliced/headers.h"
@@ -2622,6 +2623,29 @@ static int cfg_auth_merging(struct cfg_ctx *ctx, unsigned argc, char **argv)
 	return 0;
 }
 
+/* SetHandler server-status|None: only in <Location> (src/status.c makes the page). */
+static int cfg_set_handler(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	char msg[256];
+
+	(void)argc;
+	if (authz_set_handler(&ctx->cfg->authz, argv[1], msg, sizeof(msg)) < 0)
+		return cfg_fail(ctx, "%s", msg);
+	return 0;
+}
+
+/* ExtendedStatus On|Off: the status page's per-worker table and slowest requests. */
+static int cfg_extended_status(struct cfg_ctx *ctx, unsigned argc, char **argv)
+{
+	bool on = true;
+	int rc;
+
+	(void)argc;
+	rc = cfg_flag(ctx, argv[1], &on);
+	ctx->cfg->status_brief = !on;
+	return rc;
+}
+
 /* Header [always|onsuccess] ACTION NAME [VALUE], RequestHeader ACTION NAME [VALUE]: at
  * server level, in <VirtualHost> and in <Location>. */
 static int cfg_header(struct cfg_ctx *ctx, unsigned argc, char **argv)
@@ -2828,6 +2852,8 @@ static const struct cfg_directive cfg_directives[] = {
 	{ "TransferLog",           1, 1,                cfg_transfer_log,           true },
 	{ "Require",               1, CFG_MAX_ARGS - 1, cfg_require,                true },
 	{ "AuthMerging",           1, 1,                cfg_auth_merging,           true },
+	{ "SetHandler",            1, 1,                cfg_set_handler,            true },
+	{ "ExtendedStatus",        1, 1,                cfg_extended_status,        false },
 	{ "Header",                2, CFG_MAX_ARGS - 1, cfg_header,                 true },
 	{ "RequestHeader",         2, CFG_MAX_ARGS - 1, cfg_header,                 true },
 	{ "RemoteIPHeader",        1, 1,                cfg_remoteip_header,        false },
@@ -3012,9 +3038,10 @@ static int cfg_dispatch(struct cfg_ctx *ctx, unsigned argc, char **argv)
 		return cfg_fail(ctx, "%s is not supported in <Proxy> (BalancerMember and ProxySet "
 				"are)", d->name);
 	if (authz_in_location(&ctx->cfg->authz) && d->handler != cfg_require &&
-	    d->handler != cfg_auth_merging && d->handler != cfg_header)
+	    d->handler != cfg_auth_merging && d->handler != cfg_header &&
+	    d->handler != cfg_set_handler)
 		return cfg_fail(ctx, "%s is not supported in <Location> (Require, AuthMerging, "
-				"Header and RequestHeader are)", d->name);
+				"Header, RequestHeader and SetHandler are)", d->name);
 	ctx->directive = d->name;
 	if (nargs < d->min_args || nargs > d->max_args) {
 		if (d->min_args == d->max_args)
@@ -3303,6 +3330,11 @@ static int cfg_finish(struct cfg_ctx *ctx)
 		return -EINVAL;
 	if (tls_conf_finish(ctx->cfg, &line, msg, sizeof(msg)) < 0) {
 		ctx->err->line = line;
+		return cfg_fail(ctx, "%s", msg);
+	}
+	if (status_check(ctx->cfg, &line, msg, sizeof(msg)) < 0) {
+		ctx->err->line = line;
+		ctx->directive = "SetHandler";
 		return cfg_fail(ctx, "%s", msg);
 	}
 	return 0;

@@ -41,6 +41,7 @@
 #include "spliced/route.h"
 #include "spliced/slot.h"
 #include "spliced/stats.h"
+#include "spliced/status.h"
 #include "spliced/trace.h"
 #include "spliced/tunnel.h"
 #include "spliced/uri.h"
@@ -367,12 +368,26 @@ static void conn_request_begin(struct conn *c)
 	c->bytes_in = c->req.head_len;
 	c->bytes_out = 0;
 	c->out_head_len = 0;
-	if (c->w->cfg->ncustomlog)
+	/* the status page's slowest requests read the copy too: forwarding rewrites the
+	 * request line in place */
+	if (c->w->cfg->ncustomlog || !c->w->cfg->status_brief)
 		conn_log_keep_head(c);
 	c->backend_name = "";
 	TRACE_REQUEST_START(c->id, head + c->req.method.off, c->req.method.len,
 			    head + c->req.target.off, c->req.target.len,
 			    host ? head + c->req.host.off : NULL);
+}
+
+/* The status page's slowest requests (src/status.c): what the request asked for. */
+static void conn_slow_note(struct conn *c, uint64_t ns)
+{
+	const struct http_request *r = &c->logreq;
+
+	if (!c->loghead || !r->head_len)  /* the parser refused the head */
+		return;
+	status_slow_note(&c->w->slow, c->w->now_ms, ns, c->status, c->loghead + r->method.off,
+			 r->method.len, c->has_host ? c->host : NULL, c->host_len,
+			 c->loghead + r->path.off, r->path.len, c->backend_name);
 }
 
 /* The exchange is over (answered, or abandoned): latency, probe. */
@@ -384,11 +399,17 @@ static void conn_request_end(struct conn *c)
 		return;
 	c->in_request = false;
 	member_done(c);
+	if (c->inflight_be) {
+		c->w->be_inflight[c->inflight_be - 1]--;
+		c->inflight_be = 0;
+	}
 	ns = conn_now_ns() - c->t_start_ns;
 	if (c->tunneled)
 		tunnel_end(c); /* its latency was the time to the switch */
 	else
 		stats_latency(&c->w->stats, ns);
+	if (!c->w->cfg->status_brief)
+		conn_slow_note(c, ns);
 	if (c->w->cfg->ncustomlog)
 		conn_log_request(c, ns);
 	TRACE_REQUEST_END(c->id, c->status, c->bytes_in, c->bytes_out, ns, c->backend_name);
@@ -801,6 +822,8 @@ static unsigned conn_escape_query(struct conn *c)
 }
 
 /* Carries out the routing decision. */
+static enum conn_ev conn_server_status(struct conn *c);
+
 static enum conn_ev conn_route_act(struct conn *c, const struct route *rt)
 {
 	const char *path;
@@ -830,8 +853,14 @@ static enum conn_ev conn_route_act(struct conn *c, const struct route *rt)
 		st = conn_escape_query(c);
 		if (st)
 			return exch_fail(c, st, "target too long once its query is escaped");
-		if (config_balancer(c->w->cfg, c->pass->backend) && !member_choose(c, &ev))
-			return ev;
+		if (config_balancer(c->w->cfg, c->pass->backend)) {
+			if (!member_choose(c, &ev))
+				return ev;
+		} else if (c->pass->backend >= 0 && c->pass->backend < CFG_MAX_BACKENDS) {
+			/* (a pool's members count theirs: member.c) */
+			c->inflight_be = (uint8_t)(c->pass->backend + 1);
+			c->w->be_inflight[c->pass->backend]++;
+		}
 		return proxy_start(c);
 	case ROUTE_FILE:
 		if (rt->file)
@@ -846,6 +875,8 @@ static enum conn_ev conn_route_act(struct conn *c, const struct route *rt)
 		c->next = c->start + c->req.head_len;
 		c->fail_status = rt->status;
 		return EV_PAGE;
+	case ROUTE_HANDLER:
+		return conn_server_status(c);
 	case ROUTE_STATUS:
 	default:
 		if (rt->malformed) {
@@ -1181,46 +1212,82 @@ static enum conn_ev conn_health(struct conn *c)
 	return exch_send(c, OP_CLIENT_SEND, c->fd, c->fhead, c->page_len) ? EV_CLOSE : EV_WAIT;
 }
 
-/* GET /metrics and /health on the MetricsListen socket; anything else there is 404. */
-static enum conn_ev conn_metrics(struct conn *c)
+/* Sends the page rendered in t after its first CONN_TEXT_HEAD bytes (kept for the response
+ * head), of type ctype (a header line's value and, with extra, more header lines); t->p
+ * becomes the connection's. The connection closes after it, as after the metrics page. */
+enum { CONN_TEXT_HEAD = 384 };
+static enum conn_ev conn_text_send(struct conn *c, struct stats_text *t, const char *ctype,
+				   const char *extra, const char *what)
 {
-	const char *path = c->buf + c->start + c->req.path.off;
-	/* the head goes in front of the body, in the first CONN_TEXT_HEAD bytes */
-	enum { CONN_TEXT_HEAD = 256 };
-	struct stats_text t;
 	char head[CONN_TEXT_HEAD];
 	size_t blen;
 	int hl;
 
-	if (c->req.meth != HTTP_METHOD_GET && c->req.meth != HTTP_METHOD_HEAD)
-		return exch_refuse(c, 404, "metrics: only GET /metrics and /health are served here");
-	if (c->req.path.len == 7 && memcmp(path, "/health", 7) == 0)
-		return conn_health(c);
-	if (c->req.path.len != 8 || memcmp(path, "/metrics", 8) != 0)
-		return exch_refuse(c, 404, "metrics: only GET /metrics and /health are served here");
-	t = (struct stats_text){ malloc(16384), CONN_TEXT_HEAD, 16384, false };
-	t.failed = !t.p;
-	if (t.p)
-		stats_render(c->w->cfg, &t);
-	if (t.failed) {
-		free(t.p);
-		return conn_out_of_memory(c, "the metrics page");
+	if (t->failed) {
+		free(t->p);
+		return conn_out_of_memory(c, what);
 	}
-	blen = t.len - CONN_TEXT_HEAD;
-	hl = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Type: text/plain; "
-		      "version=0.0.4\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n", blen);
-	memcpy(t.p + CONN_TEXT_HEAD - hl, head, (size_t)hl);
-	c->text = t.p;
+	blen = t->len - CONN_TEXT_HEAD;
+	hl = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n%s"
+		      "Content-Length: %zu\r\nConnection: close\r\n\r\n", ctype, extra, blen);
+	memcpy(t->p + CONN_TEXT_HEAD - hl, head, (size_t)hl);
+	c->text = t->p;
 	c->keep_alive = false;
 	conn_count_status(c, 200);
 	c->resp_started = true;
-	c->fhead = t.p + CONN_TEXT_HEAD - hl;
+	c->fhead = t->p + CONN_TEXT_HEAD - hl;
 	c->out_head_len += (uint64_t)hl;
 	c->page_len = (uint32_t)hl + (c->head_only ? 0 : (uint32_t)blen);
 	c->page_off = 0;
 	c->state = CS_METRICS;
 	exch_touch(c, exch_timeout_ms(c));
 	return exch_send(c, OP_CLIENT_SEND, c->fd, c->fhead, c->page_len) ? EV_CLOSE : EV_WAIT;
+}
+
+/* The status page (SetHandler server-status, or /server-status on MetricsListen). */
+static enum conn_ev conn_server_status(struct conn *c)
+{
+	struct status_req rq;
+	struct stats_text t;
+
+	if (c->req.meth != HTTP_METHOD_GET && c->req.meth != HTTP_METHOD_HEAD)
+		return exch_refuse(c, 405, "server-status: only GET and HEAD");
+	t = (struct stats_text){ malloc(65536), CONN_TEXT_HEAD, 65536, false };
+	status_query(c->buf + c->start + c->req.query.off, c->req.has_query ? c->req.query.len : 0,
+		     &rq);
+	t.failed = !t.p;
+	if (t.p)
+		status_render(c->w->cfg, &rq, &t);
+	if (rq.autoform)
+		return conn_text_send(c, &t, "text/plain; charset=ISO-8859-1",
+				      "Cache-Control: no-store\r\n", "the status page");
+	return conn_text_send(c, &t, "text/html; charset=utf-8", "Cache-Control: no-store\r\n"
+			      "Content-Security-Policy: default-src 'none'; style-src "
+			      "'unsafe-inline'\r\n", "the status page");
+}
+
+/* GET /metrics, /health and /server-status on the MetricsListen socket; anything else
+ * there is 404. */
+static enum conn_ev conn_metrics(struct conn *c)
+{
+	const char *path = c->buf + c->start + c->req.path.off;
+	struct stats_text t;
+
+	if (c->req.meth != HTTP_METHOD_GET && c->req.meth != HTTP_METHOD_HEAD)
+		return exch_refuse(c, 404, "metrics: only GET /metrics, /health and /server-status "
+				   "are served here");
+	if (c->req.path.len == 7 && memcmp(path, "/health", 7) == 0)
+		return conn_health(c);
+	if (c->req.path.len == 14 && memcmp(path, "/server-status", 14) == 0)
+		return conn_server_status(c);
+	if (c->req.path.len != 8 || memcmp(path, "/metrics", 8) != 0)
+		return exch_refuse(c, 404, "metrics: only GET /metrics, /health and /server-status "
+				   "are served here");
+	t = (struct stats_text){ malloc(16384), CONN_TEXT_HEAD, 16384, false };
+	t.failed = !t.p;
+	if (t.p)
+		stats_render(c->w->cfg, &t);
+	return conn_text_send(c, &t, "text/plain; version=0.0.4", "", "the metrics page");
 }
 
 static enum conn_ev conn_metrics_sent(struct conn *c, int res)

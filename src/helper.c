@@ -81,6 +81,7 @@ struct helper_backend {
 	pid_t pgid;                        /* its process group while members may remain */
 	bool want_running;                 /* restart it when it dies */
 	uint32_t starts;
+	uint32_t last_exit;                /* HMSG_STATE's last_exit (0: none yet) */
 	unsigned backoff_cur_ms;
 	uint64_t next_start;               /* CLOCK_MONOTONIC ms: not started before */
 	uint64_t started_at;
@@ -869,6 +870,7 @@ static void helper_send_state(const struct helper *h, int fd, unsigned i, uint64
 		.backend = (uint16_t)i,
 		.state = b->state,
 		.starts = b->starts,
+		.last_exit = b->last_exit,
 	};
 
 	if (b->state == HB_RUNNING || b->state == HB_STOPPING)
@@ -1242,6 +1244,7 @@ static void helper_exited(struct helper *h, struct helper_backend *b, int st, ui
 	uint64_t up = now - b->started_at;
 	bool clean = WIFEXITED(st) && WEXITSTATUS(st) == 0;
 
+	b->last_exit = WIFSIGNALED(st) ? 257 + (uint32_t)WTERMSIG(st) : 1 + (uint32_t)WEXITSTATUS(st);
 	if (WIFSIGNALED(st))
 		log_notice("helper", "autostart: backend %s (pid %d) killed by signal %d after "
 			   "%.1f s", b->name, (int)b->pid, WTERMSIG(st), up / 1000.0);

@@ -43,7 +43,7 @@
 #include "spliced/trace.h"
 #include "spliced/worker.h"
 
-#define SPLICED_VERSION "0.1.0"
+#include "spliced/version.h"
 
 /* How long `-k stop` waits for the process to exit: a graceful stop takes at most 30 s
  * for the requests in flight, then the helper stops the backends. */

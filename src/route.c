@@ -1,6 +1,7 @@
 /* Routing: one decision per request; the contract is in include/spliced/route.h. */
 #include <string.h>
 
+#include "spliced/authz.h"
 #include "spliced/config.h"
 #include "spliced/rewrite.h"
 #include "spliced/route.h"
@@ -70,6 +71,17 @@ static void route_path(const struct config *cfg, const struct file_roots *files,
 		out->pass = pass;
 		out->backend = pass->backend;
 		return;
+	}
+	/* Not proxied: a <Location>'s SetHandler (a ProxyPass covering it wins, as in httpd) */
+	if (cfg->authz.nloc) {
+		int loc;
+		enum authz_handler h = authz_handler(&cfg->authz, out->scope, path, len, &loc);
+
+		if (h != AUTHZ_HANDLER_NONE) {
+			out->kind = ROUTE_HANDLER;
+			out->handler = (uint8_t)h;
+			return;
+		}
 	}
 	/* Not proxied ("ProxyPass /x !" included): Alias, then DocumentRoot. */
 	out->root = route_file_root(cfg, files, path, len, &out->rel);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "spliced/log.h"
 #include "spliced/stats.h"
@@ -171,8 +172,6 @@ static void stats_render_locked(const struct config *cfg, struct stats_text *t);
 
 /* ---- every worker of every configuration -------------------------------------------- */
 
-#define STATS_GENS 16
-
 /* The workers that run (the current configuration's, and those of earlier ones still
  * finishing their requests after a reload) and, per worker number, the sums of the
  * workers that ended, counted under the current configuration: so no counter goes back
@@ -189,7 +188,18 @@ static struct {
 	const struct config *cur;    /* what `ended` is counted under */
 	uint64_t reloads[2];         /* failed, done */
 	uint64_t generation;
+	uint64_t start_s, start_mono_s; /* the first workers ran (realtime, monotonic) */
+	uint64_t reload_s;           /* the last reload (realtime), 0: none */
+	bool reload_ok;
 } stats_reg = { .lock = PTHREAD_MUTEX_INITIALIZER, .generation = 1 };
+
+static uint64_t stats_clock_s(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec;
+}
 
 int stats_live_add(const struct worker *w, unsigned n)
 {
@@ -210,6 +220,10 @@ int stats_live_add(const struct worker *w, unsigned n)
 		memset(e + stats_reg.nended, 0, (n - stats_reg.nended) * sizeof(*e));
 		stats_reg.ended = e;
 		stats_reg.nended = n;
+	}
+	if (!stats_reg.start_s) {
+		stats_reg.start_s = stats_clock_s(CLOCK_REALTIME);
+		stats_reg.start_mono_s = stats_clock_s(CLOCK_MONOTONIC);
 	}
 	stats_reg.live[stats_reg.nlive].w = w;
 	stats_reg.live[stats_reg.nlive++].n = n;
@@ -262,6 +276,8 @@ void stats_reload_count(bool ok, uint64_t generation)
 {
 	pthread_mutex_lock(&stats_reg.lock);
 	stats_reg.reloads[ok]++;
+	stats_reg.reload_s = stats_clock_s(CLOCK_REALTIME);
+	stats_reg.reload_ok = ok;
 	if (ok)
 		stats_reg.generation = generation;
 	pthread_mutex_unlock(&stats_reg.lock);
@@ -306,6 +322,36 @@ void stats_total(struct stats *out)
 	pthread_mutex_lock(&stats_reg.lock);
 	stats_collect(-1, stats_reg.cur, out, &active);
 	pthread_mutex_unlock(&stats_reg.lock);
+}
+
+void stats_view(const struct config *cfg, void (*fn)(const struct stats_view *v, void *arg),
+		void *arg)
+{
+	struct stats_view *v = calloc(1, sizeof(*v));
+
+	if (!v) {
+		fn(NULL, arg);
+		return;
+	}
+	pthread_mutex_lock(&stats_reg.lock);
+	stats_collect(-1, cfg, &v->sum, &v->active);
+	v->head_buffers = stats_head_buffers();
+	v->reloads_ok = stats_reg.reloads[1];
+	v->reloads_failed = stats_reg.reloads[0];
+	v->generation = stats_reg.generation;
+	v->start_s = stats_reg.start_s;
+	v->uptime_s = stats_reg.start_s ? stats_clock_s(CLOCK_MONOTONIC) - stats_reg.start_mono_s
+					: 0;
+	v->reload_s = stats_reg.reload_s;
+	v->reload_ok = stats_reg.reload_ok;
+	for (unsigned g = 0; g < stats_reg.nlive; g++) {
+		v->gen[g].w = stats_reg.live[g].w;
+		v->gen[g].n = stats_reg.live[g].n;
+	}
+	v->ngen = stats_reg.nlive;
+	fn(v, arg);
+	pthread_mutex_unlock(&stats_reg.lock);
+	free(v);
 }
 
 void stats_text_add(struct stats_text *t, const char *fmt, ...)

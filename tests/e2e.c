@@ -1126,23 +1126,27 @@ bool e2e_reload(const struct e2e_proc *sp, unsigned gen)
 	return false;
 }
 
+long long e2e_metric_in(const char *text, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = text; (p = strstr(p, name)) != NULL; p += n)
+		if ((p == text || p[-1] == '\n') && p[n] == ' ')
+			return atoll(p + n + 1);
+	return -1;
+}
+
 long long e2e_metric(int port, const char *name)
 {
 	static const char get[] = "GET /metrics HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n";
 	struct e2e_client c;
 	struct e2e_response r;
-	const char *p;
-	long long v = -1;
-	size_t n = strlen(name);
+	long long v;
 
 	e2e_client_open(&c, port);
 	e2e_roundtrip(&c, get, sizeof(get) - 1, &r, false);
 	ck_assert_int_eq(r.status, 200);
-	for (p = (const char *)r.body; (p = strstr(p, name)) != NULL; p += n)
-		if ((p == (const char *)r.body || p[-1] == '\n') && p[n] == ' ') {
-			v = atoll(p + n + 1);
-			break;
-		}
+	v = e2e_metric_in((const char *)r.body, name);
 	e2e_response_free(&r);
 	e2e_client_close(&c);
 	return v;

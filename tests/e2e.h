@@ -146,6 +146,8 @@ bool e2e_stats_get(const char *log, const char *key, unsigned long long *val);
 /* The value of the Prometheus metric line `name` (labels included) on the metrics page
  * that `GET /metrics` on 127.0.0.1:port serves (a connection of its own), or -1. */
 long long e2e_metric(int port, const char *name);
+/* The same from a metrics page already read (text NUL-terminated), or -1. */
+long long e2e_metric_in(const char *text, const char *name);
 /* Reads it until it is `want` (bounded: 200 reads 25 ms apart); returns the last value. */
 long long e2e_metric_wait(int port, const char *name, long long want);
 /* Short, printable description of the last started spliced: running or exit status,

@@ -43,12 +43,20 @@ enum authz_merge {
 	AUTHZ_MERGE_OR,
 };
 
+/* SetHandler in a <Location>: what answers its requests instead of routing. */
+enum authz_handler {
+	AUTHZ_HANDLER_UNSET = 0,   /* the section does not say */
+	AUTHZ_HANDLER_NONE,        /* SetHandler None: routing as usual */
+	AUTHZ_HANDLER_STATUS,      /* SetHandler server-status (src/status.c) */
+};
+
 /* <Location /prefix> ... </Location> */
 struct authz_loc {
 	char prefix[AUTHZ_PREFIX_MAX]; /* normalized like a request path */
 	uint32_t prefix_len;
 	uint16_t scope;            /* the <VirtualHost> it is in (0: the main server) */
 	uint8_t merge;             /* enum authz_merge */
+	uint8_t handler;           /* enum authz_handler */
 	int32_t root;              /* the implicit <RequireAny>; -1: no Require in it */
 	unsigned line;             /* where it starts, for messages */
 };

@@ -25,6 +25,10 @@ int authz_require(struct authz *az, unsigned argc, char **argv, char *msg, size_
 /* AuthMerging Off|And|Or */
 int authz_merging(struct authz *az, const char *arg, char *msg, size_t msglen);
 
+/* "SetHandler NAME" in the open <Location>: server-status or None (case-insensitive, as
+ * httpd); any other handler is refused. */
+int authz_set_handler(struct authz *az, const char *name, char *msg, size_t msglen);
+
 /* Inside a <Location> section (its directives are the only ones allowed there). */
 static inline bool authz_in_location(const struct authz *az)
 {
@@ -41,6 +45,13 @@ void authz_free(struct authz *az);
  * unless AuthMerging says otherwise. No rule at all: granted. */
 void authz_decide(const struct authz *az, unsigned scope, const char *path, size_t len,
 		  const char *client, struct authz_result *out);
+
+/* The handler SetHandler gives the normalized path[0..len) in `scope`: the last section
+ * that sets one and covers the path, the main server's before the virtual host's (as
+ * authz_decide() merges them). Its index in *loc (-1: none); AUTHZ_HANDLER_NONE when no
+ * section sets one. */
+enum authz_handler authz_handler(const struct authz *az, unsigned scope, const char *path,
+				 size_t len, int *loc);
 
 /* Whether the <Location> prefix p[0..plen) covers the normalized path[0..len): a byte
  * prefix (case-sensitive, as httpd) ending at a segment boundary ('/', ';' or the end of

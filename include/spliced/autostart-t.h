@@ -23,6 +23,11 @@ struct as_queue {
 	struct __kernel_timespec ts; /* the retry timer's (read by the kernel at submit) */
 	uint32_t hstate;           /* the helper's last word: enum helper_bstate */
 	uint32_t hbackoff_ms;      /* ... and its backoff when HB_BACKOFF */
+	int32_t hpid;              /* ... the process running, 0: none */
+	uint32_t hstarts;          /* ... processes started so far */
+	uint32_t hlast_exit;       /* ... how the last one ended (helper_msg.last_exit) */
+	uint64_t hsince_ms;        /* the worker's clock when hpid last changed */
+	uint64_t hbackoff_at_ms;   /* ... when hbackoff_ms was said */
 };
 
 #endif

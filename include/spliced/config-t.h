@@ -323,6 +323,8 @@ struct config {
 	unsigned nreverse;
 	bool preserve_host;            /* ProxyPreserveHost, default Off */
 	bool keepalive;                /* KeepAlive, default On */
+	bool status_brief;             /* ExtendedStatus Off: the status page without its
+					* per-worker table and slowest requests */
 	bool underscores_in_headers;   /* UnderscoresInHeaders, default Off: names with '_'
 					* are not forwarded */
 	char user[CFG_NAME_MAX];       /* User; "" = not set */

@@ -201,6 +201,7 @@ struct conn {
 	char *text;               /* a page spliced renders on the heap (/metrics), or NULL */
 	uint64_t id;              /* unique per connection (worker << 48 | sequence), probes */
 	bool in_request;          /* between request_start and request_end */
+	uint8_t inflight_be;      /* 1 + the backend counted in worker.be_inflight, 0: none */
 	bool metrics;             /* accepted on MetricsListen: serves /metrics only */
 	uint64_t t_start_ns;      /* when the current request's head was parsed */
 	uint64_t bytes_in;        /* of the current request: head and body from the client */

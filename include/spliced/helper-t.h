@@ -93,6 +93,9 @@ struct helper_msg {
 					* the slot; HMSG_BIND, HMSG_BOUND: sockets */
 	uint32_t backoff_ms;           /* HMSG_STATE, HB_BACKOFF: time until the next start;
 					* HMSG_MAPPED, HMSG_OPENED: the digest */
+	uint32_t last_exit;            /* HMSG_STATE: how its last process ended: 0 none yet,
+					* 1 + its exit code (1..256), or 257 + the signal that
+					* killed it; else 0 */
 };
 
 #endif

@@ -15,6 +15,7 @@ enum route_kind {
 	ROUTE_FILE,       /* a static file beneath `root` */
 	ROUTE_REDIRECT,   /* `status` (3xx) with Location `location` */
 	ROUTE_STATUS,     /* a page of `status` (4xx/5xx) */
+	ROUTE_HANDLER,    /* a <Location>'s SetHandler answers: `handler` */
 };
 
 struct route {
@@ -39,6 +40,8 @@ struct route {
 	uint32_t rel;
 	/* REDIRECT */
 	const char *location;     /* NUL-terminated, in the rewrite's output buffer */
+	/* HANDLER */
+	uint8_t handler;          /* enum authz_handler */
 	/* STATUS */
 	const char *why;          /* static text for the error log; NULL: a rule's status */
 	bool malformed;           /* a malformed request: a parse error counted under `why`,

@@ -88,6 +88,30 @@ struct stats {
 	uint64_t timeout_quiet[STATS_TO_N];
 };
 
+/* Configurations whose workers the pages count at once (the current one and those still
+ * finishing their requests after reloads). */
+#define STATS_GENS 16
+
+struct worker;
+
+/* What the status page reads, under the registry's lock (stats_view()). */
+struct stats_view {
+	struct stats sum;          /* every worker's counters, the ended ones' included */
+	uint64_t active;           /* client connections open now */
+	uint64_t head_buffers;     /* head buffers lent now */
+	uint64_t reloads_ok, reloads_failed;
+	uint64_t generation;       /* the configuration in use */
+	uint64_t start_s;          /* CLOCK_REALTIME seconds: the first workers ran */
+	uint64_t uptime_s;         /* since then (CLOCK_MONOTONIC) */
+	uint64_t reload_s;         /* CLOCK_REALTIME seconds of the last reload, 0: none */
+	bool reload_ok;            /* ... and whether it took effect */
+	struct {
+		const struct worker *w; /* running workers: read-only, approximate */
+		unsigned n;
+	} gen[STATS_GENS];
+	unsigned ngen;
+};
+
 /* Text rendered on the heap: it grows as it is written, so a page always fits. */
 struct stats_text {
 	char *p;

@@ -61,6 +61,12 @@ void stats_total(struct stats *out);
  * named as cfg names them (t->p may be realloc'd; t->failed on allocation failure). */
 void stats_render(const struct config *cfg, struct stats_text *t);
 
+/* Calls fn(v, arg) with a view of every worker's counters under cfg, under the lock that
+ * keeps the running workers from being freed meanwhile (fn must not call stats_*). The
+ * workers are not stopped: what fn reads of them is approximate, never torn. */
+void stats_view(const struct config *cfg, void (*fn)(const struct stats_view *v, void *arg),
+		void *arg);
+
 /* printf into t, growing it. */
 void stats_text_add(struct stats_text *t, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

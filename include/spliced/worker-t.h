@@ -22,6 +22,7 @@
 #include "spliced/balancer-t.h"
 #include "spliced/slot-t.h"
 #include "spliced/stats-t.h"
+#include "spliced/status-t.h"
 
 
 struct tls_ctxs;
@@ -85,6 +86,9 @@ struct worker {
 	struct slot_queue *slotq;  /* one per backend: requests waiting for max= */
 	bool slot_released;        /* a queue's backend has room: its waiters may go */
 	struct stats stats;
+	struct status_slow slow;   /* its slowest recent requests (src/status.c) */
+	uint32_t be_inflight[CFG_MAX_BACKENDS]; /* requests routed to each backend (not a
+				    * pool) and not ended yet, for the status page */
 	struct bal_state bal[CFG_MAX_BALANCERS]; /* this worker's view of each pool's members */
 	struct hc_probe *hc;       /* health checks of the pools' members (src/hcheck.c),
 				    * [CFG_MAX_BALANCERS * CFG_MAX_MEMBERS]; NULL: none yet */
