@@ -382,6 +382,8 @@ struct tls_sess {
 	uint64_t id;
 	uint16_t server_port;
 	uint16_t port;
+	uint16_t scope;                /* whose settings the handshake uses (SNI picks it) */
+	bool sni;                      /* the client named a server */
 	char ip[INET6_ADDRSTRLEN];
 	char *nin, *pin;               /* receive buffers: net (records), plain */
 	char *pout, *nout;             /* what goes out: plaintext to plain, records to net */
@@ -477,7 +479,7 @@ unsigned tls_active(const struct worker *w)
 static int tls_sni(SSL *ssl, int *alert, void *arg)
 {
 	struct tls_ctxs *x = arg;
-	const struct tls_sess *s = SSL_get_app_data(ssl);
+	struct tls_sess *s = SSL_get_app_data(ssl);
 	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
 	unsigned scope;
 
@@ -485,8 +487,12 @@ static int tls_sni(SSL *ssl, int *alert, void *arg)
 	if (!s)
 		return SSL_TLSEXT_ERR_OK;
 	scope = tls_sni_scope(x->cfg, s->server_port, name);
-	if (scope && x->ctx[scope] && x->ctx[scope] != SSL_get_SSL_CTX(ssl))
-		SSL_set_SSL_CTX(ssl, x->ctx[scope]);
+	s->sni = name && name[0];
+	if (scope && x->ctx[scope]) {
+		s->scope = (uint16_t)scope;
+		if (x->ctx[scope] != SSL_get_SSL_CTX(ssl))
+			SSL_set_SSL_CTX(ssl, x->ctx[scope]);
+	}
 	return SSL_TLSEXT_ERR_OK;
 }
 
@@ -596,6 +602,8 @@ static int tls_established(struct worker *w, struct tls_sess *s)
 	o.tls.on = true;
 	o.tls.protocol = SSL_get_version(s->ssl);
 	o.tls.cipher = SSL_get_cipher_name(s->ssl);
+	o.tls.sni = s->sni;
+	o.tls.scope = s->scope;
 	w->stats.tls_handshakes++;
 	TRACE_TLS_HANDSHAKE(s->id, 1, o.tls.protocol, o.tls.cipher);
 	log_debug("tls", "%s:%u: %s %s%s", s->ip, s->port, o.tls.protocol, o.tls.cipher,
@@ -770,6 +778,7 @@ void tls_accept(struct worker *w, const struct conn_origin *o)
 	s->plain = -1;
 	s->first = true;
 	s->server_port = o->server_port;
+	s->scope = (uint16_t)scope;
 	s->id = ((uint64_t)w->id << 48) | (1ull << 47) | ++w->conn_seq;
 	ret = conn_peer_name(o->fd, s->ip, sizeof(s->ip), &s->port);
 	s->nin = malloc(3 * TLS_BUF + TLS_NOUT);

@@ -74,6 +74,8 @@ struct tls_facts {
 	bool on;                       /* the client came over TLS */
 	const char *protocol;          /* "TLSv1.3" */
 	const char *cipher;            /* "TLS_AES_128_GCM_SHA256" */
+	bool sni;                      /* the client named a server (SNI) */
+	uint16_t scope;                /* the <VirtualHost> whose settings the handshake used */
 };
 
 #endif
