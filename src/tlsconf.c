@@ -422,3 +422,31 @@ bool tls_host_misdirected(const struct config *cfg, const struct tls_facts *f, u
 		s = tls_sni_scope(cfg, port, NULL);
 	return !tls_scopes_compatible(cfg, f->scope, s);
 }
+
+int tls_sni_parse(const unsigned char *p, size_t len, char *name, size_t cap)
+{
+	size_t list, i = 2;
+
+	if (len < 2)
+		return -1;
+	list = (size_t)p[0] << 8 | p[1];
+	if (list != len - 2)
+		return -1;
+	while (i + 3 <= len) {
+		unsigned type = p[i];
+		size_t n = (size_t)p[i + 1] << 8 | p[i + 2];
+
+		i += 3;
+		if (n > len - i)
+			return -1;
+		if (type == 0) {   /* host_name */
+			if (n == 0 || n >= cap || memchr(p + i, '\0', n))
+				return -1;
+			memcpy(name, p + i, n);
+			name[n] = '\0';
+			return (int)n;
+		}
+		i += n;
+	}
+	return -1;
+}

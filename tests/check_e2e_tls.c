@@ -1086,6 +1086,11 @@ START_TEST(test_misdirected)
 		"  SSLCertificateFile %s/a.test.crt\n  SSLCertificateKeyFile %s/a.test.key\n"
 		"</VirtualHost>\n",
 		port, be.port, port, d, d, port, d, d, port, d, d);
+	/* b.test's own SSLProtocol holds for its SNI name, though a.test is the port's first */
+	o.sni = "b.test";
+	tls_probe(port, &o, &r);
+	ck_assert_msg(!r.ok, "TLS 1.2 with b.test's SNI: %s", r.version);
+	o.sni = "a.test";
 	tls_get(port, &o, "b.test", "/other", &r, &out, NULL);
 	ck_assert_str_eq(r.version, "TLSv1.2");
 	ck_assert_msg(strncmp(out, "HTTP/1.1 421 Misdirected Request\r\n", 34) == 0, "%s",

@@ -289,6 +289,35 @@ START_TEST(test_misdirected)
 }
 END_TEST
 
+/* The ClientHello's server_name extension, each input right before an unreadable page. */
+static int sni(const char *bytes, size_t n, char *name, size_t cap)
+{
+	return tls_sni_parse((const unsigned char *)guard_at_end(bytes, n), n, name, cap);
+}
+
+START_TEST(test_sni_parse)
+{
+	char name[16];
+
+	ck_assert_int_eq(sni("\x00\x09\x00\x00\x06\x61.test", 11, name, sizeof(name)), 6);
+	ck_assert_str_eq(name, "a.test");
+	/* another name type first, then the host_name */
+	ck_assert_int_eq(sni("\x00\x0c\x07\x00\x01x\x00\x00\x05" "b.com", 14, name,
+			     sizeof(name)), 5);
+	ck_assert_str_eq(name, "b.com");
+	/* lengths that disagree or run past the end, an empty or NUL name, too long */
+	ck_assert_int_eq(sni("\x00\x0a\x00\x00\x06\x61.test", 11, name, sizeof(name)), -1);
+	ck_assert_int_eq(sni("\x00\x09\x00\x00\x07\x61.test", 11, name, sizeof(name)), -1);
+	ck_assert_int_eq(sni("\x00\x09\x00\xff\xff\x61.test", 11, name, sizeof(name)), -1);
+	ck_assert_int_eq(sni("\x00\x03\x00\x00\x00", 5, name, sizeof(name)), -1);
+	ck_assert_int_eq(sni("\x00\x04\x00\x00\x01\x00", 6, name, sizeof(name)), -1);
+	ck_assert_int_eq(sni("\x00\x09\x00\x00\x06\x61.test", 11, name, 6), -1);
+	ck_assert_int_eq(sni("\x00\x02\x00\x00", 4, name, sizeof(name)), -1);
+	ck_assert_int_eq(sni("\x00", 1, name, sizeof(name)), -1);
+	ck_assert_int_eq(sni("", 0, name, sizeof(name)), -1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tls");
@@ -300,6 +329,7 @@ int main(void)
 		{ "log_format", test_log_format, 0 },
 		{ "rewrite", test_rewrite, 0 },
 		{ "misdirected", test_misdirected, 0 },
+		{ "sni_parse", test_sni_parse, 0 },
 	};
 
 	ck_add_cases(s, cases, CK_N(cases), 0, NULL, NULL);
