@@ -1006,7 +1006,10 @@ static enum conn_ev conn_dispatch(struct conn *c)
 		.header = conn_header, .opaque = c,
 		.dst = c->rbuf, .dst_cap = CONN_RESP_MAX / 2,
 	};
-	if (tls_host_misdirected(w->cfg, &c->tls, c->server_port, in.host, in.host_len))
+	/* (a session made before a reload numbered its sections in the old configuration:
+	 * not compared) */
+	if (c->tls.gen == w->gen &&
+	    tls_host_misdirected(w->cfg, &c->tls, c->server_port, in.host, in.host_len))
 		return exch_fail(c, 421, "Host %.*s selects a <VirtualHost> whose SSL settings are "
 				 "not those the SNI name's gave the session", (int)in.host_len,
 				 in.host ? in.host : "");

@@ -1067,10 +1067,18 @@ START_TEST(test_misdirected)
 	struct e2e_proc be, sp;
 	struct tls_result r;
 	struct tls_opts o = { .sni = "a.test", .max_version = TLS1_2_VERSION };
-	char *out;
+	struct e2e_client tc;
+	struct e2e_response resp;
+	struct bridge b;
+	char *out, a[128], z[1024];
 	int port = e2e_free_port();
 
 	make_certs();
+	/* readable by the serving process's User, which reads them again at the reload */
+	snprintf(a, sizeof(a), "%s/a.test.key", d);
+	ck_assert_int_eq(chmod(a, 0644), 0);
+	snprintf(a, sizeof(a), "%s/b.test.key", d);
+	ck_assert_int_eq(chmod(a, 0644), 0);
 	e2e_backend_start(&be, "");
 	e2e_spliced_startf(&sp,
 		"Listen 127.0.0.1:%d https\n"
@@ -1110,6 +1118,28 @@ START_TEST(test_misdirected)
 	ck_assert_str_eq(r.version, "TLSv1.3");
 	ck_assert_msg(strncmp(out, "HTTP/1.1 421 ", 13) == 0, "%s", e2e_escs(out));
 	free(out);
+	/* a keep-alive session of a.test goes on after a reload that numbers the sections
+	 * anew (a TLS 1.3-only one first): still its own host, not misdirected */
+	o.sni = "a.test";
+	bridge_start(&b, port, &o);
+	e2e_client_open(&tc, b.port);
+	e2e_roundtrip(&tc, "GET /before HTTP/1.1\r\nHost: a.test\r\n\r\n",
+		      strlen("GET /before HTTP/1.1\r\nHost: a.test\r\n\r\n"), &resp, false);
+	ck_assert_int_eq(resp.status, 200);
+	e2e_response_free(&resp);
+	snprintf(z, sizeof(z), "<VirtualHost *:%d>\n  ServerName z.test\n  SSLEngine on\n"
+		 "  SSLProtocol -all +TLSv1.3\n  SSLCertificateFile %s/b.test.crt\n"
+		 "  SSLCertificateKeyFile %s/b.test.key\n</VirtualHost>\n<VirtualHost *:%d>\n"
+		 "  ServerName a.test", port, d, d, port);
+	snprintf(a, sizeof(a), "<VirtualHost *:%d>\n  ServerName a.test", port);
+	e2e_conf_replace(&sp, a, z);
+	ck_assert_msg(e2e_reload(&sp, 2), "%s", e2e_diag());
+	e2e_roundtrip(&tc, "GET /after HTTP/1.1\r\nHost: a.test\r\n\r\n",
+		      strlen("GET /after HTTP/1.1\r\nHost: a.test\r\n\r\n"), &resp, false);
+	ck_assert_msg(resp.status == 200, "%s", e2e_esc(resp.body, resp.body_len));
+	e2e_response_free(&resp);
+	e2e_client_close(&tc);
+	bridge_end(&b);
 	e2e_spliced_stop(&sp);
 	e2e_backend_stop(&be);
 }

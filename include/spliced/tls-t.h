@@ -75,7 +75,8 @@ struct tls_facts {
 	const char *protocol;          /* "TLSv1.3" */
 	const char *cipher;            /* "TLS_AES_128_GCM_SHA256" */
 	bool sni;                      /* the client named a server (SNI) */
-	uint16_t scope;                /* the <VirtualHost> whose settings the handshake used */
+	uint16_t scope;                /* the <VirtualHost> whose settings the handshake used, */
+	uint64_t gen;                  /* ... in this configuration generation's numbering */
 };
 
 #endif
