@@ -235,6 +235,15 @@ static int tls_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 struct tls_sess;
 static int tls_hello(SSL *ssl, int *alert, void *arg);
 
+/* The name tls_hello() chose by is acknowledged (and kept in the session), as before. */
+static int tls_sni_ack(SSL *ssl, int *alert, void *arg)
+{
+	(void)ssl;
+	(void)alert;
+	(void)arg;
+	return SSL_TLSEXT_ERR_OK;
+}
+
 static SSL_CTX *tls_ctx_new(struct tls_load *l, struct tls_ctxs *x, unsigned s)
 {
 	const struct config *cfg = l->cfg;
@@ -273,6 +282,7 @@ static SSL_CTX *tls_ctx_new(struct tls_load *l, struct tls_ctxs *x, unsigned s)
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
 	SSL_CTX_set_alpn_select_cb(ctx, tls_alpn, NULL);
 	SSL_CTX_set_client_hello_cb(ctx, tls_hello, x);
+	SSL_CTX_set_tlsext_servername_callback(ctx, tls_sni_ack);
 	for (const struct tls_file *c; (c = tls_nth(t, s, TLS_F_CERT, ncert)) != NULL; ncert++)
 		if (tls_load_pair(l, ctx, c, tls_nth(t, s, TLS_F_KEY, ncert),
 				  tls_nth(t, s, TLS_F_CHAIN, 0)) < 0)
