@@ -1008,7 +1008,7 @@ static enum conn_ev conn_dispatch(struct conn *c)
 	};
 	/* (a session made before a reload numbered its sections in the old configuration:
 	 * not compared) */
-	if (c->tls.gen == w->gen &&
+	if (c->tls.gen == (uint32_t)w->gen &&
 	    tls_host_misdirected(w->cfg, &c->tls, c->server_port, in.host, in.host_len))
 		return exch_fail(c, 421, "Host %.*s selects a <VirtualHost> whose SSL settings are "
 				 "not those the SNI name's gave the session", (int)in.host_len,

@@ -637,7 +637,7 @@ static int tls_established(struct worker *w, struct tls_sess *s)
 	o.tls.cipher = SSL_get_cipher_name(s->ssl);
 	o.tls.sni = s->sni;
 	o.tls.scope = s->scope;
-	o.tls.gen = w->gen;
+	o.tls.gen = (uint32_t)w->gen;
 	w->stats.tls_handshakes++;
 	TRACE_TLS_HANDSHAKE(s->id, 1, o.tls.protocol, o.tls.cipher);
 	log_debug("tls", "%s:%u: %s %s%s", s->ip, s->port, o.tls.protocol, o.tls.cipher,

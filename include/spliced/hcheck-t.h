@@ -12,7 +12,7 @@ enum hc_step {
 	HC_RECV,                       /* the status line */
 };
 
-#define HC_REQ_MAX 1024            /* "GET hcuri HTTP/1.0" + Host + User-Agent: the
+#define HC_REQ_MAX 640             /* "GET hcuri HTTP/1.0" + Host + User-Agent: the
 				    * longest hcuri and authority fit (hcheck.c) */
 #define HC_BUF 64                  /* enough of the response for its status line */
 
