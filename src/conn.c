@@ -42,6 +42,7 @@
 #include "spliced/slot.h"
 #include "spliced/stats.h"
 #include "spliced/status.h"
+#include "spliced/tls.h"
 #include "spliced/trace.h"
 #include "spliced/tunnel.h"
 #include "spliced/uri.h"
@@ -1036,6 +1037,13 @@ static enum conn_ev conn_dispatch(struct conn *c)
 		.header = conn_header, .opaque = c,
 		.dst = c->rbuf, .dst_cap = CONN_RESP_MAX / 2,
 	};
+	/* (a session made before a reload numbered its sections in the old configuration:
+	 * not compared) */
+	if (c->tls.gen == (uint32_t)w->gen &&
+	    tls_host_misdirected(w->cfg, &c->tls, c->server_port, in.host, in.host_len))
+		return exch_fail(c, 421, "Host %.*s selects a <VirtualHost> whose SSL settings are "
+				 "not those the SNI name's gave the session", (int)in.host_len,
+				 in.host ? in.host : "");
 	route_request(w->cfg, w->files, w->rw, &in, &rt);
 	if (w->cfg->headers.n && conn_headers_begin(c, &in, &rt) < 0)
 		return conn_out_of_memory(c, "the Header rules");

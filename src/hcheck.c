@@ -74,6 +74,10 @@ static void hc_end(struct worker *w, uint32_t idx, bool ok, const char *why)
 		   be->name, p->passes, p->passes == 1 ? "" : "s");
 }
 
+/* Every request fits: the longest method, hcuri and authority with the fixed text. */
+_Static_assert(HC_REQ_MAX > sizeof("OPTIONS  HTTP/1.0\r\nHost: \r\nUser-Agent: spliced-hcheck"
+				   "\r\n\r\n") + 2 * CFG_NAME_MAX, "HC_REQ_MAX is too small");
+
 /* The request of an HTTP check, HTTP/1.0 as httpd's: OPTIONS *, HEAD or GET hcuri. */
 static void hc_request(struct hc_probe *p, const struct cfg_member *cm,
 		       const struct cfg_backend *be)

@@ -1491,6 +1491,7 @@ const char *http_status_text(unsigned status)
 	case 412: return "Precondition Failed";
 	case 416: return "Range Not Satisfiable";
 	case 417: return "Expectation Failed";
+	case 421: return "Misdirected Request";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 501: return "Not Implemented";

@@ -153,8 +153,16 @@ int privdrop_supervisor(char *msg, size_t msglen)
 					 CAP_DAC_OVERRIDE };
 	bool held[sizeof(keep) / sizeof(keep[0])];
 
-	if (geteuid() != 0)
-		return 0;
+	if (geteuid() != 0) {
+		/* A start by a user may hold file capabilities (setcap cap_net_bind_service):
+		 * they were for binding, done; its children run as its own uid. */
+		capng_clear(CAPNG_SELECT_BOTH);
+		if (capng_apply(CAPNG_SELECT_CAPS) < 0) {
+			snprintf(msg, msglen, "could not clear the supervisor's capabilities");
+			return -EPERM;
+		}
+		return privdrop_lock(msg, msglen);
+	}
 	capng_get_caps_process();
 	for (unsigned i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
 		held[i] = capng_have_capability(CAPNG_PERMITTED, keep[i]) &&

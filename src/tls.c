@@ -242,7 +242,16 @@ static int tls_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 }
 
 struct tls_sess;
-static int tls_sni(SSL *ssl, int *alert, void *arg);
+static int tls_hello(SSL *ssl, int *alert, void *arg);
+
+/* The name tls_hello() chose by is acknowledged (and kept in the session), as before. */
+static int tls_sni_ack(SSL *ssl, int *alert, void *arg)
+{
+	(void)ssl;
+	(void)alert;
+	(void)arg;
+	return SSL_TLSEXT_ERR_OK;
+}
 
 static SSL_CTX *tls_ctx_new(struct tls_load *l, struct tls_ctxs *x, unsigned s)
 {
@@ -281,8 +290,8 @@ static SSL_CTX *tls_ctx_new(struct tls_load *l, struct tls_ctxs *x, unsigned s)
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)sid, (unsigned)strlen(sid));
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
 	SSL_CTX_set_alpn_select_cb(ctx, tls_alpn, NULL);
-	SSL_CTX_set_tlsext_servername_callback(ctx, tls_sni);
-	SSL_CTX_set_tlsext_servername_arg(ctx, x);
+	SSL_CTX_set_client_hello_cb(ctx, tls_hello, x);
+	SSL_CTX_set_tlsext_servername_callback(ctx, tls_sni_ack);
 	for (const struct tls_file *c; (c = tls_nth(t, s, TLS_F_CERT, ncert)) != NULL; ncert++)
 		if (tls_load_pair(l, ctx, c, tls_nth(t, s, TLS_F_KEY, ncert),
 				  tls_nth(t, s, TLS_F_CHAIN, 0)) < 0)
@@ -398,6 +407,8 @@ struct tls_sess {
 	uint64_t id;
 	uint16_t server_port;
 	uint16_t port;
+	uint16_t scope;                /* whose settings the handshake uses (SNI picks it) */
+	bool sni;                      /* the client named a server */
 	char ip[INET6_ADDRSTRLEN];
 	char *nin, *pin;               /* receive buffers: net (records), plain */
 	char *pout, *nout;             /* what goes out: plaintext to plain, records to net */
@@ -489,21 +500,49 @@ unsigned tls_active(const struct worker *w)
 	return w->tls ? w->tls->active : 0;
 }
 
-/* SNI: the certificate of the <VirtualHost> the name selects. */
-static int tls_sni(SSL *ssl, int *alert, void *arg)
+/* The context of scope's <VirtualHost> for a session begun with another (the port's
+ * first): SSL_set_SSL_CTX() takes only the certificate and the session id context, so the
+ * protocol versions, options and ciphers are copied by hand, as httpd's
+ * ssl_find_vhost() does (else a section's SSLProtocol/SSLCipherSuite would be the first
+ * section's). */
+static void tls_switch(const struct config *cfg, SSL *ssl, SSL_CTX *ctx, unsigned scope)
+{
+	struct tls_scope m;
+	uint64_t opts = SSL_CTX_get_options(ctx);
+
+	SSL_set_SSL_CTX(ssl, ctx);
+	SSL_set_min_proto_version(ssl, SSL_CTX_get_min_proto_version(ctx));
+	SSL_set_max_proto_version(ssl, SSL_CTX_get_max_proto_version(ctx));
+	SSL_clear_options(ssl, SSL_get_options(ssl) & ~opts);
+	SSL_set_options(ssl, opts);
+	tls_scope_merged(cfg, scope, &m);
+	SSL_set_cipher_list(ssl, m.ciphers[0] ? m.ciphers : OSSL_default_cipher_list());
+	SSL_set_ciphersuites(ssl, m.suites[0] ? m.suites : OSSL_default_ciphersuites());
+}
+
+/* SNI: the <VirtualHost> the name selects, decided when the ClientHello comes, before
+ * the protocol version and the cipher are (the servername callback comes after). */
+static int tls_hello(SSL *ssl, int *alert, void *arg)
 {
 	struct tls_ctxs *x = arg;
-	const struct tls_sess *s = SSL_get_app_data(ssl);
-	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	struct tls_sess *s = SSL_get_app_data(ssl);
+	const unsigned char *ext;
+	size_t len;
+	char name[256];
 	unsigned scope;
 
 	(void)alert;
 	if (!s)
-		return SSL_TLSEXT_ERR_OK;
-	scope = tls_sni_scope(x->cfg, s->server_port, name);
-	if (scope && x->ctx[scope] && x->ctx[scope] != SSL_get_SSL_CTX(ssl))
-		SSL_set_SSL_CTX(ssl, x->ctx[scope]);
-	return SSL_TLSEXT_ERR_OK;
+		return SSL_CLIENT_HELLO_SUCCESS;
+	s->sni = SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &ext, &len) == 1 &&
+		 tls_sni_parse(ext, len, name, sizeof(name)) > 0;
+	scope = tls_sni_scope(x->cfg, s->server_port, s->sni ? name : NULL);
+	if (scope && x->ctx[scope]) {
+		s->scope = (uint16_t)scope;
+		if (x->ctx[scope] != SSL_get_SSL_CTX(ssl))
+			tls_switch(x->cfg, ssl, x->ctx[scope], scope);
+	}
+	return SSL_CLIENT_HELLO_SUCCESS;
 }
 
 static int tls_submit_recv(struct worker *w, struct tls_sess *s, enum ring_op op, int fd,
@@ -612,6 +651,9 @@ static int tls_established(struct worker *w, struct tls_sess *s)
 	o.tls.on = true;
 	o.tls.protocol = SSL_get_version(s->ssl);
 	o.tls.cipher = SSL_get_cipher_name(s->ssl);
+	o.tls.sni = s->sni;
+	o.tls.scope = s->scope;
+	o.tls.gen = (uint32_t)w->gen;
 	w->stats.tls_handshakes++;
 	TRACE_TLS_HANDSHAKE(s->id, 1, o.tls.protocol, o.tls.cipher);
 	log_debug("tls", "%s:%u: %s %s%s", s->ip, s->port, o.tls.protocol, o.tls.cipher,
@@ -786,6 +828,7 @@ void tls_accept(struct worker *w, const struct conn_origin *o)
 	s->plain = -1;
 	s->first = true;
 	s->server_port = o->server_port;
+	s->scope = (uint16_t)scope;
 	s->id = ((uint64_t)w->id << 48) | (1ull << 47) | ++w->conn_seq;
 	ret = conn_peer_name(o->fd, s->ip, sizeof(s->ip), &s->port);
 	s->nin = malloc(3 * TLS_BUF + TLS_NOUT);

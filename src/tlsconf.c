@@ -378,3 +378,75 @@ unsigned tls_sni_scope(const struct config *cfg, unsigned port, const char *name
 			return s;
 	return 0;
 }
+
+/* The i-th SSLOpenSSLConfCmd of scope s itself (not the main server's), or NULL. */
+static const struct tls_cmd *tls_scope_cmd(const struct tls_conf *t, unsigned s, unsigned i)
+{
+	for (unsigned k = 0; k < t->ncmd; k++)
+		if (t->cmd[k].scope == s && i-- == 0)
+			return &t->cmd[k];
+	return NULL;
+}
+
+bool tls_scopes_compatible(const struct config *cfg, unsigned a, unsigned b)
+{
+	struct tls_scope sa, sb;
+
+	if (a == b)
+		return true;
+	tls_scope_merged(cfg, a, &sa);
+	tls_scope_merged(cfg, b, &sb);
+	if (sa.protocols != sb.protocols || strcmp(sa.ciphers, sb.ciphers) != 0 ||
+	    strcmp(sa.suites, sb.suites) != 0)
+		return false;
+	for (unsigned i = 0;; i++) {
+		const struct tls_cmd *ca = tls_scope_cmd(cfg->tls, a, i);
+		const struct tls_cmd *cb = tls_scope_cmd(cfg->tls, b, i);
+
+		if (!ca || !cb)
+			return ca == cb;
+		if (strcasecmp(ca->name, cb->name) != 0 || strcmp(ca->value, cb->value) != 0)
+			return false;
+	}
+}
+
+bool tls_host_misdirected(const struct config *cfg, const struct tls_facts *f, unsigned port,
+			  const char *host, size_t len)
+{
+	unsigned s;
+
+	if (!f->on || !f->sni)
+		return false;
+	s = config_vhost(cfg, host, len, port);
+	if (!s || !tls_scope_on(cfg, s) || !tls_scope_has_port(&cfg->scope[s], port))
+		s = tls_sni_scope(cfg, port, NULL);
+	return !tls_scopes_compatible(cfg, f->scope, s);
+}
+
+int tls_sni_parse(const unsigned char *p, size_t len, char *name, size_t cap)
+{
+	size_t list, i = 2;
+
+	if (len < 2)
+		return -1;
+	list = (size_t)p[0] << 8 | p[1];
+	if (list != len - 2)
+		return -1;
+	while (i + 3 <= len) {
+		unsigned type = p[i];
+		size_t n = (size_t)p[i + 1] << 8 | p[i + 2];
+
+		i += 3;
+		if (n > len - i)
+			return -1;
+		if (type == 0) {   /* host_name */
+			if (n == 0 || n >= cap || memchr(p + i, '\0', n))
+				return -1;
+			memcpy(name, p + i, n);
+			name[n] = '\0';
+			return (int)n;
+		}
+		i += n;
+	}
+	return -1;
+}

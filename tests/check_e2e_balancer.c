@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -845,6 +846,53 @@ START_TEST(test_load_errors)
 }
 END_TEST
 
+/* A GET check whose request is long (hcuri and a Unix socket member's Host near their
+ * limits, 517 bytes in all): the request reaches the member whole, which answers it,
+ * rather than an empty request (it did not fit 512 bytes) that timed out and took the
+ * member out. */
+START_TEST(test_hc_long_request)
+{
+	struct e2e_proc be = { 0 }, sp = { 0 };
+	char sock[300], rec[300], args[700], host[216], uri[250], *text = NULL;
+	unsigned seen = 0;
+
+	snprintf(sock, sizeof(sock), "%s/s", e2e_temp_dir());
+	snprintf(rec, sizeof(rec), "%s/m.rec", e2e_temp_dir());
+	snprintf(args, sizeof(args), "-u %s -r %s", sock, rec);
+	e2e_backend_start(&be, args);
+	ck_assert_int_eq(chmod(sock, 0666), 0);
+	memset(host, 'h', sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	for (unsigned i = 60; i < sizeof(host) - 1; i += 60)
+		host[i] = '.';
+	memset(uri, 'u', sizeof(uri) - 1);
+	uri[0] = '/';
+	uri[sizeof(uri) - 1] = '\0';
+	e2e_spliced_startf(&sp, "<Proxy balancer://app>\n"
+			   "BalancerMember unix:%s|http://%s/ hcmethod=GET hcuri=%s hcinterval=1\n"
+			   "</Proxy>\nProxyPass /app/ balancer://app/\n", sock, host, uri);
+	/* two checks answered (bounded: 100 reads 100 ms apart) */
+	for (unsigned i = 0; i < 100 && seen < 2; i++) {
+		const char *p;
+
+		free(text);
+		text = e2e_read_file(rec, NULL);
+		seen = 0;
+		for (p = text; p && (p = strstr(p, uri)) != NULL; p++)
+			seen++;
+		if (seen < 2)
+			e2e_sleep_ms(100);
+	}
+	free(text);
+	ck_assert_msg(seen >= 2, "the member saw %u checks %s", seen, e2e_diag());
+	text = e2e_spliced_log(&sp);
+	ck_assert_msg(!strstr(text, "out of rotation"), "%s", text);
+	free(text);
+	stop_spliced_ok(&sp);
+	e2e_backend_stop(&be);
+}
+END_TEST
+
 static Suite *e2e_balancer_suite(void)
 {
 	const struct ck_case cases[] = {
@@ -865,6 +913,7 @@ static Suite *e2e_balancer_suite(void)
 		{ "member_metrics", test_member_metrics, 60 },
 		{ "hc_kill_and_back", test_hc_kill_and_back, 120 },
 		{ "hc_tcp_and_expr", test_hc_tcp_and_expr, 60 },
+		{ "hc_long_request", test_hc_long_request, 60 },
 		{ "member_state_probe", test_member_state_probe, 60 },
 		{ "load_errors", test_load_errors, 60 },
 	};

@@ -1137,6 +1137,94 @@ START_TEST(test_config_check)
 }
 END_TEST
 
+/* SNI names one <VirtualHost>, Host another whose SSL settings differ: httpd's 421
+ * Misdirected Request, not the other section's content under settings it does not allow
+ * (here b.test takes TLS 1.3 only, the session was TLS 1.2 with a.test's SNI). Sections
+ * whose settings agree share sessions (a wildcard certificate): served. */
+START_TEST(test_misdirected)
+{
+	const char *d = e2e_temp_dir();
+	struct e2e_proc be, sp;
+	struct tls_result r;
+	struct tls_opts o = { .sni = "a.test", .max_version = TLS1_2_VERSION };
+	struct e2e_client tc;
+	struct e2e_response resp;
+	struct bridge b;
+	char *out, a[128], z[1024];
+	int port = e2e_free_port();
+
+	make_certs();
+	/* readable by the serving process's User, which reads them again at the reload */
+	snprintf(a, sizeof(a), "%s/a.test.key", d);
+	ck_assert_int_eq(chmod(a, 0644), 0);
+	snprintf(a, sizeof(a), "%s/b.test.key", d);
+	ck_assert_int_eq(chmod(a, 0644), 0);
+	e2e_backend_start(&be, "");
+	e2e_spliced_startf(&sp,
+		"Listen 127.0.0.1:%d https\n"
+		"ProxyPass / http://127.0.0.1:%d/\n"
+		"<VirtualHost *:%d>\n  ServerName a.test\n  SSLEngine on\n"
+		"  SSLCertificateFile %s/a.test.crt\n  SSLCertificateKeyFile %s/a.test.key\n"
+		"</VirtualHost>\n"
+		"<VirtualHost *:%d>\n  ServerName b.test\n  SSLEngine on\n"
+		"  SSLProtocol -all +TLSv1.3\n"
+		"  SSLCertificateFile %s/b.test.crt\n  SSLCertificateKeyFile %s/b.test.key\n"
+		"</VirtualHost>\n"
+		"<VirtualHost *:%d>\n  ServerName c.test\n  SSLEngine on\n"
+		"  SSLCertificateFile %s/a.test.crt\n  SSLCertificateKeyFile %s/a.test.key\n"
+		"</VirtualHost>\n",
+		port, be.port, port, d, d, port, d, d, port, d, d);
+	/* b.test's own SSLProtocol holds for its SNI name, though a.test is the port's first */
+	o.sni = "b.test";
+	tls_probe(port, &o, &r);
+	ck_assert_msg(!r.ok, "TLS 1.2 with b.test's SNI: %s", r.version);
+	o.sni = "a.test";
+	tls_get(port, &o, "b.test", "/other", &r, &out, NULL);
+	ck_assert_str_eq(r.version, "TLSv1.2");
+	ck_assert_msg(strncmp(out, "HTTP/1.1 421 Misdirected Request\r\n", 34) == 0, "%s",
+		      e2e_escs(out));
+	free(out);
+	/* its own name, and a section with the same settings: served */
+	tls_get(port, &o, "a.test", "/own", &r, &out, NULL);
+	ck_assert_msg(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", e2e_escs(out));
+	free(out);
+	tls_get(port, &o, "c.test:443", "/same", &r, &out, NULL);
+	ck_assert_msg(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", e2e_escs(out));
+	free(out);
+	/* b.test's SNI over TLS 1.3, Host a.test (TLS 1.2 too): 421 as well */
+	o.sni = "b.test";
+	o.max_version = 0;
+	tls_get(port, &o, "a.test", "/back", &r, &out, NULL);
+	ck_assert_str_eq(r.version, "TLSv1.3");
+	ck_assert_msg(strncmp(out, "HTTP/1.1 421 ", 13) == 0, "%s", e2e_escs(out));
+	free(out);
+	/* a keep-alive session of a.test goes on after a reload that numbers the sections
+	 * anew (a TLS 1.3-only one first): still its own host, not misdirected */
+	o.sni = "a.test";
+	bridge_start(&b, port, &o);
+	e2e_client_open(&tc, b.port);
+	e2e_roundtrip(&tc, "GET /before HTTP/1.1\r\nHost: a.test\r\n\r\n",
+		      strlen("GET /before HTTP/1.1\r\nHost: a.test\r\n\r\n"), &resp, false);
+	ck_assert_int_eq(resp.status, 200);
+	e2e_response_free(&resp);
+	snprintf(z, sizeof(z), "<VirtualHost *:%d>\n  ServerName z.test\n  SSLEngine on\n"
+		 "  SSLProtocol -all +TLSv1.3\n  SSLCertificateFile %s/b.test.crt\n"
+		 "  SSLCertificateKeyFile %s/b.test.key\n</VirtualHost>\n<VirtualHost *:%d>\n"
+		 "  ServerName a.test", port, d, d, port);
+	snprintf(a, sizeof(a), "<VirtualHost *:%d>\n  ServerName a.test", port);
+	e2e_conf_replace(&sp, a, z);
+	ck_assert_msg(e2e_reload(&sp, 2), "%s", e2e_diag());
+	e2e_roundtrip(&tc, "GET /after HTTP/1.1\r\nHost: a.test\r\n\r\n",
+		      strlen("GET /after HTTP/1.1\r\nHost: a.test\r\n\r\n"), &resp, false);
+	ck_assert_msg(resp.status == 200, "%s", e2e_esc(resp.body, resp.body_len));
+	e2e_response_free(&resp);
+	e2e_client_close(&tc);
+	bridge_end(&b);
+	e2e_spliced_stop(&sp);
+	e2e_backend_stop(&be);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("e2e_tls");
@@ -1155,6 +1243,7 @@ int main(void)
 		{ "reload_key", test_reload_key, 0 },
 		{ "stuck_client", test_stuck_client, 0 },
 		{ "config_check", test_config_check, 0 },
+		{ "misdirected", test_misdirected, 0 },
 	};
 
 	ck_add_cases(s, cases, CK_N(cases), 0, NULL, NULL);

@@ -1,14 +1,17 @@
 /* Check suite for src/supervise.c: the crash window and the back-off (pure), and the
  * supervisor's loop with real children: a first child that fails before it serves is
  * not started again, a crash after it served is, a SIGTERM is passed on and ends it. */
+#include <cap-ng.h>
 #include <check.h>
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "spliced/privdrop.h"
 #include "spliced/supervise.h"
 #include "suite.h"
 
@@ -101,6 +104,40 @@ START_TEST(test_respawn_then_stop)
 }
 END_TEST
 
+/* Started by a user with file capabilities (setcap cap_net_bind_service on the binary):
+ * the supervisor keeps none of them (binding is done; its children run as its uid). The
+ * start is made in a child: root taking uid nobody with cap_net_bind_service kept. */
+START_TEST(test_user_start_keeps_no_caps)
+{
+	char msg[256];
+	pid_t pid;
+	int st;
+
+	if (geteuid() != 0) {
+		printf("check_supervise: user_start_keeps_no_caps needs root to set up: skipped\n");
+		return;
+	}
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		capng_clear(CAPNG_SELECT_BOTH);
+		capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_NET_BIND_SERVICE);
+		if (capng_change_id(65534, 65534, CAPNG_DROP_SUPP_GRP) < 0 || geteuid() == 0)
+			_exit(10);
+		capng_get_caps_process();
+		if (!capng_have_capability(CAPNG_PERMITTED, CAP_NET_BIND_SERVICE))
+			_exit(11);
+		if (privdrop_supervisor(msg, sizeof(msg)) < 0)
+			_exit(12);
+		capng_get_caps_process();
+		_exit(capng_have_capabilities(CAPNG_SELECT_CAPS) == CAPNG_NONE ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d (1: a capability kept)",
+		      WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+END_TEST
+
 int main(void)
 {
 	const struct ck_case cases[] = {
@@ -109,6 +146,7 @@ int main(void)
 		{ "crash_window", test_crash_window, 0 },
 		{ "first_fails", test_first_fails, 0 },
 		{ "respawn_then_stop", test_respawn_then_stop, 0 },
+		{ "user_start_keeps_no_caps", test_user_start_keeps_no_caps, 0 },
 	};
 	Suite *s = suite_create("supervise");
 

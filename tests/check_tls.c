@@ -246,6 +246,78 @@ START_TEST(test_rewrite)
 }
 END_TEST
 
+/* httpd's 421: a Host whose <VirtualHost> has other SSL settings than the SNI name's. */
+START_TEST(test_misdirected)
+{
+	static const char text[] =
+		"Listen 127.0.0.1:8443 https\nListen 127.0.0.1:8080\n"
+		"ProxyPass / http://127.0.0.1:9000/\n"
+		"<VirtualHost *:8443>\nServerName a.test\nSSLEngine on\n"
+		"SSLCertificateFile a.crt\n</VirtualHost>\n"
+		"<VirtualHost *:8443>\nServerName b.test\nSSLEngine on\n"
+		"SSLCertificateFile b.crt\nSSLProtocol -all +TLSv1.3\n</VirtualHost>\n"
+		"<VirtualHost *:8443>\nServerName c.test\nSSLEngine on\n"
+		"SSLCertificateFile c.crt\n</VirtualHost>\n"
+		"<VirtualHost *:8443>\nServerName d.test\nSSLEngine on\n"
+		"SSLCertificateFile d.crt\nSSLOpenSSLConfCmd Curves X25519\n</VirtualHost>\n"
+		"<VirtualHost *:8443>\nServerName e.test\nSSLEngine on\n"
+		"SSLCertificateFile e.crt\nSSLCipherSuite HIGH\n</VirtualHost>\n"
+		"<VirtualHost *:8080>\nServerName b.test\n</VirtualHost>\n";
+	struct tls_facts sni_a = { .on = true, .sni = true, .scope = 1 };
+	struct tls_facts sni_b = { .on = true, .sni = true, .scope = 2 };
+	struct tls_facts none_a = { .on = true, .sni = false, .scope = 1 };
+	struct tls_facts plain = { 0 };
+
+	ck_assert_msg(parse(text) == 0, "%u: %s", err.line, err.msg);
+	ck_assert(!tls_host_misdirected(&cfg, &sni_a, 8443, "a.test", 6));
+	ck_assert(!tls_host_misdirected(&cfg, &sni_a, 8443, "A.TEST:8443", 11));
+	ck_assert(tls_host_misdirected(&cfg, &sni_a, 8443, "b.test", 6));
+	ck_assert(tls_host_misdirected(&cfg, &sni_a, 8443, "b.test:8443", 11));
+	ck_assert(tls_host_misdirected(&cfg, &sni_b, 8443, "a.test", 6));
+	/* the same settings (a wildcard certificate shared): served */
+	ck_assert(!tls_host_misdirected(&cfg, &sni_a, 8443, "c.test", 6));
+	ck_assert(tls_host_misdirected(&cfg, &sni_a, 8443, "d.test", 6));
+	ck_assert(tls_host_misdirected(&cfg, &sni_a, 8443, "e.test", 6));
+	/* an unknown Host or none: the port's first section, as the handshake without SNI */
+	ck_assert(!tls_host_misdirected(&cfg, &sni_a, 8443, "x.test", 6));
+	ck_assert(tls_host_misdirected(&cfg, &sni_b, 8443, "x.test", 6));
+	ck_assert(tls_host_misdirected(&cfg, &sni_b, 8443, NULL, 0));
+	/* no SNI, or not TLS: nothing to disagree with */
+	ck_assert(!tls_host_misdirected(&cfg, &none_a, 8443, "b.test", 6));
+	ck_assert(!tls_host_misdirected(&cfg, &plain, 8080, "b.test", 6));
+	ck_assert(tls_scopes_compatible(&cfg, 1, 3) && !tls_scopes_compatible(&cfg, 1, 2));
+}
+END_TEST
+
+/* The ClientHello's server_name extension, each input right before an unreadable page. */
+static int sni(const char *bytes, size_t n, char *name, size_t cap)
+{
+	return tls_sni_parse((const unsigned char *)guard_at_end(bytes, n), n, name, cap);
+}
+
+START_TEST(test_sni_parse)
+{
+	char name[16];
+
+	ck_assert_int_eq(sni("\x00\x09\x00\x00\x06\x61.test", 11, name, sizeof(name)), 6);
+	ck_assert_str_eq(name, "a.test");
+	/* another name type first, then the host_name */
+	ck_assert_int_eq(sni("\x00\x0c\x07\x00\x01x\x00\x00\x05" "b.com", 14, name,
+			     sizeof(name)), 5);
+	ck_assert_str_eq(name, "b.com");
+	/* lengths that disagree or run past the end, an empty or NUL name, too long */
+	ck_assert_int_eq(sni("\x00\x0a\x00\x00\x06\x61.test", 11, name, sizeof(name)), -1);
+	ck_assert_int_eq(sni("\x00\x09\x00\x00\x07\x61.test", 11, name, sizeof(name)), -1);
+	ck_assert_int_eq(sni("\x00\x09\x00\xff\xff\x61.test", 11, name, sizeof(name)), -1);
+	ck_assert_int_eq(sni("\x00\x03\x00\x00\x00", 5, name, sizeof(name)), -1);
+	ck_assert_int_eq(sni("\x00\x04\x00\x00\x01\x00", 6, name, sizeof(name)), -1);
+	ck_assert_int_eq(sni("\x00\x09\x00\x00\x06\x61.test", 11, name, 6), -1);
+	ck_assert_int_eq(sni("\x00\x02\x00\x00", 4, name, sizeof(name)), -1);
+	ck_assert_int_eq(sni("\x00", 1, name, sizeof(name)), -1);
+	ck_assert_int_eq(sni("", 0, name, sizeof(name)), -1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tls");
@@ -256,6 +328,8 @@ int main(void)
 		{ "errors", test_errors, 0 },
 		{ "log_format", test_log_format, 0 },
 		{ "rewrite", test_rewrite, 0 },
+		{ "misdirected", test_misdirected, 0 },
+		{ "sni_parse", test_sni_parse, 0 },
 	};
 
 	ck_add_cases(s, cases, CK_N(cases), 0, NULL, NULL);

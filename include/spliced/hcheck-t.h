@@ -12,7 +12,8 @@ enum hc_step {
 	HC_RECV,                       /* the status line */
 };
 
-#define HC_REQ_MAX 512             /* "GET hcuri HTTP/1.0" + Host + Connection */
+#define HC_REQ_MAX 640             /* "GET hcuri HTTP/1.0" + Host + User-Agent: the
+				    * longest hcuri and authority fit (hcheck.c) */
 #define HC_BUF 64                  /* enough of the response for its status line */
 
 /* One member's checks on one worker: one step in the ring at a time. */

@@ -26,8 +26,8 @@ int privdrop_lock(char *msg, size_t msglen);
  * CAP_SETGID, CAP_SETPCAP), signalling that process and the helper when they run as
  * other users (CAP_KILL) and reopening the error log, which belongs to User
  * (CAP_DAC_OVERRIDE): in the effective, permitted and bounding sets, each only if it was
- * held; nothing inheritable or ambient; no_new_privs. Not root: nothing changes. 0 or -errno with msg
- * set. */
+ * held; nothing inheritable or ambient; no_new_privs. Not root: no capability at all
+ * (file capabilities were for binding), no_new_privs. 0 or -errno with msg set. */
 int privdrop_supervisor(char *msg, size_t msglen);
 
 #endif

@@ -72,6 +72,10 @@ enum tls_fail {
  * the plaintext side. The strings are OpenSSL's static names. */
 struct tls_facts {
 	bool on;                       /* the client came over TLS */
+	bool sni;                      /* the client named a server (SNI) */
+	uint16_t scope;                /* the <VirtualHost> whose settings the handshake used, */
+	uint32_t gen;                  /* ... in this configuration generation's numbering (its
+					* low bits: in the padding, a parked record stays 104 B) */
 	const char *protocol;          /* "TLSv1.3" */
 	const char *cipher;            /* "TLS_AES_128_GCM_SHA256" */
 };

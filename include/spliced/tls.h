@@ -42,6 +42,20 @@ void tls_scope_merged(const struct config *cfg, unsigned scope, struct tls_scope
  * <VirtualHost> with SSLEngine on on that port whose ServerName/ServerAlias matches,
  * else the first such section of the port, as httpd. 0 when the port has none. */
 unsigned tls_sni_scope(const struct config *cfg, unsigned port, const char *name);
+/* The host_name of a ClientHello's server_name extension body p[0..len) (RFC 6066
+ * 3), NUL-terminated into name[0..cap). Its length, or -1: malformed, no host_name, a
+ * NUL in it, or cap too small. Never reads past len. */
+int tls_sni_parse(const unsigned char *p, size_t len, char *name, size_t cap);
+/* Would a session made with scope a's settings have been made the same with b's
+ * (protocols, ciphers, SSLOpenSSLConfCmd)? httpd's ssl_server_compatible(): a request
+ * whose Host selects an incompatible <VirtualHost> than its SNI did is 421. */
+bool tls_scopes_compatible(const struct config *cfg, unsigned a, unsigned b);
+/* A request with Host host[0..len) (NULL: none) on port, over a session with facts f:
+ * true when the client named a server by SNI and the <VirtualHost> the Host selects on
+ * that port is not compatible with the one whose settings made the session (httpd:
+ * 421 Misdirected Request; it would be served under settings that are not its own). */
+bool tls_host_misdirected(const struct config *cfg, const struct tls_facts *f, unsigned port,
+			  const char *host, size_t len);
 
 /* ---- contexts and sessions (tls.c) ---- */
 
