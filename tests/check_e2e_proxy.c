@@ -800,10 +800,13 @@ START_TEST(test_splice_big_bodies)
 		      e2e_stats_get(log, "splice_transfers", &transfers),
 		      "no stats line with spliced_bytes and splice_transfers in the error log:\n%s",
 		      log);
-	ck_assert_msg(spliced >= 20000000 && transfers >= 2,
+	/* Most of it: a request body takes a pipe only while a splice's worth (16 KiB) is
+	 * readable, so the pieces of the upload that arrive in smaller reads are copied
+	 * (more of them on a slow, sanitized build: 94.7 % was spliced there once). */
+	ck_assert_msg(spliced >= 3 * (2ull * MIB10) / 4 && transfers >= 2,
 		      "10 MiB up + 10 MiB down should go through splice: spliced_bytes=%llu "
-		      "(want >= 20000000) splice_transfers=%llu (want >= 2); log:\n%s",
-		      spliced, transfers, log);
+		      "(want >= %llu) splice_transfers=%llu (want >= 2); log:\n%s",
+		      spliced, 3 * (2ull * MIB10) / 4, transfers, log);
 	free(log);
 	e2e_backend_stop(&be);
 }
