@@ -423,6 +423,8 @@ struct tls_worker {
 	uint32_t *free;
 	uint32_t nfree;
 	uint32_t active;
+	uint64_t full_log_ms;          /* the last "table full" line (its time + 1), 0: none */
+	uint64_t full_quiet;           /* refusals since that line, not logged */
 };
 
 static const char tls_plain_page[] =
@@ -806,6 +808,26 @@ static void tls_pump(struct worker *w, struct tls_sess *s)
 	tls_drain(w, s);
 }
 
+/* Every session slot of the worker (its share of MaxConnections) is taken: the client is
+ * closed at once, counted as refused like a plain connection over MaxConnections, and
+ * logged at most once a second per worker (a flood must not flood the log too). */
+static void tls_refuse(struct worker *w, int fd)
+{
+	struct tls_worker *t = w->tls;
+
+	close(fd);
+	w->stats.refused++;
+	if (t->full_log_ms && w->now_ms + 1 - t->full_log_ms < 1000) {
+		t->full_quiet++;
+		return;
+	}
+	log_warn("tls", "all %u TLS sessions of this worker are in use (MaxConnections): "
+		 "a client was closed at once (%llu more since the last line; at most one line "
+		 "a second)", t->n, (unsigned long long)t->full_quiet);
+	t->full_quiet = 0;
+	t->full_log_ms = w->now_ms + 1;
+}
+
 void tls_accept(struct worker *w, const struct conn_origin *o)
 {
 	struct tls_worker *t = w->tls;
@@ -814,7 +836,11 @@ void tls_accept(struct worker *w, const struct conn_origin *o)
 	struct tls_sess *s;
 	int ret;
 
-	if (!t || !t->nfree || !scope || !x->ctx[scope]) {
+	if (t && !t->nfree) {
+		tls_refuse(w, o->fd);
+		return;
+	}
+	if (!t || !scope || !x->ctx[scope]) {
 		close(o->fd);
 		return;
 	}

@@ -1225,6 +1225,54 @@ START_TEST(test_misdirected)
 }
 END_TEST
 
+/* Every session slot taken (MaxConnections 2, one worker) by clients that say nothing:
+ * the next is closed at once and counted in spliced_connections_refused_total, like a
+ * plain connection over MaxConnections; once the slots are free a client is served. */
+START_TEST(test_table_full)
+{
+	struct e2e_proc be, sp;
+	struct tls_result r;
+	char extra[128], *out;
+	int port, mport = e2e_free_port(), idle[2], fd;
+	long long active = -1;
+	char b;
+
+	make_certs();
+	e2e_backend_start(&be, "");
+	snprintf(extra, sizeof(extra), "MetricsListen 127.0.0.1:%d\nMaxConnections 2\n", mport);
+	start_tls(&sp, be.port, extra, &port);
+	for (int i = 0; i < 2; i++)
+		idle[i] = tcp_connect(port);
+	for (int i = 0; i < 100 && active != 2; i++) {
+		active = e2e_metric(mport, "spliced_tls_sessions_active");
+		if (active != 2)
+			e2e_sleep_ms(50);
+	}
+	ck_assert_int_eq(active, 2);
+	ck_assert_int_eq(e2e_metric(mport, "spliced_connections_refused_total"), 0);
+	fd = tcp_connect(port);
+	ck_assert_int_eq(recv(fd, &b, 1, 0), 0);   /* closed at once (SO_RCVTIMEO bounds it) */
+	close(fd);
+	ck_assert_int_eq(e2e_metric(mport, "spliced_connections_refused_total"), 1);
+	ck_assert_int_eq(e2e_metric(mport, "spliced_tls_handshake_failures_total{reason=\"closed\"}"), 0);
+	for (int i = 0; i < 2; i++)
+		close(idle[i]);
+	for (int i = 0; i < 100 && active != 0; i++) {
+		active = e2e_metric(mport, "spliced_tls_sessions_active");
+		if (active != 0)
+			e2e_sleep_ms(50);
+	}
+	ck_assert_int_eq(active, 0);
+	tls_get(port, &o_a, "a.test", "/after", &r, &out, NULL);
+	ck_assert_msg(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", e2e_escs(out));
+	free(out);
+	ck_assert_int_eq(e2e_metric(mport, "spliced_connections_refused_total"), 1);
+	ck_assert(e2e_proc_running(&sp));
+	e2e_spliced_stop(&sp);
+	e2e_backend_stop(&be);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("e2e_tls");
@@ -1244,6 +1292,7 @@ int main(void)
 		{ "stuck_client", test_stuck_client, 0 },
 		{ "config_check", test_config_check, 0 },
 		{ "misdirected", test_misdirected, 0 },
+		{ "table_full", test_table_full, 0 },
 	};
 
 	ck_add_cases(s, cases, CK_N(cases), 0, NULL, NULL);
