@@ -1225,6 +1225,21 @@ START_TEST(test_misdirected)
 }
 END_TEST
 
+/* The metric's value once it has settled at want (bounded wait: a session gives its
+ * buffers back when its last send's completion came, maybe after the client read it). */
+static long long metric_settled(int mport, const char *name, long long want)
+{
+	long long v = -1;
+
+	for (int i = 0; i < 100; i++) {
+		v = e2e_metric(mport, name);
+		if (v == want)
+			break;
+		e2e_sleep_ms(50);
+	}
+	return v;
+}
+
 /* Every session slot taken (MaxConnections 2, one worker) by clients that say nothing:
  * the next is closed at once and counted in spliced_connections_refused_total, like a
  * plain connection over MaxConnections; once the slots are free a client is served. */
@@ -1234,7 +1249,6 @@ START_TEST(test_table_full)
 	struct tls_result r;
 	char extra[128], *out;
 	int port, mport = e2e_free_port(), idle[2], fd;
-	long long active = -1;
 	char b;
 
 	make_certs();
@@ -1243,12 +1257,7 @@ START_TEST(test_table_full)
 	start_tls(&sp, be.port, extra, &port);
 	for (int i = 0; i < 2; i++)
 		idle[i] = tcp_connect(port);
-	for (int i = 0; i < 100 && active != 2; i++) {
-		active = e2e_metric(mport, "spliced_tls_sessions_active");
-		if (active != 2)
-			e2e_sleep_ms(50);
-	}
-	ck_assert_int_eq(active, 2);
+	ck_assert_int_eq(metric_settled(mport, "spliced_tls_sessions_active", 2), 2);
 	ck_assert_int_eq(e2e_metric(mport, "spliced_connections_refused_total"), 0);
 	fd = tcp_connect(port);
 	ck_assert_int_eq(recv(fd, &b, 1, 0), 0);   /* closed at once (SO_RCVTIMEO bounds it) */
@@ -1257,12 +1266,7 @@ START_TEST(test_table_full)
 	ck_assert_int_eq(e2e_metric(mport, "spliced_tls_handshake_failures_total{reason=\"closed\"}"), 0);
 	for (int i = 0; i < 2; i++)
 		close(idle[i]);
-	for (int i = 0; i < 100 && active != 0; i++) {
-		active = e2e_metric(mport, "spliced_tls_sessions_active");
-		if (active != 0)
-			e2e_sleep_ms(50);
-	}
-	ck_assert_int_eq(active, 0);
+	ck_assert_int_eq(metric_settled(mport, "spliced_tls_sessions_active", 0), 0);
 	tls_get(port, &o_a, "a.test", "/after", &r, &out, NULL);
 	ck_assert_msg(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", e2e_escs(out));
 	free(out);
@@ -1294,21 +1298,6 @@ static void ka_exchange(SSL *ssl, int i)
 	ck_assert_uint_eq(len, (size_t)(end + 4 - buf) + 100);
 	for (size_t k = 0; k < 100; k++)
 		ck_assert_int_eq((unsigned char)end[4 + k], (k * 7 + 3) % 251);
-}
-
-/* The metric's value once it has settled at want (bounded wait: a session gives its
- * buffers back when its last send's completion came, maybe after the client read it). */
-static long long metric_settled(int mport, const char *name, long long want)
-{
-	long long v = -1;
-
-	for (int i = 0; i < 100; i++) {
-		v = e2e_metric(mport, name);
-		if (v == want)
-			break;
-		e2e_sleep_ms(50);
-	}
-	return v;
 }
 
 /* 200 TLS keep-alive connections, each idle after one request: none holds buffers
