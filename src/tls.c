@@ -870,17 +870,18 @@ static void tls_refuse(struct worker *w, int fd)
 {
 	struct tls_worker *t = w->tls;
 
-	close(fd);
+	/* counted and logged before the close, which the client may act on at once */
 	w->stats.refused++;
 	if (t->full_log_ms && w->now_ms + 1 - t->full_log_ms < 1000) {
 		t->full_quiet++;
-		return;
+	} else {
+		log_warn("tls", "all %u TLS sessions of this worker are in use (MaxConnections): "
+			 "a client was closed at once (%llu more since the last line; at most one "
+			 "line a second)", t->n, (unsigned long long)t->full_quiet);
+		t->full_quiet = 0;
+		t->full_log_ms = w->now_ms + 1;
 	}
-	log_warn("tls", "all %u TLS sessions of this worker are in use (MaxConnections): "
-		 "a client was closed at once (%llu more since the last line; at most one line "
-		 "a second)", t->n, (unsigned long long)t->full_quiet);
-	t->full_quiet = 0;
-	t->full_log_ms = w->now_ms + 1;
+	close(fd);
 }
 
 void tls_accept(struct worker *w, const struct conn_origin *o)

@@ -1264,6 +1264,12 @@ START_TEST(test_table_full)
 	close(fd);
 	ck_assert_int_eq(e2e_metric(mport, "spliced_connections_refused_total"), 1);
 	ck_assert_int_eq(e2e_metric(mport, "spliced_tls_handshake_failures_total{reason=\"closed\"}"), 0);
+	{
+		char *log = e2e_spliced_log(&sp);
+
+		ck_assert_msg(strstr(log, "all 2 TLS sessions of this worker are in use"), "%s", log);
+		free(log);
+	}
 	for (int i = 0; i < 2; i++)
 		close(idle[i]);
 	ck_assert_int_eq(metric_settled(mport, "spliced_tls_sessions_active", 0), 0);
