@@ -141,6 +141,7 @@ static void stats_add(struct stats *out, const struct stats *s, const struct con
 		out->resource_errors[k] += s->resource_errors[k];
 	out->tls_handshakes += s->tls_handshakes;
 	out->tls_active += s->tls_active;
+	out->tls_buffers += s->tls_buffers;
 	for (unsigned i = 0; i < TLS_FAIL_N; i++)
 		out->tls_fail[i] += s->tls_fail[i];
 	for (unsigned b = 0; from && to && b < from->nbackend && b < CFG_MAX_BACKENDS; b++) {
@@ -583,9 +584,13 @@ static void stats_render_locked(const struct config *cfg, struct stats_text *t)
 		       "spliced_tls_handshakes_total %llu\n"
 		       "# HELP spliced_tls_sessions_active TLS sessions open now.\n"
 		       "# TYPE spliced_tls_sessions_active gauge\nspliced_tls_sessions_active %llu\n"
+		       "# HELP spliced_tls_buffers_in_use TLS sessions holding their buffers now "
+		       "(64 KiB each; a session waiting for bytes holds none).\n"
+		       "# TYPE spliced_tls_buffers_in_use gauge\nspliced_tls_buffers_in_use %llu\n"
 		       "# HELP spliced_tls_handshake_failures_total TLS handshakes failed, by reason.\n"
 		       "# TYPE spliced_tls_handshake_failures_total counter\n",
-		       (unsigned long long)sum.tls_handshakes, (unsigned long long)sum.tls_active);
+		       (unsigned long long)sum.tls_handshakes, (unsigned long long)sum.tls_active,
+		       (unsigned long long)sum.tls_buffers);
 	for (unsigned i = 0; i < TLS_FAIL_N; i++) {
 		static const char *const why[TLS_FAIL_N] = {
 			"plain_http", "protocol", "alpn", "closed", "timeout", "internal",

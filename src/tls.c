@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,8 @@
 
 #define TLS_BUF 16384              /* one record's plaintext */
 #define TLS_NOUT (TLS_BUF + 1024)  /* a record with its overhead */
+#define TLS_BUFS (3 * TLS_BUF + TLS_NOUT) /* a busy session's four buffers, one block */
+#define TLS_SPARE 16               /* blocks a worker keeps for the next busy session */
 #define TLS_FILE_MAX (1u << 20)    /* a certificate or key file bigger is a mistake */
 #define TLS_LINGER_MS 2000
 
@@ -386,7 +389,9 @@ bool tls_kernel_available(void)
  * socketpair (the connection code has the other). Each direction has one operation in
  * flight at most: client -> backend: recv(net) -> SSL_read -> send(plain); backend ->
  * client: recv(plain) -> SSL_write -> send(net). The handshake shares net's recv and
- * send. */
+ * send. A receive waits for readiness (a poll) and reads only then, so a session that
+ * waits holds no buffer: its four buffers (one block, TLS_BUFS) are taken when a
+ * completion comes and given back once nothing is being sent (tls_bufs_idle()). */
 struct tls_sess {
 	SSL *ssl;
 	BIO *rb, *wb;                  /* records from the client / to it (owned by ssl) */
@@ -410,7 +415,7 @@ struct tls_sess {
 	uint16_t scope;                /* whose settings the handshake uses (SNI picks it) */
 	bool sni;                      /* the client named a server */
 	char ip[INET6_ADDRSTRLEN];
-	char *nin, *pin;               /* receive buffers: net (records), plain */
+	char *nin, *pin;               /* receive buffers: net (records), plain (NULL: idle) */
 	char *pout, *nout;             /* what goes out: plaintext to plain, records to net */
 	uint32_t pout_off, pout_len, nout_off, nout_len;
 	struct conn_origin handoff;    /* the plaintext end, once the handshake is done */
@@ -423,6 +428,11 @@ struct tls_worker {
 	uint32_t *free;
 	uint32_t nfree;
 	uint32_t active;
+	uint64_t full_log_ms;          /* the last "table full" line (its time + 1), 0: none */
+	uint64_t full_quiet;           /* refusals since that line, not logged */
+	char *spare[TLS_SPARE];        /* free buffer blocks kept for reuse */
+	uint32_t nspare;
+	uint32_t bufs_out;             /* blocks held by sessions */
 };
 
 static const char tls_plain_page[] =
@@ -462,6 +472,51 @@ int tls_worker_init(struct worker *w)
 	return 0;
 }
 
+/* s's four buffers, for the completion being handled: 0, or -ENOMEM. */
+static int tls_bufs_take(struct worker *w, struct tls_sess *s)
+{
+	struct tls_worker *t = w->tls;
+
+	if (s->nin)
+		return 0;
+	s->nin = t->nspare ? t->spare[--t->nspare] : malloc(TLS_BUFS);
+	if (!s->nin)
+		return -ENOMEM;
+	s->pin = s->nin + TLS_BUF;
+	s->pout = s->pin + TLS_BUF;
+	s->nout = s->pout + TLS_BUF;
+	t->bufs_out++;
+	w->stats.tls_buffers = t->bufs_out;
+	return 0;
+}
+
+/* No operation in flight may use s's buffers any more: the block goes back to the
+ * worker's spares (freed beyond TLS_SPARE). */
+static void tls_bufs_give(struct worker *w, struct tls_sess *s)
+{
+	struct tls_worker *t = w->tls;
+
+	if (!s->nin)
+		return;
+	if (t->nspare < TLS_SPARE)
+		t->spare[t->nspare++] = s->nin;
+	else
+		free(s->nin);
+	s->nin = s->pin = s->pout = s->nout = NULL;
+	t->bufs_out--;
+	w->stats.tls_buffers = t->bufs_out;
+}
+
+/* Nothing of s is in flight or waiting in a buffer of ours: no send (net or plain) and
+ * nothing OpenSSL would give us to send now (its write BIO) or to pass on (SSL_pending).
+ * The read BIO may hold part of a record: OpenSSL keeps its own copy, our receive buffer
+ * was only where it landed. Receives in flight are polls that name no buffer. */
+static bool tls_bufs_idle(const struct tls_sess *s)
+{
+	return !s->net_wr && !s->plain_wr && !s->nout_len && !s->pout_len &&
+	       BIO_ctrl_pending(s->wb) == 0 && SSL_pending(s->ssl) == 0;
+}
+
 static void tls_sess_release(struct worker *w, struct tls_sess *s)
 {
 	struct tls_worker *t = w->tls;
@@ -473,7 +528,7 @@ static void tls_sess_release(struct worker *w, struct tls_sess *s)
 		close(s->net);
 	if (s->plain >= 0)
 		close(s->plain);
-	free(s->nin);  /* one allocation for the four buffers */
+	tls_bufs_give(w, s);
 	memset(s, 0, sizeof(*s));
 	t->free[t->nfree++] = (uint32_t)(s - t->s);
 	t->active--;
@@ -489,6 +544,8 @@ void tls_worker_destroy(struct worker *w)
 	for (uint32_t i = 0; i < t->n; i++)
 		if (t->s[i].used)
 			tls_sess_release(w, &t->s[i]);
+	while (t->nspare)
+		free(t->spare[--t->nspare]);
 	free(t->s);
 	free(t->free);
 	free(t);
@@ -545,14 +602,15 @@ static int tls_hello(SSL *ssl, int *alert, void *arg)
 	return SSL_CLIENT_HELLO_SUCCESS;
 }
 
-static int tls_submit_recv(struct worker *w, struct tls_sess *s, enum ring_op op, int fd,
-			   char *buf, size_t len)
+/* A receive on fd: a poll for its readiness, the recv(2) follows in tls_recv_ready(),
+ * so that nothing names a buffer while the peer is silent. */
+static int tls_submit_recv(struct worker *w, struct tls_sess *s, enum ring_op op, int fd)
 {
 	struct io_uring_sqe *sqe = ring_sqe(&w->ring);
 
 	if (!sqe)
 		return -EBUSY;
-	io_uring_prep_recv(sqe, fd, buf, len, 0);
+	io_uring_prep_poll_add(sqe, fd, POLLIN);
 	io_uring_sqe_set_data64(sqe, RING_UD(op, s->idx));
 	s->pending++;
 	return 0;
@@ -625,7 +683,7 @@ static void tls_drain(struct worker *w, struct tls_sess *s)
 		tls_kill(w, s);
 		return;
 	}
-	if (tls_submit_recv(w, s, OP_TLS_NET_RECV, s->net, s->nin, TLS_BUF) < 0) {
+	if (tls_submit_recv(w, s, OP_TLS_NET_RECV, s->net) < 0) {
 		tls_kill(w, s);
 		return;
 	}
@@ -721,7 +779,7 @@ static void tls_handshake(struct worker *w, struct tls_sess *s)
 		if (s->net_eof)
 			tls_fail(w, s, TLS_FAIL_CLOSED, NULL);
 		else if (!s->net_rd && !s->dead &&
-			 tls_submit_recv(w, s, OP_TLS_NET_RECV, s->net, s->nin, TLS_BUF) == 0)
+			 tls_submit_recv(w, s, OP_TLS_NET_RECV, s->net) == 0)
 			s->net_rd = true;
 		return;
 	}
@@ -773,8 +831,7 @@ static void tls_pump(struct worker *w, struct tls_sess *s)
 		}
 		e = SSL_get_error(s->ssl, n);
 		if (e == SSL_ERROR_WANT_READ) {
-			if (!s->net_rd && tls_submit_recv(w, s, OP_TLS_NET_RECV, s->net, s->nin,
-							   TLS_BUF) == 0)
+			if (!s->net_rd && tls_submit_recv(w, s, OP_TLS_NET_RECV, s->net) == 0)
 				s->net_rd = true;
 			break;
 		}
@@ -797,13 +854,34 @@ static void tls_pump(struct worker *w, struct tls_sess *s)
 		tls_flush(w, s);
 	}
 	if (!s->plain_rd && !s->plain_eof && !s->net_wr && !s->dead) {
-		if (tls_submit_recv(w, s, OP_TLS_PLAIN_RECV, s->plain, s->pin, TLS_BUF) < 0) {
+		if (tls_submit_recv(w, s, OP_TLS_PLAIN_RECV, s->plain) < 0) {
 			tls_kill(w, s);
 			return;
 		}
 		s->plain_rd = true;
 	}
 	tls_drain(w, s);
+}
+
+/* Every session slot of the worker (its share of MaxConnections) is taken: the client is
+ * closed at once, counted as refused like a plain connection over MaxConnections, and
+ * logged at most once a second per worker (a flood must not flood the log too). */
+static void tls_refuse(struct worker *w, int fd)
+{
+	struct tls_worker *t = w->tls;
+
+	/* counted and logged before the close, which the client may act on at once */
+	w->stats.refused++;
+	if (t->full_log_ms && w->now_ms + 1 - t->full_log_ms < 1000) {
+		t->full_quiet++;
+	} else {
+		log_warn("tls", "all %u TLS sessions of this worker are in use (MaxConnections): "
+			 "a client was closed at once (%llu more since the last line; at most one "
+			 "line a second)", t->n, (unsigned long long)t->full_quiet);
+		t->full_quiet = 0;
+		t->full_log_ms = w->now_ms + 1;
+	}
+	close(fd);
 }
 
 void tls_accept(struct worker *w, const struct conn_origin *o)
@@ -814,7 +892,11 @@ void tls_accept(struct worker *w, const struct conn_origin *o)
 	struct tls_sess *s;
 	int ret;
 
-	if (!t || !t->nfree || !scope || !x->ctx[scope]) {
+	if (t && !t->nfree) {
+		tls_refuse(w, o->fd);
+		return;
+	}
+	if (!t || !scope || !x->ctx[scope]) {
 		close(o->fd);
 		return;
 	}
@@ -831,28 +913,24 @@ void tls_accept(struct worker *w, const struct conn_origin *o)
 	s->scope = (uint16_t)scope;
 	s->id = ((uint64_t)w->id << 48) | (1ull << 47) | ++w->conn_seq;
 	ret = conn_peer_name(o->fd, s->ip, sizeof(s->ip), &s->port);
-	s->nin = malloc(3 * TLS_BUF + TLS_NOUT);
-	s->ssl = s->nin && ret == 0 ? SSL_new(x->ctx[scope]) : NULL;
+	s->ssl = ret == 0 ? SSL_new(x->ctx[scope]) : NULL;
 	s->rb = s->ssl ? BIO_new(BIO_s_mem()) : NULL;
 	s->wb = s->rb ? BIO_new(BIO_s_mem()) : NULL;
 	if (!s->wb) {
 		BIO_free(s->rb);
-		if (ret == 0)   /* the buffers, SSL_new or a BIO refused: out of memory */
+		if (ret == 0)   /* SSL_new or a BIO refused: out of memory */
 			stats_resource_error(&w->stats, STATS_RES_MEMORY, ENOMEM, w->now_ms,
 					     "a TLS session");
 		tls_fail(w, s, ret < 0 ? TLS_FAIL_CLOSED : TLS_FAIL_INTERNAL, NULL);
 		return;
 	}
-	s->pin = s->nin + TLS_BUF;
-	s->pout = s->pin + TLS_BUF;
-	s->nout = s->pout + TLS_BUF;
 	BIO_set_mem_eof_return(s->rb, -1);
 	SSL_set_bio(s->ssl, s->rb, s->wb);
 	SSL_set_app_data(s->ssl, s);
 	SSL_set_accept_state(s->ssl);
 	s->deadline_ms = w->now_ms + (w->cfg->rt_header.initial_ms ? w->cfg->rt_header.initial_ms
 								   : w->cfg->timeout_ms);
-	if (tls_submit_recv(w, s, OP_TLS_NET_RECV, s->net, s->nin, TLS_BUF) < 0) {
+	if (tls_submit_recv(w, s, OP_TLS_NET_RECV, s->net) < 0) {
 		tls_fail(w, s, TLS_FAIL_INTERNAL, "ring full");
 		return;
 	}
@@ -980,6 +1058,33 @@ static void tls_plain_sent(struct worker *w, struct tls_sess *s, int res)
 	tls_pump(w, s);
 }
 
+/* A receive's poll completed (res: its mask or -errno): the bytes are read now, *res
+ * becomes what a recv would have returned. False when there was nothing after all (the
+ * poll is armed again, or the session ended). */
+static bool tls_recv_ready(struct worker *w, struct tls_sess *s, enum ring_op op, int *res)
+{
+	bool net = op == OP_TLS_NET_RECV;
+	int fd = net ? s->net : s->plain;
+	ssize_t n;
+
+	if (s->dead || *res < 0)
+		return true;   /* the handler sees the error (or only the end) */
+	n = recv(fd, net ? s->nin : s->pin, TLS_BUF, MSG_DONTWAIT);
+	if (n >= 0) {
+		*res = (int)n;
+		return true;
+	}
+	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+		*res = -errno;
+		return true;
+	}
+	if (tls_submit_recv(w, s, op, fd) < 0) {
+		*res = -EBUSY;
+		return true;
+	}
+	return false;
+}
+
 bool tls_complete(struct worker *w, enum ring_op op, uint32_t idx, int res,
 		  struct conn_origin *out)
 {
@@ -992,6 +1097,14 @@ bool tls_complete(struct worker *w, enum ring_op op, uint32_t idx, int res,
 	}
 	s = &w->tls->s[idx];
 	s->pending--;
+	if (!s->dead && tls_bufs_take(w, s) < 0) {
+		stats_resource_error(&w->stats, STATS_RES_MEMORY, ENOMEM, w->now_ms,
+				     "a TLS session's buffers");
+		tls_kill(w, s);
+		goto out;   /* (the handlers may not run on a session tls_kill() released) */
+	}
+	if ((op == OP_TLS_NET_RECV || op == OP_TLS_PLAIN_RECV) && !tls_recv_ready(w, s, op, &res))
+		goto out;
 	switch (op) {
 	case OP_TLS_NET_RECV:
 		tls_net_received(w, s, res);
@@ -1008,6 +1121,9 @@ bool tls_complete(struct worker *w, enum ring_op op, uint32_t idx, int res,
 	default:
 		break;
 	}
+out:
+	if (s->used && !s->dead && tls_bufs_idle(s))
+		tls_bufs_give(w, s);
 	ready = s->has_handoff;
 	if (ready) {
 		*out = s->handoff;

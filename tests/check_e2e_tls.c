@@ -1225,6 +1225,129 @@ START_TEST(test_misdirected)
 }
 END_TEST
 
+/* The metric's value once it has settled at want (bounded wait: a session gives its
+ * buffers back when its last send's completion came, maybe after the client read it). */
+static long long metric_settled(int mport, const char *name, long long want)
+{
+	long long v = -1;
+
+	for (int i = 0; i < 100; i++) {
+		v = e2e_metric(mport, name);
+		if (v == want)
+			break;
+		e2e_sleep_ms(50);
+	}
+	return v;
+}
+
+/* Every session slot taken (MaxConnections 2, one worker) by clients that say nothing:
+ * the next is closed at once and counted in spliced_connections_refused_total, like a
+ * plain connection over MaxConnections; once the slots are free a client is served. */
+START_TEST(test_table_full)
+{
+	struct e2e_proc be, sp;
+	struct tls_result r;
+	char extra[128], *out;
+	int port, mport = e2e_free_port(), idle[2], fd;
+	char b;
+
+	make_certs();
+	e2e_backend_start(&be, "");
+	snprintf(extra, sizeof(extra), "MetricsListen 127.0.0.1:%d\nMaxConnections 2\n", mport);
+	start_tls(&sp, be.port, extra, &port);
+	for (int i = 0; i < 2; i++)
+		idle[i] = tcp_connect(port);
+	ck_assert_int_eq(metric_settled(mport, "spliced_tls_sessions_active", 2), 2);
+	ck_assert_int_eq(e2e_metric(mport, "spliced_connections_refused_total"), 0);
+	fd = tcp_connect(port);
+	ck_assert_int_eq(recv(fd, &b, 1, 0), 0);   /* closed at once (SO_RCVTIMEO bounds it) */
+	close(fd);
+	ck_assert_int_eq(e2e_metric(mport, "spliced_connections_refused_total"), 1);
+	ck_assert_int_eq(e2e_metric(mport, "spliced_tls_handshake_failures_total{reason=\"closed\"}"), 0);
+	{
+		char *log = e2e_spliced_log(&sp);
+
+		ck_assert_msg(strstr(log, "all 2 TLS sessions of this worker are in use"), "%s", log);
+		free(log);
+	}
+	for (int i = 0; i < 2; i++)
+		close(idle[i]);
+	ck_assert_int_eq(metric_settled(mport, "spliced_tls_sessions_active", 0), 0);
+	tls_get(port, &o_a, "a.test", "/after", &r, &out, NULL);
+	ck_assert_msg(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", e2e_escs(out));
+	free(out);
+	ck_assert_int_eq(e2e_metric(mport, "spliced_connections_refused_total"), 1);
+	ck_assert(e2e_proc_running(&sp));
+	e2e_spliced_stop(&sp);
+	e2e_backend_stop(&be);
+}
+END_TEST
+
+/* One keep-alive request on ssl: a 200 with the backend's 100-byte body, whole. */
+static void ka_exchange(SSL *ssl, int i)
+{
+	static const char req[] = "GET /idle?len=100 HTTP/1.1\r\nHost: a.test\r\n\r\n";
+	char buf[4096];
+	size_t len = 0;
+	const char *end = NULL;
+
+	ck_assert_int_eq(SSL_write(ssl, req, (int)sizeof(req) - 1), (int)sizeof(req) - 1);
+	while (!end || len < (size_t)(end + 4 - buf) + 100) {
+		int n = SSL_read(ssl, buf + len, (int)(sizeof(buf) - 1 - len));
+
+		ck_assert_msg(n > 0, "connection %d: the answer stopped after %zu bytes", i, len);
+		len += (size_t)n;
+		buf[len] = '\0';
+		end = strstr(buf, "\r\n\r\n");
+	}
+	ck_assert_msg(strncmp(buf, "HTTP/1.1 200 ", 13) == 0, "connection %d: %s", i, e2e_escs(buf));
+	ck_assert_uint_eq(len, (size_t)(end + 4 - buf) + 100);
+	for (size_t k = 0; k < 100; k++)
+		ck_assert_int_eq((unsigned char)end[4 + k], (k * 7 + 3) % 251);
+}
+
+/* 200 TLS keep-alive connections, each idle after one request: none holds buffers
+ * (spliced_tls_buffers_in_use), and each is answered again, whole, afterwards. */
+START_TEST(test_idle_no_buffers)
+{
+	enum { N = 200 };
+	struct e2e_proc be, sp;
+	struct tls_result r;
+	char extra[128];
+	int port, mport = e2e_free_port(), fd[N];
+	SSL *ssl[N];
+	SSL_CTX *ctx;
+
+	make_certs();
+	e2e_backend_start(&be, "");
+	snprintf(extra, sizeof(extra), "MetricsListen 127.0.0.1:%d\n", mport);
+	start_tls(&sp, be.port, extra, &port);
+	ctx = client_ctx(&o_a);
+	for (int i = 0; i < N; i++) {
+		fd[i] = tcp_connect(port);
+		ssl[i] = tls_handshake_on(ctx, fd[i], &o_a, &r);
+		ck_assert_msg(ssl[i] != NULL, "handshake %d", i);
+		ka_exchange(ssl[i], i);
+	}
+	ck_assert_int_eq(e2e_metric(mport, "spliced_tls_sessions_active"), N);
+	ck_assert_int_eq(metric_settled(mport, "spliced_tls_buffers_in_use", 0), 0);
+	for (int round = 0; round < 2; round++)
+		for (int i = 0; i < N; i++)
+			ka_exchange(ssl[i], i);
+	ck_assert_int_eq(metric_settled(mport, "spliced_tls_buffers_in_use", 0), 0);
+	ck_assert_int_eq(e2e_metric(mport, "spliced_tls_sessions_active"), N);
+	for (int i = 0; i < N; i++) {
+		SSL_free(ssl[i]);
+		close(fd[i]);
+	}
+	ck_assert_int_eq(metric_settled(mport, "spliced_tls_sessions_active", 0), 0);
+	ck_assert_int_eq(e2e_metric(mport, "spliced_tls_buffers_in_use"), 0);
+	SSL_CTX_free(ctx);
+	e2e_spliced_stop(&sp);
+	e2e_backend_stop(&be);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("e2e_tls");
@@ -1244,6 +1367,8 @@ int main(void)
 		{ "stuck_client", test_stuck_client, 0 },
 		{ "config_check", test_config_check, 0 },
 		{ "misdirected", test_misdirected, 0 },
+		{ "table_full", test_table_full, 0 },
+		{ "idle_no_buffers", test_idle_no_buffers, 0 },
 	};
 
 	ck_add_cases(s, cases, CK_N(cases), 0, NULL, NULL);
