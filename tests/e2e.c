@@ -563,7 +563,21 @@ pid_t e2e_child_pid(pid_t parent, const char *child_name, pid_t not, int timeout
 				found = pid;
 		}
 		closedir(d);
-		if (found || now_ms() >= deadline)
+		/* A child forked a moment ago still has its parent's name until it sets its own:
+		 * the helper is "spliced" until its first instruction names it spliced-helper,
+		 * and it exists before the serving process does (the listeners answer even
+		 * earlier). A child still so named 50 ms later is what it says. */
+		if (found) {
+			char name[64], state;
+			long ppid;
+
+			e2e_sleep_ms(50);
+			if (proc_name_ppid(found, name, sizeof(name), &ppid, &state) &&
+			    ppid == (long)parent && state != 'Z' && strcmp(name, child_name) == 0)
+				return found;
+			found = 0;
+		}
+		if (now_ms() >= deadline)
 			return found;
 		e2e_sleep_ms(10);
 	}
