@@ -444,7 +444,9 @@ static void conn_handoff(struct conn *c)
 {
 	struct conn_origin o = { .fd = c->fd, .server_port = c->server_port,
 				 .metrics = c->metrics, .carried = c->pp_carried, .port = c->port,
-				 .nreq = c->nreq, .tls = c->tls };
+				 .nreq = c->nreq, .tls = c->tls,
+				 .idle_since_ms = exch_idle_since(c->deadline_ms,
+								  c->w->cfg->keepalive_timeout_ms) };
 
 	c->w->handed++;
 	/* the client a PROXY header named stays the client: no header comes again */
@@ -620,7 +622,7 @@ int conn_open(struct worker *w, struct conn *c, const struct conn_origin *o)
 	c->rt_bytes = 0;
 	c->nreq = o->nreq;
 	if (c->nreq)   /* handed over between two requests: it waits as a keep-alive one */
-		exch_touch(c, w->cfg->keepalive_timeout_ms);
+		exch_touch_idle(c, o->idle_since_ms);
 	else
 		exch_touch_client(c, &w->cfg->rt_header);
 	conn_act(c, conn_read_head(c));

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "spliced/conn.h"
+#include "spliced/exch.h"
 #include "spliced/hbuf.h"
 #include "spliced/park.h"
 #include "spliced/ring.h"
@@ -95,7 +96,9 @@ static void park_handoff(struct worker *w, struct conn_park *k)
 {
 	struct conn_origin o = { .fd = k->fd, .server_port = k->server_port,
 				 .carried = k->pp_carried, .port = k->port, .nreq = k->nreq,
-				 .tls = k->tls };
+				 .tls = k->tls,
+				 .idle_since_ms = exch_idle_since(k->deadline_ms,
+								  w->cfg->keepalive_timeout_ms) };
 
 	/* the client a PROXY header named stays the client: no header comes again */
 	if (k->pp_carried)

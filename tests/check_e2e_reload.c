@@ -531,6 +531,41 @@ START_TEST(test_reload_keepalive_count)
 }
 END_TEST
 
+/* KeepAliveTimeout counts from the end of the last response, not from the last reload:
+ * an idle connection handed over at every reload (here every 0.6 s, for 4.8 s) is still
+ * closed once KeepAliveTimeout (2 s) has passed since it became idle. (Before, each
+ * hand-over gave it a whole KeepAliveTimeout again: reloads more often than that kept
+ * idle connections open for ever.) */
+START_TEST(test_reload_keepalive_timeout)
+{
+	struct e2e_proc a, sp;
+	struct e2e_client c;
+	int st = E2E_OPEN;
+	unsigned gen = 1;
+
+	e2e_backend_start(&a, NULL);
+	e2e_spliced_startf(&sp, "Workers 1\nKeepAliveTimeout 2\nLogLevel info\n"
+			   "ProxyPass / http://127.0.0.1:%d/\n", a.port);
+	e2e_client_open(&c, sp.port);
+	ck_assert_int_eq(get_port(&c, "/1"), a.port);
+	for (int i = 0; i < 8 && st == E2E_OPEN; i++) {
+		st = e2e_wait_closed(&c, 600);
+		if (st == E2E_OPEN)
+			ck_assert_msg(e2e_reload(&sp, ++gen), "reload %u: %s", gen, e2e_diag());
+	}
+	ck_assert_msg(st == E2E_CLOSED_EOF, "the idle connection was %s after %u reloads "
+		      "0.6 s apart with KeepAliveTimeout 2", st == E2E_OPEN ? "still open" :
+		      st == E2E_GOT_DATA ? "sent bytes" : "reset", gen - 1);
+	/* it was handed over at least once before it timed out */
+	ck_assert_msg(gen >= 3 && e2e_log_wait_for(&sp, "idle connections went to the new "
+						   "configuration", 1000),
+		      "no hand-over seen (%u reloads): %s", gen - 1, e2e_diag());
+	e2e_client_close(&c);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	e2e_backend_stop(&a);
+}
+END_TEST
+
 /* ---- reloads under load ------------------------------------------------------------- */
 
 #define LOAD_THREADS 6
@@ -655,6 +690,7 @@ int main(void)
 		{ "reload_listen_back", test_reload_listen_back, 0 },
 		{ "stop_refuses_new", test_stop_refuses_new, 0 },
 		{ "reload_keepalive_count", test_reload_keepalive_count, 0 },
+		{ "reload_keepalive_timeout", test_reload_keepalive_timeout, 0 },
 		{ "reload_under_load", test_reload_under_load, 120 },
 	};
 	Suite *s = suite_create("e2e_reload");

@@ -105,6 +105,7 @@ struct conn_origin {
 	bool metrics;             /* accepted on MetricsListen */
 	bool carried;             /* ip/port: the client a PROXY header named */
 	unsigned nreq;            /* handed over: requests it had answered (0: new) */
+	uint64_t idle_since_ms;   /* handed over: idle since then (the workers' clock; 0: now) */
 	bool tls_raw;             /* accepted on a TLS port: the handshake is still to come */
 	uint16_t port;
 	char ip[INET6_ADDRSTRLEN];

@@ -51,6 +51,23 @@ static inline void exch_touch(struct conn *c, uint64_t ms)
 	c->deadline_ms = c->w->now_ms + ms;
 }
 
+/* When a keep-alive connection waiting until deadline_ms under a KeepAliveTimeout of
+ * timeout_ms became idle: what a reload hands over, so that the successor's
+ * KeepAliveTimeout counts from then and not from the hand-over (0: unknown). */
+static inline uint64_t exch_idle_since(uint64_t deadline_ms, unsigned timeout_ms)
+{
+	return deadline_ms > timeout_ms ? deadline_ms - timeout_ms : 0;
+}
+
+/* A connection handed over idle since since_ms (0: now) waits for its next request for
+ * the rest of this configuration's KeepAliveTimeout (at least until the next tick). */
+static inline void exch_touch_idle(struct conn *c, uint64_t since_ms)
+{
+	uint64_t end = (since_ms ? since_ms : c->w->now_ms) + c->w->cfg->keepalive_timeout_ms;
+
+	c->deadline_ms = end > c->w->now_ms ? end : c->w->now_ms + 1;
+}
+
 /* A read from the client: Timeout from now (no byte for that long), and no later than a
  * RequestReadTimeout stage (header or body) allows: begun at c->rt_start_ms with
  * c->rt_bytes received since, its initial time plus one second per MinRate bytes, at most
