@@ -8,6 +8,7 @@
 
 #include "spliced/exch.h"
 #include "spliced/forward.h"
+#include "spliced/hbuf.h"
 #include "spliced/headers.h"
 #include "spliced/log.h"
 #include "spliced/relay.h"
@@ -33,6 +34,19 @@ int exch_recv(struct conn *c, int op, int fd, void *buf, size_t len)
 	if (!sqe)
 		return -EBUSY;
 	io_uring_prep_recv(sqe, fd, buf, len, 0);
+	return 0;
+}
+
+int exch_recv_later(struct conn *c, int op, int fd, void *buf, size_t len)
+{
+	struct io_uring_sqe *sqe = exch_sqe(c, op);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_recv(sqe, fd, buf, len, 0);
+	/* (the kernels with buffer rings, 5.19 on, have the flag; older ones refuse it) */
+	if (hbuf_ring_on(&c->w->hb))
+		sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
 	return 0;
 }
 

@@ -75,6 +75,10 @@ int park_wait(struct worker *w, struct conn_park *k)
 		return -EBUSY;
 	}
 	io_uring_prep_recv(sqe, k->fd, NULL, w->hb.recv_len, 0);
+	/* the response was just sent: the next request is not there yet, so the receive
+	 * waits for readiness first instead of trying at once (a pipelined one is there:
+	 * the poll completes at once) */
+	sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = HBUF_GROUP;
 	io_uring_sqe_set_data64(sqe, RING_UD(OP_PARKED_RECV, (uint32_t)(k - w->park.recs)));

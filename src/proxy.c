@@ -390,8 +390,10 @@ static enum conn_ev proxy_resp_recv(struct conn *c)
 		return exch_fail(c, 502, "backend %s: response head over %u bytes",
 				 exch_backend(c)->name, CONN_RESP_MAX);
 	}
-	return exch_recv(c, OP_UP_RECV, c->ufd, c->rbuf + c->rlen, CONN_RESP_MAX - c->rlen)
-		       ? EV_CLOSE : EV_WAIT;
+	/* the first read of a response follows the request's send at once: the backend has
+	 * not answered yet, so the receive waits for readiness before it tries */
+	return (c->rlen ? exch_recv : exch_recv_later)(c, OP_UP_RECV, c->ufd, c->rbuf + c->rlen,
+						       CONN_RESP_MAX - c->rlen) ? EV_CLOSE : EV_WAIT;
 }
 
 static enum conn_ev proxy_resp_received(struct conn *c, int res)

@@ -17,6 +17,10 @@
 /* Submissions naming c; each returns 0 or -EBUSY when the ring cannot take an entry (the
  * caller returns EV_CLOSE). */
 int exch_recv(struct conn *c, int op, int fd, void *buf, size_t len);
+/* A receive of bytes that cannot have arrived yet (an answer to what was just sent): it
+ * waits for readiness before its first try (IORING_RECVSEND_POLL_FIRST), which saves the
+ * try that would find nothing. */
+int exch_recv_later(struct conn *c, int op, int fd, void *buf, size_t len);
 int exch_send(struct conn *c, int op, int fd, const void *buf, size_t len);
 /* A receive into a buffer the kernel selects from the provided buffer ring `group` when
  * bytes arrive (the completion's flags name it; see hbuf_take_selected()). */
