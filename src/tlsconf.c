@@ -423,6 +423,11 @@ bool tls_host_misdirected(const struct config *cfg, const struct tls_facts *f, u
 	return !tls_scopes_compatible(cfg, f->scope, s);
 }
 
+bool tls_sni_without_host(const struct tls_facts *f, const char *host, size_t len)
+{
+	return f->on && f->sni && (!host || len == 0);
+}
+
 int tls_sni_parse(const unsigned char *p, size_t len, char *name, size_t cap)
 {
 	size_t list, i = 2;

@@ -226,23 +226,21 @@ static void tls_probe(int port, const struct tls_opts *o, struct tls_result *r)
 	SSL_CTX_free(ctx);
 }
 
-/* GET path over TLS with Connection: close; the whole answer (head and body) into *out
- * (malloc'd, NUL-terminated); *sess (when not NULL) gets the session for a resumption. */
-static void tls_get(int port, const struct tls_opts *o, const char *host, const char *path,
-		    struct tls_result *r, char **out, SSL_SESSION **sess)
+/* Sends req over TLS, a request that ends the connection; the whole answer (head and
+ * body) into *out (malloc'd, NUL-terminated); *sess (when not NULL) gets the session for
+ * a resumption. */
+static void tls_request(int port, const struct tls_opts *o, const char *req,
+			struct tls_result *r, char **out, SSL_SESSION **sess)
 {
 	SSL_CTX *ctx = client_ctx(o);
 	int fd = tcp_connect(port);
 	SSL *ssl = tls_handshake_on(ctx, fd, o, r);
-	char req[512];
 	size_t len = 0, cap = 65536;
 	char *buf = malloc(cap + 1);
 	int n;
 
 	ck_assert_msg(ssl != NULL, "handshake with port %d failed: %s", port,
 		      ERR_reason_error_string(r->err));
-	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
-		 path, host);
 	ck_assert_int_eq(SSL_write(ssl, req, (int)strlen(req)), (int)strlen(req));
 	while ((n = SSL_read(ssl, buf + len, (int)(cap - len))) > 0) {
 		len += (size_t)n;
@@ -264,6 +262,17 @@ static void tls_get(int port, const struct tls_opts *o, const char *host, const 
 	close(fd);
 	SSL_CTX_free(ctx);
 	*out = buf;
+}
+
+/* GET path over TLS with Host host and Connection: close (see tls_request). */
+static void tls_get(int port, const struct tls_opts *o, const char *host, const char *path,
+		    struct tls_result *r, char **out, SSL_SESSION **sess)
+{
+	char req[512];
+
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
+		 path, host);
+	tls_request(port, o, req, r, out, sess);
 }
 
 /* ---- the bridge: plain loopback <-> TLS to spliced ------------------------------------ */
@@ -1225,6 +1234,52 @@ START_TEST(test_misdirected)
 }
 END_TEST
 
+/* SNI names a <VirtualHost>, the request names no host (HTTP/1.0 without Host): httpd's
+ * mod_ssl answers 400, and the backend sees nothing. Without SNI such a request is the
+ * port's first section's, as before. */
+START_TEST(test_sni_no_host)
+{
+	struct e2e_proc be, sp;
+	struct tls_result r;
+	struct tls_opts o = { .sni = "b.test" };
+	char *out, *rec;
+	size_t n;
+	int port;
+
+	make_certs();
+	e2e_backend_start_recording(&be, "");
+	start_tls(&sp, be.port, NULL, &port);
+	tls_request(port, &o, "GET /named HTTP/1.0\r\n\r\n", &r, &out, NULL);
+	ck_assert_msg(strncmp(out, "HTTP/1.1 400 Bad Request\r\n", 26) == 0, "%s",
+		      e2e_escs(out));
+	free(out);
+	/* an empty Host names none either */
+	o.sni = "a.test";
+	tls_request(port, &o, "GET /empty HTTP/1.0\r\nHost:\r\n\r\n", &r, &out, NULL);
+	ck_assert_msg(strncmp(out, "HTTP/1.1 400 ", 13) == 0, "%s", e2e_escs(out));
+	free(out);
+	/* no SNI and no Host: served */
+	o.sni = NULL;
+	tls_request(port, &o, "GET /unnamed HTTP/1.0\r\n\r\n", &r, &out, NULL);
+	ck_assert_msg(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", e2e_escs(out));
+	free(out);
+	/* SNI and a Host: served */
+	o.sni = "b.test";
+	tls_get(port, &o, "b.test", "/hosted", &r, &out, NULL);
+	ck_assert_msg(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", e2e_escs(out));
+	free(out);
+	e2e_spliced_stop(&sp);
+	e2e_backend_stop(&be);
+	rec = e2e_read_file(be.record, &n);
+	ck_assert_msg(rec && memmem(rec, n, "/unnamed", 8) && memmem(rec, n, "/hosted", 7),
+		      "the served requests did not reach the backend: %s",
+		      rec ? e2e_esc(rec, n) : "(unreadable)");
+	ck_assert_msg(!memmem(rec, n, "/named", 6) && !memmem(rec, n, "/empty", 6),
+		      "a refused request reached the backend: %s", e2e_esc(rec, n));
+	free(rec);
+}
+END_TEST
+
 /* The metric's value once it has settled at want (bounded wait: a session gives its
  * buffers back when its last send's completion came, maybe after the client read it). */
 static long long metric_settled(int mport, const char *name, long long want)
@@ -1367,6 +1422,7 @@ int main(void)
 		{ "stuck_client", test_stuck_client, 0 },
 		{ "config_check", test_config_check, 0 },
 		{ "misdirected", test_misdirected, 0 },
+		{ "sni_no_host", test_sni_no_host, 0 },
 		{ "table_full", test_table_full, 0 },
 		{ "idle_no_buffers", test_idle_no_buffers, 0 },
 	};

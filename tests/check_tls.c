@@ -289,6 +289,21 @@ START_TEST(test_misdirected)
 }
 END_TEST
 
+/* httpd's 400 for a request naming no host over a session whose client named one by SNI. */
+START_TEST(test_sni_without_host)
+{
+	struct tls_facts sni = { .on = true, .sni = true, .scope = 1 };
+	struct tls_facts none = { .on = true, .sni = false, .scope = 1 };
+	struct tls_facts plain = { 0 };
+
+	ck_assert(tls_sni_without_host(&sni, NULL, 0));
+	ck_assert(tls_sni_without_host(&sni, "", 0));
+	ck_assert(!tls_sni_without_host(&sni, "a.test", 6));
+	ck_assert(!tls_sni_without_host(&none, NULL, 0));
+	ck_assert(!tls_sni_without_host(&plain, NULL, 0));
+}
+END_TEST
+
 /* The ClientHello's server_name extension, each input right before an unreadable page. */
 static int sni(const char *bytes, size_t n, char *name, size_t cap)
 {
@@ -329,6 +344,7 @@ int main(void)
 		{ "log_format", test_log_format, 0 },
 		{ "rewrite", test_rewrite, 0 },
 		{ "misdirected", test_misdirected, 0 },
+		{ "sni_without_host", test_sni_without_host, 0 },
 		{ "sni_parse", test_sni_parse, 0 },
 	};
 

@@ -56,6 +56,12 @@ bool tls_scopes_compatible(const struct config *cfg, unsigned a, unsigned b);
  * 421 Misdirected Request; it would be served under settings that are not its own). */
 bool tls_host_misdirected(const struct config *cfg, const struct tls_facts *f, unsigned port,
 			  const char *host, size_t len);
+/* A request over a session with facts f whose host is host[0..len) (NULL or empty: the
+ * request names none, an HTTP/1.0 one without Host): true when the client named a server
+ * by SNI all the same. httpd's mod_ssl answers such a request 400 ("Hostname provided
+ * via SNI, but no hostname provided in HTTP request"), rather than serve it from the
+ * port's first <VirtualHost>. */
+bool tls_sni_without_host(const struct tls_facts *f, const char *host, size_t len);
 
 /* ---- contexts and sessions (tls.c) ---- */
 
