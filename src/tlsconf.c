@@ -233,12 +233,34 @@ int tls_conf_directive(struct tls_conf *t, unsigned scope, unsigned argc, char *
 		    tls_copy(c->value, sizeof(c->value), argv[2], msg, len) < 0)
 			return -1;
 		c->scope = (uint16_t)scope;
+		c->where = (uint8_t)tls_cmd_where(c->name);
 		c->at = *at;
 		t->ncmd++;
 		return 0;
 	}
 	snprintf(msg, len, "not supported by spliced");
 	return -1;
+}
+
+enum tls_cmd_where tls_cmd_where(const char *name)
+{
+	/* OpenSSL 3's SSL_CONF file commands that set what SSL_new() copies from the
+	 * context into the session (SSL_set_SSL_CTX() does not take them again) */
+	static const char *const session[] = {
+		"Groups", "Curves", "ECDHParameters", "CipherString", "Ciphersuites",
+		"VerifyMode", "RecordPadding", "NumTickets",
+	};
+	static const char *const fixed[] = {
+		"RequestCAFile", "RequestCAPath", "ClientCAFile", "ClientCAPath",
+	};
+
+	for (size_t i = 0; i < sizeof(session) / sizeof(session[0]); i++)
+		if (strcasecmp(name, session[i]) == 0)
+			return TLS_CMD_SESSION;
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		if (strcasecmp(name, fixed[i]) == 0)
+			return TLS_CMD_FIXED;
+	return TLS_CMD_CTX;
 }
 
 /* ---- after the whole file ---- */
@@ -271,6 +293,37 @@ static unsigned tls_count(const struct tls_conf *t, unsigned scope, enum tls_fil
 	for (unsigned i = 0; i < t->nfile; i++)
 		n += t->file[i].scope == scope && t->file[i].kind == kind;
 	return n;
+}
+
+/* A section's own TLS_CMD_FIXED command would hold for the sessions of every section of
+ * its port made from its context (it is the port's first), or for none of its own (it is
+ * not): refused when another TLS section shares one of its ports. */
+static int tls_check_fixed_cmds(const struct config *cfg, unsigned *line, char *msg,
+				size_t len)
+{
+	const struct tls_conf *t = cfg->tls;
+
+	for (unsigned i = 0; i < t->ncmd; i++) {
+		const struct tls_cmd *c = &t->cmd[i];
+		const struct cfg_scope *sc = &cfg->scope[c->scope];
+
+		if (c->where != TLS_CMD_FIXED || c->scope == 0)
+			continue;
+		for (unsigned p = 0; p < sc->nport; p++)
+			for (unsigned s = 1; s < cfg->nscope; s++) {
+				if (s == c->scope || !tls_scope_on(cfg, s) ||
+				    !tls_scope_has_port(&cfg->scope[s], sc->port[p]))
+					continue;
+				*line = c->at.line;
+				snprintf(msg, len, "SSLOpenSSLConfCmd %s: port %u has other "
+					 "<VirtualHost> sections with SSLEngine on, and a session "
+					 "keeps this setting from the section it was made with "
+					 "before SNI chose one; give it in the main server", c->name,
+					 sc->port[p]);
+				return -1;
+			}
+	}
+	return 0;
 }
 
 int tls_conf_finish(const struct config *cfg, unsigned *line, char *msg, size_t len)
@@ -345,6 +398,8 @@ int tls_conf_finish(const struct config *cfg, unsigned *line, char *msg, size_t 
 			return -1;
 		}
 	}
+	if (t && tls_check_fixed_cmds(cfg, line, msg, len) < 0)
+		return -1;
 	*line = 0;
 	return 0;
 }

@@ -27,9 +27,14 @@ void tls_conf_free(struct tls_conf *t);
 int tls_conf_directive(struct tls_conf *t, unsigned scope, unsigned argc, char **argv,
 		       const char *root, const struct cfg_where *at, char *msg, size_t len);
 
+/* Where SSLOpenSSLConfCmd name takes effect (case-insensitive, as OpenSSL's file
+ * commands). A name OpenSSL does not know is TLS_CMD_CTX: the context refuses it. */
+enum tls_cmd_where tls_cmd_where(const char *name);
+
 /* After the whole configuration: every SSLEngine on section has its files and names its
- * Listen ports, a port is TLS for all its sections or none, Listen ... https has one.
- * 0, or -1 with msg and *line (0: none) set. */
+ * Listen ports, a port is TLS for all its sections or none, Listen ... https has one, a
+ * TLS_CMD_FIXED SSLOpenSSLConfCmd is in the main server or a section alone on its
+ * ports. 0, or -1 with msg and *line (0: none) set. */
 int tls_conf_finish(const struct config *cfg, unsigned *line, char *msg, size_t len);
 
 /* <VirtualHost> scope has SSLEngine on. */
