@@ -277,6 +277,19 @@ static void tls_get(int port, const struct tls_opts *o, const char *host, const 
 	tls_request(port, o, req, r, out, sess);
 }
 
+/* tls_get() of a request that must be served (200). */
+static void tls_get_served(int port, const struct tls_opts *o, const char *host,
+			   const char *path)
+{
+	struct tls_result r;
+	char *out;
+
+	tls_get(port, o, host, path, &r, &out, NULL);
+	ck_assert_msg(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s %s: %s", host, path,
+		      e2e_escs(out));
+	free(out);
+}
+
 /* ---- the bridge: plain loopback <-> TLS to spliced ------------------------------------ */
 
 struct bridge {
@@ -1267,9 +1280,7 @@ START_TEST(test_sni_no_host)
 	free(out);
 	/* SNI and a Host: served */
 	o.sni = "b.test";
-	tls_get(port, &o, "b.test", "/hosted", &r, &out, NULL);
-	ck_assert_msg(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", e2e_escs(out));
-	free(out);
+	tls_get_served(port, &o, "b.test", "/hosted");
 	e2e_spliced_stop(&sp);
 	e2e_backend_stop(&be);
 	rec = e2e_read_file(be.record, &n);
@@ -1335,9 +1346,7 @@ START_TEST(test_conf_cmd_sni)
 	}
 	/* and the request goes through on such a session */
 	o.sni = "b.test";
-	tls_get(port, &o, "b.test", "/p384", &r, &out, NULL);
-	ck_assert_msg(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", e2e_escs(out));
-	free(out);
+	tls_get_served(port, &o, "b.test", "/p384");
 	e2e_spliced_stop(&sp);
 	e2e_backend_stop(&be);
 
