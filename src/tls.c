@@ -42,6 +42,9 @@
 struct tls_ctxs {
 	const struct config *cfg;
 	SSL_CTX *ctx[CFG_MAX_VHOSTS + 1]; /* by scope; NULL where SSLEngine is not on */
+	bool cmds_per_session[CFG_MAX_VHOSTS + 1]; /* the section shares a port: its own
+						    * TLS_CMD_SESSION lines go to each session,
+						    * not to its context (tls_hello()) */
 };
 
 /* ---- contexts ---- */
@@ -361,8 +364,9 @@ static SSL_CTX *tls_ctx_new(struct tls_load *l, struct tls_ctxs *x, unsigned s)
 		if (tls_load_pair(l, ctx, c, tls_nth(t, s, TLS_F_KEY, ncert),
 				  tls_nth(t, s, TLS_F_CHAIN, 0)) < 0)
 			break;
-	/* SSLOpenSSLConfCmd: the main server's, then the section's (but those a session
-	 * holds, which each session of the section gets: tls_hello()) */
+	/* SSLOpenSSLConfCmd: the main server's, then the section's (but, when it shares a
+	 * port, those a session holds: each session of the section gets them, tls_hello()) */
+	x->cmds_per_session[s] = tls_scope_shared_port(cfg, s) != 0;
 	cc = SSL_CONF_CTX_new();
 	if (cc) {
 		SSL_CONF_CTX_set_flags(cc, SSL_CONF_FLAG_FILE | SSL_CONF_FLAG_SERVER |
@@ -371,7 +375,8 @@ static SSL_CTX *tls_ctx_new(struct tls_load *l, struct tls_ctxs *x, unsigned s)
 		for (unsigned pass = 0; pass < 2; pass++)
 			for (unsigned i = 0; i < t->ncmd; i++)
 				if (t->cmd[i].scope == (pass ? s : 0) &&
-				    !(pass && t->cmd[i].where == TLS_CMD_SESSION) &&
+				    !(pass && x->cmds_per_session[s] &&
+				      t->cmd[i].where == TLS_CMD_SESSION) &&
 				    SSL_CONF_cmd(cc, t->cmd[i].name, t->cmd[i].value) <= 0)
 					tls_say(l, false, &t->cmd[i].at, "SSLOpenSSLConfCmd %s \"%s\": "
 						"refused by OpenSSL (%s)", t->cmd[i].name,
@@ -379,7 +384,8 @@ static SSL_CTX *tls_ctx_new(struct tls_load *l, struct tls_ctxs *x, unsigned s)
 		SSL_CONF_CTX_finish(cc);
 		SSL_CONF_CTX_free(cc);
 	}
-	tls_session_cmds_check(l, ctx, s);
+	if (x->cmds_per_session[s])
+		tls_session_cmds_check(l, ctx, s);
 	return ctx;
 }
 
@@ -644,9 +650,9 @@ static void tls_switch(const struct config *cfg, SSL *ssl, SSL_CTX *ctx, unsigne
 
 /* SNI: the <VirtualHost> the name selects, decided when the ClientHello comes, before
  * the protocol version and the cipher are (the servername callback comes after). The
- * session was made from the port's first section's context: the chosen section's own
- * per-session SSLOpenSSLConfCmd lines are applied to it (after a switch, the main
- * server's too, whose ciphers tls_switch() replaced). */
+ * session was made from the port's first section's context: when the chosen section
+ * shares its port, its own per-session SSLOpenSSLConfCmd lines are applied to it (after
+ * a switch, the main server's too, whose ciphers tls_switch() replaced). */
 static int tls_hello(SSL *ssl, int *alert, void *arg)
 {
 	struct tls_ctxs *x = arg;
@@ -668,7 +674,8 @@ static int tls_hello(SSL *ssl, int *alert, void *arg)
 		s->scope = (uint16_t)scope;
 		if (sw)
 			tls_switch(x->cfg, ssl, x->ctx[scope], scope);
-		if (tls_session_cmds(x->cfg->tls, ssl, scope, sw, &bad) < 0) {
+		if ((sw || x->cmds_per_session[scope]) &&
+		    tls_session_cmds(x->cfg->tls, ssl, scope, sw, &bad) < 0) {
 			/* the load tried them on a session of this context */
 			ERR_clear_error();
 			*alert = SSL_AD_INTERNAL_ERROR;

@@ -295,6 +295,18 @@ static unsigned tls_count(const struct tls_conf *t, unsigned scope, enum tls_fil
 	return n;
 }
 
+unsigned tls_scope_shared_port(const struct config *cfg, unsigned scope)
+{
+	const struct cfg_scope *sc = &cfg->scope[scope];
+
+	for (unsigned p = 0; p < sc->nport; p++)
+		for (unsigned s = 1; s < cfg->nscope; s++)
+			if (s != scope && tls_scope_on(cfg, s) &&
+			    tls_scope_has_port(&cfg->scope[s], sc->port[p]))
+				return sc->port[p];
+	return 0;
+}
+
 /* A section's own TLS_CMD_FIXED command would hold for the sessions of every section of
  * its port made from its context (it is the port's first), or for none of its own (it is
  * not): refused when another TLS section shares one of its ports. */
@@ -305,23 +317,17 @@ static int tls_check_fixed_cmds(const struct config *cfg, unsigned *line, char *
 
 	for (unsigned i = 0; i < t->ncmd; i++) {
 		const struct tls_cmd *c = &t->cmd[i];
-		const struct cfg_scope *sc = &cfg->scope[c->scope];
+		unsigned port;
 
-		if (c->where != TLS_CMD_FIXED || c->scope == 0)
+		if (c->where != TLS_CMD_FIXED || c->scope == 0 ||
+		    !(port = tls_scope_shared_port(cfg, c->scope)))
 			continue;
-		for (unsigned p = 0; p < sc->nport; p++)
-			for (unsigned s = 1; s < cfg->nscope; s++) {
-				if (s == c->scope || !tls_scope_on(cfg, s) ||
-				    !tls_scope_has_port(&cfg->scope[s], sc->port[p]))
-					continue;
-				*line = c->at.line;
-				snprintf(msg, len, "SSLOpenSSLConfCmd %s: port %u has other "
-					 "<VirtualHost> sections with SSLEngine on, and a session "
-					 "keeps this setting from the section it was made with "
-					 "before SNI chose one; give it in the main server", c->name,
-					 sc->port[p]);
-				return -1;
-			}
+		*line = c->at.line;
+		snprintf(msg, len, "SSLOpenSSLConfCmd %s: port %u has other <VirtualHost> "
+			 "sections with SSLEngine on, and a session keeps this setting from the "
+			 "section it was made with before SNI chose one; give it in the main "
+			 "server", c->name, port);
+		return -1;
 	}
 	return 0;
 }

@@ -1296,8 +1296,9 @@ END_TEST
 /* A section's own SSLOpenSSLConfCmd holds for the sessions SNI gives it, though each
  * session is made from the port's first section's context: b.test's Groups P-384 and
  * d.test's MaxProtocol are its own; a.test's (the first's) Groups P-521 is not c.test's,
- * whose sessions keep OpenSSL's default groups (X25519 first). A command OpenSSL refuses
- * in a section is a load error with its line. */
+ * whose sessions keep OpenSSL's default groups (X25519 first). A section alone on its
+ * port has them in its context. A command OpenSSL refuses in a section is a load error
+ * with its line. */
 START_TEST(test_conf_cmd_sni)
 {
 	const char *d = e2e_temp_dir();
@@ -1319,7 +1320,7 @@ START_TEST(test_conf_cmd_sni)
 	};
 	char sections[2048];
 	size_t n = 0;
-	int port = e2e_free_port();
+	int port = e2e_free_port(), alone = e2e_free_port();
 
 	make_certs();
 	for (unsigned i = 0; i < 4; i++)
@@ -1331,10 +1332,15 @@ START_TEST(test_conf_cmd_sni)
 				      i == 0 ? "  SSLOpenSSLConfCmd Groups P-521\n" :
 				      i == 1 ? "  SSLOpenSSLConfCmd Groups P-384\n" :
 				      i == 3 ? "  SSLOpenSSLConfCmd MaxProtocol TLSv1.2\n" : "");
+	n += (size_t)snprintf(sections + n, sizeof(sections) - n,
+			      "<VirtualHost *:%d>\n  ServerName e.test\n  SSLEngine on\n"
+			      "  SSLCertificateFile %s/b.test.crt\n"
+			      "  SSLCertificateKeyFile %s/b.test.key\n"
+			      "  SSLOpenSSLConfCmd Groups P-384\n</VirtualHost>\n", alone, d, d);
 	ck_assert(n < sizeof(sections));
 	e2e_backend_start(&be, "");
-	e2e_spliced_startf(&sp, "Listen 127.0.0.1:%d https\nProxyPass / http://127.0.0.1:%d/\n%s",
-			   port, be.port, sections);
+	e2e_spliced_startf(&sp, "Listen 127.0.0.1:%d https\nListen 127.0.0.1:%d https\n"
+			   "ProxyPass / http://127.0.0.1:%d/\n%s", port, alone, be.port, sections);
 	for (unsigned i = 0; i < CK_N(want); i++) {
 		o.sni = want[i].sni;
 		tls_probe(port, &o, &r);
@@ -1347,6 +1353,9 @@ START_TEST(test_conf_cmd_sni)
 	/* and the request goes through on such a session */
 	o.sni = "b.test";
 	tls_get_served(port, &o, "b.test", "/p384");
+	o.sni = NULL;
+	tls_probe(alone, &o, &r);
+	ck_assert_msg(r.ok && r.group == NID_secp384r1, "alone: group %s", OBJ_nid2sn(r.group));
 	e2e_spliced_stop(&sp);
 	e2e_backend_stop(&be);
 

@@ -344,6 +344,10 @@ START_TEST(test_conf_cmd_where)
 		      err.line, err.msg);
 	ck_assert_uint_eq(cfg.tls->ncmd, 3);
 	ck_assert_uint_eq(cfg.tls->cmd[2].where, TLS_CMD_SESSION);
+	ck_assert_uint_eq(tls_scope_shared_port(&cfg, 1), 0);
+	ck_assert_int_eq(parse(TWO_HOSTS), 0);
+	ck_assert_uint_eq(tls_scope_shared_port(&cfg, 1), 8443);
+	ck_assert_uint_eq(tls_scope_shared_port(&cfg, 2), 8443);
 }
 END_TEST
 

@@ -35,8 +35,9 @@ enum tls_cmd_where {
 	TLS_CMD_CTX = 0,               /* the context, and the switch carries it: certificates,
 					* keys, signature algorithms, options, versions */
 	TLS_CMD_SESSION,               /* the session holds it: a section's own applied to
-					* the session once SNI chose it (groups, ciphers,
-					* tickets, record padding, verify mode) */
+					* the session once SNI chose it, when the section
+					* shares its port (groups, ciphers, tickets, record
+					* padding, verify mode) */
 	TLS_CMD_FIXED,                 /* the session holds it, read from files: not per
 					* session (client CA names) */
 };

@@ -27,6 +27,10 @@ void tls_conf_free(struct tls_conf *t);
 int tls_conf_directive(struct tls_conf *t, unsigned scope, unsigned argc, char **argv,
 		       const char *root, const struct cfg_where *at, char *msg, size_t len);
 
+/* A port of <VirtualHost> scope that another section with SSLEngine on has too, or 0:
+ * the section is alone on its ports, so its sessions are made from its own context and
+ * never switched (its per-session SSLOpenSSLConfCmd lines can be in the context). */
+unsigned tls_scope_shared_port(const struct config *cfg, unsigned scope);
 /* Where SSLOpenSSLConfCmd name takes effect (case-insensitive, as OpenSSL's file
  * commands). A name OpenSSL does not know is TLS_CMD_CTX: the context refuses it. */
 enum tls_cmd_where tls_cmd_where(const char *name);
