@@ -1039,6 +1039,9 @@ static enum conn_ev conn_dispatch(struct conn *c)
 		.header = conn_header, .opaque = c,
 		.dst = c->rbuf, .dst_cap = CONN_RESP_MAX / 2,
 	};
+	if (tls_sni_without_host(&c->tls, in.host, in.host_len))
+		return exch_refuse(c, 400, "bad request: the client named a host by SNI, but the "
+				   "request names none (no Host)");
 	/* (a session made before a reload numbered its sections in the old configuration:
 	 * not compared) */
 	if (c->tls.gen == (uint32_t)w->gen &&

@@ -65,6 +65,9 @@ static int supervise_spawn(struct supervise *sv, const sigset_t *fwd)
 		close(sv->ready[0]);
 		sv->ready[0] = -1;
 		sv->child = 0;
+		/* the supervisor's protection is not the serving process's (its core dumps, its
+		 * /proc files; a privilege drop clears it anyway) */
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 		pthread_sigmask(SIG_SETMASK, fwd, NULL);
 		return 1;
 	}
@@ -188,6 +191,15 @@ int supervise_run(struct supervise *sv, const sigset_t *fwd, int *code)
 	if (pipe2(sv->ready, O_CLOEXEC) < 0)
 		return -errno;
 	fcntl(sv->ready[0], F_SETFL, O_NONBLOCK);
+	/* Started by a user, the serving process has the supervisor's uid: not dumpable, the
+	 * supervisor cannot be ptraced (nor its /proc/PID/mem read) by it, which would hand
+	 * the serving process what the supervisor keeps (listeners, the helper's sockets). */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		ret = -errno;
+		close(sv->ready[0]);
+		close(sv->ready[1]);
+		return ret;
+	}
 	/* blocked before the first fork: a child that ends at once is still seen */
 	sigaddset(&set, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);

@@ -42,6 +42,9 @@
 struct tls_ctxs {
 	const struct config *cfg;
 	SSL_CTX *ctx[CFG_MAX_VHOSTS + 1]; /* by scope; NULL where SSLEngine is not on */
+	bool cmds_per_session[CFG_MAX_VHOSTS + 1]; /* the section shares a port: its own
+						    * TLS_CMD_SESSION lines go to each session,
+						    * not to its context (tls_hello()) */
 };
 
 /* ---- contexts ---- */
@@ -247,6 +250,68 @@ static int tls_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 struct tls_sess;
 static int tls_hello(SSL *ssl, int *alert, void *arg);
 
+/* Scope's own TLS_CMD_SESSION SSLOpenSSLConfCmd lines (with main_too, the main server's
+ * before them) applied to ssl. 0, or -1 with *bad the command OpenSSL refused (its error
+ * in OpenSSL's queue). */
+static int tls_session_cmds(const struct tls_conf *t, SSL *ssl, unsigned scope, bool main_too,
+			    const struct tls_cmd **bad)
+{
+	SSL_CONF_CTX *cc = NULL;
+	int ret = 0;
+
+	*bad = NULL;
+	for (unsigned pass = main_too ? 0 : 1; pass < 2 && ret == 0; pass++)
+		for (unsigned i = 0; i < t->ncmd && ret == 0; i++) {
+			const struct tls_cmd *c = &t->cmd[i];
+
+			if (c->where != TLS_CMD_SESSION || c->scope != (pass ? scope : 0))
+				continue;
+			if (!cc) {
+				cc = SSL_CONF_CTX_new();
+				if (!cc)
+					return -1;
+				SSL_CONF_CTX_set_flags(cc, SSL_CONF_FLAG_FILE | SSL_CONF_FLAG_SERVER |
+							   SSL_CONF_FLAG_SHOW_ERRORS);
+				SSL_CONF_CTX_set_ssl(cc, ssl);
+			}
+			if (SSL_CONF_cmd(cc, c->name, c->value) <= 0) {
+				*bad = c;
+				ret = -1;
+			}
+		}
+	if (cc) {
+		if (SSL_CONF_CTX_finish(cc) != 1)
+			ret = -1;
+		SSL_CONF_CTX_free(cc);
+	}
+	return ret;
+}
+
+/* Checks scope's own per-session commands on a session of ctx, as a handshake will apply
+ * them (they are not in the context: a session of another section of the port would
+ * keep them). */
+static void tls_session_cmds_check(struct tls_load *l, SSL_CTX *ctx, unsigned s)
+{
+	const struct tls_cmd *bad;
+	SSL *ssl = SSL_new(ctx);
+	char e[256];
+
+	if (!ssl) {
+		tls_say(l, false, &l->cfg->tls->sc[s].engine_at, "SSLEngine: %s",
+			tls_err(e, sizeof(e)));
+		return;
+	}
+	if (tls_session_cmds(l->cfg->tls, ssl, s, false, &bad) < 0) {
+		if (bad)
+			tls_say(l, false, &bad->at, "SSLOpenSSLConfCmd %s \"%s\": refused by "
+				"OpenSSL (%s)", bad->name, bad->value, tls_err(e, sizeof(e)));
+		else
+			tls_say(l, false, &l->cfg->tls->sc[s].engine_at, "SSLOpenSSLConfCmd: %s",
+				tls_err(e, sizeof(e)));
+	}
+	SSL_free(ssl);
+}
+
 /* The name tls_hello() chose by is acknowledged (and kept in the session), as before. */
 static int tls_sni_ack(SSL *ssl, int *alert, void *arg)
 {
@@ -299,7 +364,9 @@ static SSL_CTX *tls_ctx_new(struct tls_load *l, struct tls_ctxs *x, unsigned s)
 		if (tls_load_pair(l, ctx, c, tls_nth(t, s, TLS_F_KEY, ncert),
 				  tls_nth(t, s, TLS_F_CHAIN, 0)) < 0)
 			break;
-	/* SSLOpenSSLConfCmd: the main server's, then the section's */
+	/* SSLOpenSSLConfCmd: the main server's, then the section's (but, when it shares a
+	 * port, those a session holds: each session of the section gets them, tls_hello()) */
+	x->cmds_per_session[s] = tls_scope_shared_port(cfg, s) != 0;
 	cc = SSL_CONF_CTX_new();
 	if (cc) {
 		SSL_CONF_CTX_set_flags(cc, SSL_CONF_FLAG_FILE | SSL_CONF_FLAG_SERVER |
@@ -308,6 +375,8 @@ static SSL_CTX *tls_ctx_new(struct tls_load *l, struct tls_ctxs *x, unsigned s)
 		for (unsigned pass = 0; pass < 2; pass++)
 			for (unsigned i = 0; i < t->ncmd; i++)
 				if (t->cmd[i].scope == (pass ? s : 0) &&
+				    !(pass && x->cmds_per_session[s] &&
+				      t->cmd[i].where == TLS_CMD_SESSION) &&
 				    SSL_CONF_cmd(cc, t->cmd[i].name, t->cmd[i].value) <= 0)
 					tls_say(l, false, &t->cmd[i].at, "SSLOpenSSLConfCmd %s \"%s\": "
 						"refused by OpenSSL (%s)", t->cmd[i].name,
@@ -315,6 +384,8 @@ static SSL_CTX *tls_ctx_new(struct tls_load *l, struct tls_ctxs *x, unsigned s)
 		SSL_CONF_CTX_finish(cc);
 		SSL_CONF_CTX_free(cc);
 	}
+	if (x->cmds_per_session[s])
+		tls_session_cmds_check(l, ctx, s);
 	return ctx;
 }
 
@@ -578,7 +649,10 @@ static void tls_switch(const struct config *cfg, SSL *ssl, SSL_CTX *ctx, unsigne
 }
 
 /* SNI: the <VirtualHost> the name selects, decided when the ClientHello comes, before
- * the protocol version and the cipher are (the servername callback comes after). */
+ * the protocol version and the cipher are (the servername callback comes after). The
+ * session was made from the port's first section's context: when the chosen section
+ * shares its port, its own per-session SSLOpenSSLConfCmd lines are applied to it (after
+ * a switch, the main server's too, whose ciphers tls_switch() replaced). */
 static int tls_hello(SSL *ssl, int *alert, void *arg)
 {
 	struct tls_ctxs *x = arg;
@@ -588,16 +662,25 @@ static int tls_hello(SSL *ssl, int *alert, void *arg)
 	char name[256];
 	unsigned scope;
 
-	(void)alert;
 	if (!s)
 		return SSL_CLIENT_HELLO_SUCCESS;
 	s->sni = SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &ext, &len) == 1 &&
 		 tls_sni_parse(ext, len, name, sizeof(name)) > 0;
 	scope = tls_sni_scope(x->cfg, s->server_port, s->sni ? name : NULL);
 	if (scope && x->ctx[scope]) {
+		bool sw = x->ctx[scope] != SSL_get_SSL_CTX(ssl);
+		const struct tls_cmd *bad;
+
 		s->scope = (uint16_t)scope;
-		if (x->ctx[scope] != SSL_get_SSL_CTX(ssl))
+		if (sw)
 			tls_switch(x->cfg, ssl, x->ctx[scope], scope);
+		if ((sw || x->cmds_per_session[scope]) &&
+		    tls_session_cmds(x->cfg->tls, ssl, scope, sw, &bad) < 0) {
+			/* the load tried them on a session of this context */
+			ERR_clear_error();
+			*alert = SSL_AD_INTERNAL_ERROR;
+			return SSL_CLIENT_HELLO_ERROR;
+		}
 	}
 	return SSL_CLIENT_HELLO_SUCCESS;
 }

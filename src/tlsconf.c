@@ -233,12 +233,34 @@ int tls_conf_directive(struct tls_conf *t, unsigned scope, unsigned argc, char *
 		    tls_copy(c->value, sizeof(c->value), argv[2], msg, len) < 0)
 			return -1;
 		c->scope = (uint16_t)scope;
+		c->where = (uint8_t)tls_cmd_where(c->name);
 		c->at = *at;
 		t->ncmd++;
 		return 0;
 	}
 	snprintf(msg, len, "not supported by spliced");
 	return -1;
+}
+
+enum tls_cmd_where tls_cmd_where(const char *name)
+{
+	/* OpenSSL 3's SSL_CONF file commands that set what SSL_new() copies from the
+	 * context into the session (SSL_set_SSL_CTX() does not take them again) */
+	static const char *const session[] = {
+		"Groups", "Curves", "ECDHParameters", "CipherString", "Ciphersuites",
+		"VerifyMode", "RecordPadding", "NumTickets",
+	};
+	static const char *const fixed[] = {
+		"RequestCAFile", "RequestCAPath", "ClientCAFile", "ClientCAPath",
+	};
+
+	for (size_t i = 0; i < sizeof(session) / sizeof(session[0]); i++)
+		if (strcasecmp(name, session[i]) == 0)
+			return TLS_CMD_SESSION;
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		if (strcasecmp(name, fixed[i]) == 0)
+			return TLS_CMD_FIXED;
+	return TLS_CMD_CTX;
 }
 
 /* ---- after the whole file ---- */
@@ -271,6 +293,43 @@ static unsigned tls_count(const struct tls_conf *t, unsigned scope, enum tls_fil
 	for (unsigned i = 0; i < t->nfile; i++)
 		n += t->file[i].scope == scope && t->file[i].kind == kind;
 	return n;
+}
+
+unsigned tls_scope_shared_port(const struct config *cfg, unsigned scope)
+{
+	const struct cfg_scope *sc = &cfg->scope[scope];
+
+	for (unsigned p = 0; p < sc->nport; p++)
+		for (unsigned s = 1; s < cfg->nscope; s++)
+			if (s != scope && tls_scope_on(cfg, s) &&
+			    tls_scope_has_port(&cfg->scope[s], sc->port[p]))
+				return sc->port[p];
+	return 0;
+}
+
+/* A section's own TLS_CMD_FIXED command would hold for the sessions of every section of
+ * its port made from its context (it is the port's first), or for none of its own (it is
+ * not): refused when another TLS section shares one of its ports. */
+static int tls_check_fixed_cmds(const struct config *cfg, unsigned *line, char *msg,
+				size_t len)
+{
+	const struct tls_conf *t = cfg->tls;
+
+	for (unsigned i = 0; i < t->ncmd; i++) {
+		const struct tls_cmd *c = &t->cmd[i];
+		unsigned port;
+
+		if (c->where != TLS_CMD_FIXED || c->scope == 0 ||
+		    !(port = tls_scope_shared_port(cfg, c->scope)))
+			continue;
+		*line = c->at.line;
+		snprintf(msg, len, "SSLOpenSSLConfCmd %s: port %u has other <VirtualHost> "
+			 "sections with SSLEngine on, and a session keeps this setting from the "
+			 "section it was made with before SNI chose one; give it in the main "
+			 "server", c->name, port);
+		return -1;
+	}
+	return 0;
 }
 
 int tls_conf_finish(const struct config *cfg, unsigned *line, char *msg, size_t len)
@@ -345,6 +404,8 @@ int tls_conf_finish(const struct config *cfg, unsigned *line, char *msg, size_t 
 			return -1;
 		}
 	}
+	if (t && tls_check_fixed_cmds(cfg, line, msg, len) < 0)
+		return -1;
 	*line = 0;
 	return 0;
 }
@@ -421,6 +482,11 @@ bool tls_host_misdirected(const struct config *cfg, const struct tls_facts *f, u
 	if (!s || !tls_scope_on(cfg, s) || !tls_scope_has_port(&cfg->scope[s], port))
 		s = tls_sni_scope(cfg, port, NULL);
 	return !tls_scopes_compatible(cfg, f->scope, s);
+}
+
+bool tls_sni_without_host(const struct tls_facts *f, const char *host, size_t len)
+{
+	return f->on && f->sni && (!host || len == 0);
 }
 
 int tls_sni_parse(const unsigned char *p, size_t len, char *name, size_t cap)

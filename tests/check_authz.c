@@ -9,45 +9,15 @@
 
 #include "spliced/authz.h"
 #include "spliced/config.h"
+#include "cfx.h"
 #include "suite.h"
-
-static struct config cfg;
-static struct config_error err;
-
-static void setup(void)
-{
-	config_defaults(&cfg);
-}
-
-static void teardown(void)
-{
-	config_free(&cfg);
-}
-
-static int parse(const char *text)
-{
-	config_free(&cfg);
-	return config_parse(&cfg, text, strlen(text), "test.conf", &err);
-}
-
-static void load(const char *text)
-{
-	ck_assert_msg(parse(text) == 0, "%s: %s", text, err.msg);
-}
-
-/* Fails the test unless text is refused with a message containing `needle`. */
-static void refused(const char *text, const char *needle)
-{
-	ck_assert_msg(parse(text) < 0, "accepted: %s", text);
-	ck_assert_msg(strstr(err.msg, needle), "message \"%s\" lacks \"%s\"", err.msg, needle);
-}
 
 /* Whether the request for path (normalized) in scope from client is denied. */
 static bool denied(unsigned scope, const char *path, const char *client)
 {
 	struct authz_result r;
 
-	authz_decide(&cfg.authz, scope, path, strlen(path), client, &r);
+	authz_decide(&cfx_cfg.authz, scope, path, strlen(path), client, &r);
 	return r.denied;
 }
 
@@ -129,7 +99,7 @@ END_TEST
 
 START_TEST(all_granted_denied)
 {
-	load(PROXY "<Location /admin>\nRequire all denied\n</Location>\n");
+	cfx_load(PROXY "<Location /admin>\nRequire all denied\n</Location>\n");
 	ck_assert(denied(0, "/admin", "127.0.0.1"));
 	ck_assert(denied(0, "/admin/x", "127.0.0.1"));
 	ck_assert(denied(0, "/admin;x", "127.0.0.1"));
@@ -137,18 +107,18 @@ START_TEST(all_granted_denied)
 	ck_assert(!denied(0, "/", "127.0.0.1"));
 	ck_assert(!denied(0, "/public/admin", "127.0.0.1"));
 	/* the Location path is normalized as request paths are */
-	load(PROXY "<Location \"/%61dmin//./x\">\nRequire all denied\n</Location>\n");
-	ck_assert_str_eq(cfg.authz.loc[0].prefix, "/admin/x");
+	cfx_load(PROXY "<Location \"/%61dmin//./x\">\nRequire all denied\n</Location>\n");
+	ck_assert_str_eq(cfx_cfg.authz.loc[0].prefix, "/admin/x");
 	ck_assert(denied(0, "/admin/x/y", "127.0.0.1"));
 }
 END_TEST
 
 START_TEST(require_ip)
 {
-	load(PROXY "<Location /admin>\n"
-	     "  Require ip 10.0.0.0/8 192.168.1\n"
-	     "  Require ip 2001:db8::/32\n"
-	     "</Location>\n");
+	cfx_load(PROXY "<Location /admin>\n"
+		 "  Require ip 10.0.0.0/8 192.168.1\n"
+		 "  Require ip 2001:db8::/32\n"
+		 "</Location>\n");
 	ck_assert(!denied(0, "/admin", "10.9.8.7"));
 	ck_assert(!denied(0, "/admin", "192.168.1.20"));
 	ck_assert(!denied(0, "/admin", "2001:db8::5"));
@@ -163,40 +133,40 @@ END_TEST
 START_TEST(containers)
 {
 	/* everyone but 10.0.0.0/8, except 10.1.0.0/16 */
-	load(PROXY "<Location />\n"
-	     "  <RequireAll>\n"
-	     "    Require all granted\n"
-	     "    Require not ip 10.0.0.0/8\n"
-	     "  </RequireAll>\n"
-	     "  Require ip 10.1\n"
-	     "</Location>\n");
+	cfx_load(PROXY "<Location />\n"
+		 "  <RequireAll>\n"
+		 "    Require all granted\n"
+		 "    Require not ip 10.0.0.0/8\n"
+		 "  </RequireAll>\n"
+		 "  Require ip 10.1\n"
+		 "</Location>\n");
 	ck_assert(!denied(0, "/x", "192.0.2.1"));
 	ck_assert(denied(0, "/x", "10.2.3.4"));
 	ck_assert(!denied(0, "/x", "10.1.3.4"));
 	/* <RequireNone> in <RequireAll> */
-	load(PROXY "<Location />\n"
-	     "  <RequireAll>\n"
-	     "    Require ip 192.0.2.0/24\n"
-	     "    <RequireNone>\n"
-	     "      Require ip 192.0.2.66\n"
-	     "      Require ip 192.0.2.67\n"
-	     "    </RequireNone>\n"
-	     "  </RequireAll>\n"
-	     "</Location>\n");
+	cfx_load(PROXY "<Location />\n"
+		 "  <RequireAll>\n"
+		 "    Require ip 192.0.2.0/24\n"
+		 "    <RequireNone>\n"
+		 "      Require ip 192.0.2.66\n"
+		 "      Require ip 192.0.2.67\n"
+		 "    </RequireNone>\n"
+		 "  </RequireAll>\n"
+		 "</Location>\n");
 	ck_assert(!denied(0, "/", "192.0.2.1"));
 	ck_assert(denied(0, "/", "192.0.2.66"));
 	ck_assert(denied(0, "/", "192.0.2.67"));
 	ck_assert(denied(0, "/", "198.51.100.1"));
 	/* a result that stays neutral is a denial: the only positive rule is in a
 	 * <RequireAny> whose other member is negated */
-	load(PROXY "<Location />\n"
-	     "  <RequireAll>\n"
-	     "    Require not ip 192.0.2.1\n"
-	     "    <RequireAny>\n"
-	     "      Require ip 198.51.100.0/24\n"
-	     "    </RequireAny>\n"
-	     "  </RequireAll>\n"
-	     "</Location>\n");
+	cfx_load(PROXY "<Location />\n"
+		 "  <RequireAll>\n"
+		 "    Require not ip 192.0.2.1\n"
+		 "    <RequireAny>\n"
+		 "      Require ip 198.51.100.0/24\n"
+		 "    </RequireAny>\n"
+		 "  </RequireAll>\n"
+		 "</Location>\n");
 	ck_assert(!denied(0, "/", "198.51.100.9"));
 	ck_assert(denied(0, "/", "192.0.2.1"));
 	ck_assert(denied(0, "/", "203.0.113.1"));
@@ -206,35 +176,35 @@ END_TEST
 START_TEST(merging)
 {
 	/* a later section replaces the rules of an earlier one (AuthMerging Off) */
-	load(PROXY "<Location />\nRequire all denied\n</Location>\n"
-	     "<Location /pub>\nRequire all granted\n</Location>\n");
+	cfx_load(PROXY "<Location />\nRequire all denied\n</Location>\n"
+		 "<Location /pub>\nRequire all granted\n</Location>\n");
 	ck_assert(denied(0, "/x", "127.0.0.1"));
 	ck_assert(!denied(0, "/pub/x", "127.0.0.1"));
 	/* file order, not length: the shorter prefix after the longer one wins */
-	load(PROXY "<Location /pub>\nRequire all granted\n</Location>\n"
-	     "<Location />\nRequire all denied\n</Location>\n");
+	cfx_load(PROXY "<Location /pub>\nRequire all granted\n</Location>\n"
+		 "<Location />\nRequire all denied\n</Location>\n");
 	ck_assert(denied(0, "/pub/x", "127.0.0.1"));
 	/* a section without rules inherits */
-	load(PROXY "<Location />\nRequire ip 10.0.0.0/8\n</Location>\n"
-	     "<Location /pub>\n</Location>\n");
+	cfx_load(PROXY "<Location />\nRequire ip 10.0.0.0/8\n</Location>\n"
+		 "<Location /pub>\n</Location>\n");
 	ck_assert(denied(0, "/pub", "127.0.0.1"));
 	ck_assert(!denied(0, "/pub", "10.0.0.1"));
 	/* AuthMerging And: both must grant */
-	load(PROXY "<Location />\nRequire ip 10.0.0.0/8\n</Location>\n"
-	     "<Location /adm>\nAuthMerging And\nRequire ip 10.1.0.0/16\n</Location>\n");
+	cfx_load(PROXY "<Location />\nRequire ip 10.0.0.0/8\n</Location>\n"
+		 "<Location /adm>\nAuthMerging And\nRequire ip 10.1.0.0/16\n</Location>\n");
 	ck_assert(!denied(0, "/adm", "10.1.0.1"));
 	ck_assert(denied(0, "/adm", "10.2.0.1"));
 	ck_assert(!denied(0, "/x", "10.2.0.1"));
 	/* AuthMerging Or: either grants */
-	load(PROXY "<Location />\nRequire ip 10.0.0.0/8\n</Location>\n"
-	     "<Location /adm>\nAuthMerging Or\nRequire ip 192.0.2.1\n</Location>\n");
+	cfx_load(PROXY "<Location />\nRequire ip 10.0.0.0/8\n</Location>\n"
+		 "<Location /adm>\nAuthMerging Or\nRequire ip 192.0.2.1\n</Location>\n");
 	ck_assert(!denied(0, "/adm", "10.2.0.1"));
 	ck_assert(!denied(0, "/adm", "192.0.2.1"));
 	ck_assert(denied(0, "/adm", "192.0.2.2"));
 	ck_assert(denied(0, "/x", "192.0.2.1"));
 	/* AuthMerging Off without rules: nothing applies any more (as httpd) */
-	load(PROXY "<Location />\nRequire all denied\n</Location>\n"
-	     "<Location /open>\nAuthMerging Off\n</Location>\n");
+	cfx_load(PROXY "<Location />\nRequire all denied\n</Location>\n"
+		 "<Location /open>\nAuthMerging Off\n</Location>\n");
 	ck_assert(!denied(0, "/open", "127.0.0.1"));
 	ck_assert(denied(0, "/x", "127.0.0.1"));
 }
@@ -242,13 +212,13 @@ END_TEST
 
 START_TEST(vhosts)
 {
-	load(PROXY "<Location /admin>\nRequire all denied\n</Location>\n"
-	     "<VirtualHost *:80>\nServerName a.example\n"
-	     "<Location /admin>\nRequire ip 10.0.0.0/8\n</Location>\n"
-	     "<Location /secret>\nRequire all denied\n</Location>\n"
-	     "</VirtualHost>\n"
-	     "<VirtualHost *:80>\nServerName b.example\n</VirtualHost>\n");
-	ck_assert_int_eq(cfg.authz.loc[1].scope, 1);
+	cfx_load(PROXY "<Location /admin>\nRequire all denied\n</Location>\n"
+		 "<VirtualHost *:80>\nServerName a.example\n"
+		 "<Location /admin>\nRequire ip 10.0.0.0/8\n</Location>\n"
+		 "<Location /secret>\nRequire all denied\n</Location>\n"
+		 "</VirtualHost>\n"
+		 "<VirtualHost *:80>\nServerName b.example\n</VirtualHost>\n");
+	ck_assert_int_eq(cfx_cfg.authz.loc[1].scope, 1);
 	/* the main server's sections apply in every virtual host, the host's own after them */
 	ck_assert(denied(0, "/admin", "10.0.0.1"));
 	ck_assert(!denied(1, "/admin", "10.0.0.1"));
@@ -262,57 +232,57 @@ END_TEST
 
 START_TEST(load_errors)
 {
-	refused(PROXY "Require all denied\n", "only allowed in <Location>");
-	refused(PROXY "<Location /a>\nRequire not ip 10.0.0.1\n</Location>\n", "no effect");
-	refused(PROXY "<Location /a>\n<RequireNone>\nRequire ip 10.0.0.1\n</RequireNone>\n"
-		"</Location>\n", "no effect");
-	refused(PROXY "<Location /a>\n<RequireAll>\nRequire not ip 10.0.0.1\n</RequireAll>\n"
-		"</Location>\n", "only negative");
-	refused(PROXY "<Location /a>\n<RequireAll>\n</RequireAll>\n</Location>\n",
-		"no authorization directives");
-	refused(PROXY "<LocationMatch ^/a>\n</LocationMatch>\n", "not supported");
-	refused(PROXY "<Location ~ ^/a>\n</Location>\n", "regular expressions");
-	refused(PROXY "<Location /a*>\n</Location>\n", "wildcards");
-	refused(PROXY "<Location a>\n</Location>\n", "must start with '/'");
-	refused(PROXY "<Location /a/../..>\n</Location>\n", "climbs above");
-	refused(PROXY "<Location /a>\n<Location /b>\n</Location>\n</Location>\n", "nested");
-	refused(PROXY "<Location /a>\nRequire all denied\n", "not closed");
-	refused(PROXY "<Location /a>\n<RequireAll>\nRequire all denied\n</Location>\n",
-		"not closed");
-	refused(PROXY "</Location>\n", "without matching");
-	refused(PROXY "<Location /a>\n</RequireAll>\n</Location>\n", "without matching");
-	refused(PROXY "<Location /a>\nRequire host example.org\n</Location>\n",
-		"Require host is not supported");
-	refused(PROXY "<Location /a>\nRequire local\n</Location>\n", "Require local is not");
-	refused(PROXY "<Location /a>\nRequire valid-user\n</Location>\n", "not supported");
-	refused(PROXY "<Location /a>\nRequire not all denied\n</Location>\n", "not supported");
-	refused(PROXY "<Location /a>\nRequire all maybe\n</Location>\n", "granted or denied");
-	refused(PROXY "<Location /a>\nRequire ip\n</Location>\n", "at least one address");
-	refused(PROXY "<Location /a>\nRequire ip 10.0.0.1/8\n</Location>\n", "not an address");
-	refused(PROXY "<Location /a>\nProxyPass http://127.0.0.1:9/\n</Location>\n",
-		"not supported in <Location>");
-	refused(PROXY "<Location /a>\nAuthMerging Sometimes\n</Location>\n", "Off, And or Or");
-	refused(PROXY "AuthMerging And\n", "only allowed in <Location>");
-	refused(PROXY "<VirtualHost *:80>\n<Location /a>\n</VirtualHost>\n", "not allowed in "
-		"<Location>");
-	refused(PROXY "<Location /a>\n<Directory /tmp>\n</Directory>\n</Location>\n",
-		"not allowed in <Location>");
-	refused(PROXY "<RequireAll>\nRequire all denied\n</RequireAll>\n", "only allowed in "
-		"<Location>");
+	cfx_refused(PROXY "Require all denied\n", "only allowed in <Location>");
+	cfx_refused(PROXY "<Location /a>\nRequire not ip 10.0.0.1\n</Location>\n", "no effect");
+	cfx_refused(PROXY "<Location /a>\n<RequireNone>\nRequire ip 10.0.0.1\n</RequireNone>\n"
+		    "</Location>\n", "no effect");
+	cfx_refused(PROXY "<Location /a>\n<RequireAll>\nRequire not ip 10.0.0.1\n</RequireAll>\n"
+		    "</Location>\n", "only negative");
+	cfx_refused(PROXY "<Location /a>\n<RequireAll>\n</RequireAll>\n</Location>\n",
+		    "no authorization directives");
+	cfx_refused(PROXY "<LocationMatch ^/a>\n</LocationMatch>\n", "not supported");
+	cfx_refused(PROXY "<Location ~ ^/a>\n</Location>\n", "regular expressions");
+	cfx_refused(PROXY "<Location /a*>\n</Location>\n", "wildcards");
+	cfx_refused(PROXY "<Location a>\n</Location>\n", "must start with '/'");
+	cfx_refused(PROXY "<Location /a/../..>\n</Location>\n", "climbs above");
+	cfx_refused(PROXY "<Location /a>\n<Location /b>\n</Location>\n</Location>\n", "nested");
+	cfx_refused(PROXY "<Location /a>\nRequire all denied\n", "not closed");
+	cfx_refused(PROXY "<Location /a>\n<RequireAll>\nRequire all denied\n</Location>\n",
+		    "not closed");
+	cfx_refused(PROXY "</Location>\n", "without matching");
+	cfx_refused(PROXY "<Location /a>\n</RequireAll>\n</Location>\n", "without matching");
+	cfx_refused(PROXY "<Location /a>\nRequire host example.org\n</Location>\n",
+		    "Require host is not supported");
+	cfx_refused(PROXY "<Location /a>\nRequire local\n</Location>\n", "Require local is not");
+	cfx_refused(PROXY "<Location /a>\nRequire valid-user\n</Location>\n", "not supported");
+	cfx_refused(PROXY "<Location /a>\nRequire not all denied\n</Location>\n", "not supported");
+	cfx_refused(PROXY "<Location /a>\nRequire all maybe\n</Location>\n", "granted or denied");
+	cfx_refused(PROXY "<Location /a>\nRequire ip\n</Location>\n", "at least one address");
+	cfx_refused(PROXY "<Location /a>\nRequire ip 10.0.0.1/8\n</Location>\n", "not an address");
+	cfx_refused(PROXY "<Location /a>\nProxyPass http://127.0.0.1:9/\n</Location>\n",
+		    "not supported in <Location>");
+	cfx_refused(PROXY "<Location /a>\nAuthMerging Sometimes\n</Location>\n", "Off, And or Or");
+	cfx_refused(PROXY "AuthMerging And\n", "only allowed in <Location>");
+	cfx_refused(PROXY "<VirtualHost *:80>\n<Location /a>\n</VirtualHost>\n", "not allowed in "
+		    "<Location>");
+	cfx_refused(PROXY "<Location /a>\n<Directory /tmp>\n</Directory>\n</Location>\n",
+		    "not allowed in <Location>");
+	cfx_refused(PROXY "<RequireAll>\nRequire all denied\n</RequireAll>\n", "only allowed in "
+		    "<Location>");
 }
 END_TEST
 
 /* A configuration loaded twice (a reload) and freed leaves nothing behind (ASan). */
 START_TEST(free_reuse)
 {
-	load(PROXY "<Location /a>\nRequire ip 10.0.0.0/8 10.1 ::1\n</Location>\n"
-	     "<Location /b>\nRequire all denied\n</Location>\n");
-	ck_assert_uint_eq(cfg.authz.nloc, 2);
-	ck_assert_uint_eq(cfg.authz.nnet, 3);
-	config_free(&cfg);
-	ck_assert_uint_eq(cfg.authz.nloc, 0);
-	ck_assert_ptr_null(cfg.authz.loc);
-	load(PROXY "<Location /c>\nRequire all denied\n</Location>\n");
+	cfx_load(PROXY "<Location /a>\nRequire ip 10.0.0.0/8 10.1 ::1\n</Location>\n"
+		 "<Location /b>\nRequire all denied\n</Location>\n");
+	ck_assert_uint_eq(cfx_cfg.authz.nloc, 2);
+	ck_assert_uint_eq(cfx_cfg.authz.nnet, 3);
+	config_free(&cfx_cfg);
+	ck_assert_uint_eq(cfx_cfg.authz.nloc, 0);
+	ck_assert_ptr_null(cfx_cfg.authz.loc);
+	cfx_load(PROXY "<Location /c>\nRequire all denied\n</Location>\n");
 	ck_assert(denied(0, "/c", "127.0.0.1"));
 	ck_assert(!denied(0, "/a", "127.0.0.1"));
 }
@@ -333,6 +303,6 @@ int main(void)
 	};
 	Suite *s = suite_create("authz");
 
-	ck_add_cases(s, cases, CK_N(cases), 0, setup, teardown);
+	ck_add_cases(s, cases, CK_N(cases), 0, cfx_setup, cfx_teardown);
 	return ck_run_suite(s);
 }

@@ -110,6 +110,7 @@ struct tls_result {
 	bool reused;
 	char alpn[32];
 	char fp[65];                  /* the certificate's SHA-256 fingerprint, hex */
+	int group;                    /* the key exchange's group (NID_X9_62_prime256v1...) */
 	unsigned long err;            /* the OpenSSL error when !ok */
 };
 
@@ -201,6 +202,7 @@ static SSL *tls_handshake_on(SSL_CTX *ctx, int fd, const struct tls_opts *o,
 	}
 	snprintf(r->version, sizeof(r->version), "%s", SSL_get_version(ssl));
 	r->reused = SSL_session_reused(ssl);
+	r->group = SSL_get_negotiated_group(ssl);
 	{
 		const unsigned char *p;
 		unsigned n;
@@ -226,23 +228,21 @@ static void tls_probe(int port, const struct tls_opts *o, struct tls_result *r)
 	SSL_CTX_free(ctx);
 }
 
-/* GET path over TLS with Connection: close; the whole answer (head and body) into *out
- * (malloc'd, NUL-terminated); *sess (when not NULL) gets the session for a resumption. */
-static void tls_get(int port, const struct tls_opts *o, const char *host, const char *path,
-		    struct tls_result *r, char **out, SSL_SESSION **sess)
+/* Sends req over TLS, a request that ends the connection; the whole answer (head and
+ * body) into *out (malloc'd, NUL-terminated); *sess (when not NULL) gets the session for
+ * a resumption. */
+static void tls_request(int port, const struct tls_opts *o, const char *req,
+			struct tls_result *r, char **out, SSL_SESSION **sess)
 {
 	SSL_CTX *ctx = client_ctx(o);
 	int fd = tcp_connect(port);
 	SSL *ssl = tls_handshake_on(ctx, fd, o, r);
-	char req[512];
 	size_t len = 0, cap = 65536;
 	char *buf = malloc(cap + 1);
 	int n;
 
 	ck_assert_msg(ssl != NULL, "handshake with port %d failed: %s", port,
 		      ERR_reason_error_string(r->err));
-	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
-		 path, host);
 	ck_assert_int_eq(SSL_write(ssl, req, (int)strlen(req)), (int)strlen(req));
 	while ((n = SSL_read(ssl, buf + len, (int)(cap - len))) > 0) {
 		len += (size_t)n;
@@ -264,6 +264,30 @@ static void tls_get(int port, const struct tls_opts *o, const char *host, const 
 	close(fd);
 	SSL_CTX_free(ctx);
 	*out = buf;
+}
+
+/* GET path over TLS with Host host and Connection: close (see tls_request). */
+static void tls_get(int port, const struct tls_opts *o, const char *host, const char *path,
+		    struct tls_result *r, char **out, SSL_SESSION **sess)
+{
+	char req[512];
+
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
+		 path, host);
+	tls_request(port, o, req, r, out, sess);
+}
+
+/* tls_get() of a request that must be served (200). */
+static void tls_get_served(int port, const struct tls_opts *o, const char *host,
+			   const char *path)
+{
+	struct tls_result r;
+	char *out;
+
+	tls_get(port, o, host, path, &r, &out, NULL);
+	ck_assert_msg(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s %s: %s", host, path,
+		      e2e_escs(out));
+	free(out);
 }
 
 /* ---- the bridge: plain loopback <-> TLS to spliced ------------------------------------ */
@@ -1225,6 +1249,142 @@ START_TEST(test_misdirected)
 }
 END_TEST
 
+/* SNI names a <VirtualHost>, the request names no host (HTTP/1.0 without Host): httpd's
+ * mod_ssl answers 400, and the backend sees nothing. Without SNI such a request is the
+ * port's first section's, as before. */
+START_TEST(test_sni_no_host)
+{
+	struct e2e_proc be, sp;
+	struct tls_result r;
+	struct tls_opts o = { .sni = "b.test" };
+	char *out, *rec;
+	size_t n;
+	int port;
+
+	make_certs();
+	e2e_backend_start_recording(&be, "");
+	start_tls(&sp, be.port, NULL, &port);
+	tls_request(port, &o, "GET /named HTTP/1.0\r\n\r\n", &r, &out, NULL);
+	ck_assert_msg(strncmp(out, "HTTP/1.1 400 Bad Request\r\n", 26) == 0, "%s",
+		      e2e_escs(out));
+	free(out);
+	/* an empty Host names none either */
+	o.sni = "a.test";
+	tls_request(port, &o, "GET /empty HTTP/1.0\r\nHost:\r\n\r\n", &r, &out, NULL);
+	ck_assert_msg(strncmp(out, "HTTP/1.1 400 ", 13) == 0, "%s", e2e_escs(out));
+	free(out);
+	/* no SNI and no Host: served */
+	o.sni = NULL;
+	tls_request(port, &o, "GET /unnamed HTTP/1.0\r\n\r\n", &r, &out, NULL);
+	ck_assert_msg(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", e2e_escs(out));
+	free(out);
+	/* SNI and a Host: served */
+	o.sni = "b.test";
+	tls_get_served(port, &o, "b.test", "/hosted");
+	e2e_spliced_stop(&sp);
+	e2e_backend_stop(&be);
+	rec = e2e_read_file(be.record, &n);
+	ck_assert_msg(rec && memmem(rec, n, "/unnamed", 8) && memmem(rec, n, "/hosted", 7),
+		      "the served requests did not reach the backend: %s",
+		      rec ? e2e_esc(rec, n) : "(unreadable)");
+	ck_assert_msg(!memmem(rec, n, "/named", 6) && !memmem(rec, n, "/empty", 6),
+		      "a refused request reached the backend: %s", e2e_esc(rec, n));
+	free(rec);
+}
+END_TEST
+
+/* A section's own SSLOpenSSLConfCmd holds for the sessions SNI gives it, though each
+ * session is made from the port's first section's context: b.test's Groups P-384 and
+ * d.test's MaxProtocol are its own; a.test's (the first's) Groups P-521 is not c.test's,
+ * whose sessions keep OpenSSL's default groups (X25519 first). A section alone on its
+ * port has them in its context. A command OpenSSL refuses in a section is a load error
+ * with its line. */
+START_TEST(test_conf_cmd_sni)
+{
+	const char *d = e2e_temp_dir();
+	struct e2e_proc be, sp;
+	struct tls_result r;
+	struct tls_opts o = { 0 };
+	char conf[512], *out = NULL;
+	const char *argv[] = { e2e_env_bin("SPLICED_BIN"), "-t", "-c", conf, NULL };
+	static const struct {
+		const char *sni;
+		int group;
+		const char *version;
+	} want[] = {
+		{ "a.test", NID_secp521r1, "TLSv1.3" },
+		{ "b.test", NID_secp384r1, "TLSv1.3" },
+		{ "c.test", NID_X25519, "TLSv1.3" },
+		{ "d.test", NID_X25519, "TLSv1.2" },
+		{ NULL, NID_secp521r1, "TLSv1.3" },    /* no SNI: the first section */
+	};
+	char sections[2048];
+	size_t n = 0;
+	int port = e2e_free_port(), alone = e2e_free_port();
+
+	make_certs();
+	for (unsigned i = 0; i < 4; i++)
+		n += (size_t)snprintf(sections + n, sizeof(sections) - n,
+				      "<VirtualHost *:%d>\n  ServerName %s\n  SSLEngine on\n"
+				      "  SSLCertificateFile %s/a.test.crt\n"
+				      "  SSLCertificateKeyFile %s/a.test.key\n%s</VirtualHost>\n",
+				      port, want[i].sni, d, d,
+				      i == 0 ? "  SSLOpenSSLConfCmd Groups P-521\n" :
+				      i == 1 ? "  SSLOpenSSLConfCmd Groups P-384\n" :
+				      i == 3 ? "  SSLOpenSSLConfCmd MaxProtocol TLSv1.2\n" : "");
+	n += (size_t)snprintf(sections + n, sizeof(sections) - n,
+			      "<VirtualHost *:%d>\n  ServerName e.test\n  SSLEngine on\n"
+			      "  SSLCertificateFile %s/b.test.crt\n"
+			      "  SSLCertificateKeyFile %s/b.test.key\n"
+			      "  SSLOpenSSLConfCmd Groups P-384\n</VirtualHost>\n", alone, d, d);
+	ck_assert(n < sizeof(sections));
+	e2e_backend_start(&be, "");
+	e2e_spliced_startf(&sp, "Listen 127.0.0.1:%d https\nListen 127.0.0.1:%d https\n"
+			   "ProxyPass / http://127.0.0.1:%d/\n%s", port, alone, be.port, sections);
+	for (unsigned i = 0; i < CK_N(want); i++) {
+		o.sni = want[i].sni;
+		tls_probe(port, &o, &r);
+		ck_assert_msg(r.ok, "handshake with SNI %s", want[i].sni);
+		ck_assert_msg(r.group == want[i].group, "SNI %s: group %s, wanted %s",
+			      want[i].sni, OBJ_nid2sn(r.group), OBJ_nid2sn(want[i].group));
+		ck_assert_msg(strcmp(r.version, want[i].version) == 0, "SNI %s: %s", want[i].sni,
+			      r.version);
+	}
+	/* and the request goes through on such a session */
+	o.sni = "b.test";
+	tls_get_served(port, &o, "b.test", "/p384");
+	o.sni = NULL;
+	tls_probe(alone, &o, &r);
+	ck_assert_msg(r.ok && r.group == NID_secp384r1, "alone: group %s", OBJ_nid2sn(r.group));
+	e2e_spliced_stop(&sp);
+	e2e_backend_stop(&be);
+
+	snprintf(conf, sizeof(conf), "%s/cmd.conf", d);
+	{
+		FILE *f = fopen(conf, "w");
+
+		ck_assert(f != NULL);
+		fprintf(f, "Listen 127.0.0.1:1 https\nProxyPass / http://127.0.0.1:9/\n"
+			"<VirtualHost *:1>\nServerName a.test\nSSLEngine on\n"
+			"SSLCertificateFile %s/a.test.crt\nSSLCertificateKeyFile %s/a.test.key\n"
+			"</VirtualHost>\n<VirtualHost *:1>\nServerName b.test\nSSLEngine on\n"
+			"SSLCertificateFile %s/b.test.crt\nSSLCertificateKeyFile %s/b.test.key\n"
+			"SSLOpenSSLConfCmd Groups no-such-group\n"     /* line 14 */
+			"</VirtualHost>\n", d, d, d, d);
+		fclose(f);
+	}
+	ck_assert_int_eq(e2e_run(argv, &out), 1);
+	{
+		char w[600];
+
+		snprintf(w, sizeof(w), "%s:14: SSLOpenSSLConfCmd Groups \"no-such-group\": refused "
+			 "by OpenSSL", conf);
+		ck_assert_msg(strstr(out, w), "%s", out);
+	}
+	free(out);
+}
+END_TEST
+
 /* The metric's value once it has settled at want (bounded wait: a session gives its
  * buffers back when its last send's completion came, maybe after the client read it). */
 static long long metric_settled(int mport, const char *name, long long want)
@@ -1367,6 +1527,8 @@ int main(void)
 		{ "stuck_client", test_stuck_client, 0 },
 		{ "config_check", test_config_check, 0 },
 		{ "misdirected", test_misdirected, 0 },
+		{ "sni_no_host", test_sni_no_host, 0 },
+		{ "conf_cmd_sni", test_conf_cmd_sni, 0 },
 		{ "table_full", test_table_full, 0 },
 		{ "idle_no_buffers", test_idle_no_buffers, 0 },
 	};

@@ -8,37 +8,8 @@
 
 #include "spliced/config.h"
 #include "spliced/headers.h"
+#include "cfx.h"
 #include "suite.h"
-
-static struct config cfg;
-static struct config_error err;
-
-static void setup(void)
-{
-	config_defaults(&cfg);
-}
-
-static void teardown(void)
-{
-	config_free(&cfg);
-}
-
-static int parse(const char *text)
-{
-	config_free(&cfg);
-	return config_parse(&cfg, text, strlen(text), "test.conf", &err);
-}
-
-static void load(const char *text)
-{
-	ck_assert_msg(parse(text) == 0, "%s: %s", text, err.msg);
-}
-
-static void refused(const char *text, const char *needle)
-{
-	ck_assert_msg(parse(text) < 0, "accepted: %s", text);
-	ck_assert_msg(strstr(err.msg, needle), "message \"%s\" lacks \"%s\"", err.msg, needle);
-}
 
 #define PROXY "ProxyPass / http://127.0.0.1:9/\n"
 
@@ -49,10 +20,10 @@ static void edit(const char *line, const char *in, const char *out, size_t cap)
 	ssize_t n;
 
 	snprintf(conf, sizeof(conf), PROXY "%s\n", line);
-	load(conf);
-	ck_assert_uint_eq(cfg.headers.n, 1);
+	cfx_load(conf);
+	ck_assert_uint_eq(cfx_cfg.headers.n, 1);
 	strcpy(buf, in);
-	n = headers_edit(&cfg.headers.rule[0], buf, strlen(in), cap ? cap : sizeof(buf));
+	n = headers_edit(&cfx_cfg.headers.rule[0], buf, strlen(in), cap ? cap : sizeof(buf));
 	if (!out) {
 		ck_assert_int_eq(n, -1);
 		return;
@@ -91,14 +62,14 @@ END_TEST
 
 START_TEST(tables)
 {
-	load(PROXY "Header set A 1\nHeader always set B 2\nHeader onsuccess set C 3\n"
-	     "RequestHeader set D 4\n");
-	ck_assert_uint_eq(cfg.headers.n, 4);
-	ck_assert_int_eq(cfg.headers.rule[0].table, HDR_ONSUCCESS);
-	ck_assert_int_eq(cfg.headers.rule[1].table, HDR_ALWAYS);
-	ck_assert_int_eq(cfg.headers.rule[2].table, HDR_ONSUCCESS);
-	ck_assert_int_eq(cfg.headers.rule[3].table, HDR_REQUEST);
-	ck_assert(cfg.headers.any[HDR_REQUEST] && cfg.headers.any[HDR_ALWAYS]);
+	cfx_load(PROXY "Header set A 1\nHeader always set B 2\nHeader onsuccess set C 3\n"
+		 "RequestHeader set D 4\n");
+	ck_assert_uint_eq(cfx_cfg.headers.n, 4);
+	ck_assert_int_eq(cfx_cfg.headers.rule[0].table, HDR_ONSUCCESS);
+	ck_assert_int_eq(cfx_cfg.headers.rule[1].table, HDR_ALWAYS);
+	ck_assert_int_eq(cfx_cfg.headers.rule[2].table, HDR_ONSUCCESS);
+	ck_assert_int_eq(cfx_cfg.headers.rule[3].table, HDR_REQUEST);
+	ck_assert(cfx_cfg.headers.any[HDR_REQUEST] && cfx_cfg.headers.any[HDR_ALWAYS]);
 }
 END_TEST
 
@@ -109,48 +80,52 @@ START_TEST(order)
 	char b[1024];
 	ssize_t n;
 
-	load(PROXY "<Location /a>\nHeader append X loc-main-a\n</Location>\n"
-	     "Header set X server\n"
-	     "<VirtualHost *:80>\nServerName v\n"
-	     "  <Location />\nHeader append X loc-vh-root\n</Location>\n"
-	     "  Header append X vhost\n"
-	     "</VirtualHost>\n"
-	     "<Location />\nHeader append X loc-main-root\n</Location>\n");
-	n = headers_apply(&cfg.headers, &cfg.authz, HDR_ONSUCCESS, 1, "/a/b", 4, b, 0, sizeof(b));
+	cfx_load(PROXY "<Location /a>\nHeader append X loc-main-a\n</Location>\n"
+		 "Header set X server\n"
+		 "<VirtualHost *:80>\nServerName v\n"
+		 "  <Location />\nHeader append X loc-vh-root\n</Location>\n"
+		 "  Header append X vhost\n"
+		 "</VirtualHost>\n"
+		 "<Location />\nHeader append X loc-main-root\n</Location>\n");
+	n = headers_apply(&cfx_cfg.headers, &cfx_cfg.authz, HDR_ONSUCCESS, 1, "/a/b", 4, b, 0,
+			  sizeof(b));
 	ck_assert_int_ge(n, 0);
 	b[n] = '\0';
 	ck_assert_str_eq(b, "X: server, vhost, loc-main-a, loc-main-root, loc-vh-root\r\n");
-	n = headers_apply(&cfg.headers, &cfg.authz, HDR_ONSUCCESS, 0, "/b", 2, b, 0, sizeof(b));
+	n = headers_apply(&cfx_cfg.headers, &cfx_cfg.authz, HDR_ONSUCCESS, 0, "/b", 2, b, 0,
+			  sizeof(b));
 	b[n] = '\0';
 	ck_assert_str_eq(b, "X: server, loc-main-root\r\n");
 	/* other tables are untouched */
-	n = headers_apply(&cfg.headers, &cfg.authz, HDR_ALWAYS, 1, "/a", 2, b, 0, sizeof(b));
+	n = headers_apply(&cfx_cfg.headers, &cfx_cfg.authz, HDR_ALWAYS, 1, "/a", 2, b, 0,
+			  sizeof(b));
 	ck_assert_int_eq(n, 0);
 }
 END_TEST
 
 START_TEST(load_errors)
 {
-	refused(PROXY "Header set Content-Length 5\n", "frames the message");
-	refused(PROXY "Header unset transfer-encoding\n", "frames the message");
-	refused(PROXY "Header always set Connection close\n", "frames the message");
-	refused(PROXY "RequestHeader set Host x\n", "written by spliced");
-	refused(PROXY "RequestHeader unset X-Forwarded-For\n", "written by spliced");
-	refused(PROXY "Header set X \"%{FOO}e\"\n", "not supported");
-	refused(PROXY "Header set X \"%t\"\n", "not supported");
-	refused(PROXY "Header set X v env=FOO\n", "conditions");
-	refused(PROXY "Header set X v expr=true\n", "conditions");
-	refused(PROXY "Header edit X a b\n", "action \"edit\" is not supported");
-	refused(PROXY "Header echo X\n", "action \"echo\"");
-	refused(PROXY "Header note X y\n", "action \"note\"");
-	refused(PROXY "Header set X\n", "needs a value");
-	refused(PROXY "Header unset X y\n", "unset takes no value");
-	refused(PROXY "Header set \"X Y\" v\n", "not a field name");
-	refused(PROXY "Header set X: v\n", "not a field name");
-	refused(PROXY "Header always\n", "takes at least 2 arguments");
-	refused(PROXY "Header always set\n", "needs a field name");
-	refused(PROXY "RequestHeader always set X v\n", "action \"always\"");
-	refused(PROXY "<Location /a>\nLogLevel info\n</Location>\n", "not supported in <Location>");
+	cfx_refused(PROXY "Header set Content-Length 5\n", "frames the message");
+	cfx_refused(PROXY "Header unset transfer-encoding\n", "frames the message");
+	cfx_refused(PROXY "Header always set Connection close\n", "frames the message");
+	cfx_refused(PROXY "RequestHeader set Host x\n", "written by spliced");
+	cfx_refused(PROXY "RequestHeader unset X-Forwarded-For\n", "written by spliced");
+	cfx_refused(PROXY "Header set X \"%{FOO}e\"\n", "not supported");
+	cfx_refused(PROXY "Header set X \"%t\"\n", "not supported");
+	cfx_refused(PROXY "Header set X v env=FOO\n", "conditions");
+	cfx_refused(PROXY "Header set X v expr=true\n", "conditions");
+	cfx_refused(PROXY "Header edit X a b\n", "action \"edit\" is not supported");
+	cfx_refused(PROXY "Header echo X\n", "action \"echo\"");
+	cfx_refused(PROXY "Header note X y\n", "action \"note\"");
+	cfx_refused(PROXY "Header set X\n", "needs a value");
+	cfx_refused(PROXY "Header unset X y\n", "unset takes no value");
+	cfx_refused(PROXY "Header set \"X Y\" v\n", "not a field name");
+	cfx_refused(PROXY "Header set X: v\n", "not a field name");
+	cfx_refused(PROXY "Header always\n", "takes at least 2 arguments");
+	cfx_refused(PROXY "Header always set\n", "needs a field name");
+	cfx_refused(PROXY "RequestHeader always set X v\n", "action \"always\"");
+	cfx_refused(PROXY "<Location /a>\nLogLevel info\n</Location>\n",
+		    "not supported in <Location>");
 }
 END_TEST
 
@@ -164,6 +139,6 @@ int main(void)
 	};
 	Suite *s = suite_create("headers");
 
-	ck_add_cases(s, cases, CK_N(cases), 0, setup, teardown);
+	ck_add_cases(s, cases, CK_N(cases), 0, cfx_setup, cfx_teardown);
 	return ck_run_suite(s);
 }

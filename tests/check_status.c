@@ -14,38 +14,13 @@
 #include "spliced/stats.h"
 #include "spliced/status.h"
 #include "spliced/worker-t.h"
+#include "cfx.h"
 #include "suite.h"
-
-static struct config cfg;
-static struct config_error err;
-
-static void setup(void)
-{
-	config_defaults(&cfg);
-}
 
 static void teardown(void)
 {
 	stats_live_clear();
-	config_free(&cfg);
-}
-
-static int parse(const char *text)
-{
-	config_free(&cfg);
-	config_defaults(&cfg);
-	return config_parse(&cfg, text, strlen(text), "test.conf", &err);
-}
-
-static void load(const char *text)
-{
-	ck_assert_msg(parse(text) == 0, "%s: %s", text, err.msg);
-}
-
-static void refused(const char *text, const char *needle)
-{
-	ck_assert_msg(parse(text) < 0, "accepted: %s", text);
-	ck_assert_msg(strstr(err.msg, needle), "message \"%s\" lacks \"%s\"", err.msg, needle);
+	cfx_teardown();
 }
 
 static struct status_req query(const char *q)
@@ -103,29 +78,30 @@ END_TEST
 START_TEST(load_check)
 {
 	/* loopback only: no rule needed */
-	load("Listen 127.0.0.1:8080\n" LOC "</Location>\n");
-	ck_assert_uint_eq(cfg.authz.loc[0].handler, AUTHZ_HANDLER_STATUS);
-	load("Listen [::1]:8080\n" LOC "</Location>\n");
+	cfx_load("Listen 127.0.0.1:8080\n" LOC "</Location>\n");
+	ck_assert_uint_eq(cfx_cfg.authz.loc[0].handler, AUTHZ_HANDLER_STATUS);
+	cfx_load("Listen [::1]:8080\n" LOC "</Location>\n");
 	/* a public address: a Require over the section is needed */
-	refused("Listen 0.0.0.0:8080\n" LOC "</Location>\n", "without an access rule");
-	refused("Listen 127.0.0.1:8080\nListen 192.0.2.1:8080\n" LOC "</Location>\n",
-		"Require ip");
-	load("Listen 0.0.0.0:8080\n" LOC "Require ip 10.0.0.0/8\n</Location>\n");
-	load("Listen 0.0.0.0:8080\n<Location />\nRequire ip 127.0.0.1\n</Location>\n" LOC
-	     "</Location>\n");
+	cfx_refused("Listen 0.0.0.0:8080\n" LOC "</Location>\n", "without an access rule");
+	cfx_refused("Listen 127.0.0.1:8080\nListen 192.0.2.1:8080\n" LOC "</Location>\n",
+		    "Require ip");
+	cfx_load("Listen 0.0.0.0:8080\n" LOC "Require ip 10.0.0.0/8\n</Location>\n");
+	cfx_load("Listen 0.0.0.0:8080\n<Location />\nRequire ip 127.0.0.1\n</Location>\n" LOC
+		 "</Location>\n");
 	/* a rule on another path does not cover it */
-	refused("Listen 0.0.0.0:8080\n<Location /admin>\nRequire ip 127.0.0.1\n</Location>\n"
-		LOC "</Location>\n", "without an access rule");
+	cfx_refused("Listen 0.0.0.0:8080\n<Location /admin>\nRequire ip 127.0.0.1\n</Location>\n"
+		    LOC "</Location>\n", "without an access rule");
 	/* other handlers, places and values */
-	refused("Listen 127.0.0.1:8080\n<Location /x>\nSetHandler server-info\n</Location>\n",
-		"not implemented");
-	refused("Listen 127.0.0.1:8080\nSetHandler server-status\n", "only supported in <Location>");
-	load("Listen 127.0.0.1:8080\n<Location /x>\nSetHandler None\n</Location>\n");
-	load("Listen 127.0.0.1:8080\nExtendedStatus Off\n");
-	ck_assert(cfg.status_brief);
-	load("Listen 127.0.0.1:8080\nExtendedStatus on\n");
-	ck_assert(!cfg.status_brief);
-	refused("Listen 127.0.0.1:8080\nExtendedStatus maybe\n", "On or Off");
+	cfx_refused("Listen 127.0.0.1:8080\n<Location /x>\nSetHandler server-info\n</Location>\n",
+		    "not implemented");
+	cfx_refused("Listen 127.0.0.1:8080\nSetHandler server-status\n",
+		    "only supported in <Location>");
+	cfx_load("Listen 127.0.0.1:8080\n<Location /x>\nSetHandler None\n</Location>\n");
+	cfx_load("Listen 127.0.0.1:8080\nExtendedStatus Off\n");
+	ck_assert(cfx_cfg.status_brief);
+	cfx_load("Listen 127.0.0.1:8080\nExtendedStatus on\n");
+	ck_assert(!cfx_cfg.status_brief);
+	cfx_refused("Listen 127.0.0.1:8080\nExtendedStatus maybe\n", "On or Off");
 }
 END_TEST
 
@@ -138,29 +114,29 @@ START_TEST(routing)
 	struct rw_input in = { .method = "GET", .method_len = 3 };
 	int loc;
 
-	load("Listen 127.0.0.1:8080\nProxyPass /app http://127.0.0.1:9/\n" LOC "</Location>\n"
-	     "<Location /server-status/off>\nSetHandler None\n</Location>\n"
-	     "<Location /app/status>\nSetHandler server-status\n</Location>\n");
-	ck_assert_int_eq(authz_handler(&cfg.authz, 0, "/server-status", 14, &loc),
+	cfx_load("Listen 127.0.0.1:8080\nProxyPass /app http://127.0.0.1:9/\n" LOC "</Location>\n"
+		 "<Location /server-status/off>\nSetHandler None\n</Location>\n"
+		 "<Location /app/status>\nSetHandler server-status\n</Location>\n");
+	ck_assert_int_eq(authz_handler(&cfx_cfg.authz, 0, "/server-status", 14, &loc),
 			 AUTHZ_HANDLER_STATUS);
 	ck_assert_int_eq(loc, 0);
-	ck_assert_int_eq(authz_handler(&cfg.authz, 0, "/server-status/x", 16, &loc),
+	ck_assert_int_eq(authz_handler(&cfx_cfg.authz, 0, "/server-status/x", 16, &loc),
 			 AUTHZ_HANDLER_STATUS);
-	ck_assert_int_eq(authz_handler(&cfg.authz, 0, "/server-status/off", 18, &loc),
+	ck_assert_int_eq(authz_handler(&cfx_cfg.authz, 0, "/server-status/off", 18, &loc),
 			 AUTHZ_HANDLER_NONE);
-	ck_assert_int_eq(authz_handler(&cfg.authz, 0, "/server-statusx", 15, &loc),
+	ck_assert_int_eq(authz_handler(&cfx_cfg.authz, 0, "/server-statusx", 15, &loc),
 			 AUTHZ_HANDLER_NONE);
 	ck_assert_int_eq(loc, -1);
-	rw = rw_ctx_create(&cfg);
+	rw = rw_ctx_create(&cfx_cfg);
 	ck_assert_ptr_nonnull(rw);
 	in.path = "/server-status";
 	in.path_len = 14;
-	route_request(&cfg, NULL, rw, &in, &rt);
+	route_request(&cfx_cfg, NULL, rw, &in, &rt);
 	ck_assert_int_eq(rt.kind, ROUTE_HANDLER);
 	ck_assert_uint_eq(rt.handler, AUTHZ_HANDLER_STATUS);
 	in.path = "/app/status";
 	in.path_len = 11;
-	route_request(&cfg, NULL, rw, &in, &rt);
+	route_request(&cfx_cfg, NULL, rw, &in, &rt);
 	ck_assert_int_eq(rt.kind, ROUTE_PROXY);
 	rw_ctx_free(rw);
 }
@@ -213,7 +189,7 @@ static char *render(const char *q)
 	struct stats_text t = { malloc(1024), 0, 1024, false };
 
 	ck_assert_ptr_nonnull(t.p);
-	status_render(&cfg, &rq, &t);
+	status_render(&cfx_cfg, &rq, &t);
 	ck_assert(!t.failed);
 	t.p[t.len] = '\0';
 	return t.p;
@@ -232,10 +208,10 @@ START_TEST(render_page)
 	for (unsigned b = 0; b < CFG_MAX_BACKENDS; b++)
 		n += (size_t)snprintf(text + n, sizeof(text) - n, "ProxyPass /b%u http://127.0.0.1:%u/\n",
 				      b, 10000 + b);
-	load(text);
+	cfx_load(text);
 	for (unsigned i = 0; i < 2; i++) {
 		w[i].id = i;
-		w[i].cfg = &cfg;
+		w[i].cfg = &cfx_cfg;
 		w[i].gen = 1;
 		w[i].stats.status[2] = 10 + i;
 		w[i].stats.status[5] = 1;
@@ -254,7 +230,7 @@ START_TEST(render_page)
 		w[0].slow.e[0].end_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	}
 	ck_assert_int_eq(stats_live_add(w, 2), 0);
-	stats_set_current(&cfg);
+	stats_set_current(&cfx_cfg);
 
 	page = render("auto");
 	ck_assert_msg(strstr(page, "\nTotal Accesses: 23\n"), "%s", page);
@@ -284,7 +260,7 @@ START_TEST(render_page)
 	free(page);
 
 	/* ExtendedStatus Off: no worker table, no slowest requests */
-	cfg.status_brief = true;
+	cfx_cfg.status_brief = true;
 	page = render("");
 	ck_assert(!strstr(page, "<h2>Workers"));
 	ck_assert(!strstr(page, "Slowest"));
@@ -308,6 +284,6 @@ int main(void)
 	};
 	Suite *s = suite_create("status");
 
-	ck_add_cases(s, cases, CK_N(cases), 0, setup, teardown);
+	ck_add_cases(s, cases, CK_N(cases), 0, cfx_setup, teardown);
 	return ck_run_suite(s);
 }

@@ -1,13 +1,18 @@
 /* Check suite for src/supervise.c: the crash window and the back-off (pure), and the
  * supervisor's loop with real children: a first child that fails before it serves is
- * not started again, a crash after it served is, a SIGTERM is passed on and ends it. */
+ * not started again, a crash after it served is, a SIGTERM is passed on and ends it, the
+ * serving process cannot ptrace the supervisor. */
 #include <cap-ng.h>
 #include <check.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <grp.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -104,6 +109,46 @@ START_TEST(test_respawn_then_stop)
 }
 END_TEST
 
+/* A start by a user: the serving process has the supervisor's uid, and cannot read its
+ * memory (ptrace access: the supervisor is not dumpable); it is dumpable itself. As root,
+ * the test takes uid nobody in a child first (root's CAP_SYS_PTRACE passes the check). */
+START_TEST(test_not_ptraceable)
+{
+	pid_t pid = fork();
+	int st;
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct supervise sv = { .helper = 0 };
+		int code = -1, ret;
+
+		if (geteuid() == 0 && (setgroups(0, NULL) < 0 || setgid(65534) < 0 ||
+					setuid(65534) < 0))
+			_exit(10);
+		/* the uid change made it not dumpable: as a process a user started is */
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+		ret = supervise_run(&sv, &fwd, &code);
+		if (ret == 0) {
+			char path[64];
+			int fd;
+
+			if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1)
+				_exit(11);
+			snprintf(path, sizeof(path), "/proc/%d/mem", (int)sv.self);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd >= 0)
+				_exit(12);
+			_exit(errno == EACCES || errno == EPERM ? 0 : 13);
+		}
+		_exit(ret == 1 ? code : 14);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d (11: the serving process "
+		      "is not dumpable, 12: it opened the supervisor's memory)",
+		      WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+END_TEST
+
 /* Started by a user with file capabilities (setcap cap_net_bind_service on the binary):
  * the supervisor keeps none of them (binding is done; its children run as its uid). The
  * start is made in a child: root taking uid nobody with cap_net_bind_service kept. */
@@ -147,6 +192,7 @@ int main(void)
 		{ "first_fails", test_first_fails, 0 },
 		{ "respawn_then_stop", test_respawn_then_stop, 0 },
 		{ "user_start_keeps_no_caps", test_user_start_keeps_no_caps, 0 },
+		{ "not_ptraceable", test_not_ptraceable, 0 },
 	};
 	Suite *s = suite_create("supervise");
 

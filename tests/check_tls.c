@@ -289,6 +289,68 @@ START_TEST(test_misdirected)
 }
 END_TEST
 
+/* httpd's 400 for a request naming no host over a session whose client named one by SNI. */
+START_TEST(test_sni_without_host)
+{
+	struct tls_facts sni = { .on = true, .sni = true, .scope = 1 };
+	struct tls_facts none = { .on = true, .sni = false, .scope = 1 };
+	struct tls_facts plain = { 0 };
+
+	ck_assert(tls_sni_without_host(&sni, NULL, 0));
+	ck_assert(tls_sni_without_host(&sni, "", 0));
+	ck_assert(!tls_sni_without_host(&sni, "a.test", 6));
+	ck_assert(!tls_sni_without_host(&none, NULL, 0));
+	ck_assert(!tls_sni_without_host(&plain, NULL, 0));
+}
+END_TEST
+
+/* Where each SSLOpenSSLConfCmd takes effect; one a session keeps from the context it was
+ * made with and that cannot be applied per session is refused in a section that shares
+ * its port with another. */
+START_TEST(test_conf_cmd_where)
+{
+	static const char shared[] =
+		"Listen 127.0.0.1:8443 https\nProxyPass / http://127.0.0.1:9000/\n"
+		"<VirtualHost *:8443>\nServerName a.test\nSSLEngine on\n"    /* 3-5 */
+		"SSLCertificateFile a.crt\n</VirtualHost>\n"                  /* 6-7 */
+		"<VirtualHost *:8443>\nServerName b.test\nSSLEngine on\n"    /* 8-10 */
+		"SSLCertificateFile b.crt\nSSLOpenSSLConfCmd Groups P-384\n"  /* 11-12 */
+		"SSLOpenSSLConfCmd ClientCAFile ca.pem\n</VirtualHost>\n";    /* 13 */
+
+	ck_assert_int_eq(tls_cmd_where("Groups"), TLS_CMD_SESSION);
+	ck_assert_int_eq(tls_cmd_where("curves"), TLS_CMD_SESSION);
+	ck_assert_int_eq(tls_cmd_where("NumTickets"), TLS_CMD_SESSION);
+	ck_assert_int_eq(tls_cmd_where("CipherString"), TLS_CMD_SESSION);
+	ck_assert_int_eq(tls_cmd_where("MaxProtocol"), TLS_CMD_CTX);
+	ck_assert_int_eq(tls_cmd_where("Options"), TLS_CMD_CTX);
+	ck_assert_int_eq(tls_cmd_where("SignatureAlgorithms"), TLS_CMD_CTX);
+	ck_assert_int_eq(tls_cmd_where("ClientCAFile"), TLS_CMD_FIXED);
+	ck_assert_int_eq(tls_cmd_where("RequestCAPath"), TLS_CMD_FIXED);
+	expect_err(shared, 13, "SSLOpenSSLConfCmd ClientCAFile: port 8443 has other "
+		   "<VirtualHost> sections with SSLEngine on");
+	/* in the port's first section it would hold for b.test's sessions: refused too */
+	expect_err("Listen 127.0.0.1:8443 https\nProxyPass / http://127.0.0.1:9000/\n"
+		   "<VirtualHost *:8443>\nServerName a.test\nSSLEngine on\n"
+		   "SSLCertificateFile a.crt\nSSLOpenSSLConfCmd RequestCAFile ca.pem\n"
+		   "</VirtualHost>\n<VirtualHost *:8443>\nServerName b.test\nSSLEngine on\n"
+		   "SSLCertificateFile b.crt\n</VirtualHost>\n", 7,
+		   "SSLOpenSSLConfCmd RequestCAFile: port 8443");
+	/* alone on its port, or in the main server: taken */
+	ck_assert_msg(parse("Listen 127.0.0.1:8443 https\nProxyPass / http://127.0.0.1:9000/\n"
+			    "SSLOpenSSLConfCmd ClientCAFile ca.pem\n"
+			    "<VirtualHost *:8443>\nServerName a.test\nSSLEngine on\n"
+			    "SSLCertificateFile a.crt\nSSLOpenSSLConfCmd RequestCAFile r.pem\n"
+			    "SSLOpenSSLConfCmd Groups P-384\n</VirtualHost>\n") == 0, "%u: %s",
+		      err.line, err.msg);
+	ck_assert_uint_eq(cfg.tls->ncmd, 3);
+	ck_assert_uint_eq(cfg.tls->cmd[2].where, TLS_CMD_SESSION);
+	ck_assert_uint_eq(tls_scope_shared_port(&cfg, 1), 0);
+	ck_assert_int_eq(parse(TWO_HOSTS), 0);
+	ck_assert_uint_eq(tls_scope_shared_port(&cfg, 1), 8443);
+	ck_assert_uint_eq(tls_scope_shared_port(&cfg, 2), 8443);
+}
+END_TEST
+
 /* The ClientHello's server_name extension, each input right before an unreadable page. */
 static int sni(const char *bytes, size_t n, char *name, size_t cap)
 {
@@ -329,6 +391,8 @@ int main(void)
 		{ "log_format", test_log_format, 0 },
 		{ "rewrite", test_rewrite, 0 },
 		{ "misdirected", test_misdirected, 0 },
+		{ "sni_without_host", test_sni_without_host, 0 },
+		{ "conf_cmd_where", test_conf_cmd_where, 0 },
 		{ "sni_parse", test_sni_parse, 0 },
 	};
 

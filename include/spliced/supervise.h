@@ -11,7 +11,9 @@
  * SUPERVISE_CRASH_MAX crashes within the window it gives up (the service manager then
  * decides). SIGHUP, SIGUSR1, SIGTERM and SIGINT are passed on to the serving process;
  * SUPERVISE_REOPEN_MS after a SIGUSR1 the supervisor reopens its own error log
- * descriptor (log_reopen_present(): it never creates the file). */
+ * descriptor (log_reopen_present(): it never creates the file). The supervisor is not
+ * dumpable (PR_SET_DUMPABLE 0): a serving process with its uid (a start by a user) cannot
+ * ptrace it; the serving processes are dumpable as before. */
 #ifndef SPLICED_SUPERVISE_H
 #define SPLICED_SUPERVISE_H
 

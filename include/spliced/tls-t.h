@@ -28,11 +28,27 @@ struct tls_file {
 	struct cfg_where at;
 };
 
-/* SSLOpenSSLConfCmd NAME VALUE, applied with SSL_CONF_cmd() when the context is made. */
+/* Where an SSLOpenSSLConfCmd takes effect (tls_cmd_where()). A session is made from its
+ * port's first section's context, before SNI chooses its own section; the switch to that
+ * section's context carries only what the context's certificate set holds. */
+enum tls_cmd_where {
+	TLS_CMD_CTX = 0,               /* the context, and the switch carries it: certificates,
+					* keys, signature algorithms, options, versions */
+	TLS_CMD_SESSION,               /* the session holds it: a section's own applied to
+					* the session once SNI chose it, when the section
+					* shares its port (groups, ciphers, tickets, record
+					* padding, verify mode) */
+	TLS_CMD_FIXED,                 /* the session holds it, read from files: not per
+					* session (client CA names) */
+};
+
+/* SSLOpenSSLConfCmd NAME VALUE, applied with SSL_CONF_cmd() when the context is made (a
+ * section's own TLS_CMD_SESSION ones: to each session of the section). */
 struct tls_cmd {
 	char name[64];
 	char value[TLS_CMD_MAX];
 	uint16_t scope;
+	uint8_t where;                 /* enum tls_cmd_where */
 	struct cfg_where at;
 };
 

@@ -27,9 +27,18 @@ void tls_conf_free(struct tls_conf *t);
 int tls_conf_directive(struct tls_conf *t, unsigned scope, unsigned argc, char **argv,
 		       const char *root, const struct cfg_where *at, char *msg, size_t len);
 
+/* A port of <VirtualHost> scope that another section with SSLEngine on has too, or 0:
+ * the section is alone on its ports, so its sessions are made from its own context and
+ * never switched (its per-session SSLOpenSSLConfCmd lines can be in the context). */
+unsigned tls_scope_shared_port(const struct config *cfg, unsigned scope);
+/* Where SSLOpenSSLConfCmd name takes effect (case-insensitive, as OpenSSL's file
+ * commands). A name OpenSSL does not know is TLS_CMD_CTX: the context refuses it. */
+enum tls_cmd_where tls_cmd_where(const char *name);
+
 /* After the whole configuration: every SSLEngine on section has its files and names its
- * Listen ports, a port is TLS for all its sections or none, Listen ... https has one.
- * 0, or -1 with msg and *line (0: none) set. */
+ * Listen ports, a port is TLS for all its sections or none, Listen ... https has one, a
+ * TLS_CMD_FIXED SSLOpenSSLConfCmd is in the main server or a section alone on its
+ * ports. 0, or -1 with msg and *line (0: none) set. */
 int tls_conf_finish(const struct config *cfg, unsigned *line, char *msg, size_t len);
 
 /* <VirtualHost> scope has SSLEngine on. */
@@ -56,6 +65,12 @@ bool tls_scopes_compatible(const struct config *cfg, unsigned a, unsigned b);
  * 421 Misdirected Request; it would be served under settings that are not its own). */
 bool tls_host_misdirected(const struct config *cfg, const struct tls_facts *f, unsigned port,
 			  const char *host, size_t len);
+/* A request over a session with facts f whose host is host[0..len) (NULL or empty: the
+ * request names none, an HTTP/1.0 one without Host): true when the client named a server
+ * by SNI all the same. httpd's mod_ssl answers such a request 400 ("Hostname provided
+ * via SNI, but no hostname provided in HTTP request"), rather than serve it from the
+ * port's first <VirtualHost>. */
+bool tls_sni_without_host(const struct tls_facts *f, const char *host, size_t len);
 
 /* ---- contexts and sessions (tls.c) ---- */
 
