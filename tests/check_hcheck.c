@@ -90,6 +90,24 @@ static unsigned batch(bool before_tick)
 	return k;
 }
 
+/* The check runs up to its receive: connected, its request sent (a few batches) and read
+ * here into req[0..len) (NUL-terminated). Returns the backend's side of the connection. */
+static int request_read(const struct hc_probe *p, char *req, size_t len)
+{
+	ssize_t n;
+	int cfd;
+
+	for (unsigned i = 0; i < 8 && p->step != HC_RECV; i++)
+		batch(false);
+	ck_assert_uint_eq(p->step, HC_RECV);
+	cfd = accept(lfd, NULL, NULL);
+	ck_assert_int_ge(cfd, 0);
+	n = read(cfd, req, len - 1);
+	ck_assert_int_gt(n, 0);
+	req[n] = '\0';
+	return cfd;
+}
+
 /* The tick cancels a check past its deadline; when the receive the cancel was meant for
  * completed in the same batch (a backend sending its status line slowly), the check still
  * ends in time, and does not wait for ever on a receive nothing cancels. */
@@ -103,13 +121,7 @@ START_TEST(deadline_after_late_bytes)
 	ck_assert_ptr_nonnull(w->hc);
 	p = &w->hc[0];
 	ck_assert_uint_eq(p->step, HC_CONNECT);
-	/* connect, send the request (a few batches), the backend reads it */
-	for (unsigned i = 0; i < 8 && p->step != HC_RECV; i++)
-		batch(false);
-	ck_assert_uint_eq(p->step, HC_RECV);
-	cfd = accept(lfd, NULL, NULL);
-	ck_assert_int_ge(cfd, 0);
-	ck_assert_int_gt(read(cfd, req, sizeof(req)), 0);
+	cfd = request_read(p, req, sizeof(req));
 	ck_assert_int_eq(write(cfd, "HTTP/", 5), 5);
 	/* the deadline passes in the batch that holds the bytes */
 	w->now_ms = p->deadline_ms;
@@ -136,12 +148,7 @@ START_TEST(status_in_pieces)
 
 	hc_tick(w);
 	p = &w->hc[0];
-	for (unsigned i = 0; i < 8 && p->step != HC_RECV; i++)
-		batch(false);
-	ck_assert_uint_eq(p->step, HC_RECV);
-	cfd = accept(lfd, NULL, NULL);
-	ck_assert_int_ge(cfd, 0);
-	ck_assert_int_gt(read(cfd, req, sizeof(req)), 0);
+	cfd = request_read(p, req, sizeof(req));
 	ck_assert_msg(strncmp(req, "GET / HTTP/1.0\r\n", 16) == 0, "%.40s", req);
 	ck_assert_int_eq(write(cfd, "HTTP/", 5), 5);
 	ck_assert_uint_eq(batch(false), 1);
