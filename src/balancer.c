@@ -249,7 +249,10 @@ uint32_t bal_od_step(const struct cfg_balancer *b, struct bal_od_view *v, uint64
 		/* the first od_min running members stay; the others may leave when idle */
 		if (kept < b->od_min) {
 			kept++;
-		} else if (v[i].busy == 0 && now - v[i].last_ms >= b->od_idle_ms) {
+		} else if (v[i].busy == 0 && v[i].last_ms <= now &&
+			   now - v[i].last_ms >= b->od_idle_ms) {
+			/* last_ms is the clock of the worker that gave the request, which may
+			 * be ahead of this one's: then it was just used */
 			v[i].od = BAL_OD_DRAINING;
 			continue;
 		}

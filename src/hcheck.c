@@ -180,6 +180,12 @@ void hc_complete(struct worker *w, uint32_t idx, int res)
 		}
 		break;
 	}
+	/* the tick's cancel may have been in the ring with this completion and found
+	 * nothing: the next step would wait with nothing to end it */
+	if (w->now_ms >= p->deadline_ms) {
+		hc_end(w, idx, false, "no answer in time");
+		return;
+	}
 	if (!hc_submit(w, idx))
 		hc_end(w, idx, false, "no room in the ring");
 }

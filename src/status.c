@@ -612,8 +612,9 @@ static void status_slowest(struct status_ctx *x, const struct stats_view *v)
 		for (unsigned k = 0; k < STATUS_SLOW_N; k++) {
 			struct status_slow_entry e;
 
+			/* a worker's clock, read after the page's, may be ahead of it */
 			if (!status_slow_read(&w->slow.e[k], &e) ||
-			    x->now_ms - e.end_ms > STATUS_SLOW_WINDOW_MS)
+			    (e.end_ms < x->now_ms && x->now_ms - e.end_ms > STATUS_SLOW_WINDOW_MS))
 				continue;
 			if (n < sizeof(all) / sizeof(all[0])) {
 				all[n++] = e;

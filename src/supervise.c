@@ -200,6 +200,9 @@ int supervise_run(struct supervise *sv, const sigset_t *fwd, int *code)
 		close(sv->ready[1]);
 		return ret;
 	}
+	/* an inherited SIG_IGN would have the kernel reap the serving process unseen: no
+	 * restart after a crash, and a stop waiting for ever */
+	signal(SIGCHLD, SIG_DFL);
 	/* blocked before the first fork: a child that ends at once is still seen */
 	sigaddset(&set, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);

@@ -467,6 +467,29 @@ START_TEST(test_ondemand_step)
 }
 END_TEST
 
+/* Another worker gave the member a request a moment after this worker's clock was read
+ * (last_ms is stored from each worker's own clock): it was not idle for 2^64 ms. */
+START_TEST(test_ondemand_clock_ahead)
+{
+	struct cfg_balancer b;
+	struct bal_od_view v[2];
+	uint64_t since = 0;
+
+	pool(&b, 2, NULL, NULL, CFG_LB_BYREQUESTS);
+	b.od_min = 1;
+	b.od_wait_ms = 300;
+	b.od_idle_ms = 2000;
+	memset(v, 0, sizeof(v));
+	v[0].last_ms = 9000;
+	v[1].last_ms = 10003;          /* worker 1's clock, 3 ms ahead of this step's */
+	ck_assert_uint_eq(bal_od_step(&b, v, 10000, &since), 0);
+	ck_assert_uint_eq(v[1].od, BAL_OD_RUNNING);
+	/* idle for ondemandidle by the clock of the step: it leaves as before */
+	bal_od_step(&b, v, 12003, &since);
+	ck_assert_uint_eq(v[1].od, BAL_OD_DRAINING);
+}
+END_TEST
+
 START_TEST(test_config_ondemand)
 {
 	ck_assert_int_eq(parse("Listen 127.0.0.1:8080\n<Proxy balancer://a>\n"
@@ -512,6 +535,7 @@ static Suite *balancer_suite(void)
 		{ "hc_status", test_hc_status, 0 },
 		{ "config_hc", test_config_hc, 0 },
 		{ "ondemand_step", test_ondemand_step, 0 },
+		{ "ondemand_clock_ahead", test_ondemand_clock_ahead, 0 },
 		{ "config_ondemand", test_config_ondemand, 0 },
 	};
 	Suite *s = suite_create("balancer");

@@ -343,11 +343,40 @@ START_TEST(test_crash_loop)
 }
 END_TEST
 
+/* Started with SIGCHLD ignored (a shell's trap '' CHLD, a service manager's choice: exec
+ * keeps an ignored signal ignored), the supervisor still learns how its serving process
+ * ended (with SIG_IGN the kernel would reap it unseen): a crash is followed by a new one,
+ * SIGTERM ends spliced with status 0. */
+START_TEST(test_crash_sigchld_ignored)
+{
+	struct e2e_proc sp;
+	char starts[400], hdr[64];
+	pid_t s1, s2;
+
+	memset(&sp, 0, sizeof(sp));
+	/* only while spliced is spawned: this process reaps its own children */
+	signal(SIGCHLD, SIG_IGN);
+	start_with_backend(&sp, starts, sizeof(starts));
+	signal(SIGCHLD, SIG_DFL);
+	get_echo(sp.port, "/before");
+	s1 = wait_serving(&sp, 0);
+	ck_assert_int_eq(kill(s1, SIGKILL), 0);
+	get_until_served(sp.port, "/after", hdr, sizeof(hdr));
+	s2 = wait_serving(&sp, s1);
+	ck_assert_int_ne(s2, s1);
+	ck_assert(e2e_log_wait_for(&sp, "was killed by signal 9 (SIGKILL): starting a new one",
+				   SETTLE_MS));
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	ck_assert(!alive(s2));
+}
+END_TEST
+
 int main(void)
 {
 	const struct ck_case cases[] = {
 		{ "crash_respawn", test_crash_respawn, 0 },
 		{ "crash_loop", test_crash_loop, 0 },
+		{ "crash_sigchld_ignored", test_crash_sigchld_ignored, 0 },
 	};
 	Suite *s = suite_create("e2e_crash");
 

@@ -272,6 +272,32 @@ START_TEST(render_page)
 }
 END_TEST
 
+/* A slow request that ended after the page read its clock (the worker's clock, read
+ * later, is ahead) is shown, not taken for one that ended 2^64 ms ago. */
+START_TEST(slow_clock_ahead)
+{
+	struct worker *w = calloc(1, sizeof(*w));
+	struct timespec ts;
+	char *page;
+
+	ck_assert_ptr_nonnull(w);
+	load("Listen 127.0.0.1:8080\nProxyPass / http://127.0.0.1:10000/\n");
+	w->cfg = &cfg;
+	w->gen = 1;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	status_slow_note(&w->slow, (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 +
+			 1000, 9000000, 200, "GET", 3, "h", 1, "/late", 5, NULL);
+	ck_assert_int_eq(stats_live_add(w, 1), 0);
+	stats_set_current(&cfg);
+	page = render("");
+	ck_assert(strstr(page, "<td>/late</td>"));
+	free(page);
+	stats_live_end(w);
+	stats_live_clear();
+	free(w);
+}
+END_TEST
+
 int main(void)
 {
 	const struct ck_case cases[] = {
@@ -281,6 +307,7 @@ int main(void)
 		{ "routing", routing, 0 },
 		{ "slow_ring", slow_ring, 0 },
 		{ "render_page", render_page, 0 },
+		{ "slow_clock_ahead", slow_clock_ahead, 0 },
 	};
 	Suite *s = suite_create("status");
 
