@@ -281,14 +281,14 @@ START_TEST(slow_clock_ahead)
 	char *page;
 
 	ck_assert_ptr_nonnull(w);
-	load("Listen 127.0.0.1:8080\nProxyPass / http://127.0.0.1:10000/\n");
-	w->cfg = &cfg;
+	cfx_load("Listen 127.0.0.1:8080\nProxyPass / http://127.0.0.1:10000/\n");
+	w->cfg = &cfx_cfg;
 	w->gen = 1;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	status_slow_note(&w->slow, (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 +
 			 1000, 9000000, 200, "GET", 3, "h", 1, "/late", 5, NULL);
 	ck_assert_int_eq(stats_live_add(w, 1), 0);
-	stats_set_current(&cfg);
+	stats_set_current(&cfx_cfg);
 	page = render("");
 	ck_assert(strstr(page, "<td>/late</td>"));
 	free(page);
