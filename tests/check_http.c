@@ -857,6 +857,31 @@ START_TEST(test_field_value)
 }
 END_TEST
 
+/* Every field of a name, in order (Cookie may come on several lines); the last field of
+ * the head is right before an unreadable page. */
+START_TEST(test_field_next)
+{
+	const char *s = "GET / HTTP/1.1\r\nX-A: one\r\nHost: h\r\nx-a:two \r\n"
+			"X-AB: no\r\nX-A:\r\n\r\n";
+	struct http_request r;
+	const char *b, *v;
+	uint32_t pos = 0;
+	size_t vl = 99;
+
+	ck_assert_int_eq(req_parse(s, &r, &b), (int)strlen(s));
+	v = http_field_next(b, &r, "x-a", 3, &pos, &vl);
+	ck_assert(v && vl == 3 && memcmp(v, "one", 3) == 0);
+	v = http_field_next(b, &r, "x-a", 3, &pos, &vl);
+	ck_assert(v && vl == 3 && memcmp(v, "two", 3) == 0);
+	v = http_field_next(b, &r, "x-a", 3, &pos, &vl);
+	ck_assert(v && vl == 0);
+	ck_assert_ptr_null(http_field_next(b, &r, "x-a", 3, &pos, &vl));
+	ck_assert_ptr_null(http_field_next(b, &r, "x-a", 3, &pos, &vl));   /* stays done */
+	pos = 0;
+	ck_assert_ptr_null(http_field_next(b, &r, "cookie", 6, &pos, &vl));
+}
+END_TEST
+
 START_TEST(test_req_conn_listed_keeps_kind)
 {
 	/* A field listed in Connection that the proxy handles itself keeps its own kind, and
@@ -1884,6 +1909,7 @@ static Suite *http_suite(void)
 		{ "req_noted", test_req_noted, 0 },
 		{ "req_noted_client_fields", test_req_noted_client_fields, 0 },
 		{ "field_value", test_field_value, 0 },
+		{ "field_next", test_field_next, 0 },
 		{ "req_conn_listed_keeps_kind", test_req_conn_listed_keeps_kind, 0 },
 		{ "req_too_many_noted", test_req_too_many_noted, 0 },
 		{ "req_framing", test_req_framing, 0 },
