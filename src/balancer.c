@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "spliced/balancer.h"
+#include "spliced/http.h"
 
 /* Is member i a better choice than the best so far (-1: none yet)? The byrequests credit
  * is given here, to every member looked at, as httpd does. */
@@ -109,6 +110,23 @@ int bal_route_member(const struct cfg_balancer *b, const char *value, size_t len
 		if (b->member[i].route[0] && strlen(b->member[i].route) == rlen &&
 		    memcmp(b->member[i].route, dot + 1, rlen) == 0)
 			return (int)i;
+	return -1;
+}
+
+int bal_sticky_member(const struct cfg_balancer *b, const char *head,
+		      const struct http_request *req)
+{
+	const char *v, *val;
+	size_t vlen, n;
+	uint32_t pos = 0;
+
+	if (!b->sticky_cookie[0])
+		return -1;
+	while ((v = http_field_next(head, req, "cookie", 6, &pos, &vlen)))
+		if (bal_cookie_value(v, vlen, b->sticky_cookie, &val, &n))
+			return bal_route_member(b, val, n);
+	if (bal_param_value(head + req->target.off, req->target.len, b->sticky_param, &val, &n))
+		return bal_route_member(b, val, n);
 	return -1;
 }
 

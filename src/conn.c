@@ -70,7 +70,7 @@ static int conn_buf_get(struct conn *c)
 
 	if (!slot) {   /* the connection closes: counted, and logged a line a second */
 		stats_resource_error(&c->w->stats, STATS_RES_MEMORY, ENOMEM, c->w->now_ms,
-				     "a request buffer (the worker's pool is empty)");
+				     "a request buffer (the worker's pool is empty or cannot grow)");
 		return -ENOMEM;
 	}
 	conn_buf_attach(c, slot);

@@ -15,8 +15,10 @@ int hbuf_init(struct hbuf_pool *p, uint32_t nslots, size_t slot_size)
 	if (!nslots)
 		return -EINVAL;
 	p->slot = (slot_size + page - 1) / page * page;
-	/* reserved, not committed: a slot costs memory once a request writes into it */
-	p->base = mmap(NULL, p->slot * nslots, PROT_READ | PROT_WRITE,
+	/* Reserved, not committed: PROT_NONE is charged to no commit limit, the chunks are
+	 * when the pool grows into them (hbuf_commit()), and a page costs memory only once a
+	 * request writes into it. (MAP_NORESERVE alone is ignored with strict accounting.) */
+	p->base = mmap(NULL, p->slot * nslots, PROT_NONE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p->base == MAP_FAILED) {
 		p->base = NULL;
@@ -47,12 +49,33 @@ void hbuf_destroy(struct hbuf_pool *p)
 	memset(p, 0, sizeof(*p));
 }
 
-/* The top free slot, off the stack (the caller lends or arms it). */
+/* Makes slot i usable: the slots from the committed ones up to the end of i's chunk
+ * become readable and writable (free slots are lent lowest first, so that is one chunk).
+ * 0, or -errno (ENOMEM: over the commit limit or RLIMIT_DATA; nothing changed). */
+static int hbuf_commit(struct hbuf_pool *p, uint32_t i)
+{
+	uint32_t upto = (i / HBUF_CHUNK + 1) * HBUF_CHUNK;
+
+	if (i < p->committed)
+		return 0;
+	if (upto > p->nslots)
+		upto = p->nslots;
+	if (mprotect(p->base + (size_t)p->committed * p->slot,
+		     (size_t)(upto - p->committed) * p->slot, PROT_READ | PROT_WRITE) < 0) {
+		p->commit_failed++;
+		return -errno;
+	}
+	p->committed = upto;
+	return 0;
+}
+
+/* The top free slot, committed, off the stack (the caller lends or arms it); -1 when
+ * none is free or its chunk cannot be committed (it stays on top). */
 static int64_t hbuf_pop(struct hbuf_pool *p)
 {
 	uint32_t i;
 
-	if (!p->nfree)
+	if (!p->nfree || hbuf_commit(p, p->free[p->nfree - 1]) < 0)
 		return -1;
 	i = p->free[--p->nfree];
 	if (p->dirty[i])

@@ -126,10 +126,10 @@ static inline struct http_span http_span_of(uint32_t from, uint32_t to)
 	return (struct http_span){ .off = from, .len = to - from };
 }
 
-const char *http_field_value(const char *head, const struct http_request *req,
-			     const char *name, size_t nlen, size_t *vlen)
+const char *http_field_next(const char *head, const struct http_request *req,
+			    const char *name, size_t nlen, uint32_t *pos, size_t *vlen)
 {
-	uint32_t p = req->fields_off, end = req->head_len - 2;
+	uint32_t p = *pos < req->fields_off ? req->fields_off : *pos, end = req->head_len - 2;
 
 	while (p < end) {
 		const char *line = head + p;
@@ -138,6 +138,7 @@ const char *http_field_value(const char *head, const struct http_request *req,
 		const char *colon = memchr(line, ':', llen);
 		size_t i = 0;
 
+		p += (uint32_t)llen + 2;
 		if (colon && (size_t)(colon - line) == nlen) {
 			while (i < nlen && http_lower(line[i]) == http_lower(name[i]))
 				i++;
@@ -150,11 +151,20 @@ const char *http_field_value(const char *head, const struct http_request *req,
 			while (ve > v && http_is(ve[-1], C_OWS))
 				ve--;
 			*vlen = (size_t)(ve - v);
+			*pos = p;
 			return v;
 		}
-		p += (uint32_t)llen + 2;
 	}
+	*pos = p;
 	return NULL;
+}
+
+const char *http_field_value(const char *head, const struct http_request *req,
+			     const char *name, size_t nlen, size_t *vlen)
+{
+	uint32_t pos = 0;
+
+	return http_field_next(head, req, name, nlen, &pos, vlen);
 }
 
 bool http_span_eq(const char *buf, struct http_span s, const char *lower)

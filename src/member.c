@@ -7,7 +7,6 @@
 #include "spliced/balancer.h"
 #include "spliced/config.h"
 #include "spliced/exch.h"
-#include "spliced/http.h"
 #include "spliced/member.h"
 #include "spliced/trace.h"
 
@@ -39,23 +38,6 @@ static uint32_t member_usable(const struct worker *w, const struct cfg_balancer 
 		usable |= 1u << i;
 	}
 	return usable;
-}
-
-/* The member the request's session belongs to (stickysession=: the cookie, else the URL
- * parameter, whose value ends in ".ROUTE"), or -1. */
-static int member_sticky(const struct conn *c, const struct cfg_balancer *b)
-{
-	const char *head = c->buf + c->start, *v;
-	size_t vlen, n;
-
-	if (!b->sticky_cookie[0])
-		return -1;
-	v = http_field_value(head, &c->req, "cookie", 6, &vlen);
-	if (v && bal_cookie_value(v, vlen, b->sticky_cookie, &v, &n))
-		return bal_route_member(b, v, n);
-	if (bal_param_value(head + c->req.target.off, c->req.target.len, b->sticky_param, &v, &n))
-		return bal_route_member(b, v, n);
-	return -1;
 }
 
 /* Every member stopped, disabled or in error: 503, and the client may come back when the
@@ -100,7 +82,7 @@ bool member_choose(struct conn *c, enum conn_ev *ev)
 	unsigned bi = (unsigned)(c->pass->backend - CFG_BALANCER_BASE);
 	uint64_t wait_ms;
 	uint32_t usable = member_usable(w, b, &wait_ms);
-	int m = member_sticky(c, b);
+	int m = bal_sticky_member(b, c->buf + c->start, &c->req);
 
 	if (m >= 0 && !(usable & (1u << m))) {
 		if (b->nofailover) {

@@ -70,7 +70,8 @@ int worker_init(struct worker *w, const struct config *cfg, unsigned id, unsigne
 	w->slotq = calloc(cfg->nbackend ? cfg->nbackend : 1, sizeof(*w->slotq));
 	if (!w->conns || !w->free_slots || !w->pools || !w->waits || !w->slotq)
 		return -ENOMEM;
-	/* a slot per connection and the ring's: hbuf_get() never runs dry */
+	/* a slot per connection and the ring's, committed as the pool grows into them:
+	 * hbuf_get() fails only when the kernel refuses a chunk (conn_buf_get()) */
 	if (hbuf_init(&w->hb, max_conns + HBUF_RING_ENTRIES, CONN_SLOT_SIZE) < 0 ||
 	    park_init(&w->park, max_conns) < 0)
 		return -ENOMEM;

@@ -8,6 +8,8 @@
 
 #include "spliced/balancer.h"
 #include "spliced/config.h"
+#include "spliced/http.h"
+#include "guard.h"
 #include "suite.h"
 
 static struct config cfg;
@@ -194,6 +196,52 @@ START_TEST(test_route_member)
 	ck_assert_int_eq(bal_route_member(&b, "abcn1", 5), -1);
 	/* httpd takes what follows the first '.' */
 	ck_assert_int_eq(bal_route_member(&b, "a.b.n1", 6), -1);
+}
+END_TEST
+
+/* The member of request head s (parsed, right before an unreadable page) in a pool of
+ * three members routed n1, n2, n3 with stickysession=JSESSIONID|jsessionid. */
+static int sticky_of(const char *s)
+{
+	static const struct http_limits lim = {
+		.max_head = 8192, .max_line = 4096, .max_field = 4096, .max_fields = 100,
+	};
+	struct cfg_balancer b;
+	struct http_request r;
+	size_t n = strlen(s);
+	const char *h = guard_at_end(s, n);
+
+	pool(&b, 3, NULL, NULL, CFG_LB_BYREQUESTS);
+	strcpy(b.member[0].route, "n1");
+	strcpy(b.member[1].route, "n2");
+	strcpy(b.member[2].route, "n3");
+	strcpy(b.sticky_cookie, "JSESSIONID");
+	strcpy(b.sticky_param, "jsessionid");
+	ck_assert_int_eq(http_parse_request(h, n, &lim, &r), (int)n);
+	return bal_sticky_member(&b, h, &r);
+}
+
+/* Every Cookie field is looked at, in order, the first carrying the cookie wins (httpd
+ * finds it in any of them); the URL parameter when none carries it. */
+START_TEST(test_sticky_cookie_fields)
+{
+	/* the route in the second Cookie line, a field between them */
+	ck_assert_int_eq(sticky_of("GET / HTTP/1.1\r\nHost: h\r\nCookie: a=1; b=2\r\n"
+				   "X-Other: JSESSIONID=9.n1\r\ncookie: JSESSIONID=1A.n2\r\n\r\n"), 1);
+	/* the third of three; the last field of the head */
+	ck_assert_int_eq(sticky_of("GET / HTTP/1.1\r\nCookie: a=1\r\nHost: h\r\n"
+				   "Cookie: jsessionid=5.n1\r\nCOOKIE: JSESSIONID=7.n3\r\n\r\n"), 2);
+	/* the first carrying it wins, even with a route no member has */
+	ck_assert_int_eq(sticky_of("GET / HTTP/1.1\r\nHost: h\r\nCookie: JSESSIONID=1.n1\r\n"
+				   "Cookie: JSESSIONID=2.n2\r\n\r\n"), 0);
+	ck_assert_int_eq(sticky_of("GET / HTTP/1.1\r\nHost: h\r\nCookie: JSESSIONID=1.zz\r\n"
+				   "Cookie: JSESSIONID=2.n2\r\n\r\n"), -1);
+	/* no Cookie carries it: the URL parameter */
+	ck_assert_int_eq(sticky_of("GET /x?jsessionid=3.n2 HTTP/1.1\r\nHost: h\r\n"
+				   "Cookie: a=1\r\nCookie: JSESSIONID=\r\n\r\n"), 1);
+	ck_assert_int_eq(sticky_of("GET /x?a=1 HTTP/1.1\r\nHost: h\r\nCookie: a=1\r\n"
+				   "Cookie: b=JSESSIONID.n1\r\n\r\n"), -1);
+	ck_assert_int_eq(sticky_of("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), -1);
 }
 END_TEST
 
@@ -528,6 +576,7 @@ static Suite *balancer_suite(void)
 		{ "bytraffic", test_bytraffic, 0 },
 		{ "sticky_values", test_sticky_values, 0 },
 		{ "route_member", test_route_member, 0 },
+		{ "sticky_cookie_fields", test_sticky_cookie_fields, 0 },
 		{ "config_pool", test_config_pool, 0 },
 		{ "config_outside", test_config_outside, 0 },
 		{ "config_errors", test_config_errors, 0 },

@@ -142,11 +142,12 @@ static unsigned open_fds(pid_t pid)
 	return open_fds_limit(pid, 0, NULL);
 }
 
-/* The soft open-files limit of spliced's serving process set to soft, its hard limit
- * left: from a child that becomes its user and group, since prlimit() on another user's process needs
- * CAP_SYS_RESOURCE, which a container's root may lack (the soft limit is what the
- * kernel enforces; a process may set it anywhere below its hard limit). */
-static void set_soft_nofile(const struct e2e_proc *sp, rlim_t soft)
+/* The soft limit `resource` (RLIMIT_NOFILE, RLIMIT_DATA) of spliced's serving process set
+ * to soft, its hard limit left: from a child that becomes its user and group, since
+ * prlimit() on another user's process needs CAP_SYS_RESOURCE, which a container's root
+ * may lack (the soft limit is what the kernel enforces; a process may set it anywhere
+ * below its hard limit). */
+static void set_soft_rlimit(const struct e2e_proc *sp, int resource, rlim_t soft)
 {
 	char path[64], *text, *u, *g;
 	unsigned uid, gid;
@@ -169,10 +170,10 @@ static void set_soft_nofile(const struct e2e_proc *sp, rlim_t soft)
 		struct rlimit rl;
 
 		if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0 ||
-		    prlimit(target, RLIMIT_NOFILE, NULL, &rl) < 0)
+		    prlimit(target, resource, NULL, &rl) < 0)
 			_exit(1);
 		rl.rlim_cur = soft < rl.rlim_max ? soft : rl.rlim_max;
-		_exit(prlimit(target, RLIMIT_NOFILE, &rl, NULL) < 0 ? 2 : 0);
+		_exit(prlimit(target, resource, &rl, NULL) < 0 ? 2 : 0);
 	}
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
@@ -185,12 +186,12 @@ static void limit_fds(const struct e2e_proc *sp, unsigned spare)
 	unsigned limit;
 
 	open_fds_limit(serving(sp), spare, &limit);
-	set_soft_nofile(sp, limit);
+	set_soft_rlimit(sp, RLIMIT_NOFILE, limit);
 }
 
 static void unlimit_fds(const struct e2e_proc *sp)
 {
-	set_soft_nofile(sp, RLIM_INFINITY);
+	set_soft_rlimit(sp, RLIMIT_NOFILE, RLIM_INFINITY);
 }
 
 /* Until spliced's descriptors stop changing (the start-up probe's connection closed). */
@@ -689,6 +690,144 @@ static void same_process_then_stop(struct e2e_proc *sp, struct e2e_proc *be, pid
 	e2e_backend_stop(be);
 }
 
+/* ---- the head buffer pool under a commit limit ---------------------------------------- */
+
+/* RLIMIT_DATA stands for strict overcommit accounting (vm.overcommit_memory=2, a setting
+ * of the whole machine, which a test must not change): mmap() and mprotect() check it on
+ * the same private writable memory the commit limit charges, and fail with the same
+ * ENOMEM. AddressSanitizer's shadow memory is such memory, terabytes of it: under ASan
+ * these cases say so and skip. */
+#ifdef __SANITIZE_ADDRESS__
+static const bool under_asan = true;
+#else
+static const bool under_asan = false;
+#endif
+
+/* The VmData of pid (private writable memory, what RLIMIT_DATA counts), in bytes. */
+static unsigned long long vm_data(pid_t pid)
+{
+	char path[64], *text, *v;
+	unsigned long long kb = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	text = e2e_read_file(path, NULL);
+	ck_assert_ptr_nonnull(text);
+	v = strstr(text, "\nVmData:");
+	ck_assert(v && sscanf(v, "\nVmData: %llu kB", &kb) == 1);
+	free(text);
+	return kb * 1024;
+}
+
+#define BIG_MAXCONN 20000
+
+/* MaxConnections 20,000 on one worker reserves 20,128 head buffers of 100 KiB, about
+ * 2 GiB: with a 1 GiB limit on writable memory spliced still starts and serves, since only
+ * the chunks of the pool that requests grew into are committed (the reservation used to
+ * be mapped writable whole: the worker could not start). */
+START_TEST(test_commit_limit_start)
+{
+	struct e2e_proc be, sp;
+	int mport = e2e_free_port();
+	char real[512], script[700];
+	const char *wrap;
+	pid_t pid0;
+
+	if (under_asan) {
+		fprintf(stderr, "SKIP commit_limit_start: RLIMIT_DATA cannot apply to a process "
+			"under AddressSanitizer (its shadow memory counts)\n");
+		return;
+	}
+	snprintf(real, sizeof(real), "%s", e2e_env_bin("SPLICED_BIN"));
+	snprintf(script, sizeof(script), "#!/bin/sh\nulimit -d 1048576 || exit 1\n"
+		 "exec '%s' \"$@\"\n", real);
+	wrap = e2e_write_temp("spliced-lowdata", script);
+	ck_assert_int_eq(chmod(wrap, 0755), 0);
+	e2e_backend_start(&be, NULL);
+	setenv("SPLICED_BIN", wrap, 1);
+	e2e_spliced_startf(&sp, "MetricsListen 127.0.0.1:%d\nWorkers 1\nMaxConnections %d\n"
+			   "ProxyPass / http://127.0.0.1:%d/\n", mport, BIG_MAXCONN, be.port);
+	setenv("SPLICED_BIN", real, 1);
+	pid0 = serving(&sp);
+	ck_assert_int_eq(get_once(sp.port, "/?len=100000", 100000), 200);
+	ck_assert_uint_lt(vm_data(pid0), 1ull << 30);
+	ck_assert_int_eq(e2e_metric(mport, "spliced_resource_errors_total{resource=\"memory\"}"),
+			 0);
+	same_process_then_stop(&sp, &be, pid0);
+}
+END_TEST
+
+#define HELD 200
+
+/* The pool cannot grow (the serving process's RLIMIT_DATA lowered below what it uses):
+ * connections whose first bytes find the committed slots all lent (128 are armed in the
+ * ring at start, 64 more committed at a time) are closed without an answer and counted
+ * as memory, the others keep
+ * their slots; with the limit back every held request is answered, a new connection is
+ * served (the pool grows), and the serving process never changed. */
+START_TEST(test_commit_refused_recovers)
+{
+	static struct e2e_client c[HELD];
+	static const char part[] = "GET /?len=5 HTTP/1.1\r\nHost: a\r\n";
+	struct e2e_proc be, sp;
+	struct e2e_response r;
+	int mport = e2e_free_port();
+	unsigned closed = 0, held = 0;
+	pid_t pid0;
+
+	if (under_asan) {
+		fprintf(stderr, "SKIP commit_refused_recovers: RLIMIT_DATA cannot apply to a "
+			"process under AddressSanitizer (its allocator would be refused too)\n");
+		return;
+	}
+	e2e_backend_start(&be, NULL);
+	e2e_spliced_startf(&sp, "MetricsListen 127.0.0.1:%d\nWorkers 1\nMaxConnections 1000\n"
+			   "RequestReadTimeout header=30\nProxyPass / http://127.0.0.1:%d/\n",
+			   mport, be.port);
+	pid0 = serving(&sp);
+	ck_assert_int_eq(get_once(sp.port, "/?len=5", 5), 200);
+	/* a page: below what it uses, so no growth at all (0 would be valgrind's: ignored) */
+	set_soft_rlimit(&sp, RLIMIT_DATA, (rlim_t)sysconf(_SC_PAGESIZE));
+	for (unsigned i = 0; i < HELD; i++) {
+		ck_assert_int_eq(e2e_client_try_open(&c[i], sp.port), 0);
+		ck_assert_int_eq(e2e_send(&c[i], part, sizeof(part) - 1), 0);
+	}
+	ck_assert_msg(e2e_log_wait_for(&sp, "(memory, ", 10000), "%s", e2e_diag());
+	for (unsigned i = 0; i < HELD; i++) {
+		int st = e2e_wait_closed(&c[i], 50);
+
+		ck_assert_msg(st != E2E_GOT_DATA, "connection %u got bytes", i);
+		if (st == E2E_OPEN)
+			continue;
+		closed++;
+		e2e_client_close(&c[i]);
+		c[i].fd = -1;
+	}
+	set_soft_rlimit(&sp, RLIMIT_DATA, RLIM_INFINITY);
+	/* the others held a slot: answered now (one whose refusal came after the look above
+	 * is closed without a byte, as the ones before) */
+	for (unsigned i = 0; i < HELD; i++) {
+		if (c[i].fd < 0)
+			continue;
+		if (e2e_send(&c[i], "\r\n", 2) == 0 && e2e_read_response(&c[i], &r, false) == 0) {
+			ck_status(&r, 200);
+			e2e_response_free(&r);
+			held++;
+		} else {
+			ck_assert_msg(c[i].end == c[i].start, "held %u got part of an answer", i);
+			closed++;
+		}
+		e2e_client_close(&c[i]);
+	}
+	ck_assert_msg(closed >= 1, "no connection was refused\n%s", e2e_diag());
+	ck_assert_uint_eq(held + closed, HELD);
+	fprintf(stderr, "commit_refused_recovers: %u held, %u refused\n", held, closed);
+	ck_assert_int_eq(get_once(sp.port, "/?len=5", 5), 200);
+	ck_assert_int_ge(e2e_metric(mport, "spliced_resource_errors_total{resource=\"memory\"}"),
+			 closed);
+	same_process_then_stop(&sp, &be, pid0);
+}
+END_TEST
+
 /* Every allocation of the serving process's worker threads refused while a file exists
  * (tests/failmalloc.c; only worker threads, so the outcome of each request is the code's,
  * not chance's): each kind of request gets its 503 or a clean close, or, when its path
@@ -860,6 +999,8 @@ int main(void)
 		{ "slow_uploads_hold_no_pipe", test_slow_uploads_hold_no_pipe, 0 },
 		{ "memory_pressure", test_memory_pressure, 0 },
 		{ "memory_pressure_tls", test_memory_pressure_tls, 0 },
+		{ "commit_limit_start", test_commit_limit_start, 0 },
+		{ "commit_refused_recovers", test_commit_refused_recovers, 0 },
 	};
 	Suite *s = suite_create("e2e_abuse");
 

@@ -376,6 +376,41 @@ START_TEST(test_sticky)
 }
 END_TEST
 
+/* A client (or an HTTP/2-to-1 gateway in front) that sends its cookies on several Cookie
+ * lines: the route in the second line sends every request to that member (byrequests
+ * would have spread them), the first line carrying the cookie wins over a later one, and
+ * the member gets every Cookie line as it was sent. */
+START_TEST(test_sticky_cookie_lines)
+{
+	struct e2e_proc b[3] = { 0 }, sp = { 0 };
+	unsigned long long before[3], got[3];
+	const char *params[3] = { "route=n1", "route=n2", "route=n3" };
+	const char *two = "Cookie: a=b\r\nCookie: JSESSIONID=1A2B.n3\r\n";
+	struct e2e_response r;
+
+	start_backends(b, 3);
+	start_pool(&sp, b, 3, params, "ProxySet stickysession=JSESSIONID|jsessionid",
+		   "ProxyPass /app/ balancer://app/\n");
+	counts_start(b, 3, before);
+	load(sp.port, "/app/?len=1", 30, 3, two);
+	load(sp.port, "/app/?len=1", 30, 3, "Cookie: x=1\r\nCookie: JSESSIONID=5.n1\r\n"
+	     "Cookie: JSESSIONID=6.n2\r\n");
+	counts(b, 3, before, got);
+	ck_assert_uint_eq(got[0], 30);
+	ck_assert_uint_eq(got[1], 0);
+	ck_assert_uint_eq(got[2], 30);
+	counts_start(b, 3, before);
+	ck_assert_int_eq(get_once(sp.port, "/app/echo", two, &r), 200);
+	ck_assert_msg(e2e_head_has_line(r.body, r.body_len, "Cookie: a=b") &&
+		      e2e_head_has_line(r.body, r.body_len, "Cookie: JSESSIONID=1A2B.n3"),
+		      "the member saw:\n%.*s", (int)r.body_len, r.body);
+	e2e_response_free(&r);
+	counts(b, 3, before, got);
+	ck_assert_uint_eq(got[2], 1);
+	stop_all(&sp, b, 3);
+}
+END_TEST
+
 /* RewriteRule ... balancer://NAME/... [P] goes to the pool's members, and the path the
  * rule wrote reaches them. Members outside a <Proxy> section, ProxySet outside too. */
 START_TEST(test_rewrite_p)
@@ -903,6 +938,7 @@ static Suite *e2e_balancer_suite(void)
 		{ "bytraffic", test_bytraffic, 60 },
 		{ "status_flags", test_status_flags, 60 },
 		{ "sticky", test_sticky, 60 },
+		{ "sticky_cookie_lines", test_sticky_cookie_lines, 60 },
 		{ "rewrite_p", test_rewrite_p, 60 },
 		{ "kill_member_under_load", test_kill_member_under_load, 120 },
 		{ "standby_then_503", test_standby_then_503, 60 },

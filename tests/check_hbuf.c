@@ -1,9 +1,12 @@
 /* Check suite for src/hbuf.c: the head buffer pool (lending, most recently used first,
- * pages given back past HBUF_KEEP) and its provided buffer ring on a real io_uring. */
+ * pages given back past HBUF_KEEP, committed a chunk at a time, a refused commit) and its
+ * provided buffer ring on a real io_uring. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -71,6 +74,119 @@ START_TEST(test_trim)
 		ck_assert(s[i][0] == 'x' && s[i][4096] == 'y');
 	hbuf_trim(&p);
 	ck_assert_uint_eq(p.trimmed, 10);
+	hbuf_destroy(&p);
+}
+END_TEST
+
+/* The permissions of the mapping holding addr in /proc/self/maps ("rw-p", "---p"); "" when
+ * no mapping holds it. */
+static const char *map_perms(const void *addr)
+{
+	static char perms[8];
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "r");
+	unsigned long a = (unsigned long)addr, lo, hi;
+
+	ck_assert_ptr_nonnull(f);
+	perms[0] = 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && a >= lo && a < hi)
+			break;
+		else
+			perms[0] = 0;
+	fclose(f);
+	return perms;
+}
+
+/* The reservation is PROT_NONE (charged to no commit limit); the pool commits HBUF_CHUNK
+ * slots the first time it grows into them, the last chunk cut at the end. */
+START_TEST(test_chunks)
+{
+	enum { N = 2 * HBUF_CHUNK + 5 };
+	struct hbuf_pool p;
+	static char *s[N];
+
+	ck_assert_int_eq(hbuf_init(&p, N, 5000), 0);
+	ck_assert_uint_eq(p.committed, 0);
+	ck_assert_str_eq(map_perms(p.base), "---p");
+	ck_assert_str_eq(map_perms(p.base + (N - 1) * p.slot), "---p");
+	s[0] = hbuf_get(&p);
+	ck_assert_ptr_eq(s[0], p.base);
+	ck_assert_uint_eq(p.committed, HBUF_CHUNK);
+	ck_assert_str_eq(map_perms(p.base), "rw-p");
+	ck_assert_str_eq(map_perms(p.base + HBUF_CHUNK * p.slot - 1), "rw-p");
+	ck_assert_str_eq(map_perms(p.base + HBUF_CHUNK * p.slot), "---p");
+	for (int i = 1; i < HBUF_CHUNK; i++)
+		s[i] = hbuf_get(&p);
+	ck_assert_uint_eq(p.committed, HBUF_CHUNK);          /* the first chunk held them */
+	s[HBUF_CHUNK] = hbuf_get(&p);
+	ck_assert_uint_eq(p.committed, 2 * HBUF_CHUNK);
+	memset(s[HBUF_CHUNK], 'x', p.slot);
+	ck_assert_str_eq(map_perms(p.base + 2 * HBUF_CHUNK * p.slot), "---p");
+	/* slots given back are lent again before the pool grows */
+	hbuf_put(&p, s[3]);
+	hbuf_put(&p, s[HBUF_CHUNK]);
+	ck_assert_ptr_eq(hbuf_get(&p), s[HBUF_CHUNK]);
+	ck_assert_ptr_eq(hbuf_get(&p), s[3]);
+	for (int i = HBUF_CHUNK + 1; i < N; i++) {
+		s[i] = hbuf_get(&p);
+		ck_assert_ptr_nonnull(s[i]);
+	}
+	ck_assert_uint_eq(p.committed, N);                   /* the last chunk: 5 slots */
+	memset(s[N - 1], 'y', p.slot);
+	ck_assert_ptr_null(hbuf_get(&p));
+	ck_assert_uint_eq(p.commit_failed, 0);
+	hbuf_destroy(&p);
+}
+END_TEST
+
+/* A refused commit (here RLIMIT_DATA, which mprotect() checks as strict overcommit
+ * accounting checks the commit limit, both ENOMEM) is an empty pool for that call: NULL,
+ * nothing lent, slots already committed still lent; once memory is there, the next call
+ * succeeds. Nothing between the limit's set and reset may allocate (no ck_assert). */
+START_TEST(test_commit_refused)
+{
+	struct hbuf_pool p;
+	static char *s[HBUF_CHUNK];
+	struct rlimit old, low;
+	char *refused, *again, *grown;
+	void *probe;
+	uint32_t in_use;
+
+	ck_assert_int_eq(hbuf_init(&p, 3 * HBUF_CHUNK, 8192), 0);
+	for (int i = 0; i < HBUF_CHUNK; i++)
+		s[i] = hbuf_get(&p);
+	ck_assert_uint_eq(p.committed, HBUF_CHUNK);
+	ck_assert_int_eq(getrlimit(RLIMIT_DATA, &old), 0);
+	low = old;
+	low.rlim_cur = (rlim_t)sysconf(_SC_PAGESIZE);   /* (0 is valgrind's: not enforced) */
+	ck_assert_int_eq(setrlimit(RLIMIT_DATA, &low), 0);
+	probe = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (probe != MAP_FAILED) {
+		munmap(probe, 4096);
+		setrlimit(RLIMIT_DATA, &old);
+		fprintf(stderr, "SKIP commit_refused: the kernel does not enforce RLIMIT_DATA "
+			"(ignore_rlimit_data)\n");
+		hbuf_destroy(&p);
+		return;
+	}
+	refused = hbuf_get(&p);
+	in_use = p.in_use;
+	hbuf_put(&p, s[5]);
+	again = hbuf_get(&p);              /* committed already: lent under the limit too */
+	setrlimit(RLIMIT_DATA, &old);
+
+	ck_assert_ptr_null(refused);
+	ck_assert_uint_eq(in_use, HBUF_CHUNK);
+	ck_assert_uint_eq(p.commit_failed, 1);
+	ck_assert_ptr_eq(again, s[5]);
+	ck_assert_uint_eq(p.committed, HBUF_CHUNK);
+	ck_assert_str_eq(map_perms(p.base + HBUF_CHUNK * p.slot), "---p");
+	grown = hbuf_get(&p);              /* memory is there again */
+	ck_assert_ptr_eq(grown, p.base + HBUF_CHUNK * p.slot);
+	memset(grown, 'z', p.slot);
+	ck_assert_uint_eq(p.committed, 2 * HBUF_CHUNK);
+	ck_assert_uint_eq(p.in_use, HBUF_CHUNK + 1);
 	hbuf_destroy(&p);
 }
 END_TEST
@@ -153,6 +269,32 @@ START_TEST(test_ring)
 }
 END_TEST
 
+/* Arming the ring commits the chunks of the slots it arms, no more. */
+START_TEST(test_ring_commits)
+{
+	enum { ARMED_CHUNKS = (HBUF_RING_ENTRIES + HBUF_CHUNK - 1) / HBUF_CHUNK };
+	struct io_uring ring;
+	struct hbuf_pool p;
+	int ret;
+
+	ck_assert_int_eq(ring_init(&ring, 8), 0);
+	ck_assert_int_eq(hbuf_init(&p, (ARMED_CHUNKS + 2) * HBUF_CHUNK, 8192), 0);
+	ret = hbuf_ring_setup(&p, &ring, 0, 8192);
+	if (ret == -EINVAL || ret == -ENOSYS || ret == -EOPNOTSUPP) {
+		fprintf(stderr, "SKIP ring_commits: no provided buffer rings (%s)\n",
+			strerror(-ret));
+	} else {
+		ck_assert_int_eq(ret, 0);
+		ck_assert_uint_eq(p.armed, HBUF_RING_ENTRIES);
+		ck_assert_uint_eq(p.committed, ARMED_CHUNKS * HBUF_CHUNK);
+		ck_assert_str_eq(map_perms(p.base + (HBUF_RING_ENTRIES - 1) * p.slot), "rw-p");
+		ck_assert_str_eq(map_perms(p.base + ARMED_CHUNKS * HBUF_CHUNK * p.slot), "---p");
+	}
+	io_uring_queue_exit(&ring);
+	hbuf_destroy(&p);
+}
+END_TEST
+
 /* More slots than a ring's 16-bit ids name (MaxConnections past 65,536 per worker): the
  * ring is armed with the ones it can name, even when others are on top of the free list,
  * and the rest are lent by hbuf_get(). */
@@ -196,8 +338,11 @@ static Suite *hbuf_suite(void)
 	const struct ck_case cases[] = {
 		{ "get_put", test_get_put, 0 },
 		{ "trim", test_trim, 0 },
+		{ "chunks", test_chunks, 0 },
+		{ "commit_refused", test_commit_refused, 0 },
 		{ "ring", test_ring, 0 },
 		{ "ring_ids", test_ring_ids, 0 },
+		{ "ring_commits", test_ring_commits, 0 },
 	};
 	Suite *s = suite_create("hbuf");
 

@@ -830,7 +830,8 @@ START_TEST(test_req_noted_client_fields)
 END_TEST
 
 /* The value of a field by name (%{HTTP:Name} in rewrite rules): the first one, trimmed,
- * case-insensitive name; the head's last byte is right before an unreadable page. */
+ * case-insensitive name, or each in turn (http_field_next); the head's last byte is right
+ * before an unreadable page. */
 START_TEST(test_field_value)
 {
 	const char *s = "GET / HTTP/1.1\r\nHost: h\r\nX-A:  one \t\r\nx-a: two\r\n"
@@ -838,6 +839,7 @@ START_TEST(test_field_value)
 	struct http_request r;
 	const char *b, *v;
 	size_t vl = 99;
+	uint32_t pos = 0;
 
 	ck_assert_int_eq(req_parse(s, &r, &b), (int)strlen(s));
 	v = http_field_value(b, &r, "x-a", 3, &vl);
@@ -854,6 +856,17 @@ START_TEST(test_field_value)
 	ck_assert_ptr_null(http_field_value(b, &r, "Missing", 7, &vl));
 	ck_assert_ptr_nonnull(http_field_value(b, &r, "host", 4, &vl));
 	ck_assert_uint_eq(vl, 1);
+	/* every field of the name, in order (Cookie may come on several lines) */
+	v = http_field_next(b, &r, "X-a", 3, &pos, &vl);
+	ck_assert(v && vl == 3 && memcmp(v, "one", 3) == 0);
+	v = http_field_next(b, &r, "X-a", 3, &pos, &vl);
+	ck_assert(v && vl == 3 && memcmp(v, "two", 3) == 0);
+	ck_assert_ptr_null(http_field_next(b, &r, "X-a", 3, &pos, &vl));
+	ck_assert_ptr_null(http_field_next(b, &r, "X-a", 3, &pos, &vl));   /* stays done */
+	pos = 0;
+	v = http_field_next(b, &r, "x", 1, &pos, &vl);   /* the last field */
+	ck_assert(v && vl == 5 && memcmp(v, "short", 5) == 0);
+	ck_assert_ptr_null(http_field_next(b, &r, "x", 1, &pos, &vl));
 }
 END_TEST
 

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "spliced/balancer-t.h"
+#include "spliced/http-t.h"
 
 /* Chooses the member of b for a new request among those whose bit is set in `usable`
  * (bit i: b->member[i]; the caller leaves out stopped, disabled and failed ones): a hot
@@ -31,6 +32,13 @@ bool bal_param_value(const char *q, size_t len, const char *name, const char **o
 /* The member whose route= is the part of a session value after its first '.' (httpd:
  * "1A2B3C.node1" goes to route=node1), or -1 (no '.', no member with that route). */
 int bal_route_member(const struct cfg_balancer *b, const char *value, size_t len);
+
+/* The member a request's session belongs to (stickysession=), or -1: the first Cookie
+ * field, in order, that carries the cookie names it (a client or a gateway may split
+ * cookies over several Cookie lines; httpd finds the route in any of them), else the URL
+ * parameter. The request head is head[0..req->head_len), parsed into req. */
+int bal_sticky_member(const struct cfg_balancer *b, const char *head,
+		      const struct http_request *req);
 
 /* One step of an ondemandmin= pool (spliced's own option) at now: v[i] is member i.
  * When every running member has been saturated for b->od_wait_ms

@@ -18,17 +18,23 @@
 /* Free slots whose pages stay resident for the next requests; past that many, the tick
  * gives the coldest ones' pages back to the kernel. */
 #define HBUF_KEEP 64
+/* Slots made readable and writable at a time, the first time the pool grows into them:
+ * the rest of the reservation is PROT_NONE, which no overcommit policy charges. */
+#define HBUF_CHUNK 64
 
 struct io_uring_buf_ring;
 
-/* A worker's pool of equal slots in one anonymous mapping (reserved, not touched: only
- * the pages a request writes become resident). A connection holds a slot only while a
- * request is in flight; an idle one waits with a receive that selects a slot from the
- * ring when its bytes arrive. */
+/* A worker's pool of equal slots in one anonymous mapping (reserved PROT_NONE, committed
+ * HBUF_CHUNK slots at a time as the pool grows, and even then only the pages a request
+ * writes become resident). A connection holds a slot only while a request is in flight;
+ * an idle one waits with a receive that selects a slot from the ring when its bytes
+ * arrive. */
 struct hbuf_pool {
 	char *base;
 	size_t slot;               /* bytes per slot, a page multiple */
 	uint32_t nslots;
+	uint32_t committed;        /* slots [0, committed) are readable and writable */
+	uint64_t commit_failed;    /* times the kernel refused to commit the next chunk */
 	uint32_t *free;            /* free slot indexes; the most recently used on top */
 	uint32_t nfree;
 	uint8_t *dirty;            /* per slot: written since mapped or last trimmed */

@@ -10,8 +10,11 @@
 
 #include "spliced/hbuf-t.h"
 
-/* Maps nslots slots of slot_size bytes (rounded up to pages), all free; the ring arms only
- * the first HBUF_BID_LIMIT. 0 or -errno. */
+/* Reserves nslots slots of slot_size bytes (rounded up to pages), all free; the ring arms
+ * only the first HBUF_BID_LIMIT. The reservation is PROT_NONE: slots are committed
+ * (mprotect, HBUF_CHUNK at a time) when first lent or armed, so that with strict overcommit
+ * accounting (vm.overcommit_memory=2, where MAP_NORESERVE is ignored) only the chunks the
+ * pool grew into count against the commit limit. 0 or -errno. */
 int hbuf_init(struct hbuf_pool *p, uint32_t nslots, size_t slot_size);
 /* Unmaps everything (the ring that used the buffer ring must be gone). */
 void hbuf_destroy(struct hbuf_pool *p);
@@ -27,7 +30,10 @@ static inline bool hbuf_ring_on(const struct hbuf_pool *p)
 	return p->br != NULL;
 }
 
-/* A free slot, lent to the caller until hbuf_put(); NULL when every slot is out. */
+/* A free slot, lent to the caller until hbuf_put(); NULL when every slot is out, or when
+ * the slot would be the first of a chunk and the kernel refuses to commit it (ENOMEM:
+ * the commit limit; a later call tries again). The ring is armed the same way: a chunk
+ * refused leaves it short until a later put or take refills it. */
 char *hbuf_get(struct hbuf_pool *p);
 /* The slot a receive selected (cqe_flags has IORING_CQE_F_BUFFER), lent to the caller;
  * another free slot takes its place in the ring. NULL for an id that is not armed. */

@@ -94,6 +94,13 @@ ssize_t http_path_normalize(char *path, size_t len);
 const char *http_field_value(const char *head, const struct http_request *req,
 			     const char *name, size_t nlen, size_t *vlen);
 
+/* Every field named name[0..nlen), in order (a name that may come on several lines, such
+ * as Cookie): *pos starts at 0, each call returns the value (OWS trimmed) of the next such
+ * field and its length in *vlen and moves *pos past its line; NULL when none is left.
+ * Reads only head[0..req->head_len). */
+const char *http_field_next(const char *head, const struct http_request *req,
+			    const char *name, size_t nlen, uint32_t *pos, size_t *vlen);
+
 /* Case-insensitive comparison of a span against a NUL-terminated lower-case literal. */
 bool http_span_eq(const char *buf, struct http_span s, const char *lower);
 
