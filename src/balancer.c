@@ -122,11 +122,12 @@ int bal_sticky_member(const struct cfg_balancer *b, const char *head,
 
 	if (!b->sticky_cookie[0])
 		return -1;
+	/* httpd's order (find_session_route()): the URL first, then the cookie */
+	if (bal_param_value(head + req->target.off, req->target.len, b->sticky_param, &val, &n))
+		return bal_route_member(b, val, n);
 	while ((v = http_field_next(head, req, "cookie", 6, &pos, &vlen)))
 		if (bal_cookie_value(v, vlen, b->sticky_cookie, &val, &n))
 			return bal_route_member(b, val, n);
-	if (bal_param_value(head + req->target.off, req->target.len, b->sticky_param, &val, &n))
-		return bal_route_member(b, val, n);
 	return -1;
 }
 

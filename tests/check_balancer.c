@@ -245,6 +245,19 @@ START_TEST(test_sticky_cookie_fields)
 }
 END_TEST
 
+/* httpd's order: the URL parameter first, the cookie only when the URL has none (even a
+ * URL route no member has wins: httpd then picks by the method, and so do we) */
+START_TEST(test_sticky_url_first)
+{
+	ck_assert_int_eq(sticky_of("GET /x?jsessionid=3.n2 HTTP/1.1\r\nHost: h\r\n"
+				   "Cookie: JSESSIONID=1.n1\r\n\r\n"), 1);
+	ck_assert_int_eq(sticky_of("GET /x?jsessionid=3.zz HTTP/1.1\r\nHost: h\r\n"
+				   "Cookie: JSESSIONID=1.n1\r\n\r\n"), -1);
+	ck_assert_int_eq(sticky_of("GET /x?other=3.n2 HTTP/1.1\r\nHost: h\r\n"
+				   "Cookie: JSESSIONID=1.n3\r\n\r\n"), 2);
+}
+END_TEST
+
 /* ---- configuration ------------------------------------------------------------------ */
 
 START_TEST(test_config_pool)
@@ -577,6 +590,7 @@ static Suite *balancer_suite(void)
 		{ "sticky_values", test_sticky_values, 0 },
 		{ "route_member", test_route_member, 0 },
 		{ "sticky_cookie_fields", test_sticky_cookie_fields, 0 },
+		{ "sticky_url_first", test_sticky_url_first, 0 },
 		{ "config_pool", test_config_pool, 0 },
 		{ "config_outside", test_config_outside, 0 },
 		{ "config_errors", test_config_errors, 0 },

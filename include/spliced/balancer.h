@@ -33,10 +33,11 @@ bool bal_param_value(const char *q, size_t len, const char *name, const char **o
  * "1A2B3C.node1" goes to route=node1), or -1 (no '.', no member with that route). */
 int bal_route_member(const struct cfg_balancer *b, const char *value, size_t len);
 
-/* The member a request's session belongs to (stickysession=), or -1: the first Cookie
- * field, in order, that carries the cookie names it (a client or a gateway may split
- * cookies over several Cookie lines; httpd finds the route in any of them), else the URL
- * parameter. The request head is head[0..req->head_len), parsed into req. */
+/* The member a request's session belongs to (stickysession=), or -1: the URL parameter
+ * names it when there is one (httpd looks there first), else the first Cookie field, in
+ * order, that carries the cookie (a client or a gateway may split cookies over several
+ * Cookie lines; httpd finds the route in any of them). The request head is
+ * head[0..req->head_len), parsed into req. */
 int bal_sticky_member(const struct cfg_balancer *b, const char *head,
 		      const struct http_request *req);
 
