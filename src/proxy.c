@@ -24,6 +24,7 @@
 #include "spliced/trace.h"
 #include "spliced/tunnel.h"
 #include "spliced/upstream.h"
+#include "spliced/worker.h"
 
 static enum conn_ev proxy_resp_recv(struct conn *c);
 static enum conn_ev proxy_resp_head(struct conn *c);
@@ -227,6 +228,8 @@ enum conn_ev proxy_connect(struct conn *c)
 		return proxy_send_head(c);
 	}
 	fd = up_socket(be);
+	if ((fd == -EMFILE || fd == -ENFILE) && worker_shed_idle(w))
+		fd = up_socket(be);   /* idle backend connections gave their descriptors up */
 	if (fd < 0) {
 		slot_put(c);
 		if (fd != -EMFILE && fd != -ENFILE && fd != -ENOMEM && fd != -ENOBUFS)

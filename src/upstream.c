@@ -1,5 +1,6 @@
 /* Backend connection pool. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -16,8 +17,12 @@ static bool up_alive(int fd)
 	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-void up_pool_init(struct up_pool *p, const struct cfg_backend *b, unsigned *open)
+void up_pool_init(struct up_pool *p, const struct cfg_backend *b, unsigned *open,
+		  unsigned limit)
 {
+	p->idle = NULL;
+	p->cap = 0;
+	p->limit = limit ? limit : 1;
 	p->n = 0;
 	p->ttl_ms = b->p.ttl_ms;
 	p->open = open;
@@ -31,12 +36,26 @@ static void up_close(struct up_pool *p, int fd)
 		__atomic_fetch_sub(p->open, 1, __ATOMIC_ACQ_REL);
 }
 
+/* Closes the k oldest idle connections (the bottom of the stack). */
+static void up_close_oldest(struct up_pool *p, unsigned k)
+{
+	for (unsigned i = 0; i < k; i++)
+		up_close(p, p->idle[i].fd);
+	memmove(p->idle, p->idle + k, (p->n - k) * sizeof(*p->idle));
+	p->n -= k;
+}
+
 void up_pool_close_one(struct up_pool *p)
 {
-	up_close(p, p->idle[0].fd);
-	for (unsigned i = 1; i < p->n; i++)
-		p->idle[i - 1] = p->idle[i];
-	p->n--;
+	up_close_oldest(p, 1);
+}
+
+unsigned up_pool_shed(struct up_pool *p)
+{
+	unsigned k = (p->n + 1) / 2;
+
+	up_close_oldest(p, k);
+	return k;
 }
 
 int up_pool_take(struct up_pool *p, uint64_t now_ms)
@@ -53,8 +72,23 @@ int up_pool_take(struct up_pool *p, uint64_t now_ms)
 
 void up_pool_put(struct up_pool *p, int fd, uint64_t now_ms)
 {
-	if (p->n == UP_POOL_MAX)
+	if (p->n >= p->limit)
 		up_pool_close_one(p); /* keep the newest: drop the oldest, at the bottom */
+	if (p->n == p->cap) {
+		/* as many idle as were in use together: the next burst finds them all */
+		unsigned cap = p->cap ? p->cap * 2 : UP_POOL_START;
+		struct up_idle *a;
+
+		if (cap > p->limit)
+			cap = p->limit;
+		a = realloc(p->idle, cap * sizeof(*a));
+		if (!a) {
+			up_close(p, fd);
+			return;
+		}
+		p->idle = a;
+		p->cap = cap;
+	}
 	p->idle[p->n].fd = fd;
 	p->idle[p->n].since_ms = now_ms;
 	p->n++;
@@ -71,6 +105,11 @@ void up_pool_prune(struct up_pool *p, uint64_t now_ms, bool all)
 			p->idle[keep++] = p->idle[i];
 	}
 	p->n = keep;
+	if (all) {
+		free(p->idle);
+		p->idle = NULL;
+		p->cap = 0;
+	}
 }
 
 int up_socket(const struct cfg_backend *b)

@@ -82,7 +82,8 @@ int worker_init(struct worker *w, const struct config *cfg, unsigned id, unsigne
 	for (unsigned i = 0; i < cfg->nbackend; i++) {
 		bool max = cfg->backend[i].p.max && w->slots;
 
-		up_pool_init(&w->pools[i], &cfg->backend[i], max ? &w->slots[i]->open : NULL);
+		up_pool_init(&w->pools[i], &cfg->backend[i], max ? &w->slots[i]->open : NULL,
+			     max_conns);
 		slot_queue_init(&w->slotq[i]);
 	}
 	for (uint32_t i = 0; i < max_conns; i++)
@@ -475,6 +476,15 @@ static void worker_accept_queued(struct worker *w, unsigned li)
 	}
 }
 
+unsigned worker_shed_idle(struct worker *w)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < w->cfg->nbackend; i++)
+		n += up_pool_shed(&w->pools[i]);
+	return n;
+}
+
 static void worker_accepted(struct worker *w, unsigned li, int res, unsigned flags)
 {
 	bool short_of;
@@ -486,6 +496,10 @@ static void worker_accepted(struct worker *w, unsigned li, int res, unsigned fla
 	}
 	/* Out of descriptors or memory: counted, and logged a line a second */
 	short_of = res == -EMFILE || res == -ENFILE || res == -ENOMEM || res == -ENOBUFS;
+	/* idle backend connections give their descriptors up first (the retry is at the
+	 * next tick, as before) */
+	if (res == -EMFILE || res == -ENFILE)
+		worker_shed_idle(w);
 	if (short_of)
 		stats_resource_error(&w->stats, res == -EMFILE || res == -ENFILE ?
 				     STATS_RES_FD_ACCEPT : STATS_RES_MEMORY, -res, w->now_ms,

@@ -770,6 +770,67 @@ START_TEST(test_keepalive_reuse)
 }
 END_TEST
 
+/* A burst of BURST requests in flight at once uses BURST backend connections; all of them
+ * wait in the pool afterwards, so the next burst opens none (the pool was 64 deep before:
+ * at 1,000 concurrent clients half the requests opened a backend connection). */
+#define BURST 100
+
+static void burst(const struct e2e_proc *sp, char (*ids)[32])
+{
+	struct e2e_client *c = calloc(BURST, sizeof(*c));
+	struct e2e_response r;
+
+	ck_assert_ptr_nonnull(c);
+	for (int i = 0; i < BURST; i++) {
+		e2e_client_open(&c[i], sp->port);
+		ck_assert_int_eq(e2e_send_str(&c[i], "GET /?delay=300&len=5 HTTP/1.1\r\n"
+					      "Host: burst\r\n\r\n"), 0);
+	}
+	for (int i = 0; i < BURST; i++) {
+		const char *id;
+
+		ck_assert_msg(e2e_read_response(&c[i], &r, false) == 0, "request %d: %s", i,
+			      r.err);
+		ck_status(&r, 200);
+		id = e2e_header(&r, "X-Conn-Id");
+		ck_assert_msg(id != NULL, "no X-Conn-Id in:\n%s", e2e_escs(r.head));
+		snprintf(ids[i], sizeof(ids[i]), "%s", id);
+		e2e_response_free(&r);
+		e2e_client_close(&c[i]);
+	}
+	free(c);
+}
+
+START_TEST(test_pool_burst_reuse)
+{
+	struct e2e_proc be, sp;
+	static char first[BURST][32], second[BURST][32];
+	int distinct = 0;
+
+	start_pair(&be, &sp, NULL, "Workers 1\n");
+	burst(&sp, first);
+	for (int i = 0; i < BURST; i++) {
+		int k = 0;
+
+		while (k < i && strcmp(first[k], first[i]) != 0)
+			k++;
+		distinct += k == i;
+	}
+	ck_assert_msg(distinct == BURST, "%d requests in flight at once used %d backend "
+		      "connections", BURST, distinct);
+	burst(&sp, second);
+	for (int i = 0; i < BURST; i++) {
+		int k = 0;
+
+		while (k < BURST && strcmp(first[k], second[i]) != 0)
+			k++;
+		ck_assert_msg(k < BURST, "second burst, request %d: backend connection %s is new: "
+			      "the pool did not keep all %d of the first burst", i, second[i], BURST);
+	}
+	stop_pair(&be, &sp);
+}
+END_TEST
+
 START_TEST(test_splice_big_bodies)
 {
 	struct e2e_proc be, sp;
@@ -1303,6 +1364,7 @@ static Suite *e2e_proxy_suite(void)
 		{ "early_hints", test_early_hints, 60 },
 		{ "pipelining", test_pipelining, 60 },
 		{ "keepalive_reuse", test_keepalive_reuse, 60 },
+		{ "pool_burst_reuse", test_pool_burst_reuse, 60 },
 		{ "splice_big_bodies", test_splice_big_bodies, 120 },
 		{ "small_bodies_copied", test_small_bodies_copied, 60 },
 		{ "http10_no_host", test_http10_no_host, 60 },

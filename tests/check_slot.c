@@ -41,7 +41,7 @@ static void setup(void)
 	for (unsigned b = 0; b < 2; b++) {
 		slot_queue_init(&queues[b]);
 		up_pool_init(&pools[b], &cfg.backend[b], cfg.backend[b].p.max ? &shared[b].open
-									      : NULL);
+									      : NULL, N);
 	}
 	for (unsigned i = 0; i < N; i++) {
 		conns[i].w = &w;
@@ -53,6 +53,8 @@ static void setup(void)
 
 static void teardown(void)
 {
+	for (unsigned b = 0; b < 2; b++)
+		up_pool_prune(&pools[b], 0, true);
 	config_free(&cfg);
 }
 

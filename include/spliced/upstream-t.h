@@ -5,8 +5,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Idle keep-alive connections kept per backend per worker. */
-#define UP_POOL_MAX 64
+/* A pool's first array of idle connections; it doubles as more are given back at once,
+ * up to the pool's limit (the worker's connection slots: as many as could have been in
+ * use together). */
+#define UP_POOL_START 64
 
 struct up_idle {
 	int fd;
@@ -15,8 +17,10 @@ struct up_idle {
 
 /* LIFO stack: the most recently used connection is the most likely to be alive. */
 struct up_pool {
-	struct up_idle idle[UP_POOL_MAX];
+	struct up_idle *idle;     /* cap entries (NULL until the first is given back) */
 	unsigned n;
+	unsigned cap;
+	unsigned limit;           /* the most kept; past it the oldest is closed */
 	/* An idle connection older than this is closed rather than reused (the backend's
 	 * ttl=): backends close idle connections after a while themselves, and a connection
 	 * they closed costs a retry. */

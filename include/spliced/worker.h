@@ -30,6 +30,10 @@ void worker_retire(struct worker *w, struct worker *successor);
  * thread. */
 void worker_handoff(struct worker *to, const struct conn_origin *o);
 
+/* Out of descriptors (EMFILE/ENFILE): the older half of every idle backend pool of w is
+ * closed, so that the descriptors go to clients and new requests. The number closed. */
+unsigned worker_shed_idle(struct worker *w);
+
 void worker_destroy(struct worker *w);
 
 #endif
