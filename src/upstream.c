@@ -39,6 +39,8 @@ static void up_close(struct up_pool *p, int fd)
 /* Closes the k oldest idle connections (the bottom of the stack). */
 static void up_close_oldest(struct up_pool *p, unsigned k)
 {
+	if (!k)
+		return;   /* (an empty pool may have no array: memmove() must not see NULL) */
 	for (unsigned i = 0; i < k; i++)
 		up_close(p, p->idle[i].fd);
 	memmove(p->idle, p->idle + k, (p->n - k) * sizeof(*p->idle));

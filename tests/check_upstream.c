@@ -108,6 +108,10 @@ START_TEST(test_shed_and_ttl)
 	ck_assert_uint_eq(up_pool_shed(&p), 1);
 	ck_assert_uint_eq(up_pool_shed(&p), 0);
 	up_pool_prune(&p, 0, true);
+	/* a pool that never had a connection has no array: shedding it closes nothing */
+	up_pool_init(&p, &be, NULL, 10);
+	ck_assert_uint_eq(up_pool_shed(&p), 0);
+	ck_assert_ptr_null(p.idle);
 }
 END_TEST
 
