@@ -104,6 +104,9 @@ static bool body_try_splice(struct conn *c)
 	}
 	if (n < RELAY_SPLICE_MIN)
 		return false;
+	/* over TLS (no socketpair) the bytes are records made here: copied */
+	if (c->tsess && (b->from == c->fd || b->to == c->fd))
+		return false;
 	/* A request body takes a pipe only once a splice's worth is there to read: a client
 	 * that trickles its upload is copied, not left holding one of the worker's pipes. */
 	if (!b->response && body_readable(b->from) < RELAY_SPLICE_MIN)

@@ -88,7 +88,9 @@ static void conn_buf_release(struct conn *c)
 /* The client socket and the buffers. */
 static void conn_free_io(struct conn *c)
 {
-	if (c->fd >= 0)
+	if (c->tsess)
+		tls_c_close(c);   /* (the session owns the socket: close_notify, then FIN) */
+	else if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
 	conn_buf_release(c);
@@ -134,7 +136,8 @@ static enum conn_ev conn_linger(struct conn *c)
 	conn_request_end(c); /* the exchange ended with what was sent, not with the linger */
 	body_release_pipe(c);
 	proxy_drop_upstream(c);
-	if (shutdown(c->fd, SHUT_WR) < 0)
+	/* over TLS the session lingers the same way once the connection closes */
+	if (c->tsess || shutdown(c->fd, SHUT_WR) < 0)
 		return EV_CLOSE;
 	c->state = CS_LINGER;
 	c->timed_out = false;
@@ -442,7 +445,14 @@ static enum conn_ev conn_parse_error(struct conn *c, unsigned status, const char
  * configuration), which reads its next request; here its slot is freed. */
 static void conn_handoff(struct conn *c)
 {
-	struct conn_origin o = { .fd = c->fd, .server_port = c->server_port,
+	struct conn_origin o;
+
+	/* the successor's ring cannot use this one's TLS session: a socketpair from now on */
+	if (c->tsess && tls_c_detach(c) < 0) {
+		conn_close(c);
+		return;
+	}
+	o = (struct conn_origin){ .fd = c->fd, .server_port = c->server_port,
 				 .metrics = c->metrics, .carried = c->pp_carried, .port = c->port,
 				 .nreq = c->nreq, .tls = c->tls,
 				 .idle_since_ms = exch_idle_since(c->deadline_ms,
@@ -612,6 +622,7 @@ int conn_open(struct worker *w, struct conn *c, const struct conn_origin *o)
 	 * probe waits for it */
 	c->pp_carried = o->carried;
 	c->tls = o->tls;
+	c->tsess = o->tsess;
 	c->metrics = false;       /* the worker sets it (a previous one's must not count) */
 	c->pp_wait = !o->carried && config_proxy_protocol(w->cfg, server_port) &&
 		     !config_proxy_exception(w->cfg, server_port, c->ip);
@@ -639,7 +650,7 @@ static bool conn_park(struct conn *c)
 	struct worker *w = c->w;
 	struct conn_park *k;
 
-	if (!hbuf_ring_on(&w->hb) || c->buf || c->pending || c->metrics || c->pp_wait ||
+	if (!hbuf_ring_on(&w->hb) || c->tsess || c->buf || c->pending || c->metrics || c->pp_wait ||
 	    c->ufd >= 0 || c->fent || c->text || c->hdrbuf || c->slot_held || c->waiting ||
 	    c->slot_waiting || c->handoff)
 		return false;
@@ -1378,7 +1389,7 @@ static void conn_watch_done(struct conn *c, int res)
 	}
 	if (c->state != CS_REQ_BODY || !c->wait_client || c->timed_out || res <= 0)
 		return;
-	ring_cancel_fd(&c->w->ring, c->fd);
+	exch_cancel_client(c);
 	c->wait_client = false;
 	c->swallow_client = true;
 	conn_act(c, proxy_early_response(c));
@@ -1538,7 +1549,7 @@ void conn_retire_if_idle(struct conn *c)
 		return;
 	}
 	c->handoff = true;
-	ring_cancel_fd(&c->w->ring, c->fd);
+	exch_cancel_client(c);
 }
 
 /* How long a connection that has not sent its first request yet may still send it once a

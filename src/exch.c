@@ -14,6 +14,7 @@
 #include "spliced/relay.h"
 #include "spliced/ring.h"
 #include "spliced/stats.h"
+#include "spliced/tls.h"
 #include "spliced/trace.h"
 
 static struct io_uring_sqe *exch_sqe(struct conn *c, int op)
@@ -27,9 +28,20 @@ static struct io_uring_sqe *exch_sqe(struct conn *c, int op)
 	return sqe;
 }
 
+/* The client's fd of a connection over TLS without a socketpair: its bytes go through
+ * its session (src/tls.c), which completes the operation as the ring would. */
+static inline bool exch_via_tls(const struct conn *c, int fd)
+{
+	return c->tsess && fd == c->fd;
+}
+
 int exch_recv(struct conn *c, int op, int fd, void *buf, size_t len)
 {
-	struct io_uring_sqe *sqe = exch_sqe(c, op);
+	struct io_uring_sqe *sqe;
+
+	if (exch_via_tls(c, fd))
+		return tls_c_recv(c, op, buf, len, false);
+	sqe = exch_sqe(c, op);
 
 	if (!sqe)
 		return -EBUSY;
@@ -39,7 +51,11 @@ int exch_recv(struct conn *c, int op, int fd, void *buf, size_t len)
 
 int exch_recv_later(struct conn *c, int op, int fd, void *buf, size_t len)
 {
-	struct io_uring_sqe *sqe = exch_sqe(c, op);
+	struct io_uring_sqe *sqe;
+
+	if (exch_via_tls(c, fd))
+		return tls_c_recv(c, op, buf, len, false);
+	sqe = exch_sqe(c, op);
 
 	if (!sqe)
 		return -EBUSY;
@@ -52,7 +68,11 @@ int exch_recv_later(struct conn *c, int op, int fd, void *buf, size_t len)
 
 int exch_recv_select(struct conn *c, int op, int fd, unsigned len, uint16_t group)
 {
-	struct io_uring_sqe *sqe = exch_sqe(c, op);
+	struct io_uring_sqe *sqe;
+
+	if (exch_via_tls(c, fd))
+		return tls_c_recv(c, op, NULL, len, true);
+	sqe = exch_sqe(c, op);
 
 	if (!sqe)
 		return -EBUSY;
@@ -65,7 +85,14 @@ int exch_recv_select(struct conn *c, int op, int fd, unsigned len, uint16_t grou
 static int exch_send_flags(struct conn *c, int op, int fd, const void *buf, size_t len,
 			   int flags)
 {
-	struct io_uring_sqe *sqe = exch_sqe(c, op);
+	struct io_uring_sqe *sqe;
+
+	if (exch_via_tls(c, fd)) {
+		struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+
+		return tls_c_send(c, op, &iov, 1);
+	}
+	sqe = exch_sqe(c, op);
 
 	if (!sqe)
 		return -EBUSY;
@@ -85,7 +112,11 @@ int exch_send_more(struct conn *c, int op, int fd, const void *buf, size_t len)
 
 int exch_sendmsg(struct conn *c, int op, int fd, struct iovec *iov, unsigned niov)
 {
-	struct io_uring_sqe *sqe = exch_sqe(c, op);
+	struct io_uring_sqe *sqe;
+
+	if (exch_via_tls(c, fd))
+		return tls_c_send(c, op, iov, niov);
+	sqe = exch_sqe(c, op);
 
 	if (!sqe)
 		return -EBUSY;
@@ -113,7 +144,13 @@ int exch_poll(struct conn *c, int fd, unsigned events)
 
 int exch_poll_as(struct conn *c, int op, int fd, unsigned events)
 {
-	struct io_uring_sqe *sqe = exch_sqe(c, op);
+	struct io_uring_sqe *sqe;
+
+	if (exch_via_tls(c, fd)) {   /* (what polls the client detaches first) */
+		log_error("exch", "a poll of a TLS connection's socket (op %d)", op);
+		return -EINVAL;
+	}
+	sqe = exch_sqe(c, op);
 
 	if (!sqe)
 		return -EBUSY;
@@ -159,10 +196,18 @@ void exch_unwatch(struct conn *c)
 	io_uring_sqe_set_data64(sqe, RING_UD(OP_NONE, 0));
 }
 
+void exch_cancel_client(struct conn *c)
+{
+	if (c->tsess)
+		tls_c_cancel(c);
+	else
+		ring_cancel_fd(&c->w->ring, c->fd);
+}
+
 void exch_cancel(struct conn *c)
 {
 	exch_unwatch(c);
-	ring_cancel_fd(&c->w->ring, c->fd);
+	exch_cancel_client(c);
 	if (c->ufd >= 0)
 		ring_cancel_fd(&c->w->ring, c->ufd);
 }

@@ -19,6 +19,7 @@
 #include "spliced/ring-t.h"
 #include "spliced/route.h"
 #include "spliced/stats.h"
+#include "spliced/tls.h"
 #include "spliced/trace.h"
 
 /* Sends the head out[0..rep->head_len) and then rep's body, if any. */
@@ -29,6 +30,9 @@ static enum conn_ev filesend_head(struct conn *c, const struct file_reply *rep, 
 	ssize_t hl = exch_headers(c, rep->status < 300 ? HDR_ONSUCCESS : HDR_ALWAYS, out,
 				  rep->head_len, CONN_RESP_MAX / 2);
 
+	/* sendfile and splice need a socket: over TLS, a socketpair from now on */
+	if (c->tsess && rep->ent && tls_c_detach(c) < 0)
+		return EV_CLOSE;
 	if (hl < 0)
 		return exch_fail(c, 500, "static file response head too large once the Header "
 				 "rules are applied");

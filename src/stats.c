@@ -142,6 +142,7 @@ static void stats_add(struct stats *out, const struct stats *s, const struct con
 	out->tls_handshakes += s->tls_handshakes;
 	out->tls_active += s->tls_active;
 	out->tls_buffers += s->tls_buffers;
+	out->tls_detached += s->tls_detached;
 	for (unsigned i = 0; i < TLS_FAIL_N; i++)
 		out->tls_fail[i] += s->tls_fail[i];
 	for (unsigned b = 0; from && to && b < from->nbackend && b < CFG_MAX_BACKENDS; b++) {
@@ -587,10 +588,14 @@ static void stats_render_locked(const struct config *cfg, struct stats_text *t)
 		       "# HELP spliced_tls_buffers_in_use TLS sessions holding their buffers now "
 		       "(64 KiB each; a session waiting for bytes holds none).\n"
 		       "# TYPE spliced_tls_buffers_in_use gauge\nspliced_tls_buffers_in_use %llu\n"
+		       "# HELP spliced_tls_socketpairs_total TLS connections that went on through a "
+		       "socketpair (a static file, a tunnel, a reload's hand-over).\n"
+		       "# TYPE spliced_tls_socketpairs_total counter\n"
+		       "spliced_tls_socketpairs_total %llu\n"
 		       "# HELP spliced_tls_handshake_failures_total TLS handshakes failed, by reason.\n"
 		       "# TYPE spliced_tls_handshake_failures_total counter\n",
 		       (unsigned long long)sum.tls_handshakes, (unsigned long long)sum.tls_active,
-		       (unsigned long long)sum.tls_buffers);
+		       (unsigned long long)sum.tls_buffers, (unsigned long long)sum.tls_detached);
 	for (unsigned i = 0; i < TLS_FAIL_N; i++) {
 		static const char *const why[TLS_FAIL_N] = {
 			"plain_http", "protocol", "alpn", "closed", "timeout", "internal",

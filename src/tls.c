@@ -25,6 +25,7 @@
 
 #include "spliced/config.h"
 #include "spliced/conn.h"
+#include "spliced/hbuf.h"
 #include "spliced/log.h"
 #include "spliced/ring.h"
 #include "spliced/stats.h"
@@ -491,6 +492,18 @@ struct tls_sess {
 	uint32_t pout_off, pout_len, nout_off, nout_len;
 	struct conn_origin handoff;    /* the plaintext end, once the handshake is done */
 	bool has_handoff;
+	/* Direct: no socketpair; the connection in slot `conn` reads and writes through
+	 * the session (tls_c_*()), `net` is its fd too. */
+	bool direct;
+	bool attached;                 /* that connection has not let go (tls_c_close()) */
+	uint32_t conn;
+	bool c_rd, c_rd_sel;           /* its receive waits for plaintext ... */
+	int c_rd_op;
+	char *c_rd_buf;                /* ... to land here (not c_rd_sel) */
+	uint32_t c_rd_len;
+	bool c_wr;                     /* its send's records are being sent ... */
+	int c_wr_op;
+	uint32_t c_wr_n;               /* ... carrying this many of its bytes */
 };
 
 struct tls_worker {
@@ -504,6 +517,9 @@ struct tls_worker {
 	char *spare[TLS_SPARE];        /* free buffer blocks kept for reuse */
 	uint32_t nspare;
 	uint32_t bufs_out;             /* blocks held by sessions */
+	struct tls_post *post;         /* completions for connections (a ring of npost: a
+					* connection has two at most in flight) */
+	uint32_t npost, post_head, post_len;
 };
 
 static const char tls_plain_page[] =
@@ -530,9 +546,12 @@ int tls_worker_init(struct worker *w)
 	t->n = w->nconns;
 	t->s = calloc(t->n, sizeof(*t->s));
 	t->free = calloc(t->n, sizeof(*t->free));
-	if (!t->s || !t->free) {
+	t->npost = 2 * t->n + 2;
+	t->post = calloc(t->npost, sizeof(*t->post));
+	if (!t->s || !t->free || !t->post) {
 		free(t->s);
 		free(t->free);
+		free(t->post);
 		free(t);
 		return -ENOMEM;
 	}
@@ -619,6 +638,12 @@ void tls_worker_destroy(struct worker *w)
 		free(t->spare[--t->nspare]);
 	free(t->s);
 	free(t->free);
+	while (t->post_len) {   /* (their connections are gone) */
+		hbuf_put(&w->hb, t->post[t->post_head].slot);
+		t->post_head = (t->post_head + 1) % t->npost;
+		t->post_len--;
+	}
+	free(t->post);
 	free(t);
 	w->tls = NULL;
 }
@@ -712,6 +737,8 @@ static int tls_submit_send(struct worker *w, struct tls_sess *s, enum ring_op op
 	return 0;
 }
 
+static void tls_c_fail(struct worker *w, struct tls_sess *s, int res);
+
 /* The session ends: what is in flight is cancelled; the slot is freed once the last
  * completion arrived. The connection code sees its socket's end. */
 static void tls_kill(struct worker *w, struct tls_sess *s)
@@ -721,7 +748,8 @@ static void tls_kill(struct worker *w, struct tls_sess *s)
 	s->dead = true;
 	if (s->plain >= 0)
 		shutdown(s->plain, SHUT_RDWR);
-	if (s->pending) {
+	tls_c_fail(w, s, -ECONNRESET);
+	if (s->pending || s->attached) {
 		if (s->net >= 0)
 			ring_cancel_fd(&w->ring, s->net);
 		if (s->plain >= 0)
@@ -729,6 +757,43 @@ static void tls_kill(struct worker *w, struct tls_sess *s)
 		return;
 	}
 	tls_sess_release(w, s);
+}
+
+/* ---- direct: the connection's I/O through the session ---- */
+
+static void tls_post(struct worker *w, int op, uint32_t conn, int res, char *slot)
+{
+	struct tls_worker *t = w->tls;
+	struct tls_post *p = &t->post[(t->post_head + t->post_len) % t->npost];
+
+	/* (cannot be full: two per connection at most, and npost = 2 x the slots + 2) */
+	p->op = op;
+	p->idx = conn;
+	p->res = res;
+	p->slot = slot;
+	t->post_len++;
+}
+
+bool tls_next_post(struct worker *w, struct tls_post *out)
+{
+	struct tls_worker *t = w->tls;
+
+	if (!t || !t->post_len)
+		return false;
+	*out = t->post[t->post_head];
+	t->post_head = (t->post_head + 1) % t->npost;
+	t->post_len--;
+	return true;
+}
+
+/* What the connection has in flight through s ends with res. */
+static void tls_c_fail(struct worker *w, struct tls_sess *s, int res)
+{
+	if (s->c_rd)
+		tls_post(w, s->c_rd_op, s->conn, res, NULL);
+	if (s->c_wr)
+		tls_post(w, s->c_wr_op, s->conn, res, NULL);
+	s->c_rd = s->c_wr = false;
 }
 
 static void tls_fail(struct worker *w, struct tls_sess *s, enum tls_fail why, const char *what)
@@ -755,6 +820,7 @@ static void tls_linger(struct worker *w, struct tls_sess *s)
 }
 
 static void tls_pump(struct worker *w, struct tls_sess *s);
+static void tls_c_pump(struct worker *w, struct tls_sess *s);
 
 /* Lingering, the client's bytes are read (and dropped) until its EOF; the session ends
  * then, or at the deadline. */
@@ -773,21 +839,31 @@ static void tls_drain(struct worker *w, struct tls_sess *s)
 	s->net_rd = true;
 }
 
-/* The handshake is over: the plaintext end goes to the connection code. */
+/* The handshake is over: the connection goes to the connection code, which reads and
+ * writes through the session (direct). A retiring worker hands it to its successor, in
+ * another ring: that one gets the plaintext end of a socketpair, as a connection that
+ * needs a real socket later does (tls_c_detach()). */
 static int tls_established(struct worker *w, struct tls_sess *s)
 {
 	int sv[2];
 	struct conn_origin o = { .server_port = s->server_port, .carried = true,
 				 .port = s->port };
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
-		tls_fail(w, s, TLS_FAIL_INTERNAL, strerror(errno));
-		return -1;
+	if (w->retiring) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
+			tls_fail(w, s, TLS_FAIL_INTERNAL, strerror(errno));
+			return -1;
+		}
+		s->plain = sv[0];
+		o.fd = sv[1];
+		w->stats.tls_detached++;
+	} else {
+		s->direct = s->attached = true;
+		o.fd = s->net;
+		o.tsess = s->idx + 1;
 	}
 	s->hs_done = true;
-	s->plain = sv[0];
 	s->deadline_ms = UINT64_MAX;
-	o.fd = sv[1];
 	memcpy(o.ip, s->ip, sizeof(o.ip));
 	o.tls.on = true;
 	o.tls.protocol = SSL_get_version(s->ssl);
@@ -831,7 +907,7 @@ static void tls_flush(struct worker *w, struct tls_sess *s)
 	s->net_wr = true;
 	/* a client that does not read: Timeout without progress ends the session (the
 	 * plaintext end is not read meanwhile, so the connection's own end goes unseen) */
-	if (s->hs_done && !s->linger)
+	if (s->hs_done && !s->linger && !s->attached)
 		s->deadline_ms = w->now_ms + w->cfg->timeout_ms;
 }
 
@@ -852,8 +928,10 @@ static void tls_handshake(struct worker *w, struct tls_sess *s)
 	unsigned long code;
 
 	if (r == 1) {
-		if (tls_established(w, s) == 0)
+		if (tls_established(w, s) == 0 && !s->direct)
 			tls_pump(w, s);
+		else if (s->direct)
+			tls_flush(w, s);   /* (what the handshake still has to say: tickets) */
 		return;
 	}
 	e = SSL_get_error(s->ssl, r);
@@ -895,6 +973,10 @@ static void tls_pump(struct worker *w, struct tls_sess *s)
 	if (!s->hs_done) {
 		if (!s->linger)
 			tls_handshake(w, s);
+		return;
+	}
+	if (s->direct) {
+		tls_c_pump(w, s);
 		return;
 	}
 	/* client -> connection */
@@ -944,6 +1026,259 @@ static void tls_pump(struct worker *w, struct tls_sess *s)
 		s->plain_rd = true;
 	}
 	tls_drain(w, s);
+}
+
+/* ---- direct: the connection code reads and writes through the session ---- */
+
+/* A receive for the connection's: records from the client (a poll, then recv(2)). */
+static void tls_c_want(struct worker *w, struct tls_sess *s)
+{
+	if (s->net_rd || s->dead)
+		return;
+	if (tls_submit_recv(w, s, OP_TLS_NET_RECV, s->net) < 0) {
+		s->c_rd = false;
+		tls_post(w, s->c_rd_op, s->conn, -EBUSY, NULL);
+		return;
+	}
+	s->net_rd = true;
+}
+
+/* The connection's receive gets plaintext if there is some, its end if there will be
+ * none, or waits for records. A head buffer is taken (c_rd_sel) only once there is
+ * something to decrypt. */
+static void tls_c_read(struct worker *w, struct tls_sess *s)
+{
+	char *slot = NULL, *dst = s->c_rd_buf;
+	int cap = (int)s->c_rd_len, n, e;
+
+	if (s->c_rd_sel) {
+		if (SSL_pending(s->ssl) == 0 && BIO_ctrl_pending(s->rb) == 0 && !s->net_eof) {
+			tls_c_want(w, s);
+			return;
+		}
+		slot = hbuf_get(&w->hb);
+		if (!slot) {
+			stats_resource_error(&w->stats, STATS_RES_MEMORY, ENOMEM, w->now_ms,
+					     "a request buffer (the worker's pool is empty or "
+					     "cannot grow)");
+			s->c_rd = false;
+			tls_post(w, s->c_rd_op, s->conn, -ENOMEM, NULL);
+			return;
+		}
+		dst = slot + w->hb.recv_off;
+		cap = (int)w->hb.recv_len;
+	}
+	n = SSL_read(s->ssl, dst, cap);
+	if (n > 0) {
+		s->c_rd = false;
+		tls_post(w, s->c_rd_op, s->conn, n, slot);
+		return;
+	}
+	hbuf_put(&w->hb, slot);
+	e = SSL_get_error(s->ssl, n);
+	if (e == SSL_ERROR_WANT_READ && !s->net_eof) {
+		tls_c_want(w, s);
+		return;
+	}
+	/* close_notify, the client's FIN, a bad record or a renegotiation attempt: the
+	 * connection sees its end (an alert OpenSSL made goes out: tls_c_pump()) */
+	if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_ZERO_RETURN)
+		log_debug("tls", "%s:%u: the TLS session ended (%d)", s->ip, s->port, e);
+	ERR_clear_error();
+	s->net_eof = true;
+	s->c_rd = false;
+	tls_post(w, s->c_rd_op, s->conn, 0, NULL);
+}
+
+/* Moves what can move for the connection; its send completes once its records left. */
+static void tls_c_pump(struct worker *w, struct tls_sess *s)
+{
+	if (s->c_rd)
+		tls_c_read(w, s);
+	tls_flush(w, s);
+	if (s->c_wr && !s->dead && !s->net_wr && !s->nout_len && BIO_ctrl_pending(s->wb) == 0) {
+		s->c_wr = false;
+		tls_post(w, s->c_wr_op, s->conn, (int)s->c_wr_n, NULL);
+	}
+}
+
+/* After a call from the connection code: the buffers go back when idle, a dead session
+ * nobody names any more is freed. */
+static void tls_c_end(struct worker *w, struct tls_sess *s)
+{
+	if (s->used && !s->dead && tls_bufs_idle(s))
+		tls_bufs_give(w, s);
+	if (s->used && s->dead && !s->pending && !s->attached)
+		tls_sess_release(w, s);
+}
+
+/* c's session, or NULL when it is not one (any more). */
+static struct tls_sess *tls_c_sess(struct conn *c)
+{
+	struct tls_worker *t = c->w->tls;
+	uint32_t i = c->tsess - 1;
+
+	if (!t || !c->tsess || i >= t->n || !t->s[i].used || !t->s[i].attached)
+		return NULL;
+	t->s[i].conn = c->idx;
+	return &t->s[i];
+}
+
+int tls_c_recv(struct conn *c, int op, void *buf, size_t len, bool select)
+{
+	struct worker *w = c->w;
+	struct tls_sess *s = tls_c_sess(c);
+
+	if (!s || s->c_rd)
+		return -EBUSY;
+	c->pending++;
+	s->c_rd = true;
+	s->c_rd_op = op;
+	s->c_rd_sel = select;
+	s->c_rd_buf = buf;
+	s->c_rd_len = len > TLS_BUF * 64u ? TLS_BUF * 64u : (uint32_t)len;
+	if (s->dead)
+		tls_c_fail(w, s, -ECONNRESET);
+	else
+		tls_c_read(w, s);
+	tls_c_end(w, s);
+	return 0;
+}
+
+/* At most one record's worth of what iov holds, contiguous: iov's first part itself when
+ * it is that long, else copied into `stage`. Its length (0: iov is empty). */
+size_t tls_gather(const struct iovec *iov, unsigned niov, char *stage, size_t max,
+		  const char **out)
+{
+	size_t n = 0;
+	unsigned i = 0;
+
+	while (i < niov && !iov[i].iov_len)
+		i++;
+	for (unsigned j = i; j < niov && n < max; j++)
+		n += iov[j].iov_len;
+	if (n > max)
+		n = max;
+	if (i < niov && iov[i].iov_len >= n) {
+		*out = iov[i].iov_base;
+		return n;
+	}
+	for (size_t got = 0; got < n; i++) {
+		size_t k = iov[i].iov_len < n - got ? iov[i].iov_len : n - got;
+
+		memcpy(stage + got, iov[i].iov_base, k);
+		got += k;
+	}
+	*out = stage;
+	return n;
+}
+
+int tls_c_send(struct conn *c, int op, const struct iovec *iov, unsigned niov)
+{
+	struct worker *w = c->w;
+	struct tls_sess *s = tls_c_sess(c);
+	const char *src = NULL;
+	size_t n;
+
+	if (!s || s->c_wr)
+		return -EBUSY;
+	c->pending++;
+	s->c_wr = true;
+	s->c_wr_op = op;
+	s->c_wr_n = 0;
+	if (s->dead) {
+		tls_c_fail(w, s, -ECONNRESET);
+		goto out;
+	}
+	if (tls_bufs_take(w, s) < 0) {
+		stats_resource_error(&w->stats, STATS_RES_MEMORY, ENOMEM, w->now_ms,
+				     "a TLS session's buffers");
+		tls_kill(w, s);
+		goto out;
+	}
+	n = tls_gather(iov, niov, s->pout, TLS_BUF, &src);
+	if (n && SSL_write(s->ssl, src, (int)n) != (int)n) {
+		/* (a memory BIO takes every record: only a broken session refuses) */
+		ERR_clear_error();
+		tls_kill(w, s);
+		goto out;
+	}
+	s->c_wr_n = (uint32_t)n;
+	tls_c_pump(w, s);
+out:
+	tls_c_end(w, s);
+	return 0;
+}
+
+void tls_c_cancel(struct conn *c)
+{
+	struct tls_sess *s = tls_c_sess(c);
+
+	if (s)
+		tls_c_fail(c->w, s, -ECANCELED);
+}
+
+/* The connection lets go of s: what is left to send goes, then close_notify and FIN,
+ * then what the client still sends is dropped until its end (TLS_LINGER_MS at most). */
+static void tls_c_let_go(struct worker *w, struct tls_sess *s)
+{
+	tls_c_fail(w, s, -ECANCELED);   /* (nothing is in flight when it lets go) */
+	s->attached = s->direct = false;
+	if (!s->dead) {
+		s->plain_eof = s->plain_gone = true;
+		if (tls_bufs_take(w, s) < 0)
+			tls_kill(w, s);
+		else
+			tls_pump(w, s);
+	}
+	tls_c_end(w, s);
+}
+
+void tls_c_close(struct conn *c)
+{
+	struct tls_sess *s = tls_c_sess(c);
+
+	c->tsess = 0;
+	if (s)
+		tls_c_let_go(c->w, s);
+}
+
+void tls_origin_drop(struct worker *w, const struct conn_origin *o)
+{
+	struct tls_worker *t = w->tls;
+	uint32_t i = o->tsess - 1;
+
+	if (t && o->tsess && i < t->n && t->s[i].used && t->s[i].attached)
+		tls_c_let_go(w, &t->s[i]);
+}
+
+int tls_c_detach(struct conn *c)
+{
+	struct worker *w = c->w;
+	struct tls_sess *s = tls_c_sess(c);
+	int sv[2];
+
+	if (!s)
+		return c->tsess ? -ECONNRESET : 0;
+	if (s->c_rd || s->c_wr)
+		return -EBUSY;
+	if (s->dead)
+		return -ECONNRESET;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	if (tls_bufs_take(w, s) < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return -ENOMEM;
+	}
+	s->plain = sv[0];
+	s->attached = s->direct = false;
+	c->fd = sv[1];
+	c->tsess = 0;
+	w->stats.tls_detached++;
+	tls_pump(w, s);   /* what the session holds already goes to the plaintext end */
+	tls_c_end(w, s);
+	return 0;
 }
 
 /* Every session slot of the worker (its share of MaxConnections) is taken: the client is
@@ -1211,10 +1546,10 @@ out:
 	if (ready) {
 		*out = s->handoff;
 		s->has_handoff = false;
-		if (s->dead)   /* ended at once: the connection code sees only the end */
+		if (s->dead && !s->direct) /* ended at once: the connection code sees the end */
 			shutdown(out->fd, SHUT_RDWR);
 	}
-	if (s->used && s->dead && !s->pending)
+	if (s->used && s->dead && !s->pending && !s->attached)
 		tls_sess_release(w, s);
 	return ready;
 }

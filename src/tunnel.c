@@ -15,6 +15,7 @@
 #include "spliced/relay.h"
 #include "spliced/ring-t.h"
 #include "spliced/stats.h"
+#include "spliced/tls.h"
 #include "spliced/trace.h"
 #include "spliced/tunnel.h"
 
@@ -283,6 +284,9 @@ static enum conn_ev tunnel_head_sent(struct conn *c, int res)
 	if (c->head.left)
 		return exch_sendmsg(c, OP_CLIENT_SEND, c->fd, c->head.cur + c->head.first,
 				    c->head.niov - c->head.first) ? EV_CLOSE : EV_WAIT;
+	/* both ways at once, spliced when big: over TLS, a socketpair from now on */
+	if (c->tsess && tls_c_detach(c) < 0)
+		return EV_CLOSE;
 	memset(up, 0, sizeof(*up));
 	memset(down, 0, sizeof(*down));
 	up->from = down->to = c->fd;

@@ -414,7 +414,9 @@ static void worker_take(struct worker *w, const struct conn_origin *o)
 			w->stats.refused++;
 		/* a handed-over one between requests, or one over TLS (whose bytes are the
 		 * session's records), is only closed */
-		if (!w->nfree && o->nreq == 0 && !o->tls.on)
+		if (o->tsess)
+			tls_origin_drop(w, o);   /* (its session owns the socket) */
+		else if (!w->nfree && o->nreq == 0 && !o->tls.on)
 			worker_refuse(fd);
 		else
 			close(fd);
@@ -425,6 +427,8 @@ static void worker_take(struct worker *w, const struct conn_origin *o)
 	w->active++;
 	c->idx = (uint32_t)(c - w->conns);
 	if (conn_open(w, c, o) < 0) {
+		if (o->tsess)
+			tls_origin_drop(w, o);
 		c->state = CS_FREE;
 		w->free_slots[w->nfree++] = c->idx;
 		w->active--;
@@ -705,13 +709,14 @@ static void worker_begin_retire(struct worker *w)
 	worker_inbox(w, -ECANCELED); /* what was handed to this worker goes on */
 }
 
+static void worker_conn_done(struct worker *w, int op, uint32_t idx, int res, char *slot);
+
 /* The one place that decodes a completion. */
 static void worker_dispatch(struct worker *w, struct io_uring_cqe *cqe)
 {
 	uint64_t ud = io_uring_cqe_get_data64(cqe);
 	enum ring_op op = RING_UD_OP(ud);
 	uint32_t idx = RING_UD_IDX(ud);
-	struct conn *c;
 	char *slot;
 
 	switch (op) {
@@ -770,6 +775,15 @@ static void worker_dispatch(struct worker *w, struct io_uring_cqe *cqe)
 	}
 	/* a receive that selected a head buffer: the slot is the connection's now */
 	slot = cqe->flags & IORING_CQE_F_BUFFER ? hbuf_take_selected(&w->hb, cqe->flags) : NULL;
+	worker_conn_done(w, op, idx, cqe->res, slot);
+}
+
+/* A completion for the connection in slot idx (from the ring, or made by its TLS
+ * session: tls_next_post()); slot: the head buffer its receive selected. */
+static void worker_conn_done(struct worker *w, int op, uint32_t idx, int res, char *slot)
+{
+	struct conn *c;
+
 	if (idx >= w->nconns) {
 		hbuf_put(&w->hb, slot);
 		return;
@@ -783,7 +797,7 @@ static void worker_dispatch(struct worker *w, struct io_uring_cqe *cqe)
 	if (slot)
 		conn_buf_attach(c, slot);
 	c->pending--;
-	conn_complete(c, op, cqe->res);
+	conn_complete(c, op, res);
 }
 
 void *worker_main(void *arg)
@@ -829,6 +843,9 @@ void *worker_main(void *arg)
 			n++;
 		}
 		io_uring_cq_advance(&w->ring, n);
+		/* what TLS sessions completed for their connections (which may make more) */
+		for (struct tls_post p; tls_next_post(w, &p);)
+			worker_conn_done(w, p.op, p.idx, p.res, p.slot);
 		/* the exchanges that ended added their lines: write the buffers that are due */
 		for (unsigned i = 0; i < w->cfg->ncustomlog; i++)
 			worker_alog_flush(w, i, false);

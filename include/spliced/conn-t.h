@@ -110,6 +110,8 @@ struct conn_origin {
 	uint16_t port;
 	char ip[INET6_ADDRSTRLEN];
 	struct tls_facts tls;     /* it came over TLS (src/tls.c) */
+	uint32_t tsess;           /* over TLS without a socketpair: fd is the TCP socket, and
+				   * its bytes go through this TLS session (its index + 1) */
 };
 
 struct conn {
@@ -117,6 +119,9 @@ struct conn {
 	uint32_t idx;
 	enum conn_state state;
 	int fd;                   /* client socket */
+	uint32_t tsess;           /* the TLS session fd's bytes go through (index + 1), 0:
+				   * none (plain, or the plaintext end of a socketpair);
+				   * exch.c sends its client I/O there (tls_c_*()) */
 	int ufd;                  /* backend socket or -1 */
 	uint16_t pending;         /* operations in flight that name this connection */
 	bool cancel_sent;

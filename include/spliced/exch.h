@@ -48,6 +48,8 @@ void exch_unwatch(struct conn *c);
 
 /* Cancels what is in flight on c's sockets (the completions still arrive). */
 void exch_cancel(struct conn *c);
+/* ... on the client's only (through its TLS session when it has one). */
+void exch_cancel_client(struct conn *c);
 
 /* The exchange's deadline: `ms` from now. */
 static inline void exch_touch(struct conn *c, uint64_t ms)

@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "spliced/tls-t.h"
 #include "spliced/conn-t.h"
@@ -116,6 +117,42 @@ void tls_accept(struct worker *w, const struct conn_origin *o);
  * as a client connection (it owns out->fd). */
 bool tls_complete(struct worker *w, enum ring_op op, uint32_t idx, int res,
 		  struct conn_origin *out);
+
+/* A connection over TLS without a socketpair (c->tsess): its client I/O goes through its
+ * session, as exch.c's functions submit it. Each behaves like the io_uring operation it
+ * stands for: c->pending counts it, and its completion comes to conn_complete() with op
+ * (after the completions of the ring that are being handled: tls_next_post()). One
+ * receive and one send at a time. A receive with `select` takes a head buffer once
+ * plaintext is there (buf/len then unused); a send encrypts at most one record's worth
+ * (16 KiB) and completes, with the plaintext bytes it took, once the records are sent. */
+int tls_c_recv(struct conn *c, int op, void *buf, size_t len, bool select);
+/* (tls_c_send()'s view of iov: at most max bytes, contiguous, iov's first non-empty part
+ * itself when it holds them all, else copied into stage; *out is where they are) */
+size_t tls_gather(const struct iovec *iov, unsigned niov, char *stage, size_t max,
+		  const char **out);
+int tls_c_send(struct conn *c, int op, const struct iovec *iov, unsigned niov);
+/* What c has in flight through its session completes with -ECANCELED. */
+void tls_c_cancel(struct conn *c);
+/* c is done with its session (c->tsess becomes 0): close_notify, FIN, and the session
+ * ends once the client has closed too or TLS_LINGER_MS passed. */
+void tls_c_close(struct conn *c);
+/* From now on c goes through a socketpair, as at first (c->fd becomes its plaintext
+ * end): for what needs a real socket (splice, sendfile, a reload's hand-over). Nothing of
+ * c may be in flight through the session. 0 or -errno (c unchanged). */
+int tls_c_detach(struct conn *c);
+/* A connection given by tls_complete() that the worker could not take (its session
+ * ends). */
+void tls_origin_drop(struct worker *w, const struct conn_origin *o);
+
+/* The completions the sessions made for their connections, in order: true and *out while
+ * there is one. */
+struct tls_post {
+	int op;
+	uint32_t idx;              /* the connection's slot */
+	int res;
+	char *slot;                /* a head buffer it took (select), or NULL */
+};
+bool tls_next_post(struct worker *w, struct tls_post *out);
 
 /* Every tick: handshakes and lingering closes past their deadline end. */
 void tls_tick(struct worker *w);
