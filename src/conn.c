@@ -650,7 +650,7 @@ static bool conn_park(struct conn *c)
 	struct worker *w = c->w;
 	struct conn_park *k;
 
-	if (!hbuf_ring_on(&w->hb) || c->tsess || c->buf || c->pending || c->metrics || c->pp_wait ||
+	if (!hbuf_ring_on(&w->hb) || c->buf || c->pending || c->metrics || c->pp_wait ||
 	    c->ufd >= 0 || c->fent || c->text || c->hdrbuf || c->slot_held || c->waiting ||
 	    c->slot_waiting || c->handoff)
 		return false;
@@ -658,6 +658,7 @@ static bool conn_park(struct conn *c)
 	if (!k)
 		return false;
 	k->fd = c->fd;
+	k->tsess = c->tsess;
 	k->server_port = c->server_port;
 	k->port = c->port;
 	k->pp_carried = c->pp_carried;
@@ -670,6 +671,7 @@ static bool conn_park(struct conn *c)
 		return false;
 	/* the slot goes back to the worker's free list; the connection stays open (active) */
 	c->fd = -1;
+	c->tsess = 0;
 	c->state = CS_FREE;
 	w->free_slots[w->nfree++] = c->idx;
 	return true;
@@ -681,7 +683,10 @@ void conn_unpark(struct worker *w, const struct conn_park *k, char *slot, int re
 
 	if (!w->nfree) {   /* cannot happen: a slot per connection counted in active */
 		hbuf_put(&w->hb, slot);
-		close(k->fd);
+		if (k->tsess)
+			tls_k_close(w, k->tsess);
+		else
+			close(k->fd);
 		w->active--;
 		return;
 	}
@@ -691,6 +696,7 @@ void conn_unpark(struct worker *w, const struct conn_park *k, char *slot, int re
 	c->port = k->port;
 	c->pp_carried = k->pp_carried;
 	c->tls = k->tls;           /* (not the slot's previous connection's) */
+	c->tsess = k->tsess;
 	c->pp_wait = false;
 	c->metrics = false;       /* (a previous connection's in this slot must not count) */
 	c->in_request = false;

@@ -9,6 +9,7 @@
 #include "spliced/hbuf.h"
 #include "spliced/park.h"
 #include "spliced/ring.h"
+#include "spliced/tls.h"
 #include "spliced/trace.h"
 #include "spliced/worker.h"
 
@@ -38,7 +39,7 @@ void park_destroy(struct worker *w, struct park_table *t)
 {
 	(void)w;
 	for (uint32_t i = 0; t->recs && i < t->n; i++)
-		if (t->recs[i].fd >= 0)
+		if (t->recs[i].fd >= 0 && !t->recs[i].tsess)   /* (a session's is its own) */
 			close(t->recs[i].fd);
 	free(t->recs);
 	free(t->free);
@@ -62,14 +63,24 @@ struct conn_park *park_get(struct park_table *t)
 static void park_free(struct park_table *t, struct conn_park *k)
 {
 	k->fd = -1;
+	k->tsess = 0;
 	t->free[t->nfree++] = (uint32_t)(k - t->recs);
 	t->parked--;
 }
 
 int park_wait(struct worker *w, struct conn_park *k)
 {
-	struct io_uring_sqe *sqe = ring_sqe(&w->ring);
+	struct io_uring_sqe *sqe;
 
+	if (k->tsess) {   /* over TLS: the session waits for the records */
+		if (tls_k_wait(w, k->tsess, (uint32_t)(k - w->park.recs)) < 0) {
+			park_free(&w->park, k);
+			return -EBUSY;
+		}
+		k->pending = true;
+		return 0;
+	}
+	sqe = ring_sqe(&w->ring);
 	if (!sqe) {
 		park_free(&w->park, k);
 		return -EBUSY;
@@ -89,7 +100,10 @@ int park_wait(struct worker *w, struct conn_park *k)
 /* The connection ends here (the client closed, timed out, or the worker stops). */
 static void park_close(struct worker *w, struct conn_park *k)
 {
-	close(k->fd);
+	if (k->tsess)
+		tls_k_close(w, k->tsess);
+	else
+		close(k->fd);
 	TRACE_CONN_CLOSE(k->id, k->nreq);
 	park_free(&w->park, k);
 	w->active--;
@@ -98,7 +112,20 @@ static void park_close(struct worker *w, struct conn_park *k)
 /* Reload: the connection goes to the successor worker, which reads its next request. */
 static void park_handoff(struct worker *w, struct conn_park *k)
 {
-	struct conn_origin o = { .fd = k->fd, .server_port = k->server_port,
+	struct conn_origin o;
+
+	/* over TLS the session stays in this ring: the successor gets a socketpair's end */
+	if (k->tsess) {
+		int fd = tls_k_detach(w, k->tsess);
+
+		if (fd < 0) {
+			park_close(w, k);
+			return;
+		}
+		k->fd = fd;
+		k->tsess = 0;
+	}
+	o = (struct conn_origin){ .fd = k->fd, .server_port = k->server_port,
 				 .carried = k->pp_carried, .port = k->port, .nreq = k->nreq,
 				 .tls = k->tls,
 				 .idle_since_ms = exch_idle_since(k->deadline_ms,
@@ -116,8 +143,13 @@ static void park_handoff(struct worker *w, struct conn_park *k)
 /* Cancels k's receive (its completion still comes, and acts on closing/handoff). */
 static void park_cancel(struct worker *w, struct conn_park *k)
 {
-	struct io_uring_sqe *sqe = ring_sqe(&w->ring);
+	struct io_uring_sqe *sqe;
 
+	if (k->tsess) {
+		tls_k_cancel(w, k->tsess);
+		return;
+	}
+	sqe = ring_sqe(&w->ring);
 	if (!sqe)
 		return;   /* the next tick tries again */
 	io_uring_prep_cancel64(sqe, RING_UD(OP_PARKED_RECV, (uint32_t)(k - w->park.recs)), 0);

@@ -764,9 +764,24 @@ static void tls_kill(struct worker *w, struct tls_sess *s)
 static void tls_post(struct worker *w, int op, uint32_t conn, int res, char *slot)
 {
 	struct tls_worker *t = w->tls;
-	struct tls_post *p = &t->post[(t->post_head + t->post_len) % t->npost];
+	struct tls_post *p;
 
-	/* (cannot be full: two per connection at most, and npost = 2 x the slots + 2) */
+	/* (two per session at most are waiting, and npost = 2 x the sessions + 2: it grows
+	 * only if that is wrong, rather than lose a completion) */
+	if (t->post_len == t->npost) {
+		struct tls_post *n = malloc(2 * t->npost * sizeof(*n));
+
+		if (!n)
+			abort();   /* a connection would wait for ever */
+		for (uint32_t i = 0; i < t->post_len; i++)
+			n[i] = t->post[(t->post_head + i) % t->npost];
+		free(t->post);
+		t->post = n;
+		t->post_head = 0;
+		t->npost *= 2;
+		log_error("tls", "more completions waiting than sessions can have: %u", t->post_len);
+	}
+	p = &t->post[(t->post_head + t->post_len) % t->npost];
 	p->op = op;
 	p->idx = conn;
 	p->res = res;
@@ -1112,16 +1127,25 @@ static void tls_c_end(struct worker *w, struct tls_sess *s)
 		tls_sess_release(w, s);
 }
 
+/* Session tsess (index + 1) while a connection holds it, or NULL. */
+static struct tls_sess *tls_sess_of(struct worker *w, uint32_t tsess)
+{
+	struct tls_worker *t = w->tls;
+	uint32_t i = tsess - 1;
+
+	if (!t || !tsess || i >= t->n || !t->s[i].used || !t->s[i].attached)
+		return NULL;
+	return &t->s[i];
+}
+
 /* c's session, or NULL when it is not one (any more). */
 static struct tls_sess *tls_c_sess(struct conn *c)
 {
-	struct tls_worker *t = c->w->tls;
-	uint32_t i = c->tsess - 1;
+	struct tls_sess *s = tls_sess_of(c->w, c->tsess);
 
-	if (!t || !c->tsess || i >= t->n || !t->s[i].used || !t->s[i].attached)
-		return NULL;
-	t->s[i].conn = c->idx;
-	return &t->s[i];
+	if (s)
+		s->conn = c->idx;
+	return s;
 }
 
 int tls_c_recv(struct conn *c, int op, void *buf, size_t len, bool select)
@@ -1252,14 +1276,11 @@ void tls_origin_drop(struct worker *w, const struct conn_origin *o)
 		tls_c_let_go(w, &t->s[i]);
 }
 
-int tls_c_detach(struct conn *c)
+/* s goes on through a socketpair: its plaintext end, or -errno (s unchanged). */
+static int tls_detach(struct worker *w, struct tls_sess *s)
 {
-	struct worker *w = c->w;
-	struct tls_sess *s = tls_c_sess(c);
 	int sv[2];
 
-	if (!s)
-		return c->tsess ? -ECONNRESET : 0;
 	if (s->c_rd || s->c_wr)
 		return -EBUSY;
 	if (s->dead)
@@ -1273,12 +1294,67 @@ int tls_c_detach(struct conn *c)
 	}
 	s->plain = sv[0];
 	s->attached = s->direct = false;
-	c->fd = sv[1];
-	c->tsess = 0;
 	w->stats.tls_detached++;
 	tls_pump(w, s);   /* what the session holds already goes to the plaintext end */
 	tls_c_end(w, s);
+	return sv[1];
+}
+
+int tls_c_detach(struct conn *c)
+{
+	struct tls_sess *s = tls_c_sess(c);
+	int fd;
+
+	if (!s)
+		return c->tsess ? -ECONNRESET : 0;
+	fd = tls_detach(c->w, s);
+	if (fd < 0)
+		return fd;
+	c->fd = fd;
+	c->tsess = 0;
 	return 0;
+}
+
+/* ---- a parked connection (src/park.c) waits through its session ---- */
+
+int tls_k_wait(struct worker *w, uint32_t tsess, uint32_t rec)
+{
+	struct tls_sess *s = tls_sess_of(w, tsess);
+
+	if (!s || s->c_rd || s->c_wr)
+		return -EBUSY;
+	s->conn = rec;
+	s->c_rd = s->c_rd_sel = true;
+	s->c_rd_op = OP_PARKED_RECV;
+	if (s->dead)
+		tls_c_fail(w, s, -ECONNRESET);
+	else
+		tls_c_read(w, s);
+	tls_c_end(w, s);
+	return 0;
+}
+
+void tls_k_cancel(struct worker *w, uint32_t tsess)
+{
+	struct tls_sess *s = tls_sess_of(w, tsess);
+
+	if (s)
+		tls_c_fail(w, s, -ECANCELED);
+}
+
+void tls_k_close(struct worker *w, uint32_t tsess)
+{
+	struct tls_sess *s = tls_sess_of(w, tsess);
+
+	if (s)
+		tls_c_let_go(w, s);
+}
+
+int tls_k_detach(struct worker *w, uint32_t tsess)
+{
+	struct tls_sess *s = tls_sess_of(w, tsess);
+
+	return s ? tls_detach(w, s) : -ECONNRESET;
 }
 
 /* Every session slot of the worker (its share of MaxConnections) is taken: the client is

@@ -844,8 +844,12 @@ void *worker_main(void *arg)
 		}
 		io_uring_cq_advance(&w->ring, n);
 		/* what TLS sessions completed for their connections (which may make more) */
-		for (struct tls_post p; tls_next_post(w, &p);)
-			worker_conn_done(w, p.op, p.idx, p.res, p.slot);
+		for (struct tls_post p; tls_next_post(w, &p);) {
+			if (p.op == OP_PARKED_RECV)
+				park_complete(w, p.idx, p.res, p.slot);
+			else
+				worker_conn_done(w, p.op, p.idx, p.res, p.slot);
+		}
 		/* the exchanges that ended added their lines: write the buffers that are due */
 		for (unsigned i = 0; i < w->cfg->ncustomlog; i++)
 			worker_alog_flush(w, i, false);

@@ -1508,6 +1508,131 @@ START_TEST(test_idle_no_buffers)
 }
 END_TEST
 
+/* One response read off c: status 200 and the backend's pattern body of `len` bytes. */
+static void direct_get(struct e2e_client *c, const char *path, unsigned len)
+{
+	struct e2e_response r;
+	char req[256];
+
+	snprintf(req, sizeof(req), "GET %s?len=%u HTTP/1.1\r\nHost: a.test\r\n\r\n", path, len);
+	e2e_roundtrip(c, req, strlen(req), &r, false);
+	ck_assert_msg(r.status == 200, "%s: %d", path, r.status);
+	ck_assert_uint_eq(r.body_len, len);
+	ck_assert_int_eq(e2e_pattern_mismatch(r.body, r.body_len), -1);
+	e2e_response_free(&r);
+}
+
+/* Over TLS a connection reads and writes through its session, with no socketpair: keep-
+ * alive requests (parked between them), two pipelined in one write, a request body, a
+ * 1 MiB response and a client that closes mid-response all go without one
+ * (spliced_tls_socketpairs_total stays 0). A static file needs a socket (sendfile): that
+ * connection goes on through a socketpair (the counter is 1) and is answered again. An
+ * idle one parked through a reload goes to the new worker, through a socketpair too. */
+START_TEST(test_direct_paths)
+{
+	struct e2e_proc be, sp;
+	struct e2e_response r;
+	struct e2e_client c, c2;
+	struct bridge b, b2, b3;
+	const char *d;
+	char path[512], req[512];
+	unsigned char *up = malloc(300000);
+	int port = e2e_free_port(), mport = e2e_free_port(), hl;
+	FILE *f;
+
+	ck_assert(up != NULL);
+	make_certs();
+	d = e2e_temp_dir();
+	snprintf(path, sizeof(path), "%s/static", d);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/static/f.txt", d);
+	f = fopen(path, "w");
+	ck_assert(f != NULL);
+	for (int i = 0; i < 2000; i++)
+		fprintf(f, "line %04d of a static file\n", i);
+	fclose(f);
+	e2e_backend_start(&be, "");
+	e2e_spliced_startf(&sp,
+		"Listen 127.0.0.1:%d https\n"
+		"MetricsListen 127.0.0.1:%d\n"
+		"ProxyPass /static/ !\n"
+		"ProxyPass / http://127.0.0.1:%d/\n"
+		"Alias /static/ \"%s/static/\"\n"
+		"<VirtualHost *:%d>\n"
+		"  ServerName a.test\n"
+		"  SSLEngine on\n"
+		"  SSLCertificateFile %s/a.test.crt\n"
+		"  SSLCertificateKeyFile %s/a.test.key\n"
+		"</VirtualHost>\n",
+		port, mport, be.port, d, port, d, d);
+
+	bridge_start(&b, port, &o_a);
+	e2e_client_open(&c, b.port);
+	for (int i = 0; i < 5; i++)
+		direct_get(&c, "/ka", 100 + (unsigned)i);
+	/* two requests in one write: both answered, in order */
+	hl = snprintf(req, sizeof(req), "GET /p1?len=10 HTTP/1.1\r\nHost: a.test\r\n\r\n"
+		      "GET /p2?len=20 HTTP/1.1\r\nHost: a.test\r\n\r\n");
+	ck_assert_int_eq(e2e_send(&c, req, (size_t)hl), 0);
+	ck_assert_int_eq(e2e_read_response(&c, &r, false), 0);
+	ck_assert_uint_eq(r.body_len, 10);
+	e2e_response_free(&r);
+	ck_assert_int_eq(e2e_read_response(&c, &r, false), 0);
+	ck_assert_uint_eq(r.body_len, 20);
+	e2e_response_free(&r);
+	/* a request body (copied through the session), then a 1 MiB response */
+	e2e_random_fill(up, 300000, 7);
+	hl = snprintf(req, sizeof(req), "POST /up HTTP/1.1\r\nHost: a.test\r\n"
+		      "Content-Length: 300000\r\n\r\n");
+	ck_assert_int_eq(e2e_send(&c, req, (size_t)hl), 0);
+	ck_assert_int_eq(e2e_send(&c, up, 300000), 0);
+	ck_assert_int_eq(e2e_read_response(&c, &r, false), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(e2e_header(&r, "X-Body-Fnv"), e2e_hex64(e2e_fnv1a64(up, 300000)));
+	e2e_response_free(&r);
+	direct_get(&c, "/big", 1u << 20);
+	ck_assert_int_eq(e2e_metric(mport, "spliced_tls_socketpairs_total"), 0);
+
+	/* a client that goes away in the middle of a 10 MiB response */
+	bridge_start(&b2, port, &o_a);
+	e2e_client_open(&c2, b2.port);
+	hl = snprintf(req, sizeof(req), "GET /gone?len=%u HTTP/1.1\r\nHost: a.test\r\n\r\n", BIG);
+	ck_assert_int_eq(e2e_send(&c2, req, (size_t)hl), 0);
+	e2e_sleep_ms(50);
+	e2e_client_close(&c2);
+	bridge_end(&b2);
+	direct_get(&c, "/after-gone", 50);
+	ck_assert_int_eq(e2e_metric(mport, "spliced_tls_socketpairs_total"), 0);
+
+	/* a static file: sendfile needs a socket */
+	e2e_roundtrip(&c, "GET /static/f.txt HTTP/1.1\r\nHost: a.test\r\n\r\n", 44, &r, false);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_uint_eq(r.body_len, 2000 * 27);
+	ck_assert(memcmp(r.body, "line 0000 of a static file\n", 27) == 0);
+	ck_assert(memcmp(r.body + 1999 * 27, "line 1999 of a static file\n", 27) == 0);
+	e2e_response_free(&r);
+	ck_assert_int_eq(e2e_metric(mport, "spliced_tls_socketpairs_total"), 1);
+	direct_get(&c, "/after-file", 64);
+	e2e_client_close(&c);
+	bridge_end(&b);
+	ck_assert(b.r.ok);
+
+	/* parked across a reload: the new configuration's worker answers it */
+	bridge_start(&b3, port, &o_a);
+	e2e_client_open(&c, b3.port);
+	direct_get(&c, "/before-reload", 30);
+	ck_assert_msg(e2e_reload(&sp, 2), "%s", e2e_diag());
+	direct_get(&c, "/after-reload", 40);
+	ck_assert_int_eq(e2e_metric(mport, "spliced_tls_socketpairs_total"), 2);
+	e2e_client_close(&c);
+	bridge_end(&b3);
+	ck_assert(e2e_proc_running(&sp));
+	free(up);
+	e2e_spliced_stop(&sp);
+	e2e_backend_stop(&be);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("e2e_tls");
@@ -1531,6 +1656,7 @@ int main(void)
 		{ "conf_cmd_sni", test_conf_cmd_sni, 0 },
 		{ "table_full", test_table_full, 0 },
 		{ "idle_no_buffers", test_idle_no_buffers, 0 },
+		{ "direct_paths", test_direct_paths, 0 },
 	};
 
 	ck_add_cases(s, cases, CK_N(cases), 0, NULL, NULL);

@@ -380,6 +380,50 @@ START_TEST(test_sni_parse)
 }
 END_TEST
 
+/* What one TLS record of a send takes from its iovecs: the first non-empty part itself
+ * when it holds all there is to take (no copy), else the parts copied in order into the
+ * stage, never more than max. */
+START_TEST(test_gather)
+{
+	char a[] = "HTTP/1.1 200 OK\r\n", b[] = "body", stage[32], big[100];
+	struct iovec two[] = { { a, sizeof(a) - 1 }, { b, 4 } };
+	struct iovec lead[] = { { NULL, 0 }, { b, 4 }, { NULL, 0 } };
+	struct iovec none[] = { { NULL, 0 }, { NULL, 0 } };
+	struct iovec large[] = { { big, sizeof(big) }, { b, 4 } };
+	const char *out = NULL;
+	size_t n;
+
+	memset(stage, '#', sizeof(stage));
+	memset(big, 'x', sizeof(big));
+	n = tls_gather(two, 2, stage, sizeof(stage), &out);
+	ck_assert_uint_eq(n, sizeof(a) - 1 + 4);
+	ck_assert_ptr_eq(out, stage);
+	ck_assert(memcmp(stage, "HTTP/1.1 200 OK\r\nbody", n) == 0);
+	ck_assert_int_eq(stage[n], '#');
+	/* only 10 fit: taken from the first part itself */
+	n = tls_gather(two, 2, stage, 10, &out);
+	ck_assert_uint_eq(n, 10);
+	ck_assert_ptr_eq(out, a);
+	/* 20 fit: the whole first part and 3 of the second, copied */
+	memset(stage, '#', sizeof(stage));
+	n = tls_gather(two, 2, stage, 20, &out);
+	ck_assert_uint_eq(n, 20);
+	ck_assert_ptr_eq(out, stage);
+	ck_assert(memcmp(stage, "HTTP/1.1 200 OK\r\nbod", 20) == 0);
+	ck_assert_int_eq(stage[20], '#');
+	/* empty parts before and after: the one with bytes, itself */
+	n = tls_gather(lead, 3, stage, sizeof(stage), &out);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_ptr_eq(out, b);
+	ck_assert_uint_eq(tls_gather(none, 2, stage, sizeof(stage), &out), 0);
+	ck_assert_uint_eq(tls_gather(none, 0, stage, sizeof(stage), &out), 0);
+	/* a first part longer than a record: a record's worth of it, no copy */
+	n = tls_gather(large, 2, stage, sizeof(stage), &out);
+	ck_assert_uint_eq(n, sizeof(stage));
+	ck_assert_ptr_eq(out, big);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tls");
@@ -394,6 +438,7 @@ int main(void)
 		{ "sni_without_host", test_sni_without_host, 0 },
 		{ "conf_cmd_where", test_conf_cmd_where, 0 },
 		{ "sni_parse", test_sni_parse, 0 },
+		{ "gather", test_gather, 0 },
 	};
 
 	ck_add_cases(s, cases, CK_N(cases), 0, NULL, NULL);

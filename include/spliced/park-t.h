@@ -13,6 +13,7 @@
  * conn_unpark()). Kept small: this is what an idle connection costs. */
 struct conn_park {
 	int fd;                   /* -1: the record is free */
+	uint32_t tsess;           /* fd's bytes go through this TLS session (src/tls.c) */
 	bool pending;             /* its receive is in flight */
 	bool closing;             /* cancelled to close (timeout, stop) */
 	bool handoff;             /* cancelled to go to the successor worker (reload) */

@@ -140,6 +140,14 @@ void tls_c_close(struct conn *c);
  * end): for what needs a real socket (splice, sendfile, a reload's hand-over). Nothing of
  * c may be in flight through the session. 0 or -errno (c unchanged). */
 int tls_c_detach(struct conn *c);
+/* The same for a parked connection (src/park.c), by its session (tsess): its next
+ * request's first bytes come as OP_PARKED_RECV of record rec, with a head buffer. Cancel,
+ * close (as tls_c_close()), detach (the plaintext end, or -errno). */
+int tls_k_wait(struct worker *w, uint32_t tsess, uint32_t rec);
+void tls_k_cancel(struct worker *w, uint32_t tsess);
+void tls_k_close(struct worker *w, uint32_t tsess);
+int tls_k_detach(struct worker *w, uint32_t tsess);
+
 /* A connection given by tls_complete() that the worker could not take (its session
  * ends). */
 void tls_origin_drop(struct worker *w, const struct conn_origin *o);
