@@ -1117,6 +1117,18 @@ static void tls_c_pump(struct worker *w, struct tls_sess *s)
 	}
 }
 
+/* What reading made OpenSSL say (an alert, a KeyUpdate's answer) goes out now. */
+static void tls_c_said(struct worker *w, struct tls_sess *s)
+{
+	if (s->dead || s->net_wr || BIO_ctrl_pending(s->wb) == 0)
+		return;
+	if (tls_bufs_take(w, s) < 0) {
+		tls_kill(w, s);
+		return;
+	}
+	tls_flush(w, s);
+}
+
 /* After a call from the connection code: the buffers go back when idle, a dead session
  * nobody names any more is freed. */
 static void tls_c_end(struct worker *w, struct tls_sess *s)
@@ -1165,6 +1177,7 @@ int tls_c_recv(struct conn *c, int op, void *buf, size_t len, bool select)
 		tls_c_fail(w, s, -ECONNRESET);
 	else
 		tls_c_read(w, s);
+	tls_c_said(w, s);
 	tls_c_end(w, s);
 	return 0;
 }
@@ -1330,6 +1343,7 @@ int tls_k_wait(struct worker *w, uint32_t tsess, uint32_t rec)
 		tls_c_fail(w, s, -ECONNRESET);
 	else
 		tls_c_read(w, s);
+	tls_c_said(w, s);
 	tls_c_end(w, s);
 	return 0;
 }
