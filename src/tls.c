@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,7 @@
 #include "spliced/worker.h"
 
 #define TLS_BUF 16384              /* one record's plaintext */
-#define TLS_NOUT (TLS_BUF + 1024)  /* a record with its overhead */
+#define TLS_NOUT (2 * TLS_BUF + 2048) /* two records with their overhead */
 #define TLS_BUFS (3 * TLS_BUF + TLS_NOUT) /* a busy session's four buffers, one block */
 #define TLS_SPARE 16               /* blocks a worker keeps for the next busy session */
 #define TLS_FILE_MAX (1u << 20)    /* a certificate or key file bigger is a mistake */
@@ -490,6 +491,11 @@ struct tls_sess {
 	char *nin, *pin;               /* receive buffers: net (records), plain (NULL: idle) */
 	char *pout, *nout;             /* what goes out: plaintext to plain, records to net */
 	uint32_t pout_off, pout_len, nout_off, nout_len;
+	/* OpenSSL writes its records into nout itself (tls_wbio_write()); what does not fit
+	 * while a send is in flight waits here (rare: an alert, a ticket) */
+	char *spill;
+	uint32_t spill_len, spill_cap;
+	struct worker *w;
 	struct conn_origin handoff;    /* the plaintext end, once the handshake is done */
 	bool has_handoff;
 	/* Direct: no socketpair; the connection in slot `conn` reads and writes through
@@ -603,8 +609,8 @@ static void tls_bufs_give(struct worker *w, struct tls_sess *s)
  * was only where it landed. Receives in flight are polls that name no buffer. */
 static bool tls_bufs_idle(const struct tls_sess *s)
 {
-	return !s->net_wr && !s->plain_wr && !s->nout_len && !s->pout_len &&
-	       BIO_ctrl_pending(s->wb) == 0 && SSL_pending(s->ssl) == 0;
+	return !s->net_wr && !s->plain_wr && !s->nout_len && !s->pout_len && !s->spill_len &&
+	       SSL_pending(s->ssl) == 0;
 }
 
 static void tls_sess_release(struct worker *w, struct tls_sess *s)
@@ -612,6 +618,7 @@ static void tls_sess_release(struct worker *w, struct tls_sess *s)
 	struct tls_worker *t = w->tls;
 
 	SSL_free(s->ssl);
+	free(s->spill);
 	if (s->has_handoff)
 		close(s->handoff.fd);
 	if (s->net >= 0)
@@ -708,6 +715,95 @@ static int tls_hello(SSL *ssl, int *alert, void *arg)
 		}
 	}
 	return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/* ---- records out: OpenSSL writes them where they are sent from ---- */
+
+/* Bytes of records not sent yet. */
+static uint32_t tls_out_pending(const struct tls_sess *s)
+{
+	return s->nout_len - s->nout_off + s->spill_len;
+}
+
+/* The write BIO of a session: OpenSSL's records are copied once, into nout, from which
+ * they are sent (a memory BIO zeroed its buffer as it grew, took a copy, and gave one
+ * back). nout grows only at its end while a send of its beginning is in flight; what does
+ * not fit goes to the spill, and every later byte too, so that the order holds. */
+static int tls_wbio_write(BIO *b, const char *data, int len)
+{
+	struct tls_sess *s = BIO_get_data(b);
+	uint32_t n = 0;
+
+	BIO_clear_retry_flags(b);
+	if (!s || len <= 0)
+		return len < 0 ? -1 : 0;
+	if (!s->nout && tls_bufs_take(s->w, s) < 0)
+		return -1;
+	if (!s->spill_len) {
+		n = TLS_NOUT - s->nout_len;
+		if (n > (uint32_t)len)
+			n = (uint32_t)len;
+		memcpy(s->nout + s->nout_len, data, n);
+		s->nout_len += n;
+	}
+	if (n < (uint32_t)len) {
+		uint32_t rest = (uint32_t)len - n;
+
+		if (s->spill_len + rest > s->spill_cap) {
+			uint32_t cap = s->spill_cap ? s->spill_cap : 4096;
+			char *p;
+
+			while (cap < s->spill_len + rest)
+				cap *= 2;
+			p = realloc(s->spill, cap);
+			if (!p)
+				return -1;
+			s->spill = p;
+			s->spill_cap = cap;
+		}
+		memcpy(s->spill + s->spill_len, data + n, rest);
+		s->spill_len += rest;
+	}
+	return len;
+}
+
+static long tls_wbio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	struct tls_sess *s = BIO_get_data(b);
+
+	(void)num;
+	(void)ptr;
+	switch (cmd) {
+	case BIO_CTRL_FLUSH:
+		return 1;
+	case BIO_CTRL_PENDING:
+	case BIO_CTRL_WPENDING:
+		return s ? (long)tls_out_pending(s) : 0;
+	default:
+		return 0;
+	}
+}
+
+static BIO_METHOD *tls_wbio;
+static pthread_once_t tls_wbio_once = PTHREAD_ONCE_INIT;
+
+static void tls_wbio_make(void)
+{
+	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+				     "spliced records");
+
+	if (m && BIO_meth_set_write(m, tls_wbio_write) == 1 &&
+	    BIO_meth_set_ctrl(m, tls_wbio_ctrl) == 1)
+		tls_wbio = m;
+	else
+		BIO_meth_free(m);
+}
+
+/* NULL when OpenSSL could not make it (BIO_new() then fails: the session too). */
+static const BIO_METHOD *tls_wbio_method(void)
+{
+	pthread_once(&tls_wbio_once, tls_wbio_make);
+	return tls_wbio;
 }
 
 /* A receive on fd: a poll for its readiness, the recv(2) follows in tls_recv_ready(),
@@ -895,24 +991,28 @@ static int tls_established(struct worker *w, struct tls_sess *s)
 	return 0;
 }
 
-/* Records waiting in the write BIO go to the client, one send at a time. */
+/* Records OpenSSL wrote (nout, then the spill) go to the client, one send at a time. */
 static void tls_flush(struct worker *w, struct tls_sess *s)
 {
-	int n;
-
 	if (s->net_wr || s->dead)
 		return;
-	if (!s->nout_len) {
-		n = BIO_read(s->wb, s->nout, TLS_NOUT);
-		if (n <= 0) {
-			if (s->shut_sent && !s->linger) {
-				shutdown(s->net, SHUT_WR);
-				tls_linger(w, s);
-			}
-			return;
+	if (s->nout_off == s->nout_len) {
+		s->nout_off = s->nout_len = 0;
+		if (s->spill_len) {
+			uint32_t n = s->spill_len < TLS_NOUT ? s->spill_len : TLS_NOUT;
+
+			memcpy(s->nout, s->spill, n);
+			memmove(s->spill, s->spill + n, s->spill_len - n);
+			s->spill_len -= n;
+			s->nout_len = n;
 		}
-		s->nout_off = 0;
-		s->nout_len = (uint32_t)n;
+	}
+	if (!s->nout_len) {
+		if (s->shut_sent && !s->linger) {
+			shutdown(s->net, SHUT_WR);
+			tls_linger(w, s);
+		}
+		return;
 	}
 	if (tls_submit_send(w, s, OP_TLS_NET_SEND, s->net, s->nout + s->nout_off,
 			    s->nout_len - s->nout_off) < 0) {
@@ -1111,7 +1211,7 @@ static void tls_c_pump(struct worker *w, struct tls_sess *s)
 	if (s->c_rd)
 		tls_c_read(w, s);
 	tls_flush(w, s);
-	if (s->c_wr && !s->dead && !s->net_wr && !s->nout_len && BIO_ctrl_pending(s->wb) == 0) {
+	if (s->c_wr && !s->dead && !s->net_wr && !tls_out_pending(s)) {
 		s->c_wr = false;
 		tls_post(w, s->c_wr_op, s->conn, (int)s->c_wr_n, NULL);
 	}
@@ -1120,12 +1220,8 @@ static void tls_c_pump(struct worker *w, struct tls_sess *s)
 /* What reading made OpenSSL say (an alert, a KeyUpdate's answer) goes out now. */
 static void tls_c_said(struct worker *w, struct tls_sess *s)
 {
-	if (s->dead || s->net_wr || BIO_ctrl_pending(s->wb) == 0)
+	if (s->dead || s->net_wr || !tls_out_pending(s))
 		return;
-	if (tls_bufs_take(w, s) < 0) {
-		tls_kill(w, s);
-		return;
-	}
 	tls_flush(w, s);
 }
 
@@ -1182,8 +1278,8 @@ int tls_c_recv(struct conn *c, int op, void *buf, size_t len, bool select)
 	return 0;
 }
 
-/* At most one record's worth of what iov holds, contiguous: iov's first part itself when
- * it is that long, else copied into `stage`. Its length (0: iov is empty). */
+/* At most max bytes (a record's worth or two) of what iov holds, contiguous: iov's first
+ * part itself when it is that long, else copied into `stage`. Its length (0: none). */
 size_t tls_gather(const struct iovec *iov, unsigned niov, char *stage, size_t max,
 		  const char **out)
 {
@@ -1233,7 +1329,9 @@ int tls_c_send(struct conn *c, int op, const struct iovec *iov, unsigned niov)
 		tls_kill(w, s);
 		goto out;
 	}
-	n = tls_gather(iov, niov, s->pout, TLS_BUF, &src);
+	/* two records' worth, gathered (when it must be) where the plaintext end's receive
+	 * would land: pin and pout, one after the other, unused without a socketpair */
+	n = tls_gather(iov, niov, s->pin, 2 * TLS_BUF, &src);
 	if (n && SSL_write(s->ssl, src, (int)n) != (int)n) {
 		/* (a memory BIO takes every record: only a broken session refuses) */
 		ERR_clear_error();
@@ -1423,7 +1521,7 @@ void tls_accept(struct worker *w, const struct conn_origin *o)
 	ret = conn_peer_name(o->fd, s->ip, sizeof(s->ip), &s->port);
 	s->ssl = ret == 0 ? SSL_new(x->ctx[scope]) : NULL;
 	s->rb = s->ssl ? BIO_new(BIO_s_mem()) : NULL;
-	s->wb = s->rb ? BIO_new(BIO_s_mem()) : NULL;
+	s->wb = s->rb && tls_wbio_method() ? BIO_new(tls_wbio_method()) : NULL;
 	if (!s->wb) {
 		BIO_free(s->rb);
 		if (ret == 0)   /* SSL_new or a BIO refused: out of memory */
@@ -1433,6 +1531,9 @@ void tls_accept(struct worker *w, const struct conn_origin *o)
 		return;
 	}
 	BIO_set_mem_eof_return(s->rb, -1);
+	BIO_set_data(s->wb, s);
+	BIO_set_init(s->wb, 1);
+	s->w = w;
 	SSL_set_bio(s->ssl, s->rb, s->wb);
 	SSL_set_app_data(s->ssl, s);
 	SSL_set_accept_state(s->ssl);
@@ -1506,11 +1607,7 @@ static void tls_net_sent(struct worker *w, struct tls_sess *s, int res)
 		s->deadline_ms = UINT64_MAX;   /* it moves: the connection's timeouts apply */
 	if (s->linger && !s->hs_done) {
 		/* the 400 page or an alert: the rest of it, then FIN */
-		if (s->nout_len) {
-			tls_flush(w, s);
-			return;
-		}
-		if (BIO_ctrl_pending(s->wb)) {
+		if (tls_out_pending(s)) {
 			tls_flush(w, s);
 			return;
 		}

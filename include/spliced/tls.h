@@ -123,8 +123,8 @@ bool tls_complete(struct worker *w, enum ring_op op, uint32_t idx, int res,
  * stands for: c->pending counts it, and its completion comes to conn_complete() with op
  * (after the completions of the ring that are being handled: tls_next_post()). One
  * receive and one send at a time. A receive with `select` takes a head buffer once
- * plaintext is there (buf/len then unused); a send encrypts at most one record's worth
- * (16 KiB) and completes, with the plaintext bytes it took, once the records are sent. */
+ * plaintext is there (buf/len then unused); a send encrypts at most two records' worth
+ * (32 KiB) and completes, with the plaintext bytes it took, once the records are sent. */
 int tls_c_recv(struct conn *c, int op, void *buf, size_t len, bool select);
 /* (tls_c_send()'s view of iov: at most max bytes, contiguous, iov's first non-empty part
  * itself when it holds them all, else copied into stage; *out is where they are) */
