@@ -1009,7 +1009,12 @@ static void tls_flush(struct worker *w, struct tls_sess *s)
 	}
 	if (!s->nout_len) {
 		if (s->shut_sent && !s->linger) {
-			shutdown(s->net, SHUT_WR);
+			/* ENOTCONN: the client is gone already (its reset came): nothing to
+			 * linger for */
+			if (shutdown(s->net, SHUT_WR) < 0) {
+				tls_kill(w, s);
+				return;
+			}
 			tls_linger(w, s);
 		}
 		return;
