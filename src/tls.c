@@ -845,14 +845,22 @@ static void tls_kill(struct worker *w, struct tls_sess *s)
 	if (s->plain >= 0)
 		shutdown(s->plain, SHUT_RDWR);
 	tls_c_fail(w, s, -ECONNRESET);
-	if (s->pending || s->attached) {
+	if (s->pending) {
 		if (s->net >= 0)
 			ring_cancel_fd(&w->ring, s->net);
 		if (s->plain >= 0)
 			ring_cancel_fd(&w->ring, s->plain);
-		return;
 	}
-	tls_sess_release(w, s);
+	/* the slot is freed by tls_reap(), at the end of whatever called this: the callers
+	 * up the stack still look at s */
+}
+
+/* A dead session that nothing names any more (no operation in flight, no connection)
+ * is freed: the last step of every entry into this file that can kill one. */
+static void tls_reap(struct worker *w, struct tls_sess *s)
+{
+	if (s->used && s->dead && !s->pending && !s->attached)
+		tls_sess_release(w, s);
 }
 
 /* ---- direct: the connection's I/O through the session ---- */
@@ -1236,8 +1244,7 @@ static void tls_c_end(struct worker *w, struct tls_sess *s)
 {
 	if (s->used && !s->dead && tls_bufs_idle(s))
 		tls_bufs_give(w, s);
-	if (s->used && s->dead && !s->pending && !s->attached)
-		tls_sess_release(w, s);
+	tls_reap(w, s);
 }
 
 /* Session tsess (index + 1) while a connection holds it, or NULL. */
@@ -1533,6 +1540,7 @@ void tls_accept(struct worker *w, const struct conn_origin *o)
 			stats_resource_error(&w->stats, STATS_RES_MEMORY, ENOMEM, w->now_ms,
 					     "a TLS session");
 		tls_fail(w, s, ret < 0 ? TLS_FAIL_CLOSED : TLS_FAIL_INTERNAL, NULL);
+		tls_reap(w, s);
 		return;
 	}
 	BIO_set_mem_eof_return(s->rb, -1);
@@ -1546,6 +1554,7 @@ void tls_accept(struct worker *w, const struct conn_origin *o)
 								   : w->cfg->timeout_ms);
 	if (tls_submit_recv(w, s, OP_TLS_NET_RECV, s->net) < 0) {
 		tls_fail(w, s, TLS_FAIL_INTERNAL, "ring full");
+		tls_reap(w, s);
 		return;
 	}
 	s->net_rd = true;
@@ -1711,7 +1720,7 @@ bool tls_complete(struct worker *w, enum ring_op op, uint32_t idx, int res,
 		stats_resource_error(&w->stats, STATS_RES_MEMORY, ENOMEM, w->now_ms,
 				     "a TLS session's buffers");
 		tls_kill(w, s);
-		goto out;   /* (the handlers may not run on a session tls_kill() released) */
+		goto out;   /* (a dead session's handlers do nothing) */
 	}
 	if ((op == OP_TLS_NET_RECV || op == OP_TLS_PLAIN_RECV) && !tls_recv_ready(w, s, op, &res))
 		goto out;
@@ -1741,8 +1750,7 @@ out:
 		if (s->dead && !s->direct) /* ended at once: the connection code sees the end */
 			shutdown(out->fd, SHUT_RDWR);
 	}
-	if (s->used && s->dead && !s->pending && !s->attached)
-		tls_sess_release(w, s);
+	tls_reap(w, s);
 	return ready;
 }
 
@@ -1759,6 +1767,7 @@ void tls_tick(struct worker *w)
 			tls_fail(w, s, TLS_FAIL_TIMEOUT, NULL);
 		else
 			tls_kill(w, s);
+		tls_reap(w, s);
 	}
 }
 
@@ -1769,7 +1778,9 @@ void tls_stop(struct worker *w, bool hard)
 	for (uint32_t i = 0; t && i < t->n && t->active; i++) {
 		struct tls_sess *s = &t->s[i];
 
-		if (s->used && !s->dead && (hard || !s->hs_done))
+		if (s->used && !s->dead && (hard || !s->hs_done)) {
 			tls_kill(w, s);
+			tls_reap(w, s);
+		}
 	}
 }

@@ -1508,6 +1508,60 @@ START_TEST(test_idle_no_buffers)
 }
 END_TEST
 
+/* Clients that read their response and close at once, with spliced's close_notify still
+ * unread (so their kernel answers it with a reset), as load generators do with
+ * Connection: close: every session ends, and none is touched after it ended (the log has
+ * no error line; a session freed in the middle of its own close once went on to wait on
+ * descriptor 0 and logged completions for an idle session). */
+START_TEST(test_close_reset)
+{
+	enum { N = 60 };
+	static const char req[] = "GET /bye?len=10 HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n";
+	struct e2e_proc be, sp;
+	struct tls_result r;
+	char extra[128], buf[1024], *log;
+	int port, mport = e2e_free_port();
+	SSL_CTX *ctx;
+
+	make_certs();
+	e2e_backend_start(&be, "");
+	snprintf(extra, sizeof(extra), "MetricsListen 127.0.0.1:%d\n", mport);
+	start_tls(&sp, be.port, extra, &port);
+	ctx = client_ctx(&o_a);
+	for (int i = 0; i < N; i++) {
+		int fd = tcp_connect(port);
+		SSL *ssl = tls_handshake_on(ctx, fd, &o_a, &r);
+		size_t len = 0;
+		const char *end = NULL;
+
+		ck_assert_msg(ssl != NULL, "handshake %d", i);
+		ck_assert_int_eq(SSL_write(ssl, req, (int)sizeof(req) - 1), (int)sizeof(req) - 1);
+		while (!end || len < (size_t)(end + 4 - buf) + 10) {
+			int n = SSL_read(ssl, buf + len, (int)(sizeof(buf) - 1 - len));
+
+			ck_assert_msg(n > 0, "connection %d: the answer stopped after %zu bytes", i, len);
+			len += (size_t)n;
+			buf[len] = '\0';
+			end = strstr(buf, "\r\n\r\n");
+		}
+		ck_assert_msg(strncmp(buf, "HTTP/1.1 200 ", 13) == 0, "%d: %s", i, e2e_escs(buf));
+		/* the close_notify may or may not be here yet: the socket goes with it unread */
+		SSL_free(ssl);
+		close(fd);
+	}
+	ck_assert_int_eq(metric_settled(mport, "spliced_tls_sessions_active", 0), 0);
+	ck_assert_int_eq(e2e_metric(mport, "spliced_tls_handshakes_total"), N);
+	e2e_sleep_ms(300);   /* (a stray completion would be logged by now) */
+	log = e2e_spliced_log(&sp);
+	ck_assert_msg(!strstr(log, ":error]"), "%s", log);
+	free(log);
+	ck_assert(e2e_proc_running(&sp));
+	SSL_CTX_free(ctx);
+	e2e_spliced_stop(&sp);
+	e2e_backend_stop(&be);
+}
+END_TEST
+
 /* One response read off c: status 200 and the backend's pattern body of `len` bytes. */
 static void direct_get(struct e2e_client *c, const char *path, unsigned len)
 {
@@ -1657,6 +1711,7 @@ int main(void)
 		{ "table_full", test_table_full, 0 },
 		{ "idle_no_buffers", test_idle_no_buffers, 0 },
 		{ "direct_paths", test_direct_paths, 0 },
+		{ "close_reset", test_close_reset, 0 },
 	};
 
 	ck_add_cases(s, cases, CK_N(cases), 0, NULL, NULL);
