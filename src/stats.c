@@ -586,7 +586,7 @@ static void stats_render_locked(const struct config *cfg, struct stats_text *t)
 		       "# HELP spliced_tls_sessions_active TLS sessions open now.\n"
 		       "# TYPE spliced_tls_sessions_active gauge\nspliced_tls_sessions_active %llu\n"
 		       "# HELP spliced_tls_buffers_in_use TLS sessions holding their buffers now "
-		       "(64 KiB each; a session waiting for bytes holds none).\n"
+		       "(82 KiB each; a session waiting for bytes holds none).\n"
 		       "# TYPE spliced_tls_buffers_in_use gauge\nspliced_tls_buffers_in_use %llu\n"
 		       "# HELP spliced_tls_socketpairs_total TLS connections that went on through a "
 		       "socketpair (a static file, a tunnel, a reload's hand-over).\n"

@@ -422,7 +422,8 @@ static void worker_take(struct worker *w, const struct conn_origin *o)
 			close(fd);
 		return;
 	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (!o->tls.on)   /* (a TLS session's socket got it at its accept) */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c = &w->conns[w->free_slots[--w->nfree]];
 	w->active++;
 	c->idx = (uint32_t)(c - w->conns);
