@@ -40,6 +40,8 @@
 #define TLS_SPARE 16               /* blocks a worker keeps for the next busy session */
 #define TLS_FILE_MAX (1u << 20)    /* a certificate or key file bigger is a mistake */
 #define TLS_LINGER_MS 2000
+#define TLS_SPILL_MAX (2 * TLS_NOUT) /* records waiting behind a send in flight: two
+				      * records' worth and what reading made OpenSSL say */
 
 struct tls_ctxs {
 	const struct config *cfg;
@@ -743,9 +745,16 @@ static int tls_wbio_write(BIO *b, const char *data, int len)
 		n = TLS_NOUT - s->nout_len;
 		if (n > (uint32_t)len)
 			n = (uint32_t)len;
-		memcpy(s->nout + s->nout_len, data, n);
-		s->nout_len += n;
 	}
+	/* a client that makes us talk (KeyUpdate requests) and reads nothing: the write
+	 * fails, so does the session, rather than the spill growing with what it sends */
+	if (s->spill_len + ((uint32_t)len - n) > TLS_SPILL_MAX) {
+		log_debug("tls", "%s:%u: over %u bytes of records it does not read", s->ip,
+			  s->port, TLS_SPILL_MAX);
+		return -1;
+	}
+	memcpy(s->nout + s->nout_len, data, n);
+	s->nout_len += n;
 	if (n < (uint32_t)len) {
 		uint32_t rest = (uint32_t)len - n;
 

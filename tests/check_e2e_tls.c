@@ -1687,6 +1687,75 @@ START_TEST(test_direct_paths)
 }
 END_TEST
 
+/* The largest of the three numbers in /proc/sys/net/ipv4/NAME (tcp_wmem, tcp_rmem). */
+static long sysctl_max(const char *name)
+{
+	char path[128], *text;
+	long a = 0, b = 0, c = 0;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/%s", name);
+	text = e2e_read_file(path, NULL);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_int_eq(sscanf(text, "%ld %ld %ld", &a, &b, &c), 3);
+	free(text);
+	return c;
+}
+
+/* A client that asks for a KeyUpdate with every piece of a request body and never reads:
+ * each costs spliced a KeyUpdate record that cannot go out. What the kernel's buffers do
+ * not hold waits in the session, up to a bound: past it the session ends (the client's
+ * writes then fail) instead of growing with the upload (800,000 of them held 21 MB). The
+ * client stops trying at twice what the buffers on the way can hold. */
+START_TEST(test_talk_no_read)
+{
+	struct e2e_proc be, sp;
+	struct tls_result r;
+	const struct tls_opts o = { .sni = "a.test", .min_version = TLS1_3_VERSION };
+	static const char head[] = "POST /up HTTP/1.1\r\nHost: a.test\r\n"
+				   "Content-Length: 1000000000\r\n\r\n";
+	char piece[64];
+	/* a KeyUpdate record is 27 bytes; spliced's socket buffer, the client's (asked for
+	 * 4 KiB) and the session's own (100 KiB) */
+	long held = sysctl_max("tcp_wmem") + 65536 + 100 * 1024, tries = 2 * held / 27, i;
+	int port, fd, rcv = 4096;
+	SSL_CTX *ctx;
+	SSL *ssl;
+
+	memset(piece, 'x', sizeof(piece));
+	make_certs();
+	e2e_backend_start(&be, "");
+	start_tls(&sp, be.port, "Timeout 2\n", &port);
+	ctx = client_ctx(&o);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	close(tcp_connect(port));   /* (spliced is up) */
+	{
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		struct timeval tv = { .tv_sec = 30 };
+
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		ck_assert(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	}
+	ssl = tls_handshake_on(ctx, fd, &o, &r);
+	ck_assert(ssl != NULL);
+	ck_assert_int_eq(SSL_write(ssl, head, (int)sizeof(head) - 1), (int)sizeof(head) - 1);
+	for (i = 0; i < tries; i++)
+		if (SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED) != 1 ||
+		    SSL_write(ssl, piece, sizeof(piece)) != (int)sizeof(piece))
+			break;
+	ERR_clear_error();
+	ck_assert_msg(i < tries, "%ld KeyUpdates unanswered and the session goes on", i);
+	SSL_free(ssl);
+	close(fd);
+	SSL_CTX_free(ctx);
+	ck_assert(e2e_proc_running(&sp));
+	e2e_spliced_stop(&sp);
+	e2e_backend_stop(&be);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("e2e_tls");
@@ -1712,6 +1781,7 @@ int main(void)
 		{ "idle_no_buffers", test_idle_no_buffers, 0 },
 		{ "direct_paths", test_direct_paths, 0 },
 		{ "close_reset", test_close_reset, 0 },
+		{ "talk_no_read", test_talk_no_read, 0 },
 	};
 
 	ck_add_cases(s, cases, CK_N(cases), 0, NULL, NULL);
