@@ -1687,6 +1687,201 @@ START_TEST(test_direct_paths)
 }
 END_TEST
 
+/* A bridge to port and a client on it (bridge_start(), e2e_client_open()). */
+static void direct_open(struct bridge *b, struct e2e_client *c, int port)
+{
+	bridge_start(b, port, &o_a);
+	e2e_client_open(c, b->port);
+}
+
+static void direct_close(struct bridge *b, struct e2e_client *c)
+{
+	e2e_client_close(c);
+	bridge_end(b);
+}
+
+/* spliced with the usual TLS port (start_tls()) before a test backend; and both gone. */
+static void direct_start(struct e2e_proc *be, struct e2e_proc *sp, const char *extra,
+			 int *port)
+{
+	make_certs();
+	e2e_backend_start(be, "");
+	start_tls(sp, be->port, extra, port);
+}
+
+static void direct_stop(struct e2e_proc *be, struct e2e_proc *sp)
+{
+	ck_assert(e2e_proc_running(sp));
+	e2e_spliced_stop(sp);
+	e2e_backend_stop(be);
+}
+
+/* The next response on c has status want (its body is not looked at). */
+static void direct_status(struct e2e_client *c, int want)
+{
+	struct e2e_response r;
+
+	c->timeout_ms = 10000;
+	ck_assert_msg(e2e_read_response(c, &r, false) == 0, "%s; %s", r.err, e2e_diag());
+	ck_assert_msg(r.status == want, "%d, not %d: %s", r.status, want, e2e_escs(r.head));
+	e2e_response_free(&r);
+}
+
+/* Responses that do not simply follow their request, through the session: spliced's own
+ * "100 Continue" before the body is sent, a backend's 103 before its 200, and a backend's
+ * answer while the client is still sending the body (its receive is cancelled). */
+START_TEST(test_direct_interim)
+{
+	struct e2e_proc be, sp;
+	struct e2e_client c;
+	struct bridge b;
+	char buf[32];
+	int port;
+
+	direct_start(&be, &sp, "Timeout 30\n", &port);
+	direct_open(&b, &c, port);
+	ck_assert_int_eq(e2e_send_str(&c, "POST /up?body=echo HTTP/1.1\r\nHost: a.test\r\n"
+				       "Expect: 100-continue\r\nContent-Length: 5\r\n\r\n"), 0);
+	ck_assert_int_eq(recv(c.fd, buf, 25, MSG_WAITALL), 25);
+	ck_assert(memcmp(buf, "HTTP/1.1 100 Continue\r\n\r\n", 25) == 0);
+	ck_assert_int_eq(e2e_send_str(&c, "hello"), 0);
+	direct_status(&c, 200);
+	ck_assert_int_eq(e2e_send_str(&c, "GET /?early=103&len=10 HTTP/1.1\r\nHost: a.test\r\n\r\n"),
+			 0);
+	direct_status(&c, 103);
+	direct_status(&c, 200);
+	direct_get(&c, "/after", 10);
+	/* (the client waits: the answer must not wait for Timeout) */
+	ck_assert_int_eq(e2e_send_str(&c, "POST /up?noread=5000&status=401 HTTP/1.1\r\n"
+				       "Host: a.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+				       "5\r\nhello\r\n"), 0);
+	direct_status(&c, 401);
+	direct_close(&b, &c);
+	direct_stop(&be, &sp);
+}
+END_TEST
+
+/* The connection's own deadlines over TLS (the session has none while a connection
+ * reads and writes through it): RequestReadTimeout for a head and for a body (408, then
+ * the end), KeepAliveTimeout for a parked connection (the end). */
+START_TEST(test_direct_timeouts)
+{
+	static const char *const req[3] = {
+		"GET / HTTP/1.1\r\nHost: a.te",
+		"POST /up HTTP/1.1\r\nHost: a.test\r\nContent-Length: 100\r\n\r\n0123456789",
+		"GET /parked?len=10 HTTP/1.1\r\nHost: a.test\r\n\r\n",
+	};
+	struct e2e_proc be, sp;
+	struct e2e_client c;
+	struct bridge b;
+	int port;
+
+	direct_start(&be, &sp, "RequestReadTimeout header=1 body=1\nKeepAliveTimeout 1\n", &port);
+	for (int i = 0; i < 3; i++) {
+		direct_open(&b, &c, port);
+		ck_assert_int_eq(e2e_send_str(&c, req[i]), 0);
+		direct_status(&c, i < 2 ? 408 : 200);
+		ck_assert_int_eq(e2e_wait_closed(&c, 5000), E2E_CLOSED_EOF);
+		direct_close(&b, &c);
+	}
+	direct_stop(&be, &sp);
+}
+END_TEST
+
+/* A reload with a TLS connection that has sent nothing yet (its receive is cancelled, it
+ * goes over) and one whose request is in flight (answered here, then it goes over); a
+ * stop with a request in flight (answered whole) and a parked connection: the process
+ * ends cleanly, no error logged. */
+START_TEST(test_direct_reload_stop)
+{
+	static const char slow[] = "GET /slow?delay=1000&len=100000 HTTP/1.1\r\nHost: a.test\r\n\r\n";
+	struct e2e_proc be, sp;
+	struct e2e_client c, c2;
+	struct e2e_response r;
+	struct bridge b, b2;
+	char *log;
+	int port;
+
+	direct_start(&be, &sp, NULL, &port);
+	direct_open(&b, &c, port);
+	direct_open(&b2, &c2, port);
+	direct_get(&c2, "/first", 10);
+	ck_assert_int_eq(e2e_send_str(&c2, slow), 0);
+	e2e_sleep_ms(300);
+	ck_assert_msg(e2e_reload(&sp, 2), "%s", e2e_diag());
+	ck_assert_int_eq(e2e_read_response(&c2, &r, false), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_uint_eq(r.body_len, 100000);
+	e2e_response_free(&r);
+	direct_get(&c, "/fresh-after", 12);
+	direct_get(&c2, "/busy-after", 13);
+	ck_assert_int_eq(e2e_send_str(&c2, slow), 0);
+	e2e_sleep_ms(300);
+	kill(sp.pid, SIGTERM);
+	ck_assert_int_eq(e2e_read_response(&c2, &r, false), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_uint_eq(r.body_len, 100000);
+	ck_assert_int_eq(e2e_pattern_mismatch(r.body, r.body_len), -1);
+	e2e_response_free(&r);
+	ck_assert_int_eq(e2e_spliced_stop(&sp), 0);
+	log = e2e_spliced_log(&sp);
+	ck_assert_msg(!strstr(log, ":error]"), "%s", log);
+	free(log);
+	direct_close(&b, &c);
+	direct_close(&b2, &c2);
+	e2e_backend_stop(&be);
+}
+END_TEST
+
+/* TLS 1.3 KeyUpdates asked for before requests (what reading makes OpenSSL say goes out
+ * before the answer), then 100 requests in one write: all answered, in order. */
+START_TEST(test_direct_keyupdate_pipeline)
+{
+	enum { N = 100 };
+	const struct tls_opts o = { .sni = "a.test", .min_version = TLS1_3_VERSION };
+	struct e2e_proc be, sp;
+	struct e2e_client c;
+	struct e2e_response r;
+	struct tls_result tr;
+	struct bridge b;
+	char *req = malloc(N * 64);
+	size_t len = 0;
+	int port, fd;
+	SSL_CTX *ctx;
+	SSL *ssl;
+
+	ck_assert(req != NULL);
+	direct_start(&be, &sp, NULL, &port);
+	ctx = client_ctx(&o);
+	fd = tcp_connect(port);
+	ssl = tls_handshake_on(ctx, fd, &o, &tr);
+	ck_assert(ssl != NULL);
+	for (int i = 0; i < 20; i++) {
+		ck_assert_int_eq(SSL_key_update(ssl, i % 2 ? SSL_KEY_UPDATE_REQUESTED
+							  : SSL_KEY_UPDATE_NOT_REQUESTED), 1);
+		ka_exchange(ssl, i);
+	}
+	SSL_free(ssl);
+	close(fd);
+	SSL_CTX_free(ctx);
+	direct_open(&b, &c, port);
+	for (int i = 0; i < N; i++)
+		len += (size_t)sprintf(req + len, "GET /p%d?len=%d HTTP/1.1\r\nHost: a.test\r\n\r\n",
+				       i, i + 1);
+	ck_assert_int_eq(e2e_send(&c, req, len), 0);
+	for (int i = 0; i < N; i++) {
+		ck_assert_msg(e2e_read_response(&c, &r, false) == 0, "%d: %s", i, r.err);
+		ck_assert_int_eq(r.status, 200);
+		ck_assert_uint_eq(r.body_len, (size_t)i + 1);
+		ck_assert_int_eq(e2e_pattern_mismatch(r.body, r.body_len), -1);
+		e2e_response_free(&r);
+	}
+	direct_close(&b, &c);
+	free(req);
+	direct_stop(&be, &sp);
+}
+END_TEST
+
 /* The largest of the three numbers in /proc/sys/net/ipv4/NAME (tcp_wmem, tcp_rmem). */
 static long sysctl_max(const char *name)
 {
@@ -1722,9 +1917,7 @@ START_TEST(test_talk_no_read)
 	SSL *ssl;
 
 	memset(piece, 'x', sizeof(piece));
-	make_certs();
-	e2e_backend_start(&be, "");
-	start_tls(&sp, be.port, "Timeout 2\n", &port);
+	direct_start(&be, &sp, "Timeout 2\n", &port);
 	ctx = client_ctx(&o);
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	ck_assert(fd >= 0);
@@ -1750,9 +1943,7 @@ START_TEST(test_talk_no_read)
 	SSL_free(ssl);
 	close(fd);
 	SSL_CTX_free(ctx);
-	ck_assert(e2e_proc_running(&sp));
-	e2e_spliced_stop(&sp);
-	e2e_backend_stop(&be);
+	direct_stop(&be, &sp);
 }
 END_TEST
 
@@ -1781,6 +1972,10 @@ int main(void)
 		{ "idle_no_buffers", test_idle_no_buffers, 0 },
 		{ "direct_paths", test_direct_paths, 0 },
 		{ "close_reset", test_close_reset, 0 },
+		{ "direct_interim", test_direct_interim, 0 },
+		{ "direct_timeouts", test_direct_timeouts, 0 },
+		{ "direct_reload_stop", test_direct_reload_stop, 0 },
+		{ "direct_keyupdate_pipeline", test_direct_keyupdate_pipeline, 0 },
 		{ "talk_no_read", test_talk_no_read, 0 },
 	};
 
