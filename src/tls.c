@@ -1,11 +1,15 @@
 /* TLS termination in the worker's ring. The accepted TCP socket belongs to a session
- * here: its bytes are received and sent with io_uring operations, and OpenSSL reads and
- * writes them through memory BIOs, so nothing ever blocks the worker. Once the handshake
- * is done the plaintext goes through an AF_UNIX socketpair whose other end is handed to
- * conn_open() as the client socket: every path of the connection code (heads, bodies
- * spliced or copied, files, tunnels, pages, timeouts) runs unchanged on it. With kernel
- * TLS the TCP socket itself would go there instead; this kernel has none (see
- * tls_kernel_available()), so the records are made here and bodies are copied. */
+ * here: its bytes are received and sent with io_uring operations; OpenSSL reads records
+ * from a memory BIO and writes them into the session's send buffer (a BIO of ours), so
+ * nothing ever blocks the worker. Once the handshake is done the worker opens a client
+ * connection on the socket, and the connection code's receives and sends on it come here
+ * (exch.c: tls_c_recv(), tls_c_send()): decrypted into its buffer, encrypted from it,
+ * completed as the ring would (tls_next_post()). What needs a real socket (sendfile, a
+ * tunnel's splices, a reload's hand-over to another ring) detaches the connection: from
+ * then on its plaintext goes through an AF_UNIX socketpair whose other end the session
+ * relays (tls_c_detach()). With kernel TLS the TCP socket itself could go to the
+ * connection code; this kernel has none (see tls_kernel_available()), so the records
+ * are made here and bodies are copied. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -460,13 +464,16 @@ bool tls_kernel_available(void)
 
 /* ---- sessions ---- */
 
-/* One client's TLS connection. `net` is the TCP socket, `plain` our end of the
- * socketpair (the connection code has the other). Each direction has one operation in
- * flight at most: client -> backend: recv(net) -> SSL_read -> send(plain); backend ->
- * client: recv(plain) -> SSL_write -> send(net). The handshake shares net's recv and
- * send. A receive waits for readiness (a poll) and reads only then, so a session that
- * waits holds no buffer: its four buffers (one block, TLS_BUFS) are taken when a
- * completion comes and given back once nothing is being sent (tls_bufs_idle()). */
+/* One client's TLS connection. `net` is the TCP socket. Direct (no socketpair): the
+ * connection's receive waits for records (recv(net) -> SSL_read into its buffer), its
+ * send becomes records sent on net (SSL_write -> nout -> send(net)). Detached: `plain`
+ * is our end of the socketpair (the connection code has the other), and each direction
+ * has one operation in flight at most: client -> backend: recv(net) -> SSL_read ->
+ * send(plain); backend -> client: recv(plain) -> SSL_write -> send(net). The handshake
+ * shares net's recv and send. A receive waits for readiness (a poll) and reads only
+ * then, so a session that waits holds no buffer: its four buffers (one block, TLS_BUFS)
+ * are taken when a completion comes and given back once nothing is being sent
+ * (tls_bufs_idle()). */
 struct tls_sess {
 	SSL *ssl;
 	BIO *rb, *wb;                  /* records from the client / to it (owned by ssl) */
