@@ -1389,6 +1389,10 @@ static void tls_c_let_go(struct worker *w, struct tls_sess *s)
 	s->attached = s->direct = false;
 	if (!s->dead) {
 		s->plain_eof = s->plain_gone = true;
+		/* what the connection sent has been sent (its sends complete then), unless it
+		 * gave up on a client that does not read after its own Timeout: close_notify
+		 * and the linger get TLS_LINGER_MS, not another Timeout */
+		s->deadline_ms = w->now_ms + TLS_LINGER_MS;
 		if (tls_bufs_take(w, s) < 0)
 			tls_kill(w, s);
 		else
