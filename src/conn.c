@@ -445,14 +445,7 @@ static enum conn_ev conn_parse_error(struct conn *c, unsigned status, const char
  * configuration), which reads its next request; here its slot is freed. */
 static void conn_handoff(struct conn *c)
 {
-	struct conn_origin o;
-
-	/* the successor's ring cannot use this one's TLS session: a socketpair from now on */
-	if (c->tsess && tls_c_detach(c) < 0) {
-		conn_close(c);
-		return;
-	}
-	o = (struct conn_origin){ .fd = c->fd, .server_port = c->server_port,
+	struct conn_origin o = { .fd = c->fd, .server_port = c->server_port,
 				 .metrics = c->metrics, .carried = c->pp_carried, .port = c->port,
 				 .nreq = c->nreq, .tls = c->tls,
 				 .idle_since_ms = exch_idle_since(c->deadline_ms,
@@ -462,7 +455,10 @@ static void conn_handoff(struct conn *c)
 	/* the client a PROXY header named stays the client: no header comes again */
 	if (c->pp_carried)
 		memcpy(o.ip, c->peer_ip, sizeof(o.ip));
-	worker_handoff(c->w->successor, &o);
+	if (c->tsess)   /* over TLS its session goes too, once nothing of it is in flight */
+		tls_c_export(c, &o);
+	else
+		worker_handoff(c->w->successor, &o);
 	c->fd = -1;
 	conn_close(c);
 }

@@ -112,20 +112,7 @@ static void park_close(struct worker *w, struct conn_park *k)
 /* Reload: the connection goes to the successor worker, which reads its next request. */
 static void park_handoff(struct worker *w, struct conn_park *k)
 {
-	struct conn_origin o;
-
-	/* over TLS the session stays in this ring: the successor gets a socketpair's end */
-	if (k->tsess) {
-		int fd = tls_k_detach(w, k->tsess);
-
-		if (fd < 0) {
-			park_close(w, k);
-			return;
-		}
-		k->fd = fd;
-		k->tsess = 0;
-	}
-	o = (struct conn_origin){ .fd = k->fd, .server_port = k->server_port,
+	struct conn_origin o = { .fd = k->fd, .server_port = k->server_port,
 				 .carried = k->pp_carried, .port = k->port, .nreq = k->nreq,
 				 .tls = k->tls,
 				 .idle_since_ms = exch_idle_since(k->deadline_ms,
@@ -135,7 +122,10 @@ static void park_handoff(struct worker *w, struct conn_park *k)
 	if (k->pp_carried)
 		memcpy(o.ip, k->peer_ip, sizeof(o.ip));
 	w->handed++;
-	worker_handoff(w->successor, &o);
+	if (k->tsess)   /* over TLS its session goes too, once nothing of it is in flight */
+		tls_k_export(w, k->tsess, &o);
+	else
+		worker_handoff(w->successor, &o);
 	park_free(&w->park, k);
 	w->active--;
 }

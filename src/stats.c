@@ -589,7 +589,7 @@ static void stats_render_locked(const struct config *cfg, struct stats_text *t)
 		       "(82 KiB each; a session waiting for bytes holds none).\n"
 		       "# TYPE spliced_tls_buffers_in_use gauge\nspliced_tls_buffers_in_use %llu\n"
 		       "# HELP spliced_tls_socketpairs_total TLS connections that went on through a "
-		       "socketpair (a static file, a tunnel, a reload's hand-over).\n"
+		       "socketpair (a static file, a tunnel).\n"
 		       "# TYPE spliced_tls_socketpairs_total counter\n"
 		       "spliced_tls_socketpairs_total %llu\n"
 		       "# HELP spliced_tls_handshake_failures_total TLS handshakes failed, by reason.\n"

@@ -519,6 +519,10 @@ struct tls_sess {
 	bool c_wr;                     /* its send's records are being sent ... */
 	int c_wr_op;
 	uint32_t c_wr_n;               /* ... carrying this many of its bytes */
+	/* Reload: moving to the successor worker once nothing is in flight here */
+	bool exporting;
+	bool export_relay;             /* alone (it relays a socketpair) */
+	struct conn_origin export_o;   /* else with this connection */
 };
 
 struct tls_worker {
@@ -956,6 +960,9 @@ static void tls_linger(struct worker *w, struct tls_sess *s)
 
 static void tls_pump(struct worker *w, struct tls_sess *s);
 static void tls_c_pump(struct worker *w, struct tls_sess *s);
+static void tls_export_begin(struct worker *w, struct tls_sess *s,
+			     const struct conn_origin *o);
+static void tls_export_try(struct worker *w, struct tls_sess *s);
 
 /* Lingering, the client's bytes are read (and dropped) until its EOF; the session ends
  * then, or at the deadline. */
@@ -980,21 +987,13 @@ static void tls_drain(struct worker *w, struct tls_sess *s)
  * needs a real socket later does (tls_c_detach()). */
 static int tls_established(struct worker *w, struct tls_sess *s)
 {
-	int sv[2];
 	struct conn_origin o = { .server_port = s->server_port, .carried = true,
 				 .port = s->port };
 
-	if (w->retiring) {
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
-			tls_fail(w, s, TLS_FAIL_INTERNAL, strerror(errno));
-			return -1;
-		}
-		s->plain = sv[0];
-		o.fd = sv[1];
-		w->stats.tls_detached++;
-	} else {
-		s->direct = s->attached = true;
-		o.fd = s->net;
+	s->direct = true;
+	o.fd = s->net;
+	if (!w->retiring) {
+		s->attached = true;
 		o.tsess = s->idx + 1;
 	}
 	s->hs_done = true;
@@ -1010,6 +1009,10 @@ static int tls_established(struct worker *w, struct tls_sess *s)
 	TRACE_TLS_HANDSHAKE(s->id, 1, o.tls.protocol, o.tls.cipher);
 	log_debug("tls", "%s:%u: %s %s%s", s->ip, s->port, o.tls.protocol, o.tls.cipher,
 		  SSL_session_reused(s->ssl) ? " (resumed)" : "");
+	if (w->retiring) {   /* the successor serves it: the session goes there */
+		tls_export_begin(w, s, &o);
+		return 0;
+	}
 	s->handoff = o;    /* tls_complete() gives it to the worker */
 	s->has_handoff = true;
 	return 0;
@@ -1140,7 +1143,8 @@ static void tls_pump(struct worker *w, struct tls_sess *s)
 		}
 		e = SSL_get_error(s->ssl, n);
 		if (e == SSL_ERROR_WANT_READ) {
-			if (!s->net_rd && tls_submit_recv(w, s, OP_TLS_NET_RECV, s->net) == 0)
+			if (!s->net_rd && !s->exporting &&
+			    tls_submit_recv(w, s, OP_TLS_NET_RECV, s->net) == 0)
 				s->net_rd = true;
 			break;
 		}
@@ -1162,7 +1166,7 @@ static void tls_pump(struct worker *w, struct tls_sess *s)
 		s->shut_sent = true;
 		tls_flush(w, s);
 	}
-	if (!s->plain_rd && !s->plain_eof && !s->net_wr && !s->dead) {
+	if (!s->plain_rd && !s->plain_eof && !s->net_wr && !s->dead && !s->exporting) {
 		if (tls_submit_recv(w, s, OP_TLS_PLAIN_RECV, s->plain) < 0) {
 			tls_kill(w, s);
 			return;
@@ -1177,7 +1181,7 @@ static void tls_pump(struct worker *w, struct tls_sess *s)
 /* A receive for the connection's: records from the client (a poll, then recv(2)). */
 static void tls_c_want(struct worker *w, struct tls_sess *s)
 {
-	if (s->net_rd || s->dead)
+	if (s->net_rd || s->dead || s->exporting)
 		return;
 	if (tls_submit_recv(w, s, OP_TLS_NET_RECV, s->net) < 0) {
 		s->c_rd = false;
@@ -1260,6 +1264,7 @@ static void tls_c_end(struct worker *w, struct tls_sess *s)
 {
 	if (s->used && !s->dead && tls_bufs_idle(s))
 		tls_bufs_give(w, s);
+	tls_export_try(w, s);
 	tls_reap(w, s);
 }
 
@@ -1494,11 +1499,163 @@ void tls_k_close(struct worker *w, uint32_t tsess)
 		tls_c_let_go(w, s);
 }
 
-int tls_k_detach(struct worker *w, uint32_t tsess)
+/* ---- reload: a session moves to the successor worker ---- */
+
+/* s is to move (with the connection o is, or alone): its receives are cancelled, and
+ * tls_export_try() moves it once nothing of it is in flight here. Its sends go on (a
+ * client that takes nothing has Timeout). */
+static void tls_export_begin(struct worker *w, struct tls_sess *s,
+			     const struct conn_origin *o)
+{
+	s->exporting = true;
+	s->export_relay = o == NULL;
+	memset(&s->export_o, 0, sizeof(s->export_o));
+	if (o)
+		s->export_o = *o;
+	else
+		s->export_o.fd = -1;
+	s->attached = false;
+	s->deadline_ms = w->now_ms + w->cfg->timeout_ms;
+	for (int k = 0; k < 2; k++) {
+		bool on = k ? s->plain_rd : s->net_rd;
+		struct io_uring_sqe *sqe = on ? ring_sqe(&w->ring) : NULL;
+
+		/* (no SQE: the receive completes when bytes come, and is not armed again) */
+		if (!sqe)
+			continue;
+		io_uring_prep_cancel64(sqe, RING_UD(k ? OP_TLS_PLAIN_RECV : OP_TLS_NET_RECV,
+						    s->idx), 0);
+		io_uring_sqe_set_data64(sqe, RING_UD(OP_NONE, 0));
+	}
+}
+
+/* The last step of an entry into this file, before tls_reap(): a moving session with
+ * nothing in flight leaves this worker's table (its SSL, sockets and buffers go with it)
+ * for the successor's inbox. s is not to be looked at afterwards. */
+static void tls_export_try(struct worker *w, struct tls_sess *s)
+{
+	struct tls_worker *t = w->tls;
+	struct conn_origin o;
+	struct tls_sess *m;
+	uint32_t idx = s->idx;
+
+	if (!s->used || !s->exporting || s->dead || s->pending)
+		return;
+	m = malloc(sizeof(*m));
+	if (!m) {
+		stats_resource_error(&w->stats, STATS_RES_MEMORY, ENOMEM, w->now_ms,
+				     "a TLS session moving to the new configuration");
+		tls_kill(w, s);
+		return;
+	}
+	*m = *s;
+	m->exporting = false;
+	o = s->export_o;
+	o.tls_moved = m;
+	o.tls_relay = s->export_relay;
+	if (s->nin) {
+		t->bufs_out--;
+		w->stats.tls_buffers = t->bufs_out;
+	}
+	memset(s, 0, sizeof(*s));
+	t->free[t->nfree++] = idx;
+	t->active--;
+	w->stats.tls_active = t->active;
+	worker_handoff(w->successor, &o);
+}
+
+void tls_c_export(struct conn *c, const struct conn_origin *o)
+{
+	struct tls_sess *s = tls_c_sess(c);
+
+	c->tsess = 0;
+	if (!s)
+		return;
+	tls_export_begin(c->w, s, o);
+	tls_c_end(c->w, s);
+}
+
+void tls_k_export(struct worker *w, uint32_t tsess, const struct conn_origin *o)
 {
 	struct tls_sess *s = tls_sess_of(w, tsess);
 
-	return s ? tls_detach(w, s) : -ECONNRESET;
+	if (!s)
+		return;
+	tls_export_begin(w, s, o);
+	tls_c_end(w, s);
+}
+
+void tls_retire(struct worker *w)
+{
+	struct tls_worker *t = w->tls;
+
+	for (uint32_t i = 0; t && i < t->n && t->active; i++) {
+		struct tls_sess *s = &t->s[i];
+
+		/* a live relay (its connection may be here or handed over already); what
+		 * handshakes or closes ends here, soon */
+		if (!s->used || s->dead || !s->hs_done || s->attached || s->exporting ||
+		    s->direct || s->plain < 0 || s->plain_eof || s->linger || s->shut_sent)
+			continue;
+		tls_export_begin(w, s, NULL);
+		tls_export_try(w, s);
+	}
+}
+
+int tls_moved_fd(const struct tls_sess *m)
+{
+	return m->net;
+}
+
+void tls_moved_drop(struct tls_sess *m)
+{
+	SSL_free(m->ssl);
+	close(m->net);
+	if (m->plain >= 0)
+		close(m->plain);
+	free(m->nin);   /* (the buffer block starts there) */
+	free(m->spill);
+	free(m);
+}
+
+uint32_t tls_adopt(struct worker *w, const struct conn_origin *o)
+{
+	struct tls_worker *t = w->tls;
+	struct tls_sess *m = o->tls_moved, *s;
+	uint32_t idx, ret = 0;
+
+	if (!t || !t->nfree) {
+		log_info("tls", "a TLS connection of %s:%u handed over at a reload is closed: %s",
+			 m->ip, m->port, t ? "every TLS session of this worker is in use"
+					   : "the new configuration has no TLS port");
+		tls_moved_drop(m);
+		return 0;
+	}
+	idx = t->free[--t->nfree];
+	s = &t->s[idx];
+	*s = *m;
+	free(m);
+	s->idx = idx;
+	s->w = w;
+	SSL_set_app_data(s->ssl, s);
+	BIO_set_data(s->wb, s);
+	t->active++;
+	w->stats.tls_active = t->active;
+	if (s->nin) {
+		t->bufs_out++;
+		w->stats.tls_buffers = t->bufs_out;
+	}
+	s->deadline_ms = UINT64_MAX;
+	if (!o->tls_relay && s->direct) {
+		s->attached = true;
+		ret = idx + 1;
+	}
+	if (tls_bufs_take(w, s) < 0)
+		tls_kill(w, s);
+	else
+		tls_pump(w, s);   /* what waited goes on here */
+	tls_c_end(w, s);
+	return ret;
 }
 
 /* Every session slot of the worker (its share of MaxConnections) is taken: the client is
@@ -1742,6 +1899,15 @@ bool tls_complete(struct worker *w, enum ring_op op, uint32_t idx, int res,
 		tls_kill(w, s);
 		goto out;   /* (a dead session's handlers do nothing) */
 	}
+	if (s->exporting && res == -ECANCELED &&
+	    (op == OP_TLS_NET_RECV || op == OP_TLS_PLAIN_RECV)) {
+		/* (cancelled for the move: its successor waits again) */
+		if (op == OP_TLS_NET_RECV)
+			s->net_rd = false;
+		else
+			s->plain_rd = false;
+		goto out;
+	}
 	if ((op == OP_TLS_NET_RECV || op == OP_TLS_PLAIN_RECV) && !tls_recv_ready(w, s, op, &res))
 		goto out;
 	switch (op) {
@@ -1770,6 +1936,7 @@ out:
 		if (s->dead && !s->direct) /* ended at once: the connection code sees the end */
 			shutdown(out->fd, SHUT_RDWR);
 	}
+	tls_export_try(w, s);
 	tls_reap(w, s);
 	return ready;
 }
@@ -1786,7 +1953,7 @@ void tls_tick(struct worker *w)
 		if (!s->hs_done && !s->linger)
 			tls_fail(w, s, TLS_FAIL_TIMEOUT, NULL);
 		else
-			tls_kill(w, s);
+			tls_kill(w, s);   /* (also a move whose sends did not end in Timeout) */
 		tls_reap(w, s);
 	}
 }

@@ -219,7 +219,15 @@ void worker_handoff(struct worker *to, const struct conn_origin *o)
 		}
 		pthread_mutex_unlock(&to->inbox_lock);
 	}
-	close(o->fd);
+	if (o->tls_moved) {   /* (its socket, when it has a connection, is the session's) */
+		bool own = o->fd == tls_moved_fd(o->tls_moved);
+
+		tls_moved_drop(o->tls_moved);
+		if (own)
+			return;
+	}
+	if (o->fd >= 0)
+		close(o->fd);
 }
 
 /* ---- the helper's messages ------------------------------------------------------ */
@@ -393,13 +401,22 @@ static void worker_refuse(int fd)
 }
 
 /* A client connection for this worker: accepted, or handed over by a retiring one. */
-static void worker_take(struct worker *w, const struct conn_origin *o)
+static void worker_take(struct worker *w, const struct conn_origin *from)
 {
-	int fd = o->fd;
-	bool metrics = o->metrics;
+	struct conn_origin moved, *o = &moved;
+	int fd = from->fd;
+	bool metrics = from->metrics;
 	struct conn *c;
 	int one = 1;
 
+	moved = *from;
+	/* a TLS session handed over at a reload comes along (or alone, relaying) */
+	if (o->tls_moved) {
+		o->tsess = tls_adopt(w, o);
+		o->tls_moved = NULL;
+		if (!o->tsess)
+			return;   /* (a relay only, or closed) */
+	}
 	if (o->tls_raw) {          /* a TLS port's: the handshake comes first */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		tls_accept(w, o);
@@ -703,6 +720,7 @@ static void worker_begin_retire(struct worker *w)
 		if (w->conns[i].state != CS_FREE)
 			conn_retire_if_idle(&w->conns[i]);
 	park_retire_all(w);
+	tls_retire(w);   /* the TLS sessions that relay socketpairs go too */
 	/* idle backend connections: of no use to the successor, and each holds its
 	 * backend's max= count that the successor shares */
 	for (unsigned i = 0; i < w->cfg->nbackend; i++)

@@ -1580,8 +1580,9 @@ static void direct_get(struct e2e_client *c, const char *path, unsigned len)
  * alive requests (parked between them), two pipelined in one write, a request body, a
  * 1 MiB response and a client that closes mid-response all go without one
  * (spliced_tls_socketpairs_total stays 0). A static file needs a socket (sendfile): that
- * connection goes on through a socketpair (the counter is 1) and is answered again. An
- * idle one parked through a reload goes to the new worker, through a socketpair too. */
+ * connection goes on through a socketpair (the counter is 1) and is answered again. At a
+ * reload the sessions move to the new configuration's worker with their connections, so
+ * the old configuration ends while TLS clients stay connected. */
 START_TEST(test_direct_paths)
 {
 	struct e2e_proc be, sp;
@@ -1667,19 +1668,36 @@ START_TEST(test_direct_paths)
 	e2e_response_free(&r);
 	ck_assert_int_eq(e2e_metric(mport, "spliced_tls_socketpairs_total"), 1);
 	direct_get(&c, "/after-file", 64);
+
+	/* a reload with two idle TLS connections open, one parked through its session, one
+	 * relayed through the socketpair of its static file: both sessions move to the new
+	 * configuration's worker, which answers both, and the old configuration ends while
+	 * they stay open (it waited for every TLS client to go, and kept its memory) */
+	bridge_start(&b3, port, &o_a);
+	e2e_client_open(&c2, b3.port);
+	direct_get(&c2, "/before-reload", 30);
+	ck_assert_msg(e2e_reload(&sp, 2), "%s", e2e_diag());
+	ck_assert_msg(e2e_log_wait_for(&sp, "configuration 1: its last requests finished", 10000),
+		      "the old configuration still runs: %s", e2e_diag());
+	direct_get(&c2, "/after-reload", 40);
+	direct_get(&c, "/after-reload-relayed", 41);
+	e2e_roundtrip(&c, "GET /static/f.txt HTTP/1.1\r\nHost: a.test\r\n\r\n", 44, &r, false);
+	ck_assert_uint_eq(r.body_len, 2000 * 27);
+	e2e_response_free(&r);
+	ck_assert_int_eq(e2e_metric(mport, "spliced_tls_socketpairs_total"), 1);
+	/* and again: the moved sessions move on */
+	ck_assert_msg(e2e_reload(&sp, 3), "%s", e2e_diag());
+	ck_assert_msg(e2e_log_wait_for(&sp, "configuration 2: its last requests finished", 10000),
+		      "the second configuration still runs: %s", e2e_diag());
+	direct_get(&c2, "/after-reload-2", 42);
+	direct_get(&c, "/after-reload-2-relayed", 43);
+	ck_assert_int_eq(e2e_metric(mport, "spliced_tls_sessions_active"), 2);
+	e2e_client_close(&c2);
+	bridge_end(&b3);
 	e2e_client_close(&c);
 	bridge_end(&b);
 	ck_assert(b.r.ok);
-
-	/* parked across a reload: the new configuration's worker answers it */
-	bridge_start(&b3, port, &o_a);
-	e2e_client_open(&c, b3.port);
-	direct_get(&c, "/before-reload", 30);
-	ck_assert_msg(e2e_reload(&sp, 2), "%s", e2e_diag());
-	direct_get(&c, "/after-reload", 40);
-	ck_assert_int_eq(e2e_metric(mport, "spliced_tls_socketpairs_total"), 2);
-	e2e_client_close(&c);
-	bridge_end(&b3);
+	ck_assert_int_eq(metric_settled(mport, "spliced_tls_sessions_active", 0), 0);
 	ck_assert(e2e_proc_running(&sp));
 	free(up);
 	e2e_spliced_stop(&sp);

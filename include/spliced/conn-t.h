@@ -99,6 +99,8 @@ struct worker;
 
 /* A client connection as it reaches a worker: accepted on a listener, or handed over by
  * a retiring worker at a reload, then with the client a PROXY header named (carried). */
+struct tls_sess;
+
 struct conn_origin {
 	int fd;
 	uint16_t server_port;     /* the local port it came in on */
@@ -112,6 +114,9 @@ struct conn_origin {
 	struct tls_facts tls;     /* it came over TLS (src/tls.c) */
 	uint32_t tsess;           /* over TLS without a socketpair: fd is the TCP socket, and
 				   * its bytes go through this TLS session (its index + 1) */
+	struct tls_sess *tls_moved; /* a reload: the TLS session comes along, out of the
+				   * previous worker's table (tls_adopt()) */
+	bool tls_relay;           /* ... alone: it relays a socketpair, no connection comes */
 };
 
 struct conn {

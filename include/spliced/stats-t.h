@@ -78,7 +78,7 @@ struct stats {
 	uint64_t tls_active;       /* TLS sessions alive now, handshaking or not (a gauge) */
 	uint64_t tls_buffers;      /* TLS sessions' buffer blocks in use now (a gauge) */
 	uint64_t tls_detached;     /* TLS connections that went through a socketpair from
-				    * some point on (a file, a tunnel, a reload) */
+				    * some point on (a static file, a tunnel) */
 	uint64_t tls_fail[TLS_FAIL_N]; /* TLS handshakes failed, by enum tls_fail */
 	uint64_t refused;          /* connections closed at once: the worker's share of
 				    * MaxConnections was full */

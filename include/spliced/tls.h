@@ -136,17 +136,33 @@ void tls_c_cancel(struct conn *c);
 /* c is done with its session (c->tsess becomes 0): close_notify, FIN, and the session
  * ends once the client has closed too or TLS_LINGER_MS passed. */
 void tls_c_close(struct conn *c);
-/* From now on c goes through a socketpair, as at first (c->fd becomes its plaintext
- * end): for what needs a real socket (splice, sendfile, a reload's hand-over). Nothing of
- * c may be in flight through the session. 0 or -errno (c unchanged). */
+/* From now on c goes through a socketpair (c->fd becomes its plaintext end): for what
+ * needs a real socket (splice, sendfile). Nothing of c may be in flight through the
+ * session. 0 or -errno (c unchanged). */
 int tls_c_detach(struct conn *c);
 /* The same for a parked connection (src/park.c), by its session (tsess): its next
  * request's first bytes come as OP_PARKED_RECV of record rec, with a head buffer. Cancel,
- * close (as tls_c_close()), detach (the plaintext end, or -errno). */
+ * close (as tls_c_close()). */
 int tls_k_wait(struct worker *w, uint32_t tsess, uint32_t rec);
 void tls_k_cancel(struct worker *w, uint32_t tsess);
 void tls_k_close(struct worker *w, uint32_t tsess);
-int tls_k_detach(struct worker *w, uint32_t tsess);
+
+/* Reload: a session moves to the successor worker with its connection, rather than
+ * pinning the old configuration until the client goes. tls_c_export() (an idle
+ * connection: *o is its origin, fd its socket), tls_k_export() (a parked one): once
+ * nothing of the session is in flight in this ring (its receives cancelled, its sends
+ * done), it leaves this worker's table and o goes to the successor with it
+ * (o->tls_moved). tls_retire(): every session that relays a socketpair moves alone
+ * (o->tls_relay). The successor's worker_take() calls tls_adopt(): the session's index
+ * + 1 for a connection to open (0: no connection; the session is relaying, or was
+ * dropped because this worker has no room or no TLS). tls_moved_drop(): one that nobody
+ * took (spliced is stopping). */
+void tls_c_export(struct conn *c, const struct conn_origin *o);
+void tls_k_export(struct worker *w, uint32_t tsess, const struct conn_origin *o);
+void tls_retire(struct worker *w);
+uint32_t tls_adopt(struct worker *w, const struct conn_origin *o);
+void tls_moved_drop(struct tls_sess *m);
+int tls_moved_fd(const struct tls_sess *m);   /* its TCP socket */
 
 /* A connection given by tls_complete() that the worker could not take (its session
  * ends). */
