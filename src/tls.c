@@ -5,9 +5,9 @@
  * connection on the socket, and the connection code's receives and sends on it come here
  * (exch.c: tls_c_recv(), tls_c_send()): decrypted into its buffer, encrypted from it,
  * completed as the ring would (tls_next_post()). What needs a real socket (sendfile, a
- * tunnel's splices, a reload's hand-over to another ring) detaches the connection: from
- * then on its plaintext goes through an AF_UNIX socketpair whose other end the session
- * relays (tls_c_detach()). With kernel TLS the TCP socket itself could go to the
+ * tunnel's splices) detaches the connection: from then on its plaintext goes through an
+ * AF_UNIX socketpair whose other end the session relays (tls_c_detach()). At a reload
+ * the session moves to the successor worker's table (tls_export_try(), tls_adopt()). With kernel TLS the TCP socket itself could go to the
  * connection code; this kernel has none (see tls_kernel_available()), so the records
  * are made here and bodies are copied. */
 #include <errno.h>
