@@ -1289,6 +1289,17 @@ static struct tls_sess *tls_c_sess(struct conn *c)
 	return s;
 }
 
+/* A receive was set up (c_rd): plaintext now if there is some, else a wait. */
+static void tls_c_read_start(struct worker *w, struct tls_sess *s)
+{
+	if (s->dead)
+		tls_c_fail(w, s, -ECONNRESET);
+	else
+		tls_c_read(w, s);
+	tls_c_said(w, s);
+	tls_c_end(w, s);
+}
+
 int tls_c_recv(struct conn *c, int op, void *buf, size_t len, bool select)
 {
 	struct worker *w = c->w;
@@ -1302,12 +1313,7 @@ int tls_c_recv(struct conn *c, int op, void *buf, size_t len, bool select)
 	s->c_rd_sel = select;
 	s->c_rd_buf = buf;
 	s->c_rd_len = len > TLS_BUF * 64u ? TLS_BUF * 64u : (uint32_t)len;
-	if (s->dead)
-		tls_c_fail(w, s, -ECONNRESET);
-	else
-		tls_c_read(w, s);
-	tls_c_said(w, s);
-	tls_c_end(w, s);
+	tls_c_read_start(w, s);
 	return 0;
 }
 
@@ -1474,12 +1480,7 @@ int tls_k_wait(struct worker *w, uint32_t tsess, uint32_t rec)
 	s->conn = rec;
 	s->c_rd = s->c_rd_sel = true;
 	s->c_rd_op = OP_PARKED_RECV;
-	if (s->dead)
-		tls_c_fail(w, s, -ECONNRESET);
-	else
-		tls_c_read(w, s);
-	tls_c_said(w, s);
-	tls_c_end(w, s);
+	tls_c_read_start(w, s);
 	return 0;
 }
 
